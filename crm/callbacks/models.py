@@ -1,0 +1,119 @@
+"""Stage callbacks (回访): the tasks the schedule creates and every attempt made at them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.db import Base, TimestampMixin, enum_type
+from crm.projects.models import Project
+
+
+class Stage(StrEnum):
+    START = "start"  # 开工回访
+    CONCEALED_WORKS = "concealed_works"  # 隐蔽工程回访
+    MIDTERM = "midterm"  # 中期回访
+    COMPLETION = "completion"  # 完工回访
+    POST_COMPLETION = "post_completion"  # monthly after completion
+
+    @property
+    def date_field(self) -> str | None:
+        """The Project column whose date makes this stage's callback due."""
+        return None if self is Stage.POST_COMPLETION else f"{self.value}_date"
+
+
+CONSTRUCTION_STAGES = (Stage.START, Stage.CONCEALED_WORKS, Stage.MIDTERM, Stage.COMPLETION)
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Outcome(StrEnum):
+    EFFECTIVE = "effective"  # reached, and the customer answered the questions
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"
+    WRONG_PERSON = "wrong_person"
+    REFUSED = "refused"
+    CALL_LATER = "call_later"
+
+
+class Satisfaction(StrEnum):
+    SATISFIED = "satisfied"
+    NEUTRAL = "neutral"
+    UNSATISFIED = "unsatisfied"
+
+
+SATISFACTION_AREAS = ("quality", "crew", "supervisor", "designer")
+
+
+class MadeBy(StrEnum):
+    AGENT = "agent"
+    CAMPAIGN = "campaign"
+
+
+class CallbackTask(TimestampMixin, Base):
+    __tablename__ = "callback_tasks"
+    __table_args__ = (
+        UniqueConstraint("project_id", "stage", "month"),
+        Index("ix_callback_tasks_status_due_date", "status", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    stage: Mapped[Stage] = mapped_column(enum_type(Stage))
+    month: Mapped[int] = mapped_column(default=0)  # 1..N for post_completion, 0 otherwise
+    due_date: Mapped[date]
+    latest_date: Mapped[date]
+    priority: Mapped[int] = mapped_column(default=2)  # 1 = grade A ... 3 = grade C
+    status: Mapped[TaskStatus] = mapped_column(enum_type(TaskStatus), default=TaskStatus.PENDING)
+    attempt_count: Mapped[int] = mapped_column(default=0)
+    # Not to be dialed before this instant (customer asked for a time, or a retry is due).
+    not_before: Mapped[datetime | None]
+    # Satisfied by an effective callback (what the "at least 4 effective callbacks" rule counts).
+    effective: Mapped[bool] = mapped_column(default=False)
+    effective_at: Mapped[datetime | None]
+
+    project: Mapped[Project] = relationship()
+    attempts: Mapped[list[CallbackAttempt]] = relationship(
+        back_populates="task", order_by="CallbackAttempt.started_at"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
+
+
+class CallbackAttempt(TimestampMixin, Base):
+    """One try at a callback task, written before dialing starts so no attempt goes unlogged."""
+
+    __tablename__ = "callback_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("callback_tasks.id"), index=True)
+    made_by: Mapped[MadeBy] = mapped_column(enum_type(MadeBy))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    campaign_id: Mapped[int | None]
+    started_at: Mapped[datetime]
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    outcome: Mapped[Outcome | None] = mapped_column(enum_type(Outcome))  # None: in progress
+    satisfaction_quality: Mapped[Satisfaction | None] = mapped_column(enum_type(Satisfaction))
+    satisfaction_crew: Mapped[Satisfaction | None] = mapped_column(enum_type(Satisfaction))
+    satisfaction_supervisor: Mapped[Satisfaction | None] = mapped_column(enum_type(Satisfaction))
+    satisfaction_designer: Mapped[Satisfaction | None] = mapped_column(enum_type(Satisfaction))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    call_back_at: Mapped[datetime | None]  # the customer asked to be called at this time
+    completed_at: Mapped[datetime | None]
+    dialed_number: Mapped[str | None] = mapped_column(String(32))
+
+    task: Mapped[CallbackTask] = relationship(back_populates="attempts")
+
+    def satisfaction(self) -> dict[str, Satisfaction | None]:
+        return {area: getattr(self, f"satisfaction_{area}") for area in SATISFACTION_AREAS}

@@ -1,0 +1,52 @@
+"""Domain errors: what went wrong in the business's terms, and which field it concerns.
+
+The web layer turns them into 4xx responses, the CLI prints them. `code` is stable (for
+translation and tests); `message` is English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    field: str | None
+    code: str
+    message: str
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None) -> None:
+        super().__init__(message)
+        self.problems: tuple[Problem, ...] = (Problem(field, code, message),)
+
+    @property
+    def code(self) -> str:
+        return self.problems[0].code
+
+    def as_dict(self) -> dict[str, object]:
+        return {"detail": [asdict(p) for p in self.problems]}
+
+
+class ValidationError(DomainError):
+    """Input that breaks a business rule; may carry several problems at once."""
+
+    status = 422
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> ValidationError:
+        error = cls("; ".join(p.message for p in problems))
+        error.problems = tuple(problems)
+        return error
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409

@@ -1,0 +1,21 @@
+"""Every table of the system, imported in one place so the metadata (and Alembic) sees them all."""
+
+from crm.audit.models import AuditEntry
+from crm.callbacks.models import CallbackAttempt, CallbackTask
+from crm.calls.models import Call
+from crm.customers.models import Customer, Phone
+from crm.db import Base
+from crm.projects.models import Project
+from crm.users.models import User
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Call",
+    "CallbackAttempt",
+    "CallbackTask",
+    "Customer",
+    "Phone",
+    "Project",
+    "User",
+]

@@ -1,0 +1,175 @@
+"""The one settings object: every knob comes from `CALLCENTRE_*` environment variables or `.env`.
+
+A bad value stops start-up with a message naming the variable (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from functools import lru_cache
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "CALLCENTRE_"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/callcentre.db"
+
+_HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class ConfigurationError(Exception):
+    """Raised when a setting has a value the server cannot run with."""
+
+
+def parse_calling_hours(value: str) -> list[tuple[time, time]]:
+    """Parse `09:00-12:00,14:00-20:00` into ordered, non-overlapping windows."""
+    windows: list[tuple[time, time]] = []
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        match = _HOURS_RE.match(part)
+        if not match:
+            raise ValueError(f"{part.strip()!r} is not a window like 09:00-12:00")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        try:
+            start, end = time(h1, m1), time(h2, m2)
+        except ValueError as exc:
+            raise ValueError(f"{part.strip()!r}: {exc}") from None
+        if end <= start:
+            raise ValueError(f"{part.strip()!r} ends before it starts")
+        windows.append((start, end))
+    windows.sort()
+    for (_, end), (start, _) in pairwise(windows):
+        if start < end:
+            raise ValueError("calling-hour windows overlap")
+    if not windows:
+        raise ValueError("at least one window is required")
+    return windows
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # Database: SQLite file by default, PostgreSQL (postgresql+asyncpg://) in production.
+    database_url: str = DEFAULT_DATABASE_URL
+    database_echo: bool = False
+
+    # Asterisk Manager Interface.
+    pbx_id: str = Field("default", min_length=1, max_length=64)
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(5038, ge=1, le=65535)
+    ami_user: str = "callcentre"
+    ami_secret: SecretStr = SecretStr("callcentre")
+    ami_action_timeout: float = Field(10.0, gt=0)
+    ami_ping_interval: float = Field(5.0, gt=0)
+    ami_ping_timeout: float = Field(5.0, gt=0)
+    ami_reconnect_min: float = Field(0.5, gt=0)
+    ami_reconnect_max: float = Field(30.0, gt=0)
+    # How agents' phones appear as queue members and originate targets.
+    agent_interface_template: str = "PJSIP/{extension}"
+    # Internal extensions (agents' phones) versus outside numbers.
+    agent_extension_pattern: str = r"^\d{3,6}$"
+    queue: str = "service"
+    recordings_dir: Path = Path("./var/recordings")
+
+    # Speech: no model configured means transcription is off, everything else on.
+    vosk_model_path: Path | None = None
+
+    # Business clock and rules (SPEC.md).
+    timezone: str = "Asia/Shanghai"
+    default_area_code: str | None = Field(None, pattern=r"^0\d{2,3}$")
+    calling_hours: Annotated[list[tuple[time, time]], NoDecode] = Field(
+        default_factory=lambda: parse_calling_hours("09:00-12:00,14:00-20:00")
+    )
+    answer_within_seconds: int = Field(15, gt=0)
+    wrapup_seconds: int = Field(30, ge=0)
+
+    # Construction-stage callback schedule.
+    callback_window_days: int = Field(3, ge=0)
+    callback_offset_start_days: int = 0
+    callback_offset_concealed_works_days: int = 0
+    callback_offset_midterm_days: int = 0
+    callback_offset_completion_days: int = 0
+    post_completion_months: int = Field(12, ge=0, le=120)
+
+    # Web.
+    secret_key: SecretStr = SecretStr("change-me-in-production")
+    session_hours: int = Field(12, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("calling_hours", mode="before")
+    @classmethod
+    def _parse_hours(cls, value: object) -> object:
+        return parse_calling_hours(value) if isinstance(value, str) else value
+
+    @field_validator("agent_extension_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("agent_interface_template")
+    @classmethod
+    def _has_extension(cls, value: str) -> str:
+        if "{extension}" not in value:
+            raise ValueError("must contain {extension}")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def stage_offset_days(self, stage: str) -> int:
+        return int(getattr(self, f"callback_offset_{stage}_days"))
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else "?"
+        lines.append(f"{ENV_PREFIX}{name.upper()}: {item['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one readable ConfigurationError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

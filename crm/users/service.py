@@ -1,0 +1,141 @@
+"""Users: creation with validated fields, argon2 password hashes, lookup by name or extension."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.errors import Conflict, NotFound, Problem, ValidationError
+from crm.users.models import Role, User
+
+_hasher = PasswordHasher()
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+EXTENSION_RE = re.compile(r"^\d{2,8}$")
+MIN_PASSWORD_LENGTH = 8
+# Verifying against a dummy hash keeps failed logins for unknown users as slow as for known ones.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _check(username: str | None, password: str | None, display_name: str | None,
+           extension: str | None, role: Role | None) -> None:
+    problems = []
+    if username is not None and not USERNAME_RE.match(username):
+        problems.append(Problem("username", "invalid_username",
+                                "use 2-64 letters, digits, '.', '_' or '-'"))
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(Problem("password", "password_too_short",
+                                f"the password needs at least {MIN_PASSWORD_LENGTH} characters"))
+    if display_name is not None and not display_name.strip():
+        problems.append(Problem("display_name", "required", "a display name is required"))
+    if extension is not None and not EXTENSION_RE.match(extension):
+        problems.append(Problem("extension", "invalid_extension",
+                                "an extension is 2-8 digits, like 1001"))
+    if role is Role.AGENT and extension is None and username is not None:
+        problems.append(Problem("extension", "extension_required",
+                                "an agent needs the extension of their softphone"))
+    if problems:
+        raise ValidationError.of(problems)
+
+
+async def get(session: AsyncSession, user_id: int) -> User | None:
+    """The user with this id, or None."""
+    return await session.get(User, user_id)
+
+
+async def get_or_raise(session: AsyncSession, user_id: int) -> User:
+    """The user with this id, or NotFound."""
+    user = await get(session, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}", code="user_not_found")
+    return user
+
+
+async def get_by_username(session: AsyncSession, username: str) -> User | None:
+    """The user with this login name, or None."""
+    return await session.scalar(select(User).where(User.username == username))
+
+
+async def get_by_extension(session: AsyncSession, extension: str) -> User | None:
+    """The active agent whose softphone has this extension, or None."""
+    return await session.scalar(
+        select(User).where(User.extension == extension, User.is_active.is_(True))
+    )
+
+
+async def get_all(session: AsyncSession) -> list[User]:
+    """Every user, by username."""
+    return list(await session.scalars(select(User).order_by(User.username)))
+
+
+async def create(session: AsyncSession, *, username: str, password: str, display_name: str,
+                 role: Role, extension: str | None = None) -> User:
+    """A new user; usernames and extensions are unique."""
+    _check(username, password, display_name, extension, role)
+    if await get_by_username(session, username) is not None:
+        raise Conflict(f"the username {username!r} is taken", code="username_taken",
+                       field="username")
+    if extension is not None and await get_by_extension(session, extension) is not None:
+        raise Conflict(f"extension {extension} belongs to another agent",
+                       code="extension_taken", field="extension")
+    user = User(username=username, password_hash=hash_password(password),
+                display_name=display_name.strip(), role=role, extension=extension)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def update(session: AsyncSession, user: User, *, display_name: str | None = None,
+                 role: Role | None = None, extension: str | None = None,
+                 clear_extension: bool = False, password: str | None = None,
+                 is_active: bool | None = None) -> User:
+    """Change a user's name, role, extension, password or active flag."""
+    _check(None, password, display_name, extension, None)
+    if extension is not None and extension != user.extension:
+        other = await get_by_extension(session, extension)
+        if other is not None and other.id != user.id:
+            raise Conflict(f"extension {extension} belongs to another agent",
+                           code="extension_taken", field="extension")
+        user.extension = extension
+    if clear_extension:
+        user.extension = None
+    if display_name is not None:
+        user.display_name = display_name.strip()
+    if role is not None:
+        user.role = role
+    if user.role is Role.AGENT and user.extension is None:
+        raise ValidationError("an agent needs the extension of their softphone",
+                              code="extension_required", field="extension")
+    if password is not None:
+        user.password_hash = hash_password(password)
+    if is_active is not None:
+        user.is_active = is_active
+    await session.flush()
+    return user
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (in constant-ish time)."""
+    user = await get_by_username(session, username)
+    if user is None or not user.is_active:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user

@@ -1,0 +1,107 @@
+"""Shared fixtures: settings, a migrated database on SQLite and on a real PostgreSQL, a clock."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from crm.clock import FixedClock
+from crm.db import Database
+from crm.settings import Settings, load_settings
+from migrations import upgrade
+from tests.support.postgres import PostgresServer, PostgresUnavailable, start_server
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+FIXTURES = SHARED / "fixtures" / "ami"
+ARTIFACTS = ROOT / "test-artifacts"
+_names = itertools.count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests never read a developer's .env or CALLCENTRE_* variables by accident.
+    for key in list(os.environ):
+        if key.startswith("CALLCENTRE_"):
+            del os.environ[key]
+    os.environ["CALLCENTRE_SECRET_KEY"] = "test-secret-key-for-tests-only"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole run. Missing PostgreSQL fails, never skips: the
+    README's test command installs it, and both databases are part of the contract."""
+    try:
+        server = start_server()
+    except PostgresUnavailable as exc:
+        pytest.fail(f"cannot start the test PostgreSQL server: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(postgres: PostgresServer) -> str:
+    """A PostgreSQL database migrated to head, copied for each test."""
+    postgres.psql("CREATE DATABASE migrated_template")
+    upgrade(postgres.url("migrated_template"))
+    return "migrated_template"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def _sqlite_url(template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "callcentre.db"
+    shutil.copyfile(template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _pg_url(postgres: PostgresServer, template: str) -> str:
+    name = f"test_{os.getpid()}_{next(_names)}"
+    postgres.psql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    return postgres.url(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A freshly migrated, empty database: every test using it runs on both backends."""
+    if request.param == "sqlite":
+        return _sqlite_url(request.getfixturevalue("sqlite_template"), tmp_path)
+    return _pg_url(request.getfixturevalue("postgres"), request.getfixturevalue("pg_template"))
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A freshly migrated SQLite database, for tests that need only one backend."""
+    return _sqlite_url(sqlite_template, tmp_path)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return load_settings(database_url=database_url, default_area_code="029")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    # A Monday morning in Shanghai.
+    return FixedClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
