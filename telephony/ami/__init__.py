@@ -1,0 +1,1 @@
+"""Our narrow interface to the Asterisk Manager Interface, built on panoramisk."""

@@ -1,0 +1,60 @@
+"""Cutting the AMI byte stream into messages, the same way for a live socket and a capture.
+
+Fixes two weak spots of panoramisk's reader: a UTF-8 character split across TCP reads is
+decoded whole (incremental decoder), and a peer that never ends its frame cannot grow the
+buffer without bound.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+
+from panoramisk.message import Message
+
+FRAME_END = "\r\n\r\n"
+BANNER_PREFIX = "Asterisk Call Manager/"
+MAX_FRAME_CHARS = 1 << 20
+
+
+class FrameTooLarge(Exception):
+    """The peer sent more than MAX_FRAME_CHARS without ending a message."""
+
+
+class FrameDecoder:
+    def __init__(self, max_frame_chars: int = MAX_FRAME_CHARS) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._max = max_frame_chars
+        self.banner: str | None = None
+
+    def feed(self, data: bytes) -> Iterator[str]:
+        """The complete frames in `data` plus what was buffered, as text without the CRLFs."""
+        self._buffer += self._decoder.decode(data)
+        if self.banner is None and self._buffer.startswith(BANNER_PREFIX):
+            line, sep, rest = self._buffer.partition("\r\n")
+            if not sep:
+                return
+            self.banner, self._buffer = line, rest
+        *frames, self._buffer = self._buffer.split(FRAME_END)
+        if len(self._buffer) > self._max:
+            self._buffer = ""
+            raise FrameTooLarge(f"no end of message after {self._max} characters")
+        for frame in frames:
+            text = frame.strip("\r\n")
+            if text:
+                yield text
+
+
+def parse_frame(frame: str) -> Message | None:
+    """A frame as panoramisk's Message, or None when it is neither a response nor an event."""
+    return Message.from_line(frame)
+
+
+def read_capture(data: bytes) -> Iterator[Message]:
+    """Every message of a raw AMI capture (the shared fixture format)."""
+    decoder = FrameDecoder(max_frame_chars=len(data) + 1)
+    for frame in decoder.feed(data + FRAME_END.encode()):
+        message = parse_frame(frame)
+        if message is not None:
+            yield message

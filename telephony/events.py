@@ -1,0 +1,117 @@
+"""What the call tracker tells the rest of the system, in the business's terms."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """A snapshot of one call (all legs sharing an Asterisk linkedid), as stored in `calls`."""
+
+    linkedid: str
+    direction: str  # inbound | outbound
+    started_at: datetime
+    uniqueid: str | None = None  # the customer's channel
+    caller: str | None = None
+    dialed: str | None = None
+    customer_number: str | None = None  # the outside party as the PBX saw it
+    queue: str | None = None
+    agents_rung: tuple[str, ...] = ()
+    agent: str | None = None  # interface that answered
+    agent_extension: str | None = None
+    outcome: str | None = None  # None while the call is live
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    wait_seconds: float | None = None
+    ring_seconds: float | None = None
+    talk_seconds: float | None = None
+    hung_up_by: str | None = None
+    hangup_cause: int | None = None
+    recording: str | None = None
+    recording_agent: str | None = None
+    recording_customer: str | None = None
+    attempt_id: int | None = None
+    end_inferred: bool = False
+
+    @property
+    def live(self) -> bool:
+        return self.ended_at is None
+
+    def replay_json(self) -> dict[str, Any]:
+        """The `callcentre ami replay` line: the fields a reader checks against the capture."""
+        keys = ("linkedid", "direction", "caller", "dialed", "queue", "agents_rung", "agent",
+                "outcome", "wait_seconds", "ring_seconds", "talk_seconds", "hung_up_by",
+                "hangup_cause", "recording")
+        data = asdict(self)
+        result = {key: data[key] for key in keys}
+        result["agents_rung"] = list(self.agents_rung)
+        result["recording_agent"] = self.recording_agent
+        result["recording_customer"] = self.recording_customer
+        result["end_inferred"] = self.end_inferred
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class CallUpdated:
+    """The call's stored fields changed (started, answered, ended, corrected by a late event)."""
+
+    record: CallRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRinging:
+    """An agent's phone starts ringing: the screen-pop trigger."""
+
+    linkedid: str
+    interface: str
+    extension: str | None
+    caller: str | None  # the outside party's number as the PBX gave it
+    queue: str | None
+    direction: str
+    at: datetime
+    attempt_id: int | None = None
+    received_at: float | None = field(default=None, compare=False)  # monotonic, for latency
+
+
+@dataclass(frozen=True, slots=True)
+class RingStopped:
+    """An agent's phone stopped ringing without that agent answering."""
+
+    linkedid: str
+    interface: str
+    extension: str | None
+    reason: str  # answered_elsewhere | no_answer | caller_hung_up | busy | ...
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered:
+    linkedid: str
+    interface: str
+    extension: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallBridged:
+    linkedid: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStarted:
+    linkedid: str
+    recording: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    record: CallRecord
+
+
+DomainEvent = (CallUpdated | AgentRinging | RingStopped | CallAnswered | CallBridged
+               | RecordingStarted | CallEnded)
