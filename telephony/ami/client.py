@@ -1,0 +1,350 @@
+"""One AMI connection that stays up: panoramisk underneath, its pitfalls fenced off.
+
+What this adds to panoramisk 1.4: a failed login is a clear error and never a reconnect loop;
+a watchdog (Ping with a deadline) replaces its deadline-less pinger; reconnects back off
+exponentially with jitter; every action has a timeout and an explicit `as_list`; actions
+pending when the socket drops fail instead of being silently re-sent on the next connection
+(which would re-dial an Originate); a malformed frame is logged and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from panoramisk import Manager
+from panoramisk.actions import Action
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
+from pydantic import SecretStr
+
+from telephony.ami.framing import FrameDecoder, FrameTooLarge, parse_frame
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[Message], None]
+ListCallback = Callable[[list[Message]], None]
+
+
+class AmiError(Exception):
+    pass
+
+
+class AmiAuthenticationError(AmiError):
+    """The PBX refused our credentials: retrying would only lock the account or spam logs."""
+
+
+class AmiConnectionError(AmiError):
+    pass
+
+
+class AmiActionTimeout(AmiError):
+    pass
+
+
+class AmiActionFailed(AmiError):
+    def __init__(self, action: str, response: Message) -> None:
+        self.response = response
+        super().__init__(f"{action} failed: {response.get('Message') or response.get('Response')}")
+
+
+@dataclass(frozen=True, slots=True)
+class AmiEndpoint:
+    host: str
+    port: int
+    username: str
+    secret: SecretStr
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.host}:{self.port}"
+
+
+class _Action(Action):
+    """An action that knows when it is complete, instead of panoramisk's guesses.
+
+    A single action completes on its first response. A list action completes on an error
+    response or on the event that closes the list; `on_complete` then runs synchronously,
+    inside the read loop, so a list result takes its exact place among the events.
+    """
+
+    def __init__(self, data: Mapping[str, Any], *, as_list: bool,
+                 on_complete: ListCallback | None = None) -> None:
+        super().__init__(dict(data), as_list=as_list)
+        self.on_complete = on_complete
+
+    def add_message(self, message: Message) -> bool:
+        if self.future.done():
+            return True
+        self.responses.append(message)
+        first = self.responses[0]
+        if not self.as_list:
+            self.future.set_result(first)
+            return True
+        failed = first.get("Response") in ("Error", "Failure")
+        closed = len(self.responses) > 1 and (
+            str(message.get("EventList", "")).lower() == "complete"
+            or str(message.get("Event", "")).endswith("Complete"))
+        if not (failed or closed):
+            return False
+        result = list(self.responses)
+        self.future.set_result(result)
+        if self.on_complete is not None:
+            self.on_complete(result)
+        return True
+
+
+class _Protocol(AMIProtocol):
+    """panoramisk's protocol reading frames with our decoder, and tolerant of bad frames."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.decoder = FrameDecoder()
+        self.last_traffic = time.monotonic()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_traffic = time.monotonic()
+        try:
+            frames = list(self.decoder.feed(data))
+        except FrameTooLarge as exc:
+            log.error("AMI peer sent an endless frame (%s); dropping the connection", exc)
+            self.transport.close()
+            return
+        for frame in frames:
+            try:
+                message = parse_frame(frame)
+                if message is not None:
+                    self.handle_message(message)
+            except Exception:
+                log.exception("skipping an AMI frame that could not be handled: %r", frame[:300])
+
+    def close(self) -> None:
+        pending = list({id(a): a for a in self.responses.values()}.values())
+        super().close()
+        for action in pending:
+            if not action.future.done():
+                action.future.set_exception(AmiConnectionError("connection to the PBX lost"))
+        if self.factory is not None:
+            self.factory.awaiting_actions.clear()
+
+
+class _Manager(Manager):
+    """panoramisk's Manager minus its own reconnects, pinger and action replay."""
+
+    def __init__(self, *, on_event: EventCallback, on_lost: Callable[[Exception | None], None],
+                 **config: Any) -> None:
+        super().__init__(**config)
+        self._on_event = on_event
+        self._on_lost = on_lost
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            return  # AmiClient.run sees the failure and decides when to retry
+        super().connection_made(f)
+
+    def ping(self) -> None:
+        """Disabled: AmiClient's watchdog pings with a deadline."""
+
+    async def send_awaiting_actions(self, *_: Any) -> None:
+        """Disabled: an action that may have reached the PBX is never re-sent blindly."""
+
+    def dispatch(self, event: Message) -> list[str]:
+        self._on_event(event)
+        return []
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connected = False
+        if self.pinger:
+            self.pinger.cancel()
+            self.pinger = None
+        self._on_lost(exc)
+
+
+class AmiClient:
+    """Connects, logs in and keeps the connection alive until `close()`."""
+
+    def __init__(self, endpoint: AmiEndpoint, *, on_event: EventCallback,
+                 on_connected: Callable[[], Awaitable[None]] | None = None,
+                 on_disconnected: Callable[[str], None] | None = None,
+                 action_timeout: float = 10.0, ping_interval: float = 5.0,
+                 ping_timeout: float = 5.0, backoff_min: float = 0.5,
+                 backoff_max: float = 30.0, rng: random.Random | None = None) -> None:
+        self.endpoint = endpoint
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
+        self.action_timeout = action_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.backoff_min = backoff_min
+        self.backoff_max = backoff_max
+        self._rng = rng or random.Random()
+        self._manager: _Manager | None = None
+        self._lost = asyncio.Event()
+        self._closing = False
+        self._ids = itertools.count(1)
+        self._prefix = uuid.uuid4().hex[:8]
+        self.connected = False
+        self.connections = 0
+        self.last_error: str | None = None
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Stay connected until `close()`; raises AmiAuthenticationError, never retries it."""
+        delay = self.backoff_min
+        while not self._closing:
+            try:
+                await self._connect()
+                delay = self.backoff_min
+                self.connected = True
+                self.connections += 1
+                self.last_error = None
+                log.info("AMI connected to %s", self.endpoint)
+                if self._on_connected is not None:
+                    await self._on_connected()
+                await self._watch()
+            except AmiAuthenticationError as exc:
+                self.last_error = str(exc)
+                log.error("%s", exc)
+                raise
+            except (OSError, AmiError, TimeoutError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if not self._closing:
+                    log.warning("AMI connection to %s: %s", self.endpoint, self.last_error)
+            finally:
+                was_connected = self.connected
+                self._teardown()
+                if was_connected and self._on_disconnected is not None:
+                    self._on_disconnected(self.last_error or "closed")
+            if self._closing:
+                break
+            pause = self._rng.uniform(delay / 2, delay)
+            log.info("AMI reconnecting to %s in %.1f s", self.endpoint, pause)
+            await asyncio.sleep(pause)
+            delay = min(delay * 2, self.backoff_max)
+
+    async def close(self) -> None:
+        self._closing = True
+        manager = self._manager
+        if manager is not None and manager.protocol is not None and self.connected:
+            with contextlib.suppress(AmiError):
+                await self.send({"Action": "Logoff"}, as_list=False, timeout=1.0)
+        self._teardown()
+        self._lost.set()
+
+    def _teardown(self) -> None:
+        self.connected = False
+        manager, self._manager = self._manager, None
+        if manager is not None:
+            manager.close()
+
+    async def _connect(self) -> None:
+        self._lost = asyncio.Event()
+        manager = _Manager(
+            host=self.endpoint.host, port=self.endpoint.port, loop=asyncio.get_running_loop(),
+            protocol_factory=_Protocol, encoding="utf8", ping_delay=10**9,
+            on_event=self._on_event, on_lost=self._connection_lost,
+        )
+        self._manager = manager
+        await asyncio.wait_for(manager.connect(), self.action_timeout)
+        if manager.protocol is None:  # connection_made runs as the connect task's callback
+            await asyncio.sleep(0)
+        response = await self.send(
+            {"Action": "Login", "Username": self.endpoint.username,
+             "Secret": self.endpoint.secret.get_secret_value(), "Events": "on"},
+            as_list=False, _require_connected=False)
+        if not response.success:
+            reason = response.get("Message") or "refused"
+            raise AmiAuthenticationError(
+                f"AMI login to {self.endpoint.host}:{self.endpoint.port} as "
+                f"{self.endpoint.username!r} failed: {reason}; check CALLCENTRE_AMI_USER and "
+                "CALLCENTRE_AMI_SECRET against manager.conf")
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        self.connected = False
+        self._lost.set()
+
+    async def _watch(self) -> None:
+        """Ping on a schedule; a Ping without answer in time means the peer is gone."""
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), self.ping_interval)
+            if self._lost.is_set():
+                raise AmiConnectionError("the PBX closed the connection")
+            try:
+                await self.send({"Action": "Ping"}, as_list=False, timeout=self.ping_timeout)
+            except AmiActionTimeout:
+                raise AmiConnectionError(
+                    f"no answer to Ping within {self.ping_timeout:g} s; the PBX went silent"
+                ) from None
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def new_action_id(self, name: str) -> str:
+        return f"cc-{self._prefix}-{name.lower()}-{next(self._ids)}"
+
+    async def send(self, action: Mapping[str, Any], *, as_list: bool,
+                   timeout: float | None = None, on_complete: ListCallback | None = None,
+                   _require_connected: bool = True) -> Any:
+        """Send an action and wait (bounded) for its response, or its list when `as_list`."""
+        manager = self._manager
+        if manager is None or manager.protocol is None or (
+                _require_connected and not self.connected):
+            raise AmiConnectionError(f"not connected to the PBX at {self.endpoint}")
+        data = dict(action)
+        name = str(data.get("Action", "?"))
+        data.setdefault("ActionID", self.new_action_id(name))
+        request = _Action(data, as_list=as_list, on_complete=on_complete)
+        future = manager.send_action(request, as_list=as_list)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout or self.action_timeout)
+        except TimeoutError:
+            responses = manager.protocol.responses if manager.protocol else {}
+            responses.pop(request.id, None)
+            if not future.done():
+                future.cancel()
+            raise AmiActionTimeout(
+                f"{name} got no answer within {timeout or self.action_timeout:g} s") from None
+
+    async def send_checked(self, action: Mapping[str, Any], *, timeout: float | None = None
+                           ) -> Message:
+        """A single action that must succeed; raises AmiActionFailed with Asterisk's words."""
+        response = await self.send(action, as_list=False, timeout=timeout)
+        if not response.success:
+            raise AmiActionFailed(str(action.get("Action")), response)
+        return response
+
+    async def originate(self, *, channel: str, context: str, exten: str,
+                        variables: Mapping[str, str] | None = None, caller_id: str | None = None,
+                        timeout_ms: int = 30_000, action_id: str | None = None) -> str:
+        """Queue an Originate (always Async) and return its ActionID; the outcome arrives later
+        as an OriginateResponse event with that ActionID."""
+        action_id = action_id or self.new_action_id("originate")
+        action: dict[str, Any] = {
+            "Action": "Originate", "ActionID": action_id, "Channel": channel,
+            "Context": context, "Exten": exten, "Priority": "1",
+            "Timeout": str(timeout_ms), "Async": "true"}
+        if caller_id:
+            action["CallerID"] = caller_id
+        if variables:
+            action["Variable"] = [f"{key}={value}" for key, value in variables.items()]
+        await self.send_checked(action)
+        return action_id
+
+    def pause_reading(self) -> None:
+        protocol = self._manager.protocol if self._manager else None
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        protocol = self._manager.protocol if self._manager else None
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.resume_reading()

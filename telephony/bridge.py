@@ -1,0 +1,259 @@
+"""The AMI bridge: one connection, one FIFO of events, one tracker, the call store, the bus.
+
+Events are applied strictly in arrival order by a single consumer. After every (re)connect,
+and every few minutes, CoreShowChannels and QueueStatus are queued in the same FIFO at the
+place their answer arrived, so the tracker settles against the PBX without reordering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from panoramisk.message import Message
+
+from crm.bus import EventBus
+from crm.clock import Clock, SystemClock
+from crm.db import Database
+from crm.settings import Settings
+from telephony.ami.client import AmiActionFailed, AmiClient, AmiEndpoint, AmiError
+from telephony.call_store import CallStore
+from telephony.channels import AgentDirectory
+from telephony.events import CallUpdated, DomainEvent
+from telephony.queues import MEMBER_EVENTS, QueueMember, QueueMembers
+from telephony.tracker import CallTracker
+
+log = logging.getLogger(__name__)
+
+HIGH_WATER, LOW_WATER = 20_000, 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberChanged:
+    member: QueueMember
+
+
+@dataclass(frozen=True, slots=True)
+class PbxConnection:
+    """Published when the PBX connection comes up or goes down."""
+
+    connected: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    message: Message
+    at: datetime
+    received: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    kind: str  # channels | queues
+    messages: list[Message]
+    at: datetime
+
+
+class Bridge:
+    def __init__(self, settings: Settings, database: Database, bus: EventBus, *,
+                 clock: Clock | None = None, resync_interval: float = 300.0) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.clock = clock or SystemClock()
+        self.agents = AgentDirectory(settings.agent_extension_pattern)
+        self.tracker = CallTracker(self.agents)
+        self.queue_members = QueueMembers(self.agents)
+        self.store = CallStore(database, pbx_id=settings.pbx_id,
+                               default_area_code=settings.default_area_code)
+        self.client = AmiClient(
+            AmiEndpoint(settings.ami_host, settings.ami_port, settings.ami_user,
+                        settings.ami_secret),
+            on_event=self._on_event, on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
+            action_timeout=settings.ami_action_timeout, ping_interval=settings.ami_ping_interval,
+            ping_timeout=settings.ami_ping_timeout, backoff_min=settings.ami_reconnect_min,
+            backoff_max=settings.ami_reconnect_max)
+        self.resync_interval = resync_interval
+        self._fifo: asyncio.Queue[_Event | _Snapshot] = asyncio.Queue()
+        self._paused = False
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.events_processed = 0
+        self.last_event_at: datetime | None = None
+        self.fatal: str | None = None
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Settle the calls the database left open, then connect and follow the PBX."""
+        self.tracker.restore(await self.store.load_live())
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="ami-consumer"),
+            asyncio.create_task(self.store.run(), name="call-store"),
+            asyncio.create_task(self._connect_forever(), name="ami-client"),
+            asyncio.create_task(self._resync_periodically(), name="ami-resync"),
+        ]
+
+    async def stop(self) -> None:
+        await self.client.close()
+        await self.drain()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def drain(self) -> None:
+        """Wait until every event received so far is applied and stored (tests, shutdown)."""
+        await self._fifo.join()
+        await self.store.flush()
+
+    async def _connect_forever(self) -> None:
+        try:
+            await self.client.run()
+        except AmiError as exc:  # bad credentials: stop trying, say so in /healthz
+            self.fatal = str(exc)
+
+    # -- input: runs inside panoramisk's read loop, must not block ------------------------
+
+    def _on_event(self, message: Message) -> None:
+        self._put(_Event(message, self.clock.now(), time.monotonic()))
+
+    def _put(self, item: _Event | _Snapshot) -> None:
+        self._fifo.put_nowait(item)
+        if not self._paused and self._fifo.qsize() > HIGH_WATER:
+            log.warning("AMI events arrive faster than they are applied; pausing the socket")
+            self._paused = True
+            self.client.pause_reading()
+
+    def _on_disconnected(self, reason: str) -> None:
+        self.bus.publish(PbxConnection(False, self.clock.now()))
+
+    async def _on_connected(self) -> None:
+        self.bus.publish(PbxConnection(True, self.clock.now()))
+        await self.resync()
+
+    async def resync(self) -> None:
+        """Ask the PBX for its live channels and queue members; answers join the FIFO."""
+        for kind, action in (("channels", {"Action": "CoreShowChannels"}),
+                             ("queues", {"Action": "QueueStatus"})):
+            def complete(messages: list[Message], kind: str = kind) -> None:
+                self._put(_Snapshot(kind, messages, self.clock.now()))
+            try:
+                await self.client.send(action, as_list=True, on_complete=complete)
+            except AmiError as exc:
+                log.warning("resync %s failed: %s", kind, exc)
+
+    async def _resync_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync_interval)
+            if self.client.connected:
+                await self.resync()
+
+    # -- the one consumer -------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        while True:
+            item = await self._fifo.get()
+            try:
+                if isinstance(item, _Event):
+                    self._apply_event(item)
+                else:
+                    self._apply_snapshot(item)
+            except Exception:
+                log.exception("failed to apply %r; continuing", item)
+            finally:
+                self._fifo.task_done()
+            if self._paused and self._fifo.qsize() < LOW_WATER:
+                self._paused = False
+                self.client.resume_reading()
+
+    def _apply_event(self, item: _Event) -> None:
+        self.events_processed += 1
+        self.last_event_at = item.at
+        name = item.message.get("Event")
+        if name in MEMBER_EVENTS:
+            member = self.queue_members.apply(item.message)
+            if member is not None:
+                self.bus.publish(QueueMemberChanged(member))
+            return
+        self._publish(self.tracker.feed(item.message, item.at, item.received))
+
+    def _apply_snapshot(self, item: _Snapshot) -> None:
+        first = item.messages[0] if item.messages else None
+        if first is None or first.get("Response") != "Success":
+            log.warning("PBX refused the %s resync: %s", item.kind,
+                        first.get("Message") if first is not None else "no answer")
+            return
+        if item.kind == "channels":
+            channels = [m for m in item.messages if m.get("Event") == "CoreShowChannel"]
+            self._publish(self.tracker.resync(channels, item.at))
+            log.info("resynced with %d live channel(s)", len(channels))
+        else:
+            self.queue_members.reset(item.messages)
+            for member in self.queue_members.members():
+                self.bus.publish(QueueMemberChanged(member))
+
+    def _publish(self, events: list[DomainEvent]) -> None:
+        for event in events:
+            if isinstance(event, CallUpdated):
+                self.store.submit(event.record)
+            else:
+                self.bus.publish(event)
+
+    # -- what the rest of the system may ask of the PBX ---------------------------------------
+
+    async def originate(self, *, channel: str, context: str, exten: str,
+                        variables: dict[str, str] | None = None, caller_id: str | None = None,
+                        attempt_id: int | None = None, dialed: str | None = None,
+                        timeout_ms: int = 30_000) -> str:
+        """Start a call; the tracker is told first so even a channel-less failure is logged."""
+        action_id = self.client.new_action_id("originate")
+        self.tracker.expect_originate(action_id, attempt_id=attempt_id, dialed=dialed)
+        return await self.client.originate(channel=channel, context=context, exten=exten,
+                                           variables=variables, caller_id=caller_id,
+                                           timeout_ms=timeout_ms, action_id=action_id)
+
+    async def queue_add(self, *, queue: str, interface: str, member_name: str,
+                        paused: bool = False) -> None:
+        """Make the agent a member; already being one is fine (the pause state is then set)."""
+        response = await self.client.send({
+            "Action": "QueueAdd", "Queue": queue, "Interface": interface,
+            "MemberName": member_name, "Paused": "true" if paused else "false"}, as_list=False)
+        if response.success:
+            return
+        if "already" not in str(response.get("Message", "")).lower():
+            raise AmiActionFailed("QueueAdd", response)
+        await self.queue_pause(interface=interface, paused=paused, queue=queue)
+
+    async def queue_remove(self, *, queue: str, interface: str, missing_ok: bool = False) -> None:
+        try:
+            await self.client.send_checked({"Action": "QueueRemove", "Queue": queue,
+                                            "Interface": interface})
+        except AmiError:
+            if not missing_ok:
+                raise
+
+    async def queue_pause(self, *, interface: str, paused: bool, reason: str = "",
+                          queue: str | None = None) -> None:
+        action = {"Action": "QueuePause", "Interface": interface,
+                  "Paused": "true" if paused else "false"}
+        if queue:
+            action["Queue"] = queue
+        if reason:
+            action["Reason"] = reason
+        await self.client.send_checked(action)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "connected": self.client.connected,
+            "pbx": f"{self.settings.ami_host}:{self.settings.ami_port}",
+            "error": self.fatal or self.client.last_error,
+            "live_calls": len(self.tracker.live_calls()),
+            "events_processed": self.events_processed,
+            "queue_depth": self._fifo.qsize(),
+            "calls_pending_storage": self.store.pending,
+        }

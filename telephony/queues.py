@@ -1,0 +1,86 @@
+"""Queue members as the PBX sees them: rebuilt from QueueStatus, kept current by member events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from telephony.channels import AgentDirectory
+
+MEMBER_EVENTS = frozenset({"QueueMemberAdded", "QueueMemberRemoved", "QueueMemberPause",
+                           "QueueMemberStatus", "QueueMemberPenalty", "QueueMemberRinginuse"})
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMember:
+    queue: str
+    interface: str
+    name: str
+    extension: str | None
+    paused: bool
+    paused_reason: str
+    status: int  # Asterisk device state: 1 not in use, 2 in use, 5 unavailable, 6 ringing...
+    in_call: bool
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return value if isinstance(value, str) else ""
+
+
+def _flag(value: Any) -> bool:
+    return _text(value).strip().lower() in ("1", "yes", "true")
+
+
+def _int(value: Any) -> int:
+    text = _text(value).strip()
+    return int(text) if text.isdigit() else 0
+
+
+class QueueMembers:
+    def __init__(self, agents: AgentDirectory | None = None) -> None:
+        self._agents = agents or AgentDirectory()
+        self._members: dict[tuple[str, str], QueueMember] = {}
+
+    def _member(self, event: Mapping[str, Any]) -> QueueMember | None:
+        queue = _text(event.get("Queue"))
+        interface = _text(event.get("Interface")) or _text(event.get("Location"))
+        if not (queue and interface):
+            return None
+        return QueueMember(
+            queue=queue, interface=interface,
+            name=_text(event.get("MemberName")) or _text(event.get("Name")) or interface,
+            extension=self._agents.extension_of(interface),
+            paused=_flag(event.get("Paused")), paused_reason=_text(event.get("PausedReason")),
+            status=_int(event.get("Status")), in_call=_flag(event.get("InCall")))
+
+    def reset(self, status_list: Iterable[Mapping[str, Any]]) -> None:
+        """Replace everything with a QueueStatus list (its QueueMember events)."""
+        members = (self._member(m) for m in status_list if _text(m.get("Event")) == "QueueMember")
+        self._members = {(m.queue, m.interface): m for m in members if m is not None}
+
+    def apply(self, event: Mapping[str, Any]) -> QueueMember | None:
+        """Apply a member event; returns the member as it now is (paused/removed included)."""
+        name = _text(event.get("Event"))
+        if name not in MEMBER_EVENTS:
+            return None
+        member = self._member(event)
+        if member is None:
+            return None
+        key = (member.queue, member.interface)
+        if name == "QueueMemberRemoved":
+            self._members.pop(key, None)
+            return replace(member, status=5)
+        current = self._members.get(key)
+        if name == "QueueMemberPause" and current is not None:
+            member = replace(current, paused=member.paused, paused_reason=member.paused_reason)
+        self._members[key] = member
+        return member
+
+    def members(self, queue: str | None = None) -> list[QueueMember]:
+        return [m for m in self._members.values() if queue is None or m.queue == queue]
+
+    def of_extension(self, extension: str) -> list[QueueMember]:
+        return [m for m in self._members.values() if m.extension == extension]

@@ -1,0 +1,260 @@
+"""The AMI client over real TCP: login failure, watchdog, reconnects, timeouts, bad bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from panoramisk.message import Message
+from pydantic import SecretStr
+
+from telephony.ami.client import (
+    AmiActionTimeout,
+    AmiAuthenticationError,
+    AmiClient,
+    AmiConnectionError,
+    AmiEndpoint,
+    _Protocol,
+)
+from telephony.ami.framing import FrameDecoder, read_capture
+from tests.conftest import FIXTURES
+from tests.support.scripted_ami import ScriptedAmi, frame
+
+
+def _client(port: int, events: list[Message] | None = None, secret: str = "test",
+            **options: float) -> AmiClient:
+    received = events if events is not None else []
+    defaults = {"action_timeout": 2.0, "ping_interval": 0.2, "ping_timeout": 0.3,
+                "backoff_min": 0.05, "backoff_max": 0.2}
+    return AmiClient(AmiEndpoint("127.0.0.1", port, "callcentre", SecretStr(secret)),
+                     on_event=received.append, **{**defaults, **options})
+
+
+async def _until(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def peer() -> ScriptedAmi:
+    server = ScriptedAmi()
+    server.port = await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_bad_secret_is_a_clear_error_and_never_retried(peer: ScriptedAmi) -> None:
+    client = _client(peer.port, secret="wrong")
+    with pytest.raises(AmiAuthenticationError) as caught:
+        await asyncio.wait_for(client.run(), 5)
+    message = str(caught.value)
+    assert "127.0.0.1" in message and "callcentre" in message
+    assert "Authentication failed" in message and "wrong" not in message
+    await asyncio.sleep(0.3)
+    assert peer.connections == 1
+
+
+async def test_login_sends_credentials_and_events_on(peer: ScriptedAmi) -> None:
+    events: list[Message] = []
+    client = _client(peer.port, events)
+    task = asyncio.create_task(client.run())
+    await _until(lambda: client.connected)
+    login = peer.received[0]
+    assert (login["Action"], login["Username"], login["Secret"], login["Events"]) == (
+        "Login", "callcentre", "test", "on")
+    await _until(lambda: any(e.get("Event") == "FullyBooted" for e in events))
+    await client.close()
+    await asyncio.wait_for(task, 2)
+    assert peer.received[-1]["Action"] == "Logoff"
+
+
+async def test_silent_peer_is_dropped_by_the_watchdog(
+        peer: ScriptedAmi, caplog: pytest.LogCaptureFixture) -> None:
+    peer.silent_after_login = True
+    client = _client(peer.port)
+    # Each login is answered; afterwards the peer answers nothing, not even Ping.
+    task = asyncio.create_task(client.run())
+    await _until(lambda: peer.connections >= 2, timeout=5)
+    assert "no answer to Ping within 0.3 s" in caplog.text
+    await client.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_dropped_connection_is_reconnected_with_backoff(peer: ScriptedAmi) -> None:
+    peer.close_after_login = True
+    client = _client(peer.port)
+    task = asyncio.create_task(client.run())
+    await _until(lambda: peer.connections >= 4, timeout=5)
+    await client.close()
+    await asyncio.wait_for(task, 2)
+    assert client.connections >= 3
+
+
+async def test_refused_connection_is_retried(peer: ScriptedAmi) -> None:
+    await peer.stop()
+    client = _client(peer.port)
+    task = asyncio.create_task(client.run())
+    await asyncio.sleep(0.5)
+    assert not client.connected and client.last_error
+    await client.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_every_action_has_a_timeout(peer: ScriptedAmi) -> None:
+    peer.replies = {"QueuePause": lambda action: None}  # never answered
+    client = _client(peer.port, ping_interval=5)
+    task = asyncio.create_task(client.run())
+    await _until(lambda: client.connected)
+    started = time.monotonic()
+    with pytest.raises(AmiActionTimeout, match="QueuePause"):
+        await client.send({"Action": "QueuePause", "Interface": "PJSIP/1001"}, as_list=False,
+                          timeout=0.3)
+    assert time.monotonic() - started < 1.5
+    assert client.connected  # a slow action does not cost the connection
+    await client.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_originate_is_async_and_not_resent_after_a_drop(peer: ScriptedAmi) -> None:
+    seen = []
+
+    def originate(action: dict[str, str]) -> bytes | None:
+        seen.append(action)
+        for writer in peer.writers:
+            writer.close()  # the PBX dies before answering
+        return None
+
+    peer.replies = {"Originate": originate}
+    client = _client(peer.port, ping_interval=5)
+    task = asyncio.create_task(client.run())
+    await _until(lambda: client.connected)
+    with pytest.raises(AmiConnectionError):
+        await client.originate(channel="PJSIP/1001", context="callback", exten="13900139000",
+                               variables={"CC_ATTEMPT_ID": "7"})
+    await _until(lambda: client.connected and peer.connections == 2)
+    await asyncio.sleep(0.3)
+    assert len(seen) == 1, "the Originate must not be replayed on the new connection"
+    assert seen[0]["Async"] == "true" and seen[0]["Variable"] == "CC_ATTEMPT_ID=7"
+    await client.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_list_action_error_completes_instead_of_hanging(peer: ScriptedAmi) -> None:
+    client = _client(peer.port, ping_interval=5)
+    task = asyncio.create_task(client.run())
+    await _until(lambda: client.connected)
+    result = await client.send({"Action": "Queues"}, as_list=True, timeout=1)
+    assert result[0]["Response"] == "Error" and "Queues" in result[0]["Message"]
+    await client.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_list_action_returns_the_whole_list(peer: ScriptedAmi) -> None:
+    capture = (FIXTURES / "queue_status_idle.txt").read_bytes()
+    listed = [m for m in read_capture(capture) if m.get("ActionID") == "qstatus-1"]
+
+    def status(action: dict[str, str]) -> bytes:
+        return b"".join(frame(**{**dict(m.items()), "ActionID": action["ActionID"]})
+                        for m in listed)
+
+    peer.replies = {"QueueStatus": status}
+    client = _client(peer.port, ping_interval=5)
+    task = asyncio.create_task(client.run())
+    await _until(lambda: client.connected)
+    done: list[list[Message]] = []
+    result = await client.send({"Action": "QueueStatus"}, as_list=True, on_complete=done.append)
+    assert [m.get("Event") or m.get("Response") for m in result] == [
+        "Success", "QueueParams", "QueueMember", "QueueMember", "QueueParams", "QueueMember",
+        "QueueStatusComplete"]
+    assert done == [result]
+    await client.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_chinese_split_across_reads_and_garbage_frames(peer: ScriptedAmi) -> None:
+    events: list[Message] = []
+    client = _client(peer.port, events, ping_interval=5)
+    task = asyncio.create_task(client.run())
+    await _until(lambda: client.connected)
+    data = frame(Event="Newchannel", Channel="PJSIP/trunk-00000001", CallerIDName="王建国",
+                 Uniqueid="1.1", Linkedid="1.1")
+    cut = data.index("王".encode()) + 1  # inside the first character's three bytes
+    peer.broadcast(b"\xff\xfe garbage without colon\r\n\r\nEvent\r\n\r\n" + data[:cut])
+    await asyncio.sleep(0.05)
+    peer.broadcast(data[cut:] + frame(Event="Hangup", Uniqueid="1.1", Linkedid="1.1"))
+    await _until(lambda: any(e.get("Event") == "Hangup" for e in events))
+    newchannel = next(e for e in events if e.get("Event") == "Newchannel")
+    assert newchannel["CallerIDName"] == "王建国"
+    await client.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_an_endless_frame_costs_the_connection_not_the_memory(peer: ScriptedAmi) -> None:
+    client = _client(peer.port, ping_interval=5)
+    task = asyncio.create_task(client.run())
+    await _until(lambda: client.connected)
+    peer.broadcast(b"Event: Huge\r\nX: " + b"a" * (1 << 20) + b"b" * 1000)
+    await _until(lambda: peer.connections >= 2)
+    await client.close()
+    await asyncio.wait_for(task, 2)
+
+
+class _Factory:
+    def __init__(self) -> None:
+        self.events: list[Message] = []
+        self.awaiting_actions: list = []
+        self.forgetable_actions = ("ping", "login")
+
+    def dispatch(self, message: Message) -> None:
+        self.events.append(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
+
+
+class _Transport:
+    def close(self) -> None:
+        pass
+
+
+def _protocol() -> tuple[_Protocol, _Factory]:
+    protocol = _Protocol()
+    protocol.connection_made(_Transport())
+    factory = _Factory()
+    protocol.factory = factory
+    return protocol, factory
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(chunks=st.lists(st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.sampled_from([b"\r\n\r\n", b"Event: ", b": ", b"\r\n", b"Response: Follows\r\n",
+                     b"ActionID: x\r\n", b"Event: Hangup\r\nUniqueid: <unknown>\r\n\r\n",
+                     "CallerIDName: 王".encode()[:-1]]),
+), max_size=30))
+def test_random_bytes_never_crash_the_reader(chunks: list[bytes]) -> None:
+    protocol, factory = _protocol()
+    for chunk in chunks:
+        protocol.data_received(chunk)
+    # A valid event after any garbage still gets through once the frame boundary is seen.
+    protocol.data_received(b"\r\n\r\n" + frame(Event="Ping-Test", Value="ok"))
+    assert factory.events and factory.events[-1].get("Event") == "Ping-Test"
+
+
+def test_frame_decoder_matches_the_captures_exactly() -> None:
+    for path in FIXTURES.glob("*.txt"):
+        if path.name.endswith(".sent.txt"):
+            continue
+        data = path.read_bytes()
+        whole = list(read_capture(data))
+        decoder = FrameDecoder()
+        pieces = []
+        for i in range(0, len(data), 7):  # tiny TCP reads
+            pieces += list(decoder.feed(data[i:i + 7]))
+        assert len(pieces) == len(whole)
