@@ -1,0 +1,229 @@
+"""Channels, bridges, Asterisk-style names and uniqueids, and the events that describe them.
+
+Field names and their order follow what Asterisk 22 sent in the captures under
+`shared/fixtures/ami/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from telephony.pbx_sim.clock import SimClock
+from telephony.pbx_sim.wire import Fields
+
+DOWN, RING, RINGING, UP, BUSY = 0, 4, 5, 6, 7
+STATE_DESC = {
+    0: "Down",
+    1: "Rsrvd",
+    2: "OffHook",
+    3: "Dialing",
+    4: "Ring",
+    5: "Ringing",
+    6: "Up",
+    7: "Busy",
+}
+
+NORMAL_CLEARING, USER_BUSY, NO_ANSWER, SUBSCRIBER_ABSENT = 16, 17, 19, 20
+ANSWERED_ELSEWHERE, CONGESTION, UNKNOWN_CAUSE = 26, 34, 0
+CAUSE_TEXT = {
+    0: "Unknown",
+    16: "Normal Clearing",
+    17: "User busy",
+    19: "User alerting, no answer",
+    20: "Subscriber absent",
+    26: "Answered elsewhere",
+    34: "Circuit/channel congestion",
+}
+
+PRIVILEGE = {
+    "Newchannel": "call,all",
+    "Newstate": "call,all",
+    "NewCallerid": "call,all",
+    "NewConnectedLine": "call,all",
+    "Newexten": "dialplan,all",
+    "VarSet": "dialplan,all",
+    "DialBegin": "call,all",
+    "DialState": "call,all",
+    "DialEnd": "call,all",
+    "HangupRequest": "call,all",
+    "SoftHangupRequest": "call,all",
+    "Hangup": "call,all",
+    "MixMonitorStart": "call,all",
+    "MusicOnHoldStart": "call,all",
+    "MusicOnHoldStop": "call,all",
+    "BridgeCreate": "call,all",
+    "BridgeEnter": "call,all",
+    "BridgeLeave": "call,all",
+    "BridgeDestroy": "call,all",
+    "DeviceStateChange": "call,all",
+    "OriginateResponse": "call,all",
+    "Cdr": "cdr,all",
+    "QueueCallerJoin": "agent,all",
+    "QueueCallerLeave": "agent,all",
+    "QueueCallerAbandon": "agent,all",
+    "AgentCalled": "agent,all",
+    "AgentConnect": "agent,all",
+    "AgentComplete": "agent,all",
+    "AgentRingNoAnswer": "agent,all",
+    "QueueMemberStatus": "agent,all",
+    "QueueMemberAdded": "agent,all",
+    "QueueMemberRemoved": "agent,all",
+    "QueueMemberPause": "agent,all",
+    "FullyBooted": "system,all",
+    "SuccessfulAuth": "security,all",
+    "RequestBadFormat": "security,all",
+}
+
+
+def event(name: str, *parts: Fields) -> Fields:
+    """An event's headers: `Event`, its `Privilege`, then the given parts in order."""
+    fields: Fields = [("Event", name), ("Privilege", PRIVILEGE[name])]
+    for part in parts:
+        fields.extend(part)
+    return fields
+
+
+@dataclass(eq=False)
+class Bridge:
+    """A basic two-party bridge."""
+
+    uniqueid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    members: list[Channel] = field(default_factory=list)
+
+    def fields(self) -> Fields:
+        return [
+            ("BridgeUniqueid", self.uniqueid),
+            ("BridgeType", "basic"),
+            ("BridgeTechnology", "simple_bridge"),
+            ("BridgeCreator", "<unknown>"),
+            ("BridgeName", "<unknown>"),
+            ("BridgeNumChannels", str(len(self.members))),
+            ("BridgeVideoSourceMode", "none"),
+        ]
+
+
+@dataclass(eq=False)
+class Channel:
+    """One live channel and what a snapshot of it shows."""
+
+    name: str
+    uniqueid: str
+    linkedid: str
+    endpoint: str  # PJSIP endpoint or dialled resource: "1001", "trunk"
+    context: str
+    exten: str
+    created: float
+    tech: str = "PJSIP"
+    state: int = DOWN
+    priority: int = 1
+    caller_num: str = "<unknown>"
+    caller_name: str = "<unknown>"
+    connected_num: str = "<unknown>"
+    connected_name: str = "<unknown>"
+    language: str = "en"
+    account_code: str = ""
+    application: str = ""
+    app_data: str = ""
+    answered: float | None = None
+    bridge: Bridge | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    # Set when something outside the scenario (the far end, an AMI Hangup) ends the channel.
+    hangup_cause: int | None = None
+    hangup_by_ami: bool = False
+    hangup_announced: bool = False  # its HangupRequest/SoftHangupRequest has been sent
+    wake: asyncio.Event | None = None  # the owning call's wake-up event
+
+    def snapshot(self, prefix: str = "") -> Fields:
+        return [
+            (f"{prefix}Channel", self.name),
+            (f"{prefix}ChannelState", str(self.state)),
+            (f"{prefix}ChannelStateDesc", STATE_DESC.get(self.state, "Unknown")),
+            (f"{prefix}CallerIDNum", self.caller_num),
+            (f"{prefix}CallerIDName", self.caller_name),
+            (f"{prefix}ConnectedLineNum", self.connected_num),
+            (f"{prefix}ConnectedLineName", self.connected_name),
+            (f"{prefix}Language", self.language),
+            (f"{prefix}AccountCode", self.account_code),
+            (f"{prefix}Context", self.context),
+            (f"{prefix}Exten", self.exten),
+            (f"{prefix}Priority", str(self.priority)),
+            (f"{prefix}Uniqueid", self.uniqueid),
+            (f"{prefix}Linkedid", self.linkedid),
+        ]
+
+    @property
+    def hung_up(self) -> bool:
+        return self.hangup_cause is not None
+
+    def request_hangup(self, cause: int, *, by_ami: bool = False) -> None:
+        """Mark the channel as ended by the far end (or the AMI) and wake its call."""
+        if self.hangup_cause is None:
+            self.hangup_cause = cause
+            self.hangup_by_ami = by_ami
+            if self.wake is not None:
+                self.wake.set()
+
+
+class ChannelRegistry:
+    """Live channels by name, and Asterisk's counters for names and uniqueids."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self.by_name: dict[str, Channel] = {}
+        self._sequence = 0
+        self._suffix = 0
+        self._last_epoch = 0
+
+    def new_uniqueid(self) -> str:
+        """`<epoch>.<n>`: creation second and a counter that runs from boot."""
+        epoch = int(self.clock.now())
+        self._last_epoch = max(self._last_epoch, epoch)
+        uniqueid = f"{epoch}.{self._sequence}"
+        self._sequence += 1
+        return uniqueid
+
+    def new_name(self, tech: str, resource: str) -> str:
+        """`PJSIP/1001-0000000b`: the endpoint and a hex counter shared by all channels."""
+        name = f"{tech}/{resource}-{self._suffix:08x}"
+        self._suffix += 1
+        return name + (";1" if tech == "Local" else "")
+
+    def add(self, channel: Channel) -> None:
+        self.by_name[channel.name] = channel
+
+    def discard(self, channel: Channel) -> None:
+        self.by_name.pop(channel.name, None)
+
+    def get(self, name: str) -> Channel | None:
+        return self.by_name.get(name)
+
+    def __iter__(self) -> Iterator[Channel]:
+        return iter(list(self.by_name.values()))
+
+    def reset(self) -> None:
+        """Forget every channel and restart the counters, with a later uniqueid epoch."""
+        self.by_name.clear()
+        self._sequence = 0
+        self._suffix = 0
+        self.clock.move_past(self._last_epoch)
+
+
+def caller_id_text(name: str, number: str) -> str:
+    """`"name" <number>` as the Cdr's CallerID shows it."""
+    if number in ("", "<unknown>"):
+        return f'"{name}" <>' if name not in ("", "<unknown>") else ""
+    return f'"{name}" <{number}>' if name not in ("", "<unknown>") else f"<{number}>"
+
+
+def parse_caller_id(text: str) -> tuple[str, str]:
+    """(name, number) from an Originate `CallerID`: `"Agent 1001" <1001>` or `1001`."""
+    text = text.strip()
+    if "<" in text and text.endswith(">"):
+        name, _, number = text[:-1].rpartition("<")
+        return name.strip().strip('"'), number.strip()
+    if text.isdigit() or text.startswith("+"):
+        return "", text
+    return text.strip('"'), ""

@@ -1,0 +1,84 @@
+"""Settings of the PBX simulator: one dataclass, defaults good for a demo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telephony.contract import (
+    CONTEXT_AGENTS,
+    CONTEXT_CALLBACK,
+    CONTEXT_CALLBACK_QUEUE,
+    CONTEXT_INBOUND,
+)
+
+
+@dataclass(frozen=True)
+class StaticMember:
+    """A member written in queues.conf: `member => interface,penalty,name,state_interface`."""
+
+    interface: str
+    name: str | None = None
+    state_interface: str | None = None
+    penalty: int = 0
+
+
+@dataclass
+class SimulatorConfig:
+    """Everything the simulated PBX can be told; times are in simulated seconds."""
+
+    host: str = "127.0.0.1"
+    port: int = 5038
+    user: str = "callcentre"
+    secret: str = "callcentre"
+
+    # Queues (ringall), in the order QueueStatus lists them; members are added by QueueAdd
+    # when agents go ready, unless static ones are configured here.
+    queues: tuple[str, ...] = ("service", "callbacks")
+    inbound_queue: str = "service"
+    callback_queue: str = "callbacks"
+    static_members: dict[str, list[str | StaticMember]] = field(default_factory=dict)
+    queue_timeout: float = 60.0  # Queue(<name>,t,,,60): the caller leaves after this
+    member_ring_timeout: float = 15.0  # queues.conf timeout: one ring cycle
+    retry_seconds: float = 5.0  # queues.conf retry: pause between ring cycles
+    wrapup_seconds: float = 0.0  # queues.conf wrapuptime
+
+    # The dialplan and the endpoints (the production configuration's names).
+    agent_interface_template: str = "PJSIP/{extension}"
+    agent_extension_pattern: str = r"^\d{3,6}$"
+    agent_context: str = CONTEXT_AGENTS
+    inbound_context: str = CONTEXT_INBOUND
+    callback_context: str = CONTEXT_CALLBACK
+    callback_queue_context: str = CONTEXT_CALLBACK_QUEUE
+    trunk_endpoint: str = "trunk"
+    hotline: str = "4008009000"  # the DID customers dial
+    unregistered_extensions: list[str] = field(default_factory=list)  # phones offline
+    dial_timeout: float = 30.0  # Dial(...,30) in the dialplan
+
+    # Phones: how long an agent's phone rings before it answers (None: never answers).
+    default_answer_delay: float = 2.0
+    answer_delays: dict[str, float | None] = field(default_factory=dict)
+
+    # Outside numbers (fnmatch patterns, e.g. "*7"): the trunk's answer for each.
+    busy_numbers: list[str] = field(default_factory=lambda: ["13700137000"])
+    no_answer_numbers: list[str] = field(default_factory=list)
+    congestion_numbers: list[str] = field(default_factory=list)
+    unreachable_numbers: list[str] = field(default_factory=list)
+    customer_answer_delay: float = 4.0  # ring time before a reachable customer answers
+
+    # Conversations: random draws come from random.Random(seed).
+    seed: int = 1
+    time_scale: float = 1.0  # real seconds per simulated second (0.05 = 20 times faster)
+    talk_seconds: tuple[float, float] = (40.0, 150.0)
+    caller_hangup_ratio: float = 0.6  # share of calls the customer ends
+    patience_seconds: tuple[float, float] = (30.0, 120.0)  # before a waiting caller gives up
+    abandon_ratio: float = 0.05  # generated callers who hang up after a few seconds
+
+    # Generated traffic.
+    calls_per_minute: float = 0.0
+    callers: list[str] = field(default_factory=list)
+    unknown_caller_ratio: float = 0.3
+
+    recordings_dir: Path = Path("./var/recordings")
+    cdr_timezone: str = "UTC"
+    replay_delay: float = 0.01  # real seconds between replayed events

@@ -1,0 +1,448 @@
+"""The simulated PBX's state: channels, devices, queues and members, and the events they raise.
+
+Scenarios (`calls.py`) drive it; the AMI server (`server.py`) reads and changes it. Every
+change that Asterisk would announce is emitted here, so the event shapes live in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telephony.contract import VAR_MIXMONITOR_FILENAME
+from telephony.pbx_sim.channels import (
+    CAUSE_TEXT,
+    DOWN,
+    RINGING,
+    UP,
+    Bridge,
+    Channel,
+    ChannelRegistry,
+    caller_id_text,
+    event,
+)
+from telephony.pbx_sim.clock import SimClock
+from telephony.pbx_sim.config import SimulatorConfig, StaticMember
+from telephony.pbx_sim.queues import (
+    DEVICE_STATUS,
+    CallQueue,
+    QueueMember,
+    endpoint_of,
+    extension_of,
+    state_interface_of,
+)
+from telephony.pbx_sim.recordings import Recorder
+from telephony.pbx_sim.wire import Fields, FieldSeq
+
+Emit = Callable[[Fields], None]
+
+# What the trunk does with a dialled number.
+ANSWER, NO_ANSWER_OUTCOME, BUSY_OUTCOME, CONGESTION_OUTCOME, UNREACHABLE = (
+    "answer",
+    "noanswer",
+    "busy",
+    "congestion",
+    "unreachable",
+)
+
+
+class Pbx:
+    """One running PBX: what a restart throws away lives here."""
+
+    def __init__(self, config: SimulatorConfig, emit: Emit) -> None:
+        self.config = config
+        self.clock = SimClock(config.time_scale)
+        self.rng = random.Random(config.seed)
+        self.channels = ChannelRegistry(self.clock)
+        self.recorder = Recorder(config.recordings_dir)
+        self._emit = emit
+        self._agent_pattern = re.compile(config.agent_extension_pattern)
+        self._cdr_zone = ZoneInfo(config.cdr_timezone)
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.boot()
+
+    def boot(self) -> None:
+        """The state of a freshly started Asterisk (static members only, nothing live)."""
+        self.boot_time = self.clock.now()
+        self.answer_delays: dict[str, float | None] = dict(self.config.answer_delays)
+        self.device_states: dict[str, str] = {}
+        self.global_vars: dict[str, str] = {}
+        self.queues: dict[str, CallQueue] = {}
+        for name in self.config.queues:
+            queue = CallQueue(name, wrapuptime=int(self.config.wrapup_seconds))
+            for spec in self.config.static_members.get(name, []):
+                member = self._static_member(spec)
+                queue.members[member.interface] = member
+            self.queues[name] = queue
+            # The queues' own devices start in their current state, unannounced.
+            free = any(self.member_ready(member) for member in queue.members.values())
+            self.device_states[f"Queue:{name}"] = "NOT_INUSE"
+            self.device_states[f"Queue:{name}_avail"] = "NOT_INUSE" if free else "INUSE"
+
+    def _static_member(self, spec: str | StaticMember) -> QueueMember:
+        if isinstance(spec, str):
+            interface = spec
+            if self._agent_pattern.match(spec):
+                interface = self.config.agent_interface_template.format(extension=spec)
+            spec = StaticMember(interface, name=f"Agent {extension_of(interface)}")
+        member = QueueMember(
+            interface=spec.interface,
+            name=spec.name or spec.interface,
+            state_interface=spec.state_interface or state_interface_of(spec.interface),
+            dynamic=False,
+            login_time=int(self.boot_time),
+            penalty=spec.penalty,
+            wrapuptime=int(self.config.wrapup_seconds),
+        )
+        member.status = DEVICE_STATUS[self.device_state(member.state_interface)]
+        return member
+
+    async def shutdown(self) -> None:
+        """Cancel every call and generator task without a word on the AMI (a crash)."""
+        tasks = [task for task in self.tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.tasks.clear()
+
+    async def restart(self) -> None:
+        await self.shutdown()
+        self.channels.reset()
+        self.boot()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    # -- events ---------------------------------------------------------------------------
+
+    def emit(self, fields: Fields) -> None:
+        self._emit(fields)
+
+    def channel_event(self, name: str, channel: Channel, extra: FieldSeq = ()) -> None:
+        self.emit(event(name, channel.snapshot(), list(extra)))
+
+    def dial_event(self, name: str, caller: Channel | None, dest: Channel, extra: Fields) -> None:
+        caller_part = caller.snapshot() if caller is not None else []
+        self.emit(event(name, caller_part, dest.snapshot("Dest"), extra))
+
+    # -- channels -------------------------------------------------------------------------
+
+    def new_channel(
+        self,
+        interface: str,
+        *,
+        context: str,
+        exten: str,
+        linkedid: str | None,
+        wake: asyncio.Event,
+        state: int = DOWN,
+        caller: tuple[str, str] = ("<unknown>", "<unknown>"),
+    ) -> Channel:
+        """Allocate a channel for `PJSIP/1001` (or `PJSIP/trunk`) and announce it."""
+        tech, resource = endpoint_of(interface)
+        uniqueid = self.channels.new_uniqueid()
+        channel = Channel(
+            name=self.channels.new_name(tech, resource),
+            uniqueid=uniqueid,
+            linkedid=linkedid or uniqueid,
+            endpoint=resource,
+            tech=tech,
+            context=context,
+            exten=exten,
+            created=self.clock.now(),
+            state=state,
+            caller_num=caller[0],
+            caller_name=caller[1],
+            wake=wake,
+        )
+        self.channels.add(channel)
+        self.channel_event("Newchannel", channel)
+        self.refresh_device(device_of(channel))
+        return channel
+
+    def set_state(self, channel: Channel, state: int) -> None:
+        channel.state = state
+        if state == UP and channel.answered is None:
+            channel.answered = self.clock.now()
+        self.channel_event("Newstate", channel)
+        self.refresh_device(device_of(channel))
+
+    def newexten(self, channel: Channel, application: str, data: str = "") -> None:
+        channel.application, channel.app_data = application, data
+        self.channel_event(
+            "Newexten",
+            channel,
+            [("Extension", channel.exten), ("Application", application), ("AppData", data)],
+        )
+
+    def set_var(self, channel: Channel, name: str, value: str) -> None:
+        channel.variables[name] = value
+        self.channel_event("VarSet", channel, [("Variable", name), ("Value", value)])
+
+    def set_caller(self, channel: Channel, number: str, name: str) -> None:
+        channel.caller_num, channel.caller_name = number or "<unknown>", name or "<unknown>"
+        self.channel_event(
+            "NewCallerid", channel, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
+        )
+
+    def set_connected(self, channel: Channel, number: str, name: str) -> None:
+        channel.connected_num, channel.connected_name = number or "<unknown>", name or "<unknown>"
+        self.channel_event("NewConnectedLine", channel)
+
+    def announce_hangup_request(self, channel: Channel) -> None:
+        """HangupRequest when the far end hung up, SoftHangupRequest when the AMI did (once)."""
+        if channel.hangup_announced:
+            return
+        channel.hangup_announced = True
+        if channel.hangup_by_ami:
+            self.channel_event("SoftHangupRequest", channel, [("Cause", "16")])
+        else:
+            self.channel_event("HangupRequest", channel, [("Cause", str(channel.hangup_cause))])
+
+    def soft_hangup(self, channel: Channel, cause: int = 16) -> None:
+        """The dialplan's Hangup(): SoftHangupRequest (the Hangup event follows)."""
+        channel.request_hangup(cause)
+        channel.hangup_announced = True
+        self.channel_event("SoftHangupRequest", channel, [("Cause", str(cause))])
+
+    def hangup(self, channel: Channel, cause: int, cdrs: list[Fields | None] | None = None) -> None:
+        """Destroy a channel: its Cdr events first (as Asterisk often sends them), then Hangup."""
+        for cdr in cdrs or []:
+            if cdr is not None:
+                self.emit(cdr)
+        channel.request_hangup(cause)
+        cause_text = CAUSE_TEXT.get(cause, "Unknown")
+        self.channel_event("Hangup", channel, [("Cause", str(cause)), ("Cause-txt", cause_text)])
+        self.channels.discard(channel)
+        self.refresh_device(device_of(channel))
+
+    def start_mixmonitor(self, channel: Channel, path: str) -> None:
+        self.set_var(channel, VAR_MIXMONITOR_FILENAME, path)
+        self.channel_event("MixMonitorStart", channel)
+
+    # -- bridges --------------------------------------------------------------------------
+
+    def bridge(self, first: Channel, second: Channel) -> Bridge:
+        bridge = Bridge()
+        self.emit(event("BridgeCreate", bridge.fields()))
+        for channel in (first, second):
+            bridge.members.append(channel)
+            channel.bridge = bridge
+            self.emit(event("BridgeEnter", bridge.fields(), channel.snapshot()))
+        self.set_var(first, "BRIDGEPEER", second.name)
+        self.set_var(second, "BRIDGEPEER", first.name)
+        return bridge
+
+    def leave_bridge(self, channel: Channel) -> None:
+        bridge = channel.bridge
+        if bridge is None:
+            return
+        self.set_var(channel, "BRIDGEPEER", "")
+        bridge.members.remove(channel)
+        channel.bridge = None
+        self.emit(event("BridgeLeave", bridge.fields(), channel.snapshot()))
+        if not bridge.members:
+            self.emit(event("BridgeDestroy", bridge.fields()))
+
+    # -- CDRs -----------------------------------------------------------------------------
+
+    def cdr(
+        self,
+        channel: Channel,
+        *,
+        dest: Channel | None,
+        disposition: str,
+        application: str,
+        data: str,
+        answered: float | None = None,
+    ) -> Fields | None:
+        """A Cdr event; like cdr.conf's `unanswered=no`, none for unanswered single-party calls."""
+        if disposition != "ANSWERED" and dest is None:
+            return None
+        end = self.clock.now()
+        answered = channel.answered if answered is None else answered
+        return event(
+            "Cdr",
+            [
+                ("AccountCode", channel.account_code),
+                ("Source", "" if channel.caller_num == "<unknown>" else channel.caller_num),
+                ("Destination", channel.exten),
+                ("DestinationContext", channel.context),
+                ("CallerID", caller_id_text(channel.caller_name, channel.caller_num)),
+                ("Channel", channel.name),
+                ("DestinationChannel", dest.name if dest is not None else ""),
+                ("LastApplication", application),
+                ("LastData", data),
+                ("StartTime", self._cdr_time(channel.created)),
+                ("AnswerTime", self._cdr_time(answered) if answered else ""),
+                ("EndTime", self._cdr_time(end)),
+                ("Duration", str(int(end - channel.created))),
+                ("BillableSeconds", str(int(end - answered)) if answered else "0"),
+                ("Disposition", disposition),
+                ("AMAFlags", "DOCUMENTATION"),
+                ("UniqueID", channel.uniqueid),
+                ("UserField", ""),
+            ],
+        )
+
+    def _cdr_time(self, when: float) -> str:
+        return datetime.fromtimestamp(when, self._cdr_zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    # -- devices and queue members --------------------------------------------------------
+
+    def device_state(self, device: str) -> str:
+        """NOT_INUSE / RINGING / INUSE / UNAVAILABLE of `PJSIP/1001`, from its live channels."""
+        tech, resource = endpoint_of(device)
+        if tech == "PJSIP" and resource in self.config.unregistered_extensions:
+            return "UNAVAILABLE"
+        states = [ch.state for ch in self.channels if device_of(ch) == device]
+        if any(state == UP for state in states) or (
+            states and resource == self.config.trunk_endpoint
+        ):
+            return "INUSE"
+        if any(state == RINGING for state in states):
+            return "RINGING"
+        return "NOT_INUSE"
+
+    def refresh_device(self, device: str) -> None:
+        """Announce a device's new state and update the queue members that watch it."""
+        state = self.device_state(device)
+        if self.device_states.get(device, "NOT_INUSE") == state:
+            return
+        self.device_states[device] = state
+        self.emit(event("DeviceStateChange", [("Device", device), ("State", state)]))
+        for queue in self.queues.values():
+            for member in queue.members.values():
+                if member.state_interface == device:
+                    member.status = DEVICE_STATUS[state]
+                    self.emit(member.event("QueueMemberStatus", queue.name))
+            self.refresh_queue_devices(queue)
+
+    def refresh_queue_devices(self, queue: CallQueue) -> None:
+        """`Queue:<name>` (callers waiting) and `Queue:<name>_avail` (a member free)."""
+        waiting = "RINGING" if queue.entries else "NOT_INUSE"
+        free = any(self.member_ready(member) for member in queue.members.values())
+        for device, state in (
+            (f"Queue:{queue.name}", waiting),
+            (f"Queue:{queue.name}_avail", "NOT_INUSE" if free else "INUSE"),
+        ):
+            if self.device_states.get(device, "NOT_INUSE") != state:
+                self.device_states[device] = state
+                self.emit(event("DeviceStateChange", [("Device", device), ("State", state)]))
+
+    def member_ready(self, member: QueueMember) -> bool:
+        """Would app_queue ring this member now (ringinuse=no, wrap-up over, not paused)?"""
+        return (
+            not member.paused
+            and member.status in (DEVICE_STATUS["NOT_INUSE"], DEVICE_STATUS["UNKNOWN"])
+            and self.clock.now() >= member.wrapup_until
+        )
+
+    def is_agent_extension(self, resource: str) -> bool:
+        return bool(self._agent_pattern.match(resource))
+
+    def agent_interface(self, extension: str) -> str:
+        return self.config.agent_interface_template.format(extension=extension)
+
+    def answer_delay(self, extension: str) -> float | None:
+        """How long this phone rings before answering; None if it never answers."""
+        if extension in self.answer_delays:
+            return self.answer_delays[extension]
+        return self.config.default_answer_delay
+
+    def number_outcome(self, number: str) -> str:
+        """What the trunk does with an outside number (fnmatch patterns in the config)."""
+        for outcome, patterns in (
+            (BUSY_OUTCOME, self.config.busy_numbers),
+            (CONGESTION_OUTCOME, self.config.congestion_numbers),
+            (UNREACHABLE, self.config.unreachable_numbers),
+            (NO_ANSWER_OUTCOME, self.config.no_answer_numbers),
+        ):
+            if any(fnmatchcase(number, pattern) for pattern in patterns):
+                return outcome
+        return ANSWER
+
+    # -- queue administration (QueueAdd / QueueRemove / QueuePause) -------------------------
+
+    def queue_add(
+        self,
+        queue_name: str,
+        interface: str,
+        *,
+        name: str = "",
+        penalty: int = 0,
+        paused: bool = False,
+        state_interface: str = "",
+    ) -> str:
+        """`ok`, `exists` or `nosuchqueue`."""
+        queue = self.queues.get(queue_name)
+        if queue is None:
+            return "nosuchqueue"
+        if interface in queue.members:
+            return "exists"
+        now = int(self.clock.now())
+        member = QueueMember(
+            interface=interface,
+            name=name or interface,
+            state_interface=state_interface or state_interface_of(interface),
+            dynamic=True,
+            login_time=now,
+            penalty=penalty,
+            paused=paused,
+            last_pause=now if paused else 0,
+            wrapuptime=queue.wrapuptime,
+        )
+        member.status = DEVICE_STATUS[self.device_state(member.state_interface)]
+        queue.members[interface] = member
+        self.emit(member.event("QueueMemberAdded", queue.name))
+        self.refresh_queue_devices(queue)
+        return "ok"
+
+    def queue_remove(self, queue_name: str, interface: str) -> str:
+        """`ok`, `notthere`, `notdynamic` or `nosuchqueue`."""
+        queue = self.queues.get(queue_name)
+        if queue is None:
+            return "nosuchqueue"
+        member = queue.members.get(interface)
+        if member is None:
+            return "notthere"
+        if not member.dynamic:
+            return "notdynamic"
+        del queue.members[interface]
+        self.emit(member.event("QueueMemberRemoved", queue.name))
+        self.refresh_queue_devices(queue)
+        return "ok"
+
+    def queue_pause(
+        self, interface: str, paused: bool, *, queue_name: str = "", reason: str = ""
+    ) -> bool:
+        """Pause or unpause a member in one queue or all of them; False if it is in none."""
+        found = False
+        for queue in self.queues.values():
+            if queue_name and queue.name.lower() != queue_name.lower():
+                continue
+            member = queue.members.get(interface)
+            if member is None:
+                continue
+            found = True
+            member.paused = paused
+            member.paused_reason = reason if paused else ""
+            if paused:
+                member.last_pause = int(self.clock.now())
+            self.emit(member.event("QueueMemberPause", queue.name))
+            self.refresh_queue_devices(queue)
+        return found
+
+
+def device_of(channel: Channel) -> str:
+    """The device whose state a channel counts toward (`PJSIP/1001`)."""
+    return f"{channel.tech}/{channel.endpoint}"

@@ -1,0 +1,190 @@
+"""MixMonitor's files: the agent leg, the customer leg and the mix, as 8 kHz mono WAV.
+
+The conversation is a short scripted exchange placed over the talk time: the agent greets
+first, closes last, the two legs never speak at once, silence fills the rest. Synthesis
+starts when the call is bridged and the files are written after it ends, in worker threads,
+so the event loop (and the events) never wait for audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from array import array
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from telephony.pbx_sim.speech import AGENT_VOICE, CUSTOMER_VOICE, RATE, utterance, write_wav
+
+_T = TypeVar("_T")
+AGENT, CUSTOMER = "agent", "customer"
+LEAD, TAIL, MIN_GAP = 0.5, 0.5, 0.4  # seconds of silence before, after and between turns
+
+_INBOUND_REQUESTS = (
+    "你好，我家卫生间刚做完防水，楼下邻居说有点渗水，想请你们派人来看看。",
+    "你好，我想问一下我家的工程现在进行到哪一步了，什么时候能完工？",
+    "你好，今天工地上一个工人都没有，工期会不会耽误？",
+)
+_CALLBACK_GREETING = "您好，我是装修公司客服中心的小王，今天给您做一个工程回访，请问您现在方便吗？"
+_CALLBACK_ANSWERS = (
+    "挺满意的，师傅们做得很认真。",
+    "还行吧，就是工地有点乱，希望注意一下卫生。",
+)
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str  # AGENT or CUSTOMER
+    text: str
+
+
+def script(kind: str, rng: random.Random) -> list[Turn]:
+    """The lines of one conversation: the agent's greeting first and goodbye last."""
+    if kind == "callback":
+        return [
+            Turn(AGENT, _CALLBACK_GREETING),
+            Turn(CUSTOMER, "方便，你说吧。"),
+            Turn(AGENT, "请问您对施工质量和施工队的服务满意吗？"),
+            Turn(CUSTOMER, rng.choice(_CALLBACK_ANSWERS)),
+            Turn(AGENT, "好的，谢谢您的反馈，我们会转告项目经理。请问还有其他需要帮助的吗？"),
+            Turn(CUSTOMER, "没有了。"),
+            Turn(AGENT, "感谢您的配合，再见。"),
+        ]
+    return [
+        Turn(AGENT, "您好，这里是装修公司客服中心，我是小王，请问有什么可以帮您？"),
+        Turn(CUSTOMER, rng.choice(_INBOUND_REQUESTS)),
+        Turn(AGENT, "好的，请稍等，我帮您查一下。"),
+        Turn(AGENT, "您放心，我已经登记了，今天会安排工程部的同事联系您。"),
+        Turn(CUSTOMER, "好的，谢谢你。"),
+        Turn(AGENT, "请问还有其他需要帮助的吗？"),
+        Turn(CUSTOMER, "没有了。"),
+        Turn(AGENT, "感谢您的来电，再见。"),
+    ]
+
+
+def layout(durations: list[float], total: float) -> list[tuple[int, float]]:
+    """(turn index, start second) for the turns that fit in `total` seconds.
+
+    The first turn starts after a short lead, the last ends just before the end; middle turns
+    are kept in order while they fit, and the spare time is shared out between the turns.
+    """
+    if not durations or total <= LEAD:
+        return []
+    last = len(durations) - 1
+    if last == 0 or LEAD + durations[0] + MIN_GAP + durations[last] + TAIL > total:
+        return [(0, LEAD)]
+    chosen, used = [0], durations[0] + durations[last]
+    for index in range(1, last):
+        if LEAD + used + durations[index] + MIN_GAP * len(chosen) + MIN_GAP + TAIL <= total:
+            chosen.append(index)
+            used += durations[index]
+    chosen.append(last)
+    gap = (total - LEAD - TAIL - used) / (len(chosen) - 1)
+    placed, start = [], LEAD
+    for index in chosen:
+        placed.append((index, start))
+        start += durations[index] + gap
+    return placed
+
+
+def render(turns: list[Turn], clips: list[array], total: float) -> dict[str, array]:
+    """The agent leg, the customer leg and their mix, `total` seconds long."""
+    length = max(1, int(total * RATE))
+    legs = {AGENT: array("h", bytes(2 * length)), CUSTOMER: array("h", bytes(2 * length))}
+    for index, start in layout([len(clip) / RATE for clip in clips], total):
+        leg, clip = legs[turns[index].speaker], clips[index]
+        offset = int(start * RATE)
+        span = min(len(clip), length - offset)
+        if span > 0:
+            leg[offset : offset + span] = clip[:span]
+    pairs = zip(legs[AGENT], legs[CUSTOMER], strict=True)
+    mixed = array("h", (max(-32768, min(32767, a + c)) for a, c in pairs))
+    return {AGENT: legs[AGENT], CUSTOMER: legs[CUSTOMER], "mixed": mixed}
+
+
+@dataclass(eq=False)
+class Recording:
+    """One call's three files and the conversation they will hold."""
+
+    mixed: Path
+    agent: Path
+    customer: Path
+    options: str  # MixMonitor's options: b, and r()/t() for the two legs
+    turns: list[Turn]
+    started: float | None = None  # simulated time the call was bridged
+    synthesis: asyncio.Task[list[array]] | None = field(default=None, repr=False)
+
+    @property
+    def app_data(self) -> str:
+        return f"{self.mixed},{self.options}"
+
+
+class Recorder:
+    """Plans recordings when the dialplan starts MixMonitor and writes them after the call."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory).resolve()
+        self.pending: set[asyncio.Task[Any]] = set()  # synthesis and file writing
+
+    def plan(
+        self, kind: str, number: str, uniqueid: str, *, customer_channel: bool, rng: random.Random
+    ) -> Recording:
+        """File names like the captures' (`inbound-<number>-<uniqueid>.wav`), legs beside them.
+
+        MixMonitor's r() is what the channel it runs on says, t() what that channel hears.
+        """
+        stem = f"{kind}-{re.sub(r'[^0-9A-Za-z+]', '_', number) or 'unknown'}-{uniqueid}"
+        mixed = self.directory / f"{stem}.wav"
+        agent = self.directory / f"{stem}-agent.wav"
+        customer = self.directory / f"{stem}-customer.wav"
+        said, heard = (customer, agent) if customer_channel else (agent, customer)
+        return Recording(mixed, agent, customer, f"br({said})t({heard})", script(kind, rng))
+
+    def begin(self, recording: Recording, now: float) -> None:
+        """The call is bridged: the files will start here; synthesise the lines meanwhile."""
+        if recording.started is not None:
+            return
+        recording.started = now
+        recording.synthesis = self._track(asyncio.to_thread(_synthesise, recording.turns))
+
+    def finish(self, recording: Recording, now: float) -> None:
+        """The call ended: write the files in the background (nothing if never bridged)."""
+        if recording.started is None or recording.synthesis is None:
+            return
+        duration, synthesis = max(0.0, now - recording.started), recording.synthesis
+        recording.started = None
+        self._track(self._write(recording, synthesis, duration))
+
+    def _track(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+        return task
+
+    async def _write(
+        self, recording: Recording, synthesis: asyncio.Task[list[array]], duration: float
+    ) -> None:
+        clips = await synthesis
+        await asyncio.to_thread(_write_files, recording, clips, duration)
+
+    async def idle(self) -> None:
+        """Wait until every recording of the calls ended so far is on disk."""
+        while self.pending:
+            await asyncio.gather(*list(self.pending), return_exceptions=True)
+
+
+def _synthesise(turns: list[Turn]) -> list[array]:
+    return [
+        utterance(turn.text, AGENT_VOICE if turn.speaker == AGENT else CUSTOMER_VOICE)
+        for turn in turns
+    ]
+
+
+def _write_files(recording: Recording, clips: list[array], duration: float) -> None:
+    audio = render(recording.turns, clips, duration)
+    write_wav(recording.agent, audio[AGENT])
+    write_wav(recording.customer, audio[CUSTOMER])
+    write_wav(recording.mixed, audio["mixed"])

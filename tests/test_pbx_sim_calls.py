@@ -1,0 +1,447 @@
+"""Call scenarios of the PBX simulator compared with what Asterisk 22.10.1 sent in the captures."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from tests.test_pbx_sim_support import Msg, RawAmi, address, capture, field_sets, running
+
+# Events that mark a call's progress; the per-channel bookkeeping around them (Newexten,
+# VarSet, Local channel halves) differs between Local channels and PJSIP phones.
+MILESTONES = frozenset({
+    "MixMonitorStart", "QueueCallerJoin", "MusicOnHoldStart", "AgentCalled", "DialBegin",
+    "DialState", "DialEnd", "MusicOnHoldStop", "QueueCallerLeave", "AgentConnect", "BridgeCreate",
+    "BridgeEnter", "AgentComplete", "BridgeLeave", "BridgeDestroy", "OriginateResponse",
+})  # fmt: skip
+LOCAL_ONLY = frozenset({"LocalBridge"})
+SESSION_EVENTS = frozenset({"FullyBooted", "SuccessfulAuth"})
+UNIQUEID = re.compile(r"^\d{10}\.\d+$")
+CHANNEL = re.compile(r"^PJSIP/(trunk|\d{3,6})-[0-9a-f]{8}$")
+
+
+def milestones(messages: list[Msg], *, originate_legs: bool) -> list[tuple[str, ...]]:
+    """(event, has a calling channel, DialStatus, Reason, Response) of the milestone events."""
+    steps = []
+    for m in messages:
+        if m.kind != "Event" or m.name not in MILESTONES:
+            continue
+        if m.name == "OriginateResponse" and not originate_legs:
+            continue
+        has_caller = "Channel" in m.keys
+        if m.name in ("DialBegin", "DialEnd") and not has_caller and not originate_legs:
+            continue  # the capture's Local/...@inbound-customer originate leg
+        steps.append((m.name, str(has_caller), m.get("DialStatus"), m.get("Reason"),
+                      m.get("Response")))  # fmt: skip
+    return steps
+
+
+def call_events(ami: RawAmi) -> list[Msg]:
+    return [m for m in ami.log if m.kind == "Event" and m.name not in SESSION_EVENTS]
+
+
+def assert_shapes_known(events: list[Msg], *captures: str) -> None:
+    """Every event type we sent exists in the captures, with one of the captured header lists."""
+    known: dict[str, set[tuple[str, ...]]] = {}
+    for name in captures:
+        for event, shapes in field_sets(capture(name)).items():
+            known.setdefault(event, set()).update(shapes)
+    for event, shapes in field_sets(events).items():
+        assert event in known, f"{event} never appears in the captures"
+        assert shapes <= known[event], (event, shapes - known[event])
+
+
+async def _members(ami: RawAmi, queue: str, *extensions: str) -> None:
+    for extension in extensions:
+        answer = await ami.action("QueueAdd", Queue=queue, Interface=f"PJSIP/{extension}",
+                                  MemberName=f"Agent {extension}")  # fmt: skip
+        assert answer["Response"] == "Success"
+
+
+# -- inbound queue calls ----------------------------------------------------------------------
+
+
+async def test_inbound_queue_call_has_the_captures_events_fields_and_order(tmp_path: Path):
+    async with running(tmp_path, answer_delays={"1002": None}) as sim:
+        ami = await RawAmi.connect(address(sim))
+        await _members(ami, "service", "1001", "1002")
+        ami.log.clear()
+        linkedid = await sim.place_inbound_call("13800138000", talk_seconds=4, hangup_by="agent")
+        trunk = (await ami.wait_event(lambda m: m.is_event("Newchannel", Linkedid=linkedid)))[
+            "Channel"
+        ]
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=trunk))
+        await ami.drain_for(0.2)
+    events = call_events(ami)
+    theirs = capture("inbound_queue_answered")
+
+    assert milestones(events, originate_legs=False) == milestones(theirs, originate_legs=False)
+    their_types = {m.name for m in theirs if m.kind == "Event"} - LOCAL_ONLY - SESSION_EVENTS
+    assert {m.name for m in events} == their_types - {"OriginateResponse"}
+    assert_shapes_known(events, "inbound_queue_answered")
+
+    # The customer's channel carries the captured variables plus the contract's.
+    their_caller = "Local/s@inbound-customer-00000000;1"
+    their_vars = {m["Variable"] for m in theirs if m.is_event("VarSet", Channel=their_caller)}
+    our_vars = {m["Variable"] for m in events if m.is_event("VarSet", Channel=trunk)}
+    assert their_vars - {"CUSTOMER_ID"} <= our_vars
+    assert {"CALL_TYPE", "CC_CUSTOMER_NUMBER", "CC_REC_AGENT", "CC_REC_CUSTOMER"} <= our_vars
+    call_type = next(m for m in events if m.is_event("VarSet", Variable="CALL_TYPE"))
+    assert call_type["Value"] == "inbound"
+
+    # Names, ids and the captures' quirks.
+    for event in events:
+        for key in ("Channel", "DestChannel"):
+            if event.get(key) and event.name != "Cdr":
+                assert CHANNEL.match(event[key]), event[key]
+        for key in ("Uniqueid", "DestUniqueid"):
+            if event.get(key):
+                assert UNIQUEID.match(event[key])
+        if event.get("Linkedid"):
+            assert event["Linkedid"] == linkedid
+    assert trunk.startswith("PJSIP/trunk-")
+    never = next(
+        m["DestChannel"] for m in events if m.is_event("AgentCalled", MemberName="Agent 1002")
+    )
+    assert len([m for m in events if m.is_event("DialEnd", DestChannel=never)]) == 2
+    assert [m["DialStatus"] for m in events if m.is_event("DialEnd", DestChannel=never)] == [
+        "CANCEL", "CANCEL",
+    ]  # fmt: skip
+    assert not [m for m in events if m.name == "MixMonitorStop"]
+    indexes = {id(m): i for i, m in enumerate(events)}
+    trunk_cdrs = [m for m in events if m.is_event("Cdr", Channel=trunk)]
+    hangup = next(m for m in events if m.is_event("Hangup", Channel=trunk))
+    assert trunk_cdrs and all(indexes[id(c)] < indexes[id(hangup)] for c in trunk_cdrs)
+    assert [c["Disposition"] for c in trunk_cdrs] == ["NO ANSWER", "ANSWERED"]
+
+    connect = next(m for m in events if m.name == "AgentConnect")
+    complete = next(m for m in events if m.name == "AgentComplete")
+    assert connect["Interface"] == "PJSIP/1001" and complete["Reason"] == "agent"
+    assert abs(int(connect["HoldTime"]) - 2) <= 1 and abs(int(connect["RingTime"]) - 2) <= 1
+    assert abs(int(complete["TalkTime"]) - 4) <= 1
+    statuses = [m for m in events if m.is_event("QueueMemberStatus", Interface="PJSIP/1001")]
+    assert [m["Status"] for m in statuses] == ["6", "2", "1"]
+    assert statuses[-1]["CallsTaken"] == "1"
+
+
+async def test_caller_hangs_up_first_with_scaled_hold_ring_and_talk_times(tmp_path: Path):
+    async with running(tmp_path, static_members={"service": ["1001"]}) as sim:
+        ami = await RawAmi.connect(address(sim))
+        linkedid = await sim.place_inbound_call(
+            "13800138000", answer_after=5, talk_seconds=8, hangup_by="caller"
+        )
+        complete = await ami.wait_event(lambda m: m.is_event("AgentComplete", Linkedid=linkedid))
+        connect = next(m for m in ami.events("AgentConnect"))
+        assert abs(int(connect["HoldTime"]) - 5) <= 1 and abs(int(connect["RingTime"]) - 5) <= 1
+        assert abs(int(complete["TalkTime"]) - 8) <= 1 and complete["Reason"] == "caller"
+        trunk = complete["Channel"]
+        request = next(m for m in ami.events("HangupRequest"))
+        assert request["Channel"] == trunk
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=complete["DestChannel"]))
+        ami.close()
+
+
+async def test_caller_abandons_while_phones_ring(tmp_path: Path):
+    async with running(tmp_path, static_members={"service": ["1001"]}) as sim:
+        ami = await RawAmi.connect(address(sim))
+        linkedid = await sim.place_inbound_call("13800138002", abandon=True)
+        abandon = await ami.wait_event(
+            lambda m: m.is_event("QueueCallerAbandon", Linkedid=linkedid)
+        )
+        assert 3 <= int(abandon["HoldTime"]) <= 9
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=abandon["Channel"]))
+        names = [m.name for m in call_events(ami)]
+        assert "AgentConnect" not in names
+        assert names.index("QueueCallerAbandon") < names.index("QueueCallerLeave")
+        assert [m["DialStatus"] for m in ami.events("DialEnd")] == ["CANCEL", "CANCEL"]
+        assert_shapes_known(call_events(ami), "inbound_queue_answered", "live_call_queries")
+        _, summary = await ami.list_action("QueueStatus", Queue="service")
+        assert summary[0]["Abandoned"] == "1"
+        ami.close()
+
+
+async def test_patience_shorter_than_the_answer_delay_is_an_abandon(tmp_path: Path):
+    async with running(tmp_path, static_members={"service": ["1001"]}) as sim:
+        ami = await RawAmi.connect(address(sim))
+        linkedid = await sim.place_inbound_call("13800138002", abandon=2.0, answer_after=10)
+        abandon = await ami.wait_event(
+            lambda m: m.is_event("QueueCallerAbandon", Linkedid=linkedid)
+        )
+        assert abs(int(abandon["HoldTime"]) - 2) <= 1
+        ami.close()
+
+
+async def test_queue_timeout_rings_in_cycles_then_the_caller_leaves(tmp_path: Path):
+    async with running(
+        tmp_path,
+        static_members={"service": ["1001"]},
+        answer_delays={"1001": None},
+        queue_timeout=8,
+        member_ring_timeout=2,
+        retry_seconds=1,
+    ) as sim:
+        ami = await RawAmi.connect(address(sim))
+        linkedid = await sim.place_inbound_call("13800138000")
+        join = await ami.wait_event(lambda m: m.is_event("QueueCallerJoin", Linkedid=linkedid))
+        leave = await ami.wait_event(lambda m: m.is_event("QueueCallerLeave", Linkedid=linkedid))
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=join["Channel"]))
+        events = call_events(ami)
+        names = [m.name for m in events]
+        assert "AgentConnect" not in names and "QueueCallerAbandon" not in names
+        no_answers = ami.events("AgentRingNoAnswer")
+        assert len(no_answers) >= 2 and all(m["RingTime"] == "2" for m in no_answers)
+        assert len(ami.events("AgentCalled")) == len(no_answers) + 1
+        assert leave["Count"] == "0"
+        status = next(m for m in events if m.is_event("VarSet", Variable="QUEUESTATUS"))
+        assert status["Value"] == "TIMEOUT"
+        assert names.index("QueueCallerLeave") < names.index("SoftHangupRequest")
+        ami.close()
+
+
+async def test_queue_with_nobody_logged_in_times_out(tmp_path: Path):
+    async with running(tmp_path, queue_timeout=5) as sim:
+        ami = await RawAmi.connect(address(sim))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        linkedid = await sim.place_inbound_call("13800138000")
+        await ami.wait_event(lambda m: m.is_event("QueueCallerLeave", Linkedid=linkedid))
+        assert 4 * 0.05 <= loop.time() - started <= 8 * 0.05
+        assert not ami.events("AgentCalled")
+        ami.close()
+
+
+async def test_wrapup_keeps_a_member_idle_after_a_call(tmp_path: Path):
+    async with running(tmp_path, static_members={"service": ["1001"]}, wrapup_seconds=6) as sim:
+        ami = await RawAmi.connect(address(sim))
+        first = await sim.place_inbound_call("13800138000", talk_seconds=1, hangup_by="agent")
+        await ami.wait_event(lambda m: m.is_event("AgentComplete", Linkedid=first))
+        second = await sim.place_inbound_call("13800138001", talk_seconds=1, hangup_by="agent")
+        connect = await ami.wait_event(lambda m: m.is_event("AgentConnect", Linkedid=second))
+        assert int(connect["HoldTime"]) >= 6 + 2 - 1  # wrap-up, then the phone's 2 s of ringing
+        member = next(m for m in ami.events("QueueMemberStatus") if m["CallsTaken"] == "1")
+        assert member["Wrapuptime"] == "6"
+        ami.close()
+
+
+async def test_direct_call_to_an_extension_dials_without_a_queue(tmp_path: Path):
+    async with running(tmp_path) as sim:
+        ami = await RawAmi.connect(address(sim))
+        control = await RawAmi.connect(address(sim), login=False)
+        placed = await control.action(
+            "SimInboundCall", Caller="13800138000", Extension="1001", TalkSeconds="3",
+            HangupBy="caller", AnswerAfter="1",
+        )  # fmt: skip
+        linkedid = placed["Linkedid"]
+        begin = await ami.wait_event(lambda m: m.is_event("DialBegin", Linkedid=linkedid))
+        assert begin["Channel"].startswith("PJSIP/trunk-") and begin["DialString"] == "1001"
+        assert begin["DestChannel"].startswith("PJSIP/1001-")
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=begin["DestChannel"]))
+        events = call_events(ami)
+        names = [m.name for m in events]
+        assert "QueueCallerJoin" not in names
+        assert [m["DialStatus"] for m in ami.events("DialEnd")] == ["ANSWER"]
+        assert names.count("BridgeEnter") == 2 and "BridgeDestroy" in names
+        assert_shapes_known(events, "inbound_queue_answered", "outbound_callback_dial_bridged")
+        ami.close()
+        control.close()
+
+
+# -- originate ------------------------------------------------------------------------------
+
+
+async def test_customer_first_originate_outcomes_follow_the_number(tmp_path: Path):
+    async with running(
+        tmp_path,
+        no_answer_numbers=["*2"],
+        congestion_numbers=["*3"],
+        unreachable_numbers=["*4"],
+        static_members={"callbacks": ["1001"]},
+        talk_seconds=(2.0, 2.0),
+    ) as sim:
+        ami = await RawAmi.connect(address(sim))
+        numbers = {"busy": "13700137000", "noanswer": "13800000002",
+                   "congestion": "13800000003", "unreachable": "13800000004",
+                   "answer": "13800000005"}  # fmt: skip
+        for label, number in numbers.items():
+            queued = await ami.action(
+                "Originate", ActionID=label, Channel=f"PJSIP/{number}@trunk",
+                Context="callback-queue", Exten="s", Priority="1",
+                CallerID='"Callback" <4008009000>', Timeout="6000", Async="true",
+                Variable="CC_ATTEMPT_ID=17",
+            )  # fmt: skip
+            assert queued.get("Message") == "Originate successfully queued"
+        responses = {}
+        for label in numbers:
+            responses[label] = await ami.wait_event(
+                lambda m, label=label: m.is_event("OriginateResponse", ActionID=label)
+            )
+        shape = field_sets(capture("callback_busy"))["OriginateResponse"]
+        for label, (response, reason, cause) in {
+            "busy": ("Failure", "5", "17"),
+            "noanswer": ("Failure", "3", "19"),
+            "congestion": ("Failure", "8", "34"),
+            "unreachable": ("Failure", "1", "20"),
+            "answer": ("Success", "4", "16"),
+        }.items():
+            event = responses[label]
+            assert {event.keys} <= shape
+            assert (event["Response"], event["Reason"]) == (response, reason), label
+            assert (event["Context"], event["Exten"]) == ("callback-queue", "s")
+            assert (event["CallerIDNum"], event["CallerIDName"]) == ("4008009000", "Callback")
+            begin = next(
+                m for m in ami.events("DialBegin") if m["DialString"] == f"{numbers[label]}@trunk"
+            )
+            hangup = await ami.wait_event(
+                lambda m, begin=begin: m.is_event("Hangup", Channel=begin["DestChannel"]), 15
+            )
+            assert hangup["Cause"] == cause, label
+            if response == "Failure":
+                assert event["Uniqueid"] == "<unknown>"
+                assert event["Channel"] == f"PJSIP/{numbers[label]}@trunk"
+            else:
+                assert event["Channel"] == begin["DestChannel"]
+                assert event["Uniqueid"] == begin["DestUniqueid"]
+        busy = next(m for m in ami.events("Hangup") if m["Cause"] == "17")
+        assert busy["Cause-txt"] == "User busy"
+        joined = next(m for m in ami.events("QueueCallerJoin"))
+        assert joined["Queue"] == "callbacks" and joined["CallerIDNum"] == numbers["answer"]
+        assert any(m.is_event("VarSet", Variable="CC_ATTEMPT_ID", Value="17") for m in ami.log)
+        assert any(m.is_event("VarSet", Variable="CALL_TYPE", Value="callback") for m in ami.log)
+        await ami.wait_event(lambda m: m.name == "AgentComplete")
+        ami.close()
+
+
+async def test_agent_first_callback_has_the_shape_of_the_capture(tmp_path: Path):
+    async with running(tmp_path, talk_seconds=(3.0, 3.0), caller_hangup_ratio=1.0) as sim:
+        ami = await RawAmi.connect(address(sim))
+        queued = await ami.action(
+            "Originate", ActionID="callback-2", Channel="PJSIP/1001", Context="callback",
+            Exten="13900139000", Priority="1", CallerID='"Agent 1001" <1001>', Timeout="30000",
+            Variable=["CC_ATTEMPT_ID=17", "CUSTOMER_ID=CUST-42"], Async="true",
+        )  # fmt: skip
+        assert queued.get("Message") == "Originate successfully queued"
+        response = await ami.wait_event(lambda m: m.is_event("OriginateResponse"))
+        agent = response["Channel"]
+        assert agent.startswith("PJSIP/1001-") and response["Reason"] == "4"
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=agent))
+        await ami.drain_for(0.2)
+    events = call_events(ami)
+    theirs = capture("outbound_callback_dial_bridged")
+    assert milestones(events, originate_legs=True) == milestones(theirs, originate_legs=True)
+    assert_shapes_known(events, "outbound_callback_dial_bridged", "inbound_queue_answered")
+    first = next(m for m in events if m.name == "DialBegin")
+    assert "Channel" not in first.keys and first["DestChannel"] == agent
+    assert first["DialString"] == "1001"
+    agent_vars = {
+        (m["Variable"], m["Value"]) for m in events if m.is_event("VarSet", Channel=agent)
+    }
+    assert {("CC_ATTEMPT_ID", "17"), ("CUSTOMER_ID", "CUST-42"), ("CALL_TYPE", "callback"),
+            ("CC_CUSTOMER_NUMBER", "13900139000")} <= agent_vars  # fmt: skip
+    customer_dial = next(m for m in events if m.is_event("DialBegin", Channel=agent))
+    assert customer_dial["DialString"] == "13900139000@trunk"
+    customer = customer_dial["DestChannel"]
+    assert customer.startswith("PJSIP/trunk-")
+    requests = [m["Channel"] for m in events if m.name == "HangupRequest"]
+    assert requests[0] == customer  # the customer hung up, as in the capture
+    assert response["Uniqueid"] == first["DestUniqueid"]
+    assert {m["Linkedid"] for m in events if m.get("Linkedid")} == {response["Uniqueid"]}
+
+
+async def test_agent_first_failures(tmp_path: Path):
+    async with running(tmp_path, unregistered_extensions=["1009"]) as sim:
+        ami = await RawAmi.connect(address(sim))
+        control = await RawAmi.connect(address(sim), login=False)
+        assert (await control.action("SimSetAnswer", Extension="1002", Never="yes"))[
+            "Response"
+        ] == "Success"
+        for label, channel in {"noanswer": "PJSIP/1002", "unknown": "PJSIP/99",
+                               "offline": "PJSIP/1009", "bogus": "Bogus/123"}.items():  # fmt: skip
+            ami.send("Originate", ActionID=label, Channel=channel, Context="callback",
+                     Exten="13900139000", Timeout="4000", Async="yes")  # fmt: skip
+        results = {}
+        for label in ("noanswer", "unknown", "offline", "bogus"):
+            results[label] = await ami.wait_event(
+                lambda m, label=label: m.is_event("OriginateResponse", ActionID=label)
+            )
+        assert {k: (v["Response"], v["Reason"]) for k, v in results.items()} == {
+            "noanswer": ("Failure", "3"),
+            "unknown": ("Failure", "0"),
+            "offline": ("Failure", "0"),
+            "bogus": ("Failure", "0"),
+        }
+        assert results["unknown"]["Channel"] == "PJSIP/99"
+        assert all(v["Uniqueid"] == "<unknown>" for v in results.values())
+        created = [m["Channel"] for m in ami.events("Newchannel")]
+        assert len(created) == 1 and created[0].startswith("PJSIP/1002-")
+        hangup = await ami.wait_event(lambda m: m.is_event("Hangup", Channel=created[0]))
+        assert hangup["Cause"] == "19"
+        ami.close()
+        control.close()
+
+
+async def test_agent_first_callback_to_a_busy_customer(tmp_path: Path):
+    async with running(tmp_path) as sim:
+        outcome = await sim.originate(
+            "PJSIP/1001", context="callback", exten="13700137000", caller_id="1001"
+        )
+        assert (outcome.success, outcome.reason) == (True, 4)
+        ami = await RawAmi.connect(address(sim))
+        await sim.wait_calls()
+        ami.close()
+        assert sim.pbx.channels.by_name == {}
+
+
+async def test_synchronous_originate_answers_after_the_outcome(tmp_path: Path):
+    async with running(tmp_path, talk_seconds=(1.0, 1.0)) as sim:
+        ami = await RawAmi.connect(address(sim))
+        answered = await ami.action(
+            "Originate", timeout=10, Channel="PJSIP/1001", Context="callback",
+            Exten="13900139000", Priority="1",
+        )  # fmt: skip
+        assert answered.get("Message") == "Originate successfully queued"
+        position = ami.log.index(answered)
+        answer_at = next(
+            i for i, m in enumerate(ami.log) if m.is_event("DialEnd", DialStatus="ANSWER")
+        )
+        assert answer_at < position
+        failed = await ami.action(
+            "Originate", timeout=10, Channel="PJSIP/13700137000@trunk", Context="callback-queue",
+            Exten="s",
+        )  # fmt: skip
+        assert failed.fields[0] == ("Response", "Error")
+        assert failed.get("Message") == "Originate failed"
+        assert not ami.events("OriginateResponse")
+        ami.close()
+
+
+async def test_python_originate_returns_the_outcome(tmp_path: Path):
+    async with running(tmp_path) as sim:
+        busy = await sim.originate("PJSIP/13700137000@trunk", context="callback-queue", exten="s")
+        assert (busy.success, busy.reason, busy.uniqueid) == (False, 5, "<unknown>")
+        answered = await sim.originate(
+            "PJSIP/13800138000@trunk", context="callback-queue", exten="s", talk_seconds=1
+        )
+        assert answered.success and answered.channel.startswith("PJSIP/trunk-")
+
+
+# -- generated traffic -----------------------------------------------------------------------
+
+
+async def test_generated_traffic_places_calls_from_known_and_unknown_callers(tmp_path: Path):
+    known = ["13811110001", "13811110002"]
+    async with running(
+        tmp_path,
+        time_scale=0.01,
+        calls_per_minute=6,
+        callers=known,
+        unknown_caller_ratio=0.5,
+        static_members={"service": ["1001", "1002"]},
+    ) as sim:
+        ami = await RawAmi.connect(address(sim))
+        await ami.drain_for(1.5)
+        callers = [m["CallerIDNum"] for m in ami.events("Newchannel") if "trunk" in m["Channel"]]
+        assert callers, "no generated call arrived"
+        assert all(c in known or re.fullmatch(r"1[3-9]\d{9}", c) for c in callers)
+        assert ami.events("QueueCallerJoin")
+        ami.close()
