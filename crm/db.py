@@ -108,6 +108,8 @@ class Database:
     """Owns the engine and hands out sessions; one per process."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
+        import crm.models  # noqa: F401 - every table must be known before the first flush
+
         self.url = url
         self.engine = create_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -13,8 +13,8 @@ no login and work while the PBX plays dead): `SimInboundCall` (Caller, Queue, Ex
 AnswerAfter, TalkSeconds, HangupBy, Abandon), `SimSetAnswer` (Extension, AnswerAfter | Never),
 `SimDropConnections`, `SimSilence` (Silent: on|off), `SimRestart` (Downtime).
 
-`run_simulator(config, replay=None)` runs one until cancelled (the `callcentre pbx-sim`
-command); `python -m telephony.pbx_sim --help` does the same from a shell.
+`run_simulator(config, replay=None)` runs one until cancelled: the `callcentre pbx-sim`
+command (`callcentre pbx-sim --help`).
 """
 
 from telephony.pbx_sim.config import SimulatorConfig, StaticMember

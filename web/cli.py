@@ -1,0 +1,278 @@
+"""The `callcentre` command: database, import, demo data, the server, the PBX simulator, tools."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crm.settings import ConfigurationError, Settings, load_settings
+
+log = logging.getLogger("callcentre")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+
+
+def _run(coroutine_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    try:
+        return asyncio.run(coroutine_factory())
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+        return None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Call-centre server for home-renovation customer service (装修公司客服中心)."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the Alembic migrations to the configured database."""
+    from migrations import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(file: Path) -> None:
+    """Load customers, phones and projects from FILE.xlsx or FILE.csv (all or nothing).
+
+    Column headers may be Chinese or English; see `crm/importer.py` for the list.
+    """
+    from rich.progress import Progress
+
+    from crm.clock import SystemClock, local_today
+    from crm.db import Database
+    from crm.importer import ImportRejected, import_file
+
+    settings = _settings()
+
+    async def main() -> Any:
+        database = Database(settings.database_url)
+        try:
+            with Progress(transient=True) as bar:
+                tasks: dict[str, Any] = {}
+
+                def progress(phase: str, done: int, total: int) -> None:
+                    if phase not in tasks:
+                        tasks[phase] = bar.add_task(phase, total=total)
+                    bar.update(tasks[phase], completed=done, total=total)
+
+                return await import_file(database, file, settings=settings,
+                                         today=local_today(SystemClock(), settings.tz),
+                                         progress=progress)
+        finally:
+            await database.dispose()
+
+    try:
+        report = _run(main)
+    except ImportRejected as rejected:
+        for error in rejected.errors:
+            where = f"row {error.row}" + (f", column {error.column}" if error.column else "")
+            value = f" ({error.value!r})" if error.value not in (None, "") else ""
+            click.echo(f"{where}{value}: {error.reason}", err=True)
+        raise click.ClickException(
+            f"{len(rejected.errors)} problem(s) found; nothing was imported") from None
+    if report is not None:
+        click.echo(str(report))
+
+
+@cli.command()
+@click.option("--customers", default=300, show_default=True, type=click.IntRange(0, 1_000_000))
+@click.option("--force", is_flag=True, help="Add customers even if some exist already.")
+@click.option("--seed", "rng_seed", default=2026, show_default=True)
+def seed(customers: int, force: bool, rng_seed: int) -> None:
+    """Create realistic demo data and one demo user per role."""
+    from crm.clock import SystemClock, local_today
+    from crm.db import Database
+    from crm.seed import DEMO_LOGINS
+    from crm.seed import seed as seed_data
+
+    settings = _settings()
+
+    async def main() -> Any:
+        database = Database(settings.database_url)
+        try:
+            return await seed_data(database, settings=settings, customers=customers,
+                                   today=local_today(SystemClock(), settings.tz),
+                                   rng_seed=rng_seed, force=force)
+        finally:
+            await database.dispose()
+
+    click.echo(str(_run(main)))
+    for username, password, role, _ in DEMO_LOGINS:
+        click.echo(f"  {role:<10} {username} / {password}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Run the server against the configured database and PBX."""
+    from web.server import serve_forever
+
+    _setup_logging(ctx.obj["verbose"])
+    settings = _settings()
+    _run(lambda: serve_forever(settings, host=host, port=port))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--customers", default=300, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--calls-per-minute", default=4.0, show_default=True, type=click.FloatRange(0))
+@click.option("--dir", "directory", default=Path("var/demo"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
+@click.option("--fresh", is_flag=True, help="Start from an empty demo database.")
+@click.pass_context
+def demo(ctx: click.Context, host: str, port: int, customers: int, calls_per_minute: float,
+         directory: Path, fresh: bool) -> None:
+    """The whole system on this machine: SQLite, the PBX simulator, seeded data."""
+    from web.demo import run_demo
+
+    _setup_logging(ctx.obj["verbose"])
+    _run(lambda: run_demo(host=host, port=port, customers=customers,
+                          calls_per_minute=calls_per_minute, directory=directory, fresh=fresh))
+
+
+@cli.command("pbx-sim")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), help="[default: CALLCENTRE_AMI_PORT]")
+@click.option("--user", help="AMI user [default: CALLCENTRE_AMI_USER]")
+@click.option("--secret", help="AMI secret [default: CALLCENTRE_AMI_SECRET]")
+@click.option("--calls-per-minute", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Generated inbound queue calls.")
+@click.option("--callers-from-db/--no-callers-from-db", default=True, show_default=True,
+              help="Draw callers from the configured database's customers.")
+@click.option("--member", multiple=True, metavar="QUEUE:EXTENSION",
+              help="A static queue member, e.g. service:1001 (repeatable).")
+@click.option("--busy", multiple=True, metavar="NUMBER", help="Numbers (or patterns like *7) "
+              "that answer busy; also --no-answer and --congestion.")
+@click.option("--no-answer", multiple=True, metavar="NUMBER")
+@click.option("--congestion", multiple=True, metavar="NUMBER")
+@click.option("--time-scale", default=1.0, show_default=True, type=click.FloatRange(0.001),
+              help="Real seconds per simulated second (0.05 runs 20 times faster).")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--recordings-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="[default: CALLCENTRE_RECORDINGS_DIR]")
+@click.option("--replay", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Play this AMI capture to every client that logs in.")
+@click.pass_context
+def pbx_sim(ctx: click.Context, host: str, port: int | None, user: str | None,
+            secret: str | None, calls_per_minute: float, callers_from_db: bool,
+            member: tuple[str, ...], busy: tuple[str, ...], no_answer: tuple[str, ...],
+            congestion: tuple[str, ...], time_scale: float, seed: int,
+            recordings_dir: Path | None, replay: Path | None) -> None:
+    """A simulated Asterisk 22 speaking AMI, for the demo, tests and development."""
+    from telephony.pbx_sim import SimulatorConfig, run_simulator
+
+    _setup_logging(ctx.obj["verbose"])
+    settings = _settings()
+    members: dict[str, list[Any]] = {}
+    for spec in member:
+        queue, sep, extension = spec.partition(":")
+        if not (sep and queue and extension):
+            raise click.BadParameter(f"{spec!r} is not QUEUE:EXTENSION", param_hint="--member")
+        members.setdefault(queue, []).append(extension)
+
+    async def main() -> None:
+        callers = await _customer_numbers(settings) if callers_from_db else []
+        config = SimulatorConfig(
+            host=host, port=port or settings.ami_port, user=user or settings.ami_user,
+            secret=secret or settings.ami_secret.get_secret_value(),
+            agent_interface_template=settings.agent_interface_template,
+            calls_per_minute=calls_per_minute, callers=callers, static_members=members,
+            busy_numbers=list(busy) or SimulatorConfig().busy_numbers,
+            no_answer_numbers=list(no_answer), congestion_numbers=list(congestion),
+            time_scale=time_scale, seed=seed,
+            recordings_dir=recordings_dir or settings.recordings_dir)
+        await run_simulator(config, replay=replay)
+
+    _run(main)
+
+
+async def _customer_numbers(settings: Settings, limit: int = 5000) -> list[str]:
+    """Known customers' numbers to call from; none (with a warning) if the database is not
+    reachable or not migrated."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crm.customers.models import Phone
+    from crm.db import Database
+
+    database = Database(settings.database_url)
+    try:
+        async with database.session() as session:
+            return list(await session.scalars(select(Phone.number).limit(limit)))
+    except SQLAlchemyError as exc:
+        log.warning("no known callers (database: %s); every caller will be unknown",
+                    type(exc).__name__)
+        return []
+    finally:
+        await database.dispose()
+
+
+@cli.group()
+def ami() -> None:
+    """Asterisk Manager Interface tools."""
+
+
+@ami.command("replay")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def ami_replay(files: tuple[Path, ...]) -> None:
+    """Replay raw AMI captures through the call tracker; print one JSON object per call."""
+    import json
+
+    from telephony.channels import AgentDirectory
+    from telephony.replay import replay
+
+    settings = _settings()
+    for record in replay(files, AgentDirectory(settings.agent_extension_pattern)):
+        click.echo(json.dumps(record.replay_json(), ensure_ascii=False))
+
+
+def main() -> None:
+    try:
+        cli(obj={})
+    except ConfigurationError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
