@@ -1,14 +1,17 @@
 """Every table of the system, imported in one place so the metadata (and Alembic) sees them all."""
 
+from crm.agents.models import AgentState, AgentStateLog
 from crm.audit.models import AuditEntry
 from crm.callbacks.models import CallbackAttempt, CallbackTask
 from crm.calls.models import Call
 from crm.customers.models import Customer, Phone
 from crm.db import Base
 from crm.projects.models import Project
-from crm.users.models import User
+from crm.users.models import User, UserSession
 
 __all__ = [
+    "AgentState",
+    "AgentStateLog",
     "AuditEntry",
     "Base",
     "Call",
@@ -18,4 +21,5 @@ __all__ = [
     "Phone",
     "Project",
     "User",
+    "UserSession",
 ]

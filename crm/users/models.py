@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, TimestampMixin, enum_type
@@ -28,3 +29,27 @@ class User(TimestampMixin, Base):
     # The agent's SIP extension ("1001"); the queue interface is derived from it by settings.
     extension: Mapped[str | None] = mapped_column(String(32), unique=True)
     is_active: Mapped[bool] = mapped_column(default=True)
+
+
+class SessionKind(StrEnum):
+    BROWSER = "browser"  # cookie + CSRF token
+    API = "api"  # bearer token
+
+
+class UserSession(Base):
+    """A login: only the SHA-256 of its token is stored, so a database leak opens nothing."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[SessionKind] = mapped_column(enum_type(SessionKind))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    label: Mapped[str] = mapped_column(String(64), default="")
