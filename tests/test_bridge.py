@@ -253,3 +253,22 @@ async def test_many_calls_give_exactly_one_row_each(rig: Rig) -> None:
     rows = {c.linkedid: c for c in await rig.calls()}
     assert count == len(linkedids) == len(rows)
     assert all(rows[i].ended_at is not None for i in linkedids)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_killed_simulator_replaced_by_a_new_one(rig: Rig) -> None:
+    await rig.bridge.queue_add(queue="service", interface="PJSIP/1001", member_name="a")
+    linkedid = await rig.sim.place_inbound_call("13800138000", answer_after=1, talk_seconds=60)
+    await until(lambda: any(isinstance(e, CallAnswered) for e in rig.events))
+    port = rig.sim.address[1]
+    await rig.sim.stop()  # the PBX process dies mid-call
+    await until(lambda: not rig.bridge.client.connected)
+    rig.sim = PbxSimulator(SimulatorConfig(port=port, user="callcentre", secret="test-secret",
+                                           time_scale=SCALE, seed=8,
+                                           recordings_dir=rig.tmp_path / "recordings"))
+    await rig.sim.start()
+    await until(lambda: rig.bridge.client.connections >= 2)
+    await rig.settle()
+    [call] = await rig.calls()
+    assert call.linkedid == linkedid and call.ended_at and call.end_inferred
+    assert call.outcome == "answered"
