@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     # Internal extensions (agents' phones) versus outside numbers.
     agent_extension_pattern: str = r"^\d{3,6}$"
     queue: str = "service"
+    callback_queue: str = "callbacks"
     recordings_dir: Path = Path("./var/recordings")
 
     # Speech: no model configured means transcription is off, everything else on.

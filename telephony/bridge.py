@@ -38,6 +38,13 @@ class QueueMemberChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueMembersResynced:
+    """The queue members were rebuilt from QueueStatus (after a reconnect, or periodically)."""
+
+    members: tuple[QueueMember, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PbxConnection:
     """Published when the PBX connection comes up or goes down."""
 
@@ -194,8 +201,7 @@ class Bridge:
             log.info("resynced with %d live channel(s)", len(channels))
         else:
             self.queue_members.reset(item.messages)
-            for member in self.queue_members.members():
-                self.bus.publish(QueueMemberChanged(member))
+            self.bus.publish(QueueMembersResynced(tuple(self.queue_members.members())))
 
     def _publish(self, events: list[DomainEvent]) -> None:
         for event in events:

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from crm.bus import EventBus
 from crm.clock import Clock, SystemClock
 from crm.db import Database
-from crm.errors import DomainError
 from crm.settings import Settings
-from telephony.bridge import Bridge
-from web import health
+from telephony.agent_sync import AgentPbxSync
+from telephony.attempt_outcomes import resolve_attempt
+from telephony.bridge import Bridge, QueueMembersResynced
+from telephony.events import CallEnded
+from web import agents, auth, callbacks, calls, customers, errors, health, metrics, pages, users
+from web import ws as websocket
+from web.agent_states import AgentStates
+from web.metrics import Metrics
+from web.outbox import Outbox
+from web.pops import POP_EVENTS, PopService
+from web.services import Services
 
 
 def create_app(settings: Settings, *, database: Database | None = None,
@@ -26,31 +36,47 @@ def create_app(settings: Settings, *, database: Database | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bus = EventBus()
-        app.state.bus = bus
-        bridge = Bridge(settings, db, bus, clock=app.state.clock) if with_bridge else None
-        app.state.bridge = bridge
-        if bridge is not None:
-            app.state.health_probes["pbx"] = bridge.health
-            await bridge.start()
+        svc = Services(settings=settings, database=db, clock=clock or SystemClock(),
+                       bus=EventBus(), outbox=Outbox(), metrics=Metrics())
+        app.state.services = svc
+        if with_bridge:
+            svc.bridge = Bridge(settings, db, svc.bus, clock=svc.clock)
+            svc.metrics.watch(svc.bridge.health)
+            app.state.health_probes["pbx"] = svc.bridge.health
+        svc.agent_states = AgentStates(
+            svc, AgentPbxSync(svc.bridge, settings) if svc.bridge else None)
+        pops = PopService(svc)
+        app.state.pops = pops
+        svc.bus.subscribe(pops.handle, name="screen-pops", types=POP_EVENTS)
+        svc.bus.subscribe(svc.agent_states.handle, name="agent-states",
+                          types=(CallEnded, QueueMembersResynced))
+
+        async def attempts(event: CallEnded) -> None:
+            await resolve_attempt(db, event.record, at=svc.clock.now())
+
+        svc.bus.subscribe(attempts, name="attempt-outcomes", types=(CallEnded,))
+        timer = asyncio.create_task(svc.agent_states.run_wrapup_timer(), name="wrapup-timer")
+        if svc.bridge is not None:
+            await svc.bridge.start()
         try:
             yield
         finally:
-            if bridge is not None:
-                await bridge.stop()
-            await bus.close()
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+            if svc.bridge is not None:
+                await svc.bridge.stop()
+            await svc.bus.close()
             if owns_database:
                 await db.dispose()
 
     app = FastAPI(title="Call centre", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.database = db
-    app.state.clock = clock or SystemClock()
     app.state.health_probes = {}
-
-    @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(exc.as_dict(), status_code=exc.status)
-
-    app.include_router(health.router)
+    errors.install(app)
+    for module in (health, auth, users, customers, callbacks, calls, agents, metrics, websocket,
+                   pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     return app

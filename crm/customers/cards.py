@@ -1,0 +1,202 @@
+"""The customer card: everything an agent needs on screen about a customer, in one read.
+
+The same card is sent in a screen pop and shown on the customer page, so both always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from crm.callbacks.models import CallbackAttempt, CallbackTask, TaskStatus
+from crm.calls.models import Call
+from crm.customers.models import Customer
+from crm.phones import PhoneNumberError, normalize_phone
+from crm.projects.models import Project
+from crm.projects.service import current_stage
+from crm.users.models import User
+
+
+class PhoneCard(BaseModel):
+    number: str
+    display: str
+    extension: str | None
+    kind: str
+
+
+class AttemptCard(BaseModel):
+    id: int
+    started_at: datetime
+    made_by: str
+    agent_id: int | None
+    agent_name: str | None
+    campaign_id: int | None
+    outcome: str | None
+    satisfaction: dict[str, str | None]
+    notes: str
+    call_id: int | None
+    call_back_at: datetime | None
+
+
+class TaskCard(BaseModel):
+    id: int
+    project_id: int
+    stage: str
+    month: int
+    due_date: date
+    latest_date: date
+    status: str
+    effective: bool
+    attempt_count: int
+    overdue: bool
+    attempts: list[AttemptCard]
+
+
+class ProjectCard(BaseModel):
+    id: int
+    contract_number: str
+    address: str
+    designer: str
+    project_manager: str
+    foreman: str
+    crew: str
+    status: str
+    contract_date: date | None
+    start_date: date | None
+    concealed_works_date: date | None
+    midterm_date: date | None
+    completion_date: date | None
+    current_stage: str | None
+    callbacks: list[TaskCard]
+
+
+class CallCard(BaseModel):
+    id: int
+    started_at: datetime
+    direction: str
+    outcome: str | None
+    queue: str | None
+    agent_name: str | None
+    talk_seconds: float | None
+
+
+class CustomerSummary(BaseModel):
+    id: int
+    name: str
+    grade: str
+    address: str
+    do_not_call: bool
+    phones: list[PhoneCard]
+
+
+class CustomerCard(CustomerSummary):
+    notes: str
+    do_not_call_reason: str | None
+    projects: list[ProjectCard]
+    recent_calls: list[CallCard]
+
+
+def phone_card(number: str, extension: str | None, kind: str) -> PhoneCard:
+    try:
+        display = normalize_phone(number).display()
+    except PhoneNumberError:
+        display = number
+    if extension:
+        display = f"{display} 转{extension}"
+    return PhoneCard(number=number, display=display, extension=extension, kind=kind)
+
+
+def summary(customer: Customer) -> CustomerSummary:
+    return CustomerSummary(
+        id=customer.id, name=customer.name, grade=customer.grade.value,
+        address=customer.address, do_not_call=customer.do_not_call,
+        phones=[phone_card(p.number, p.extension, p.kind) for p in customer.phones])
+
+
+def _attempt(attempt: CallbackAttempt, names: dict[int, str]) -> AttemptCard:
+    return AttemptCard(
+        id=attempt.id, started_at=attempt.started_at, made_by=attempt.made_by.value,
+        agent_id=attempt.agent_id, agent_name=names.get(attempt.agent_id or 0),
+        campaign_id=attempt.campaign_id,
+        outcome=attempt.outcome.value if attempt.outcome else None,
+        satisfaction={k: v.value if v else None for k, v in attempt.satisfaction().items()},
+        notes=attempt.notes, call_id=attempt.call_id, call_back_at=attempt.call_back_at)
+
+
+def task_card(task: CallbackTask, names: dict[int, str], today: date) -> TaskCard:
+    return TaskCard(
+        id=task.id, project_id=task.project_id, stage=task.stage.value, month=task.month,
+        due_date=task.due_date, latest_date=task.latest_date, status=task.status.value,
+        effective=task.effective, attempt_count=task.attempt_count,
+        overdue=task.is_open and not task.effective and task.latest_date < today,
+        attempts=[_attempt(a, names) for a in task.attempts])
+
+
+async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return {user_id: name for user_id, name in rows}  # noqa: C416 - a Result
+
+
+async def task_cards(session: AsyncSession, tasks: Sequence[CallbackTask], *,
+                     today: date) -> list[TaskCard]:
+    """Cards for tasks whose attempts are loaded, with the agents' names."""
+    names = await _names(session, {a.agent_id for t in tasks for a in t.attempts if a.agent_id})
+    return [task_card(task, names, today) for task in tasks]
+
+
+async def project_cards(session: AsyncSession, projects: Sequence[Project], *,
+                        today: date) -> list[ProjectCard]:
+    ids = [p.id for p in projects]
+    tasks = list(await session.scalars(
+        select(CallbackTask).where(CallbackTask.project_id.in_(ids),
+                                   CallbackTask.status != TaskStatus.CANCELLED)
+        .options(selectinload(CallbackTask.attempts))
+        .order_by(CallbackTask.due_date, CallbackTask.month, CallbackTask.id))) if ids else []
+    by_project: dict[int, list[TaskCard]] = {}
+    for card in await task_cards(session, tasks, today=today):
+        by_project.setdefault(card.project_id, []).append(card)
+    return [ProjectCard(
+        id=p.id, contract_number=p.contract_number, address=p.address, designer=p.designer,
+        project_manager=p.project_manager, foreman=p.foreman, crew=p.crew,
+        status=p.status.value, contract_date=p.contract_date, start_date=p.start_date,
+        concealed_works_date=p.concealed_works_date, midterm_date=p.midterm_date,
+        completion_date=p.completion_date,
+        current_stage=(stage.value if (stage := current_stage(p, today)) else None),
+        callbacks=by_project.get(p.id, [])) for p in projects]
+
+
+async def recent_calls(session: AsyncSession, customer_id: int, limit: int = 10
+                       ) -> list[CallCard]:
+    calls = list(await session.scalars(
+        select(Call).where(Call.customer_id == customer_id)
+        .order_by(Call.started_at.desc()).limit(limit)))
+    names = await _names(session, {c.agent_id for c in calls if c.agent_id})
+    return [CallCard(id=c.id, started_at=c.started_at, direction=c.direction.value,
+                     outcome=c.outcome.value if c.outcome else None, queue=c.queue,
+                     agent_name=names.get(c.agent_id or 0), talk_seconds=c.talk_seconds)
+            for c in calls]
+
+
+async def customer_card(session: AsyncSession, customer_id: int, *, today: date
+                        ) -> CustomerCard | None:
+    """The full card, or None when there is no such customer."""
+    customer = await session.scalar(
+        select(Customer).where(Customer.id == customer_id)
+        .options(selectinload(Customer.phones)))
+    if customer is None:
+        return None
+    projects = list(await session.scalars(
+        select(Project).where(Project.customer_id == customer_id)
+        .order_by(Project.contract_date.desc().nulls_last(), Project.id.desc())))
+    return CustomerCard(
+        **summary(customer).model_dump(), notes=customer.notes,
+        do_not_call_reason=customer.do_not_call_reason,
+        projects=await project_cards(session, projects, today=today),
+        recent_calls=await recent_calls(session, customer_id))

@@ -1,0 +1,41 @@
+"""Callback attempts whose call failed at the PBX (busy, no answer, congestion) are completed
+automatically; an answered call is completed by the agent's form."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from crm.callbacks import service as callbacks
+from crm.callbacks.models import CallbackAttempt, Outcome
+from crm.db import Database
+from telephony.events import CallRecord
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_OUTCOME = {"busy": Outcome.BUSY, "no_answer": Outcome.NO_ANSWER,
+                   "congestion": Outcome.FAILED, "failed": Outcome.FAILED}
+
+
+def attempt_outcome(record: CallRecord) -> Outcome | None:
+    """What a finished call says about its attempt, when the PBX alone can say it."""
+    if record.attempt_id is None or record.ended_at is None:
+        return None
+    if record.outcome == "answered" or record.outcome not in ATTEMPT_OUTCOME:
+        return None
+    return ATTEMPT_OUTCOME[record.outcome]
+
+
+async def resolve_attempt(database: Database, record: CallRecord, *, at: datetime) -> bool:
+    """Complete the call's open attempt from the PBX's outcome; True if it was completed."""
+    outcome = attempt_outcome(record)
+    if outcome is None:
+        return False
+    async with database.session() as session:
+        attempt = await session.get(CallbackAttempt, record.attempt_id)
+        if attempt is None or attempt.outcome is not None:
+            return False
+        await callbacks.complete_attempt(session, attempt=attempt, outcome=outcome, at=at,
+                                         notes=f"PBX: {record.outcome}")
+    log.info("attempt %s: %s (from the PBX)", record.attempt_id, outcome.value)
+    return True

@@ -1,0 +1,120 @@
+"""Agent states across the system: the agent's choice is stored, told to the PBX, pushed to the
+agent's browser; wrap-up follows each answered call; a resync puts the PBX back in line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from crm.agents import service as agent_states
+from crm.agents.models import AgentState, AgentStatus
+from crm.agents.states import PAUSE_REASONS
+from crm.users.models import Role, User
+from telephony.agent_sync import AgentPbxSync, AgentTarget
+from telephony.bridge import QueueMembersResynced
+from telephony.events import CallEnded
+from web.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class AgentStateOut(BaseModel):
+    user_id: int
+    status: AgentStatus
+    reason: str | None
+    since: datetime
+    wrapup_until: datetime | None
+    pause_reasons: list[str]
+    pbx_synced: bool | None = None  # None: no PBX in this process
+
+
+class AgentStates:
+    def __init__(self, svc: Services, sync: AgentPbxSync | None) -> None:
+        self.svc = svc
+        self.sync = sync
+
+    def _out(self, state: AgentState, pbx_synced: bool | None) -> AgentStateOut:
+        return AgentStateOut(user_id=state.user_id, status=state.status, reason=state.reason,
+                             since=state.since, wrapup_until=state.wrapup_until,
+                             pause_reasons=list(PAUSE_REASONS), pbx_synced=pbx_synced)
+
+    async def get(self, user_id: int) -> AgentStateOut:
+        async with self.svc.database.session() as session:
+            return self._out(await agent_states.get(session, user_id, at=self.svc.clock.now()),
+                             None)
+
+    async def _apply(self, user: User, state: AgentState) -> bool | None:
+        if self.sync is None or not user.extension:
+            return None
+        return await self.sync.apply(AgentTarget(user.extension, user.display_name,
+                                                 state.status, state.reason))
+
+    def _push(self, out: AgentStateOut) -> None:
+        self.svc.outbox.push(out.user_id, "state", out.model_dump(mode="json"))
+
+    async def change(self, user_id: int, status: AgentStatus, reason: str | None
+                     ) -> AgentStateOut:
+        async with self.svc.database.session() as session:
+            user = await session.get(User, user_id)
+            assert user is not None
+            state = await agent_states.change(session, user_id=user_id, status=status,
+                                              reason=reason, at=self.svc.clock.now())
+        out = self._out(state, await self._apply(user, state))
+        self._push(out)
+        return out
+
+    async def on_call_ended(self, event: CallEnded) -> None:
+        record = event.record
+        if record.outcome != "answered" or not record.agent_extension:
+            return
+        async with self.svc.database.session() as session:
+            user = await session.scalar(select(User).where(
+                User.extension == record.agent_extension, User.role == Role.AGENT))
+            if user is None:
+                return
+            state = await agent_states.start_wrapup(
+                session, user_id=user.id, at=self.svc.clock.now(),
+                seconds=self.svc.settings.wrapup_seconds)
+        if state is not None:
+            self._push(self._out(state, await self._apply(user, state)))
+
+    async def end_expired_wrapups(self) -> None:
+        async with self.svc.database.session() as session:
+            ended = await agent_states.end_expired_wrapups(session, at=self.svc.clock.now())
+            users = {u.id: u for u in await session.scalars(
+                select(User).where(User.id.in_([s.user_id for s in ended])))} if ended else {}
+        for state in ended:
+            self._push(self._out(state, await self._apply(users[state.user_id], state)))
+
+    async def run_wrapup_timer(self, interval: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.end_expired_wrapups()
+            except Exception:
+                log.exception("ending wrap-ups failed; trying again")
+
+    async def targets(self) -> list[AgentTarget]:
+        async with self.svc.database.session() as session:
+            rows = await session.execute(
+                select(User, AgentState).join(AgentState, AgentState.user_id == User.id)
+                .where(User.extension.is_not(None), User.is_active.is_(True)))
+            return [AgentTarget(u.extension, u.display_name, s.status, s.reason)
+                    for u, s in rows if u.extension]
+
+    async def on_resynced(self, event: QueueMembersResynced) -> None:
+        if self.sync is None:
+            return
+        fixed = await self.sync.reconcile(await self.targets())
+        if fixed:
+            log.info("queue membership of %d agent(s) put back in line with their state", fixed)
+
+    async def handle(self, event: object) -> None:
+        if isinstance(event, CallEnded):
+            await self.on_call_ended(event)
+        elif isinstance(event, QueueMembersResynced):
+            await self.on_resynced(event)

@@ -1,0 +1,71 @@
+"""Routes for agent states: an agent's own, and all of them for supervisors."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from crm.agents import service as agent_states
+from crm.agents.models import AgentStatus
+from crm.users.models import Role, User
+from web.agent_states import AgentStateOut, AgentStates
+from web.auth import Caller, require
+from web.services import Services, services
+
+router = APIRouter(prefix="/api", tags=["agents"])
+agent_only = require(Role.AGENT)
+supervisors = require(Role.SUPERVISOR, Role.ADMIN)
+
+
+class StateIn(BaseModel):
+    status: AgentStatus
+    reason: str | None = Field(None, max_length=32)
+
+
+class AgentOut(BaseModel):
+    user_id: int
+    username: str
+    display_name: str
+    extension: str | None
+    status: AgentStatus
+    reason: str | None
+    since: str | None
+
+
+def _states(svc: Services) -> AgentStates:
+    if svc.agent_states is None:
+        raise HTTPException(503, "agent states are not available")
+    return svc.agent_states
+
+
+@router.get("/agent/state", response_model=AgentStateOut)
+async def my_state(caller: Caller = Depends(agent_only),
+                   svc: Services = Depends(services)) -> AgentStateOut:
+    return await _states(svc).get(caller.id)
+
+
+@router.put("/agent/state", response_model=AgentStateOut)
+async def set_my_state(body: StateIn, caller: Caller = Depends(agent_only),
+                       svc: Services = Depends(services)) -> AgentStateOut:
+    """Ready, paused (with a reason) or logged out; the PBX's queues follow."""
+    return await _states(svc).change(caller.id, body.status, body.reason)
+
+
+@router.get("/agents", response_model=list[AgentOut])
+async def all_agents(_: Caller = Depends(supervisors),
+                     svc: Services = Depends(services)) -> list[AgentOut]:
+    async with svc.database.session() as session:
+        agents = list(await session.scalars(select(User).where(User.role == Role.AGENT)
+                                            .order_by(User.extension, User.username)))
+        states = {s.user_id: s for s in await agent_states.get_all(session)}
+    out = []
+    for user in agents:
+        state = states.get(user.id)
+        out.append(AgentOut(
+            user_id=user.id, username=user.username, display_name=user.display_name,
+            extension=user.extension,
+            status=state.status if state else AgentStatus.LOGGED_OUT,
+            reason=state.reason if state else None,
+            since=state.since.isoformat() if state else None))
+    return out

@@ -1,0 +1,79 @@
+"""Logging callback attempts against a project's stage, and reading the stage timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from crm.callbacks import service as callbacks
+from crm.callbacks.models import CallbackAttempt, CallbackTask, MadeBy, Outcome, Satisfaction
+from crm.customers.cards import TaskCard, project_cards, task_cards
+from crm.errors import Conflict, NotFound
+from crm.projects import service as projects
+from crm.users.models import Role
+from web.auth import Caller, require
+from web.services import Services, services
+
+router = APIRouter(prefix="/api", tags=["callbacks"])
+readers = require(Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN)
+loggers = require(Role.AGENT, Role.SUPERVISOR)
+
+
+class SatisfactionIn(BaseModel):
+    quality: Satisfaction | None = None
+    crew: Satisfaction | None = None
+    supervisor: Satisfaction | None = None
+    designer: Satisfaction | None = None
+
+
+class AttemptIn(BaseModel):
+    outcome: Outcome
+    satisfaction: SatisfactionIn = SatisfactionIn()
+    notes: str = Field("", max_length=4000)
+    call_back_at: datetime | None = None
+    attempt_id: int | None = None  # an open attempt (click-to-call) to complete
+    call_id: int | None = None
+
+
+@router.get("/projects/{project_id}/callbacks", response_model=list[TaskCard])
+async def project_callbacks(project_id: int, _: Caller = Depends(readers),
+                            svc: Services = Depends(services)) -> list[TaskCard]:
+    async with svc.database.session() as session:
+        project = await projects.get_or_raise(session, project_id)
+        [card] = await project_cards(session, [project], today=svc.today())
+        return card.callbacks
+
+
+@router.post("/callbacks/{task_id}/attempts", response_model=TaskCard, status_code=201)
+async def log_attempt(task_id: int, body: AttemptIn, caller: Caller = Depends(loggers),
+                      svc: Services = Depends(services)) -> TaskCard:
+    """Record a callback attempt; completes the caller's open attempt when one is named."""
+    at = svc.clock.now()
+    satisfaction = body.satisfaction.model_dump()
+    async with svc.database.session() as session:
+        task = await callbacks.get_or_raise(session, task_id)
+        if body.attempt_id is not None:
+            attempt = await session.get(CallbackAttempt, body.attempt_id)
+            if attempt is None or attempt.task_id != task.id:
+                raise NotFound(f"no attempt {body.attempt_id} for this callback",
+                               code="attempt_not_found", field="attempt_id")
+            if attempt.agent_id not in (None, caller.id) and caller.role is Role.AGENT:
+                raise Conflict("this attempt belongs to another agent", code="not_your_attempt")
+            attempt.call_id = attempt.call_id or body.call_id
+            await callbacks.complete_attempt(session, attempt=attempt, outcome=body.outcome,
+                                             at=at, satisfaction=satisfaction,
+                                             notes=body.notes, call_back_at=body.call_back_at)
+        else:
+            await callbacks.log_attempt(session, task=task, made_by=MadeBy.AGENT,
+                                        agent_id=caller.id, outcome=body.outcome, at=at,
+                                        satisfaction=satisfaction, notes=body.notes,
+                                        call_back_at=body.call_back_at, call_id=body.call_id)
+        task = await session.scalar(select(CallbackTask).where(CallbackTask.id == task_id)
+                                    .options(selectinload(CallbackTask.attempts))
+                                    .execution_options(populate_existing=True))
+        [card] = await task_cards(session, [task], today=svc.today())
+        return card

@@ -1,0 +1,145 @@
+"""Click-to-call, and the agent's own calls (recent and live)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from crm.callbacks import service as callbacks
+from crm.callbacks.models import CallbackAttempt, MadeBy, Outcome
+from crm.calls.models import Call
+from crm.customers import service as customers
+from crm.customers.models import Customer
+from crm.errors import Conflict, DomainError, ValidationError
+from crm.phones import PhoneKind, PhoneNumberError, normalize_phone
+from crm.users.models import Role
+from telephony import contract
+from telephony.ami.client import AmiError
+from telephony.channels import AgentDirectory
+from web.auth import Caller, require
+from web.services import Services, services
+
+router = APIRouter(prefix="/api/calls", tags=["calls"])
+agent_only = require(Role.AGENT)
+DIALABLE = (PhoneKind.MOBILE, PhoneKind.LANDLINE, PhoneKind.LOCAL)
+
+
+class PbxUnavailable(DomainError):
+    status = 503
+
+
+class DialIn(BaseModel):
+    number: str = Field(max_length=64)
+    task_id: int | None = None  # dialing a stage callback: the attempt is logged first
+
+
+class DialOut(BaseModel):
+    action_id: str
+    attempt_id: int | None
+    number: str
+
+
+class MyCall(BaseModel):
+    id: int
+    linkedid: str
+    started_at: datetime
+    direction: str
+    outcome: str | None
+    customer_id: int | None
+    customer_name: str | None
+    customer_number: str | None
+    talk_seconds: float | None
+
+
+def _dialable(raw: str, area: str | None) -> str:
+    try:
+        phone = normalize_phone(raw, default_area_code=area)
+    except PhoneNumberError as exc:
+        raise ValidationError(str(exc), code="invalid_phone", field="number") from None
+    if phone.kind not in DIALABLE:
+        raise ValidationError(f"{raw!r} is not a customer's number", code="not_dialable",
+                              field="number")
+    return phone.number
+
+
+@router.post("/dial", response_model=DialOut, status_code=202)
+async def dial(body: DialIn, caller: Caller = Depends(agent_only),
+               svc: Services = Depends(services)) -> DialOut:
+    """Ring the agent's phone, then the customer (AMI Originate, agent first)."""
+    if not caller.user.extension:
+        raise ValidationError("you have no extension to ring", code="no_extension")
+    if svc.bridge is None or not svc.bridge.client.connected:
+        raise PbxUnavailable("the PBX is not connected; try again shortly",
+                             code="pbx_unavailable")
+    number = _dialable(body.number, svc.settings.default_area_code)
+    attempt_id = None
+    async with svc.database.session() as session:
+        owners = await customers.find_by_phone(session, number,
+                                               default_area_code=svc.settings.default_area_code)
+        refused = next((c for c in owners if c.do_not_call), None)
+        if refused is not None:
+            raise Conflict(f"{refused.name} must not be called: {refused.do_not_call_reason}",
+                           code="do_not_call", field="number")
+        if body.task_id is not None:
+            task = await callbacks.get_or_raise(session, body.task_id)
+            attempt = await callbacks.start_attempt(session, task=task, made_by=MadeBy.AGENT,
+                                                    agent_id=caller.id, at=svc.clock.now(),
+                                                    dialed_number=number)
+            attempt_id = attempt.id
+    variables = {contract.VAR_CALL_TYPE: contract.CALL_TYPE_CALLBACK,
+                 contract.VAR_CUSTOMER_NUMBER: number}
+    if attempt_id is not None:
+        variables[contract.VAR_ATTEMPT_ID] = str(attempt_id)
+    try:
+        action_id = await svc.bridge.originate(
+            channel=svc.settings.agent_interface_template.format(extension=caller.user.extension),
+            context=contract.CONTEXT_CALLBACK, exten=number, variables=variables,
+            caller_id=f'"{caller.user.display_name}" <{caller.user.extension}>',
+            attempt_id=attempt_id, dialed=number)
+    except AmiError as exc:
+        if attempt_id is not None:
+            async with svc.database.session() as session:
+                attempt = await session.get(CallbackAttempt, attempt_id)
+                await callbacks.complete_attempt(session, attempt=attempt,
+                                                 outcome=Outcome.FAILED, at=svc.clock.now(),
+                                                 notes=f"PBX refused: {exc}")
+        raise PbxUnavailable(f"the PBX refused the call: {exc}", code="pbx_refused") from None
+    return DialOut(action_id=action_id, attempt_id=attempt_id, number=number)
+
+
+async def _my_calls(svc: Services, caller: Caller, linkedids: list[str] | None,
+                    limit: int) -> list[MyCall]:
+    query = (select(Call, Customer.name).outerjoin(Customer, Customer.id == Call.customer_id)
+             .order_by(Call.started_at.desc()).limit(limit))
+    if linkedids is not None:
+        query = query.where(Call.linkedid.in_(linkedids))
+    else:
+        query = query.where(Call.agent_id == caller.id)
+    async with svc.database.session() as session:
+        rows = await session.execute(query)
+        return [MyCall(id=c.id, linkedid=c.linkedid, started_at=c.started_at,
+                       direction=c.direction.value, outcome=c.outcome.value if c.outcome else None,
+                       customer_id=c.customer_id, customer_name=name,
+                       customer_number=c.customer_number, talk_seconds=c.talk_seconds)
+                for c, name in rows]
+
+
+@router.get("/mine", response_model=list[MyCall])
+async def my_calls(limit: int = Query(20, ge=1, le=200), caller: Caller = Depends(agent_only),
+                   svc: Services = Depends(services)) -> list[MyCall]:
+    return await _my_calls(svc, caller, None, limit)
+
+
+@router.get("/live", response_model=list[MyCall])
+async def my_live_calls(caller: Caller = Depends(agent_only),
+                        svc: Services = Depends(services)) -> list[MyCall]:
+    """Calls ringing or in progress on the agent's phone (a reloaded page picks them up)."""
+    if svc.bridge is None or not caller.user.extension:
+        return []
+    agents = AgentDirectory(svc.settings.agent_extension_pattern)
+    mine = [r.linkedid for r in svc.bridge.tracker.live_calls()
+            if caller.user.extension in {agents.extension_of(i) for i in r.agents_rung}]
+    return await _my_calls(svc, caller, mine, 10) if mine else []

@@ -1,0 +1,77 @@
+"""Per-user, sequenced messages for the browser, kept a while so a reconnecting page resumes
+where it left off: it says which epoch and sequence number it saw last, and gets the rest once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    seq: int
+    message: dict[str, Any]  # what the browser receives, "seq" included
+    kept_at: float
+    started: float | None = None  # monotonic arrival of the PBX event behind it (latency)
+
+
+class Outbox:
+    def __init__(self, *, retention_seconds: float = 600.0, max_per_user: int = 500,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.epoch = uuid.uuid4().hex[:12]  # a new server process starts a new sequence
+        self.retention = retention_seconds
+        self.max_per_user = max_per_user
+        self._now = monotonic
+        self._seq: dict[int, int] = {}
+        self._kept: dict[int, deque[Delivery]] = {}
+        self._listeners: dict[int, set[asyncio.Queue[Delivery]]] = {}
+
+    def push(self, user_id: int, kind: str, payload: dict[str, Any], *,
+             started: float | None = None) -> Delivery:
+        seq = self._seq.get(user_id, 0) + 1
+        self._seq[user_id] = seq
+        delivery = Delivery(seq, {"seq": seq, "type": kind, **payload}, self._now(), started)
+        kept = self._kept.setdefault(user_id, deque(maxlen=self.max_per_user))
+        kept.append(delivery)
+        for queue in self._listeners.get(user_id, ()):
+            queue.put_nowait(delivery)
+        return delivery
+
+    def push_to_listeners(self, kind: str, payload: dict[str, Any]) -> None:
+        """A message for everyone connected now (e.g. the PBX went away)."""
+        for user_id in list(self._listeners):
+            self.push(user_id, kind, payload)
+
+    def last_seq(self, user_id: int) -> int:
+        return self._seq.get(user_id, 0)
+
+    def since(self, user_id: int, seq: int) -> list[Delivery]:
+        """What the user has not seen after `seq`, within the retention time."""
+        kept = self._kept.get(user_id)
+        if not kept:
+            return []
+        horizon = self._now() - self.retention
+        while kept and kept[0].kept_at < horizon:
+            kept.popleft()
+        return [d for d in kept if d.seq > seq]
+
+    def listen(self, user_id: int) -> asyncio.Queue[Delivery]:
+        queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._listeners.setdefault(user_id, set()).add(queue)
+        return queue
+
+    def unlisten(self, user_id: int, queue: asyncio.Queue[Delivery]) -> None:
+        listeners = self._listeners.get(user_id)
+        if listeners is not None:
+            listeners.discard(queue)
+            if not listeners:
+                del self._listeners[user_id]
+
+    def connected(self, user_id: int) -> bool:
+        return bool(self._listeners.get(user_id))

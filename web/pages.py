@@ -1,0 +1,71 @@
+"""The HTML pages (login, agent console, admin), served with their static assets; the pages
+talk to the JSON API and the websocket, so they need no build step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from crm.users.models import Role
+from web.auth import COOKIE, Caller, authenticate
+from web.services import Services, services
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+HOME = {Role.AGENT: "/console", Role.SUPERVISOR: "/console", Role.QA: "/console",
+        Role.ADMIN: "/admin"}
+PAGE_ROLES = {"console": (Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN),
+              "admin": (Role.ADMIN,)}
+
+
+async def _caller(request: Request, svc: Services) -> Caller | None:
+    return await authenticate(svc, cookie=request.cookies.get(COOKIE), bearer=None)
+
+
+def _lang(request: Request) -> str:
+    chosen = request.cookies.get("cc_lang") or request.query_params.get("lang")
+    return chosen if chosen in ("zh-CN", "en") else "zh-CN"
+
+
+def _render(request: Request, page: str, caller: Caller | None, **extra: Any) -> HTMLResponse:
+    context = {"request": request, "lang": _lang(request), "page": page,
+               "user": caller.user.model_dump(mode="json") if caller else None,
+               "csrf_token": caller.csrf_token if caller else "", **extra}
+    return templates.TemplateResponse(request, f"{page}.html", context)
+
+
+@router.get("/")
+async def home(request: Request, svc: Services = Depends(services)) -> Response:
+    caller = await _caller(request, svc)
+    return RedirectResponse(HOME[caller.role] if caller else "/login", status_code=303)
+
+
+@router.get("/login")
+async def login_page(request: Request, svc: Services = Depends(services)) -> Response:
+    return _render(request, "login", await _caller(request, svc))
+
+
+async def _page(request: Request, svc: Services, page: str) -> Response:
+    caller = await _caller(request, svc)
+    if caller is None:
+        return RedirectResponse(f"/login?next=/{page}", status_code=303)
+    if caller.role not in PAGE_ROLES[page]:
+        return RedirectResponse(HOME[caller.role], status_code=303)
+    return _render(request, page, caller)
+
+
+@router.get("/console")
+async def console_page(request: Request, svc: Services = Depends(services)) -> Response:
+    return await _page(request, svc, "console")
+
+
+@router.get("/admin")
+async def admin_page(request: Request, svc: Services = Depends(services)) -> Response:
+    return await _page(request, svc, "admin")
