@@ -227,14 +227,14 @@ class CallTracker:
                     channel.hung_up = True
                 self._end(call, at, out)
         for linkedid, items in live.items():
-            call = self._open.get(linkedid)
-            if call is None and linkedid in self._recent:
-                call = self._reopen(linkedid)
-            if call is None:
-                call = self._adopt(linkedid, items, at)
+            known_call = self._open.get(linkedid)
+            if known_call is None and linkedid in self._recent:
+                known_call = self._reopen(linkedid)
+            if known_call is None:
+                known_call = self._adopt(linkedid, items, at)
             else:
-                self._merge_live(call, items, at)
-            out.append(CallUpdated(self._record(call)))
+                self._merge_live(known_call, items, at)
+            out.append(CallUpdated(self._record(known_call)))
         return out
 
     # -- bookkeeping ------------------------------------------------------------------------

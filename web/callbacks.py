@@ -72,8 +72,9 @@ async def log_attempt(task_id: int, body: AttemptIn, caller: Caller = Depends(lo
                                         agent_id=caller.id, outcome=body.outcome, at=at,
                                         satisfaction=satisfaction, notes=body.notes,
                                         call_back_at=body.call_back_at, call_id=body.call_id)
-        task = await session.scalar(select(CallbackTask).where(CallbackTask.id == task_id)
-                                    .options(selectinload(CallbackTask.attempts))
-                                    .execution_options(populate_existing=True))
-        [card] = await task_cards(session, [task], today=svc.today())
+        updated = await session.scalar(select(CallbackTask).where(CallbackTask.id == task_id)
+                                       .options(selectinload(CallbackTask.attempts))
+                                       .execution_options(populate_existing=True))
+        assert updated is not None
+        [card] = await task_cards(session, [updated], today=svc.today())
         return card

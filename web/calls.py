@@ -102,8 +102,9 @@ async def dial(body: DialIn, caller: Caller = Depends(agent_only),
     except AmiError as exc:
         if attempt_id is not None:
             async with svc.database.session() as session:
-                attempt = await session.get(CallbackAttempt, attempt_id)
-                await callbacks.complete_attempt(session, attempt=attempt,
+                failed = await session.get(CallbackAttempt, attempt_id)
+                assert failed is not None
+                await callbacks.complete_attempt(session, attempt=failed,
                                                  outcome=Outcome.FAILED, at=svc.clock.now(),
                                                  notes=f"PBX refused: {exc}")
         raise PbxUnavailable(f"the PBX refused the call: {exc}", code="pbx_refused") from None

@@ -47,4 +47,5 @@ def install(app: FastAPI) -> None:
                                 headers=exc.headers)
         code = {401: "not_authenticated", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed"}.get(exc.status_code, "error")
-        return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
+        return problem(exc.status_code, code, str(exc.detail),
+                       headers=dict(exc.headers) if exc.headers else None)

@@ -87,11 +87,11 @@ async def create(session: AsyncSession, *, customer: Customer, contract_number: 
     unknown = set(fields) - EDITABLE
     if unknown:
         raise TypeError(f"unknown project fields: {sorted(unknown)}")
-    values = {name: fields.get(name) for name in DATE_FIELDS}
+    values: dict[str, Any] = {name: fields.get(name) for name in DATE_FIELDS}
     values.update({name: (fields.get(name) or "").strip() for name in TEXT_FIELDS})
     values.update(contract_number=contract_number.strip(), status=ProjectStatus(status))
     _validate(values)
-    await _ensure_unique_contract(session, values["contract_number"], None)
+    await _ensure_unique_contract(session, contract_number.strip(), None)
     project = Project(customer_id=customer.id, **values)
     session.add(project)
     await session.flush()

@@ -138,6 +138,8 @@ class _Protocol(AMIProtocol):
 class _Manager(Manager):
     """panoramisk's Manager minus its own reconnects, pinger and action replay."""
 
+    pinger: asyncio.TimerHandle | None
+
     def __init__(self, *, on_event: EventCallback, on_lost: Callable[[Exception | None], None],
                  **config: Any) -> None:
         super().__init__(**config)
