@@ -47,9 +47,9 @@ from crm.customers import service as customers_service
 from crm.customers.models import Customer, Grade, Phone
 from crm.db import Database
 from crm.errors import Conflict
-from crm.importer import derive_status
 from crm.projects import service as projects_service
 from crm.projects.models import Project, ProjectStatus
+from crm.projects.service import derive_status
 from crm.settings import Settings
 from crm.users import service as users_service
 from crm.users.models import Role, User

@@ -271,7 +271,6 @@ async def test_grade_change_reprioritises_tasks(db: Database) -> None:
     async with db.session() as s:
         customer = await customers.get_or_raise(s, customer_id)
         await customers.update(s, customer, grade=Grade.C)
-        await callbacks.reprioritise_customer(s, customer)
     async with db.session() as s:
         assert {t.priority for t in await callbacks.get_for_project(s, project_id)} == {3}
 

@@ -405,7 +405,7 @@ async def test_a_database_error_mid_import_rolls_everything_back(
             raise OperationalError("INSERT INTO projects", {}, Exception("disk I/O error"))
         return await create(*args, **kwargs)
 
-    monkeypatch.setattr(importer.projects, "create", failing_create)
+    monkeypatch.setattr(projects, "create", failing_create)
     path = write_xlsx(tmp_path / "customers.xlsx", chinese_sheet())
     with pytest.raises(OperationalError):
         await run_import(db, path, settings)

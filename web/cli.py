@@ -70,7 +70,7 @@ def db_upgrade(revision: str) -> None:
 def import_command(file: Path) -> None:
     """Load customers, phones and projects from FILE.xlsx or FILE.csv (all or nothing).
 
-    Column headers may be Chinese or English; see `crm/importer.py` for the list.
+    Column headers may be Chinese or English; see `crm/importer/__init__.py` for the list.
     """
     from rich.progress import Progress
 
@@ -264,6 +264,146 @@ def ami_replay(files: tuple[Path, ...]) -> None:
     settings = _settings()
     for record in replay(files, AgentDirectory(settings.agent_extension_pattern)):
         click.echo(json.dumps(record.replay_json(), ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--model", "model_path", type=click.Path(file_okay=False, path_type=Path),
+              help="Vosk model directory [default: CALLCENTRE_VOSK_MODEL_PATH]")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per file: file, duration and words with their times.")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="Worker processes [default: CALLCENTRE_TRANSCRIPTION_WORKERS]")
+def transcribe(files: tuple[Path, ...], model_path: Path | None, as_json: bool,
+               workers: int | None) -> None:
+    """Transcribe recordings (8 or 16 kHz, 16-bit PCM WAV) with word timings, using Vosk."""
+    import json
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from telephony.speech.errors import ModelUnavailable, TranscriptionError
+    from telephony.speech.model_dir import DOWNLOAD_HINT
+    from telephony.speech.worker import open_pool
+
+    settings = _settings()
+    if model_path is None and settings.vosk_model_path is None:
+        raise click.ClickException(
+            "no Vosk model: pass --model DIR or set CALLCENTRE_VOSK_MODEL_PATH; "
+            f"{DOWNLOAD_HINT}")
+    count = min(workers or settings.transcription_workers, len(files))
+    try:
+        pool = open_pool(settings, model_path=model_path, workers=count,
+                         crash_retries=settings.transcription_max_retries)
+    except ModelUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    failed = 0
+    with pool, Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("transcribing", total=len(files))
+        futures = [pool.submit(path) for path in files]
+        for future in futures:
+            future.add_done_callback(lambda _done: bar.advance(task))
+        for future in futures:
+            try:
+                transcript = future.result()
+            except TranscriptionError as exc:
+                failed += 1
+                bar.console.print(f"error: {exc}", markup=False, highlight=False,
+                                  soft_wrap=True)
+                continue
+            if as_json:
+                click.echo(json.dumps(transcript.as_json(), ensure_ascii=False))
+            else:
+                click.echo(f"# {transcript.file} ({transcript.duration:.2f} s, "
+                           f"{transcript.rate} Hz, {transcript.model})")
+                for start, end, text in transcript.utterances() or [(0.0, 0.0, "(no speech)")]:
+                    click.echo(f"[{start:7.2f} - {end:7.2f}] {text}")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(files)} file(s) could not be transcribed")
+
+
+@cli.group()
+def models() -> None:
+    """Speech-recognition models."""
+
+
+@models.command("download")
+@click.argument("which", type=click.Choice(["cn-small", "cn"]))
+@click.option("--dir", "directory", default=Path("var/models"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where the model directory is created.")
+@click.option("--mirror", metavar="URL",
+              help="Base URL of a server holding the same zip files "
+                   "[default: https://alphacephei.com/vosk/models]")
+def models_download(which: str, directory: Path, mirror: str | None) -> None:
+    """Fetch an official Mandarin Vosk model, verify and unpack it.
+
+    cn-small (vosk-model-small-cn-0.22, 42 MB) suits most call centres; cn
+    (vosk-model-cn-0.22, 1.3 GB) is more accurate and needs several GB per worker.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from telephony.speech.download import (
+        OFFICIAL_BASE_URL,
+        OFFICIAL_MODELS,
+        DownloadError,
+        download_model,
+    )
+
+    model = OFFICIAL_MODELS[which]
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(model.name, total=model.size)
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total or model.size)
+
+        try:
+            path = download_model(model, directory, base_url=mirror or OFFICIAL_BASE_URL,
+                                  progress=progress)
+        except DownloadError as exc:
+            raise click.ClickException(str(exc)) from None
+    if model.sha256 is None:
+        click.echo(f"note: no checksum is recorded for {model.name}; its unpacked structure "
+                   f"was verified instead", err=True)
+    click.echo(f"{model.name} is in {path}; to use it set")
+    click.echo(f"CALLCENTRE_VOSK_MODEL_PATH={path.resolve()}")
+
+
+@cli.group()
+def qa() -> None:
+    """Call quality (质检): the automatic scorecard."""
+
+
+@qa.command("score")
+@click.argument("call_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rules", type=click.Path(dir_okay=False, path_type=Path),
+              help="Scorecard file [default: CALLCENTRE_QA_RULES_PATH, else the shipped one]")
+def qa_score(call_file: Path, rules: Path | None) -> None:
+    """Score one call given as JSON (call facts and both legs' timed words); print JSON.
+
+    CALL_FILE: {"call": {"kind": "inbound"|"callback", "ring_seconds": 4.0,
+    "hung_up_by": "customer"}, "words": [{"leg": "agent", "word": "您好", "start": 0.4,
+    "end": 0.8}, ...]}
+    """
+    import json
+
+    from crm.quality.call_file import CallFileError, parse_call
+    from crm.quality.rules import RulesError, load_rules
+    from crm.quality.scorecard import score
+
+    settings = _settings()
+    try:
+        card = load_rules(rules or settings.qa_rules_path)
+    except RulesError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        facts, words = parse_call(json.loads(call_file.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, UnicodeDecodeError, CallFileError) as exc:
+        raise click.ClickException(f"{call_file}: {exc}") from None
+    click.echo(json.dumps(score(card, facts, words).as_json(), ensure_ascii=False))
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from crm.audit import service as audit
-from crm.callbacks import service as callbacks
 from crm.customers import cards
 from crm.customers import service as customers
 from crm.customers.cards import CustomerCard, CustomerSummary
@@ -87,11 +86,8 @@ async def update(customer_id: int, body: CustomerUpdate, caller: Caller = Depend
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     async with svc.database.session() as session:
         customer = await customers.get_or_raise(session, customer_id)
-        old_grade = customer.grade
         await customers.update(session, customer, **changes,
                                default_area_code=svc.settings.default_area_code)
-        if customer.grade is not old_grade:
-            await callbacks.reprioritise_customer(session, customer)
         await audit.record(session, actor=caller.user.username, user_id=caller.id,
                            action="customer.update", entity_type="customer",
                            entity_id=customer.id, detail={"fields": sorted(changes)},

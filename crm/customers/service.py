@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from crm.callbacks import service as callbacks
 from crm.customers.models import Customer, Grade, Phone
 from crm.errors import NotFound, Problem, ValidationError
 from crm.phones import PhoneKind, PhoneNumber, PhoneNumberError, lookup_key, normalize_phone
@@ -104,7 +105,8 @@ async def update(session: AsyncSession, customer: Customer, *, name: str | None 
                  notes: str | None = None, do_not_call: bool | None = None,
                  do_not_call_reason: str | None = None, phones: Sequence[str] | None = None,
                  default_area_code: str | None = None) -> Customer:
-    """Edit a customer; `phones` replaces the whole list when given."""
+    """Edit a customer; `phones` replaces the whole list when given. A new grade re-ranks the
+    customer's callback tasks."""
     dnc = customer.do_not_call if do_not_call is None else do_not_call
     reason = do_not_call_reason if do_not_call_reason is not None else customer.do_not_call_reason
     problems = _check_fields(name=name, do_not_call=dnc, do_not_call_reason=reason)
@@ -120,6 +122,7 @@ async def update(session: AsyncSession, customer: Customer, *, name: str | None 
         customer.name = name.strip()
     if address is not None:
         customer.address = address.strip()
+    regraded = grade is not None and grade is not customer.grade
     if grade is not None:
         customer.grade = grade
     if notes is not None:
@@ -132,6 +135,8 @@ async def update(session: AsyncSession, customer: Customer, *, name: str | None 
         customer.phones = [kept.get(phone.number) or _phone_row(phone, raw)
                            for phone, raw in numbers]
     await session.flush()
+    if regraded:
+        await callbacks.reprioritise_customer(session, customer)
     return customer
 
 

@@ -32,6 +32,16 @@ def current_stage(project: Project, today: date) -> Stage | None:
     return reached
 
 
+def derive_status(dates: StageDates, today: date) -> ProjectStatus:
+    """What a blank status means: completed once the completion date has passed, and so on."""
+    if dates.completion is not None and dates.completion <= today:
+        return ProjectStatus.COMPLETED
+    started = (dates.start, dates.concealed_works, dates.midterm, dates.completion)
+    if any(day is not None and day <= today for day in started):
+        return ProjectStatus.IN_PROGRESS
+    return ProjectStatus.SIGNED
+
+
 async def get(session: AsyncSession, project_id: int) -> Project | None:
     """The project, or None."""
     return await session.get(Project, project_id)
