@@ -22,6 +22,7 @@ from telephony.ami.client import (
 from telephony.ami.framing import FrameDecoder, read_capture
 from tests.conftest import FIXTURES
 from tests.support.scripted_ami import ScriptedAmi, frame
+from tests.support.waiting import until
 
 
 def _client(port: int, events: list[Message] | None = None, secret: str = "test",
@@ -31,13 +32,6 @@ def _client(port: int, events: list[Message] | None = None, secret: str = "test"
                 "backoff_min": 0.05, "backoff_max": 0.2}
     return AmiClient(AmiEndpoint("127.0.0.1", port, "callcentre", SecretStr(secret)),
                      on_event=received.append, **{**defaults, **options})
-
-
-async def _until(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -63,11 +57,11 @@ async def test_login_sends_credentials_and_events_on(peer: ScriptedAmi) -> None:
     events: list[Message] = []
     client = _client(peer.port, events)
     task = asyncio.create_task(client.run())
-    await _until(lambda: client.connected)
+    await until(lambda: client.connected)
     login = peer.received[0]
     assert (login["Action"], login["Username"], login["Secret"], login["Events"]) == (
         "Login", "callcentre", "test", "on")
-    await _until(lambda: any(e.get("Event") == "FullyBooted" for e in events))
+    await until(lambda: any(e.get("Event") == "FullyBooted" for e in events))
     await client.close()
     await asyncio.wait_for(task, 2)
     assert peer.received[-1]["Action"] == "Logoff"
@@ -79,7 +73,7 @@ async def test_silent_peer_is_dropped_by_the_watchdog(
     client = _client(peer.port)
     # Each login is answered; afterwards the peer answers nothing, not even Ping.
     task = asyncio.create_task(client.run())
-    await _until(lambda: peer.connections >= 2, timeout=5)
+    await until(lambda: peer.connections >= 2, timeout=5)
     assert "no answer to Ping within 0.3 s" in caplog.text
     await client.close()
     await asyncio.wait_for(task, 2)
@@ -89,7 +83,7 @@ async def test_dropped_connection_is_reconnected_with_backoff(peer: ScriptedAmi)
     peer.close_after_login = True
     client = _client(peer.port)
     task = asyncio.create_task(client.run())
-    await _until(lambda: peer.connections >= 4, timeout=5)
+    await until(lambda: peer.connections >= 4, timeout=5)
     await client.close()
     await asyncio.wait_for(task, 2)
     assert client.connections >= 3
@@ -109,7 +103,7 @@ async def test_every_action_has_a_timeout(peer: ScriptedAmi) -> None:
     peer.replies = {"QueuePause": lambda action: None}  # never answered
     client = _client(peer.port, ping_interval=5)
     task = asyncio.create_task(client.run())
-    await _until(lambda: client.connected)
+    await until(lambda: client.connected)
     started = time.monotonic()
     with pytest.raises(AmiActionTimeout, match="QueuePause"):
         await client.send({"Action": "QueuePause", "Interface": "PJSIP/1001"}, as_list=False,
@@ -132,11 +126,11 @@ async def test_originate_is_async_and_not_resent_after_a_drop(peer: ScriptedAmi)
     peer.replies = {"Originate": originate}
     client = _client(peer.port, ping_interval=5)
     task = asyncio.create_task(client.run())
-    await _until(lambda: client.connected)
+    await until(lambda: client.connected)
     with pytest.raises(AmiConnectionError):
         await client.originate(channel="PJSIP/1001", context="callback", exten="13900139000",
                                variables={"CC_ATTEMPT_ID": "7"})
-    await _until(lambda: client.connected and peer.connections == 2)
+    await until(lambda: client.connected and peer.connections == 2)
     await asyncio.sleep(0.3)
     assert len(seen) == 1, "the Originate must not be replayed on the new connection"
     assert seen[0]["Async"] == "true" and seen[0]["Variable"] == "CC_ATTEMPT_ID=7"
@@ -147,7 +141,7 @@ async def test_originate_is_async_and_not_resent_after_a_drop(peer: ScriptedAmi)
 async def test_list_action_error_completes_instead_of_hanging(peer: ScriptedAmi) -> None:
     client = _client(peer.port, ping_interval=5)
     task = asyncio.create_task(client.run())
-    await _until(lambda: client.connected)
+    await until(lambda: client.connected)
     result = await client.send({"Action": "Queues"}, as_list=True, timeout=1)
     assert result[0]["Response"] == "Error" and "Queues" in result[0]["Message"]
     await client.close()
@@ -165,7 +159,7 @@ async def test_list_action_returns_the_whole_list(peer: ScriptedAmi) -> None:
     peer.replies = {"QueueStatus": status}
     client = _client(peer.port, ping_interval=5)
     task = asyncio.create_task(client.run())
-    await _until(lambda: client.connected)
+    await until(lambda: client.connected)
     done: list[list[Message]] = []
     result = await client.send({"Action": "QueueStatus"}, as_list=True, on_complete=done.append)
     assert [m.get("Event") or m.get("Response") for m in result] == [
@@ -180,14 +174,14 @@ async def test_chinese_split_across_reads_and_garbage_frames(peer: ScriptedAmi) 
     events: list[Message] = []
     client = _client(peer.port, events, ping_interval=5)
     task = asyncio.create_task(client.run())
-    await _until(lambda: client.connected)
+    await until(lambda: client.connected)
     data = frame(Event="Newchannel", Channel="PJSIP/trunk-00000001", CallerIDName="王建国",
                  Uniqueid="1.1", Linkedid="1.1")
     cut = data.index("王".encode()) + 1  # inside the first character's three bytes
     peer.broadcast(b"\xff\xfe garbage without colon\r\n\r\nEvent\r\n\r\n" + data[:cut])
     await asyncio.sleep(0.05)
     peer.broadcast(data[cut:] + frame(Event="Hangup", Uniqueid="1.1", Linkedid="1.1"))
-    await _until(lambda: any(e.get("Event") == "Hangup" for e in events))
+    await until(lambda: any(e.get("Event") == "Hangup" for e in events))
     newchannel = next(e for e in events if e.get("Event") == "Newchannel")
     assert newchannel["CallerIDName"] == "王建国"
     await client.close()
@@ -197,9 +191,9 @@ async def test_chinese_split_across_reads_and_garbage_frames(peer: ScriptedAmi) 
 async def test_an_endless_frame_costs_the_connection_not_the_memory(peer: ScriptedAmi) -> None:
     client = _client(peer.port, ping_interval=5)
     task = asyncio.create_task(client.run())
-    await _until(lambda: client.connected)
+    await until(lambda: client.connected)
     peer.broadcast(b"Event: Huge\r\nX: " + b"a" * (1 << 20) + b"b" * 1000)
-    await _until(lambda: peer.connections >= 2)
+    await until(lambda: peer.connections >= 2)
     await client.close()
     await asyncio.wait_for(task, 2)
 

@@ -4,7 +4,6 @@ screen-pop events reach the bus, and faults (drops, silence, restarts) lose no c
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,15 +24,9 @@ from crm.users.models import Role
 from telephony.bridge import Bridge
 from telephony.events import AgentRinging, CallAnswered, CallEnded
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
+from tests.support.waiting import until
 
 SCALE = 0.05  # simulated seconds run 20 times faster
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not (await predicate() if asyncio.iscoroutinefunction(predicate) else predicate()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 class Rig:
