@@ -1,0 +1,141 @@
+"""Browser tests: Debian's chromium driven by Playwright (async API) against a live system
+(`tests.support.live`): the pages, the API and the websocket exactly as an agent uses them."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, Page, WebSocket, async_playwright
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from crm.callbacks import service as callbacks
+from crm.callbacks.schedule import ScheduleRules
+from crm.customers import service as customers
+from crm.customers.models import Grade
+from crm.db import Database
+from crm.projects import service as projects
+from crm.projects.models import ProjectStatus
+from crm.users import service as users
+from crm.users.models import Role
+from tests.support.live import PASSWORD, LiveSystem
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's: Playwright's own download is not available here
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+VIEWPORT = {"width": 1280, "height": 720}  # the smallest screen the console is built for
+# What chromium logs by itself for answers the page expects (a 422 shown next to a field, a
+# websocket refused while offline); anything else on the console is a bug in the page.
+EXPECTED_NOISE = re.compile(r"Failed to load resource|WebSocket connection to .* failed")
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                   args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@dataclass
+class Tab:
+    """A page in its own browser context (its own cookies), with what went wrong in it and
+    every websocket frame it received."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+    sockets: list[WebSocket] = field(default_factory=list)
+    frames: list[dict[str, Any]] = field(default_factory=list)
+
+    def messages(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return [f for f in self.frames if kind is None or f.get("type") == kind]
+
+
+async def open_tab(browser: Browser, system: LiveSystem) -> Tab:
+    context = await browser.new_context(base_url=system.url, viewport=VIEWPORT,  # type: ignore[arg-type]
+                                        locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    tab = Tab(page)
+    page.on("pageerror", lambda error: tab.errors.append(str(error)))
+    page.on("console", lambda message: tab.errors.append(message.text)
+            if message.type == "error" and not EXPECTED_NOISE.search(message.text) else None)
+
+    def track(socket: WebSocket) -> None:
+        tab.sockets.append(socket)
+        socket.on("framereceived", lambda payload: tab.frames.append(
+            json.loads(payload) if isinstance(payload, str) else {"binary": True}))
+
+    page.on("websocket", track)
+    return tab
+
+
+async def log_in(tab: Tab, username: str, password: str = PASSWORD, *,
+                 next_path: str = "/console") -> None:
+    """Through the login form, as a person does; lands on `next_path`."""
+    page = tab.page
+    await page.goto(f"/login?next={next_path}")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#login-form button[type=submit]")
+    await page.wait_for_url(f"**{next_path}")
+    await page.wait_for_selector("html:not(.i18n-pending)")
+
+
+async def drop_websockets(system: LiveSystem) -> int:
+    """Cut every websocket at the server, as a network failure would (no closing handshake)."""
+    dropped = 0
+    for connection in list(system.server.server_state.connections):
+        if isinstance(connection, WebSocketsSansIOProtocol) and connection.transport:
+            connection.transport.abort()
+            dropped += 1
+    return dropped
+
+
+def screenshot_path(name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / name
+
+
+@dataclass(frozen=True)
+class SeededCustomer:
+    id: int
+    project_id: int
+    task_ids: dict[str, int]  # stage → callback task
+
+
+async def seed_customer(database: Database, today: date, *, name: str, phones: list[str],
+                        contract_number: str, grade: Grade = Grade.A,
+                        address: str = "雁塔区科技路1号") -> SeededCustomer:
+    """A customer whose project started ten days ago (the start callback is due) and reaches
+    the concealed-works inspection in five days."""
+    async with database.session() as session:
+        customer = await customers.create(session, name=name, phones=phones, address=address,
+                                          grade=grade, default_area_code="029")
+        project = await projects.create(
+            session, customer=customer, contract_number=contract_number,
+            rules=ScheduleRules(window_days=3, post_completion_months=1),
+            status=ProjectStatus.IN_PROGRESS, designer="周子涵", project_manager="杨永刚",
+            foreman="王满仓", crew="第三施工队", contract_date=today - timedelta(days=20),
+            start_date=today - timedelta(days=10),
+            concealed_works_date=today + timedelta(days=5))
+        tasks = {t.stage.value: t.id
+                 for t in await callbacks.get_for_project(session, project.id)}
+        return SeededCustomer(customer.id, project.id, tasks)
+
+
+async def create_admin(database: Database, username: str = "admin") -> None:
+    async with database.session() as session:
+        if await users.get_by_username(session, username) is None:
+            await users.create(session, username=username, password=PASSWORD,
+                               display_name="系统管理员", role=Role.ADMIN)

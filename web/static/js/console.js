@@ -1,0 +1,284 @@
+// The agent console: wires the header (status, PBX and live indicators), the search box, the
+// screen pops, the customer view and the callback/notes panel to the API and the websocket.
+import { api } from "./api.js";
+import { CallbackForm } from "./callback-form.js";
+import { callerDisplay, CallPanel } from "./calls.js";
+import { notesSection } from "./customer-form.js";
+import { CustomerView } from "./customer.js";
+import { dial } from "./dial.js";
+import { bootData, h, replace } from "./dom.js";
+import { errorMessage } from "./forms.js";
+import { initPage } from "./header.js";
+import { duration, setText, shortTime } from "./i18n.js";
+import { SearchBox } from "./search.js";
+import { LiveSocket } from "./socket.js";
+import { StateControl } from "./state.js";
+
+initPage();
+const user = bootData().user;
+const isAgent = user.role === "agent";
+const can = {
+  edit: ["agent", "supervisor", "admin"].includes(user.role),
+  log: ["agent", "supervisor"].includes(user.role),
+  dial: isAgent && Boolean(user.extension),
+};
+const $ = (id) => document.getElementById(id);
+
+// --- the right-hand panel: log a callback, the customer's notes --------------------------
+
+const work = $("work-panel");
+const callbackSlot = h("div", { class: "callback-slot" });
+const notesSlot = h("div", { class: "notes-slot" });
+work.append(callbackSlot, notesSlot);
+const callbackForm = new CallbackForm(callbackSlot, {
+  canLog: can.log, lookUpCalls: isAgent,
+  onSaved: (task) => {
+    view.updateTask(task);
+    callbackForm.setCustomer(view.card);
+    calls.refreshCustomer(view.card);
+  },
+});
+
+function showNotes(card) {
+  // A note being typed survives a fresher copy of the same customer.
+  const typing = notesSlot.querySelector("form[data-dirty] textarea");
+  const sameCustomer = card && notesSlot.dataset.customerId === String(card.id);
+  const draft = sameCustomer && typing ? typing.value : "";
+  const focused = typing && document.activeElement === typing;
+  replace(notesSlot, card ? notesSection(card, { canEdit: can.edit, onSaved: showCard }) : null);
+  notesSlot.dataset.customerId = card ? String(card.id) : "";
+  const textarea = notesSlot.querySelector("textarea");
+  if (draft && textarea) {
+    textarea.value = draft;
+    textarea.closest("form").dataset.dirty = "";
+    if (focused) textarea.focus({ preventScroll: true });
+  }
+}
+
+// --- the customer in the middle ------------------------------------------------------------
+
+const view = new CustomerView($("customer-view"), {
+  canEdit: can.edit, canDial: can.dial, canLog: can.log,
+  onDial: (phone, card) => dialCustomer(phone.number, phone.display, card),
+  onDialTask: (task, card) => dialCustomer(card.phones[0].number, card.phones[0].display, card,
+                                           task),
+  onLogTask: (task) => callbackForm.selectTask(task),
+  onSaved: (card) => showCard(card),
+  onCreated: (card, context) => {
+    if (context.call) {
+      calls.identified(context.call, card);
+      callbackForm.bind({ ...bindingOf(context.call), customerId: card.id });
+    }
+    showCard(card);
+  },
+  onCancelCreate: () => (lastCard ? showCard(lastCard) : clearCustomer()),
+});
+let lastCard = null;
+
+function showCard(card) {
+  lastCard = card;
+  view.show(card);
+  callbackForm.setCustomer(card);
+  showNotes(card);
+  calls.refreshCustomer(card);
+  calls.setShowing(card.id);
+}
+
+function clearCustomer() {
+  lastCard = null;
+  view.showEmpty();
+  callbackForm.renderEmpty();
+  showNotes(null);
+  calls.setShowing(null);
+}
+
+async function openCustomer(customerId) {
+  if (view.card?.id !== customerId) view.showLoading();
+  try {
+    showCard(await api.get(`/api/customers/${customerId}`));
+    $("customer-view").focus({ preventScroll: true });
+  } catch (error) {
+    view.showError(errorMessage(error));
+  }
+}
+
+/** Reload the open customer (after a call or an attempt), unless the agent is editing. */
+async function refreshCard(customerId) {
+  if (!customerId || view.card?.id !== customerId || view.dirty) return;
+  try {
+    const card = await api.get(`/api/customers/${customerId}`);
+    if (view.card?.id === customerId && !view.dirty) showCard(card);
+  } catch {
+    // the next refresh will do
+  }
+}
+
+async function dialCustomer(number, display, card, task = null) {
+  const result = await dial(number, { taskId: task?.id ?? null, display });
+  if (result) {
+    callbackForm.bind({ linkedid: null, number: display, customerId: card.id,
+                        taskId: task?.id ?? null, attemptId: result.attempt_id });
+    if (task) callbackForm.selectTask(task);
+  }
+}
+
+// --- screen pops ---------------------------------------------------------------------------
+
+function bindingOf(call) {
+  const pop = call.pop;
+  return { linkedid: call.linkedid, number: callerDisplay(pop), customerId: pop.customer?.id,
+           taskId: pop.task_id, attemptId: pop.call.attempt_id };
+}
+
+const calls = new CallPanel($("calls"), $("calls-empty"), {
+  onPop: (call) => {
+    const pop = call.pop;
+    if (view.dirty || callbackForm.dirty) return; // the agent is typing: the pop waits
+    if (pop.customer) {
+      callbackForm.bind(bindingOf(call));
+      showCard(pop.customer);
+    } else {
+      view.showCreate({ phones: [pop.unknown_number || pop.call.caller].filter(Boolean) },
+                      { call });
+      callbackForm.renderEmpty();
+      showNotes(null);
+      calls.setShowing(null);
+    }
+  },
+  onOpen: (customerId, call) => {
+    if (call?.pop.customer?.id === customerId) callbackForm.bind(bindingOf(call));
+    openCustomer(customerId);
+  },
+  onCreate: (call) => view.showCreate(
+    { phones: [call.pop.unknown_number || call.pop.call.caller].filter(Boolean) }, { call }),
+});
+
+// Without an extension no phone rings for this user, so there is nothing to pop.
+if (!user.extension) $("calls").closest("section").hidden = true;
+
+// --- my recent calls -----------------------------------------------------------------------
+
+async function loadMyCalls() {
+  if (!isAgent) {
+    $("mycalls").closest("section").hidden = true;
+    return;
+  }
+  let mine;
+  try {
+    mine = await api.get("/api/calls/mine?limit=8");
+  } catch {
+    return;
+  }
+  const list = $("mycalls");
+  if (!mine.length) {
+    replace(list, h("li", { class: "muted", i18n: "mycalls.none" }));
+    return;
+  }
+  replace(list, mine.map((call) => {
+    const who = call.customer_name || call.customer_number || "—";
+    const content = [
+      h("span", { class: "mono", text: shortTime(call.started_at) }),
+      h("span", { class: "mycall-who", text: who }),
+      call.outcome ? h("span", { class: "small", i18n: `call.outcome.${call.outcome}` })
+        : h("span"),
+      h("span", { class: "mono small", text: call.talk_seconds ? duration(call.talk_seconds) : "" }),
+    ];
+    return h("li", {}, call.customer_id
+      ? h("button", { type: "button", class: "mycall", onclick: () => openCustomer(call.customer_id) }, content)
+      : h("div", { class: "mycall" }, content));
+  }));
+}
+$("mycalls-refresh").addEventListener("click", loadMyCalls);
+
+// --- header indicators ---------------------------------------------------------------------
+
+const stateControl = isAgent ? new StateControl($("state-control")) : null;
+if (!stateControl) $("state-control").hidden = true;
+
+function showPbx(connected) {
+  const el = $("pbx-indicator");
+  el.dataset.state = connected === true ? "up" : connected === false ? "down" : "unknown";
+  setText(el.querySelector(".indicator-text"),
+          connected === true ? "pbx.connected" : connected === false ? "pbx.disconnected"
+            : "pbx.unknown");
+}
+
+function showLive(status, attempt) {
+  const el = $("live-indicator");
+  el.dataset.state = status === "open" ? "up" : status === "closed" ? "down" : "connecting";
+  setText(el.querySelector(".indicator-text"),
+          status === "open" ? "live.connected" : status === "closed" ? "live.reconnecting"
+            : "live.connecting");
+  const banner = $("live-banner");
+  banner.hidden = status !== "closed";
+  if (status === "closed") setText($("live-banner-text"), "live.banner", { n: attempt });
+}
+
+// --- the live channel ----------------------------------------------------------------------
+
+function handle(message, { replaying = false } = {}) {
+  switch (message.type) {
+    case "pop":
+      calls.pop(message, { quiet: replaying });
+      break;
+    case "answered":
+      calls.answered(message);
+      break;
+    case "ring_stopped":
+      calls.ringStopped(message);
+      break;
+    case "ended": {
+      const call = calls.ended(message);
+      if (message.attempt_id && message.outcome !== "answered") {
+        callbackForm.autoRecorded(message.attempt_id, message.outcome);
+      }
+      if (!replaying) {
+        setTimeout(loadMyCalls, 300);
+        setTimeout(() => refreshCard(call?.pop.customer?.id), 300);
+      }
+      break;
+    }
+    case "state":
+      if (!replaying) stateControl?.update(message);
+      break;
+    case "pbx":
+      if (!replaying) showPbx(message.connected);
+      break;
+    default:
+      break;
+  }
+}
+
+const socket = new LiveSocket({
+  onHello: (hello) => {
+    stateControl?.update(hello.state);
+    showPbx(hello.pbx?.connected);
+  },
+  onMessage: (message) => handle(message),
+  // History from before this page (a reload): rebuild the calls still going on, quietly.
+  onReplay: (messages) => {
+    for (const message of messages) handle(message, { replaying: true });
+    for (const call of [...calls.calls.values()]) {
+      if (call.status === "ended" || call.status === "ring_stopped") calls.dismiss(call);
+    }
+    const current = calls.current();
+    if (current) calls.handlers.onPop(current);
+  },
+  onStatus: showLive,
+});
+$("live-reconnect").addEventListener("click", () => socket.reconnectNow());
+
+// --- search --------------------------------------------------------------------------------
+
+new SearchBox({
+  form: $("search-form"), input: $("search-q"), results: $("search-results"),
+  status: $("search-status"), onOpen: openCustomer,
+});
+const newCustomer = $("new-customer");
+if (can.edit) newCustomer.addEventListener("click", () => view.showCreate({}, {}));
+else newCustomer.hidden = true;
+
+// Start: the state first, then the live channel (both would create an agent's first state
+// row at once, and the second would fail), and my calls.
+(stateControl ? stateControl.load() : Promise.resolve()).finally(() => socket.start());
+loadMyCalls();

@@ -1,0 +1,137 @@
+// Form building blocks and validation display: each API problem goes next to the input its
+// `field` names (`phones[0]`, `satisfaction.quality`, `call_back_at` …); problems with no
+// matching input are shown at the top of the form.
+import { ApiError } from "./api.js";
+import { h, uid } from "./dom.js";
+import { problemText, setText, t } from "./i18n.js";
+
+/** A labelled input with its error slot: <div class="field" data-field=name>. */
+export function field({ name, label, labelParams, input, hint, className }) {
+  const id = input.id || uid("f");
+  input.id = id;
+  if (!input.name && name) input.name = name;
+  const errorId = `${id}-error`;
+  const hintId = hint ? `${id}-hint` : null;
+  input.setAttribute("aria-describedby", [hintId, errorId].filter(Boolean).join(" "));
+  return h("div", { class: ["field", className], dataset: { field: name } },
+    h("label", { for: id, i18n: labelParams ? [label, labelParams] : label }),
+    input,
+    hint && h("p", { class: "hint", id: hintId, i18n: hint }),
+    h("p", { class: "field-error", id: errorId }));
+}
+
+/** A group of radio buttons in a fieldset (keyboard: arrows move within the group). */
+export function radioGroup({ name, legend, legendParams, options, value, className, hint }) {
+  const errorId = uid("e");
+  const hintId = hint ? uid("h") : null;
+  const set = h("fieldset", {
+    class: ["field", "radios", className], dataset: { field: name },
+    "aria-describedby": [hintId, errorId].filter(Boolean).join(" "),
+  }, h("legend", { i18n: legendParams ? [legend, legendParams] : legend }));
+  const row = h("div", { class: "radio-row" });
+  for (const option of options) {
+    const id = uid("r");
+    row.append(h("span", { class: ["radio", option.className] },
+      h("input", { type: "radio", id, name, value: option.value, checked: option.value === value }),
+      h("label", { for: id, i18n: option.label })));
+  }
+  set.append(row);
+  if (hint) set.append(h("p", { class: "hint", id: hintId, i18n: hint }));
+  set.append(h("p", { class: "field-error", id: errorId }));
+  return set;
+}
+
+/** The form-level message area (problems without a field of their own). */
+export function formError() {
+  return h("div", { class: "form-error", role: "alert", dataset: { formError: "" }, hidden: true });
+}
+
+export function clearErrors(form) {
+  for (const el of form.querySelectorAll(".has-error")) el.classList.remove("has-error");
+  for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  const top = form.querySelector("[data-form-error]");
+  if (top) {
+    top.replaceChildren();
+    top.hidden = true;
+  }
+}
+
+/** The field container for an API field name, trying shorter names (`phones[2]` → `phones`,
+ * `satisfaction.crew` → `satisfaction`) when there is no exact match. */
+export function fieldFor(form, name) {
+  let candidate = name;
+  while (candidate) {
+    const found = form.querySelector(`[data-field="${CSS.escape(candidate)}"]`);
+    if (found) return found;
+    const cut = Math.max(candidate.lastIndexOf("."), candidate.lastIndexOf("["));
+    candidate = cut > 0 ? candidate.slice(0, cut) : "";
+  }
+  return null;
+}
+
+function problemsOf(error) {
+  if (error instanceof ApiError) return error.problems;
+  return [{ field: null, code: "error", message: String(error?.message || error) }];
+}
+
+/** Show an error from the API on a form. `rename` maps an API field to a form field (or
+ * returns it unchanged). Returns the number of problems shown. */
+export function showErrors(form, error, { rename = (f) => f } = {}) {
+  clearErrors(form);
+  const problems = problemsOf(error);
+  const loose = [];
+  let first = null;
+  for (const problem of problems) {
+    const name = problem.field ? rename(problem.field) : null;
+    const container = name ? fieldFor(form, name) : null;
+    if (!container) {
+      loose.push(problem);
+      continue;
+    }
+    container.classList.add("has-error");
+    const slot = container.querySelector(":scope > .field-error")
+      ?? container.querySelector(".field-error");
+    const text = problemText(problem);
+    slot.textContent = slot.textContent ? `${slot.textContent}；${text}` : text;
+    const inputs = container.matches("input, select, textarea")
+      ? [container] : [...container.querySelectorAll("input, select, textarea")];
+    for (const input of inputs) input.setAttribute("aria-invalid", "true");
+    first ??= inputs.find((i) => !i.disabled && i.type !== "hidden") ?? null;
+  }
+  const top = form.querySelector("[data-form-error]");
+  if (top && (loose.length || first)) {
+    top.hidden = false;
+    if (loose.length) {
+      for (const problem of loose) top.append(h("p", { text: problemText(problem) }));
+    } else {
+      top.append(setText(h("p"), "form.error_summary"));
+    }
+  }
+  first?.focus();
+  return problems.length;
+}
+
+/** Run `action` with the form marked busy (submit disabled, aria-busy); errors are shown on
+ * the form. Returns the action's result, or undefined when it failed. */
+export async function submitting(form, action, options) {
+  const buttons = [...form.querySelectorAll("button[type=submit]")];
+  form.setAttribute("aria-busy", "true");
+  for (const b of buttons) b.disabled = true;
+  try {
+    const result = await action();
+    clearErrors(form);
+    return result;
+  } catch (error) {
+    showErrors(form, error, options);
+    return undefined;
+  } finally {
+    form.removeAttribute("aria-busy");
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+/** The text of a problem list, for a toast. */
+export function errorMessage(error) {
+  return problemsOf(error).map(problemText).join("；") || t("errors.generic");
+}

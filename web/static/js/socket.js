@@ -1,0 +1,125 @@
+// The live channel (`/ws`): reconnects by itself with backoff and resumes where it left off
+// (`?epoch=…&since=<last seq>`), so no message is lost or handled twice.
+//
+// A fresh page (or a server that restarted) gets the server's recent backlog first; that
+// history is handed over in one piece (`onReplay`) so the page can rebuild what is still
+// going on (a phone still ringing) without re-showing calls that are over.
+import { goToLogin } from "./api.js";
+
+const BACKOFF = [250, 500, 1000, 2000, 4000, 8000, 15000];
+const REPLAY_GRACE_MS = 1500;
+const CLOSE_UNAUTHENTICATED = 4401;
+
+export class LiveSocket {
+  /**
+   * handlers: onHello(hello, {resumed}), onMessage(message), onReplay(messages),
+   * onStatus(status, attempt) with status "connecting" | "open" | "closed".
+   */
+  constructor(handlers, { path = "/ws" } = {}) {
+    this.handlers = handlers;
+    this.path = path;
+    this.epoch = null;
+    this.lastSeq = 0;
+    this.socket = null;
+    this.failures = 0;
+    this.timer = null;
+    this.replay = null; // {until, messages, timer} while the backlog is arriving
+    this.stopped = false;
+  }
+
+  start() {
+    window.addEventListener("online", () => this.reconnectNow());
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.socket?.close();
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const resume = this.epoch
+      ? `?epoch=${encodeURIComponent(this.epoch)}&since=${this.lastSeq}` : "";
+    return `${scheme}://${location.host}${this.path}${resume}`;
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.handlers.onStatus?.("connecting", this.failures);
+    const socket = new WebSocket(this.url());
+    this.socket = socket;
+    socket.addEventListener("message", (event) => {
+      if (socket === this.socket) this.receive(JSON.parse(event.data));
+    });
+    socket.addEventListener("close", (event) => {
+      if (socket !== this.socket) return;
+      this.socket = null;
+      this.finishReplay();
+      if (event.code === CLOSE_UNAUTHENTICATED) {
+        goToLogin();
+        return;
+      }
+      this.failures += 1;
+      this.handlers.onStatus?.("closed", this.failures);
+      if (!this.stopped) this.schedule();
+    });
+  }
+
+  schedule() {
+    const base = BACKOFF[Math.min(this.failures - 1, BACKOFF.length - 1)];
+    const delay = base / 2 + Math.random() * base / 2;
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Try again at once (the browser came back online, or the agent asked). */
+  reconnectNow() {
+    if (this.stopped || this.socket) return;
+    this.connect();
+  }
+
+  receive(message) {
+    if (message.type === "hello") {
+      this.hello(message);
+      return;
+    }
+    if (typeof message.seq === "number") {
+      if (message.seq <= this.lastSeq) return; // seen already
+      this.lastSeq = message.seq;
+    }
+    if (this.replay && message.seq <= this.replay.until) {
+      this.replay.messages.push(message);
+      if (message.seq === this.replay.until) this.finishReplay();
+      return;
+    }
+    this.finishReplay();
+    this.handlers.onMessage?.(message);
+  }
+
+  hello(hello) {
+    const resumed = this.epoch !== null && hello.epoch === this.epoch
+      && hello.resumed_from === this.lastSeq;
+    this.failures = 0;
+    if (!resumed) {
+      // A new sequence (first connection, or the server restarted): the backlog is history.
+      this.lastSeq = 0;
+      this.epoch = hello.epoch;
+      if (hello.last_seq > 0) {
+        this.replay = { until: hello.last_seq, messages: [],
+                        timer: setTimeout(() => this.finishReplay(), REPLAY_GRACE_MS) };
+      }
+    }
+    this.handlers.onStatus?.("open", 0);
+    this.handlers.onHello?.(hello, { resumed });
+  }
+
+  finishReplay() {
+    if (!this.replay) return;
+    const { messages, timer } = this.replay;
+    clearTimeout(timer);
+    this.replay = null;
+    this.handlers.onReplay?.(messages);
+  }
+}
