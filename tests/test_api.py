@@ -277,3 +277,31 @@ async def test_metrics_and_health(api: Api) -> None:
     body = (await client.get("/metrics")).text
     assert "callcentre_pop_latency_seconds_bucket" in body
     assert (await client.get("/healthz")).json()["status"] == "ok"
+
+
+async def test_a_new_agents_state_can_be_read_twice_at_once(api: Api) -> None:
+    import asyncio
+
+    responses = await asyncio.gather(*(api["agent2"].get("/api/agent/state") for _ in range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    assert {r.json()["status"] for r in responses} == {"logged_out"}
+    assert responses[0].json()["server_time"]
+
+
+async def test_an_attempt_is_linked_to_the_call_by_its_linkedid(api: Api, db: Database,
+                                                                clock: FixedClock) -> None:
+    from crm.callbacks.models import CallbackAttempt
+    from crm.calls.models import Call, Direction
+
+    customer_id, project_id = await _customer_with_project(db)
+    async with db.session() as session:
+        call = Call(linkedid="1795438127.0", direction=Direction.INBOUND,
+                    started_at=clock.now(), customer_id=customer_id)
+        session.add(call)
+    task = (await api[AGENT].get(f"/api/projects/{project_id}/callbacks")).json()[0]
+    response = await api[AGENT].post(f"/api/callbacks/{task['id']}/attempts", json={
+        "outcome": "refused", "linkedid": "1795438127.0"})
+    assert response.status_code == 201
+    async with db.session() as session:
+        attempt = await session.get(CallbackAttempt, response.json()["attempts"][0]["id"])
+    assert attempt.call_id == call.id

@@ -30,6 +30,7 @@ class AgentStateOut(BaseModel):
     wrapup_until: datetime | None
     pause_reasons: list[str]
     pbx_synced: bool | None = None  # None: no PBX in this process
+    server_time: datetime | None = None  # so a page's countdown does not trust its own clock
 
 
 class AgentStates:
@@ -40,7 +41,8 @@ class AgentStates:
     def _out(self, state: AgentState, pbx_synced: bool | None) -> AgentStateOut:
         return AgentStateOut(user_id=state.user_id, status=state.status, reason=state.reason,
                              since=state.since, wrapup_until=state.wrapup_until,
-                             pause_reasons=list(PAUSE_REASONS), pbx_synced=pbx_synced)
+                             pause_reasons=list(PAUSE_REASONS), pbx_synced=pbx_synced,
+                             server_time=self.svc.clock.now())
 
     async def get(self, user_id: int) -> AgentStateOut:
         async with self.svc.database.session() as session:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, CallbackTask, MadeBy, Outcome, Satisfaction
+from crm.calls.models import Call
 from crm.customers.cards import TaskCard, project_cards, task_cards
 from crm.errors import Conflict, NotFound
 from crm.projects import service as projects
@@ -37,6 +38,7 @@ class AttemptIn(BaseModel):
     call_back_at: datetime | None = None
     attempt_id: int | None = None  # an open attempt (click-to-call) to complete
     call_id: int | None = None
+    linkedid: str | None = Field(None, max_length=64)  # the call, as the pop named it
 
 
 @router.get("/projects/{project_id}/callbacks", response_model=list[TaskCard])
@@ -55,6 +57,10 @@ async def log_attempt(task_id: int, body: AttemptIn, caller: Caller = Depends(lo
     at = svc.clock.now()
     satisfaction = body.satisfaction.model_dump()
     async with svc.database.session() as session:
+        call_id = body.call_id
+        if call_id is None and body.linkedid:
+            call_id = await session.scalar(select(Call.id).where(
+                Call.pbx_id == svc.settings.pbx_id, Call.linkedid == body.linkedid))
         task = await callbacks.get_or_raise(session, task_id)
         if body.attempt_id is not None:
             attempt = await session.get(CallbackAttempt, body.attempt_id)
@@ -63,7 +69,7 @@ async def log_attempt(task_id: int, body: AttemptIn, caller: Caller = Depends(lo
                                code="attempt_not_found", field="attempt_id")
             if attempt.agent_id not in (None, caller.id) and caller.role is Role.AGENT:
                 raise Conflict("this attempt belongs to another agent", code="not_your_attempt")
-            attempt.call_id = attempt.call_id or body.call_id
+            attempt.call_id = attempt.call_id or call_id
             await callbacks.complete_attempt(session, attempt=attempt, outcome=body.outcome,
                                              at=at, satisfaction=satisfaction,
                                              notes=body.notes, call_back_at=body.call_back_at)
@@ -71,7 +77,7 @@ async def log_attempt(task_id: int, body: AttemptIn, caller: Caller = Depends(lo
             await callbacks.log_attempt(session, task=task, made_by=MadeBy.AGENT,
                                         agent_id=caller.id, outcome=body.outcome, at=at,
                                         satisfaction=satisfaction, notes=body.notes,
-                                        call_back_at=body.call_back_at, call_id=body.call_id)
+                                        call_back_at=body.call_back_at, call_id=call_id)
         updated = await session.scalar(select(CallbackTask).where(CallbackTask.id == task_id)
                                        .options(selectinload(CallbackTask.attempts))
                                        .execution_options(populate_existing=True))

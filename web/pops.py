@@ -29,13 +29,14 @@ log = logging.getLogger(__name__)
 
 POP_EVENTS = (AgentRinging, CallAnswered, RingStopped, CallEnded, PbxConnection)
 USER_CACHE_SECONDS = 30.0
+CARD_CACHE_SECONDS = 5.0  # a ringall burst shares one card; a later re-ring gets a fresh one
 
 
 class PopService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self.agents = AgentDirectory(svc.settings.agent_extension_pattern)
-        self._cards: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._cards: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
         self._users: dict[str, tuple[int | None, float]] = {}
 
     async def handle(self, event: object) -> None:
@@ -82,10 +83,12 @@ class PopService:
         if user_id is None:
             log.debug("ringing %s: no agent has this extension", event.interface)
             return
-        pop = self._cards.get(event.linkedid)
-        if pop is None:
+        cached = self._cards.get(event.linkedid)
+        if cached is not None and time.monotonic() - cached[1] < CARD_CACHE_SECONDS:
+            pop = cached[0]
+        else:
             pop = await self.build_pop(event)
-            self._cards[event.linkedid] = pop
+            self._cards[event.linkedid] = (pop, time.monotonic())
             while len(self._cards) > 500:
                 self._cards.popitem(last=False)
         self.svc.outbox.push(user_id, "pop", pop, started=event.received_at)

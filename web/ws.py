@@ -52,6 +52,7 @@ async def socket(websocket: WebSocket) -> None:
         pbx = svc.bridge.client.connected if svc.bridge is not None else None
         await websocket.send_text(json.dumps({
             "type": "hello", "epoch": svc.outbox.epoch, "last_seq": svc.outbox.last_seq(caller.id),
+            "server_time": svc.clock.now().isoformat(),
             "resumed_from": last, "user": caller.user.model_dump(mode="json"), "state": state,
             "pbx": {"connected": pbx}}, ensure_ascii=False))
         for delivery in svc.outbox.since(caller.id, last):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.agents.models import AgentState, AgentStateLog, AgentStatus
@@ -13,12 +14,18 @@ from crm.errors import ValidationError
 
 
 async def get(session: AsyncSession, user_id: int, *, at: datetime) -> AgentState:
-    """The agent's state; an agent never seen before is logged out."""
+    """The agent's state; an agent never seen before is logged out. Two requests may create
+    it at once (the page and its websocket): the loser reads the winner's row."""
     state = await session.get(AgentState, user_id)
-    if state is None:
-        state = AgentState(user_id=user_id, status=AgentStatus.LOGGED_OUT, since=at)
-        session.add(state)
-        await session.flush()
+    if state is not None:
+        return state
+    try:
+        async with session.begin_nested():
+            state = AgentState(user_id=user_id, status=AgentStatus.LOGGED_OUT, since=at)
+            session.add(state)
+    except IntegrityError:
+        state = await session.get(AgentState, user_id, populate_existing=True)
+        assert state is not None
     return state
 
 
