@@ -7,6 +7,8 @@ from crm.calls.models import Call
 from crm.customers.models import Customer, Phone
 from crm.db import Base
 from crm.projects.models import Project
+from crm.quality.models import CallScore, RuleReview
+from crm.transcripts.models import Transcript, TranscriptionJob
 from crm.users.models import User, UserSession
 
 __all__ = [
@@ -15,11 +17,15 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Call",
+    "CallScore",
     "CallbackAttempt",
     "CallbackTask",
     "Customer",
     "Phone",
     "Project",
+    "RuleReview",
+    "Transcript",
+    "TranscriptionJob",
     "User",
     "UserSession",
 ]

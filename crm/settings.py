@@ -5,6 +5,7 @@ A bad value stops start-up with a message naming the variable (see `load_setting
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import time
 from functools import lru_cache
@@ -82,6 +83,14 @@ class Settings(BaseSettings):
 
     # Speech: no model configured means transcription is off, everything else on.
     vosk_model_path: Path | None = None
+    # Worker processes, each holding one loaded model (memory: about the model's size each).
+    transcription_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Files a worker transcribes before it is replaced, so native memory growth stays bounded.
+    transcription_recycle_after: int = Field(200, ge=1)
+    # Further attempts at a call whose transcription failed, before its job is marked failed.
+    transcription_max_retries: int = Field(3, ge=0)
+    # The QA scorecard (TOML); unset: the default one shipped in crm/quality/.
+    qa_rules_path: Path | None = None
 
     # Business clock and rules (SPEC.md).
     timezone: str = "Asia/Shanghai"
@@ -89,6 +98,8 @@ class Settings(BaseSettings):
     calling_hours: Annotated[list[tuple[time, time]], NoDecode] = Field(
         default_factory=lambda: parse_calling_hours("09:00-12:00,14:00-20:00")
     )
+    # Public holidays and make-up working days (TOML); unset: the shipped Chinese calendar.
+    holidays_path: Path | None = None
     answer_within_seconds: int = Field(15, gt=0)
     wrapup_seconds: int = Field(30, ge=0)
 

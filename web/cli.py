@@ -299,7 +299,9 @@ def transcribe(files: tuple[Path, ...], model_path: Path | None, as_json: bool,
     except ModelUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     failed = 0
-    with pool, Progress(console=Console(stderr=True), transient=True) as bar:
+    console = Console(stderr=True)
+    with pool, Progress(console=console, transient=True,
+                        disable=not console.is_terminal) as bar:
         task = bar.add_task("transcribing", total=len(files))
         futures = [pool.submit(path) for path in files]
         for future in futures:
@@ -354,7 +356,9 @@ def models_download(which: str, directory: Path, mirror: str | None) -> None:
 
     model = OFFICIAL_MODELS[which]
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
         task = bar.add_task(model.name, total=model.size)
 
         def progress(done: int, total: int | None) -> None:

@@ -1,0 +1,1 @@
+"""Call quality (质检): the scorecard as data, the pure scoring engine, and stored scores."""

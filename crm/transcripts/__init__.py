@@ -1,0 +1,1 @@
+"""Transcripts of recorded calls and the persisted jobs that produce them."""

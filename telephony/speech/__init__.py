@@ -1,0 +1,1 @@
+"""Speech: recordings to word-timed transcripts with Vosk, in a pool of worker processes."""

@@ -1,0 +1,38 @@
+"""Whether the server transcribes calls, and the sentence that says so at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from crm.settings import Settings
+from telephony.speech.model_dir import DOWNLOAD_HINT, model_name, model_problems
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionStatus:
+    enabled: bool
+    message: str
+    model: Path | None = None
+
+
+def transcription_status(settings: Settings) -> TranscriptionStatus:
+    """On with a usable model, off otherwise; the message says why and how to turn it on.
+
+    Calls are queued for transcription either way, so they are transcribed once a model is
+    configured and the server restarted.
+    """
+    path = settings.vosk_model_path
+    if path is None:
+        return TranscriptionStatus(
+            False, "transcription is off: CALLCENTRE_VOSK_MODEL_PATH is not set. Calls are "
+                   f"still recorded and queued; {DOWNLOAD_HINT}, then restart.")
+    problems = model_problems(path)
+    if problems:
+        return TranscriptionStatus(
+            False, f"transcription is off: CALLCENTRE_VOSK_MODEL_PATH: {problems[0]}; "
+                   f"{DOWNLOAD_HINT}.", path)
+    return TranscriptionStatus(
+        True, f"transcription is on: model {model_name(path)} ({path}), "
+              f"{settings.transcription_workers} worker process(es), each replaced after "
+              f"{settings.transcription_recycle_after} files", path)

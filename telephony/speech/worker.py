@@ -1,0 +1,254 @@
+"""The transcription worker: claims queued calls, transcribes both legs, scores, stores.
+
+Each job is leased (`crm.transcripts.service.claim_next_job`) and the lease renewed while the
+legs are transcribed; results are written in one transaction that first checks the lease is
+still ours, so a worker that was presumed dead and overtaken cannot store a second copy. A
+failed attempt is queued again after `retry_delay × attempts` seconds until
+`settings.transcription_max_retries` retries are spent, then the job is `failed` with the
+error. A job left `running` by a killed worker or a restart is taken over once its lease runs
+out. Several workers may share a PostgreSQL database; on SQLite run one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+from crm.calls.models import Call
+from crm.clock import Clock, SystemClock
+from crm.db import Database
+from crm.quality.rules import RulesError, Scorecard, load_rules
+from crm.quality.scorecard import CallFacts, ScoreResult, SpokenWord, score
+from crm.quality.service import call_facts, save_score
+from crm.settings import Settings
+from crm.transcripts.models import Leg
+from crm.transcripts.service import (
+    claim_next_job,
+    fail_attempt,
+    finish_job,
+    leg_recordings,
+    renew_lease,
+    save_transcript,
+)
+from telephony.speech.errors import ModelUnavailable, TranscriptionError
+from telephony.speech.pool import TranscriptionPool
+from telephony.speech.recognizer import Transcript
+from telephony.speech.recording_files import local_recording
+from telephony.speech.status import transcription_status
+
+log = logging.getLogger(__name__)
+
+
+class Transcriber(Protocol):
+    """What the worker needs of a pool (TranscriptionPool; tests may replay transcripts)."""
+
+    workers: int
+
+    def submit(self, path: Path) -> Future[Transcript]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    job_id: int
+    call_id: int
+    attempt: int
+    facts: CallFacts
+    recordings: dict[Leg, str]
+
+
+class _LeaseLost(Exception):
+    """Another worker took the job over (our lease ran out): our results are not stored."""
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class TranscriptionWorker:
+    """Claims and processes jobs with a pool it is given; see `run_transcription_worker`."""
+
+    def __init__(self, database: Database, settings: Settings, pool: Transcriber, *,
+                 clock: Clock | None = None, name: str | None = None,
+                 lease_seconds: float = 300.0, retry_delay: float = 60.0,
+                 poll_seconds: float = 2.0) -> None:
+        self.database, self.settings, self.pool = database, settings, pool
+        self.clock = clock or SystemClock()
+        self.name = name or worker_id()
+        self.lease_seconds, self.retry_delay, self.poll_seconds = (
+            lease_seconds, retry_delay, poll_seconds)
+        self.max_attempts = 1 + settings.transcription_max_retries
+
+    async def run(self, *, until_idle: bool = False, stop: asyncio.Event | None = None,
+                  concurrency: int | None = None) -> int:
+        """Process jobs until `stop` is set, or (`until_idle`) none is claimable; how many."""
+        stop = stop or asyncio.Event()
+        loops = concurrency or self.pool.workers
+        counts = await asyncio.gather(*(self._loop(until_idle, stop) for _ in range(loops)))
+        return sum(counts)
+
+    async def _loop(self, until_idle: bool, stop: asyncio.Event) -> int:
+        processed = 0
+        while not stop.is_set():
+            try:
+                worked = await self.run_one()
+            except Exception:
+                if until_idle:
+                    raise
+                # The database is away (restart, network): the leases keep the jobs safe.
+                log.exception("transcription worker: cannot reach the job queue; retrying")
+                worked = False
+            if worked:
+                processed += 1
+            elif until_idle:
+                break
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+        return processed
+
+    async def run_one(self) -> bool:
+        """Claim one job and see it through; False when there was nothing to claim."""
+        claim = await self._claim()
+        if claim is None:
+            return False
+        keeper = asyncio.create_task(self._keep_lease(claim))
+        try:
+            transcripts = await self._transcribe(claim)
+            scored, note = await asyncio.to_thread(self._score, claim, transcripts)
+            await self._store(claim, transcripts, scored, note)
+        except _LeaseLost:
+            log.warning("call %s: lease lost to another worker; result discarded", claim.call_id)
+        except Exception as exc:
+            await self._failed(claim, exc)
+        finally:
+            keeper.cancel()
+        return True
+
+    async def _claim(self) -> _Claim | None:
+        async with self.database.session() as session:
+            job = await claim_next_job(session, worker=self.name, now=self.clock.now(),
+                                       lease_seconds=self.lease_seconds,
+                                       max_attempts=self.max_attempts)
+            if job is None:
+                return None
+            call = await session.get(Call, job.call_id)
+            assert call is not None  # a foreign key
+            return _Claim(job.id, call.id, job.attempts, await call_facts(session, call),
+                          leg_recordings(call))
+
+    async def _transcribe(self, claim: _Claim) -> dict[Leg, Transcript]:
+        files = {leg: local_recording(stored, self.settings.recordings_dir)
+                 for leg, stored in claim.recordings.items()}
+        futures = {leg: asyncio.wrap_future(self.pool.submit(path))
+                   for leg, path in files.items()}
+        outcomes = await asyncio.gather(*futures.values(), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return dict(zip(futures, outcomes, strict=True))  # type: ignore[arg-type]
+
+    def _score(self, claim: _Claim, transcripts: dict[Leg, Transcript]
+               ) -> tuple[tuple[ScoreResult, Scorecard] | None, str | None]:
+        """The score and its scorecard, or why there is none: a broken rules file must not
+        lose the transcripts (the job records the problem; the call can be re-scored)."""
+        try:
+            card = load_rules(self.settings.qa_rules_path)
+        except RulesError as exc:
+            log.error("call %s not scored: %s", claim.call_id, exc)
+            return None, f"not scored: {exc}"
+        words = [SpokenWord(leg, w.word, w.start, w.end)
+                 for leg, transcript in transcripts.items() for w in transcript.words]
+        return (score(card, claim.facts, words), card), None
+
+    async def _store(self, claim: _Claim, transcripts: dict[Leg, Transcript],
+                     scored: tuple[ScoreResult, Scorecard] | None, note: str | None) -> None:
+        now = self.clock.now()
+        async with self.database.session() as session:
+            if not await finish_job(session, job_id=claim.job_id, worker=self.name, now=now,
+                                    note=note):
+                raise _LeaseLost
+            for leg, transcript in transcripts.items():
+                await save_transcript(session, call_id=claim.call_id, leg=leg,
+                                      words=[w.as_json() for w in transcript.words],
+                                      model=transcript.model, duration=transcript.duration,
+                                      file=transcript.file)
+            if scored is not None:
+                call = await session.get(Call, claim.call_id)
+                assert call is not None
+                await save_score(session, call=call, result=scored[0], card=scored[1], at=now)
+        log.info("call %s transcribed%s", claim.call_id,
+                 f", scored {scored[0].score}/{scored[0].max}" if scored else f"; {note}")
+
+    async def _failed(self, claim: _Claim, exc: Exception) -> None:
+        if isinstance(exc, TranscriptionError):
+            error = str(exc)
+        else:  # a bug or the database: keep the type, and the traceback in the log
+            error = f"{type(exc).__name__}: {exc}"
+            log.error("call %s: unexpected error", claim.call_id, exc_info=exc)
+        now = self.clock.now()
+        retry_at = now + timedelta(seconds=self.retry_delay * claim.attempt)
+        try:
+            async with self.database.session() as session:
+                status = await fail_attempt(session, job_id=claim.job_id, worker=self.name,
+                                            now=now, error=error,
+                                            max_attempts=self.max_attempts, retry_at=retry_at)
+        except Exception:
+            log.exception("call %s: could not record the failed attempt (the lease will "
+                          "expire and the job be retried)", claim.call_id)
+            return
+        log.warning("call %s: attempt %s of %s failed (%s): %s", claim.call_id, claim.attempt,
+                    self.max_attempts, status, error)
+
+    async def _keep_lease(self, claim: _Claim) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                async with self.database.session() as session:
+                    until = self.clock.now() + timedelta(seconds=self.lease_seconds)
+                    if not await renew_lease(session, job_id=claim.job_id, worker=self.name,
+                                             until=until):
+                        return  # taken over: storing will find out and discard our result
+            except Exception:
+                log.exception("call %s: could not renew the lease", claim.call_id)
+
+
+def open_pool(settings: Settings, *, model_path: Path | None = None,
+              workers: int | None = None, crash_retries: int = 0) -> TranscriptionPool:
+    """A pool for the configured model; ModelUnavailable with the start-up message if none."""
+    path = model_path or settings.vosk_model_path
+    if path is None:
+        raise ModelUnavailable(transcription_status(settings).message)
+    return TranscriptionPool(path, workers=workers or settings.transcription_workers,
+                             recycle_after=settings.transcription_recycle_after,
+                             crash_retries=crash_retries)
+
+
+async def run_transcription_worker(
+    database: Database, settings: Settings, *, pool: Transcriber | None = None,
+    clock: Clock | None = None, until_idle: bool = False, stop: asyncio.Event | None = None,
+    lease_seconds: float = 300.0, retry_delay: float = 60.0, poll_seconds: float = 2.0,
+) -> int:
+    """Transcribe and score queued calls until `stop` is set (or, `until_idle`, until none is
+    claimable); returns how many jobs were processed. A pool is opened (and closed) here
+    unless one is given. Crashed workers are not retried inside the pool: the job's own
+    attempts count them."""
+    own_pool: TranscriptionPool | None = None
+    if pool is None:
+        own_pool = pool = await asyncio.to_thread(lambda: open_pool(settings).start())
+    worker = TranscriptionWorker(database, settings, pool, clock=clock,
+                                 lease_seconds=lease_seconds, retry_delay=retry_delay,
+                                 poll_seconds=poll_seconds)
+    try:
+        return await worker.run(until_idle=until_idle, stop=stop)
+    finally:
+        if own_pool is not None:
+            await asyncio.to_thread(own_pool.close)
