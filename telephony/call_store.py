@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,10 +21,13 @@ from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
 from crm.customers.models import Phone
 from crm.db import Database
 from crm.phones import lookup_key
+from crm.transcripts.service import enqueue_call
 from crm.users.models import User
 from telephony.events import CallRecord
 
 log = logging.getLogger(__name__)
+
+RECORDING_GRACE = timedelta(seconds=3)
 
 
 class CallStore:
@@ -91,15 +95,20 @@ class CallStore:
             customers = await self._customers(session, {n for n in numbers.values() if n})
             agents = await self._agents(session, {r.agent_extension for r in records
                                                   if r.agent_extension})
+            rows: dict[str, Call] = {}
             for record in records:
                 call = existing.get(record.linkedid)
                 if call is None:
                     call = Call(pbx_id=self.pbx_id, linkedid=record.linkedid)
                     session.add(call)
+                rows[record.linkedid] = call
                 number = numbers[record.linkedid]
                 self._apply(call, record, number, customers.get(number or ""),
                             agents.get(record.agent_extension or ""))
             await session.flush()
+            for record in records:
+                if record.ended_at is not None:
+                    await self._queue_transcription(session, rows[record.linkedid], record)
             attempts = {r.attempt_id: r.linkedid for r in records if r.attempt_id}
             if attempts:
                 by_linkedid = {c.linkedid: c for c in await session.scalars(
@@ -110,6 +119,15 @@ class CallStore:
                                                       CallbackAttempt.call_id.is_(None))):
                     attempt.call_id = by_linkedid[attempts[attempt.id]].id
         self.written += len(records)
+
+    @staticmethod
+    async def _queue_transcription(session: Any, call: Call, record: CallRecord) -> None:
+        """A recorded call that ended is queued in the same transaction that ends it, so no
+        recording is ever forgotten; the PBX is given a moment to finish writing the files."""
+        job = await enqueue_call(session, call)
+        if job is not None and job.attempts == 0 and job.not_before is None:
+            assert record.ended_at is not None
+            job.not_before = record.ended_at + RECORDING_GRACE
 
     @staticmethod
     async def _customers(session: Any, numbers: set[str]) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +19,22 @@ from telephony.agent_sync import AgentPbxSync
 from telephony.attempt_outcomes import resolve_attempt
 from telephony.bridge import Bridge, QueueMembersResynced
 from telephony.events import CallEnded
-from web import agents, auth, callbacks, calls, customers, errors, health, metrics, pages, users
+from telephony.speech.status import transcription_status
+from telephony.speech.worker import run_transcription_worker
+from web import (
+    agents,
+    auth,
+    callbacks,
+    calls,
+    customers,
+    errors,
+    health,
+    metrics,
+    pages,
+    qa,
+    recordings,
+    users,
+)
 from web import ws as websocket
 from web.agent_states import AgentStates
 from web.metrics import Metrics
@@ -26,11 +42,15 @@ from web.outbox import Outbox
 from web.pops import POP_EVENTS, PopService
 from web.services import Services
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings, *, database: Database | None = None,
-               clock: Clock | None = None, with_bridge: bool = True) -> FastAPI:
+               clock: Clock | None = None, with_bridge: bool = True,
+               with_transcription: bool = True) -> FastAPI:
     """Build the app. A Database passed in stays the caller's to close (tests, the demo);
-    `with_bridge=False` runs without a PBX (API tests)."""
+    `with_bridge=False` runs without a PBX (API tests); transcription runs in this process
+    when a Vosk model is configured and `with_transcription` is on."""
     owns_database = database is None
     db = database or Database(settings.database_url, echo=settings.database_echo)
 
@@ -55,15 +75,28 @@ def create_app(settings: Settings, *, database: Database | None = None,
             await resolve_attempt(db, event.record, at=svc.clock.now())
 
         svc.bus.subscribe(attempts, name="attempt-outcomes", types=(CallEnded,))
-        timer = asyncio.create_task(svc.agent_states.run_wrapup_timer(), name="wrapup-timer")
+        tasks = [asyncio.create_task(svc.agent_states.run_wrapup_timer(), name="wrapup-timer")]
+        transcription = transcription_status(settings)
+        app.state.health_probes["transcription"] = lambda: {"enabled": transcription.enabled,
+                                                            "message": transcription.message}
+        (log.info if transcription.enabled else log.warning)("%s", transcription.message)
+        stop_worker = asyncio.Event()
+        if transcription.enabled and with_transcription:
+            tasks.append(asyncio.create_task(
+                run_transcription_worker(db, settings, clock=svc.clock, stop=stop_worker),
+                name="transcription"))
         if svc.bridge is not None:
             await svc.bridge.start()
         try:
             yield
         finally:
-            timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
+            stop_worker.set()
+            for task in tasks:
+                if task.get_name() != "transcription":
+                    task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if svc.bridge is not None:
                 await svc.bridge.stop()
             await svc.bus.close()
@@ -75,8 +108,8 @@ def create_app(settings: Settings, *, database: Database | None = None,
     app.state.database = db
     app.state.health_probes = {}
     errors.install(app)
-    for module in (health, auth, users, customers, callbacks, calls, agents, metrics, websocket,
-                   pages):
+    for module in (health, auth, users, customers, callbacks, calls, recordings, qa, agents,
+                   metrics, websocket, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     return app

@@ -19,10 +19,11 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
-HOME = {Role.AGENT: "/console", Role.SUPERVISOR: "/console", Role.QA: "/console",
+HOME = {Role.AGENT: "/console", Role.SUPERVISOR: "/console", Role.QA: "/qa",
         Role.ADMIN: "/admin"}
 PAGE_ROLES = {"console": (Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN),
-              "admin": (Role.ADMIN,)}
+              "admin": (Role.ADMIN,),
+              "qa": (Role.QA, Role.SUPERVISOR, Role.AGENT)}
 
 
 async def _caller(request: Request, svc: Services) -> Caller | None:
@@ -69,3 +70,8 @@ async def console_page(request: Request, svc: Services = Depends(services)) -> R
 @router.get("/admin")
 async def admin_page(request: Request, svc: Services = Depends(services)) -> Response:
     return await _page(request, svc, "admin")
+
+
+@router.get("/qa")
+async def qa_page(request: Request, svc: Services = Depends(services)) -> Response:
+    return await _page(request, svc, "qa")

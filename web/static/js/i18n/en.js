@@ -269,6 +269,13 @@ export default {
   "errors.reason_required": "Choose a pause reason",
   "errors.extension_required": "An agent needs an extension",
   "errors.extension_taken": "That extension belongs to another agent",
+  "errors.invalid_leg": "The recording leg is mixed, agent or customer",
+  "errors.no_recording": "This call has no such recording on the server",
+  "errors.not_your_call": "Agents may only open their own calls",
+  "errors.not_scored": "This call has not been scored yet",
+  "errors.unknown_rule": "The scorecard has no such rule",
+  "errors.same_as_automatic": "An override must change the verdict; confirm it instead",
+  "errors.override_reason_required": "Say why the automatic result is wrong",
   "errors.username_taken": "That username is taken",
 
   "login.heading": "Sign in",

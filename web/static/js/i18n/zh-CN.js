@@ -299,6 +299,13 @@ export default {
   "errors.invalid_extension": "分机号为 2–8 位数字，例如 1001",
   "errors.extension_required": "客服专员必须设置分机号",
   "errors.extension_taken": "该分机已分配给其他坐席",
+  "errors.invalid_leg": "录音声道应为 mixed（混合）、agent（坐席）或 customer（客户）",
+  "errors.no_recording": "这通电话在服务器上没有该录音",
+  "errors.not_your_call": "坐席只能查看自己的通话",
+  "errors.not_scored": "这通电话尚未评分",
+  "errors.unknown_rule": "评分表中没有这一项",
+  "errors.same_as_automatic": "改判须与自动结果不同；如认可请选择“确认”",
+  "errors.override_reason_required": "请说明改判理由",
 
   "login.heading": "登录",
   "login.username": "用户名",

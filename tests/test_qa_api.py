@@ -1,0 +1,186 @@
+"""The QA review API and recordings: roles, filters, reviews with reasons, audited listens."""
+
+from __future__ import annotations
+
+import wave
+from array import array
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from crm.audit import service as audit
+from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
+from crm.clock import FixedClock
+from crm.db import Database
+from crm.quality.rules import load_rules
+from crm.quality.scorecard import score
+from crm.quality.service import call_facts, save_score, spoken_words
+from crm.settings import Settings, load_settings
+from crm.transcripts.models import Leg
+from crm.transcripts.service import save_transcript
+from tests.support.api import Api, running_app
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def tone(path: Path, seconds: float, level: int) -> None:
+    samples = array("h", [level if (i // 20) % 2 else -level for i in range(int(8000 * seconds))])
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(samples.tobytes())
+
+
+AGENT_WORDS = [("您好", 0.5, 0.9), ("这里", 1.0, 1.3), ("是", 1.3, 1.4), ("装修", 1.4, 1.8),
+               ("客服", 1.8, 2.2), ("我是", 2.3, 2.6), ("小王", 2.6, 3.0),
+               ("请问", 3.1, 3.4), ("有什么", 3.4, 3.8), ("可以", 3.8, 4.0), ("帮", 4.0, 4.2),
+               ("您", 4.2, 4.4), ("我不知道", 9.0, 9.6), ("再见", 14.0, 14.5)]
+CUSTOMER_WORDS = [("我", 5.0, 5.2), ("家", 5.2, 5.4), ("墙面", 5.4, 5.9), ("裂", 5.9, 6.2)]
+
+
+@pytest.fixture
+def qa_settings(settings: Settings, tmp_path: Path) -> Settings:
+    return load_settings(database_url=settings.database_url, recordings_dir=tmp_path / "rec",
+                         default_area_code="029")
+
+
+@pytest.fixture
+async def api(db: Database, qa_settings: Settings, clock: FixedClock) -> AsyncIterator[Api]:
+    async with running_app(qa_settings, db, clock=clock) as running:
+        yield running
+
+
+async def scored_call(api: Api, db: Database, settings: Settings, clock: FixedClock,
+                      agent: str = "agent1", linkedid: str = "100.1") -> int:
+    directory = settings.recordings_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    tone(directory / f"{linkedid}-agent.wav", 15, 3000)
+    tone(directory / f"{linkedid}-customer.wav", 15, 2000)
+    async with db.session() as session:
+        call = Call(linkedid=linkedid, direction=Direction.INBOUND, queue="service",
+                    started_at=clock.now(), answered_at=clock.now() + timedelta(seconds=20),
+                    ended_at=clock.now() + timedelta(minutes=1), outcome=CallOutcome.ANSWERED,
+                    ring_seconds=20, hung_up_by=HungUpBy.AGENT, agent_id=api.ids[agent],
+                    customer_number="13800138000",
+                    recording_agent=f"/var/spool/asterisk/monitor/{linkedid}-agent.wav",
+                    recording_customer=f"{linkedid}-customer.wav")
+        session.add(call)
+        await session.flush()
+        for leg, words in ((Leg.AGENT, AGENT_WORDS), (Leg.CUSTOMER, CUSTOMER_WORDS)):
+            await save_transcript(session, call_id=call.id, leg=leg, words=[
+                {"word": w, "start": s, "end": e, "conf": 0.9} for w, s, e in words],
+                model="test", duration=15.0, file=f"{leg.value}.wav")
+        from crm.transcripts.service import get_transcripts
+
+        card = load_rules()
+        result = score(card, await call_facts(session, call),
+                       spoken_words(await get_transcripts(session, call_id=call.id)))
+        await save_score(session, call=call, result=result, card=card, at=clock.now())
+        return call.id
+
+
+async def test_reviewer_lists_filters_and_opens_a_call(api: Api, db: Database,
+                                                       qa_settings: Settings,
+                                                       clock: FixedClock) -> None:
+    call_id = await scored_call(api, db, qa_settings, clock)
+    other = await scored_call(api, db, qa_settings, clock, agent="agent2", linkedid="100.2")
+    listed = (await api["qa"].get("/api/qa/calls")).json()
+    assert {c["id"] for c in listed} == {call_id, other}
+    row = next(c for c in listed if c["id"] == call_id)
+    assert "forbidden_phrases" in row["failed_rules"] and "answer_within_3_rings" in \
+        row["failed_rules"]
+    assert row["score"] < row["max_score"] and row["agent_name"] == "AGENT1"
+    by_rule = (await api["qa"].get("/api/qa/calls",
+                                   params={"failed_rule": "greeting"})).json()
+    assert by_rule == []  # the greeting was there
+    by_agent = (await api["supervisor"].get("/api/qa/calls",
+                                            params={"agent_id": api.ids["agent2"]})).json()
+    assert [c["id"] for c in by_agent] == [other]
+    detail = (await api["qa"].get(f"/api/qa/calls/{call_id}")).json()
+    assert [w["word"] for w in detail["transcript"]["customer"]] == ["我", "家", "墙面", "裂"]
+    assert detail["recordings"] == {"mixed": True, "agent": True, "customer": True}
+    rules = {r["id"]: r for r in detail["score"]["rules"]}
+    forbidden = rules["forbidden_phrases"]
+    assert forbidden["passed"] is False and forbidden["evidence"][0]["text"] == "我不知道"
+    assert forbidden["title"] and forbidden["points"] == 3
+    assert rules["greeting"]["passed"] is True
+
+
+async def test_overrides_need_a_reason_and_change_the_reviewed_score(
+        api: Api, db: Database, qa_settings: Settings, clock: FixedClock) -> None:
+    call_id = await scored_call(api, db, qa_settings, clock)
+    url = f"/api/qa/calls/{call_id}/reviews"
+    response = await api["qa"].post(url, json={"rule_id": "forbidden_phrases",
+                                               "decision": "overridden", "passed": True})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["code"] == "override_reason_required"
+    before = (await api["qa"].get(f"/api/qa/calls/{call_id}")).json()["score"]
+    response = await api["qa"].post(url, json={
+        "rule_id": "forbidden_phrases", "decision": "overridden", "passed": True,
+        "reason": "客户说的“我不知道”，不是坐席"})
+    assert response.status_code == 201
+    after = response.json()["score"]
+    rule = next(r for r in after["rules"] if r["id"] == "forbidden_phrases")
+    assert rule["passed"] is False and rule["final_passed"] is True  # automatic stays visible
+    assert rule["review"]["reason"].startswith("客户说的") and rule["review"]["reviewer_name"]
+    assert after["score"] == before["score"] + 3
+    assert after["automatic_score"] == before["automatic_score"]
+    response = await api["qa"].post(url, json={"rule_id": "greeting", "decision": "confirmed"})
+    greeting = next(r for r in response.json()["score"]["rules"] if r["id"] == "greeting")
+    assert greeting["review"]["decision"] == "confirmed" and greeting["final_passed"] is True
+    async with db.session() as session:
+        entries = await audit.get_all(session, entity_type="call", entity_id=call_id)
+    assert {e.action for e in entries} >= {"qa.overridden", "qa.confirmed"}
+
+
+async def test_agents_see_only_their_own_calls_and_cannot_review(
+        api: Api, db: Database, qa_settings: Settings, clock: FixedClock) -> None:
+    mine = await scored_call(api, db, qa_settings, clock)
+    theirs = await scored_call(api, db, qa_settings, clock, agent="agent2", linkedid="100.2")
+    listed = (await api["agent1"].get("/api/qa/calls",
+                                      params={"agent_id": api.ids["agent2"]})).json()
+    assert [c["id"] for c in listed] == [mine]
+    assert (await api["agent1"].get(f"/api/qa/calls/{mine}")).status_code == 200
+    assert (await api["agent1"].get(f"/api/qa/calls/{theirs}")).status_code == 403
+    assert (await api["agent1"].get(f"/api/calls/{theirs}/recording")).status_code == 403
+    response = await api["agent1"].post(f"/api/qa/calls/{mine}/reviews", json={
+        "rule_id": "greeting", "decision": "confirmed"})
+    assert response.status_code == 403
+    assert (await api["admin"].get("/api/qa/calls")).status_code == 403
+
+
+async def test_recordings_are_served_audited_and_seekable(api: Api, db: Database,
+                                                          qa_settings: Settings,
+                                                          clock: FixedClock) -> None:
+    call_id = await scored_call(api, db, qa_settings, clock)
+    client = api["qa"]
+    whole = await client.get(f"/api/calls/{call_id}/recording", params={"leg": "agent"})
+    assert whole.status_code == 200 and whole.headers["content-type"] == "audio/wav"
+    assert whole.content[:4] == b"RIFF"
+    part = await client.get(f"/api/calls/{call_id}/recording", params={"leg": "agent"},
+                            headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and len(part.content) == 1000
+    mixed = await client.get(f"/api/calls/{call_id}/recording")
+    assert mixed.status_code == 200
+    with wave.open(str(next((qa_settings.recordings_dir / ".mixed").glob("*.wav")))) as out:
+        assert (out.getframerate(), out.getnframes()) == (8000, 15 * 8000)
+    assert (await client.get(f"/api/calls/{call_id}/recording",
+                             params={"leg": "both"})).status_code == 422
+    async with db.session() as session:
+        listens = await audit.get_all(session, action="recording.listen")
+    assert sorted(e.detail["leg"] for e in listens) == ["agent", "mixed"]  # the seek is not
+
+
+async def test_recordings_outside_the_directory_are_never_served(
+        api: Api, db: Database, qa_settings: Settings, clock: FixedClock) -> None:
+    call_id = await scored_call(api, db, qa_settings, clock)
+    async with db.session() as session:
+        call = await session.get(Call, call_id)
+        call.recording_agent = "../../../../etc/passwd"
+        call.recording_customer = "/etc/hostname"
+    for leg in ("agent", "customer"):
+        response = await api["qa"].get(f"/api/calls/{call_id}/recording", params={"leg": leg})
+        assert response.status_code == 404

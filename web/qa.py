@@ -1,0 +1,194 @@
+"""QA review: calls with their scores, one call with its transcript and scorecard, and the
+reviewer's confirm/override of each rule (audited). Agents see only their own calls."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from crm.audit import service as audit
+from crm.calls.models import Call, Direction
+from crm.customers.models import Customer
+from crm.quality import reviews
+from crm.quality.models import CallScore, ReviewDecision, RuleReview
+from crm.quality.rules import RulesError, load_rules
+from crm.quality.service import get_score
+from crm.transcripts.models import TranscriptionJob
+from crm.transcripts.service import get_job, get_transcripts
+from crm.users.models import Role, User
+from web.auth import Caller, require
+from web.recordings import LEGS, inside, readable_call
+from web.services import Services, services
+
+router = APIRouter(prefix="/api/qa", tags=["qa"])
+viewers = require(Role.QA, Role.SUPERVISOR, Role.AGENT)
+reviewers = require(Role.QA, Role.SUPERVISOR)
+MAX_SCAN = 5000
+
+
+class QaCall(BaseModel):
+    id: int
+    started_at: datetime
+    direction: str
+    queue: str | None
+    agent_id: int | None
+    agent_name: str | None
+    customer_id: int | None
+    customer_name: str | None
+    customer_number: str | None
+    talk_seconds: float | None
+    outcome: str | None
+    score: int | None
+    max_score: int | None
+    failed_rules: list[str]
+    job_status: str | None
+    reviewed: bool
+
+
+class ReviewIn(BaseModel):
+    rule_id: str = Field(max_length=64)
+    decision: ReviewDecision
+    passed: bool | None = None
+    reason: str | None = Field(None, max_length=2000)
+
+
+def _points(svc: Services) -> dict[str, Any]:
+    try:
+        card = load_rules(svc.settings.qa_rules_path)
+    except RulesError:
+        return {}
+    return {rule.id: rule for rule in card.rules}
+
+
+@router.get("/calls", response_model=list[QaCall])
+async def list_calls(
+    date_from: date | None = None, date_to: date | None = None, agent_id: int | None = None,
+    queue: str | None = Query(None, max_length=64),
+    kind: Direction | None = Query(None, description="inbound or outbound (callbacks)"),
+    score_min: int | None = None, score_max: int | None = None,
+    failed_rule: str | None = Query(None, max_length=64),
+    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+    caller: Caller = Depends(viewers), svc: Services = Depends(services),
+) -> list[QaCall]:
+    """Answered calls, newest first, with their automatic scores and review state."""
+    agent = aliased(User)
+    query = (select(Call, CallScore, Customer.name, agent.display_name,
+                    TranscriptionJob.status)
+             .outerjoin(CallScore, CallScore.call_id == Call.id)
+             .outerjoin(Customer, Customer.id == Call.customer_id)
+             .outerjoin(agent, agent.id == Call.agent_id)
+             .outerjoin(TranscriptionJob, TranscriptionJob.call_id == Call.id)
+             .where(Call.answered_at.is_not(None), Call.ended_at.is_not(None))
+             .order_by(Call.started_at.desc(), Call.id.desc()))
+    if caller.role is Role.AGENT:
+        agent_id = caller.id
+    if agent_id is not None:
+        query = query.where(Call.agent_id == agent_id)
+    tz = svc.settings.tz
+    if date_from is not None:
+        query = query.where(Call.started_at >= datetime.combine(date_from, time(), tz))
+    if date_to is not None:
+        query = query.where(Call.started_at < datetime.combine(date_to + timedelta(days=1),
+                                                               time(), tz))
+    if queue:
+        query = query.where(Call.queue == queue)
+    if kind is not None:
+        query = query.where(Call.direction == kind)
+    if score_min is not None:
+        query = query.where(CallScore.score >= score_min)
+    if score_max is not None:
+        query = query.where(CallScore.score <= score_max)
+    async with svc.database.session() as session:
+        rows = list(await session.execute(query.limit(MAX_SCAN if failed_rule else limit + offset)))
+        reviewed = set(await session.scalars(
+            select(RuleReview.call_id).where(
+                RuleReview.call_id.in_([c.id for c, *_ in rows])))) if rows else set()
+    out = []
+    for call, score, customer_name, agent_name, job_status in rows:
+        failed = [r["id"] for r in (score.rules if score else []) if r.get("passed") is False]
+        if failed_rule and failed_rule not in failed:
+            continue
+        out.append(QaCall(
+            id=call.id, started_at=call.started_at, direction=call.direction.value,
+            queue=call.queue, agent_id=call.agent_id, agent_name=agent_name,
+            customer_id=call.customer_id, customer_name=customer_name,
+            customer_number=call.customer_number, talk_seconds=call.talk_seconds,
+            outcome=call.outcome.value if call.outcome else None,
+            score=score.score if score else None, max_score=score.max_score if score else None,
+            failed_rules=failed, job_status=job_status.value if job_status else None,
+            reviewed=call.id in reviewed))
+    return out[offset:offset + limit]
+
+
+@router.get("/calls/{call_id}")
+async def call_detail(call_id: int, caller: Caller = Depends(viewers),
+                      svc: Services = Depends(services)) -> dict[str, Any]:
+    """One call for review: its facts, which recordings exist, both transcript lanes, the
+    automatic scorecard with evidence, and the reviews."""
+    call = await readable_call(svc, caller, call_id)
+    directory = svc.settings.recordings_dir
+    async with svc.database.session() as session:
+        transcripts = await get_transcripts(session, call_id=call_id)
+        score = await get_score(session, call_id=call_id)
+        latest = await reviews.latest_reviews(session, call_id)
+        job = await get_job(session, call_id=call_id)
+        people = {call.agent_id or 0, *(r.reviewer_id for r in latest.values())}
+        names = {user_id: name for user_id, name in await session.execute(  # noqa: C416
+            select(User.id, User.display_name).where(User.id.in_(people)))}
+        customer = await session.get(Customer, call.customer_id) if call.customer_id else None
+    rules = _points(svc)
+    scored = None
+    if score is not None:
+        result = reviews.reviewed_score(score, latest,
+                                        {k: r.points for k, r in rules.items()})
+        for rule in result.rules:
+            definition = rules.get(rule["id"])
+            rule["title"] = definition.title if definition else rule["id"]
+            if rule["review"]:
+                rule["review"]["reviewer_name"] = names.get(rule["review"]["reviewer_id"])
+        scored = {"automatic_score": score.score, "automatic_max": score.max_score,
+                  "score": result.score, "max": result.max, "rules": result.rules,
+                  "rules_version": score.rules_version, "scored_at": score.scored_at}
+    available = {
+        "agent": inside(call.recording_agent, directory) is not None,
+        "customer": inside(call.recording_customer, directory) is not None}
+    available["mixed"] = inside(call.recording, directory) is not None or any(available.values())
+    return {
+        "call": {"id": call.id, "linkedid": call.linkedid, "direction": call.direction.value,
+                 "queue": call.queue, "started_at": call.started_at,
+                 "answered_at": call.answered_at, "ended_at": call.ended_at,
+                 "talk_seconds": call.talk_seconds, "ring_seconds": call.ring_seconds,
+                 "hung_up_by": call.hung_up_by.value if call.hung_up_by else None,
+                 "agent_id": call.agent_id, "agent_name": names.get(call.agent_id or 0),
+                 "customer_id": call.customer_id,
+                 "customer_name": customer.name if customer else None,
+                 "customer_number": call.customer_number},
+        "recordings": {leg: available[leg] for leg in LEGS},
+        "transcript": {t.leg.value: t.words for t in transcripts},
+        "score": scored,
+        "job": None if job is None else {"status": job.status.value, "attempts": job.attempts,
+                                         "last_error": job.last_error},
+    }
+
+
+@router.post("/calls/{call_id}/reviews", status_code=201)
+async def review(call_id: int, body: ReviewIn, caller: Caller = Depends(reviewers),
+                 svc: Services = Depends(services)) -> dict[str, Any]:
+    """Confirm or override one rule's automatic verdict (overrides need a reason)."""
+    await readable_call(svc, caller, call_id)
+    async with svc.database.session() as session:
+        saved = await reviews.review_rule(
+            session, call_id=call_id, rule_id=body.rule_id, reviewer_id=caller.id,
+            decision=body.decision, passed=body.passed, reason=body.reason,
+            at=svc.clock.now())
+        await audit.record(session, actor=caller.user.username, user_id=caller.id,
+                           action=f"qa.{body.decision.value}", entity_type="call",
+                           entity_id=call_id,
+                           detail={"rule_id": body.rule_id, "passed": saved.passed,
+                                   "reason": saved.reason}, at=svc.clock.now())
+    return await call_detail(call_id, caller, svc)
