@@ -27,7 +27,7 @@ from telephony.events import CallRecord
 
 log = logging.getLogger(__name__)
 
-RECORDING_GRACE = timedelta(seconds=3)
+RECORDING_GRACE = timedelta(seconds=5)
 
 
 class CallStore:

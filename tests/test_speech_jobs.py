@@ -98,11 +98,11 @@ def settings(database_url: str, recordings: Path) -> Settings:
 
 async def add_call(database: Database, *, agent: str | None = "inbound-1001-agent.wav",
                    customer: str | None = "inbound-1001-customer.wav", ended: bool = True,
-                   linkedid: str = "1700000000.1") -> int:
+                   linkedid: str = "1700000000.1", answered: bool = True) -> int:
     started = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     async with database.session() as session:
         call = Call(linkedid=linkedid, direction=Direction.INBOUND, started_at=started,
-                    answered_at=started + timedelta(seconds=4),
+                    answered_at=started + timedelta(seconds=4) if answered else None,
                     ended_at=started + timedelta(seconds=30) if ended else None,
                     outcome=CallOutcome.ANSWERED if ended else None, ring_seconds=4.0,
                     hung_up_by=HungUpBy.CUSTOMER if ended else None,
@@ -145,7 +145,9 @@ async def test_a_call_is_queued_once_and_only_when_recorded_and_over(db: Databas
 
     live = await add_call(db, linkedid="live", ended=False)
     unrecorded = await add_call(db, linkedid="unrecorded", agent=None, customer=None)
+    unanswered = await add_call(db, linkedid="unanswered", answered=False)
     assert await on_call_ended(db, live) is None
+    assert await on_call_ended(db, unanswered) is None
     assert await on_call_ended(db, unrecorded) is None
     assert await on_call_ended(db, 999_999) is None
     assert await count(db, TranscriptionJob) == 1

