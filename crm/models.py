@@ -4,6 +4,7 @@ from crm.agents.models import AgentState, AgentStateLog
 from crm.audit.models import AuditEntry
 from crm.callbacks.models import CallbackAttempt, CallbackTask
 from crm.calls.models import Call
+from crm.campaigns.models import Campaign
 from crm.customers.models import Customer, Phone
 from crm.db import Base
 from crm.projects.models import Project
@@ -20,6 +21,7 @@ __all__ = [
     "CallScore",
     "CallbackAttempt",
     "CallbackTask",
+    "Campaign",
     "Customer",
     "Phone",
     "Project",

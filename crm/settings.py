@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     agent_extension_pattern: str = r"^\d{3,6}$"
     queue: str = "service"
     callback_queue: str = "callbacks"
+    # Customer-first campaigns dial outside numbers with this channel.
+    trunk_dial_template: str = "PJSIP/{number}@trunk"
+    dialer_enabled: bool = True
+    dialer_calls_per_second: float = Field(1.0, gt=0, le=100)
     recordings_dir: Path = Path("./var/recordings")
 
     # Speech: no model configured means transcription is off, everything else on.
@@ -152,6 +156,13 @@ class Settings(BaseSettings):
     def _has_extension(cls, value: str) -> str:
         if "{extension}" not in value:
             raise ValueError("must contain {extension}")
+        return value
+
+    @field_validator("trunk_dial_template")
+    @classmethod
+    def _has_number(cls, value: str) -> str:
+        if "{number}" not in value:
+            raise ValueError("must contain {number}")
         return value
 
     @property

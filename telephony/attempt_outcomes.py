@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, Outcome
+from crm.campaigns import service as campaigns
 from crm.db import Database
 from telephony.events import CallRecord
 
@@ -35,7 +35,7 @@ async def resolve_attempt(database: Database, record: CallRecord, *, at: datetim
         attempt = await session.get(CallbackAttempt, record.attempt_id)
         if attempt is None or attempt.outcome is not None:
             return False
-        await callbacks.complete_attempt(session, attempt=attempt, outcome=outcome, at=at,
+        await campaigns.complete_attempt(session, attempt=attempt, outcome=outcome, at=at,
                                          notes=f"PBX: {record.outcome}")
     log.info("attempt %s: %s (from the PBX)", record.attempt_id, outcome.value)
     return True

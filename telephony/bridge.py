@@ -20,6 +20,7 @@ from crm.bus import EventBus
 from crm.clock import Clock, SystemClock
 from crm.db import Database
 from crm.settings import Settings
+from telephony import contract
 from telephony.ami.client import AmiActionFailed, AmiClient, AmiEndpoint, AmiError
 from telephony.call_store import CallStore
 from telephony.channels import AgentDirectory
@@ -89,6 +90,8 @@ class Bridge:
         self._fifo: asyncio.Queue[_Event | _Snapshot] = asyncio.Queue()
         self._paused = False
         self._tasks: list[asyncio.Task[Any]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self.synced_at: float | None = None  # monotonic: last channels resync since connecting
         self.events_processed = 0
         self.last_event_at: datetime | None = None
         self.fatal: str | None = None
@@ -136,7 +139,15 @@ class Bridge:
             self._paused = True
             self.client.pause_reading()
 
+    @property
+    def settled(self) -> bool:
+        """Connected, resynced since, and given a moment to recover adopted calls' variables:
+        only then may silence from the PBX about a call be taken to mean there is none."""
+        return (self.client.connected and self.synced_at is not None
+                and time.monotonic() - self.synced_at > 3.0)
+
     def _on_disconnected(self, reason: str) -> None:
+        self.synced_at = None
         self.bus.publish(PbxConnection(False, self.clock.now()))
 
     async def _on_connected(self) -> None:
@@ -198,10 +209,33 @@ class Bridge:
         if item.kind == "channels":
             channels = [m for m in item.messages if m.get("Event") == "CoreShowChannel"]
             self._publish(self.tracker.resync(channels, item.at))
+            self.synced_at = time.monotonic()
             log.info("resynced with %d live channel(s)", len(channels))
+            adopted, self.tracker.adopted = self.tracker.adopted, []
+            for linkedid, uniqueid, channel in adopted:
+                task = asyncio.create_task(self._recover_variables(linkedid, uniqueid, channel))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         else:
             self.queue_members.reset(item.messages)
             self.bus.publish(QueueMembersResynced(tuple(self.queue_members.members())))
+
+    async def _recover_variables(self, linkedid: str, uniqueid: str, channel: str) -> None:
+        """A call picked up by a resync lost its channel variables (which attempt, which
+        customer, which recordings): ask the PBX, and apply the answers as VarSet events."""
+        for variable in sorted(contract.TRACKED_VARIABLES):
+            try:
+                response = await self.client.send(
+                    {"Action": "Getvar", "Channel": channel, "Variable": variable},
+                    as_list=False)
+            except AmiError:
+                return
+            value = response.get("Value") if response.success else None
+            if value:
+                self._put(_Event(Message({"Event": "VarSet", "Channel": channel,
+                                          "Uniqueid": uniqueid, "Linkedid": linkedid,
+                                          "Variable": variable, "Value": value}),
+                                 self.clock.now(), time.monotonic()))
 
     def _publish(self, events: list[DomainEvent]) -> None:
         for event in events:

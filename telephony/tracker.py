@@ -142,6 +142,8 @@ class CallTracker:
         self._recent_limit = recent_limit
         self._expected: OrderedDict[str, _ExpectedOriginate] = OrderedDict()
         self._received: float | None = None  # monotonic arrival of the event being applied
+        # Calls picked up by a resync, whose channel variables the bridge should ask for.
+        self.adopted: list[tuple[str, str, str]] = []  # (linkedid, uniqueid, channel)
         self._handlers: dict[str, Callable[[Mapping[str, Any], datetime, list[DomainEvent]],
                                            None]] = {
             "Newchannel": self._newchannel,
@@ -612,6 +614,9 @@ class CallTracker:
                           else None)
         self._open[linkedid] = call
         self._merge_live(call, items, at)
+        first_uid, first_name = _text(first.get("Uniqueid")), _text(first.get("Channel"))
+        if first_uid and first_name:
+            self.adopted.append((linkedid, first_uid, first_name))
         return call
 
     def _merge_live(self, call: _Call, items: list[Mapping[str, Any]], at: datetime) -> None:

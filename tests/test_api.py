@@ -60,14 +60,38 @@ MATRIX = [
     ("GET", "/api/calls/mine", None, {AGENT}),
     ("GET", "/api/calls/live", None, {AGENT}),
     ("POST", "/api/calls/dial", {"number": "13800138000"}, {AGENT}),
+    ("GET", "/api/calls/{call}/recording", None, {AGENT, SUPERVISOR, QA}),
+    ("GET", "/api/qa/calls", None, {AGENT, SUPERVISOR, QA}),
+    ("GET", "/api/qa/calls/{call}", None, {AGENT, SUPERVISOR, QA}),
+    ("POST", "/api/qa/calls/{call}/reviews", {"rule_id": "greeting", "decision": "confirmed"},
+     {SUPERVISOR, QA}),
+    ("GET", "/api/campaigns", None, {SUPERVISOR, ADMIN}),
+    ("POST", "/api/campaigns", {"name": "中期回访", "stages": ["midterm"]}, {SUPERVISOR, ADMIN}),
+    ("GET", "/api/campaigns/{campaign}", None, {SUPERVISOR, ADMIN}),
+    ("PATCH", "/api/campaigns/{campaign}", {"max_concurrent": 3}, {SUPERVISOR, ADMIN}),
+    ("POST", "/api/campaigns/{campaign}/start", None, {SUPERVISOR, ADMIN}),
+    ("POST", "/api/campaigns/{campaign}/pause", None, {SUPERVISOR, ADMIN}),
+    ("POST", "/api/campaigns/{campaign}/stop", None, {SUPERVISOR, ADMIN}),
+    ("GET", "/api/campaigns/{campaign}/attempts", None, {SUPERVISOR, ADMIN}),
+    ("GET", "/api/campaigns/{campaign}/attempts.xlsx", None, {SUPERVISOR, ADMIN}),
 ]
 
 
-async def test_every_endpoint_declares_its_roles(api: Api, db: Database) -> None:
+async def test_every_endpoint_declares_its_roles(api: Api, db: Database,
+                                                clock: FixedClock) -> None:
+    from crm.calls.models import Call, Direction
+
     customer_id, project_id = await _customer_with_project(db)
     tasks = (await api[SUPERVISOR].get(f"/api/projects/{project_id}/callbacks")).json()
+    campaign = (await api[SUPERVISOR].post("/api/campaigns", json={"name": "开工回访"})).json()
+    async with db.session() as session:
+        call = Call(linkedid="matrix.1", direction=Direction.INBOUND, started_at=clock.now(),
+                    agent_id=api.ids["agent1"])
+        session.add(call)
+        await session.flush()
+        call_id = call.id
     ids = {"customer": customer_id, "project": project_id, "task": tasks[0]["id"],
-           "agent2": api.ids["agent2"]}
+           "agent2": api.ids["agent2"], "campaign": campaign["id"], "call": call_id}
     anonymous = api.anonymous()
     covered = set()
     for method, path, body, allowed in MATRIX:

@@ -265,3 +265,21 @@ async def test_killed_simulator_replaced_by_a_new_one(rig: Rig) -> None:
     [call] = await rig.calls()
     assert call.linkedid == linkedid and call.ended_at and call.end_inferred
     assert call.outcome == "answered"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_calls_picked_up_by_a_resync_recover_their_variables(rig: Rig) -> None:
+    await rig.bridge.queue_add(queue="service", interface="PJSIP/1001", member_name="a")
+    await rig.bridge.drain()
+    await rig.stop_bridge()
+    linkedid = await rig.sim.place_inbound_call("13800138000", answer_after=0.5,
+                                                talk_seconds=40)
+    await asyncio.sleep(1.0)  # answered and recording while no bridge is watching
+    await rig.start_bridge()  # this call is new to it: adopted from CoreShowChannels
+    await until(lambda: any(c.linkedid == linkedid and c.recording_agent
+                            for c in rig.bridge.tracker.live_calls()), timeout=10)
+    [live] = [c for c in rig.bridge.tracker.live_calls() if c.linkedid == linkedid]
+    assert live.direction == "inbound" and live.recording_customer
+    await rig.settle()
+    [call] = await rig.calls()
+    assert call.recording_agent and call.answered_at and call.ended_at

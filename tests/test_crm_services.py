@@ -41,6 +41,19 @@ async def _project(db: Database, customer_id: int, **dates: date) -> int:
         return project.id
 
 
+@pytest.fixture
+async def campaign_id(db: Database) -> int:
+    from crm.campaigns.models import Campaign
+
+    async with db.session() as s:
+        owner = await users.create(s, username="supervisor", password="secret-pw",
+                                   role=Role.SUPERVISOR, display_name="组长")
+        campaign = Campaign(name="中期回访", owner_id=owner.id)
+        s.add(campaign)
+        await s.flush()
+        return campaign.id
+
+
 DATES = {"contract_date": date(2026, 3, 1), "start_date": date(2026, 3, 10),
          "concealed_works_date": date(2026, 3, 25), "midterm_date": date(2026, 4, 20),
          "completion_date": date(2026, 5, 31)}
@@ -165,13 +178,13 @@ async def test_date_change_moves_pending_tasks_and_keeps_history(db: Database,
     assert tasks[(Stage.MIDTERM, 0)].latest_date == date(2026, 5, 1)
 
 
-async def test_cancelling_a_project_cancels_open_tasks_only(db: Database,
-                                                            clock: FixedClock) -> None:
+async def test_cancelling_a_project_cancels_open_tasks_only(db: Database, clock: FixedClock,
+                                                            campaign_id: int) -> None:
     project_id = await _project(db, await _customer(db), **DATES)
     async with db.session() as s:
         tasks = await callbacks.get_for_project(s, project_id)
         attempt = await callbacks.start_attempt(s, task=tasks[0], made_by=MadeBy.CAMPAIGN,
-                                                campaign_id=1, at=clock.now())
+                                                campaign_id=campaign_id, at=clock.now())
         await callbacks.complete_attempt(s, attempt=attempt, outcome=Outcome.EFFECTIVE,
                                          at=clock.now(),
                                          satisfaction={"crew": Satisfaction.NEUTRAL})
@@ -183,12 +196,13 @@ async def test_cancelling_a_project_cancels_open_tasks_only(db: Database,
     assert set(statuses[1:]) == {TaskStatus.CANCELLED}
 
 
-async def test_attempt_is_written_before_the_outcome(db: Database, clock: FixedClock) -> None:
+async def test_attempt_is_written_before_the_outcome(db: Database, clock: FixedClock,
+        campaign_id: int) -> None:
     project_id = await _project(db, await _customer(db), **DATES)
     async with db.session() as s:
         task = (await callbacks.get_for_project(s, project_id))[1]
         attempt = await callbacks.start_attempt(s, task=task, made_by=MadeBy.CAMPAIGN,
-                                                campaign_id=7, at=clock.now(),
+                                                campaign_id=campaign_id, at=clock.now(),
                                                 dialed_number="13800138000")
     async with db.session() as s:
         task = await callbacks.get_or_raise(s, task.id)
@@ -217,33 +231,39 @@ async def test_unsatisfied_effective_callback_stays_open_for_follow_up(
     assert task.effective and task.status is TaskStatus.PENDING
 
 
-async def test_attempt_validation(db: Database, clock: FixedClock) -> None:
+async def test_attempt_validation(db: Database, clock: FixedClock,
+        campaign_id: int) -> None:
     project_id = await _project(db, await _customer(db), **DATES)
     async with db.session() as s:
         task = (await callbacks.get_for_project(s, project_id))[0]
         with pytest.raises(ValidationError) as caught:
-            await callbacks.log_attempt(s, task=task, made_by=MadeBy.CAMPAIGN, campaign_id=1,
+            await callbacks.log_attempt(s, task=task, made_by=MadeBy.CAMPAIGN,
+                                        campaign_id=campaign_id,
                                         outcome=Outcome.EFFECTIVE, at=clock.now())
         assert caught.value.code == "satisfaction_required"
         with pytest.raises(ValidationError) as caught:
-            await callbacks.log_attempt(s, task=task, made_by=MadeBy.CAMPAIGN, campaign_id=1,
+            await callbacks.log_attempt(s, task=task, made_by=MadeBy.CAMPAIGN,
+                                        campaign_id=campaign_id,
                                         outcome=Outcome.NO_ANSWER, at=clock.now(),
                                         satisfaction={"quality": Satisfaction.SATISFIED})
         assert caught.value.code == "satisfaction_not_allowed"
         with pytest.raises(ValidationError) as caught:
-            await callbacks.log_attempt(s, task=task, made_by=MadeBy.CAMPAIGN, campaign_id=1,
+            await callbacks.log_attempt(s, task=task, made_by=MadeBy.CAMPAIGN,
+                                        campaign_id=campaign_id,
                                         outcome=Outcome.CALL_LATER, at=clock.now(),
                                         call_back_at=clock.now() - timedelta(hours=1))
         assert caught.value.problems[0].field == "call_back_at"
         assert (await callbacks.get_or_raise(s, task.id)).attempt_count == 0
 
 
-async def test_call_later_sets_the_earliest_next_call(db: Database, clock: FixedClock) -> None:
+async def test_call_later_sets_the_earliest_next_call(db: Database, clock: FixedClock,
+        campaign_id: int) -> None:
     project_id = await _project(db, await _customer(db), **DATES)
     later = clock.now() + timedelta(days=1, hours=3)
     async with db.session() as s:
         task = (await callbacks.get_for_project(s, project_id))[0]
-        await callbacks.log_attempt(s, task=task, made_by=MadeBy.CAMPAIGN, campaign_id=1,
+        await callbacks.log_attempt(s, task=task, made_by=MadeBy.CAMPAIGN,
+                                        campaign_id=campaign_id,
                                     outcome=Outcome.CALL_LATER, at=clock.now(),
                                     call_back_at=later)
     async with db.session() as s:
@@ -251,12 +271,14 @@ async def test_call_later_sets_the_earliest_next_call(db: Database, clock: Fixed
     assert task.status is TaskStatus.PENDING and task.not_before == later
 
 
-async def test_non_compliant_projects(db: Database, clock: FixedClock) -> None:
+async def test_non_compliant_projects(db: Database, clock: FixedClock,
+        campaign_id: int) -> None:
     project_id = await _project(db, await _customer(db), **DATES)
     async with db.session() as s:
         tasks = await callbacks.get_for_project(s, project_id)
         for task in tasks[:2]:
-            await callbacks.log_attempt(s, task=task, made_by=MadeBy.CAMPAIGN, campaign_id=1,
+            await callbacks.log_attempt(s, task=task, made_by=MadeBy.CAMPAIGN,
+                                        campaign_id=campaign_id,
                                         outcome=Outcome.EFFECTIVE, at=clock.now(),
                                         satisfaction={"quality": Satisfaction.SATISFIED})
     async with db.session() as s:

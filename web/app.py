@@ -18,6 +18,7 @@ from crm.settings import Settings
 from telephony.agent_sync import AgentPbxSync
 from telephony.attempt_outcomes import resolve_attempt
 from telephony.bridge import Bridge, QueueMembersResynced
+from telephony.dialer import Dialer
 from telephony.events import CallEnded
 from telephony.speech.status import transcription_status
 from telephony.speech.worker import run_transcription_worker
@@ -26,6 +27,7 @@ from web import (
     auth,
     callbacks,
     calls,
+    campaigns,
     customers,
     errors,
     health,
@@ -87,6 +89,10 @@ def create_app(settings: Settings, *, database: Database | None = None,
                 name="transcription"))
         if svc.bridge is not None:
             await svc.bridge.start()
+            if settings.dialer_enabled:
+                svc.dialer = Dialer(settings, db, svc.bridge, clock=svc.clock)
+                app.state.health_probes["dialer"] = svc.dialer.health
+                tasks.append(asyncio.create_task(svc.dialer.run(), name="dialer"))
         try:
             yield
         finally:
@@ -109,7 +115,7 @@ def create_app(settings: Settings, *, database: Database | None = None,
     app.state.health_probes = {}
     errors.install(app)
     for module in (health, auth, users, customers, callbacks, calls, recordings, qa, agents,
-                   metrics, websocket, pages):
+                   campaigns, metrics, websocket, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     return app

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, CallbackTask, MadeBy, Outcome, Satisfaction
 from crm.calls.models import Call
+from crm.campaigns import service as campaigns
 from crm.customers.cards import TaskCard, project_cards, task_cards
 from crm.errors import Conflict, NotFound
 from crm.projects import service as projects
@@ -70,7 +71,7 @@ async def log_attempt(task_id: int, body: AttemptIn, caller: Caller = Depends(lo
             if attempt.agent_id not in (None, caller.id) and caller.role is Role.AGENT:
                 raise Conflict("this attempt belongs to another agent", code="not_your_attempt")
             attempt.call_id = attempt.call_id or call_id
-            await callbacks.complete_attempt(session, attempt=attempt, outcome=body.outcome,
+            await campaigns.complete_attempt(session, attempt=attempt, outcome=body.outcome,
                                              at=at, satisfaction=satisfaction,
                                              notes=body.notes, call_back_at=body.call_back_at)
         else:

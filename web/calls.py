@@ -11,6 +11,7 @@ from sqlalchemy import select
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, MadeBy, Outcome
 from crm.calls.models import Call
+from crm.campaigns import service as campaigns
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Conflict, DomainError, ValidationError
@@ -104,7 +105,7 @@ async def dial(body: DialIn, caller: Caller = Depends(agent_only),
             async with svc.database.session() as session:
                 failed = await session.get(CallbackAttempt, attempt_id)
                 assert failed is not None
-                await callbacks.complete_attempt(session, attempt=failed,
+                await campaigns.complete_attempt(session, attempt=failed,
                                                  outcome=Outcome.FAILED, at=svc.clock.now(),
                                                  notes=f"PBX refused: {exc}")
         raise PbxUnavailable(f"the PBX refused the call: {exc}", code="pbx_refused") from None

@@ -13,6 +13,7 @@ from crm.clock import Clock, local_today
 from crm.db import Database
 from crm.settings import Settings
 from telephony.bridge import Bridge
+from telephony.dialer import Dialer
 
 if TYPE_CHECKING:
     from web.agent_states import AgentStates
@@ -30,6 +31,7 @@ class Services:
     metrics: Metrics
     bridge: Bridge | None = None
     agent_states: AgentStates | None = field(default=None)
+    dialer: Dialer | None = None
 
     def today(self) -> date:
         return local_today(self.clock, self.settings.tz)

@@ -33,6 +33,10 @@ class TaskStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     DONE = "done"
     CANCELLED = "cancelled"
+    UNREACHABLE = "unreachable"  # attempts exhausted or refused: a supervisor decides
+
+
+OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.IN_PROGRESS, TaskStatus.UNREACHABLE)
 
 
 class Outcome(StrEnum):
@@ -88,7 +92,7 @@ class CallbackTask(TimestampMixin, Base):
 
     @property
     def is_open(self) -> bool:
-        return self.status in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
+        return self.status in OPEN_STATUSES
 
 
 class CallbackAttempt(TimestampMixin, Base):
@@ -100,7 +104,7 @@ class CallbackAttempt(TimestampMixin, Base):
     task_id: Mapped[int] = mapped_column(ForeignKey("callback_tasks.id"), index=True)
     made_by: Mapped[MadeBy] = mapped_column(enum_type(MadeBy))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    campaign_id: Mapped[int | None]
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     started_at: Mapped[datetime]
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     outcome: Mapped[Outcome | None] = mapped_column(enum_type(Outcome))  # None: in progress

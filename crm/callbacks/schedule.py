@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from crm.callbacks.models import CONSTRUCTION_STAGES, Stage, TaskStatus
+from crm.callbacks.models import CONSTRUCTION_STAGES, OPEN_STATUSES, Stage, TaskStatus
 from crm.errors import Problem
 from crm.projects.models import ProjectStatus
 from crm.settings import Settings
@@ -158,7 +158,7 @@ def reconcile(
     """
     result = Reconciliation()
     by_key = {(t.stage, t.month): t for t in existing}
-    open_states = (TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
+    open_states = OPEN_STATUSES
     if project_cancelled:
         result.cancel = [t.id for t in by_key.values() if t.status in open_states]
         return result

@@ -1,0 +1,398 @@
+"""Campaigns: definition and life cycle, which due callbacks to dial next, claiming a task so
+it is dialed once, and what an attempt's outcome means for the next try."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.callbacks import service as callbacks
+from crm.callbacks.models import (
+    CallbackAttempt,
+    CallbackTask,
+    MadeBy,
+    Outcome,
+    Satisfaction,
+    Stage,
+    TaskStatus,
+)
+from crm.calls.models import Call
+from crm.campaigns.models import Campaign, CampaignStatus
+from crm.campaigns.rules import CallingHours, RetryPolicy, order_key
+from crm.customers.models import Customer, Grade, Phone
+from crm.errors import Conflict, NotFound, Problem, ValidationError
+from crm.phones import PhoneKind
+from crm.projects.models import Project, ProjectStatus
+from crm.settings import Settings, parse_calling_hours
+from crm.users.models import Role, User
+from crm.work_calendar import WorkCalendar
+
+EDITABLE = ("name", "mode", "stages", "grades", "project_statuses", "due_from", "due_to",
+            "agent_ids", "queue", "calling_hours", "max_concurrent", "pacing_ratio",
+            "busy_retry_minutes", "no_answer_retry_minutes", "failed_retry_minutes",
+            "max_attempts_per_day", "max_attempts_total", "redial_guard_minutes")
+DIAL_ORDER = (PhoneKind.MOBILE.value, PhoneKind.LANDLINE.value, PhoneKind.LOCAL.value)
+# Outcomes that need a person, not another automatic try.
+FOR_A_SUPERVISOR = (Outcome.REFUSED, Outcome.WRONG_PERSON)
+TRANSITIONS = {
+    "start": ({CampaignStatus.DRAFT, CampaignStatus.PAUSED}, CampaignStatus.RUNNING),
+    "pause": ({CampaignStatus.RUNNING}, CampaignStatus.PAUSED),
+    "stop": ({CampaignStatus.DRAFT, CampaignStatus.RUNNING, CampaignStatus.PAUSED},
+             CampaignStatus.STOPPED),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    task_id: int
+    project_id: int
+    customer_id: int
+    customer_name: str
+    stage: Stage
+    month: int
+    due_date: date
+    latest_date: date
+    grade: Grade
+    number: str
+
+
+def policy(campaign: Campaign) -> RetryPolicy:
+    return RetryPolicy(busy_after=timedelta(minutes=campaign.busy_retry_minutes),
+                       no_answer_after=timedelta(minutes=campaign.no_answer_retry_minutes),
+                       failed_after=timedelta(minutes=campaign.failed_retry_minutes),
+                       max_per_day=campaign.max_attempts_per_day,
+                       max_total=campaign.max_attempts_total)
+
+
+def hours(campaign: Campaign, settings: Settings, calendar: WorkCalendar) -> CallingHours:
+    windows = (parse_calling_hours(campaign.calling_hours) if campaign.calling_hours
+               else settings.calling_hours)
+    return CallingHours(tuple(windows), settings.tz, calendar)
+
+
+# -- definition -----------------------------------------------------------------------------
+
+def _problems(values: Mapping[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def check(ok: bool, field: str, code: str, message: str) -> None:
+        if not ok:
+            problems.append(Problem(field, code, message))
+
+    check(bool((values.get("name") or "").strip()), "name", "required", "name the campaign")
+    for name, allowed in (("stages", {s.value for s in Stage}),
+                          ("grades", {g.value for g in Grade}),
+                          ("project_statuses", {s.value for s in ProjectStatus})):
+        unknown = set(values.get(name) or ()) - allowed
+        check(not unknown, name, "unknown_value",
+              f"unknown {name}: {', '.join(sorted(map(str, unknown)))}")
+    if values.get("due_from") and values.get("due_to"):
+        check(values["due_from"] <= values["due_to"], "due_to", "range_reversed",
+              "the due-date range ends before it starts")
+    if values.get("calling_hours"):
+        try:
+            parse_calling_hours(values["calling_hours"])
+        except ValueError as exc:
+            problems.append(Problem("calling_hours", "invalid_hours", str(exc)))
+    check(1 <= values.get("max_concurrent", 1) <= 200, "max_concurrent", "out_of_range",
+          "between 1 and 200 calls at once")
+    check(0 < values.get("pacing_ratio", 1.0) <= 3, "pacing_ratio", "out_of_range",
+          "a ratio above 0 and at most 3")
+    for name in ("busy_retry_minutes", "no_answer_retry_minutes", "failed_retry_minutes",
+                 "redial_guard_minutes"):
+        check(0 <= values.get(name, 0) <= 7 * 24 * 60, name, "out_of_range",
+              "between 0 minutes and a week")
+    per_day, total = values.get("max_attempts_per_day", 3), values.get("max_attempts_total", 6)
+    check(1 <= per_day <= 20, "max_attempts_per_day", "out_of_range", "between 1 and 20")
+    check(per_day <= total <= 50, "max_attempts_total", "out_of_range",
+          "at least the daily limit, at most 50")
+    return problems
+
+
+async def _check(session: AsyncSession, values: Mapping[str, Any]) -> None:
+    problems = _problems(values)
+    agent_ids = list(values.get("agent_ids") or ())
+    if agent_ids:
+        found = set(await session.scalars(select(User.id).where(
+            User.id.in_(agent_ids), User.role == Role.AGENT, User.extension.is_not(None))))
+        missing = sorted(set(agent_ids) - found)
+        if missing:
+            problems.append(Problem("agent_ids", "not_agents",
+                                    f"not agents with an extension: {missing}"))
+    if problems:
+        raise ValidationError.of(problems)
+
+
+async def get_or_raise(session: AsyncSession, campaign_id: int) -> Campaign:
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign {campaign_id}", code="campaign_not_found")
+    return campaign
+
+
+async def get_all(session: AsyncSession) -> list[Campaign]:
+    return list(await session.scalars(select(Campaign).order_by(Campaign.id.desc())))
+
+
+async def get_running(session: AsyncSession) -> list[Campaign]:
+    return list(await session.scalars(select(Campaign).where(
+        Campaign.status == CampaignStatus.RUNNING).order_by(Campaign.id)))
+
+
+async def create(session: AsyncSession, *, owner_id: int, **values: Any) -> Campaign:
+    """A draft campaign; defaults fill what is not given."""
+    unknown = set(values) - set(EDITABLE)
+    if unknown:
+        raise TypeError(f"unknown campaign fields: {sorted(unknown)}")
+    campaign = Campaign(owner_id=owner_id, **values)
+    defaults = {c.name: c.default.arg for c in Campaign.__table__.columns
+                if c.default is not None and not callable(c.default.arg)}
+    await _check(session, {**defaults, **values})
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def update_fields(session: AsyncSession, campaign: Campaign, **changes: Any) -> Campaign:
+    """Edit a campaign that is not stopped; a running one uses the new values at once."""
+    if campaign.status is CampaignStatus.STOPPED:
+        raise Conflict("a stopped campaign cannot be changed", code="campaign_stopped")
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise TypeError(f"unknown campaign fields: {sorted(unknown)}")
+    await _check(session, {**{f: getattr(campaign, f) for f in EDITABLE}, **changes})
+    for name, value in changes.items():
+        setattr(campaign, name, value)
+    await session.flush()
+    return campaign
+
+
+async def transition(session: AsyncSession, campaign: Campaign, action: str, *,
+                     at: datetime) -> Campaign:
+    """start, pause or stop. A paused campaign finishes its calls and dials nothing new."""
+    allowed, target = TRANSITIONS[action]
+    if campaign.status not in allowed:
+        raise Conflict(f"a {campaign.status.value} campaign cannot {action}",
+                       code="invalid_transition")
+    campaign.status = target
+    if target is CampaignStatus.RUNNING and campaign.started_at is None:
+        campaign.started_at = at
+    if target is CampaignStatus.STOPPED:
+        campaign.stopped_at = at
+    await session.flush()
+    return campaign
+
+
+# -- what to dial next ------------------------------------------------------------------------
+
+def _day_start(at: datetime, settings: Settings) -> datetime:
+    local = at.astimezone(settings.tz)
+    return datetime.combine(local.date(), time(), settings.tz)
+
+
+async def _recent_numbers(session: AsyncSession, numbers: Sequence[str],
+                          since: datetime) -> set[str]:
+    """Numbers someone dialed, or who called, since then (they rest before the next try)."""
+    if not numbers:
+        return set()
+    dialed = await session.scalars(select(CallbackAttempt.dialed_number).where(
+        CallbackAttempt.dialed_number.in_(numbers), CallbackAttempt.started_at >= since))
+    called = await session.scalars(select(Call.customer_number).where(
+        Call.customer_number.in_(numbers), Call.started_at >= since))
+    return {n for n in [*dialed, *called] if n}
+
+
+async def next_tasks(session: AsyncSession, campaign: Campaign, *, settings: Settings,
+                     now: datetime, limit: int) -> list[Candidate]:
+    """The campaign's due tasks in dialing order: overdue first, grade A before B before C,
+    then by due date; never do-not-call customers, cancelled projects, satisfied or resting
+    tasks, tasks at their attempt limits, or numbers dialed in the last minutes."""
+    today = now.astimezone(settings.tz).date()
+    attempts_today = (select(func.count()).where(
+        CallbackAttempt.task_id == CallbackTask.id,
+        CallbackAttempt.started_at >= _day_start(now, settings)).scalar_subquery())
+    query = (select(CallbackTask, Project, Customer)
+             .join(Project, Project.id == CallbackTask.project_id)
+             .join(Customer, Customer.id == Project.customer_id)
+             .where(CallbackTask.status == TaskStatus.PENDING,
+                    CallbackTask.effective.is_(False),
+                    CallbackTask.attempt_count < campaign.max_attempts_total,
+                    or_(CallbackTask.not_before.is_(None), CallbackTask.not_before <= now),
+                    Project.status != ProjectStatus.CANCELLED,
+                    Customer.do_not_call.is_(False),
+                    attempts_today < campaign.max_attempts_per_day)
+             .order_by((CallbackTask.latest_date >= today), CallbackTask.priority,
+                       CallbackTask.due_date, CallbackTask.id)
+             .limit(limit * 3 + 10))
+    if campaign.due_from is not None:
+        query = query.where(CallbackTask.due_date >= campaign.due_from)
+    query = query.where(CallbackTask.due_date <= (campaign.due_to or today))
+    if campaign.stages:
+        query = query.where(CallbackTask.stage.in_([Stage(s) for s in campaign.stages]))
+    if campaign.grades:
+        query = query.where(Customer.grade.in_([Grade(g) for g in campaign.grades]))
+    if campaign.project_statuses:
+        query = query.where(Project.status.in_(
+            [ProjectStatus(s) for s in campaign.project_statuses]))
+    rows = list(await session.execute(query))
+    phones: dict[int, list[Phone]] = {}
+    for phone in await session.scalars(select(Phone).where(
+            Phone.customer_id.in_({customer.id for _, _, customer in rows}),
+            Phone.kind.in_(DIAL_ORDER))):
+        phones.setdefault(phone.customer_id, []).append(phone)
+    chosen: dict[int, str] = {}
+    for customer_id, owned in phones.items():
+        owned.sort(key=lambda p: (DIAL_ORDER.index(p.kind), p.id))
+        chosen[customer_id] = owned[0].number
+    resting = await _recent_numbers(
+        session, list(chosen.values()),
+        now - timedelta(minutes=campaign.redial_guard_minutes)) \
+        if campaign.redial_guard_minutes else set()
+    candidates, seen_customers = [], set()
+    for task, project, customer in rows:
+        number = chosen.get(customer.id)
+        if number is None or number in resting or customer.id in seen_customers:
+            continue  # one call per customer at a time
+        seen_customers.add(customer.id)
+        candidates.append(Candidate(task.id, project.id, customer.id, customer.name,
+                                    task.stage, task.month, task.due_date, task.latest_date,
+                                    customer.grade, number))
+    candidates.sort(key=lambda c: order_key(latest_date=c.latest_date, grade_rank=c.grade.rank,
+                                            due_date=c.due_date, task_id=c.task_id,
+                                            today=today))
+    return candidates[:limit]
+
+
+async def claim(session: AsyncSession, campaign: Campaign, candidate: Candidate, *,
+                agent_id: int | None, at: datetime) -> CallbackAttempt | None:
+    """Take the task for one call, or None when someone else took it first. The conditional
+    update is what keeps two dialers from ever dialing the same task."""
+    taken = await session.execute(
+        update(CallbackTask)
+        .where(CallbackTask.id == candidate.task_id, CallbackTask.status == TaskStatus.PENDING)
+        .values(status=TaskStatus.IN_PROGRESS, attempt_count=CallbackTask.attempt_count + 1)
+        .execution_options(synchronize_session=False))
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    attempt = CallbackAttempt(task_id=candidate.task_id, made_by=MadeBy.CAMPAIGN,
+                              campaign_id=campaign.id, agent_id=agent_id, started_at=at,
+                              dialed_number=candidate.number)
+    session.add(attempt)
+    await session.flush()
+    return attempt
+
+
+async def in_flight(session: AsyncSession, *, campaign_id: int | None = None
+                    ) -> list[CallbackAttempt]:
+    """Campaign attempts written but not yet resolved (dialing, ringing or talking)."""
+    query = select(CallbackAttempt).where(CallbackAttempt.made_by == MadeBy.CAMPAIGN,
+                                          CallbackAttempt.outcome.is_(None))
+    if campaign_id is not None:
+        query = query.where(CallbackAttempt.campaign_id == campaign_id)
+    return list(await session.scalars(query))
+
+
+# -- outcomes ---------------------------------------------------------------------------------
+
+async def complete_attempt(session: AsyncSession, *, attempt: CallbackAttempt, outcome: Outcome,
+                           at: datetime,
+                           satisfaction: Mapping[str, Satisfaction | None] | None = None,
+                           notes: str = "", call_back_at: datetime | None = None
+                           ) -> CallbackAttempt:
+    """Record an attempt's outcome (any attempt); a campaign's task then rests until its
+    retry is due, or becomes unreachable for a supervisor once its attempts are spent."""
+    await callbacks.complete_attempt(session, attempt=attempt, outcome=outcome, at=at,
+                                     satisfaction=satisfaction, notes=notes,
+                                     call_back_at=call_back_at)
+    if attempt.campaign_id is None:
+        return attempt
+    campaign = await session.get(Campaign, attempt.campaign_id)
+    task = await session.get(CallbackTask, attempt.task_id)
+    assert campaign is not None and task is not None
+    if task.status is not TaskStatus.PENDING or task.effective:
+        return attempt
+    rules = policy(campaign)
+    if outcome in FOR_A_SUPERVISOR or rules.exhausted(total=task.attempt_count):
+        task.status = TaskStatus.UNREACHABLE
+        task.not_before = None
+    else:
+        task.not_before = rules.next_try(outcome, at, call_back_at)
+    await session.flush()
+    return attempt
+
+
+@dataclass(frozen=True, slots=True)
+class StageProgress:
+    stage: str
+    due: int
+    dialing: int
+    reached: int
+    effective: int
+    satisfied: int
+    unsatisfied: int
+    unreachable: int
+
+
+@dataclass(slots=True)
+class _Tally:
+    dialing: int = 0
+    reached: int = 0
+    effective: int = 0
+    satisfied: int = 0
+    unsatisfied: int = 0
+    unreachable: set[int] = field(default_factory=set)
+
+
+REACHED = (Outcome.EFFECTIVE, Outcome.WRONG_PERSON, Outcome.REFUSED, Outcome.CALL_LATER)
+
+
+async def progress(session: AsyncSession, campaign: Campaign, *, settings: Settings,
+                   now: datetime) -> list[StageProgress]:
+    """Per stage: tasks still due, calls in progress, customers reached, effective callbacks
+    (satisfied in every area asked, or not), and tasks left to a supervisor."""
+    due: dict[str, int] = {}
+    for candidate in await next_tasks(session, campaign, settings=settings, now=now,
+                                      limit=100_000):
+        due[candidate.stage.value] = due.get(candidate.stage.value, 0) + 1
+    tallies: dict[str, _Tally] = {}
+    rows = await session.execute(
+        select(CallbackTask.stage, CallbackTask.status, CallbackAttempt)
+        .join(CallbackAttempt, CallbackAttempt.task_id == CallbackTask.id)
+        .where(CallbackAttempt.campaign_id == campaign.id))
+    for stage, status, attempt in rows:
+        tally = tallies.setdefault(stage.value, _Tally())
+        if attempt.outcome is None:
+            tally.dialing += 1
+        elif attempt.outcome in REACHED:
+            tally.reached += 1
+        if attempt.outcome is Outcome.EFFECTIVE:
+            tally.effective += 1
+            if Satisfaction.UNSATISFIED in attempt.satisfaction().values():
+                tally.unsatisfied += 1
+            else:
+                tally.satisfied += 1
+        if status is TaskStatus.UNREACHABLE:
+            tally.unreachable.add(attempt.task_id)
+    return [StageProgress(stage.value, due.get(stage.value, 0), t.dialing, t.reached,
+                          t.effective, t.satisfied, t.unsatisfied, len(t.unreachable))
+            for stage in Stage
+            if stage.value in due or stage.value in tallies
+            for t in [tallies.get(stage.value, _Tally())]]
+
+
+async def attempts(session: AsyncSession, campaign: Campaign, *, limit: int = 200,
+                   offset: int = 0) -> list[tuple[CallbackAttempt, CallbackTask, Customer]]:
+    rows = await session.execute(
+        select(CallbackAttempt, CallbackTask, Customer)
+        .join(CallbackTask, CallbackTask.id == CallbackAttempt.task_id)
+        .join(Project, Project.id == CallbackTask.project_id)
+        .join(Customer, Customer.id == Project.customer_id)
+        .where(CallbackAttempt.campaign_id == campaign.id)
+        .order_by(CallbackAttempt.started_at.desc(), CallbackAttempt.id.desc())
+        .limit(limit).offset(offset))
+    return [(a, t, c) for a, t, c in rows]
