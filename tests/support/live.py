@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from crm.clock import Clock
 from crm.db import Database
 from crm.settings import Settings, load_settings
 from crm.users import service as users
@@ -59,7 +60,7 @@ class LiveSystem:
 
 @asynccontextmanager
 async def live_system(database: Database, tmp_path: Path, *, time_scale: float = 0.05,
-                      **overrides: Any) -> AsyncIterator[LiveSystem]:
+                      clock: Clock | None = None, **overrides: Any) -> AsyncIterator[LiveSystem]:
     sim = PbxSimulator(SimulatorConfig(port=0, user="callcentre", secret="live-secret",
                                        time_scale=time_scale, seed=3,
                                        recordings_dir=tmp_path / "recordings"))
@@ -78,7 +79,7 @@ async def live_system(database: Database, tmp_path: Path, *, time_scale: float =
         if await users.get_by_username(session, "supervisor") is None:
             await users.create(session, username="supervisor", password=PASSWORD,
                                display_name="组长", role=Role.SUPERVISOR)
-    app = create_app(settings, database=database)
+    app = create_app(settings, database=database, clock=clock)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            ws="websockets-sansio", lifespan="on"))
