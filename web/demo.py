@@ -33,6 +33,10 @@ OFFICIAL_MODEL_DIRS = ("vosk-model-cn-0.22", "vosk-model-small-cn-0.22")
 # Their softphones are simulated: they answer queue calls, so calls flow from the start.
 SIMULATED_COLLEAGUES = ("agent2", "agent3")
 DEMO_TALK_SECONDS = (15.0, 45.0)  # short calls, so two colleagues keep up with the traffic
+# A demo may run at any hour in Shanghai; real campaigns keep the configured hours.
+DEMO_CALLING_HOURS = "00:00-23:59"
+# Some customers' phones are busy or go unanswered, so campaigns show their retries.
+DEMO_BUSY, DEMO_NO_ANSWER = ["*7"], ["*3"]
 
 
 def _free_port() -> int:
@@ -69,7 +73,7 @@ def demo_settings(directory: Path, ami_port: int, ami_secret: str) -> Settings:
         recordings_dir=directory / "recordings", default_area_code=AREA_CODE,
         ami_host="127.0.0.1", ami_port=ami_port, ami_user="callcentre", ami_secret=ami_secret,
         secret_key=secrets.token_urlsafe(32), vosk_model_path=model,
-        transcription_workers=1)
+        transcription_workers=1, calling_hours=DEMO_CALLING_HOURS)
 
 
 async def _callers(database: Database) -> list[str]:
@@ -113,7 +117,8 @@ async def run_demo(*, host: str, port: int, customers: int, calls_per_minute: fl
             secret=settings.ami_secret.get_secret_value(),
             agent_interface_template=settings.agent_interface_template,
             recordings_dir=settings.recordings_dir, calls_per_minute=calls_per_minute,
-            callers=await _callers(database), talk_seconds=DEMO_TALK_SECONDS))
+            callers=await _callers(database), talk_seconds=DEMO_TALK_SECONDS,
+            busy_numbers=DEMO_BUSY, no_answer_numbers=DEMO_NO_ANSWER))
         await simulator.start()
         url = f"http://{host}:{port}"
         _, model_note = demo_model()
