@@ -3,42 +3,20 @@
 from __future__ import annotations
 
 import wave
-from array import array
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from crm.audit import service as audit
-from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
+from crm.calls.models import Call
 from crm.clock import FixedClock
 from crm.db import Database
-from crm.quality.rules import load_rules
-from crm.quality.scorecard import score
-from crm.quality.service import call_facts, save_score, spoken_words
 from crm.settings import Settings, load_settings
-from crm.transcripts.models import Leg
-from crm.transcripts.service import save_transcript
+from tests.support import qa_calls
 from tests.support.api import Api, running_app
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-def tone(path: Path, seconds: float, level: int) -> None:
-    samples = array("h", [level if (i // 20) % 2 else -level for i in range(int(8000 * seconds))])
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(samples.tobytes())
-
-
-AGENT_WORDS = [("您好", 0.5, 0.9), ("这里", 1.0, 1.3), ("是", 1.3, 1.4), ("装修", 1.4, 1.8),
-               ("客服", 1.8, 2.2), ("我是", 2.3, 2.6), ("小王", 2.6, 3.0),
-               ("请问", 3.1, 3.4), ("有什么", 3.4, 3.8), ("可以", 3.8, 4.0), ("帮", 4.0, 4.2),
-               ("您", 4.2, 4.4), ("我不知道", 9.0, 9.6), ("再见", 14.0, 14.5)]
-CUSTOMER_WORDS = [("我", 5.0, 5.2), ("家", 5.2, 5.4), ("墙面", 5.4, 5.9), ("裂", 5.9, 6.2)]
 
 
 @pytest.fixture
@@ -55,31 +33,8 @@ async def api(db: Database, qa_settings: Settings, clock: FixedClock) -> AsyncIt
 
 async def scored_call(api: Api, db: Database, settings: Settings, clock: FixedClock,
                       agent: str = "agent1", linkedid: str = "100.1") -> int:
-    directory = settings.recordings_dir
-    directory.mkdir(parents=True, exist_ok=True)
-    tone(directory / f"{linkedid}-agent.wav", 15, 3000)
-    tone(directory / f"{linkedid}-customer.wav", 15, 2000)
-    async with db.session() as session:
-        call = Call(linkedid=linkedid, direction=Direction.INBOUND, queue="service",
-                    started_at=clock.now(), answered_at=clock.now() + timedelta(seconds=20),
-                    ended_at=clock.now() + timedelta(minutes=1), outcome=CallOutcome.ANSWERED,
-                    ring_seconds=20, hung_up_by=HungUpBy.AGENT, agent_id=api.ids[agent],
-                    customer_number="13800138000",
-                    recording_agent=f"/var/spool/asterisk/monitor/{linkedid}-agent.wav",
-                    recording_customer=f"{linkedid}-customer.wav")
-        session.add(call)
-        await session.flush()
-        for leg, words in ((Leg.AGENT, AGENT_WORDS), (Leg.CUSTOMER, CUSTOMER_WORDS)):
-            await save_transcript(session, call_id=call.id, leg=leg, words=[
-                {"word": w, "start": s, "end": e, "conf": 0.9} for w, s, e in words],
-                model="test", duration=15.0, file=f"{leg.value}.wav")
-        from crm.transcripts.service import get_transcripts
-
-        card = load_rules()
-        result = score(card, await call_facts(session, call),
-                       spoken_words(await get_transcripts(session, call_id=call.id)))
-        await save_score(session, call=call, result=result, card=card, at=clock.now())
-        return call.id
+    return await qa_calls.scored_call(db, settings.recordings_dir, agent_id=api.ids[agent],
+                                      started_at=clock.now(), linkedid=linkedid)
 
 
 async def test_reviewer_lists_filters_and_opens_a_call(api: Api, db: Database,

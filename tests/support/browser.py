@@ -139,3 +139,14 @@ async def create_admin(database: Database, username: str = "admin") -> None:
         if await users.get_by_username(session, username) is None:
             await users.create(session, username=username, password=PASSWORD,
                                display_name="系统管理员", role=Role.ADMIN)
+
+
+async def create_qa_reviewer(database: Database, username: str = "qa",
+                             display_name: str = "质检员李娜") -> int:
+    """A QA reviewer (质检): reviews calls on the QA page, has no extension."""
+    async with database.session() as session:
+        user = await users.get_by_username(session, username)
+        if user is None:
+            user = await users.create(session, username=username, password=PASSWORD,
+                                      display_name=display_name, role=Role.QA)
+        return user.id
