@@ -1,18 +1,22 @@
 """Every table of the system, imported in one place so the metadata (and Alembic) sees them all."""
 
+from crm.access.models import AccessGrant
 from crm.agents.models import AgentState, AgentStateLog
 from crm.audit.models import AuditEntry
 from crm.callbacks.models import CallbackAttempt, CallbackTask
 from crm.calls.models import Call
 from crm.campaigns.models import Campaign
+from crm.complaints.models import Complaint, ComplaintEvent
 from crm.customers.models import Customer, Phone
 from crm.db import Base
 from crm.projects.models import Project
 from crm.quality.models import CallScore, RuleReview
+from crm.repairs.models import Repair
 from crm.transcripts.models import Transcript, TranscriptionJob
 from crm.users.models import User, UserSession
 
 __all__ = [
+    "AccessGrant",
     "AgentState",
     "AgentStateLog",
     "AuditEntry",
@@ -22,9 +26,12 @@ __all__ = [
     "CallbackAttempt",
     "CallbackTask",
     "Campaign",
+    "Complaint",
+    "ComplaintEvent",
     "Customer",
     "Phone",
     "Project",
+    "Repair",
     "RuleReview",
     "Transcript",
     "TranscriptionJob",

@@ -18,11 +18,12 @@ class Stage(StrEnum):
     MIDTERM = "midterm"  # 中期回访
     COMPLETION = "completion"  # 完工回访
     POST_COMPLETION = "post_completion"  # monthly after completion
+    COMPLAINT = "complaint"  # the call back after a complaint was resolved
 
     @property
     def date_field(self) -> str | None:
         """The Project column whose date makes this stage's callback due."""
-        return None if self is Stage.POST_COMPLETION else f"{self.value}_date"
+        return f"{self.value}_date" if self in CONSTRUCTION_STAGES else None
 
 
 CONSTRUCTION_STAGES = (Stage.START, Stage.CONCEALED_WORKS, Stage.MIDTERM, Stage.COMPLETION)
@@ -73,7 +74,9 @@ class CallbackTask(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     stage: Mapped[Stage] = mapped_column(enum_type(Stage))
-    month: Mapped[int] = mapped_column(default=0)  # 1..N for post_completion, 0 otherwise
+    # 1..N for post_completion; the complaint's id for a complaint's call back; 0 otherwise.
+    month: Mapped[int] = mapped_column(default=0)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
     due_date: Mapped[date]
     latest_date: Mapped[date]
     priority: Mapped[int] = mapped_column(default=2)  # 1 = grade A ... 3 = grade C

@@ -53,8 +53,9 @@ async def get_or_raise(session: AsyncSession, task_id: int) -> CallbackTask:
 async def sync_project(session: AsyncSession, project: Project, *, rules: ScheduleRules,
                        grade: Grade) -> Reconciliation:
     """Create, move, reopen or cancel the project's tasks so they follow its stage dates."""
-    existing = list(await session.scalars(
-        select(CallbackTask).where(CallbackTask.project_id == project.id)))
+    existing = list(await session.scalars(  # a complaint's call back is not the schedule's
+        select(CallbackTask).where(CallbackTask.project_id == project.id,
+                                   CallbackTask.stage != Stage.COMPLAINT)))
     plan = reconcile(existing, plan_callbacks(StageDates.of_project(project), rules),
                      project_cancelled=project.status is ProjectStatus.CANCELLED)
     by_id = {t.id: t for t in existing}

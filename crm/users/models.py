@@ -16,6 +16,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     QA = "qa"
     ADMIN = "admin"
+    DEPARTMENT = "department"  # other departments: read callback records with a grant
 
 
 class User(TimestampMixin, Base):

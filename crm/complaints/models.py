@@ -1,0 +1,81 @@
+"""Complaints (投诉): who received them, which department owes what by when, and their history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.db import Base, TimestampMixin, enum_type
+
+
+class ComplaintGrade(StrEnum):
+    GENERAL = "general"  # 一般性客诉: followed by the agent
+    MAJOR = "major"  # compensation, or beyond the agent: the manager's, on site in 2 working days
+
+
+class ComplaintStatus(StrEnum):
+    OPEN = "open"  # received, with the department
+    RESOLVED = "resolved"  # resolved on site; customer service calls back
+    CLOSED = "closed"  # the customer said they are satisfied
+
+
+class ComplaintSource(StrEnum):
+    CALL = "call"
+    CALLBACK = "callback"  # an unsatisfied stage callback
+    API = "api"
+
+
+class Complaint(TimestampMixin, Base):
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_status_next_due_at", "status", "next_due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    source: Mapped[ComplaintSource] = mapped_column(enum_type(ComplaintSource))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("callback_attempts.id"))
+    # First-contact responsibility (首问责任制): the agent who took it owns it until handed on.
+    first_contact_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # major complaints
+    department: Mapped[str] = mapped_column(String(50))
+    category: Mapped[str] = mapped_column(String(50))
+    description: Mapped[str] = mapped_column(Text)
+    customer_demand: Mapped[str] = mapped_column(Text, default="")
+    grade: Mapped[ComplaintGrade] = mapped_column(enum_type(ComplaintGrade))
+    status: Mapped[ComplaintStatus] = mapped_column(enum_type(ComplaintStatus),
+                                                    default=ComplaintStatus.OPEN)
+    received_at: Mapped[datetime]
+    clocks_from: Mapped[datetime]  # receipt, or the moment it came back to the department
+    signed_at: Mapped[datetime | None]
+    signed_by: Mapped[str | None] = mapped_column(String(100))  # who signed for the department
+    verified_at: Mapped[datetime | None]
+    solution_at: Mapped[datetime | None]
+    solution: Mapped[str | None] = mapped_column(Text)
+    visit_at: Mapped[datetime | None]  # the agreed on-site visit
+    resolved_at: Mapped[datetime | None]
+    callback_at: Mapped[datetime | None]
+    callback_satisfied: Mapped[bool | None]
+    reopened: Mapped[int] = mapped_column(default=0)
+    compensation: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    compensation_approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    compensation_approved_at: Mapped[datetime | None]
+    next_due_at: Mapped[datetime | None]  # the earliest deadline still open; None when closed
+
+
+class ComplaintEvent(Base):
+    """Everything that happened to a complaint, in order: the evidence of its handling."""
+
+    __tablename__ = "complaint_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
