@@ -66,6 +66,8 @@ class Complaint(TimestampMixin, Base):
     compensation_approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     compensation_approved_at: Mapped[datetime | None]
     next_due_at: Mapped[datetime | None]  # the earliest deadline still open; None when closed
+    # The last warning sent ("signed:due_soon"), so each is pushed once across processes.
+    alert_state: Mapped[str | None] = mapped_column(String(32))
 
 
 class ComplaintEvent(Base):

@@ -41,3 +41,4 @@ class Repair(TimestampMixin, Base):
     after_call_at: Mapped[datetime | None]  # ... and after it
     satisfaction: Mapped[Satisfaction | None] = mapped_column(enum_type(Satisfaction))
     notes: Mapped[str] = mapped_column(Text, default="")
+    alert_state: Mapped[str | None] = mapped_column(String(32))  # the last warning pushed

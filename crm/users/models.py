@@ -30,6 +30,8 @@ class User(TimestampMixin, Base):
     # The agent's SIP extension ("1001"); the queue interface is derived from it by settings.
     extension: Mapped[str | None] = mapped_column(String(32), unique=True)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # A department user's department (工程部, 设计部...): whose complaints they are told about.
+    department: Mapped[str | None] = mapped_column(String(50))
 
 
 class SessionKind(StrEnum):
