@@ -36,6 +36,7 @@ EDITABLE = ("name", "mode", "stages", "grades", "project_statuses", "due_from", 
             "agent_ids", "queue", "calling_hours", "max_concurrent", "pacing_ratio",
             "busy_retry_minutes", "no_answer_retry_minutes", "failed_retry_minutes",
             "max_attempts_per_day", "max_attempts_total", "redial_guard_minutes")
+NULLABLE = ("due_from", "due_to", "queue", "calling_hours")  # unset: "any" or the settings'
 DIAL_ORDER = (PhoneKind.MOBILE.value, PhoneKind.LANDLINE.value, PhoneKind.LOCAL.value)
 # Outcomes that need a person, not another automatic try.
 FOR_A_SUPERVISOR = (Outcome.REFUSED, Outcome.WRONG_PERSON)
@@ -84,6 +85,11 @@ def _problems(values: Mapping[str, Any]) -> list[Problem]:
         if not ok:
             problems.append(Problem(field, code, message))
 
+    # An edit may send null for any field: only these may be empty (the name is checked below).
+    empty = {n for n in EDITABLE
+             if n not in (*NULLABLE, "name") and n in values and values[n] is None}
+    problems.extend(Problem(n, "required", f"{n} cannot be empty") for n in sorted(empty))
+    values = {k: v for k, v in values.items() if k not in empty}
     check(bool((values.get("name") or "").strip()), "name", "required", "name the campaign")
     for name, allowed in (("stages", {s.value for s in Stage}),
                           ("grades", {g.value for g in Grade}),
