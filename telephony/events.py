@@ -25,6 +25,7 @@ class CallRecord:
     outcome: str | None = None  # None while the call is live
     answered_at: datetime | None = None
     ended_at: datetime | None = None
+    queued_at: datetime | None = None  # entered the queue (not stored: the wallboard's wait)
     wait_seconds: float | None = None
     ring_seconds: float | None = None
     talk_seconds: float | None = None

@@ -86,6 +86,7 @@ class _Call:
     dialed: str | None = None
     queue: str | None = None
     joined_queue: bool = False
+    queued_at: datetime | None = None
     abandoned: bool = False
     connected: bool = False
     agents_rung: list[str] = field(default_factory=list)
@@ -419,6 +420,7 @@ class CallTracker:
         if call is not None:
             call.queue = _text(event.get("Queue")) or call.queue
             call.joined_queue = True
+            call.queued_at = call.queued_at or at
 
     def _agent_called(self, event: Mapping[str, Any], at: datetime,
                       out: list[DomainEvent]) -> None:
@@ -429,6 +431,7 @@ class CallTracker:
             return
         call.queue = call.queue or _text(event.get("Queue"))
         call.joined_queue = True
+        call.queued_at = call.queued_at or at
         self._set_role(call, self._register(call, dest_uid, dest_name), AGENT)
         self._ring(call, dest_uid, interface, at, out)
 
@@ -708,6 +711,7 @@ class CallTracker:
             agents_rung=tuple(call.agents_rung), agent=call.agent,
             agent_extension=self.agents.extension_of(call.agent) if call.agent else None,
             outcome=outcome, answered_at=call.answered_at, ended_at=call.ended_at,
+            queued_at=call.queued_at,
             wait_seconds=call.wait_seconds, ring_seconds=call.ring_seconds,
             talk_seconds=call.talk_seconds, hung_up_by=self._hung_up_by(call, outcome),
             hangup_cause=self._hangup_cause(call) if call.ended_at else None,

@@ -260,18 +260,22 @@ async def test_late_work(db: Database, clock: FixedClock) -> None:
                                     campaign_id=running.id, started_at=local(9, 50)))  # dialing
 
         def complaint(due: timedelta, status: ComplaintStatus = ComplaintStatus.OPEN,
-                      department: str = "工程部") -> Complaint:
+                      department: str = "工程部", *, clocks_from: timedelta = timedelta(hours=5)
+                      ) -> Complaint:
             return Complaint(customer_id=wang.id, source=ComplaintSource.API,
                              department=department, category="质量", description="墙面开裂",
                              grade=ComplaintGrade.GENERAL, status=status,
                              received_at=now - timedelta(hours=5),
-                             clocks_from=now - timedelta(hours=5), next_due_at=now + due)
+                             clocks_from=now - clocks_from, next_due_at=now + due)
 
+        # Due soon: in the last fifth (due_soon_fraction) of the time the clocks gave.
         session.add_all([
             complaint(-timedelta(hours=1)),  # overdue
             complaint(-timedelta(minutes=5), ComplaintStatus.RESOLVED, "设计部"),  # overdue
-            complaint(timedelta(hours=1)),  # due soon
-            complaint(timedelta(hours=5)),  # not yet
+            complaint(timedelta(hours=1)),  # 1 h left of 6 h: due soon (the last 1.2 h)
+            complaint(timedelta(hours=5)),  # 5 h left of 10 h: not yet
+            # 30 min left of 90 (reopened an hour ago): the last fifth is 18 min, not yet
+            complaint(timedelta(minutes=30), clocks_from=timedelta(hours=1)),
             complaint(-timedelta(hours=3), ComplaintStatus.CLOSED),  # closed: nothing owed
         ])
 
@@ -289,7 +293,7 @@ async def test_late_work(db: Database, clock: FixedClock) -> None:
         late_id = late.id
 
     async with db.session() as session:
-        work = await wallboard.late_work(session, now=now, tz=TZ)
+        work = await wallboard.late_work(session, now=now, tz=TZ, due_soon_fraction=0.2)
     campaign, = work.campaigns
     # Today: 09:00 effective, 09:30 no answer, 09:50 still dialing; yesterday's not counted.
     assert (campaign.name, campaign.attempts_today, campaign.effective_today) == ("完工回访", 3, 1)

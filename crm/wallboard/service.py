@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
@@ -35,7 +35,6 @@ from crm.repairs.models import Repair, RepairStatus
 from crm.users.models import Role, User
 
 LISTED = 10  # items listed per late-work tile; the counts cover them all
-COMPLAINT_DUE_SOON = timedelta(hours=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,23 +179,27 @@ async def running_campaigns(session: AsyncSession, *, since: datetime
             for c in campaigns]
 
 
-async def late_complaints(session: AsyncSession, *, now: datetime,
-                          due_soon: timedelta = COMPLAINT_DUE_SOON
+async def late_complaints(session: AsyncSession, *, now: datetime, due_soon_fraction: float
                           ) -> tuple[int, int, list[LateComplaint]]:
-    """Open complaints past their next deadline, and those due within `due_soon`: the counts,
-    and the most pressing few."""
-    open_ = (Complaint.status != ComplaintStatus.CLOSED, Complaint.next_due_at.is_not(None))
-    overdue = await session.scalar(select(func.count()).select_from(Complaint).where(
-        *open_, Complaint.next_due_at < now)) or 0
-    soon = await session.scalar(select(func.count()).select_from(Complaint).where(
-        *open_, Complaint.next_due_at >= now, Complaint.next_due_at <= now + due_soon)) or 0
+    """Open complaints past their next deadline, and those about to be: in the last
+    `due_soon_fraction` of the time their clocks gave them (as the complaint alerts count
+    it). The counts, and the most pressing few."""
     rows = await session.execute(
         select(Complaint, Customer.name).join(Customer, Customer.id == Complaint.customer_id)
-        .where(*open_, Complaint.next_due_at <= now + due_soon)
-        .order_by(Complaint.next_due_at, Complaint.id).limit(LISTED))
-    items = [LateComplaint(c.id, name, c.department, c.category, c.grade, c.next_due_at,
-                           c.next_due_at < now) for c, name in rows if c.next_due_at]
-    return overdue, soon, items
+        .where(Complaint.status != ComplaintStatus.CLOSED, Complaint.next_due_at.is_not(None))
+        .order_by(Complaint.next_due_at, Complaint.id))  # open complaints are few
+    overdue: list[LateComplaint] = []
+    soon: list[LateComplaint] = []
+    for complaint, name in rows:
+        due = complaint.next_due_at
+        assert due is not None
+        item = LateComplaint(complaint.id, name, complaint.department, complaint.category,
+                             complaint.grade, due, due < now)
+        if item.overdue:
+            overdue.append(item)
+        elif now >= due - (due - complaint.clocks_from) * due_soon_fraction:
+            soon.append(item)
+    return len(overdue), len(soon), (overdue + soon)[:LISTED]
 
 
 async def late_repairs(session: AsyncSession, *, now: datetime) -> tuple[int, list[LateRepair]]:
@@ -227,11 +230,11 @@ async def projects_missing_callbacks(session: AsyncSession, *, today: date
 
 
 async def late_work(session: AsyncSession, *, now: datetime, tz: ZoneInfo,
-                    complaint_due_soon: timedelta = COMPLAINT_DUE_SOON) -> LateWork:
+                    due_soon_fraction: float) -> LateWork:
     today, start, _ = local_day_window(now, tz)
     work = LateWork(campaigns=await running_campaigns(session, since=start))
     work.complaints_overdue, work.complaints_due_soon, work.complaints = await late_complaints(
-        session, now=now, due_soon=complaint_due_soon)
+        session, now=now, due_soon_fraction=due_soon_fraction)
     work.repairs_overdue, work.repairs = await late_repairs(session, now=now)
     work.projects_missing_callbacks, work.projects = await projects_missing_callbacks(
         session, today=today)
