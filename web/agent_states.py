@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -33,6 +34,14 @@ class AgentStateOut(BaseModel):
     server_time: datetime | None = None  # so a page's countdown does not trust its own clock
 
 
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    """Published on this process's bus after an agent's state changed (the wallboard)."""
+
+    user_id: int
+    status: AgentStatus
+
+
 class AgentStates:
     def __init__(self, svc: Services, sync: AgentPbxSync | None) -> None:
         self.svc = svc
@@ -57,6 +66,7 @@ class AgentStates:
 
     def _push(self, out: AgentStateOut) -> None:
         self.svc.outbox.push(out.user_id, "state", out.model_dump(mode="json"))
+        self.svc.bus.publish(AgentStateChanged(out.user_id, out.status))
 
     async def change(self, user_id: int, status: AgentStatus, reason: str | None
                      ) -> AgentStateOut:

@@ -36,6 +36,7 @@ from web import (
     qa,
     recordings,
     users,
+    wallboard,
 )
 from web import ws as websocket
 from web.agent_states import AgentStates
@@ -43,6 +44,7 @@ from web.metrics import Metrics
 from web.outbox import Outbox
 from web.pops import POP_EVENTS, PopService
 from web.services import Services
+from web.wallboard_feed import WALLBOARD_EVENTS, WallboardFeed
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,9 @@ def create_app(settings: Settings, *, database: Database | None = None,
 
         svc.bus.subscribe(attempts, name="attempt-outcomes", types=(CallEnded,))
         tasks = [asyncio.create_task(svc.agent_states.run_wrapup_timer(), name="wrapup-timer")]
+        app.state.wallboard = WallboardFeed(svc)  # supervisors' wallboards, live
+        svc.bus.subscribe(app.state.wallboard.handle, name="wallboard", types=WALLBOARD_EVENTS)
+        tasks.append(asyncio.create_task(app.state.wallboard.run(), name="wallboard"))
         transcription = transcription_status(settings)
         app.state.health_probes["transcription"] = lambda: {"enabled": transcription.enabled,
                                                             "message": transcription.message}
@@ -115,7 +120,7 @@ def create_app(settings: Settings, *, database: Database | None = None,
     app.state.health_probes = {}
     errors.install(app)
     for module in (health, auth, users, customers, callbacks, calls, recordings, qa, agents,
-                   campaigns, metrics, websocket, pages):
+                   campaigns, wallboard, metrics, websocket, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     return app

@@ -1,0 +1,252 @@
+"""`GET /api/wallboard`: the supervisors' live wallboard in one snapshot — today's queue and
+agent figures (conventions in crm/calls/stats.py), calls waiting now and agents on a call
+(the bridge's live view), and the work that is late."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from crm.agents.models import AgentStatus
+from crm.calls.models import Call
+from crm.calls.stats import CallFacts
+from crm.campaigns.models import DialMode
+from crm.complaints.models import ComplaintGrade
+from crm.users.models import Role, User
+from crm.wallboard import service as wallboard
+from crm.wallboard.service import DayFigures, LateWork
+from telephony.events import CallRecord
+from web.auth import require
+from web.services import Services, services
+
+router = APIRouter(prefix="/api/wallboard", tags=["wallboard"])
+supervisors = require(Role.SUPERVISOR, Role.ADMIN)
+ON_CALL = "on_call"  # shown instead of the agent's chosen state while a call is connected
+
+
+class QueueOut(BaseModel):
+    queue: str
+    waiting: int
+    oldest_waiting_since: datetime | None
+    offered: int
+    answered: int
+    abandoned: int
+    abandoned_within_threshold: int
+    timed_out: int
+    answered_within_threshold: int
+    service_level: float | None
+    average_speed_of_answer: float | None
+    longest_wait: float | None
+    abandon_rate: float | None
+
+
+class HourOut(BaseModel):
+    hour: int
+    answered: int
+    abandoned: int
+
+
+class AgentOut(BaseModel):
+    user_id: int
+    name: str
+    extension: str | None
+    status: str  # an AgentStatus, or "on_call"
+    reason: str | None
+    since: datetime | None  # in this state since (on a call: since it was answered)
+    handled: int
+    talk_seconds: float
+    wrapup_seconds: float
+    ready_seconds: float
+    paused_seconds: float
+
+
+class CampaignOut(BaseModel):
+    id: int
+    name: str
+    mode: DialMode
+    started_at: datetime | None
+    attempts_today: int
+    effective_today: int
+
+
+class ComplaintOut(BaseModel):
+    id: int
+    customer: str
+    department: str
+    category: str
+    grade: ComplaintGrade
+    next_due_at: datetime
+    overdue: bool
+
+
+class RepairOut(BaseModel):
+    id: int
+    customer: str
+    crew: str
+    arrival_due_at: datetime
+
+
+class ProjectOut(BaseModel):
+    project_id: int
+    contract_number: str
+    customer: str
+    stages: list[str]
+
+
+class WallboardOut(BaseModel):
+    server_time: datetime
+    day: date
+    day_started_at: datetime
+    threshold_seconds: int
+    pbx_connected: bool | None
+    queues: list[QueueOut]
+    hours: list[HourOut]
+    agents: list[AgentOut]
+    campaigns: list[CampaignOut]
+    complaints_overdue: int
+    complaints_due_soon: int
+    complaints: list[ComplaintOut]
+    repairs_overdue: int
+    repairs: list[RepairOut]
+    projects_missing_callbacks: int
+    projects: list[ProjectOut]
+
+
+def _facts(record: CallRecord, agents: dict[str, int]) -> CallFacts:
+    return CallFacts(linkedid=record.linkedid, started_at=record.started_at, queue=record.queue,
+                     answered_at=record.answered_at, ended_at=record.ended_at,
+                     outcome=record.outcome, wait_seconds=record.wait_seconds,
+                     talk_seconds=record.talk_seconds,
+                     agent_id=agents.get(record.agent_extension or ""))
+
+
+class LiveView:
+    """Calls waiting in each queue and agents on a call, now."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, list[datetime]] = defaultdict(list)
+        self.on_call: dict[int, datetime] = {}  # agent → answered at
+
+    def add(self, *, queue: str | None, started_at: datetime, queued_at: datetime | None,
+            answered_at: datetime | None, agent_id: int | None) -> None:
+        if answered_at is None and queue:
+            self.waiting[queue].append(queued_at or started_at)
+        elif answered_at is not None and agent_id is not None:
+            self.on_call[agent_id] = max(answered_at, self.on_call.get(agent_id, answered_at))
+
+    def oldest(self, queue: str) -> datetime | None:
+        waits = self.waiting.get(queue)
+        return min(waits) if waits else None
+
+    def key(self) -> tuple[Any, ...]:
+        """Changes whenever a call starts or stops waiting, or an agent's call starts or ends."""
+        return (tuple(sorted((q, len(v)) for q, v in self.waiting.items())),
+                tuple(sorted(self.on_call.items())))
+
+
+async def agent_extensions(svc: Services) -> dict[str, int]:
+    async with svc.database.session() as session:
+        rows = await session.execute(select(User.extension, User.id)
+                                     .where(User.extension.is_not(None)))
+        return {ext: uid for ext, uid in rows if ext}
+
+
+async def live_view(svc: Services, extensions: dict[str, int]) -> LiveView:
+    """From the bridge's tracker when the bridge runs in this process; else from the calls
+    the database holds as live (written by the bridge, a moment behind)."""
+    view = LiveView()
+    if svc.bridge is not None:
+        for r in svc.bridge.tracker.live_calls():
+            view.add(queue=r.queue, started_at=r.started_at, queued_at=r.queued_at,
+                     answered_at=r.answered_at,
+                     agent_id=extensions.get(r.agent_extension or ""))
+        return view
+    async with svc.database.session() as session:
+        for call in await session.scalars(select(Call).where(Call.ended_at.is_(None))):
+            view.add(queue=call.queue, started_at=call.started_at, queued_at=None,
+                     answered_at=call.answered_at, agent_id=call.agent_id)
+    return view
+
+
+def _tracked(svc: Services, extensions: dict[str, int]) -> list[CallFacts]:
+    """The bridge's newest view of live and recently ended calls (ahead of the database)."""
+    if svc.bridge is None:
+        return []
+    tracker = svc.bridge.tracker
+    return [_facts(r, extensions) for r in (*tracker.recent_calls(), *tracker.live_calls())]
+
+
+def _agent(row: wallboard.AgentRow, figures: DayFigures, live: LiveView) -> AgentOut:
+    calls = figures.agent_calls.get(row.user_id)
+    seconds = figures.state_seconds.get(row.user_id, {})
+    answered_at = live.on_call.get(row.user_id)
+    return AgentOut(
+        user_id=row.user_id, name=row.name, extension=row.extension,
+        status=ON_CALL if answered_at else row.status.value,
+        reason=None if answered_at else row.reason, since=answered_at or row.since,
+        handled=calls.handled if calls else 0,
+        talk_seconds=round(calls.talk_seconds, 1) if calls else 0.0,
+        wrapup_seconds=round(seconds.get(AgentStatus.WRAPUP, 0.0), 1),
+        ready_seconds=round(seconds.get(AgentStatus.READY, 0.0), 1),
+        paused_seconds=round(seconds.get(AgentStatus.PAUSED, 0.0), 1))
+
+
+async def late_work(svc: Services) -> LateWork:
+    async with svc.database.session() as session:
+        return await wallboard.late_work(session, now=svc.clock.now(), tz=svc.settings.tz,
+                                         due_soon_fraction=svc.settings.due_soon_fraction)
+
+
+async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardOut:
+    """Everything the wallboard shows. `late`: the late work, when the caller keeps it."""
+    settings, now = svc.settings, svc.clock.now()
+    extensions = await agent_extensions(svc)
+    live = await live_view(svc, extensions)
+    async with svc.database.session() as session:
+        figures = await wallboard.day_figures(
+            session, now=now, tz=settings.tz, threshold_seconds=settings.answer_within_seconds,
+            queues={settings.queue, settings.callback_queue, *live.waiting},
+            live=_tracked(svc, extensions))
+    late = late or await late_work(svc)
+    queues = [QueueOut(queue=q.queue,
+                       waiting=len(live.waiting.get(q.queue, ())),
+                       oldest_waiting_since=live.oldest(q.queue),
+                       offered=q.offered, answered=q.answered, abandoned=q.abandoned,
+                       abandoned_within_threshold=q.abandoned_within_threshold,
+                       timed_out=q.timed_out,
+                       answered_within_threshold=q.answered_within_threshold,
+                       service_level=q.service_level,
+                       average_speed_of_answer=q.average_speed_of_answer,
+                       longest_wait=q.longest_wait, abandon_rate=q.abandon_rate)
+              for q in figures.queues]
+    return WallboardOut(
+        server_time=now, day=figures.day, day_started_at=figures.start,
+        threshold_seconds=settings.answer_within_seconds,
+        pbx_connected=svc.pbx_connected(), queues=queues,
+        hours=[HourOut(hour=h.hour, answered=h.answered, abandoned=h.abandoned)
+               for h in figures.hours],
+        agents=[_agent(row, figures, live) for row in figures.agents],
+        campaigns=[CampaignOut(id=c.id, name=c.name, mode=c.mode, started_at=c.started_at,
+                               attempts_today=c.attempts_today,
+                               effective_today=c.effective_today) for c in late.campaigns],
+        complaints_overdue=late.complaints_overdue, complaints_due_soon=late.complaints_due_soon,
+        complaints=[ComplaintOut(id=c.id, customer=c.customer, department=c.department,
+                                 category=c.category, grade=c.grade, next_due_at=c.next_due_at,
+                                 overdue=c.overdue) for c in late.complaints],
+        repairs_overdue=late.repairs_overdue,
+        repairs=[RepairOut(id=r.id, customer=r.customer, crew=r.crew,
+                           arrival_due_at=r.arrival_due_at) for r in late.repairs],
+        projects_missing_callbacks=late.projects_missing_callbacks,
+        projects=[ProjectOut(project_id=p.project_id, contract_number=p.contract_number,
+                             customer=p.customer, stages=[s.value for s in p.stages])
+                  for p in late.projects])
+
+
+@router.get("", response_model=WallboardOut, dependencies=[Depends(supervisors)])
+async def get_wallboard(svc: Services = Depends(services)) -> WallboardOut:
+    return await snapshot(svc)
