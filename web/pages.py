@@ -23,7 +23,8 @@ HOME = {Role.AGENT: "/console", Role.SUPERVISOR: "/console", Role.QA: "/qa",
         Role.ADMIN: "/admin"}
 PAGE_ROLES = {"console": (Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN),
               "admin": (Role.ADMIN,),
-              "qa": (Role.QA, Role.SUPERVISOR, Role.AGENT)}
+              "qa": (Role.QA, Role.SUPERVISOR, Role.AGENT),
+              "campaigns": (Role.SUPERVISOR, Role.ADMIN)}
 
 
 async def _caller(request: Request, svc: Services) -> Caller | None:
@@ -75,3 +76,8 @@ async def admin_page(request: Request, svc: Services = Depends(services)) -> Res
 @router.get("/qa")
 async def qa_page(request: Request, svc: Services = Depends(services)) -> Response:
     return await _page(request, svc, "qa")
+
+
+@router.get("/campaigns")
+async def campaigns_page(request: Request, svc: Services = Depends(services)) -> Response:
+    return await _page(request, svc, "campaigns")
