@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     transcription_recycle_after: int = Field(200, ge=1)
     # Further attempts at a call whose transcription failed, before its job is marked failed.
     transcription_max_retries: int = Field(3, ge=0)
+    # How long a worker's claim on a job lasts without renewal (renewed every third of it):
+    # a killed worker's job is taken over this long after its last renewal.
+    transcription_lease_seconds: float = Field(300.0, ge=1)
     # The QA scorecard (TOML); unset: the default one shipped in crm/quality/.
     qa_rules_path: Path | None = None
 
@@ -115,6 +118,10 @@ class Settings(BaseSettings):
     callback_offset_completion_days: int = 0
     post_completion_months: int = Field(12, ge=0, le=120)
 
+    # Several processes (`callcentre serve --role …`): Redis carries events and jobs between
+    # them. Unset: one process does everything, events stay in memory.
+    redis_url: SecretStr | None = None
+
     # Web.
     secret_key: SecretStr = SecretStr("change-me-in-production")
     session_hours: int = Field(12, gt=0)
@@ -126,6 +133,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
             )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+                ("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
     @field_validator("timezone")

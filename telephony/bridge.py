@@ -69,8 +69,12 @@ class _Snapshot:
 
 class Bridge:
     def __init__(self, settings: Settings, database: Database, bus: EventBus, *,
-                 clock: Clock | None = None, resync_interval: float = 300.0) -> None:
+                 clock: Clock | None = None, resync_interval: float = 300.0,
+                 records_calls: bool = True) -> None:
         self.settings = settings
+        # False: a follower (the dialer's own AMI session) that tracks calls without storing
+        # them; the PBX's one recording bridge stores them.
+        self.records_calls = records_calls
         self.bus = bus
         self.clock = clock or SystemClock()
         self.agents = AgentDirectory(settings.agent_extension_pattern)
@@ -100,13 +104,15 @@ class Bridge:
 
     async def start(self) -> None:
         """Settle the calls the database left open, then connect and follow the PBX."""
-        self.tracker.restore(await self.store.load_live())
+        if self.records_calls:
+            self.tracker.restore(await self.store.load_live())
         self._tasks = [
             asyncio.create_task(self._consume(), name="ami-consumer"),
-            asyncio.create_task(self.store.run(), name="call-store"),
             asyncio.create_task(self._connect_forever(), name="ami-client"),
             asyncio.create_task(self._resync_periodically(), name="ami-resync"),
         ]
+        if self.records_calls:
+            self._tasks.append(asyncio.create_task(self.store.run(), name="call-store"))
 
     async def stop(self) -> None:
         await self.client.close()
@@ -240,7 +246,8 @@ class Bridge:
     def _publish(self, events: list[DomainEvent]) -> None:
         for event in events:
             if isinstance(event, CallUpdated):
-                self.store.submit(event.record)
+                if self.records_calls:
+                    self.store.submit(event.record)
             else:
                 self.bus.publish(event)
 

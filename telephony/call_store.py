@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -32,8 +32,11 @@ RECORDING_GRACE = timedelta(seconds=5)
 
 class CallStore:
     def __init__(self, database: Database, *, pbx_id: str, default_area_code: str | None = None,
-                 flush_interval: float = 0.05, max_batch: int = 500) -> None:
+                 flush_interval: float = 0.05, max_batch: int = 500,
+                 on_jobs_queued: Callable[[list[int]], Awaitable[None]] | None = None) -> None:
         self.database = database
+        # Told (after the commit) of the transcription jobs each batch queued.
+        self.on_jobs_queued = on_jobs_queued
         self.pbx_id = pbx_id
         self.default_area_code = default_area_code
         self.flush_interval = flush_interval
@@ -106,9 +109,13 @@ class CallStore:
                 self._apply(call, record, number, customers.get(number or ""),
                             agents.get(record.agent_extension or ""))
             await session.flush()
+            queued: list[int] = []
             for record in records:
                 if record.ended_at is not None:
-                    await self._queue_transcription(session, rows[record.linkedid], record)
+                    job_id = await self._queue_transcription(session, rows[record.linkedid],
+                                                             record)
+                    if job_id is not None:
+                        queued.append(job_id)
             attempts = {r.attempt_id: r.linkedid for r in records if r.attempt_id}
             if attempts:
                 by_linkedid = {c.linkedid: c for c in await session.scalars(
@@ -119,15 +126,21 @@ class CallStore:
                                                       CallbackAttempt.call_id.is_(None))):
                     attempt.call_id = by_linkedid[attempts[attempt.id]].id
         self.written += len(records)
+        if queued and self.on_jobs_queued is not None:
+            await self.on_jobs_queued(queued)
 
     @staticmethod
-    async def _queue_transcription(session: Any, call: Call, record: CallRecord) -> None:
+    async def _queue_transcription(session: Any, call: Call, record: CallRecord) -> int | None:
         """A recorded call that ended is queued in the same transaction that ends it, so no
-        recording is ever forgotten; the PBX is given a moment to finish writing the files."""
+        recording is ever forgotten; the PBX is given a moment to finish writing the files.
+        The job's id when it was queued just now."""
         job = await enqueue_call(session, call)
         if job is not None and job.attempts == 0 and job.not_before is None:
             assert record.ended_at is not None
             job.not_before = record.ended_at + RECORDING_GRACE
+            await session.flush()
+            return int(job.id)
+        return None
 
     @staticmethod
     async def _customers(session: Any, numbers: set[str]) -> dict[str, int]:

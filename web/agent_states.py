@@ -7,6 +7,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -34,6 +35,12 @@ class AgentStateOut(BaseModel):
     server_time: datetime | None = None  # so a page's countdown does not trust its own clock
 
 
+class AgentSync(Protocol):
+    """Telling the PBX an agent's state: AgentPbxSync, or a web process's RemotePbx."""
+
+    async def apply(self, target: AgentTarget) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AgentStateChanged:
     """Published on this process's bus after an agent's state changed (the wallboard)."""
@@ -43,7 +50,7 @@ class AgentStateChanged:
 
 
 class AgentStates:
-    def __init__(self, svc: Services, sync: AgentPbxSync | None) -> None:
+    def __init__(self, svc: Services, sync: AgentSync | None) -> None:
         self.svc = svc
         self.sync = sync
 
@@ -65,7 +72,7 @@ class AgentStates:
                                                  state.status, state.reason))
 
     def _push(self, out: AgentStateOut) -> None:
-        self.svc.outbox.push(out.user_id, "state", out.model_dump(mode="json"))
+        self.svc.notify_user(out.user_id, "state", out.model_dump(mode="json"))
         self.svc.bus.publish(AgentStateChanged(out.user_id, out.status))
 
     async def change(self, user_id: int, status: AgentStatus, reason: str | None
@@ -119,7 +126,7 @@ class AgentStates:
                     for u, s in rows if u.extension]
 
     async def on_resynced(self, event: QueueMembersResynced) -> None:
-        if self.sync is None:
+        if not isinstance(self.sync, AgentPbxSync):
             return
         fixed = await self.sync.reconcile(await self.targets())
         if fixed:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -40,6 +41,8 @@ from web import (
 )
 from web import ws as websocket
 from web.agent_states import AgentStates
+from web.cluster import wiring
+from web.cluster.roles import ALL_ROLES, Role
 from web.metrics import Metrics
 from web.outbox import Outbox
 from web.pops import POP_EVENTS, PopService
@@ -51,10 +54,13 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, *, database: Database | None = None,
                clock: Clock | None = None, with_bridge: bool = True,
-               with_transcription: bool = True) -> FastAPI:
+               with_transcription: bool = True, roles: frozenset[Role] = ALL_ROLES) -> FastAPI:
     """Build the app. A Database passed in stays the caller's to close (tests, the demo);
     `with_bridge=False` runs without a PBX (API tests); transcription runs in this process
-    when a Vosk model is configured and `with_transcription` is on."""
+    when a Vosk model is configured and `with_transcription` is on. `roles`: this process's
+    part of the whole (`callcentre serve --role`); with CALLCENTRE_REDIS_URL the roles of
+    several processes work together (web/cluster/wiring.py), without it one process runs
+    them all."""
     owns_database = database is None
     db = database or Database(settings.database_url, echo=settings.database_echo)
 
@@ -63,41 +69,69 @@ def create_app(settings: Settings, *, database: Database | None = None,
         svc = Services(settings=settings, database=db, clock=clock or SystemClock(),
                        bus=EventBus(), outbox=Outbox(), metrics=Metrics())
         app.state.services = svc
-        if with_bridge:
-            svc.bridge = Bridge(settings, db, svc.bus, clock=svc.clock)
+        cluster = wiring.connect(settings)
+        # The bridge's bus is the web's one in a single process; with Redis, the bridge's
+        # events reach every web process's bus through the events stream.
+        bridge_bus = svc.bus if cluster is None else EventBus()
+        if with_bridge and Role.BRIDGE in roles:
+            svc.bridge = Bridge(settings, db, bridge_bus, clock=svc.clock)
             svc.metrics.watch(svc.bridge.health)
             app.state.health_probes["pbx"] = svc.bridge.health
+        tasks: list[asyncio.Task[Any]] = []
+        if cluster is not None:
+            svc.events = cluster.events
+            tasks.append(asyncio.create_task(cluster.events.run_sender(), name="events-out"))
+            if with_bridge and svc.bridge is None:
+                svc.remote_pbx = wiring.remote_pbx(cluster, settings)
+                app.state.health_probes["pbx"] = svc.remote_pbx.health
         svc.agent_states = AgentStates(
-            svc, AgentPbxSync(svc.bridge, settings) if svc.bridge else None)
-        pops = PopService(svc)
-        app.state.pops = pops
-        svc.bus.subscribe(pops.handle, name="screen-pops", types=POP_EVENTS)
-        svc.bus.subscribe(svc.agent_states.handle, name="agent-states",
-                          types=(CallEnded, QueueMembersResynced))
+            svc, AgentPbxSync(svc.bridge, settings) if svc.bridge else svc.remote_pbx)
+        if Role.WEB in roles:
+            pops = PopService(svc)
+            app.state.pops = pops
+            svc.bus.subscribe(pops.handle, name="screen-pops", types=POP_EVENTS)
+            if cluster is not None:
+                wiring.wire_web(cluster, svc, tasks)
+        if Role.BRIDGE in roles:
+            bridge_bus.subscribe(svc.agent_states.handle, name="agent-states",
+                                 types=(CallEnded, QueueMembersResynced))
 
-        async def attempts(event: CallEnded) -> None:
-            await resolve_attempt(db, event.record, at=svc.clock.now())
+            async def attempts(event: CallEnded) -> None:
+                await resolve_attempt(db, event.record, at=svc.clock.now())
 
-        svc.bus.subscribe(attempts, name="attempt-outcomes", types=(CallEnded,))
-        tasks = [asyncio.create_task(svc.agent_states.run_wrapup_timer(), name="wrapup-timer")]
-        app.state.wallboard = WallboardFeed(svc)  # supervisors' wallboards, live
-        svc.bus.subscribe(app.state.wallboard.handle, name="wallboard", types=WALLBOARD_EVENTS)
-        tasks.append(asyncio.create_task(app.state.wallboard.run(), name="wallboard"))
+            bridge_bus.subscribe(attempts, name="attempt-outcomes", types=(CallEnded,))
+            tasks.append(asyncio.create_task(svc.agent_states.run_wrapup_timer(),
+                                             name="wrapup-timer"))
+            if cluster is not None and svc.bridge is not None:
+                wiring.wire_bridge(cluster, svc, svc.bridge, bridge_bus, tasks)
+            app.state.wallboard = WallboardFeed(svc)  # supervisors' wallboards, live
+            svc.bus.subscribe(app.state.wallboard.handle, name="wallboard",
+                              types=WALLBOARD_EVENTS)
+            tasks.append(asyncio.create_task(app.state.wallboard.run(), name="wallboard"))
         transcription = transcription_status(settings)
         app.state.health_probes["transcription"] = lambda: {"enabled": transcription.enabled,
                                                             "message": transcription.message}
         (log.info if transcription.enabled else log.warning)("%s", transcription.message)
         stop_worker = asyncio.Event()
-        if transcription.enabled and with_transcription:
+        if transcription.enabled and with_transcription and Role.WORKER in roles:
             tasks.append(asyncio.create_task(
-                run_transcription_worker(db, settings, clock=svc.clock, stop=stop_worker),
+                wiring.run_stream_worker(cluster, svc, stop_worker) if cluster is not None
+                else run_transcription_worker(
+                    db, settings, clock=svc.clock, stop=stop_worker,
+                    lease_seconds=settings.transcription_lease_seconds),
                 name="transcription"))
         if svc.bridge is not None:
             await svc.bridge.start()
-            if settings.dialer_enabled:
-                svc.dialer = Dialer(settings, db, svc.bridge, clock=svc.clock)
-                app.state.health_probes["dialer"] = svc.dialer.health
-                tasks.append(asyncio.create_task(svc.dialer.run(), name="dialer"))
+        follower: Bridge | None = None
+        if with_bridge and Role.DIALER in roles and settings.dialer_enabled:
+            if svc.bridge is None:  # the dialer's own AMI session: it follows, never stores
+                follower = Bridge(settings, db, EventBus(), clock=svc.clock,
+                                  records_calls=False)
+                await follower.start()
+            svc.dialer = Dialer(settings, db, svc.bridge or follower,  # type: ignore[arg-type]
+                                clock=svc.clock)
+            app.state.health_probes["dialer"] = svc.dialer.health
+            tasks.append(asyncio.create_task(svc.dialer.run(), name="dialer"))
         try:
             yield
         finally:
@@ -108,9 +142,13 @@ def create_app(settings: Settings, *, database: Database | None = None,
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if svc.bridge is not None:
-                await svc.bridge.stop()
+            for bridge in (svc.bridge, follower):
+                if bridge is not None:
+                    await bridge.stop()
+                    await bridge.bus.close()
             await svc.bus.close()
+            if cluster is not None:
+                await cluster.close()
             if owns_database:
                 await db.dispose()
 

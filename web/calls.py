@@ -72,7 +72,7 @@ async def dial(body: DialIn, caller: Caller = Depends(agent_only),
     """Ring the agent's phone, then the customer (AMI Originate, agent first)."""
     if not caller.user.extension:
         raise ValidationError("you have no extension to ring", code="no_extension")
-    if svc.bridge is None or not svc.bridge.client.connected:
+    if not svc.pbx_connected():
         raise PbxUnavailable("the PBX is not connected; try again shortly",
                              code="pbx_unavailable")
     number = _dialable(body.number, svc.settings.default_area_code)
@@ -94,8 +94,10 @@ async def dial(body: DialIn, caller: Caller = Depends(agent_only),
                  contract.VAR_CUSTOMER_NUMBER: number}
     if attempt_id is not None:
         variables[contract.VAR_ATTEMPT_ID] = str(attempt_id)
+    # This process's bridge, or (a web process of several) the bridge through Redis.
+    originate = svc.bridge.originate if svc.bridge is not None else svc.remote_pbx.originate  # type: ignore[union-attr]
     try:
-        action_id = await svc.bridge.originate(
+        action_id = await originate(
             channel=svc.settings.agent_interface_template.format(extension=caller.user.extension),
             context=contract.CONTEXT_CALLBACK, exten=number, variables=variables,
             caller_id=f'"{caller.user.display_name}" <{caller.user.extension}>',
@@ -139,9 +141,16 @@ async def my_calls(limit: int = Query(20, ge=1, le=200), caller: Caller = Depend
 async def my_live_calls(caller: Caller = Depends(agent_only),
                         svc: Services = Depends(services)) -> list[MyCall]:
     """Calls ringing or in progress on the agent's phone (a reloaded page picks them up)."""
-    if svc.bridge is None or not caller.user.extension:
+    if not caller.user.extension or (svc.bridge is None and svc.remote_pbx is None):
         return []
     agents = AgentDirectory(svc.settings.agent_extension_pattern)
-    mine = [r.linkedid for r in svc.bridge.tracker.live_calls()
-            if caller.user.extension in {agents.extension_of(i) for i in r.agents_rung}]
+    if svc.bridge is not None:
+        live = [(r.linkedid, r.agents_rung) for r in svc.bridge.tracker.live_calls()]
+    else:  # the bridge is another process: the calls it stored as live
+        async with svc.database.session() as session:
+            live = [(c.linkedid, tuple(c.agents_rung or ())) for c in await session.scalars(
+                select(Call).where(Call.pbx_id == svc.settings.pbx_id,
+                                   Call.ended_at.is_(None)))]
+    mine = [linkedid for linkedid, rung in live
+            if caller.user.extension in {agents.extension_of(i) for i in rung}]
     return await _my_calls(svc, caller, mine, 10) if mine else []

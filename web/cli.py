@@ -140,14 +140,31 @@ def seed(customers: int, force: bool, rng_seed: int) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--role", "role_names", multiple=True, metavar="ROLE[,ROLE…]",
+              help="bridge, web, worker or dialer (repeatable or comma-separated) "
+                   "[default: all, in this one process]")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Run the server against the configured database and PBX."""
+def serve(ctx: click.Context, host: str, port: int, role_names: tuple[str, ...]) -> None:
+    """Run the server against the configured database and PBX.
+
+    Split across processes or machines with --role (CALLCENTRE_REDIS_URL then joins them):
+    one bridge per Asterisk, any number of web and worker processes, dialers of which one
+    is active and the others stand by.
+    """
+    from web.cluster.roles import Role, parse_roles
     from web.server import serve_forever
 
     _setup_logging(ctx.obj["verbose"])
+    try:
+        roles = parse_roles(role_names)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--role") from None
     settings = _settings()
-    _run(lambda: serve_forever(settings, host=host, port=port))
+    if (Role.BRIDGE in roles) != (Role.WEB in roles) and settings.redis_url is None:
+        raise click.ClickException(
+            "a bridge and web processes apart need CALLCENTRE_REDIS_URL (redis://host:6379/0) "
+            "to reach each other; without Redis run them in one process")
+    _run(lambda: serve_forever(settings, host=host, port=port, roles=roles))
 
 
 @cli.command()

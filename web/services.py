@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -17,6 +17,8 @@ from telephony.dialer import Dialer
 
 if TYPE_CHECKING:
     from web.agent_states import AgentStates
+    from web.cluster.events import EventStream
+    from web.cluster.pbx_commands import RemotePbx
     from web.metrics import Metrics
     from web.outbox import Outbox
 
@@ -32,9 +34,27 @@ class Services:
     bridge: Bridge | None = None
     agent_states: AgentStates | None = field(default=None)
     dialer: Dialer | None = None
+    # Several processes (Redis configured): the events stream, and the PBX through the bridge.
+    events: EventStream | None = None
+    remote_pbx: RemotePbx | None = None
 
     def today(self) -> date:
         return local_today(self.clock, self.settings.tz)
+
+    def notify_user(self, user_id: int, kind: str, payload: dict[str, Any]) -> None:
+        """A message for the user's browser, on whichever web process holds its websocket."""
+        if self.events is None:
+            self.outbox.push(user_id, kind, payload)
+        else:
+            from web.cluster.codec import UserMessage
+
+            self.events.publish(UserMessage(user_id, kind, payload))
+
+    def pbx_connected(self) -> bool | None:
+        """Whether the PBX is connected; None when this process has no way to it."""
+        if self.bridge is not None:
+            return self.bridge.client.connected
+        return self.remote_pbx.connected if self.remote_pbx is not None else None
 
 
 def services(request: Request) -> Services:

@@ -49,7 +49,7 @@ async def socket(websocket: WebSocket) -> None:
             websocket.query_params.get("epoch") == svc.outbox.epoch else 0
         state = (await svc.agent_states.get(caller.id)).model_dump(mode="json") \
             if svc.agent_states is not None else None
-        pbx = svc.bridge.client.connected if svc.bridge is not None else None
+        pbx = svc.pbx_connected()
         await websocket.send_text(json.dumps({
             "type": "hello", "epoch": svc.outbox.epoch, "last_seq": svc.outbox.last_seq(caller.id),
             "server_time": svc.clock.now().isoformat(),

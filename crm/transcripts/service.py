@@ -11,6 +11,7 @@ again, and that new claim counts as another attempt.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -174,3 +175,56 @@ async def save_transcript(session: AsyncSession, *, call_id: int, leg: Leg,
     session.add(transcript)
     await session.flush()
     return transcript
+
+
+@dataclass(frozen=True, slots=True)
+class JobClaim:
+    """What came of claiming one given job: `job` when it is now ours; otherwise `finished`
+    (done or failed: nothing to do), `held` (another worker's lease is live) or `not_before`
+    (a retry that is not due yet)."""
+
+    job: TranscriptionJob | None = None
+    finished: bool = False
+    held: bool = False
+    not_before: datetime | None = None
+
+
+async def claim_job(session: AsyncSession, *, job_id: int, worker: str, now: datetime,
+                    lease_seconds: float, max_attempts: int) -> JobClaim:
+    """Lease this job to `worker` if it is claimable (a job handed out by a queue: the same
+    rules as `claim_next_job`, so a job delivered twice is still done once)."""
+    job = await session.get(TranscriptionJob, job_id, populate_existing=True)
+    if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
+        return JobClaim(finished=True)
+    if job.status is JobStatus.QUEUED and job.not_before is not None and job.not_before > now:
+        return JobClaim(not_before=job.not_before)
+    if job.status is JobStatus.RUNNING and job.lease_expires_at is not None \
+            and job.lease_expires_at > now:
+        return JobClaim(held=True)
+    guard = and_(TranscriptionJob.id == job.id, TranscriptionJob.status == job.status,
+                 TranscriptionJob.attempts == job.attempts)
+    if job.status is JobStatus.RUNNING and job.attempts >= max_attempts:
+        await _guarded_update(session, guard, status=JobStatus.FAILED, finished_at=now,
+                              lease_owner=None, lease_expires_at=None,
+                              last_error=f"the worker stopped during attempt {job.attempts} "
+                                         f"of {max_attempts} (its lease ran out); last "
+                                         f"error: {job.last_error or 'none'}")
+        return JobClaim(finished=True)
+    if not await _guarded_update(
+            session, guard, status=JobStatus.RUNNING, attempts=job.attempts + 1,
+            lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds),
+            started_at=now, not_before=None):
+        return JobClaim(held=True)  # another worker claimed it between our read and update
+    await session.refresh(job)
+    return JobClaim(job=job)
+
+
+async def claimable_job_ids(session: AsyncSession, *, now: datetime,
+                            untouched_since: datetime | None = None,
+                            limit: int = 1000) -> list[int]:
+    """Jobs a worker could claim now (due, or abandoned by a worker), oldest first;
+    `untouched_since`: only those unchanged since then (not just queued or claimed)."""
+    query = select(TranscriptionJob.id).where(_claimable(now))
+    if untouched_since is not None:
+        query = query.where(TranscriptionJob.updated_at <= untouched_since)
+    return list(await session.scalars(query.order_by(TranscriptionJob.id).limit(limit)))

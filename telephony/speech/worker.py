@@ -17,11 +17,14 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.calls.models import Call
 from crm.clock import Clock, SystemClock
@@ -30,8 +33,10 @@ from crm.quality.rules import RulesError, Scorecard, load_rules
 from crm.quality.scorecard import CallFacts, ScoreResult, SpokenWord, score
 from crm.quality.service import call_facts, save_score
 from crm.settings import Settings
-from crm.transcripts.models import Leg
+from crm.transcripts.models import Leg, TranscriptionJob
 from crm.transcripts.service import (
+    JobClaim,
+    claim_job,
     claim_next_job,
     fail_attempt,
     finish_job,
@@ -120,7 +125,24 @@ class TranscriptionWorker:
         claim = await self._claim()
         if claim is None:
             return False
-        keeper = asyncio.create_task(self._keep_lease(claim))
+        await self.process(claim)
+        return True
+
+    async def claim_given(self, job_id: int) -> tuple[_Claim | None, JobClaim]:
+        """Claim the job a queue handed us (see `claim_job` for what else may come of it)."""
+        async with self.database.session() as session:
+            outcome = await claim_job(session, job_id=job_id, worker=self.name,
+                                      now=self.clock.now(), lease_seconds=self.lease_seconds,
+                                      max_attempts=self.max_attempts)
+            if outcome.job is None:
+                return None, outcome
+            return await self._claim_of(session, outcome.job), outcome
+
+    async def process(self, claim: _Claim,
+                      keep_alive: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Transcribe, score and store a claimed job, renewing its lease (and calling
+        `keep_alive` each time) meanwhile; a failure is recorded as a failed attempt."""
+        keeper = asyncio.create_task(self._keep_lease(claim, keep_alive))
         try:
             transcripts = await self._transcribe(claim)
             scored, note = await asyncio.to_thread(self._score, claim, transcripts)
@@ -131,7 +153,6 @@ class TranscriptionWorker:
             await self._failed(claim, exc)
         finally:
             keeper.cancel()
-        return True
 
     async def _claim(self) -> _Claim | None:
         async with self.database.session() as session:
@@ -140,10 +161,14 @@ class TranscriptionWorker:
                                        max_attempts=self.max_attempts)
             if job is None:
                 return None
-            call = await session.get(Call, job.call_id)
-            assert call is not None  # a foreign key
-            return _Claim(job.id, call.id, job.attempts, await call_facts(session, call),
-                          leg_recordings(call))
+            return await self._claim_of(session, job)
+
+    @staticmethod
+    async def _claim_of(session: AsyncSession, job: TranscriptionJob) -> _Claim:
+        call = await session.get(Call, job.call_id)
+        assert call is not None  # a foreign key
+        return _Claim(job.id, call.id, job.attempts, await call_facts(session, call),
+                      leg_recordings(call))
 
     async def _transcribe(self, claim: _Claim) -> dict[Leg, Transcript]:
         files = {leg: local_recording(stored, self.settings.recordings_dir)
@@ -208,9 +233,15 @@ class TranscriptionWorker:
         log.warning("call %s: attempt %s of %s failed (%s): %s", claim.call_id, claim.attempt,
                     self.max_attempts, status, error)
 
-    async def _keep_lease(self, claim: _Claim) -> None:
+    async def _keep_lease(self, claim: _Claim,
+                          keep_alive: Callable[[], Awaitable[None]] | None = None) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
+            if keep_alive is not None:
+                try:
+                    await keep_alive()
+                except Exception:
+                    log.exception("call %s: could not refresh its queue entry", claim.call_id)
             try:
                 async with self.database.session() as session:
                     until = self.clock.now() + timedelta(seconds=self.lease_seconds)

@@ -1,0 +1,1 @@
+"""Running the system as several processes (`callcentre serve --role …`) joined by Redis."""

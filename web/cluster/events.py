@@ -1,0 +1,119 @@
+"""The events stream: what the bridge sees, for every web process.
+
+Publishing never blocks the caller: events wait in a local queue and one sender adds them
+to the stream in order, retrying while Redis is away (nothing is dropped). Every web process
+follows the whole stream (a fan-out read from where it stood when it started, not a consumer
+group: each websocket holder must see every event) and hands each event to its local bus.
+An entry read twice (after a reconnect, or a publisher's retry that had in fact succeeded)
+is recognised by its event id and delivered once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from web.cluster.codec import UnknownEvent, decode, encode
+
+log = logging.getLogger(__name__)
+
+EVENTS_STREAM = "callcentre:events"
+MAX_LENGTH = 100_000  # entries kept (approximately): minutes of traffic for a late reader
+SEEN_IDS = 10_000
+
+
+class EventStream:
+    def __init__(self, redis: Redis, *, stream: str = EVENTS_STREAM,
+                 block_ms: int = 5_000) -> None:
+        self.redis = redis
+        self.stream = stream
+        self.block_ms = block_ms
+        self._outgoing: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self.published = 0
+        self.delivered = 0
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def publish(self, event: object) -> None:
+        """Queue the event for the stream; never blocks."""
+        self._outgoing.put_nowait(encode(event))
+
+    async def handle(self, event: object) -> None:
+        """An EventBus subscriber that forwards what it gets."""
+        self.publish(event)
+
+    async def drain(self) -> None:
+        """Wait until everything published so far is in the stream (tests, shutdown)."""
+        await self._outgoing.join()
+
+    async def run_sender(self) -> None:
+        backoff = 0.2
+        while True:
+            entry = await self._outgoing.get()
+            while True:
+                try:
+                    await self.redis.xadd(self.stream, entry,  # type: ignore[arg-type]
+                                          maxlen=MAX_LENGTH, approximate=True)
+                    self.published += 1
+                    backoff = 0.2
+                    break
+                except RedisError as exc:
+                    log.warning("cannot publish to Redis (%s); retrying in %.1f s", exc,
+                                backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+            self._outgoing.task_done()
+
+    # -- following ------------------------------------------------------------------------
+
+    async def start_position(self) -> str:
+        """The id of the newest entry now: following starts after it."""
+        while True:
+            try:
+                newest: Any = await self.redis.xrevrange(self.stream, count=1)
+                return str(newest[0][0]) if newest else "0-0"
+            except RedisError as exc:
+                log.warning("cannot reach Redis (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+
+    async def follow(self, deliver: Callable[[Any], None], *,
+                     position: str | None = None) -> None:
+        """Hand every new entry's event to `deliver`, once each, in stream order."""
+        last = position or await self.start_position()
+        backoff = 0.2
+        while True:
+            try:
+                batches: Any = await self.redis.xread({self.stream: last}, count=500,
+                                                 block=self.block_ms)
+                backoff = 0.2
+            except RedisError as exc:
+                log.warning("lost the Redis events stream (%s); resuming in %.1f s", exc,
+                            backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            for _stream, entries in batches or ():
+                for entry_id, fields in entries:
+                    last = str(entry_id)
+                    self._deliver_once(fields, deliver)
+
+    def _deliver_once(self, fields: dict[str, str], deliver: Callable[[Any], None]) -> None:
+        try:
+            event_id, event = decode(fields)
+        except (UnknownEvent, ValueError, KeyError) as exc:
+            log.warning("skipping a stream entry: %s", exc)
+            return
+        if event_id in self._seen:
+            return
+        self._seen[event_id] = None
+        while len(self._seen) > SEEN_IDS:
+            self._seen.popitem(last=False)
+        self.delivered += 1
+        deliver(event)

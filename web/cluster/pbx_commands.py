@@ -1,0 +1,211 @@
+"""What a web process asks of the PBX it has no connection to: through the bridge.
+
+Requests go on a stream read by the bridge of that PBX (a consumer group, so a request left
+unacknowledged by a bridge that died is taken over by the next one), and the answer comes
+back on a short-lived list the caller waits on. Every request carries a deadline: one that
+arrives late (the bridge was down) is refused rather than acted on, since a call placed
+minutes after the agent clicked would surprise everyone. Agent-state requests are
+idempotent; an Originate is done at most once, guarded by its request id.
+
+The bridge also keeps the PBX's connection status in a key that expires, so a web process
+shows "disconnected" when the bridge itself is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from crm.agents.models import AgentStatus
+from telephony.agent_sync import AgentPbxSync, AgentTarget
+from telephony.ami.client import AmiError
+from telephony.bridge import Bridge
+
+log = logging.getLogger(__name__)
+
+GROUP = "bridge"
+STATUS_TTL_SECONDS = 10
+REPLY_TTL_SECONDS = 120
+
+
+def commands_stream(pbx_id: str) -> str:
+    return f"callcentre:pbx:{pbx_id}:commands"
+
+
+def status_key(pbx_id: str) -> str:
+    return f"callcentre:pbx:{pbx_id}:status"
+
+
+class PbxUnreachable(AmiError):
+    """No bridge answered in time (it is down, or Redis is)."""
+
+
+class RemotePbx:
+    """The web role's view of the PBX: its status, and requests through the bridge."""
+
+    def __init__(self, redis: Redis, pbx_id: str, *, action_timeout: float = 10.0) -> None:
+        self.redis = redis
+        self.pbx_id = pbx_id
+        self.action_timeout = action_timeout
+        self.connected = False
+        self.bridge_seen = False
+
+    async def refresh(self) -> None:
+        raw = await self.redis.get(status_key(self.pbx_id))
+        status = json.loads(raw) if raw else None
+        self.bridge_seen = status is not None
+        self.connected = bool(status and status.get("connected"))
+
+    async def run(self, interval: float = 1.0) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except RedisError as exc:
+                self.connected = False
+                log.warning("cannot read the PBX status from Redis: %s", exc)
+            await asyncio.sleep(interval)
+
+    def health(self) -> dict[str, Any]:
+        return {"connected": self.connected, "via": "bridge", "bridge_running": self.bridge_seen}
+
+    async def request(self, op: str, args: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+        """Send one request and wait for the bridge's answer; PbxUnreachable without one."""
+        request_id = uuid.uuid4().hex
+        reply = f"callcentre:pbx:reply:{request_id}"
+        try:
+            await self.redis.xadd(commands_stream(self.pbx_id), {
+                "id": request_id, "op": op, "args": json.dumps(args, ensure_ascii=False),
+                "deadline": str(time.time() + timeout), "reply": reply},
+                maxlen=10_000, approximate=True)
+            # Wait a little past the deadline: an answer given at the deadline still counts.
+            answer = await self.redis.blpop([reply], timeout=timeout + 2.0)
+        except RedisError as exc:
+            raise PbxUnreachable(f"Redis: {exc}") from None
+        if answer is None:
+            raise PbxUnreachable("no answer from the PBX bridge")
+        return dict(json.loads(answer[1]))
+
+    async def apply(self, target: AgentTarget) -> bool:
+        """AgentPbxSync.apply through the bridge; False if it could not be told (the bridge's
+        next resync puts the PBX back in line)."""
+        try:
+            answer = await self.request("apply_agent", {
+                "extension": target.extension, "name": target.name,
+                "status": target.status.value, "reason": target.reason}, timeout=5.0)
+        except PbxUnreachable as exc:
+            log.warning("PBX not updated for agent %s: %s", target.extension, exc)
+            return False
+        return bool(answer.get("ok"))
+
+    async def originate(self, **kwargs: Any) -> str:
+        """Bridge.originate through the bridge: its ActionID, or AmiError."""
+        answer = await self.request("originate", kwargs, timeout=self.action_timeout)
+        if not answer.get("ok"):
+            raise AmiError(str(answer.get("error") or "refused"))
+        return str(answer["action_id"])
+
+
+class PbxCommandServer:
+    """The bridge's side: carries out the web processes' requests on its PBX."""
+
+    def __init__(self, redis: Redis, bridge: Bridge, sync: AgentPbxSync, *,
+                 block_ms: int = 2_000) -> None:
+        self.redis = redis
+        self.bridge = bridge
+        self.sync = sync
+        self.stream = commands_stream(bridge.settings.pbx_id)
+        self.consumer = f"{socket.gethostname()}:{os.getpid()}"
+        self.block_ms = block_ms
+        self.handled = 0
+
+    async def run(self) -> None:
+        await self._ensure_group()
+        # Requests a previous bridge took and never answered are ours now.
+        await self._handle_all(await self._take_over_pending())
+        while True:
+            try:
+                batches: Any = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"},
+                                                      count=10, block=self.block_ms)
+            except RedisError as exc:
+                log.warning("cannot read PBX requests from Redis (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+                continue
+            for _stream, entries in batches or ():
+                await self._handle_all(entries)
+
+    async def publish_status(self, interval: float = 2.0) -> None:
+        while True:
+            try:
+                await self.redis.set(status_key(self.bridge.settings.pbx_id), json.dumps(
+                    {"connected": self.bridge.client.connected, "at": time.time()}),
+                    ex=STATUS_TTL_SECONDS)
+            except RedisError as exc:
+                log.warning("cannot write the PBX status to Redis: %s", exc)
+            await asyncio.sleep(interval)
+
+    async def _ensure_group(self) -> None:
+        while True:
+            try:
+                await self.redis.xgroup_create(self.stream, GROUP, id="$", mkstream=True)
+                return
+            except ResponseError as exc:
+                if "BUSYGROUP" in str(exc):
+                    return
+                raise
+            except RedisError as exc:
+                log.warning("cannot reach Redis (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+
+    async def _take_over_pending(self) -> list[Any]:
+        taken: list[Any] = []
+        cursor = "0-0"
+        while True:
+            claimed: Any = await self.redis.xautoclaim(
+                self.stream, GROUP, self.consumer, min_idle_time=0, start_id=cursor, count=100)
+            cursor = claimed[0]
+            taken.extend(claimed[1])
+            if str(cursor) == "0-0":
+                return taken
+
+    async def _handle_all(self, entries: list[Any]) -> None:
+        for entry_id, fields in entries:
+            try:
+                await self.handle(fields)
+            except Exception:
+                log.exception("PBX request %s failed", fields.get("op"))
+            await self.redis.xack(self.stream, GROUP, entry_id)
+            self.handled += 1
+
+    async def handle(self, fields: dict[str, str]) -> None:
+        op, reply = fields.get("op"), fields.get("reply")
+        if float(fields.get("deadline") or 0) < time.time():
+            answer: dict[str, Any] = {"ok": False, "error": "the request expired"}
+        elif op == "apply_agent":
+            args = json.loads(fields["args"])
+            answer = {"ok": await self.sync.apply(AgentTarget(
+                args["extension"], args["name"], AgentStatus(args["status"]), args["reason"]))}
+        elif op == "originate":
+            answer = await self._originate_once(fields["id"], json.loads(fields["args"]))
+        else:
+            answer = {"ok": False, "error": f"unknown request {op!r}"}
+        if reply:
+            await self.redis.rpush(reply, json.dumps(answer, ensure_ascii=False))
+            await self.redis.expire(reply, REPLY_TTL_SECONDS)
+
+    async def _originate_once(self, request_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        if not await self.redis.set(f"callcentre:pbx:done:{request_id}", "1", nx=True,
+                                    ex=3600):
+            return {"ok": False, "error": "already handled"}
+        try:
+            return {"ok": True, "action_id": await self.bridge.originate(**args)}
+        except AmiError as exc:
+            return {"ok": False, "error": str(exc)}
