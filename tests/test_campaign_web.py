@@ -1,5 +1,6 @@
-"""Editing a campaign through the API: a field that cannot be empty, sent as null (a cleared
-input on the supervisor's form), is refused by name like any other bad value."""
+"""The campaigns page is for supervisors and admins; editing a campaign through the API: a field
+that cannot be empty, sent as null (a cleared input on the supervisor's form), is refused by
+name like any other bad value."""
 
 from __future__ import annotations
 
@@ -36,3 +37,22 @@ async def test_a_cleared_field_is_refused_by_name_and_nothing_changes(
         campaign = (await supervisor.get(url)).json()["campaign"]
         assert (campaign["max_concurrent"], campaign["stages"], campaign["mode"]) == (
             3, ["midterm"], "agent_first")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_campaigns_page_is_for_supervisors_and_admins(
+        settings: Settings, db: Database, clock: FixedClock) -> None:
+    async with running_app(settings, db, clock=clock) as api:
+        for username in ("supervisor", "admin"):
+            page = await api[username].get("/campaigns")
+            assert page.status_code == 200, username
+            assert 'src="/static/js/campaigns.js"' in page.text
+            console = await api[username].get("/console")
+            assert 'id="nav-campaigns"' in console.text, username
+        for username, home in (("agent1", "/console"), ("qa", "/qa")):
+            page = await api[username].get("/campaigns")
+            assert (page.status_code, page.headers["location"]) == (303, home), username
+            assert 'id="nav-campaigns"' not in (await api[username].get(home)).text
+        anonymous = await api.anonymous().get("/campaigns")
+        assert (anonymous.status_code, anonymous.headers["location"]) == (
+            303, "/login?next=/campaigns")
