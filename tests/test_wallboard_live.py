@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from websockets.typing import Origin
 
 from crm.db import Database
 from tests.support.live import LiveSystem, live_system
@@ -73,7 +74,7 @@ class Wallboard:
 async def _wallboard(system: LiveSystem, client: httpx.AsyncClient) -> Wallboard:
     cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
     socket = await websockets.connect(system.ws_url, additional_headers={"Cookie": cookie},
-                                      origin=system.url)
+                                      origin=Origin(system.url))
     hello = json.loads(await socket.recv())
     assert hello["type"] == "hello"
     return Wallboard(socket)
@@ -144,7 +145,7 @@ async def test_no_wallboard_for_agents_and_no_pushes_without_watchers(
     agent = await system.login("agent1")
     cookie = "; ".join(f"{k}={v}" for k, v in agent.cookies.items())
     socket = await websockets.connect(system.ws_url, additional_headers={"Cookie": cookie},
-                                      origin=system.url)
+                                      origin=Origin(system.url))
     board = Wallboard(socket)
     await agent.put("/api/agent/state", json={"status": "ready"})
     await system.sim.place_inbound_call("13800138000", answer_after=1, talk_seconds=1)

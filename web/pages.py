@@ -24,7 +24,8 @@ HOME = {Role.AGENT: "/console", Role.SUPERVISOR: "/console", Role.QA: "/qa",
 PAGE_ROLES = {"console": (Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN),
               "admin": (Role.ADMIN,),
               "qa": (Role.QA, Role.SUPERVISOR, Role.AGENT),
-              "campaigns": (Role.SUPERVISOR, Role.ADMIN)}
+              "campaigns": (Role.SUPERVISOR, Role.ADMIN),
+              "wallboard": (Role.SUPERVISOR, Role.ADMIN)}
 
 
 async def _caller(request: Request, svc: Services) -> Caller | None:
@@ -81,3 +82,8 @@ async def qa_page(request: Request, svc: Services = Depends(services)) -> Respon
 @router.get("/campaigns")
 async def campaigns_page(request: Request, svc: Services = Depends(services)) -> Response:
     return await _page(request, svc, "campaigns")
+
+
+@router.get("/wallboard")
+async def wallboard_page(request: Request, svc: Services = Depends(services)) -> Response:
+    return await _page(request, svc, "wallboard")

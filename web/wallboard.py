@@ -213,6 +213,8 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
             queues={settings.queue, settings.callback_queue, *live.waiting},
             live=_tracked(svc, extensions))
     late = late or await late_work(svc)
+    order = {settings.queue: 0, settings.callback_queue: 1}  # the hotline first
+    figures.queues.sort(key=lambda q: (order.get(q.queue, 2), q.queue))
     queues = [QueueOut(queue=q.queue,
                        waiting=len(live.waiting.get(q.queue, ())),
                        oldest_waiting_since=live.oldest(q.queue),
