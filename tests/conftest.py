@@ -16,6 +16,8 @@ from crm.db import Database
 from crm.settings import Settings, load_settings
 from migrations import upgrade
 from tests.support.postgres import PostgresServer, PostgresUnavailable, start_server
+from tests.support.redis import RedisServer, RedisUnavailable
+from tests.support.redis import start_server as start_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -40,6 +42,22 @@ def postgres() -> Iterator[PostgresServer]:
         server = start_server()
     except PostgresUnavailable as exc:
         pytest.fail(f"cannot start the test PostgreSQL server: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One Redis server for the whole run. Missing Redis skips on a developer's machine and
+    fails under CI=true, where the test command has installed it."""
+    try:
+        server = start_redis()
+    except RedisUnavailable as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"cannot start the test Redis server: {exc}", pytrace=False)
+        pytest.skip(f"no Redis server: {exc}")
     try:
         yield server
     finally:

@@ -160,7 +160,7 @@ class StreamWorker:
             if wait > MAX_WAIT_FOR_DUE:
                 await self.stream.ack(message)  # the sweeper brings it back when it is due
                 return
-            await asyncio.sleep(max(wait, 0.0) + 0.05)
+            await self._wait_keeping(message, max(wait, 0.0) + 0.05)
             claim, outcome = await self.worker.claim_given(message.job_id)
         if claim is None:
             if outcome.held:
@@ -171,6 +171,13 @@ class StreamWorker:
                                                                                message))
         await self.stream.ack(message)
         self.processed += 1
+
+    async def _wait_keeping(self, message: JobMessage, seconds: float) -> None:
+        """Wait, keeping the message ours meanwhile (we are alive, just early)."""
+        end = asyncio.get_running_loop().time() + seconds
+        while (left := end - asyncio.get_running_loop().time()) > 0:
+            await self.stream.touch(self.consumer, message)
+            await asyncio.sleep(min(left, self.min_idle_ms / 3000))
 
     async def _sweep_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

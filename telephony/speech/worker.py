@@ -142,6 +142,7 @@ class TranscriptionWorker:
                       keep_alive: Callable[[], Awaitable[None]] | None = None) -> None:
         """Transcribe, score and store a claimed job, renewing its lease (and calling
         `keep_alive` each time) meanwhile; a failure is recorded as a failed attempt."""
+        log.info("call %s: transcribing (attempt %s)", claim.call_id, claim.attempt)
         keeper = asyncio.create_task(self._keep_lease(claim, keep_alive))
         try:
             transcripts = await self._transcribe(claim)

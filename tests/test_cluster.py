@@ -1,0 +1,328 @@
+"""The multi-process deployment on one machine: real PostgreSQL and Redis servers, the PBX
+simulator, and `callcentre serve --role …` subprocesses: one bridge, two web processes, two
+transcription workers and two dialers. A pop reaches the agent on either web process; a
+worker killed mid-job loses no transcript; killing the active dialer hands over to the
+standby without dialing any task twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import websockets
+from sqlalchemy import select
+
+from crm.agents.models import AgentStatus
+from crm.callbacks import service as callbacks
+from crm.callbacks.models import CallbackAttempt, Stage
+from crm.callbacks.schedule import ScheduleRules
+from crm.calls.models import Call
+from crm.campaigns import service as campaigns
+from crm.clock import SystemClock, local_today
+from crm.customers import service as customers
+from crm.db import Database
+from crm.projects import service as projects
+from crm.projects.models import ProjectStatus
+from crm.settings import load_settings
+from crm.transcripts.models import JobStatus, Transcript, TranscriptionJob
+from crm.users import service as users
+from crm.users.models import Role
+from telephony import contract
+from telephony.pbx_sim import PbxSimulator, SimulatorConfig
+from telephony.pbx_sim import actions as sim_actions
+from tests.data.speech_audio import KOREAN_MODEL
+from tests.support.cluster import Cluster, Node
+from tests.support.postgres import PostgresServer
+from tests.support.redis import RedisServer
+
+pytestmark = [pytest.mark.postgres, pytest.mark.asyncio(loop_scope="module"),
+              pytest.mark.timeout(240)]
+
+PASSWORD = "password-1"
+AMI_SECRET = "cluster-secret"
+TIME_SCALE = 0.2  # real seconds per simulated second
+
+
+@pytest.fixture(scope="module")
+def database_name(postgres: PostgresServer, pg_template: str) -> str:
+    postgres.psql(f"CREATE DATABASE cluster_{os.getpid()} TEMPLATE {pg_template}")
+    return f"cluster_{os.getpid()}"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def db(postgres: PostgresServer, database_name: str) -> AsyncIterator[Database]:
+    database = Database(postgres.url(database_name))
+    async with database.session() as session:
+        for username, extension in (("agent1", "1001"), ("agent2", "1002")):
+            await users.create(session, username=username, password=PASSWORD,
+                               display_name=f"坐席{extension}", role=Role.AGENT,
+                               extension=extension)
+        await users.create(session, username="supervisor", password=PASSWORD,
+                           display_name="组长", role=Role.SUPERVISOR)
+    yield database
+    await database.dispose()
+
+
+class Originates:
+    """Every Originate the simulated PBX received, by the attempt it was for."""
+
+    def __init__(self) -> None:
+        self.attempts: list[int] = []
+
+    def wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def start_originate(pbx: Any, request: Any, plan: Any) -> Any:
+            variables = dict(request.variables)
+            if contract.VAR_ATTEMPT_ID in variables:
+                self.attempts.append(int(variables[contract.VAR_ATTEMPT_ID]))
+            return original(pbx, request, plan)
+        return start_originate
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def system(db: Database, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+                 ) -> AsyncIterator[tuple[Cluster, PbxSimulator, Originates]]:
+    root = tmp_path_factory.mktemp("cluster")
+    recordings = root / "recordings"
+    originates = Originates()
+    patch = pytest.MonkeyPatch()
+    patch.setattr(sim_actions, "start_originate", originates.wrap(sim_actions.start_originate))
+    sim = PbxSimulator(SimulatorConfig(port=0, user="callcentre", secret=AMI_SECRET,
+                                       time_scale=TIME_SCALE, seed=5, recordings_dir=recordings,
+                                       busy_numbers=["1370*"]))
+    _, ami_port = await sim.start()
+    today = local_today(SystemClock(), load_settings().tz)
+    calendar = root / "calendar.toml"  # today is a working day, whatever the real calendar says
+    calendar.write_text(f'[{today.year}]\nworkdays = ["{today.isoformat()}"]\n')
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLCENTRE_")}
+    env.update({
+        "CALLCENTRE_DATABASE_URL": db.url, "CALLCENTRE_REDIS_URL": redis_server.url,
+        "CALLCENTRE_SECRET_KEY": "cluster-test-secret-key", "CALLCENTRE_AMI_PORT": str(ami_port),
+        "CALLCENTRE_AMI_SECRET": AMI_SECRET, "CALLCENTRE_AMI_PING_INTERVAL": "0.5",
+        "CALLCENTRE_AMI_RECONNECT_MIN": "0.05", "CALLCENTRE_AMI_RECONNECT_MAX": "0.5",
+        "CALLCENTRE_DEFAULT_AREA_CODE": "029", "CALLCENTRE_RECORDINGS_DIR": str(recordings),
+        "CALLCENTRE_VOSK_MODEL_PATH": str(KOREAN_MODEL), "CALLCENTRE_TRANSCRIPTION_WORKERS": "1",
+        "CALLCENTRE_TRANSCRIPTION_LEASE_SECONDS": "4", "CALLCENTRE_WRAPUP_SECONDS": "1",
+        "CALLCENTRE_CALLING_HOURS": "00:00-23:59", "CALLCENTRE_HOLIDAYS_PATH": str(calendar),
+        "CALLCENTRE_DIALER_CALLS_PER_SECOND": "5"})
+    cluster = Cluster(root, env)
+    try:
+        cluster.start("bridge", "bridge")
+        cluster.start("web-a", "web", http=True)
+        cluster.start("web-b", "web", http=True)
+        cluster.start("worker-a", "worker")
+        cluster.start("worker-b", "worker")
+        cluster.start("dialer-a", "dialer")
+        cluster.start("dialer-b", "dialer")
+        for name in ("web-a", "web-b"):
+            await cluster.wait_healthy(cluster.nodes[name])
+        for name in ("worker-a", "worker-b"):
+            await cluster.wait_log(cluster.nodes[name], "takes jobs from Redis")
+        await eventually(lambda: _any_active(cluster), 60, "a dialer to become active")
+        yield cluster, sim, originates
+    finally:
+        cluster.stop()
+        await sim.stop()
+        patch.undo()
+
+
+class Agent:
+    """An agent's browser on one web process: its session, and its websocket's messages."""
+
+    def __init__(self, node: Node, username: str) -> None:
+        self.node, self.username = node, username
+        self.messages: list[dict[str, Any]] = []
+        self.hello: dict[str, Any] = {}
+
+    async def __aenter__(self) -> Agent:
+        import httpx
+
+        self.http = httpx.AsyncClient(base_url=self.node.url, timeout=20)
+        response = await self.http.post("/api/auth/login",
+                                        json={"username": self.username, "password": PASSWORD})
+        response.raise_for_status()
+        self.http.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+        cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+        self.socket = await websockets.connect(self.node.ws_url, origin=self.node.url,
+                                               additional_headers={"Cookie": cookie})
+        self.hello = json.loads(await self.socket.recv())
+        self.reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        async for raw in self.socket:
+            self.messages.append(json.loads(raw))
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.socket.close()
+        await asyncio.gather(self.reader, return_exceptions=True)
+        await self.http.aclose()
+
+    async def set_state(self, status: str) -> dict[str, Any]:
+        response = await self.http.put("/api/agent/state", json={"status": status})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def wait_for(self, match: Callable[[dict[str, Any]], bool],
+                       timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((m for m in self.messages if match(m)), None)
+            if found is not None:
+                return found
+            assert time.monotonic() < deadline, f"{self.username}: {self.messages}"
+            await asyncio.sleep(0.05)
+
+
+async def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_pop_reaches_the_agent_on_either_web_process(
+        system: tuple[Cluster, PbxSimulator, Originates]) -> None:
+    cluster, sim, _ = system
+    web_a, web_b = cluster.nodes["web-a"], cluster.nodes["web-b"]
+    async with Agent(web_a, "agent1") as one, Agent(web_b, "agent2") as two:
+        assert one.hello["pbx"] == {"connected": True} == two.hello["pbx"]
+        # Each web process has no PBX connection of its own: the bridge tells the PBX.
+        assert (await one.set_state("ready"))["pbx_synced"] is True
+        assert (await two.set_state("ready"))["pbx_synced"] is True
+        members = sim.pbx.queues["service"].members
+        assert {"PJSIP/1001", "PJSIP/1002"} <= set(members)
+
+        linkedid = await sim.place_inbound_call("13800138000", answer_after=2, talk_seconds=3)
+
+        def pop_for(message: dict[str, Any]) -> bool:
+            return message["type"] == "pop" and message["call"]["linkedid"] == linkedid
+
+        pops = [await one.wait_for(pop_for), await two.wait_for(pop_for)]
+        assert all(p["call"]["caller"] == "13800138000" for p in pops)
+        assert sum(p["type"] == "pop" for p in one.messages) == 1  # once, not once per web
+
+        def ended(message: dict[str, Any]) -> bool:
+            return message["type"] == "ended" and message["linkedid"] == linkedid
+
+        end = await one.wait_for(ended)
+        assert (await two.wait_for(ended))["answered_by"] == end["answered_by"]
+        # The wrap-up the bridge starts reaches the agent who answered, on their web process.
+        answered = one if end["answered_by"] == "1001" else two
+        await answered.wait_for(lambda m: m["type"] == "state"
+                                and m["status"] == AgentStatus.WRAPUP.value)
+        assert one.hello["epoch"] != two.hello["epoch"]  # really two processes
+
+
+async def test_a_worker_killed_mid_job_loses_no_transcript(
+        system: tuple[Cluster, PbxSimulator, Originates], db: Database) -> None:
+    cluster, sim, _ = system
+    async with Agent(cluster.nodes["web-a"], "agent1") as agent:
+        await agent.set_state("ready")
+        linkedid = await sim.place_inbound_call("13800138001", answer_after=1, talk_seconds=12)
+        await sim.wait_calls()
+        await sim.wait_recordings()
+
+    async def running_job() -> TranscriptionJob | None:
+        async with db.session() as session:
+            job = await session.scalar(select(TranscriptionJob).join(
+                Call, Call.id == TranscriptionJob.call_id).where(Call.linkedid == linkedid))
+            return job if job is not None and job.status is JobStatus.RUNNING else None
+
+    job = await eventually(running_job, 60, "a worker to take the job")
+    workers = {node.pid: node for name, node in cluster.nodes.items()
+               if name.startswith("worker")}
+    victim = workers.pop(int(job.lease_owner.split(":")[-2]))
+    [survivor] = workers.values()
+    victim.kill()  # mid-job: its message stays pending, its lease runs out
+
+    async def done_job() -> TranscriptionJob | None:
+        async with db.session() as session:
+            found = await session.get(TranscriptionJob, job.id, populate_existing=True)
+            return found if found is not None and found.status is JobStatus.DONE else None
+
+    finished = await eventually(done_job, 90, "the other worker to finish the job")
+    assert finished.attempts == 2  # the killed attempt, then the survivor's
+    async with db.session() as session:
+        legs = list(await session.scalars(select(Transcript.leg).where(
+            Transcript.call_id == job.call_id)))
+    assert sorted(legs) == ["agent", "customer"]
+    assert f"call {job.call_id} transcribed" in survivor.output()
+    assert f"call {job.call_id} transcribed" not in victim.output()
+
+
+async def _campaign_tasks(db: Database, count: int) -> tuple[int, list[int]]:
+    today = local_today(SystemClock(), load_settings().tz)
+    task_ids = []
+    async with db.session() as session:
+        for index in range(count):
+            phone = f"137000{index:05d}"  # busy: each attempt ends at once, retried much later
+            owner = await customers.create(session, name=f"客户{index}", phones=[phone])
+            project = await projects.create(
+                session, customer=owner, contract_number=f"C-{phone}",
+                rules=ScheduleRules(window_days=3, post_completion_months=0),
+                status=ProjectStatus.IN_PROGRESS, start_date=today - timedelta(days=40),
+                concealed_works_date=today - timedelta(days=20), midterm_date=today)
+            tasks = await callbacks.get_for_project(session, project.id)
+            task_ids.append(next(t.id for t in tasks if t.stage is Stage.MIDTERM))
+        supervisor = await users.get_by_username(session, "supervisor")
+        assert supervisor is not None
+        created = await campaigns.create(session, owner_id=supervisor.id, name="中期回访",
+                                         stages=["midterm"])
+        await campaigns.transition(session, created, "start", at=SystemClock().now())
+        return created.id, task_ids
+
+
+async def test_killing_the_active_dialer_hands_over_without_double_dialing(
+        system: tuple[Cluster, PbxSimulator, Originates], db: Database) -> None:
+    cluster, sim, originates = system
+    dialers = {"dialer-a": cluster.nodes["dialer-a"], "dialer-b": cluster.nodes["dialer-b"]}
+    for extension in ("1001", "1002"):
+        sim.set_answer(extension, 0.5)
+    async with Agent(cluster.nodes["web-a"], "agent1") as one, \
+            Agent(cluster.nodes["web-b"], "agent2") as two:
+        await one.set_state("ready")
+        await two.set_state("ready")
+        _, task_ids = await _campaign_tasks(db, 16)
+
+        async def attempts() -> list[CallbackAttempt]:
+            async with db.session() as session:
+                return list(await session.scalars(select(CallbackAttempt).where(
+                    CallbackAttempt.task_id.in_(task_ids)).order_by(CallbackAttempt.id)))
+
+        await eventually(lambda: _at_least(attempts, 3), 60, "the first attempts")
+        [active] = [n for n in dialers.values() if "dialer active" in n.output()]
+        [standby] = [n for n in dialers.values() if n is not active]
+        active.kill()
+        killed_at = SystemClock().now()
+        await cluster.wait_log(standby, "dialer active", timeout=30)
+        await eventually(lambda: _covers(attempts, task_ids), 90, "every task to be dialed")
+        await asyncio.sleep(2.0)  # anything dialed twice would show by now
+        made = await attempts()
+    per_task = {task_id: [a for a in made if a.task_id == task_id] for task_id in task_ids}
+    assert all(len(tried) == 1 for tried in per_task.values()), per_task
+    dialed = [a for a in originates.attempts if a in {m.id for m in made}]
+    assert len(dialed) == len(set(dialed)), "an attempt was dialed twice"
+    assert any(a.started_at >= killed_at for a in made), "the standby dialed nothing"
+
+
+async def _at_least(attempts: Callable[[], Any], count: int) -> bool:
+    return len(await attempts()) >= count
+
+
+async def _covers(attempts: Callable[[], Any], task_ids: list[int]) -> bool:
+    return {a.task_id for a in await attempts()} >= set(task_ids)
+
+
+async def _any_active(cluster: Cluster) -> bool:
+    return any("dialer active" in cluster.nodes[name].output()
+               for name in ("dialer-a", "dialer-b"))
