@@ -74,6 +74,7 @@ MATRIX = [
     ("POST", "/api/campaigns/{campaign}/stop", None, {SUPERVISOR, ADMIN}),
     ("GET", "/api/campaigns/{campaign}/attempts", None, {SUPERVISOR, ADMIN}),
     ("GET", "/api/campaigns/{campaign}/attempts.xlsx", None, {SUPERVISOR, ADMIN}),
+    ("GET", "/api/wallboard", None, {SUPERVISOR, ADMIN}),
 ]
 
 
