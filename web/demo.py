@@ -133,6 +133,7 @@ async def run_demo(*, host: str, port: int, customers: int, calls_per_minute: fl
                   for username, password, role, extension in DEMO_LOGINS]
         lines.append(f"  {' and '.join(SIMULATED_COLLEAGUES)} are simulated colleagues who answer "
                      "queue calls; log in as agent1 and go ready to take calls yourself.")
+        lines.append(f"  {url}/wallboard: the supervisor's live wallboard (log in as supervisor).")
         lines.append("  Ctrl-C stops everything.")
         click.echo("\n".join(lines), err=False)
         await serve_forever(settings, host=host, port=port, database=database)
