@@ -1,0 +1,190 @@
+"""The pieces that join processes, against a real Redis: events cross as they were, once
+each and in order; roles parse; a transcription job handed out twice is done once, and a
+dead consumer's job is taken over."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
+from crm.clock import FixedClock
+from crm.db import Database
+from crm.settings import load_settings
+from crm.transcripts.flows import on_call_ended
+from crm.transcripts.models import JobStatus, Transcript, TranscriptionJob
+from telephony.events import AgentRinging, CallEnded, CallRecord
+from telephony.speech.job_stream import JobStream, StreamWorker
+from telephony.speech.recognizer import Transcript as Heard
+from telephony.speech.recognizer import Word
+from telephony.speech.worker import TranscriptionWorker
+from tests.support.redis import RedisServer
+from web.cluster.codec import UserMessage, decode, encode
+from web.cluster.events import EventStream
+from web.cluster.roles import ALL_ROLES, Role, parse_roles
+
+AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+def test_roles_repeat_or_combine_and_default_to_all() -> None:
+    assert parse_roles(["bridge,web", "worker"]) == {Role.BRIDGE, Role.WEB, Role.WORKER}
+    assert parse_roles([]) == ALL_ROLES
+    with pytest.raises(ValueError, match="unknown role 'dailer'"):
+        parse_roles(["dailer"])
+
+
+def test_events_cross_processes_as_they_were() -> None:
+    record = CallRecord("1.1", "inbound", AT, caller="13800138000",
+                        agents_rung=("PJSIP/1001", "PJSIP/1002"), outcome="answered",
+                        ended_at=AT + timedelta(seconds=30), talk_seconds=20.5)
+    for event in (CallEnded(record), UserMessage(7, "state", {"status": "wrapup"})):
+        entry = encode(event, "id-1")
+        assert decode(entry) == ("id-1", event)
+    ringing = AgentRinging("1.1", "PJSIP/1001", "1001", "138", "service", "inbound", AT,
+                           received_at=-5.0)
+    _, decoded = decode(encode(ringing))
+    assert decoded == ringing and decoded.received_at > 0  # this process's arrival time
+
+
+async def test_each_web_process_gets_every_event_once_in_order(redis: Redis) -> None:
+    name = f"events-{uuid.uuid4().hex}"
+    publisher = EventStream(redis, stream=name)
+    readers = [EventStream(redis, stream=name, block_ms=100) for _ in range(2)]
+    received: list[list[Any]] = [[], []]
+    starts = [await reader.start_position() for reader in readers]
+    following = [asyncio.create_task(reader.follow(got.append, position=start))
+                 for reader, got, start in zip(readers, received, starts, strict=True)]
+    sender = asyncio.create_task(publisher.run_sender())
+    events = [UserMessage(n, "state", {"n": n}) for n in range(20)]
+    for event in events:
+        publisher.publish(event)
+    await publisher.drain()
+    # A publisher's retry after an answer it never saw: the same entry, the same event id.
+    await redis.xadd(name, encode(UserMessage(99, "state"), "retried"))
+    await redis.xadd(name, encode(UserMessage(99, "state"), "retried"))
+    try:
+        for got in received:
+            while len(got) < 21:
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        assert received[0] == received[1] == [*events, UserMessage(99, "state")]
+    finally:
+        for task in (*following, sender):
+            task.cancel()
+        await asyncio.gather(*following, sender, return_exceptions=True)
+
+
+class Transcriber:
+    """Says the same two words for every file, and counts the files it was given."""
+
+    workers = 1
+
+    def __init__(self) -> None:
+        self.files: list[str] = []
+
+    def submit(self, path: Path) -> Future[Heard]:
+        self.files.append(path.name)
+        future: Future[Heard] = Future()
+        future.set_result(Heard(str(path), 3.0, 8000, "fake", (Word("您好", 0.2, 0.6, 1.0),)))
+        return future
+
+
+async def _queued_job(db: Database) -> int:
+    async with db.session() as session:
+        call = Call(linkedid=uuid.uuid4().hex, direction=Direction.INBOUND, started_at=AT,
+                    answered_at=AT + timedelta(seconds=4), ended_at=AT + timedelta(seconds=30),
+                    outcome=CallOutcome.ANSWERED, ring_seconds=4.0,
+                    hung_up_by=HungUpBy.CUSTOMER, recording_agent="/monitor/a-agent.wav",
+                    recording_customer="/monitor/a-customer.wav")
+        session.add(call)
+        await session.flush()
+        call_id = call.id
+    job_id = await on_call_ended(db, call_id)
+    assert job_id is not None
+    return job_id
+
+
+def _worker(db: Database, tmp_path: Path, transcriber: Transcriber, clock: FixedClock,
+            name: str) -> TranscriptionWorker:
+    for leg in ("agent", "customer"):  # the transcriber never reads them
+        (tmp_path / f"a-{leg}.wav").touch()
+    settings = load_settings(database_url=db.url, recordings_dir=tmp_path)
+    return TranscriptionWorker(db, settings, transcriber, clock=clock, name=name,
+                               lease_seconds=1.0)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_job_handed_out_twice_is_done_once(db: Database, redis: Redis,
+                                                   tmp_path: Path, clock: FixedClock) -> None:
+    job_id = await _queued_job(db)
+    stream = JobStream(redis, stream=f"jobs-{uuid.uuid4().hex}")
+    await stream.ensure_group()
+    await stream.add([job_id, job_id])  # announced twice (a sweeper and the bridge)
+    transcriber = Transcriber()
+    worker = StreamWorker(_worker(db, tmp_path, transcriber, clock, "w1"), stream)
+    for message in await stream.read("w1", block_ms=100) + await stream.read("w1",
+                                                                              block_ms=100):
+        await worker.handle(message)
+    assert transcriber.files == ["a-agent.wav", "a-customer.wav"]  # once each
+    async with db.session() as session:
+        job = await session.get(TranscriptionJob, job_id)
+        assert job is not None and (job.status, job.attempts) == (JobStatus.DONE, 1)
+        assert await session.scalar(select(func.count()).select_from(Transcript)) == 2
+    assert await redis.xpending(stream.stream, stream.group) == {
+        "pending": 0, "min": None, "max": None, "consumers": []}  # both acknowledged
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_dead_consumers_job_is_taken_over_after_its_lease(
+        db: Database, redis: Redis, tmp_path: Path, clock: FixedClock) -> None:
+    job_id = await _queued_job(db)
+    stream = JobStream(redis, stream=f"jobs-{uuid.uuid4().hex}")
+    await stream.ensure_group()
+    await stream.add([job_id])
+    dead = _worker(db, tmp_path, Transcriber(), clock, "dead")
+    [message] = await stream.read("dead", block_ms=100)
+    claim, _ = await dead.claim_given(message.job_id)  # claimed, then the process dies
+    assert claim is not None
+
+    transcriber = Transcriber()
+    survivor = StreamWorker(_worker(db, tmp_path, transcriber, clock, "alive"), stream)
+    assert await stream.reclaim("alive", min_idle_ms=survivor.min_idle_ms) == []  # too soon
+    await asyncio.sleep(1.1)
+    [taken] = await stream.reclaim("alive", min_idle_ms=survivor.min_idle_ms)
+    await survivor.handle(taken)  # the lease still holds: left pending, not done
+    assert transcriber.files == []
+    clock.advance(seconds=2)  # the dead worker's lease runs out
+    await asyncio.sleep(1.1)
+    [again] = await stream.reclaim("alive", min_idle_ms=survivor.min_idle_ms)
+    await survivor.handle(again)
+    assert transcriber.files == ["a-agent.wav", "a-customer.wav"]
+    async with db.session() as session:
+        job = await session.get(TranscriptionJob, job_id)
+        assert job is not None and (job.status, job.attempts) == (JobStatus.DONE, 2)
+
+
+def test_serve_refuses_a_web_without_its_bridge_and_no_redis() -> None:
+    from click.testing import CliRunner
+
+    from web.cli import cli
+
+    result = CliRunner().invoke(cli, ["serve", "--role", "web"], obj={})
+    assert result.exit_code != 0 and "CALLCENTRE_REDIS_URL" in result.output
+    result = CliRunner().invoke(cli, ["serve", "--role", "brige"], obj={})
+    assert result.exit_code != 0 and "unknown role 'brige'" in result.output
