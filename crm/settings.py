@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     transcription_lease_seconds: float = Field(300.0, ge=1)
     # The QA scorecard (TOML); unset: the default one shipped in crm/quality/.
     qa_rules_path: Path | None = None
+    # The manuals' dismissal line: this many QA points lost within this many months (flagged
+    # in the monthly report).
+    qa_points_limit: int = Field(30, ge=1)
+    qa_points_window_months: int = Field(6, ge=1, le=24)
+    # The TrueType CJK font PDF reports embed; unset: the first found in the usual places.
+    report_font: Path | None = None
 
     # Business clock and rules (SPEC.md).
     timezone: str = "Asia/Shanghai"

@@ -13,6 +13,7 @@ from crm.complaints.clocks import ClockState, Step
 from crm.complaints.models import ComplaintStatus
 from crm.db import Database
 from crm.projects.models import ProjectStatus
+from crm.reports.calls import service_level
 from crm.reports.daily import daily_report
 from crm.reports.monthly import monthly_report
 from crm.reports.periods import (
@@ -141,16 +142,17 @@ async def test_an_earlier_week_is_shown_as_it_stood_then(db: Database,
 async def test_daily_figures(db: Database, fx: ReportFixture) -> None:
     async with db.session() as session:
         report = await daily_report(session, DAILY_DAY, RULES)
-    inbound = report.calls.inbound
-    # Five inbound calls ended that day: four answered (after 5, 15, 40 and 8 seconds), one
-    # abandoned after 25 s; the live call and the calls either side of midnight are not in.
-    assert (inbound.offered, inbound.answered, inbound.abandoned) == (5, 4, 1)
-    assert inbound.within_limit == 3  # 15 s exactly is within
-    assert inbound.within_limit_rate == pytest.approx(0.75)
-    assert inbound.abandon_rate == pytest.approx(0.2)
-    assert inbound.average_speed_of_answer == pytest.approx((5 + 15 + 40 + 8) / 4)
+    queues = report.calls.queues
+    # Five queue calls that day: four answered (after 5, 15, 40 and 8 seconds), one abandoned
+    # after 25 s; the call still waiting and the calls either side of midnight are not in.
+    assert (queues.offered, queues.answered, queues.abandoned) == (5, 4, 1)
+    assert queues.answered_within_threshold == 3  # 15 s exactly is within
+    # The wallboard's service level: within ÷ (offered − abandoned within 15 s) = 3 ÷ 5.
+    assert service_level(queues) == pytest.approx(0.6)
+    assert queues.abandon_rate == 20.0
+    assert queues.average_speed_of_answer == pytest.approx((5 + 15 + 40 + 8) / 4)
     assert (report.calls.outbound, report.calls.outbound_answered) == (2, 1)
-    hours = {h: (t.offered, t.answered, t.within_limit)
+    hours = {h: (t.offered, t.answered, t.answered_within_threshold)
              for h, t in enumerate(report.calls.by_hour) if t.offered}
     assert hours == {9: (3, 3, 2), 10: (1, 0, 0), 14: (1, 1, 1)}
     assert (report.callbacks_total.attempts, report.callbacks_total.effective) == (2, 1)

@@ -36,6 +36,7 @@ from web import (
     pages,
     qa,
     recordings,
+    reports,
     users,
     wallboard,
 )
@@ -158,7 +159,7 @@ def create_app(settings: Settings, *, database: Database | None = None,
     app.state.health_probes = {}
     errors.install(app)
     for module in (health, auth, users, customers, callbacks, calls, recordings, qa, agents,
-                   campaigns, wallboard, metrics, websocket, pages):
+                   campaigns, wallboard, reports, metrics, websocket, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     return app

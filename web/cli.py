@@ -427,6 +427,49 @@ def qa_score(call_file: Path, rules: Path | None) -> None:
     click.echo(json.dumps(score(card, facts, words).as_json(), ensure_ascii=False))
 
 
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["weekly", "monthly", "daily"]))
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Any day of the period (the weekly report: the week ending on the Monday "
+                   "on or before it) [default: the last period already over]")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "pdf"]), default="xlsx",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write [default: the download's name, here]")
+@click.option("--lang", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True)
+def report(kind: str, day: Any, fmt: str, out: Path | None, lang: str) -> None:
+    """Write a report as the page's download: the weekly callback analysis (周回访情况分析表),
+    the monthly report or the daily figures, as XLSX or PDF."""
+    from crm.clock import SystemClock, local_today
+    from crm.db import Database
+    from crm.errors import DomainError
+    from crm.reports.periods import ReportKind, latest_complete
+    from web.report_exports import export
+
+    settings = _settings()
+    clock = SystemClock()
+    today = local_today(clock, settings.tz)
+    chosen = day.date() if day else latest_complete(ReportKind(kind), today)
+
+    async def main() -> Any:
+        database = Database(settings.database_url)
+        try:
+            return await export(database, settings, kind=ReportKind(kind), day=chosen, fmt=fmt,
+                                lang=lang, now=clock.now())
+        finally:
+            await database.dispose()
+
+    try:
+        file = _run(main)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    if file is None:
+        return
+    target = out or Path(file.filename)
+    target.write_bytes(file.content)
+    click.echo(f"{target} ({len(file.content)} bytes)")
+
 def main() -> None:
     try:
         cli(obj={})

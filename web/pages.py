@@ -25,7 +25,8 @@ PAGE_ROLES = {"console": (Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN),
               "admin": (Role.ADMIN,),
               "qa": (Role.QA, Role.SUPERVISOR, Role.AGENT),
               "campaigns": (Role.SUPERVISOR, Role.ADMIN),
-              "wallboard": (Role.SUPERVISOR, Role.ADMIN)}
+              "wallboard": (Role.SUPERVISOR, Role.ADMIN),
+              "reports": (Role.SUPERVISOR, Role.ADMIN, Role.QA)}
 
 
 async def _caller(request: Request, svc: Services) -> Caller | None:
@@ -87,3 +88,8 @@ async def campaigns_page(request: Request, svc: Services = Depends(services)) ->
 @router.get("/wallboard")
 async def wallboard_page(request: Request, svc: Services = Depends(services)) -> Response:
     return await _page(request, svc, "wallboard")
+
+
+@router.get("/reports")
+async def reports_page(request: Request, svc: Services = Depends(services)) -> Response:
+    return await _page(request, svc, "reports")

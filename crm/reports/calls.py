@@ -1,5 +1,6 @@
-"""Inbound call figures: offered, answered, abandoned, answered within the 3-ring limit
-(15 s of waiting by default), average speed of answer, per hour of the day."""
+"""A period's calls with the wallboard's queue statistics (crm.calls.stats, whose conventions
+both state): queue calls offered, answered, abandoned, answered within the 3-ring limit, the
+service level and average speed of answer, in total and per hour; outbound calls counted."""
 
 from __future__ import annotations
 
@@ -11,101 +12,56 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.calls.models import Call, CallOutcome, Direction
-from crm.reports.tallies import rate
+from crm.calls.models import Call, Direction
+from crm.calls.stats import CallFacts, QueueStats
 
 
 @dataclass(frozen=True, slots=True)
-class CallFact:
-    started_at: datetime
+class PeriodCall:
+    facts: CallFacts
     direction: Direction
-    outcome: CallOutcome | None
-    answered_at: datetime | None
-    wait_seconds: float | None
-    talk_seconds: float | None
-
-    @property
-    def answered(self) -> bool:
-        return self.answered_at is not None
-
-    @property
-    def seconds_to_answer(self) -> float | None:
-        """The caller's wait until an agent answered: the queue's hold time, or the time from
-        the call's start to its answer when the PBX gave none."""
-        if self.answered_at is None:
-            return None
-        if self.wait_seconds is not None:
-            return self.wait_seconds
-        return (self.answered_at - self.started_at).total_seconds()
 
 
-async def load_calls(session: AsyncSession, start: datetime, end: datetime) -> list[CallFact]:
-    """Calls that started in [start, end) and have ended."""
+async def load_calls(session: AsyncSession, start: datetime, end: datetime
+                     ) -> list[PeriodCall]:
+    """Calls that started in [start, end)."""
     rows = await session.execute(
-        select(Call.started_at, Call.direction, Call.outcome, Call.answered_at,
-               Call.wait_seconds, Call.talk_seconds)
-        .where(Call.started_at >= start, Call.started_at < end, Call.ended_at.is_not(None))
+        select(Call.linkedid, Call.started_at, Call.queue, Call.answered_at, Call.ended_at,
+               Call.outcome, Call.wait_seconds, Call.talk_seconds, Call.agent_id,
+               Call.direction)
+        .where(Call.started_at >= start, Call.started_at < end)
         .order_by(Call.started_at, Call.id))
-    return [CallFact(*row) for row in rows]
+    return [PeriodCall(CallFacts(
+        linkedid=r.linkedid, started_at=r.started_at, queue=r.queue, answered_at=r.answered_at,
+        ended_at=r.ended_at, outcome=r.outcome.value if r.outcome else None,
+        wait_seconds=r.wait_seconds, talk_seconds=r.talk_seconds, agent_id=r.agent_id),
+        r.direction) for r in rows]
 
 
-@dataclass(slots=True)
-class CallTally:
-    """Inbound calls: `offered` is every call that came in; `answered` reached an agent;
-    `abandoned` hung up waiting; `within_limit` was answered within the 3-ring limit.
-    The 3-ring rate is within_limit ÷ answered (Asterisk's service-level convention)."""
-
-    offered: int = 0
-    answered: int = 0
-    abandoned: int = 0
-    within_limit: int = 0
-    wait_total: float = 0.0  # seconds waited by the answered calls
-    talk_total: float = 0.0
-
-    def add(self, call: CallFact, limit_seconds: float) -> None:
-        self.offered += 1
-        if call.answered:
-            self.answered += 1
-            waited = call.seconds_to_answer or 0.0
-            self.wait_total += waited
-            self.within_limit += waited <= limit_seconds
-            self.talk_total += call.talk_seconds or 0.0
-        elif call.outcome is CallOutcome.ABANDONED:
-            self.abandoned += 1
-
-    @property
-    def within_limit_rate(self) -> float | None:
-        return rate(self.within_limit, self.answered)
-
-    @property
-    def abandon_rate(self) -> float | None:
-        return rate(self.abandoned, self.offered)
-
-    @property
-    def average_speed_of_answer(self) -> float | None:
-        return self.wait_total / self.answered if self.answered else None
-
-    @property
-    def average_talk(self) -> float | None:
-        return self.talk_total / self.answered if self.answered else None
+def service_level(stats: QueueStats) -> float | None:
+    """The service level as a fraction (the wallboard shows it as a percentage)."""
+    return None if stats.service_level is None else stats.service_level / 100
 
 
 @dataclass(slots=True)
 class CallFigures:
-    inbound: CallTally = field(default_factory=CallTally)
+    queues: QueueStats = field(default_factory=lambda: QueueStats(""))  # every queue together
+    by_hour: list[QueueStats] = field(
+        default_factory=lambda: [QueueStats(f"{hour:02d}:00") for hour in range(24)])
     outbound: int = 0
     outbound_answered: int = 0
-    by_hour: list[CallTally] = field(default_factory=lambda: [CallTally() for _ in range(24)])
 
 
-def tally_calls(calls: Iterable[CallFact], *, limit_seconds: float, tz: ZoneInfo
+def tally_calls(calls: Iterable[PeriodCall], *, limit_seconds: float, tz: ZoneInfo
                 ) -> CallFigures:
+    """Queue calls (callers waiting for an agent) by the wallboard's rules; outbound apart."""
     figures = CallFigures()
     for call in calls:
         if call.direction is Direction.OUTBOUND:
             figures.outbound += 1
-            figures.outbound_answered += call.answered
-            continue
-        figures.inbound.add(call, limit_seconds)
-        figures.by_hour[call.started_at.astimezone(tz).hour].add(call, limit_seconds)
+            figures.outbound_answered += call.facts.answered
+        elif call.facts.queue:
+            figures.queues.add(call.facts, limit_seconds)
+            hour = call.facts.started_at.astimezone(tz).hour
+            figures.by_hour[hour].add(call.facts, limit_seconds)
     return figures

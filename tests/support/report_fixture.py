@@ -88,13 +88,13 @@ def _call(*, started: datetime, direction: Direction = Direction.INBOUND,
           answer_after: float | None = None, talk: float = 60.0, agent_id: int | None = None,
           ended: bool = True) -> Call:
     answered = None
-    if outcome is CallOutcome.ANSWERED:
+    if outcome is CallOutcome.ANSWERED and ended:
         answered = started + timedelta(seconds=answer_after if answer_after is not None
                                        else (wait or 0.0))
     end = (answered or started) + timedelta(seconds=talk if answered else wait or 5.0)
     return Call(linkedid=f"report.{next(_linked)}", direction=direction,
                 queue="service" if direction is Direction.INBOUND else None,
-                outcome=outcome, started_at=started, answered_at=answered,
+                outcome=outcome if ended else None, started_at=started, answered_at=answered,
                 ended_at=end if ended else None, wait_seconds=wait,
                 talk_seconds=talk if answered else None, agent_id=agent_id)
 
@@ -237,7 +237,7 @@ async def build(database: Database) -> ReportFixture:
                   outcome=CallOutcome.BUSY),
             _call(started=at(11, 13, 0, 10), wait=3, agent_id=agent1.id),
             _call(started=at(11, 11, 23, 59), wait=3, agent_id=agent1.id),
-            _call(started=at(11, 12, 16, 0), wait=3, agent_id=agent1.id, ended=False),
+            _call(started=at(11, 12, 16, 0), ended=False),  # still waiting in the queue
         ]
         session.add_all(day_calls)
         # QA: calls of earlier months, scored.

@@ -1,0 +1,75 @@
+"""Reports for supervisors, admins and QA: each report's table model as JSON for the page, and
+the same as an XLSX or PDF download (audited: reports name customers)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from crm.audit import service as audit
+from crm.reports.periods import ReportKind, latest_complete
+from crm.users.models import Role
+from web.auth import Caller, require
+from web.report_exports import build_document, export, report_rules
+from web.report_exports.document import document_json
+from web.report_exports.labels import language
+from web.services import Services, services
+
+router = APIRouter(prefix="/api/reports", tags=["reports"])
+readers = require(Role.SUPERVISOR, Role.ADMIN, Role.QA)
+
+
+def _day(svc: Services, kind: ReportKind, day: date | None) -> date:
+    return day or latest_complete(kind, svc.today())
+
+
+def _lang(request: Request, lang: str | None) -> str:
+    return language(lang or request.cookies.get("cc_lang"))
+
+
+async def _download(request: Request, svc: Services, caller: Caller, kind: ReportKind,
+                    day: date | None, fmt: str, lang: str | None) -> Response:
+    chosen = _day(svc, kind, day)
+    file = await export(svc.database, svc.settings, kind=kind, day=chosen, fmt=fmt,
+                        lang=_lang(request, lang), now=svc.clock.now())
+    async with svc.database.session() as session:
+        await audit.record(session, actor=caller.user.username, user_id=caller.id,
+                           action="report.export", entity_type="report", entity_id=None,
+                           detail={"kind": kind.value, "date": chosen.isoformat(),
+                                   "format": fmt}, at=svc.clock.now())
+    return Response(file.content, media_type=file.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+
+
+@router.get("/{kind}.xlsx")
+async def report_xlsx(request: Request, kind: ReportKind,
+                      day: date | None = Query(None, alias="date"),
+                      lang: str | None = Query(None, max_length=8),
+                      caller: Caller = Depends(readers),
+                      svc: Services = Depends(services)) -> Response:
+    """The report as a spreadsheet: a summary sheet, then one sheet per table."""
+    return await _download(request, svc, caller, kind, day, "xlsx", lang)
+
+
+@router.get("/{kind}.pdf")
+async def report_pdf(request: Request, kind: ReportKind,
+                     day: date | None = Query(None, alias="date"),
+                     lang: str | None = Query(None, max_length=8),
+                     caller: Caller = Depends(readers),
+                     svc: Services = Depends(services)) -> Response:
+    """The report as a PDF with an embedded Chinese font (503 report_font_missing without one)."""
+    return await _download(request, svc, caller, kind, day, "pdf", lang)
+
+
+@router.get("/{kind}")
+async def report(kind: ReportKind, day: date | None = Query(None, alias="date"),
+                 caller: Caller = Depends(readers),
+                 svc: Services = Depends(services)) -> dict[str, Any]:
+    """The report's table model: headline figures, charts, tables and definitions, as messages
+    the page translates. Without a date: the last period already over."""
+    document = await build_document(svc.database, kind, _day(svc, kind, day),
+                                    report_rules(svc.settings, svc.clock.now()))
+    return document_json(document)
