@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "CALLCENTRE_"
@@ -124,6 +124,23 @@ class Settings(BaseSettings):
     callback_offset_completion_days: int = 0
     post_completion_months: int = Field(12, ge=0, le=120)
 
+    # Complaints (投诉) and repairs (报修): time limits in hours from receipt (SPEC.md).
+    complaint_sign_hours: float = Field(3, gt=0)
+    complaint_verify_hours: float = Field(24, gt=0)
+    complaint_solution_hours: float = Field(24, gt=0)
+    complaint_resolve_hours: float = Field(48, gt=0)
+    complaint_major_on_site_working_days: int = Field(2, ge=1, le=30)
+    complaint_callback_hours: float = Field(24, gt=0)
+    # The last fraction of a step's time in which it counts as about to be overdue.
+    due_soon_fraction: float = Field(0.2, gt=0, lt=1)
+    departments: list[str] = Field(
+        default_factory=lambda: ["工程部", "设计部", "维修队", "材料部", "财务部", "客服部"],
+        min_length=1)
+    # Which department answers for an unsatisfied callback area.
+    area_departments: dict[str, str] = Field(default_factory=lambda: {
+        "quality": "工程部", "crew": "工程部", "supervisor": "工程部", "designer": "设计部"})
+    repair_arrival_hours: float = Field(8, gt=0)
+
     # Several processes (`callcentre serve --role …`): Redis carries events and jobs between
     # them. Unset: one process does everything, events stay in memory.
     redis_url: SecretStr | None = None
@@ -186,6 +203,18 @@ class Settings(BaseSettings):
             raise ValueError("must contain {number}")
         return value
 
+    @model_validator(mode="after")
+    def _areas_have_departments(self) -> Settings:
+        areas = {"quality", "crew", "supervisor", "designer"}
+        if set(self.area_departments) != areas:
+            raise ValueError("CALLCENTRE_AREA_DEPARTMENTS must name exactly the areas "
+                             f"{sorted(areas)}")
+        unknown = sorted(set(self.area_departments.values()) - set(self.departments))
+        if unknown:
+            raise ValueError("CALLCENTRE_AREA_DEPARTMENTS names departments missing from "
+                             f"CALLCENTRE_DEPARTMENTS: {unknown}")
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -201,8 +230,10 @@ class Settings(BaseSettings):
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        name = str(item["loc"][0]) if item["loc"] else "?"
-        lines.append(f"{ENV_PREFIX}{name.upper()}: {item['msg']}")
+        if item["loc"]:
+            lines.append(f"{ENV_PREFIX}{str(item['loc'][0]).upper()}: {item['msg']}")
+        else:  # a rule across settings names them in its message
+            lines.append(item["msg"])
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 

@@ -17,7 +17,7 @@ from crm.projects import service as projects
 from crm.settings import Settings
 from tests.support.api import PASSWORD, USERS, Api, running_app
 
-AGENT, SUPERVISOR, QA, ADMIN = "agent1", "supervisor", "qa", "admin"
+AGENT, SUPERVISOR, QA, ADMIN, DEPT = "agent1", "supervisor", "qa", "admin", "engineering"
 ALL = set(USERS) - {"agent2"}
 
 
@@ -75,6 +75,35 @@ MATRIX = [
     ("GET", "/api/campaigns/{campaign}/attempts", None, {SUPERVISOR, ADMIN}),
     ("GET", "/api/campaigns/{campaign}/attempts.xlsx", None, {SUPERVISOR, ADMIN}),
     ("GET", "/api/wallboard", None, {SUPERVISOR, ADMIN}),
+    ("GET", "/api/complaints", None, {AGENT, SUPERVISOR, DEPT, ADMIN}),
+    ("GET", "/api/complaints/options", None, {AGENT, SUPERVISOR, DEPT, ADMIN}),
+    ("POST", "/api/complaints", {"department": "工程部", "category": "quality",
+                                 "description": "墙面开裂"}, {AGENT, SUPERVISOR}),
+    ("GET", "/api/complaints/{complaint}", None, {AGENT, SUPERVISOR, DEPT, ADMIN}),
+    ("POST", "/api/complaints/{complaint}/steps/{signed}", {"signed_by": "李工"},
+     {AGENT, SUPERVISOR, DEPT}),
+    ("POST", "/api/complaints/{complaint}/call-back", {"satisfied": True}, {AGENT, SUPERVISOR}),
+    ("POST", "/api/complaints/{complaint}/escalate", {"reason": "客户要求赔偿"},
+     {AGENT, SUPERVISOR}),
+    ("POST", "/api/complaints/{complaint}/compensation", {"amount": "500"},
+     {AGENT, SUPERVISOR, DEPT}),
+    ("POST", "/api/complaints/{complaint}/compensation/approve", None, {SUPERVISOR}),
+    ("GET", "/api/repairs", None, {AGENT, SUPERVISOR, DEPT, ADMIN}),
+    ("GET", "/api/repairs/crews", None, {AGENT, SUPERVISOR, DEPT, ADMIN}),
+    ("POST", "/api/repairs", {"description": "水管漏水"}, {AGENT, SUPERVISOR}),
+    ("GET", "/api/repairs/{repair}", None, {AGENT, SUPERVISOR, DEPT, ADMIN}),
+    ("POST", "/api/repairs/{repair}/arrived", {}, {AGENT, SUPERVISOR, DEPT}),
+    ("POST", "/api/repairs/{repair}/completed", {}, {AGENT, SUPERVISOR, DEPT}),
+    ("POST", "/api/repairs/{repair}/call-during", {}, {AGENT, SUPERVISOR}),
+    ("POST", "/api/repairs/{repair}/call-after", {"satisfaction": "satisfied"},
+     {AGENT, SUPERVISOR}),
+    ("POST", "/api/access-requests", {"reason": "核对施工问题",
+                                      "wanted_until": "2026-12-01T00:00:00+08:00"}, {DEPT}),
+    ("GET", "/api/access-requests", None, {DEPT, SUPERVISOR, ADMIN}),
+    ("POST", "/api/access-requests/{grant}/approve", {}, {SUPERVISOR}),
+    ("POST", "/api/access-requests/{grant}/reject", {}, {SUPERVISOR}),
+    ("GET", "/api/granted/projects/{project}/callbacks", None, {DEPT}),  # approved above
+    ("POST", "/api/access-requests/{grant}/revoke", {}, {SUPERVISOR}),
 ]
 
 
@@ -91,8 +120,18 @@ async def test_every_endpoint_declares_its_roles(api: Api, db: Database,
         session.add(call)
         await session.flush()
         call_id = call.id
+    complaint = (await api[AGENT].post("/api/complaints", json={
+        "customer_id": customer_id, "department": "工程部", "category": "quality",
+        "description": "墙面开裂"})).json()
+    repair = (await api[AGENT].post("/api/repairs", json={
+        "customer_id": customer_id, "crew": "一队", "description": "水管漏水"})).json()
+    grant = (await api[DEPT].post("/api/access-requests", json={
+        "project_id": project_id, "reason": "核对施工问题",
+        "wanted_until": (clock.now() + timedelta(days=7)).isoformat()})).json()
     ids = {"customer": customer_id, "project": project_id, "task": tasks[0]["id"],
-           "agent2": api.ids["agent2"], "campaign": campaign["id"], "call": call_id}
+           "agent2": api.ids["agent2"], "campaign": campaign["id"], "call": call_id,
+           "complaint": complaint["id"], "repair": repair["id"], "grant": grant["id"],
+           "signed": "signed"}
     anonymous = api.anonymous()
     covered = set()
     for method, path, body, allowed in MATRIX:

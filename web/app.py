@@ -24,11 +24,13 @@ from telephony.events import CallEnded
 from telephony.speech.status import transcription_status
 from telephony.speech.worker import run_transcription_worker
 from web import (
+    access,
     agents,
     auth,
     callbacks,
     calls,
     campaigns,
+    complaints,
     customers,
     errors,
     health,
@@ -36,6 +38,7 @@ from web import (
     pages,
     qa,
     recordings,
+    repairs,
     reports,
     users,
     wallboard,
@@ -44,6 +47,7 @@ from web import ws as websocket
 from web.agent_states import AgentStates
 from web.cluster import wiring
 from web.cluster.roles import ALL_ROLES, Role
+from web.deadline_alerts import DeadlineAlerts
 from web.metrics import Metrics
 from web.outbox import Outbox
 from web.pops import POP_EVENTS, PopService
@@ -105,6 +109,10 @@ def create_app(settings: Settings, *, database: Database | None = None,
                                              name="wrapup-timer"))
             if cluster is not None and svc.bridge is not None:
                 wiring.wire_bridge(cluster, svc, svc.bridge, bridge_bus, tasks)
+        if Role.WEB in roles:
+            app.state.deadline_alerts = DeadlineAlerts(svc)
+            tasks.append(asyncio.create_task(app.state.deadline_alerts.run(),
+                                             name="deadline-alerts"))
             app.state.wallboard = WallboardFeed(svc)  # supervisors' wallboards, live
             svc.bus.subscribe(app.state.wallboard.handle, name="wallboard",
                               types=WALLBOARD_EVENTS)
@@ -159,7 +167,8 @@ def create_app(settings: Settings, *, database: Database | None = None,
     app.state.health_probes = {}
     errors.install(app)
     for module in (health, auth, users, customers, callbacks, calls, recordings, qa, agents,
-                   campaigns, wallboard, reports, metrics, websocket, pages):
+                   campaigns, complaints, repairs, access, wallboard, reports, metrics, websocket,
+                   pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     return app

@@ -40,11 +40,13 @@ class UserOut(BaseModel):
     role: Role
     extension: str | None
     is_active: bool
+    department: str | None = None
 
     @classmethod
     def of(cls, user: User) -> UserOut:
         return cls(id=user.id, username=user.username, display_name=user.display_name,
-                   role=user.role, extension=user.extension, is_active=user.is_active)
+                   role=user.role, extension=user.extension, is_active=user.is_active,
+                   department=user.department)
 
 
 @dataclass(frozen=True, slots=True)

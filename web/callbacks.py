@@ -13,6 +13,7 @@ from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, CallbackTask, MadeBy, Outcome, Satisfaction
 from crm.calls.models import Call
 from crm.campaigns import service as campaigns
+from crm.complaints.followups import follow_up
 from crm.customers.cards import TaskCard, project_cards, task_cards
 from crm.errors import Conflict, NotFound
 from crm.projects import service as projects
@@ -64,7 +65,8 @@ async def log_attempt(task_id: int, body: AttemptIn, caller: Caller = Depends(lo
                 Call.pbx_id == svc.settings.pbx_id, Call.linkedid == body.linkedid))
         task = await callbacks.get_or_raise(session, task_id)
         if body.attempt_id is not None:
-            attempt = await session.get(CallbackAttempt, body.attempt_id)
+            attempt: CallbackAttempt | None = await session.get(CallbackAttempt,
+                                                                body.attempt_id)
             if attempt is None or attempt.task_id != task.id:
                 raise NotFound(f"no attempt {body.attempt_id} for this callback",
                                code="attempt_not_found", field="attempt_id")
@@ -75,10 +77,11 @@ async def log_attempt(task_id: int, body: AttemptIn, caller: Caller = Depends(lo
                                              at=at, satisfaction=satisfaction,
                                              notes=body.notes, call_back_at=body.call_back_at)
         else:
-            await callbacks.log_attempt(session, task=task, made_by=MadeBy.AGENT,
-                                        agent_id=caller.id, outcome=body.outcome, at=at,
-                                        satisfaction=satisfaction, notes=body.notes,
-                                        call_back_at=body.call_back_at, call_id=call_id)
+            attempt = await callbacks.log_attempt(
+                session, task=task, made_by=MadeBy.AGENT, agent_id=caller.id,
+                outcome=body.outcome, at=at, satisfaction=satisfaction, notes=body.notes,
+                call_back_at=body.call_back_at, call_id=call_id)
+        await follow_up(session, svc.complaint_rules, attempt, at=at, by=caller.id)
         updated = await session.scalar(select(CallbackTask).where(CallbackTask.id == task_id)
                                        .options(selectinload(CallbackTask.attempts))
                                        .execution_options(populate_existing=True))

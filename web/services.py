@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
 from crm.bus import EventBus
 from crm.clock import Clock, local_today
+from crm.complaints.rules import ComplaintRules
 from crm.db import Database
 from crm.settings import Settings
 from telephony.bridge import Bridge
@@ -55,6 +57,10 @@ class Services:
         if self.bridge is not None:
             return self.bridge.client.connected
         return self.remote_pbx.connected if self.remote_pbx is not None else None
+
+    @cached_property
+    def complaint_rules(self) -> ComplaintRules:
+        return ComplaintRules.of(self.settings)
 
 
 def services(request: Request) -> Services:

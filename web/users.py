@@ -24,6 +24,7 @@ class UserCreate(BaseModel):
     display_name: str = Field(max_length=100)
     role: Role
     extension: str | None = Field(None, max_length=32)
+    department: str | None = Field(None, max_length=50)  # a department user's
 
 
 class UserUpdate(BaseModel):
@@ -33,6 +34,7 @@ class UserUpdate(BaseModel):
     clear_extension: bool = False
     password: str | None = Field(None, max_length=1024)
     is_active: bool | None = None
+    department: str | None = Field(None, max_length=50)
 
 
 @router.get("", response_model=list[UserOut])
@@ -48,7 +50,8 @@ async def create_user(body: UserCreate, caller: Caller = Depends(admin_only),
     async with svc.database.session() as session:
         user = await users.create(session, username=body.username, password=body.password,
                                   display_name=body.display_name, role=body.role,
-                                  extension=body.extension or None)
+                                  extension=body.extension or None,
+                                  department=body.department)
         await audit.record(session, actor=caller.user.username, user_id=caller.id,
                            action="user.create", entity_type="user", entity_id=user.id,
                            detail={"role": user.role.value, "extension": user.extension},

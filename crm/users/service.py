@@ -83,7 +83,8 @@ async def get_all(session: AsyncSession) -> list[User]:
 
 
 async def create(session: AsyncSession, *, username: str, password: str, display_name: str,
-                 role: Role, extension: str | None = None) -> User:
+                 role: Role, extension: str | None = None,
+                 department: str | None = None) -> User:
     """A new user; usernames and extensions are unique."""
     _check(username, password, display_name, extension, role)
     if await get_by_username(session, username) is not None:
@@ -93,7 +94,8 @@ async def create(session: AsyncSession, *, username: str, password: str, display
         raise Conflict(f"extension {extension} belongs to another agent",
                        code="extension_taken", field="extension")
     user = User(username=username, password_hash=hash_password(password),
-                display_name=display_name.strip(), role=role, extension=extension)
+                display_name=display_name.strip(), role=role, extension=extension,
+                department=(department or "").strip() or None)
     session.add(user)
     await session.flush()
     return user
@@ -102,8 +104,8 @@ async def create(session: AsyncSession, *, username: str, password: str, display
 async def update(session: AsyncSession, user: User, *, display_name: str | None = None,
                  role: Role | None = None, extension: str | None = None,
                  clear_extension: bool = False, password: str | None = None,
-                 is_active: bool | None = None) -> User:
-    """Change a user's name, role, extension, password or active flag."""
+                 is_active: bool | None = None, department: str | None = None) -> User:
+    """Change a user's name, role, extension, password, active flag or department."""
     _check(None, password, display_name, extension, None)
     if extension is not None and extension != user.extension:
         other = await get_by_extension(session, extension)
@@ -124,6 +126,8 @@ async def update(session: AsyncSession, user: User, *, display_name: str | None 
         user.password_hash = hash_password(password)
     if is_active is not None:
         user.is_active = is_active
+    if department is not None:
+        user.department = department.strip() or None
     await session.flush()
     return user
 

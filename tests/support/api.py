@@ -23,7 +23,9 @@ USERS = {  # username: (role, extension)
     "supervisor": (Role.SUPERVISOR, None),
     "qa": (Role.QA, None),
     "admin": (Role.ADMIN, None),
+    "engineering": (Role.DEPARTMENT, None),  # 工程部
 }
+DEPARTMENTS = {"engineering": "工程部"}
 
 
 @dataclass
@@ -62,7 +64,7 @@ async def running_app(settings: Settings, database: Database, *, clock: Clock | 
             existing = await users.get_by_username(session, username)
             user = existing or await users.create(
                 session, username=username, password=PASSWORD, display_name=username.upper(),
-                role=role, extension=extension)
+                role=role, extension=extension, department=DEPARTMENTS.get(username))
             ids[username] = user.id
     app = create_app(settings, database=database, clock=clock, with_bridge=with_bridge)
     async with app.router.lifespan_context(app):

@@ -1,0 +1,41 @@
+"""Pushes warnings about complaints and repairs nearing or past their time limits to the
+people responsible, over their websockets. Each warning is claimed once in the database, so
+with several server processes only one sends it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from crm.complaints.alerts import Alert, claim_alerts
+from web.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class DeadlineAlerts:
+    def __init__(self, svc: Services, *, interval: float = 30.0) -> None:
+        self.svc = svc
+        self.interval = interval
+
+    async def check(self) -> list[Alert]:
+        """Claim and push what is due now."""
+        async with self.svc.database.session() as session:
+            alerts = await claim_alerts(session, self.svc.complaint_rules,
+                                        now=self.svc.clock.now())
+        for alert in alerts:
+            for user_id in alert.recipients:
+                self.svc.outbox.push(user_id, "deadline", alert.payload())
+        if alerts:
+            log.info("pushed %d deadline warnings", len(alerts))
+        return alerts
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bad row or a database hiccup: try again next round
+                log.exception("deadline warnings failed; retrying in %.0f s", self.interval)
+            await asyncio.sleep(self.interval)
