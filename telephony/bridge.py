@@ -22,6 +22,7 @@ from crm.db import Database
 from crm.settings import Settings
 from telephony import contract
 from telephony.ami.client import AmiActionFailed, AmiClient, AmiEndpoint, AmiError
+from telephony.ami.framing import EventFilter
 from telephony.call_store import CallStore
 from telephony.channels import AgentDirectory
 from telephony.events import CallUpdated, DomainEvent
@@ -89,7 +90,9 @@ class Bridge:
             on_disconnected=self._on_disconnected,
             action_timeout=settings.ami_action_timeout, ping_interval=settings.ami_ping_interval,
             ping_timeout=settings.ami_ping_timeout, backoff_min=settings.ami_reconnect_min,
-            backoff_max=settings.ami_reconnect_max)
+            backoff_max=settings.ami_reconnect_max,
+            event_filter=EventFilter(self.tracker.handled_events | MEMBER_EVENTS | {"Shutdown"},
+                                     contract.TRACKED_VARIABLES))
         self.resync_interval = resync_interval
         self._fifo: asyncio.Queue[_Event | _Snapshot] = asyncio.Queue()
         self._paused = False

@@ -168,6 +168,11 @@ class CallTracker:
 
     # -- public -------------------------------------------------------------------------
 
+    @property
+    def handled_events(self) -> frozenset[str]:
+        """The AMI events that can change a call; the bridge need not parse any other."""
+        return frozenset(self._handlers)
+
     def feed(self, event: Mapping[str, Any], at: datetime,
              received: float | None = None) -> list[DomainEvent]:
         """Apply one AMI event; returns what it means for the business, possibly nothing."""

@@ -26,7 +26,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 from pydantic import SecretStr
 
-from telephony.ami.framing import FrameDecoder, FrameTooLarge, parse_frame
+from telephony.ami.framing import EventFilter, FrameDecoder, FrameTooLarge, parse_frame
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,10 @@ class _Protocol(AMIProtocol):
             log.error("AMI peer sent an endless frame (%s); dropping the connection", exc)
             self.transport.close()
             return
+        wanted = getattr(self.factory, "event_filter", None)
         for frame in frames:
+            if wanted is not None and not wanted.wants(frame):
+                continue
             try:
                 message = parse_frame(frame)
                 if message is not None:
@@ -139,6 +142,7 @@ class _Manager(Manager):
     """panoramisk's Manager minus its own reconnects, pinger and action replay."""
 
     pinger: asyncio.TimerHandle | None
+    event_filter: EventFilter | None = None
 
     def __init__(self, *, on_event: EventCallback, on_lost: Callable[[Exception | None], None],
                  **config: Any) -> None:
@@ -177,8 +181,10 @@ class AmiClient:
                  on_disconnected: Callable[[str], None] | None = None,
                  action_timeout: float = 10.0, ping_interval: float = 5.0,
                  ping_timeout: float = 5.0, backoff_min: float = 0.5,
-                 backoff_max: float = 30.0, rng: random.Random | None = None) -> None:
+                 backoff_max: float = 30.0, rng: random.Random | None = None,
+                 event_filter: EventFilter | None = None) -> None:
         self.endpoint = endpoint
+        self.event_filter = event_filter  # None: every event reaches on_event
         self._on_event = on_event
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
@@ -255,6 +261,7 @@ class AmiClient:
             protocol_factory=_Protocol, encoding="utf8", ping_delay=10**9,
             on_event=self._on_event, on_lost=self._connection_lost,
         )
+        manager.event_filter = self.event_filter
         self._manager = manager
         await asyncio.wait_for(manager.connect(), self.action_timeout)
         if manager.protocol is None:  # connection_made runs as the connect task's callback

@@ -8,7 +8,7 @@ buffer without bound.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from panoramisk.message import Message
 
@@ -44,6 +44,38 @@ class FrameDecoder:
             text = frame.strip("\r\n")
             if text:
                 yield text
+
+
+class EventFilter:
+    """The unsolicited events a consumer uses; the others are dropped before being parsed.
+
+    Most of a PBX's traffic is of no use to the bridge (VarSet of variables it does not
+    track, Newexten, DeviceStateChange, Cdr...): recognising those from the first line and
+    skipping them is far cheaper than building a Message to throw away. Responses, and events
+    answering one of our actions (they carry an ActionID), always pass.
+    """
+
+    def __init__(self, events: Iterable[str], variables: Iterable[str] = ()) -> None:
+        self.events = frozenset(events)
+        self.variables = frozenset(variables)  # VarSet passes only for these
+
+    def wants(self, frame: str) -> bool:
+        if not frame.startswith("Event: "):
+            return True
+        end = frame.find("\r\n")
+        name = frame[7:end] if end >= 0 else frame[7:]
+        if name in self.events:
+            return name != "VarSet" or self._variable(frame) in self.variables
+        return "\nActionID: " in frame
+
+    @staticmethod
+    def _variable(frame: str) -> str | None:
+        start = frame.find("\r\nVariable: ")
+        if start < 0:
+            return None
+        start += len("\r\nVariable: ")
+        end = frame.find("\r\n", start)
+        return frame[start:end] if end >= 0 else frame[start:]
 
 
 def parse_frame(frame: str) -> Message | None:

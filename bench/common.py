@@ -1,0 +1,80 @@
+"""What every benchmark shares: percentiles, a stopwatch, a throwaway migrated database, and
+the one JSON line a benchmark ends with."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "ami"
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile (share in 0..1) of non-empty `values`."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
+    """p50/p99/max in milliseconds, rounded for reading."""
+    return {"p50_ms": round(percentile(seconds, 0.50) * 1000, 3),
+            "p99_ms": round(percentile(seconds, 0.99) * 1000, 3),
+            "max_ms": round(max(seconds) * 1000, 3), "samples": len(seconds)}
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def finish(name: str, figures: dict[str, Any]) -> dict[str, Any]:
+    """Print the benchmark's JSON line (its last line) and return it."""
+    result = {"benchmark": name, **figures}
+    print(json.dumps(result, ensure_ascii=False), flush=True)
+    return result
+
+
+@contextmanager
+def stopwatch() -> Iterator[list[float]]:
+    """`with stopwatch() as elapsed:` … `elapsed[0]` is the wall time in seconds."""
+    box = [0.0]
+    start = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box[0] = time.perf_counter() - start
+
+
+@contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix=f"callcentre-bench-{prefix}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def migrated_sqlite(directory: Path) -> str:
+    """A SQLite database at head, as `callcentre db upgrade` leaves it."""
+    from migrations import upgrade
+
+    url = f"sqlite+aiosqlite:///{directory / 'bench.db'}"
+    upgrade(url)
+    return url
+
+
+def ratio(value: float, baseline: float) -> float:
+    return round(value / baseline, 4) if baseline else float("nan")
+
+
+def python() -> str:
+    return sys.executable
