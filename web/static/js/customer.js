@@ -174,7 +174,8 @@ export class CustomerView {
 
   project(card, project) {
     const headingId = uid("proj");
-    const construction = project.callbacks.filter((c) => c.stage !== "post_completion");
+    const construction = project.callbacks.filter(
+      (c) => c.stage !== "post_completion" && c.stage !== "complaint");
     const effective = construction.filter((c) => c.effective).length;
     const people = h("dl", { class: "people" });
     for (const role of ["designer", "project_manager", "foreman", "crew"]) {

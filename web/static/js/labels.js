@@ -13,9 +13,9 @@ export const OPEN_TASK = new Set(["pending", "in_progress"]);
 
 /** A message reference naming a callback task: 开工回访, 回访 第3月 … */
 export function taskMessage(task) {
-  return task.stage === "post_completion"
-    ? msg("task.post_completion", { n: task.month })
-    : msg(`task.${task.stage}`);
+  if (task.stage === "post_completion") return msg("task.post_completion", { n: task.month });
+  if (task.stage === "complaint") return msg("task.complaint", { n: task.month });  // month = id
+  return msg(`task.${task.stage}`);
 }
 
 export function taskText(task) {
