@@ -72,7 +72,7 @@ async def test_supervisor_reads_the_weekly_report(system: LiveSystem, fx: Report
     await expect(unsatisfied.first).to_contain_text(
         f"已立投诉 #{fx.complaints['c1']}（工程部，已结案）")
     await expect(unsatisfied.nth(1)).to_have_class("is-flagged")  # nothing done yet
-    await expect(page.locator("[data-table=overdue] tbody tr")).to_have_count(2)
+    await expect(page.locator("[data-table=overdue] tbody tr")).to_have_count(3)
     await page.wait_for_function(CHARTS_DRAWN)
     await page.screenshot(path=screenshot_path("reports-weekly.png"), full_page=True)
 

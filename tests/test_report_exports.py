@@ -131,8 +131,11 @@ async def test_weekly_json_xlsx_and_pdf_show_the_same_figures(api: Api,
     assert wall[7] == (f"已立投诉 #{fx.complaints['c1']}（工程部，已结案）、"
                        "11-15 10:05 跟进回访：满意")
     assert wall[8] == "已解决"
-    assert [r[:3] for r in sheets["逾期未回访"][2:4]] == [("XA-3", "王芳", "完工回访"),
-                                                       ("XA-4", "赵敏", "开工回访")]
+    overdue = sheets["逾期未回访"]
+    assert overdue[1][-1] == "备注"
+    assert [(r[:3], r[-1]) for r in overdue[2:5]] == [
+        (("XA-3", "王芳", "完工回访"), None), (("XA-4", "赵敏", "开工回访"), None),
+        (("XA-5", "钱多", "开工回访"), "客户要求不再回访")]
 
     pdf = await supervisor.get("/api/reports/weekly.pdf", params={"date": "2026-11-17"})
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"

@@ -118,14 +118,17 @@ async def test_weekly_callback_analysis(db: Database, fx: ReportFixture) -> None
     assert leak.complaints == [] and leak.follow_ups == [] and not leak.settled
 
     # As it stood on Tuesday the 17th at 00:00.
-    assert [(o.contract_number, o.stage, o.latest_date, o.days_late, o.attempts, o.last_outcome)
-            for o in report.overdue] == [
-        ("XA-3", Stage.COMPLETION, date(2026, 10, 18), 30, 1, Outcome.NO_ANSWER),
-        ("XA-4", Stage.START, date(2026, 11, 4), 13, 0, None)]
-    assert [(p.contract_number, p.customer_name, p.status, p.missing)
+    # The customer who asked not to be called comes last.
+    assert [(o.contract_number, o.stage, o.latest_date, o.days_late, o.attempts, o.last_outcome,
+             o.do_not_call) for o in report.overdue] == [
+        ("XA-3", Stage.COMPLETION, date(2026, 10, 18), 30, 1, Outcome.NO_ANSWER, False),
+        ("XA-4", Stage.START, date(2026, 11, 4), 13, 0, None, False),
+        ("XA-5", Stage.START, date(2026, 10, 4), 44, 0, None, True)]
+    assert [(p.contract_number, p.customer_name, p.status, p.missing, p.do_not_call)
             for p in report.non_compliant] == [
-        ("XA-3", "王芳", ProjectStatus.COMPLETED, [Stage.COMPLETION]),
-        ("XA-4", "赵敏", ProjectStatus.IN_PROGRESS, [Stage.START])]
+        ("XA-3", "王芳", ProjectStatus.COMPLETED, [Stage.COMPLETION], False),
+        ("XA-4", "赵敏", ProjectStatus.IN_PROGRESS, [Stage.START], False),
+        ("XA-5", "钱多", ProjectStatus.IN_PROGRESS, [Stage.START], True)]
 
 
 async def test_an_earlier_week_is_shown_as_it_stood_then(db: Database,
@@ -136,7 +139,7 @@ async def test_an_earlier_week_is_shown_as_it_stood_then(db: Database,
         report = await weekly_report(session, date(2026, 11, 9), RULES)
     assert report.total.attempts == 0
     assert [(o.contract_number, o.stage, o.days_late) for o in report.overdue] == [
-        ("XA-3", Stage.COMPLETION, 23), ("XA-4", Stage.START, 6)]
+        ("XA-3", Stage.COMPLETION, 23), ("XA-4", Stage.START, 6), ("XA-5", Stage.START, 37)]
 
 
 async def test_daily_figures(db: Database, fx: ReportFixture) -> None:

@@ -287,6 +287,7 @@ class OverdueCallback:
     customer_name: str
     project_id: int
     contract_number: str
+    do_not_call: bool  # the customer asked not to be called: listed last, not chased
 
 
 def _not_effective_by(as_of: datetime):  # type: ignore[no-untyped-def]
@@ -296,20 +297,21 @@ def _not_effective_by(as_of: datetime):  # type: ignore[no-untyped-def]
 async def overdue_callbacks(session: AsyncSession, *, as_of: datetime, today: date
                             ) -> list[OverdueCallback]:
     """Callbacks whose window had closed by `today` (the local date of `as_of`) without an
-    effective call before `as_of`, most overdue first."""
+    effective call before `as_of`, most overdue first; customers who asked not to be called
+    last."""
     rows = list(await session.execute(
-        select(CallbackTask, Project.contract_number, Customer.name)
+        select(CallbackTask, Project.contract_number, Customer.name, Customer.do_not_call)
         .join(Project, Project.id == CallbackTask.project_id)
         .join(Customer, Customer.id == Project.customer_id)
         .where(CallbackTask.status != TaskStatus.CANCELLED, CallbackTask.latest_date < today,
                _not_effective_by(as_of))
-        .order_by(CallbackTask.latest_date, CallbackTask.id)))
+        .order_by(Customer.do_not_call, CallbackTask.latest_date, CallbackTask.id)))
     tries: dict[int, list[tuple[datetime, Outcome | None]]] = defaultdict(list)
     if rows:
         for task_id, started_at, outcome in await session.execute(
                 select(CallbackAttempt.task_id, CallbackAttempt.started_at,
                        CallbackAttempt.outcome)
-                .where(CallbackAttempt.task_id.in_([t.id for t, _, _ in rows]),
+                .where(CallbackAttempt.task_id.in_([t.id for t, *_ in rows]),
                        CallbackAttempt.started_at < as_of)
                 .order_by(CallbackAttempt.started_at, CallbackAttempt.id)):
             tries[task_id].append((started_at, outcome))
@@ -318,8 +320,9 @@ async def overdue_callbacks(session: AsyncSession, *, as_of: datetime, today: da
         latest_date=task.latest_date, days_late=(today - task.latest_date).days,
         attempts=len(tries[task.id]),
         last_outcome=tries[task.id][-1][1] if tries[task.id] else None,
-        customer_name=customer, project_id=task.project_id, contract_number=contract)
-        for task, contract, customer in rows]
+        customer_name=customer, project_id=task.project_id, contract_number=contract,
+        do_not_call=do_not_call)
+        for task, contract, customer, do_not_call in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +332,7 @@ class NonCompliantProject:
     customer_name: str
     status: ProjectStatus
     missing: list[Stage]
+    do_not_call: bool
 
 
 async def non_compliant_projects(session: AsyncSession, *, as_of: datetime, today: date
@@ -337,24 +341,25 @@ async def non_compliant_projects(session: AsyncSession, *, as_of: datetime, toda
     by `today` (or, once completed, at all): the manual's "at least 4 effective callbacks"."""
     task = aliased(CallbackTask)
     rows = await session.execute(
-        select(Project, Customer.name, task.stage, task.latest_date, task.effective_at)
+        select(Project, Customer.name, Customer.do_not_call, task.stage, task.latest_date,
+               task.effective_at)
         .join(Customer, Customer.id == Project.customer_id)
         .outerjoin(task, and_(task.project_id == Project.id,
                               task.stage.in_(CONSTRUCTION_STAGES),
                               task.status != TaskStatus.CANCELLED))
         .where(Project.status != ProjectStatus.CANCELLED)
-        .order_by(Project.id))
-    projects: dict[int, tuple[Project, str, list[StageProgress]]] = {}
-    for project, customer, stage, latest, effective_at in rows:
-        entry = projects.setdefault(project.id, (project, customer, []))
+        .order_by(Customer.do_not_call, Project.id))
+    projects: dict[int, tuple[Project, str, bool, list[StageProgress]]] = {}
+    for project, customer, do_not_call, stage, latest, effective_at in rows:
+        entry = projects.setdefault(project.id, (project, customer, do_not_call, []))
         if stage is not None:
             effective = effective_at is not None and effective_at < as_of
-            entry[2].append(StageProgress(stage, latest, effective))
+            entry[3].append(StageProgress(stage, latest, effective))
     result = []
-    for project, customer, progress in projects.values():
+    for project, customer, do_not_call, progress in projects.values():
         status = derive_status(StageDates.of_project(project), today)
         missing = missing_effective_stages(status, progress, today)
         if missing:
             result.append(NonCompliantProject(project.id, project.contract_number, customer,
-                                              status, missing))
+                                              status, missing, do_not_call))
     return result

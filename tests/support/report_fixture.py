@@ -139,7 +139,14 @@ async def build(database: Database) -> ReportFixture:
                                designer="吴设计", project_manager="孙经理",
                                contract_date=date(2026, 10, 20), start_date=date(2026, 11, 1),
                                concealed_works_date=date(2026, 11, 20))
-        fx.projects = {"p1": p1.id, "p2": p2.id, "p3": p3.id, "p4": p4.id}
+        # A customer who asked not to be called: overdue and non-compliant, listed last.
+        dnc = await customers.create(session, name="钱多", phones=["13800000005"],
+                                     do_not_call=True, do_not_call_reason="客户要求不再回访",
+                                     default_area_code="029")
+        p5 = await projects.create(session, customer=dnc, contract_number="XA-5", rules=RULES,
+                                   crew="第一施工队", contract_date=date(2026, 9, 20),
+                                   start_date=date(2026, 10, 1))
+        fx.projects = {"p1": p1.id, "p2": p2.id, "p3": p3.id, "p4": p4.id, "p5": p5.id}
 
         async def log(name: str, task: CallbackTask, when: datetime, outcome: Outcome,
                       agent: User | None, satisfaction: dict[str, Satisfaction] | None = None,

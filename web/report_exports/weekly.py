@@ -39,6 +39,10 @@ def _done(case: UnsatisfiedCase, tz) -> list[str | Msg]:  # type: ignore[no-unty
     return done or [Msg("reports.action.none")]
 
 
+def _dnc(do_not_call: bool) -> Msg | None:
+    return Msg("reports.do_not_call") if do_not_call else None
+
+
 def weekly_document(report: WeeklyReport) -> Document:
     tz = report.period.tz
     total = report.total
@@ -50,8 +54,10 @@ def weekly_document(report: WeeklyReport) -> Document:
         Fact("satisfaction_rate", Msg("reports.f.satisfaction_rate"),
              total.satisfaction.rate, Kind.PERCENT),
         Fact("unsatisfied", Msg("reports.f.unsatisfied"), len(report.unsatisfied)),
-        Fact("overdue", Msg("reports.f.overdue"), len(report.overdue)),
-        Fact("non_compliant", Msg("reports.f.non_compliant"), len(report.non_compliant)),
+        Fact("overdue", Msg("reports.f.overdue"),
+             sum(not o.do_not_call for o in report.overdue)),
+        Fact("non_compliant", Msg("reports.f.non_compliant"),
+             sum(not p.do_not_call for p in report.non_compliant)),
     ]
     unsatisfied = Table(
         "unsatisfied", Msg("reports.t.unsatisfied"),
@@ -68,16 +74,17 @@ def weekly_document(report: WeeklyReport) -> Document:
         "overdue", Msg("reports.t.overdue"),
         [col("contract"), col("customer"), col("stage"), col("due", Kind.DATE),
          col("latest", Kind.DATE), col("days_late", Kind.COUNT), col("tries", Kind.COUNT),
-         col("last_outcome")],
+         col("last_outcome"), col("do_not_call")],
         [[o.contract_number, o.customer_name, stage(o.stage, o.month), o.due_date,
-          o.latest_date, o.days_late, o.attempts, outcome(o.last_outcome)]
+          o.latest_date, o.days_late, o.attempts, outcome(o.last_outcome), _dnc(o.do_not_call)]
          for o in report.overdue],
         note=Msg("reports.note.overdue"))
     non_compliant = Table(
         "non_compliant", Msg("reports.t.non_compliant"),
-        [col("contract"), col("customer"), col("project_status"), col("missing_stages")],
+        [col("contract"), col("customer"), col("project_status"), col("missing_stages"),
+         col("do_not_call")],
         [[p.contract_number, p.customer_name, Msg(f"reports.project_status.{p.status}"),
-          [stage(s) for s in p.missing]] for p in report.non_compliant],
+          [stage(s) for s in p.missing], _dnc(p.do_not_call)] for p in report.non_compliant],
         note=Msg("reports.note.non_compliant"))
     period = report.period
     return Document(
