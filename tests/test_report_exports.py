@@ -178,6 +178,8 @@ async def test_daily_and_monthly_downloads(api: Api, fx: ReportFixture) -> None:
     assert qa["rows"][0][7] == 32 and qa["flagged"] == [True, False, False]
     sheets = _sheets((await supervisor.get("/api/reports/monthly.xlsx",
                                            params={"date": "2026-11-05"})).content)
+    causes = sheets["投诉：按原因"]
+    assert [r[0] for r in causes[2:5]] == ["施工质量", "设计师", "合计"]
     departments = sheets["投诉：按责任部门"]
     assert _row(departments, "合计")[1:4] == (3, 1, 1)
     assert _row(departments, "合计")[-1] == pytest.approx(1 / 3)
@@ -215,7 +217,7 @@ async def test_a_pdf_without_a_chinese_font_is_refused_clearly(
     monkeypatch.setattr("web.report_exports.fonts.CANDIDATES", (str(missing),))
     report_font.cache_clear()
     try:
-        with pytest.raises(FontUnavailable, match="fonts-wqy-microhei.*CALLCENTRE_REPORT_FONT"):
+        with pytest.raises(FontUnavailable, match=r"fonts-wqy-microhei.*CALLCENTRE_REPORT_FONT"):
             report_font(None)
     finally:
         report_font.cache_clear()
@@ -232,11 +234,11 @@ async def test_the_api_says_which_font_is_missing(settings: Settings, db: Databa
     assert "CALLCENTRE_REPORT_FONT" in response.json()["detail"][0]["message"]
 
 
-def _cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, database_url: str, **settings: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTRE_")}
     env.update(CALLCENTRE_DATABASE_URL=database_url,
-               CALLCENTRE_SECRET_KEY="test-secret-key-for-tests-only")
-    return subprocess.run([sys.executable, "-m", "web.cli", "report", *args],
+               CALLCENTRE_SECRET_KEY="test-secret-key-for-tests-only", **settings)
+    return subprocess.run([sys.executable, "-m", "web.cli", "report", *args], check=False,
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
 
 
@@ -259,4 +261,9 @@ async def test_the_command_writes_the_same_files(api: Api, fx: ReportFixture,
                 "--lang", "en", database_url=database_url)
     assert done.returncode == 0, done.stderr
     assert "Monthly: satisfaction, complaints, repairs and QA" in _pdf_text(monthly.read_bytes())
+    refused = _cli("weekly", "--format", "pdf", "--out", str(tmp_path / "none.pdf"),
+                   database_url=database_url, CALLCENTRE_REPORT_FONT=str(tmp_path / "no.ttc"))
+    assert refused.returncode == 1
+    assert "CALLCENTRE_REPORT_FONT" in refused.stderr and "fonts-wqy-microhei" in refused.stderr
+    assert not (tmp_path / "none.pdf").exists()
 

@@ -199,9 +199,9 @@ async def test_monthly_report(db: Database, fx: ReportFixture) -> None:
                 {s.value: (c.met, c.due) for s, c in row.steps.items()})
 
     assert [tally(r) for r in report.by_category] == [
-        ("施工质量", 2, 0, 1, 1, {"signed": (2, 2), "verified": (2, 2), "solution": (1, 2),
+        ("quality", 2, 0, 1, 1, {"signed": (2, 2), "verified": (2, 2), "solution": (1, 2),
                                "resolved": (1, 2), "callback": (1, 1)}),
-        ("设计问题", 1, 1, 0, 0, {"signed": (1, 1), "verified": (1, 1), "solution": (0, 1),
+        ("designer", 1, 1, 0, 0, {"signed": (1, 1), "verified": (1, 1), "solution": (0, 1),
                                "resolved": (0, 0), "callback": (0, 0)})]
     assert [r.name for r in report.by_department] == ["工程部", "材料部", "设计部"]
     total = report.complaints_total

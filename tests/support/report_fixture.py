@@ -198,21 +198,21 @@ async def build(database: Database) -> ReportFixture:
 
         c1 = complaint(at(11, 12, 14, 10), customer_id=p2.customer_id, project_id=p2.id,
                        source=ComplaintSource.CALLBACK, attempt_id=fx.attempts["a4"],
-                       department="工程部", category="施工质量", grade=ComplaintGrade.GENERAL,
+                       department="工程部", category="quality", grade=ComplaintGrade.GENERAL,
                        status=ComplaintStatus.CLOSED, signed_at=at(11, 12, 16),
                        verified_at=at(11, 13, 10), solution_at=at(11, 14, 9),
                        resolved_at=at(11, 14, 18), callback_at=at(11, 15, 10),
                        callback_satisfied=True)
         c2 = complaint(at(11, 19, 10), customer_id=p4.customer_id, project_id=p4.id,
-                       department="设计部", category="设计问题", grade=ComplaintGrade.MAJOR,
+                       department="设计部", category="designer", grade=ComplaintGrade.MAJOR,
                        status=ComplaintStatus.OPEN, signed_at=at(11, 19, 12),
                        verified_at=at(11, 20, 9))
         c3_ = complaint(at(11, 20, 15), customer_id=c3.id, project_id=p3.id,
-                        department="材料部", category="施工质量", grade=ComplaintGrade.GENERAL,
+                        department="材料部", category="quality", grade=ComplaintGrade.GENERAL,
                         status=ComplaintStatus.RESOLVED, signed_at=at(11, 20, 17),
                         verified_at=at(11, 21, 10), solution_at=at(11, 21, 12),
                         resolved_at=at(11, 22, 11))
-        complaint(at(10, 30, 9), customer_id=c3.id, department="工程部", category="施工质量",
+        complaint(at(10, 30, 9), customer_id=c3.id, department="工程部", category="quality",
                   grade=ComplaintGrade.GENERAL, status=ComplaintStatus.OPEN)
         await session.flush()
         fx.complaints = {"c1": c1.id, "c2": c2.id, "c3": c3_.id}

@@ -4,6 +4,7 @@ headline figures, the charts as bar charts, every table, the definitions."""
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -104,9 +105,14 @@ def _chart(chart: Chart, labels: Labels, font: str) -> Drawing | None:
         bars.categoryAxis.labels.boxAnchor = "ne"
     if any(s.stack for s in chart.series):
         bars.categoryAxis.style = "stacked"
+    stacked = any(s.stack for s in chart.series)
+    peak = max([0.0, *(sum(s.data[i] or 0 for s in chart.series) if stacked
+                       else max((s.data[i] or 0) for s in chart.series)
+                       for i in range(len(chart.labels)))])
     if chart.threshold is not None:
-        peak = max([chart.threshold, *(v or 0 for s in chart.series for v in s.data)])
-        bars.valueAxis.valueMax = peak * 1.15
+        peak = max(peak, chart.threshold) * 1.15
+    bars.valueAxis.valueMax = max(peak, 1)
+    bars.valueAxis.valueStep = max(1, math.ceil(max(peak, 1) / 5))  # whole counts
     for i, series in enumerate(chart.series):
         bars.bars[i].fillColor = colors.HexColor(series.color or "#1565c0")
         bars.bars[i].strokeColor = None
