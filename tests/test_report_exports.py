@@ -267,3 +267,19 @@ async def test_the_command_writes_the_same_files(api: Api, fx: ReportFixture,
     assert "CALLCENTRE_REPORT_FONT" in refused.stderr and "fonts-wqy-microhei" in refused.stderr
     assert not (tmp_path / "none.pdf").exists()
 
+
+
+async def test_the_configured_time_limits_judge_the_complaints(db: Database, settings: Settings,
+                                                               fx: ReportFixture) -> None:
+    """C1 was signed for 1 h 50 min after receipt: on time under the manual's 3 hours, late
+    when the company sets 1 hour."""
+    def signed(document: Any) -> Msg:
+        table = document.table("complaint_list")
+        row = next(r for r in table.rows if r[0] == fx.complaints["c1"])
+        return row[6]  # type: ignore[no-any-return]
+
+    manual = await build_document(db, ReportKind.MONTHLY, MONTH_DAY, report_rules(settings, NOW))
+    assert signed(manual) == Msg("reports.clock.done")
+    strict = settings.model_copy(update={"complaint_sign_hours": 1})
+    tighter = await build_document(db, ReportKind.MONTHLY, MONTH_DAY, report_rules(strict, NOW))
+    assert signed(tighter) == Msg("reports.clock.done_late")

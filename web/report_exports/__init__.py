@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from crm.complaints.clocks import Limits
+from crm.complaints.rules import ComplaintRules
 from crm.db import Database
 from crm.quality.rules import RulesError, load_rules
 from crm.reports.daily import daily_report
@@ -16,7 +16,6 @@ from crm.reports.periods import ReportKind
 from crm.reports.rules import ReportRules
 from crm.reports.weekly import weekly_report
 from crm.settings import Settings
-from crm.work_calendar import load_calendar
 from web.report_exports.daily import daily_document
 from web.report_exports.document import Document
 from web.report_exports.monthly import monthly_document
@@ -33,12 +32,13 @@ def report_rules(settings: Settings, now: datetime) -> ReportRules:
         points = {rule.id: rule.points for rule in load_rules(settings.qa_rules_path).rules}
     except RulesError:
         points = {}  # the stored scores' own points then count
+    complaints = ComplaintRules.of(settings)  # the time limits the complaints run on
     return ReportRules(tz=settings.tz, now=now,
                        answer_within_seconds=settings.answer_within_seconds,
                        qa_points_limit=settings.qa_points_limit,
                        qa_window_months=settings.qa_points_window_months,
-                       complaint_limits=Limits(),
-                       calendar=load_calendar(settings.holidays_path), rule_points=points)
+                       complaint_limits=complaints.limits, calendar=complaints.calendar,
+                       rule_points=points)
 
 
 async def build_document(database: Database, kind: ReportKind, day: date,
