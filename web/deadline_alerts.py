@@ -25,7 +25,7 @@ class DeadlineAlerts:
                                         now=self.svc.clock.now())
         for alert in alerts:
             for user_id in alert.recipients:
-                self.svc.outbox.push(user_id, "deadline", alert.payload())
+                self.svc.notify_user(user_id, "deadline", alert.payload())
         if alerts:
             log.info("pushed %d deadline warnings", len(alerts))
         return alerts
