@@ -76,6 +76,7 @@ def _view(complaint: Complaint, customer: str, svc: Services) -> dict[str, Any]:
              "visit_at", "resolved_at", "callback_at", "compensation_approved_at", "next_due_at")
     view: dict[str, Any] = {f: getattr(complaint, f) for f in fields}
     view.update({f: _iso(getattr(complaint, f)) for f in times})
+    view["server_time"] = _iso(now)  # a page counts time left against this, not its own clock
     view.update(customer_name=customer, source=complaint.source.value,
                 grade=complaint.grade.value, status=complaint.status.value,
                 compensation=str(complaint.compensation) if complaint.compensation else None,
@@ -178,9 +179,15 @@ async def get_complaint(complaint_id: int, caller: Caller = Depends(readers),
     async with svc.database.session() as session:
         complaint = await _visible(session, caller, complaint_id)
         view = _view(complaint, await _customer_name(session, complaint.customer_id), svc)
+        events = await complaints.events_of(session, complaint.id)
+        people = {e.actor_id for e in events} | {complaint.first_contact_id, complaint.manager_id}
+        names: dict[int | None, str] = dict((await session.execute(
+            select(User.id, User.display_name).where(User.id.in_(people - {None})))).all())
+        view.update(first_contact_name=names.get(complaint.first_contact_id),
+                    manager_name=names.get(complaint.manager_id))
         view["events"] = [{"at": e.at.isoformat(), "kind": e.kind, "actor_id": e.actor_id,
-                           "detail": e.detail}
-                          for e in await complaints.events_of(session, complaint.id)]
+                           "actor_name": names.get(e.actor_id), "detail": e.detail}
+                          for e in events]
         return view
 
 

@@ -63,7 +63,7 @@ def _view(repair: Repair, customer: str, now: datetime) -> dict[str, Any]:
             "during_call_at": _iso(repair.during_call_at),
             "after_call_at": _iso(repair.after_call_at),
             "satisfaction": repair.satisfaction.value if repair.satisfaction else None,
-            "notes": repair.notes}
+            "notes": repair.notes, "server_time": _iso(now)}
 
 
 async def _name(session: Any, customer_id: int) -> str:
