@@ -1,0 +1,41 @@
+"""Every benchmark runs at a tiny size and ends with its JSON line (figures are not checked:
+performance is never asserted in tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = {
+    "ami_ingest": {"events", "calls_stored", "events_per_second", "baseline_events_per_second",
+                   "ratio", "ratio_cpu", "goal_met"},
+    "screen_pops": {"agents", "calls", "pop", "baseline", "ratio_p99", "goal_met"},
+    "transcription": {"audio_seconds", "vosk_seconds", "cli_1_worker_seconds",
+                      "cli_2_workers_seconds", "overhead", "scaling", "ratio", "goal_met"},
+    "caller_lookup": {"sqlite", "postgresql", "goal_met"},
+    "due_callbacks": {"sqlite", "postgresql", "goal_met"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEYS))
+def test_benchmark_runs_and_ends_with_its_figures(name: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "bench", name, "--quick"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) > 1  # human-readable lines first
+    figures = json.loads(lines[-1])
+    assert figures["benchmark"] == name
+    assert KEYS[name] <= set(figures), KEYS[name] - set(figures)
+    assert isinstance(figures["goal_met"], bool)
+    if name == "ami_ingest":
+        assert figures["calls_stored"] == figures["calls"]  # nothing lost on the way
+    if name in ("caller_lookup", "due_callbacks"):
+        for kind in ("sqlite", "postgresql"):
+            assert {"baseline", "goal_met"} <= set(figures[kind])
+            assert figures[kind].get("wrong", 0) == 0  # every written form found
