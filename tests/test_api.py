@@ -102,6 +102,9 @@ MATRIX = [
     ("GET", "/api/access-requests", None, {DEPT, SUPERVISOR, ADMIN}),
     ("POST", "/api/access-requests/{grant}/approve", {}, {SUPERVISOR}),
     ("POST", "/api/access-requests/{grant}/reject", {}, {SUPERVISOR}),
+    ("GET", "/api/reports/{weekly}?date=2026-11-23", None, {SUPERVISOR, ADMIN, QA}),
+    ("GET", "/api/reports/{daily}.xlsx?date=2026-11-22", None, {SUPERVISOR, ADMIN, QA}),
+    ("GET", "/api/reports/{daily}.pdf?date=2026-11-22", None, {SUPERVISOR, ADMIN, QA}),
     ("GET", "/api/granted/projects/{project}/callbacks", None, {DEPT}),  # approved above
     ("POST", "/api/access-requests/{grant}/revoke", {}, {SUPERVISOR}),
 ]
@@ -131,7 +134,7 @@ async def test_every_endpoint_declares_its_roles(api: Api, db: Database,
     ids = {"customer": customer_id, "project": project_id, "task": tasks[0]["id"],
            "agent2": api.ids["agent2"], "campaign": campaign["id"], "call": call_id,
            "complaint": complaint["id"], "repair": repair["id"], "grant": grant["id"],
-           "signed": "signed"}
+           "signed": "signed", "weekly": "weekly", "daily": "daily"}
     anonymous = api.anonymous()
     covered = set()
     for method, path, body, allowed in MATRIX:
