@@ -20,13 +20,14 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
 HOME = {Role.AGENT: "/console", Role.SUPERVISOR: "/console", Role.QA: "/qa",
-        Role.ADMIN: "/admin"}
+        Role.ADMIN: "/admin", Role.DEPARTMENT: "/complaints"}
 PAGE_ROLES = {"console": (Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN),
               "admin": (Role.ADMIN,),
               "qa": (Role.QA, Role.SUPERVISOR, Role.AGENT),
               "campaigns": (Role.SUPERVISOR, Role.ADMIN),
               "wallboard": (Role.SUPERVISOR, Role.ADMIN),
-              "reports": (Role.SUPERVISOR, Role.ADMIN, Role.QA)}
+              "reports": (Role.SUPERVISOR, Role.ADMIN, Role.QA),
+              "complaints": (Role.AGENT, Role.SUPERVISOR, Role.DEPARTMENT, Role.ADMIN)}
 
 
 async def _caller(request: Request, svc: Services) -> Caller | None:
@@ -93,3 +94,9 @@ async def wallboard_page(request: Request, svc: Services = Depends(services)) ->
 @router.get("/reports")
 async def reports_page(request: Request, svc: Services = Depends(services)) -> Response:
     return await _page(request, svc, "reports")
+
+
+@router.get("/complaints")
+async def complaints_page(request: Request, svc: Services = Depends(services)) -> Response:
+    """Complaints, repairs and access requests; a department user's home."""
+    return await _page(request, svc, "complaints")

@@ -1,6 +1,9 @@
-// What every page's header shares: the language switch and signing out.
+// What every page's header shares: the language switch, signing out, and the deadline
+// warnings.
 import { api } from "./api.js";
+import { bootData } from "./dom.js";
 import { language, onLanguageChange, setLanguage, translate } from "./i18n.js";
+import { watchDeadlines } from "./socket.js";
 
 /** Translate the page, wire the language <select id="lang-select"> and the sign-out button,
  * and show the page (it stays hidden until its text is in the right language). */
@@ -23,4 +26,6 @@ export function initPage() {
     location.assign("/login");
   });
   document.documentElement.classList.remove("i18n-pending");
+  const boot = bootData();
+  if (boot.page !== "login") watchDeadlines(boot.user);
 }

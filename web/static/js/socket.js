@@ -4,7 +4,11 @@
 // A fresh page (or a server that restarted) gets the server's recent backlog first; that
 // history is handed over in one piece (`onReplay`) so the page can rebuild what is still
 // going on (a phone still ringing) without re-showing calls that are over.
+//
+// Deadline warnings ("deadline") are shown here, on whichever page holds the socket; a page
+// that opens no socket of its own gets one from `watchDeadlines` (header.js) for them.
 import { goToLogin } from "./api.js";
+import { showDeadline } from "./deadline-toast.js";
 
 const BACKOFF = [250, 500, 1000, 2000, 4000, 8000, 15000];
 const REPLAY_GRACE_MS = 1500;
@@ -25,6 +29,7 @@ export class LiveSocket {
     this.timer = null;
     this.replay = null; // {until, messages, timer} while the backlog is arriving
     this.stopped = false;
+    LiveSocket.created += 1;
   }
 
   start() {
@@ -89,6 +94,9 @@ export class LiveSocket {
       if (message.seq <= this.lastSeq) return; // seen already
       this.lastSeq = message.seq;
     }
+    if (message.type === "deadline") {
+      showDeadline(message, { replayed: Boolean(this.replay && message.seq <= this.replay.until) });
+    }
     if (this.replay && message.seq <= this.replay.until) {
       this.replay.messages.push(message);
       if (message.seq === this.replay.until) this.finishReplay();
@@ -122,4 +130,18 @@ export class LiveSocket {
     this.replay = null;
     this.handlers.onReplay?.(messages);
   }
+}
+
+LiveSocket.created = 0; // sockets this page opened
+
+// Who is sent deadline warnings: the first contact, the department, the supervisors.
+const WARNED_ROLES = new Set(["agent", "supervisor", "department"]);
+
+/** On a page that opens no live channel of its own, open one for the deadline warnings. */
+export function watchDeadlines(user) {
+  if (!user || !WARNED_ROLES.has(user.role)) return;
+  // After the page's module has run: it may open its own socket (the console, the wallboard).
+  setTimeout(() => {
+    if (!LiveSocket.created) new LiveSocket({}).start();
+  }, 0);
 }

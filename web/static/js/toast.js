@@ -13,13 +13,15 @@ function region() {
   return el;
 }
 
-/** toast("cb.saved", {…}) or toast(null, null, {text}); kind: "ok" | "error" | "info". */
-export function toast(key, params, { kind = "ok", text } = {}) {
+/** toast("cb.saved", {…}) or toast(null, null, {text}); kind: "ok" | "error" | "info" |
+ * "warn". `href` makes the text a link; `sticky` keeps it until it is closed. */
+export function toast(key, params, { kind = "ok", text, href, sticky = false } = {}) {
   const message = h("div", {
     class: ["toast", `toast-${kind}`],
     role: kind === "error" ? "alert" : "status",
   });
-  const body = text !== undefined ? h("span", { text }) : h("span", { i18n: params ? [key, params] : key });
+  const content = text !== undefined ? { text } : { i18n: params ? [key, params] : key };
+  const body = href ? h("a", { ...content, href, class: "toast-link" }) : h("span", content);
   const close = h("button", {
     type: "button", class: "icon-button", text: "×",
     i18nAttrs: { "aria-label": "toast.close" },
@@ -27,7 +29,7 @@ export function toast(key, params, { kind = "ok", text } = {}) {
   });
   message.append(body, close);
   region().append(message);
-  setTimeout(() => message.remove(), kind === "error" ? ERROR_MS : QUIET_MS);
+  if (!sticky) setTimeout(() => message.remove(), kind === "error" ? ERROR_MS : QUIET_MS);
   return message;
 }
 
