@@ -13,6 +13,7 @@ import { duration, setText, shortTime } from "./i18n.js";
 import { SearchBox } from "./search.js";
 import { LiveSocket } from "./socket.js";
 import { StateControl } from "./state.js";
+import { TicketPanel } from "./ticket-forms.js";
 
 initPage();
 const user = bootData().user;
@@ -24,12 +25,14 @@ const can = {
 };
 const $ = (id) => document.getElementById(id);
 
-// --- the right-hand panel: log a callback, the customer's notes --------------------------
+// --- the right-hand panel: log a callback, complaints and repairs, the customer's notes ------
 
 const work = $("work-panel");
 const callbackSlot = h("div", { class: "callback-slot" });
+const ticketSlot = h("div", { class: "ticket-slot" });
 const notesSlot = h("div", { class: "notes-slot" });
-work.append(callbackSlot, notesSlot);
+work.append(callbackSlot, ticketSlot, notesSlot);
+const tickets = new TicketPanel(ticketSlot, { canOpen: can.log });
 const callbackForm = new CallbackForm(callbackSlot, {
   canLog: can.log, lookUpCalls: isAgent,
   onSaved: (task) => {
@@ -67,7 +70,7 @@ const view = new CustomerView($("customer-view"), {
   onCreated: (card, context) => {
     if (context.call) {
       calls.identified(context.call, card);
-      callbackForm.bind({ ...bindingOf(context.call), customerId: card.id });
+      bindCall({ ...bindingOf(context.call), customerId: card.id });
     }
     showCard(card);
   },
@@ -79,6 +82,7 @@ function showCard(card) {
   lastCard = card;
   view.show(card);
   callbackForm.setCustomer(card);
+  tickets.setCustomer(card);
   showNotes(card);
   calls.refreshCustomer(card);
   calls.setShowing(card.id);
@@ -88,6 +92,7 @@ function clearCustomer() {
   lastCard = null;
   view.showEmpty();
   callbackForm.renderEmpty();
+  tickets.renderEmpty();
   showNotes(null);
   calls.setShowing(null);
 }
@@ -116,13 +121,19 @@ async function refreshCard(customerId) {
 async function dialCustomer(number, display, card, task = null) {
   const result = await dial(number, { taskId: task?.id ?? null, display });
   if (result) {
-    callbackForm.bind({ linkedid: null, number: display, customerId: card.id,
+    bindCall({ linkedid: null, number: display, customerId: card.id,
                         taskId: task?.id ?? null, attemptId: result.attempt_id });
     if (task) callbackForm.selectTask(task);
   }
 }
 
 // --- screen pops ---------------------------------------------------------------------------
+
+/** The call being handled: the callback form and the complaint/repair forms link to it. */
+function bindCall(context) {
+  callbackForm.bind(context);
+  tickets.bind(context);
+}
 
 function bindingOf(call) {
   const pop = call.pop;
@@ -133,20 +144,21 @@ function bindingOf(call) {
 const calls = new CallPanel($("calls"), $("calls-empty"), {
   onPop: (call) => {
     const pop = call.pop;
-    if (view.dirty || callbackForm.dirty) return; // the agent is typing: the pop waits
+    if (view.dirty || callbackForm.dirty || tickets.dirty) return; // typing: the pop waits
     if (pop.customer) {
-      callbackForm.bind(bindingOf(call));
+      bindCall(bindingOf(call));
       showCard(pop.customer);
     } else {
       view.showCreate({ phones: [pop.unknown_number || pop.call.caller].filter(Boolean) },
                       { call });
       callbackForm.renderEmpty();
+      tickets.renderEmpty();
       showNotes(null);
       calls.setShowing(null);
     }
   },
   onOpen: (customerId, call) => {
-    if (call?.pop.customer?.id === customerId) callbackForm.bind(bindingOf(call));
+    if (call?.pop.customer?.id === customerId) bindCall(bindingOf(call));
     openCustomer(customerId);
   },
   onCreate: (call) => view.showCreate(
