@@ -1,5 +1,6 @@
-// The admin page: list users, create them (agents with their softphone's extension), change
-// roles, extensions and passwords, deactivate and reactivate.
+// The admin page: list users, create them (agents with their softphone's extension, department
+// users with their department), change roles, extensions and passwords, deactivate and
+// reactivate.
 import { api } from "./api.js";
 import { bootData, chip, h, replace } from "./dom.js";
 import { errorMessage, field, formError, submitting } from "./forms.js";
@@ -7,21 +8,42 @@ import { initPage } from "./header.js";
 import { setText, t } from "./i18n.js";
 import { toast, toastError } from "./toast.js";
 
-const ROLES = ["agent", "supervisor", "qa", "admin"];
+const ROLES = ["agent", "supervisor", "qa", "department", "admin"];
 const me = bootData().user;
 const $ = (id) => document.getElementById(id);
 let users = [];
+let departments = []; // /api/complaints/options: the departments complaints go to
 
 function roleSelect(value) {
   return h("select", {}, ROLES.map((role) => h("option", {
     value: role, selected: role === value, i18n: `role.${role}` })));
 }
 
-/** The extension is for agents: shown (and required by the API) only for them. */
-function followRole(select, extensionField) {
-  const update = () => { extensionField.hidden = select.value !== "agent"; };
+/** The extension is for agents: shown (and required by the API) only for them; the
+ * department only for department users. */
+function followRole(select, extensionField, departmentField) {
+  const update = () => {
+    extensionField.hidden = select.value !== "agent";
+    departmentField.hidden = select.value !== "department";
+  };
   select.addEventListener("change", update);
   update();
+}
+
+function departmentField(value) {
+  const known = departments.includes(value) || !value ? departments : [value, ...departments];
+  return field({ name: "department", label: "admin.department", hint: "admin.department_hint",
+                 input: h("select", {}, h("option", { value: "", i18n: "admin.no_department" }),
+                          known.map((d) => h("option", { value: d, text: d,
+                                                         selected: d === value }))) });
+}
+
+async function loadDepartments() {
+  try {
+    departments = (await api.get("/api/complaints/options")).departments;
+  } catch {
+    departments = [];
+  }
 }
 
 async function load() {
@@ -40,7 +62,8 @@ function row(user) {
   return h("tr", { class: user.is_active ? "" : "is-inactive", dataset: { username: user.username } },
     h("td", { class: "mono" }, user.username, self && h("span", { class: "muted", i18n: "admin.you" })),
     h("td", { text: user.display_name }),
-    h("td", { i18n: `role.${user.role}` }),
+    h("td", {}, h("span", { i18n: `role.${user.role}` }),
+      user.department && h("span", { class: "muted small", text: ` · ${user.department}` })),
     h("td", { class: "mono", text: user.extension || "—" }),
     h("td", {}, user.is_active ? chip("good", "admin.active") : chip("muted", "admin.inactive")),
     h("td", { class: "row-actions" },
@@ -70,6 +93,7 @@ function createForm() {
   const extension = field({ name: "extension", label: "admin.extension", hint: "admin.extension_hint",
                             input: h("input", { inputmode: "numeric", autocomplete: "off",
                                                 class: "mono", maxlength: 32 }) });
+  const department = departmentField("");
   const form = h("form", { id: "create-user-form", class: "card-form", novalidate: true },
     formError(),
     field({ name: "username", label: "admin.username",
@@ -81,9 +105,10 @@ function createForm() {
             input: h("input", { type: "password", autocomplete: "new-password", maxlength: 1024 }) }),
     field({ name: "role", label: "admin.role", input: role }),
     extension,
+    department,
     h("div", { class: "form-actions" },
       h("button", { type: "submit", class: "primary", i18n: "admin.create_submit" })));
-  followRole(role, extension);
+  followRole(role, extension, department);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const values = form.elements;
@@ -91,6 +116,7 @@ function createForm() {
       username: values.username.value.trim(), display_name: values.display_name.value.trim(),
       password: values.password.value, role: values.role.value,
       extension: values.role.value === "agent" ? values.extension.value.trim() || null : null,
+      department: values.role.value === "department" ? values.department.value || null : null,
     };
     const created = await submitting(form, () => api.post("/api/users", body));
     if (!created) return;
@@ -110,19 +136,21 @@ function edit(user) {
   const extension = field({ name: "extension", label: "admin.extension", hint: "admin.extension_hint",
                             input: h("input", { value: user.extension || "", class: "mono",
                                                 inputmode: "numeric", maxlength: 32 }) });
+  const department = departmentField(user.department || "");
   const form = h("form", { class: "card-form", novalidate: true, method: "dialog" },
     formError(),
     field({ name: "display_name", label: "admin.display_name",
             input: h("input", { value: user.display_name, maxlength: 100 }) }),
     field({ name: "role", label: "admin.role", input: role }),
     extension,
+    department,
     field({ name: "password", label: "admin.new_password",
             input: h("input", { type: "password", autocomplete: "new-password", maxlength: 1024 }) }),
     h("div", { class: "form-actions" },
       h("button", { type: "submit", class: "primary", i18n: "admin.save" }),
       h("button", { type: "button", class: "button-quiet", i18n: "admin.cancel",
                     onclick: () => dialog.close() })));
-  followRole(role, extension);
+  followRole(role, extension, department);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const values = form.elements;
@@ -133,6 +161,8 @@ function edit(user) {
     const ext = values.role.value === "agent" ? values.extension.value.trim() : "";
     if (ext && ext !== user.extension) body.extension = ext;
     if (!ext && user.extension) body.clear_extension = true;
+    const dept = values.role.value === "department" ? values.department.value : "";
+    if (dept !== (user.department || "")) body.department = dept; // "" clears it
     if (values.password.value) body.password = values.password.value;
     const saved = await submitting(form, () => api.patch(`/api/users/${user.id}`, body));
     if (!saved) return;
@@ -146,5 +176,6 @@ function edit(user) {
 }
 
 initPage();
+await loadDepartments();
 replace($("create-user"), createForm());
 load();
