@@ -156,6 +156,8 @@ def create_app(settings: Settings, *, database: Database | None = None,
                     await bridge.stop()
                     await bridge.bus.close()
             await svc.bus.close()
+            if Role.WEB in roles:
+                await app.state.pops.close()  # messages still in its agents' lanes
             if cluster is not None:
                 await cluster.close()
             if owns_database:

@@ -3,13 +3,19 @@ browser, then `answered`, `ring_stopped` and `ended` for the same call.
 
 Each event is routed by extension to the one agent whose phone it concerns. The card is built
 once per call and reused for every agent the call rings (ringall queues ring several).
+
+Cards are built concurrently (a bounded number at a time), never one after the other: the bus
+hands events over in order, and each agent's messages then go through that agent's own lane,
+so an agent's `answered` never overtakes their pop, while one slow card delays nobody else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +23,7 @@ from sqlalchemy import select
 from crm.callbacks.models import CallbackAttempt, CallbackTask
 from crm.customers import cards
 from crm.customers import service as customers
+from crm.customers.models import Customer
 from crm.phones import lookup_key
 from crm.projects.models import Project
 from crm.users.models import User
@@ -30,30 +37,74 @@ log = logging.getLogger(__name__)
 POP_EVENTS = (AgentRinging, CallAnswered, RingStopped, CallEnded, PbxConnection)
 USER_CACHE_SECONDS = 30.0
 CARD_CACHE_SECONDS = 5.0  # a ringall burst shares one card; a later re-ring gets a fresh one
+CARDS_BUILDING = 8  # at once: well within the database pool, enough to absorb a burst
+
+Pop = dict[str, Any]
 
 
 class PopService:
-    def __init__(self, svc: Services) -> None:
+    def __init__(self, svc: Services, *, cards_building: int = CARDS_BUILDING) -> None:
         self.svc = svc
         self.agents = AgentDirectory(svc.settings.agent_extension_pattern)
-        self._cards: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
+        self._cards: OrderedDict[str, tuple[asyncio.Task[Pop], float]] = OrderedDict()
         self._users: dict[str, tuple[int | None, float]] = {}
+        self._building = asyncio.Semaphore(cards_building)
+        self._lanes: dict[str, asyncio.Task[None]] = {}  # extension → its last message
 
     async def handle(self, event: object) -> None:
+        """Route the event to its agents' lanes; returns at once (the bus's order is kept
+        per agent by the lanes)."""
         if isinstance(event, AgentRinging):
-            await self._ringing(event)
+            self._in_lane(event.extension, lambda: self._ringing(event))
         elif isinstance(event, CallAnswered):
-            await self._to(event.extension, "answered",
-                           {"linkedid": event.linkedid, "at": event.at.isoformat()})
+            self._in_lane(event.extension, lambda: self._to(
+                event.extension, "answered",
+                {"linkedid": event.linkedid, "at": event.at.isoformat()}))
         elif isinstance(event, RingStopped):
-            await self._to(event.extension, "ring_stopped",
-                           {"linkedid": event.linkedid, "reason": event.reason,
-                            "at": event.at.isoformat()})
+            self._in_lane(event.extension, lambda: self._to(
+                event.extension, "ring_stopped",
+                {"linkedid": event.linkedid, "reason": event.reason,
+                 "at": event.at.isoformat()}))
         elif isinstance(event, CallEnded):
-            await self._ended(event)
+            self._ended(event)
         elif isinstance(event, PbxConnection):
             self.svc.outbox.push_to_listeners("pbx", {"connected": event.connected,
                                                       "at": event.at.isoformat()})
+
+    # -- lanes: one per agent, in the bus's order ----------------------------------------
+
+    def _in_lane(self, extension: str | None, step: Callable[[], Awaitable[None]]) -> None:
+        if not extension:
+            return
+        task = asyncio.create_task(self._after(self._lanes.get(extension), step),
+                                   name=f"pop-lane:{extension}")
+        self._lanes[extension] = task
+        task.add_done_callback(lambda done: self._lane_done(extension, done))
+
+    def _lane_done(self, extension: str, task: asyncio.Task[None]) -> None:
+        if self._lanes.get(extension) is task:
+            del self._lanes[extension]
+
+    @staticmethod
+    async def _after(previous: asyncio.Task[None] | None,
+                     step: Callable[[], Awaitable[None]]) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})  # its failure was logged by its own step
+        try:
+            await step()
+        except Exception:
+            log.exception("screen-pop message failed")
+
+    async def drain(self) -> None:
+        """Wait until every message handed in so far is pushed (tests, shutdown)."""
+        while self._lanes:
+            await asyncio.wait(set(self._lanes.values()))
+
+    async def close(self) -> None:
+        lanes = list(self._lanes.values())
+        for task in lanes:
+            task.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
 
     async def user_for(self, extension: str | None) -> int | None:
         """The active user with this extension (cached briefly: rings come in bursts)."""
@@ -83,16 +134,31 @@ class PopService:
         if user_id is None:
             log.debug("ringing %s: no agent has this extension", event.interface)
             return
-        cached = self._cards.get(event.linkedid)
-        if cached is not None and time.monotonic() - cached[1] < CARD_CACHE_SECONDS:
-            pop = cached[0]
-        else:
-            pop = await self.build_pop(event)
-            self._cards[event.linkedid] = (pop, time.monotonic())
-            while len(self._cards) > 500:
-                self._cards.popitem(last=False)
+        building = self._card_for(event)
+        try:
+            pop = await building
+        except Exception:
+            if self._cards.get(event.linkedid, (None, 0.0))[0] is building:
+                del self._cards[event.linkedid]  # the next ring tries again
+            raise
         self.svc.outbox.push(user_id, "pop", pop, started=event.received_at)
         self.svc.metrics.messages.labels("pop").inc()
+
+    def _card_for(self, event: AgentRinging) -> asyncio.Task[Pop]:
+        """The call's pop, being built or built: one build per call for all agents it rings."""
+        cached = self._cards.get(event.linkedid)
+        if cached is not None and time.monotonic() - cached[1] < CARD_CACHE_SECONDS:
+            return cached[0]
+        building = asyncio.create_task(self._build_bounded(event),
+                                       name=f"pop-card:{event.linkedid}")
+        self._cards[event.linkedid] = (building, time.monotonic())
+        while len(self._cards) > 500:
+            self._cards.popitem(last=False)
+        return building
+
+    async def _build_bounded(self, event: AgentRinging) -> Pop:
+        async with self._building:
+            return await self.build_pop(event)
 
     async def build_pop(self, event: AgentRinging) -> dict[str, Any]:
         """The pop: the call, the customer's card (or the candidates, or the unknown number),
@@ -103,7 +169,8 @@ class PopService:
         area = self.svc.settings.default_area_code
         today = self.svc.today()
         async with self.svc.database.session() as session:
-            task_id, customer_ids = None, []
+            task_id: int | None = None
+            found: list[Customer] = []
             if event.attempt_id is not None:
                 row = (await session.execute(
                     select(CallbackTask.id, Project.customer_id)
@@ -111,18 +178,15 @@ class PopService:
                     .join(Project, Project.id == CallbackTask.project_id)
                     .where(CallbackAttempt.id == event.attempt_id))).first()
                 if row is not None:
-                    task_id, customer_ids = row[0], [row[1]]
-            if not customer_ids:
-                customer_ids = [c.id for c in await customers.find_by_phone(
-                    session, event.caller, default_area_code=area)]
-            card = (await cards.customer_card(session, customer_ids[0], today=today)
-                    if customer_ids else None)
-            candidates = []
-            if len(customer_ids) > 1:
-                for customer_id in customer_ids:
-                    found = await customers.get(session, customer_id)
-                    if found is not None:
-                        candidates.append(cards.summary(found).model_dump(mode="json"))
+                    task_id = row[0]
+                    customer = await customers.get(session, row[1])
+                    found = [customer] if customer is not None else []
+            if not found:  # one lookup gives the customers with their phones: no re-reading
+                found = await customers.find_by_phone(session, event.caller,
+                                                      default_area_code=area)
+            card = await cards.card_of(session, found[0], today=today) if found else None
+            candidates = ([cards.summary(c).model_dump(mode="json") for c in found]
+                          if len(found) > 1 else [])
         number = lookup_key(event.caller, default_area_code=area)
         return {
             "call": call,
@@ -132,7 +196,7 @@ class PopService:
             "task_id": task_id,
         }
 
-    async def _ended(self, event: CallEnded) -> None:
+    def _ended(self, event: CallEnded) -> None:
         record = event.record
         self._cards.pop(record.linkedid, None)
         payload = {"linkedid": record.linkedid, "outcome": record.outcome,
@@ -142,4 +206,8 @@ class PopService:
         extensions = {self.agents.extension_of(i) for i in record.agents_rung}
         extensions.add(record.agent_extension)
         for extension in sorted(e for e in extensions if e):
-            await self._to(extension, "ended", payload)
+            self._in_lane(extension, self._sender(extension, "ended", payload))
+
+    def _sender(self, extension: str, kind: str, payload: dict[str, Any]
+                ) -> Callable[[], Awaitable[None]]:
+        return lambda: self._to(extension, kind, payload)

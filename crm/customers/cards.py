@@ -192,11 +192,17 @@ async def customer_card(session: AsyncSession, customer_id: int, *, today: date
         .options(selectinload(Customer.phones)))
     if customer is None:
         return None
+    return await card_of(session, customer, today=today)
+
+
+async def card_of(session: AsyncSession, customer: Customer, *, today: date) -> CustomerCard:
+    """The full card of a customer already loaded with their phones (a caller lookup's
+    result): two round trips fewer than `customer_card` on the screen-pop path."""
     projects = list(await session.scalars(
-        select(Project).where(Project.customer_id == customer_id)
+        select(Project).where(Project.customer_id == customer.id)
         .order_by(Project.contract_date.desc().nulls_last(), Project.id.desc())))
     return CustomerCard(
         **summary(customer).model_dump(), notes=customer.notes,
         do_not_call_reason=customer.do_not_call_reason,
         projects=await project_cards(session, projects, today=today),
-        recent_calls=await recent_calls(session, customer_id))
+        recent_calls=await recent_calls(session, customer.id))

@@ -1,0 +1,120 @@
+"""Screen pops are not serialized behind one another: each agent's messages keep their order in
+that agent's own lane, while a slow card for one agent delays no other agent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm.bus import EventBus
+from crm.clock import FixedClock
+from crm.db import Database
+from crm.settings import load_settings
+from telephony.events import AgentRinging, CallAnswered
+from web.metrics import Metrics
+from web.outbox import Delivery, Outbox
+from web.pops import PopService
+from web.services import Services
+
+AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+USERS = {"1001": 1, "1002": 2}
+
+
+class ScriptedPops(PopService):
+    """Cards come from the test: a card for an extension in `held` waits for `release`."""
+
+    def __init__(self, svc: Services) -> None:
+        super().__init__(svc)
+        self.release = asyncio.Event()
+        self.held: set[str] = set()
+        self.failing: set[str] = set()
+        self.built: list[str] = []
+
+    async def user_for(self, extension: str | None) -> int | None:
+        return USERS.get(extension or "")
+
+    async def build_pop(self, event: AgentRinging) -> dict[str, Any]:
+        self.built.append(event.linkedid)
+        if event.extension in self.held:
+            await self.release.wait()
+        if event.extension in self.failing:
+            raise RuntimeError("the database went away")
+        return {"call": {"linkedid": event.linkedid}, "customer": None}
+
+
+@pytest.fixture
+async def pops(tmp_path: Path) -> AsyncIterator[ScriptedPops]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")  # never queried
+    svc = Services(settings=load_settings(database_url=database.url), database=database,
+                   clock=FixedClock(AT), bus=EventBus(), outbox=Outbox(), metrics=Metrics())
+    service = ScriptedPops(svc)
+    yield service
+    await service.close()
+    await database.dispose()
+
+
+def ringing(linkedid: str, extension: str) -> AgentRinging:
+    return AgentRinging(linkedid=linkedid, interface=f"PJSIP/{extension}", extension=extension,
+                        caller="13800138000", queue="service", direction="inbound", at=AT)
+
+
+def answered(linkedid: str, extension: str) -> CallAnswered:
+    return CallAnswered(linkedid=linkedid, interface=f"PJSIP/{extension}",
+                        extension=extension, at=AT)
+
+
+def kinds(deliveries: list[Delivery]) -> list[tuple[str, str]]:
+    return [(d.message["type"], d.message.get("linkedid") or d.message["call"]["linkedid"])
+            for d in deliveries]
+
+
+async def next_message(queue: asyncio.Queue[Delivery]) -> Delivery:
+    return await asyncio.wait_for(queue.get(), timeout=10)  # a hang guard, not a timing
+
+
+async def test_a_slow_card_for_one_agent_does_not_hold_back_another(pops: ScriptedPops) -> None:
+    pops.held = {"1001"}
+    second_agent = pops.svc.outbox.listen(USERS["1002"])
+    for event in (ringing("call-a", "1001"), answered("call-a", "1001"),
+                  ringing("call-b", "1002"), answered("call-b", "1002")):
+        await asyncio.wait_for(pops.handle(event), timeout=10)  # the bus is never blocked
+    # Agent 1002's pop and answer arrive while 1001's card is still being built...
+    got = [await next_message(second_agent), await next_message(second_agent)]
+    assert kinds(got) == [("pop", "call-b"), ("answered", "call-b")]
+    # ...and 1001 has nothing yet: its `answered` waits behind its own pop.
+    assert pops.svc.outbox.since(USERS["1001"], 0) == []
+    pops.release.set()
+    await pops.drain()
+    assert kinds(pops.svc.outbox.since(USERS["1001"], 0)) == [("pop", "call-a"),
+                                                              ("answered", "call-a")]
+
+
+async def test_one_card_per_call_for_every_agent_it_rings(pops: ScriptedPops) -> None:
+    pops.held = {"1001"}
+    await pops.handle(ringing("ringall", "1001"))
+    await pops.handle(ringing("ringall", "1002"))
+    pops.release.set()
+    await pops.drain()
+    assert pops.built == ["ringall"]
+    for user_id in USERS.values():
+        assert kinds(pops.svc.outbox.since(user_id, 0)) == [("pop", "ringall")]
+
+
+async def test_a_failed_card_is_logged_and_the_agents_later_messages_still_go(
+        pops: ScriptedPops, caplog: pytest.LogCaptureFixture) -> None:
+    pops.failing = {"1001"}
+    await pops.handle(ringing("broken", "1001"))
+    await pops.handle(answered("broken", "1001"))
+    await pops.drain()
+    assert kinds(pops.svc.outbox.since(USERS["1001"], 0)) == [("answered", "broken")]
+    assert "screen-pop message failed" in caplog.text
+    pops.failing = set()
+    await pops.handle(ringing("broken", "1001"))  # a re-ring builds the card again
+    await pops.drain()
+    assert pops.built == ["broken", "broken"]
+    assert kinds(pops.svc.outbox.since(USERS["1001"], 0))[-1] == ("pop", "broken")
