@@ -15,6 +15,7 @@ Demo logins (`DEMO_LOGINS`), all with the password `demo1234`:
 | supervisor | supervisor (客服经理) | |
 | qa | QA reviewer (质检) | |
 | admin | admin | |
+| engineering | department (工程部): its complaints, callback records under a grant | |
 """
 
 from __future__ import annotations
@@ -76,10 +77,12 @@ DEMO_LOGINS: list[tuple[str, str, Role, str | None]] = [
     ("supervisor", DEMO_PASSWORD, Role.SUPERVISOR, None),
     ("qa", DEMO_PASSWORD, Role.QA, None),
     ("admin", DEMO_PASSWORD, Role.ADMIN, None),
+    ("engineering", DEMO_PASSWORD, Role.DEPARTMENT, None),
 ]
+DEMO_DEPARTMENTS = {"engineering": "工程部"}
 DEMO_DISPLAY_NAMES = {
     "agent1": "王丽", "agent2": "李娜", "agent3": "张敏", "supervisor": "陈静（客服经理）",
-    "qa": "赵婷（质检）", "admin": "系统管理员",
+    "qa": "赵婷（质检）", "admin": "系统管理员", "engineering": "刘强（工程部）",
 }
 
 BATCH = 100  # customers written (and then let go by the session) at a time
@@ -405,7 +408,8 @@ async def _ensure_users(session: AsyncSession, report: SeedReport) -> None:
         try:
             await users_service.create(session, username=username, password=password,
                                        display_name=DEMO_DISPLAY_NAMES[username], role=role,
-                                       extension=extension)
+                                       extension=extension,
+                                       department=DEMO_DEPARTMENTS.get(username))
         except Conflict as exc:  # e.g. a real agent already has extension 1001
             report.users_skipped.append(f"{username}: {exc}")
         else:

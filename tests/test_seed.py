@@ -187,7 +187,11 @@ async def test_seed_keeps_users_and_refuses_to_mix_with_real_customers(
         numbers = list(await session.scalars(select(Phone.number)))
         contracts = list(await session.scalars(select(Project.contract_number)))
         assert len(list(await session.scalars(select(Customer)))) == 6
-        roles = Counter(u.role for u in await users.get_all(session))
+        everyone = await users.get_all(session)
+        roles = Counter(u.role for u in everyone)
     assert len(set(numbers)) == len(numbers) and len(set(contracts)) == len(contracts)
-    assert roles == {Role.AGENT: 3, Role.SUPERVISOR: 1, Role.QA: 1, Role.ADMIN: 1}
+    assert roles == {Role.AGENT: 3, Role.SUPERVISOR: 1, Role.QA: 1, Role.ADMIN: 1,
+                     Role.DEPARTMENT: 1}
+    assert {u.username: u.department for u in everyone if u.role is Role.DEPARTMENT} == {
+        "engineering": "工程部"}
     assert [e for u, _, r, e in DEMO_LOGINS if r is Role.AGENT] == ["1001", "1002", "1003"]
