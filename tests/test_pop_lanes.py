@@ -15,6 +15,8 @@ from crm.bus import EventBus
 from crm.clock import FixedClock
 from crm.db import Database
 from crm.settings import load_settings
+from crm.users import service as users
+from crm.users.models import Role
 from telephony.events import AgentRinging, CallAnswered
 from web.metrics import Metrics
 from web.outbox import Delivery, Outbox
@@ -118,3 +120,28 @@ async def test_a_failed_card_is_logged_and_the_agents_later_messages_still_go(
     await pops.drain()
     assert pops.built == ["broken", "broken"]
     assert kinds(pops.svc.outbox.since(USERS["1001"], 0))[-1] == ("pop", "broken")
+
+
+async def test_agents_are_found_from_one_read_of_every_extension(db: Database) -> None:
+    async with db.session() as session:
+        made = {extension: await users.create(
+            session, username=f"agent{extension}", password="password-1",
+            display_name=f"坐席{extension}", role=Role.AGENT, extension=extension)
+            for extension in ("3001", "3002")}
+    svc = Services(settings=load_settings(database_url=db.url), database=db,
+                   clock=FixedClock(AT), bus=EventBus(), outbox=Outbox(), metrics=Metrics())
+    service = PopService(svc)
+    reads = 0
+    read_users = service._read_users
+
+    async def counted() -> None:
+        nonlocal reads
+        reads += 1
+        await read_users()
+
+    service._read_users = counted  # type: ignore[method-assign]
+    found = await asyncio.gather(service.user_for("3001"), service.user_for("3002"))
+    assert found == [made["3001"].id, made["3002"].id] and reads == 1
+    assert await service.user_for("3001") == made["3001"].id and reads == 1
+    service.forget_users()
+    assert await service.user_for("9999") is None and reads == 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 POP_EVENTS = (AgentRinging, CallAnswered, RingStopped, CallEnded, PbxConnection)
 USER_CACHE_SECONDS = 30.0
+USER_MISS_RELOAD_SECONDS = 1.0
 CARD_CACHE_SECONDS = 5.0  # a ringall burst shares one card; a later re-ring gets a fresh one
 CARDS_BUILDING = 8  # at once: well within the database pool, enough to absorb a burst
 
@@ -47,7 +49,9 @@ class PopService:
         self.svc = svc
         self.agents = AgentDirectory(svc.settings.agent_extension_pattern)
         self._cards: OrderedDict[str, tuple[asyncio.Task[Pop], float]] = OrderedDict()
-        self._users: dict[str, tuple[int | None, float]] = {}
+        self._users: dict[str, int] = {}  # extension → active user
+        self._users_at = -math.inf
+        self._reading_users: asyncio.Task[None] | None = None
         self._building = asyncio.Semaphore(cards_building)
         self._lanes: dict[str, asyncio.Task[None]] = {}  # extension → its last message
 
@@ -107,20 +111,28 @@ class PopService:
         await asyncio.gather(*lanes, return_exceptions=True)
 
     async def user_for(self, extension: str | None) -> int | None:
-        """The active user with this extension (cached briefly: rings come in bursts)."""
+        """The active user with this extension. Every agent's extension is read in one query
+        and kept briefly, so an agent's first ring costs no round trip of its own; an
+        extension not found re-reads the map, at most once a second."""
         if not extension:
             return None
-        cached = self._users.get(extension)
-        if cached is not None and time.monotonic() - cached[1] < USER_CACHE_SECONDS:
-            return cached[0]
+        age = time.monotonic() - self._users_at
+        if age >= USER_CACHE_SECONDS or (extension not in self._users
+                                         and age >= USER_MISS_RELOAD_SECONDS):
+            if self._reading_users is None or self._reading_users.done():
+                self._reading_users = asyncio.create_task(self._read_users())
+            await asyncio.shield(self._reading_users)  # one read for every lane waiting
+        return self._users.get(extension)
+
+    async def _read_users(self) -> None:
         async with self.svc.database.session() as session:
-            user_id = await session.scalar(select(User.id).where(
-                User.extension == extension, User.is_active.is_(True)))
-        self._users[extension] = (user_id, time.monotonic())
-        return user_id
+            rows = await session.execute(select(User.extension, User.id).where(
+                User.extension.is_not(None), User.is_active.is_(True)))
+            self._users = {extension: user_id for extension, user_id in rows if extension}
+        self._users_at = time.monotonic()
 
     def forget_users(self) -> None:
-        self._users.clear()
+        self._users_at = -math.inf
 
     async def _to(self, extension: str | None, kind: str, payload: dict[str, Any],
                   started: float | None = None) -> None:
