@@ -1,0 +1,61 @@
+"""The screen-pop benchmark's server: the real app under uvicorn in its own process, as
+`callcentre serve` runs it, optionally under a sampling profiler.
+
+`python -m bench.pops_server --database URL --ami-port P --port Q [--profile FILE.html|.txt]`;
+closing its stdin stops it (uvicorn's graceful shutdown), and the profile is written then (a
+SIGTERM would be re-raised by uvicorn and end the process before that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+import uvicorn
+
+from crm.settings import load_settings
+from web.app import create_app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.pops_server")
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--ami-port", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--recordings", required=True)
+    parser.add_argument("--secret", default="bench-secret")
+    parser.add_argument("--profile", help="write a pyinstrument profile here (.html or .txt)")
+    args = parser.parse_args()
+    settings = load_settings(
+        database_url=args.database, ami_port=args.ami_port, ami_secret=args.secret,
+        default_area_code="029", recordings_dir=Path(args.recordings), dialer_enabled=False,
+        secret_key="bench-secret-key-" + "x" * 32)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=args.port, log_level="warning",
+        ws="websockets-sansio", lifespan="on"))
+
+    def stop_on_eof() -> None:
+        sys.stdin.read()
+        server.should_exit = True
+
+    threading.Thread(target=stop_on_eof, daemon=True).start()
+    if not args.profile:
+        server.run()
+        return
+    from pyinstrument import Profiler  # a development tool: only needed to profile
+
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    try:
+        server.run()
+    finally:
+        profiler.stop()
+        out = Path(args.profile)
+        out.write_text(profiler.output_html() if out.suffix == ".html"
+                       else profiler.output_text(unicode=False, show_all=False))
+
+
+if __name__ == "__main__":
+    main()
