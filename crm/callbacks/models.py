@@ -69,6 +69,8 @@ class CallbackTask(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("project_id", "stage", "month"),
         Index("ix_callback_tasks_status_due_date", "status", "due_date"),
+        # Campaigns read due tasks in dialing order (crm.campaigns.service.next_tasks).
+        Index("ix_callback_tasks_dialing_order", "status", "priority", "due_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

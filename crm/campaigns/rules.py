@@ -74,7 +74,8 @@ class RetryPolicy:
 
 def order_key(*, latest_date: date, grade_rank: int, due_date: date, task_id: int,
               today: date) -> tuple[int, int, date, int]:
-    """Overdue first, then grade A before B before C, then the earliest due date."""
+    """Overdue first, then grade A before B before C (the task's priority: a major complaint's
+    call back ranks with grade A), then the earliest due date."""
     return (0 if latest_date < today else 1, grade_rank, due_date, task_id)
 
 
