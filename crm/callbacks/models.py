@@ -110,7 +110,8 @@ class CallbackAttempt(TimestampMixin, Base):
     made_by: Mapped[MadeBy] = mapped_column(enum_type(MadeBy))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
-    started_at: Mapped[datetime]
+    # Indexed: the dialer's redial guard and the reports read attempts by time.
+    started_at: Mapped[datetime] = mapped_column(index=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     outcome: Mapped[Outcome | None] = mapped_column(enum_type(Outcome))  # None: in progress
     satisfaction_quality: Mapped[Satisfaction | None] = mapped_column(enum_type(Satisfaction))

@@ -1,4 +1,4 @@
-"""callback tasks: an index in campaign dialing order
+"""callback tasks in campaign dialing order, attempts by time: indexes
 
 Revision ID: 0006
 Revises: 0005
@@ -21,8 +21,13 @@ def upgrade() -> None:
     with op.batch_alter_table("callback_tasks", schema=None) as batch_op:
         batch_op.create_index("ix_callback_tasks_dialing_order",
                               ["status", "priority", "due_date", "id"], unique=False)
+    with op.batch_alter_table("callback_attempts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_callback_attempts_started_at"), ["started_at"],
+                              unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("callback_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_callback_attempts_started_at"))
     with op.batch_alter_table("callback_tasks", schema=None) as batch_op:
         batch_op.drop_index("ix_callback_tasks_dialing_order")
