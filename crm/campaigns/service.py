@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.callbacks import service as callbacks
@@ -194,6 +194,9 @@ async def transition(session: AsyncSession, campaign: Campaign, action: str, *,
     return campaign
 
 
+SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
+
+
 # -- what to dial next ------------------------------------------------------------------------
 
 def _day_start(at: datetime, settings: Settings) -> datetime:
@@ -213,20 +216,15 @@ async def _recent_numbers(session: AsyncSession, numbers: Sequence[str],
     return {n for n in [*dialed, *called] if n}
 
 
-async def next_tasks(session: AsyncSession, campaign: Campaign, *, settings: Settings,
-                     now: datetime, limit: int) -> list[Candidate]:
-    """The campaign's due tasks in dialing order: overdue first, grade A before B before C,
-    then by due date; never do-not-call customers, cancelled projects, satisfied or resting
-    tasks, tasks at their attempt limits, or numbers dialed in the last minutes."""
+def _due(query: SelectT, campaign: Campaign, *, settings: Settings, now: datetime) -> SelectT:
+    """`query` over the campaign's dialable tasks now: pending, not yet effective, within
+    its attempt limits and not resting; no cancelled projects or do-not-call customers; the
+    campaign's stages, grades, project statuses and due dates."""
     today = now.astimezone(settings.tz).date()
     attempts_today = (select(func.count()).where(
         CallbackAttempt.task_id == CallbackTask.id,
         CallbackAttempt.started_at >= _day_start(now, settings)).scalar_subquery())
-    # Plain columns, not entities: hundreds of rows are read per pick, and building ORM
-    # objects for them cost more than the query itself.
-    query = (select(CallbackTask.id, Project.id, Customer.id, Customer.name, CallbackTask.stage,
-                    CallbackTask.month, CallbackTask.due_date, CallbackTask.latest_date,
-                    Customer.grade, CallbackTask.priority)
+    query = (query.select_from(CallbackTask)
              .join(Project, Project.id == CallbackTask.project_id)
              .join(Customer, Customer.id == Project.customer_id)
              .where(CallbackTask.status == TaskStatus.PENDING,
@@ -246,6 +244,21 @@ async def next_tasks(session: AsyncSession, campaign: Campaign, *, settings: Set
     if campaign.project_statuses:
         query = query.where(Project.status.in_(
             [ProjectStatus(s) for s in campaign.project_statuses]))
+    return query
+
+
+async def next_tasks(session: AsyncSession, campaign: Campaign, *, settings: Settings,
+                     now: datetime, limit: int) -> list[Candidate]:
+    """The campaign's due tasks in dialing order: overdue first, grade A before B before C,
+    then by due date; never do-not-call customers, cancelled projects, satisfied or resting
+    tasks, tasks at their attempt limits, or numbers dialed in the last minutes."""
+    today = now.astimezone(settings.tz).date()
+    # Plain columns, not entities: hundreds of rows are read per pick, and building ORM
+    # objects for them cost more than the query itself.
+    query = _due(select(CallbackTask.id, Project.id, Customer.id, Customer.name,
+                        CallbackTask.stage, CallbackTask.month, CallbackTask.due_date,
+                        CallbackTask.latest_date, Customer.grade, CallbackTask.priority),
+                 campaign, settings=settings, now=now)
     # The dialing order, one slice at a time (overdue or not × priority), each a range of the
     # (status, priority, due_date, id) index read in order: the database stops after `wanted`
     # rows instead of sorting every due task, and later slices are not read at all once the
@@ -379,10 +392,9 @@ async def progress(session: AsyncSession, campaign: Campaign, *, settings: Setti
                    now: datetime) -> list[StageProgress]:
     """Per stage: tasks still due, calls in progress, customers reached, effective callbacks
     (satisfied in every area asked, or not), and tasks left to a supervisor."""
-    due: dict[str, int] = {}
-    for candidate in await next_tasks(session, campaign, settings=settings, now=now,
-                                      limit=100_000):
-        due[candidate.stage.value] = due.get(candidate.stage.value, 0) + 1
+    due = {stage.value: int(count) for stage, count in await session.execute(
+        _due(select(CallbackTask.stage, func.count()), campaign, settings=settings, now=now)
+        .group_by(CallbackTask.stage))}
     tallies: dict[str, _Tally] = {}
     rows = await session.execute(
         select(CallbackTask.stage, CallbackTask.status, CallbackAttempt)
