@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from crm.db import Database
 from crm.settings import load_settings
 from crm.users import service as users
 from crm.users.models import Role
-from telephony.events import AgentRinging, CallAnswered
+from telephony.events import AgentRinging, CallAnswered, CallRecord, CallUpdated
 from web.metrics import Metrics
 from web.outbox import Delivery, Outbox
 from web.pops import PopService
@@ -120,6 +121,33 @@ async def test_a_failed_card_is_logged_and_the_agents_later_messages_still_go(
     await pops.drain()
     assert pops.built == ["broken", "broken"]
     assert kinds(pops.svc.outbox.since(USERS["1001"], 0))[-1] == ("pop", "broken")
+
+
+async def test_an_arriving_call_has_its_card_built_before_any_phone_rings(
+        pops: ScriptedPops) -> None:
+    arrived = CallRecord(linkedid="c9", direction="inbound", started_at=AT, caller="13800138000",
+                         customer_number="13800138000", queue="service", queued_at=AT)
+    await pops.handle(CallUpdated(arrived))
+    await pops.handle(CallUpdated(arrived))  # every later update of the call: nothing more
+    for _ in range(100):  # the build starts on its own task
+        if pops.built:
+            break
+        await asyncio.sleep(0)
+    assert pops.built == ["c9"]
+    agent = pops.svc.outbox.listen(USERS["1001"])
+    rang_at = AT + timedelta(seconds=4)
+    await pops.handle(replace(ringing("c9", "1001"), at=rang_at))
+    pop = (await next_message(agent)).message
+    assert pop["type"] == "pop" and pop["call"]["at"] == rang_at.isoformat()  # this ring's
+    assert pops.built == ["c9"]  # the card built on arrival, not again
+    # Outbound calls, answered calls and calls without a number are not built ahead.
+    for other in (replace(arrived, linkedid="c10", direction="outbound"),
+                  replace(arrived, linkedid="c11", agent="PJSIP/1001"),
+                  replace(arrived, linkedid="c12", customer_number=None)):
+        await pops.handle(CallUpdated(other))
+    await pops.drain()
+    await asyncio.sleep(0)
+    assert pops.built == ["c9"]
 
 
 async def test_agents_are_found_from_one_read_of_every_extension(db: Database) -> None:

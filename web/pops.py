@@ -30,12 +30,12 @@ from crm.projects.models import Project
 from crm.users.models import User
 from telephony.bridge import PbxConnection
 from telephony.channels import AgentDirectory
-from telephony.events import AgentRinging, CallAnswered, CallEnded, RingStopped
+from telephony.events import AgentRinging, CallAnswered, CallEnded, CallUpdated, RingStopped
 from web.services import Services
 
 log = logging.getLogger(__name__)
 
-POP_EVENTS = (AgentRinging, CallAnswered, RingStopped, CallEnded, PbxConnection)
+POP_EVENTS = (AgentRinging, CallAnswered, RingStopped, CallEnded, PbxConnection, CallUpdated)
 USER_CACHE_SECONDS = 30.0
 USER_MISS_RELOAD_SECONDS = 1.0
 CARD_CACHE_SECONDS = 5.0  # a ringall burst shares one card; a later re-ring gets a fresh one
@@ -71,6 +71,8 @@ class PopService:
                  "at": event.at.isoformat()}))
         elif isinstance(event, CallEnded):
             self._ended(event)
+        elif isinstance(event, CallUpdated):
+            self._prefetch(event)
         elif isinstance(event, PbxConnection):
             self.svc.outbox.push_to_listeners("pbx", {"connected": event.connected,
                                                       "at": event.at.isoformat()})
@@ -153,8 +155,31 @@ class PopService:
             if self._cards.get(event.linkedid, (None, 0.0))[0] is building:
                 del self._cards[event.linkedid]  # the next ring tries again
             raise
+        pop = {**pop, "call": self._call_part(event)}  # the card may predate this ring
         self.svc.outbox.push(user_id, "pop", pop, started=event.received_at)
         self.svc.metrics.messages.labels("pop").inc()
+
+    def _prefetch(self, event: CallUpdated) -> None:
+        """An inbound call has arrived and no phone rings yet: start building its card now,
+        so that when an agent's phone rings the pop is ready or nearly so."""
+        record = event.record
+        if (record.direction != "inbound" or not record.live or record.agent is not None
+                or not record.customer_number or record.attempt_id is not None
+                or record.linkedid in self._cards):
+            return
+        building = self._card_for(AgentRinging(
+            linkedid=record.linkedid, interface="", extension=None,
+            caller=record.customer_number, queue=record.queue, direction=record.direction,
+            at=record.queued_at or record.started_at))
+        building.add_done_callback(lambda done: self._prefetched(record.linkedid, done))
+
+    def _prefetched(self, linkedid: str, task: asyncio.Task[Pop]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        log.warning("building the card of call %s ahead of its ring failed: %s", linkedid,
+                    task.exception())
+        if self._cards.get(linkedid, (None, 0.0))[0] is task:
+            del self._cards[linkedid]  # the ring builds it again
 
     def _card_for(self, event: AgentRinging) -> asyncio.Task[Pop]:
         """The call's pop, being built or built: one build per call for all agents it rings."""
@@ -175,9 +200,7 @@ class PopService:
     async def build_pop(self, event: AgentRinging) -> dict[str, Any]:
         """The pop: the call, the customer's card (or the candidates, or the unknown number),
         and for a callback the task being called about."""
-        call = {"linkedid": event.linkedid, "caller": event.caller, "queue": event.queue,
-                "direction": event.direction, "attempt_id": event.attempt_id,
-                "at": event.at.isoformat()}
+        call = self._call_part(event)
         area = self.svc.settings.default_area_code
         today = self.svc.today()
         async with self.svc.database.session() as session:
@@ -207,6 +230,12 @@ class PopService:
             "unknown_number": number if card is None else None,
             "task_id": task_id,
         }
+
+    @staticmethod
+    def _call_part(event: AgentRinging) -> dict[str, Any]:
+        return {"linkedid": event.linkedid, "caller": event.caller, "queue": event.queue,
+                "direction": event.direction, "attempt_id": event.attempt_id,
+                "at": event.at.isoformat()}
 
     def _ended(self, event: CallEnded) -> None:
         record = event.record
