@@ -42,6 +42,7 @@ from bench.common import (
     scratch_dir,
 )
 from bench.data import load_customers
+from bench.databases import postgres_database
 from bench.pops_pbx import extensions
 from crm.db import Database
 from crm.users import service as users
@@ -241,7 +242,8 @@ async def _baseline(agents: int, rate: float, seconds: float) -> list[float]:
 
 
 def run(quick: bool = False, *, agents: int | None = None, rate: float | None = None,
-        seconds: float | None = None, profile: str | None = None) -> dict[str, Any]:
+        seconds: float | None = None, profile: str | None = None,
+        database: str = "sqlite") -> dict[str, Any]:
     default = (10, 5.0, 2.0) if quick else (500, 20.0, 20.0)
     agents, rate, seconds = agents or default[0], rate or default[1], seconds or default[2]
     say(f"Screen pops: {agents} agents connected, {rate:g} new calls/s for {seconds:g} s")
@@ -249,8 +251,12 @@ def run(quick: bool = False, *, agents: int | None = None, rate: float | None = 
     say(f"  bare websocket push: p50 {base['p50_ms']:.2f} ms, p99 {base['p99_ms']:.2f} ms, "
         f"max {base['max_ms']:.2f} ms")
     with scratch_dir("pops") as directory:
-        url = migrated_sqlite(directory)
-        outcome = asyncio.run(_real(directory, url, agents, rate, seconds, profile))
+        if database == "sqlite":
+            url = migrated_sqlite(directory)
+            outcome = asyncio.run(_real(directory, url, agents, rate, seconds, profile))
+        else:  # production's database: asyncpg, no thread hop per query
+            with postgres_database("pops") as url:
+                outcome = asyncio.run(_real(directory, url, agents, rate, seconds, profile))
     calls, rung = outcome["calls"], outcome["rung"]
     arrived = [c for c in rung if c["received"] is not None]
     late = [c for c in arrived if c["ring_ended"] is not None
@@ -268,7 +274,7 @@ def run(quick: bool = False, *, agents: int | None = None, rate: float | None = 
     say(f"  p99 goal < {GOAL_P99_MS:g} ms, none late or lost: {'met' if met else 'NOT met'}; "
         f"{ratio(mine['p99_ms'], base['p99_ms']):.1f}× the bare push (p99)")
     return finish("screen_pops", {
-        "agents": agents, "calls_per_second": rate, "seconds": seconds,
+        "database": database, "agents": agents, "calls_per_second": rate, "seconds": seconds,
         "calls": len(calls), "rung": len(rung), "late": len(late), "lost": lost,
         "ring_seconds": ANSWER_AFTER, "pop": mine, "baseline": base,
         "ratio_p50": ratio(mine["p50_ms"], base["p50_ms"]),
@@ -283,9 +289,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="new calls a second")
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--profile", help="profile the server with pyinstrument into FILE")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     run(args.quick, agents=args.agents, rate=args.rate, seconds=args.seconds,
-        profile=args.profile)
+        profile=args.profile, database=args.database)
 
 
 if __name__ == "__main__":
