@@ -3,7 +3,6 @@ escalation and compensation, the call back; each with its clocks."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,16 +11,16 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
 from crm.audit import service as audit
-from crm.calls.models import Call
 from crm.complaints import service as complaints
 from crm.complaints.clocks import ClockState, Step
 from crm.complaints.models import Complaint, ComplaintGrade, ComplaintSource, ComplaintStatus
 from crm.complaints.rules import CATEGORIES
-from crm.customers.models import Customer
 from crm.errors import NotFound, ValidationError
 from crm.users.models import Role, User
+from web import tickets
 from web.auth import Caller, require
 from web.services import Services, services
+from web.tickets import iso
 
 router = APIRouter(prefix="/api/complaints", tags=["complaints"])
 readers = require(Role.AGENT, Role.SUPERVISOR, Role.DEPARTMENT, Role.ADMIN)
@@ -75,21 +74,22 @@ def _view(complaint: Complaint, customer: str, svc: Services) -> dict[str, Any]:
     times = ("received_at", "clocks_from", "signed_at", "verified_at", "solution_at",
              "visit_at", "resolved_at", "callback_at", "compensation_approved_at", "next_due_at")
     view: dict[str, Any] = {f: getattr(complaint, f) for f in fields}
-    view.update({f: _iso(getattr(complaint, f)) for f in times})
-    view["server_time"] = _iso(now)  # a page counts time left against this, not its own clock
+    view.update({f: iso(getattr(complaint, f)) for f in times})
+    view["server_time"] = iso(now)  # pages count time left by this, not their own clock
     view.update(customer_name=customer, source=complaint.source.value,
                 grade=complaint.grade.value, status=complaint.status.value,
                 compensation=str(complaint.compensation) if complaint.compensation else None,
                 urgent={"step": urgent.step.value, "state": urgent.state.value,
-                        "due_at": _iso(urgent.due_at)} if urgent else None,
-                clocks=[{"step": c.step.value, "due_at": _iso(c.due_at),
-                         "done_at": _iso(c.done_at), "state": c.state.value}
+                        "due_at": iso(urgent.due_at)} if urgent else None,
+                clocks=[{"step": c.step.value, "due_at": iso(c.due_at),
+                         "done_at": iso(c.done_at), "state": c.state.value}
                         for c in clock_list])
     return view
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+
+async def _shown(session: Any, complaint: Complaint, svc: Services) -> dict[str, Any]:
+    return _view(complaint, await tickets.customer_name(session, complaint.customer_id), svc)
 
 
 async def _visible(session: Any, caller: Caller, complaint_id: int) -> Complaint:
@@ -105,10 +105,6 @@ async def _department(session: Any, caller: Caller) -> str | None:
     user = await session.get(User, caller.id)
     return user.department if user else None
 
-
-async def _customer_name(session: Any, customer_id: int) -> str:
-    customer = await session.get(Customer, customer_id)
-    return customer.name if customer else ""
 
 
 @router.get("/options")
@@ -135,8 +131,7 @@ async def list_complaints(caller: Caller = Depends(readers), svc: Services = Dep
             session, svc.complaint_rules, now=svc.clock.now(), status=status, state=state,
             department=department, customer_id=customer_id,
             first_contact_id=caller.id if mine else None, limit=limit)
-        names = dict((await session.execute(select(Customer.id, Customer.name).where(
-            Customer.id.in_({c.customer_id for c in found})))).all())
+        names = await tickets.customer_names(session, (c.customer_id for c in found))
         return [_view(c, names.get(c.customer_id, ""), svc) for c in found]
 
 
@@ -146,18 +141,9 @@ async def open_complaint(body: ComplaintIn, caller: Caller = Depends(receivers),
     """The person who takes the complaint is its first contact (首问责任制)."""
     at = svc.clock.now()
     async with svc.database.session() as session:
-        call = None
-        if body.call_id is not None:
-            call = await session.get(Call, body.call_id)
-        elif body.linkedid:
-            call = await session.scalar(select(Call).where(
-                Call.pbx_id == svc.settings.pbx_id, Call.linkedid == body.linkedid))
-        if (body.call_id or body.linkedid) and call is None:
-            raise NotFound("no such call", code="call_not_found", field="call_id")
-        customer_id = body.customer_id or (call.customer_id if call else None)
-        if customer_id is None:
-            raise ValidationError("say whose complaint it is", code="required",
-                                  field="customer_id")
+        call, customer_id = await tickets.origin(
+            session, svc, call_id=body.call_id, linkedid=body.linkedid,
+            customer_id=body.customer_id, what="complaint")
         complaint = await complaints.open_complaint(
             session, svc.complaint_rules, customer_id=customer_id, project_id=body.project_id,
             source=ComplaintSource.CALL if call else ComplaintSource.API,
@@ -169,7 +155,7 @@ async def open_complaint(body: ComplaintIn, caller: Caller = Depends(receivers),
         await audit.record(session, actor=caller.user.username, user_id=caller.id,
                            action="complaint.open", entity_type="complaint",
                            entity_id=complaint.id, at=at)
-        return _view(complaint, await _customer_name(session, customer_id), svc)
+        return await _shown(session, complaint, svc)
 
 
 @router.get("/{complaint_id}")
@@ -178,7 +164,7 @@ async def get_complaint(complaint_id: int, caller: Caller = Depends(readers),
     """The complaint with its clocks and its history."""
     async with svc.database.session() as session:
         complaint = await _visible(session, caller, complaint_id)
-        view = _view(complaint, await _customer_name(session, complaint.customer_id), svc)
+        view = await _shown(session, complaint, svc)
         events = await complaints.events_of(session, complaint.id)
         people = {e.actor_id for e in events} | {complaint.first_contact_id, complaint.manager_id}
         names: dict[int | None, str] = dict((await session.execute(
@@ -203,7 +189,7 @@ async def record_step(complaint_id: int, step: Step, body: StepIn,
                                  at=body.at or now, now=now, actor_id=caller.id,
                                  signed_by=body.signed_by, solution=body.solution,
                                  visit_at=body.visit_at, notes=body.notes)
-        return _view(complaint, await _customer_name(session, complaint.customer_id), svc)
+        return await _shown(session, complaint, svc)
 
 
 @router.post("/{complaint_id}/call-back")
@@ -215,7 +201,7 @@ async def call_back(complaint_id: int, body: CallBackIn, caller: Caller = Depend
         await complaints.record_call_back(session, svc.complaint_rules, complaint,
                                           satisfied=body.satisfied, at=svc.clock.now(),
                                           actor_id=caller.id, notes=body.notes)
-        return _view(complaint, await _customer_name(session, complaint.customer_id), svc)
+        return await _shown(session, complaint, svc)
 
 
 @router.post("/{complaint_id}/escalate")
@@ -227,7 +213,7 @@ async def escalate(complaint_id: int, body: EscalationIn, caller: Caller = Depen
         await complaints.escalate(session, svc.complaint_rules, complaint, at=svc.clock.now(),
                                   actor_id=caller.id, reason=body.reason,
                                   manager_id=manager_id)
-        return _view(complaint, await _customer_name(session, complaint.customer_id), svc)
+        return await _shown(session, complaint, svc)
 
 
 @router.post("/{complaint_id}/compensation")
@@ -239,7 +225,7 @@ async def propose_compensation(complaint_id: int, body: CompensationIn,
         await complaints.propose_compensation(session, svc.complaint_rules, complaint,
                                               amount=body.amount, at=svc.clock.now(),
                                               actor_id=caller.id)
-        return _view(complaint, await _customer_name(session, complaint.customer_id), svc)
+        return await _shown(session, complaint, svc)
 
 
 @router.post("/{complaint_id}/compensation/approve")
@@ -253,4 +239,4 @@ async def approve_compensation(complaint_id: int, caller: Caller = Depends(manag
                            action="complaint.compensation_approved", entity_type="complaint",
                            entity_id=complaint.id, at=at,
                            detail={"amount": str(complaint.compensation)})
-        return _view(complaint, await _customer_name(session, complaint.customer_id), svc)
+        return await _shown(session, complaint, svc)

@@ -8,18 +8,16 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import select
 
 from crm.audit import service as audit
 from crm.callbacks.models import Satisfaction
-from crm.calls.models import Call
-from crm.customers.models import Customer
-from crm.errors import NotFound, ValidationError
 from crm.repairs import service as repairs
 from crm.repairs.models import Repair, RepairStatus
 from crm.users.models import Role
+from web import tickets
 from web.auth import Caller, require
 from web.services import Services, services
+from web.tickets import iso
 
 router = APIRouter(prefix="/api/repairs", tags=["repairs"])
 readers = require(Role.AGENT, Role.SUPERVISOR, Role.DEPARTMENT, Role.ADMIN)
@@ -46,9 +44,6 @@ class AfterCallIn(BaseModel):
     notes: str = Field("", max_length=4000)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
 
 def _view(repair: Repair, customer: str, now: datetime) -> dict[str, Any]:
     late = repair.arrived_at > repair.arrival_due_at if repair.arrived_at else \
@@ -57,18 +52,18 @@ def _view(repair: Repair, customer: str, now: datetime) -> dict[str, Any]:
             "project_id": repair.project_id, "call_id": repair.call_id,
             "reported_by_id": repair.reported_by_id, "description": repair.description,
             "crew": repair.crew, "status": repair.status.value,
-            "reported_at": _iso(repair.reported_at),
-            "arrival_due_at": _iso(repair.arrival_due_at), "arrived_at": _iso(repair.arrived_at),
-            "arrival_late": late, "completed_at": _iso(repair.completed_at),
-            "during_call_at": _iso(repair.during_call_at),
-            "after_call_at": _iso(repair.after_call_at),
+            "reported_at": iso(repair.reported_at),
+            "arrival_due_at": iso(repair.arrival_due_at), "arrived_at": iso(repair.arrived_at),
+            "arrival_late": late, "completed_at": iso(repair.completed_at),
+            "during_call_at": iso(repair.during_call_at),
+            "after_call_at": iso(repair.after_call_at),
             "satisfaction": repair.satisfaction.value if repair.satisfaction else None,
-            "notes": repair.notes, "server_time": _iso(now)}
+            "notes": repair.notes, "server_time": iso(now)}
 
 
-async def _name(session: Any, customer_id: int) -> str:
-    customer = await session.get(Customer, customer_id)
-    return customer.name if customer else ""
+
+async def _shown(session: Any, repair: Repair, now: datetime) -> dict[str, Any]:
+    return _view(repair, await tickets.customer_name(session, repair.customer_id), now)
 
 
 @router.get("")
@@ -81,8 +76,7 @@ async def list_repairs(_: Caller = Depends(readers), svc: Services = Depends(ser
     async with svc.database.session() as session:
         found = await repairs.get_list(session, now=now, status=status, overdue=overdue,
                                        crew=crew, customer_id=customer_id, limit=limit)
-        names = dict((await session.execute(select(Customer.id, Customer.name).where(
-            Customer.id.in_({r.customer_id for r in found})))).all())
+        names = await tickets.customer_names(session, (r.customer_id for r in found))
         return [_view(r, names.get(r.customer_id, ""), now) for r in found]
 
 
@@ -104,18 +98,9 @@ async def report_repair(body: RepairIn, caller: Caller = Depends(callers),
                         svc: Services = Depends(services)) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
-        call = None
-        if body.call_id is not None:
-            call = await session.get(Call, body.call_id)
-        elif body.linkedid:
-            call = await session.scalar(select(Call).where(
-                Call.pbx_id == svc.settings.pbx_id, Call.linkedid == body.linkedid))
-        if (body.call_id or body.linkedid) and call is None:
-            raise NotFound("no such call", code="call_not_found", field="call_id")
-        customer_id = body.customer_id or (call.customer_id if call else None)
-        if customer_id is None:
-            raise ValidationError("say whose repair it is", code="required",
-                                  field="customer_id")
+        call, customer_id = await tickets.origin(
+            session, svc, call_id=body.call_id, linkedid=body.linkedid,
+            customer_id=body.customer_id, what="repair")
         repair = await repairs.report(
             session, customer_id=customer_id, project_id=body.project_id, crew=body.crew,
             description=body.description, reported_at=now,
@@ -124,7 +109,7 @@ async def report_repair(body: RepairIn, caller: Caller = Depends(callers),
         await audit.record(session, actor=caller.user.username, user_id=caller.id,
                            action="repair.report", entity_type="repair", entity_id=repair.id,
                            at=now)
-        return _view(repair, await _name(session, customer_id), now)
+        return await _shown(session, repair, now)
 
 
 @router.get("/{repair_id}")
@@ -132,7 +117,7 @@ async def get_repair(repair_id: int, _: Caller = Depends(readers),
                      svc: Services = Depends(services)) -> dict[str, Any]:
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
-        return _view(repair, await _name(session, repair.customer_id), svc.clock.now())
+        return await _shown(session, repair, svc.clock.now())
 
 
 @router.post("/{repair_id}/arrived")
@@ -142,7 +127,7 @@ async def arrived(repair_id: int, body: WhenIn, _: Caller = Depends(workers),
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
         await repairs.arrived(session, repair, at=body.at or now, now=now)
-        return _view(repair, await _name(session, repair.customer_id), now)
+        return await _shown(session, repair, now)
 
 
 @router.post("/{repair_id}/completed")
@@ -152,7 +137,7 @@ async def completed(repair_id: int, body: WhenIn, _: Caller = Depends(workers),
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
         await repairs.completed(session, repair, at=body.at or now, now=now, notes=body.notes)
-        return _view(repair, await _name(session, repair.customer_id), now)
+        return await _shown(session, repair, now)
 
 
 @router.post("/{repair_id}/call-during")
@@ -162,7 +147,7 @@ async def call_during(repair_id: int, body: WhenIn, _: Caller = Depends(callers)
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
         await repairs.call_during(session, repair, at=now, notes=body.notes)
-        return _view(repair, await _name(session, repair.customer_id), now)
+        return await _shown(session, repair, now)
 
 
 @router.post("/{repair_id}/call-after")
@@ -173,4 +158,4 @@ async def call_after(repair_id: int, body: AfterCallIn, _: Caller = Depends(call
         repair = await repairs.get_or_raise(session, repair_id)
         await repairs.call_after(session, repair, at=now, satisfaction=body.satisfaction,
                                  notes=body.notes)
-        return _view(repair, await _name(session, repair.customer_id), now)
+        return await _shown(session, repair, now)
