@@ -1,8 +1,9 @@
-"""The HTML pages (login, agent console, admin), served with their static assets; the pages
-talk to the JSON API and the websocket, so they need no build step."""
+"""The HTML pages (login, then one page per kind of work), served with their static assets; the
+pages talk to the JSON API and the websocket, so they need no build step."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,37 +67,14 @@ async def _page(request: Request, svc: Services, page: str) -> Response:
     return _render(request, page, caller)
 
 
-@router.get("/console")
-async def console_page(request: Request, svc: Services = Depends(services)) -> Response:
-    return await _page(request, svc, "console")
+def _page_route(page: str) -> Callable[..., Awaitable[Response]]:
+    async def show(request: Request, svc: Services = Depends(services)) -> Response:
+        return await _page(request, svc, page)
+
+    show.__name__ = f"{page}_page"
+    return show
 
 
-@router.get("/admin")
-async def admin_page(request: Request, svc: Services = Depends(services)) -> Response:
-    return await _page(request, svc, "admin")
-
-
-@router.get("/qa")
-async def qa_page(request: Request, svc: Services = Depends(services)) -> Response:
-    return await _page(request, svc, "qa")
-
-
-@router.get("/campaigns")
-async def campaigns_page(request: Request, svc: Services = Depends(services)) -> Response:
-    return await _page(request, svc, "campaigns")
-
-
-@router.get("/wallboard")
-async def wallboard_page(request: Request, svc: Services = Depends(services)) -> Response:
-    return await _page(request, svc, "wallboard")
-
-
-@router.get("/reports")
-async def reports_page(request: Request, svc: Services = Depends(services)) -> Response:
-    return await _page(request, svc, "reports")
-
-
-@router.get("/complaints")
-async def complaints_page(request: Request, svc: Services = Depends(services)) -> Response:
-    """Complaints, repairs and access requests; a department user's home."""
-    return await _page(request, svc, "complaints")
+# One route per page, for the roles PAGE_ROLES names (a department user's home: complaints).
+for _page_name in PAGE_ROLES:
+    router.add_api_route(f"/{_page_name}", _page_route(_page_name), methods=["GET"])
