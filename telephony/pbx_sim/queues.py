@@ -48,29 +48,15 @@ class QueueMember:
                 ("Queue", queue),
                 ("MemberName", self.name),
                 ("Interface", self.interface),
-                ("StateInterface", self.state_interface),
-                ("Membership", self.membership),
-                ("Penalty", str(self.penalty)),
-                ("CallsTaken", str(self.calls_taken)),
-                ("LastCall", str(self.last_call)),
-                ("LastPause", str(self.last_pause)),
-                ("LoginTime", str(self.login_time)),
-                ("InCall", str(int(self.in_call))),
-                ("Status", str(self.status)),
-                ("Paused", str(int(self.paused))),
-                ("PausedReason", self.paused_reason),
+                *self._state(),
                 ("Ringinuse", str(int(self.ringinuse))),
                 ("Wrapuptime", str(self.wrapuptime)),
             ],
         )
 
-    def list_item(self, queue: str, action_id: str) -> Fields:
-        """The QueueMember event of a QueueStatus answer."""
+    def _state(self) -> Fields:
+        """The member's state, in the order both its events and QueueStatus give it."""
         return [
-            ("Event", "QueueMember"),
-            ("Queue", queue),
-            ("Name", self.name),
-            ("Location", self.interface),
             ("StateInterface", self.state_interface),
             ("Membership", self.membership),
             ("Penalty", str(self.penalty)),
@@ -82,6 +68,16 @@ class QueueMember:
             ("Status", str(self.status)),
             ("Paused", str(int(self.paused))),
             ("PausedReason", self.paused_reason),
+        ]
+
+    def list_item(self, queue: str, action_id: str) -> Fields:
+        """The QueueMember event of a QueueStatus answer."""
+        return [
+            ("Event", "QueueMember"),
+            ("Queue", queue),
+            ("Name", self.name),
+            ("Location", self.interface),
+            *self._state(),
             ("Wrapuptime", str(self.wrapuptime)),
             *with_action_id(action_id),
         ]
