@@ -54,6 +54,7 @@ async def _run(args: argparse.Namespace) -> None:
         broadcast(data)
 
     sim.broadcast = timed_broadcast  # type: ignore[method-assign]
+    await sim.warm_voices()  # the stand-in for two people talking is not the PBX's work
     _, port = await sim.start()
     print(json.dumps({"port": port}), flush=True)
     if not await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline):

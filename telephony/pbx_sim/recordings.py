@@ -91,18 +91,22 @@ def layout(durations: list[float], total: float) -> list[tuple[int, float]]:
 
 
 def render(turns: list[Turn], clips: list[array], total: float) -> dict[str, array]:
-    """The agent leg, the customer leg and their mix, `total` seconds long."""
+    """The agent leg, the customer leg and their mix, `total` seconds long.
+
+    `layout` never lets two turns overlap, so the mix is every clip at its place: copied in
+    slices, not summed sample by sample (a Python loop over every sample cost the simulator
+    more CPU than the rest of a call).
+    """
     length = max(1, int(total * RATE))
-    legs = {AGENT: array("h", bytes(2 * length)), CUSTOMER: array("h", bytes(2 * length))}
+    audio = {leg: array("h", bytes(2 * length)) for leg in (AGENT, CUSTOMER, "mixed")}
     for index, start in layout([len(clip) / RATE for clip in clips], total):
-        leg, clip = legs[turns[index].speaker], clips[index]
+        clip = clips[index]
         offset = int(start * RATE)
         span = min(len(clip), length - offset)
         if span > 0:
-            leg[offset : offset + span] = clip[:span]
-    pairs = zip(legs[AGENT], legs[CUSTOMER], strict=True)
-    mixed = array("h", (max(-32768, min(32767, a + c)) for a, c in pairs))
-    return {AGENT: legs[AGENT], CUSTOMER: legs[CUSTOMER], "mixed": mixed}
+            for leg in (turns[index].speaker, "mixed"):
+                audio[leg][offset : offset + span] = clip[:span]
+    return audio
 
 
 @dataclass(eq=False)
@@ -174,6 +178,19 @@ class Recorder:
         """Wait until every recording of the calls ended so far is on disk."""
         while self.pending:
             await asyncio.gather(*list(self.pending), return_exceptions=True)
+
+
+def every_line() -> list[Turn]:
+    """Every line any script may say: what `warm_voices` synthesises ahead of the calls."""
+    lines = script("inbound", random.Random(0)) + script("callback", random.Random(0))
+    lines += [Turn(CUSTOMER, text) for text in (*_INBOUND_REQUESTS, *_CALLBACK_ANSWERS)]
+    return list(dict.fromkeys(lines))
+
+
+def warm_voices() -> None:
+    """Synthesise every line now (blocking), so the first answered calls spawn no espeak-ng:
+    a burst of them would take the CPU the calls' events need."""
+    _synthesise(every_line())
 
 
 def _synthesise(turns: list[Turn]) -> list[array]:

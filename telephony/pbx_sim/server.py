@@ -16,6 +16,7 @@ from telephony.pbx_sim.channels import event, parse_caller_id
 from telephony.pbx_sim.config import SimulatorConfig
 from telephony.pbx_sim.originate import OriginateOutcome, OriginateRequest, start_originate
 from telephony.pbx_sim.pbx import Pbx
+from telephony.pbx_sim.recordings import warm_voices
 from telephony.pbx_sim.replay import capture_events
 from telephony.pbx_sim.scenario import make_plan
 from telephony.pbx_sim.traffic import generate_traffic
@@ -331,6 +332,10 @@ class PbxSimulator:
         while self.pbx.tasks:
             await asyncio.gather(*list(self.pbx.tasks), return_exceptions=True)
 
+    async def warm_voices(self) -> None:
+        """Synthesise every scripted line before the calls (see `recordings.warm_voices`)."""
+        await asyncio.to_thread(warm_voices)
+
     async def wait_recordings(self) -> None:
         """Wait until every recording of the calls that ended so far is on disk."""
         await self.pbx.recorder.idle()
@@ -340,6 +345,7 @@ async def run_simulator(config: SimulatorConfig, *, replay: Path | None = None) 
     """Run the simulator until cancelled (`callcentre pbx-sim`)."""
     simulator = PbxSimulator(config)
     simulator.replay_on_login = replay
+    await simulator.warm_voices()
     host, port = await simulator.start()
     log.info("PBX simulator (Asterisk %s over AMI) listening on %s:%d", "22.10.1", host, port)
     if replay is not None:

@@ -25,21 +25,29 @@ WORDS_PER_MINUTE = "260"  # espeak-ng's default 175 is slow for Mandarin
 
 _cache: dict[tuple[str, str], array] = {}
 _cache_lock = threading.Lock()
+_line_locks: dict[tuple[str, str], threading.Lock] = {}
 
 
 def utterance(text: str, voice: str) -> array:
-    """Samples of `text` spoken by `voice` (cached: the same lines come back in every call)."""
+    """Samples of `text` spoken by `voice` (cached: the same lines come back in every call).
+    Each line is synthesised once: threads asking for it meanwhile wait for that one."""
     key = (voice, text)
     with _cache_lock:
         cached = _cache.get(key)
+        line_lock = _line_locks.setdefault(key, threading.Lock())
     if cached is not None:
         return cached
-    samples = _espeak(text, voice) if shutil.which("espeak-ng") else None
-    if samples is None:
-        samples = noise_burst(len(text) * 0.2, random.Random(f"{voice}:{text}"))
-    with _cache_lock:
-        _cache[key] = samples
-    return samples
+    with line_lock:
+        with _cache_lock:
+            cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        samples = _espeak(text, voice) if shutil.which("espeak-ng") else None
+        if samples is None:
+            samples = noise_burst(len(text) * 0.2, random.Random(f"{voice}:{text}"))
+        with _cache_lock:
+            _cache[key] = samples
+        return samples
 
 
 def _espeak(text: str, voice: str) -> array | None:
