@@ -3,12 +3,14 @@
 
 `python -m bench.pops_server --database URL --ami-port P --port Q [--profile FILE.html|.txt]`;
 closing its stdin stops it (uvicorn's graceful shutdown), and the profile is written then (a
-SIGTERM would be re-raised by uvicorn and end the process before that).
+SIGTERM would be re-raised by uvicorn and end the process before that). Profiling starts on
+SIGUSR1.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -46,12 +48,15 @@ def main() -> None:
         return
     from pyinstrument import Profiler  # a development tool: only needed to profile
 
-    profiler = Profiler(interval=0.001)
-    profiler.start()
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    # Started by SIGUSR1, which the benchmark sends as its calls begin: the profile leaves
+    # out start-up and the agents' logins.
+    signal.signal(signal.SIGUSR1, lambda *_: profiler.is_running or profiler.start())
     try:
         server.run()
     finally:
-        profiler.stop()
+        if profiler.is_running:
+            profiler.stop()
         out = Path(args.profile)
         out.write_text(profiler.output_html() if out.suffix == ".html"
                        else profiler.output_text(unicode=False, show_all=False))

@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -180,6 +181,8 @@ async def _real(directory: Path, url: str, agents: int, rate: float, seconds: fl
         say(f"  {len(clients)} agents connected (server and PBX in their own processes); "
             f"placing {rate:g} calls/s for {seconds:g} s")
         assert pbx.stdin is not None
+        if profile:
+            server.send_signal(signal.SIGUSR1)  # profile the calls, not the logins
         pbx.stdin.write("go\n")
         pbx.stdin.flush()
         calls = []
