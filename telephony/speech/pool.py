@@ -18,6 +18,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -78,6 +79,17 @@ class TranscriptionPool:
                 self._slots.append(slot)
                 slot.thread.start()
         return self
+
+    def wait_ready(self, timeout: float | None = None) -> int:
+        """Start the workers if need be and wait until each has loaded the model or failed
+        to (or `timeout` passes): how many are ready to transcribe."""
+        if not self._slots:
+            self.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for slot in list(self._slots):
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            slot.loaded.wait(left)
+        return sum(1 for slot in list(self._slots) if slot.pid is not None)
 
     def submit(self, path: Path) -> Future[Transcript]:
         if not self._slots and not self._closed:
@@ -153,18 +165,23 @@ class _Slot:
         self.files = 0  # done by the current process
         self.pid: int | None = None
         self.current: Path | None = None
+        self.loaded = threading.Event()  # the first process has loaded the model, or failed
         self.thread = threading.Thread(target=self._run, name=f"transcriber-{number}",
                                        daemon=True)
 
     def _run(self) -> None:
         try:
-            if self.pool._fatal is None:
-                try:  # load the model now, not when the first call needs it
+            try:  # load the model now, not when the first call needs it
+                if self.pool._fatal is None:
                     self._ensure_process()
-                except ModelUnavailable as exc:
-                    self.pool._fatal = str(exc)
-                except WorkerCrashed as exc:  # killed while loading: try again on demand
-                    log.warning("transcription worker %s: %s", self.number, exc)
+            except ModelUnavailable as exc:
+                self.pool._fatal = str(exc)
+            except WorkerCrashed as exc:  # killed while loading: try again on demand
+                log.warning("transcription worker %s: %s", self.number, exc)
+            except Exception:  # could not start one (out of processes...): try on demand
+                log.exception("transcription worker %s could not start", self.number)
+            finally:
+                self.loaded.set()
             while (task := self.pool._tasks.get()) is not None:
                 if task.crashes == 0 and not task.future.set_running_or_notify_cancel():
                     continue  # cancelled while queued
@@ -258,6 +275,9 @@ class _Slot:
             self._discard_process()
             raise WorkerCrashed(f"{self.pool.model_path}: the worker process died starting "
                                 f"({exc})", reason="died starting") from None
+        except BaseException:
+            self._discard_process()  # never started: nothing to join
+            raise
         finally:
             child.close()
         ready = self._receive(parent)

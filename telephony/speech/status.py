@@ -1,4 +1,6 @@
-"""Whether the server transcribes calls, and the sentence that says so at start-up."""
+"""Whether the server transcribes calls, the sentence that says so at start-up, and the pool
+for the configured model (here, not beside the worker, so that `callcentre transcribe` stays
+light to start)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crm.settings import Settings
+from telephony.speech.errors import ModelUnavailable
 from telephony.speech.model_dir import DOWNLOAD_HINT, model_name, model_problems
+from telephony.speech.pool import TranscriptionPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +40,14 @@ def transcription_status(settings: Settings) -> TranscriptionStatus:
         True, f"transcription is on: model {model_name(path)} ({path}), "
               f"{settings.transcription_workers} worker process(es), each replaced after "
               f"{settings.transcription_recycle_after} files", path)
+
+
+def open_pool(settings: Settings, *, model_path: Path | None = None,
+              workers: int | None = None, crash_retries: int = 0) -> TranscriptionPool:
+    """A pool for the configured model; ModelUnavailable with the start-up message if none."""
+    path = model_path or settings.vosk_model_path
+    if path is None:
+        raise ModelUnavailable(transcription_status(settings).message)
+    return TranscriptionPool(path, workers=workers or settings.transcription_workers,
+                             recycle_after=settings.transcription_recycle_after,
+                             crash_retries=crash_retries)

@@ -44,11 +44,11 @@ from crm.transcripts.service import (
     renew_lease,
     save_transcript,
 )
-from telephony.speech.errors import ModelUnavailable, TranscriptionError
+from telephony.speech.errors import TranscriptionError
 from telephony.speech.pool import TranscriptionPool
 from telephony.speech.recognizer import Transcript
 from telephony.speech.recording_files import local_recording
-from telephony.speech.status import transcription_status
+from telephony.speech.status import open_pool
 
 log = logging.getLogger(__name__)
 
@@ -251,17 +251,6 @@ class TranscriptionWorker:
                         return  # taken over: storing will find out and discard our result
             except Exception:
                 log.exception("call %s: could not renew the lease", claim.call_id)
-
-
-def open_pool(settings: Settings, *, model_path: Path | None = None,
-              workers: int | None = None, crash_retries: int = 0) -> TranscriptionPool:
-    """A pool for the configured model; ModelUnavailable with the start-up message if none."""
-    path = model_path or settings.vosk_model_path
-    if path is None:
-        raise ModelUnavailable(transcription_status(settings).message)
-    return TranscriptionPool(path, workers=workers or settings.transcription_workers,
-                             recycle_after=settings.transcription_recycle_after,
-                             crash_retries=crash_retries)
 
 
 async def run_transcription_worker(

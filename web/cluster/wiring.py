@@ -22,7 +22,8 @@ from crm.settings import Settings
 from telephony.agent_sync import AgentPbxSync
 from telephony.bridge import Bridge
 from telephony.speech.job_stream import JobStream, StreamWorker, publish_jobs
-from telephony.speech.worker import TranscriptionWorker, open_pool
+from telephony.speech.status import open_pool
+from telephony.speech.worker import TranscriptionWorker
 from web.cluster.codec import FORWARDED, UserMessage
 from web.cluster.events import EventStream
 from web.cluster.pbx_commands import PbxCommandServer, RemotePbx
