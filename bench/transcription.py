@@ -1,11 +1,19 @@
 """Transcription: `callcentre transcribe` against Vosk driven directly, and its scaling.
 
 Audio: Korean speech by espeak-ng (the test model is Korean), shaped by sox into call-length
-files with pauses. Real path: the `callcentre transcribe --json --workers N` command (its
-process pool, one model per worker process). Baseline: `bench.vosk_direct`, Vosk's own
-example loop, in one process on the same files. Every figure is wall time of a whole
-command (interpreter start and model loading included, for both); the real-time factor is
-that time over the seconds of audio.
+files with pauses. Real path: the `callcentre transcribe --json --stats --workers N` command
+(its process pool, one model per worker process). Baseline: `bench.vosk_direct`, Vosk's own
+example loop, in one process on the same files.
+
+Two questions, two measures:
+- overhead: wall time of the whole command (interpreter, imports, a spawned worker loading
+  the model, the pipe) against the whole direct script (interpreter, model, loop);
+- scaling: throughput once the workers have loaded their model (`--stats`:
+  `transcribing_seconds`), 1 worker against 2. A deployed worker loads its model once and
+  then transcribes for days, so that is the figure that sizes a deployment; the whole
+  command's ratio, start-up included, is printed beside it.
+The three commands run in turn, `rounds` times, every other round in reverse order; each
+keeps its fastest run (the one the shared machine disturbed least).
 """
 
 from __future__ import annotations
@@ -40,50 +48,82 @@ def make_calls(directory: Path, files: int, phrases_per_file: int) -> list[Path]
     return out
 
 
-def _timed(command: list[str]) -> tuple[float, str]:
+def _timed(command: list[str]) -> tuple[float, str, str]:
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT,
                             timeout=900)
-    return time.perf_counter() - start, result.stdout
+    return time.perf_counter() - start, result.stdout, result.stderr
+
+
+def _stats(stderr: str) -> dict[str, Any]:
+    return next(json.loads(line)["stats"] for line in stderr.splitlines()
+                if line.startswith('{"stats"'))
+
+
+def _words(stdout: str) -> int:
+    return sum(len(json.loads(line)["words"]) for line in stdout.splitlines())
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    files, phrases = (2, 1) if quick else (4, 4)
+    files, phrases, rounds = (2, 1, 1) if quick else (4, 4, 3)
     model = audio.KOREAN_MODEL
+    best: dict[str, dict[str, Any]] = {}
+
+    def keep(name: str, wall: float, **figures: Any) -> None:
+        if name not in best or wall < best[name]["wall"]:
+            best[name] = {"wall": wall, **figures}
+
     with scratch_dir("speech") as directory:
         calls = make_calls(directory, files, phrases)
         seconds = sum(audio.duration(p) for p in calls)
-        say(f"Transcription: {files} files, {seconds:.0f} s of audio, model {model.parent.name}")
+        say(f"Transcription: {files} files, {seconds:.0f} s of audio, model "
+            f"{model.parent.name}, best of {rounds}")
         names = [str(p) for p in calls]
         cli = [str(Path(python()).with_name("callcentre")), "transcribe", "--model",
-               str(model), "--json"]
-        direct_wall, direct_out = _timed([python(), "-m", "bench.vosk_direct", str(model),
-                                          *names])
-        one_wall, one_out = _timed([*cli, "--workers", "1", *names])
-        two_wall, two_out = _timed([*cli, "--workers", "2", *names])
-    direct = json.loads(direct_out)
-    words = [sum(len(json.loads(line)["words"]) for line in out.splitlines())
-             for out in (one_out, two_out)]
-    overhead = one_wall / direct_wall - 1
-    scaling = one_wall / two_wall
-    say(f"  Vosk directly:            {direct_wall:6.2f} s, RTF {direct_wall / seconds:.3f} "
-        f"(decoding alone {direct['decode_seconds']:.2f} s), {direct['words']} words")
-    say(f"  callcentre transcribe ×1: {one_wall:6.2f} s, RTF {one_wall / seconds:.3f}, "
-        f"{words[0]} words; overhead {overhead:+.1%} (goal ≤ {GOAL_OVERHEAD:.0%}: "
-        f"{'met' if overhead <= GOAL_OVERHEAD else 'NOT met'})")
-    say(f"  callcentre transcribe ×2: {two_wall:6.2f} s, RTF {two_wall / seconds:.3f}, "
-        f"{words[1]} words; scaling {scaling:.2f}× (goal ≥ {GOAL_SCALING}×: "
-        f"{'met' if scaling >= GOAL_SCALING else 'NOT met'})")
+               str(model), "--json", "--stats"]
+        for turn in range(rounds):
+            for workers in (0, 1, 2) if turn % 2 == 0 else (2, 1, 0):  # 0: Vosk directly
+                if workers == 0:
+                    wall, out, _err = _timed([python(), "-m", "bench.vosk_direct", str(model),
+                                              *names])
+                    direct = json.loads(out)
+                    keep("direct", wall, decode=direct["decode_seconds"],
+                         words=direct["words"])
+                    continue
+                wall, out, err = _timed([*cli, "--workers", str(workers), *names])
+                stats = _stats(err)
+                keep(f"cli{workers}", wall, decode=stats["transcribing_seconds"],
+                     loading=stats["loading_seconds"], words=_words(out))
+    direct, one, two = best["direct"], best["cli1"], best["cli2"]
+    overhead = one["wall"] / direct["wall"] - 1
+    decode_overhead = one["decode"] / direct["decode"] - 1
+    scaling = one["decode"] / two["decode"]
+    whole_scaling = one["wall"] / two["wall"]
+    say(f"  Vosk directly:            {direct['wall']:6.2f} s, RTF {direct['wall'] / seconds:.3f}"
+        f" (decoding {direct['decode']:.2f} s), {direct['words']} words")
+    for name, workers in (("cli1", 1), ("cli2", 2)):
+        figures = best[name]
+        say(f"  callcentre transcribe ×{workers}: {figures['wall']:6.2f} s, RTF "
+            f"{figures['wall'] / seconds:.3f} (model loaded in {figures['loading']:.2f} s, "
+            f"transcribing {figures['decode']:.2f} s), {figures['words']} words")
+    say(f"  overhead: whole command {overhead:+.1%} (goal ≤ {GOAL_OVERHEAD:.0%}: "
+        f"{'met' if overhead <= GOAL_OVERHEAD else 'NOT met'}); per file {decode_overhead:+.1%}")
+    say(f"  scaling 1 → 2 workers: throughput {scaling:.2f}× (goal ≥ {GOAL_SCALING}×: "
+        f"{'met' if scaling >= GOAL_SCALING else 'NOT met'}); whole command, start-up "
+        f"included, {whole_scaling:.2f}×")
     return finish("transcription", {
-        "files": files, "audio_seconds": round(seconds, 2),
-        "vosk_seconds": round(direct_wall, 3), "vosk_decode_seconds":
-        round(direct["decode_seconds"], 3), "vosk_rtf": round(direct_wall / seconds, 4),
-        "cli_1_worker_seconds": round(one_wall, 3),
-        "cli_1_worker_rtf": round(one_wall / seconds, 4),
-        "cli_2_workers_seconds": round(two_wall, 3),
-        "cli_2_workers_rtf": round(two_wall / seconds, 4),
-        "words": {"vosk": direct["words"], "cli_1": words[0], "cli_2": words[1]},
-        "ratio": ratio(one_wall, direct_wall), "overhead": round(overhead, 4),
-        "scaling": round(scaling, 3), "goal_overhead": GOAL_OVERHEAD,
+        "files": files, "audio_seconds": round(seconds, 2), "rounds": rounds,
+        "vosk_seconds": round(direct["wall"], 3),
+        "vosk_decode_seconds": round(direct["decode"], 3),
+        "vosk_rtf": round(direct["wall"] / seconds, 4),
+        **{f"cli_{n}_{key}": round(best[f"cli{n}"][field], 3) for n in (1, 2)
+           for key, field in (("seconds", "wall"), ("loading_seconds", "loading"),
+                              ("transcribing_seconds", "decode"))},
+        "cli_1_worker_rtf": round(one["wall"] / seconds, 4),
+        "cli_2_workers_rtf": round(two["wall"] / seconds, 4),
+        "words": {"vosk": direct["words"], "cli_1": one["words"], "cli_2": two["words"]},
+        "ratio": ratio(one["wall"], direct["wall"]), "overhead": round(overhead, 4),
+        "per_file_overhead": round(decode_overhead, 4), "scaling": round(scaling, 3),
+        "whole_command_scaling": round(whole_scaling, 3), "goal_overhead": GOAL_OVERHEAD,
         "goal_scaling": GOAL_SCALING,
         "goal_met": overhead <= GOAL_OVERHEAD and scaling >= GOAL_SCALING})

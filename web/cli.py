@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from crm.settings import ConfigurationError, Settings, load_settings
+if TYPE_CHECKING:
+    from crm.settings import Settings
+
+# Imports are made by the commands that need them: a worker process of `callcentre
+# transcribe` imports this module again (multiprocessing's spawn), and every command's
+# start-up should pay only for what it uses.
 
 log = logging.getLogger("callcentre")
 
 
 def _settings(**overrides: Any) -> Settings:
+    from crm.settings import ConfigurationError, load_settings
+
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigurationError as exc:
@@ -33,6 +39,8 @@ def _setup_logging(verbose: bool = False) -> None:
 
 
 def _run(coroutine_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    import asyncio
+
     try:
         return asyncio.run(coroutine_factory())
     except KeyboardInterrupt:
@@ -502,6 +510,8 @@ def report(kind: str, day: Any, fmt: str, out: Path | None, lang: str) -> None:
     click.echo(f"{target} ({len(file.content)} bytes)")
 
 def main() -> None:
+    from crm.settings import ConfigurationError
+
     try:
         cli(obj={})
     except ConfigurationError as exc:
