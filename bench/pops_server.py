@@ -1,7 +1,8 @@
 """The screen-pop benchmark's server: the real app under uvicorn in its own process, as
 `callcentre serve` runs it, optionally under a sampling profiler.
 
-`python -m bench.pops_server --database URL --ami-port P --port Q [--profile FILE.html|.txt]`;
+`python -m bench.pops_server --database URL --ami-port P --port Q [--profile FILE.html|.txt]
+[--role ROLES --redis URL]`;
 closing its stdin stops it (uvicorn's graceful shutdown), and the profile is written then (a
 SIGTERM would be re-raised by uvicorn and end the process before that). Profiling starts on
 SIGUSR1.
@@ -10,32 +11,44 @@ SIGUSR1.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import signal
 import sys
 import threading
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from crm.settings import load_settings
 from web.app import create_app
+from web.cluster.roles import Role, parse_roles
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.pops_server")
     parser.add_argument("--database", required=True)
     parser.add_argument("--ami-port", type=int, required=True)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, help="HTTP port (a process with the web role)")
     parser.add_argument("--recordings", required=True)
     parser.add_argument("--secret", default="bench-secret")
     parser.add_argument("--profile", help="write a pyinstrument profile here (.html or .txt)")
+    parser.add_argument("--role", default="", help="as `callcentre serve --role` (default: all)")
+    parser.add_argument("--redis", help="Redis URL: events between the processes")
     args = parser.parse_args()
     settings = load_settings(
         database_url=args.database, ami_port=args.ami_port, ami_secret=args.secret,
         default_area_code="029", recordings_dir=Path(args.recordings), dialer_enabled=False,
-        secret_key="bench-secret-key-" + "x" * 32)
+        secret_key="bench-secret-key-" + "x" * 32, redis_url=args.redis)
+    roles = parse_roles([args.role])
+    app = create_app(settings, roles=roles)
+    if Role.WEB not in roles:  # a bridge: no HTTP, just its lifespan until stdin closes
+        asyncio.run(_run_headless(app))
+        return
+    if args.port is None:
+        parser.error("--port is needed by the web role")
     server = uvicorn.Server(uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=args.port, log_level="warning",
+        app, host="127.0.0.1", port=args.port, log_level="warning",
         ws="websockets-sansio", lifespan="on"))
 
     def stop_on_eof() -> None:
@@ -60,6 +73,11 @@ def main() -> None:
         out = Path(args.profile)
         out.write_text(profiler.output_html() if out.suffix == ".html"
                        else profiler.output_text(unicode=False, show_all=False))
+
+
+async def _run_headless(app: FastAPI) -> None:
+    async with app.router.lifespan_context(app):
+        await asyncio.to_thread(sys.stdin.read)
 
 
 if __name__ == "__main__":

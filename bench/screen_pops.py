@@ -11,8 +11,10 @@ stopped ringing (useless to the agent), *lost* when it never arrives. Baseline: 
 `websockets` server pushing a message to one of the connected clients at the same rate,
 timed from send to receipt, in one process.
 
-`python -m bench.screen_pops [--agents N] [--rate R] [--seconds S] [--profile FILE]` runs
-other sizes, with the server under pyinstrument when asked.
+`python -m bench.screen_pops [--agents N] [--rate R] [--seconds S] [--profile FILE]
+[--database postgresql | --cluster]` runs other sizes, with the server under pyinstrument
+when asked; `--cluster` runs the server as production's multi-process topology (PostgreSQL,
+Redis, one bridge process and two web processes, the agents split between them).
 """
 
 from __future__ import annotations
@@ -153,8 +155,10 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 async def _real(directory: Path, url: str, agents: int, rate: float, seconds: float,
-                profile: str | None = None) -> dict[str, Any]:
-    """Run the three processes; the calls with their pops' fate and latency."""
+                profile: str | None = None, redis: str | None = None) -> dict[str, Any]:
+    """Run the processes; the calls with their pops' fate and latency. With `redis`, the
+    server is three processes as a deployment runs them: a bridge and two web processes,
+    each agent's websocket on one or the other."""
     database = Database(url)
     await load_customers(database, CUSTOMERS)
     tokens = await _agents(database, agents)
@@ -163,26 +167,36 @@ async def _real(directory: Path, url: str, agents: int, rate: float, seconds: fl
     pbx = _spawn("bench.pops_pbx", "--agents", str(agents), "--rate", str(rate),
                  "--seconds", str(seconds), "--customers", str(CUSTOMERS),
                  "--answer-after", str(ANSWER_AFTER), "--recordings", recordings)
-    server: subprocess.Popen[str] | None = None
+    servers: list[subprocess.Popen[str]] = []
     clients: list[_Client] = []
     try:
         ami_port = (await _line(pbx))["port"]
-        port = _free_port()
-        server = _spawn("bench.pops_server", "--database", url, "--ami-port", str(ami_port),
-                        "--port", str(port), "--recordings", recordings,
-                        *(["--profile", profile] if profile else []))
-        await _server_ready(port, server)
-        origin = f"http://127.0.0.1:{port}"
-        clients = [_Client(f"ws://127.0.0.1:{port}/ws", origin, token) for token in tokens]
+        common = ["--database", url, "--ami-port", str(ami_port), "--recordings", recordings]
+        ports = [_free_port()] if redis is None else [_free_port(), _free_port()]
+        if redis is not None:
+            common += ["--redis", redis]
+            servers.append(_spawn("bench.pops_server", *common, "--role", "bridge"))
+        for port in ports:
+            servers.append(_spawn(
+                "bench.pops_server", *common, "--port", str(port),
+                *(["--role", "web"] if redis is not None else []),
+                *(["--profile", profile] if profile else [])))
+        for port, server in zip(ports, servers[-len(ports):], strict=True):
+            await _server_ready(port, server)
+        clients = [_Client(f"ws://127.0.0.1:{ports[n % len(ports)]}/ws",
+                           f"http://127.0.0.1:{ports[n % len(ports)]}", token)
+                   for n, token in enumerate(tokens)]
         for start in range(0, len(clients), 50):
             await asyncio.gather(*(c.connect() for c in clients[start:start + 50]))
         readers = [asyncio.create_task(c.read()) for c in clients]
         by_extension = dict(zip(extensions(agents), clients, strict=True))
-        say(f"  {len(clients)} agents connected (server and PBX in their own processes); "
-            f"placing {rate:g} calls/s for {seconds:g} s")
+        say(f"  {len(clients)} agents connected to {len(ports)} web process(es); server in "
+            f"{len(servers)} process(es), PBX in its own; placing {rate:g} calls/s for "
+            f"{seconds:g} s")
         assert pbx.stdin is not None
         if profile:
-            server.send_signal(signal.SIGUSR1)  # profile the calls, not the logins
+            for server in servers:
+                server.send_signal(signal.SIGUSR1)  # profile the calls, not the logins
         pbx.stdin.write("go\n")
         pbx.stdin.flush()
         calls = []
@@ -202,7 +216,7 @@ async def _real(directory: Path, url: str, agents: int, rate: float, seconds: fl
         for client in clients:
             if client.socket is not None:
                 await client.socket.close()
-        if server is not None:
+        for server in servers:
             _stop(server)
         _stop(pbx)
 
@@ -246,20 +260,31 @@ async def _baseline(agents: int, rate: float, seconds: float) -> list[float]:
 
 def run(quick: bool = False, *, agents: int | None = None, rate: float | None = None,
         seconds: float | None = None, profile: str | None = None,
-        database: str = "sqlite") -> dict[str, Any]:
+        database: str = "sqlite", cluster: bool = False) -> dict[str, Any]:
     default = (10, 5.0, 2.0) if quick else (500, 20.0, 20.0)
+    database = "postgresql" if cluster else database
     agents, rate, seconds = agents or default[0], rate or default[1], seconds or default[2]
     say(f"Screen pops: {agents} agents connected, {rate:g} new calls/s for {seconds:g} s")
     base = latency_summary(asyncio.run(_baseline(agents, rate, seconds)))
     say(f"  bare websocket push: p50 {base['p50_ms']:.2f} ms, p99 {base['p99_ms']:.2f} ms, "
         f"max {base['max_ms']:.2f} ms")
     with scratch_dir("pops") as directory:
-        if database == "sqlite":
+        if database == "sqlite" and not cluster:
             url = migrated_sqlite(directory)
             outcome = asyncio.run(_real(directory, url, agents, rate, seconds, profile))
-        else:  # production's database: asyncpg, no thread hop per query
+        elif not cluster:  # production's database: asyncpg, no thread hop per query
             with postgres_database("pops") as url:
                 outcome = asyncio.run(_real(directory, url, agents, rate, seconds, profile))
+        else:  # production's topology: PostgreSQL, Redis, a bridge and two web processes
+            from tests.support.redis import start_server
+
+            redis = start_server()
+            try:
+                with postgres_database("pops") as url:
+                    outcome = asyncio.run(_real(directory, url, agents, rate, seconds,
+                                                profile, redis.url))
+            finally:
+                redis.stop()
     calls, rung = outcome["calls"], outcome["rung"]
     arrived = [c for c in rung if c["received"] is not None]
     late = [c for c in arrived if c["ring_ended"] is not None
@@ -277,7 +302,8 @@ def run(quick: bool = False, *, agents: int | None = None, rate: float | None = 
     say(f"  p99 goal < {GOAL_P99_MS:g} ms, none late or lost: {'met' if met else 'NOT met'}; "
         f"{ratio(mine['p99_ms'], base['p99_ms']):.1f}× the bare push (p99)")
     return finish("screen_pops", {
-        "database": database, "agents": agents, "calls_per_second": rate, "seconds": seconds,
+        "database": database, "topology": "cluster" if cluster else "single",
+        "agents": agents, "calls_per_second": rate, "seconds": seconds,
         "calls": len(calls), "rung": len(rung), "late": len(late), "lost": lost,
         "ring_seconds": ANSWER_AFTER, "pop": mine, "baseline": base,
         "ratio_p50": ratio(mine["p50_ms"], base["p50_ms"]),
@@ -293,9 +319,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--profile", help="profile the server with pyinstrument into FILE")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--cluster", action="store_true",
+                        help="PostgreSQL and Redis, a bridge process and two web processes")
     args = parser.parse_args()
     run(args.quick, agents=args.agents, rate=args.rate, seconds=args.seconds,
-        profile=args.profile, database=args.database)
+        profile=args.profile, database=args.database, cluster=args.cluster)
 
 
 if __name__ == "__main__":

@@ -42,3 +42,12 @@ def test_benchmark_runs_and_ends_with_its_figures(name: str) -> None:
         for kind in ("sqlite", "postgresql"):
             assert {"baseline", "goal_met"} <= set(figures[kind])
             assert figures[kind].get("wrong", 0) == 0  # every written form found
+
+
+def test_screen_pops_runs_on_the_multi_process_topology() -> None:
+    result = subprocess.run([sys.executable, "-m", "bench.screen_pops", "--cluster", "--quick"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["topology"] == "cluster" and figures["database"] == "postgresql"
+    assert figures["rung"] == figures["calls"] > 0 and figures["lost"] == 0
