@@ -9,10 +9,13 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+Case = TypeVar("Case")
+Result = TypeVar("Result")
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "ami"
@@ -30,6 +33,24 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(seconds, 0.50) * 1000, 3),
             "p99_ms": round(percentile(seconds, 0.99) * 1000, 3),
             "max_ms": round(max(seconds) * 1000, 3), "samples": len(seconds)}
+
+
+async def timed_pairs(cases: Iterable[Case], real: Callable[[Case], Awaitable[Result]],
+                      baseline: Callable[[Case], Awaitable[object]]
+                      ) -> tuple[list[float], list[float], list[Result]]:
+    """Each case through `real`, then through `baseline`, one after the other (so both meet
+    the same moments of a noisy machine): both latencies in seconds, and real's results."""
+    real_times: list[float] = []
+    baseline_times: list[float] = []
+    results: list[Result] = []
+    for case in cases:
+        start = time.perf_counter()
+        results.append(await real(case))
+        real_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        await baseline(case)
+        baseline_times.append(time.perf_counter() - start)
+    return real_times, baseline_times, results
 
 
 def say(line: str) -> None:

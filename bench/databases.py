@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from bench.common import migrated_sqlite, say, scratch_dir
 
@@ -37,3 +39,14 @@ def database(kind: str, name: str) -> Iterator[str]:
     opener = sqlite_database if kind == "sqlite" else postgres_database
     with opener(name) as url:
         yield url
+
+
+def on_both(name: str, measure: Callable[[str], Coroutine[Any, Any, dict[str, Any]]]
+            ) -> dict[str, dict[str, Any]]:
+    """`measure(url)` on a fresh SQLite database, then on a fresh PostgreSQL one; each
+    result by kind, and `goal_met` if both met theirs."""
+    results: dict[str, Any] = {}
+    for kind in ("sqlite", "postgresql"):
+        with database(kind, name) as url:
+            results[kind] = asyncio.run(measure(url))
+    return {**results, "goal_met": all(r["goal_met"] for r in results.values())}
