@@ -289,10 +289,16 @@ async def test_killing_the_active_dialer_hands_over_without_double_dialing(
     for extension in ("1001", "1002"):
         sim.set_answer(extension, 0.5)
     async with Agent(cluster.nodes["web-a"], "agent1") as one, \
-            Agent(cluster.nodes["web-b"], "agent2") as two:
+            Agent(cluster.nodes["web-b"], "agent2") as two, \
+            Agent(cluster.nodes["web-b"], "supervisor") as supervisor:
         await one.set_state("ready")
         await two.set_state("ready")
-        _, task_ids = await _campaign_tasks(db, 16)
+        campaign_id, task_ids = await _campaign_tasks(db, 16)
+
+        async def dialer_shown() -> dict[str, Any]:  # the campaign page's dialer line
+            response = await supervisor.http.get(f"/api/campaigns/{campaign_id}")
+            assert response.status_code == 200, response.text
+            return dict(response.json()["dialer"] or {})
 
         async def attempts() -> list[CallbackAttempt]:
             async with db.session() as session:
@@ -300,11 +306,26 @@ async def test_killing_the_active_dialer_hands_over_without_double_dialing(
                     CallbackAttempt.task_id.in_(task_ids)).order_by(CallbackAttempt.id)))
 
         await eventually(lambda: _at_least(attempts, 3), 60, "the first attempts")
+        # A web process has no dialer of its own: it shows theirs, through Redis (each
+        # refreshes its entry every 2 s).
+
+        async def one_active_one_standby() -> bool:
+            shown = await dialer_shown()
+            return bool(shown.get("active")) and shown["standby"] == 1 \
+                and shown["calls_started"] >= 1
+
+        await eventually(one_active_one_standby, 15, "the page to show both dialers")
         [active] = [n for n in dialers.values() if "dialer active" in n.output()]
         [standby] = [n for n in dialers.values() if n is not active]
         active.kill()
         killed_at = SystemClock().now()
         await cluster.wait_log(standby, "dialer active", timeout=30)
+
+        async def handed_over() -> bool:
+            shown = await dialer_shown()
+            return bool(shown.get("active")) and shown["standby"] == 0
+
+        await eventually(handed_over, 30, "the page to show the new active dialer")
         await eventually(lambda: _covers(attempts, task_ids), 90, "every task to be dialed")
         await asyncio.sleep(2.0)  # anything dialed twice would show by now
         made = await attempts()

@@ -5,6 +5,8 @@ dead consumer's job is taken over."""
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
@@ -28,7 +30,9 @@ from telephony.speech.recognizer import Transcript as Heard
 from telephony.speech.recognizer import Word
 from telephony.speech.worker import TranscriptionWorker
 from tests.support.redis import RedisServer
+from tests.support.waiting import until
 from web.cluster.codec import UserMessage, decode, encode
+from web.cluster.dialer_board import DIALERS_KEY, STALE_SECONDS, DialerBoard
 from web.cluster.events import EventStream
 from web.cluster.roles import ALL_ROLES, Role, parse_roles
 
@@ -188,3 +192,44 @@ def test_serve_refuses_a_web_without_its_bridge_and_no_redis() -> None:
     assert result.exit_code != 0 and "CALLCENTRE_REDIS_URL" in result.output
     result = CliRunner().invoke(cli, ["serve", "--role", "brige"], obj={})
     assert result.exit_code != 0 and "unknown role 'brige'" in result.output
+
+
+async def test_the_dialer_board_shows_the_active_dialer_and_forgets_dead_ones(
+        redis: Redis) -> None:
+    await redis.delete(DIALERS_KEY)
+    board = DialerBoard(redis)
+    assert await board.status() is None  # no dialer running anywhere
+    states = {"a": {"active": True, "calls_started": 7}, "b": {"active": False,
+                                                           "calls_started": 0}}
+    publishers = {name: asyncio.create_task(board.publish(name, lambda s=state: s,
+                                                          interval=0.05))
+                  for name, state in states.items()}
+    await until(lambda: redis.hlen(DIALERS_KEY), 5)
+    await until(lambda: _shows(board, {"active": True, "calls_started": 7, "standby": 1}), 5)
+
+    # A dialer that died leaves an entry nobody refreshes: ignored once stale, and removed.
+    await redis.hset(DIALERS_KEY, "dead", json.dumps(
+        {"active": True, "calls_started": 3, "at": time.time() - STALE_SECONDS - 1}))
+    await redis.hset(DIALERS_KEY, "garbled", "not json")
+    assert await board.status() == {"active": True, "calls_started": 7, "standby": 1}
+    assert set(await redis.hkeys(DIALERS_KEY)) == {"a", "b"}
+
+    # One that stops cleanly takes its entry with it.
+    publishers["a"].cancel()
+    await asyncio.gather(publishers["a"], return_exceptions=True)
+    assert await board.status() == {"active": False, "calls_started": 0, "standby": 1}
+    publishers["b"].cancel()
+    await asyncio.gather(publishers["b"], return_exceptions=True)
+    assert await board.status() is None
+
+
+async def test_the_dialer_board_without_redis_says_nothing_rather_than_fail() -> None:
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    try:
+        assert await DialerBoard(unreachable).status() is None
+    finally:
+        await unreachable.aclose()
+
+
+async def _shows(board: DialerBoard, expected: dict[str, object]) -> bool:
+    return await board.status() == expected

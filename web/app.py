@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -86,6 +88,7 @@ def create_app(settings: Settings, *, database: Database | None = None,
         tasks: list[asyncio.Task[Any]] = []
         if cluster is not None:
             svc.events = cluster.events
+            svc.dialer_board = cluster.dialers
             tasks.append(asyncio.create_task(cluster.events.run_sender(), name="events-out"))
             if with_bridge and svc.bridge is None:
                 svc.remote_pbx = wiring.remote_pbx(cluster, settings)
@@ -142,6 +145,10 @@ def create_app(settings: Settings, *, database: Database | None = None,
                                 clock=svc.clock)
             app.state.health_probes["dialer"] = svc.dialer.health
             tasks.append(asyncio.create_task(svc.dialer.run(), name="dialer"))
+            if cluster is not None:  # for the campaign pages of the other processes
+                tasks.append(asyncio.create_task(cluster.dialers.publish(
+                    f"{socket.gethostname()}:{os.getpid()}", svc.dialer.health),
+                    name="dialer-board"))
         # Start-up's objects (≈300,000 in a loaded server) leave the collector's scans: a full
         # collection over them stalled the loop 150–300 ms, which screen pops felt (bench/).
         gc.freeze()

@@ -125,7 +125,7 @@ async def get_campaign(campaign_id: int, _: Caller = Depends(supervisors),
                                           now=svc.clock.now())
     return {"campaign": CampaignOut.of(campaign).model_dump(mode="json"),
             "progress": [asdict(s) for s in stages],
-            "dialer": svc.dialer.health() if svc.dialer is not None else None}
+            "dialer": await svc.dialer_status()}
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut)

@@ -19,6 +19,7 @@ from telephony.dialer import Dialer
 
 if TYPE_CHECKING:
     from web.agent_states import AgentStates
+    from web.cluster.dialer_board import DialerBoard
     from web.cluster.events import EventStream
     from web.cluster.pbx_commands import RemotePbx
     from web.metrics import Metrics
@@ -39,6 +40,7 @@ class Services:
     # Several processes (Redis configured): the events stream, and the PBX through the bridge.
     events: EventStream | None = None
     remote_pbx: RemotePbx | None = None
+    dialer_board: DialerBoard | None = None  # every dialer's state, whichever process
 
     def today(self) -> date:
         return local_today(self.clock, self.settings.tz)
@@ -51,6 +53,15 @@ class Services:
             from web.cluster.codec import UserMessage
 
             self.events.publish(UserMessage(user_id, kind, payload))
+
+    async def dialer_status(self) -> dict[str, Any] | None:
+        """Whether a dialer is working: all of them (through Redis) when processes share the
+        work, else this process's own; None when none is running."""
+        status = await self.dialer_board.status() if self.dialer_board is not None else None
+        if status is None and self.dialer is not None:
+            health = self.dialer.health()
+            status = {**health, "standby": 0 if health["active"] else 1}
+        return status
 
     def pbx_connected(self) -> bool | None:
         """Whether the PBX is connected; None when this process has no way to it."""

@@ -25,6 +25,7 @@ from telephony.speech.job_stream import JobStream, StreamWorker, publish_jobs
 from telephony.speech.status import open_pool
 from telephony.speech.worker import TranscriptionWorker
 from web.cluster.codec import FORWARDED, UserMessage
+from web.cluster.dialer_board import DialerBoard
 from web.cluster.events import EventStream
 from web.cluster.pbx_commands import PbxCommandServer, RemotePbx
 from web.services import Services
@@ -39,6 +40,7 @@ class Cluster:
     redis: Redis
     events: EventStream
     jobs: JobStream
+    dialers: DialerBoard
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -50,7 +52,7 @@ def connect(settings: Settings) -> Cluster | None:
         return None
     redis = Redis.from_url(settings.redis_url.get_secret_value(), decode_responses=True,
                            health_check_interval=30)
-    return Cluster(redis, EventStream(redis), JobStream(redis))
+    return Cluster(redis, EventStream(redis), JobStream(redis), DialerBoard(redis))
 
 
 def wire_bridge(cluster: Cluster, svc: Services, bridge: Bridge, bus: EventBus,

@@ -116,9 +116,10 @@ export class CampaignView {
   renderDialer() {
     if (!this.dialerLine) return;
     const d = this.dialer;
-    const key = !d ? "campaigns.dialer.off" : d.active ? "campaigns.dialer.active"
+    const key = !d ? "campaigns.dialer.off"
+      : d.active ? (d.standby ? "campaigns.dialer.active_standby" : "campaigns.dialer.active")
       : "campaigns.dialer.standby";
-    setText(this.dialerLine, key, { n: d?.calls_started ?? 0 });
+    setText(this.dialerLine, key, { n: d?.calls_started ?? 0, standby: d?.standby ?? 0 });
     this.dialerLine.dataset.state = !d ? "off" : d.active ? "active" : "standby";
   }
 
