@@ -262,29 +262,28 @@ def run(quick: bool = False, *, agents: int | None = None, rate: float | None = 
         seconds: float | None = None, profile: str | None = None,
         database: str = "sqlite", cluster: bool = False) -> dict[str, Any]:
     default = (10, 5.0, 2.0) if quick else (500, 20.0, 20.0)
-    database = "postgresql" if cluster else database
     agents, rate, seconds = agents or default[0], rate or default[1], seconds or default[2]
     say(f"Screen pops: {agents} agents connected, {rate:g} new calls/s for {seconds:g} s")
     base = latency_summary(asyncio.run(_baseline(agents, rate, seconds)))
     say(f"  bare websocket push: p50 {base['p50_ms']:.2f} ms, p99 {base['p99_ms']:.2f} ms, "
         f"max {base['max_ms']:.2f} ms")
     with scratch_dir("pops") as directory:
-        if database == "sqlite" and not cluster:
-            url = migrated_sqlite(directory)
-            outcome = asyncio.run(_real(directory, url, agents, rate, seconds, profile))
-        elif not cluster:  # production's database: asyncpg, no thread hop per query
-            with postgres_database("pops") as url:
-                outcome = asyncio.run(_real(directory, url, agents, rate, seconds, profile))
-        else:  # production's topology: PostgreSQL, Redis, a bridge and two web processes
+        if cluster:  # production's topology: PostgreSQL, Redis, a bridge and two webs
             from tests.support.redis import start_server
 
-            redis = start_server()
+            database, redis = "postgresql", start_server()
             try:
                 with postgres_database("pops") as url:
                     outcome = asyncio.run(_real(directory, url, agents, rate, seconds,
                                                 profile, redis.url))
             finally:
                 redis.stop()
+        elif database == "sqlite":
+            url = migrated_sqlite(directory)
+            outcome = asyncio.run(_real(directory, url, agents, rate, seconds, profile))
+        else:  # production's database: asyncpg, no thread hop per query
+            with postgres_database("pops") as url:
+                outcome = asyncio.run(_real(directory, url, agents, rate, seconds, profile))
     calls, rung = outcome["calls"], outcome["rung"]
     arrived = [c for c in rung if c["received"] is not None]
     late = [c for c in arrived if c["ring_ended"] is not None

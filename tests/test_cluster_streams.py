@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
@@ -32,7 +31,7 @@ from telephony.speech.worker import TranscriptionWorker
 from tests.support.redis import RedisServer
 from tests.support.waiting import until
 from web.cluster.codec import UserMessage, decode, encode
-from web.cluster.dialer_board import DIALERS_KEY, STALE_SECONDS, DialerBoard
+from web.cluster.dialer_board import TTL_SECONDS, DialerBoard, dialer_key
 from web.cluster.events import EventStream
 from web.cluster.roles import ALL_ROLES, Role, parse_roles
 
@@ -196,7 +195,7 @@ def test_serve_refuses_a_web_without_its_bridge_and_no_redis() -> None:
 
 async def test_the_dialer_board_shows_the_active_dialer_and_forgets_dead_ones(
         redis: Redis) -> None:
-    await redis.delete(DIALERS_KEY)
+    await _forget_dialers(redis)
     board = DialerBoard(redis)
     assert await board.status() is None  # no dialer running anywhere
     states = {"a": {"active": True, "calls_started": 7}, "b": {"active": False,
@@ -204,23 +203,31 @@ async def test_the_dialer_board_shows_the_active_dialer_and_forgets_dead_ones(
     publishers = {name: asyncio.create_task(board.publish(name, lambda s=state: s,
                                                           interval=0.05))
                   for name, state in states.items()}
-    await until(lambda: redis.hlen(DIALERS_KEY), 5)
     await until(lambda: _shows(board, {"active": True, "calls_started": 7, "standby": 1}), 5)
+    assert 0 < await redis.ttl(dialer_key("a")) <= TTL_SECONDS
 
-    # A dialer that died leaves an entry nobody refreshes: ignored once stale, and removed.
-    await redis.hset(DIALERS_KEY, "dead", json.dumps(
-        {"active": True, "calls_started": 3, "at": time.time() - STALE_SECONDS - 1}))
-    await redis.hset(DIALERS_KEY, "garbled", "not json")
+    # A dialer that died stops refreshing its key: once it expires, it is gone. A value that
+    # is not a dialer's state is ignored.
+    await redis.set(dialer_key("dead"), json.dumps({"active": True, "calls_started": 3}),
+                    px=100)
+    await redis.set(dialer_key("garbled"), "not json", px=100)
+    assert await board.status() == {"active": True, "calls_started": 10, "standby": 1}
+    await asyncio.sleep(0.2)
     assert await board.status() == {"active": True, "calls_started": 7, "standby": 1}
-    assert set(await redis.hkeys(DIALERS_KEY)) == {"a", "b"}
+    assert sorted(await redis.keys(dialer_key("*"))) == [dialer_key("a"), dialer_key("b")]
 
-    # One that stops cleanly takes its entry with it.
+    # One that stops cleanly takes its key with it.
     publishers["a"].cancel()
     await asyncio.gather(publishers["a"], return_exceptions=True)
     assert await board.status() == {"active": False, "calls_started": 0, "standby": 1}
     publishers["b"].cancel()
     await asyncio.gather(publishers["b"], return_exceptions=True)
     assert await board.status() is None
+
+
+async def _forget_dialers(redis: Redis) -> None:
+    for key in await redis.keys(dialer_key("*")):
+        await redis.delete(key)
 
 
 async def test_the_dialer_board_without_redis_says_nothing_rather_than_fail() -> None:

@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +22,7 @@ from telephony.attempt_outcomes import resolve_attempt
 from telephony.bridge import Bridge, QueueMembersResynced
 from telephony.dialer import Dialer
 from telephony.events import CallEnded
+from telephony.process_name import process_name
 from telephony.speech.status import transcription_status
 from telephony.speech.worker import run_transcription_worker
 from web import (
@@ -147,8 +146,7 @@ def create_app(settings: Settings, *, database: Database | None = None,
             tasks.append(asyncio.create_task(svc.dialer.run(), name="dialer"))
             if cluster is not None:  # for the campaign pages of the other processes
                 tasks.append(asyncio.create_task(cluster.dialers.publish(
-                    f"{socket.gethostname()}:{os.getpid()}", svc.dialer.health),
-                    name="dialer-board"))
+                    process_name(), svc.dialer.health), name="dialer-board"))
         # Start-up's objects (≈300,000 in a loaded server) leave the collector's scans: a full
         # collection over them stalled the loop 150–300 ms, which screen pops felt (bench/).
         gc.freeze()

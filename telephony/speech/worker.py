@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -44,6 +42,7 @@ from crm.transcripts.service import (
     renew_lease,
     save_transcript,
 )
+from telephony.process_name import process_name
 from telephony.speech.errors import TranscriptionError
 from telephony.speech.pool import TranscriptionPool
 from telephony.speech.recognizer import Transcript
@@ -75,7 +74,7 @@ class _LeaseLost(Exception):
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return f"{process_name()}:{uuid.uuid4().hex[:6]}"
 
 
 class TranscriptionWorker:

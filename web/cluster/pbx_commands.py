@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import socket
 import time
 import uuid
 from typing import Any
@@ -29,6 +27,7 @@ from crm.agents.models import AgentStatus
 from telephony.agent_sync import AgentPbxSync, AgentTarget
 from telephony.ami.client import AmiError
 from telephony.bridge import Bridge
+from telephony.process_name import process_name
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class PbxCommandServer:
         self.bridge = bridge
         self.sync = sync
         self.stream = commands_stream(bridge.settings.pbx_id)
-        self.consumer = f"{socket.gethostname()}:{os.getpid()}"
+        self.consumer = process_name()
         self.block_ms = block_ms
         self.handled = 0
 
