@@ -14,10 +14,18 @@ BENCHMARKS = ("ami_ingest", "screen_pops", "transcription", "caller_lookup", "du
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], metavar="NAME",
-                        help=f"one or more of {', '.join(BENCHMARKS)} (default: all)")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes: checks that everything runs, measures nothing")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        choices=[*BENCHMARKS, []],
+        metavar="NAME",
+        help=f"one or more of {', '.join(BENCHMARKS)} (default: all)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes: checks that everything runs, measures nothing",
+    )
     args = parser.parse_args()
     names = args.names or list(BENCHMARKS)
     if len(names) == 1:
@@ -31,11 +39,18 @@ def main() -> None:
         sys.stdout.write(output.stdout)
         sys.stderr.write(output.stderr[-4000:])
         lines = output.stdout.strip().splitlines()
-        results[name] = json.loads(lines[-1]) if output.returncode == 0 and lines else {
-            "error": f"exit status {output.returncode}"}
+        results[name] = (
+            json.loads(lines[-1])
+            if output.returncode == 0 and lines
+            else {"error": f"exit status {output.returncode}"}
+        )
         print(flush=True)
-    print(json.dumps({"benchmarks": results,
-                      "seconds": round(time.perf_counter() - start, 1)}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {"benchmarks": results, "seconds": round(time.perf_counter() - start, 1)},
+            ensure_ascii=False,
+        )
+    )
     if any("error" in r for r in results.values()):
         sys.exit(1)
 

@@ -60,7 +60,7 @@ def panoramisk_ceiling(stream: Stream) -> Timing:
     data = stream.data
     cpu, start = time.process_time(), time.perf_counter()
     for offset in range(0, len(data), CHUNK):
-        protocol.data_received(data[offset:offset + CHUNK])
+        protocol.data_received(data[offset : offset + CHUNK])
     protocol.data_received(b"\r\n\r\n")
     timing = Timing(time.perf_counter() - start, time.process_time() - cpu)
     assert sink.events == stream.events, (sink.events, stream.events)
@@ -71,9 +71,14 @@ async def bridge_path(stream: Stream, url: str) -> tuple[Timing, int]:
     """From the first byte sent to every call stored; and the calls stored."""
     sim = PbxSimulator(SimulatorConfig(port=0, secret="bench-secret", seed=1))
     _, port = await sim.start()
-    settings = load_settings(database_url=url, ami_port=port, ami_secret="bench-secret",
-                             default_area_code="029", ami_ping_timeout=60,
-                             ami_action_timeout=60)
+    settings = load_settings(
+        database_url=url,
+        ami_port=port,
+        ami_secret="bench-secret",
+        default_area_code="029",
+        ami_ping_timeout=60,
+        ami_action_timeout=60,
+    )
     database = Database(url)
     bridge = Bridge(settings, database, EventBus())
     await bridge.start()
@@ -85,7 +90,7 @@ async def bridge_path(stream: Stream, url: str) -> tuple[Timing, int]:
         data = stream.data
         cpu, start = time.process_time(), time.perf_counter()
         for offset in range(0, len(data), CHUNK):
-            session.send(data[offset:offset + CHUNK])
+            session.send(data[offset : offset + CHUNK])
             await session.drain()
         # The answer comes after every byte of the stream: once here, all were read.
         await bridge.client.send({"Action": "Ping"}, as_list=False)
@@ -106,9 +111,14 @@ async def _prepare(url: str, customers: int) -> None:
         await load_customers(database, customers)
         async with database.session() as session:
             for extension in ("1001", "1002"):
-                await users.create(session, username=f"agent{extension}", password="bench-pass",
-                                   display_name=f"坐席{extension}", role=Role.AGENT,
-                                   extension=extension)
+                await users.create(
+                    session,
+                    username=f"agent{extension}",
+                    password="bench-pass",
+                    display_name=f"坐席{extension}",
+                    role=Role.AGENT,
+                    extension=extension,
+                )
     finally:
         await database.dispose()
 
@@ -117,8 +127,10 @@ def run(quick: bool = False) -> dict[str, Any]:
     calls, customers = (30, 200) if quick else (1000, 20_000)
     numbers = [mobile(i) for i in range(0, customers, 3)] + ["13912345678", "02988881234"]
     stream = build_stream(calls, numbers=numbers)
-    say(f"AMI ingest: {calls} calls, {stream.events} events, {len(stream.data) / 1e6:.1f} MB "
-        f"of AMI; {customers} customers in SQLite")
+    say(
+        f"AMI ingest: {calls} calls, {stream.events} events, {len(stream.data) / 1e6:.1f} MB "
+        f"of AMI; {customers} customers in SQLite"
+    )
     with scratch_dir("ami") as directory:
         url = migrated_sqlite(directory)
         asyncio.run(_prepare(url, customers))
@@ -126,24 +138,42 @@ def run(quick: bool = False) -> dict[str, Any]:
         real, stored = asyncio.run(bridge_path(stream, url))
         ceilings += [panoramisk_ceiling(stream), panoramisk_ceiling(stream)]
     ceiling = Timing(min(c.wall for c in ceilings), min(c.cpu for c in ceilings))
-    rates = {name: (stream.events / real_s, stream.events / ceiling_s)
-             for name, real_s, ceiling_s in (("wall", real.wall, ceiling.wall),
-                                             ("cpu", real.cpu, ceiling.cpu))}
+    rates = {
+        name: (stream.events / real_s, stream.events / ceiling_s)
+        for name, real_s, ceiling_s in (
+            ("wall", real.wall, ceiling.wall),
+            ("cpu", real.cpu, ceiling.cpu),
+        )
+    }
     share = {name: ratio(ours, theirs) for name, (ours, theirs) in rates.items()}
-    say(f"  panoramisk parse (ceiling): {rates['wall'][1]:10,.0f} events/s wall, "
-        f"{rates['cpu'][1]:10,.0f} per CPU-second (best of {len(ceilings)})")
-    say(f"  bridge → tracker → SQLite:  {rates['wall'][0]:10,.0f} events/s wall, "
-        f"{rates['cpu'][0]:10,.0f} per CPU-second; {stored} call rows stored")
-    say(f"  ratio to the ceiling: {share['wall']:.2f} wall, {share['cpu']:.2f} CPU "
-        f"(goal ≥ {GOAL:.2f} on CPU time: {'met' if share['cpu'] >= GOAL else 'NOT met'})")
+    say(
+        f"  panoramisk parse (ceiling): {rates['wall'][1]:10,.0f} events/s wall, "
+        f"{rates['cpu'][1]:10,.0f} per CPU-second (best of {len(ceilings)})"
+    )
+    say(
+        f"  bridge → tracker → SQLite:  {rates['wall'][0]:10,.0f} events/s wall, "
+        f"{rates['cpu'][0]:10,.0f} per CPU-second; {stored} call rows stored"
+    )
+    say(
+        f"  ratio to the ceiling: {share['wall']:.2f} wall, {share['cpu']:.2f} CPU "
+        f"(goal ≥ {GOAL:.2f} on CPU time: {'met' if share['cpu'] >= GOAL else 'NOT met'})"
+    )
     if stored != calls:
         say(f"  WARNING: {calls} calls sent, {stored} stored")
-    return finish("ami_ingest", {
-        "calls": calls, "events": stream.events, "bytes": len(stream.data),
-        "calls_stored": stored,
-        "events_per_second": round(rates["wall"][0]),
-        "events_per_cpu_second": round(rates["cpu"][0]),
-        "baseline_events_per_second": round(rates["wall"][1]),
-        "baseline_events_per_cpu_second": round(rates["cpu"][1]),
-        "ratio": share["wall"], "ratio_cpu": share["cpu"],
-        "goal_ratio": GOAL, "goal_met": share["cpu"] >= GOAL})
+    return finish(
+        "ami_ingest",
+        {
+            "calls": calls,
+            "events": stream.events,
+            "bytes": len(stream.data),
+            "calls_stored": stored,
+            "events_per_second": round(rates["wall"][0]),
+            "events_per_cpu_second": round(rates["cpu"][0]),
+            "baseline_events_per_second": round(rates["wall"][1]),
+            "baseline_events_per_cpu_second": round(rates["cpu"][1]),
+            "ratio": share["wall"],
+            "ratio_cpu": share["cpu"],
+            "goal_ratio": GOAL,
+            "goal_met": share["cpu"] >= GOAL,
+        },
+    )

@@ -18,8 +18,11 @@ from bench.common import FIXTURES
 from telephony.pbx_sim.replay import capture_events
 
 # Share of each shape in the generated traffic (inbound dominates a service hotline).
-SHAPES = (("inbound_queue_answered", 6), ("outbound_callback_dial_bridged", 3),
-          ("callback_busy", 1))
+SHAPES = (
+    ("inbound_queue_answered", 6),
+    ("outbound_callback_dial_bridged", 3),
+    ("callback_busy", 1),
+)
 _UNIQUEID = re.compile(rb"\b\d{10}\.(\d+)\b")
 _INSTANCE = re.compile(rb"-0000000([0-9a-f]);([12])")
 _UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -47,8 +50,7 @@ def _copy(events: list[bytes], index: int, number: bytes, rng: random.Random) ->
     bridge: dict[bytes, bytes] = {}
 
     def new_uuid(match: re.Match[bytes]) -> bytes:
-        return bridge.setdefault(match.group(0), str(uuid.UUID(int=rng.getrandbits(128)))
-                                 .encode())
+        return bridge.setdefault(match.group(0), str(uuid.UUID(int=rng.getrandbits(128))).encode())
 
     out = []
     for captured_event in events:
@@ -62,13 +64,20 @@ def _copy(events: list[bytes], index: int, number: bytes, rng: random.Random) ->
     return out
 
 
-def build_stream(calls: int, *, numbers: list[str], concurrency: int = 40,
-                 seed: int = 11, fixtures: Path = FIXTURES) -> Stream:
+def build_stream(
+    calls: int,
+    *,
+    numbers: list[str],
+    concurrency: int = 40,
+    seed: int = 11,
+    fixtures: Path = FIXTURES,
+) -> Stream:
     """`calls` calls drawn from the captures' shapes, callers drawn from `numbers`."""
     rng = random.Random(seed)
     templates = _templates(fixtures)
-    pending = [_copy(rng.choice(templates), i, rng.choice(numbers).encode(), rng)
-               for i in range(calls)]
+    pending = [
+        _copy(rng.choice(templates), i, rng.choice(numbers).encode(), rng) for i in range(calls)
+    ]
     pending.reverse()
     active: list[list[bytes]] = []
     chunks: list[bytes] = []

@@ -30,14 +30,19 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
     """p50/p99/max in milliseconds, rounded for reading."""
-    return {"p50_ms": round(percentile(seconds, 0.50) * 1000, 3),
-            "p99_ms": round(percentile(seconds, 0.99) * 1000, 3),
-            "max_ms": round(max(seconds) * 1000, 3), "samples": len(seconds)}
+    return {
+        "p50_ms": round(percentile(seconds, 0.50) * 1000, 3),
+        "p99_ms": round(percentile(seconds, 0.99) * 1000, 3),
+        "max_ms": round(max(seconds) * 1000, 3),
+        "samples": len(seconds),
+    }
 
 
-async def timed_pairs(cases: Iterable[Case], real: Callable[[Case], Awaitable[Result]],
-                      baseline: Callable[[Case], Awaitable[object]]
-                      ) -> tuple[list[float], list[float], list[Result]]:
+async def timed_pairs(
+    cases: Iterable[Case],
+    real: Callable[[Case], Awaitable[Result]],
+    baseline: Callable[[Case], Awaitable[object]],
+) -> tuple[list[float], list[float], list[Result]]:
     """Each case through `real`, then through `baseline`, one after the other (so both meet
     the same moments of a noisy machine): both latencies in seconds, and real's results."""
     real_times: list[float] = []

@@ -33,9 +33,16 @@ def landline(index: int) -> str:
 def customer_rows(start: int, stop: int, now: datetime) -> Iterator[dict[str, Any]]:
     grades = ("A", "B", "B", "C")
     for i in range(start, stop):
-        yield {"id": i + 1, "name": f"客户{i + 1}", "address": f"雁塔区科技路{i % 500 + 1}号",
-               "grade": grades[i % 4], "notes": "", "do_not_call": i % 50 == 0,
-               "created_at": now, "updated_at": now}
+        yield {
+            "id": i + 1,
+            "name": f"客户{i + 1}",
+            "address": f"雁塔区科技路{i % 500 + 1}号",
+            "grade": grades[i % 4],
+            "notes": "",
+            "do_not_call": i % 50 == 0,
+            "created_at": now,
+            "updated_at": now,
+        }
 
 
 def phone_rows(start: int, stop: int, *, landline_every: int = 3) -> Iterator[dict[str, Any]]:
@@ -43,16 +50,31 @@ def phone_rows(start: int, stop: int, *, landline_every: int = 3) -> Iterator[di
     phone_id = start * 2
     for i in range(start, stop):
         phone_id += 1
-        yield {"id": phone_id, "customer_id": i + 1, "number": mobile(i), "extension": None,
-               "kind": "mobile", "raw": mobile(i), "label": ""}
+        yield {
+            "id": phone_id,
+            "customer_id": i + 1,
+            "number": mobile(i),
+            "extension": None,
+            "kind": "mobile",
+            "raw": mobile(i),
+            "label": "",
+        }
         phone_id += 1
         if i % landline_every == 0:
-            yield {"id": phone_id, "customer_id": i + 1, "number": landline(i),
-                   "extension": None, "kind": "landline", "raw": landline(i), "label": ""}
+            yield {
+                "id": phone_id,
+                "customer_id": i + 1,
+                "number": landline(i),
+                "extension": None,
+                "kind": "landline",
+                "raw": landline(i),
+                "label": "",
+            }
 
 
-async def bulk_insert(database: Database, table: str, columns: Sequence[str],
-                      rows: Iterable[dict[str, Any]]) -> None:
+async def bulk_insert(
+    database: Database, table: str, columns: Sequence[str], rows: Iterable[dict[str, Any]]
+) -> None:
     """Rows into `table`: COPY on PostgreSQL, executemany in batches on SQLite."""
     if database.dialect == "postgresql":
         async with database.engine.connect() as connection:
@@ -61,26 +83,33 @@ async def bulk_insert(database: Database, table: str, columns: Sequence[str],
             assert driver is not None
             for batch in batched(rows, 100_000):
                 await driver.copy_records_to_table(
-                    table, records=[tuple(row[c] for c in columns) for row in batch],
-                    columns=list(columns))
-            await connection.execute(text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT max(id) FROM {table}))"))
+                    table,
+                    records=[tuple(row[c] for c in columns) for row in batch],
+                    columns=list(columns),
+                )
+            await connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+            )
             await connection.execute(text(f"ANALYZE {table}"))
             await connection.commit()
         return
     # SQLite: the driver's executemany on plain tuples, values stored as SQLAlchemy stores
     # them (naive UTC timestamps, ISO dates, 0/1); its per-row type processing would triple
     # the load time.
-    statement = (f"INSERT INTO {table} ({', '.join(columns)}) "
-                 f"VALUES ({', '.join('?' for _ in columns)})")
+    statement = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    )
     async with database.engine.connect() as connection:
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection  # aiosqlite
         assert driver is not None
         for batch in batched(rows, BATCH):
-            await driver.executemany(statement, [tuple(_sqlite(row[c]) for c in columns)
-                                                 for row in batch])
+            await driver.executemany(
+                statement, [tuple(_sqlite(row[c]) for c in columns) for row in batch]
+            )
         await driver.execute(f"ANALYZE {table}")
         await driver.commit()
 
@@ -95,8 +124,16 @@ def _sqlite(value: Any) -> Any:
     return value
 
 
-CUSTOMER_COLUMNS = ("id", "name", "address", "grade", "notes", "do_not_call", "created_at",
-                    "updated_at")
+CUSTOMER_COLUMNS = (
+    "id",
+    "name",
+    "address",
+    "grade",
+    "notes",
+    "do_not_call",
+    "created_at",
+    "updated_at",
+)
 PHONE_COLUMNS = ("id", "customer_id", "number", "extension", "kind", "raw", "label")
 
 

@@ -41,8 +41,9 @@ def database(kind: str, name: str) -> Iterator[str]:
         yield url
 
 
-def on_both(name: str, measure: Callable[[str], Coroutine[Any, Any, dict[str, Any]]]
-            ) -> dict[str, dict[str, Any]]:
+def on_both(
+    name: str, measure: Callable[[str], Coroutine[Any, Any, dict[str, Any]]]
+) -> dict[str, dict[str, Any]]:
     """`measure(url)` on a fresh SQLite database, then on a fresh PostgreSQL one; each
     result by kind, and `goal_met` if both met theirs."""
     results: dict[str, Any] = {}

@@ -25,8 +25,11 @@ from telephony.pbx_sim import PbxSimulator, SimulatorConfig, StaticMember
 FIRST_EXTENSION = 2000
 _LINKEDID = re.compile(rb"\r\nLinkedid: ([^\r]+)")
 # What ends an agent's ringing for a queue call: answered, not answered, the caller left.
-_RING_ENDS = (b"Event: AgentConnect\r\n", b"Event: AgentRingNoAnswer\r\n",
-              b"Event: QueueCallerAbandon\r\n")
+_RING_ENDS = (
+    b"Event: AgentConnect\r\n",
+    b"Event: AgentRingNoAnswer\r\n",
+    b"Event: QueueCallerAbandon\r\n",
+)
 
 
 def extensions(agents: int) -> list[str]:
@@ -35,11 +38,16 @@ def extensions(agents: int) -> list[str]:
 
 async def _run(args: argparse.Namespace) -> None:
     agents = extensions(args.agents)
-    sim = PbxSimulator(SimulatorConfig(
-        port=0, secret=args.secret, seed=5, recordings_dir=Path(args.recordings),
-        queues=tuple(f"q{e}" for e in agents),
-        static_members={f"q{e}": [StaticMember(f"PJSIP/{e}", name=f"坐席{e}")]
-                        for e in agents}))
+    sim = PbxSimulator(
+        SimulatorConfig(
+            port=0,
+            secret=args.secret,
+            seed=5,
+            recordings_dir=Path(args.recordings),
+            queues=tuple(f"q{e}" for e in agents),
+            static_members={f"q{e}": [StaticMember(f"PJSIP/{e}", name=f"坐席{e}")] for e in agents},
+        )
+    )
     written: dict[str, float] = {}
     ring_ended: dict[str, float] = {}
     broadcast = sim.broadcast
@@ -72,14 +80,25 @@ async def _run(args: argparse.Namespace) -> None:
         agent = rng.choice([e for e, until in busy_until.items() if until <= now] or agents)
         busy_until[agent] = now + call_length
         linkedid = await sim.place_inbound_call(
-            mobile(rng.randrange(args.customers)), queue=f"q{agent}",
-            answer_after=args.answer_after, talk_seconds=args.talk_seconds)
+            mobile(rng.randrange(args.customers)),
+            queue=f"q{agent}",
+            answer_after=args.answer_after,
+            talk_seconds=args.talk_seconds,
+        )
         placed[linkedid] = agent
     await sim.wait_calls()
     for linkedid, agent in placed.items():
-        print(json.dumps({"linkedid": linkedid, "extension": agent,
-                          "written": written.get(linkedid),
-                          "ring_ended": ring_ended.get(linkedid)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "linkedid": linkedid,
+                    "extension": agent,
+                    "written": written.get(linkedid),
+                    "ring_ended": ring_ended.get(linkedid),
+                }
+            ),
+            flush=True,
+        )
     print(json.dumps({"done": len(placed)}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # the end
     await sim.stop()

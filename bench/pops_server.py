@@ -37,9 +37,15 @@ def main() -> None:
     parser.add_argument("--redis", help="Redis URL: events between the processes")
     args = parser.parse_args()
     settings = load_settings(
-        database_url=args.database, ami_port=args.ami_port, ami_secret=args.secret,
-        default_area_code="029", recordings_dir=Path(args.recordings), dialer_enabled=False,
-        secret_key="bench-secret-key-" + "x" * 32, redis_url=args.redis)
+        database_url=args.database,
+        ami_port=args.ami_port,
+        ami_secret=args.secret,
+        default_area_code="029",
+        recordings_dir=Path(args.recordings),
+        dialer_enabled=False,
+        secret_key="bench-secret-key-" + "x" * 32,
+        redis_url=args.redis,
+    )
     roles = parse_roles([args.role])
     app = create_app(settings, roles=roles)
     if Role.WEB not in roles:  # a bridge: no HTTP, just its lifespan until stdin closes
@@ -47,9 +53,16 @@ def main() -> None:
         return
     if args.port is None:
         parser.error("--port is needed by the web role")
-    server = uvicorn.Server(uvicorn.Config(
-        app, host="127.0.0.1", port=args.port, log_level="warning",
-        ws="websockets-sansio", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=args.port,
+            log_level="warning",
+            ws="websockets-sansio",
+            lifespan="on",
+        )
+    )
 
     def stop_on_eof() -> None:
         sys.stdin.read()
@@ -71,8 +84,11 @@ def main() -> None:
         if profiler.is_running:
             profiler.stop()
         out = Path(args.profile)
-        out.write_text(profiler.output_html() if out.suffix == ".html"
-                       else profiler.output_text(unicode=False, show_all=False))
+        out.write_text(
+            profiler.output_html()
+            if out.suffix == ".html"
+            else profiler.output_text(unicode=False, show_all=False)
+        )
 
 
 async def _run_headless(app: FastAPI) -> None:

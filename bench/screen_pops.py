@@ -73,14 +73,22 @@ async def _agents(database: Database, count: int) -> list[str]:
     now = database_now()
     out = []
     async with database.session() as session:
-        agents = [User(username=f"agent{extension}", password_hash=password_hash,
-                       display_name=f"坐席{extension}", role=Role.AGENT, extension=extension)
-                  for extension in extensions(count)]
+        agents = [
+            User(
+                username=f"agent{extension}",
+                password_hash=password_hash,
+                display_name=f"坐席{extension}",
+                role=Role.AGENT,
+                extension=extension,
+            )
+            for extension in extensions(count)
+        ]
         session.add_all(agents)
         await session.flush()
         for agent in agents:
-            token, _ = await sessions.create(session, user=agent, kind=SessionKind.BROWSER,
-                                             at=now, lifetime=timedelta(hours=8))
+            token, _ = await sessions.create(
+                session, user=agent, kind=SessionKind.BROWSER, at=now, lifetime=timedelta(hours=8)
+            )
             out.append(token)
     return out
 
@@ -99,8 +107,11 @@ class _Client:
 
     async def connect(self) -> None:
         self.socket = await websockets.connect(
-            self.url, additional_headers={"Cookie": f"{COOKIE}={self.token}"},
-            origin=Origin(self.origin), max_size=None)
+            self.url,
+            additional_headers={"Cookie": f"{COOKIE}={self.token}"},
+            origin=Origin(self.origin),
+            max_size=None,
+        )
         hello = json.loads(await self.socket.recv())
         assert hello["type"] == "hello", hello
 
@@ -112,8 +123,13 @@ class _Client:
 
 
 def _spawn(module: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 async def _line(process: subprocess.Popen[str]) -> dict[str, Any]:
@@ -154,8 +170,15 @@ def _stop(process: subprocess.Popen[str]) -> None:
             process.wait()
 
 
-async def _real(directory: Path, url: str, agents: int, rate: float, seconds: float,
-                profile: str | None = None, redis: str | None = None) -> dict[str, Any]:
+async def _real(
+    directory: Path,
+    url: str,
+    agents: int,
+    rate: float,
+    seconds: float,
+    profile: str | None = None,
+    redis: str | None = None,
+) -> dict[str, Any]:
     """Run the processes; the calls with their pops' fate and latency. With `redis`, the
     server is three processes as a deployment runs them: a bridge and two web processes,
     each agent's websocket on one or the other."""
@@ -164,9 +187,21 @@ async def _real(directory: Path, url: str, agents: int, rate: float, seconds: fl
     tokens = await _agents(database, agents)
     await database.dispose()
     recordings = str(directory / "recordings")
-    pbx = _spawn("bench.pops_pbx", "--agents", str(agents), "--rate", str(rate),
-                 "--seconds", str(seconds), "--customers", str(CUSTOMERS),
-                 "--answer-after", str(ANSWER_AFTER), "--recordings", recordings)
+    pbx = _spawn(
+        "bench.pops_pbx",
+        "--agents",
+        str(agents),
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(seconds),
+        "--customers",
+        str(CUSTOMERS),
+        "--answer-after",
+        str(ANSWER_AFTER),
+        "--recordings",
+        recordings,
+    )
     servers: list[subprocess.Popen[str]] = []
     clients: list[_Client] = []
     try:
@@ -177,22 +212,35 @@ async def _real(directory: Path, url: str, agents: int, rate: float, seconds: fl
             common += ["--redis", redis]
             servers.append(_spawn("bench.pops_server", *common, "--role", "bridge"))
         for port in ports:
-            servers.append(_spawn(
-                "bench.pops_server", *common, "--port", str(port),
-                *(["--role", "web"] if redis is not None else []),
-                *(["--profile", profile] if profile else [])))
-        for port, server in zip(ports, servers[-len(ports):], strict=True):
+            servers.append(
+                _spawn(
+                    "bench.pops_server",
+                    *common,
+                    "--port",
+                    str(port),
+                    *(["--role", "web"] if redis is not None else []),
+                    *(["--profile", profile] if profile else []),
+                )
+            )
+        for port, server in zip(ports, servers[-len(ports) :], strict=True):
             await _server_ready(port, server)
-        clients = [_Client(f"ws://127.0.0.1:{ports[n % len(ports)]}/ws",
-                           f"http://127.0.0.1:{ports[n % len(ports)]}", token)
-                   for n, token in enumerate(tokens)]
+        clients = [
+            _Client(
+                f"ws://127.0.0.1:{ports[n % len(ports)]}/ws",
+                f"http://127.0.0.1:{ports[n % len(ports)]}",
+                token,
+            )
+            for n, token in enumerate(tokens)
+        ]
         for start in range(0, len(clients), 50):
-            await asyncio.gather(*(c.connect() for c in clients[start:start + 50]))
+            await asyncio.gather(*(c.connect() for c in clients[start : start + 50]))
         readers = [asyncio.create_task(c.read()) for c in clients]
         by_extension = dict(zip(extensions(agents), clients, strict=True))
-        say(f"  {len(clients)} agents connected to {len(ports)} web process(es); server in "
+        say(
+            f"  {len(clients)} agents connected to {len(ports)} web process(es); server in "
             f"{len(servers)} process(es), PBX in its own; placing {rate:g} calls/s for "
-            f"{seconds:g} s")
+            f"{seconds:g} s"
+        )
         assert pbx.stdin is not None
         if profile:
             for server in servers:
@@ -205,7 +253,8 @@ async def _real(directory: Path, url: str, agents: int, rate: float, seconds: fl
         rung = [c for c in calls if c["written"] is not None]
         deadline = time.perf_counter() + WAIT_AFTER
         while time.perf_counter() < deadline and any(
-                c["linkedid"] not in by_extension[c["extension"]].received for c in rung):
+            c["linkedid"] not in by_extension[c["extension"]].received for c in rung
+        ):
             await asyncio.sleep(0.05)
         for reader in readers:
             reader.cancel()
@@ -258,15 +307,24 @@ async def _baseline(agents: int, rate: float, seconds: float) -> list[float]:
     return [received[n] - sent[n] for n in sent if n in received]
 
 
-def run(quick: bool = False, *, agents: int | None = None, rate: float | None = None,
-        seconds: float | None = None, profile: str | None = None,
-        database: str = "sqlite", cluster: bool = False) -> dict[str, Any]:
+def run(
+    quick: bool = False,
+    *,
+    agents: int | None = None,
+    rate: float | None = None,
+    seconds: float | None = None,
+    profile: str | None = None,
+    database: str = "sqlite",
+    cluster: bool = False,
+) -> dict[str, Any]:
     default = (10, 5.0, 2.0) if quick else (500, 20.0, 20.0)
     agents, rate, seconds = agents or default[0], rate or default[1], seconds or default[2]
     say(f"Screen pops: {agents} agents connected, {rate:g} new calls/s for {seconds:g} s")
     base = latency_summary(asyncio.run(_baseline(agents, rate, seconds)))
-    say(f"  bare websocket push: p50 {base['p50_ms']:.2f} ms, p99 {base['p99_ms']:.2f} ms, "
-        f"max {base['max_ms']:.2f} ms")
+    say(
+        f"  bare websocket push: p50 {base['p50_ms']:.2f} ms, p99 {base['p99_ms']:.2f} ms, "
+        f"max {base['max_ms']:.2f} ms"
+    )
     with scratch_dir("pops") as directory:
         if cluster:  # production's topology: PostgreSQL, Redis, a bridge and two webs
             from tests.support.redis import start_server
@@ -274,8 +332,9 @@ def run(quick: bool = False, *, agents: int | None = None, rate: float | None = 
             database, redis = "postgresql", start_server()
             try:
                 with postgres_database("pops") as url:
-                    outcome = asyncio.run(_real(directory, url, agents, rate, seconds,
-                                                profile, redis.url))
+                    outcome = asyncio.run(
+                        _real(directory, url, agents, rate, seconds, profile, redis.url)
+                    )
             finally:
                 redis.stop()
         elif database == "sqlite":
@@ -286,28 +345,50 @@ def run(quick: bool = False, *, agents: int | None = None, rate: float | None = 
                 outcome = asyncio.run(_real(directory, url, agents, rate, seconds, profile))
     calls, rung = outcome["calls"], outcome["rung"]
     arrived = [c for c in rung if c["received"] is not None]
-    late = [c for c in arrived if c["ring_ended"] is not None
-            and c["received"] > c["ring_ended"]]
+    late = [c for c in arrived if c["ring_ended"] is not None and c["received"] > c["ring_ended"]]
     lost = len(rung) - len(arrived)
     mine = latency_summary([c["received"] - c["written"] for c in arrived] or [float("nan")])
-    say(f"  AgentCalled → pop: p50 {mine['p50_ms']:.2f} ms, p99 {mine['p99_ms']:.2f} ms, "
+    say(
+        f"  AgentCalled → pop: p50 {mine['p50_ms']:.2f} ms, p99 {mine['p99_ms']:.2f} ms, "
         f"max {mine['max_ms']:.2f} ms ({mine['samples']} pops of {len(rung)} calls rung, "
-        f"{len(calls)} placed)")
+        f"{len(calls)} placed)"
+    )
     if late or lost or len(rung) < len(calls):
-        say(f"  WARNING: {len(late)} pops arrived after the phone stopped ringing, {lost} never "
-            f"arrived, {len(calls) - len(rung)} calls never rang")
-    met = (mine["p99_ms"] < GOAL_P99_MS and not late and not lost
-           and len(rung) == len(calls) == int(rate * seconds))
-    say(f"  p99 goal < {GOAL_P99_MS:g} ms, none late or lost: {'met' if met else 'NOT met'}; "
-        f"{ratio(mine['p99_ms'], base['p99_ms']):.1f}× the bare push (p99)")
-    return finish("screen_pops", {
-        "database": database, "topology": "cluster" if cluster else "single",
-        "agents": agents, "calls_per_second": rate, "seconds": seconds,
-        "calls": len(calls), "rung": len(rung), "late": len(late), "lost": lost,
-        "ring_seconds": ANSWER_AFTER, "pop": mine, "baseline": base,
-        "ratio_p50": ratio(mine["p50_ms"], base["p50_ms"]),
-        "ratio_p99": ratio(mine["p99_ms"], base["p99_ms"]),
-        "goal_p99_ms": GOAL_P99_MS, "goal_met": met})
+        say(
+            f"  WARNING: {len(late)} pops arrived after the phone stopped ringing, {lost} never "
+            f"arrived, {len(calls) - len(rung)} calls never rang"
+        )
+    met = (
+        mine["p99_ms"] < GOAL_P99_MS
+        and not late
+        and not lost
+        and len(rung) == len(calls) == int(rate * seconds)
+    )
+    say(
+        f"  p99 goal < {GOAL_P99_MS:g} ms, none late or lost: {'met' if met else 'NOT met'}; "
+        f"{ratio(mine['p99_ms'], base['p99_ms']):.1f}× the bare push (p99)"
+    )
+    return finish(
+        "screen_pops",
+        {
+            "database": database,
+            "topology": "cluster" if cluster else "single",
+            "agents": agents,
+            "calls_per_second": rate,
+            "seconds": seconds,
+            "calls": len(calls),
+            "rung": len(rung),
+            "late": len(late),
+            "lost": lost,
+            "ring_seconds": ANSWER_AFTER,
+            "pop": mine,
+            "baseline": base,
+            "ratio_p50": ratio(mine["p50_ms"], base["p50_ms"]),
+            "ratio_p99": ratio(mine["p99_ms"], base["p99_ms"]),
+            "goal_p99_ms": GOAL_P99_MS,
+            "goal_met": met,
+        },
+    )
 
 
 def main() -> None:
@@ -318,11 +399,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--profile", help="profile the server with pyinstrument into FILE")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--cluster", action="store_true",
-                        help="PostgreSQL and Redis, a bridge process and two web processes")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="PostgreSQL and Redis, a bridge process and two web processes",
+    )
     args = parser.parse_args()
-    run(args.quick, agents=args.agents, rate=args.rate, seconds=args.seconds,
-        profile=args.profile, database=args.database, cluster=args.cluster)
+    run(
+        args.quick,
+        agents=args.agents,
+        rate=args.rate,
+        seconds=args.seconds,
+        profile=args.profile,
+        database=args.database,
+        cluster=args.cluster,
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,14 @@ from tests.data import speech_audio as audio
 
 GOAL_OVERHEAD = 0.05
 GOAL_SCALING = 1.8
-PHRASES = ("안녕하세요 고객님", "네 고맙습니다", "무엇을 도와드릴까요", "공사 일정이 어떻게 되나요",
-           "내일 다시 전화 드리겠습니다", "감사합니다 좋은 하루 되세요")
+PHRASES = (
+    "안녕하세요 고객님",
+    "네 고맙습니다",
+    "무엇을 도와드릴까요",
+    "공사 일정이 어떻게 되나요",
+    "내일 다시 전화 드리겠습니다",
+    "감사합니다 좋은 하루 되세요",
+)
 
 
 def make_calls(directory: Path, files: int, phrases_per_file: int) -> list[Path]:
@@ -55,8 +61,9 @@ def _timed(command: list[str]) -> tuple[float, float, str, str]:
     """Wall time, CPU time (the command and every process it started), stdout, stderr."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT,
-                            timeout=900)
+    result = subprocess.run(
+        command, capture_output=True, text=True, check=True, cwd=ROOT, timeout=900
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -64,8 +71,9 @@ def _timed(command: list[str]) -> tuple[float, float, str, str]:
 
 
 def _stats(stderr: str) -> dict[str, Any]:
-    return next(json.loads(line)["stats"] for line in stderr.splitlines()
-                if line.startswith('{"stats"'))
+    return next(
+        json.loads(line)["stats"] for line in stderr.splitlines() if line.startswith('{"stats"')
+    )
 
 
 def _words(stdout: str) -> int:
@@ -86,58 +94,98 @@ def run(quick: bool = False) -> dict[str, Any]:
     with scratch_dir("speech") as directory:
         calls = make_calls(directory, files, phrases)
         seconds = sum(audio.duration(p) for p in calls)
-        say(f"Transcription: {files} files, {seconds:.0f} s of audio, model "
-            f"{model.parent.name}, best of {rounds}")
+        say(
+            f"Transcription: {files} files, {seconds:.0f} s of audio, model "
+            f"{model.parent.name}, best of {rounds}"
+        )
         names = [str(p) for p in calls]
-        cli = [str(Path(python()).with_name("callcentre")), "transcribe", "--model",
-               str(model), "--json", "--stats"]
+        cli = [
+            str(Path(python()).with_name("callcentre")),
+            "transcribe",
+            "--model",
+            str(model),
+            "--json",
+            "--stats",
+        ]
         for turn in range(rounds):
             for workers in (0, 1, 2) if turn % 2 == 0 else (2, 1, 0):  # 0: Vosk directly
                 if workers == 0:
-                    wall, cpu, out, _err = _timed([python(), "-m", "bench.vosk_direct",
-                                                   str(model), *names])
+                    wall, cpu, out, _err = _timed(
+                        [python(), "-m", "bench.vosk_direct", str(model), *names]
+                    )
                     direct = json.loads(out)
-                    keep("direct", wall, cpu, decode=direct["decode_seconds"],
-                         words=direct["words"])
+                    keep(
+                        "direct", wall, cpu, decode=direct["decode_seconds"], words=direct["words"]
+                    )
                     continue
                 wall, cpu, out, err = _timed([*cli, "--workers", str(workers), *names])
                 stats = _stats(err)
-                keep(f"cli{workers}", wall, cpu, decode=stats["transcribing_seconds"],
-                     loading=stats["loading_seconds"], words=_words(out))
+                keep(
+                    f"cli{workers}",
+                    wall,
+                    cpu,
+                    decode=stats["transcribing_seconds"],
+                    loading=stats["loading_seconds"],
+                    words=_words(out),
+                )
     direct, one, two = best["direct"], best["cli1"], best["cli2"]
     overhead = one["wall"] / direct["wall"] - 1
     decode_overhead = one["decode"] / direct["decode"] - 1
     scaling = one["decode"] / two["decode"]
     whole_scaling = one["wall"] / two["wall"]
-    say(f"  Vosk directly:            {direct['wall']:6.2f} s, RTF {direct['wall'] / seconds:.3f}"
-        f" (decoding {direct['decode']:.2f} s), {direct['words']} words")
+    say(
+        f"  Vosk directly:            {direct['wall']:6.2f} s, RTF {direct['wall'] / seconds:.3f}"
+        f" (decoding {direct['decode']:.2f} s), {direct['words']} words"
+    )
     for name, workers in (("cli1", 1), ("cli2", 2)):
         figures = best[name]
-        say(f"  callcentre transcribe ×{workers}: {figures['wall']:6.2f} s, RTF "
+        say(
+            f"  callcentre transcribe ×{workers}: {figures['wall']:6.2f} s, RTF "
             f"{figures['wall'] / seconds:.3f} (model loaded in {figures['loading']:.2f} s, "
-            f"transcribing {figures['decode']:.2f} s), {figures['words']} words")
+            f"transcribing {figures['decode']:.2f} s), {figures['words']} words"
+        )
     cpu_overhead = one["cpu"] / direct["cpu"] - 1
-    say(f"  overhead: whole command {overhead:+.1%} (goal ≤ {GOAL_OVERHEAD:.0%}: "
+    say(
+        f"  overhead: whole command {overhead:+.1%} (goal ≤ {GOAL_OVERHEAD:.0%}: "
         f"{'met' if overhead <= GOAL_OVERHEAD else 'NOT met'}); per file {decode_overhead:+.1%};"
-        f" CPU time {cpu_overhead:+.1%} ({one['cpu']:.2f} s against {direct['cpu']:.2f} s)")
-    say(f"  scaling 1 → 2 workers: throughput {scaling:.2f}× (goal ≥ {GOAL_SCALING}×: "
+        f" CPU time {cpu_overhead:+.1%} ({one['cpu']:.2f} s against {direct['cpu']:.2f} s)"
+    )
+    say(
+        f"  scaling 1 → 2 workers: throughput {scaling:.2f}× (goal ≥ {GOAL_SCALING}×: "
         f"{'met' if scaling >= GOAL_SCALING else 'NOT met'}); whole command, start-up "
-        f"included, {whole_scaling:.2f}×")
-    return finish("transcription", {
-        "files": files, "audio_seconds": round(seconds, 2), "rounds": rounds,
-        "vosk_seconds": round(direct["wall"], 3),
-        "vosk_decode_seconds": round(direct["decode"], 3),
-        "vosk_rtf": round(direct["wall"] / seconds, 4),
-        **{f"cli_{n}_{key}": round(best[f"cli{n}"][field], 3) for n in (1, 2)
-           for key, field in (("seconds", "wall"), ("loading_seconds", "loading"),
-                              ("transcribing_seconds", "decode"))},
-        "cli_1_worker_rtf": round(one["wall"] / seconds, 4),
-        "cli_2_workers_rtf": round(two["wall"] / seconds, 4),
-        "words": {"vosk": direct["words"], "cli_1": one["words"], "cli_2": two["words"]},
-        "ratio": ratio(one["wall"], direct["wall"]), "overhead": round(overhead, 4),
-        "per_file_overhead": round(decode_overhead, 4),
-        "vosk_cpu_seconds": round(direct["cpu"], 3), "cli_1_cpu_seconds": round(one["cpu"], 3),
-        "cpu_overhead": round(cpu_overhead, 4), "scaling": round(scaling, 3),
-        "whole_command_scaling": round(whole_scaling, 3), "goal_overhead": GOAL_OVERHEAD,
-        "goal_scaling": GOAL_SCALING,
-        "goal_met": overhead <= GOAL_OVERHEAD and scaling >= GOAL_SCALING})
+        f"included, {whole_scaling:.2f}×"
+    )
+    return finish(
+        "transcription",
+        {
+            "files": files,
+            "audio_seconds": round(seconds, 2),
+            "rounds": rounds,
+            "vosk_seconds": round(direct["wall"], 3),
+            "vosk_decode_seconds": round(direct["decode"], 3),
+            "vosk_rtf": round(direct["wall"] / seconds, 4),
+            **{
+                f"cli_{n}_{key}": round(best[f"cli{n}"][field], 3)
+                for n in (1, 2)
+                for key, field in (
+                    ("seconds", "wall"),
+                    ("loading_seconds", "loading"),
+                    ("transcribing_seconds", "decode"),
+                )
+            },
+            "cli_1_worker_rtf": round(one["wall"] / seconds, 4),
+            "cli_2_workers_rtf": round(two["wall"] / seconds, 4),
+            "words": {"vosk": direct["words"], "cli_1": one["words"], "cli_2": two["words"]},
+            "ratio": ratio(one["wall"], direct["wall"]),
+            "overhead": round(overhead, 4),
+            "per_file_overhead": round(decode_overhead, 4),
+            "vosk_cpu_seconds": round(direct["cpu"], 3),
+            "cli_1_cpu_seconds": round(one["cpu"], 3),
+            "cpu_overhead": round(cpu_overhead, 4),
+            "scaling": round(scaling, 3),
+            "whole_command_scaling": round(whole_scaling, 3),
+            "goal_overhead": GOAL_OVERHEAD,
+            "goal_scaling": GOAL_SCALING,
+            "goal_met": overhead <= GOAL_OVERHEAD and scaling >= GOAL_SCALING,
+        },
+    )

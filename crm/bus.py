@@ -31,8 +31,9 @@ class EventBus:
         self._subscriptions: list[Subscription] = []
         self._closed = False
 
-    def subscribe(self, handler: Handler, *, name: str,
-                  types: tuple[type, ...] | None = None) -> Subscription:
+    def subscribe(
+        self, handler: Handler, *, name: str, types: tuple[type, ...] | None = None
+    ) -> Subscription:
         """Call `handler` for every published event of `types` (all when None)."""
         subscription = Subscription(name, handler, types)
         subscription.task = asyncio.create_task(self._deliver(subscription), name=f"bus:{name}")
@@ -72,7 +73,6 @@ class EventBus:
             try:
                 await subscription.handler(event)
             except Exception:
-                log.exception("subscriber %s failed on %s", subscription.name,
-                              type(event).__name__)
+                log.exception("subscriber %s failed on %s", subscription.name, type(event).__name__)
             finally:
                 subscription.queue.task_done()

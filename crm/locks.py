@@ -62,8 +62,9 @@ class DatabaseLock:
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(Exception):
-                await connection.execute(text("SELECT pg_advisory_unlock(:key)"),
-                                         {"key": lock_key(self.name)})
+                await connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(self.name)}
+                )
             with contextlib.suppress(Exception):
                 await connection.close()
         handle, self._file = self._file, None
@@ -74,8 +75,11 @@ class DatabaseLock:
     async def _acquire_advisory(self) -> bool:
         connection = await self.database.engine.connect()
         try:
-            taken = (await connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
-                                              {"key": lock_key(self.name)})).scalar()
+            taken = (
+                await connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(self.name)}
+                )
+            ).scalar()
             await connection.commit()
         except Exception:
             await connection.close()

@@ -81,8 +81,13 @@ DEMO_LOGINS: list[tuple[str, str, Role, str | None]] = [
 ]
 DEMO_DEPARTMENTS = {"engineering": "工程部"}
 DEMO_DISPLAY_NAMES = {
-    "agent1": "王丽", "agent2": "李娜", "agent3": "张敏", "supervisor": "陈静（客服经理）",
-    "qa": "赵婷（质检）", "admin": "系统管理员", "engineering": "刘强（工程部）",
+    "agent1": "王丽",
+    "agent2": "李娜",
+    "agent3": "张敏",
+    "supervisor": "陈静（客服经理）",
+    "qa": "赵婷（质检）",
+    "admin": "系统管理员",
+    "engineering": "刘强（工程部）",
 }
 
 BATCH = 100  # customers written (and then let go by the session) at a time
@@ -117,12 +122,24 @@ class DemoCustomer:
 
 # Where a project stands today, with weights (percent of projects): mostly under construction,
 # completed ones mostly within the last half year (each completed month adds a callback).
-_SCENARIOS = {"signed": 12, "start": 18, "concealed_works": 18, "midterm": 17, "completed": 28,
-              "completed_long_ago": 4, "cancelled": 3}
+_SCENARIOS = {
+    "signed": 12,
+    "start": 18,
+    "concealed_works": 18,
+    "midterm": 17,
+    "completed": 28,
+    "completed_long_ago": 4,
+    "cancelled": 3,
+}
 # Days from one milestone to the next: contract→start→concealed works→midterm→completion.
 _GAPS = ((7, 20), (10, 20), (20, 35), (25, 45))
-_DATE_FIELDS = ("contract_date", "start_date", "concealed_works_date", "midterm_date",
-                "completion_date")
+_DATE_FIELDS = (
+    "contract_date",
+    "start_date",
+    "concealed_works_date",
+    "midterm_date",
+    "completion_date",
+)
 _STAGE_INDEX = {"start": 1, "concealed_works": 2, "midterm": 3}
 _GRADE_WEIGHTS = {Grade.A: 15, Grade.B: 50, Grade.C: 35}
 _SURNAME_WEIGHTS = list(itertools.accumulate(1 / (i + 8) for i in range(len(words.SURNAMES))))
@@ -135,8 +152,14 @@ def _weighted(rng: random.Random, weights: dict[Any, int]) -> Any:
 class _Planner:
     """Draws the demo company from one random generator, in a fixed order."""
 
-    def __init__(self, rng: random.Random, today: date, taken_numbers: frozenset[str],
-                 taken_contracts: frozenset[str], first_sequence: int) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        today: date,
+        taken_numbers: frozenset[str],
+        taken_contracts: frozenset[str],
+        first_sequence: int,
+    ) -> None:
         self.rng = rng
         self.today = today
         self.numbers = set(taken_numbers)
@@ -150,10 +173,14 @@ class _Planner:
         addresses = [address] + [self.address() for _ in range(count - 1)]
         dnc = rng.choice(words.DO_NOT_CALL_REASONS) if rng.random() < 0.03 else None
         return DemoCustomer(
-            name=self.name(), phones=self.phones(), address=address,
+            name=self.name(),
+            phones=self.phones(),
+            address=address,
             grade=_weighted(rng, _GRADE_WEIGHTS),
             notes=rng.choice(words.CUSTOMER_NOTES) if rng.random() < 0.15 else "",
-            do_not_call_reason=dnc, projects=tuple(self.project(a) for a in addresses))
+            do_not_call_reason=dnc,
+            projects=tuple(self.project(a) for a in addresses),
+        )
 
     def name(self) -> str:
         surname = self.rng.choices(words.SURNAMES, cum_weights=_SURNAME_WEIGHTS)[0]
@@ -165,8 +192,10 @@ class _Planner:
         district = rng.choice(list(words.DISTRICTS))
         road = rng.choice(words.DISTRICTS[district])
         floor, room = rng.randint(1, 33), rng.randint(1, 4)
-        return (f"{words.CITY}{district}{road}{rng.randint(1, 399)}号{rng.choice(words.COMPOUNDS)}"
-                f"{rng.randint(1, 28)}号楼{rng.randint(1, 4)}单元{floor}{room:02d}室")
+        return (
+            f"{words.CITY}{district}{road}{rng.randint(1, 399)}号{rng.choice(words.COMPOUNDS)}"
+            f"{rng.randint(1, 28)}号楼{rng.randint(1, 4)}单元{floor}{room:02d}室"
+        )
 
     def phones(self) -> tuple[str, ...]:
         written = [self.write_mobile(self.unique(self.mobile))]
@@ -190,17 +219,29 @@ class _Planner:
 
     def write_mobile(self, n: str) -> str:
         """The ways clerks write a mobile; the service must store them all as `n`."""
-        forms = {n: 50, f"{n[:3]} {n[3:7]} {n[7:]}": 18, f"{n[:3]}-{n[3:7]}-{n[7:]}": 14,
-                 f"+86 {n}": 8, f"+86 {n[:3]} {n[3:7]} {n[7:]}": 4, f"0086-{n}": 3,
-                 f"86{n}": 3}
+        forms = {
+            n: 50,
+            f"{n[:3]} {n[3:7]} {n[7:]}": 18,
+            f"{n[:3]}-{n[3:7]}-{n[7:]}": 14,
+            f"+86 {n}": 8,
+            f"+86 {n[:3]} {n[3:7]} {n[7:]}": 4,
+            f"0086-{n}": 3,
+            f"86{n}": 3,
+        }
         return _weighted(self.rng, forms)
 
     def write_landline(self, n: str) -> str:
         area, s = n[:3], n[3:]
         extension = self.rng.randint(801, 809)
-        forms = {f"{area}-{s}": 35, f"{area}-{s[:4]} {s[4:]}": 20, f"({area}){s[:4]} {s[4:]}": 15,
-                 f"{area} {s}": 10, f"{s[:4]}-{s[4:]}": 10, f"{area}-{s}转{extension}": 5,
-                 f"+86 {area[1:]} {s}": 5}
+        forms = {
+            f"{area}-{s}": 35,
+            f"{area}-{s[:4]} {s[4:]}": 20,
+            f"({area}){s[:4]} {s[4:]}": 15,
+            f"{area} {s}": 10,
+            f"{s[:4]}-{s[4:]}": 10,
+            f"{area}-{s}转{extension}": 5,
+            f"+86 {area[1:]} {s}": 5,
+        }
         return _weighted(self.rng, forms)
 
     def contract_number(self, signed: date) -> str:
@@ -211,15 +252,26 @@ class _Planner:
     def project(self, address: str) -> DemoProject:
         rng = self.rng
         dates, cancelled = self.timeline(_weighted(rng, _SCENARIOS))
-        status = (ProjectStatus.CANCELLED if cancelled
-                  else derive_status(StageDates.of_project(dates), self.today))
+        status = (
+            ProjectStatus.CANCELLED
+            if cancelled
+            else derive_status(StageDates.of_project(dates), self.today)
+        )
         crew = rng.randrange(len(words.CREWS))
-        fields = {"address": address, "designer": rng.choice(words.DESIGNERS),
-                  "project_manager": rng.choice(words.PROJECT_MANAGERS),
-                  "foreman": words.FOREMEN[crew % len(words.FOREMEN)],
-                  "crew": words.CREWS[crew], **dates}
-        return DemoProject(self.contract_number(dates["contract_date"]), status, fields,
-                           neglected=rng.random() < 0.03)
+        fields = {
+            "address": address,
+            "designer": rng.choice(words.DESIGNERS),
+            "project_manager": rng.choice(words.PROJECT_MANAGERS),
+            "foreman": words.FOREMEN[crew % len(words.FOREMEN)],
+            "crew": words.CREWS[crew],
+            **dates,
+        }
+        return DemoProject(
+            self.contract_number(dates["contract_date"]),
+            status,
+            fields,
+            neglected=rng.random() < 0.03,
+        )
 
     def timeline(self, scenario: str) -> tuple[dict[str, date], bool]:
         """Milestone dates in the order of the works, placing today where `scenario` says."""
@@ -227,8 +279,10 @@ class _Planner:
         offsets = [0, *itertools.accumulate(gaps)]  # days from the contract to each milestone
         reached, since, planned = self.position(scenario, gaps)
         contract = self.today - timedelta(days=since + offsets[reached])
-        dates = {name: contract + timedelta(days=offsets[i])
-                 for i, name in enumerate(_DATE_FIELDS[:reached + planned + 1])}
+        dates = {
+            name: contract + timedelta(days=offsets[i])
+            for i, name in enumerate(_DATE_FIELDS[: reached + planned + 1])
+        }
         return dates, scenario == "cancelled"
 
     def position(self, scenario: str, gaps: list[int]) -> tuple[int, int, int]:
@@ -246,13 +300,19 @@ class _Planner:
         return rng.randint(0, 2), rng.randint(5, 60), 0  # cancelled
 
 
-def plan_customers(count: int, *, today: date, rng_seed: int,
-                   taken_numbers: frozenset[str] = frozenset(),
-                   taken_contracts: frozenset[str] = frozenset(),
-                   first_sequence: int = 1) -> list[DemoCustomer]:
+def plan_customers(
+    count: int,
+    *,
+    today: date,
+    rng_seed: int,
+    taken_numbers: frozenset[str] = frozenset(),
+    taken_contracts: frozenset[str] = frozenset(),
+    first_sequence: int = 1,
+) -> list[DemoCustomer]:
     """The demo customers and their projects; the same arguments always give the same list."""
-    planner = _Planner(random.Random(rng_seed), today, taken_numbers, taken_contracts,
-                       first_sequence)
+    planner = _Planner(
+        random.Random(rng_seed), today, taken_numbers, taken_contracts, first_sequence
+    )
     return [planner.customer() for _ in range(count)]
 
 
@@ -265,8 +325,9 @@ class PlannedAttempt:
     call_back_at: datetime | None = None
 
 
-def _moment(rng: random.Random, day: date, hours: Sequence[tuple[time, time]],
-            tz: ZoneInfo) -> datetime:
+def _moment(
+    rng: random.Random, day: date, hours: Sequence[tuple[time, time]], tz: ZoneInfo
+) -> datetime:
     """A random instant within the calling hours of `day`, local time."""
     spans = [(datetime.combine(day, a, tz), datetime.combine(day, b, tz)) for a, b in hours]
     seconds = [int((end - start).total_seconds()) for start, end in spans]
@@ -280,8 +341,11 @@ def _moment(rng: random.Random, day: date, hours: Sequence[tuple[time, time]],
 
 def _answer(rng: random.Random, stage: Stage) -> tuple[dict[str, Satisfaction], str, bool]:
     """What a reached customer says: mostly satisfied, some neutral, a few unsatisfied."""
-    areas = ["quality"] if stage is Stage.POST_COMPLETION else ["quality", "crew", "supervisor",
-                                                                  "designer"]
+    areas = (
+        ["quality"]
+        if stage is Stage.POST_COMPLETION
+        else ["quality", "crew", "supervisor", "designer"]
+    )
     answer = dict.fromkeys(areas, Satisfaction.SATISFIED)
     roll = rng.random()
     if roll < 0.82:
@@ -294,9 +358,17 @@ def _answer(rng: random.Random, stage: Stage) -> tuple[dict[str, Satisfaction], 
     return answer, note, True
 
 
-def plan_attempts(rng: random.Random, *, stage: Stage, due: date, latest: date, today: date,
-                  hours: Sequence[tuple[time, time]], tz: ZoneInfo,
-                  mode: str = "normal") -> list[PlannedAttempt]:
+def plan_attempts(
+    rng: random.Random,
+    *,
+    stage: Stage,
+    due: date,
+    latest: date,
+    today: date,
+    hours: Sequence[tuple[time, time]],
+    tz: ZoneInfo,
+    mode: str = "normal",
+) -> list[PlannedAttempt]:
     """The calls already made for a task due before `today`.
 
     mode "normal": a few unanswered tries, then the customer answers (an unsatisfied answer
@@ -321,17 +393,24 @@ def plan_attempts(rng: random.Random, *, stage: Stage, due: date, latest: date, 
         return planned
     answered = moments[-1]
     if planned and planned[-1].at < answered and rng.random() < 0.15:
-        planned[-1] = PlannedAttempt(planned[-1].at, Outcome.CALL_LATER,
-                                     notes=rng.choice(words.CALL_LATER_NOTES),
-                                     call_back_at=answered)
+        planned[-1] = PlannedAttempt(
+            planned[-1].at,
+            Outcome.CALL_LATER,
+            notes=rng.choice(words.CALL_LATER_NOTES),
+            call_back_at=answered,
+        )
     satisfaction, notes, unsatisfied = _answer(rng, stage)
     planned.append(PlannedAttempt(answered, Outcome.EFFECTIVE, satisfaction, notes))
     follow_up = answered.date() + timedelta(days=rng.randint(3, 7))
     if unsatisfied and follow_up < today and rng.random() < 0.8:
-        planned.append(PlannedAttempt(
-            _moment(rng, follow_up, hours, tz), Outcome.EFFECTIVE,
-            dict.fromkeys(satisfaction, Satisfaction.SATISFIED),
-            rng.choice(words.FOLLOW_UP_NOTES)))
+        planned.append(
+            PlannedAttempt(
+                _moment(rng, follow_up, hours, tz),
+                Outcome.EFFECTIVE,
+                dict.fromkeys(satisfaction, Satisfaction.SATISFIED),
+                rng.choice(words.FOLLOW_UP_NOTES),
+            )
+        )
     return planned
 
 
@@ -356,12 +435,20 @@ class SeedReport:
     callback_attempts: int = 0
     non_compliant_projects: int = 0  # in the whole database, after seeding
     logins: list[tuple[str, str, Role, str | None]] = field(
-        default_factory=lambda: list(DEMO_LOGINS))
+        default_factory=lambda: list(DEMO_LOGINS)
+    )
 
 
-async def seed(database: Database, *, settings: Settings, customers: int, today: date,
-               rng_seed: int = 2026, force: bool = False,
-               progress: Progress | None = None) -> SeedReport:
+async def seed(
+    database: Database,
+    *,
+    settings: Settings,
+    customers: int,
+    today: date,
+    rng_seed: int = 2026,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> SeedReport:
     """Demo users (skipping existing ones) and `customers` demo customers, in one transaction.
 
     Refuses (DatabaseNotEmpty) to add customers to a database that has some, unless `force`.
@@ -372,7 +459,9 @@ async def seed(database: Database, *, settings: Settings, customers: int, today:
         if customers and existing and not force:
             raise DatabaseNotEmpty(
                 f"the database already has {existing} customers; seeding demo customers "
-                "next to them needs force", code="database_not_empty")
+                "next to them needs force",
+                code="database_not_empty",
+            )
         await _ensure_users(session, report)
         if customers:
             plan = await _plan(session, customers, today, rng_seed, crowded=bool(existing))
@@ -383,8 +472,13 @@ async def seed(database: Database, *, settings: Settings, customers: int, today:
     return report
 
 
-async def _write_plan(session: AsyncSession, writer: _Writer, plan: Sequence[DemoCustomer],
-                      report: SeedReport, progress: Progress | None) -> None:
+async def _write_plan(
+    session: AsyncSession,
+    writer: _Writer,
+    plan: Sequence[DemoCustomer],
+    report: SeedReport,
+    progress: Progress | None,
+) -> None:
     tasks, attempts = await _count(session, CallbackTask), await _count(session, CallbackAttempt)
     await writer.write(plan, progress)
     projects = [p for c in plan for p in c.projects]
@@ -406,10 +500,15 @@ async def _ensure_users(session: AsyncSession, report: SeedReport) -> None:
             report.users_skipped.append(username)
             continue
         try:
-            await users_service.create(session, username=username, password=password,
-                                       display_name=DEMO_DISPLAY_NAMES[username], role=role,
-                                       extension=extension,
-                                       department=DEMO_DEPARTMENTS.get(username))
+            await users_service.create(
+                session,
+                username=username,
+                password=password,
+                display_name=DEMO_DISPLAY_NAMES[username],
+                role=role,
+                extension=extension,
+                department=DEMO_DEPARTMENTS.get(username),
+            )
         except Conflict as exc:  # e.g. a real agent already has extension 1001
             report.users_skipped.append(f"{username}: {exc}")
         else:
@@ -419,36 +518,53 @@ async def _ensure_users(session: AsyncSession, report: SeedReport) -> None:
 async def _agent_ids(session: AsyncSession) -> list[int]:
     """Who made the demo calls: the demo agents, or any agent if they could not be created."""
     demo = [name for name, _, role, _ in DEMO_LOGINS if role is Role.AGENT]
-    ids = list(await session.scalars(select(User.id).where(User.username.in_(demo))
-                                     .order_by(User.username)))
+    ids = list(
+        await session.scalars(
+            select(User.id).where(User.username.in_(demo)).order_by(User.username)
+        )
+    )
     if not ids:
-        ids = list(await session.scalars(select(User.id).where(User.role == Role.AGENT)
-                                         .order_by(User.id)))
+        ids = list(
+            await session.scalars(select(User.id).where(User.role == Role.AGENT).order_by(User.id))
+        )
     return ids
 
 
-async def _plan(session: AsyncSession, count: int, today: date, rng_seed: int, *,
-                crowded: bool) -> list[DemoCustomer]:
+async def _plan(
+    session: AsyncSession, count: int, today: date, rng_seed: int, *, crowded: bool
+) -> list[DemoCustomer]:
     """The plan, steering clear of numbers and contracts already in a non-empty database."""
     numbers: frozenset[str] = frozenset()
     contracts: frozenset[str] = frozenset()
     if crowded:
         numbers = frozenset(await session.scalars(select(Phone.number)))
         contracts = frozenset(await session.scalars(select(Project.contract_number)))
-    return plan_customers(count, today=today, rng_seed=rng_seed, taken_numbers=numbers,
-                          taken_contracts=contracts, first_sequence=len(contracts) + 1)
+    return plan_customers(
+        count,
+        today=today,
+        rng_seed=rng_seed,
+        taken_numbers=numbers,
+        taken_contracts=contracts,
+        first_sequence=len(contracts) + 1,
+    )
 
 
 def _batches(items: Sequence[DemoCustomer], size: int) -> Iterator[Sequence[DemoCustomer]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 class _Writer:
     """Writes planned customers through the services, then the history of their due callbacks."""
 
-    def __init__(self, session: AsyncSession, settings: Settings, today: date, rng_seed: int,
-                 agents: list[int]) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        today: date,
+        rng_seed: int,
+        agents: list[int],
+    ) -> None:
         self.session = session
         self.settings = settings
         self.rules = ScheduleRules.from_settings(settings)
@@ -474,25 +590,42 @@ class _Writer:
     async def customer(self, demo: DemoCustomer) -> list[tuple[int, DemoProject, DemoCustomer]]:
         dnc = demo.do_not_call_reason is not None
         customer = await customers_service.create(
-            self.session, name=demo.name, phones=demo.phones, address=demo.address,
-            grade=demo.grade, notes=demo.notes, do_not_call=dnc,
-            do_not_call_reason=demo.do_not_call_reason, default_area_code=words.AREA_CODE)
+            self.session,
+            name=demo.name,
+            phones=demo.phones,
+            address=demo.address,
+            grade=demo.grade,
+            notes=demo.notes,
+            do_not_call=dnc,
+            do_not_call_reason=demo.do_not_call_reason,
+            default_area_code=words.AREA_CODE,
+        )
         self.phones += len(customer.phones)
         written = []
         for planned in demo.projects:
             project = await projects_service.create(
-                self.session, customer=customer, contract_number=planned.contract_number,
-                rules=self.rules, status=planned.status, **planned.fields)
+                self.session,
+                customer=customer,
+                contract_number=planned.contract_number,
+                rules=self.rules,
+                status=planned.status,
+                **planned.fields,
+            )
             written.append((project.id, planned, demo))
         return written
 
     async def history(self, written: list[tuple[int, DemoProject, DemoCustomer]]) -> None:
         """Attempts for every open task already due, made by the demo agents."""
         ids = [project_id for project_id, _, _ in written]
-        query = (select(CallbackTask)
-                 .where(CallbackTask.project_id.in_(ids), CallbackTask.due_date < self.today,
-                        CallbackTask.status.in_((TaskStatus.PENDING, TaskStatus.IN_PROGRESS)))
-                 .order_by(CallbackTask.project_id, CallbackTask.due_date, CallbackTask.month))
+        query = (
+            select(CallbackTask)
+            .where(
+                CallbackTask.project_id.in_(ids),
+                CallbackTask.due_date < self.today,
+                CallbackTask.status.in_((TaskStatus.PENDING, TaskStatus.IN_PROGRESS)),
+            )
+            .order_by(CallbackTask.project_id, CallbackTask.due_date, CallbackTask.month)
+        )
         tasks: dict[int, list[CallbackTask]] = {}
         for task in await self.session.scalars(query):
             tasks.setdefault(task.project_id, []).append(task)
@@ -500,8 +633,13 @@ class _Writer:
             rng = random.Random(f"{self.rng_seed}:{planned.contract_number}")
             await self.project_history(rng, tasks.get(project_id, []), planned, demo)
 
-    async def project_history(self, rng: random.Random, tasks: list[CallbackTask],
-                              planned: DemoProject, demo: DemoCustomer) -> None:
+    async def project_history(
+        self,
+        rng: random.Random,
+        tasks: list[CallbackTask],
+        planned: DemoProject,
+        demo: DemoCustomer,
+    ) -> None:
         neglect = planned.neglected
         refused = demo.do_not_call_reason is not None
         agent = self.agents[rng.randrange(len(self.agents))]
@@ -514,14 +652,31 @@ class _Writer:
             elif task.latest_date >= self.today and rng.random() < 0.4:
                 mode = "skip"  # still within its window: on today's work list
             if mode != "skip":
-                await self.log(task, agent, plan_attempts(
-                    rng, stage=task.stage, due=task.due_date, latest=task.latest_date,
-                    today=self.today, hours=self.settings.calling_hours, tz=self.settings.tz,
-                    mode=mode))
+                await self.log(
+                    task,
+                    agent,
+                    plan_attempts(
+                        rng,
+                        stage=task.stage,
+                        due=task.due_date,
+                        latest=task.latest_date,
+                        today=self.today,
+                        hours=self.settings.calling_hours,
+                        tz=self.settings.tz,
+                        mode=mode,
+                    ),
+                )
 
     async def log(self, task: CallbackTask, agent: int, attempts: list[PlannedAttempt]) -> None:
         for attempt in attempts:
             await callbacks.log_attempt(
-                self.session, task=task, made_by=MadeBy.AGENT, outcome=attempt.outcome,
-                at=attempt.at, agent_id=agent, satisfaction=attempt.satisfaction,
-                notes=attempt.notes, call_back_at=attempt.call_back_at)
+                self.session,
+                task=task,
+                made_by=MadeBy.AGENT,
+                outcome=attempt.outcome,
+                at=attempt.at,
+                agent_id=agent,
+                satisfaction=attempt.satisfaction,
+                notes=attempt.notes,
+                call_back_at=attempt.call_back_at,
+            )

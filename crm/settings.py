@@ -135,10 +135,17 @@ class Settings(BaseSettings):
     due_soon_fraction: float = Field(0.2, gt=0, lt=1)
     departments: list[str] = Field(
         default_factory=lambda: ["工程部", "设计部", "维修队", "材料部", "财务部", "客服部"],
-        min_length=1)
+        min_length=1,
+    )
     # Which department answers for an unsatisfied callback area.
-    area_departments: dict[str, str] = Field(default_factory=lambda: {
-        "quality": "工程部", "crew": "工程部", "supervisor": "工程部", "designer": "设计部"})
+    area_departments: dict[str, str] = Field(
+        default_factory=lambda: {
+            "quality": "工程部",
+            "crew": "工程部",
+            "supervisor": "工程部",
+            "designer": "设计部",
+        }
+    )
     repair_arrival_hours: float = Field(8, gt=0)
 
     # Several processes (`callcentre serve --role …`): Redis carries events and jobs between
@@ -153,16 +160,15 @@ class Settings(BaseSettings):
     @classmethod
     def _known_driver(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError(
-                "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
-            )
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(
-                ("redis://", "rediss://", "unix://")):
+            ("redis://", "rediss://", "unix://")
+        ):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
@@ -207,12 +213,15 @@ class Settings(BaseSettings):
     def _areas_have_departments(self) -> Settings:
         areas = {"quality", "crew", "supervisor", "designer"}
         if set(self.area_departments) != areas:
-            raise ValueError("CALLCENTRE_AREA_DEPARTMENTS must name exactly the areas "
-                             f"{sorted(areas)}")
+            raise ValueError(
+                f"CALLCENTRE_AREA_DEPARTMENTS must name exactly the areas {sorted(areas)}"
+            )
         unknown = sorted(set(self.area_departments.values()) - set(self.departments))
         if unknown:
-            raise ValueError("CALLCENTRE_AREA_DEPARTMENTS names departments missing from "
-                             f"CALLCENTRE_DEPARTMENTS: {unknown}")
+            raise ValueError(
+                "CALLCENTRE_AREA_DEPARTMENTS names departments missing from "
+                f"CALLCENTRE_DEPARTMENTS: {unknown}"
+            )
         return self
 
     @property

@@ -42,8 +42,11 @@ class WorkCalendar:
 
     def working_days_between(self, first: date, last: date) -> int:
         """Working days after `first` up to and including `last`."""
-        return sum(1 for n in range(1, (last - first).days + 1)
-                   if self.is_working_day(first + timedelta(days=n)))
+        return sum(
+            1
+            for n in range(1, (last - first).days + 1)
+            if self.is_working_day(first + timedelta(days=n))
+        )
 
 
 def _dates(path: Path, year: str, key: str, values: object) -> frozenset[date]:
@@ -54,8 +57,9 @@ def _dates(path: Path, year: str, key: str, values: object) -> frozenset[date]:
         try:
             day = value if isinstance(value, date) else date.fromisoformat(str(value))
         except ValueError:
-            raise CalendarError(f"{path}: [{year}] {key}: {value!r} is not a date "
-                                "(YYYY-MM-DD)") from None
+            raise CalendarError(
+                f"{path}: [{year}] {key}: {value!r} is not a date (YYYY-MM-DD)"
+            ) from None
         days.add(day)
     return frozenset(days)
 

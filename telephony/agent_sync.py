@@ -40,18 +40,25 @@ class AgentPbxSync:
         try:
             if target.status is AgentStatus.LOGGED_OUT:
                 for queue in self.queues:
-                    await self.bridge.queue_remove(queue=queue, interface=interface,
-                                                   missing_ok=True)
+                    await self.bridge.queue_remove(
+                        queue=queue, interface=interface, missing_ok=True
+                    )
                 return True
             for queue in self.queues:
-                await self.bridge.queue_add(queue=queue, interface=interface,
-                                            member_name=target.name, paused=pause is not None)
-            await self.bridge.queue_pause(interface=interface, paused=pause is not None,
-                                          reason=pause or "")
+                await self.bridge.queue_add(
+                    queue=queue,
+                    interface=interface,
+                    member_name=target.name,
+                    paused=pause is not None,
+                )
+            await self.bridge.queue_pause(
+                interface=interface, paused=pause is not None, reason=pause or ""
+            )
             return True
         except AmiError as exc:
-            log.warning("PBX not updated for agent %s (%s): %s", target.extension,
-                        target.status.value, exc)
+            log.warning(
+                "PBX not updated for agent %s (%s): %s", target.extension, target.status.value, exc
+            )
             return False
 
     def in_line(self, target: AgentTarget, members: list[QueueMember]) -> bool:
@@ -60,8 +67,7 @@ class AgentPbxSync:
         if target.status is AgentStatus.LOGGED_OUT:
             return not mine
         paused = pbx_pause_reason(target.status, target.reason) is not None
-        return set(mine) >= set(self.queues) and all(
-            mine[q].paused == paused for q in self.queues)
+        return set(mine) >= set(self.queues) and all(mine[q].paused == paused for q in self.queues)
 
     async def reconcile(self, targets: list[AgentTarget]) -> int:
         """After a resync: re-apply every agent the PBX disagrees with. Returns how many."""

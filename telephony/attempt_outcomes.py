@@ -13,8 +13,12 @@ from telephony.events import CallRecord
 
 log = logging.getLogger(__name__)
 
-ATTEMPT_OUTCOME = {"busy": Outcome.BUSY, "no_answer": Outcome.NO_ANSWER,
-                   "congestion": Outcome.FAILED, "failed": Outcome.FAILED}
+ATTEMPT_OUTCOME = {
+    "busy": Outcome.BUSY,
+    "no_answer": Outcome.NO_ANSWER,
+    "congestion": Outcome.FAILED,
+    "failed": Outcome.FAILED,
+}
 
 
 def attempt_outcome(record: CallRecord) -> Outcome | None:
@@ -35,7 +39,8 @@ async def resolve_attempt(database: Database, record: CallRecord, *, at: datetim
         attempt = await session.get(CallbackAttempt, record.attempt_id)
         if attempt is None or attempt.outcome is not None:
             return False
-        await campaigns.complete_attempt(session, attempt=attempt, outcome=outcome, at=at,
-                                         notes=f"PBX: {record.outcome}")
+        await campaigns.complete_attempt(
+            session, attempt=attempt, outcome=outcome, at=at, notes=f"PBX: {record.outcome}"
+        )
     log.info("attempt %s: %s (from the PBX)", record.attempt_id, outcome.value)
     return True

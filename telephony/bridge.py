@@ -69,9 +69,16 @@ class _Snapshot:
 
 
 class Bridge:
-    def __init__(self, settings: Settings, database: Database, bus: EventBus, *,
-                 clock: Clock | None = None, resync_interval: float = 300.0,
-                 records_calls: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        bus: EventBus,
+        *,
+        clock: Clock | None = None,
+        resync_interval: float = 300.0,
+        records_calls: bool = True,
+    ) -> None:
         self.settings = settings
         # False: a follower (the dialer's own AMI session) that tracks calls without storing
         # them; the PBX's one recording bridge stores them.
@@ -81,18 +88,26 @@ class Bridge:
         self.agents = AgentDirectory(settings.agent_extension_pattern)
         self.tracker = CallTracker(self.agents)
         self.queue_members = QueueMembers(self.agents)
-        self.store = CallStore(database, pbx_id=settings.pbx_id,
-                               default_area_code=settings.default_area_code)
+        self.store = CallStore(
+            database, pbx_id=settings.pbx_id, default_area_code=settings.default_area_code
+        )
         self.client = AmiClient(
-            AmiEndpoint(settings.ami_host, settings.ami_port, settings.ami_user,
-                        settings.ami_secret),
-            on_event=self._on_event, on_connected=self._on_connected,
+            AmiEndpoint(
+                settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret
+            ),
+            on_event=self._on_event,
+            on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
-            action_timeout=settings.ami_action_timeout, ping_interval=settings.ami_ping_interval,
-            ping_timeout=settings.ami_ping_timeout, backoff_min=settings.ami_reconnect_min,
+            action_timeout=settings.ami_action_timeout,
+            ping_interval=settings.ami_ping_interval,
+            ping_timeout=settings.ami_ping_timeout,
+            backoff_min=settings.ami_reconnect_min,
             backoff_max=settings.ami_reconnect_max,
-            event_filter=EventFilter(self.tracker.handled_events | MEMBER_EVENTS | {"Shutdown"},
-                                     contract.TRACKED_VARIABLES))
+            event_filter=EventFilter(
+                self.tracker.handled_events | MEMBER_EVENTS | {"Shutdown"},
+                contract.TRACKED_VARIABLES,
+            ),
+        )
         self.resync_interval = resync_interval
         self._fifo: asyncio.Queue[_Event | _Snapshot] = asyncio.Queue()
         self._paused = False
@@ -152,8 +167,11 @@ class Bridge:
     def settled(self) -> bool:
         """Connected, resynced since, and given a moment to recover adopted calls' variables:
         only then may silence from the PBX about a call be taken to mean there is none."""
-        return (self.client.connected and self.synced_at is not None
-                and time.monotonic() - self.synced_at > 3.0)
+        return (
+            self.client.connected
+            and self.synced_at is not None
+            and time.monotonic() - self.synced_at > 3.0
+        )
 
     def _on_disconnected(self, reason: str) -> None:
         self.synced_at = None
@@ -165,10 +183,14 @@ class Bridge:
 
     async def resync(self) -> None:
         """Ask the PBX for its live channels and queue members; answers join the FIFO."""
-        for kind, action in (("channels", {"Action": "CoreShowChannels"}),
-                             ("queues", {"Action": "QueueStatus"})):
+        for kind, action in (
+            ("channels", {"Action": "CoreShowChannels"}),
+            ("queues", {"Action": "QueueStatus"}),
+        ):
+
             def complete(messages: list[Message], kind: str = kind) -> None:
                 self._put(_Snapshot(kind, messages, self.clock.now()))
+
             try:
                 await self.client.send(action, as_list=True, on_complete=complete)
             except AmiError as exc:
@@ -212,8 +234,11 @@ class Bridge:
     def _apply_snapshot(self, item: _Snapshot) -> None:
         first = item.messages[0] if item.messages else None
         if first is None or first.get("Response") != "Success":
-            log.warning("PBX refused the %s resync: %s", item.kind,
-                        first.get("Message") if first is not None else "no answer")
+            log.warning(
+                "PBX refused the %s resync: %s",
+                item.kind,
+                first.get("Message") if first is not None else "no answer",
+            )
             return
         if item.kind == "channels":
             channels = [m for m in item.messages if m.get("Event") == "CoreShowChannel"]
@@ -235,16 +260,28 @@ class Bridge:
         for variable in sorted(contract.TRACKED_VARIABLES):
             try:
                 response = await self.client.send(
-                    {"Action": "Getvar", "Channel": channel, "Variable": variable},
-                    as_list=False)
+                    {"Action": "Getvar", "Channel": channel, "Variable": variable}, as_list=False
+                )
             except AmiError:
                 return
             value = response.get("Value") if response.success else None
             if value:
-                self._put(_Event(Message({"Event": "VarSet", "Channel": channel,
-                                          "Uniqueid": uniqueid, "Linkedid": linkedid,
-                                          "Variable": variable, "Value": value}),
-                                 self.clock.now(), time.monotonic()))
+                self._put(
+                    _Event(
+                        Message(
+                            {
+                                "Event": "VarSet",
+                                "Channel": channel,
+                                "Uniqueid": uniqueid,
+                                "Linkedid": linkedid,
+                                "Variable": variable,
+                                "Value": value,
+                            }
+                        ),
+                        self.clock.now(),
+                        time.monotonic(),
+                    )
+                )
 
     def _publish(self, events: list[DomainEvent]) -> None:
         for event in events:
@@ -256,23 +293,45 @@ class Bridge:
 
     # -- what the rest of the system may ask of the PBX ---------------------------------------
 
-    async def originate(self, *, channel: str, context: str, exten: str,
-                        variables: dict[str, str] | None = None, caller_id: str | None = None,
-                        attempt_id: int | None = None, dialed: str | None = None,
-                        timeout_ms: int = 30_000) -> str:
+    async def originate(
+        self,
+        *,
+        channel: str,
+        context: str,
+        exten: str,
+        variables: dict[str, str] | None = None,
+        caller_id: str | None = None,
+        attempt_id: int | None = None,
+        dialed: str | None = None,
+        timeout_ms: int = 30_000,
+    ) -> str:
         """Start a call; the tracker is told first so even a channel-less failure is logged."""
         action_id = self.client.new_action_id("originate")
         self.tracker.expect_originate(action_id, attempt_id=attempt_id, dialed=dialed)
-        return await self.client.originate(channel=channel, context=context, exten=exten,
-                                           variables=variables, caller_id=caller_id,
-                                           timeout_ms=timeout_ms, action_id=action_id)
+        return await self.client.originate(
+            channel=channel,
+            context=context,
+            exten=exten,
+            variables=variables,
+            caller_id=caller_id,
+            timeout_ms=timeout_ms,
+            action_id=action_id,
+        )
 
-    async def queue_add(self, *, queue: str, interface: str, member_name: str,
-                        paused: bool = False) -> None:
+    async def queue_add(
+        self, *, queue: str, interface: str, member_name: str, paused: bool = False
+    ) -> None:
         """Make the agent a member; already being one is fine (the pause state is then set)."""
-        response = await self.client.send({
-            "Action": "QueueAdd", "Queue": queue, "Interface": interface,
-            "MemberName": member_name, "Paused": "true" if paused else "false"}, as_list=False)
+        response = await self.client.send(
+            {
+                "Action": "QueueAdd",
+                "Queue": queue,
+                "Interface": interface,
+                "MemberName": member_name,
+                "Paused": "true" if paused else "false",
+            },
+            as_list=False,
+        )
         if response.success:
             return
         if "already" not in str(response.get("Message", "")).lower():
@@ -281,16 +340,21 @@ class Bridge:
 
     async def queue_remove(self, *, queue: str, interface: str, missing_ok: bool = False) -> None:
         try:
-            await self.client.send_checked({"Action": "QueueRemove", "Queue": queue,
-                                            "Interface": interface})
+            await self.client.send_checked(
+                {"Action": "QueueRemove", "Queue": queue, "Interface": interface}
+            )
         except AmiError:
             if not missing_ok:
                 raise
 
-    async def queue_pause(self, *, interface: str, paused: bool, reason: str = "",
-                          queue: str | None = None) -> None:
-        action = {"Action": "QueuePause", "Interface": interface,
-                  "Paused": "true" if paused else "false"}
+    async def queue_pause(
+        self, *, interface: str, paused: bool, reason: str = "", queue: str | None = None
+    ) -> None:
+        action = {
+            "Action": "QueuePause",
+            "Interface": interface,
+            "Paused": "true" if paused else "false",
+        }
         if queue:
             action["Queue"] = queue
         if reason:

@@ -31,9 +31,16 @@ RECORDING_GRACE = timedelta(seconds=5)
 
 
 class CallStore:
-    def __init__(self, database: Database, *, pbx_id: str, default_area_code: str | None = None,
-                 flush_interval: float = 0.05, max_batch: int = 500,
-                 on_jobs_queued: Callable[[list[int]], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        pbx_id: str,
+        default_area_code: str | None = None,
+        flush_interval: float = 0.05,
+        max_batch: int = 500,
+        on_jobs_queued: Callable[[list[int]], Awaitable[None]] | None = None,
+    ) -> None:
         self.database = database
         # Told (after the commit) of the transcription jobs each batch queued.
         self.on_jobs_queued = on_jobs_queued
@@ -78,8 +85,9 @@ class CallStore:
                     backoff = 0.5
                 except Exception:
                     self.failures += 1
-                    log.exception("could not store %d call(s); retrying in %.1f s",
-                                  len(batch), backoff)
+                    log.exception(
+                        "could not store %d call(s); retrying in %.1f s", len(batch), backoff
+                    )
                     for linkedid, record in batch.items():
                         self._pending.setdefault(linkedid, record)  # newer state wins
                     await asyncio.sleep(backoff)
@@ -88,16 +96,23 @@ class CallStore:
 
     async def write(self, records: Iterable[CallRecord]) -> None:
         records = list(records)
-        numbers = {r.linkedid: lookup_key(r.customer_number,
-                                          default_area_code=self.default_area_code)
-                   for r in records}
+        numbers = {
+            r.linkedid: lookup_key(r.customer_number, default_area_code=self.default_area_code)
+            for r in records
+        }
         async with self.database.session() as session:
-            existing = {c.linkedid: c for c in await session.scalars(
-                select(Call).where(Call.pbx_id == self.pbx_id,
-                                   Call.linkedid.in_([r.linkedid for r in records])))}
+            existing = {
+                c.linkedid: c
+                for c in await session.scalars(
+                    select(Call).where(
+                        Call.pbx_id == self.pbx_id, Call.linkedid.in_([r.linkedid for r in records])
+                    )
+                )
+            }
             customers = await self._customers(session, {n for n in numbers.values() if n})
-            agents = await self._agents(session, {r.agent_extension for r in records
-                                                  if r.agent_extension})
+            agents = await self._agents(
+                session, {r.agent_extension for r in records if r.agent_extension}
+            )
             rows: dict[str, Call] = {}
             for record in records:
                 call = existing.get(record.linkedid)
@@ -106,24 +121,35 @@ class CallStore:
                     session.add(call)
                 rows[record.linkedid] = call
                 number = numbers[record.linkedid]
-                self._apply(call, record, number, customers.get(number or ""),
-                            agents.get(record.agent_extension or ""))
+                self._apply(
+                    call,
+                    record,
+                    number,
+                    customers.get(number or ""),
+                    agents.get(record.agent_extension or ""),
+                )
             await session.flush()
             queued: list[int] = []
             for record in records:
                 if record.ended_at is not None:
-                    job_id = await self._queue_transcription(session, rows[record.linkedid],
-                                                             record)
+                    job_id = await self._queue_transcription(session, rows[record.linkedid], record)
                     if job_id is not None:
                         queued.append(job_id)
             attempts = {r.attempt_id: r.linkedid for r in records if r.attempt_id}
             if attempts:
-                by_linkedid = {c.linkedid: c for c in await session.scalars(
-                    select(Call).where(Call.pbx_id == self.pbx_id,
-                                       Call.linkedid.in_(list(attempts.values()))))}
+                by_linkedid = {
+                    c.linkedid: c
+                    for c in await session.scalars(
+                        select(Call).where(
+                            Call.pbx_id == self.pbx_id, Call.linkedid.in_(list(attempts.values()))
+                        )
+                    )
+                }
                 for attempt in await session.scalars(
-                        select(CallbackAttempt).where(CallbackAttempt.id.in_(list(attempts)),
-                                                      CallbackAttempt.call_id.is_(None))):
+                    select(CallbackAttempt).where(
+                        CallbackAttempt.id.in_(list(attempts)), CallbackAttempt.call_id.is_(None)
+                    )
+                ):
                     attempt.call_id = by_linkedid[attempts[attempt.id]].id
         self.written += len(records)
         if queued and self.on_jobs_queued is not None:
@@ -149,7 +175,8 @@ class CallStore:
             return {}
         owners: dict[str, set[int]] = {}
         for number, customer_id in await session.execute(
-                select(Phone.number, Phone.customer_id).where(Phone.number.in_(numbers))):
+            select(Phone.number, Phone.customer_id).where(Phone.number.in_(numbers))
+        ):
             owners.setdefault(number, set()).add(customer_id)
         return {n: ids.pop() for n, ids in owners.items() if len(ids) == 1}
 
@@ -157,13 +184,15 @@ class CallStore:
     async def _agents(session: Any, extensions: set[str]) -> dict[str, int]:
         if not extensions:
             return {}
-        rows = await session.execute(select(User.extension, User.id)
-                                     .where(User.extension.in_(extensions)))
+        rows = await session.execute(
+            select(User.extension, User.id).where(User.extension.in_(extensions))
+        )
         return {extension: user_id for extension, user_id in rows}  # noqa: C416 - a Result
 
     @staticmethod
-    def _apply(call: Call, r: CallRecord, number: str | None, customer_id: int | None,
-               agent_id: int | None) -> None:
+    def _apply(
+        call: Call, r: CallRecord, number: str | None, customer_id: int | None, agent_id: int | None
+    ) -> None:
         call.uniqueid = r.uniqueid
         call.direction = Direction(r.direction)
         call.caller = r.caller
@@ -191,18 +220,29 @@ class CallStore:
     async def load_live(self) -> list[CallRecord]:
         """Calls the database still holds as live for this PBX (to settle after a restart)."""
         async with self.database.session() as session:
-            calls = await session.scalars(select(Call).where(Call.pbx_id == self.pbx_id,
-                                                             Call.ended_at.is_(None)))
+            calls = await session.scalars(
+                select(Call).where(Call.pbx_id == self.pbx_id, Call.ended_at.is_(None))
+            )
             return [_record(c) for c in calls]
 
 
 def _record(call: Call) -> CallRecord:
-    record = CallRecord(linkedid=call.linkedid, direction=call.direction.value,
-                        started_at=call.started_at)
-    return replace(record, uniqueid=call.uniqueid, caller=call.caller, dialed=call.dialed,
-                   customer_number=call.customer_number, queue=call.queue,
-                   agents_rung=tuple(call.agents_rung or ()), agent=call.agent_interface,
-                   answered_at=call.answered_at, wait_seconds=call.wait_seconds,
-                   ring_seconds=call.ring_seconds, recording=call.recording,
-                   recording_agent=call.recording_agent,
-                   recording_customer=call.recording_customer)
+    record = CallRecord(
+        linkedid=call.linkedid, direction=call.direction.value, started_at=call.started_at
+    )
+    return replace(
+        record,
+        uniqueid=call.uniqueid,
+        caller=call.caller,
+        dialed=call.dialed,
+        customer_number=call.customer_number,
+        queue=call.queue,
+        agents_rung=tuple(call.agents_rung or ()),
+        agent=call.agent_interface,
+        answered_at=call.answered_at,
+        wait_seconds=call.wait_seconds,
+        ring_seconds=call.ring_seconds,
+        recording=call.recording,
+        recording_agent=call.recording_agent,
+        recording_customer=call.recording_customer,
+    )

@@ -30,7 +30,7 @@ def resource_of(interface_or_dialstring: str) -> str:
     """The extension or number in an interface or dial string ("Local/1001@agents/n" → "1001")."""
     text = interface_or_dialstring.strip()
     if text.startswith("PJSIP/") and "@" in text:  # PJSIP/<number>@<endpoint>
-        text = text[len("PJSIP/"):]
+        text = text[len("PJSIP/") :]
     match = _RESOURCE_RE.match(text)
     return match.group("resource") if match else ""
 

@@ -54,9 +54,17 @@ class Agent:
 
 
 class Dialer:
-    def __init__(self, settings: Settings, database: Database, bridge: Bridge, *,
-                 clock: Clock | None = None, calendar: WorkCalendar | None = None,
-                 tick_seconds: float = 0.5, standby_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        bridge: Bridge,
+        *,
+        clock: Clock | None = None,
+        calendar: WorkCalendar | None = None,
+        tick_seconds: float = 0.5,
+        standby_seconds: float = 2.0,
+    ) -> None:
         self.settings = settings
         self.database = database
         self.bridge = bridge
@@ -112,23 +120,36 @@ class Dialer:
         return busy
 
     async def _free_agents(self, campaign: Campaign, reserved: set[int]) -> list[Agent]:
-        query = (select(User).join(AgentState, AgentState.user_id == User.id)
-                 .where(AgentState.status == AgentStatus.READY, User.role == Role.AGENT,
-                        User.is_active.is_(True), User.extension.is_not(None))
-                 .order_by(AgentState.since, User.id))
+        query = (
+            select(User)
+            .join(AgentState, AgentState.user_id == User.id)
+            .where(
+                AgentState.status == AgentStatus.READY,
+                User.role == Role.AGENT,
+                User.is_active.is_(True),
+                User.extension.is_not(None),
+            )
+            .order_by(AgentState.since, User.id)
+        )
         if campaign.agent_ids:
             query = query.where(User.id.in_(campaign.agent_ids))
         async with self.database.session() as session:
             users = list(await session.scalars(query))
         busy = self._busy_extensions()
-        return [Agent(u.id, u.extension, u.display_name) for u in users
-                if u.extension and u.extension not in busy and u.id not in reserved]
+        return [
+            Agent(u.id, u.extension, u.display_name)
+            for u in users
+            if u.extension and u.extension not in busy and u.id not in reserved
+        ]
 
     def _ready_queue_members(self, campaign: Campaign) -> int:
         queue = campaign.queue or self.settings.callback_queue
         busy = self._busy_extensions()
-        return sum(1 for m in self.bridge.queue_members.members(queue)
-                   if not m.paused and not m.in_call and m.extension not in busy)
+        return sum(
+            1
+            for m in self.bridge.queue_members.members(queue)
+            if not m.paused and not m.in_call and m.extension not in busy
+        )
 
     # -- dialing --------------------------------------------------------------------------
 
@@ -141,29 +162,37 @@ class Dialer:
             room = min(len(agents), campaign.max_concurrent - len(mine))
         else:
             agents = []
-            room = calls_to_start(ready_agents=self._ready_queue_members(campaign),
-                                  in_progress=len(mine), ratio=campaign.pacing_ratio,
-                                  max_concurrent=campaign.max_concurrent)
+            room = calls_to_start(
+                ready_agents=self._ready_queue_members(campaign),
+                in_progress=len(mine),
+                ratio=campaign.pacing_ratio,
+                max_concurrent=campaign.max_concurrent,
+            )
         if room <= 0:
             return
         async with self.database.session() as session:
-            candidates = await campaigns.next_tasks(session, campaign, settings=self.settings,
-                                                    now=now, limit=room)
+            candidates = await campaigns.next_tasks(
+                session, campaign, settings=self.settings, now=now, limit=room
+            )
         for index, candidate in enumerate(candidates):
             if not self.rate.take(time.monotonic()):
                 return  # the trunk's call-start rate: the rest waits for the next tick
             agent = agents[index] if agents else None
             async with self.database.session() as session:
-                attempt = await campaigns.claim(session, campaign, candidate,
-                                                agent_id=agent.id if agent else None, at=now)
+                attempt = await campaigns.claim(
+                    session, campaign, candidate, agent_id=agent.id if agent else None, at=now
+                )
             if attempt is not None:
                 await self._originate(campaign, attempt, candidate.number, agent)
 
-    async def _originate(self, campaign: Campaign, attempt: CallbackAttempt, number: str,
-                         agent: Agent | None) -> None:
-        variables = {contract.VAR_CALL_TYPE: contract.CALL_TYPE_CALLBACK,
-                     contract.VAR_ATTEMPT_ID: str(attempt.id),
-                     contract.VAR_CUSTOMER_NUMBER: number}
+    async def _originate(
+        self, campaign: Campaign, attempt: CallbackAttempt, number: str, agent: Agent | None
+    ) -> None:
+        variables = {
+            contract.VAR_CALL_TYPE: contract.CALL_TYPE_CALLBACK,
+            contract.VAR_ATTEMPT_ID: str(attempt.id),
+            contract.VAR_CUSTOMER_NUMBER: number,
+        }
         if agent is not None:
             channel = self.settings.agent_interface_template.format(extension=agent.extension)
             context, exten = contract.CONTEXT_CALLBACK, number
@@ -173,21 +202,35 @@ class Dialer:
             context, exten = contract.CONTEXT_CALLBACK_QUEUE, "s"
             caller_id = None
         try:
-            await self.bridge.originate(channel=channel, context=context, exten=exten,
-                                        variables=variables, caller_id=caller_id,
-                                        attempt_id=attempt.id, dialed=number)
+            await self.bridge.originate(
+                channel=channel,
+                context=context,
+                exten=exten,
+                variables=variables,
+                caller_id=caller_id,
+                attempt_id=attempt.id,
+                dialed=number,
+            )
             self.started += 1
-            log.info("campaign %s: dialing %s for attempt %s%s", campaign.id, number,
-                     attempt.id, f" (agent {agent.extension})" if agent else "")
+            log.info(
+                "campaign %s: dialing %s for attempt %s%s",
+                campaign.id,
+                number,
+                attempt.id,
+                f" (agent {agent.extension})" if agent else "",
+            )
         except AmiError as exc:
-            log.warning("campaign %s: the PBX refused attempt %s: %s", campaign.id, attempt.id,
-                        exc)
+            log.warning("campaign %s: the PBX refused attempt %s: %s", campaign.id, attempt.id, exc)
             async with self.database.session() as session:
                 refused = await session.get(CallbackAttempt, attempt.id)
                 assert refused is not None
-                await campaigns.complete_attempt(session, attempt=refused,
-                                                 outcome=Outcome.FAILED, at=self.clock.now(),
-                                                 notes=f"PBX refused: {exc}")
+                await campaigns.complete_attempt(
+                    session,
+                    attempt=refused,
+                    outcome=Outcome.FAILED,
+                    at=self.clock.now(),
+                    notes=f"PBX refused: {exc}",
+                )
 
     async def fail_lost_attempts(self, now: datetime) -> int:
         """Attempts whose call the PBX never made (or that vanished while the bridge was away)
@@ -195,23 +238,34 @@ class Dialer:
         live = self.bridge.tracker.live_calls()
         live_attempts = {c.attempt_id for c in live if c.attempt_id}
         area = self.settings.default_area_code
-        live_numbers = {lookup_key(n, default_area_code=area) for c in live
-                        for n in (c.customer_number, c.dialed, c.caller) if n}
+        live_numbers = {
+            lookup_key(n, default_area_code=area)
+            for c in live
+            for n in (c.customer_number, c.dialed, c.caller)
+            if n
+        }
         failed = 0
         async with self.database.session() as session:
             for attempt in await campaigns.in_flight(session):
-                if (attempt.call_id is not None or attempt.id in live_attempts
-                        or now - attempt.started_at < LOST_AFTER
-                        or lookup_key(attempt.dialed_number, default_area_code=area)
-                        in live_numbers):
+                if (
+                    attempt.call_id is not None
+                    or attempt.id in live_attempts
+                    or now - attempt.started_at < LOST_AFTER
+                    or lookup_key(attempt.dialed_number, default_area_code=area) in live_numbers
+                ):
                     continue
                 await campaigns.complete_attempt(
-                    session, attempt=attempt, outcome=Outcome.FAILED, at=now,
-                    notes="no call at the PBX for this attempt (connection lost or refused)")
+                    session,
+                    attempt=attempt,
+                    outcome=Outcome.FAILED,
+                    at=now,
+                    notes="no call at the PBX for this attempt (connection lost or refused)",
+                )
                 failed += 1
         if failed:
-            log.warning("%d campaign attempt(s) had no call at the PBX: failed, to be retried",
-                        failed)
+            log.warning(
+                "%d campaign attempt(s) had no call at the PBX: failed, to be retried", failed
+            )
         return failed
 
     def health(self) -> dict[str, object]:

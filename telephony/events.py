@@ -43,9 +43,22 @@ class CallRecord:
 
     def replay_json(self) -> dict[str, Any]:
         """The `callcentre ami replay` line: the fields a reader checks against the capture."""
-        keys = ("linkedid", "direction", "caller", "dialed", "queue", "agents_rung", "agent",
-                "outcome", "wait_seconds", "ring_seconds", "talk_seconds", "hung_up_by",
-                "hangup_cause", "recording")
+        keys = (
+            "linkedid",
+            "direction",
+            "caller",
+            "dialed",
+            "queue",
+            "agents_rung",
+            "agent",
+            "outcome",
+            "wait_seconds",
+            "ring_seconds",
+            "talk_seconds",
+            "hung_up_by",
+            "hangup_cause",
+            "recording",
+        )
         data = asdict(self)
         result = {key: data[key] for key in keys}
         result["agents_rung"] = list(self.agents_rung)
@@ -114,5 +127,12 @@ class CallEnded:
     record: CallRecord
 
 
-DomainEvent = (CallUpdated | AgentRinging | RingStopped | CallAnswered | CallBridged
-               | RecordingStarted | CallEnded)
+DomainEvent = (
+    CallUpdated
+    | AgentRinging
+    | RingStopped
+    | CallAnswered
+    | CallBridged
+    | RecordingStarted
+    | CallEnded
+)

@@ -8,8 +8,16 @@ from typing import Any
 
 from telephony.channels import AgentDirectory
 
-MEMBER_EVENTS = frozenset({"QueueMemberAdded", "QueueMemberRemoved", "QueueMemberPause",
-                           "QueueMemberStatus", "QueueMemberPenalty", "QueueMemberRinginuse"})
+MEMBER_EVENTS = frozenset(
+    {
+        "QueueMemberAdded",
+        "QueueMemberRemoved",
+        "QueueMemberPause",
+        "QueueMemberStatus",
+        "QueueMemberPenalty",
+        "QueueMemberRinginuse",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +58,15 @@ class QueueMembers:
         if not (queue and interface):
             return None
         return QueueMember(
-            queue=queue, interface=interface,
+            queue=queue,
+            interface=interface,
             name=_text(event.get("MemberName")) or _text(event.get("Name")) or interface,
             extension=self._agents.extension_of(interface),
-            paused=_flag(event.get("Paused")), paused_reason=_text(event.get("PausedReason")),
-            status=_int(event.get("Status")), in_call=_flag(event.get("InCall")))
+            paused=_flag(event.get("Paused")),
+            paused_reason=_text(event.get("PausedReason")),
+            status=_int(event.get("Status")),
+            in_call=_flag(event.get("InCall")),
+        )
 
     def reset(self, status_list: Iterable[Mapping[str, Any]]) -> None:
         """Replace everything with a QueueStatus list (its QueueMember events)."""

@@ -32,12 +32,28 @@ from telephony.events import (
 log = logging.getLogger(__name__)
 
 CUSTOMER, AGENT = "customer", "agent"
-ORIGINATE_OUTCOMES = {0: "failed", 1: "failed", 3: "no_answer", 4: "answered", 5: "busy",
-                      8: "congestion"}
-DIAL_OUTCOMES = {"ANSWER": "answered", "BUSY": "busy", "NOANSWER": "no_answer",
-                 "CANCEL": "no_answer", "CONGESTION": "congestion", "CHANUNAVAIL": "failed"}
-RING_STOP_REASONS = {"NOANSWER": "no_answer", "BUSY": "busy", "CHANUNAVAIL": "unavailable",
-                     "CONGESTION": "congestion"}
+ORIGINATE_OUTCOMES = {
+    0: "failed",
+    1: "failed",
+    3: "no_answer",
+    4: "answered",
+    5: "busy",
+    8: "congestion",
+}
+DIAL_OUTCOMES = {
+    "ANSWER": "answered",
+    "BUSY": "busy",
+    "NOANSWER": "no_answer",
+    "CANCEL": "no_answer",
+    "CONGESTION": "congestion",
+    "CHANUNAVAIL": "failed",
+}
+RING_STOP_REASONS = {
+    "NOANSWER": "no_answer",
+    "BUSY": "busy",
+    "CHANUNAVAIL": "unavailable",
+    "CONGESTION": "congestion",
+}
 _DURATION_RE = re.compile(r"^(\d+):(\d{2}):(\d{2})$")
 
 
@@ -145,8 +161,9 @@ class CallTracker:
         self._received: float | None = None  # monotonic arrival of the event being applied
         # Calls picked up by a resync, whose channel variables the bridge should ask for.
         self.adopted: list[tuple[str, str, str]] = []  # (linkedid, uniqueid, channel)
-        self._handlers: dict[str, Callable[[Mapping[str, Any], datetime, list[DomainEvent]],
-                                           None]] = {
+        self._handlers: dict[
+            str, Callable[[Mapping[str, Any], datetime, list[DomainEvent]], None]
+        ] = {
             "Newchannel": self._newchannel,
             "NewCallerid": self._newcallerid,
             "VarSet": self._varset,
@@ -173,8 +190,9 @@ class CallTracker:
         """The AMI events that can change a call; the bridge need not parse any other."""
         return frozenset(self._handlers)
 
-    def feed(self, event: Mapping[str, Any], at: datetime,
-             received: float | None = None) -> list[DomainEvent]:
+    def feed(
+        self, event: Mapping[str, Any], at: datetime, received: float | None = None
+    ) -> list[DomainEvent]:
         """Apply one AMI event; returns what it means for the business, possibly nothing."""
         handler = self._handlers.get(_text(event.get("Event")) or "")
         if handler is None:
@@ -184,8 +202,9 @@ class CallTracker:
         handler(event, at, out)
         return out
 
-    def expect_originate(self, action_id: str, *, attempt_id: int | None,
-                         dialed: str | None) -> None:
+    def expect_originate(
+        self, action_id: str, *, attempt_id: int | None, dialed: str | None
+    ) -> None:
         """The dialer is about to originate: lets a failed OriginateResponse, which names no
         channel, be tied to its attempt."""
         self._expected[action_id] = _ExpectedOriginate(attempt_id, dialed)
@@ -203,16 +222,25 @@ class CallTracker:
         for record in records:
             if record.linkedid in self._open:
                 continue
-            call = _Call(linkedid=record.linkedid, started_at=record.started_at,
-                         caller=record.caller, dialed=record.dialed, queue=record.queue,
-                         joined_queue=record.queue is not None, agent=record.agent,
-                         answered_at=record.answered_at, attempt_id=record.attempt_id,
-                         customer_number=record.customer_number,
-                         call_type=("inbound" if record.direction == "inbound" else "callback"),
-                         recording=record.recording, recording_agent=record.recording_agent,
-                         recording_customer=record.recording_customer,
-                         agents_rung=list(record.agents_rung),
-                         wait_seconds=record.wait_seconds, ring_seconds=record.ring_seconds)
+            call = _Call(
+                linkedid=record.linkedid,
+                started_at=record.started_at,
+                caller=record.caller,
+                dialed=record.dialed,
+                queue=record.queue,
+                joined_queue=record.queue is not None,
+                agent=record.agent,
+                answered_at=record.answered_at,
+                attempt_id=record.attempt_id,
+                customer_number=record.customer_number,
+                call_type=("inbound" if record.direction == "inbound" else "callback"),
+                recording=record.recording,
+                recording_agent=record.recording_agent,
+                recording_customer=record.recording_customer,
+                agents_rung=list(record.agents_rung),
+                wait_seconds=record.wait_seconds,
+                ring_seconds=record.ring_seconds,
+            )
             call.connected = record.answered_at is not None
             self._open[call.linkedid] = call
 
@@ -335,18 +363,27 @@ class CallTracker:
 
     # -- dialing ------------------------------------------------------------------------
 
-    def _ring(self, call: _Call, uid: str, interface: str, at: datetime,
-              out: list[DomainEvent]) -> None:
+    def _ring(
+        self, call: _Call, uid: str, interface: str, at: datetime, out: list[DomainEvent]
+    ) -> None:
         if uid in call.ringing:
             return
         call.ringing[uid] = interface
         if interface not in call.agents_rung:
             call.agents_rung.append(interface)
-        out.append(AgentRinging(
-            linkedid=call.linkedid, interface=interface,
-            extension=self.agents.extension_of(interface), caller=call.outside_number(),
-            queue=call.queue, direction=call.direction(), at=at, attempt_id=call.attempt_id,
-            received_at=self._received))
+        out.append(
+            AgentRinging(
+                linkedid=call.linkedid,
+                interface=interface,
+                extension=self.agents.extension_of(interface),
+                caller=call.outside_number(),
+                queue=call.queue,
+                direction=call.direction(),
+                at=at,
+                attempt_id=call.attempt_id,
+                received_at=self._received,
+            )
+        )
 
     def _dialbegin(self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]) -> None:
         dest_uid, dest_name = _text(event.get("DestUniqueid")), _text(event.get("DestChannel"))
@@ -370,8 +407,10 @@ class CallTracker:
         source = call.channels.get(source_uid)
         source_role = call.role(source) if source is not None else None
         to_customer = source_role == AGENT or (
-            source_role is None and not self.agents.is_agent(interface)
-            and dialed_number(dialstring) is not None)
+            source_role is None
+            and not self.agents.is_agent(interface)
+            and dialed_number(dialstring) is not None
+        )
         if to_customer:
             self._set_role(call, dest, CUSTOMER)
             call.dialed = call.dialed or dialed_number(dialstring)
@@ -405,11 +444,13 @@ class CallTracker:
             reason = "answered_elsewhere" if call.agent else "caller_hung_up"
         else:
             reason = RING_STOP_REASONS.get(status, status.lower() or "unknown")
-        out.append(RingStopped(call.linkedid, interface, self.agents.extension_of(interface),
-                               reason, at))
+        out.append(
+            RingStopped(call.linkedid, interface, self.agents.extension_of(interface), reason, at)
+        )
 
-    def _answer(self, call: _Call, interface: str, pair: str, at: datetime,
-                out: list[DomainEvent]) -> None:
+    def _answer(
+        self, call: _Call, interface: str, pair: str, at: datetime, out: list[DomainEvent]
+    ) -> None:
         if call.agent is not None and call.agent_pair is not None:
             return
         call.agent, call.agent_pair = interface, pair
@@ -419,16 +460,16 @@ class CallTracker:
 
     # -- queues -------------------------------------------------------------------------
 
-    def _queue_caller_join(self, event: Mapping[str, Any], at: datetime,
-                           out: list[DomainEvent]) -> None:
+    def _queue_caller_join(
+        self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
+    ) -> None:
         call = self._call(event)
         if call is not None:
             call.queue = _text(event.get("Queue")) or call.queue
             call.joined_queue = True
             call.queued_at = call.queued_at or at
 
-    def _agent_called(self, event: Mapping[str, Any], at: datetime,
-                      out: list[DomainEvent]) -> None:
+    def _agent_called(self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]) -> None:
         call = self._call(event)
         dest_uid, dest_name = _text(event.get("DestUniqueid")), _text(event.get("DestChannel"))
         interface = _text(event.get("Interface"))
@@ -440,17 +481,22 @@ class CallTracker:
         self._set_role(call, self._register(call, dest_uid, dest_name), AGENT)
         self._ring(call, dest_uid, interface, at, out)
 
-    def _agent_ring_no_answer(self, event: Mapping[str, Any], at: datetime,
-                              out: list[DomainEvent]) -> None:
+    def _agent_ring_no_answer(
+        self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
+    ) -> None:
         call = self._call(event)
         uid = _text(event.get("DestUniqueid"))
         if call is not None and uid is not None and uid in call.ringing:
             interface = call.ringing.pop(uid)
-            out.append(RingStopped(call.linkedid, interface,
-                                   self.agents.extension_of(interface), "no_answer", at))
+            out.append(
+                RingStopped(
+                    call.linkedid, interface, self.agents.extension_of(interface), "no_answer", at
+                )
+            )
 
-    def _agent_connect(self, event: Mapping[str, Any], at: datetime,
-                       out: list[DomainEvent]) -> None:
+    def _agent_connect(
+        self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
+    ) -> None:
         call = self._call(event)
         interface = _text(event.get("Interface"))
         if call is None or interface is None:
@@ -467,16 +513,18 @@ class CallTracker:
             call.agent = interface
             self._update(call, out)
 
-    def _agent_complete(self, event: Mapping[str, Any], at: datetime,
-                        out: list[DomainEvent]) -> None:
+    def _agent_complete(
+        self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
+    ) -> None:
         call = self._call(event)
         if call is not None:
             call.talk_seconds = _number(event.get("TalkTime"))
             call.wait_seconds = call.wait_seconds or _number(event.get("HoldTime"))
             call.complete_reason = _text(event.get("Reason"))
 
-    def _queue_caller_abandon(self, event: Mapping[str, Any], at: datetime,
-                              out: list[DomainEvent]) -> None:
+    def _queue_caller_abandon(
+        self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
+    ) -> None:
         call = self._call(event)
         if call is not None:
             call.abandoned = True
@@ -484,8 +532,7 @@ class CallTracker:
 
     # -- bridging, recording, hanging up ----------------------------------------------------
 
-    def _bridge_enter(self, event: Mapping[str, Any], at: datetime,
-                      out: list[DomainEvent]) -> None:
+    def _bridge_enter(self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]) -> None:
         call = self._call(event)
         bridge, uid = _text(event.get("BridgeUniqueid")), _text(event.get("Uniqueid"))
         if call is None or bridge is None or uid not in call.channels:
@@ -496,14 +543,16 @@ class CallTracker:
         if call.bridged_at is None and {CUSTOMER, AGENT} <= roles:
             call.bridged_at = at
             if call.agent_pair is None:
-                agent = next(call.channels[m] for m in members
-                             if call.role(call.channels[m]) == AGENT)
+                agent = next(
+                    call.channels[m] for m in members if call.role(call.channels[m]) == AGENT
+                )
                 self._answer(call, interface_of(agent.name), agent.pair, at, out)
             call.answered_at = call.answered_at or at
             out.append(CallBridged(call.linkedid, at))
 
-    def _mixmonitor_start(self, event: Mapping[str, Any], at: datetime,
-                          out: list[DomainEvent]) -> None:
+    def _mixmonitor_start(
+        self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
+    ) -> None:
         call = self._call(event)
         if call is not None:
             out.append(RecordingStarted(call.linkedid, call.recording, at))
@@ -517,8 +566,9 @@ class CallTracker:
         elif channel.pair == call.agent_pair:
             call.first_hangup_side = AGENT
 
-    def _hangup_request(self, event: Mapping[str, Any], at: datetime,
-                        out: list[DomainEvent]) -> None:
+    def _hangup_request(
+        self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
+    ) -> None:
         call = self._call(event)
         channel = call.channels.get(_text(event.get("Uniqueid")) or "") if call else None
         if call is not None and channel is not None:
@@ -536,16 +586,30 @@ class CallTracker:
         channel.cause = _integer(event.get("Cause"))
         interface = call.ringing.pop(uid, None)
         if interface is not None:
-            out.append(RingStopped(call.linkedid, interface, self.agents.extension_of(interface),
-                                   "answered_elsewhere" if call.agent else "caller_hung_up", at))
+            out.append(
+                RingStopped(
+                    call.linkedid,
+                    interface,
+                    self.agents.extension_of(interface),
+                    "answered_elsewhere" if call.agent else "caller_hung_up",
+                    at,
+                )
+            )
         if all(c.hung_up for c in call.channels.values()):
             self._end(call, at, out)
 
     def _end(self, call: _Call, at: datetime, out: list[DomainEvent]) -> None:
         call.ended_at = at
         for interface in call.ringing.values():
-            out.append(RingStopped(call.linkedid, interface, self.agents.extension_of(interface),
-                                   "caller_hung_up", at))
+            out.append(
+                RingStopped(
+                    call.linkedid,
+                    interface,
+                    self.agents.extension_of(interface),
+                    "caller_hung_up",
+                    at,
+                )
+            )
         call.ringing.clear()
         self._open.pop(call.linkedid, None)
         for uid in call.channels:
@@ -578,12 +642,14 @@ class CallTracker:
         if target:
             for call in candidates:
                 if call.originate_reason is None and any(
-                        interface_of(c.name) == target for c in call.channels.values()):
+                    interface_of(c.name) == target for c in call.channels.values()
+                ):
                     return call
         return None
 
-    def _originate_response(self, event: Mapping[str, Any], at: datetime,
-                            out: list[DomainEvent]) -> None:
+    def _originate_response(
+        self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
+    ) -> None:
         reason = _integer(event.get("Reason"))
         action_id = _text(event.get("ActionID")) or ""
         call = self._originated_call(event)
@@ -593,10 +659,15 @@ class CallTracker:
             # The PBX failed before creating any channel: the attempt still gets its record.
             expected = self._expected.get(action_id)
             target = _text(event.get("Channel")) or ""
-            call = _Call(linkedid=f"originate:{action_id or target}", started_at=at,
-                         originated=True, originate_reason=reason, call_type="callback",
-                         dialed=(expected.dialed if expected else None) or dialed_number(target),
-                         attempt_id=expected.attempt_id if expected else None)
+            call = _Call(
+                linkedid=f"originate:{action_id or target}",
+                started_at=at,
+                originated=True,
+                originate_reason=reason,
+                call_type="callback",
+                dialed=(expected.dialed if expected else None) or dialed_number(target),
+                attempt_id=expected.attempt_id if expected else None,
+            )
             if call.linkedid in self._recent:
                 return
             self._open[call.linkedid] = call
@@ -614,12 +685,17 @@ class CallTracker:
 
     def _adopt(self, linkedid: str, items: list[Mapping[str, Any]], at: datetime) -> _Call:
         first = next((i for i in items if _text(i.get("Uniqueid")) == linkedid), items[0])
-        call = _Call(linkedid=linkedid, started_at=at - _duration(first.get("Duration")),
-                     caller=known(_text(first.get("CallerIDNum"))))
+        call = _Call(
+            linkedid=linkedid,
+            started_at=at - _duration(first.get("Duration")),
+            caller=known(_text(first.get("CallerIDNum"))),
+        )
         context = _text(first.get("Context"))
-        call.call_type = ("callback" if context in (contract.CONTEXT_CALLBACK,
-                                                    contract.CONTEXT_CALLBACK_QUEUE)
-                          else None)
+        call.call_type = (
+            "callback"
+            if context in (contract.CONTEXT_CALLBACK, contract.CONTEXT_CALLBACK_QUEUE)
+            else None
+        )
         self._open[linkedid] = call
         self._merge_live(call, items, at)
         first_uid, first_name = _text(first.get("Uniqueid")), _text(first.get("Channel"))
@@ -674,7 +750,8 @@ class CallTracker:
             if call.customer_dial_status:
                 return DIAL_OUTCOMES.get(call.customer_dial_status, "failed")
             if call.originate_reason is not None and (
-                    call.originate_reason != 4 or call.agent_pair is None):
+                call.originate_reason != 4 or call.agent_pair is None
+            ):
                 return ORIGINATE_OUTCOMES.get(call.originate_reason, "failed")
             return "answered" if call.bridged_at else "failed"
         if call.bridged_at or call.agent:
@@ -703,25 +780,38 @@ class CallTracker:
             return None
         if customer.cause:
             return customer.cause
-        twin = next((c.cause for c in call.channels.values()
-                     if c.pair == customer.pair and c.cause), None)
+        twin = next(
+            (c.cause for c in call.channels.values() if c.pair == customer.pair and c.cause), None
+        )
         return twin if twin is not None else customer.cause
 
     def _record(self, call: _Call) -> CallRecord:
         outcome = self._outcome(call)
         return CallRecord(
-            linkedid=call.linkedid, direction=call.direction(), started_at=call.started_at,
-            uniqueid=call.customer_uid, caller=call.caller, dialed=call.dialed,
-            customer_number=call.outside_number(), queue=call.queue,
-            agents_rung=tuple(call.agents_rung), agent=call.agent,
+            linkedid=call.linkedid,
+            direction=call.direction(),
+            started_at=call.started_at,
+            uniqueid=call.customer_uid,
+            caller=call.caller,
+            dialed=call.dialed,
+            customer_number=call.outside_number(),
+            queue=call.queue,
+            agents_rung=tuple(call.agents_rung),
+            agent=call.agent,
             agent_extension=self.agents.extension_of(call.agent) if call.agent else None,
-            outcome=outcome, answered_at=call.answered_at, ended_at=call.ended_at,
+            outcome=outcome,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
             queued_at=call.queued_at,
-            wait_seconds=call.wait_seconds, ring_seconds=call.ring_seconds,
-            talk_seconds=call.talk_seconds, hung_up_by=self._hung_up_by(call, outcome),
+            wait_seconds=call.wait_seconds,
+            ring_seconds=call.ring_seconds,
+            talk_seconds=call.talk_seconds,
+            hung_up_by=self._hung_up_by(call, outcome),
             hangup_cause=self._hangup_cause(call) if call.ended_at else None,
-            recording=call.recording, recording_agent=call.recording_agent,
-            recording_customer=call.recording_customer, attempt_id=call.attempt_id,
+            recording=call.recording,
+            recording_agent=call.recording_agent,
+            recording_customer=call.recording_customer,
+            attempt_id=call.attempt_id,
             end_inferred=call.end_inferred,
         )
 

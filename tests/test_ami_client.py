@@ -25,13 +25,22 @@ from tests.support.scripted_ami import ScriptedAmi, frame
 from tests.support.waiting import until
 
 
-def _client(port: int, events: list[Message] | None = None, secret: str = "test",
-            **options: float) -> AmiClient:
+def _client(
+    port: int, events: list[Message] | None = None, secret: str = "test", **options: float
+) -> AmiClient:
     received = events if events is not None else []
-    defaults = {"action_timeout": 2.0, "ping_interval": 0.2, "ping_timeout": 0.3,
-                "backoff_min": 0.05, "backoff_max": 0.2}
-    return AmiClient(AmiEndpoint("127.0.0.1", port, "callcentre", SecretStr(secret)),
-                     on_event=received.append, **{**defaults, **options})
+    defaults = {
+        "action_timeout": 2.0,
+        "ping_interval": 0.2,
+        "ping_timeout": 0.3,
+        "backoff_min": 0.05,
+        "backoff_max": 0.2,
+    }
+    return AmiClient(
+        AmiEndpoint("127.0.0.1", port, "callcentre", SecretStr(secret)),
+        on_event=received.append,
+        **{**defaults, **options},
+    )
 
 
 @pytest.fixture
@@ -60,7 +69,11 @@ async def test_login_sends_credentials_and_events_on(peer: ScriptedAmi) -> None:
     await until(lambda: client.connected)
     login = peer.received[0]
     assert (login["Action"], login["Username"], login["Secret"], login["Events"]) == (
-        "Login", "callcentre", "test", "on")
+        "Login",
+        "callcentre",
+        "test",
+        "on",
+    )
     await until(lambda: any(e.get("Event") == "FullyBooted" for e in events))
     await client.close()
     await asyncio.wait_for(task, 2)
@@ -68,7 +81,8 @@ async def test_login_sends_credentials_and_events_on(peer: ScriptedAmi) -> None:
 
 
 async def test_silent_peer_is_dropped_by_the_watchdog(
-        peer: ScriptedAmi, caplog: pytest.LogCaptureFixture) -> None:
+    peer: ScriptedAmi, caplog: pytest.LogCaptureFixture
+) -> None:
     peer.silent_after_login = True
     client = _client(peer.port)
     # Each login is answered; afterwards the peer answers nothing, not even Ping.
@@ -106,8 +120,9 @@ async def test_every_action_has_a_timeout(peer: ScriptedAmi) -> None:
     await until(lambda: client.connected)
     started = time.monotonic()
     with pytest.raises(AmiActionTimeout, match="QueuePause"):
-        await client.send({"Action": "QueuePause", "Interface": "PJSIP/1001"}, as_list=False,
-                          timeout=0.3)
+        await client.send(
+            {"Action": "QueuePause", "Interface": "PJSIP/1001"}, as_list=False, timeout=0.3
+        )
     assert time.monotonic() - started < 1.5
     assert client.connected  # a slow action does not cost the connection
     await client.close()
@@ -128,8 +143,12 @@ async def test_originate_is_async_and_not_resent_after_a_drop(peer: ScriptedAmi)
     task = asyncio.create_task(client.run())
     await until(lambda: client.connected)
     with pytest.raises(AmiConnectionError):
-        await client.originate(channel="PJSIP/1001", context="callback", exten="13900139000",
-                               variables={"CC_ATTEMPT_ID": "7"})
+        await client.originate(
+            channel="PJSIP/1001",
+            context="callback",
+            exten="13900139000",
+            variables={"CC_ATTEMPT_ID": "7"},
+        )
     await until(lambda: client.connected and peer.connections == 2)
     await asyncio.sleep(0.3)
     assert len(seen) == 1, "the Originate must not be replayed on the new connection"
@@ -153,8 +172,9 @@ async def test_list_action_returns_the_whole_list(peer: ScriptedAmi) -> None:
     listed = [m for m in read_capture(capture) if m.get("ActionID") == "qstatus-1"]
 
     def status(action: dict[str, str]) -> bytes:
-        return b"".join(frame(**{**dict(m.items()), "ActionID": action["ActionID"]})
-                        for m in listed)
+        return b"".join(
+            frame(**{**dict(m.items()), "ActionID": action["ActionID"]}) for m in listed
+        )
 
     peer.replies = {"QueueStatus": status}
     client = _client(peer.port, ping_interval=5)
@@ -163,8 +183,14 @@ async def test_list_action_returns_the_whole_list(peer: ScriptedAmi) -> None:
     done: list[list[Message]] = []
     result = await client.send({"Action": "QueueStatus"}, as_list=True, on_complete=done.append)
     assert [m.get("Event") or m.get("Response") for m in result] == [
-        "Success", "QueueParams", "QueueMember", "QueueMember", "QueueParams", "QueueMember",
-        "QueueStatusComplete"]
+        "Success",
+        "QueueParams",
+        "QueueMember",
+        "QueueMember",
+        "QueueParams",
+        "QueueMember",
+        "QueueStatusComplete",
+    ]
     assert done == [result]
     await client.close()
     await asyncio.wait_for(task, 2)
@@ -175,8 +201,13 @@ async def test_chinese_split_across_reads_and_garbage_frames(peer: ScriptedAmi) 
     client = _client(peer.port, events, ping_interval=5)
     task = asyncio.create_task(client.run())
     await until(lambda: client.connected)
-    data = frame(Event="Newchannel", Channel="PJSIP/trunk-00000001", CallerIDName="王建国",
-                 Uniqueid="1.1", Linkedid="1.1")
+    data = frame(
+        Event="Newchannel",
+        Channel="PJSIP/trunk-00000001",
+        CallerIDName="王建国",
+        Uniqueid="1.1",
+        Linkedid="1.1",
+    )
     cut = data.index("王".encode()) + 1  # inside the first character's three bytes
     peer.broadcast(b"\xff\xfe garbage without colon\r\n\r\nEvent\r\n\r\n" + data[:cut])
     await asyncio.sleep(0.05)
@@ -225,13 +256,27 @@ def _protocol() -> tuple[_Protocol, _Factory]:
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(chunks=st.lists(st.one_of(
-    st.binary(max_size=300),
-    st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
-    st.sampled_from([b"\r\n\r\n", b"Event: ", b": ", b"\r\n", b"Response: Follows\r\n",
-                     b"ActionID: x\r\n", b"Event: Hangup\r\nUniqueid: <unknown>\r\n\r\n",
-                     "CallerIDName: 王".encode()[:-1]]),
-), max_size=30))
+@given(
+    chunks=st.lists(
+        st.one_of(
+            st.binary(max_size=300),
+            st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+            st.sampled_from(
+                [
+                    b"\r\n\r\n",
+                    b"Event: ",
+                    b": ",
+                    b"\r\n",
+                    b"Response: Follows\r\n",
+                    b"ActionID: x\r\n",
+                    b"Event: Hangup\r\nUniqueid: <unknown>\r\n\r\n",
+                    "CallerIDName: 王".encode()[:-1],
+                ]
+            ),
+        ),
+        max_size=30,
+    )
+)
 def test_random_bytes_never_crash_the_reader(chunks: list[bytes]) -> None:
     protocol, factory = _protocol()
     for chunk in chunks:
@@ -250,5 +295,5 @@ def test_frame_decoder_matches_the_captures_exactly() -> None:
         decoder = FrameDecoder()
         pieces = []
         for i in range(0, len(data), 7):  # tiny TCP reads
-            pieces += list(decoder.feed(data[i:i + 7]))
+            pieces += list(decoder.feed(data[i : i + 7]))
         assert len(pieces) == len(whole)

@@ -17,8 +17,9 @@ CALLS = ("inbound_queue_answered", "outbound_callback_dial_bridged", "callback_b
 
 
 def _bridge_filter() -> EventFilter:
-    return EventFilter(CallTracker().handled_events | MEMBER_EVENTS | {"Shutdown"},
-                       contract.TRACKED_VARIABLES)
+    return EventFilter(
+        CallTracker().handled_events | MEMBER_EVENTS | {"Shutdown"}, contract.TRACKED_VARIABLES
+    )
 
 
 def _frames(name: str) -> list[str]:
@@ -86,5 +87,6 @@ def test_protocol_applies_its_factorys_filter() -> None:
         counts.append([m["Event"] for m in factory.events])
     unfiltered, filtered = counts
     assert "Newexten" in unfiltered and "Newexten" not in filtered
-    assert [e for e in unfiltered if e in filtered and e != "VarSet"] == \
-        [e for e in filtered if e != "VarSet"]
+    assert [e for e in unfiltered if e in filtered and e != "VarSet"] == [
+        e for e in filtered if e != "VarSet"
+    ]

@@ -347,9 +347,7 @@ def test_contexts_set_the_tracked_variables(context: str) -> None:
 
 
 def test_call_type_values() -> None:
-    assert sets(contract.CONTEXT_INBOUND)[contract.VAR_CALL_TYPE] == [
-        contract.CALL_TYPE_INBOUND
-    ]
+    assert sets(contract.CONTEXT_INBOUND)[contract.VAR_CALL_TYPE] == [contract.CALL_TYPE_INBOUND]
     for context in (contract.CONTEXT_CALLBACK, contract.CONTEXT_CALLBACK_QUEUE):
         assert sets(context)[contract.VAR_CALL_TYPE] == [contract.CALL_TYPE_CALLBACK]
     (outbound,) = sets(contract.CONTEXT_OUTBOUND)[contract.VAR_CALL_TYPE]

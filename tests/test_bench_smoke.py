@@ -12,12 +12,29 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = {
-    "ami_ingest": {"events", "calls_stored", "events_per_second", "baseline_events_per_second",
-                   "ratio", "ratio_cpu", "goal_met"},
+    "ami_ingest": {
+        "events",
+        "calls_stored",
+        "events_per_second",
+        "baseline_events_per_second",
+        "ratio",
+        "ratio_cpu",
+        "goal_met",
+    },
     "screen_pops": {"agents", "calls", "pop", "baseline", "ratio_p99", "goal_met"},
-    "transcription": {"audio_seconds", "vosk_seconds", "cli_1_seconds", "cli_2_seconds",
-                      "cli_1_transcribing_seconds", "cli_2_transcribing_seconds", "overhead",
-                      "scaling", "whole_command_scaling", "ratio", "goal_met"},
+    "transcription": {
+        "audio_seconds",
+        "vosk_seconds",
+        "cli_1_seconds",
+        "cli_2_seconds",
+        "cli_1_transcribing_seconds",
+        "cli_2_transcribing_seconds",
+        "overhead",
+        "scaling",
+        "whole_command_scaling",
+        "ratio",
+        "goal_met",
+    },
     "caller_lookup": {"sqlite", "postgresql", "goal_met"},
     "due_callbacks": {"sqlite", "postgresql", "goal_met"},
 }
@@ -25,8 +42,14 @@ KEYS = {
 
 @pytest.mark.parametrize("name", sorted(KEYS))
 def test_benchmark_runs_and_ends_with_its_figures(name: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "bench", name, "--quick"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", name, "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     assert len(lines) > 1  # human-readable lines first
@@ -45,8 +68,14 @@ def test_benchmark_runs_and_ends_with_its_figures(name: str) -> None:
 
 
 def test_screen_pops_runs_on_the_multi_process_topology() -> None:
-    result = subprocess.run([sys.executable, "-m", "bench.screen_pops", "--cluster", "--quick"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.screen_pops", "--cluster", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["topology"] == "cluster" and figures["database"] == "postgresql"

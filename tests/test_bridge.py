@@ -38,18 +38,32 @@ class Rig:
         self.events: list[object] = []
 
     async def start(self, *, secret: str = "test-secret") -> None:
-        self.sim = PbxSimulator(SimulatorConfig(
-            port=0, user="callcentre", secret="test-secret", time_scale=SCALE, seed=7,
-            recordings_dir=self.tmp_path / "recordings", talk_seconds=(20, 20)))
+        self.sim = PbxSimulator(
+            SimulatorConfig(
+                port=0,
+                user="callcentre",
+                secret="test-secret",
+                time_scale=SCALE,
+                seed=7,
+                recordings_dir=self.tmp_path / "recordings",
+                talk_seconds=(20, 20),
+            )
+        )
         _, port = await self.sim.start()
         self.settings = self.settings_for(port, secret)
         await self.start_bridge()
 
     def settings_for(self, port: int, secret: str) -> Settings:
-        return load_settings(database_url=self.database.url, ami_port=port,
-                             ami_secret=secret, ami_ping_interval=0.3, ami_ping_timeout=0.4,
-                             ami_reconnect_min=0.05, ami_reconnect_max=0.3,
-                             default_area_code="029")
+        return load_settings(
+            database_url=self.database.url,
+            ami_port=port,
+            ami_secret=secret,
+            ami_ping_interval=0.3,
+            ami_ping_timeout=0.4,
+            ami_reconnect_min=0.05,
+            ami_reconnect_max=0.3,
+            default_area_code="029",
+        )
 
     async def start_bridge(self) -> None:
         self.bus = EventBus()
@@ -88,19 +102,27 @@ async def rig(db: Database, tmp_path: Path) -> AsyncIterator[Rig]:
 
 async def _agent(db: Database, username: str, extension: str) -> int:
     async with db.session() as session:
-        user = await users.create(session, username=username, password="password1",
-                                  display_name=username, role=Role.AGENT, extension=extension)
+        user = await users.create(
+            session,
+            username=username,
+            password="password1",
+            display_name=username,
+            role=Role.AGENT,
+            extension=extension,
+        )
         return user.id
 
 
 async def test_inbound_queue_call_reaches_the_database_and_the_bus(rig: Rig) -> None:
     agent_id = await _agent(rig.database, "agent1", "1001")
     async with rig.database.session() as session:
-        customer = await customers.create(session, name="王建国", phones=["138-0013-8000"],
-                                          default_area_code="029")
+        customer = await customers.create(
+            session, name="王建国", phones=["138-0013-8000"], default_area_code="029"
+        )
     await rig.bridge.queue_add(queue="service", interface="PJSIP/1001", member_name="王小丽")
-    linkedid = await rig.sim.place_inbound_call("+8613800138000", answer_after=1,
-                                                talk_seconds=10, hangup_by="customer")
+    linkedid = await rig.sim.place_inbound_call(
+        "+8613800138000", answer_after=1, talk_seconds=10, hangup_by="customer"
+    )
     await rig.settle()
 
     [call] = await rig.calls()
@@ -124,15 +146,26 @@ async def test_callback_originate_is_linked_to_its_attempt(rig: Rig, clock) -> N
     async with rig.database.session() as session:
         customer = await customers.create(session, name="李娜", phones=["13900139000"])
         from datetime import date
-        project = await projects.create(session, customer=customer, contract_number="XA-1",
-                                        rules=ScheduleRules(), start_date=date(2026, 11, 20))
+
+        project = await projects.create(
+            session,
+            customer=customer,
+            contract_number="XA-1",
+            rules=ScheduleRules(),
+            start_date=date(2026, 11, 20),
+        )
         task = (await callbacks.get_for_project(session, project.id))[0]
-        attempt = await callbacks.start_attempt(session, task=task, made_by=MadeBy.AGENT,
-                                                agent_id=agent_id, at=clock.now())
+        attempt = await callbacks.start_attempt(
+            session, task=task, made_by=MadeBy.AGENT, agent_id=agent_id, at=clock.now()
+        )
     await rig.bridge.originate(
-        channel="PJSIP/1001", context="callback", exten="13900139000",
+        channel="PJSIP/1001",
+        context="callback",
+        exten="13900139000",
         variables={"CC_ATTEMPT_ID": str(attempt.id), "CC_CUSTOMER_NUMBER": "13900139000"},
-        attempt_id=attempt.id, dialed="13900139000")
+        attempt_id=attempt.id,
+        dialed="13900139000",
+    )
     await rig.settle()
 
     [call] = await rig.calls()
@@ -145,9 +178,14 @@ async def test_callback_originate_is_linked_to_its_attempt(rig: Rig, clock) -> N
 
 
 async def test_busy_originate_without_a_channel_name_is_still_recorded(rig: Rig) -> None:
-    await rig.bridge.originate(channel="PJSIP/13700137000@trunk", context="callback-queue",
-                               exten="s", attempt_id=99, dialed="13700137000",
-                               variables={"CC_ATTEMPT_ID": "99"})
+    await rig.bridge.originate(
+        channel="PJSIP/13700137000@trunk",
+        context="callback-queue",
+        exten="s",
+        attempt_id=99,
+        dialed="13700137000",
+        variables={"CC_ATTEMPT_ID": "99"},
+    )
     await rig.settle()
     [call] = await rig.calls()
     assert (call.direction, call.outcome, call.hangup_cause) == ("outbound", "busy", 17)
@@ -205,8 +243,9 @@ async def test_pbx_restart_with_calls_in_progress(rig: Rig) -> None:
 async def test_bridge_restart_settles_calls_left_open(rig: Rig) -> None:
     await rig.bridge.queue_add(queue="service", interface="PJSIP/1001", member_name="a")
     ended = await rig.sim.place_inbound_call("13800138000", answer_after=1, talk_seconds=6)
-    ongoing = await rig.sim.place_inbound_call("13900139000", answer_after=1, talk_seconds=60,
-                                               extension="1002")  # a direct call
+    ongoing = await rig.sim.place_inbound_call(
+        "13900139000", answer_after=1, talk_seconds=60, extension="1002"
+    )  # a direct call
     await until(lambda: sum(isinstance(e, CallAnswered) for e in rig.events) >= 2)
     await rig.bridge.drain()
     await rig.stop_bridge()  # the server goes down mid-call
@@ -238,8 +277,10 @@ async def test_wrong_secret_stops_with_a_clear_error(db: Database, tmp_path: Pat
 async def test_many_calls_give_exactly_one_row_each(rig: Rig) -> None:
     await rig.bridge.queue_add(queue="service", interface="PJSIP/1001", member_name="a")
     await rig.bridge.queue_add(queue="service", interface="PJSIP/1002", member_name="b")
-    linkedids = [await rig.sim.place_inbound_call(f"1380013{8000 + i}", answer_after=0.5,
-                                                  talk_seconds=3) for i in range(12)]
+    linkedids = [
+        await rig.sim.place_inbound_call(f"1380013{8000 + i}", answer_after=0.5, talk_seconds=3)
+        for i in range(12)
+    ]
     await rig.settle()
     async with rig.database.session() as session:
         count = await session.scalar(select(func.count()).select_from(Call))
@@ -256,9 +297,16 @@ async def test_killed_simulator_replaced_by_a_new_one(rig: Rig) -> None:
     port = rig.sim.address[1]
     await rig.sim.stop()  # the PBX process dies mid-call
     await until(lambda: not rig.bridge.client.connected)
-    rig.sim = PbxSimulator(SimulatorConfig(port=port, user="callcentre", secret="test-secret",
-                                           time_scale=SCALE, seed=8,
-                                           recordings_dir=rig.tmp_path / "recordings"))
+    rig.sim = PbxSimulator(
+        SimulatorConfig(
+            port=port,
+            user="callcentre",
+            secret="test-secret",
+            time_scale=SCALE,
+            seed=8,
+            recordings_dir=rig.tmp_path / "recordings",
+        )
+    )
     await rig.sim.start()
     await until(lambda: rig.bridge.client.connections >= 2)
     await rig.settle()
@@ -272,12 +320,15 @@ async def test_calls_picked_up_by_a_resync_recover_their_variables(rig: Rig) -> 
     await rig.bridge.queue_add(queue="service", interface="PJSIP/1001", member_name="a")
     await rig.bridge.drain()
     await rig.stop_bridge()
-    linkedid = await rig.sim.place_inbound_call("13800138000", answer_after=0.5,
-                                                talk_seconds=40)
+    linkedid = await rig.sim.place_inbound_call("13800138000", answer_after=0.5, talk_seconds=40)
     await asyncio.sleep(1.0)  # answered and recording while no bridge is watching
     await rig.start_bridge()  # this call is new to it: adopted from CoreShowChannels
-    await until(lambda: any(c.linkedid == linkedid and c.recording_agent
-                            for c in rig.bridge.tracker.live_calls()), timeout=10)
+    await until(
+        lambda: any(
+            c.linkedid == linkedid and c.recording_agent for c in rig.bridge.tracker.live_calls()
+        ),
+        timeout=10,
+    )
     [live] = [c for c in rig.bridge.tracker.live_calls() if c.linkedid == linkedid]
     assert live.direction == "inbound" and live.recording_customer
     await rig.settle()

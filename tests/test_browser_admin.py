@@ -13,8 +13,10 @@ from crm.db import Database
 from tests.support.browser import chromium, create_admin, log_in, open_tab, screenshot_path
 from tests.support.live import LiveSystem, live_system
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 
 
 @pytest.fixture
@@ -29,8 +31,9 @@ async def browser() -> AsyncIterator[Browser]:
         yield running
 
 
-async def test_admin_creates_an_agent_with_an_extension(system: LiveSystem, db: Database,
-                                                        browser: Browser) -> None:
+async def test_admin_creates_an_agent_with_an_extension(
+    system: LiveSystem, db: Database, browser: Browser
+) -> None:
     await create_admin(db)
     tab = await open_tab(browser, system)
     page = tab.page
@@ -46,11 +49,13 @@ async def test_admin_creates_an_agent_with_an_extension(system: LiveSystem, db: 
     await form.locator("button[type=submit]").click()
     # An agent without an extension: the API's answer sits under the extension input.
     await expect(form.locator('[data-field="extension"] .field-error')).to_have_text(
-        "客服专员必须设置分机号")
+        "客服专员必须设置分机号"
+    )
     await form.locator("input[name=extension]").fill("1001")
     await form.locator("button[type=submit]").click()
     await expect(form.locator('[data-field="extension"] .field-error')).to_have_text(
-        "该分机已分配给其他坐席")
+        "该分机已分配给其他坐席"
+    )
     await form.locator("input[name=extension]").fill("1009")
     await form.locator("button[type=submit]").click()
     await expect(page.locator(".toast")).to_contain_text("已创建用户 agent9")

@@ -26,8 +26,10 @@ from crm.projects.models import ProjectStatus
 from tests.support.browser import chromium, log_in, open_tab, screenshot_path
 from tests.support.live import LiveSystem, live_system
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 
 
 @pytest.fixture
@@ -47,15 +49,24 @@ async def _midterm_due(db: Database) -> int:
     """张伟's project reached its midterm inspection yesterday: that callback is due (the
     start and concealed-works ones are overdue too, but not in a midterm campaign)."""
     async with db.session() as session:
-        customer = await customers.create(session, name="张伟", phones=["13812345678"],
-                                          grade=Grade.A, address="雁塔区科技路8号")
+        customer = await customers.create(
+            session, name="张伟", phones=["13812345678"], grade=Grade.A, address="雁塔区科技路8号"
+        )
         project = await projects.create(
-            session, customer=customer, contract_number="XA2026-000777",
+            session,
+            customer=customer,
+            contract_number="XA2026-000777",
             rules=ScheduleRules(window_days=3, post_completion_months=0),
-            status=ProjectStatus.IN_PROGRESS, start_date=date(2026, 10, 10),
-            concealed_works_date=date(2026, 10, 30), midterm_date=date(2026, 11, 22))
-        [task] = [t for t in await callbacks.get_for_project(session, project.id)
-                  if t.stage.value == "midterm"]
+            status=ProjectStatus.IN_PROGRESS,
+            start_date=date(2026, 10, 10),
+            concealed_works_date=date(2026, 10, 30),
+            midterm_date=date(2026, 11, 22),
+        )
+        [task] = [
+            t
+            for t in await callbacks.get_for_project(session, project.id)
+            if t.stage.value == "midterm"
+        ]
         return task.id
 
 
@@ -65,12 +76,14 @@ async def _new_campaign(page: Page) -> None:
 
 
 def _counter(page: Page, stage: str, name: str) -> Locator:
-    return page.locator(f'#campaign-progress-rows tr[data-stage="{stage}"] '
-                        f'td[data-counter="{name}"]')
+    return page.locator(
+        f'#campaign-progress-rows tr[data-stage="{stage}"] td[data-counter="{name}"]'
+    )
 
 
 async def test_supervisor_starts_a_campaign_and_watches_an_agent_complete_a_callback(
-        system: LiveSystem, db: Database, browser: Browser) -> None:
+    system: LiveSystem, db: Database, browser: Browser
+) -> None:
     task_id = await _midterm_due(db)
     boss = await open_tab(browser, system)
     page = boss.page
@@ -112,8 +125,9 @@ async def test_supervisor_starts_a_campaign_and_watches_an_agent_complete_a_call
     await expect(page.locator("#campaign-actions button")).to_have_text(["暂停", "结束"])
     await expect(page.locator("#campaign-dialer")).to_have_attribute("data-state", "active")
     await expect(listed).to_contain_text("进行中")
-    await page.wait_for_function("window.Chart && document.querySelector('#campaign-chart')"
-                                 ".getAttribute('width') !== null")
+    await page.wait_for_function(
+        "window.Chart && document.querySelector('#campaign-chart').getAttribute('width') !== null"
+    )
 
     # The agent goes ready: the dialer rings their phone and the console pops 张伟's task.
     desk = await open_tab(browser, system)
@@ -130,19 +144,30 @@ async def test_supervisor_starts_a_campaign_and_watches_an_agent_complete_a_call
     # The supervisor sees the call in progress without touching the page.
     await expect(_counter(page, "midterm", "dialing")).to_have_text("1")
     await expect(page.locator("#campaign-attempts-rows tr[data-attempt-id]")).to_contain_text(
-        "进行中")
+        "进行中"
+    )
 
     await callback.locator("input[name=outcome][value=effective]").check()
-    for area, value in (("quality", "satisfied"), ("crew", "satisfied"),
-                        ("supervisor", "satisfied"), ("designer", "neutral")):
+    for area, value in (
+        ("quality", "satisfied"),
+        ("crew", "satisfied"),
+        ("supervisor", "satisfied"),
+        ("designer", "neutral"),
+    ):
         await callback.locator(f'input[name="satisfaction.{area}"][value="{value}"]').check()
     await callback.locator("textarea[name=notes]").fill("中期验收顺利，客户满意")
     await callback.locator("button[type=submit]").click()
     await expect(console.locator(".toast")).to_contain_text("回访记录已保存")
 
     # The supervisor's page moves on its own: effective and satisfied, the attempt listed.
-    for name, value in (("effective", "1"), ("satisfied", "1"), ("reached", "1"),
-                        ("dialing", "0"), ("unsatisfied", "0"), ("due", "0")):
+    for name, value in (
+        ("effective", "1"),
+        ("satisfied", "1"),
+        ("reached", "1"),
+        ("dialing", "0"),
+        ("unsatisfied", "0"),
+        ("due", "0"),
+    ):
         await expect(_counter(page, "midterm", name)).to_have_text(value, timeout=15_000)
     total = page.locator(".campaign-progress-table tfoot")
     await expect(total.locator('td[data-counter="effective"]')).to_have_text("1")
@@ -164,12 +189,14 @@ async def test_supervisor_starts_a_campaign_and_watches_an_agent_complete_a_call
     response = await page.request.get(await export.get_attribute("href") or "")
     assert response.ok and (await response.body())[:2] == b"PK"
     assert response.headers["content-disposition"].endswith(
-        f'filename="campaign-{campaign_id}.xlsx"')
+        f'filename="campaign-{campaign_id}.xlsx"'
+    )
     assert boss.errors == [] and desk.errors == []
 
 
 async def test_validation_in_chinese_and_the_buttons_follow_the_status(
-        system: LiveSystem, browser: Browser) -> None:
+    system: LiveSystem, browser: Browser
+) -> None:
     tab = await open_tab(browser, system)
     page = tab.page
     await log_in(tab, "supervisor", next_path="/campaigns")
@@ -184,15 +211,20 @@ async def test_validation_in_chinese_and_the_buttons_follow_the_status(
     await form.locator("input[name=max_attempts_per_day]").fill("5")
     await form.locator("input[name=max_attempts_total]").fill("2")
     await form.locator("button[type=submit]").click()
-    errors = {"name": "必填", "due_to": "结束日期早于开始日期",
-              "calling_hours": "呼叫时段格式不正确，例如 09:00-12:00,14:00-20:00",
-              "max_concurrent": "超出允许的范围", "max_attempts_total": "超出允许的范围"}
+    errors = {
+        "name": "必填",
+        "due_to": "结束日期早于开始日期",
+        "calling_hours": "呼叫时段格式不正确，例如 09:00-12:00,14:00-20:00",
+        "max_concurrent": "超出允许的范围",
+        "max_attempts_total": "超出允许的范围",
+    }
     for name, text in errors.items():
         box = form.locator(f'[data-field="{name}"]')
         await expect(box).to_have_class(re.compile(r"\bhas-error\b"))
         await expect(box.locator(".field-error")).to_have_text(text)
     await expect(form.locator('[data-field="max_attempts_per_day"]')).not_to_have_class(
-        re.compile(r"\bhas-error\b"))
+        re.compile(r"\bhas-error\b")
+    )
     await expect(form.locator("[data-form-error]")).to_be_visible()
     await page.screenshot(path=screenshot_path("campaigns-form-errors.png"), full_page=True)
     await expect(page.locator("#campaign-list a")).to_have_count(0)  # nothing was created
@@ -205,7 +237,8 @@ async def test_validation_in_chinese_and_the_buttons_follow_the_status(
     await form.locator("input[name=max_attempts_total]").fill("6")
     await form.locator("button[type=submit]").click()
     await expect(form.locator('[data-field="max_concurrent"] .field-error')).to_have_text(
-        "请填写整数")
+        "请填写整数"
+    )
     await expect(form.locator(".has-error")).to_have_count(1)
 
     await form.locator("input[name=max_concurrent]").fill("3")

@@ -32,17 +32,24 @@ from tests.support.browser import (
 )
 from tests.support.live import PASSWORD, LiveSystem, live_system
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 
 
 @pytest.fixture
 async def system(db: Database, tmp_path: Path, clock: FixedClock) -> AsyncIterator[LiveSystem]:
     async with live_system(db, tmp_path, clock=clock) as running:
         async with db.session() as session:
-            await users.create(session, username="engineering", password=PASSWORD,
-                               display_name="工程部李工", role=Role.DEPARTMENT,
-                               department="工程部")
+            await users.create(
+                session,
+                username="engineering",
+                password=PASSWORD,
+                display_name="工程部李工",
+                role=Role.DEPARTMENT,
+                department="工程部",
+            )
         yield running
 
 
@@ -60,9 +67,15 @@ async def _record(page: Page, action: str, **fields: str) -> None:
 
 
 async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
-        system: LiveSystem, db: Database, clock: FixedClock, browser: Browser) -> None:
-    seeded = await seed_customer(db, system.services.today(), name="王建国",
-                                 phones=["13800138000"], contract_number="XA2026-000012")
+    system: LiveSystem, db: Database, clock: FixedClock, browser: Browser
+) -> None:
+    seeded = await seed_customer(
+        db,
+        system.services.today(),
+        name="王建国",
+        phones=["13800138000"],
+        contract_number="XA2026-000012",
+    )
     desk = await open_tab(browser, system)
     console = desk.page
     await log_in(desk, "agent1")
@@ -71,18 +84,19 @@ async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
 
     # 王建国 rings; his card pops; the agent opens a complaint tied to this call.
     linkedid = await system.sim.place_inbound_call("13800138000", talk_seconds=30)
-    await expect(console.locator(f'.call-card[data-linkedid="{linkedid}"] .call-name')
-                 ).to_have_text("王建国")
+    await expect(
+        console.locator(f'.call-card[data-linkedid="{linkedid}"] .call-name')
+    ).to_have_text("王建国")
     await expect(console.locator(".customer-name")).to_have_text("王建国")
-    await expect(console.locator("#customer-tickets")).to_contain_text(
-        "该客户没有未结的投诉或报修")
+    await expect(console.locator("#customer-tickets")).to_contain_text("该客户没有未结的投诉或报修")
     await console.click("#open-complaint")
     form = console.locator("#complaint-form")
     await expect(form.locator("h2")).to_have_text("为 王建国 登记投诉")
     await expect(form.locator(".linked-call")).to_contain_text("138 0013 8000")
     await expect(form.locator("select[name=project_id]")).to_have_value(str(seeded.project_id))
     await expect(form.locator("select[name=category] option[value=quality]")).to_have_text(
-        "施工质量")
+        "施工质量"
+    )
     await form.locator("button[type=submit]").click()  # nothing chosen: the API says what
     await expect(form.locator('[data-field="department"] .field-error')).to_have_text("必填")
     await form.locator("select[name=department]").select_option("工程部")
@@ -91,7 +105,8 @@ async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
     await form.locator("textarea[name=customer_demand]").fill("尽快返工")
     await form.locator("button[type=submit]").click()
     await expect(console.locator(".toast")).to_contain_text(
-        re.compile(r"已登记投诉 #\d+，转工程部"))
+        re.compile(r"已登记投诉 #\d+，转工程部")
+    )
     opened = console.locator("#customer-tickets li[data-complaint-id]")
     await expect(opened).to_have_count(1)
     complaint_id = int(await opened.get_attribute("data-complaint-id") or 0)
@@ -107,8 +122,9 @@ async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
     clock.advance(hours=3, minutes=5)
     await system.app.state.deadline_alerts.check()
     warning = console.locator(f'.toast-deadline[data-id="{complaint_id}"]')
-    await expect(warning).to_have_text(re.compile(
-        f"投诉#{complaint_id}“签收”环节已超时 — 王建国 / 工程部"))
+    await expect(warning).to_have_text(
+        re.compile(f"投诉#{complaint_id}“签收”环节已超时 — 王建国 / 工程部")
+    )
     await expect(warning.locator("a")).to_have_attribute("href", f"/complaints?open={complaint_id}")
 
     chief = await open_tab(browser, system)
@@ -120,7 +136,8 @@ async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
     await expect(row).to_have_attribute("data-state", "overdue")
     await expect(supervisor.locator("#complaint-rows tr[data-complaint-id]")).to_have_count(1)
     await expect(row.locator(".ticket-clock")).to_have_text(
-        re.compile(r"签收\s*已超时\s*已超时 5分钟"))
+        re.compile(r"签收\s*已超时\s*已超时 5分钟")
+    )
     await expect(row).to_contain_text("施工质量")
     await supervisor.screenshot(path=screenshot_path("complaints-overdue.png"))
 
@@ -139,14 +156,16 @@ async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
     await expect(detail.locator('[data-field="signed_by"] .field-error')).to_have_text("必填")
     await _record(department, "step-signed", signed_by="李工")
     await expect(department.locator(".toast").last).to_contain_text(
-        f"投诉 #{complaint_id}：已记录“签收”")
-    await expect(detail.locator('.clock-table tr[data-step="signed"]')).to_contain_text(
-        "超时完成")
+        f"投诉 #{complaint_id}：已记录“签收”"
+    )
+    await expect(detail.locator('.clock-table tr[data-step="signed"]')).to_contain_text("超时完成")
     await _record(department, "step-verified", notes="已电话核实，墙面开裂属实")
     await expect(detail.locator('.clock-table tr[data-step="verified"]')).to_contain_text(
-        "按时完成")
-    await _record(department, "step-solution", solution="铲除空鼓瓷砖重新铺贴",
-                  visit_at="2026-11-24T09:30")
+        "按时完成"
+    )
+    await _record(
+        department, "step-solution", solution="铲除空鼓瓷砖重新铺贴", visit_at="2026-11-24T09:30"
+    )
     await expect(detail.locator(".ticket-facts")).to_contain_text("2026-11-24 09:30")
     await _record(department, "step-resolved", notes="已返工")
     await expect(detail.locator("article")).to_have_attribute("data-status", "resolved")
@@ -165,23 +184,37 @@ async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
     await expect(events.first).to_contain_text("受理")
     await expect(events.first).to_contain_text("坐席1001")
     await expect(panel.locator('.ticket-events li[data-kind="alert"]')).to_contain_text(
-        "“签收”已超时")
+        "“签收”已超时"
+    )
     await expect(events.last).to_contain_text("客户满意")
     await console.screenshot(path=screenshot_path("complaint-closed.png"))
 
     closed = (await boss.get(f"/api/complaints/{complaint_id}")).json()
     assert closed["status"] == "closed" and closed["callback_satisfied"] is True
     assert [e["kind"] for e in closed["events"]] == [
-        "opened", "alert", "signed", "verified", "solution", "resolved", "call_back"]
+        "opened",
+        "alert",
+        "signed",
+        "verified",
+        "solution",
+        "resolved",
+        "call_back",
+    ]
     assert closed["signed_by"] == "李工"
     await boss.aclose()
     assert desk.errors == [] and chief.errors == [] and works.errors == []
 
 
 async def test_a_department_reads_callback_records_only_while_the_manager_allows(
-        system: LiveSystem, db: Database, browser: Browser) -> None:
-    seeded = await seed_customer(db, system.services.today(), name="李秀英",
-                                 phones=["13900139000"], contract_number="XA2026-000034")
+    system: LiveSystem, db: Database, browser: Browser
+) -> None:
+    seeded = await seed_customer(
+        db,
+        system.services.today(),
+        name="李秀英",
+        phones=["13900139000"],
+        contract_number="XA2026-000034",
+    )
     works = await open_tab(browser, system)
     department = works.page
     await log_in(works, "engineering", next_path="/complaints?tab=access")
@@ -217,8 +250,9 @@ async def test_a_department_reads_callback_records_only_while_the_manager_allows
     await request.locator("button[data-action=read]").click()
     records = department.locator("#access-records")
     await expect(records.locator("h2")).to_have_text("回访记录：合同 XA2026-000034")
-    await expect(records.locator(f'tr[data-task-id="{seeded.task_ids["start"]}"]')
-                 ).to_contain_text("开工回访")
+    await expect(records.locator(f'tr[data-task-id="{seeded.task_ids["start"]}"]')).to_contain_text(
+        "开工回访"
+    )
 
     await row.locator("button[data-action=revoke]").click()
     await supervisor.locator("form[data-decision=revoke] button[type=submit]").click()
@@ -228,15 +262,22 @@ async def test_a_department_reads_callback_records_only_while_the_manager_allows
     await expect(request.locator("button")).to_have_count(0)
     # Even from a stale page the server refuses: the records need a grant.
     refused = await department.evaluate(
-        f"fetch('/api/granted/projects/{seeded.project_id}/callbacks').then((r) => r.status)")
+        f"fetch('/api/granted/projects/{seeded.project_id}/callbacks').then((r) => r.status)"
+    )
     assert refused == 403
     assert works.errors == [] and chief.errors == []
 
 
 async def test_a_repair_reported_from_a_searched_customer_is_followed_to_the_crews_record(
-        system: LiveSystem, db: Database, clock: FixedClock, browser: Browser) -> None:
-    await seed_customer(db, system.services.today(), name="张伟", phones=["13700137000"],
-                        contract_number="XA2026-000056")
+    system: LiveSystem, db: Database, clock: FixedClock, browser: Browser
+) -> None:
+    await seed_customer(
+        db,
+        system.services.today(),
+        name="张伟",
+        phones=["13700137000"],
+        contract_number="XA2026-000056",
+    )
     desk = await open_tab(browser, system)
     console = desk.page
     await log_in(desk, "agent1")
@@ -250,7 +291,8 @@ async def test_a_repair_reported_from_a_searched_customer_is_followed_to_the_cre
     await form.locator("textarea[name=description]").fill("厨房水管接口渗水")
     await form.locator("button[type=submit]").click()
     await expect(console.locator(".toast")).to_contain_text(
-        re.compile(r"已报修 #\d+，派给第三施工队"))
+        re.compile(r"已报修 #\d+，派给第三施工队")
+    )
     listed = console.locator("#customer-tickets li[data-repair-id]")
     await expect(listed).to_contain_text("第三施工队")
     repair_id = await listed.get_attribute("data-repair-id")
@@ -259,8 +301,9 @@ async def test_a_repair_reported_from_a_searched_customer_is_followed_to_the_cre
     clock.advance(hours=8, minutes=10)
     await system.app.state.deadline_alerts.check()
     warning = console.locator(f'.toast-deadline[data-id="{repair_id}"]')
-    await expect(warning).to_have_text(re.compile(
-        f"报修#{repair_id} 维修队超时未到场 — 张伟 / 第三施工队"))
+    await expect(warning).to_have_text(
+        re.compile(f"报修#{repair_id} 维修队超时未到场 — 张伟 / 第三施工队")
+    )
 
     chief = await open_tab(browser, system)
     supervisor = chief.page
@@ -291,7 +334,8 @@ async def test_a_repair_reported_from_a_searched_customer_is_followed_to_the_cre
 
 
 async def test_the_admin_makes_a_department_user_whose_home_is_the_complaints_page(
-        system: LiveSystem, db: Database, browser: Browser) -> None:
+    system: LiveSystem, db: Database, browser: Browser
+) -> None:
     await create_admin(db)
     tab = await open_tab(browser, system)
     page = tab.page

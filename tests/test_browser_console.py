@@ -23,8 +23,10 @@ from tests.support.browser import (
 )
 from tests.support.live import LiveSystem, live_system
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 
 
 @pytest.fixture
@@ -46,9 +48,15 @@ async def _ready(page: Page) -> None:
 
 
 async def test_pop_then_an_effective_callback_on_the_timeline(
-        system: LiveSystem, db: Database, browser: Browser) -> None:
-    seeded = await seed_customer(db, system.services.today(), name="王建国",
-                                 phones=["13800138000"], contract_number="XA2026-000001")
+    system: LiveSystem, db: Database, browser: Browser
+) -> None:
+    seeded = await seed_customer(
+        db,
+        system.services.today(),
+        name="王建国",
+        phones=["13800138000"],
+        contract_number="XA2026-000001",
+    )
     tab = await open_tab(browser, system)
     page = tab.page
     await log_in(tab, "agent1")
@@ -72,16 +80,16 @@ async def test_pop_then_an_effective_callback_on_the_timeline(
     start = page.locator(f'.task[data-task-id="{seeded.task_ids["start"]}"]')
     await expect(start.locator(".task-name")).to_have_text("开工回访")
     await expect(start).to_have_class(re.compile(r"\bis-overdue\b"))
-    await expect(page.locator(f'.task[data-task-id="{seeded.task_ids["concealed_works"]}"] '
-                              ".task-name")).to_have_text("隐蔽工程回访")
+    await expect(
+        page.locator(f'.task[data-task-id="{seeded.task_ids["concealed_works"]}"] .task-name')
+    ).to_have_text("隐蔽工程回访")
 
     system.sim.set_answer("1001", 1)  # the agent answers on the next ring
     await expect(pop).to_have_attribute("data-status", "answered")
     form = page.locator("#callback-form")
     await expect(form.locator(".linked-call")).to_contain_text("138 0013 8000")
     await start.locator("[data-action=log]").click()
-    await expect(form.locator("select[name=task_id]")).to_have_value(
-        str(seeded.task_ids["start"]))
+    await expect(form.locator("select[name=task_id]")).to_have_value(str(seeded.task_ids["start"]))
 
     # Effective without the customer's satisfaction: the API's error sits by that fieldset.
     await form.locator("input[name=outcome][value=effective]").check()
@@ -89,10 +97,15 @@ async def test_pop_then_an_effective_callback_on_the_timeline(
     satisfaction = form.locator('[data-field="satisfaction"]')
     await expect(satisfaction).to_have_class(re.compile(r"\bhas-error\b"))
     await expect(satisfaction.locator(":scope > .field-error")).to_have_text(
-        "有效回访须记录客户满意度（至少一项）")
+        "有效回访须记录客户满意度（至少一项）"
+    )
 
-    for area, value in (("quality", "satisfied"), ("crew", "satisfied"),
-                        ("supervisor", "neutral"), ("designer", "satisfied")):
+    for area, value in (
+        ("quality", "satisfied"),
+        ("crew", "satisfied"),
+        ("supervisor", "neutral"),
+        ("designer", "satisfied"),
+    ):
         await form.locator(f'input[name="satisfaction.{area}"][value="{value}"]').check()
     await form.locator("textarea[name=notes]").fill("客户对开工交底满意")
     await form.locator("button[type=submit]").click()
@@ -114,8 +127,12 @@ async def test_pop_then_an_effective_callback_on_the_timeline(
     [task] = [t for t in tasks if t["id"] == seeded.task_ids["start"]]
     [logged] = task["attempts"]
     assert logged["outcome"] == "effective" and logged["agent_name"] == "坐席1001"
-    assert logged["satisfaction"] == {"quality": "satisfied", "crew": "satisfied",
-                                      "supervisor": "neutral", "designer": "satisfied"}
+    assert logged["satisfaction"] == {
+        "quality": "satisfied",
+        "crew": "satisfied",
+        "supervisor": "neutral",
+        "designer": "satisfied",
+    }
     await client.aclose()
 
     # The pop follows the call to its end; wrap-up counts down in the header.
@@ -144,8 +161,9 @@ async def test_language_switch_persists(system: LiveSystem, browser: Browser) ->
 
     await page.select_option("#lang-select", "en")
     await expect(page.locator("#state-ready")).to_have_text("Ready")
-    await expect(page.locator("#search-q")).to_have_attribute("placeholder",
-                                                              "Name, phone or contract no.")
+    await expect(page.locator("#search-q")).to_have_attribute(
+        "placeholder", "Name, phone or contract no."
+    )
     await expect(page.locator("#calls-heading")).to_have_text("Screen pops")
     await expect(page.locator("#who-ext")).to_have_text("Ext. 1001")
     assert await page.get_attribute("html", "lang") == "en"
@@ -164,12 +182,14 @@ async def test_language_switch_persists(system: LiveSystem, browser: Browser) ->
     await page.fill("#password", "wrong-password")
     await page.click("#login-form button[type=submit]")
     await expect(page.locator("#login-form [data-form-error]")).to_have_text(
-        "Wrong username or password")
+        "Wrong username or password"
+    )
     assert tab.errors == []
 
 
-async def test_unknown_caller_becomes_a_customer(system: LiveSystem, db: Database,
-                                                  browser: Browser) -> None:
+async def test_unknown_caller_becomes_a_customer(
+    system: LiveSystem, db: Database, browser: Browser
+) -> None:
     tab = await open_tab(browser, system)
     page = tab.page
     await log_in(tab, "agent1")
@@ -187,10 +207,10 @@ async def test_unknown_caller_becomes_a_customer(system: LiveSystem, db: Databas
     # Each problem next to its own input: the missing name, the second number.
     await expect(form.locator('[data-field="name"] .field-error')).to_have_text("必填")
     await expect(form.locator('[data-field="phones[1]"] .field-error')).to_have_text(
-        "电话号码格式不正确")
+        "电话号码格式不正确"
+    )
     await expect(form.locator('[data-field="phones[0]"] .field-error')).to_be_hidden()
-    await expect(form.locator('input[name="phones[1]"]')).to_have_attribute("aria-invalid",
-                                                                            "true")
+    await expect(form.locator('input[name="phones[1]"]')).to_have_attribute("aria-invalid", "true")
 
     await form.locator('input[name="name"]').fill("刘女士")
     await form.locator('[data-field="phones[1]"]').get_by_role("button").click()
@@ -207,13 +227,21 @@ async def test_unknown_caller_becomes_a_customer(system: LiveSystem, db: Databas
     assert tab.errors == []
 
 
-async def test_a_shared_number_offers_the_candidates(system: LiveSystem, db: Database,
-                                                    browser: Browser) -> None:
+async def test_a_shared_number_offers_the_candidates(
+    system: LiveSystem, db: Database, browser: Browser
+) -> None:
     today = system.services.today()
-    husband = await seed_customer(db, today, name="张伟", phones=["13700001234"],
-                                  contract_number="XA2026-000011")
-    wife = await seed_customer(db, today, name="李静", phones=["137-0000-1234"],
-                               contract_number="XA2026-000012", grade=Grade.B)
+    husband = await seed_customer(
+        db, today, name="张伟", phones=["13700001234"], contract_number="XA2026-000011"
+    )
+    wife = await seed_customer(
+        db,
+        today,
+        name="李静",
+        phones=["137-0000-1234"],
+        contract_number="XA2026-000012",
+        grade=Grade.B,
+    )
     tab = await open_tab(browser, system)
     page = tab.page
     await log_in(tab, "agent1")
@@ -227,18 +255,22 @@ async def test_a_shared_number_offers_the_candidates(system: LiveSystem, db: Dat
     await candidates.filter(has_text="李静").click()
     await expect(page.locator(".customer-name")).to_have_text("李静")
     await expect(page.locator(f'[data-customer-id="{wife.id}"] .project h4')).to_have_text(
-        "合同号 XA2026-000012")
+        "合同号 XA2026-000012"
+    )
     assert husband.id != wife.id
     assert tab.errors == []
 
 
-async def test_search_by_a_number_then_edit_and_add_a_note(system: LiveSystem, db: Database,
-                                                           browser: Browser) -> None:
+async def test_search_by_a_number_then_edit_and_add_a_note(
+    system: LiveSystem, db: Database, browser: Browser
+) -> None:
     today = system.services.today()
-    wang = await seed_customer(db, today, name="王建国", phones=["13800138000"],
-                               contract_number="XA2026-000001")
-    await seed_customer(db, today, name="李娜", phones=["029-8888 6666"],
-                        contract_number="XA2026-000002")
+    wang = await seed_customer(
+        db, today, name="王建国", phones=["13800138000"], contract_number="XA2026-000001"
+    )
+    await seed_customer(
+        db, today, name="李娜", phones=["029-8888 6666"], contract_number="XA2026-000002"
+    )
     tab = await open_tab(browser, system)
     page = tab.page
     await log_in(tab, "agent1")
@@ -252,7 +284,8 @@ async def test_search_by_a_number_then_edit_and_add_a_note(system: LiveSystem, d
     await expect(results.first).to_contain_text("138 0013 8000")
     await expect(page.locator(".customer-name")).to_have_text("王建国")  # one match opens
     await expect(page.locator(f'[data-customer-id="{wang.id}"] .project h4')).to_have_text(
-        "合同号 XA2026-000001")
+        "合同号 XA2026-000001"
+    )
 
     await page.fill("#search-q", "88886666")  # a landline without its area code
     await page.press("#search-q", "Enter")
@@ -275,7 +308,8 @@ async def test_search_by_a_number_then_edit_and_add_a_note(system: LiveSystem, d
     await form.locator('input[name="address"]').fill("碑林区南大街8号")
     await form.locator("button[type=submit]").click()
     await expect(form.locator('[data-field="phones[1]"] .field-error')).to_have_text(
-        "这不是客户的电话（可能是分机或热线号码）")
+        "这不是客户的电话（可能是分机或热线号码）"
+    )
     await form.locator('input[name="phones[1]"]').fill("+86 139 0000 1111")
     await form.locator("button[type=submit]").click()
     await expect(page.locator(".toast").last).to_contain_text("客户资料已保存")
@@ -293,10 +327,16 @@ async def test_search_by_a_number_then_edit_and_add_a_note(system: LiveSystem, d
     assert tab.errors == []
 
 
-async def test_click_to_call_a_due_callback(system: LiveSystem, db: Database,
-                                            browser: Browser) -> None:
-    seeded = await seed_customer(db, system.services.today(), name="王建国",
-                                 phones=["13800138000"], contract_number="XA2026-000001")
+async def test_click_to_call_a_due_callback(
+    system: LiveSystem, db: Database, browser: Browser
+) -> None:
+    seeded = await seed_customer(
+        db,
+        system.services.today(),
+        name="王建国",
+        phones=["13800138000"],
+        contract_number="XA2026-000001",
+    )
     tab = await open_tab(browser, system)
     page = tab.page
     await log_in(tab, "agent1")
@@ -308,8 +348,7 @@ async def test_click_to_call_a_due_callback(system: LiveSystem, db: Database,
     await expect(page.locator(".toast")).to_contain_text("正在呼叫 138 0013 8000")
     form = page.locator("#callback-form")
     await expect(form.locator(".linked-call")).to_contain_text("本次为回访外呼")
-    await expect(form.locator("select[name=task_id]")).to_have_value(
-        str(seeded.task_ids["start"]))
+    await expect(form.locator("select[name=task_id]")).to_have_value(str(seeded.task_ids["start"]))
     pop = page.locator(".call-card").first
     await expect(pop.locator(".call-task")).to_have_text("回访外呼：开工回访")
     await expect(pop).to_contain_text("呼出")
@@ -319,7 +358,8 @@ async def test_click_to_call_a_due_callback(system: LiveSystem, db: Database,
     await form.locator("input[name=call_back_at]").fill("2020-01-01T09:00")
     await form.locator("button[type=submit]").click()
     await expect(form.locator('[data-field="call_back_at"] .field-error')).to_have_text(
-        "时间必须晚于现在")
+        "时间必须晚于现在"
+    )
     await form.locator("input[name=call_back_at]").fill("2099-01-01T09:00")
     await form.locator("button[type=submit]").click()
     await expect(start.locator(".attempt[data-outcome=call_later]")).to_have_count(1)
@@ -329,9 +369,15 @@ async def test_click_to_call_a_due_callback(system: LiveSystem, db: Database,
 
 
 async def test_the_page_resumes_after_the_connection_drops(
-        system: LiveSystem, db: Database, browser: Browser) -> None:
-    await seed_customer(db, system.services.today(), name="王建国", phones=["13800138000"],
-                        contract_number="XA2026-000001")
+    system: LiveSystem, db: Database, browser: Browser
+) -> None:
+    await seed_customer(
+        db,
+        system.services.today(),
+        name="王建国",
+        phones=["13800138000"],
+        contract_number="XA2026-000001",
+    )
     tab = await open_tab(browser, system)
     page = tab.page
     await log_in(tab, "agent1")

@@ -12,9 +12,11 @@ STATIC = ROOT / "web" / "static" / "js"
 ENTRY = re.compile(r'^\s*"([^"]+)":\s*"((?:[^"\\]|\\.)*)",?\s*$', re.MULTILINE)
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Literal keys in the templates and modules: data-i18n="…", i18n: "…", t("…"), msg("…") …
-USED = re.compile(r"""(?:data-i18n=|i18n:\s*\[?|setText\([^,]+,\s*|\bt\(|\btx\(|chip\([^,]+,\s*"""
-                  r"""|msg\(|"aria-label":\s*\[?|title:\s*\[?|placeholder:\s*\[?|label:\s*"""
-                  r"""|legend:\s*|hint:\s*)["']([a-z_]+\.[A-Za-z_.]+)["']""")
+USED = re.compile(
+    r"""(?:data-i18n=|i18n:\s*\[?|setText\([^,]+,\s*|\bt\(|\btx\(|chip\([^,]+,\s*"""
+    r"""|msg\(|"aria-label":\s*\[?|title:\s*\[?|placeholder:\s*\[?|label:\s*"""
+    r"""|legend:\s*|hint:\s*)["']([a-z_]+\.[A-Za-z_.]+)["']"""
+)
 CODE = re.compile(r"""code="([a-z_]+)"|Problem\([^,]+,\s*"([a-z_]+)"|"code":\s*"([a-z_]+)\"""")
 
 
@@ -27,7 +29,8 @@ def test_both_languages_have_the_same_messages() -> None:
     assert len(zh) > 300
     # English may leave an error to the API's own English message; nothing else.
     assert {k for k in zh if not k.startswith("errors.")} == {
-        k for k in en if not k.startswith("errors.")}
+        k for k in en if not k.startswith("errors.")
+    }
     assert set(en) <= set(zh)
     for key in en:
         assert set(PLACEHOLDER.findall(zh[key])) == set(PLACEHOLDER.findall(en[key])), key

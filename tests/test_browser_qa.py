@@ -29,8 +29,10 @@ from tests.support.browser import (
 from tests.support.live import LiveSystem, live_system
 from tests.support.qa_calls import scored_call, untranscribed_call
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 
 AUDIO = "document.querySelector('audio.qa-audio')"
 FAILED_JOB_ERROR = "vosk: no speech model at /opt/models/vosk-cn"
@@ -62,20 +64,42 @@ async def calls(system: LiveSystem, db: Database) -> Calls:
     async with db.session() as session:
         agent1 = (await users.get_by_username(session, "agent1")).id  # type: ignore[union-attr]
         agent2 = (await users.get_by_username(session, "agent2")).id  # type: ignore[union-attr]
-        customer = await customers.create(session, name="王建国", phones=["13800138000"],
-                                          address="雁塔区科技路1号", grade=Grade.A,
-                                          default_area_code="029")
+        customer = await customers.create(
+            session,
+            name="王建国",
+            phones=["13800138000"],
+            address="雁塔区科技路1号",
+            grade=Grade.A,
+            default_area_code="029",
+        )
     directory = system.settings.recordings_dir
     now = datetime.now(UTC).replace(microsecond=0)
-    mine = await scored_call(db, directory, agent_id=agent1, started_at=now - timedelta(hours=3),
-                             linkedid="qa.1", customer_id=customer.id)
-    theirs = await scored_call(db, directory, agent_id=agent2,
-                               started_at=now - timedelta(hours=2), linkedid="qa.2",
-                               customer_number="13700001234")
-    failed = await untranscribed_call(db, directory, agent_id=agent2,
-                                      started_at=now - timedelta(hours=1), linkedid="qa.3",
-                                      status=JobStatus.FAILED, last_error=FAILED_JOB_ERROR,
-                                      attempts=3)
+    mine = await scored_call(
+        db,
+        directory,
+        agent_id=agent1,
+        started_at=now - timedelta(hours=3),
+        linkedid="qa.1",
+        customer_id=customer.id,
+    )
+    theirs = await scored_call(
+        db,
+        directory,
+        agent_id=agent2,
+        started_at=now - timedelta(hours=2),
+        linkedid="qa.2",
+        customer_number="13700001234",
+    )
+    failed = await untranscribed_call(
+        db,
+        directory,
+        agent_id=agent2,
+        started_at=now - timedelta(hours=1),
+        linkedid="qa.3",
+        status=JobStatus.FAILED,
+        last_error=FAILED_JOB_ERROR,
+        attempts=3,
+    )
     return Calls(mine, theirs, failed)
 
 
@@ -84,7 +108,8 @@ async def _player_at(page: Page, seconds: float) -> None:
 
 
 async def test_reviewer_hears_the_evidence_and_overrides_a_rule(
-        system: LiveSystem, calls: Calls, browser: Browser) -> None:
+    system: LiveSystem, calls: Calls, browser: Browser
+) -> None:
     client = await system.login("qa")
     automatic = (await client.get(f"/api/qa/calls/{calls.mine}")).json()["score"]
     await client.aclose()
@@ -98,17 +123,22 @@ async def test_reviewer_hears_the_evidence_and_overrides_a_rule(
     rows = page.locator("#qa-rows tr[data-call-id]")
     await expect(rows).to_have_count(3)
     assert [await r.get_attribute("data-call-id") for r in await rows.all()] == [
-        str(calls.failed), str(calls.theirs), str(calls.mine)]
+        str(calls.failed),
+        str(calls.theirs),
+        str(calls.mine),
+    ]
     row = page.locator(f'#qa-rows tr[data-call-id="{calls.mine}"]')
     await expect(row).to_contain_text("王建国")
     await expect(row).to_contain_text("坐席1001")
     await expect(row).to_contain_text("呼入")
     await expect(row.locator(".qa-score")).to_have_text(
-        f"{automatic['automatic_score']}/{automatic['automatic_max']}")
+        f"{automatic['automatic_score']}/{automatic['automatic_max']}"
+    )
     await expect(row.locator(".qa-score")).to_have_class(re.compile(r"\bqa-score-bad\b"))
     await expect(row.locator('.qa-rule-chip[data-rule="forbidden_phrases"]')).to_have_text("禁用语")
     await expect(row.locator('.qa-rule-chip[data-rule="answer_within_3_rings"]')).to_have_text(
-        "三声内接听")
+        "三声内接听"
+    )
     failed = page.locator(f'#qa-rows tr[data-call-id="{calls.failed}"]')
     await expect(failed).to_contain_text("未评分")
     job = failed.locator(".qa-job")
@@ -156,7 +186,8 @@ async def test_reviewer_hears_the_evidence_and_overrides_a_rule(
     forbidden = page.locator('.qa-rule[data-rule-id="forbidden_phrases"]')
     await expect(forbidden.locator(".qa-rule-title")).to_have_text("禁用语")
     await expect(forbidden.locator('.qa-verdict[data-kind="automatic"]')).to_have_text(
-        re.compile("自动\\s*未通过"))
+        re.compile("自动\\s*未通过")
+    )
     evidence = forbidden.locator(".qa-evidence-item")
     await expect(evidence).to_have_text(re.compile("00:09.0\\s*坐席\\s*我不知道"))
     await evidence.click()
@@ -172,7 +203,9 @@ async def test_reviewer_hears_the_evidence_and_overrides_a_rule(
     await page.wait_for_function(
         f"!{AUDIO}.paused && {AUDIO}.currentTime > 9.05 && {AUDIO}.currentTime < 9.55"
         " && [...document.querySelectorAll('.qa-word.is-current')]"
-        ".some((w) => w.textContent === '我不知道')", polling="raf")
+        ".some((w) => w.textContent === '我不知道')",
+        polling="raf",
+    )
     await page.wait_for_function(f"{AUDIO}.currentTime > 9.7")
     await page.keyboard.press("Space")
     await page.wait_for_function(f"{AUDIO}.paused")
@@ -197,24 +230,27 @@ async def test_reviewer_hears_the_evidence_and_overrides_a_rule(
     await expect(page.locator(".toast")).to_contain_text("已改判：禁用语")
     await expect(forbidden).to_have_attribute("data-final", "true")
     await expect(forbidden.locator('.qa-verdict[data-kind="automatic"]')).to_have_text(
-        re.compile("自动\\s*未通过"))  # the automatic verdict stays, beside the reviewed one
+        re.compile("自动\\s*未通过")
+    )  # the automatic verdict stays, beside the reviewed one
     await expect(forbidden.locator('.qa-verdict[data-kind="final"]')).to_have_text(
-        re.compile("改判\\s*通过"))
+        re.compile("改判\\s*通过")
+    )
     await expect(forbidden.locator(".qa-review-note")).to_contain_text("质检员李娜 改判")
     await expect(forbidden.locator(".qa-review-note")).to_contain_text("是在确认地址")
     await expect(forbidden.locator(".qa-rule-lost")).to_have_count(0)
     boxes = page.locator(".qa-score-box")
     await expect(boxes.nth(0)).to_contain_text(
-        f"{automatic['automatic_score']} / {automatic['automatic_max']}")
-    await expect(boxes.nth(1)).to_contain_text(
-        f"{automatic['score'] + 3} / {automatic['max']}")
+        f"{automatic['automatic_score']} / {automatic['automatic_max']}"
+    )
+    await expect(boxes.nth(1)).to_contain_text(f"{automatic['score'] + 3} / {automatic['max']}")
     await expect(boxes.nth(1).locator(".qa-score-delta")).to_have_text("+3")
 
     # Confirming another rule.
     greeting = page.locator('.qa-rule[data-rule-id="greeting"]')
     await greeting.locator(".qa-confirm").click()
     await expect(greeting.locator('.qa-verdict[data-kind="final"]')).to_have_text(
-        re.compile("确认\\s*通过"))
+        re.compile("确认\\s*通过")
+    )
     await expect(greeting.locator(".qa-confirm")).to_be_disabled()
     await expect(page.locator(".qa-scorecard-head")).to_contain_text("已复核 2/10 项")
 
@@ -230,8 +266,9 @@ async def test_reviewer_hears_the_evidence_and_overrides_a_rule(
     assert tab.errors == []
 
 
-async def test_an_agent_reads_only_their_own_calls(system: LiveSystem, calls: Calls,
-                                                   browser: Browser) -> None:
+async def test_an_agent_reads_only_their_own_calls(
+    system: LiveSystem, calls: Calls, browser: Browser
+) -> None:
     tab = await open_tab(browser, system)
     page = tab.page
     await log_in(tab, "agent1")  # the console, with the way to the QA page in the header
@@ -254,12 +291,14 @@ async def test_an_agent_reads_only_their_own_calls(system: LiveSystem, calls: Ca
     # Another agent's call, by its address: refused, said so.
     await page.goto(f"/qa#call={calls.theirs}")
     await expect(page.locator("#qa-call-view [role=alert]")).to_contain_text(
-        "坐席只能查看自己的通话")
+        "坐席只能查看自己的通话"
+    )
     assert tab.errors == []
 
 
 async def test_the_page_switches_language_and_supervisors_pick_agents(
-        system: LiveSystem, calls: Calls, browser: Browser) -> None:
+    system: LiveSystem, calls: Calls, browser: Browser
+) -> None:
     tab = await open_tab(browser, system)
     page = tab.page
     await log_in(tab, "supervisor", next_path="/qa")
@@ -277,7 +316,8 @@ async def test_the_page_switches_language_and_supervisors_pick_agents(
     await page.goto(f"/qa#call={calls.mine}")  # straight to a call: the list follows
     await expect(page.locator("#qa-call-title")).to_have_text(f"通话 #{calls.mine}")
     await expect(page.locator('.qa-step[data-step="qa.prev_call"]')).to_have_attribute(
-        "href", f"#call={calls.theirs}")
+        "href", f"#call={calls.theirs}"
+    )
     forbidden = page.locator('.qa-rule[data-rule-id="forbidden_phrases"]')
     await expect(forbidden.locator(".qa-confirm")).to_have_text("确认")
 
@@ -285,7 +325,8 @@ async def test_the_page_switches_language_and_supervisors_pick_agents(
     await expect(page.locator("#qa-call-title")).to_have_text(f"Call #{calls.mine}")
     await expect(forbidden.locator(".qa-rule-title")).to_have_text("Forbidden phrases")
     await expect(forbidden.locator('.qa-verdict[data-kind="automatic"]')).to_have_text(
-        re.compile("Automatic\\s*Failed"))
+        re.compile("Automatic\\s*Failed")
+    )
     await expect(forbidden.locator(".qa-confirm")).to_have_text("Confirm")
     await expect(page.locator(".qa-lane-name.qa-lane-customer")).to_have_text("Customer")
     ring = page.locator('.qa-rule[data-rule-id="answer_within_3_rings"] .qa-evidence-fact')
@@ -293,13 +334,15 @@ async def test_the_page_switches_language_and_supervisors_pick_agents(
     assert await page.get_attribute("html", "lang") == "en"
     await page.click("#qa-back")
     await expect(page.locator("#qa-heading")).to_have_text("Call quality")
-    await expect(page.locator(f'#qa-rows tr[data-call-id="{calls.theirs}"] '
-                              '.qa-rule-chip[data-rule="forbidden_phrases"]')).to_have_text(
-        "Forbidden phrases")
+    await expect(
+        page.locator(
+            f'#qa-rows tr[data-call-id="{calls.theirs}"] '
+            '.qa-rule-chip[data-rule="forbidden_phrases"]'
+        )
+    ).to_have_text("Forbidden phrases")
     await page.reload()
     assert await page.title() == "QA review · Call centre"
-    await expect(page.locator("#qa-f-rule option[value=greeting]")).to_have_text(
-        "Opening greeting")
+    await expect(page.locator("#qa-f-rule option[value=greeting]")).to_have_text("Opening greeting")
 
     await page.select_option("#lang-select", "zh-CN")
     await expect(page.locator("#qa-heading")).to_have_text("通话质检")

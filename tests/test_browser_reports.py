@@ -18,8 +18,10 @@ from tests.support.browser import chromium, log_in, open_tab, screenshot_path
 from tests.support.live import LiveSystem, live_system
 from tests.support.report_fixture import ReportFixture, build
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 CHARTS_DRAWN = """() => {
   const canvases = [...document.querySelectorAll('canvas[data-chart]')];
   return canvases.length === 2 && canvases.every((c) => window.Chart && Chart.getChart(c));
@@ -43,8 +45,9 @@ async def browser() -> AsyncIterator[Browser]:
         yield running
 
 
-async def test_supervisor_reads_the_weekly_report(system: LiveSystem, fx: ReportFixture,
-                                                  browser: Browser, tmp_path: Path) -> None:
+async def test_supervisor_reads_the_weekly_report(
+    system: LiveSystem, fx: ReportFixture, browser: Browser, tmp_path: Path
+) -> None:
     tab = await open_tab(browser, system)
     page = tab.page
     await log_in(tab, "supervisor", next_path="/console")
@@ -53,7 +56,8 @@ async def test_supervisor_reads_the_weekly_report(system: LiveSystem, fx: Report
     await page.goto("/reports?kind=weekly&date=2026-11-17")
     await expect(page.locator("#report-title")).to_have_text("周回访情况分析表")
     await expect(page.locator("#report-period")).to_have_text(
-        "2026-11-10 至 2026-11-16（周二至周一），2026-11-17 周二上报")
+        "2026-11-10 至 2026-11-16（周二至周一），2026-11-17 周二上报"
+    )
     assert await page.title() == "报表 · 呼叫中心"
     fact = page.locator(".report-fact")
     await expect(fact.filter(has_text="回访次数").locator("dd")).to_have_text("7")
@@ -63,14 +67,15 @@ async def test_supervisor_reads_the_weekly_report(system: LiveSystem, fx: Report
     stages = page.locator("[data-table=stages]")
     concealed = stages.locator("tbody tr", has_text="隐蔽工程回访")
     await expect(concealed.locator("td")).to_have_text(
-        ["隐蔽工程回访", "3", "2", "0", "1", "0", "0", "0", "0", "66.7%", "1", "0", "1",
-         "50.0%"])
+        ["隐蔽工程回访", "3", "2", "0", "1", "0", "0", "0", "0", "66.7%", "1", "0", "1", "50.0%"]
+    )
     await expect(stages.locator("tfoot td").nth(1)).to_have_text("7")
     unsatisfied = page.locator("[data-table=unsatisfied] tbody tr")
     await expect(unsatisfied).to_have_count(2)
     await expect(unsatisfied.first).to_contain_text("李强")
     await expect(unsatisfied.first).to_contain_text(
-        f"已立投诉 #{fx.complaints['c1']}（工程部，已结案）")
+        f"已立投诉 #{fx.complaints['c1']}（工程部，已结案）"
+    )
     await expect(unsatisfied.nth(1)).to_have_class("is-flagged")  # nothing done yet
     await expect(page.locator("[data-table=overdue] tbody tr")).to_have_count(3)
     await page.wait_for_function(CHARTS_DRAWN)
@@ -78,7 +83,8 @@ async def test_supervisor_reads_the_weekly_report(system: LiveSystem, fx: Report
 
     # The download is the same report.
     await expect(page.locator("#reports-xlsx")).to_have_attribute(
-        "href", "/api/reports/weekly.xlsx?date=2026-11-16&lang=zh-CN")
+        "href", "/api/reports/weekly.xlsx?date=2026-11-16&lang=zh-CN"
+    )
     async with page.expect_download() as caught:
         await page.click("#reports-xlsx")
     download = await caught.value
@@ -93,17 +99,18 @@ async def test_supervisor_reads_the_weekly_report(system: LiveSystem, fx: Report
     await expect(page.locator("#report-title")).to_have_text("Weekly callback analysis")
     await expect(stages.locator("tbody tr", has_text="Concealed works")).to_have_count(1)
     await expect(page.locator("#reports-pdf")).to_have_attribute(
-        "href", "/api/reports/weekly.pdf?date=2026-11-16&lang=en")
+        "href", "/api/reports/weekly.pdf?date=2026-11-16&lang=en"
+    )
     await page.click("#reports-previous")
     await expect(page.locator("#report-period")).to_have_text(
-        "2026-11-03 to 2026-11-09 (Tuesday to Monday), due Tuesday 2026-11-10")
+        "2026-11-03 to 2026-11-09 (Tuesday to Monday), due Tuesday 2026-11-10"
+    )
     await expect(fact.filter(has_text="Callback attempts").locator("dd")).to_have_text("0")
     await page.wait_for_function(CHARTS_DRAWN)
     assert tab.errors == []
 
 
-async def test_agents_are_kept_out(system: LiveSystem, fx: ReportFixture,
-                                   browser: Browser) -> None:
+async def test_agents_are_kept_out(system: LiveSystem, fx: ReportFixture, browser: Browser) -> None:
     tab = await open_tab(browser, system)
     await log_in(tab, "agent1", next_path="/console")
     await expect(tab.page.locator("#nav-reports")).to_have_count(0)

@@ -16,8 +16,10 @@ from crm.db import Database
 from tests.support.browser import chromium, log_in, open_tab, screenshot_path
 from tests.support.live import LiveSystem, live_system
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 
 
 @pytest.fixture
@@ -41,8 +43,9 @@ def agent_row(page: Page, extension: str):  # type: ignore[no-untyped-def]
     return page.locator(f"#wb-agent-rows tr[data-extension='{extension}']")
 
 
-async def test_wallboard_moves_when_a_waiting_call_is_answered(system: LiveSystem,
-                                                               browser: Browser) -> None:
+async def test_wallboard_moves_when_a_waiting_call_is_answered(
+    system: LiveSystem, browser: Browser
+) -> None:
     tab = await open_tab(browser, system)
     page = tab.page
     await log_in(tab, "supervisor", next_path="/wallboard")
@@ -55,7 +58,8 @@ async def test_wallboard_moves_when_a_waiting_call_is_answered(system: LiveSyste
     # The definitions are on the page, with the configured threshold.
     await page.locator("#wb-definitions summary").click()
     await expect(page.locator("#wb-definition-list")).to_contain_text(
-        "15 秒内接通的来电 ÷（呼入 − 15 秒内放弃的来电）")
+        "15 秒内接通的来电 ÷（呼入 − 15 秒内放弃的来电）"
+    )
     await page.evaluate("window.wallboardMarker = 'same page'")
 
     # Nobody is ready: the call waits, and its wait runs on the tile.
@@ -79,14 +83,16 @@ async def test_wallboard_moves_when_a_waiting_call_is_answered(system: LiveSyste
     assert await page.evaluate("window.wallboardMarker") == "same page"  # never reloaded
     frames = tab.messages("wallboard")
     assert frames and any(
-        next(q for q in f["queues"] if q["queue"] == "service")["answered"] == 1 for f in frames)
+        next(q for q in f["queues"] if q["queue"] == "service")["answered"] == 1 for f in frames
+    )
     await page.screenshot(path=screenshot_path("wallboard.png"), full_page=True)
 
     # The page speaks English too.
     await page.select_option("#lang-select", "en")
     await expect(agent_row(page, "1001").locator(".wb-state")).to_have_text("On a call")
     await expect(page.locator("[data-queue=service] [data-figure=service_level]")).to_contain_text(
-        "Answered in 15 s")
+        "Answered in 15 s"
+    )
     assert tab.errors == []
     await agent.aclose()
 

@@ -23,28 +23,37 @@ from tests.support.live import live_system
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_supervisor_starts_a_campaign_and_the_agent_completes_a_callback(
-        db: Database, tmp_path: Path, clock: FixedClock) -> None:
+    db: Database, tmp_path: Path, clock: FixedClock
+) -> None:
     async with db.session() as session:
         customer = await customers.create(session, name="张伟", phones=["13812345678"])
         project = await projects.create(
-            session, customer=customer, contract_number="XA2026-000777",
+            session,
+            customer=customer,
+            contract_number="XA2026-000777",
             rules=ScheduleRules(window_days=3, post_completion_months=0),
-            status=ProjectStatus.IN_PROGRESS, start_date=date(2026, 10, 10),
-            concealed_works_date=date(2026, 10, 30), midterm_date=date(2026, 11, 22))
+            status=ProjectStatus.IN_PROGRESS,
+            start_date=date(2026, 10, 10),
+            concealed_works_date=date(2026, 10, 30),
+            midterm_date=date(2026, 11, 22),
+        )
     async with live_system(db, tmp_path, clock=clock, dialer_calls_per_second=20.0) as system:
         agent = await system.login("agent1")
         cookie = "; ".join(f"{k}={v}" for k, v in agent.cookies.items())
-        socket = await websockets.connect(system.ws_url, additional_headers={"Cookie": cookie},
-                                          origin=system.url)
+        socket = await websockets.connect(
+            system.ws_url, additional_headers={"Cookie": cookie}, origin=system.url
+        )
         assert json.loads(await socket.recv())["type"] == "hello"
         await agent.put("/api/agent/state", json={"status": "ready"})
         supervisor = await system.login("supervisor")
-        created = await supervisor.post("/api/campaigns", json={
-            "name": "中期回访", "stages": ["midterm"], "max_concurrent": 1})
+        created = await supervisor.post(
+            "/api/campaigns", json={"name": "中期回访", "stages": ["midterm"], "max_concurrent": 1}
+        )
         assert created.status_code == 201, created.text
         campaign_id = created.json()["id"]
         assert (await supervisor.post(f"/api/campaigns/{campaign_id}/start")).json()[
-            "status"] == "running"
+            "status"
+        ] == "running"
 
         pop = None
         deadline = time.monotonic() + 20
@@ -62,15 +71,24 @@ async def test_supervisor_starts_a_campaign_and_the_agent_completes_a_callback(
         await system.sim.wait_calls()
         await system.services.bridge.drain()
 
-        response = await agent.post(f"/api/callbacks/{pop['task_id']}/attempts", json={
-            "attempt_id": pop["call"]["attempt_id"], "outcome": "effective",
-            "satisfaction": {"quality": "satisfied", "crew": "satisfied"},
-            "notes": "中期验收顺利"})
+        response = await agent.post(
+            f"/api/callbacks/{pop['task_id']}/attempts",
+            json={
+                "attempt_id": pop["call"]["attempt_id"],
+                "outcome": "effective",
+                "satisfaction": {"quality": "satisfied", "crew": "satisfied"},
+                "notes": "中期验收顺利",
+            },
+        )
         assert response.status_code == 201 and response.json()["status"] == "done"
         detail = (await supervisor.get(f"/api/campaigns/{campaign_id}")).json()
         [midterm] = detail["progress"]
-        assert (midterm["stage"], midterm["effective"], midterm["satisfied"],
-                midterm["dialing"]) == ("midterm", 1, 1, 0)
+        assert (
+            midterm["stage"],
+            midterm["effective"],
+            midterm["satisfied"],
+            midterm["dialing"],
+        ) == ("midterm", 1, 1, 0)
         attempts = (await supervisor.get(f"/api/campaigns/{campaign_id}/attempts")).json()
         assert [a["outcome"] for a in attempts] == ["effective"] and attempts[0]["call_id"]
         export = await supervisor.get(f"/api/campaigns/{campaign_id}/attempts.xlsx")

@@ -19,17 +19,20 @@ def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=SHANGHAI)
 
 
-@pytest.mark.parametrize(("at", "allowed"), [
-    (local(2026, 11, 23, 8, 59), False),
-    (local(2026, 11, 23, 9, 0), True),
-    (local(2026, 11, 23, 11, 59), True),
-    (local(2026, 11, 23, 12, 0), False),  # lunch
-    (local(2026, 11, 23, 14, 0), True),
-    (local(2026, 11, 23, 20, 0), False),
-    (local(2026, 11, 22, 10, 0), True),  # Sundays are fine: customers are at home
-    (local(2026, 10, 2, 10, 0), False),  # 国庆节: no calls on public holidays
-    (datetime(2026, 11, 23, 1, 30, tzinfo=UTC), True),  # 09:30 in Shanghai
-])
+@pytest.mark.parametrize(
+    ("at", "allowed"),
+    [
+        (local(2026, 11, 23, 8, 59), False),
+        (local(2026, 11, 23, 9, 0), True),
+        (local(2026, 11, 23, 11, 59), True),
+        (local(2026, 11, 23, 12, 0), False),  # lunch
+        (local(2026, 11, 23, 14, 0), True),
+        (local(2026, 11, 23, 20, 0), False),
+        (local(2026, 11, 22, 10, 0), True),  # Sundays are fine: customers are at home
+        (local(2026, 10, 2, 10, 0), False),  # 国庆节: no calls on public holidays
+        (datetime(2026, 11, 23, 1, 30, tzinfo=UTC), True),  # 09:30 in Shanghai
+    ],
+)
 def test_calling_hours(at: datetime, allowed: bool) -> None:
     assert HOURS.allows(at) is allowed
 
@@ -69,20 +72,41 @@ def test_overdue_first_then_grade_then_due_date() -> None:
         ("A overdue", date(2026, 11, 22), 1, date(2026, 11, 19), 4),
         ("A earlier", date(2026, 11, 25), 1, date(2026, 11, 22), 5),
     ]
-    ordered = sorted(tasks, key=lambda t: order_key(latest_date=t[1], grade_rank=t[2],
-                                                   due_date=t[3], task_id=t[4], today=today))
-    assert [t[0] for t in ordered] == ["A overdue", "C overdue", "A earlier", "A due today",
-                                       "B due today"]
+    ordered = sorted(
+        tasks,
+        key=lambda t: order_key(
+            latest_date=t[1], grade_rank=t[2], due_date=t[3], task_id=t[4], today=today
+        ),
+    )
+    assert [t[0] for t in ordered] == [
+        "A overdue",
+        "C overdue",
+        "A earlier",
+        "A due today",
+        "B due today",
+    ]
 
 
-@pytest.mark.parametrize(("ready", "busy", "ratio", "ceiling", "expected"), [
-    (3, 0, 1.0, 10, 3), (3, 2, 1.0, 10, 1), (3, 3, 1.0, 10, 0), (3, 5, 1.0, 10, 0),
-    (4, 0, 1.5, 10, 6), (10, 0, 1.0, 4, 4), (0, 0, 1.0, 4, 0), (2, 0, 0.5, 4, 1),
-])
-def test_pacing_never_exceeds_agents_or_ceiling(ready: int, busy: int, ratio: float,
-                                                ceiling: int, expected: int) -> None:
-    assert calls_to_start(ready_agents=ready, in_progress=busy, ratio=ratio,
-                          max_concurrent=ceiling) == expected
+@pytest.mark.parametrize(
+    ("ready", "busy", "ratio", "ceiling", "expected"),
+    [
+        (3, 0, 1.0, 10, 3),
+        (3, 2, 1.0, 10, 1),
+        (3, 3, 1.0, 10, 0),
+        (3, 5, 1.0, 10, 0),
+        (4, 0, 1.5, 10, 6),
+        (10, 0, 1.0, 4, 4),
+        (0, 0, 1.0, 4, 0),
+        (2, 0, 0.5, 4, 1),
+    ],
+)
+def test_pacing_never_exceeds_agents_or_ceiling(
+    ready: int, busy: int, ratio: float, ceiling: int, expected: int
+) -> None:
+    assert (
+        calls_to_start(ready_agents=ready, in_progress=busy, ratio=ratio, max_concurrent=ceiling)
+        == expected
+    )
 
 
 def test_start_rate_caps_calls_per_second() -> None:

@@ -23,10 +23,18 @@ CALLCENTRE = [sys.executable, "-m", "web.cli"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*args: str, env: dict[str, str] | None = None, check: bool = True,
-        timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CALLCENTRE, *args], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, **(env or {})}, timeout=timeout, check=check)
+def run(
+    *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CALLCENTRE, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=check,
+    )
 
 
 def free_port() -> int:
@@ -37,8 +45,10 @@ def free_port() -> int:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"CALLCENTRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
-            "CALLCENTRE_DEFAULT_AREA_CODE": "029"}
+    return {
+        "CALLCENTRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
+        "CALLCENTRE_DEFAULT_AREA_CODE": "029",
+    }
 
 
 def test_bad_setting_names_the_variable(env: dict[str, str]) -> None:
@@ -53,15 +63,21 @@ def test_upgrade_seed_and_import(env: dict[str, str], tmp_path: Path) -> None:
     assert "agent1 / demo1234" in seeded.stdout
 
     good = tmp_path / "good.csv"
-    good.write_text("客户姓名,电话,合同编号,开工日期,中期验收日期\n"
-                    "赵四,+86 135 1234 5678,IMP-1,2026-03-01,2026年4月20日\n"
-                    "钱五,(029)8765 4321,IMP-2,2026/3/5,\n", encoding="utf-8-sig")
+    good.write_text(
+        "客户姓名,电话,合同编号,开工日期,中期验收日期\n"
+        "赵四,+86 135 1234 5678,IMP-1,2026-03-01,2026年4月20日\n"
+        "钱五,(029)8765 4321,IMP-2,2026/3/5,\n",
+        encoding="utf-8-sig",
+    )
     imported = run("import", str(good), env=env)
     assert imported.returncode == 0, imported.stderr
     bad = tmp_path / "bad.csv"
-    bad.write_text("客户姓名,电话,合同编号,开工日期,中期验收日期\n"
-                   "孙六,13600001111,IMP-3,2026-03-01,2026-04-20\n"
-                   "周七,not a phone,IMP-4,2026-03-01,2026-02-01\n", encoding="utf-8")
+    bad.write_text(
+        "客户姓名,电话,合同编号,开工日期,中期验收日期\n"
+        "孙六,13600001111,IMP-3,2026-03-01,2026-04-20\n"
+        "周七,not a phone,IMP-4,2026-03-01,2026-02-01\n",
+        encoding="utf-8",
+    )
     rejected = run("import", str(bad), env=env, check=False)
     assert rejected.returncode != 0
     assert "row 3" in rejected.stderr and "nothing was imported" in rejected.stderr
@@ -69,22 +85,41 @@ def test_upgrade_seed_and_import(env: dict[str, str], tmp_path: Path) -> None:
     db = sqlite3.connect(env["CALLCENTRE_DATABASE_URL"].split("///", 1)[1])
     names = {n for (n,) in db.execute("SELECT name FROM customers")}
     assert {"赵四", "钱五"} <= names and "孙六" not in names
-    assert db.execute("SELECT number FROM phones p JOIN customers c ON c.id = p.customer_id "
-                      "WHERE c.name = '钱五'").fetchone() == ("02987654321",)
+    assert db.execute(
+        "SELECT number FROM phones p JOIN customers c ON c.id = p.customer_id WHERE c.name = '钱五'"
+    ).fetchone() == ("02987654321",)
 
 
 def test_pbx_sim_command_speaks_ami(env: dict[str, str]) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [*CALLCENTRE, "pbx-sim", "--port", str(port), "--secret", "s3cret",
-         "--no-callers-from-db", "--time-scale", "0.05"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+        [
+            *CALLCENTRE,
+            "pbx-sim",
+            "--port",
+            str(port),
+            "--secret",
+            "s3cret",
+            "--no-callers-from-db",
+            "--time-scale",
+            "0.05",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
+
         async def talk() -> list:
             events: list = []
-            client = AmiClient(AmiEndpoint("127.0.0.1", port, "callcentre", SecretStr("s3cret")),
-                               on_event=events.append, backoff_min=0.1, backoff_max=0.2)
+            client = AmiClient(
+                AmiEndpoint("127.0.0.1", port, "callcentre", SecretStr("s3cret")),
+                on_event=events.append,
+                backoff_min=0.1,
+                backoff_max=0.2,
+            )
             task = asyncio.create_task(client.run())
             deadline = time.monotonic() + 20
             while not client.connected:
@@ -94,6 +129,7 @@ def test_pbx_sim_command_speaks_ami(env: dict[str, str]) -> None:
             await client.close()
             await task
             return status
+
         status = asyncio.run(talk())
         assert status[0]["Response"] == "Success"
         assert status[-1]["Event"] == "QueueStatusComplete"
@@ -105,9 +141,23 @@ def test_pbx_sim_command_speaks_ami(env: dict[str, str]) -> None:
 def test_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [*CALLCENTRE, "demo", "--port", str(port), "--dir", str(tmp_path / "demo"),
-         "--customers", "40", "--calls-per-minute", "120"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            *CALLCENTRE,
+            "demo",
+            "--port",
+            str(port),
+            "--dir",
+            str(tmp_path / "demo"),
+            "--customers",
+            "40",
+            "--calls-per-minute",
+            "120",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output = []
     try:
         deadline = time.monotonic() + 180
@@ -118,8 +168,12 @@ def test_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
         for _ in range(12):  # the logins follow the URL
             output.append(process.stdout.readline())
         text = "".join(output)
-        for login in ("agent1 / demo1234", "supervisor / demo1234", "qa / demo1234",
-                      "admin / demo1234"):
+        for login in (
+            "agent1 / demo1234",
+            "supervisor / demo1234",
+            "qa / demo1234",
+            "admin / demo1234",
+        ):
             assert login in text
         health: dict = {}
         while time.monotonic() < deadline:

@@ -42,8 +42,11 @@ from tests.support.cluster import Cluster, Node
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 
-pytestmark = [pytest.mark.postgres, pytest.mark.asyncio(loop_scope="module"),
-              pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.timeout(240),
+]
 
 PASSWORD = "password-1"
 AMI_SECRET = "cluster-secret"
@@ -61,11 +64,21 @@ async def db(postgres: PostgresServer, database_name: str) -> AsyncIterator[Data
     database = Database(postgres.url(database_name))
     async with database.session() as session:
         for username, extension in (("agent1", "1001"), ("agent2", "1002")):
-            await users.create(session, username=username, password=PASSWORD,
-                               display_name=f"坐席{extension}", role=Role.AGENT,
-                               extension=extension)
-        await users.create(session, username="supervisor", password=PASSWORD,
-                           display_name="组长", role=Role.SUPERVISOR)
+            await users.create(
+                session,
+                username=username,
+                password=PASSWORD,
+                display_name=f"坐席{extension}",
+                role=Role.AGENT,
+                extension=extension,
+            )
+        await users.create(
+            session,
+            username="supervisor",
+            password=PASSWORD,
+            display_name="组长",
+            role=Role.SUPERVISOR,
+        )
     yield database
     await database.dispose()
 
@@ -82,35 +95,56 @@ class Originates:
             if contract.VAR_ATTEMPT_ID in variables:
                 self.attempts.append(int(variables[contract.VAR_ATTEMPT_ID]))
             return original(pbx, request, plan)
+
         return start_originate
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def system(db: Database, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-                 ) -> AsyncIterator[tuple[Cluster, PbxSimulator, Originates]]:
+async def system(
+    db: Database, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Cluster, PbxSimulator, Originates]]:
     root = tmp_path_factory.mktemp("cluster")
     recordings = root / "recordings"
     originates = Originates()
     patch = pytest.MonkeyPatch()
     patch.setattr(sim_actions, "start_originate", originates.wrap(sim_actions.start_originate))
-    sim = PbxSimulator(SimulatorConfig(port=0, user="callcentre", secret=AMI_SECRET,
-                                       time_scale=TIME_SCALE, seed=5, recordings_dir=recordings,
-                                       busy_numbers=["1370*"]))
+    sim = PbxSimulator(
+        SimulatorConfig(
+            port=0,
+            user="callcentre",
+            secret=AMI_SECRET,
+            time_scale=TIME_SCALE,
+            seed=5,
+            recordings_dir=recordings,
+            busy_numbers=["1370*"],
+        )
+    )
     _, ami_port = await sim.start()
     today = local_today(SystemClock(), load_settings().tz)
     calendar = root / "calendar.toml"  # today is a working day, whatever the real calendar says
     calendar.write_text(f'[{today.year}]\nworkdays = ["{today.isoformat()}"]\n')
     env = {key: value for key, value in os.environ.items() if not key.startswith("CALLCENTRE_")}
-    env.update({
-        "CALLCENTRE_DATABASE_URL": db.url, "CALLCENTRE_REDIS_URL": redis_server.url,
-        "CALLCENTRE_SECRET_KEY": "cluster-test-secret-key", "CALLCENTRE_AMI_PORT": str(ami_port),
-        "CALLCENTRE_AMI_SECRET": AMI_SECRET, "CALLCENTRE_AMI_PING_INTERVAL": "0.5",
-        "CALLCENTRE_AMI_RECONNECT_MIN": "0.05", "CALLCENTRE_AMI_RECONNECT_MAX": "0.5",
-        "CALLCENTRE_DEFAULT_AREA_CODE": "029", "CALLCENTRE_RECORDINGS_DIR": str(recordings),
-        "CALLCENTRE_VOSK_MODEL_PATH": str(KOREAN_MODEL), "CALLCENTRE_TRANSCRIPTION_WORKERS": "1",
-        "CALLCENTRE_TRANSCRIPTION_LEASE_SECONDS": "4", "CALLCENTRE_WRAPUP_SECONDS": "1",
-        "CALLCENTRE_CALLING_HOURS": "00:00-23:59", "CALLCENTRE_HOLIDAYS_PATH": str(calendar),
-        "CALLCENTRE_DIALER_CALLS_PER_SECOND": "5"})
+    env.update(
+        {
+            "CALLCENTRE_DATABASE_URL": db.url,
+            "CALLCENTRE_REDIS_URL": redis_server.url,
+            "CALLCENTRE_SECRET_KEY": "cluster-test-secret-key",
+            "CALLCENTRE_AMI_PORT": str(ami_port),
+            "CALLCENTRE_AMI_SECRET": AMI_SECRET,
+            "CALLCENTRE_AMI_PING_INTERVAL": "0.5",
+            "CALLCENTRE_AMI_RECONNECT_MIN": "0.05",
+            "CALLCENTRE_AMI_RECONNECT_MAX": "0.5",
+            "CALLCENTRE_DEFAULT_AREA_CODE": "029",
+            "CALLCENTRE_RECORDINGS_DIR": str(recordings),
+            "CALLCENTRE_VOSK_MODEL_PATH": str(KOREAN_MODEL),
+            "CALLCENTRE_TRANSCRIPTION_WORKERS": "1",
+            "CALLCENTRE_TRANSCRIPTION_LEASE_SECONDS": "4",
+            "CALLCENTRE_WRAPUP_SECONDS": "1",
+            "CALLCENTRE_CALLING_HOURS": "00:00-23:59",
+            "CALLCENTRE_HOLIDAYS_PATH": str(calendar),
+            "CALLCENTRE_DIALER_CALLS_PER_SECOND": "5",
+        }
+    )
     cluster = Cluster(root, env)
     try:
         cluster.start("bridge", "bridge")
@@ -144,13 +178,15 @@ class Agent:
         import httpx
 
         self.http = httpx.AsyncClient(base_url=self.node.url, timeout=20)
-        response = await self.http.post("/api/auth/login",
-                                        json={"username": self.username, "password": PASSWORD})
+        response = await self.http.post(
+            "/api/auth/login", json={"username": self.username, "password": PASSWORD}
+        )
         response.raise_for_status()
         self.http.headers["X-CSRF-Token"] = response.json()["csrf_token"]
         cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
-        self.socket = await websockets.connect(self.node.ws_url, origin=self.node.url,
-                                               additional_headers={"Cookie": cookie})
+        self.socket = await websockets.connect(
+            self.node.ws_url, origin=self.node.url, additional_headers={"Cookie": cookie}
+        )
         self.hello = json.loads(await self.socket.recv())
         self.reader = asyncio.create_task(self._read())
         return self
@@ -169,8 +205,9 @@ class Agent:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    async def wait_for(self, match: Callable[[dict[str, Any]], bool],
-                       timeout: float = 20) -> dict[str, Any]:
+    async def wait_for(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float = 20
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             found = next((m for m in self.messages if match(m)), None)
@@ -191,7 +228,8 @@ async def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any
 
 
 async def test_a_pop_reaches_the_agent_on_either_web_process(
-        system: tuple[Cluster, PbxSimulator, Originates]) -> None:
+    system: tuple[Cluster, PbxSimulator, Originates],
+) -> None:
     cluster, sim, _ = system
     web_a, web_b = cluster.nodes["web-a"], cluster.nodes["web-b"]
     async with Agent(web_a, "agent1") as one, Agent(web_b, "agent2") as two:
@@ -218,13 +256,15 @@ async def test_a_pop_reaches_the_agent_on_either_web_process(
         assert (await two.wait_for(ended))["answered_by"] == end["answered_by"]
         # The wrap-up the bridge starts reaches the agent who answered, on their web process.
         answered = one if end["answered_by"] == "1001" else two
-        await answered.wait_for(lambda m: m["type"] == "state"
-                                and m["status"] == AgentStatus.WRAPUP.value)
+        await answered.wait_for(
+            lambda m: m["type"] == "state" and m["status"] == AgentStatus.WRAPUP.value
+        )
         assert one.hello["epoch"] != two.hello["epoch"]  # really two processes
 
 
 async def test_a_worker_killed_mid_job_loses_no_transcript(
-        system: tuple[Cluster, PbxSimulator, Originates], db: Database) -> None:
+    system: tuple[Cluster, PbxSimulator, Originates], db: Database
+) -> None:
     cluster, sim, _ = system
     async with Agent(cluster.nodes["web-a"], "agent1") as agent:
         await agent.set_state("ready")
@@ -234,13 +274,15 @@ async def test_a_worker_killed_mid_job_loses_no_transcript(
 
     async def running_job() -> TranscriptionJob | None:
         async with db.session() as session:
-            job = await session.scalar(select(TranscriptionJob).join(
-                Call, Call.id == TranscriptionJob.call_id).where(Call.linkedid == linkedid))
+            job = await session.scalar(
+                select(TranscriptionJob)
+                .join(Call, Call.id == TranscriptionJob.call_id)
+                .where(Call.linkedid == linkedid)
+            )
             return job if job is not None and job.status is JobStatus.RUNNING else None
 
     job = await eventually(running_job, 60, "a worker to take the job")
-    workers = {node.pid: node for name, node in cluster.nodes.items()
-               if name.startswith("worker")}
+    workers = {node.pid: node for name, node in cluster.nodes.items() if name.startswith("worker")}
     victim = workers.pop(int(job.lease_owner.split(":")[-2]))
     [survivor] = workers.values()
     victim.kill()  # mid-job: its message stays pending, its lease runs out
@@ -253,8 +295,9 @@ async def test_a_worker_killed_mid_job_loses_no_transcript(
     finished = await eventually(done_job, 90, "the other worker to finish the job")
     assert finished.attempts == 2  # the killed attempt, then the survivor's
     async with db.session() as session:
-        legs = list(await session.scalars(select(Transcript.leg).where(
-            Transcript.call_id == job.call_id)))
+        legs = list(
+            await session.scalars(select(Transcript.leg).where(Transcript.call_id == job.call_id))
+        )
     assert sorted(legs) == ["agent", "customer"]
     assert f"call {job.call_id} transcribed" in survivor.output()
     assert f"call {job.call_id} transcribed" not in victim.output()
@@ -268,29 +311,38 @@ async def _campaign_tasks(db: Database, count: int) -> tuple[int, list[int]]:
             phone = f"137000{index:05d}"  # busy: each attempt ends at once, retried much later
             owner = await customers.create(session, name=f"客户{index}", phones=[phone])
             project = await projects.create(
-                session, customer=owner, contract_number=f"C-{phone}",
+                session,
+                customer=owner,
+                contract_number=f"C-{phone}",
                 rules=ScheduleRules(window_days=3, post_completion_months=0),
-                status=ProjectStatus.IN_PROGRESS, start_date=today - timedelta(days=40),
-                concealed_works_date=today - timedelta(days=20), midterm_date=today)
+                status=ProjectStatus.IN_PROGRESS,
+                start_date=today - timedelta(days=40),
+                concealed_works_date=today - timedelta(days=20),
+                midterm_date=today,
+            )
             tasks = await callbacks.get_for_project(session, project.id)
             task_ids.append(next(t.id for t in tasks if t.stage is Stage.MIDTERM))
         supervisor = await users.get_by_username(session, "supervisor")
         assert supervisor is not None
-        created = await campaigns.create(session, owner_id=supervisor.id, name="中期回访",
-                                         stages=["midterm"])
+        created = await campaigns.create(
+            session, owner_id=supervisor.id, name="中期回访", stages=["midterm"]
+        )
         await campaigns.transition(session, created, "start", at=SystemClock().now())
         return created.id, task_ids
 
 
 async def test_killing_the_active_dialer_hands_over_without_double_dialing(
-        system: tuple[Cluster, PbxSimulator, Originates], db: Database) -> None:
+    system: tuple[Cluster, PbxSimulator, Originates], db: Database
+) -> None:
     cluster, sim, originates = system
     dialers = {"dialer-a": cluster.nodes["dialer-a"], "dialer-b": cluster.nodes["dialer-b"]}
     for extension in ("1001", "1002"):
         sim.set_answer(extension, 0.5)
-    async with Agent(cluster.nodes["web-a"], "agent1") as one, \
-            Agent(cluster.nodes["web-b"], "agent2") as two, \
-            Agent(cluster.nodes["web-b"], "supervisor") as supervisor:
+    async with (
+        Agent(cluster.nodes["web-a"], "agent1") as one,
+        Agent(cluster.nodes["web-b"], "agent2") as two,
+        Agent(cluster.nodes["web-b"], "supervisor") as supervisor,
+    ):
         await one.set_state("ready")
         await two.set_state("ready")
         campaign_id, task_ids = await _campaign_tasks(db, 16)
@@ -302,8 +354,13 @@ async def test_killing_the_active_dialer_hands_over_without_double_dialing(
 
         async def attempts() -> list[CallbackAttempt]:
             async with db.session() as session:
-                return list(await session.scalars(select(CallbackAttempt).where(
-                    CallbackAttempt.task_id.in_(task_ids)).order_by(CallbackAttempt.id)))
+                return list(
+                    await session.scalars(
+                        select(CallbackAttempt)
+                        .where(CallbackAttempt.task_id.in_(task_ids))
+                        .order_by(CallbackAttempt.id)
+                    )
+                )
 
         await eventually(lambda: _at_least(attempts, 3), 60, "the first attempts")
         # A web process has no dialer of its own: it shows theirs, through Redis (each
@@ -311,8 +368,9 @@ async def test_killing_the_active_dialer_hands_over_without_double_dialing(
 
         async def one_active_one_standby() -> bool:
             shown = await dialer_shown()
-            return bool(shown.get("active")) and shown["standby"] == 1 \
-                and shown["calls_started"] >= 1
+            return (
+                bool(shown.get("active")) and shown["standby"] == 1 and shown["calls_started"] >= 1
+            )
 
         await eventually(one_active_one_standby, 15, "the page to show both dialers")
         [active] = [n for n in dialers.values() if "dialer active" in n.output()]
@@ -345,5 +403,4 @@ async def _covers(attempts: Callable[[], Any], task_ids: list[int]) -> bool:
 
 
 async def _any_active(cluster: Cluster) -> bool:
-    return any("dialer active" in cluster.nodes[name].output()
-               for name in ("dialer-a", "dialer-b"))
+    return any("dialer active" in cluster.nodes[name].output() for name in ("dialer-a", "dialer-b"))

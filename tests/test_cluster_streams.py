@@ -53,14 +53,22 @@ def test_roles_repeat_or_combine_and_default_to_all() -> None:
 
 
 def test_events_cross_processes_as_they_were() -> None:
-    record = CallRecord("1.1", "inbound", AT, caller="13800138000",
-                        agents_rung=("PJSIP/1001", "PJSIP/1002"), outcome="answered",
-                        ended_at=AT + timedelta(seconds=30), talk_seconds=20.5)
+    record = CallRecord(
+        "1.1",
+        "inbound",
+        AT,
+        caller="13800138000",
+        agents_rung=("PJSIP/1001", "PJSIP/1002"),
+        outcome="answered",
+        ended_at=AT + timedelta(seconds=30),
+        talk_seconds=20.5,
+    )
     for event in (CallEnded(record), UserMessage(7, "state", {"status": "wrapup"})):
         entry = encode(event, "id-1")
         assert decode(entry) == ("id-1", event)
-    ringing = AgentRinging("1.1", "PJSIP/1001", "1001", "138", "service", "inbound", AT,
-                           received_at=-5.0)
+    ringing = AgentRinging(
+        "1.1", "PJSIP/1001", "1001", "138", "service", "inbound", AT, received_at=-5.0
+    )
     _, decoded = decode(encode(ringing))
     assert decoded == ringing and decoded.received_at > 0  # this process's arrival time
 
@@ -71,8 +79,10 @@ async def test_each_web_process_gets_every_event_once_in_order(redis: Redis) -> 
     readers = [EventStream(redis, stream=name, block_ms=100) for _ in range(2)]
     received: list[list[Any]] = [[], []]
     starts = [await reader.start_position() for reader in readers]
-    following = [asyncio.create_task(reader.follow(got.append, position=start))
-                 for reader, got, start in zip(readers, received, starts, strict=True)]
+    following = [
+        asyncio.create_task(reader.follow(got.append, position=start))
+        for reader, got, start in zip(readers, received, starts, strict=True)
+    ]
     sender = asyncio.create_task(publisher.run_sender())
     events = [UserMessage(n, "state", {"n": n}) for n in range(20)]
     for event in events:
@@ -110,11 +120,18 @@ class Transcriber:
 
 async def _queued_job(db: Database) -> int:
     async with db.session() as session:
-        call = Call(linkedid=uuid.uuid4().hex, direction=Direction.INBOUND, started_at=AT,
-                    answered_at=AT + timedelta(seconds=4), ended_at=AT + timedelta(seconds=30),
-                    outcome=CallOutcome.ANSWERED, ring_seconds=4.0,
-                    hung_up_by=HungUpBy.CUSTOMER, recording_agent="/monitor/a-agent.wav",
-                    recording_customer="/monitor/a-customer.wav")
+        call = Call(
+            linkedid=uuid.uuid4().hex,
+            direction=Direction.INBOUND,
+            started_at=AT,
+            answered_at=AT + timedelta(seconds=4),
+            ended_at=AT + timedelta(seconds=30),
+            outcome=CallOutcome.ANSWERED,
+            ring_seconds=4.0,
+            hung_up_by=HungUpBy.CUSTOMER,
+            recording_agent="/monitor/a-agent.wav",
+            recording_customer="/monitor/a-customer.wav",
+        )
         session.add(call)
         await session.flush()
         call_id = call.id
@@ -123,26 +140,26 @@ async def _queued_job(db: Database) -> int:
     return job_id
 
 
-def _worker(db: Database, tmp_path: Path, transcriber: Transcriber, clock: FixedClock,
-            name: str) -> TranscriptionWorker:
+def _worker(
+    db: Database, tmp_path: Path, transcriber: Transcriber, clock: FixedClock, name: str
+) -> TranscriptionWorker:
     for leg in ("agent", "customer"):  # the transcriber never reads them
         (tmp_path / f"a-{leg}.wav").touch()
     settings = load_settings(database_url=db.url, recordings_dir=tmp_path)
-    return TranscriptionWorker(db, settings, transcriber, clock=clock, name=name,
-                               lease_seconds=1.0)
+    return TranscriptionWorker(db, settings, transcriber, clock=clock, name=name, lease_seconds=1.0)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_a_job_handed_out_twice_is_done_once(db: Database, redis: Redis,
-                                                   tmp_path: Path, clock: FixedClock) -> None:
+async def test_a_job_handed_out_twice_is_done_once(
+    db: Database, redis: Redis, tmp_path: Path, clock: FixedClock
+) -> None:
     job_id = await _queued_job(db)
     stream = JobStream(redis, stream=f"jobs-{uuid.uuid4().hex}")
     await stream.ensure_group()
     await stream.add([job_id, job_id])  # announced twice (a sweeper and the bridge)
     transcriber = Transcriber()
     worker = StreamWorker(_worker(db, tmp_path, transcriber, clock, "w1"), stream)
-    for message in await stream.read("w1", block_ms=100) + await stream.read("w1",
-                                                                              block_ms=100):
+    for message in await stream.read("w1", block_ms=100) + await stream.read("w1", block_ms=100):
         await worker.handle(message)
     assert transcriber.files == ["a-agent.wav", "a-customer.wav"]  # once each
     async with db.session() as session:
@@ -150,12 +167,17 @@ async def test_a_job_handed_out_twice_is_done_once(db: Database, redis: Redis,
         assert job is not None and (job.status, job.attempts) == (JobStatus.DONE, 1)
         assert await session.scalar(select(func.count()).select_from(Transcript)) == 2
     assert await redis.xpending(stream.stream, stream.group) == {
-        "pending": 0, "min": None, "max": None, "consumers": []}  # both acknowledged
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
+    }  # both acknowledged
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_dead_consumers_job_is_taken_over_after_its_lease(
-        db: Database, redis: Redis, tmp_path: Path, clock: FixedClock) -> None:
+    db: Database, redis: Redis, tmp_path: Path, clock: FixedClock
+) -> None:
     job_id = await _queued_job(db)
     stream = JobStream(redis, stream=f"jobs-{uuid.uuid4().hex}")
     await stream.ensure_group()
@@ -193,23 +215,21 @@ def test_serve_refuses_a_web_without_its_bridge_and_no_redis() -> None:
     assert result.exit_code != 0 and "unknown role 'brige'" in result.output
 
 
-async def test_the_dialer_board_shows_the_active_dialer_and_forgets_dead_ones(
-        redis: Redis) -> None:
+async def test_the_dialer_board_shows_the_active_dialer_and_forgets_dead_ones(redis: Redis) -> None:
     await _forget_dialers(redis)
     board = DialerBoard(redis)
     assert await board.status() is None  # no dialer running anywhere
-    states = {"a": {"active": True, "calls_started": 7}, "b": {"active": False,
-                                                           "calls_started": 0}}
-    publishers = {name: asyncio.create_task(board.publish(name, lambda s=state: s,
-                                                          interval=0.05))
-                  for name, state in states.items()}
+    states = {"a": {"active": True, "calls_started": 7}, "b": {"active": False, "calls_started": 0}}
+    publishers = {
+        name: asyncio.create_task(board.publish(name, lambda s=state: s, interval=0.05))
+        for name, state in states.items()
+    }
     await until(lambda: _shows(board, {"active": True, "calls_started": 7, "standby": 1}), 5)
     assert 0 < await redis.ttl(dialer_key("a")) <= TTL_SECONDS
 
     # A dialer that died stops refreshing its key: once it expires, it is gone. A value that
     # is not a dialer's state is ignored.
-    await redis.set(dialer_key("dead"), json.dumps({"active": True, "calls_started": 3}),
-                    px=100)
+    await redis.set(dialer_key("dead"), json.dumps({"active": True, "calls_started": 3}), px=100)
     await redis.set(dialer_key("garbled"), "not json", px=100)
     assert await board.status() == {"active": True, "calls_started": 10, "standby": 1}
     await asyncio.sleep(0.2)

@@ -20,9 +20,13 @@ def at(*args: int) -> datetime:
 def test_general_complaint_deadlines_from_receipt() -> None:
     received = at(2026, 11, 23, 10, 0)
     due = deadlines(received, major=False, limits=LIMITS, calendar=CALENDAR, tz=TZ)
-    assert due == {Step.SIGNED: at(2026, 11, 23, 13, 0), Step.VERIFIED: at(2026, 11, 24, 10, 0),
-                   Step.SOLUTION: at(2026, 11, 24, 10, 0), Step.RESOLVED: at(2026, 11, 25, 10, 0),
-                   Step.CALLBACK: None}
+    assert due == {
+        Step.SIGNED: at(2026, 11, 23, 13, 0),
+        Step.VERIFIED: at(2026, 11, 24, 10, 0),
+        Step.SOLUTION: at(2026, 11, 24, 10, 0),
+        Step.RESOLVED: at(2026, 11, 25, 10, 0),
+        Step.CALLBACK: None,
+    }
 
 
 def test_major_complaint_on_site_within_two_working_days_across_a_holiday() -> None:
@@ -36,25 +40,57 @@ def test_major_complaint_on_site_within_two_working_days_across_a_holiday() -> N
 def test_states_running_due_soon_overdue_done_and_late() -> None:
     received = at(2026, 11, 23, 10, 0)
     done = {Step.SIGNED: at(2026, 11, 23, 14, 0)}  # an hour late
-    states = {c.step: c.state for c in clocks(received, done, major=False,
-                                              now=at(2026, 11, 24, 6, 0), limits=LIMITS,
-                                              calendar=CALENDAR, tz=TZ)}
-    assert states == {Step.SIGNED: ClockState.DONE_LATE, Step.VERIFIED: ClockState.DUE_SOON,
-                      Step.SOLUTION: ClockState.DUE_SOON, Step.RESOLVED: ClockState.RUNNING,
-                      Step.CALLBACK: ClockState.WAITING}
-    later = {c.step: c.state for c in clocks(received, done, major=False,
-                                             now=at(2026, 11, 24, 10, 1), limits=LIMITS,
-                                             calendar=CALENDAR, tz=TZ)}
+    states = {
+        c.step: c.state
+        for c in clocks(
+            received,
+            done,
+            major=False,
+            now=at(2026, 11, 24, 6, 0),
+            limits=LIMITS,
+            calendar=CALENDAR,
+            tz=TZ,
+        )
+    }
+    assert states == {
+        Step.SIGNED: ClockState.DONE_LATE,
+        Step.VERIFIED: ClockState.DUE_SOON,
+        Step.SOLUTION: ClockState.DUE_SOON,
+        Step.RESOLVED: ClockState.RUNNING,
+        Step.CALLBACK: ClockState.WAITING,
+    }
+    later = {
+        c.step: c.state
+        for c in clocks(
+            received,
+            done,
+            major=False,
+            now=at(2026, 11, 24, 10, 1),
+            limits=LIMITS,
+            calendar=CALENDAR,
+            tz=TZ,
+        )
+    }
     assert later[Step.VERIFIED] is ClockState.OVERDUE
 
 
 def test_callback_is_due_a_day_after_the_resolution() -> None:
     received = at(2026, 11, 23, 10, 0)
     resolved = at(2026, 11, 24, 15, 0)
-    result = clocks(received, {Step.SIGNED: received, Step.VERIFIED: received,
-                               Step.SOLUTION: received, Step.RESOLVED: resolved},
-                    major=False, now=resolved + timedelta(hours=1), limits=LIMITS,
-                    calendar=CALENDAR, tz=TZ)
+    result = clocks(
+        received,
+        {
+            Step.SIGNED: received,
+            Step.VERIFIED: received,
+            Step.SOLUTION: received,
+            Step.RESOLVED: resolved,
+        },
+        major=False,
+        now=resolved + timedelta(hours=1),
+        limits=LIMITS,
+        calendar=CALENDAR,
+        tz=TZ,
+    )
     callback = result[-1]
     assert callback.due_at == at(2026, 11, 25, 15, 0)
     assert callback.state is ClockState.RUNNING

@@ -42,57 +42,118 @@ def rules(settings: Settings) -> ComplaintRules:
 
 async def _people_and_project(db: Database) -> dict[str, int]:
     async with db.session() as session:
-        agent = await users.create(session, username="agent1", password="password-1",
-                                   display_name="小王", role=Role.AGENT, extension="1001")
-        boss = await users.create(session, username="boss", password="password-1",
-                                  display_name="经理", role=Role.SUPERVISOR)
-        works = await users.create(session, username="works", password="password-1",
-                                   display_name="工程部", role=Role.DEPARTMENT,
-                                   department="工程部")
-        design = await users.create(session, username="design", password="password-1",
-                                    display_name="设计部", role=Role.DEPARTMENT,
-                                    department="设计部")
+        agent = await users.create(
+            session,
+            username="agent1",
+            password="password-1",
+            display_name="小王",
+            role=Role.AGENT,
+            extension="1001",
+        )
+        boss = await users.create(
+            session,
+            username="boss",
+            password="password-1",
+            display_name="经理",
+            role=Role.SUPERVISOR,
+        )
+        works = await users.create(
+            session,
+            username="works",
+            password="password-1",
+            display_name="工程部",
+            role=Role.DEPARTMENT,
+            department="工程部",
+        )
+        design = await users.create(
+            session,
+            username="design",
+            password="password-1",
+            display_name="设计部",
+            role=Role.DEPARTMENT,
+            department="设计部",
+        )
         customer = await customers.create(session, name="王建国", phones=["13800138000"])
-        project = await projects.create(session, customer=customer,
-                                        contract_number="XA-1", crew="张师傅施工队",
-                                        rules=ScheduleRules(), start_date=date(2026, 11, 1))
-        return {"agent": agent.id, "boss": boss.id, "works": works.id, "design": design.id,
-                "customer": customer.id, "project": project.id}
+        project = await projects.create(
+            session,
+            customer=customer,
+            contract_number="XA-1",
+            crew="张师傅施工队",
+            rules=ScheduleRules(),
+            start_date=date(2026, 11, 1),
+        )
+        return {
+            "agent": agent.id,
+            "boss": boss.id,
+            "works": works.id,
+            "design": design.id,
+            "customer": customer.id,
+            "project": project.id,
+        }
 
 
-async def _open(db: Database, rules: ComplaintRules, ids: dict[str, int], *,
-                at: datetime = RECEIVED, grade: ComplaintGrade = ComplaintGrade.GENERAL) -> int:
+async def _open(
+    db: Database,
+    rules: ComplaintRules,
+    ids: dict[str, int],
+    *,
+    at: datetime = RECEIVED,
+    grade: ComplaintGrade = ComplaintGrade.GENERAL,
+) -> int:
     async with db.session() as session:
         complaint = await complaints.open_complaint(
-            session, rules, customer_id=ids["customer"], project_id=ids["project"],
-            source=ComplaintSource.CALL, department="工程部", category="quality",
-            description="卫生间墙面开裂", received_at=at, grade=grade,
-            first_contact_id=ids["agent"])
+            session,
+            rules,
+            customer_id=ids["customer"],
+            project_id=ids["project"],
+            source=ComplaintSource.CALL,
+            department="工程部",
+            category="quality",
+            description="卫生间墙面开裂",
+            received_at=at,
+            grade=grade,
+            first_contact_id=ids["agent"],
+        )
         return complaint.id
 
 
-async def _step(db: Database, rules: ComplaintRules, complaint_id: int, step: Step,
-                at: datetime, **details: object) -> None:
+async def _step(
+    db: Database,
+    rules: ComplaintRules,
+    complaint_id: int,
+    step: Step,
+    at: datetime,
+    **details: object,
+) -> None:
     async with db.session() as session:
         complaint = await complaints.get_or_raise(session, complaint_id)
-        await complaints.advance(session, rules, complaint, step, at=at, now=at, actor_id=None,
-                                 **details)  # type: ignore[arg-type]
+        await complaints.advance(
+            session, rules, complaint, step, at=at, now=at, actor_id=None, **details
+        )  # type: ignore[arg-type]
 
 
-async def _resolve(db: Database, rules: ComplaintRules, complaint_id: int,
-                   start: datetime) -> datetime:
-    await _step(db, rules, complaint_id, Step.SIGNED, start + timedelta(hours=1),
-                signed_by="李工")
+async def _resolve(
+    db: Database, rules: ComplaintRules, complaint_id: int, start: datetime
+) -> datetime:
+    await _step(db, rules, complaint_id, Step.SIGNED, start + timedelta(hours=1), signed_by="李工")
     await _step(db, rules, complaint_id, Step.VERIFIED, start + timedelta(hours=5))
-    await _step(db, rules, complaint_id, Step.SOLUTION, start + timedelta(hours=8),
-                solution="铲除重做", visit_at=start + timedelta(days=1))
+    await _step(
+        db,
+        rules,
+        complaint_id,
+        Step.SOLUTION,
+        start + timedelta(hours=8),
+        solution="铲除重做",
+        visit_at=start + timedelta(days=1),
+    )
     resolved = start + timedelta(hours=30)
     await _step(db, rules, complaint_id, Step.RESOLVED, resolved)
     return resolved
 
 
 async def test_a_general_complaint_runs_its_steps_in_order_against_the_clocks(
-        db: Database, rules: ComplaintRules) -> None:
+    db: Database, rules: ComplaintRules
+) -> None:
     ids = await _people_and_project(db)
     complaint_id = await _open(db, rules, ids)
     async with db.session() as session:
@@ -100,44 +161,76 @@ async def test_a_general_complaint_runs_its_steps_in_order_against_the_clocks(
         assert complaint.next_due_at == RECEIVED + timedelta(hours=3)
         assert complaint.first_contact_id == ids["agent"]
         with pytest.raises(Conflict) as out_of_order:
-            await complaints.advance(session, rules, complaint, Step.VERIFIED, at=RECEIVED,
-                                     now=RECEIVED, actor_id=None)
+            await complaints.advance(
+                session, rules, complaint, Step.VERIFIED, at=RECEIVED, now=RECEIVED, actor_id=None
+            )
         assert out_of_order.value.problems[0].code == "step_out_of_order"
         with pytest.raises(ValidationError) as unsigned:
-            await complaints.advance(session, rules, complaint, Step.SIGNED, at=RECEIVED,
-                                     now=RECEIVED, actor_id=None, signed_by=" ")
+            await complaints.advance(
+                session,
+                rules,
+                complaint,
+                Step.SIGNED,
+                at=RECEIVED,
+                now=RECEIVED,
+                actor_id=None,
+                signed_by=" ",
+            )
         assert unsigned.value.problems[0].field == "signed_by"
         with pytest.raises(ValidationError) as future:
-            await complaints.advance(session, rules, complaint, Step.SIGNED,
-                                     at=RECEIVED + timedelta(hours=1), now=RECEIVED,
-                                     actor_id=None, signed_by="李工")
+            await complaints.advance(
+                session,
+                rules,
+                complaint,
+                Step.SIGNED,
+                at=RECEIVED + timedelta(hours=1),
+                now=RECEIVED,
+                actor_id=None,
+                signed_by="李工",
+            )
         assert future.value.problems[0].code == "in_the_future"
 
     # Signed four hours in: one hour late. The verification call is then the next deadline.
-    await _step(db, rules, complaint_id, Step.SIGNED, RECEIVED + timedelta(hours=4),
-                signed_by="李工")
+    await _step(
+        db, rules, complaint_id, Step.SIGNED, RECEIVED + timedelta(hours=4), signed_by="李工"
+    )
     async with db.session() as session:
         complaint = await complaints.get_or_raise(session, complaint_id)
         assert complaint.next_due_at == RECEIVED + timedelta(hours=24)
-        states = {c.step: c.state for c in complaints.clocks_of(
-            complaint, rules, RECEIVED + timedelta(hours=20))}
+        states = {
+            c.step: c.state
+            for c in complaints.clocks_of(complaint, rules, RECEIVED + timedelta(hours=20))
+        }
         assert states[Step.SIGNED] is ClockState.DONE_LATE
         assert states[Step.VERIFIED] is ClockState.DUE_SOON
         assert states[Step.RESOLVED] is ClockState.RUNNING
         assert states[Step.CALLBACK] is ClockState.WAITING
         with pytest.raises(Conflict) as twice:
-            await complaints.advance(session, rules, complaint, Step.SIGNED,
-                                     at=RECEIVED + timedelta(hours=5),
-                                     now=RECEIVED + timedelta(hours=5), actor_id=None,
-                                     signed_by="李工")
+            await complaints.advance(
+                session,
+                rules,
+                complaint,
+                Step.SIGNED,
+                at=RECEIVED + timedelta(hours=5),
+                now=RECEIVED + timedelta(hours=5),
+                actor_id=None,
+                signed_by="李工",
+            )
         assert twice.value.problems[0].code == "step_done"
 
     await _step(db, rules, complaint_id, Step.VERIFIED, RECEIVED + timedelta(hours=6))
     with pytest.raises(ValidationError) as no_solution:
         await _step(db, rules, complaint_id, Step.SOLUTION, RECEIVED + timedelta(hours=7))
     assert {p.field for p in no_solution.value.problems} == {"solution", "visit_at"}
-    await _step(db, rules, complaint_id, Step.SOLUTION, RECEIVED + timedelta(hours=7),
-                solution="铲除重做", visit_at=RECEIVED + timedelta(days=1))
+    await _step(
+        db,
+        rules,
+        complaint_id,
+        Step.SOLUTION,
+        RECEIVED + timedelta(hours=7),
+        solution="铲除重做",
+        visit_at=RECEIVED + timedelta(days=1),
+    )
     resolved = RECEIVED + timedelta(hours=40)
     await _step(db, rules, complaint_id, Step.RESOLVED, resolved)
 
@@ -145,15 +238,24 @@ async def test_a_general_complaint_runs_its_steps_in_order_against_the_clocks(
         complaint = await complaints.get_or_raise(session, complaint_id)
         assert complaint.status is ComplaintStatus.RESOLVED
         assert complaint.next_due_at == resolved + timedelta(hours=24)  # the call back
-        task = await session.scalar(select(CallbackTask).where(
-            CallbackTask.complaint_id == complaint_id))
+        task = await session.scalar(
+            select(CallbackTask).where(CallbackTask.complaint_id == complaint_id)
+        )
         assert task is not None
         assert (task.stage, task.status, task.project_id) == (
-            Stage.COMPLAINT, TaskStatus.PENDING, ids["project"])
+            Stage.COMPLAINT,
+            TaskStatus.PENDING,
+            ids["project"],
+        )
         assert (task.due_date, task.latest_date) == (date(2026, 11, 25), date(2026, 11, 26))
-        await complaints.record_call_back(session, rules, complaint, satisfied=True,
-                                          at=resolved + timedelta(hours=3),
-                                          actor_id=ids["agent"])
+        await complaints.record_call_back(
+            session,
+            rules,
+            complaint,
+            satisfied=True,
+            at=resolved + timedelta(hours=3),
+            actor_id=ids["agent"],
+        )
         assert complaint.status is ComplaintStatus.CLOSED
         assert complaint.next_due_at is None
         assert task.status is TaskStatus.DONE
@@ -162,90 +264,120 @@ async def test_a_general_complaint_runs_its_steps_in_order_against_the_clocks(
 
 
 async def test_an_unsatisfied_customer_sends_it_back_with_fresh_clocks(
-        db: Database, rules: ComplaintRules) -> None:
+    db: Database, rules: ComplaintRules
+) -> None:
     ids = await _people_and_project(db)
     complaint_id = await _open(db, rules, ids)
     resolved = await _resolve(db, rules, complaint_id, RECEIVED)
     back = resolved + timedelta(hours=2)
     async with db.session() as session:
         complaint = await complaints.get_or_raise(session, complaint_id)
-        await complaints.record_call_back(session, rules, complaint, satisfied=False, at=back,
-                                          actor_id=ids["agent"])
+        await complaints.record_call_back(
+            session, rules, complaint, satisfied=False, at=back, actor_id=ids["agent"]
+        )
         assert (complaint.status, complaint.reopened) == (ComplaintStatus.OPEN, 1)
         assert complaint.clocks_from == back
         assert complaint.signed_at is None and complaint.resolved_at is None
         assert complaint.next_due_at == back + timedelta(hours=3)
         with pytest.raises(Conflict):
-            await complaints.record_call_back(session, rules, complaint, satisfied=True,
-                                              at=back, actor_id=None)
+            await complaints.record_call_back(
+                session, rules, complaint, satisfied=True, at=back, actor_id=None
+            )
     second = await _resolve(db, rules, complaint_id, back)
     async with db.session() as session:
-        tasks = list(await session.scalars(select(CallbackTask).where(
-            CallbackTask.complaint_id == complaint_id)))
+        tasks = list(
+            await session.scalars(
+                select(CallbackTask).where(CallbackTask.complaint_id == complaint_id)
+            )
+        )
         assert len(tasks) == 1  # the same call-back task, due again
         assert tasks[0].status is TaskStatus.PENDING and not tasks[0].effective
         assert tasks[0].due_date == second.astimezone(TZ).date()
 
 
 async def test_a_major_complaint_is_on_site_within_two_working_days_across_a_holiday(
-        db: Database, rules: ComplaintRules) -> None:
+    db: Database, rules: ComplaintRules
+) -> None:
     ids = await _people_and_project(db)
     before_holiday = local(2026, 9, 30, 16, 0)  # the day before the National Day week
     complaint_id = await _open(db, rules, ids, at=before_holiday)
     async with db.session() as session:
         complaint = await complaints.get_or_raise(session, complaint_id)
-        general_due = {c.step: c.due_at for c in complaints.clocks_of(
-            complaint, rules, before_holiday)}[Step.RESOLVED]
+        general_due = {
+            c.step: c.due_at for c in complaints.clocks_of(complaint, rules, before_holiday)
+        }[Step.RESOLVED]
         assert general_due == local(2026, 10, 2, 16, 0)
         with pytest.raises(ValidationError):
-            await complaints.escalate(session, rules, complaint, at=before_holiday,
-                                      actor_id=ids["agent"], reason=" ")
-        await complaints.escalate(session, rules, complaint, at=before_holiday,
-                                  actor_id=ids["agent"], reason="客户要求赔偿",
-                                  manager_id=ids["boss"])
+            await complaints.escalate(
+                session, rules, complaint, at=before_holiday, actor_id=ids["agent"], reason=" "
+            )
+        await complaints.escalate(
+            session,
+            rules,
+            complaint,
+            at=before_holiday,
+            actor_id=ids["agent"],
+            reason="客户要求赔偿",
+            manager_id=ids["boss"],
+        )
         assert (complaint.grade, complaint.manager_id) == (ComplaintGrade.MAJOR, ids["boss"])
-        major_due = {c.step: c.due_at for c in complaints.clocks_of(
-            complaint, rules, before_holiday)}[Step.RESOLVED]
+        major_due = {
+            c.step: c.due_at for c in complaints.clocks_of(complaint, rules, before_holiday)
+        }[Step.RESOLVED]
         assert major_due == local(2026, 10, 9, 16, 0)
         with pytest.raises(Conflict) as again:
-            await complaints.escalate(session, rules, complaint, at=before_holiday,
-                                      actor_id=ids["agent"], reason="再次")
+            await complaints.escalate(
+                session, rules, complaint, at=before_holiday, actor_id=ids["agent"], reason="再次"
+            )
         assert again.value.problems[0].code == "already_major"
 
 
 async def test_compensation_makes_it_major_and_must_be_approved_before_resolution(
-        db: Database, rules: ComplaintRules) -> None:
+    db: Database, rules: ComplaintRules
+) -> None:
     ids = await _people_and_project(db)
     complaint_id = await _open(db, rules, ids)
-    await _step(db, rules, complaint_id, Step.SIGNED, RECEIVED + timedelta(hours=1),
-                signed_by="李工")
+    await _step(
+        db, rules, complaint_id, Step.SIGNED, RECEIVED + timedelta(hours=1), signed_by="李工"
+    )
     await _step(db, rules, complaint_id, Step.VERIFIED, RECEIVED + timedelta(hours=2))
-    await _step(db, rules, complaint_id, Step.SOLUTION, RECEIVED + timedelta(hours=3),
-                solution="赔偿地砖", visit_at=RECEIVED + timedelta(days=1))
+    await _step(
+        db,
+        rules,
+        complaint_id,
+        Step.SOLUTION,
+        RECEIVED + timedelta(hours=3),
+        solution="赔偿地砖",
+        visit_at=RECEIVED + timedelta(days=1),
+    )
     async with db.session() as session:
         complaint = await complaints.get_or_raise(session, complaint_id)
         with pytest.raises(ValidationError):
-            await complaints.propose_compensation(session, rules, complaint, amount=Decimal(0),
-                                                  at=RECEIVED, actor_id=ids["works"])
-        await complaints.propose_compensation(session, rules, complaint,
-                                              amount=Decimal("800.00"), at=RECEIVED,
-                                              actor_id=ids["works"])
+            await complaints.propose_compensation(
+                session, rules, complaint, amount=Decimal(0), at=RECEIVED, actor_id=ids["works"]
+            )
+        await complaints.propose_compensation(
+            session, rules, complaint, amount=Decimal("800.00"), at=RECEIVED, actor_id=ids["works"]
+        )
         assert complaint.grade is ComplaintGrade.MAJOR
     with pytest.raises(Conflict) as unapproved:
         await _step(db, rules, complaint_id, Step.RESOLVED, RECEIVED + timedelta(hours=20))
     assert unapproved.value.problems[0].code == "compensation_not_approved"
     async with db.session() as session:
         complaint = await complaints.get_or_raise(session, complaint_id)
-        await complaints.approve_compensation(session, complaint, at=RECEIVED,
-                                              approver_id=ids["boss"])
+        await complaints.approve_compensation(
+            session, complaint, at=RECEIVED, approver_id=ids["boss"]
+        )
         with pytest.raises(Conflict):
-            await complaints.approve_compensation(session, complaint, at=RECEIVED,
-                                                  approver_id=ids["boss"])
+            await complaints.approve_compensation(
+                session, complaint, at=RECEIVED, approver_id=ids["boss"]
+            )
     await _step(db, rules, complaint_id, Step.RESOLVED, RECEIVED + timedelta(hours=20))
 
 
 async def test_deadline_warnings_go_once_to_the_responsible_people(
-        db: Database, rules: ComplaintRules) -> None:
+    db: Database, rules: ComplaintRules
+) -> None:
     ids = await _people_and_project(db)
     complaint_id = await _open(db, rules, ids)
     async with db.session() as session:
@@ -253,19 +385,26 @@ async def test_deadline_warnings_go_once_to_the_responsible_people(
         # The last fifth of the 3 hours to be signed for: about to be overdue.
         [soon] = await claim_alerts(session, rules, now=RECEIVED + timedelta(hours=2, minutes=30))
         assert (soon.kind, soon.id, soon.step, soon.state) == (
-            "complaint", complaint_id, "signed", ClockState.DUE_SOON)
+            "complaint",
+            complaint_id,
+            "signed",
+            ClockState.DUE_SOON,
+        )
         assert set(soon.recipients) == {ids["agent"], ids["boss"], ids["works"]}
-        assert await claim_alerts(session, rules,
-                                  now=RECEIVED + timedelta(hours=2, minutes=40)) == []
+        assert (
+            await claim_alerts(session, rules, now=RECEIVED + timedelta(hours=2, minutes=40)) == []
+        )
         [late] = await claim_alerts(session, rules, now=RECEIVED + timedelta(hours=3, minutes=1))
         assert late.state is ClockState.OVERDUE
         assert await claim_alerts(session, rules, now=RECEIVED + timedelta(hours=4)) == []
-        listed = await complaints.get_list(session, rules, now=RECEIVED + timedelta(hours=4),
-                                           state=ClockState.OVERDUE)
+        listed = await complaints.get_list(
+            session, rules, now=RECEIVED + timedelta(hours=4), state=ClockState.OVERDUE
+        )
         assert [c.id for c in listed] == [complaint_id]
     # Signed late: the next warning is about the verification call, a day from receipt.
-    await _step(db, rules, complaint_id, Step.SIGNED, RECEIVED + timedelta(hours=4),
-                signed_by="李工")
+    await _step(
+        db, rules, complaint_id, Step.SIGNED, RECEIVED + timedelta(hours=4), signed_by="李工"
+    )
     async with db.session() as session:
         assert await claim_alerts(session, rules, now=RECEIVED + timedelta(hours=5)) == []
         [verify] = await claim_alerts(session, rules, now=RECEIVED + timedelta(hours=20))
@@ -273,46 +412,79 @@ async def test_deadline_warnings_go_once_to_the_responsible_people(
 
 
 async def test_repairs_arrive_within_eight_hours_and_rate_the_crew(
-        db: Database, rules: ComplaintRules) -> None:
+    db: Database, rules: ComplaintRules
+) -> None:
     ids = await _people_and_project(db)
     reported = RECEIVED.astimezone(UTC)
     async with db.session() as session:
         with pytest.raises(ValidationError):
-            await repairs.report(session, customer_id=ids["customer"], description=" ",
-                                 reported_at=reported, arrival_within=rules.repair_arrival)
-        on_time = await repairs.report(session, customer_id=ids["customer"],
-                                       project_id=ids["project"], description="水管漏水",
-                                       reported_at=reported, arrival_within=rules.repair_arrival,
-                                       reported_by_id=ids["agent"])
-        late = await repairs.report(session, customer_id=ids["customer"],
-                                    project_id=ids["project"], description="插座不通电",
-                                    reported_at=reported, arrival_within=rules.repair_arrival,
-                                    reported_by_id=ids["agent"])
+            await repairs.report(
+                session,
+                customer_id=ids["customer"],
+                description=" ",
+                reported_at=reported,
+                arrival_within=rules.repair_arrival,
+            )
+        on_time = await repairs.report(
+            session,
+            customer_id=ids["customer"],
+            project_id=ids["project"],
+            description="水管漏水",
+            reported_at=reported,
+            arrival_within=rules.repair_arrival,
+            reported_by_id=ids["agent"],
+        )
+        late = await repairs.report(
+            session,
+            customer_id=ids["customer"],
+            project_id=ids["project"],
+            description="插座不通电",
+            reported_at=reported,
+            arrival_within=rules.repair_arrival,
+            reported_by_id=ids["agent"],
+        )
         assert on_time.crew == "张师傅施工队"  # the project's crew
         assert on_time.arrival_due_at == reported + timedelta(hours=8)
         with pytest.raises(Conflict):
             await repairs.completed(session, on_time, at=reported, now=reported)
-        await repairs.arrived(session, on_time, at=reported + timedelta(hours=3),
-                              now=reported + timedelta(hours=3))
+        await repairs.arrived(
+            session, on_time, at=reported + timedelta(hours=3), now=reported + timedelta(hours=3)
+        )
         await repairs.call_during(session, on_time, at=reported + timedelta(hours=4))
-        await repairs.completed(session, on_time, at=reported + timedelta(hours=5),
-                                now=reported + timedelta(hours=5))
-        await repairs.call_after(session, on_time, at=reported + timedelta(hours=6),
-                                 satisfaction=Satisfaction.SATISFIED)
-        [warning] = [a for a in await claim_alerts(session, rules,
-                                                   now=reported + timedelta(hours=7))
-                     if a.kind == "repair"]
+        await repairs.completed(
+            session, on_time, at=reported + timedelta(hours=5), now=reported + timedelta(hours=5)
+        )
+        await repairs.call_after(
+            session, on_time, at=reported + timedelta(hours=6), satisfaction=Satisfaction.SATISFIED
+        )
+        [warning] = [
+            a
+            for a in await claim_alerts(session, rules, now=reported + timedelta(hours=7))
+            if a.kind == "repair"
+        ]
         assert (warning.id, warning.state) == (late.id, ClockState.DUE_SOON)
         assert set(warning.recipients) == {ids["agent"], ids["boss"]}
-        [overdue] = [a for a in await claim_alerts(session, rules,
-                                                   now=reported + timedelta(hours=9))
-                     if a.kind == "repair"]
+        [overdue] = [
+            a
+            for a in await claim_alerts(session, rules, now=reported + timedelta(hours=9))
+            if a.kind == "repair"
+        ]
         assert overdue.state is ClockState.OVERDUE
-        assert [r.id for r in await repairs.get_list(
-            session, now=reported + timedelta(hours=9), overdue=True)] == [late.id]
-        await repairs.arrived(session, late, at=reported + timedelta(hours=10),
-                              now=reported + timedelta(hours=10))
+        assert [
+            r.id
+            for r in await repairs.get_list(
+                session, now=reported + timedelta(hours=9), overdue=True
+            )
+        ] == [late.id]
+        await repairs.arrived(
+            session, late, at=reported + timedelta(hours=10), now=reported + timedelta(hours=10)
+        )
         [record] = await repairs.crew_records(session)
-        assert (record.crew, record.repairs, record.arrived, record.arrived_on_time,
-                record.satisfied) == ("张师傅施工队", 2, 2, 1, 1)
+        assert (
+            record.crew,
+            record.repairs,
+            record.arrived,
+            record.arrived_on_time,
+            record.satisfied,
+        ) == ("张师傅施工队", 2, 2, 1, 1)
         assert record.on_time_rate == 0.5

@@ -48,43 +48,69 @@ BUSY, SILENT = "13700000001", "13600000001"
 @pytest.fixture
 async def rig(db: Database, tmp_path: Path, clock: FixedClock) -> AsyncIterator[PbxRig]:
     # A generous call-start rate: only the pacing test is about the rate.
-    async with pbx_rig(db, tmp_path, clock, dialer_calls_per_second=50.0,
-                       sim={"busy_numbers": ["1370*"],
-                            "no_answer_numbers": ["1360*"]}) as running:
+    async with pbx_rig(
+        db,
+        tmp_path,
+        clock,
+        dialer_calls_per_second=50.0,
+        sim={"busy_numbers": ["1370*"], "no_answer_numbers": ["1360*"]},
+    ) as running:
         yield running
 
 
-async def task_for(db: Database, name: str, phone: str, *, grade: Grade = Grade.B,
-                   midterm: date = TODAY, **customer: Any) -> int:
+async def task_for(
+    db: Database,
+    name: str,
+    phone: str,
+    *,
+    grade: Grade = Grade.B,
+    midterm: date = TODAY,
+    **customer: Any,
+) -> int:
     async with db.session() as session:
-        owner = await customers.create(session, name=name, phones=[phone], grade=grade,
-                                       **customer)
+        owner = await customers.create(session, name=name, phones=[phone], grade=grade, **customer)
         project = await projects.create(
-            session, customer=owner, contract_number=f"C-{phone}",
+            session,
+            customer=owner,
+            contract_number=f"C-{phone}",
             rules=ScheduleRules(window_days=3, post_completion_months=0),
-            status=ProjectStatus.IN_PROGRESS, start_date=midterm - timedelta(days=40),
-            concealed_works_date=midterm - timedelta(days=20), midterm_date=midterm)
+            status=ProjectStatus.IN_PROGRESS,
+            start_date=midterm - timedelta(days=40),
+            concealed_works_date=midterm - timedelta(days=20),
+            midterm_date=midterm,
+        )
         tasks = await callbacks.get_for_project(session, project.id)
         return next(t.id for t in tasks if t.stage is Stage.MIDTERM)
 
 
 async def ready_agent(db: Database, clock: FixedClock, extension: str) -> int:
     async with db.session() as session:
-        agent = await users.create(session, username=f"agent{extension}", password="password1",
-                                   display_name=f"坐席{extension}", role=Role.AGENT,
-                                   extension=extension)
-        await agent_states.change(session, user_id=agent.id, status=AgentStatus.READY,
-                                  reason=None, at=clock.now())
+        agent = await users.create(
+            session,
+            username=f"agent{extension}",
+            password="password1",
+            display_name=f"坐席{extension}",
+            role=Role.AGENT,
+            extension=extension,
+        )
+        await agent_states.change(
+            session, user_id=agent.id, status=AgentStatus.READY, reason=None, at=clock.now()
+        )
         return agent.id
 
 
 async def campaign(db: Database, clock: FixedClock, **fields: Any) -> int:
     async with db.session() as session:
         owner = await users.get_by_username(session, "supervisor") or await users.create(
-            session, username="supervisor", password="password1", display_name="组长",
-            role=Role.SUPERVISOR)
-        created = await campaigns.create(session, owner_id=owner.id, name="中期回访",
-                                         stages=["midterm"], **fields)
+            session,
+            username="supervisor",
+            password="password1",
+            display_name="组长",
+            role=Role.SUPERVISOR,
+        )
+        created = await campaigns.create(
+            session, owner_id=owner.id, name="中期回访", stages=["midterm"], **fields
+        )
         await campaigns.transition(session, created, "start", at=clock.now())
         return created.id
 
@@ -104,25 +130,34 @@ def dialer_for(rig: PbxRig, clock: FixedClock) -> tuple[Dialer, list[tuple[float
 
 async def attempts_of(db: Database, task_id: int) -> list[CallbackAttempt]:
     async with db.session() as session:
-        return list(await session.scalars(select(CallbackAttempt).where(
-            CallbackAttempt.task_id == task_id).order_by(CallbackAttempt.id)))
+        return list(
+            await session.scalars(
+                select(CallbackAttempt)
+                .where(CallbackAttempt.task_id == task_id)
+                .order_by(CallbackAttempt.id)
+            )
+        )
 
 
-async def finish_open_attempts(db: Database, clock: FixedClock, outcome: Outcome,
-                               **extra: Any) -> None:
+async def finish_open_attempts(
+    db: Database, clock: FixedClock, outcome: Outcome, **extra: Any
+) -> None:
     """What the agent's form does after an answered campaign call."""
     async with db.session() as session:
         for attempt in await campaigns.in_flight(session):
-            await campaigns.complete_attempt(session, attempt=attempt, outcome=outcome,
-                                             at=clock.now(), **extra)
+            await campaigns.complete_attempt(
+                session, attempt=attempt, outcome=outcome, at=clock.now(), **extra
+            )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_ready_agents_get_calls_overdue_first_then_by_grade(
-        rig: PbxRig, db: Database, clock: FixedClock) -> None:
+    rig: PbxRig, db: Database, clock: FixedClock
+) -> None:
     due_b = await task_for(db, "乙", "13800000002", grade=Grade.B)
-    overdue_c = await task_for(db, "丙", "13800000003", grade=Grade.C,
-                               midterm=TODAY - timedelta(days=10))
+    overdue_c = await task_for(
+        db, "丙", "13800000003", grade=Grade.C, midterm=TODAY - timedelta(days=10)
+    )
     due_a = await task_for(db, "甲", "13800000001", grade=Grade.A)
     agent = await ready_agent(db, clock, "1001")
     await campaign(db, clock)
@@ -136,18 +171,23 @@ async def test_ready_agents_get_calls_overdue_first_then_by_grade(
             [attempt] = await campaigns.in_flight(session)
         assert attempt.agent_id == agent and attempt.call_id is not None
         order.append(attempt.task_id)
-        await finish_open_attempts(db, clock, Outcome.EFFECTIVE,
-                                   satisfaction={"quality": Satisfaction.SATISFIED})
+        await finish_open_attempts(
+            db, clock, Outcome.EFFECTIVE, satisfaction={"quality": Satisfaction.SATISFIED}
+        )
     assert order == [overdue_c, due_a, due_b]
     assert [number for _, number in started] == ["13800000003", "13800000001", "13800000002"]
     pops = [e for e in rig.events if type(e).__name__ == "AgentRinging"]
     assert [p.attempt_id is not None and p.caller for p in pops] == [
-        "13800000003", "13800000001", "13800000002"]
+        "13800000003",
+        "13800000001",
+        "13800000002",
+    ]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_busy_retries_every_ten_minutes_within_the_daily_and_total_limits(
-        rig: PbxRig, db: Database, clock: FixedClock) -> None:
+    rig: PbxRig, db: Database, clock: FixedClock
+) -> None:
     task_id = await task_for(db, "忙", BUSY)
     await ready_agent(db, clock, "1001")
     await campaign(db, clock, max_attempts_per_day=3, max_attempts_total=4)
@@ -163,7 +203,8 @@ async def test_busy_retries_every_ten_minutes_within_the_daily_and_total_limits(
     async with db.session() as session:
         task = await callbacks.get_or_raise(session, task_id)
     assert task.status is TaskStatus.PENDING and task.not_before == clock.now() + timedelta(
-        minutes=10)
+        minutes=10
+    )
     clock.advance(minutes=9)
     await round_()
     assert len(started) == 1  # resting
@@ -206,13 +247,19 @@ async def test_no_answer_waits_two_hours(rig: PbxRig, db: Database, clock: Fixed
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize(("local", "dials"), [
-    ((2026, 11, 23, 12, 30), False), ((2026, 11, 23, 14, 0), True),
-    ((2026, 11, 23, 20, 0), False), ((2026, 10, 1, 10, 0), False),  # 国庆节
-    ((2026, 11, 22, 10, 0), True),  # a Sunday
-])
-async def test_calling_hours_and_holidays(rig: PbxRig, db: Database, clock: FixedClock,
-                                          local: tuple[int, ...], dials: bool) -> None:
+@pytest.mark.parametrize(
+    ("local", "dials"),
+    [
+        ((2026, 11, 23, 12, 30), False),
+        ((2026, 11, 23, 14, 0), True),
+        ((2026, 11, 23, 20, 0), False),
+        ((2026, 10, 1, 10, 0), False),  # 国庆节
+        ((2026, 11, 22, 10, 0), True),  # a Sunday
+    ],
+)
+async def test_calling_hours_and_holidays(
+    rig: PbxRig, db: Database, clock: FixedClock, local: tuple[int, ...], dials: bool
+) -> None:
     from zoneinfo import ZoneInfo
 
     clock.set(datetime(*local, tzinfo=ZoneInfo("Asia/Shanghai")))
@@ -226,9 +273,11 @@ async def test_calling_hours_and_holidays(rig: PbxRig, db: Database, clock: Fixe
 
 
 async def test_never_dialed_do_not_call_cancelled_satisfied_or_resting(
-        rig: PbxRig, db: Database, clock: FixedClock) -> None:
-    await task_for(db, "勿扰", "13800000001", do_not_call=True,
-                   do_not_call_reason="客户要求不再回访")
+    rig: PbxRig, db: Database, clock: FixedClock
+) -> None:
+    await task_for(
+        db, "勿扰", "13800000001", do_not_call=True, do_not_call_reason="客户要求不再回访"
+    )
     cancelled = await task_for(db, "取消", "13800000002")
     satisfied = await task_for(db, "满意", "13800000003")
     rested = await task_for(db, "刚打过", "13800000004")
@@ -236,47 +285,74 @@ async def test_never_dialed_do_not_call_cancelled_satisfied_or_resting(
     agent = await ready_agent(db, clock, "1001")
     async with db.session() as session:
         project = (await callbacks.get_or_raise(session, cancelled)).project_id
-        await projects.cancel(session, await projects.get_or_raise(session, project),
-                              rules=ScheduleRules())
+        await projects.cancel(
+            session, await projects.get_or_raise(session, project), rules=ScheduleRules()
+        )
         task = await callbacks.get_or_raise(session, satisfied)
-        await callbacks.log_attempt(session, task=task, made_by=MadeBy.AGENT,
-                                    agent_id=agent, outcome=Outcome.EFFECTIVE,
-                                    at=clock.now() - timedelta(days=1),
-                                    satisfaction={"quality": Satisfaction.SATISFIED})
+        await callbacks.log_attempt(
+            session,
+            task=task,
+            made_by=MadeBy.AGENT,
+            agent_id=agent,
+            outcome=Outcome.EFFECTIVE,
+            at=clock.now() - timedelta(days=1),
+            satisfaction={"quality": Satisfaction.SATISFIED},
+        )
         # An agent called 13800000004 two minutes ago: the number rests for 5 minutes.
         task = await callbacks.get_or_raise(session, rested)
-        recent = await callbacks.start_attempt(session, task=task, made_by=MadeBy.AGENT,
-                                               agent_id=agent, dialed_number="13800000004",
-                                               at=clock.now() - timedelta(minutes=2))
-        await callbacks.complete_attempt(session, attempt=recent, outcome=Outcome.CALL_LATER,
-                                         at=clock.now() - timedelta(minutes=2),
-                                         call_back_at=clock.now() - timedelta(minutes=1))
+        recent = await callbacks.start_attempt(
+            session,
+            task=task,
+            made_by=MadeBy.AGENT,
+            agent_id=agent,
+            dialed_number="13800000004",
+            at=clock.now() - timedelta(minutes=2),
+        )
+        await callbacks.complete_attempt(
+            session,
+            attempt=recent,
+            outcome=Outcome.CALL_LATER,
+            at=clock.now() - timedelta(minutes=2),
+            call_back_at=clock.now() - timedelta(minutes=1),
+        )
     campaign_id = await campaign(db, clock)
     async with db.session() as session:
         chosen = await campaigns.next_tasks(
-            session, await campaigns.get_or_raise(session, campaign_id),
-            settings=rig.settings, now=clock.now(), limit=10)
+            session,
+            await campaigns.get_or_raise(session, campaign_id),
+            settings=rig.settings,
+            now=clock.now(),
+            limit=10,
+        )
     assert [c.task_id for c in chosen] == [eligible]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_an_unsatisfied_callback_leaves_the_task_open_but_not_redialed(
-        rig: PbxRig, db: Database, clock: FixedClock) -> None:
+    rig: PbxRig, db: Database, clock: FixedClock
+) -> None:
     task_id = await task_for(db, "不满意", "13800000001")
     await ready_agent(db, clock, "1001")
     campaign_id = await campaign(db, clock)
     dialer, started = dialer_for(rig, clock)
     await dialer.tick()
     await rig.settle()
-    await finish_open_attempts(db, clock, Outcome.EFFECTIVE,
-                               satisfaction={"quality": Satisfaction.UNSATISFIED},
-                               notes="墙面开裂")
+    await finish_open_attempts(
+        db,
+        clock,
+        Outcome.EFFECTIVE,
+        satisfaction={"quality": Satisfaction.UNSATISFIED},
+        notes="墙面开裂",
+    )
     async with db.session() as session:
         task = await callbacks.get_or_raise(session, task_id)
         assert task.effective and task.status is TaskStatus.PENDING  # open for the follow-up
         progress = await campaigns.progress(
-            session, await campaigns.get_or_raise(session, campaign_id),
-            settings=rig.settings, now=clock.now())
+            session,
+            await campaigns.get_or_raise(session, campaign_id),
+            settings=rig.settings,
+            now=clock.now(),
+        )
     [midterm] = progress
     assert (midterm.effective, midterm.unsatisfied, midterm.satisfied) == (1, 1, 0)
     clock.advance(hours=3)
@@ -286,17 +362,22 @@ async def test_an_unsatisfied_callback_leaves_the_task_open_but_not_redialed(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_customer_first_never_exceeds_ready_agents_or_the_start_rate(
-        db: Database, tmp_path: Path, clock: FixedClock) -> None:
-    async with pbx_rig(db, tmp_path, clock, dialer_calls_per_second=2.0,
-                       sim={"talk_seconds": (30, 30), "customer_answer_delay": 2.0,
-                            "default_answer_delay": 1.0}) as rig:
+    db: Database, tmp_path: Path, clock: FixedClock
+) -> None:
+    async with pbx_rig(
+        db,
+        tmp_path,
+        clock,
+        dialer_calls_per_second=2.0,
+        sim={"talk_seconds": (30, 30), "customer_answer_delay": 2.0, "default_answer_delay": 1.0},
+    ) as rig:
         for i in range(8):
             await task_for(db, f"客户{i}", f"1380000{1000 + i}")
         for extension in ("1001", "1002"):
-            await rig.bridge.queue_add(queue="callbacks", interface=f"PJSIP/{extension}",
-                                       member_name=extension)
-        await campaign(db, clock, mode=DialMode.CUSTOMER_FIRST, max_concurrent=10,
-                       pacing_ratio=1.0)
+            await rig.bridge.queue_add(
+                queue="callbacks", interface=f"PJSIP/{extension}", member_name=extension
+            )
+        await campaign(db, clock, mode=DialMode.CUSTOMER_FIRST, max_concurrent=10, pacing_ratio=1.0)
         dialer, started = dialer_for(rig, clock)
         peak = 0
         deadline = time.monotonic() + 20
@@ -315,21 +396,25 @@ async def test_customer_first_never_exceeds_ready_agents_or_the_start_rate(
         await rig.settle()
 
 
-async def finish_open_attempts_of_ended_calls(rig: PbxRig, db: Database,
-                                              clock: FixedClock) -> None:
+async def finish_open_attempts_of_ended_calls(rig: PbxRig, db: Database, clock: FixedClock) -> None:
     """Agents log each answered call once it has ended (the form after the call)."""
     live = {c.attempt_id for c in rig.bridge.tracker.live_calls()}
     async with db.session() as session:
         for attempt in await campaigns.in_flight(session):
             if attempt.call_id is not None and attempt.id not in live:
                 await campaigns.complete_attempt(
-                    session, attempt=attempt, outcome=Outcome.EFFECTIVE, at=clock.now(),
-                    satisfaction={"quality": Satisfaction.SATISFIED})
+                    session,
+                    attempt=attempt,
+                    outcome=Outcome.EFFECTIVE,
+                    at=clock.now(),
+                    satisfaction={"quality": Satisfaction.SATISFIED},
+                )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_pbx_drop_mid_campaign_loses_and_repeats_nothing(
-        rig: PbxRig, db: Database, clock: FixedClock) -> None:
+    rig: PbxRig, db: Database, clock: FixedClock
+) -> None:
     answered = await task_for(db, "通话中", "13800000001")
     await ready_agent(db, clock, "1001")
     await campaign(db, clock)
@@ -348,8 +433,9 @@ async def test_a_pbx_drop_mid_campaign_loses_and_repeats_nothing(
 
     # An attempt whose originate never reached the PBX is failed and retried, once.
     lost = await task_for(db, "失联", "13800000002")
-    await finish_open_attempts(db, clock, Outcome.EFFECTIVE,
-                               satisfaction={"quality": Satisfaction.SATISFIED})
+    await finish_open_attempts(
+        db, clock, Outcome.EFFECTIVE, satisfaction={"quality": Satisfaction.SATISFIED}
+    )
     rig.sim.set_silent(True)
     await dialer.tick()  # the PBX accepts nothing now
     await until(lambda: not rig.bridge.client.connected, timeout=10)
@@ -368,9 +454,11 @@ async def test_a_pbx_drop_mid_campaign_loses_and_repeats_nothing(
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_two_dialers_on_one_postgresql_never_double_dial(
-        db: Database, tmp_path: Path, clock: FixedClock) -> None:
-    async with pbx_rig(db, tmp_path, clock, dialer_calls_per_second=100.0,
-                       sim={"talk_seconds": (5, 5)}) as rig:
+    db: Database, tmp_path: Path, clock: FixedClock
+) -> None:
+    async with pbx_rig(
+        db, tmp_path, clock, dialer_calls_per_second=100.0, sim={"talk_seconds": (5, 5)}
+    ) as rig:
         tasks = [await task_for(db, f"客户{i}", f"1380000{2000 + i}") for i in range(6)]
         for extension in ("1001", "1002", "1003", "1004", "1005", "1006"):
             await ready_agent(db, clock, extension)

@@ -53,8 +53,14 @@ class ScriptedPops(PopService):
 @pytest.fixture
 async def pops(tmp_path: Path) -> AsyncIterator[ScriptedPops]:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")  # never queried
-    svc = Services(settings=load_settings(database_url=database.url), database=database,
-                   clock=FixedClock(AT), bus=EventBus(), outbox=Outbox(), metrics=Metrics())
+    svc = Services(
+        settings=load_settings(database_url=database.url),
+        database=database,
+        clock=FixedClock(AT),
+        bus=EventBus(),
+        outbox=Outbox(),
+        metrics=Metrics(),
+    )
     service = ScriptedPops(svc)
     yield service
     await service.close()
@@ -62,18 +68,28 @@ async def pops(tmp_path: Path) -> AsyncIterator[ScriptedPops]:
 
 
 def ringing(linkedid: str, extension: str) -> AgentRinging:
-    return AgentRinging(linkedid=linkedid, interface=f"PJSIP/{extension}", extension=extension,
-                        caller="13800138000", queue="service", direction="inbound", at=AT)
+    return AgentRinging(
+        linkedid=linkedid,
+        interface=f"PJSIP/{extension}",
+        extension=extension,
+        caller="13800138000",
+        queue="service",
+        direction="inbound",
+        at=AT,
+    )
 
 
 def answered(linkedid: str, extension: str) -> CallAnswered:
-    return CallAnswered(linkedid=linkedid, interface=f"PJSIP/{extension}",
-                        extension=extension, at=AT)
+    return CallAnswered(
+        linkedid=linkedid, interface=f"PJSIP/{extension}", extension=extension, at=AT
+    )
 
 
 def kinds(deliveries: list[Delivery]) -> list[tuple[str, str]]:
-    return [(d.message["type"], d.message.get("linkedid") or d.message["call"]["linkedid"])
-            for d in deliveries]
+    return [
+        (d.message["type"], d.message.get("linkedid") or d.message["call"]["linkedid"])
+        for d in deliveries
+    ]
 
 
 async def next_message(queue: asyncio.Queue[Delivery]) -> Delivery:
@@ -83,8 +99,12 @@ async def next_message(queue: asyncio.Queue[Delivery]) -> Delivery:
 async def test_a_slow_card_for_one_agent_does_not_hold_back_another(pops: ScriptedPops) -> None:
     pops.held = {"1001"}
     second_agent = pops.svc.outbox.listen(USERS["1002"])
-    for event in (ringing("call-a", "1001"), answered("call-a", "1001"),
-                  ringing("call-b", "1002"), answered("call-b", "1002")):
+    for event in (
+        ringing("call-a", "1001"),
+        answered("call-a", "1001"),
+        ringing("call-b", "1002"),
+        answered("call-b", "1002"),
+    ):
         await asyncio.wait_for(pops.handle(event), timeout=10)  # the bus is never blocked
     # Agent 1002's pop and answer arrive while 1001's card is still being built...
     got = [await next_message(second_agent), await next_message(second_agent)]
@@ -93,8 +113,10 @@ async def test_a_slow_card_for_one_agent_does_not_hold_back_another(pops: Script
     assert pops.svc.outbox.since(USERS["1001"], 0) == []
     pops.release.set()
     await pops.drain()
-    assert kinds(pops.svc.outbox.since(USERS["1001"], 0)) == [("pop", "call-a"),
-                                                              ("answered", "call-a")]
+    assert kinds(pops.svc.outbox.since(USERS["1001"], 0)) == [
+        ("pop", "call-a"),
+        ("answered", "call-a"),
+    ]
 
 
 async def test_one_card_per_call_for_every_agent_it_rings(pops: ScriptedPops) -> None:
@@ -109,7 +131,8 @@ async def test_one_card_per_call_for_every_agent_it_rings(pops: ScriptedPops) ->
 
 
 async def test_a_failed_card_is_logged_and_the_agents_later_messages_still_go(
-        pops: ScriptedPops, caplog: pytest.LogCaptureFixture) -> None:
+    pops: ScriptedPops, caplog: pytest.LogCaptureFixture
+) -> None:
     pops.failing = {"1001"}
     await pops.handle(ringing("broken", "1001"))
     await pops.handle(answered("broken", "1001"))
@@ -124,9 +147,17 @@ async def test_a_failed_card_is_logged_and_the_agents_later_messages_still_go(
 
 
 async def test_an_arriving_call_has_its_card_built_before_any_phone_rings(
-        pops: ScriptedPops) -> None:
-    arrived = CallRecord(linkedid="c9", direction="inbound", started_at=AT, caller="13800138000",
-                         customer_number="13800138000", queue="service", queued_at=AT)
+    pops: ScriptedPops,
+) -> None:
+    arrived = CallRecord(
+        linkedid="c9",
+        direction="inbound",
+        started_at=AT,
+        caller="13800138000",
+        customer_number="13800138000",
+        queue="service",
+        queued_at=AT,
+    )
     await pops.handle(CallUpdated(arrived))
     await pops.handle(CallUpdated(arrived))  # every later update of the call: nothing more
     for _ in range(100):  # the build starts on its own task
@@ -141,9 +172,11 @@ async def test_an_arriving_call_has_its_card_built_before_any_phone_rings(
     assert pop["type"] == "pop" and pop["call"]["at"] == rang_at.isoformat()  # this ring's
     assert pops.built == ["c9"]  # the card built on arrival, not again
     # Outbound calls, answered calls and calls without a number are not built ahead.
-    for other in (replace(arrived, linkedid="c10", direction="outbound"),
-                  replace(arrived, linkedid="c11", agent="PJSIP/1001"),
-                  replace(arrived, linkedid="c12", customer_number=None)):
+    for other in (
+        replace(arrived, linkedid="c10", direction="outbound"),
+        replace(arrived, linkedid="c11", agent="PJSIP/1001"),
+        replace(arrived, linkedid="c12", customer_number=None),
+    ):
         await pops.handle(CallUpdated(other))
     await pops.drain()
     await asyncio.sleep(0)
@@ -152,12 +185,25 @@ async def test_an_arriving_call_has_its_card_built_before_any_phone_rings(
 
 async def test_agents_are_found_from_one_read_of_every_extension(db: Database) -> None:
     async with db.session() as session:
-        made = {extension: await users.create(
-            session, username=f"agent{extension}", password="password-1",
-            display_name=f"坐席{extension}", role=Role.AGENT, extension=extension)
-            for extension in ("3001", "3002")}
-    svc = Services(settings=load_settings(database_url=db.url), database=db,
-                   clock=FixedClock(AT), bus=EventBus(), outbox=Outbox(), metrics=Metrics())
+        made = {
+            extension: await users.create(
+                session,
+                username=f"agent{extension}",
+                password="password-1",
+                display_name=f"坐席{extension}",
+                role=Role.AGENT,
+                extension=extension,
+            )
+            for extension in ("3001", "3002")
+        }
+    svc = Services(
+        settings=load_settings(database_url=db.url),
+        database=db,
+        clock=FixedClock(AT),
+        bus=EventBus(),
+        outbox=Outbox(),
+        metrics=Metrics(),
+    )
     service = PopService(svc)
     reads = 0
     read_users = service._read_users

@@ -14,10 +14,10 @@ from tests.support.live import live_system
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_answered_call_is_transcribed_scored_and_listed(db: Database,
-                                                              tmp_path: Path) -> None:
-    async with live_system(db, tmp_path, vosk_model_path=KOREAN_MODEL,
-                           transcription_workers=1) as system:
+async def test_answered_call_is_transcribed_scored_and_listed(db: Database, tmp_path: Path) -> None:
+    async with live_system(
+        db, tmp_path, vosk_model_path=KOREAN_MODEL, transcription_workers=1
+    ) as system:
         agent = await system.login("agent1")
         await agent.put("/api/agent/state", json={"status": "ready"})
         qa = await system.login("supervisor")
@@ -36,8 +36,11 @@ async def test_answered_call_is_transcribed_scored_and_listed(db: Database,
         assert call["job_status"] == "done" and call["max_score"] > 0
         detail = (await qa.get(f"/api/qa/calls/{call['id']}")).json()
         assert detail["transcript"]["agent"] and detail["transcript"]["customer"]
-        assert {r["id"] for r in detail["score"]["rules"]} >= {"greeting", "closing",
-                                                               "customer_hangs_up_first"}
+        assert {r["id"] for r in detail["score"]["rules"]} >= {
+            "greeting",
+            "closing",
+            "customer_hangs_up_first",
+        }
         audio = await qa.get(f"/api/calls/{call['id']}/recording")
         assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
         await agent.aclose()

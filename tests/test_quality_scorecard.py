@@ -56,8 +56,9 @@ def rule(result: ScoreResult, rule_id: str) -> RuleResult:
     return next(r for r in result.rules if r.id == rule_id)
 
 
-def check(card: Scorecard, rule_id: str, words: list[SpokenWord],
-          facts: CallFacts = INBOUND) -> RuleResult:
+def check(
+    card: Scorecard, rule_id: str, words: list[SpokenWord], facts: CallFacts = INBOUND
+) -> RuleResult:
     return rule(score(card, facts, words), rule_id)
 
 
@@ -67,9 +68,17 @@ def texts(result: RuleResult) -> list[str]:
 
 def test_the_default_scorecard_is_the_one_in_the_spec(card: Scorecard) -> None:
     assert [(r.id, r.points) for r in card.rules] == [
-        ("answer_within_3_rings", 1), ("greeting", 2), ("offer_help", 1), ("polite_words", 1),
-        ("forbidden_phrases", 3), ("long_hold", 2), ("interruption", 1), ("closing", 2),
-        ("customer_hangs_up_first", 1), ("satisfaction_question", 2)]
+        ("answer_within_3_rings", 1),
+        ("greeting", 2),
+        ("offer_help", 1),
+        ("polite_words", 1),
+        ("forbidden_phrases", 3),
+        ("long_hold", 2),
+        ("interruption", 1),
+        ("closing", 2),
+        ("customer_hangs_up_first", 1),
+        ("satisfaction_question", 2),
+    ]
     assert card.version == "default-2026.11" and len(card.digest) == 16
 
 
@@ -81,29 +90,42 @@ def test_a_model_call_keeps_every_point(card: Scorecard) -> None:
     satisfaction = said(AGENT, 20.0, "请问 您 对 施工 质量 满意 吗")
     callback = score(card, CALLBACK, call(request=satisfaction, offer=[]))
     # Callbacks: no ring time known, no offer-help rule; the satisfaction question counts.
-    assert [r.id for r in callback.rules if r.passed is None] == ["answer_within_3_rings",
-                                                                  "offer_help"]
+    assert [r.id for r in callback.rules if r.passed is None] == [
+        "answer_within_3_rings",
+        "offer_help",
+    ]
     assert (callback.score, callback.max) == (14, 14)
 
 
 def test_points_lost_add_up(card: Scorecard) -> None:
-    result = score(card, replace(INBOUND, ring_seconds=20.0, hung_up_by=AGENT),
-                   call(goodbye=said(AGENT, 61.5, "行 了 我 不 知道 挂 了")))
+    result = score(
+        card,
+        replace(INBOUND, ring_seconds=20.0, hung_up_by=AGENT),
+        call(goodbye=said(AGENT, 61.5, "行 了 我 不 知道 挂 了")),
+    )
     lost = {r.id: r.points_lost for r in result.rules if r.points_lost}
-    assert lost == {"answer_within_3_rings": 1, "forbidden_phrases": 3, "closing": 2,
-                    "customer_hangs_up_first": 1}
+    assert lost == {
+        "answer_within_3_rings": 1,
+        "forbidden_phrases": 3,
+        "closing": 2,
+        "customer_hangs_up_first": 1,
+    }
     assert (result.score, result.max) == (7, 14)
     assert result.as_json()["rules"][4] == {
-        "id": "forbidden_phrases", "passed": False, "points_lost": 3,
-        "evidence": [{"leg": "agent", "start": 61.9, "end": 62.7, "text": "我 不 知道"}]}
+        "id": "forbidden_phrases",
+        "passed": False,
+        "points_lost": 3,
+        "evidence": [{"leg": "agent", "start": 61.9, "end": 62.7, "text": "我 不 知道"}],
+    }
 
 
 # answered within 3 rings: the PBX's ring time ------------------------------------------------
 
-@pytest.mark.parametrize(("ring", "passed"), [(6.0, True), (15.0, True), (15.5, False),
-                                              (None, None)])
-def test_answer_within_3_rings(card: Scorecard, ring: float | None,
-                               passed: bool | None) -> None:
+
+@pytest.mark.parametrize(
+    ("ring", "passed"), [(6.0, True), (15.0, True), (15.5, False), (None, None)]
+)
+def test_answer_within_3_rings(card: Scorecard, ring: float | None, passed: bool | None) -> None:
     result = check(card, "answer_within_3_rings", call(), replace(INBOUND, ring_seconds=ring))
     assert (result.passed, result.points_lost) == (passed, 1 if passed is False else 0)
     if ring is not None:
@@ -112,13 +134,17 @@ def test_answer_within_3_rings(card: Scorecard, ring: float | None,
 
 # greeting: 您好 + …客服 + own name, agent, first 10 s --------------------------------------
 
-@pytest.mark.parametrize("greeting", [
-    "您 好 这里 是 装修 公司 客服 中心 我 是 小王",
-    "您好 ， 这里 是 客服 ， 我是 小王 。",
-    "你 好 欢迎 致电 客服 部 工号 一 零 二 三",
-    "您好，星辰装修客服，3号为您服务",
-    "您 好 我 是 客服 小 李",
-])
+
+@pytest.mark.parametrize(
+    "greeting",
+    [
+        "您 好 这里 是 装修 公司 客服 中心 我 是 小王",
+        "您好 ， 这里 是 客服 ， 我是 小王 。",
+        "你 好 欢迎 致电 客服 部 工号 一 零 二 三",
+        "您好，星辰装修客服，3号为您服务",
+        "您 好 我 是 客服 小 李",
+    ],
+)
 def test_greeting_passes_as_asr_writes_it(card: Scorecard, greeting: str) -> None:
     result = check(card, "greeting", call(greeting=said(AGENT, 0.5, greeting)))
     assert result.passed is True, texts(result)
@@ -128,14 +154,20 @@ def test_greeting_passes_as_asr_writes_it(card: Scorecard, greeting: str) -> Non
 def test_greeting_evidence_points_at_the_words(card: Scorecard) -> None:
     result = check(card, "greeting", call())
     assert [(e.start, e.end, e.text) for e in result.evidence] == [
-        (0.5, 0.9, "您 好"), (2.3, 2.7, "客服"), (3.1, 3.9, "我 是 小王")]
+        (0.5, 0.9, "您 好"),
+        (2.3, 2.7, "客服"),
+        (3.1, 3.9, "我 是 小王"),
+    ]
 
 
-@pytest.mark.parametrize(("greeting", "missing"), [
-    ("您 好 这里 是 装修 公司 客服 中心", "own name or staff number"),
-    ("喂 这里 是 客服 我 是 小王", "您好"),
-    ("您 好 我 是 小王", "company or department (…客服)"),
-])
+@pytest.mark.parametrize(
+    ("greeting", "missing"),
+    [
+        ("您 好 这里 是 装修 公司 客服 中心", "own name or staff number"),
+        ("喂 这里 是 客服 我 是 小王", "您好"),
+        ("您 好 我 是 小王", "company or department (…客服)"),
+    ],
+)
 def test_greeting_fails_without_each_part(card: Scorecard, greeting: str, missing: str) -> None:
     result = check(card, "greeting", call(greeting=said(AGENT, 0.5, greeting)))
     assert (result.passed, result.points_lost) == (False, 2)
@@ -146,8 +178,11 @@ def test_greeting_must_come_in_the_first_10_seconds(card: Scorecard) -> None:
     late = said(AGENT, 9.0, "您 好 这里 是 装修 公司 客服 中心 我 是 小王")
     result = check(card, "greeting", call(greeting=late, offer=[]))
     assert result.passed is False  # 您好 fits, the rest comes after 10 s
-    assert texts(result) == ["您 好", "not found: company or department (…客服)",
-                             "not found: own name or staff number"]
+    assert texts(result) == [
+        "您 好",
+        "not found: company or department (…客服)",
+        "not found: own name or staff number",
+    ]
 
 
 def test_phrase_rules_need_the_agent_to_have_said_something(card: Scorecard) -> None:
@@ -160,14 +195,18 @@ def test_phrase_rules_need_the_agent_to_have_said_something(card: Scorecard) -> 
 
 # offers help --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("offer", "passed"), [
-    ("请问 有 什么 可以 帮 您", True),
-    ("请问有什么可以帮您？", True),
-    ("请问 有 什么 能 帮 您", True),  # a close variant: two characters off
-    ("请问 有 什么 可以 帮 你", True),  # 你 for 您
-    ("什么 事 啊", False),
-    ("", False),
-])
+
+@pytest.mark.parametrize(
+    ("offer", "passed"),
+    [
+        ("请问 有 什么 可以 帮 您", True),
+        ("请问有什么可以帮您？", True),
+        ("请问 有 什么 能 帮 您", True),  # a close variant: two characters off
+        ("请问 有 什么 可以 帮 你", True),  # 你 for 您
+        ("什么 事 啊", False),
+        ("", False),
+    ],
+)
 def test_offer_help(card: Scorecard, offer: str, passed: bool) -> None:
     result = check(card, "offer_help", call(offer=said(AGENT, 4.0, offer)))
     assert result.passed is passed
@@ -179,17 +218,24 @@ def test_offer_help_is_not_asked_of_callbacks(card: Scorecard) -> None:
 
 # polite words: two of 请 / 谢谢 / 对不起 ----------------------------------------------------
 
-@pytest.mark.parametrize(("hold", "answer", "passed"), [
-    ("请 稍等", "谢谢 您", True),
-    ("稍等", "不好意思 让 您 久等 了 谢谢", True),
-    ("请 稍等", "明天 安排 师傅", False),
-    ("轻 轻 放下", "明天 安排 师傅", False),  # no homophones for a single character
-])
+
+@pytest.mark.parametrize(
+    ("hold", "answer", "passed"),
+    [
+        ("请 稍等", "谢谢 您", True),
+        ("稍等", "不好意思 让 您 久等 了 谢谢", True),
+        ("请 稍等", "明天 安排 师傅", False),
+        ("轻 轻 放下", "明天 安排 师傅", False),  # no homophones for a single character
+    ],
+)
 def test_polite_words(card: Scorecard, hold: str, answer: str, passed: bool) -> None:
-    parts = {"hold": said(AGENT, 11.0, hold), "answer": said(AGENT, 50.0, answer),
-             "offer": said(AGENT, 4.0, "有 什么 可以 帮 您"),
-             "closing_question": said(AGENT, 57.0, "还有 其他 需要 帮助 的 吗"),
-             "goodbye": said(AGENT, 61.5, "再见")}
+    parts = {
+        "hold": said(AGENT, 11.0, hold),
+        "answer": said(AGENT, 50.0, answer),
+        "offer": said(AGENT, 4.0, "有 什么 可以 帮 您"),
+        "closing_question": said(AGENT, 57.0, "还有 其他 需要 帮助 的 吗"),
+        "goodbye": said(AGENT, 61.5, "再见"),
+    }
     result = check(card, "polite_words", call(**parts))
     assert result.passed is passed
     if not passed:
@@ -198,25 +244,30 @@ def test_polite_words(card: Scorecard, hold: str, answer: str, passed: bool) -> 
 
 # forbidden phrases --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("line", "caught"), [
-    ("这个 我 不 知道", "我 不 知道"),
-    ("这个 我不知道 。", "我不知道"),
-    ("那 不 归 我 管 啊", "不 归 我 管"),
-    ("你 听 不 懂 吗 ？", "你 听 不 懂 吗"),
-    ("你听不懂吗?", "你听不懂吗?"),  # evidence quotes the words as recognised
-    ("我 不 知 到", "我 不 知 到"),  # mis-heard as a homophone: still caught
-    ("这 不 可能", "不 可能"),
-    ("他 妈 的 烦 死 了", "他 妈 的"),
-    ("你 有 病 吧", "你 有 病"),
-])
+
+@pytest.mark.parametrize(
+    ("line", "caught"),
+    [
+        ("这个 我 不 知道", "我 不 知道"),
+        ("这个 我不知道 。", "我不知道"),
+        ("那 不 归 我 管 啊", "不 归 我 管"),
+        ("你 听 不 懂 吗 ？", "你 听 不 懂 吗"),
+        ("你听不懂吗?", "你听不懂吗?"),  # evidence quotes the words as recognised
+        ("我 不 知 到", "我 不 知 到"),  # mis-heard as a homophone: still caught
+        ("这 不 可能", "不 可能"),
+        ("他 妈 的 烦 死 了", "他 妈 的"),
+        ("你 有 病 吧", "你 有 病"),
+    ],
+)
 def test_forbidden_phrases_are_caught(card: Scorecard, line: str, caught: str) -> None:
     result = check(card, "forbidden_phrases", call(answer=said(AGENT, 50.0, line)))
     assert (result.passed, result.points_lost) == (False, 3)
     assert texts(result) == [caught]
 
 
-@pytest.mark.parametrize("line", ["我 知道 了", "我 能 帮 您 安排", "我 会 尽快 处理",
-                                  "可能 要 明天"])
+@pytest.mark.parametrize(
+    "line", ["我 知道 了", "我 能 帮 您 安排", "我 会 尽快 处理", "可能 要 明天"]
+)
 def test_close_but_harmless_words_are_not_forbidden(card: Scorecard, line: str) -> None:
     assert check(card, "forbidden_phrases", call(answer=said(AGENT, 50.0, line))).passed
 
@@ -227,13 +278,20 @@ def test_only_the_agent_is_held_to_the_forbidden_list(card: Scorecard) -> None:
 
 
 def test_every_forbidden_phrase_said_is_evidence(card: Scorecard) -> None:
-    result = check(card, "forbidden_phrases", call(
-        offer=said(AGENT, 4.0, "不 归 我 管"), answer=said(AGENT, 50.0, "我 不 知道 闭嘴")))
+    result = check(
+        card,
+        "forbidden_phrases",
+        call(offer=said(AGENT, 4.0, "不 归 我 管"), answer=said(AGENT, 50.0, "我 不 知道 闭嘴")),
+    )
     assert [(e.start, e.text) for e in result.evidence] == [
-        (4.0, "不 归 我 管"), (50.0, "我 不 知道"), (50.8, "闭嘴")]
+        (4.0, "不 归 我 管"),
+        (50.0, "我 不 知道"),
+        (50.8, "闭嘴"),
+    ]
 
 
 # long hold: > 30 s of silence without 请稍等 before it --------------------------------------
+
 
 def test_a_long_announced_hold_is_fine(card: Scorecard) -> None:
     result = check(card, "long_hold", call())
@@ -245,12 +303,16 @@ def test_a_long_silence_without_an_announcement_loses_points(card: Scorecard) ->
     result = check(card, "long_hold", call(hold=said(AGENT, 11.0, "好的 我 查 一下")))
     assert (result.passed, result.points_lost) == (False, 2)
     assert [(e.leg, e.start, e.end, e.text) for e in result.evidence] == [
-        (None, 12.2, 50.0, "silent 37.8 s with no hold announcement before it")]
+        (None, 12.2, 50.0, "silent 37.8 s with no hold announcement before it")
+    ]
 
 
 def test_an_announcement_long_before_the_silence_does_not_count(card: Scorecard) -> None:
-    words = (said(AGENT, 11.0, "请 稍等") + said(CUSTOMER, 27.0, "好的 那 我 等 着")
-             + said(AGENT, 60.0, "让 您 久等 了"))
+    words = (
+        said(AGENT, 11.0, "请 稍等")
+        + said(CUSTOMER, 27.0, "好的 那 我 等 着")
+        + said(AGENT, 60.0, "让 您 久等 了")
+    )
     result = check(card, "long_hold", words)
     assert result.passed is False  # 请稍等 ended 16.6 s before the silence (28.2 … 60.0)
     assert texts(result) == ["silent 31.8 s with no hold announcement before it"]
@@ -258,8 +320,11 @@ def test_an_announcement_long_before_the_silence_does_not_count(card: Scorecard)
 
 def test_short_pauses_are_not_holds(card: Scorecard) -> None:
     quick = said(AGENT, 30.0, "谢谢 您 的 耐心 等待")
-    result = check(card, "long_hold", call(hold=said(AGENT, 11.0, "好的"), answer=quick,
-                                           thanks=said(CUSTOMER, 45.0, "好的")))
+    result = check(
+        card,
+        "long_hold",
+        call(hold=said(AGENT, 11.0, "好的"), answer=quick, thanks=said(CUSTOMER, 45.0, "好的")),
+    )
     assert (result.passed, result.evidence) == (True, ())
 
 
@@ -270,12 +335,14 @@ def test_silence_needs_both_legs_transcribed(card: Scorecard) -> None:
 
 # interruption: the agent talking over the customer -----------------------------------------
 
+
 def test_talking_over_the_customer_is_an_interruption(card: Scorecard) -> None:
     over = said(AGENT, 7.0, "好的 好的 我 知道 了")  # the customer speaks 6.5 … 9.5
     result = check(card, "interruption", call(hold=over + said(AGENT, 11.0, "请 稍等")))
     assert (result.passed, result.points_lost) == (False, 1)
     assert [(e.leg, e.start, e.text) for e in result.evidence] == [
-        ("agent", 7.0, "好的 好的 我 知道 了")]
+        ("agent", 7.0, "好的 好的 我 知道 了")
+    ]
 
 
 def test_backchannels_and_waiting_for_the_end_are_not_interruptions(card: Scorecard) -> None:
@@ -293,16 +360,19 @@ def test_interruption_needs_both_legs(card: Scorecard) -> None:
 
 # closing: 还有其他需要帮助的吗 + 感谢您的来电/再见, last 20 s --------------------------------
 
-@pytest.mark.parametrize(("question", "goodbye", "passed"), [
-    ("请问 还有 其他 需要 帮助 的 吗", "感谢 您的 来电 再见", True),
-    ("还有 其它 需要 帮助 的 吗 ？", "再 见", True),  # 其它 for 其他
-    ("还有 什么 需要 帮助 的 吗", "在 见", True),  # 在见: a homophone of 再见
-    ("请问 还有 其他 需要 帮助 的 吗", "好 的 拜拜", False),
-    ("", "感谢 您的 来电 再见", False),
-])
+
+@pytest.mark.parametrize(
+    ("question", "goodbye", "passed"),
+    [
+        ("请问 还有 其他 需要 帮助 的 吗", "感谢 您的 来电 再见", True),
+        ("还有 其它 需要 帮助 的 吗 ？", "再 见", True),  # 其它 for 其他
+        ("还有 什么 需要 帮助 的 吗", "在 见", True),  # 在见: a homophone of 再见
+        ("请问 还有 其他 需要 帮助 的 吗", "好 的 拜拜", False),
+        ("", "感谢 您的 来电 再见", False),
+    ],
+)
 def test_closing(card: Scorecard, question: str, goodbye: str, passed: bool) -> None:
-    parts = call(closing_question=said(AGENT, 57.0, question),
-                 goodbye=said(AGENT, 61.5, goodbye))
+    parts = call(closing_question=said(AGENT, 57.0, question), goodbye=said(AGENT, 61.5, goodbye))
     assert check(card, "closing", parts).passed is passed
 
 
@@ -316,9 +386,9 @@ def test_closing_counts_only_the_last_20_seconds(card: Scorecard) -> None:
 
 # who hangs up first ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("who", "passed"), [(CUSTOMER, True), (AGENT, False), (None, None)])
-def test_customer_hangs_up_first(card: Scorecard, who: Leg | None,
-                                 passed: bool | None) -> None:
+def test_customer_hangs_up_first(card: Scorecard, who: Leg | None, passed: bool | None) -> None:
     result = check(card, "customer_hangs_up_first", call(), replace(INBOUND, hung_up_by=who))
     assert result.passed is passed
     if who is not None:
@@ -327,15 +397,17 @@ def test_customer_hangs_up_first(card: Scorecard, who: Leg | None,
 
 # callbacks only: the satisfaction question -------------------------------------------------
 
-@pytest.mark.parametrize(("question", "passed"), [
-    ("请问 您 对 施工 质量 满意 吗", True),
-    ("您 对 我们 的 服务 满 不 满 意", True),
-    ("请问 施工 进度 怎么样", False),
-])
-def test_satisfaction_question_on_callbacks(card: Scorecard, question: str,
-                                            passed: bool) -> None:
-    result = check(card, "satisfaction_question",
-                   call(offer=said(AGENT, 4.0, question)), CALLBACK)
+
+@pytest.mark.parametrize(
+    ("question", "passed"),
+    [
+        ("请问 您 对 施工 质量 满意 吗", True),
+        ("您 对 我们 的 服务 满 不 满 意", True),
+        ("请问 施工 进度 怎么样", False),
+    ],
+)
+def test_satisfaction_question_on_callbacks(card: Scorecard, question: str, passed: bool) -> None:
+    result = check(card, "satisfaction_question", call(offer=said(AGENT, 4.0, question)), CALLBACK)
     assert (result.passed, result.points_lost) == (passed, 0 if passed else 2)
 
 
@@ -345,6 +417,7 @@ def test_satisfaction_question_is_not_asked_of_inbound_calls(card: Scorecard) ->
 
 
 # matching ASR text -------------------------------------------------------------------------
+
 
 def test_spaces_and_punctuation_of_both_widths_are_ignored() -> None:
     assert normalise("您 好，这里是客服！ (Hi) ＡＢＣ １２３。") == "您好这里是客服hiabc123"

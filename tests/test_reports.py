@@ -51,7 +51,10 @@ def test_the_report_week_ends_on_a_monday_and_is_due_on_tuesday() -> None:
     for day in (date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 22)):
         week = week_period(day, TZ)
         assert (week.first, week.last, week.due) == (
-            date(2026, 11, 10), date(2026, 11, 16), date(2026, 11, 17))
+            date(2026, 11, 10),
+            date(2026, 11, 16),
+            date(2026, 11, 17),
+        )
     assert week_period(date(2026, 11, 23), TZ).first == date(2026, 11, 17)
     week = week_period(date(2026, 11, 16), TZ)
     assert week.start == datetime(2026, 11, 10, tzinfo=TZ)
@@ -60,14 +63,21 @@ def test_the_report_week_ends_on_a_monday_and_is_due_on_tuesday() -> None:
     assert week_period(NOW.date(), TZ).as_of(NOW) == NOW  # this week is still running
     month = month_period(date(2026, 12, 31), TZ)
     assert (month.first, month.last) == (date(2026, 12, 1), date(2026, 12, 31))
-    assert months_back(date(2026, 2, 10), 6) == [date(2025, 9, 1), date(2025, 10, 1),
-                                                 date(2025, 11, 1), date(2025, 12, 1),
-                                                 date(2026, 1, 1), date(2026, 2, 1)]
+    assert months_back(date(2026, 2, 10), 6) == [
+        date(2025, 9, 1),
+        date(2025, 10, 1),
+        date(2025, 11, 1),
+        date(2025, 12, 1),
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+    ]
     # A page opens on the last period already over.
-    assert week_period(latest_complete(ReportKind.WEEKLY, date(2026, 11, 17)), TZ).last == \
-        date(2026, 11, 16)
-    assert week_period(latest_complete(ReportKind.WEEKLY, date(2026, 11, 23)), TZ).last == \
-        date(2026, 11, 16)
+    assert week_period(latest_complete(ReportKind.WEEKLY, date(2026, 11, 17)), TZ).last == date(
+        2026, 11, 16
+    )
+    assert week_period(latest_complete(ReportKind.WEEKLY, date(2026, 11, 23)), TZ).last == date(
+        2026, 11, 16
+    )
     assert latest_complete(ReportKind.MONTHLY, date(2026, 11, 23)) == date(2026, 10, 31)
 
 
@@ -83,8 +93,11 @@ async def test_weekly_callback_analysis(db: Database, fx: ReportFixture) -> None
     assert report.total.effective == 4
     assert report.total.effective_rate == pytest.approx(4 / 7)
     assert report.total.satisfaction == SatisfactionCount(2, 0, 2)
-    start, concealed, post = (stages[Stage.START], stages[Stage.CONCEALED_WORKS],
-                              stages[Stage.POST_COMPLETION])
+    start, concealed, post = (
+        stages[Stage.START],
+        stages[Stage.CONCEALED_WORKS],
+        stages[Stage.POST_COMPLETION],
+    )
     assert (start.attempts, start.effective, start.outcomes[Outcome.NO_ANSWER]) == (2, 1, 1)
     assert start.satisfaction == SatisfactionCount(1, 0, 0)
     assert (concealed.attempts, concealed.effective, concealed.outcomes[Outcome.BUSY]) == (3, 2, 1)
@@ -97,49 +110,71 @@ async def test_weekly_callback_analysis(db: Database, fx: ReportFixture) -> None
         assert stages[stage].effective_rate is None  # nothing to divide: "—", not 0 %
 
     areas = {row.area: row.satisfaction for row in report.areas}
-    assert areas == {"quality": SatisfactionCount(2, 0, 2), "crew": SatisfactionCount(2, 1, 0),
-                     "supervisor": SatisfactionCount(3, 0, 0),
-                     "designer": SatisfactionCount(3, 0, 0)}
+    assert areas == {
+        "quality": SatisfactionCount(2, 0, 2),
+        "crew": SatisfactionCount(2, 1, 0),
+        "supervisor": SatisfactionCount(3, 0, 0),
+        "designer": SatisfactionCount(3, 0, 0),
+    }
 
     agents = [(a.name, a.attempts, a.effective, a.unsatisfied) for a in report.agents]
     assert agents == [("李娜", 3, 2, 1), ("王丽", 3, 2, 1), (None, 1, 0, 0)]
 
     # Unsatisfied customers and what was done.
-    assert [(c.attempt.id, c.attempt.customer_name, c.attempt.unsatisfied_areas)
-            for c in report.unsatisfied] == [(fx.attempts["a4"], "李强", ["quality"]),
-                                             (fx.attempts["a7"], "王芳", ["quality"])]
+    assert [
+        (c.attempt.id, c.attempt.customer_name, c.attempt.unsatisfied_areas)
+        for c in report.unsatisfied
+    ] == [(fx.attempts["a4"], "李强", ["quality"]), (fx.attempts["a7"], "王芳", ["quality"])]
     wall, leak = report.unsatisfied
     assert [(c.id, c.department, c.status) for c in wall.complaints] == [
-        (fx.complaints["c1"], "工程部", ComplaintStatus.CLOSED)]
+        (fx.complaints["c1"], "工程部", ComplaintStatus.CLOSED)
+    ]
     assert [(f.started_at, f.outcome, f.notes) for f in wall.follow_ups] == [
-        (at(11, 15, 10, 5), Outcome.EFFECTIVE, "墙面已修复，客户满意")]
+        (at(11, 15, 10, 5), Outcome.EFFECTIVE, "墙面已修复，客户满意")
+    ]
     assert wall.settled
     # The follow-up of the 18th came after the report's instant: not yet done then.
     assert leak.complaints == [] and leak.follow_ups == [] and not leak.settled
 
     # As it stood on Tuesday the 17th at 00:00.
     # The customer who asked not to be called comes last.
-    assert [(o.contract_number, o.stage, o.latest_date, o.days_late, o.attempts, o.last_outcome,
-             o.do_not_call) for o in report.overdue] == [
+    assert [
+        (
+            o.contract_number,
+            o.stage,
+            o.latest_date,
+            o.days_late,
+            o.attempts,
+            o.last_outcome,
+            o.do_not_call,
+        )
+        for o in report.overdue
+    ] == [
         ("XA-3", Stage.COMPLETION, date(2026, 10, 18), 30, 1, Outcome.NO_ANSWER, False),
         ("XA-4", Stage.START, date(2026, 11, 4), 13, 0, None, False),
-        ("XA-5", Stage.START, date(2026, 10, 4), 44, 0, None, True)]
-    assert [(p.contract_number, p.customer_name, p.status, p.missing, p.do_not_call)
-            for p in report.non_compliant] == [
+        ("XA-5", Stage.START, date(2026, 10, 4), 44, 0, None, True),
+    ]
+    assert [
+        (p.contract_number, p.customer_name, p.status, p.missing, p.do_not_call)
+        for p in report.non_compliant
+    ] == [
         ("XA-3", "王芳", ProjectStatus.COMPLETED, [Stage.COMPLETION], False),
         ("XA-4", "赵敏", ProjectStatus.IN_PROGRESS, [Stage.START], False),
-        ("XA-5", "钱多", ProjectStatus.IN_PROGRESS, [Stage.START], True)]
+        ("XA-5", "钱多", ProjectStatus.IN_PROGRESS, [Stage.START], True),
+    ]
 
 
-async def test_an_earlier_week_is_shown_as_it_stood_then(db: Database,
-                                                         fx: ReportFixture) -> None:
+async def test_an_earlier_week_is_shown_as_it_stood_then(db: Database, fx: ReportFixture) -> None:
     """On 10 November (week ending Monday the 9th) p2's concealed-works callback (latest the
     12th) was not yet late, p1's start not yet due; effective calls made later do not count."""
     async with db.session() as session:
         report = await weekly_report(session, date(2026, 11, 9), RULES)
     assert report.total.attempts == 0
     assert [(o.contract_number, o.stage, o.days_late) for o in report.overdue] == [
-        ("XA-3", Stage.COMPLETION, 23), ("XA-4", Stage.START, 6), ("XA-5", Stage.START, 37)]
+        ("XA-3", Stage.COMPLETION, 23),
+        ("XA-4", Stage.START, 6),
+        ("XA-5", Stage.START, 37),
+    ]
 
 
 async def test_daily_figures(db: Database, fx: ReportFixture) -> None:
@@ -155,12 +190,17 @@ async def test_daily_figures(db: Database, fx: ReportFixture) -> None:
     assert queues.abandon_rate == 20.0
     assert queues.average_speed_of_answer == pytest.approx((5 + 15 + 40 + 8) / 4)
     assert (report.calls.outbound, report.calls.outbound_answered) == (2, 1)
-    hours = {h: (t.offered, t.answered, t.answered_within_threshold)
-             for h, t in enumerate(report.calls.by_hour) if t.offered}
+    hours = {
+        h: (t.offered, t.answered, t.answered_within_threshold)
+        for h, t in enumerate(report.calls.by_hour)
+        if t.offered
+    }
     assert hours == {9: (3, 3, 2), 10: (1, 0, 0), 14: (1, 1, 1)}
     assert (report.callbacks_total.attempts, report.callbacks_total.effective) == (2, 1)
     assert [(a.id, a.outcome) for a in report.register] == [
-        (fx.attempts["a3"], Outcome.BUSY), (fx.attempts["a4"], Outcome.EFFECTIVE)]
+        (fx.attempts["a3"], Outcome.BUSY),
+        (fx.attempts["a4"], Outcome.EFFECTIVE),
+    ]
 
 
 async def test_monthly_report(db: Database, fx: ReportFixture) -> None:
@@ -174,20 +214,27 @@ async def test_monthly_report(db: Database, fx: ReportFixture) -> None:
     areas = {row.area: row.satisfaction for row in report.areas}
     assert areas["quality"] == SatisfactionCount(3, 0, 2)
     assert areas["crew"] == SatisfactionCount(2, 1, 0)
-    people = {area: [(p.name, p.satisfaction.as_tuple()) for p in rows]
-              for area, rows in report.people.items()}
-    assert people == {"crew": [("第二施工队", (1, 1, 0)), ("第一施工队", (1, 0, 0))],
-                      "supervisor": [("孙经理", (2, 0, 0)), ("杨经理", (1, 0, 0))],
-                      "designer": [("吴设计", (2, 0, 0)), ("周设计", (1, 0, 0))]}
+    people = {
+        area: [(p.name, p.satisfaction.as_tuple()) for p in rows]
+        for area, rows in report.people.items()
+    }
+    assert people == {
+        "crew": [("第二施工队", (1, 1, 0)), ("第一施工队", (1, 0, 0))],
+        "supervisor": [("孙经理", (2, 0, 0)), ("杨经理", (1, 0, 0))],
+        "designer": [("吴设计", (2, 0, 0)), ("周设计", (1, 0, 0))],
+    }
 
     # Complaints received in November: C1 (two steps late), C2 (major: its solution overdue;
     # on site within 2 working days = Monday 10:00, not yet overdue at 10:00), C3 (all in time).
     steps = {c.id: c.steps for c in report.complaints}
     assert list(steps) == [fx.complaints["c1"], fx.complaints["c2"], fx.complaints["c3"]]
     assert steps[fx.complaints["c1"]] == {
-        Step.SIGNED: ClockState.DONE, Step.VERIFIED: ClockState.DONE,
-        Step.SOLUTION: ClockState.DONE_LATE, Step.RESOLVED: ClockState.DONE_LATE,
-        Step.CALLBACK: ClockState.DONE}
+        Step.SIGNED: ClockState.DONE,
+        Step.VERIFIED: ClockState.DONE,
+        Step.SOLUTION: ClockState.DONE_LATE,
+        Step.RESOLVED: ClockState.DONE_LATE,
+        Step.CALLBACK: ClockState.DONE,
+    }
     assert steps[fx.complaints["c2"]][Step.SOLUTION] is ClockState.OVERDUE
     assert steps[fx.complaints["c2"]][Step.RESOLVED] is ClockState.DUE_SOON
     assert steps[fx.complaints["c2"]][Step.CALLBACK] is ClockState.WAITING
@@ -195,26 +242,79 @@ async def test_monthly_report(db: Database, fx: ReportFixture) -> None:
     assert [c.limits_met for c in report.complaints] == [False, False, True]
 
     def tally(row):  # type: ignore[no-untyped-def]
-        return (row.name, row.complaints, row.major, row.closed, row.limits_met,
-                {s.value: (c.met, c.due) for s, c in row.steps.items()})
+        return (
+            row.name,
+            row.complaints,
+            row.major,
+            row.closed,
+            row.limits_met,
+            {s.value: (c.met, c.due) for s, c in row.steps.items()},
+        )
 
     assert [tally(r) for r in report.by_category] == [
-        ("quality", 2, 0, 1, 1, {"signed": (2, 2), "verified": (2, 2), "solution": (1, 2),
-                               "resolved": (1, 2), "callback": (1, 1)}),
-        ("designer", 1, 1, 0, 0, {"signed": (1, 1), "verified": (1, 1), "solution": (0, 1),
-                               "resolved": (0, 0), "callback": (0, 0)})]
+        (
+            "quality",
+            2,
+            0,
+            1,
+            1,
+            {
+                "signed": (2, 2),
+                "verified": (2, 2),
+                "solution": (1, 2),
+                "resolved": (1, 2),
+                "callback": (1, 1),
+            },
+        ),
+        (
+            "designer",
+            1,
+            1,
+            0,
+            0,
+            {
+                "signed": (1, 1),
+                "verified": (1, 1),
+                "solution": (0, 1),
+                "resolved": (0, 0),
+                "callback": (0, 0),
+            },
+        ),
+    ]
     assert [r.name for r in report.by_department] == ["工程部", "材料部", "设计部"]
     total = report.complaints_total
-    assert tally(total)[1:] == (3, 1, 1, 1, {"signed": (3, 3), "verified": (3, 3),
-                                             "solution": (1, 3), "resolved": (1, 2),
-                                             "callback": (1, 1)})
+    assert tally(total)[1:] == (
+        3,
+        1,
+        1,
+        1,
+        {
+            "signed": (3, 3),
+            "verified": (3, 3),
+            "solution": (1, 3),
+            "resolved": (1, 2),
+            "callback": (1, 1),
+        },
+    )
     assert total.limits_met_rate == pytest.approx(1 / 3)
 
     # Repairs by crew, as at Monday 10:00.
-    crews = [(c.crew, c.repairs, c.arrived_on_time, c.arrived_late, c.not_arrived_overdue,
-              c.called_after, c.satisfaction.as_tuple()) for c in report.crews]
-    assert crews == [("第一施工队", 2, 1, 1, 0, 2, (1, 0, 1)),
-                     ("第二施工队", 2, 0, 0, 1, 0, (0, 0, 0))]
+    crews = [
+        (
+            c.crew,
+            c.repairs,
+            c.arrived_on_time,
+            c.arrived_late,
+            c.not_arrived_overdue,
+            c.called_after,
+            c.satisfaction.as_tuple(),
+        )
+        for c in report.crews
+    ]
+    assert crews == [
+        ("第一施工队", 2, 1, 1, 0, 2, (1, 0, 1)),
+        ("第二施工队", 2, 0, 0, 1, 0, (0, 0, 0)),
+    ]
     assert report.crews[0].on_time_rate == pytest.approx(0.5)
     assert report.crews[1].on_time_rate == 0.0
     assert report.repairs_total.on_time_rate == pytest.approx(1 / 3)
@@ -222,6 +322,8 @@ async def test_monthly_report(db: Database, fx: ReportFixture) -> None:
     # QA points lost, June to November, after reviews; 30 or more is flagged.
     assert report.qa_months == [date(2026, m, 1) for m in range(6, 12)]
     qa = [(a.name, a.by_month, a.total, a.flagged, a.calls_scored) for a in report.qa]
-    assert qa == [("李娜", [0, 8, 8, 0, 8, 8], 32, True, 4),
-                  ("王丽", [5, 0, 0, 0, 0, 4], 9, False, 3),
-                  ("张敏", [0, 0, 0, 0, 0, 0], 0, False, 0)]
+    assert qa == [
+        ("李娜", [0, 8, 8, 0, 8, 8], 32, True, 4),
+        ("王丽", [5, 0, 0, 0, 0, 4], 9, False, 3),
+        ("张敏", [0, 0, 0, 0, 0, 0], 0, False, 0),
+    ]

@@ -23,9 +23,13 @@ from crm.projects.models import ProjectStatus
 from crm.settings import load_settings
 
 RULES = ScheduleRules(window_days=3, post_completion_months=2)
-DATES = StageDates(contract=date(2026, 3, 1), start=date(2026, 3, 10),
-                   concealed_works=date(2026, 3, 25), midterm=date(2026, 4, 20),
-                   completion=date(2026, 5, 31))
+DATES = StageDates(
+    contract=date(2026, 3, 1),
+    start=date(2026, 3, 10),
+    concealed_works=date(2026, 3, 25),
+    midterm=date(2026, 4, 20),
+    completion=date(2026, 5, 31),
+)
 
 
 @dataclass
@@ -42,13 +46,16 @@ def tasks_from(plan: list[PlannedCallback]) -> list[Task]:
     return [Task(i, p.stage, p.month, p.due_date, p.latest_date) for i, p in enumerate(plan, 1)]
 
 
-@pytest.mark.parametrize(("day", "months", "expected"), [
-    (date(2026, 1, 31), 1, date(2026, 2, 28)),
-    (date(2028, 1, 31), 1, date(2028, 2, 29)),
-    (date(2026, 5, 31), 1, date(2026, 6, 30)),
-    (date(2026, 11, 15), 2, date(2027, 1, 15)),
-    (date(2026, 5, 31), 12, date(2027, 5, 31)),
-])
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (date(2026, 1, 31), 1, date(2026, 2, 28)),
+        (date(2028, 1, 31), 1, date(2028, 2, 29)),
+        (date(2026, 5, 31), 1, date(2026, 6, 30)),
+        (date(2026, 11, 15), 2, date(2027, 1, 15)),
+        (date(2026, 5, 31), 12, date(2027, 5, 31)),
+    ],
+)
 def test_add_months_clamps_to_month_end(day: date, months: int, expected: date) -> None:
     assert add_months(day, months) == expected
 
@@ -66,8 +73,12 @@ def test_plan_has_one_callback_per_stage_then_monthly() -> None:
 
 
 def test_offsets_and_window_come_from_settings() -> None:
-    settings = load_settings(callback_offset_start_days=2, callback_offset_midterm_days=-1,
-                             callback_window_days=5, post_completion_months=0)
+    settings = load_settings(
+        callback_offset_start_days=2,
+        callback_offset_midterm_days=-1,
+        callback_window_days=5,
+        post_completion_months=0,
+    )
     plan = plan_callbacks(DATES, ScheduleRules.from_settings(settings))
     by_stage = {p.stage: p for p in plan}
     assert by_stage[Stage.START].due_date == date(2026, 3, 12)
@@ -92,8 +103,9 @@ def test_dates_in_order_pass() -> None:
 
 
 def test_out_of_order_dates_name_the_field_and_both_dates() -> None:
-    problems = check_stage_dates(StageDates(start=date(2026, 3, 10),
-                                            concealed_works=date(2026, 3, 5)))
+    problems = check_stage_dates(
+        StageDates(start=date(2026, 3, 10), concealed_works=date(2026, 3, 5))
+    )
     assert len(problems) == 1
     assert problems[0].field == "concealed_works_date"
     assert problems[0].code == "stage_dates_out_of_order"
@@ -101,8 +113,9 @@ def test_out_of_order_dates_name_the_field_and_both_dates() -> None:
 
 
 def test_order_is_checked_across_missing_stages() -> None:
-    problems = check_stage_dates(StageDates(start=date(2026, 3, 10), midterm=None,
-                                            completion=date(2026, 3, 1)))
+    problems = check_stage_dates(
+        StageDates(start=date(2026, 3, 10), midterm=None, completion=date(2026, 3, 1))
+    )
     assert [p.field for p in problems] == ["completion_date"]
 
 
@@ -130,9 +143,13 @@ def test_unchanged_dates_change_nothing() -> None:
 def test_moved_midterm_moves_only_open_tasks() -> None:
     tasks = tasks_from(plan_callbacks(DATES, RULES))
     tasks[0].status = TaskStatus.DONE  # start callback done: history
-    moved = StageDates(contract=DATES.contract, start=date(2026, 3, 12),
-                       concealed_works=DATES.concealed_works, midterm=date(2026, 4, 28),
-                       completion=DATES.completion)
+    moved = StageDates(
+        contract=DATES.contract,
+        start=date(2026, 3, 12),
+        concealed_works=DATES.concealed_works,
+        midterm=date(2026, 4, 28),
+        completion=DATES.completion,
+    )
     result = reconcile(tasks, plan_callbacks(moved, RULES))
     assert [(task_id, p.stage, p.due_date) for task_id, p in result.move] == [
         (3, Stage.MIDTERM, date(2026, 4, 28))
@@ -142,8 +159,12 @@ def test_moved_midterm_moves_only_open_tasks() -> None:
 
 def test_cleared_stage_date_cancels_its_open_task() -> None:
     tasks = tasks_from(plan_callbacks(DATES, RULES))
-    cleared = StageDates(contract=DATES.contract, start=DATES.start,
-                         concealed_works=DATES.concealed_works, midterm=DATES.midterm)
+    cleared = StageDates(
+        contract=DATES.contract,
+        start=DATES.start,
+        concealed_works=DATES.concealed_works,
+        midterm=DATES.midterm,
+    )
     result = reconcile(tasks, plan_callbacks(cleared, RULES))
     cancelled = {t.stage for t in tasks if t.id in result.cancel}
     assert cancelled == {Stage.COMPLETION, Stage.POST_COMPLETION}
@@ -166,15 +187,20 @@ def test_cancelled_task_is_reopened_when_its_date_returns() -> None:
 
 def test_missing_effective_stages() -> None:
     today = date(2026, 4, 1)
-    progress = [StageProgress(Stage.START, date(2026, 3, 13), True),
-                StageProgress(Stage.CONCEALED_WORKS, date(2026, 3, 28), False),
-                StageProgress(Stage.MIDTERM, date(2026, 4, 23), False)]
+    progress = [
+        StageProgress(Stage.START, date(2026, 3, 13), True),
+        StageProgress(Stage.CONCEALED_WORKS, date(2026, 3, 28), False),
+        StageProgress(Stage.MIDTERM, date(2026, 4, 23), False),
+    ]
     assert missing_effective_stages(ProjectStatus.IN_PROGRESS, progress, today) == [
-        Stage.CONCEALED_WORKS]
+        Stage.CONCEALED_WORKS
+    ]
     # A completed project owes all four, whatever the dates say.
     assert missing_effective_stages(ProjectStatus.COMPLETED, progress, today) == [
-        Stage.CONCEALED_WORKS, Stage.MIDTERM, Stage.COMPLETION]
+        Stage.CONCEALED_WORKS,
+        Stage.MIDTERM,
+        Stage.COMPLETION,
+    ]
     assert missing_effective_stages(ProjectStatus.CANCELLED, progress, today) == []
     # On the last day of the window the stage is not missing yet.
-    assert missing_effective_stages(ProjectStatus.IN_PROGRESS, progress,
-                                    date(2026, 3, 28)) == []
+    assert missing_effective_stages(ProjectStatus.IN_PROGRESS, progress, date(2026, 3, 28)) == []

@@ -34,7 +34,8 @@ class Browser:
         if resume and self.epoch:
             url += f"?epoch={self.epoch}&since={self.last_seq}"
         self._socket = await websockets.connect(
-            url, additional_headers={"Cookie": self.cookie}, origin=self.system.url)
+            url, additional_headers={"Cookie": self.cookie}, origin=self.system.url
+        )
         hello = json.loads(await self._socket.recv())
         assert hello["type"] == "hello"
         self.epoch = hello["epoch"]
@@ -56,8 +57,7 @@ class Browser:
         deadline = time.monotonic() + timeout
         while True:
             for message in self.messages:
-                if message["type"] == kind and all(
-                        message.get(k) == v for k, v in fields.items()):
+                if message["type"] == kind and all(message.get(k) == v for k, v in fields.items()):
                     return message
             assert time.monotonic() < deadline, f"no {kind} {fields}: {self.messages}"
             await asyncio.sleep(0.02)
@@ -77,19 +77,20 @@ async def _browser(system: LiveSystem, username: str) -> tuple[Browser, Any]:
     return browser, client
 
 
-async def test_queue_call_pops_only_on_the_ringing_agent(system: LiveSystem,
-                                                         db: Database) -> None:
+async def test_queue_call_pops_only_on_the_ringing_agent(system: LiveSystem, db: Database) -> None:
     async with db.session() as session:
-        customer = await customers.create(session, name="王建国", phones=["13800138000"],
-                                          address="雁塔区科技路1号")
+        customer = await customers.create(
+            session, name="王建国", phones=["13800138000"], address="雁塔区科技路1号"
+        )
     agent1, http1 = await _browser(system, "agent1")
     agent2, http2 = await _browser(system, "agent2")
     response = await http1.put("/api/agent/state", json={"status": "ready"})
     assert response.json()["pbx_synced"] is True
     await agent1.wait_for("state", status="ready")
 
-    linkedid = await system.sim.place_inbound_call("+86 138 0013 8000", answer_after=2,
-                                                   talk_seconds=5)
+    linkedid = await system.sim.place_inbound_call(
+        "+86 138 0013 8000", answer_after=2, talk_seconds=5
+    )
     pop = await agent1.wait_for("pop")
     assert pop["call"]["linkedid"] == linkedid and pop["call"]["queue"] == "service"
     assert pop["customer"]["id"] == customer.id and pop["customer"]["name"] == "王建国"
@@ -97,8 +98,11 @@ async def test_queue_call_pops_only_on_the_ringing_agent(system: LiveSystem,
     await agent1.wait_for("answered", linkedid=linkedid)
     ended = await agent1.wait_for("ended", linkedid=linkedid)
     assert ended["outcome"] == "answered" and ended["answered_by"] == "1001"
-    types = [m["type"] for m in agent1.messages if m.get("linkedid", m.get("call", {})
-                                                        .get("linkedid")) == linkedid]
+    types = [
+        m["type"]
+        for m in agent1.messages
+        if m.get("linkedid", m.get("call", {}).get("linkedid")) == linkedid
+    ]
     assert types.index("pop") < types.index("answered") < types.index("ended")
     # Wrap-up after the answered call, then ready again (wrapup_seconds=1 here).
     await agent1.wait_for("state", status="wrapup")
@@ -115,8 +119,9 @@ async def test_queue_call_pops_only_on_the_ringing_agent(system: LiveSystem,
 
 async def test_direct_call_and_unknown_caller(system: LiveSystem) -> None:
     agent2, http2 = await _browser(system, "agent2")
-    linkedid = await system.sim.place_inbound_call("13912345678", extension="1002",
-                                                   answer_after=1, talk_seconds=2)
+    linkedid = await system.sim.place_inbound_call(
+        "13912345678", extension="1002", answer_after=1, talk_seconds=2
+    )
     pop = await agent2.wait_for("pop")
     assert pop["call"]["linkedid"] == linkedid and pop["call"]["queue"] is None
     assert pop["customer"] is None and pop["unknown_number"] == "13912345678"
@@ -131,8 +136,7 @@ async def test_reconnect_resumes_once_without_duplicates(system: LiveSystem) -> 
     await agent1.wait_for("state", status="ready")
     await agent1.close()  # the browser loses its connection...
     seen = agent1.last_seq
-    linkedid = await system.sim.place_inbound_call("13800138000", answer_after=1,
-                                                   talk_seconds=2)
+    linkedid = await system.sim.place_inbound_call("13800138000", answer_after=1, talk_seconds=2)
     await system.sim.wait_calls()
     await asyncio.sleep(0.3)  # ...while a whole call happens
     hello = await agent1.connect(resume=True)
@@ -154,6 +158,7 @@ async def test_websocket_rejects_strangers(system: LiveSystem) -> None:
     client = await system.login("agent1")
     cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
     with pytest.raises(websockets.InvalidStatus):
-        await websockets.connect(system.ws_url, additional_headers={"Cookie": cookie},
-                                 origin="http://evil.example")
+        await websockets.connect(
+            system.ws_url, additional_headers={"Cookie": cookie}, origin="http://evil.example"
+        )
     await client.aclose()

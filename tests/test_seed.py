@@ -39,8 +39,11 @@ async def test_seed_builds_a_company_at_every_stage(db: Database, settings: Sett
         assert len(list(await session.scalars(select(Customer)))) == 80
         projects = list(await session.scalars(select(Project)))
         tasks = list(await session.scalars(select(CallbackTask)))
-        attempts = list(await session.scalars(
-            select(CallbackAttempt).options(selectinload(CallbackAttempt.task))))
+        attempts = list(
+            await session.scalars(
+                select(CallbackAttempt).options(selectinload(CallbackAttempt.task))
+            )
+        )
         late = await callbacks.non_compliant_projects(session, today=TODAY)
         agents = {u.id for u in await users.get_all(session) if u.role is Role.AGENT}
         assert await users.authenticate(session, "agent1", "demo1234") is not None
@@ -61,8 +64,9 @@ async def test_seed_builds_a_company_at_every_stage(db: Database, settings: Sett
     assert_realistic_history(attempts, agents, settings)
 
 
-def assert_realistic_history(attempts: list[CallbackAttempt], agents: set[int],
-                             settings: Settings) -> None:
+def assert_realistic_history(
+    attempts: list[CallbackAttempt], agents: set[int], settings: Settings
+) -> None:
     """Made by the demo agents, in calling hours, on or after the due date, before today."""
     windows = settings.calling_hours
     for attempt in attempts:
@@ -91,46 +95,82 @@ def test_the_plan_has_the_requested_mix() -> None:
     year_ago = TODAY - timedelta(days=365)
     long_ago = [p for p in projects if p.fields.get("completion_date", TODAY) < year_ago]
     assert 0 < len(long_ago) < 0.1 * len(projects)
-    gaps = (("contract_date", "start_date", 7, 20), ("start_date", "concealed_works_date", 10, 20),
-            ("concealed_works_date", "midterm_date", 20, 35),
-            ("midterm_date", "completion_date", 25, 45))
+    gaps = (
+        ("contract_date", "start_date", 7, 20),
+        ("start_date", "concealed_works_date", 10, 20),
+        ("concealed_works_date", "midterm_date", 20, 35),
+        ("midterm_date", "completion_date", 25, 45),
+    )
     for project in projects:
         for earlier, later, low, high in gaps:
             if later in project.fields:
                 assert low <= (project.fields[later] - project.fields[earlier]).days <= high
     names = [c.name for c in plan]
     assert all(2 <= len(n) <= 3 for n in names)
-    assert all(c.address.startswith("西安市") and re.search(r"\d+号楼\d单元\d+室$", c.address)
-               for c in plan)
+    assert all(
+        c.address.startswith("西安市") and re.search(r"\d+号楼\d单元\d+室$", c.address)
+        for c in plan
+    )
 
 
 async def snapshot(database: Database) -> list[Any]:
     """Everything seeded, without database ids, for comparing two runs."""
     async with database.session() as session:
         found: list[Any] = []
-        for c in await session.scalars(select(Customer).options(selectinload(Customer.phones))
-                                       .order_by(Customer.id)):
-            found.append((c.name, c.address, c.grade, c.notes, c.do_not_call_reason,
-                          [(p.number, p.raw, p.extension) for p in c.phones]))
+        for c in await session.scalars(
+            select(Customer).options(selectinload(Customer.phones)).order_by(Customer.id)
+        ):
+            found.append(
+                (
+                    c.name,
+                    c.address,
+                    c.grade,
+                    c.notes,
+                    c.do_not_call_reason,
+                    [(p.number, p.raw, p.extension) for p in c.phones],
+                )
+            )
         for p in await session.scalars(select(Project).order_by(Project.contract_number)):
-            found.append((p.contract_number, p.status, p.address, p.designer, p.foreman, p.crew,
-                          StageDates.of_project(p)))
+            found.append(
+                (
+                    p.contract_number,
+                    p.status,
+                    p.address,
+                    p.designer,
+                    p.foreman,
+                    p.crew,
+                    StageDates.of_project(p),
+                )
+            )
         rows = await session.execute(
-            select(Project.contract_number, CallbackTask.stage, CallbackTask.month,
-                   CallbackTask.due_date, CallbackTask.status, CallbackAttempt.started_at,
-                   CallbackAttempt.outcome, CallbackAttempt.notes, User.username)
+            select(
+                Project.contract_number,
+                CallbackTask.stage,
+                CallbackTask.month,
+                CallbackTask.due_date,
+                CallbackTask.status,
+                CallbackAttempt.started_at,
+                CallbackAttempt.outcome,
+                CallbackAttempt.notes,
+                User.username,
+            )
             .join(CallbackTask, CallbackTask.project_id == Project.id)
             .outerjoin(CallbackAttempt, CallbackAttempt.task_id == CallbackTask.id)
             .outerjoin(User, User.id == CallbackAttempt.agent_id)
-            .order_by(Project.contract_number, CallbackTask.stage, CallbackTask.month,
-                      CallbackAttempt.started_at))
+            .order_by(
+                Project.contract_number,
+                CallbackTask.stage,
+                CallbackTask.month,
+                CallbackAttempt.started_at,
+            )
+        )
         found += [tuple(r) for r in rows]
     return found
 
 
-async def test_the_same_seed_gives_the_same_company(db: Database, settings: Settings,
-                                                    sqlite_template: Path,
-                                                    tmp_path: Path) -> None:
+async def test_the_same_seed_gives_the_same_company(
+    db: Database, settings: Settings, sqlite_template: Path, tmp_path: Path
+) -> None:
     shutil.copyfile(sqlite_template, tmp_path / "second.db")
     other = Database(f"sqlite+aiosqlite:///{tmp_path / 'second.db'}")
     try:
@@ -141,25 +181,40 @@ async def test_the_same_seed_gives_the_same_company(db: Database, settings: Sett
         assert len(first) > 25 + 25
     finally:
         await other.dispose()
-    assert plan_customers(25, today=TODAY, rng_seed=1) != plan_customers(25, today=TODAY,
-                                                                          rng_seed=2026)
+    assert plan_customers(25, today=TODAY, rng_seed=1) != plan_customers(
+        25, today=TODAY, rng_seed=2026
+    )
 
 
 def written_forms(number: str, kind: str) -> list[str]:
     """How people write a stored number: with country codes, trunk zeros, spaces, dashes."""
     if kind == PhoneKind.MOBILE:
         a, b, c = number[:3], number[3:7], number[7:]
-        return [f"+86 {a} {b} {c}", f"0086-{number}", f"0{number}", f"{a}-{b}-{c}",
-                f"+86{number}", f"86 {number}", f"({a}) {b} {c}"]
+        return [
+            f"+86 {a} {b} {c}",
+            f"0086-{number}",
+            f"0{number}",
+            f"{a}-{b}-{c}",
+            f"+86{number}",
+            f"86 {number}",
+            f"({a}) {b} {c}",
+        ]
     area = number[:4] if number.startswith("0") and number[1] not in "12" else number[:3]
-    local = number[len(area):]
-    return [f"({area}){local[:4]} {local[4:]}", f"{area}-{local}",
-            f"{area} {local[:4]}-{local[4:]}", f"+86 {area[1:]} {local}",
-            f"0086-{area[1:]}-{local}", f"{local[:4]} {local[4:]}", f"{area}-{local}转801"]
+    local = number[len(area) :]
+    return [
+        f"({area}){local[:4]} {local[4:]}",
+        f"{area}-{local}",
+        f"{area} {local[:4]}-{local[4:]}",
+        f"+86 {area[1:]} {local}",
+        f"0086-{area[1:]}-{local}",
+        f"{local[:4]} {local[4:]}",
+        f"{area}-{local}转801",
+    ]
 
 
 async def test_any_written_form_of_a_seeded_number_finds_its_customer(
-        db: Database, settings: Settings) -> None:
+    db: Database, settings: Settings
+) -> None:
     await seed(db, settings=settings, customers=30, today=TODAY)
     async with db.session() as session:
         phones = list(await session.scalars(select(Phone).order_by(Phone.id)))
@@ -168,12 +223,14 @@ async def test_any_written_form_of_a_seeded_number_finds_its_customer(
         for phone in phones:
             for form in [phone.raw, *written_forms(phone.number, phone.kind)]:
                 found = await customers.find_by_phone(
-                    session, form, default_area_code=settings.default_area_code)
+                    session, form, default_area_code=settings.default_area_code
+                )
                 assert [c.id for c in found] == [phone.customer_id], form
 
 
 async def test_seed_keeps_users_and_refuses_to_mix_with_real_customers(
-        db: Database, settings: Settings) -> None:
+    db: Database, settings: Settings
+) -> None:
     first = await seed(db, settings=settings, customers=3, today=TODAY)
     assert len(first.users_created) == len(DEMO_LOGINS)
     with pytest.raises(DatabaseNotEmpty):
@@ -190,8 +247,14 @@ async def test_seed_keeps_users_and_refuses_to_mix_with_real_customers(
         everyone = await users.get_all(session)
         roles = Counter(u.role for u in everyone)
     assert len(set(numbers)) == len(numbers) and len(set(contracts)) == len(contracts)
-    assert roles == {Role.AGENT: 3, Role.SUPERVISOR: 1, Role.QA: 1, Role.ADMIN: 1,
-                     Role.DEPARTMENT: 1}
+    assert roles == {
+        Role.AGENT: 3,
+        Role.SUPERVISOR: 1,
+        Role.QA: 1,
+        Role.ADMIN: 1,
+        Role.DEPARTMENT: 1,
+    }
     assert {u.username: u.department for u in everyone if u.role is Role.DEPARTMENT} == {
-        "engineering": "工程部"}
+        "engineering": "工程部"
+    }
     assert [e for u, _, r, e in DEMO_LOGINS if r is Role.AGENT] == ["1001", "1002", "1003"]

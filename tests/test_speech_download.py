@@ -27,9 +27,15 @@ from telephony.speech.download import (
 from telephony.speech.model_dir import model_problems
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL_FILES = {"am/final.mdl": b"acoustic", "conf/model.conf": b"--beam=10\n",
-               "conf/mfcc.conf": b"", "graph/HCLr.fst": b"fst", "graph/Gr.fst": b"fst",
-               "ivector/final.ie": b"ie", "README": b"test model\n"}
+MODEL_FILES = {
+    "am/final.mdl": b"acoustic",
+    "conf/model.conf": b"--beam=10\n",
+    "conf/mfcc.conf": b"",
+    "graph/HCLr.fst": b"fst",
+    "graph/Gr.fst": b"fst",
+    "ivector/final.ie": b"ie",
+    "README": b"test model\n",
+}
 
 
 def build_zip(path: Path, files: dict[str, bytes], top: str | None) -> Path:
@@ -44,9 +50,15 @@ def listing(directory: Path) -> list[str]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "web.cli", "models", "download", *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
-                          env=os.environ.copy())
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", "models", "download", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+        env=os.environ.copy(),
+    )
 
 
 def closed_port() -> int:
@@ -60,8 +72,7 @@ def mirror(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A model server on 127.0.0.1 serving the zips put in its directory."""
     served = tmp_path / "mirror" / "vosk"
     served.mkdir(parents=True)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
-                                directory=str(served.parent))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served.parent))
     handler.log_message = lambda *_args: None  # type: ignore[attr-defined]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -86,8 +97,10 @@ def test_unreachable_host_fails_clearly_and_writes_nothing(tmp_path: Path) -> No
     url = f"http://127.0.0.1:{closed_port()}"
     result = cli("cn-small", "--dir", str(target), "--mirror", url)
     assert result.returncode == 1
-    assert result.stderr.startswith(f"Error: cannot download {url}/vosk-model-small-cn-0.22.zip"
-                                    ": [Errno 111] Connection refused. Without internet access")
+    assert result.stderr.startswith(
+        f"Error: cannot download {url}/vosk-model-small-cn-0.22.zip"
+        ": [Errno 111] Connection refused. Without internet access"
+    )
     assert "Traceback" not in result.stderr
     assert not target.exists()
 
@@ -97,8 +110,7 @@ def test_unreachable_host_fails_clearly_and_writes_nothing(tmp_path: Path) -> No
     assert listing(target) == ["other-model"]
 
 
-def test_a_model_is_fetched_verified_and_unpacked(tmp_path: Path,
-                                                  mirror: tuple[str, Path]) -> None:
+def test_a_model_is_fetched_verified_and_unpacked(tmp_path: Path, mirror: tuple[str, Path]) -> None:
     url, served = mirror
     build_zip(served / "vosk-model-cn-0.22.zip", MODEL_FILES, top="vosk-model-cn-0.22")
     target = tmp_path / "models"
@@ -108,16 +120,21 @@ def test_a_model_is_fetched_verified_and_unpacked(tmp_path: Path,
     assert result.stdout.splitlines()[-1] == f"CALLCENTRE_VOSK_MODEL_PATH={installed.resolve()}"
     assert "no checksum is recorded for vosk-model-cn-0.22" in result.stderr
     assert model_problems(installed) == []
-    assert listing(target) == ["vosk-model-cn-0.22", *(f"vosk-model-cn-0.22/{name}" for name in
-                               sorted({*MODEL_FILES, "am", "conf", "graph", "ivector"}))]
+    assert listing(target) == [
+        "vosk-model-cn-0.22",
+        *(
+            f"vosk-model-cn-0.22/{name}"
+            for name in sorted({*MODEL_FILES, "am", "conf", "graph", "ivector"})
+        ),
+    ]
     assert cli("cn", "--dir", str(target), "--mirror", url).returncode == 0  # already there
 
 
 def test_a_download_not_matching_the_recorded_checksum_is_refused(
-        tmp_path: Path, mirror: tuple[str, Path]) -> None:
+    tmp_path: Path, mirror: tuple[str, Path]
+) -> None:
     url, served = mirror
-    build_zip(served / "vosk-model-small-cn-0.22.zip", MODEL_FILES,
-              top="vosk-model-small-cn-0.22")
+    build_zip(served / "vosk-model-small-cn-0.22.zip", MODEL_FILES, top="vosk-model-small-cn-0.22")
     target = tmp_path / "models"
     result = cli("cn-small", "--dir", str(target), "--mirror", url)
     assert result.returncode == 1
@@ -126,13 +143,11 @@ def test_a_download_not_matching_the_recorded_checksum_is_refused(
     assert not target.exists()
 
 
-def test_a_missing_file_on_the_server_is_reported(tmp_path: Path,
-                                                  mirror: tuple[str, Path]) -> None:
+def test_a_missing_file_on_the_server_is_reported(tmp_path: Path, mirror: tuple[str, Path]) -> None:
     url, _served = mirror
     result = cli("cn", "--dir", str(tmp_path / "models"), "--mirror", url)
     assert result.returncode == 1
-    assert (f"cannot download {url}/vosk-model-cn-0.22.zip: the server answered 404"
-            in result.stderr)
+    assert f"cannot download {url}/vosk-model-cn-0.22.zip: the server answered 404" in result.stderr
 
 
 def test_verify_checks_size_and_sha256(tmp_path: Path) -> None:
@@ -159,15 +174,23 @@ def test_unpacking_checks_the_structure(tmp_path: Path, top: str | None) -> None
     assert listing(target)[0] == "vosk-model-small-cn-0.22"  # no staging left behind
 
 
-@pytest.mark.parametrize(("files", "expected"), [
-    ({k: v for k, v in MODEL_FILES.items() if k != "am/final.mdl"},
-     "does not hold a Vosk model: am/final.mdl missing"),
-    ({"README": b"x", "conf/model.conf": b""},
-     "does not hold a Vosk model: am/final.mdl, graph/ missing"),
-    ({**MODEL_FILES, "../../escape.txt": b"x"}, "unsafe path"),
-])
-def test_a_bad_archive_leaves_nothing_behind(tmp_path: Path, files: dict[str, bytes],
-                                             expected: str) -> None:
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {k: v for k, v in MODEL_FILES.items() if k != "am/final.mdl"},
+            "does not hold a Vosk model: am/final.mdl missing",
+        ),
+        (
+            {"README": b"x", "conf/model.conf": b""},
+            "does not hold a Vosk model: am/final.mdl, graph/ missing",
+        ),
+        ({**MODEL_FILES, "../../escape.txt": b"x"}, "unsafe path"),
+    ],
+)
+def test_a_bad_archive_leaves_nothing_behind(
+    tmp_path: Path, files: dict[str, bytes], expected: str
+) -> None:
     archive = build_zip(tmp_path / "model.zip", files, top=None)
     target = tmp_path / "models"
     target.mkdir()

@@ -92,22 +92,37 @@ def replay(decoded: dict[str, Heard]) -> Replay:
 
 @pytest.fixture
 def settings(database_url: str, recordings: Path) -> Settings:
-    return load_settings(database_url=database_url, vosk_model_path=audio.KOREAN_MODEL,
-                         recordings_dir=recordings, transcription_max_retries=2)
+    return load_settings(
+        database_url=database_url,
+        vosk_model_path=audio.KOREAN_MODEL,
+        recordings_dir=recordings,
+        transcription_max_retries=2,
+    )
 
 
-async def add_call(database: Database, *, agent: str | None = "inbound-1001-agent.wav",
-                   customer: str | None = "inbound-1001-customer.wav", ended: bool = True,
-                   linkedid: str = "1700000000.1", answered: bool = True) -> int:
+async def add_call(
+    database: Database,
+    *,
+    agent: str | None = "inbound-1001-agent.wav",
+    customer: str | None = "inbound-1001-customer.wav",
+    ended: bool = True,
+    linkedid: str = "1700000000.1",
+    answered: bool = True,
+) -> int:
     started = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     async with database.session() as session:
-        call = Call(linkedid=linkedid, direction=Direction.INBOUND, started_at=started,
-                    answered_at=started + timedelta(seconds=4) if answered else None,
-                    ended_at=started + timedelta(seconds=30) if ended else None,
-                    outcome=CallOutcome.ANSWERED if ended else None, ring_seconds=4.0,
-                    hung_up_by=HungUpBy.CUSTOMER if ended else None,
-                    recording_agent=agent and f"{MONITOR}/{agent}",
-                    recording_customer=customer and f"{MONITOR}/{customer}")
+        call = Call(
+            linkedid=linkedid,
+            direction=Direction.INBOUND,
+            started_at=started,
+            answered_at=started + timedelta(seconds=4) if answered else None,
+            ended_at=started + timedelta(seconds=30) if ended else None,
+            outcome=CallOutcome.ANSWERED if ended else None,
+            ring_seconds=4.0,
+            hung_up_by=HungUpBy.CUSTOMER if ended else None,
+            recording_agent=agent and f"{MONITOR}/{agent}",
+            recording_customer=customer and f"{MONITOR}/{customer}",
+        )
         session.add(call)
         await session.flush()
         return call.id
@@ -154,12 +169,14 @@ async def test_a_call_is_queued_once_and_only_when_recorded_and_over(db: Databas
 
 
 async def test_worker_transcribes_both_legs_scores_and_finishes(
-        db: Database, settings: Settings, pool: TranscriptionPool, clock: FixedClock) -> None:
+    db: Database, settings: Settings, pool: TranscriptionPool, clock: FixedClock
+) -> None:
     call_id = await add_call(db)
     await on_call_ended(db, call_id)
 
-    assert await run_transcription_worker(db, settings, pool=pool, clock=clock,
-                                          until_idle=True) == 1
+    assert (
+        await run_transcription_worker(db, settings, pool=pool, clock=clock, until_idle=True) == 1
+    )
     job = await job_of(db, call_id)
     assert (job.status, job.attempts, job.last_error) == (JobStatus.DONE, 1, None)
     assert job.lease_owner is None and job.finished_at == clock.now()
@@ -191,14 +208,16 @@ async def test_worker_transcribes_both_legs_scores_and_finishes(
     # Done is done: no second transcription, however often the call is queued again.
     await on_call_ended(db, call_id)
     done_before = pool.files_done
-    assert await run_transcription_worker(db, settings, pool=pool, clock=clock,
-                                          until_idle=True) == 0
+    assert (
+        await run_transcription_worker(db, settings, pool=pool, clock=clock, until_idle=True) == 0
+    )
     assert pool.files_done == done_before
     assert await count(db, Transcript) == 2 and await count(db, CallScore) == 1
 
 
-async def test_a_queued_job_survives_a_restart(database_url: str, settings: Settings,
-                                               replay: Replay, clock: FixedClock) -> None:
+async def test_a_queued_job_survives_a_restart(
+    database_url: str, settings: Settings, replay: Replay, clock: FixedClock
+) -> None:
     before = Database(database_url)
     call_id = await add_call(before)
     await on_call_ended(before, call_id)
@@ -206,8 +225,12 @@ async def test_a_queued_job_survives_a_restart(database_url: str, settings: Sett
 
     after = Database(database_url)
     try:
-        assert await run_transcription_worker(after, settings, pool=replay, clock=clock,
-                                              until_idle=True) == 1
+        assert (
+            await run_transcription_worker(
+                after, settings, pool=replay, clock=clock, until_idle=True
+            )
+            == 1
+        )
         assert (await job_of(after, call_id)).status is JobStatus.DONE
         assert len(await transcripts_of(after, call_id)) == 2
     finally:
@@ -215,33 +238,44 @@ async def test_a_queued_job_survives_a_restart(database_url: str, settings: Sett
 
 
 async def test_an_abandoned_job_is_taken_over_when_its_lease_runs_out(
-        database_url: str, settings: Settings, replay: Replay, clock: FixedClock) -> None:
+    database_url: str, settings: Settings, replay: Replay, clock: FixedClock
+) -> None:
     crashed = Database(database_url)
     call_id = await add_call(crashed)
     await on_call_ended(crashed, call_id)
     async with crashed.session() as session:  # a worker claims it, then the server dies
-        claimed = await claim_next_job(session, worker="dead-worker", now=clock.now(),
-                                       lease_seconds=60, max_attempts=3)
+        claimed = await claim_next_job(
+            session, worker="dead-worker", now=clock.now(), lease_seconds=60, max_attempts=3
+        )
         assert claimed is not None and claimed.status is JobStatus.RUNNING
     await crashed.dispose()
 
     restarted = Database(database_url)
     try:
         clock.advance(seconds=30)  # the lease still holds: nobody else touches it
-        assert await run_transcription_worker(restarted, settings, pool=replay, clock=clock,
-                                              until_idle=True) == 0
+        assert (
+            await run_transcription_worker(
+                restarted, settings, pool=replay, clock=clock, until_idle=True
+            )
+            == 0
+        )
         assert replay.asked == []
         clock.advance(seconds=31)
-        assert await run_transcription_worker(restarted, settings, pool=replay, clock=clock,
-                                              until_idle=True) == 1
+        assert (
+            await run_transcription_worker(
+                restarted, settings, pool=replay, clock=clock, until_idle=True
+            )
+            == 1
+        )
         assert sorted(replay.asked) == ["inbound-1001-agent.wav", "inbound-1001-customer.wav"]
         job = await job_of(restarted, call_id)
         assert (job.status, job.attempts) == (JobStatus.DONE, 2)
         assert [t.leg for t in await transcripts_of(restarted, call_id)] == list(Leg)
 
         async with restarted.session() as session:  # the old worker wakes up: too late
-            assert not await finish_job(session, job_id=job.id, worker="dead-worker",
-                                        now=clock.now())
+            assert not await finish_job(
+                session, job_id=job.id, worker="dead-worker", now=clock.now()
+            )
         assert await count(restarted, Transcript) == 2
     finally:
         await restarted.dispose()
@@ -259,12 +293,16 @@ def _kill_when_busy(pool: TranscriptionPool, name: str) -> None:
 
 
 async def test_a_killed_transcription_process_costs_one_attempt(
-        db: Database, settings: Settings, pool: TranscriptionPool, clock: FixedClock) -> None:
+    db: Database, settings: Settings, pool: TranscriptionPool, clock: FixedClock
+) -> None:
     call_id = await add_call(db)
     await on_call_ended(db, call_id)
     crashes = pool.crashes
-    worker = asyncio.create_task(run_transcription_worker(
-        db, settings, pool=pool, clock=clock, until_idle=True, retry_delay=0))
+    worker = asyncio.create_task(
+        run_transcription_worker(
+            db, settings, pool=pool, clock=clock, until_idle=True, retry_delay=0
+        )
+    )
     await asyncio.to_thread(_kill_when_busy, pool, "inbound-1001-customer.wav")
     assert await worker == 2  # the killed attempt, then the retry
     assert pool.crashes == crashes + 1
@@ -287,17 +325,27 @@ asyncio.run(run_transcription_worker(Database(url), settings, lease_seconds=600)
 """
 
 
-async def test_a_killed_worker_process_loses_no_job(database_url: str, settings: Settings,
-                                                    recordings: Path,
-                                                    pool: TranscriptionPool) -> None:
+async def test_a_killed_worker_process_loses_no_job(
+    database_url: str, settings: Settings, recordings: Path, pool: TranscriptionPool
+) -> None:
     database = Database(database_url)
     try:
         call_id = await add_call(database)
         await on_call_ended(database, call_id)
         process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_PROCESS, database_url, str(recordings),
-             str(audio.KOREAN_MODEL)], cwd=ROOT, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-c",
+                _WORKER_PROCESS,
+                database_url,
+                str(recordings),
+                str(audio.KOREAN_MODEL),
+            ],
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             deadline = time.monotonic() + 60
             while (await job_of(database, call_id)).status is JobStatus.QUEUED:
@@ -314,8 +362,12 @@ async def test_a_killed_worker_process_loses_no_job(database_url: str, settings:
         assert await count(database, Transcript) == 0
 
         later = FixedClock(job.lease_expires_at + timedelta(seconds=1))
-        assert await run_transcription_worker(database, settings, pool=pool, clock=later,
-                                              until_idle=True) == 1
+        assert (
+            await run_transcription_worker(
+                database, settings, pool=pool, clock=later, until_idle=True
+            )
+            == 1
+        )
         job = await job_of(database, call_id)
         assert (job.status, job.attempts) == (JobStatus.DONE, 2)
         assert len(await transcripts_of(database, call_id)) == 2
@@ -324,16 +376,23 @@ async def test_a_killed_worker_process_loses_no_job(database_url: str, settings:
 
 
 async def test_a_failing_file_is_retried_then_failed_with_the_error(
-        db: Database, settings: Settings, pool: TranscriptionPool, clock: FixedClock) -> None:
+    db: Database, settings: Settings, pool: TranscriptionPool, clock: FixedClock
+) -> None:
     broken = await add_call(db, agent="broken-agent.wav", customer=None)
     missing = await add_call(db, linkedid="missing", customer="not-copied-yet.wav")
     await on_call_ended(db, broken)
     await on_call_ended(db, missing)
 
-    assert await run_transcription_worker(db, settings, pool=pool, clock=clock,
-                                          until_idle=True, retry_delay=0) == 6
-    for call_id, problem in ((broken, "broken-agent.wav: not a WAV file"),
-                             (missing, f"recording {MONITOR}/not-copied-yet.wav not found")):
+    assert (
+        await run_transcription_worker(
+            db, settings, pool=pool, clock=clock, until_idle=True, retry_delay=0
+        )
+        == 6
+    )
+    for call_id, problem in (
+        (broken, "broken-agent.wav: not a WAV file"),
+        (missing, f"recording {MONITOR}/not-copied-yet.wav not found"),
+    ):
         job = await job_of(db, call_id)
         assert (job.status, job.attempts) == (JobStatus.FAILED, 3)  # 1 + 2 retries
         assert problem in (job.last_error or "")
@@ -341,15 +400,15 @@ async def test_a_failing_file_is_retried_then_failed_with_the_error(
     assert await count(db, Transcript) == 0
 
 
-async def test_a_retry_waits_for_its_delay(db: Database, settings: Settings,
-                                           pool: TranscriptionPool, clock: FixedClock) -> None:
+async def test_a_retry_waits_for_its_delay(
+    db: Database, settings: Settings, pool: TranscriptionPool, clock: FixedClock
+) -> None:
     call_id = await add_call(db, agent="broken-agent.wav", customer=None)
     await on_call_ended(db, call_id)
     run = {"pool": pool, "clock": clock, "until_idle": True, "retry_delay": 60}
     assert await run_transcription_worker(db, settings, **run) == 1
     job = await job_of(db, call_id)
-    assert (job.status, job.not_before) == (JobStatus.QUEUED,
-                                            clock.now() + timedelta(seconds=60))
+    assert (job.status, job.not_before) == (JobStatus.QUEUED, clock.now() + timedelta(seconds=60))
     assert await run_transcription_worker(db, settings, **run) == 0
     clock.advance(seconds=60)
     assert await run_transcription_worker(db, settings, **run) == 1
@@ -357,22 +416,25 @@ async def test_a_retry_waits_for_its_delay(db: Database, settings: Settings,
 
 
 async def test_a_broken_rules_file_keeps_the_transcripts_and_says_why(
-        db: Database, settings: Settings, replay: Replay, clock: FixedClock,
-        tmp_path: Path) -> None:
+    db: Database, settings: Settings, replay: Replay, clock: FixedClock, tmp_path: Path
+) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text('[[rules]]\nid = "greeting"\nkind = "phrase_present"\npoints = 2\n')
     settings = settings.model_copy(update={"qa_rules_path": rules})
     call_id = await add_call(db)
     await on_call_ended(db, call_id)
 
-    assert await run_transcription_worker(db, settings, pool=replay, clock=clock,
-                                          until_idle=True) == 1
+    assert (
+        await run_transcription_worker(db, settings, pool=replay, clock=clock, until_idle=True) == 1
+    )
     job = await job_of(db, call_id)
     assert job.status is JobStatus.DONE
-    assert job.last_error == (f"not scored: {rules}: rule 'greeting': unknown kind "
-                              "'phrase_present' (did you mean 'phrases_present'?); known "
-                              "kinds: hangup_order, interruption, long_silence, "
-                              "phrases_absent, phrases_present, ring_time")
+    assert job.last_error == (
+        f"not scored: {rules}: rule 'greeting': unknown kind "
+        "'phrase_present' (did you mean 'phrases_present'?); known "
+        "kinds: hangup_order, interruption, long_silence, "
+        "phrases_absent, phrases_present, ring_time"
+    )
     assert len(await transcripts_of(db, call_id)) == 2
     assert await count(db, CallScore) == 0
 
@@ -381,8 +443,7 @@ async def test_a_broken_rules_file_keeps_the_transcripts_and_says_why(
     assert len(stored.rules) == 10 and stored.max_score == 14
 
 
-async def test_two_workers_never_hold_the_same_job(database_url: str,
-                                                   clock: FixedClock) -> None:
+async def test_two_workers_never_hold_the_same_job(database_url: str, clock: FixedClock) -> None:
     first, second = Database(database_url), Database(database_url)
     try:
         for n in range(3):
@@ -390,13 +451,15 @@ async def test_two_workers_never_hold_the_same_job(database_url: str,
 
         async def claim(database: Database, name: str) -> int | None:
             async with database.session() as session:
-                job = await claim_next_job(session, worker=name, now=clock.now(),
-                                           lease_seconds=60, max_attempts=3)
+                job = await claim_next_job(
+                    session, worker=name, now=clock.now(), lease_seconds=60, max_attempts=3
+                )
                 await asyncio.sleep(0.05)  # hold the transaction while the other claims
                 return None if job is None else job.id
 
-        claims = await asyncio.gather(claim(first, "a"), claim(second, "b"),
-                                      claim(first, "c"), claim(second, "d"))
+        claims = await asyncio.gather(
+            claim(first, "a"), claim(second, "b"), claim(first, "c"), claim(second, "d")
+        )
         held = [job_id for job_id in claims if job_id is not None]
         assert len(held) == len(set(held)) == 3
     finally:

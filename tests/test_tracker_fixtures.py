@@ -24,57 +24,86 @@ from telephony.tracker import CallTracker
 from tests.conftest import FIXTURES
 
 EXPECTED = {
-    "inbound_queue_answered": [{
-        "linkedid": "1795438127.0",
-        "direction": "inbound",  # VarSet CALL_TYPE=inbound, QueueCallerJoin
-        "caller": "13800138000",  # NewCallerid on the first channel
-        "dialed": None,
-        "queue": "service",  # QueueCallerJoin Queue
-        "agents_rung": ["Local/1002@agents/n", "Local/1001@agents/n"],  # AgentCalled ×2, in order
-        "agent": "Local/1001@agents/n",  # AgentConnect Interface
-        "outcome": "answered",
-        "wait_seconds": 1, "ring_seconds": 1,  # AgentConnect HoldTime / RingTime
-        "talk_seconds": 4,  # AgentComplete TalkTime
-        "hung_up_by": "agent",  # AgentComplete Reason: agent
-        "hangup_cause": 16,  # Hangup of Local/s@inbound-customer-00000000;1
-        "recording": "/var/spool/asterisk/monitor/inbound-13800138000-1795438127.0.wav",
-    }],
-    "live_call_queries": [{
-        "linkedid": "1795438177.24", "direction": "inbound", "caller": "13800138002",
-        "dialed": None, "queue": "sales",
-        "agents_rung": ["Local/1003@agents/n"], "agent": None,
-        "outcome": "abandoned",  # QueueCallerAbandon
-        "wait_seconds": 6,  # QueueCallerAbandon HoldTime
-        "ring_seconds": None, "talk_seconds": None,
-        "hung_up_by": "customer",  # the caller abandoned
-        "hangup_cause": 16, "recording": None,  # no MixMonitor in this dialplan
-    }],
-    "outbound_callback_dial_bridged": [{
-        "linkedid": "1795438143.8",
-        "direction": "outbound",  # originated (DialBegin without Channel), CALL_TYPE=callback
-        "caller": "1001",  # the originate's CallerID on the agent leg
-        "dialed": "13900139000",  # DialBegin from the agent leg, DialString 13900139000@customers
-        "queue": None,
-        "agents_rung": ["Local/1001@agent-phone"],  # the originated leg is the agent's phone
-        "agent": "Local/1001@agent-phone",
-        "outcome": "answered",  # DialEnd ANSWER for the customer leg
-        "wait_seconds": None, "ring_seconds": None, "talk_seconds": None,  # no queue events
-        "hung_up_by": "customer",  # first hangup after the bridge: customers-00000005;2
-        "hangup_cause": 16,
-        "recording": "/var/spool/asterisk/monitor/callback-13900139000-1795438143.8.wav",
-    }],
-    "callback_busy": [{
-        "linkedid": "1795438152.12", "direction": "outbound",
-        "caller": "4008009000",  # CallerID of the originate
-        "dialed": "13700137000",  # the originate's dial string Local/13700137000@customers
-        "queue": None, "agents_rung": [], "agent": None,
-        "outcome": "busy",  # OriginateResponse Reason 5, DialEnd BUSY
-        "wait_seconds": None, "ring_seconds": None, "talk_seconds": None,
-        "hung_up_by": None,  # nobody answered
-        "hangup_cause": 17,  # ;1 says 0 (Unknown), its Local twin ;2 says 17 (User busy)
-        "recording": None,
-    }],
-    "login_ok": [], "login_bad_secret": [], "unknown_action": [], "queue_status_idle": [],
+    "inbound_queue_answered": [
+        {
+            "linkedid": "1795438127.0",
+            "direction": "inbound",  # VarSet CALL_TYPE=inbound, QueueCallerJoin
+            "caller": "13800138000",  # NewCallerid on the first channel
+            "dialed": None,
+            "queue": "service",  # QueueCallerJoin Queue
+            "agents_rung": [
+                "Local/1002@agents/n",
+                "Local/1001@agents/n",
+            ],  # AgentCalled ×2, in order
+            "agent": "Local/1001@agents/n",  # AgentConnect Interface
+            "outcome": "answered",
+            "wait_seconds": 1,
+            "ring_seconds": 1,  # AgentConnect HoldTime / RingTime
+            "talk_seconds": 4,  # AgentComplete TalkTime
+            "hung_up_by": "agent",  # AgentComplete Reason: agent
+            "hangup_cause": 16,  # Hangup of Local/s@inbound-customer-00000000;1
+            "recording": "/var/spool/asterisk/monitor/inbound-13800138000-1795438127.0.wav",
+        }
+    ],
+    "live_call_queries": [
+        {
+            "linkedid": "1795438177.24",
+            "direction": "inbound",
+            "caller": "13800138002",
+            "dialed": None,
+            "queue": "sales",
+            "agents_rung": ["Local/1003@agents/n"],
+            "agent": None,
+            "outcome": "abandoned",  # QueueCallerAbandon
+            "wait_seconds": 6,  # QueueCallerAbandon HoldTime
+            "ring_seconds": None,
+            "talk_seconds": None,
+            "hung_up_by": "customer",  # the caller abandoned
+            "hangup_cause": 16,
+            "recording": None,  # no MixMonitor in this dialplan
+        }
+    ],
+    "outbound_callback_dial_bridged": [
+        {
+            "linkedid": "1795438143.8",
+            "direction": "outbound",  # originated (DialBegin without Channel), CALL_TYPE=callback
+            "caller": "1001",  # the originate's CallerID on the agent leg
+            # DialBegin from the agent leg, DialString 13900139000@customers
+            "dialed": "13900139000",
+            "queue": None,
+            "agents_rung": ["Local/1001@agent-phone"],  # the originated leg is the agent's phone
+            "agent": "Local/1001@agent-phone",
+            "outcome": "answered",  # DialEnd ANSWER for the customer leg
+            "wait_seconds": None,
+            "ring_seconds": None,
+            "talk_seconds": None,  # no queue events
+            "hung_up_by": "customer",  # first hangup after the bridge: customers-00000005;2
+            "hangup_cause": 16,
+            "recording": "/var/spool/asterisk/monitor/callback-13900139000-1795438143.8.wav",
+        }
+    ],
+    "callback_busy": [
+        {
+            "linkedid": "1795438152.12",
+            "direction": "outbound",
+            "caller": "4008009000",  # CallerID of the originate
+            "dialed": "13700137000",  # the originate's dial string Local/13700137000@customers
+            "queue": None,
+            "agents_rung": [],
+            "agent": None,
+            "outcome": "busy",  # OriginateResponse Reason 5, DialEnd BUSY
+            "wait_seconds": None,
+            "ring_seconds": None,
+            "talk_seconds": None,
+            "hung_up_by": None,  # nobody answered
+            "hangup_cause": 17,  # ;1 says 0 (Unknown), its Local twin ;2 says 17 (User busy)
+            "recording": None,
+        }
+    ],
+    "login_ok": [],
+    "login_bad_secret": [],
+    "unknown_action": [],
+    "queue_status_idle": [],
 }
 KEYS = list(EXPECTED["inbound_queue_answered"][0])
 
@@ -90,36 +119,51 @@ def _fold(messages: list[Message]) -> list[dict]:
         at += timedelta(milliseconds=10)
         if "Event" in message:
             tracker.feed(message, at)
-    return [{k: r.replay_json()[k] for k in KEYS}
-            for r in tracker.recent_calls() + tracker.live_calls()]
+    return [
+        {k: r.replay_json()[k] for k in KEYS} for r in tracker.recent_calls() + tracker.live_calls()
+    ]
 
 
 def test_every_fixture_is_covered() -> None:
-    names = {p.name.removesuffix(".txt") for p in FIXTURES.glob("*.txt")
-             if not p.name.endswith(".sent.txt")}
+    names = {
+        p.name.removesuffix(".txt")
+        for p in FIXTURES.glob("*.txt")
+        if not p.name.endswith(".sent.txt")
+    }
     assert names == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_replay_gives_the_calls_in_the_capture(name: str) -> None:
-    assert [{k: r.replay_json()[k] for k in KEYS}
-            for r in replay([FIXTURES / f"{name}.txt"])] == EXPECTED[name]
+    assert [
+        {k: r.replay_json()[k] for k in KEYS} for r in replay([FIXTURES / f"{name}.txt"])
+    ] == EXPECTED[name]
 
 
 def test_replay_command_prints_one_json_object_per_call() -> None:
-    files = [str(FIXTURES / f"{n}.txt") for n in ("inbound_queue_answered", "callback_busy",
-                                                   "login_ok")]
-    result = subprocess.run([sys.executable, "-m", "web.cli", "ami", "replay", *files],
-                            capture_output=True, text=True, check=True)
+    files = [
+        str(FIXTURES / f"{n}.txt") for n in ("inbound_queue_answered", "callback_busy", "login_ok")
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "web.cli", "ami", "replay", *files],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["linkedid"] for line in lines] == ["1795438127.0", "1795438152.12"]
-    for line, expected in zip(lines, EXPECTED["inbound_queue_answered"]
-                              + EXPECTED["callback_busy"], strict=True):
+    for line, expected in zip(
+        lines, EXPECTED["inbound_queue_answered"] + EXPECTED["callback_busy"], strict=True
+    ):
         assert {k: line[k] for k in KEYS} == expected
 
 
-CALL_FIXTURES = ["inbound_queue_answered", "live_call_queries",
-                 "outbound_callback_dial_bridged", "callback_busy"]
+CALL_FIXTURES = [
+    "inbound_queue_answered",
+    "live_call_queries",
+    "outbound_callback_dial_bridged",
+    "callback_busy",
+]
 
 
 @pytest.mark.parametrize("name", CALL_FIXTURES)
@@ -140,8 +184,15 @@ def test_duplicated_dial_and_hangup_events_change_nothing(name: str) -> None:
     doubled = []
     for message in _messages(name):
         doubled.append(message)
-        if message.get("Event") in ("DialEnd", "DialBegin", "AgentCalled", "Hangup",
-                                    "BridgeEnter", "Newchannel", "AgentConnect"):
+        if message.get("Event") in (
+            "DialEnd",
+            "DialBegin",
+            "AgentCalled",
+            "Hangup",
+            "BridgeEnter",
+            "Newchannel",
+            "AgentConnect",
+        ):
             doubled.append(message)
     assert _fold(doubled) == EXPECTED[name]
 
@@ -151,8 +202,16 @@ def test_unknown_events_and_varset_floods_change_nothing(name: str) -> None:
     noisy = []
     for i, message in enumerate(_messages(name)):
         noisy.append(message)
-        noisy.append(Message({"Event": "VarSet", "Variable": f"NOISE_{i}", "Value": "x",
-                              "Uniqueid": message.get("Uniqueid", "")}))
+        noisy.append(
+            Message(
+                {
+                    "Event": "VarSet",
+                    "Variable": f"NOISE_{i}",
+                    "Value": "x",
+                    "Uniqueid": message.get("Uniqueid", ""),
+                }
+            )
+        )
         noisy.append(Message({"Event": "SomethingNew", "Linkedid": "1795438127.0"}))
     assert _fold(noisy) == EXPECTED[name]
 
@@ -167,7 +226,9 @@ def test_screen_pop_events_of_the_queue_call() -> None:
             events += tracker.feed(message, at)
     rings = [e for e in events if isinstance(e, AgentRinging)]
     assert [(e.extension, e.caller, e.queue) for e in rings] == [
-        ("1002", "13800138000", "service"), ("1001", "13800138000", "service")]
+        ("1002", "13800138000", "service"),
+        ("1001", "13800138000", "service"),
+    ]
     answered = [e for e in events if isinstance(e, CallAnswered)]
     assert [(e.extension, e.interface) for e in answered] == [("1001", "Local/1001@agents/n")]
     stopped = [e for e in events if isinstance(e, RingStopped)]
@@ -185,17 +246,30 @@ def test_agent_first_callback_rings_the_agent_with_the_customer_number() -> None
     # The dialer passes the attempt and the customer's number as originate variables.
     index = next(i for i, m in enumerate(messages) if m.get("Event") == "Newchannel")
     for variable, value in (("CC_ATTEMPT_ID", "42"), ("CC_CUSTOMER_NUMBER", "13900139000")):
-        messages.insert(index + 1, Message({
-            "Event": "VarSet", "Channel": "Local/1001@agent-phone-00000004;1",
-            "Uniqueid": "1795438143.8", "Linkedid": "1795438143.8",
-            "Variable": variable, "Value": value}))
+        messages.insert(
+            index + 1,
+            Message(
+                {
+                    "Event": "VarSet",
+                    "Channel": "Local/1001@agent-phone-00000004;1",
+                    "Uniqueid": "1795438143.8",
+                    "Linkedid": "1795438143.8",
+                    "Variable": variable,
+                    "Value": value,
+                }
+            ),
+        )
     events = []
     for message in messages:
         if "Event" in message:
             events += tracker.feed(message, at)
     ring = next(e for e in events if isinstance(e, AgentRinging))
     assert (ring.extension, ring.caller, ring.attempt_id, ring.direction) == (
-        "1001", "13900139000", 42, "outbound")
+        "1001",
+        "13900139000",
+        42,
+        "outbound",
+    )
     record = next(e for e in events if isinstance(e, CallEnded)).record
     assert record.attempt_id == 42 and record.customer_number == "13900139000"
 

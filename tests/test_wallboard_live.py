@@ -61,6 +61,7 @@ class Wallboard:
                 return bool(self.latest() and check(self))
             except (StopIteration, KeyError):
                 return False
+
         await until(ok, timeout)
         latest = self.latest()
         assert latest is not None
@@ -73,15 +74,15 @@ class Wallboard:
 
 async def _wallboard(system: LiveSystem, client: httpx.AsyncClient) -> Wallboard:
     cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-    socket = await websockets.connect(system.ws_url, additional_headers={"Cookie": cookie},
-                                      origin=Origin(system.url))
+    socket = await websockets.connect(
+        system.ws_url, additional_headers={"Cookie": cookie}, origin=Origin(system.url)
+    )
     hello = json.loads(await socket.recv())
     assert hello["type"] == "hello"
     return Wallboard(socket)
 
 
-async def test_wallboard_follows_a_waiting_answered_and_abandoned_call(
-        system: LiveSystem) -> None:
+async def test_wallboard_follows_a_waiting_answered_and_abandoned_call(system: LiveSystem) -> None:
     boss = await system.login("supervisor")
     agent = await system.login("agent1")
     board = await _wallboard(system, boss)
@@ -91,8 +92,7 @@ async def test_wallboard_follows_a_waiting_answered_and_abandoned_call(
     assert board.agent("1001")["status"] == "logged_out"
 
     # Nobody is ready: the caller waits in the queue.
-    linkedid = await system.sim.place_inbound_call("13800138000", answer_after=2,
-                                                   talk_seconds=10)
+    linkedid = await system.sim.place_inbound_call("13800138000", answer_after=2, talk_seconds=10)
     waiting = await board.wait(lambda b: b.queue()["waiting"] == 1)
     service = board.queue()
     assert service["oldest_waiting_since"] is not None and service["offered"] == 0
@@ -129,8 +129,7 @@ async def test_wallboard_follows_a_waiting_answered_and_abandoned_call(
     response = await boss.get("/api/wallboard")
     assert response.status_code == 200
     api_service = next(q for q in response.json()["queues"] if q["queue"] == "service")
-    assert (api_service["offered"], api_service["answered"], api_service["abandoned"]) == \
-        (2, 1, 1)
+    assert (api_service["offered"], api_service["answered"], api_service["abandoned"]) == (2, 1, 1)
     hours = response.json()["hours"]
     assert sum(h["answered"] for h in hours) == 1 and sum(h["abandoned"] for h in hours) == 1
     assert (await agent.get("/api/wallboard")).status_code == 403
@@ -140,12 +139,12 @@ async def test_wallboard_follows_a_waiting_answered_and_abandoned_call(
         await client.aclose()
 
 
-async def test_no_wallboard_for_agents_and_no_pushes_without_watchers(
-        system: LiveSystem) -> None:
+async def test_no_wallboard_for_agents_and_no_pushes_without_watchers(system: LiveSystem) -> None:
     agent = await system.login("agent1")
     cookie = "; ".join(f"{k}={v}" for k, v in agent.cookies.items())
-    socket = await websockets.connect(system.ws_url, additional_headers={"Cookie": cookie},
-                                      origin=Origin(system.url))
+    socket = await websockets.connect(
+        system.ws_url, additional_headers={"Cookie": cookie}, origin=Origin(system.url)
+    )
     board = Wallboard(socket)
     await agent.put("/api/agent/state", json={"status": "ready"})
     await system.sim.place_inbound_call("13800138000", answer_after=1, talk_seconds=1)

@@ -45,14 +45,21 @@ def _view(grant: AccessGrant, svc: Services, names: dict[int, str]) -> dict[str,
     def iso(value: Any) -> str | None:
         return value.isoformat() if value else None
 
-    return {"id": grant.id, "requester_id": grant.requester_id,
-            "requester_name": names.get(grant.requester_id, ""),
-            "project_id": grant.project_id, "customer_id": grant.customer_id,
-            "reason": grant.reason, "wanted_until": iso(grant.wanted_until),
-            "status": access.effective_status(grant, svc.clock.now()),
-            "decided_by_id": grant.decided_by_id, "decided_at": iso(grant.decided_at),
-            "expires_at": iso(grant.expires_at), "decision_note": grant.decision_note,
-            "created_at": iso(grant.created_at)}
+    return {
+        "id": grant.id,
+        "requester_id": grant.requester_id,
+        "requester_name": names.get(grant.requester_id, ""),
+        "project_id": grant.project_id,
+        "customer_id": grant.customer_id,
+        "reason": grant.reason,
+        "wanted_until": iso(grant.wanted_until),
+        "status": access.effective_status(grant, svc.clock.now()),
+        "decided_by_id": grant.decided_by_id,
+        "decided_at": iso(grant.decided_at),
+        "expires_at": iso(grant.expires_at),
+        "decision_note": grant.decision_note,
+        "created_at": iso(grant.created_at),
+    }
 
 
 async def _names(session: Any, ids: set[int]) -> dict[int, str]:
@@ -61,74 +68,119 @@ async def _names(session: Any, ids: set[int]) -> dict[int, str]:
 
 
 @router.post("/access-requests", status_code=201)
-async def request_access(body: RequestIn, caller: Caller = Depends(requesters),
-                         svc: Services = Depends(services)) -> dict[str, Any]:
+async def request_access(
+    body: RequestIn, caller: Caller = Depends(requesters), svc: Services = Depends(services)
+) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
         grant = await access.request_access(
-            session, requester_id=caller.id, project_id=body.project_id,
-            customer_id=body.customer_id, reason=body.reason,
-            wanted_until=body.wanted_until, now=now)
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="access.request", entity_type="access_grant",
-                           entity_id=grant.id, at=now)
+            session,
+            requester_id=caller.id,
+            project_id=body.project_id,
+            customer_id=body.customer_id,
+            reason=body.reason,
+            wanted_until=body.wanted_until,
+            now=now,
+        )
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="access.request",
+            entity_type="access_grant",
+            entity_id=grant.id,
+            at=now,
+        )
         return _view(grant, svc, {caller.id: caller.user.display_name})
 
 
 @router.get("/access-requests")
-async def list_requests(caller: Caller = Depends(listers), svc: Services = Depends(services),
-                        status: GrantStatus | None = None,
-                        limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+async def list_requests(
+    caller: Caller = Depends(listers),
+    svc: Services = Depends(services),
+    status: GrantStatus | None = None,
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[dict[str, Any]]:
     """A department sees its own requests; the manager sees everyone's."""
     async with svc.database.session() as session:
         grants = await access.get_list(
-            session, status=status, limit=limit,
-            requester_id=caller.id if caller.role is Role.DEPARTMENT else None)
+            session,
+            status=status,
+            limit=limit,
+            requester_id=caller.id if caller.role is Role.DEPARTMENT else None,
+        )
         names = await _names(session, {g.requester_id for g in grants})
         return [_view(g, svc, names) for g in grants]
 
 
-async def _decide(grant_id: int, body: DecisionIn, caller: Caller, svc: Services,
-                  action: str) -> dict[str, Any]:
+async def _decide(
+    grant_id: int, body: DecisionIn, caller: Caller, svc: Services, action: str
+) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
         grant = await access.get_or_raise(session, grant_id)
         if action == "revoke":
             await access.revoke(session, grant, by=caller.id, at=now, note=body.note)
         else:
-            await access.decide(session, grant, approve=action == "approve",
-                                decided_by=caller.id, at=now, expires_at=body.expires_at,
-                                note=body.note)
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action=f"access.{action}", entity_type="access_grant",
-                           entity_id=grant.id, at=now,
-                           detail={"expires_at": grant.expires_at.isoformat()
-                                   if grant.expires_at else None})
+            await access.decide(
+                session,
+                grant,
+                approve=action == "approve",
+                decided_by=caller.id,
+                at=now,
+                expires_at=body.expires_at,
+                note=body.note,
+            )
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action=f"access.{action}",
+            entity_type="access_grant",
+            entity_id=grant.id,
+            at=now,
+            detail={"expires_at": grant.expires_at.isoformat() if grant.expires_at else None},
+        )
         return _view(grant, svc, await _names(session, {grant.requester_id}))
 
 
 @router.post("/access-requests/{grant_id}/approve")
-async def approve(grant_id: int, body: DecisionIn, caller: Caller = Depends(managers),
-                  svc: Services = Depends(services)) -> dict[str, Any]:
+async def approve(
+    grant_id: int,
+    body: DecisionIn,
+    caller: Caller = Depends(managers),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     return await _decide(grant_id, body, caller, svc, "approve")
 
 
 @router.post("/access-requests/{grant_id}/reject")
-async def reject(grant_id: int, body: DecisionIn, caller: Caller = Depends(managers),
-                 svc: Services = Depends(services)) -> dict[str, Any]:
+async def reject(
+    grant_id: int,
+    body: DecisionIn,
+    caller: Caller = Depends(managers),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     return await _decide(grant_id, body, caller, svc, "reject")
 
 
 @router.post("/access-requests/{grant_id}/revoke")
-async def revoke(grant_id: int, body: DecisionIn, caller: Caller = Depends(managers),
-                 svc: Services = Depends(services)) -> dict[str, Any]:
+async def revoke(
+    grant_id: int,
+    body: DecisionIn,
+    caller: Caller = Depends(managers),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     return await _decide(grant_id, body, caller, svc, "revoke")
 
 
 @router.get("/granted/projects/{project_id}/callbacks", response_model=ProjectCard)
-async def granted_callbacks(project_id: int, request: Request,
-                            caller: Caller = Depends(requesters),
-                            svc: Services = Depends(services)) -> ProjectCard:
+async def granted_callbacks(
+    project_id: int,
+    request: Request,
+    caller: Caller = Depends(requesters),
+    svc: Services = Depends(services),
+) -> ProjectCard:
     """A project's callback records, for a department holding a grant; every read is
     audited with the grant it was made under."""
     now = svc.clock.now()
@@ -137,12 +189,17 @@ async def granted_callbacks(project_id: int, request: Request,
         grant = await access.active_grant(session, user_id=caller.id, project=project, now=now)
         if grant is not None:
             [card] = await project_cards(session, [project], today=svc.today())
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="callbacks.read_under_grant" if grant
-                           else "callbacks.read_refused", entity_type="project",
-                           entity_id=project_id, at=now,
-                           detail={"grant_id": grant.id} if grant else {},
-                           ip=request.client.host if request.client else None)
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="callbacks.read_under_grant" if grant else "callbacks.read_refused",
+            entity_type="project",
+            entity_id=project_id,
+            at=now,
+            detail={"grant_id": grant.id} if grant else {},
+            ip=request.client.host if request.client else None,
+        )
     if grant is None:
         raise NoGrant("reading callback records needs the manager's approval", code="no_grant")
     return card

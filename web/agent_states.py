@@ -55,33 +55,41 @@ class AgentStates:
         self.sync = sync
 
     def _out(self, state: AgentState, pbx_synced: bool | None) -> AgentStateOut:
-        return AgentStateOut(user_id=state.user_id, status=state.status, reason=state.reason,
-                             since=state.since, wrapup_until=state.wrapup_until,
-                             pause_reasons=list(PAUSE_REASONS), pbx_synced=pbx_synced,
-                             server_time=self.svc.clock.now())
+        return AgentStateOut(
+            user_id=state.user_id,
+            status=state.status,
+            reason=state.reason,
+            since=state.since,
+            wrapup_until=state.wrapup_until,
+            pause_reasons=list(PAUSE_REASONS),
+            pbx_synced=pbx_synced,
+            server_time=self.svc.clock.now(),
+        )
 
     async def get(self, user_id: int) -> AgentStateOut:
         async with self.svc.database.session() as session:
-            return self._out(await agent_states.get(session, user_id, at=self.svc.clock.now()),
-                             None)
+            return self._out(
+                await agent_states.get(session, user_id, at=self.svc.clock.now()), None
+            )
 
     async def _apply(self, user: User, state: AgentState) -> bool | None:
         if self.sync is None or not user.extension:
             return None
-        return await self.sync.apply(AgentTarget(user.extension, user.display_name,
-                                                 state.status, state.reason))
+        return await self.sync.apply(
+            AgentTarget(user.extension, user.display_name, state.status, state.reason)
+        )
 
     def _push(self, out: AgentStateOut) -> None:
         self.svc.notify_user(out.user_id, "state", out.model_dump(mode="json"))
         self.svc.bus.publish(AgentStateChanged(out.user_id, out.status))
 
-    async def change(self, user_id: int, status: AgentStatus, reason: str | None
-                     ) -> AgentStateOut:
+    async def change(self, user_id: int, status: AgentStatus, reason: str | None) -> AgentStateOut:
         async with self.svc.database.session() as session:
             user = await session.get(User, user_id)
             assert user is not None
-            state = await agent_states.change(session, user_id=user_id, status=status,
-                                              reason=reason, at=self.svc.clock.now())
+            state = await agent_states.change(
+                session, user_id=user_id, status=status, reason=reason, at=self.svc.clock.now()
+            )
         out = self._out(state, await self._apply(user, state))
         self._push(out)
         return out
@@ -91,21 +99,35 @@ class AgentStates:
         if record.outcome != "answered" or not record.agent_extension:
             return
         async with self.svc.database.session() as session:
-            user = await session.scalar(select(User).where(
-                User.extension == record.agent_extension, User.role == Role.AGENT))
+            user = await session.scalar(
+                select(User).where(
+                    User.extension == record.agent_extension, User.role == Role.AGENT
+                )
+            )
             if user is None:
                 return
             state = await agent_states.start_wrapup(
-                session, user_id=user.id, at=self.svc.clock.now(),
-                seconds=self.svc.settings.wrapup_seconds)
+                session,
+                user_id=user.id,
+                at=self.svc.clock.now(),
+                seconds=self.svc.settings.wrapup_seconds,
+            )
         if state is not None:
             self._push(self._out(state, await self._apply(user, state)))
 
     async def end_expired_wrapups(self) -> None:
         async with self.svc.database.session() as session:
             ended = await agent_states.end_expired_wrapups(session, at=self.svc.clock.now())
-            users = {u.id: u for u in await session.scalars(
-                select(User).where(User.id.in_([s.user_id for s in ended])))} if ended else {}
+            users = (
+                {
+                    u.id: u
+                    for u in await session.scalars(
+                        select(User).where(User.id.in_([s.user_id for s in ended]))
+                    )
+                }
+                if ended
+                else {}
+            )
         for state in ended:
             self._push(self._out(state, await self._apply(users[state.user_id], state)))
 
@@ -120,10 +142,15 @@ class AgentStates:
     async def targets(self) -> list[AgentTarget]:
         async with self.svc.database.session() as session:
             rows = await session.execute(
-                select(User, AgentState).join(AgentState, AgentState.user_id == User.id)
-                .where(User.extension.is_not(None), User.is_active.is_(True)))
-            return [AgentTarget(u.extension, u.display_name, s.status, s.reason)
-                    for u, s in rows if u.extension]
+                select(User, AgentState)
+                .join(AgentState, AgentState.user_id == User.id)
+                .where(User.extension.is_not(None), User.is_active.is_(True))
+            )
+            return [
+                AgentTarget(u.extension, u.display_name, s.status, s.reason)
+                for u, s in rows
+                if u.extension
+            ]
 
     async def on_resynced(self, event: QueueMembersResynced) -> None:
         if not isinstance(self.sync, AgentPbxSync):

@@ -40,32 +40,43 @@ def _states(svc: Services) -> AgentStates:
 
 
 @router.get("/agent/state", response_model=AgentStateOut)
-async def my_state(caller: Caller = Depends(agent_only),
-                   svc: Services = Depends(services)) -> AgentStateOut:
+async def my_state(
+    caller: Caller = Depends(agent_only), svc: Services = Depends(services)
+) -> AgentStateOut:
     return await _states(svc).get(caller.id)
 
 
 @router.put("/agent/state", response_model=AgentStateOut)
-async def set_my_state(body: StateIn, caller: Caller = Depends(agent_only),
-                       svc: Services = Depends(services)) -> AgentStateOut:
+async def set_my_state(
+    body: StateIn, caller: Caller = Depends(agent_only), svc: Services = Depends(services)
+) -> AgentStateOut:
     """Ready, paused (with a reason) or logged out; the PBX's queues follow."""
     return await _states(svc).change(caller.id, body.status, body.reason)
 
 
 @router.get("/agents", response_model=list[AgentOut])
-async def all_agents(_: Caller = Depends(supervisors),
-                     svc: Services = Depends(services)) -> list[AgentOut]:
+async def all_agents(
+    _: Caller = Depends(supervisors), svc: Services = Depends(services)
+) -> list[AgentOut]:
     async with svc.database.session() as session:
-        agents = list(await session.scalars(select(User).where(User.role == Role.AGENT)
-                                            .order_by(User.extension, User.username)))
+        agents = list(
+            await session.scalars(
+                select(User).where(User.role == Role.AGENT).order_by(User.extension, User.username)
+            )
+        )
         states = {s.user_id: s for s in await agent_states.get_all(session)}
     out = []
     for user in agents:
         state = states.get(user.id)
-        out.append(AgentOut(
-            user_id=user.id, username=user.username, display_name=user.display_name,
-            extension=user.extension,
-            status=state.status if state else AgentStatus.LOGGED_OUT,
-            reason=state.reason if state else None,
-            since=state.since.isoformat() if state else None))
+        out.append(
+            AgentOut(
+                user_id=user.id,
+                username=user.username,
+                display_name=user.display_name,
+                extension=user.extension,
+                status=state.status if state else AgentStatus.LOGGED_OUT,
+                reason=state.reason if state else None,
+                since=state.since.isoformat() if state else None,
+            )
+        )
     return out

@@ -59,9 +59,15 @@ from web.wallboard_feed import WALLBOARD_EVENTS, WallboardFeed
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, database: Database | None = None,
-               clock: Clock | None = None, with_bridge: bool = True,
-               with_transcription: bool = True, roles: frozenset[Role] = ALL_ROLES) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+    with_bridge: bool = True,
+    with_transcription: bool = True,
+    roles: frozenset[Role] = ALL_ROLES,
+) -> FastAPI:
     """Build the app. A Database passed in stays the caller's to close (tests, the demo);
     `with_bridge=False` runs without a PBX (API tests); transcription runs in this process
     when a Vosk model is configured and `with_transcription` is on. `roles`: this process's
@@ -73,8 +79,14 @@ def create_app(settings: Settings, *, database: Database | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = Services(settings=settings, database=db, clock=clock or SystemClock(),
-                       bus=EventBus(), outbox=Outbox(), metrics=Metrics())
+        svc = Services(
+            settings=settings,
+            database=db,
+            clock=clock or SystemClock(),
+            bus=EventBus(),
+            outbox=Outbox(),
+            metrics=Metrics(),
+        )
         app.state.services = svc
         cluster = wiring.connect(settings)
         # The bridge's bus is the web's one in a single process; with Redis, the bridge's
@@ -93,7 +105,8 @@ def create_app(settings: Settings, *, database: Database | None = None,
                 svc.remote_pbx = wiring.remote_pbx(cluster, settings)
                 app.state.health_probes["pbx"] = svc.remote_pbx.health
         svc.agent_states = AgentStates(
-            svc, AgentPbxSync(svc.bridge, settings) if svc.bridge else svc.remote_pbx)
+            svc, AgentPbxSync(svc.bridge, settings) if svc.bridge else svc.remote_pbx
+        )
         if Role.WEB in roles:
             pops = PopService(svc)
             app.state.pops = pops
@@ -101,52 +114,73 @@ def create_app(settings: Settings, *, database: Database | None = None,
             if cluster is not None:
                 wiring.wire_web(cluster, svc, tasks)
         if Role.BRIDGE in roles:
-            bridge_bus.subscribe(svc.agent_states.handle, name="agent-states",
-                                 types=(CallEnded, QueueMembersResynced))
+            bridge_bus.subscribe(
+                svc.agent_states.handle,
+                name="agent-states",
+                types=(CallEnded, QueueMembersResynced),
+            )
 
             async def attempts(event: CallEnded) -> None:
                 await resolve_attempt(db, event.record, at=svc.clock.now())
 
             bridge_bus.subscribe(attempts, name="attempt-outcomes", types=(CallEnded,))
-            tasks.append(asyncio.create_task(svc.agent_states.run_wrapup_timer(),
-                                             name="wrapup-timer"))
+            tasks.append(
+                asyncio.create_task(svc.agent_states.run_wrapup_timer(), name="wrapup-timer")
+            )
             if cluster is not None and svc.bridge is not None:
                 wiring.wire_bridge(cluster, svc, svc.bridge, bridge_bus, tasks)
         if Role.WEB in roles:
             app.state.deadline_alerts = DeadlineAlerts(svc)
-            tasks.append(asyncio.create_task(app.state.deadline_alerts.run(),
-                                             name="deadline-alerts"))
+            tasks.append(
+                asyncio.create_task(app.state.deadline_alerts.run(), name="deadline-alerts")
+            )
             app.state.wallboard = WallboardFeed(svc)  # supervisors' wallboards, live
-            svc.bus.subscribe(app.state.wallboard.handle, name="wallboard",
-                              types=WALLBOARD_EVENTS)
+            svc.bus.subscribe(app.state.wallboard.handle, name="wallboard", types=WALLBOARD_EVENTS)
             tasks.append(asyncio.create_task(app.state.wallboard.run(), name="wallboard"))
         transcription = transcription_status(settings)
-        app.state.health_probes["transcription"] = lambda: {"enabled": transcription.enabled,
-                                                            "message": transcription.message}
+        app.state.health_probes["transcription"] = lambda: {
+            "enabled": transcription.enabled,
+            "message": transcription.message,
+        }
         (log.info if transcription.enabled else log.warning)("%s", transcription.message)
         stop_worker = asyncio.Event()
         if transcription.enabled and with_transcription and Role.WORKER in roles:
-            tasks.append(asyncio.create_task(
-                wiring.run_stream_worker(cluster, svc, stop_worker) if cluster is not None
-                else run_transcription_worker(
-                    db, settings, clock=svc.clock, stop=stop_worker,
-                    lease_seconds=settings.transcription_lease_seconds),
-                name="transcription"))
+            tasks.append(
+                asyncio.create_task(
+                    wiring.run_stream_worker(cluster, svc, stop_worker)
+                    if cluster is not None
+                    else run_transcription_worker(
+                        db,
+                        settings,
+                        clock=svc.clock,
+                        stop=stop_worker,
+                        lease_seconds=settings.transcription_lease_seconds,
+                    ),
+                    name="transcription",
+                )
+            )
         if svc.bridge is not None:
             await svc.bridge.start()
         follower: Bridge | None = None
         if with_bridge and Role.DIALER in roles and settings.dialer_enabled:
             if svc.bridge is None:  # the dialer's own AMI session: it follows, never stores
-                follower = Bridge(settings, db, EventBus(), clock=svc.clock,
-                                  records_calls=False)
+                follower = Bridge(settings, db, EventBus(), clock=svc.clock, records_calls=False)
                 await follower.start()
-            svc.dialer = Dialer(settings, db, svc.bridge or follower,  # type: ignore[arg-type]
-                                clock=svc.clock)
+            svc.dialer = Dialer(
+                settings,
+                db,
+                svc.bridge or follower,  # type: ignore[arg-type]
+                clock=svc.clock,
+            )
             app.state.health_probes["dialer"] = svc.dialer.health
             tasks.append(asyncio.create_task(svc.dialer.run(), name="dialer"))
             if cluster is not None:  # for the campaign pages of the other processes
-                tasks.append(asyncio.create_task(cluster.dialers.publish(
-                    process_name(), svc.dialer.health), name="dialer-board"))
+                tasks.append(
+                    asyncio.create_task(
+                        cluster.dialers.publish(process_name(), svc.dialer.health),
+                        name="dialer-board",
+                    )
+                )
         # Start-up's objects (≈300,000 in a loaded server) leave the collector's scans: a full
         # collection over them stalled the loop 150–300 ms, which screen pops felt (bench/).
         gc.freeze()
@@ -178,9 +212,26 @@ def create_app(settings: Settings, *, database: Database | None = None,
     app.state.database = db
     app.state.health_probes = {}
     errors.install(app)
-    for module in (health, auth, users, customers, callbacks, calls, recordings, qa, agents,
-                   campaigns, complaints, repairs, access, wallboard, reports, metrics, websocket,
-                   pages):
+    for module in (
+        health,
+        auth,
+        users,
+        customers,
+        callbacks,
+        calls,
+        recordings,
+        qa,
+        agents,
+        campaigns,
+        complaints,
+        repairs,
+        access,
+        wallboard,
+        reports,
+        metrics,
+        websocket,
+        pages,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     return app

@@ -44,9 +44,15 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(id=user.id, username=user.username, display_name=user.display_name,
-                   role=user.role, extension=user.extension, is_active=user.is_active,
-                   department=user.department)
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            extension=user.extension,
+            is_active=user.is_active,
+            department=user.department,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +79,7 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def authenticate(svc: Services, *, cookie: str | None, bearer: str | None
-                       ) -> Caller | None:
+async def authenticate(svc: Services, *, cookie: str | None, bearer: str | None) -> Caller | None:
     token = bearer or cookie
     if not token:
         return None
@@ -93,10 +98,21 @@ async def current_caller(request: Request, svc: Services = Depends(services)) ->
     caller = await authenticate(svc, cookie=request.cookies.get(COOKIE), bearer=_bearer(request))
     if caller is None:
         raise HTTPException(401, "log in first", headers={"WWW-Authenticate": "Bearer"})
-    if (caller.kind is SessionKind.BROWSER and request.method not in SAFE_METHODS
-            and request.headers.get(CSRF_HEADER) != caller.csrf_token):
-        raise HTTPException(403, [{"field": None, "code": "csrf_failed",
-                                   "message": "missing or wrong CSRF token; reload the page"}])
+    if (
+        caller.kind is SessionKind.BROWSER
+        and request.method not in SAFE_METHODS
+        and request.headers.get(CSRF_HEADER) != caller.csrf_token
+    ):
+        raise HTTPException(
+            403,
+            [
+                {
+                    "field": None,
+                    "code": "csrf_failed",
+                    "message": "missing or wrong CSRF token; reload the page",
+                }
+            ],
+        )
     return caller
 
 
@@ -105,8 +121,16 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Caller]]:
 
     async def dependency(caller: Caller = Depends(current_caller)) -> Caller:
         if caller.role not in roles:
-            raise HTTPException(403, [{"field": None, "code": "forbidden",
-                                       "message": f"this needs the role {' or '.join(roles)}"}])
+            raise HTTPException(
+                403,
+                [
+                    {
+                        "field": None,
+                        "code": "forbidden",
+                        "message": f"this needs the role {' or '.join(roles)}",
+                    }
+                ],
+            )
         return caller
 
     return dependency
@@ -140,39 +164,73 @@ async def _too_many_failures(svc: Services, username: str, ip: str | None) -> bo
     since = svc.clock.now() - FAILURE_WINDOW
     async with svc.database.session() as session:
         by_name = await session.scalar(
-            select(func.count()).select_from(AuditEntry)
-            .where(AuditEntry.action == "login_failed", AuditEntry.entity_type == "user",
-                   AuditEntry.entity_id == username, AuditEntry.at >= since))
-        by_ip = await session.scalar(
-            select(func.count()).select_from(AuditEntry)
-            .where(AuditEntry.action == "login_failed", AuditEntry.ip == ip,
-                   AuditEntry.at >= since)) if ip else 0
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.action == "login_failed",
+                AuditEntry.entity_type == "user",
+                AuditEntry.entity_id == username,
+                AuditEntry.at >= since,
+            )
+        )
+        by_ip = (
+            await session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(
+                    AuditEntry.action == "login_failed", AuditEntry.ip == ip, AuditEntry.at >= since
+                )
+            )
+            if ip
+            else 0
+        )
     return (by_name or 0) >= MAX_FAILURES or (by_ip or 0) >= MAX_FAILURES * 4
 
 
-async def _check_password(svc: Services, request: Request, credentials: Credentials
-                          ) -> User | Response:
+async def _check_password(
+    svc: Services, request: Request, credentials: Credentials
+) -> User | Response:
     ip = _ip(request)
     if await _too_many_failures(svc, credentials.username, ip):
-        return problem(429, "too_many_attempts",
-                       "too many failed logins; wait 15 minutes or ask an admin",
-                       headers={"Retry-After": str(int(FAILURE_WINDOW.total_seconds()))})
+        return problem(
+            429,
+            "too_many_attempts",
+            "too many failed logins; wait 15 minutes or ask an admin",
+            headers={"Retry-After": str(int(FAILURE_WINDOW.total_seconds()))},
+        )
     async with svc.database.session() as session:
         user = await users.authenticate(session, credentials.username, credentials.password)
         if user is None:
-            await audit.record(session, actor=credentials.username[:64], action="login_failed",
-                               entity_type="user", entity_id=credentials.username[:64], ip=ip,
-                               at=svc.clock.now())
+            await audit.record(
+                session,
+                actor=credentials.username[:64],
+                action="login_failed",
+                entity_type="user",
+                entity_id=credentials.username[:64],
+                ip=ip,
+                at=svc.clock.now(),
+            )
             return problem(401, "invalid_credentials", "wrong username or password")
-        await audit.record(session, actor=user.username, action="login", user_id=user.id,
-                           entity_type="user", entity_id=user.username, ip=ip,
-                           at=svc.clock.now())
+        await audit.record(
+            session,
+            actor=user.username,
+            action="login",
+            user_id=user.id,
+            entity_type="user",
+            entity_id=user.username,
+            ip=ip,
+            at=svc.clock.now(),
+        )
         return user
 
 
 @router.post("/login", response_model=LoginOut)
-async def login(credentials: Credentials, request: Request, response: Response,
-                svc: Services = Depends(services)) -> Any:
+async def login(
+    credentials: Credentials,
+    request: Request,
+    response: Response,
+    svc: Services = Depends(services),
+) -> Any:
     """Log in a browser: sets the session cookie and returns the CSRF token for the page."""
     user = await _check_password(svc, request, credentials)
     if isinstance(user, Response):
@@ -180,22 +238,41 @@ async def login(credentials: Credentials, request: Request, response: Response,
     lifetime = timedelta(hours=svc.settings.session_hours)
     async with svc.database.session() as session:
         token, row = await sessions.create(
-            session, user=user, kind=SessionKind.BROWSER, at=svc.clock.now(), lifetime=lifetime,
-            ip=_ip(request), user_agent=request.headers.get("user-agent"))
-    response.set_cookie(COOKIE, token, max_age=int(lifetime.total_seconds()), httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https", path="/")
+            session,
+            user=user,
+            kind=SessionKind.BROWSER,
+            at=svc.clock.now(),
+            lifetime=lifetime,
+            ip=_ip(request),
+            user_agent=request.headers.get("user-agent"),
+        )
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
     return LoginOut(user=UserOut.of(user), csrf_token=row.csrf_token)
 
 
 @router.post("/logout", status_code=204)
-async def logout(response: Response, caller: Caller = Depends(current_caller),
-                 svc: Services = Depends(services)) -> Response:
+async def logout(
+    response: Response, caller: Caller = Depends(current_caller), svc: Services = Depends(services)
+) -> Response:
     async with svc.database.session() as session:
         row = await session.get(UserSession, caller.session_id)
         if row is not None:
             await sessions.revoke(session, row, at=svc.clock.now())
-        await audit.record(session, actor=caller.user.username, action="logout",
-                           user_id=caller.id, at=svc.clock.now())
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            action="logout",
+            user_id=caller.id,
+            at=svc.clock.now(),
+        )
     response.status_code = 204
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -207,14 +284,21 @@ async def me(caller: Caller = Depends(current_caller)) -> LoginOut:
 
 
 @router.post("/tokens", response_model=TokenOut, status_code=201)
-async def create_token(body: TokenRequest, request: Request,
-                       svc: Services = Depends(services)) -> Any:
+async def create_token(
+    body: TokenRequest, request: Request, svc: Services = Depends(services)
+) -> Any:
     """A bearer token for API clients (`Authorization: Bearer …`), shown once."""
     user = await _check_password(svc, request, body)
     if isinstance(user, Response):
         return user
     async with svc.database.session() as session:
         token, row = await sessions.create(
-            session, user=user, kind=SessionKind.API, at=svc.clock.now(),
-            lifetime=timedelta(days=API_TOKEN_DAYS), ip=_ip(request), label=body.label)
+            session,
+            user=user,
+            kind=SessionKind.API,
+            at=svc.clock.now(),
+            lifetime=timedelta(days=API_TOKEN_DAYS),
+            ip=_ip(request),
+            label=body.label,
+        )
     return TokenOut(token=token, expires_at=row.expires_at.isoformat(), user=UserOut.of(user))

@@ -44,8 +44,9 @@ class AttemptIn(BaseModel):
 
 
 @router.get("/projects/{project_id}/callbacks", response_model=list[TaskCard])
-async def project_callbacks(project_id: int, _: Caller = Depends(readers),
-                            svc: Services = Depends(services)) -> list[TaskCard]:
+async def project_callbacks(
+    project_id: int, _: Caller = Depends(readers), svc: Services = Depends(services)
+) -> list[TaskCard]:
     async with svc.database.session() as session:
         project = await projects.get_or_raise(session, project_id)
         [card] = await project_cards(session, [project], today=svc.today())
@@ -53,38 +54,64 @@ async def project_callbacks(project_id: int, _: Caller = Depends(readers),
 
 
 @router.post("/callbacks/{task_id}/attempts", response_model=TaskCard, status_code=201)
-async def log_attempt(task_id: int, body: AttemptIn, caller: Caller = Depends(loggers),
-                      svc: Services = Depends(services)) -> TaskCard:
+async def log_attempt(
+    task_id: int,
+    body: AttemptIn,
+    caller: Caller = Depends(loggers),
+    svc: Services = Depends(services),
+) -> TaskCard:
     """Record a callback attempt; completes the caller's open attempt when one is named."""
     at = svc.clock.now()
     satisfaction = body.satisfaction.model_dump()
     async with svc.database.session() as session:
         call_id = body.call_id
         if call_id is None and body.linkedid:
-            call_id = await session.scalar(select(Call.id).where(
-                Call.pbx_id == svc.settings.pbx_id, Call.linkedid == body.linkedid))
+            call_id = await session.scalar(
+                select(Call.id).where(
+                    Call.pbx_id == svc.settings.pbx_id, Call.linkedid == body.linkedid
+                )
+            )
         task = await callbacks.get_or_raise(session, task_id)
         if body.attempt_id is not None:
-            attempt: CallbackAttempt | None = await session.get(CallbackAttempt,
-                                                                body.attempt_id)
+            attempt: CallbackAttempt | None = await session.get(CallbackAttempt, body.attempt_id)
             if attempt is None or attempt.task_id != task.id:
-                raise NotFound(f"no attempt {body.attempt_id} for this callback",
-                               code="attempt_not_found", field="attempt_id")
+                raise NotFound(
+                    f"no attempt {body.attempt_id} for this callback",
+                    code="attempt_not_found",
+                    field="attempt_id",
+                )
             if attempt.agent_id not in (None, caller.id) and caller.role is Role.AGENT:
                 raise Conflict("this attempt belongs to another agent", code="not_your_attempt")
             attempt.call_id = attempt.call_id or call_id
-            await campaigns.complete_attempt(session, attempt=attempt, outcome=body.outcome,
-                                             at=at, satisfaction=satisfaction,
-                                             notes=body.notes, call_back_at=body.call_back_at)
+            await campaigns.complete_attempt(
+                session,
+                attempt=attempt,
+                outcome=body.outcome,
+                at=at,
+                satisfaction=satisfaction,
+                notes=body.notes,
+                call_back_at=body.call_back_at,
+            )
         else:
             attempt = await callbacks.log_attempt(
-                session, task=task, made_by=MadeBy.AGENT, agent_id=caller.id,
-                outcome=body.outcome, at=at, satisfaction=satisfaction, notes=body.notes,
-                call_back_at=body.call_back_at, call_id=call_id)
+                session,
+                task=task,
+                made_by=MadeBy.AGENT,
+                agent_id=caller.id,
+                outcome=body.outcome,
+                at=at,
+                satisfaction=satisfaction,
+                notes=body.notes,
+                call_back_at=body.call_back_at,
+                call_id=call_id,
+            )
         await follow_up(session, svc.complaint_rules, attempt, at=at, by=caller.id)
-        updated = await session.scalar(select(CallbackTask).where(CallbackTask.id == task_id)
-                                       .options(selectinload(CallbackTask.attempts))
-                                       .execution_options(populate_existing=True))
+        updated = await session.scalar(
+            select(CallbackTask)
+            .where(CallbackTask.id == task_id)
+            .options(selectinload(CallbackTask.attempts))
+            .execution_options(populate_existing=True)
+        )
         assert updated is not None
         [card] = await task_cards(session, [updated], today=svc.today())
         return card

@@ -61,37 +61,49 @@ def _dialable(raw: str, area: str | None) -> str:
     except PhoneNumberError as exc:
         raise ValidationError(str(exc), code="invalid_phone", field="number") from None
     if phone.kind not in DIALABLE:
-        raise ValidationError(f"{raw!r} is not a customer's number", code="not_dialable",
-                              field="number")
+        raise ValidationError(
+            f"{raw!r} is not a customer's number", code="not_dialable", field="number"
+        )
     return phone.number
 
 
 @router.post("/dial", response_model=DialOut, status_code=202)
-async def dial(body: DialIn, caller: Caller = Depends(agent_only),
-               svc: Services = Depends(services)) -> DialOut:
+async def dial(
+    body: DialIn, caller: Caller = Depends(agent_only), svc: Services = Depends(services)
+) -> DialOut:
     """Ring the agent's phone, then the customer (AMI Originate, agent first)."""
     if not caller.user.extension:
         raise ValidationError("you have no extension to ring", code="no_extension")
     if not svc.pbx_connected():
-        raise PbxUnavailable("the PBX is not connected; try again shortly",
-                             code="pbx_unavailable")
+        raise PbxUnavailable("the PBX is not connected; try again shortly", code="pbx_unavailable")
     number = _dialable(body.number, svc.settings.default_area_code)
     attempt_id = None
     async with svc.database.session() as session:
-        owners = await customers.find_by_phone(session, number,
-                                               default_area_code=svc.settings.default_area_code)
+        owners = await customers.find_by_phone(
+            session, number, default_area_code=svc.settings.default_area_code
+        )
         refused = next((c for c in owners if c.do_not_call), None)
         if refused is not None:
-            raise Conflict(f"{refused.name} must not be called: {refused.do_not_call_reason}",
-                           code="do_not_call", field="number")
+            raise Conflict(
+                f"{refused.name} must not be called: {refused.do_not_call_reason}",
+                code="do_not_call",
+                field="number",
+            )
         if body.task_id is not None:
             task = await callbacks.get_or_raise(session, body.task_id)
-            attempt = await callbacks.start_attempt(session, task=task, made_by=MadeBy.AGENT,
-                                                    agent_id=caller.id, at=svc.clock.now(),
-                                                    dialed_number=number)
+            attempt = await callbacks.start_attempt(
+                session,
+                task=task,
+                made_by=MadeBy.AGENT,
+                agent_id=caller.id,
+                at=svc.clock.now(),
+                dialed_number=number,
+            )
             attempt_id = attempt.id
-    variables = {contract.VAR_CALL_TYPE: contract.CALL_TYPE_CALLBACK,
-                 contract.VAR_CUSTOMER_NUMBER: number}
+    variables = {
+        contract.VAR_CALL_TYPE: contract.CALL_TYPE_CALLBACK,
+        contract.VAR_CUSTOMER_NUMBER: number,
+    }
     if attempt_id is not None:
         variables[contract.VAR_ATTEMPT_ID] = str(attempt_id)
     # This process's bridge, or (a web process of several) the bridge through Redis.
@@ -99,47 +111,73 @@ async def dial(body: DialIn, caller: Caller = Depends(agent_only),
     try:
         action_id = await originate(
             channel=svc.settings.agent_interface_template.format(extension=caller.user.extension),
-            context=contract.CONTEXT_CALLBACK, exten=number, variables=variables,
+            context=contract.CONTEXT_CALLBACK,
+            exten=number,
+            variables=variables,
             caller_id=f'"{caller.user.display_name}" <{caller.user.extension}>',
-            attempt_id=attempt_id, dialed=number)
+            attempt_id=attempt_id,
+            dialed=number,
+        )
     except AmiError as exc:
         if attempt_id is not None:
             async with svc.database.session() as session:
                 failed = await session.get(CallbackAttempt, attempt_id)
                 assert failed is not None
-                await campaigns.complete_attempt(session, attempt=failed,
-                                                 outcome=Outcome.FAILED, at=svc.clock.now(),
-                                                 notes=f"PBX refused: {exc}")
+                await campaigns.complete_attempt(
+                    session,
+                    attempt=failed,
+                    outcome=Outcome.FAILED,
+                    at=svc.clock.now(),
+                    notes=f"PBX refused: {exc}",
+                )
         raise PbxUnavailable(f"the PBX refused the call: {exc}", code="pbx_refused") from None
     return DialOut(action_id=action_id, attempt_id=attempt_id, number=number)
 
 
-async def _my_calls(svc: Services, caller: Caller, linkedids: list[str] | None,
-                    limit: int) -> list[MyCall]:
-    query = (select(Call, Customer.name).outerjoin(Customer, Customer.id == Call.customer_id)
-             .order_by(Call.started_at.desc()).limit(limit))
+async def _my_calls(
+    svc: Services, caller: Caller, linkedids: list[str] | None, limit: int
+) -> list[MyCall]:
+    query = (
+        select(Call, Customer.name)
+        .outerjoin(Customer, Customer.id == Call.customer_id)
+        .order_by(Call.started_at.desc())
+        .limit(limit)
+    )
     if linkedids is not None:
         query = query.where(Call.linkedid.in_(linkedids))
     else:
         query = query.where(Call.agent_id == caller.id)
     async with svc.database.session() as session:
         rows = await session.execute(query)
-        return [MyCall(id=c.id, linkedid=c.linkedid, started_at=c.started_at,
-                       direction=c.direction.value, outcome=c.outcome.value if c.outcome else None,
-                       customer_id=c.customer_id, customer_name=name,
-                       customer_number=c.customer_number, talk_seconds=c.talk_seconds)
-                for c, name in rows]
+        return [
+            MyCall(
+                id=c.id,
+                linkedid=c.linkedid,
+                started_at=c.started_at,
+                direction=c.direction.value,
+                outcome=c.outcome.value if c.outcome else None,
+                customer_id=c.customer_id,
+                customer_name=name,
+                customer_number=c.customer_number,
+                talk_seconds=c.talk_seconds,
+            )
+            for c, name in rows
+        ]
 
 
 @router.get("/mine", response_model=list[MyCall])
-async def my_calls(limit: int = Query(20, ge=1, le=200), caller: Caller = Depends(agent_only),
-                   svc: Services = Depends(services)) -> list[MyCall]:
+async def my_calls(
+    limit: int = Query(20, ge=1, le=200),
+    caller: Caller = Depends(agent_only),
+    svc: Services = Depends(services),
+) -> list[MyCall]:
     return await _my_calls(svc, caller, None, limit)
 
 
 @router.get("/live", response_model=list[MyCall])
-async def my_live_calls(caller: Caller = Depends(agent_only),
-                        svc: Services = Depends(services)) -> list[MyCall]:
+async def my_live_calls(
+    caller: Caller = Depends(agent_only), svc: Services = Depends(services)
+) -> list[MyCall]:
     """Calls ringing or in progress on the agent's phone (a reloaded page picks them up)."""
     if not caller.user.extension or (svc.bridge is None and svc.remote_pbx is None):
         return []
@@ -148,9 +186,15 @@ async def my_live_calls(caller: Caller = Depends(agent_only),
         live = [(r.linkedid, r.agents_rung) for r in svc.bridge.tracker.live_calls()]
     else:  # the bridge is another process: the calls it stored as live
         async with svc.database.session() as session:
-            live = [(c.linkedid, tuple(c.agents_rung or ())) for c in await session.scalars(
-                select(Call).where(Call.pbx_id == svc.settings.pbx_id,
-                                   Call.ended_at.is_(None)))]
-    mine = [linkedid for linkedid, rung in live
-            if caller.user.extension in {agents.extension_of(i) for i in rung}]
+            live = [
+                (c.linkedid, tuple(c.agents_rung or ()))
+                for c in await session.scalars(
+                    select(Call).where(Call.pbx_id == svc.settings.pbx_id, Call.ended_at.is_(None))
+                )
+            ]
+    mine = [
+        linkedid
+        for linkedid, rung in live
+        if caller.user.extension in {agents.extension_of(i) for i in rung}
+    ]
     return await _my_calls(svc, caller, mine, 10) if mine else []

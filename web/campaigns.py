@@ -76,8 +76,14 @@ class CampaignOut(CampaignIn):
     @classmethod
     def of(cls, campaign: Campaign) -> CampaignOut:
         fields = {name: getattr(campaign, name) for name in campaigns.EDITABLE}
-        return cls(id=campaign.id, owner_id=campaign.owner_id, status=campaign.status,
-                   started_at=campaign.started_at, stopped_at=campaign.stopped_at, **fields)
+        return cls(
+            id=campaign.id,
+            owner_id=campaign.owner_id,
+            status=campaign.status,
+            started_at=campaign.started_at,
+            stopped_at=campaign.stopped_at,
+            **fields,
+        )
 
 
 class AttemptRow(BaseModel):
@@ -98,111 +104,169 @@ class AttemptRow(BaseModel):
 
 
 @router.get("", response_model=list[CampaignOut])
-async def list_campaigns(_: Caller = Depends(supervisors),
-                         svc: Services = Depends(services)) -> list[CampaignOut]:
+async def list_campaigns(
+    _: Caller = Depends(supervisors), svc: Services = Depends(services)
+) -> list[CampaignOut]:
     async with svc.database.session() as session:
         return [CampaignOut.of(c) for c in await campaigns.get_all(session)]
 
 
 @router.post("", response_model=CampaignOut, status_code=201)
-async def create_campaign(body: CampaignIn, caller: Caller = Depends(supervisors),
-                          svc: Services = Depends(services)) -> CampaignOut:
+async def create_campaign(
+    body: CampaignIn, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
+) -> CampaignOut:
     async with svc.database.session() as session:
         campaign = await campaigns.create(session, owner_id=caller.id, **body.model_dump())
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="campaign.create", entity_type="campaign",
-                           entity_id=campaign.id, at=svc.clock.now())
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="campaign.create",
+            entity_type="campaign",
+            entity_id=campaign.id,
+            at=svc.clock.now(),
+        )
         return CampaignOut.of(campaign)
 
 
 @router.get("/{campaign_id}")
-async def get_campaign(campaign_id: int, _: Caller = Depends(supervisors),
-                       svc: Services = Depends(services)) -> dict[str, Any]:
+async def get_campaign(
+    campaign_id: int, _: Caller = Depends(supervisors), svc: Services = Depends(services)
+) -> dict[str, Any]:
     """The campaign, its progress by stage, and whether the dialer is working."""
     async with svc.database.session() as session:
         campaign = await campaigns.get_or_raise(session, campaign_id)
-        stages = await campaigns.progress(session, campaign, settings=svc.settings,
-                                          now=svc.clock.now())
-    return {"campaign": CampaignOut.of(campaign).model_dump(mode="json"),
-            "progress": [asdict(s) for s in stages],
-            "dialer": await svc.dialer_status()}
+        stages = await campaigns.progress(
+            session, campaign, settings=svc.settings, now=svc.clock.now()
+        )
+    return {
+        "campaign": CampaignOut.of(campaign).model_dump(mode="json"),
+        "progress": [asdict(s) for s in stages],
+        "dialer": await svc.dialer_status(),
+    }
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut)
-async def update_campaign(campaign_id: int, body: CampaignPatch,
-                          caller: Caller = Depends(supervisors),
-                          svc: Services = Depends(services)) -> CampaignOut:
+async def update_campaign(
+    campaign_id: int,
+    body: CampaignPatch,
+    caller: Caller = Depends(supervisors),
+    svc: Services = Depends(services),
+) -> CampaignOut:
     changes = body.model_dump(exclude_unset=True)
     async with svc.database.session() as session:
         campaign = await campaigns.get_or_raise(session, campaign_id)
         await campaigns.update_fields(session, campaign, **changes)
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="campaign.update", entity_type="campaign",
-                           entity_id=campaign.id, detail={"fields": sorted(changes)},
-                           at=svc.clock.now())
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="campaign.update",
+            entity_type="campaign",
+            entity_id=campaign.id,
+            detail={"fields": sorted(changes)},
+            at=svc.clock.now(),
+        )
         return CampaignOut.of(campaign)
 
 
-async def _transition(svc: Services, caller: Caller, campaign_id: int,
-                      action: str) -> CampaignOut:
+async def _transition(svc: Services, caller: Caller, campaign_id: int, action: str) -> CampaignOut:
     async with svc.database.session() as session:
         campaign = await campaigns.get_or_raise(session, campaign_id)
         await campaigns.transition(session, campaign, action, at=svc.clock.now())
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action=f"campaign.{action}", entity_type="campaign",
-                           entity_id=campaign.id, at=svc.clock.now())
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action=f"campaign.{action}",
+            entity_type="campaign",
+            entity_id=campaign.id,
+            at=svc.clock.now(),
+        )
         return CampaignOut.of(campaign)
 
 
 @router.post("/{campaign_id}/start", response_model=CampaignOut)
-async def start(campaign_id: int, caller: Caller = Depends(supervisors),
-                svc: Services = Depends(services)) -> CampaignOut:
+async def start(
+    campaign_id: int, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
+) -> CampaignOut:
     """Start (or resume) dialing."""
     return await _transition(svc, caller, campaign_id, "start")
 
 
 @router.post("/{campaign_id}/pause", response_model=CampaignOut)
-async def pause(campaign_id: int, caller: Caller = Depends(supervisors),
-                svc: Services = Depends(services)) -> CampaignOut:
+async def pause(
+    campaign_id: int, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
+) -> CampaignOut:
     """Finish the calls in progress, dial nothing new."""
     return await _transition(svc, caller, campaign_id, "pause")
 
 
 @router.post("/{campaign_id}/stop", response_model=CampaignOut)
-async def stop(campaign_id: int, caller: Caller = Depends(supervisors),
-               svc: Services = Depends(services)) -> CampaignOut:
+async def stop(
+    campaign_id: int, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
+) -> CampaignOut:
     """End the campaign for good (its attempts stay)."""
     return await _transition(svc, caller, campaign_id, "stop")
 
 
-async def _attempts(svc: Services, campaign_id: int, limit: int, offset: int
-                    ) -> list[AttemptRow]:
+async def _attempts(svc: Services, campaign_id: int, limit: int, offset: int) -> list[AttemptRow]:
     async with svc.database.session() as session:
         campaign = await campaigns.get_or_raise(session, campaign_id)
         rows = await campaigns.attempts(session, campaign, limit=limit, offset=offset)
-    return [AttemptRow(
-        id=a.id, started_at=a.started_at, completed_at=a.completed_at, customer_id=c.id,
-        customer_name=c.name, dialed_number=a.dialed_number, stage=t.stage.value,
-        month=t.month, task_id=t.id, agent_id=a.agent_id,
-        outcome=a.outcome.value if a.outcome else None,
-        satisfaction={k: v.value if v else None for k, v in a.satisfaction().items()},
-        notes=a.notes, call_id=a.call_id) for a, t, c in rows]
+    return [
+        AttemptRow(
+            id=a.id,
+            started_at=a.started_at,
+            completed_at=a.completed_at,
+            customer_id=c.id,
+            customer_name=c.name,
+            dialed_number=a.dialed_number,
+            stage=t.stage.value,
+            month=t.month,
+            task_id=t.id,
+            agent_id=a.agent_id,
+            outcome=a.outcome.value if a.outcome else None,
+            satisfaction={k: v.value if v else None for k, v in a.satisfaction().items()},
+            notes=a.notes,
+            call_id=a.call_id,
+        )
+        for a, t, c in rows
+    ]
 
 
 @router.get("/{campaign_id}/attempts", response_model=list[AttemptRow])
-async def list_attempts(campaign_id: int, limit: int = Query(100, ge=1, le=1000),
-                        offset: int = Query(0, ge=0), _: Caller = Depends(supervisors),
-                        svc: Services = Depends(services)) -> list[AttemptRow]:
+async def list_attempts(
+    campaign_id: int,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    _: Caller = Depends(supervisors),
+    svc: Services = Depends(services),
+) -> list[AttemptRow]:
     return await _attempts(svc, campaign_id, limit, offset)
 
 
-EXPORT_HEADERS = ("尝试编号", "开始时间", "结束时间", "客户", "拨打号码", "回访阶段", "月份",
-                  "结果", "施工质量", "施工队", "监理", "设计师", "备注")
+EXPORT_HEADERS = (
+    "尝试编号",
+    "开始时间",
+    "结束时间",
+    "客户",
+    "拨打号码",
+    "回访阶段",
+    "月份",
+    "结果",
+    "施工质量",
+    "施工队",
+    "监理",
+    "设计师",
+    "备注",
+)
 
 
 @router.get("/{campaign_id}/attempts.xlsx")
-async def export_attempts(campaign_id: int, caller: Caller = Depends(supervisors),
-                          svc: Services = Depends(services)) -> StreamingResponse:
+async def export_attempts(
+    campaign_id: int, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
+) -> StreamingResponse:
     """Every attempt of the campaign as a spreadsheet (times in the call centre's zone)."""
     rows = await _attempts(svc, campaign_id, 1_000_000, 0)
     book = Workbook()
@@ -211,20 +275,35 @@ async def export_attempts(campaign_id: int, caller: Caller = Depends(supervisors
     sheet.append(EXPORT_HEADERS)
     tz = svc.settings.tz
     for row in rows:
-        sheet.append([
-            row.id, row.started_at.astimezone(tz).replace(tzinfo=None),
-            row.completed_at.astimezone(tz).replace(tzinfo=None) if row.completed_at else None,
-            row.customer_name, row.dialed_number, row.stage, row.month or None, row.outcome,
-            *(row.satisfaction.get(a) for a in ("quality", "crew", "supervisor", "designer")),
-            row.notes])
+        sheet.append(
+            [
+                row.id,
+                row.started_at.astimezone(tz).replace(tzinfo=None),
+                row.completed_at.astimezone(tz).replace(tzinfo=None) if row.completed_at else None,
+                row.customer_name,
+                row.dialed_number,
+                row.stage,
+                row.month or None,
+                row.outcome,
+                *(row.satisfaction.get(a) for a in ("quality", "crew", "supervisor", "designer")),
+                row.notes,
+            ]
+        )
     buffer = io.BytesIO()
     book.save(buffer)
     async with svc.database.session() as session:
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="campaign.export", entity_type="campaign",
-                           entity_id=campaign_id, detail={"rows": len(rows)},
-                           at=svc.clock.now())
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="campaign.export",
+            entity_type="campaign",
+            entity_id=campaign_id,
+            detail={"rows": len(rows)},
+            at=svc.clock.now(),
+        )
     return StreamingResponse(
         iter([buffer.getvalue()]),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.xlsx"'})
+        headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.xlsx"'},
+    )

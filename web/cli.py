@@ -99,9 +99,13 @@ def import_command(file: Path) -> None:
                         tasks[phase] = bar.add_task(phase, total=total)
                     bar.update(tasks[phase], completed=done, total=total)
 
-                return await import_file(database, file, settings=settings,
-                                         today=local_today(SystemClock(), settings.tz),
-                                         progress=progress)
+                return await import_file(
+                    database,
+                    file,
+                    settings=settings,
+                    today=local_today(SystemClock(), settings.tz),
+                    progress=progress,
+                )
         finally:
             await database.dispose()
 
@@ -113,7 +117,8 @@ def import_command(file: Path) -> None:
             value = f" ({error.value!r})" if error.value not in (None, "") else ""
             click.echo(f"{where}{value}: {error.reason}", err=True)
         raise click.ClickException(
-            f"{len(rejected.errors)} problem(s) found; nothing was imported") from None
+            f"{len(rejected.errors)} problem(s) found; nothing was imported"
+        ) from None
     if report is not None:
         click.echo(str(report))
 
@@ -134,9 +139,14 @@ def seed(customers: int, force: bool, rng_seed: int) -> None:
     async def main() -> Any:
         database = Database(settings.database_url)
         try:
-            return await seed_data(database, settings=settings, customers=customers,
-                                   today=local_today(SystemClock(), settings.tz),
-                                   rng_seed=rng_seed, force=force)
+            return await seed_data(
+                database,
+                settings=settings,
+                customers=customers,
+                today=local_today(SystemClock(), settings.tz),
+                rng_seed=rng_seed,
+                force=force,
+            )
         finally:
             await database.dispose()
 
@@ -148,9 +158,14 @@ def seed(customers: int, force: bool, rng_seed: int) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--role", "role_names", multiple=True, metavar="ROLE[,ROLE…]",
-              help="bridge, web, worker or dialer (repeatable or comma-separated) "
-                   "[default: all, in this one process]")
+@click.option(
+    "--role",
+    "role_names",
+    multiple=True,
+    metavar="ROLE[,ROLE…]",
+    help="bridge, web, worker or dialer (repeatable or comma-separated) "
+    "[default: all, in this one process]",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, role_names: tuple[str, ...]) -> None:
     """Run the server against the configured database and PBX.
@@ -171,7 +186,8 @@ def serve(ctx: click.Context, host: str, port: int, role_names: tuple[str, ...])
     if (Role.BRIDGE in roles) != (Role.WEB in roles) and settings.redis_url is None:
         raise click.ClickException(
             "a bridge and web processes apart need CALLCENTRE_REDIS_URL (redis://host:6379/0) "
-            "to reach each other; without Redis run them in one process")
+            "to reach each other; without Redis run them in one process"
+        )
     _run(lambda: serve_forever(settings, host=host, port=port, roles=roles))
 
 
@@ -180,18 +196,38 @@ def serve(ctx: click.Context, host: str, port: int, role_names: tuple[str, ...])
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--customers", default=300, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--calls-per-minute", default=3.0, show_default=True, type=click.FloatRange(0))
-@click.option("--dir", "directory", default=Path("var/demo"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--dir",
+    "directory",
+    default=Path("var/demo"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
 @click.option("--fresh", is_flag=True, help="Start from an empty demo database.")
 @click.pass_context
-def demo(ctx: click.Context, host: str, port: int, customers: int, calls_per_minute: float,
-         directory: Path, fresh: bool) -> None:
+def demo(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    customers: int,
+    calls_per_minute: float,
+    directory: Path,
+    fresh: bool,
+) -> None:
     """The whole system on this machine: SQLite, the PBX simulator, seeded data."""
     from web.demo import run_demo
 
     _setup_logging(ctx.obj["verbose"])
-    _run(lambda: run_demo(host=host, port=port, customers=customers,
-                          calls_per_minute=calls_per_minute, directory=directory, fresh=fresh))
+    _run(
+        lambda: run_demo(
+            host=host,
+            port=port,
+            customers=customers,
+            calls_per_minute=calls_per_minute,
+            directory=directory,
+            fresh=fresh,
+        )
+    )
 
 
 @cli.command("pbx-sim")
@@ -199,29 +235,69 @@ def demo(ctx: click.Context, host: str, port: int, customers: int, calls_per_min
 @click.option("--port", type=click.IntRange(1, 65535), help="[default: CALLCENTRE_AMI_PORT]")
 @click.option("--user", help="AMI user [default: CALLCENTRE_AMI_USER]")
 @click.option("--secret", help="AMI secret [default: CALLCENTRE_AMI_SECRET]")
-@click.option("--calls-per-minute", default=0.0, show_default=True, type=click.FloatRange(0),
-              help="Generated inbound queue calls.")
-@click.option("--callers-from-db/--no-callers-from-db", default=True, show_default=True,
-              help="Draw callers from the configured database's customers.")
-@click.option("--member", multiple=True, metavar="QUEUE:EXTENSION",
-              help="A static queue member, e.g. service:1001 (repeatable).")
-@click.option("--busy", multiple=True, metavar="NUMBER", help="Numbers (or patterns like *7) "
-              "that answer busy; also --no-answer and --congestion.")
+@click.option(
+    "--calls-per-minute",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Generated inbound queue calls.",
+)
+@click.option(
+    "--callers-from-db/--no-callers-from-db",
+    default=True,
+    show_default=True,
+    help="Draw callers from the configured database's customers.",
+)
+@click.option(
+    "--member",
+    multiple=True,
+    metavar="QUEUE:EXTENSION",
+    help="A static queue member, e.g. service:1001 (repeatable).",
+)
+@click.option(
+    "--busy",
+    multiple=True,
+    metavar="NUMBER",
+    help="Numbers (or patterns like *7) that answer busy; also --no-answer and --congestion.",
+)
 @click.option("--no-answer", multiple=True, metavar="NUMBER")
 @click.option("--congestion", multiple=True, metavar="NUMBER")
-@click.option("--time-scale", default=1.0, show_default=True, type=click.FloatRange(0.001),
-              help="Real seconds per simulated second (0.05 runs 20 times faster).")
+@click.option(
+    "--time-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.001),
+    help="Real seconds per simulated second (0.05 runs 20 times faster).",
+)
 @click.option("--seed", default=1, show_default=True)
-@click.option("--recordings-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="[default: CALLCENTRE_RECORDINGS_DIR]")
-@click.option("--replay", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Play this AMI capture to every client that logs in.")
+@click.option(
+    "--recordings-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="[default: CALLCENTRE_RECORDINGS_DIR]",
+)
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Play this AMI capture to every client that logs in.",
+)
 @click.pass_context
-def pbx_sim(ctx: click.Context, host: str, port: int | None, user: str | None,
-            secret: str | None, calls_per_minute: float, callers_from_db: bool,
-            member: tuple[str, ...], busy: tuple[str, ...], no_answer: tuple[str, ...],
-            congestion: tuple[str, ...], time_scale: float, seed: int,
-            recordings_dir: Path | None, replay: Path | None) -> None:
+def pbx_sim(
+    ctx: click.Context,
+    host: str,
+    port: int | None,
+    user: str | None,
+    secret: str | None,
+    calls_per_minute: float,
+    callers_from_db: bool,
+    member: tuple[str, ...],
+    busy: tuple[str, ...],
+    no_answer: tuple[str, ...],
+    congestion: tuple[str, ...],
+    time_scale: float,
+    seed: int,
+    recordings_dir: Path | None,
+    replay: Path | None,
+) -> None:
     """A simulated Asterisk 22 speaking AMI, for the demo, tests and development."""
     from telephony.pbx_sim import SimulatorConfig, run_simulator
 
@@ -237,14 +313,21 @@ def pbx_sim(ctx: click.Context, host: str, port: int | None, user: str | None,
     async def main() -> None:
         callers = await _customer_numbers(settings) if callers_from_db else []
         config = SimulatorConfig(
-            host=host, port=port or settings.ami_port, user=user or settings.ami_user,
+            host=host,
+            port=port or settings.ami_port,
+            user=user or settings.ami_user,
             secret=secret or settings.ami_secret.get_secret_value(),
             agent_interface_template=settings.agent_interface_template,
-            calls_per_minute=calls_per_minute, callers=callers, static_members=members,
+            calls_per_minute=calls_per_minute,
+            callers=callers,
+            static_members=members,
             busy_numbers=list(busy) or SimulatorConfig().busy_numbers,
-            no_answer_numbers=list(no_answer), congestion_numbers=list(congestion),
-            time_scale=time_scale, seed=seed,
-            recordings_dir=recordings_dir or settings.recordings_dir)
+            no_answer_numbers=list(no_answer),
+            congestion_numbers=list(congestion),
+            time_scale=time_scale,
+            seed=seed,
+            recordings_dir=recordings_dir or settings.recordings_dir,
+        )
         await run_simulator(config, replay=replay)
 
     _run(main)
@@ -264,8 +347,9 @@ async def _customer_numbers(settings: Settings, limit: int = 5000) -> list[str]:
         async with database.session() as session:
             return list(await session.scalars(select(Phone.number).limit(limit)))
     except SQLAlchemyError as exc:
-        log.warning("no known callers (database: %s); every caller will be unknown",
-                    type(exc).__name__)
+        log.warning(
+            "no known callers (database: %s); every caller will be unknown", type(exc).__name__
+        )
         return []
     finally:
         await database.dispose()
@@ -277,8 +361,9 @@ def ami() -> None:
 
 
 @ami.command("replay")
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 def ami_replay(files: tuple[Path, ...]) -> None:
     """Replay raw AMI captures through the call tracker; print one JSON object per call."""
     import json
@@ -292,19 +377,37 @@ def ami_replay(files: tuple[Path, ...]) -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--model", "model_path", type=click.Path(file_okay=False, path_type=Path),
-              help="Vosk model directory [default: CALLCENTRE_VOSK_MODEL_PATH]")
-@click.option("--json", "as_json", is_flag=True,
-              help="One JSON object per file: file, duration and words with their times.")
-@click.option("--workers", type=click.IntRange(1, 64),
-              help="Worker processes [default: CALLCENTRE_TRANSCRIPTION_WORKERS]")
-@click.option("--stats", is_flag=True,
-              help="Also print to stderr how long the workers took to load the model and how "
-                   "fast they transcribed (JSON with --json): for sizing a deployment.")
-def transcribe(files: tuple[Path, ...], model_path: Path | None, as_json: bool,
-               workers: int | None, stats: bool) -> None:
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Vosk model directory [default: CALLCENTRE_VOSK_MODEL_PATH]",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per file: file, duration and words with their times.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Worker processes [default: CALLCENTRE_TRANSCRIPTION_WORKERS]",
+)
+@click.option(
+    "--stats",
+    is_flag=True,
+    help="Also print to stderr how long the workers took to load the model and how "
+    "fast they transcribed (JSON with --json): for sizing a deployment.",
+)
+def transcribe(
+    files: tuple[Path, ...],
+    model_path: Path | None,
+    as_json: bool,
+    workers: int | None,
+    stats: bool,
+) -> None:
     """Transcribe recordings (8 or 16 kHz, 16-bit PCM WAV) with word timings, using Vosk."""
     import json
     import time
@@ -319,19 +422,22 @@ def transcribe(files: tuple[Path, ...], model_path: Path | None, as_json: bool,
     settings = _settings()
     if model_path is None and settings.vosk_model_path is None:
         raise click.ClickException(
-            "no Vosk model: pass --model DIR or set CALLCENTRE_VOSK_MODEL_PATH; "
-            f"{DOWNLOAD_HINT}")
+            f"no Vosk model: pass --model DIR or set CALLCENTRE_VOSK_MODEL_PATH; {DOWNLOAD_HINT}"
+        )
     count = min(workers or settings.transcription_workers, len(files))
     started = time.perf_counter()
     try:
-        pool = open_pool(settings, model_path=model_path, workers=count,
-                         crash_retries=settings.transcription_max_retries)
+        pool = open_pool(
+            settings,
+            model_path=model_path,
+            workers=count,
+            crash_retries=settings.transcription_max_retries,
+        )
     except ModelUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     failed, audio_seconds = 0, 0.0
     console = Console(stderr=True)
-    with pool, Progress(console=console, transient=True,
-                        disable=not console.is_terminal) as bar:
+    with pool, Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
         ready = pool.wait_ready()  # files then start together: the timings below mean that
         loaded = time.perf_counter()
         task = bar.add_task("transcribing", total=len(files))
@@ -343,42 +449,71 @@ def transcribe(files: tuple[Path, ...], model_path: Path | None, as_json: bool,
                 transcript = future.result()
             except TranscriptionError as exc:
                 failed += 1
-                bar.console.print(f"error: {exc}", markup=False, highlight=False,
-                                  soft_wrap=True)
+                bar.console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
                 continue
             audio_seconds += transcript.duration
             if as_json:
                 click.echo(json.dumps(transcript.as_json(), ensure_ascii=False))
             else:
-                click.echo(f"# {transcript.file} ({transcript.duration:.2f} s, "
-                           f"{transcript.rate} Hz, {transcript.model})")
+                click.echo(
+                    f"# {transcript.file} ({transcript.duration:.2f} s, "
+                    f"{transcript.rate} Hz, {transcript.model})"
+                )
                 for start, end, text in transcript.utterances() or [(0.0, 0.0, "(no speech)")]:
                     click.echo(f"[{start:7.2f} - {end:7.2f}] {text}")
         finished = time.perf_counter()
     if stats:
-        _print_transcription_stats(as_json, files=len(files) - failed, workers=count,
-                                   ready=ready, loading=loaded - started,
-                                   transcribing=finished - loaded, audio=audio_seconds)
+        _print_transcription_stats(
+            as_json,
+            files=len(files) - failed,
+            workers=count,
+            ready=ready,
+            loading=loaded - started,
+            transcribing=finished - loaded,
+            audio=audio_seconds,
+        )
     if failed:
         raise click.ClickException(f"{failed} of {len(files)} file(s) could not be transcribed")
 
 
-def _print_transcription_stats(as_json: bool, *, files: int, workers: int, ready: int,
-                               loading: float, transcribing: float, audio: float) -> None:
+def _print_transcription_stats(
+    as_json: bool,
+    *,
+    files: int,
+    workers: int,
+    ready: int,
+    loading: float,
+    transcribing: float,
+    audio: float,
+) -> None:
     import json
 
     rtf = transcribing / audio if audio else None
     if as_json:
-        click.echo(json.dumps({"stats": {
-            "files": files, "workers": workers, "workers_ready": ready,
-            "loading_seconds": round(loading, 3), "transcribing_seconds": round(transcribing, 3),
-            "audio_seconds": round(audio, 3), "rtf": None if rtf is None else round(rtf, 4)}}),
-            err=True)
+        click.echo(
+            json.dumps(
+                {
+                    "stats": {
+                        "files": files,
+                        "workers": workers,
+                        "workers_ready": ready,
+                        "loading_seconds": round(loading, 3),
+                        "transcribing_seconds": round(transcribing, 3),
+                        "audio_seconds": round(audio, 3),
+                        "rtf": None if rtf is None else round(rtf, 4),
+                    }
+                }
+            ),
+            err=True,
+        )
         return
     speed = f"RTF {rtf:.3f}, {1 / rtf:.1f}× real time" if rtf else "no audio"
-    click.echo(f"{workers} worker(s) loaded the model in {loading:.2f} s ({ready} ready); "
-               f"{files} file(s), {audio:.1f} s of audio transcribed in {transcribing:.2f} s "
-               f"({speed})", err=True)
+    click.echo(
+        f"{workers} worker(s) loaded the model in {loading:.2f} s ({ready} ready); "
+        f"{files} file(s), {audio:.1f} s of audio transcribed in {transcribing:.2f} s "
+        f"({speed})",
+        err=True,
+    )
 
 
 @cli.group()
@@ -388,12 +523,20 @@ def models() -> None:
 
 @models.command("download")
 @click.argument("which", type=click.Choice(["cn-small", "cn"]))
-@click.option("--dir", "directory", default=Path("var/models"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Where the model directory is created.")
-@click.option("--mirror", metavar="URL",
-              help="Base URL of a server holding the same zip files "
-                   "[default: https://alphacephei.com/vosk/models]")
+@click.option(
+    "--dir",
+    "directory",
+    default=Path("var/models"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the model directory is created.",
+)
+@click.option(
+    "--mirror",
+    metavar="URL",
+    help="Base URL of a server holding the same zip files "
+    "[default: https://alphacephei.com/vosk/models]",
+)
 def models_download(which: str, directory: Path, mirror: str | None) -> None:
     """Fetch an official Mandarin Vosk model, verify and unpack it.
 
@@ -413,21 +556,26 @@ def models_download(which: str, directory: Path, mirror: str | None) -> None:
     model = OFFICIAL_MODELS[which]
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
     console = Console(stderr=True)
-    with Progress(*columns, console=console, transient=True,
-                  disable=not console.is_terminal) as bar:
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
         task = bar.add_task(model.name, total=model.size)
 
         def progress(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total or model.size)
 
         try:
-            path = download_model(model, directory, base_url=mirror or OFFICIAL_BASE_URL,
-                                  progress=progress)
+            path = download_model(
+                model, directory, base_url=mirror or OFFICIAL_BASE_URL, progress=progress
+            )
         except DownloadError as exc:
             raise click.ClickException(str(exc)) from None
     if model.sha256 is None:
-        click.echo(f"note: no checksum is recorded for {model.name}; its unpacked structure "
-                   f"was verified instead", err=True)
+        click.echo(
+            f"note: no checksum is recorded for {model.name}; its unpacked structure "
+            f"was verified instead",
+            err=True,
+        )
     click.echo(f"{model.name} is in {path}; to use it set")
     click.echo(f"CALLCENTRE_VOSK_MODEL_PATH={path.resolve()}")
 
@@ -439,8 +587,11 @@ def qa() -> None:
 
 @qa.command("score")
 @click.argument("call_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--rules", type=click.Path(dir_okay=False, path_type=Path),
-              help="Scorecard file [default: CALLCENTRE_QA_RULES_PATH, else the shipped one]")
+@click.option(
+    "--rules",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Scorecard file [default: CALLCENTRE_QA_RULES_PATH, else the shipped one]",
+)
 def qa_score(call_file: Path, rules: Path | None) -> None:
     """Score one call given as JSON (call facts and both legs' timed words); print JSON.
 
@@ -466,16 +617,23 @@ def qa_score(call_file: Path, rules: Path | None) -> None:
     click.echo(json.dumps(score(card, facts, words).as_json(), ensure_ascii=False))
 
 
-
 @cli.command()
 @click.argument("kind", type=click.Choice(["weekly", "monthly", "daily"]))
-@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Any day of the period (the weekly report: the week ending on the Monday "
-                   "on or before it) [default: the last period already over]")
-@click.option("--format", "fmt", type=click.Choice(["xlsx", "pdf"]), default="xlsx",
-              show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="The file to write [default: the download's name, here]")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Any day of the period (the weekly report: the week ending on the Monday "
+    "on or before it) [default: the last period already over]",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["xlsx", "pdf"]), default="xlsx", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write [default: the download's name, here]",
+)
 @click.option("--lang", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True)
 def report(kind: str, day: Any, fmt: str, out: Path | None, lang: str) -> None:
     """Write a report as the page's download: the weekly callback analysis (周回访情况分析表),
@@ -494,8 +652,15 @@ def report(kind: str, day: Any, fmt: str, out: Path | None, lang: str) -> None:
     async def main() -> Any:
         database = Database(settings.database_url)
         try:
-            return await export(database, settings, kind=ReportKind(kind), day=chosen, fmt=fmt,
-                                lang=lang, now=clock.now())
+            return await export(
+                database,
+                settings,
+                kind=ReportKind(kind),
+                day=chosen,
+                fmt=fmt,
+                lang=lang,
+                now=clock.now(),
+            )
         finally:
             await database.dispose()
 
@@ -508,6 +673,7 @@ def report(kind: str, day: Any, fmt: str, out: Path | None, lang: str) -> None:
     target = out or Path(file.filename)
     target.write_bytes(file.content)
     click.echo(f"{target} ({len(file.content)} bytes)")
+
 
 def main() -> None:
     from crm.settings import ConfigurationError

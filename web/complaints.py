@@ -66,26 +66,67 @@ class CompensationIn(BaseModel):
 def _view(complaint: Complaint, customer: str, svc: Services) -> dict[str, Any]:
     now = svc.clock.now()
     clock_list = complaints.clocks_of(complaint, svc.complaint_rules, now)
-    urgent = complaints.most_urgent(clock_list) if complaint.status is not ComplaintStatus.CLOSED \
+    urgent = (
+        complaints.most_urgent(clock_list)
+        if complaint.status is not ComplaintStatus.CLOSED
         else None
-    fields = ("id", "customer_id", "project_id", "call_id", "attempt_id", "first_contact_id",
-              "manager_id", "department", "category", "description", "customer_demand",
-              "signed_by", "solution", "reopened", "callback_satisfied")
-    times = ("received_at", "clocks_from", "signed_at", "verified_at", "solution_at",
-             "visit_at", "resolved_at", "callback_at", "compensation_approved_at", "next_due_at")
+    )
+    fields = (
+        "id",
+        "customer_id",
+        "project_id",
+        "call_id",
+        "attempt_id",
+        "first_contact_id",
+        "manager_id",
+        "department",
+        "category",
+        "description",
+        "customer_demand",
+        "signed_by",
+        "solution",
+        "reopened",
+        "callback_satisfied",
+    )
+    times = (
+        "received_at",
+        "clocks_from",
+        "signed_at",
+        "verified_at",
+        "solution_at",
+        "visit_at",
+        "resolved_at",
+        "callback_at",
+        "compensation_approved_at",
+        "next_due_at",
+    )
     view: dict[str, Any] = {f: getattr(complaint, f) for f in fields}
     view.update({f: iso(getattr(complaint, f)) for f in times})
     view["server_time"] = iso(now)  # pages count time left by this, not their own clock
-    view.update(customer_name=customer, source=complaint.source.value,
-                grade=complaint.grade.value, status=complaint.status.value,
-                compensation=str(complaint.compensation) if complaint.compensation else None,
-                urgent={"step": urgent.step.value, "state": urgent.state.value,
-                        "due_at": iso(urgent.due_at)} if urgent else None,
-                clocks=[{"step": c.step.value, "due_at": iso(c.due_at),
-                         "done_at": iso(c.done_at), "state": c.state.value}
-                        for c in clock_list])
+    view.update(
+        customer_name=customer,
+        source=complaint.source.value,
+        grade=complaint.grade.value,
+        status=complaint.status.value,
+        compensation=str(complaint.compensation) if complaint.compensation else None,
+        urgent={
+            "step": urgent.step.value,
+            "state": urgent.state.value,
+            "due_at": iso(urgent.due_at),
+        }
+        if urgent
+        else None,
+        clocks=[
+            {
+                "step": c.step.value,
+                "due_at": iso(c.due_at),
+                "done_at": iso(c.done_at),
+                "state": c.state.value,
+            }
+            for c in clock_list
+        ],
+    )
     return view
-
 
 
 async def _shown(session: Any, complaint: Complaint, svc: Services) -> dict[str, Any]:
@@ -96,7 +137,8 @@ async def _visible(session: Any, caller: Caller, complaint_id: int) -> Complaint
     """The complaint, if the caller may see it: a department sees its own complaints only."""
     complaint = await complaints.get_or_raise(session, complaint_id)
     if caller.role is Role.DEPARTMENT and complaint.department != await _department(
-            session, caller):
+        session, caller
+    ):
         raise NotFound(f"no complaint {complaint_id}", code="complaint_not_found")
     return complaint
 
@@ -106,137 +148,237 @@ async def _department(session: Any, caller: Caller) -> str | None:
     return user.department if user else None
 
 
-
 @router.get("/options")
-async def options(_: Caller = Depends(readers), svc: Services = Depends(services)
-                  ) -> dict[str, Any]:
+async def options(
+    _: Caller = Depends(readers), svc: Services = Depends(services)
+) -> dict[str, Any]:
     """What the forms offer: departments, categories, grades, steps."""
-    return {"departments": list(svc.complaint_rules.departments), "categories": list(CATEGORIES),
-            "grades": [g.value for g in ComplaintGrade], "steps": [s.value for s in Step]}
+    return {
+        "departments": list(svc.complaint_rules.departments),
+        "categories": list(CATEGORIES),
+        "grades": [g.value for g in ComplaintGrade],
+        "steps": [s.value for s in Step],
+    }
 
 
 @router.get("")
-async def list_complaints(caller: Caller = Depends(readers), svc: Services = Depends(services),
-                          status: ComplaintStatus | None = None,
-                          state: ClockState | None = Query(None, description="overdue, due_soon"),
-                          department: str | None = Query(None, max_length=50),
-                          customer_id: int | None = None, mine: bool = False,
-                          limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+async def list_complaints(
+    caller: Caller = Depends(readers),
+    svc: Services = Depends(services),
+    status: ComplaintStatus | None = None,
+    state: ClockState | None = Query(None, description="overdue, due_soon"),
+    department: str | None = Query(None, max_length=50),
+    customer_id: int | None = None,
+    mine: bool = False,
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[dict[str, Any]]:
     if state not in (None, ClockState.OVERDUE, ClockState.DUE_SOON):
         raise ValidationError("filter by overdue or due_soon", code="invalid", field="state")
     async with svc.database.session() as session:
         if caller.role is Role.DEPARTMENT:
             department = await _department(session, caller) or "\0"
         found = await complaints.get_list(
-            session, svc.complaint_rules, now=svc.clock.now(), status=status, state=state,
-            department=department, customer_id=customer_id,
-            first_contact_id=caller.id if mine else None, limit=limit)
+            session,
+            svc.complaint_rules,
+            now=svc.clock.now(),
+            status=status,
+            state=state,
+            department=department,
+            customer_id=customer_id,
+            first_contact_id=caller.id if mine else None,
+            limit=limit,
+        )
         names = await tickets.customer_names(session, (c.customer_id for c in found))
         return [_view(c, names.get(c.customer_id, ""), svc) for c in found]
 
 
 @router.post("", status_code=201)
-async def open_complaint(body: ComplaintIn, caller: Caller = Depends(receivers),
-                         svc: Services = Depends(services)) -> dict[str, Any]:
+async def open_complaint(
+    body: ComplaintIn, caller: Caller = Depends(receivers), svc: Services = Depends(services)
+) -> dict[str, Any]:
     """The person who takes the complaint is its first contact (首问责任制)."""
     at = svc.clock.now()
     async with svc.database.session() as session:
         call, customer_id = await tickets.origin(
-            session, svc, call_id=body.call_id, linkedid=body.linkedid,
-            customer_id=body.customer_id, what="complaint")
+            session,
+            svc,
+            call_id=body.call_id,
+            linkedid=body.linkedid,
+            customer_id=body.customer_id,
+            what="complaint",
+        )
         complaint = await complaints.open_complaint(
-            session, svc.complaint_rules, customer_id=customer_id, project_id=body.project_id,
+            session,
+            svc.complaint_rules,
+            customer_id=customer_id,
+            project_id=body.project_id,
             source=ComplaintSource.CALL if call else ComplaintSource.API,
-            department=body.department, category=body.category, description=body.description,
-            customer_demand=body.customer_demand, grade=body.grade, received_at=at,
-            call_id=call.id if call else None, first_contact_id=caller.id,
-            manager_id=caller.id if body.grade is ComplaintGrade.MAJOR
-            and caller.role is Role.SUPERVISOR else None)
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="complaint.open", entity_type="complaint",
-                           entity_id=complaint.id, at=at)
+            department=body.department,
+            category=body.category,
+            description=body.description,
+            customer_demand=body.customer_demand,
+            grade=body.grade,
+            received_at=at,
+            call_id=call.id if call else None,
+            first_contact_id=caller.id,
+            manager_id=caller.id
+            if body.grade is ComplaintGrade.MAJOR and caller.role is Role.SUPERVISOR
+            else None,
+        )
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="complaint.open",
+            entity_type="complaint",
+            entity_id=complaint.id,
+            at=at,
+        )
         return await _shown(session, complaint, svc)
 
 
 @router.get("/{complaint_id}")
-async def get_complaint(complaint_id: int, caller: Caller = Depends(readers),
-                        svc: Services = Depends(services)) -> dict[str, Any]:
+async def get_complaint(
+    complaint_id: int, caller: Caller = Depends(readers), svc: Services = Depends(services)
+) -> dict[str, Any]:
     """The complaint with its clocks and its history."""
     async with svc.database.session() as session:
         complaint = await _visible(session, caller, complaint_id)
         view = await _shown(session, complaint, svc)
         events = await complaints.events_of(session, complaint.id)
         people = {e.actor_id for e in events} | {complaint.first_contact_id, complaint.manager_id}
-        names: dict[int | None, str] = dict((await session.execute(
-            select(User.id, User.display_name).where(User.id.in_(people - {None})))).all())
-        view.update(first_contact_name=names.get(complaint.first_contact_id),
-                    manager_name=names.get(complaint.manager_id))
-        view["events"] = [{"at": e.at.isoformat(), "kind": e.kind, "actor_id": e.actor_id,
-                           "actor_name": names.get(e.actor_id), "detail": e.detail}
-                          for e in events]
+        names: dict[int | None, str] = dict(
+            (
+                await session.execute(
+                    select(User.id, User.display_name).where(User.id.in_(people - {None}))
+                )
+            ).all()
+        )
+        view.update(
+            first_contact_name=names.get(complaint.first_contact_id),
+            manager_name=names.get(complaint.manager_id),
+        )
+        view["events"] = [
+            {
+                "at": e.at.isoformat(),
+                "kind": e.kind,
+                "actor_id": e.actor_id,
+                "actor_name": names.get(e.actor_id),
+                "detail": e.detail,
+            }
+            for e in events
+        ]
         return view
 
 
 @router.post("/{complaint_id}/steps/{step}")
-async def record_step(complaint_id: int, step: Step, body: StepIn,
-                      caller: Caller = Depends(workers),
-                      svc: Services = Depends(services)) -> dict[str, Any]:
+async def record_step(
+    complaint_id: int,
+    step: Step,
+    body: StepIn,
+    caller: Caller = Depends(workers),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     """A department step: signed, verified, solution, resolved."""
     now = svc.clock.now()
     async with svc.database.session() as session:
         complaint = await _visible(session, caller, complaint_id)
-        await complaints.advance(session, svc.complaint_rules, complaint, step,
-                                 at=body.at or now, now=now, actor_id=caller.id,
-                                 signed_by=body.signed_by, solution=body.solution,
-                                 visit_at=body.visit_at, notes=body.notes)
+        await complaints.advance(
+            session,
+            svc.complaint_rules,
+            complaint,
+            step,
+            at=body.at or now,
+            now=now,
+            actor_id=caller.id,
+            signed_by=body.signed_by,
+            solution=body.solution,
+            visit_at=body.visit_at,
+            notes=body.notes,
+        )
         return await _shown(session, complaint, svc)
 
 
 @router.post("/{complaint_id}/call-back")
-async def call_back(complaint_id: int, body: CallBackIn, caller: Caller = Depends(receivers),
-                    svc: Services = Depends(services)) -> dict[str, Any]:
+async def call_back(
+    complaint_id: int,
+    body: CallBackIn,
+    caller: Caller = Depends(receivers),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     """Customer service's call back after the resolution, recorded by hand."""
     async with svc.database.session() as session:
         complaint = await _visible(session, caller, complaint_id)
-        await complaints.record_call_back(session, svc.complaint_rules, complaint,
-                                          satisfied=body.satisfied, at=svc.clock.now(),
-                                          actor_id=caller.id, notes=body.notes)
+        await complaints.record_call_back(
+            session,
+            svc.complaint_rules,
+            complaint,
+            satisfied=body.satisfied,
+            at=svc.clock.now(),
+            actor_id=caller.id,
+            notes=body.notes,
+        )
         return await _shown(session, complaint, svc)
 
 
 @router.post("/{complaint_id}/escalate")
-async def escalate(complaint_id: int, body: EscalationIn, caller: Caller = Depends(receivers),
-                   svc: Services = Depends(services)) -> dict[str, Any]:
+async def escalate(
+    complaint_id: int,
+    body: EscalationIn,
+    caller: Caller = Depends(receivers),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     async with svc.database.session() as session:
         complaint = await _visible(session, caller, complaint_id)
         manager_id = body.manager_id or (caller.id if caller.role is Role.SUPERVISOR else None)
-        await complaints.escalate(session, svc.complaint_rules, complaint, at=svc.clock.now(),
-                                  actor_id=caller.id, reason=body.reason,
-                                  manager_id=manager_id)
+        await complaints.escalate(
+            session,
+            svc.complaint_rules,
+            complaint,
+            at=svc.clock.now(),
+            actor_id=caller.id,
+            reason=body.reason,
+            manager_id=manager_id,
+        )
         return await _shown(session, complaint, svc)
 
 
 @router.post("/{complaint_id}/compensation")
-async def propose_compensation(complaint_id: int, body: CompensationIn,
-                               caller: Caller = Depends(workers),
-                               svc: Services = Depends(services)) -> dict[str, Any]:
+async def propose_compensation(
+    complaint_id: int,
+    body: CompensationIn,
+    caller: Caller = Depends(workers),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     async with svc.database.session() as session:
         complaint = await _visible(session, caller, complaint_id)
-        await complaints.propose_compensation(session, svc.complaint_rules, complaint,
-                                              amount=body.amount, at=svc.clock.now(),
-                                              actor_id=caller.id)
+        await complaints.propose_compensation(
+            session,
+            svc.complaint_rules,
+            complaint,
+            amount=body.amount,
+            at=svc.clock.now(),
+            actor_id=caller.id,
+        )
         return await _shown(session, complaint, svc)
 
 
 @router.post("/{complaint_id}/compensation/approve")
-async def approve_compensation(complaint_id: int, caller: Caller = Depends(managers),
-                               svc: Services = Depends(services)) -> dict[str, Any]:
+async def approve_compensation(
+    complaint_id: int, caller: Caller = Depends(managers), svc: Services = Depends(services)
+) -> dict[str, Any]:
     at = svc.clock.now()
     async with svc.database.session() as session:
         complaint = await complaints.get_or_raise(session, complaint_id)
         await complaints.approve_compensation(session, complaint, at=at, approver_id=caller.id)
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="complaint.compensation_approved", entity_type="complaint",
-                           entity_id=complaint.id, at=at,
-                           detail={"amount": str(complaint.compensation)})
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="complaint.compensation_approved",
+            entity_type="complaint",
+            entity_id=complaint.id,
+            at=at,
+            detail={"amount": str(complaint.compensation)},
+        )
         return await _shown(session, complaint, svc)

@@ -53,54 +53,81 @@ async def _card(svc: Services, customer_id: int) -> CustomerCard:
 
 
 @router.get("", response_model=list[CustomerSummary])
-async def search(q: str = Query(min_length=1, max_length=100), _: Caller = Depends(readers),
-                 svc: Services = Depends(services)) -> list[CustomerSummary]:
+async def search(
+    q: str = Query(min_length=1, max_length=100),
+    _: Caller = Depends(readers),
+    svc: Services = Depends(services),
+) -> list[CustomerSummary]:
     """By name, any written form of a phone number, or contract number."""
     async with svc.database.session() as session:
-        found = await customers.search(session, q,
-                                       default_area_code=svc.settings.default_area_code)
+        found = await customers.search(session, q, default_area_code=svc.settings.default_area_code)
         return [cards.summary(c) for c in found]
 
 
 @router.get("/{customer_id}", response_model=CustomerCard)
-async def get_card(customer_id: int, _: Caller = Depends(readers),
-                   svc: Services = Depends(services)) -> CustomerCard:
+async def get_card(
+    customer_id: int, _: Caller = Depends(readers), svc: Services = Depends(services)
+) -> CustomerCard:
     return await _card(svc, customer_id)
 
 
 @router.post("", response_model=CustomerCard, status_code=201)
-async def create(body: CustomerCreate, caller: Caller = Depends(editors),
-                 svc: Services = Depends(services)) -> CustomerCard:
+async def create(
+    body: CustomerCreate, caller: Caller = Depends(editors), svc: Services = Depends(services)
+) -> CustomerCard:
     async with svc.database.session() as session:
         customer = await customers.create(
-            session, **body.model_dump(), default_area_code=svc.settings.default_area_code)
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="customer.create", entity_type="customer",
-                           entity_id=customer.id, at=svc.clock.now())
+            session, **body.model_dump(), default_area_code=svc.settings.default_area_code
+        )
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="customer.create",
+            entity_type="customer",
+            entity_id=customer.id,
+            at=svc.clock.now(),
+        )
     return await _card(svc, customer.id)
 
 
 @router.patch("/{customer_id}", response_model=CustomerCard)
-async def update(customer_id: int, body: CustomerUpdate, caller: Caller = Depends(editors),
-                 svc: Services = Depends(services)) -> CustomerCard:
+async def update(
+    customer_id: int,
+    body: CustomerUpdate,
+    caller: Caller = Depends(editors),
+    svc: Services = Depends(services),
+) -> CustomerCard:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     async with svc.database.session() as session:
         customer = await customers.get_or_raise(session, customer_id)
-        await customers.update(session, customer, **changes,
-                               default_area_code=svc.settings.default_area_code)
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="customer.update", entity_type="customer",
-                           entity_id=customer.id, detail={"fields": sorted(changes)},
-                           at=svc.clock.now())
+        await customers.update(
+            session, customer, **changes, default_area_code=svc.settings.default_area_code
+        )
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="customer.update",
+            entity_type="customer",
+            entity_id=customer.id,
+            detail={"fields": sorted(changes)},
+            at=svc.clock.now(),
+        )
     return await _card(svc, customer_id)
 
 
 @router.post("/{customer_id}/notes", response_model=CustomerCard, status_code=201)
-async def add_note(customer_id: int, body: NoteCreate, caller: Caller = Depends(editors),
-                   svc: Services = Depends(services)) -> CustomerCard:
+async def add_note(
+    customer_id: int,
+    body: NoteCreate,
+    caller: Caller = Depends(editors),
+    svc: Services = Depends(services),
+) -> CustomerCard:
     stamp = svc.clock.now().astimezone(svc.settings.tz).strftime("%Y-%m-%d %H:%M")
     async with svc.database.session() as session:
         customer = await customers.get_or_raise(session, customer_id)
-        await customers.add_note(session, customer, text=body.text,
-                                 author=caller.user.display_name, stamp=stamp)
+        await customers.add_note(
+            session, customer, text=body.text, author=caller.user.display_name, stamp=stamp
+        )
     return await _card(svc, customer_id)

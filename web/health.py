@@ -18,16 +18,21 @@ async def database_health(request: Request) -> dict[str, Any]:
     expected = head_revision()
     try:
         async with database.engine.connect() as connection:
-            revision = (await connection.execute(
-                text("SELECT version_num FROM alembic_version"))).scalar()
+            revision = (
+                await connection.execute(text("SELECT version_num FROM alembic_version"))
+            ).scalar()
     except Exception as exc:
-        return {"ok": False, "dialect": database.dialect,
-                "error": f"{type(exc).__name__}: run `callcentre db upgrade`?"}
+        return {
+            "ok": False,
+            "dialect": database.dialect,
+            "error": f"{type(exc).__name__}: run `callcentre db upgrade`?",
+        }
     ok = revision == expected
     health: dict[str, Any] = {"ok": ok, "dialect": database.dialect, "revision": revision}
     if not ok:
-        health["error"] = (f"schema at {revision}, code expects {expected}: "
-                           "run `callcentre db upgrade`")
+        health["error"] = (
+            f"schema at {revision}, code expects {expected}: run `callcentre db upgrade`"
+        )
     return health
 
 

@@ -24,8 +24,9 @@ class _Probe(Collector):
         figures = self._read()
         for name, value in figures.items():
             if isinstance(value, bool | int | float):
-                yield GaugeMetricFamily(f"callcentre_pbx_{name}", f"PBX bridge: {name}",
-                                        value=float(value))
+                yield GaugeMetricFamily(
+                    f"callcentre_pbx_{name}", f"PBX bridge: {name}", value=float(value)
+                )
 
 
 class Metrics:
@@ -35,11 +36,17 @@ class Metrics:
             "callcentre_pop_latency_seconds",
             "From the PBX event reaching the server to the websocket frame leaving it",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-            registry=self.registry)
-        self.messages = Counter("callcentre_ws_messages_total", "Messages sent to browsers",
-                                ["type"], registry=self.registry)
-        self.clients = Gauge("callcentre_ws_clients", "Connected browser websockets",
-                             registry=self.registry)
+            registry=self.registry,
+        )
+        self.messages = Counter(
+            "callcentre_ws_messages_total",
+            "Messages sent to browsers",
+            ["type"],
+            registry=self.registry,
+        )
+        self.clients = Gauge(
+            "callcentre_ws_clients", "Connected browser websockets", registry=self.registry
+        )
 
     def watch(self, read: Callable[[], dict[str, Any]]) -> None:
         self.registry.register(_Probe(read))

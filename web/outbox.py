@@ -22,8 +22,13 @@ class Delivery:
 
 
 class Outbox:
-    def __init__(self, *, retention_seconds: float = 600.0, max_per_user: int = 500,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        retention_seconds: float = 600.0,
+        max_per_user: int = 500,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.epoch = uuid.uuid4().hex[:12]  # a new server process starts a new sequence
         self.retention = retention_seconds
         self.max_per_user = max_per_user
@@ -32,8 +37,9 @@ class Outbox:
         self._kept: dict[int, deque[Delivery]] = {}
         self._listeners: dict[int, set[asyncio.Queue[Delivery]]] = {}
 
-    def push(self, user_id: int, kind: str, payload: dict[str, Any], *,
-             started: float | None = None) -> Delivery:
+    def push(
+        self, user_id: int, kind: str, payload: dict[str, Any], *, started: float | None = None
+    ) -> Delivery:
         seq = self._seq.get(user_id, 0) + 1
         self._seq[user_id] = seq
         delivery = Delivery(seq, {"seq": seq, "type": kind, **payload}, self._now(), started)

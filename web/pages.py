@@ -20,15 +20,22 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
-HOME = {Role.AGENT: "/console", Role.SUPERVISOR: "/console", Role.QA: "/qa",
-        Role.ADMIN: "/admin", Role.DEPARTMENT: "/complaints"}
-PAGE_ROLES = {"console": (Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN),
-              "admin": (Role.ADMIN,),
-              "qa": (Role.QA, Role.SUPERVISOR, Role.AGENT),
-              "campaigns": (Role.SUPERVISOR, Role.ADMIN),
-              "wallboard": (Role.SUPERVISOR, Role.ADMIN),
-              "reports": (Role.SUPERVISOR, Role.ADMIN, Role.QA),
-              "complaints": (Role.AGENT, Role.SUPERVISOR, Role.DEPARTMENT, Role.ADMIN)}
+HOME = {
+    Role.AGENT: "/console",
+    Role.SUPERVISOR: "/console",
+    Role.QA: "/qa",
+    Role.ADMIN: "/admin",
+    Role.DEPARTMENT: "/complaints",
+}
+PAGE_ROLES = {
+    "console": (Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN),
+    "admin": (Role.ADMIN,),
+    "qa": (Role.QA, Role.SUPERVISOR, Role.AGENT),
+    "campaigns": (Role.SUPERVISOR, Role.ADMIN),
+    "wallboard": (Role.SUPERVISOR, Role.ADMIN),
+    "reports": (Role.SUPERVISOR, Role.ADMIN, Role.QA),
+    "complaints": (Role.AGENT, Role.SUPERVISOR, Role.DEPARTMENT, Role.ADMIN),
+}
 
 
 async def _caller(request: Request, svc: Services) -> Caller | None:
@@ -41,9 +48,14 @@ def _lang(request: Request) -> str:
 
 
 def _render(request: Request, page: str, caller: Caller | None, **extra: Any) -> HTMLResponse:
-    context = {"request": request, "lang": _lang(request), "page": page,
-               "user": caller.user.model_dump(mode="json") if caller else None,
-               "csrf_token": caller.csrf_token if caller else "", **extra}
+    context = {
+        "request": request,
+        "lang": _lang(request),
+        "page": page,
+        "user": caller.user.model_dump(mode="json") if caller else None,
+        "csrf_token": caller.csrf_token if caller else "",
+        **extra,
+    }
     return templates.TemplateResponse(request, f"{page}.html", context)
 
 

@@ -61,29 +61,44 @@ class PopService:
         if isinstance(event, AgentRinging):
             self._in_lane(event.extension, lambda: self._ringing(event))
         elif isinstance(event, CallAnswered):
-            self._in_lane(event.extension, lambda: self._to(
-                event.extension, "answered",
-                {"linkedid": event.linkedid, "at": event.at.isoformat()}))
+            self._in_lane(
+                event.extension,
+                lambda: self._to(
+                    event.extension,
+                    "answered",
+                    {"linkedid": event.linkedid, "at": event.at.isoformat()},
+                ),
+            )
         elif isinstance(event, RingStopped):
-            self._in_lane(event.extension, lambda: self._to(
-                event.extension, "ring_stopped",
-                {"linkedid": event.linkedid, "reason": event.reason,
-                 "at": event.at.isoformat()}))
+            self._in_lane(
+                event.extension,
+                lambda: self._to(
+                    event.extension,
+                    "ring_stopped",
+                    {
+                        "linkedid": event.linkedid,
+                        "reason": event.reason,
+                        "at": event.at.isoformat(),
+                    },
+                ),
+            )
         elif isinstance(event, CallEnded):
             self._ended(event)
         elif isinstance(event, CallUpdated):
             self._prefetch(event)
         elif isinstance(event, PbxConnection):
-            self.svc.outbox.push_to_listeners("pbx", {"connected": event.connected,
-                                                      "at": event.at.isoformat()})
+            self.svc.outbox.push_to_listeners(
+                "pbx", {"connected": event.connected, "at": event.at.isoformat()}
+            )
 
     # -- lanes: one per agent, in the bus's order ----------------------------------------
 
     def _in_lane(self, extension: str | None, step: Callable[[], Awaitable[None]]) -> None:
         if not extension:
             return
-        task = asyncio.create_task(self._after(self._lanes.get(extension), step),
-                                   name=f"pop-lane:{extension}")
+        task = asyncio.create_task(
+            self._after(self._lanes.get(extension), step), name=f"pop-lane:{extension}"
+        )
         self._lanes[extension] = task
         task.add_done_callback(lambda done: self._lane_done(extension, done))
 
@@ -92,8 +107,9 @@ class PopService:
             del self._lanes[extension]
 
     @staticmethod
-    async def _after(previous: asyncio.Task[None] | None,
-                     step: Callable[[], Awaitable[None]]) -> None:
+    async def _after(
+        previous: asyncio.Task[None] | None, step: Callable[[], Awaitable[None]]
+    ) -> None:
         if previous is not None:
             await asyncio.wait({previous})  # its failure was logged by its own step
         try:
@@ -119,8 +135,9 @@ class PopService:
         if not extension:
             return None
         age = time.monotonic() - self._users_at
-        if age >= USER_CACHE_SECONDS or (extension not in self._users
-                                         and age >= USER_MISS_RELOAD_SECONDS):
+        if age >= USER_CACHE_SECONDS or (
+            extension not in self._users and age >= USER_MISS_RELOAD_SECONDS
+        ):
             if self._reading_users is None or self._reading_users.done():
                 self._reading_users = asyncio.create_task(self._read_users())
             await asyncio.shield(self._reading_users)  # one read for every lane waiting
@@ -128,16 +145,24 @@ class PopService:
 
     async def _read_users(self) -> None:
         async with self.svc.database.session() as session:
-            rows = await session.execute(select(User.extension, User.id).where(
-                User.extension.is_not(None), User.is_active.is_(True)))
+            rows = await session.execute(
+                select(User.extension, User.id).where(
+                    User.extension.is_not(None), User.is_active.is_(True)
+                )
+            )
             self._users = {extension: user_id for extension, user_id in rows if extension}
         self._users_at = time.monotonic()
 
     def forget_users(self) -> None:
         self._users_at = -math.inf
 
-    async def _to(self, extension: str | None, kind: str, payload: dict[str, Any],
-                  started: float | None = None) -> None:
+    async def _to(
+        self,
+        extension: str | None,
+        kind: str,
+        payload: dict[str, Any],
+        started: float | None = None,
+    ) -> None:
         user_id = await self.user_for(extension)
         if user_id is not None:
             self.svc.outbox.push(user_id, kind, payload, started=started)
@@ -163,21 +188,34 @@ class PopService:
         """An inbound call has arrived and no phone rings yet: start building its card now,
         so that when an agent's phone rings the pop is ready or nearly so."""
         record = event.record
-        if (record.direction != "inbound" or not record.live or record.agent is not None
-                or not record.customer_number or record.attempt_id is not None
-                or record.linkedid in self._cards):
+        if (
+            record.direction != "inbound"
+            or not record.live
+            or record.agent is not None
+            or not record.customer_number
+            or record.attempt_id is not None
+            or record.linkedid in self._cards
+        ):
             return
-        building = self._card_for(AgentRinging(
-            linkedid=record.linkedid, interface="", extension=None,
-            caller=record.customer_number, queue=record.queue, direction=record.direction,
-            at=record.queued_at or record.started_at))
+        building = self._card_for(
+            AgentRinging(
+                linkedid=record.linkedid,
+                interface="",
+                extension=None,
+                caller=record.customer_number,
+                queue=record.queue,
+                direction=record.direction,
+                at=record.queued_at or record.started_at,
+            )
+        )
         building.add_done_callback(lambda done: self._prefetched(record.linkedid, done))
 
     def _prefetched(self, linkedid: str, task: asyncio.Task[Pop]) -> None:
         if task.cancelled() or task.exception() is None:
             return
-        log.warning("building the card of call %s ahead of its ring failed: %s", linkedid,
-                    task.exception())
+        log.warning(
+            "building the card of call %s ahead of its ring failed: %s", linkedid, task.exception()
+        )
         if self._cards.get(linkedid, (None, 0.0))[0] is task:
             del self._cards[linkedid]  # the ring builds it again
 
@@ -186,8 +224,9 @@ class PopService:
         cached = self._cards.get(event.linkedid)
         if cached is not None and time.monotonic() - cached[1] < CARD_CACHE_SECONDS:
             return cached[0]
-        building = asyncio.create_task(self._build_bounded(event),
-                                       name=f"pop-card:{event.linkedid}")
+        building = asyncio.create_task(
+            self._build_bounded(event), name=f"pop-card:{event.linkedid}"
+        )
         self._cards[event.linkedid] = (building, time.monotonic())
         while len(self._cards) > 500:
             self._cards.popitem(last=False)
@@ -207,21 +246,24 @@ class PopService:
             task_id: int | None = None
             found: list[Customer] = []
             if event.attempt_id is not None:
-                row = (await session.execute(
-                    select(CallbackTask.id, Project.customer_id)
-                    .join(CallbackAttempt, CallbackAttempt.task_id == CallbackTask.id)
-                    .join(Project, Project.id == CallbackTask.project_id)
-                    .where(CallbackAttempt.id == event.attempt_id))).first()
+                row = (
+                    await session.execute(
+                        select(CallbackTask.id, Project.customer_id)
+                        .join(CallbackAttempt, CallbackAttempt.task_id == CallbackTask.id)
+                        .join(Project, Project.id == CallbackTask.project_id)
+                        .where(CallbackAttempt.id == event.attempt_id)
+                    )
+                ).first()
                 if row is not None:
                     task_id = row[0]
                     customer = await customers.get(session, row[1])
                     found = [customer] if customer is not None else []
             if not found:  # one lookup gives the customers with their phones: no re-reading
-                found = await customers.find_by_phone(session, event.caller,
-                                                      default_area_code=area)
+                found = await customers.find_by_phone(session, event.caller, default_area_code=area)
             card = await cards.card_of(session, found[0], today=today) if found else None
-            candidates = ([cards.summary(c).model_dump(mode="json") for c in found]
-                          if len(found) > 1 else [])
+            candidates = (
+                [cards.summary(c).model_dump(mode="json") for c in found] if len(found) > 1 else []
+            )
         number = lookup_key(event.caller, default_area_code=area)
         return {
             "call": call,
@@ -233,22 +275,33 @@ class PopService:
 
     @staticmethod
     def _call_part(event: AgentRinging) -> dict[str, Any]:
-        return {"linkedid": event.linkedid, "caller": event.caller, "queue": event.queue,
-                "direction": event.direction, "attempt_id": event.attempt_id,
-                "at": event.at.isoformat()}
+        return {
+            "linkedid": event.linkedid,
+            "caller": event.caller,
+            "queue": event.queue,
+            "direction": event.direction,
+            "attempt_id": event.attempt_id,
+            "at": event.at.isoformat(),
+        }
 
     def _ended(self, event: CallEnded) -> None:
         record = event.record
         self._cards.pop(record.linkedid, None)
-        payload = {"linkedid": record.linkedid, "outcome": record.outcome,
-                   "talk_seconds": record.talk_seconds, "hung_up_by": record.hung_up_by,
-                   "answered_by": record.agent_extension, "attempt_id": record.attempt_id,
-                   "at": record.ended_at.isoformat() if record.ended_at else None}
+        payload = {
+            "linkedid": record.linkedid,
+            "outcome": record.outcome,
+            "talk_seconds": record.talk_seconds,
+            "hung_up_by": record.hung_up_by,
+            "answered_by": record.agent_extension,
+            "attempt_id": record.attempt_id,
+            "at": record.ended_at.isoformat() if record.ended_at else None,
+        }
         extensions = {self.agents.extension_of(i) for i in record.agents_rung}
         extensions.add(record.agent_extension)
         for extension in sorted(e for e in extensions if e):
             self._in_lane(extension, self._sender(extension, "ended", payload))
 
-    def _sender(self, extension: str, kind: str, payload: dict[str, Any]
-                ) -> Callable[[], Awaitable[None]]:
+    def _sender(
+        self, extension: str, kind: str, payload: dict[str, Any]
+    ) -> Callable[[], Awaitable[None]]:
         return lambda: self._to(extension, kind, payload)

@@ -67,24 +67,30 @@ def _points(svc: Services) -> dict[str, Any]:
 
 @router.get("/calls", response_model=list[QaCall])
 async def list_calls(
-    date_from: date | None = None, date_to: date | None = None, agent_id: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    agent_id: int | None = None,
     queue: str | None = Query(None, max_length=64),
     kind: Direction | None = Query(None, description="inbound or outbound (callbacks)"),
-    score_min: int | None = None, score_max: int | None = None,
+    score_min: int | None = None,
+    score_max: int | None = None,
     failed_rule: str | None = Query(None, max_length=64),
-    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
-    caller: Caller = Depends(viewers), svc: Services = Depends(services),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    caller: Caller = Depends(viewers),
+    svc: Services = Depends(services),
 ) -> list[QaCall]:
     """Answered calls, newest first, with their automatic scores and review state."""
     agent = aliased(User)
-    query = (select(Call, CallScore, Customer.name, agent.display_name,
-                    TranscriptionJob.status)
-             .outerjoin(CallScore, CallScore.call_id == Call.id)
-             .outerjoin(Customer, Customer.id == Call.customer_id)
-             .outerjoin(agent, agent.id == Call.agent_id)
-             .outerjoin(TranscriptionJob, TranscriptionJob.call_id == Call.id)
-             .where(Call.answered_at.is_not(None), Call.ended_at.is_not(None))
-             .order_by(Call.started_at.desc(), Call.id.desc()))
+    query = (
+        select(Call, CallScore, Customer.name, agent.display_name, TranscriptionJob.status)
+        .outerjoin(CallScore, CallScore.call_id == Call.id)
+        .outerjoin(Customer, Customer.id == Call.customer_id)
+        .outerjoin(agent, agent.id == Call.agent_id)
+        .outerjoin(TranscriptionJob, TranscriptionJob.call_id == Call.id)
+        .where(Call.answered_at.is_not(None), Call.ended_at.is_not(None))
+        .order_by(Call.started_at.desc(), Call.id.desc())
+    )
     if caller.role is Role.AGENT:
         agent_id = caller.id
     if agent_id is not None:
@@ -93,8 +99,9 @@ async def list_calls(
     if date_from is not None:
         query = query.where(Call.started_at >= datetime.combine(date_from, time(), tz))
     if date_to is not None:
-        query = query.where(Call.started_at < datetime.combine(date_to + timedelta(days=1),
-                                                               time(), tz))
+        query = query.where(
+            Call.started_at < datetime.combine(date_to + timedelta(days=1), time(), tz)
+        )
     if queue:
         query = query.where(Call.queue == queue)
     if kind is not None:
@@ -105,29 +112,49 @@ async def list_calls(
         query = query.where(CallScore.score <= score_max)
     async with svc.database.session() as session:
         rows = list(await session.execute(query.limit(MAX_SCAN if failed_rule else limit + offset)))
-        reviewed = set(await session.scalars(
-            select(RuleReview.call_id).where(
-                RuleReview.call_id.in_([c.id for c, *_ in rows])))) if rows else set()
+        reviewed = (
+            set(
+                await session.scalars(
+                    select(RuleReview.call_id).where(
+                        RuleReview.call_id.in_([c.id for c, *_ in rows])
+                    )
+                )
+            )
+            if rows
+            else set()
+        )
     out = []
     for call, score, customer_name, agent_name, job_status in rows:
         failed = [r["id"] for r in (score.rules if score else []) if r.get("passed") is False]
         if failed_rule and failed_rule not in failed:
             continue
-        out.append(QaCall(
-            id=call.id, started_at=call.started_at, direction=call.direction.value,
-            queue=call.queue, agent_id=call.agent_id, agent_name=agent_name,
-            customer_id=call.customer_id, customer_name=customer_name,
-            customer_number=call.customer_number, talk_seconds=call.talk_seconds,
-            outcome=call.outcome.value if call.outcome else None,
-            score=score.score if score else None, max_score=score.max_score if score else None,
-            failed_rules=failed, job_status=job_status.value if job_status else None,
-            reviewed=call.id in reviewed))
-    return out[offset:offset + limit]
+        out.append(
+            QaCall(
+                id=call.id,
+                started_at=call.started_at,
+                direction=call.direction.value,
+                queue=call.queue,
+                agent_id=call.agent_id,
+                agent_name=agent_name,
+                customer_id=call.customer_id,
+                customer_name=customer_name,
+                customer_number=call.customer_number,
+                talk_seconds=call.talk_seconds,
+                outcome=call.outcome.value if call.outcome else None,
+                score=score.score if score else None,
+                max_score=score.max_score if score else None,
+                failed_rules=failed,
+                job_status=job_status.value if job_status else None,
+                reviewed=call.id in reviewed,
+            )
+        )
+    return out[offset : offset + limit]
 
 
 @router.get("/calls/{call_id}")
-async def call_detail(call_id: int, caller: Caller = Depends(viewers),
-                      svc: Services = Depends(services)) -> dict[str, Any]:
+async def call_detail(
+    call_id: int, caller: Caller = Depends(viewers), svc: Services = Depends(services)
+) -> dict[str, Any]:
     """One call for review: its facts, which recordings exist, both transcript lanes, the
     automatic scorecard with evidence, and the reviews."""
     call = await readable_call(svc, caller, call_id)
@@ -138,57 +165,87 @@ async def call_detail(call_id: int, caller: Caller = Depends(viewers),
         latest = await reviews.latest_reviews(session, call_id)
         job = await get_job(session, call_id=call_id)
         people = {call.agent_id or 0, *(r.reviewer_id for r in latest.values())}
-        names = {user_id: name for user_id, name in await session.execute(  # noqa: C416
-            select(User.id, User.display_name).where(User.id.in_(people)))}
+        rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(people)))
+        names = {user_id: name for user_id, name in rows}  # noqa: C416 - a Result
         customer = await session.get(Customer, call.customer_id) if call.customer_id else None
     rules = _points(svc)
     scored = None
     if score is not None:
-        result = reviews.reviewed_score(score, latest,
-                                        {k: r.points for k, r in rules.items()})
+        result = reviews.reviewed_score(score, latest, {k: r.points for k, r in rules.items()})
         for rule in result.rules:
             definition = rules.get(rule["id"])
             rule["title"] = definition.title if definition else rule["id"]
             if rule["review"]:
                 rule["review"]["reviewer_name"] = names.get(rule["review"]["reviewer_id"])
-        scored = {"automatic_score": score.score, "automatic_max": score.max_score,
-                  "score": result.score, "max": result.max, "rules": result.rules,
-                  "rules_version": score.rules_version, "scored_at": score.scored_at}
+        scored = {
+            "automatic_score": score.score,
+            "automatic_max": score.max_score,
+            "score": result.score,
+            "max": result.max,
+            "rules": result.rules,
+            "rules_version": score.rules_version,
+            "scored_at": score.scored_at,
+        }
     available = {
         "agent": inside(call.recording_agent, directory) is not None,
-        "customer": inside(call.recording_customer, directory) is not None}
+        "customer": inside(call.recording_customer, directory) is not None,
+    }
     available["mixed"] = inside(call.recording, directory) is not None or any(available.values())
     return {
-        "call": {"id": call.id, "linkedid": call.linkedid, "direction": call.direction.value,
-                 "queue": call.queue, "started_at": call.started_at,
-                 "answered_at": call.answered_at, "ended_at": call.ended_at,
-                 "talk_seconds": call.talk_seconds, "ring_seconds": call.ring_seconds,
-                 "hung_up_by": call.hung_up_by.value if call.hung_up_by else None,
-                 "agent_id": call.agent_id, "agent_name": names.get(call.agent_id or 0),
-                 "customer_id": call.customer_id,
-                 "customer_name": customer.name if customer else None,
-                 "customer_number": call.customer_number},
+        "call": {
+            "id": call.id,
+            "linkedid": call.linkedid,
+            "direction": call.direction.value,
+            "queue": call.queue,
+            "started_at": call.started_at,
+            "answered_at": call.answered_at,
+            "ended_at": call.ended_at,
+            "talk_seconds": call.talk_seconds,
+            "ring_seconds": call.ring_seconds,
+            "hung_up_by": call.hung_up_by.value if call.hung_up_by else None,
+            "agent_id": call.agent_id,
+            "agent_name": names.get(call.agent_id or 0),
+            "customer_id": call.customer_id,
+            "customer_name": customer.name if customer else None,
+            "customer_number": call.customer_number,
+        },
         "recordings": {leg: available[leg] for leg in LEGS},
         "transcript": {t.leg.value: t.words for t in transcripts},
         "score": scored,
-        "job": None if job is None else {"status": job.status.value, "attempts": job.attempts,
-                                         "last_error": job.last_error},
+        "job": None
+        if job is None
+        else {"status": job.status.value, "attempts": job.attempts, "last_error": job.last_error},
     }
 
 
 @router.post("/calls/{call_id}/reviews", status_code=201)
-async def review(call_id: int, body: ReviewIn, caller: Caller = Depends(reviewers),
-                 svc: Services = Depends(services)) -> dict[str, Any]:
+async def review(
+    call_id: int,
+    body: ReviewIn,
+    caller: Caller = Depends(reviewers),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     """Confirm or override one rule's automatic verdict (overrides need a reason)."""
     await readable_call(svc, caller, call_id)
     async with svc.database.session() as session:
         saved = await reviews.review_rule(
-            session, call_id=call_id, rule_id=body.rule_id, reviewer_id=caller.id,
-            decision=body.decision, passed=body.passed, reason=body.reason,
-            at=svc.clock.now())
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action=f"qa.{body.decision.value}", entity_type="call",
-                           entity_id=call_id,
-                           detail={"rule_id": body.rule_id, "passed": saved.passed,
-                                   "reason": saved.reason}, at=svc.clock.now())
+            session,
+            call_id=call_id,
+            rule_id=body.rule_id,
+            reviewer_id=caller.id,
+            decision=body.decision,
+            passed=body.passed,
+            reason=body.reason,
+            at=svc.clock.now(),
+        )
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action=f"qa.{body.decision.value}",
+            entity_type="call",
+            entity_id=call_id,
+            detail={"rule_id": body.rule_id, "passed": saved.passed, "reason": saved.reason},
+            at=svc.clock.now(),
+        )
     return await call_detail(call_id, caller, svc)

@@ -42,11 +42,16 @@ def mix(first: Path, second: Path, target: Path) -> None:
     """Both legs in one mono file (they are recorded side by side at the same rate)."""
     with wave.open(str(first)) as a, wave.open(str(second)) as b:
         if (a.getframerate(), a.getsampwidth(), a.getnchannels()) != (
-                b.getframerate(), b.getsampwidth(), b.getnchannels()) or a.getsampwidth() != 2:
+            b.getframerate(),
+            b.getsampwidth(),
+            b.getnchannels(),
+        ) or a.getsampwidth() != 2:
             raise ValueError("the legs' formats differ")
         rate = a.getframerate()
-        left, right = array("h", a.readframes(a.getnframes())), array(
-            "h", b.readframes(b.getnframes()))
+        left, right = (
+            array("h", a.readframes(a.getnframes())),
+            array("h", b.readframes(b.getnframes())),
+        )
     if len(left) < len(right):
         left, right = right, left
     mixed = array("h", left)
@@ -87,31 +92,66 @@ async def readable_call(svc: Services, caller: Caller, call_id: int) -> Call:
     if call is None:
         raise HTTPException(404, f"no call {call_id}")
     if caller.role is Role.AGENT and call.agent_id != caller.id:
-        raise HTTPException(403, [{"field": None, "code": "not_your_call",
-                                   "message": "agents may only open their own calls"}])
+        raise HTTPException(
+            403,
+            [
+                {
+                    "field": None,
+                    "code": "not_your_call",
+                    "message": "agents may only open their own calls",
+                }
+            ],
+        )
     return call
 
 
 @router.get("/{call_id}/recording", response_class=FileResponse)
-async def recording(call_id: int, request: Request, leg: str = Query("mixed"),
-                    caller: Caller = Depends(listeners),
-                    svc: Services = Depends(services)) -> FileResponse:
+async def recording(
+    call_id: int,
+    request: Request,
+    leg: str = Query("mixed"),
+    caller: Caller = Depends(listeners),
+    svc: Services = Depends(services),
+) -> FileResponse:
     """The recording as WAV (Range requests allowed, so players can seek)."""
     if leg not in LEGS:
-        raise HTTPException(422, [{"field": "leg", "code": "invalid_leg",
-                                   "message": f"leg is one of {', '.join(LEGS)}"}])
+        raise HTTPException(
+            422,
+            [
+                {
+                    "field": "leg",
+                    "code": "invalid_leg",
+                    "message": f"leg is one of {', '.join(LEGS)}",
+                }
+            ],
+        )
     call = await readable_call(svc, caller, call_id)
     path = await _file(call, leg, svc.settings.recordings_dir)
     if path is None:
-        raise HTTPException(404, [{"field": None, "code": "no_recording",
-                                   "message": "this call has no such recording here"}])
+        raise HTTPException(
+            404,
+            [
+                {
+                    "field": None,
+                    "code": "no_recording",
+                    "message": "this call has no such recording here",
+                }
+            ],
+        )
     range_header = request.headers.get("range", "")
     if not range_header or range_header.replace(" ", "").startswith("bytes=0-"):
         async with svc.database.session() as session:  # a listen, not each seek
-            await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                               action="recording.listen", entity_type="call", entity_id=call.id,
-                               detail={"leg": leg},
-                               ip=request.client.host if request.client else None,
-                               at=svc.clock.now())
-    return FileResponse(path, media_type="audio/wav",
-                        headers={"Cache-Control": "private, no-store"})
+            await audit.record(
+                session,
+                actor=caller.user.username,
+                user_id=caller.id,
+                action="recording.listen",
+                entity_type="call",
+                entity_id=call.id,
+                detail={"leg": leg},
+                ip=request.client.host if request.client else None,
+                at=svc.clock.now(),
+            )
+    return FileResponse(
+        path, media_type="audio/wav", headers={"Cache-Control": "private, no-store"}
+    )

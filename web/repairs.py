@@ -44,22 +44,33 @@ class AfterCallIn(BaseModel):
     notes: str = Field("", max_length=4000)
 
 
-
 def _view(repair: Repair, customer: str, now: datetime) -> dict[str, Any]:
-    late = repair.arrived_at > repair.arrival_due_at if repair.arrived_at else \
-        now > repair.arrival_due_at
-    return {"id": repair.id, "customer_id": repair.customer_id, "customer_name": customer,
-            "project_id": repair.project_id, "call_id": repair.call_id,
-            "reported_by_id": repair.reported_by_id, "description": repair.description,
-            "crew": repair.crew, "status": repair.status.value,
-            "reported_at": iso(repair.reported_at),
-            "arrival_due_at": iso(repair.arrival_due_at), "arrived_at": iso(repair.arrived_at),
-            "arrival_late": late, "completed_at": iso(repair.completed_at),
-            "during_call_at": iso(repair.during_call_at),
-            "after_call_at": iso(repair.after_call_at),
-            "satisfaction": repair.satisfaction.value if repair.satisfaction else None,
-            "notes": repair.notes, "server_time": iso(now)}
-
+    late = (
+        repair.arrived_at > repair.arrival_due_at
+        if repair.arrived_at
+        else now > repair.arrival_due_at
+    )
+    return {
+        "id": repair.id,
+        "customer_id": repair.customer_id,
+        "customer_name": customer,
+        "project_id": repair.project_id,
+        "call_id": repair.call_id,
+        "reported_by_id": repair.reported_by_id,
+        "description": repair.description,
+        "crew": repair.crew,
+        "status": repair.status.value,
+        "reported_at": iso(repair.reported_at),
+        "arrival_due_at": iso(repair.arrival_due_at),
+        "arrived_at": iso(repair.arrived_at),
+        "arrival_late": late,
+        "completed_at": iso(repair.completed_at),
+        "during_call_at": iso(repair.during_call_at),
+        "after_call_at": iso(repair.after_call_at),
+        "satisfaction": repair.satisfaction.value if repair.satisfaction else None,
+        "notes": repair.notes,
+        "server_time": iso(now),
+    }
 
 
 async def _shown(session: Any, repair: Repair, now: datetime) -> dict[str, Any]:
@@ -67,62 +78,105 @@ async def _shown(session: Any, repair: Repair, now: datetime) -> dict[str, Any]:
 
 
 @router.get("")
-async def list_repairs(_: Caller = Depends(readers), svc: Services = Depends(services),
-                       status: RepairStatus | None = None, overdue: bool = False,
-                       crew: str | None = Query(None, max_length=100),
-                       customer_id: int | None = None,
-                       limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+async def list_repairs(
+    _: Caller = Depends(readers),
+    svc: Services = Depends(services),
+    status: RepairStatus | None = None,
+    overdue: bool = False,
+    crew: str | None = Query(None, max_length=100),
+    customer_id: int | None = None,
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[dict[str, Any]]:
     now = svc.clock.now()
     async with svc.database.session() as session:
-        found = await repairs.get_list(session, now=now, status=status, overdue=overdue,
-                                       crew=crew, customer_id=customer_id, limit=limit)
+        found = await repairs.get_list(
+            session,
+            now=now,
+            status=status,
+            overdue=overdue,
+            crew=crew,
+            customer_id=customer_id,
+            limit=limit,
+        )
         names = await tickets.customer_names(session, (r.customer_id for r in found))
         return [_view(r, names.get(r.customer_id, ""), now) for r in found]
 
 
 @router.get("/crews")
-async def crew_records(_: Caller = Depends(readers), svc: Services = Depends(services),
-                       since: AwareDatetime | None = None,
-                       until: AwareDatetime | None = None) -> list[dict[str, Any]]:
+async def crew_records(
+    _: Caller = Depends(readers),
+    svc: Services = Depends(services),
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> list[dict[str, Any]]:
     """Each crew's repairs, arrivals within the limit and customers' verdicts."""
     async with svc.database.session() as session:
         records = await repairs.crew_records(session, since=since, until=until)
-    return [{"crew": r.crew, "repairs": r.repairs, "arrived": r.arrived,
-             "arrived_on_time": r.arrived_on_time, "on_time_rate": r.on_time_rate,
-             "satisfied": r.satisfied, "neutral": r.neutral, "unsatisfied": r.unsatisfied}
-            for r in records]
+    return [
+        {
+            "crew": r.crew,
+            "repairs": r.repairs,
+            "arrived": r.arrived,
+            "arrived_on_time": r.arrived_on_time,
+            "on_time_rate": r.on_time_rate,
+            "satisfied": r.satisfied,
+            "neutral": r.neutral,
+            "unsatisfied": r.unsatisfied,
+        }
+        for r in records
+    ]
 
 
 @router.post("", status_code=201)
-async def report_repair(body: RepairIn, caller: Caller = Depends(callers),
-                        svc: Services = Depends(services)) -> dict[str, Any]:
+async def report_repair(
+    body: RepairIn, caller: Caller = Depends(callers), svc: Services = Depends(services)
+) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
         call, customer_id = await tickets.origin(
-            session, svc, call_id=body.call_id, linkedid=body.linkedid,
-            customer_id=body.customer_id, what="repair")
+            session,
+            svc,
+            call_id=body.call_id,
+            linkedid=body.linkedid,
+            customer_id=body.customer_id,
+            what="repair",
+        )
         repair = await repairs.report(
-            session, customer_id=customer_id, project_id=body.project_id, crew=body.crew,
-            description=body.description, reported_at=now,
+            session,
+            customer_id=customer_id,
+            project_id=body.project_id,
+            crew=body.crew,
+            description=body.description,
+            reported_at=now,
             arrival_within=svc.complaint_rules.repair_arrival,
-            call_id=call.id if call else None, reported_by_id=caller.id)
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="repair.report", entity_type="repair", entity_id=repair.id,
-                           at=now)
+            call_id=call.id if call else None,
+            reported_by_id=caller.id,
+        )
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="repair.report",
+            entity_type="repair",
+            entity_id=repair.id,
+            at=now,
+        )
         return await _shown(session, repair, now)
 
 
 @router.get("/{repair_id}")
-async def get_repair(repair_id: int, _: Caller = Depends(readers),
-                     svc: Services = Depends(services)) -> dict[str, Any]:
+async def get_repair(
+    repair_id: int, _: Caller = Depends(readers), svc: Services = Depends(services)
+) -> dict[str, Any]:
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
         return await _shown(session, repair, svc.clock.now())
 
 
 @router.post("/{repair_id}/arrived")
-async def arrived(repair_id: int, body: WhenIn, _: Caller = Depends(workers),
-                  svc: Services = Depends(services)) -> dict[str, Any]:
+async def arrived(
+    repair_id: int, body: WhenIn, _: Caller = Depends(workers), svc: Services = Depends(services)
+) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
@@ -131,8 +185,9 @@ async def arrived(repair_id: int, body: WhenIn, _: Caller = Depends(workers),
 
 
 @router.post("/{repair_id}/completed")
-async def completed(repair_id: int, body: WhenIn, _: Caller = Depends(workers),
-                    svc: Services = Depends(services)) -> dict[str, Any]:
+async def completed(
+    repair_id: int, body: WhenIn, _: Caller = Depends(workers), svc: Services = Depends(services)
+) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
@@ -141,8 +196,9 @@ async def completed(repair_id: int, body: WhenIn, _: Caller = Depends(workers),
 
 
 @router.post("/{repair_id}/call-during")
-async def call_during(repair_id: int, body: WhenIn, _: Caller = Depends(callers),
-                      svc: Services = Depends(services)) -> dict[str, Any]:
+async def call_during(
+    repair_id: int, body: WhenIn, _: Caller = Depends(callers), svc: Services = Depends(services)
+) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
@@ -151,11 +207,16 @@ async def call_during(repair_id: int, body: WhenIn, _: Caller = Depends(callers)
 
 
 @router.post("/{repair_id}/call-after")
-async def call_after(repair_id: int, body: AfterCallIn, _: Caller = Depends(callers),
-                     svc: Services = Depends(services)) -> dict[str, Any]:
+async def call_after(
+    repair_id: int,
+    body: AfterCallIn,
+    _: Caller = Depends(callers),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
-        await repairs.call_after(session, repair, at=now, satisfaction=body.satisfaction,
-                                 notes=body.notes)
+        await repairs.call_after(
+            session, repair, at=now, satisfaction=body.satisfaction, notes=body.notes
+        )
         return await _shown(session, repair, now)

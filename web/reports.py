@@ -30,46 +30,79 @@ def _lang(request: Request, lang: str | None) -> str:
     return language(lang or request.cookies.get("cc_lang"))
 
 
-async def _download(request: Request, svc: Services, caller: Caller, kind: ReportKind,
-                    day: date | None, fmt: str, lang: str | None) -> Response:
+async def _download(
+    request: Request,
+    svc: Services,
+    caller: Caller,
+    kind: ReportKind,
+    day: date | None,
+    fmt: str,
+    lang: str | None,
+) -> Response:
     chosen = _day(svc, kind, day)
-    file = await export(svc.database, svc.settings, kind=kind, day=chosen, fmt=fmt,
-                        lang=_lang(request, lang), now=svc.clock.now())
+    file = await export(
+        svc.database,
+        svc.settings,
+        kind=kind,
+        day=chosen,
+        fmt=fmt,
+        lang=_lang(request, lang),
+        now=svc.clock.now(),
+    )
     async with svc.database.session() as session:
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="report.export", entity_type="report", entity_id=None,
-                           detail={"kind": kind.value, "date": chosen.isoformat(),
-                                   "format": fmt}, at=svc.clock.now())
-    return Response(file.content, media_type=file.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="report.export",
+            entity_type="report",
+            entity_id=None,
+            detail={"kind": kind.value, "date": chosen.isoformat(), "format": fmt},
+            at=svc.clock.now(),
+        )
+    return Response(
+        file.content,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
 
 
 @router.get("/{kind}.xlsx")
-async def report_xlsx(request: Request, kind: ReportKind,
-                      day: date | None = Query(None, alias="date"),
-                      lang: str | None = Query(None, max_length=8),
-                      caller: Caller = Depends(readers),
-                      svc: Services = Depends(services)) -> Response:
+async def report_xlsx(
+    request: Request,
+    kind: ReportKind,
+    day: date | None = Query(None, alias="date"),
+    lang: str | None = Query(None, max_length=8),
+    caller: Caller = Depends(readers),
+    svc: Services = Depends(services),
+) -> Response:
     """The report as a spreadsheet: a summary sheet, then one sheet per table."""
     return await _download(request, svc, caller, kind, day, "xlsx", lang)
 
 
 @router.get("/{kind}.pdf")
-async def report_pdf(request: Request, kind: ReportKind,
-                     day: date | None = Query(None, alias="date"),
-                     lang: str | None = Query(None, max_length=8),
-                     caller: Caller = Depends(readers),
-                     svc: Services = Depends(services)) -> Response:
+async def report_pdf(
+    request: Request,
+    kind: ReportKind,
+    day: date | None = Query(None, alias="date"),
+    lang: str | None = Query(None, max_length=8),
+    caller: Caller = Depends(readers),
+    svc: Services = Depends(services),
+) -> Response:
     """The report as a PDF with an embedded Chinese font (503 report_font_missing without one)."""
     return await _download(request, svc, caller, kind, day, "pdf", lang)
 
 
 @router.get("/{kind}")
-async def report(kind: ReportKind, day: date | None = Query(None, alias="date"),
-                 caller: Caller = Depends(readers),
-                 svc: Services = Depends(services)) -> dict[str, Any]:
+async def report(
+    kind: ReportKind,
+    day: date | None = Query(None, alias="date"),
+    caller: Caller = Depends(readers),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     """The report's table model: headline figures, charts, tables and definitions, as messages
     the page translates. Without a date: the last period already over."""
-    document = await build_document(svc.database, kind, _day(svc, kind, day),
-                                    report_rules(svc.settings, svc.clock.now()))
+    document = await build_document(
+        svc.database, kind, _day(svc, kind, day), report_rules(svc.settings, svc.clock.now())
+    )
     return document_json(document)

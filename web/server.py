@@ -18,13 +18,25 @@ from web.cluster.roles import ALL_ROLES, Role
 log = logging.getLogger(__name__)
 
 
-async def serve_forever(settings: Settings, *, host: str, port: int,
-                        database: Database | None = None,
-                        roles: frozenset[Role] = ALL_ROLES) -> None:
+async def serve_forever(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    database: Database | None = None,
+    roles: frozenset[Role] = ALL_ROLES,
+) -> None:
     app = create_app(settings, database=database, roles=roles)
     if Role.WEB in roles:
-        config = uvicorn.Config(app, host=host, port=port, ws="websockets-sansio",
-                                lifespan="on", log_level="info", access_log=False)
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            ws="websockets-sansio",
+            lifespan="on",
+            log_level="info",
+            access_log=False,
+        )
         await uvicorn.Server(config).serve()
         return
     stop = asyncio.Event()

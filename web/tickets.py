@@ -19,17 +19,24 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-async def origin(session: AsyncSession, svc: Services, *, call_id: int | None,
-                 linkedid: str | None, customer_id: int | None,
-                 what: str) -> tuple[Call | None, int]:
+async def origin(
+    session: AsyncSession,
+    svc: Services,
+    *,
+    call_id: int | None,
+    linkedid: str | None,
+    customer_id: int | None,
+    what: str,
+) -> tuple[Call | None, int]:
     """The call the ticket comes from (by id, or by the linkedid the pop named) and the
     customer it is for: the one given, else the call's."""
     call = None
     if call_id is not None:
         call = await session.get(Call, call_id)
     elif linkedid:
-        call = await session.scalar(select(Call).where(
-            Call.pbx_id == svc.settings.pbx_id, Call.linkedid == linkedid))
+        call = await session.scalar(
+            select(Call).where(Call.pbx_id == svc.settings.pbx_id, Call.linkedid == linkedid)
+        )
     if (call_id or linkedid) and call is None:
         raise NotFound("no such call", code="call_not_found", field="call_id")
     customer = customer_id or (call.customer_id if call else None)
@@ -44,6 +51,7 @@ async def customer_name(session: AsyncSession, customer_id: int) -> str:
 
 
 async def customer_names(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
-    rows = await session.execute(select(Customer.id, Customer.name).where(
-        Customer.id.in_(set(ids))))
+    rows = await session.execute(
+        select(Customer.id, Customer.name).where(Customer.id.in_(set(ids)))
+    )
     return {row.id: row.name for row in rows}

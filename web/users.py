@@ -38,39 +38,62 @@ class UserUpdate(BaseModel):
 
 
 @router.get("", response_model=list[UserOut])
-async def list_users(_: Caller = Depends(admin_only),
-                     svc: Services = Depends(services)) -> list[UserOut]:
+async def list_users(
+    _: Caller = Depends(admin_only), svc: Services = Depends(services)
+) -> list[UserOut]:
     async with svc.database.session() as session:
         return [UserOut.of(u) for u in await users.get_all(session)]
 
 
 @router.post("", response_model=UserOut, status_code=201)
-async def create_user(body: UserCreate, caller: Caller = Depends(admin_only),
-                      svc: Services = Depends(services)) -> UserOut:
+async def create_user(
+    body: UserCreate, caller: Caller = Depends(admin_only), svc: Services = Depends(services)
+) -> UserOut:
     async with svc.database.session() as session:
-        user = await users.create(session, username=body.username, password=body.password,
-                                  display_name=body.display_name, role=body.role,
-                                  extension=body.extension or None,
-                                  department=body.department)
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="user.create", entity_type="user", entity_id=user.id,
-                           detail={"role": user.role.value, "extension": user.extension},
-                           at=svc.clock.now())
+        user = await users.create(
+            session,
+            username=body.username,
+            password=body.password,
+            display_name=body.display_name,
+            role=body.role,
+            extension=body.extension or None,
+            department=body.department,
+        )
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="user.create",
+            entity_type="user",
+            entity_id=user.id,
+            detail={"role": user.role.value, "extension": user.extension},
+            at=svc.clock.now(),
+        )
         return UserOut.of(user)
 
 
 @router.patch("/{user_id}", response_model=UserOut)
-async def update_user(user_id: int, body: UserUpdate, caller: Caller = Depends(admin_only),
-                      svc: Services = Depends(services)) -> UserOut:
+async def update_user(
+    user_id: int,
+    body: UserUpdate,
+    caller: Caller = Depends(admin_only),
+    svc: Services = Depends(services),
+) -> UserOut:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     async with svc.database.session() as session:
         user = await users.get_or_raise(session, user_id)
         await users.update(session, user, **changes)
         if body.password is not None or body.is_active is False:
             await sessions.revoke_all(session, user.id, at=svc.clock.now())
-        await audit.record(session, actor=caller.user.username, user_id=caller.id,
-                           action="user.update", entity_type="user", entity_id=user.id,
-                           detail={k: v for k, v in changes.items() if k != "password"}
-                           | ({"password": "changed"} if body.password else {}),
-                           at=svc.clock.now())
+        await audit.record(
+            session,
+            actor=caller.user.username,
+            user_id=caller.id,
+            action="user.update",
+            entity_type="user",
+            entity_id=user.id,
+            detail={k: v for k, v in changes.items() if k != "password"}
+            | ({"password": "changed"} if body.password else {}),
+            at=svc.clock.now(),
+        )
         return UserOut.of(user)

@@ -118,11 +118,17 @@ class WallboardOut(BaseModel):
 
 
 def _facts(record: CallRecord, agents: dict[str, int]) -> CallFacts:
-    return CallFacts(linkedid=record.linkedid, started_at=record.started_at, queue=record.queue,
-                     answered_at=record.answered_at, ended_at=record.ended_at,
-                     outcome=record.outcome, wait_seconds=record.wait_seconds,
-                     talk_seconds=record.talk_seconds,
-                     agent_id=agents.get(record.agent_extension or ""))
+    return CallFacts(
+        linkedid=record.linkedid,
+        started_at=record.started_at,
+        queue=record.queue,
+        answered_at=record.answered_at,
+        ended_at=record.ended_at,
+        outcome=record.outcome,
+        wait_seconds=record.wait_seconds,
+        talk_seconds=record.talk_seconds,
+        agent_id=agents.get(record.agent_extension or ""),
+    )
 
 
 class LiveView:
@@ -132,8 +138,15 @@ class LiveView:
         self.waiting: dict[str, list[datetime]] = defaultdict(list)
         self.on_call: dict[int, datetime] = {}  # agent → answered at
 
-    def add(self, *, queue: str | None, started_at: datetime, queued_at: datetime | None,
-            answered_at: datetime | None, agent_id: int | None) -> None:
+    def add(
+        self,
+        *,
+        queue: str | None,
+        started_at: datetime,
+        queued_at: datetime | None,
+        answered_at: datetime | None,
+        agent_id: int | None,
+    ) -> None:
         if answered_at is None and queue:
             self.waiting[queue].append(queued_at or started_at)
         elif answered_at is not None and agent_id is not None:
@@ -145,14 +158,17 @@ class LiveView:
 
     def key(self) -> tuple[Any, ...]:
         """Changes whenever a call starts or stops waiting, or an agent's call starts or ends."""
-        return (tuple(sorted((q, len(v)) for q, v in self.waiting.items())),
-                tuple(sorted(self.on_call.items())))
+        return (
+            tuple(sorted((q, len(v)) for q, v in self.waiting.items())),
+            tuple(sorted(self.on_call.items())),
+        )
 
 
 async def agent_extensions(svc: Services) -> dict[str, int]:
     async with svc.database.session() as session:
-        rows = await session.execute(select(User.extension, User.id)
-                                     .where(User.extension.is_not(None)))
+        rows = await session.execute(
+            select(User.extension, User.id).where(User.extension.is_not(None))
+        )
         return {ext: uid for ext, uid in rows if ext}
 
 
@@ -162,14 +178,23 @@ async def live_view(svc: Services, extensions: dict[str, int]) -> LiveView:
     view = LiveView()
     if svc.bridge is not None:
         for r in svc.bridge.tracker.live_calls():
-            view.add(queue=r.queue, started_at=r.started_at, queued_at=r.queued_at,
-                     answered_at=r.answered_at,
-                     agent_id=extensions.get(r.agent_extension or ""))
+            view.add(
+                queue=r.queue,
+                started_at=r.started_at,
+                queued_at=r.queued_at,
+                answered_at=r.answered_at,
+                agent_id=extensions.get(r.agent_extension or ""),
+            )
         return view
     async with svc.database.session() as session:
         for call in await session.scalars(select(Call).where(Call.ended_at.is_(None))):
-            view.add(queue=call.queue, started_at=call.started_at, queued_at=None,
-                     answered_at=call.answered_at, agent_id=call.agent_id)
+            view.add(
+                queue=call.queue,
+                started_at=call.started_at,
+                queued_at=None,
+                answered_at=call.answered_at,
+                agent_id=call.agent_id,
+            )
     return view
 
 
@@ -186,20 +211,28 @@ def _agent(row: wallboard.AgentRow, figures: DayFigures, live: LiveView) -> Agen
     seconds = figures.state_seconds.get(row.user_id, {})
     answered_at = live.on_call.get(row.user_id)
     return AgentOut(
-        user_id=row.user_id, name=row.name, extension=row.extension,
+        user_id=row.user_id,
+        name=row.name,
+        extension=row.extension,
         status=ON_CALL if answered_at else row.status.value,
-        reason=None if answered_at else row.reason, since=answered_at or row.since,
+        reason=None if answered_at else row.reason,
+        since=answered_at or row.since,
         handled=calls.handled if calls else 0,
         talk_seconds=round(calls.talk_seconds, 1) if calls else 0.0,
         wrapup_seconds=round(seconds.get(AgentStatus.WRAPUP, 0.0), 1),
         ready_seconds=round(seconds.get(AgentStatus.READY, 0.0), 1),
-        paused_seconds=round(seconds.get(AgentStatus.PAUSED, 0.0), 1))
+        paused_seconds=round(seconds.get(AgentStatus.PAUSED, 0.0), 1),
+    )
 
 
 async def late_work(svc: Services) -> LateWork:
     async with svc.database.session() as session:
-        return await wallboard.late_work(session, now=svc.clock.now(), tz=svc.settings.tz,
-                                         due_soon_fraction=svc.settings.due_soon_fraction)
+        return await wallboard.late_work(
+            session,
+            now=svc.clock.now(),
+            tz=svc.settings.tz,
+            due_soon_fraction=svc.settings.due_soon_fraction,
+        )
 
 
 async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardOut:
@@ -209,44 +242,86 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
     live = await live_view(svc, extensions)
     async with svc.database.session() as session:
         figures = await wallboard.day_figures(
-            session, now=now, tz=settings.tz, threshold_seconds=settings.answer_within_seconds,
+            session,
+            now=now,
+            tz=settings.tz,
+            threshold_seconds=settings.answer_within_seconds,
             queues={settings.queue, settings.callback_queue, *live.waiting},
-            live=_tracked(svc, extensions))
+            live=_tracked(svc, extensions),
+        )
     late = late or await late_work(svc)
     order = {settings.queue: 0, settings.callback_queue: 1}  # the hotline first
     figures.queues.sort(key=lambda q: (order.get(q.queue, 2), q.queue))
-    queues = [QueueOut(queue=q.queue,
-                       waiting=len(live.waiting.get(q.queue, ())),
-                       oldest_waiting_since=live.oldest(q.queue),
-                       offered=q.offered, answered=q.answered, abandoned=q.abandoned,
-                       abandoned_within_threshold=q.abandoned_within_threshold,
-                       timed_out=q.timed_out,
-                       answered_within_threshold=q.answered_within_threshold,
-                       service_level=q.service_level,
-                       average_speed_of_answer=q.average_speed_of_answer,
-                       longest_wait=q.longest_wait, abandon_rate=q.abandon_rate)
-              for q in figures.queues]
+    queues = [
+        QueueOut(
+            queue=q.queue,
+            waiting=len(live.waiting.get(q.queue, ())),
+            oldest_waiting_since=live.oldest(q.queue),
+            offered=q.offered,
+            answered=q.answered,
+            abandoned=q.abandoned,
+            abandoned_within_threshold=q.abandoned_within_threshold,
+            timed_out=q.timed_out,
+            answered_within_threshold=q.answered_within_threshold,
+            service_level=q.service_level,
+            average_speed_of_answer=q.average_speed_of_answer,
+            longest_wait=q.longest_wait,
+            abandon_rate=q.abandon_rate,
+        )
+        for q in figures.queues
+    ]
     return WallboardOut(
-        server_time=now, day=figures.day, day_started_at=figures.start,
+        server_time=now,
+        day=figures.day,
+        day_started_at=figures.start,
         threshold_seconds=settings.answer_within_seconds,
-        pbx_connected=svc.pbx_connected(), queues=queues,
-        hours=[HourOut(hour=h.hour, answered=h.answered, abandoned=h.abandoned)
-               for h in figures.hours],
+        pbx_connected=svc.pbx_connected(),
+        queues=queues,
+        hours=[
+            HourOut(hour=h.hour, answered=h.answered, abandoned=h.abandoned) for h in figures.hours
+        ],
         agents=[_agent(row, figures, live) for row in figures.agents],
-        campaigns=[CampaignOut(id=c.id, name=c.name, mode=c.mode, started_at=c.started_at,
-                               attempts_today=c.attempts_today,
-                               effective_today=c.effective_today) for c in late.campaigns],
-        complaints_overdue=late.complaints_overdue, complaints_due_soon=late.complaints_due_soon,
-        complaints=[ComplaintOut(id=c.id, customer=c.customer, department=c.department,
-                                 category=c.category, grade=c.grade, next_due_at=c.next_due_at,
-                                 overdue=c.overdue) for c in late.complaints],
+        campaigns=[
+            CampaignOut(
+                id=c.id,
+                name=c.name,
+                mode=c.mode,
+                started_at=c.started_at,
+                attempts_today=c.attempts_today,
+                effective_today=c.effective_today,
+            )
+            for c in late.campaigns
+        ],
+        complaints_overdue=late.complaints_overdue,
+        complaints_due_soon=late.complaints_due_soon,
+        complaints=[
+            ComplaintOut(
+                id=c.id,
+                customer=c.customer,
+                department=c.department,
+                category=c.category,
+                grade=c.grade,
+                next_due_at=c.next_due_at,
+                overdue=c.overdue,
+            )
+            for c in late.complaints
+        ],
         repairs_overdue=late.repairs_overdue,
-        repairs=[RepairOut(id=r.id, customer=r.customer, crew=r.crew,
-                           arrival_due_at=r.arrival_due_at) for r in late.repairs],
+        repairs=[
+            RepairOut(id=r.id, customer=r.customer, crew=r.crew, arrival_due_at=r.arrival_due_at)
+            for r in late.repairs
+        ],
         projects_missing_callbacks=late.projects_missing_callbacks,
-        projects=[ProjectOut(project_id=p.project_id, contract_number=p.contract_number,
-                             customer=p.customer, stages=[s.value for s in p.stages])
-                  for p in late.projects])
+        projects=[
+            ProjectOut(
+                project_id=p.project_id,
+                contract_number=p.contract_number,
+                customer=p.customer,
+                stages=[s.value for s in p.stages],
+            )
+            for p in late.projects
+        ],
+    )
 
 
 @router.get("", response_model=WallboardOut, dependencies=[Depends(supervisors)])

@@ -24,15 +24,30 @@ from web.wallboard import agent_extensions, late_work, live_view, snapshot
 
 log = logging.getLogger(__name__)
 
-WALLBOARD_EVENTS = (CallAnswered, CallEnded, AgentRinging, RingStopped, QueueMemberChanged,
-                    QueueMembersResynced, PbxConnection, AgentStateChanged)
+WALLBOARD_EVENTS = (
+    CallAnswered,
+    CallEnded,
+    AgentRinging,
+    RingStopped,
+    QueueMemberChanged,
+    QueueMembersResynced,
+    PbxConnection,
+    AgentStateChanged,
+)
 MESSAGE = "wallboard"
 
 
 class WallboardFeed:
-    def __init__(self, svc: Services, *, min_interval: float = 0.5, check_interval: float = 1.0,
-                 refresh_interval: float = 5.0, late_work_ttl: float = 15.0,
-                 watchers_ttl: float = 10.0) -> None:
+    def __init__(
+        self,
+        svc: Services,
+        *,
+        min_interval: float = 0.5,
+        check_interval: float = 1.0,
+        refresh_interval: float = 5.0,
+        late_work_ttl: float = 15.0,
+        watchers_ttl: float = 10.0,
+    ) -> None:
         self.svc = svc
         self.min_interval = min_interval  # throttle: at most 1 / min_interval pushes a second
         self.check_interval = check_interval  # how often the live calls are looked at
@@ -68,8 +83,13 @@ class WallboardFeed:
         cached = self._supervisors
         if cached is None or time.monotonic() - cached[0] > self.watchers_ttl:
             async with self.svc.database.session() as session:
-                ids = list(await session.scalars(select(User.id).where(
-                    User.role.in_([Role.SUPERVISOR, Role.ADMIN]), User.is_active.is_(True))))
+                ids = list(
+                    await session.scalars(
+                        select(User.id).where(
+                            User.role.in_([Role.SUPERVISOR, Role.ADMIN]), User.is_active.is_(True)
+                        )
+                    )
+                )
             cached = self._supervisors = (time.monotonic(), ids)
         return [uid for uid in cached[1] if self.svc.outbox.connected(uid)]
 
@@ -85,8 +105,12 @@ class WallboardFeed:
             self._sent_to = set()
             return False
         live_key = (await live_view(self.svc, await agent_extensions(self.svc))).key()
-        due = (changed or live_key != self._live_key or not set(watchers) <= self._sent_to
-               or time.monotonic() - self._pushed_at >= self.refresh_interval)
+        due = (
+            changed
+            or live_key != self._live_key
+            or not set(watchers) <= self._sent_to
+            or time.monotonic() - self._pushed_at >= self.refresh_interval
+        )
         if not due:
             return False
         body = (await snapshot(self.svc, late=await self._late_work())).model_dump(mode="json")

@@ -32,8 +32,9 @@ def _same_origin(websocket: WebSocket) -> bool:
 async def socket(websocket: WebSocket) -> None:
     svc: Services = websocket.app.state.services
     token = websocket.query_params.get("token")
-    caller = await authenticate(svc, cookie=None if token else websocket.cookies.get(COOKIE),
-                                bearer=token)
+    caller = await authenticate(
+        svc, cookie=None if token else websocket.cookies.get(COOKIE), bearer=token
+    )
     if caller is None:
         await websocket.close(code=CLOSE_UNAUTHENTICATED)
         return
@@ -45,24 +46,41 @@ async def socket(websocket: WebSocket) -> None:
     svc.metrics.clients.inc()
     try:
         since = websocket.query_params.get("since", "0")
-        last = int(since) if since.isdigit() and \
-            websocket.query_params.get("epoch") == svc.outbox.epoch else 0
-        state = (await svc.agent_states.get(caller.id)).model_dump(mode="json") \
-            if svc.agent_states is not None else None
+        last = (
+            int(since)
+            if since.isdigit() and websocket.query_params.get("epoch") == svc.outbox.epoch
+            else 0
+        )
+        state = (
+            (await svc.agent_states.get(caller.id)).model_dump(mode="json")
+            if svc.agent_states is not None
+            else None
+        )
         pbx = svc.pbx_connected()
-        await websocket.send_text(json.dumps({
-            "type": "hello", "epoch": svc.outbox.epoch, "last_seq": svc.outbox.last_seq(caller.id),
-            "server_time": svc.clock.now().isoformat(),
-            "resumed_from": last, "user": caller.user.model_dump(mode="json"), "state": state,
-            "pbx": {"connected": pbx}}, ensure_ascii=False))
+        await websocket.send_text(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "epoch": svc.outbox.epoch,
+                    "last_seq": svc.outbox.last_seq(caller.id),
+                    "server_time": svc.clock.now().isoformat(),
+                    "resumed_from": last,
+                    "user": caller.user.model_dump(mode="json"),
+                    "state": state,
+                    "pbx": {"connected": pbx},
+                },
+                ensure_ascii=False,
+            )
+        )
         for delivery in svc.outbox.since(caller.id, last):
             last = await _send(websocket, svc, delivery, last)
         receiver = asyncio.create_task(_drain_client(websocket))
         try:
             while not receiver.done():
                 getter = asyncio.create_task(queue.get())
-                done, _ = await asyncio.wait({getter, receiver},
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
+                )
                 if getter not in done:
                     getter.cancel()
                     break

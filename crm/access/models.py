@@ -29,8 +29,9 @@ class AccessGrant(TimestampMixin, Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     reason: Mapped[str] = mapped_column(Text)
     wanted_until: Mapped[datetime]
-    status: Mapped[GrantStatus] = mapped_column(enum_type(GrantStatus),
-                                                default=GrantStatus.REQUESTED)
+    status: Mapped[GrantStatus] = mapped_column(
+        enum_type(GrantStatus), default=GrantStatus.REQUESTED
+    )
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]  # approved until (may be shorter than asked)

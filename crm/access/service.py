@@ -30,14 +30,22 @@ async def get_or_raise(session: AsyncSession, grant_id: int) -> AccessGrant:
     return grant
 
 
-async def request_access(session: AsyncSession, *, requester_id: int, reason: str,
-                         wanted_until: datetime, now: datetime, project_id: int | None = None,
-                         customer_id: int | None = None) -> AccessGrant:
+async def request_access(
+    session: AsyncSession,
+    *,
+    requester_id: int,
+    reason: str,
+    wanted_until: datetime,
+    now: datetime,
+    project_id: int | None = None,
+    customer_id: int | None = None,
+) -> AccessGrant:
     """Which records (one project's, or every project of one customer), why, until when."""
     problems = []
     if (project_id is None) == (customer_id is None):
-        problems.append(Problem("project_id", "one_target",
-                                "name either one project or one customer"))
+        problems.append(
+            Problem("project_id", "one_target", "name either one project or one customer")
+        )
     elif project_id is not None and await session.get(Project, project_id) is None:
         problems.append(Problem("project_id", "project_not_found", "no such project"))
     elif customer_id is not None and await session.get(Customer, customer_id) is None:
@@ -50,29 +58,43 @@ async def request_access(session: AsyncSession, *, requester_id: int, reason: st
         problems.append(Problem("wanted_until", "too_long", "at most 90 days"))
     if problems:
         raise ValidationError.of(problems)
-    grant = AccessGrant(requester_id=requester_id, project_id=project_id,
-                        customer_id=customer_id, reason=reason.strip(),
-                        wanted_until=wanted_until, status=GrantStatus.REQUESTED,
-                        decision_note="")
+    grant = AccessGrant(
+        requester_id=requester_id,
+        project_id=project_id,
+        customer_id=customer_id,
+        reason=reason.strip(),
+        wanted_until=wanted_until,
+        status=GrantStatus.REQUESTED,
+        decision_note="",
+    )
     session.add(grant)
     await session.flush()
     return grant
 
 
-async def decide(session: AsyncSession, grant: AccessGrant, *, approve: bool, decided_by: int,
-                 at: datetime, expires_at: datetime | None = None,
-                 note: str = "") -> AccessGrant:
+async def decide(
+    session: AsyncSession,
+    grant: AccessGrant,
+    *,
+    approve: bool,
+    decided_by: int,
+    at: datetime,
+    expires_at: datetime | None = None,
+    note: str = "",
+) -> AccessGrant:
     """The manager approves (possibly for less time than asked) or rejects."""
     if grant.status is not GrantStatus.REQUESTED:
         raise Conflict(f"the request is already {grant.status.value}", code="already_decided")
     if approve:
         until = expires_at or grant.wanted_until
         if until <= at:
-            raise ValidationError("the grant must end in the future", code="in_the_past",
-                                  field="expires_at")
+            raise ValidationError(
+                "the grant must end in the future", code="in_the_past", field="expires_at"
+            )
         if until > grant.wanted_until:
-            raise ValidationError("a grant cannot outlast the request", code="beyond_request",
-                                  field="expires_at")
+            raise ValidationError(
+                "a grant cannot outlast the request", code="beyond_request", field="expires_at"
+            )
         grant.expires_at = until
     grant.status = GrantStatus.APPROVED if approve else GrantStatus.REJECTED
     grant.decided_by_id, grant.decided_at, grant.decision_note = decided_by, at, note.strip()
@@ -80,8 +102,9 @@ async def decide(session: AsyncSession, grant: AccessGrant, *, approve: bool, de
     return grant
 
 
-async def revoke(session: AsyncSession, grant: AccessGrant, *, by: int, at: datetime,
-                 note: str = "") -> AccessGrant:
+async def revoke(
+    session: AsyncSession, grant: AccessGrant, *, by: int, at: datetime, note: str = ""
+) -> AccessGrant:
     if grant.status is not GrantStatus.APPROVED:
         raise Conflict("only an approved grant can be revoked", code="not_approved")
     grant.status, grant.decided_by_id, grant.decided_at = GrantStatus.REVOKED, by, at
@@ -90,20 +113,32 @@ async def revoke(session: AsyncSession, grant: AccessGrant, *, by: int, at: date
     return grant
 
 
-async def active_grant(session: AsyncSession, *, user_id: int, project: Project,
-                       now: datetime) -> AccessGrant | None:
+async def active_grant(
+    session: AsyncSession, *, user_id: int, project: Project, now: datetime
+) -> AccessGrant | None:
     """The user's grant covering this project's records now, if any."""
     return await session.scalar(
-        select(AccessGrant).where(
-            AccessGrant.requester_id == user_id, AccessGrant.status == GrantStatus.APPROVED,
+        select(AccessGrant)
+        .where(
+            AccessGrant.requester_id == user_id,
+            AccessGrant.status == GrantStatus.APPROVED,
             AccessGrant.expires_at > now,
-            or_(AccessGrant.project_id == project.id,
-                AccessGrant.customer_id == project.customer_id))
-        .order_by(AccessGrant.expires_at.desc()).limit(1))
+            or_(
+                AccessGrant.project_id == project.id, AccessGrant.customer_id == project.customer_id
+            ),
+        )
+        .order_by(AccessGrant.expires_at.desc())
+        .limit(1)
+    )
 
 
-async def get_list(session: AsyncSession, *, requester_id: int | None = None,
-                   status: GrantStatus | None = None, limit: int = 200) -> list[AccessGrant]:
+async def get_list(
+    session: AsyncSession,
+    *,
+    requester_id: int | None = None,
+    status: GrantStatus | None = None,
+    limit: int = 200,
+) -> list[AccessGrant]:
     query = select(AccessGrant).order_by(AccessGrant.id.desc()).limit(limit)
     if requester_id is not None:
         query = query.where(AccessGrant.requester_id == requester_id)

@@ -33,22 +33,36 @@ async def get_all(session: AsyncSession) -> list[AgentState]:
     return list(await session.scalars(select(AgentState).order_by(AgentState.user_id)))
 
 
-async def _enter(session: AsyncSession, state: AgentState, status: AgentStatus,
-                 reason: str | None, at: datetime, wrapup_until: datetime | None = None) -> None:
-    await session.execute(update(AgentStateLog)
-                          .where(AgentStateLog.user_id == state.user_id,
-                                 AgentStateLog.ended_at.is_(None))
-                          .values(ended_at=at))
+async def _enter(
+    session: AsyncSession,
+    state: AgentState,
+    status: AgentStatus,
+    reason: str | None,
+    at: datetime,
+    wrapup_until: datetime | None = None,
+) -> None:
+    await session.execute(
+        update(AgentStateLog)
+        .where(AgentStateLog.user_id == state.user_id, AgentStateLog.ended_at.is_(None))
+        .values(ended_at=at)
+    )
     state.status, state.reason, state.since, state.wrapup_until = status, reason, at, wrapup_until
     if status is not AgentStatus.LOGGED_OUT:
-        session.add(AgentStateLog(user_id=state.user_id, status=status, reason=reason,
-                                  started_at=at))
+        session.add(
+            AgentStateLog(user_id=state.user_id, status=status, reason=reason, started_at=at)
+        )
     await session.flush()
 
 
-async def change(session: AsyncSession, *, user_id: int, status: AgentStatus,
-                 reason: str | None, at: datetime,
-                 reasons: tuple[str, ...] = PAUSE_REASONS) -> AgentState:
+async def change(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    status: AgentStatus,
+    reason: str | None,
+    at: datetime,
+    reasons: tuple[str, ...] = PAUSE_REASONS,
+) -> AgentState:
     """The agent asks for a state; asking for the one they are in changes nothing."""
     problems = check_change(status, reason, reasons)
     if problems:
@@ -59,32 +73,42 @@ async def change(session: AsyncSession, *, user_id: int, status: AgentStatus,
     return state
 
 
-async def start_wrapup(session: AsyncSession, *, user_id: int, at: datetime,
-                       seconds: int) -> AgentState | None:
+async def start_wrapup(
+    session: AsyncSession, *, user_id: int, at: datetime, seconds: int
+) -> AgentState | None:
     """After a call: a ready agent gets `seconds` of wrap-up; others are left as they are."""
     state = await get(session, user_id, at=at)
     if seconds <= 0 or state.status is not AgentStatus.READY:
         return None
-    await _enter(session, state, AgentStatus.WRAPUP, None, at,
-                 wrapup_until=at + timedelta(seconds=seconds))
+    await _enter(
+        session, state, AgentStatus.WRAPUP, None, at, wrapup_until=at + timedelta(seconds=seconds)
+    )
     return state
 
 
 async def end_expired_wrapups(session: AsyncSession, *, at: datetime) -> list[AgentState]:
     """Agents whose wrap-up time is over go back to ready."""
-    expired = list(await session.scalars(
-        select(AgentState).where(AgentState.status == AgentStatus.WRAPUP,
-                                 AgentState.wrapup_until <= at)))
+    expired = list(
+        await session.scalars(
+            select(AgentState).where(
+                AgentState.status == AgentStatus.WRAPUP, AgentState.wrapup_until <= at
+            )
+        )
+    )
     for state in expired:
         await _enter(session, state, AgentStatus.READY, None, state.wrapup_until or at)
     return expired
 
 
-async def history(session: AsyncSession, *, user_id: int, since: datetime
-                  ) -> list[AgentStateLog]:
+async def history(session: AsyncSession, *, user_id: int, since: datetime) -> list[AgentStateLog]:
     """The agent's periods in each state since an instant (for supervisors' reports)."""
-    return list(await session.scalars(
-        select(AgentStateLog).where(AgentStateLog.user_id == user_id,
-                                    (AgentStateLog.ended_at.is_(None))
-                                    | (AgentStateLog.ended_at >= since))
-        .order_by(AgentStateLog.started_at)))
+    return list(
+        await session.scalars(
+            select(AgentStateLog)
+            .where(
+                AgentStateLog.user_id == user_id,
+                (AgentStateLog.ended_at.is_(None)) | (AgentStateLog.ended_at >= since),
+            )
+            .order_by(AgentStateLog.started_at)
+        )
+    )

@@ -9,19 +9,24 @@ PAUSE_REASONS = ("break", "lunch", "training", "meeting", "after_call_work", "ot
 WRAPUP_REASON = "wrapup"
 
 
-def check_change(target: AgentStatus, reason: str | None,
-                 reasons: tuple[str, ...] = PAUSE_REASONS) -> list[Problem]:
+def check_change(
+    target: AgentStatus, reason: str | None, reasons: tuple[str, ...] = PAUSE_REASONS
+) -> list[Problem]:
     """An agent may ask for ready, paused (with a reason) or logged out; wrap-up is the
     system's to start after a call, and the agent leaves it by asking for another state."""
     if target is AgentStatus.WRAPUP:
-        return [Problem("status", "wrapup_is_automatic",
-                        "wrap-up starts by itself after a call")]
+        return [Problem("status", "wrapup_is_automatic", "wrap-up starts by itself after a call")]
     if target is AgentStatus.PAUSED:
         if not reason:
             return [Problem("reason", "reason_required", "say why you pause")]
         if reason not in reasons:
-            return [Problem("reason", "unknown_reason",
-                            f"unknown pause reason {reason!r}; use one of {', '.join(reasons)}")]
+            return [
+                Problem(
+                    "reason",
+                    "unknown_reason",
+                    f"unknown pause reason {reason!r}; use one of {', '.join(reasons)}",
+                )
+            ]
     elif reason:
         return [Problem("reason", "reason_not_allowed", "only a pause has a reason")]
     return []

@@ -17,8 +17,9 @@ class StatePeriod:
     ended_at: datetime | None  # None: still in it
 
 
-def time_in_states(periods: Iterable[StatePeriod], *, start: datetime, end: datetime
-                   ) -> dict[int, dict[AgentStatus, float]]:
+def time_in_states(
+    periods: Iterable[StatePeriod], *, start: datetime, end: datetime
+) -> dict[int, dict[AgentStatus, float]]:
     """Seconds per agent per state, each period clipped to [start, end] (an open period runs
     until `end`, normally now)."""
     result: dict[int, dict[AgentStatus, float]] = {}

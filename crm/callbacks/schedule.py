@@ -42,9 +42,13 @@ class StageDates:
     def of_project(cls, project: object | Mapping[str, Any]) -> StageDates:
         """From a Project row, or from a mapping of its column names (values being validated)."""
         get = project.get if isinstance(project, Mapping) else partial(getattr, project)
-        return cls(contract=get("contract_date"), start=get("start_date"),
-                   concealed_works=get("concealed_works_date"), midterm=get("midterm_date"),
-                   completion=get("completion_date"))
+        return cls(
+            contract=get("contract_date"),
+            start=get("start_date"),
+            concealed_works=get("concealed_works_date"),
+            midterm=get("midterm_date"),
+            completion=get("completion_date"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,17 +116,23 @@ def check_stage_dates(dates: StageDates, status: ProjectStatus | None = None) ->
             continue
         for _, earlier_label, earlier in ordered[:i]:
             if earlier is not None and day < earlier:
-                problems.append(Problem(
-                    name, "stage_dates_out_of_order",
-                    f"the {label} date {day.isoformat()} is before the "
-                    f"{earlier_label} date {earlier.isoformat()}",
-                ))
+                problems.append(
+                    Problem(
+                        name,
+                        "stage_dates_out_of_order",
+                        f"the {label} date {day.isoformat()} is before the "
+                        f"{earlier_label} date {earlier.isoformat()}",
+                    )
+                )
                 break
     if status is ProjectStatus.COMPLETED and dates.completion is None:
-        problems.append(Problem(
-            "completion_date", "completion_date_required",
-            "a completed project needs its completion date",
-        ))
+        problems.append(
+            Problem(
+                "completion_date",
+                "completion_date_required",
+                "a completed project needs its completion date",
+            )
+        )
     return problems
 
 

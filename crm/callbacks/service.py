@@ -36,9 +36,12 @@ from crm.projects.models import Project, ProjectStatus
 
 async def get_for_project(session: AsyncSession, project_id: int) -> list[CallbackTask]:
     """A project's callback tasks in schedule order, with their attempts."""
-    query = (select(CallbackTask).where(CallbackTask.project_id == project_id)
-             .options(selectinload(CallbackTask.attempts))
-             .order_by(CallbackTask.due_date, CallbackTask.month, CallbackTask.id))
+    query = (
+        select(CallbackTask)
+        .where(CallbackTask.project_id == project_id)
+        .options(selectinload(CallbackTask.attempts))
+        .order_by(CallbackTask.due_date, CallbackTask.month, CallbackTask.id)
+    )
     return list(await session.scalars(query))
 
 
@@ -50,19 +53,35 @@ async def get_or_raise(session: AsyncSession, task_id: int) -> CallbackTask:
     return task
 
 
-async def sync_project(session: AsyncSession, project: Project, *, rules: ScheduleRules,
-                       grade: Grade) -> Reconciliation:
+async def sync_project(
+    session: AsyncSession, project: Project, *, rules: ScheduleRules, grade: Grade
+) -> Reconciliation:
     """Create, move, reopen or cancel the project's tasks so they follow its stage dates."""
-    existing = list(await session.scalars(  # a complaint's call back is not the schedule's
-        select(CallbackTask).where(CallbackTask.project_id == project.id,
-                                   CallbackTask.stage != Stage.COMPLAINT)))
-    plan = reconcile(existing, plan_callbacks(StageDates.of_project(project), rules),
-                     project_cancelled=project.status is ProjectStatus.CANCELLED)
+    existing = list(
+        await session.scalars(  # a complaint's call back is not the schedule's
+            select(CallbackTask).where(
+                CallbackTask.project_id == project.id, CallbackTask.stage != Stage.COMPLAINT
+            )
+        )
+    )
+    plan = reconcile(
+        existing,
+        plan_callbacks(StageDates.of_project(project), rules),
+        project_cancelled=project.status is ProjectStatus.CANCELLED,
+    )
     by_id = {t.id: t for t in existing}
     for planned in plan.create:
-        session.add(CallbackTask(project_id=project.id, stage=planned.stage, month=planned.month,
-                                 due_date=planned.due_date, latest_date=planned.latest_date,
-                                 priority=grade.rank, status=TaskStatus.PENDING))
+        session.add(
+            CallbackTask(
+                project_id=project.id,
+                stage=planned.stage,
+                month=planned.month,
+                due_date=planned.due_date,
+                latest_date=planned.latest_date,
+                priority=grade.rank,
+                status=TaskStatus.PENDING,
+            )
+        )
     for task_id, planned in plan.move + plan.reopen:
         task = by_id[task_id]
         task.due_date, task.latest_date = planned.due_date, planned.latest_date
@@ -78,25 +97,38 @@ async def sync_project(session: AsyncSession, project: Project, *, rules: Schedu
 async def reprioritise_customer(session: AsyncSession, customer: Customer) -> None:
     """A customer's grade changed: their open tasks take the new priority."""
     tasks = await session.scalars(
-        select(CallbackTask).join(Project).where(Project.customer_id == customer.id))
+        select(CallbackTask).join(Project).where(Project.customer_id == customer.id)
+    )
     for task in tasks:
         task.priority = customer.grade.rank
     await session.flush()
 
 
-async def start_attempt(session: AsyncSession, *, task: CallbackTask, made_by: MadeBy,
-                        at: datetime, agent_id: int | None = None,
-                        campaign_id: int | None = None,
-                        dialed_number: str | None = None) -> CallbackAttempt:
+async def start_attempt(
+    session: AsyncSession,
+    *,
+    task: CallbackTask,
+    made_by: MadeBy,
+    at: datetime,
+    agent_id: int | None = None,
+    campaign_id: int | None = None,
+    dialed_number: str | None = None,
+) -> CallbackAttempt:
     """Write the attempt before anything is dialed, so a crash cannot lose it."""
     if task.status is TaskStatus.CANCELLED:
         raise Conflict("this callback was cancelled", code="task_cancelled")
     if made_by is MadeBy.AGENT and agent_id is None:
-        raise ValidationError("an agent's attempt names the agent", code="required",
-                              field="agent_id")
-    attempt = CallbackAttempt(task_id=task.id, made_by=made_by, agent_id=agent_id,
-                              campaign_id=campaign_id, started_at=at,
-                              dialed_number=dialed_number)
+        raise ValidationError(
+            "an agent's attempt names the agent", code="required", field="agent_id"
+        )
+    attempt = CallbackAttempt(
+        task_id=task.id,
+        made_by=made_by,
+        agent_id=agent_id,
+        campaign_id=campaign_id,
+        started_at=at,
+        dialed_number=dialed_number,
+    )
     session.add(attempt)
     task.attempt_count += 1
     if task.status is TaskStatus.PENDING:
@@ -105,32 +137,58 @@ async def start_attempt(session: AsyncSession, *, task: CallbackTask, made_by: M
     return attempt
 
 
-def _check_result(outcome: Outcome, satisfaction: Mapping[str, Satisfaction | None],
-                  call_back_at: datetime | None, at: datetime) -> list[Problem]:
-    problems = [Problem(f"satisfaction.{area}", "unknown_area", f"unknown area {area!r}")
-                for area in satisfaction if area not in SATISFACTION_AREAS]
+def _check_result(
+    outcome: Outcome,
+    satisfaction: Mapping[str, Satisfaction | None],
+    call_back_at: datetime | None,
+    at: datetime,
+) -> list[Problem]:
+    problems = [
+        Problem(f"satisfaction.{area}", "unknown_area", f"unknown area {area!r}")
+        for area in satisfaction
+        if area not in SATISFACTION_AREAS
+    ]
     answered = {a: s for a, s in satisfaction.items() if s is not None}
     if outcome is Outcome.EFFECTIVE and not answered:
-        problems.append(Problem("satisfaction", "satisfaction_required",
-                                "an effective callback records the customer's satisfaction"))
+        problems.append(
+            Problem(
+                "satisfaction",
+                "satisfaction_required",
+                "an effective callback records the customer's satisfaction",
+            )
+        )
     if outcome is not Outcome.EFFECTIVE and answered:
-        problems.append(Problem("satisfaction", "satisfaction_not_allowed",
-                                "satisfaction is only recorded when the customer was reached"))
+        problems.append(
+            Problem(
+                "satisfaction",
+                "satisfaction_not_allowed",
+                "satisfaction is only recorded when the customer was reached",
+            )
+        )
     if outcome is Outcome.CALL_LATER:
         if call_back_at is None:
-            problems.append(Problem("call_back_at", "required",
-                                    "say when the customer wants to be called"))
+            problems.append(
+                Problem("call_back_at", "required", "say when the customer wants to be called")
+            )
         elif call_back_at <= at:
-            problems.append(Problem("call_back_at", "in_the_past",
-                                    "the time to call back must be in the future"))
+            problems.append(
+                Problem(
+                    "call_back_at", "in_the_past", "the time to call back must be in the future"
+                )
+            )
     return problems
 
 
-async def complete_attempt(session: AsyncSession, *, attempt: CallbackAttempt, outcome: Outcome,
-                           at: datetime,
-                           satisfaction: Mapping[str, Satisfaction | None] | None = None,
-                           notes: str = "", call_back_at: datetime | None = None
-                           ) -> CallbackAttempt:
+async def complete_attempt(
+    session: AsyncSession,
+    *,
+    attempt: CallbackAttempt,
+    outcome: Outcome,
+    at: datetime,
+    satisfaction: Mapping[str, Satisfaction | None] | None = None,
+    notes: str = "",
+    call_back_at: datetime | None = None,
+) -> CallbackAttempt:
     """Record how an attempt went and move its task on.
 
     Effective and satisfied closes the stage's callback; effective with an unsatisfied area
@@ -140,8 +198,9 @@ async def complete_attempt(session: AsyncSession, *, attempt: CallbackAttempt, o
     satisfaction = dict(satisfaction or {})
     problems = _check_result(outcome, satisfaction, call_back_at, at)
     if attempt.outcome is not None:
-        problems.append(Problem("outcome", "already_recorded",
-                                "this attempt's outcome is already recorded"))
+        problems.append(
+            Problem("outcome", "already_recorded", "this attempt's outcome is already recorded")
+        )
     if problems:
         raise ValidationError.of(problems)
     task = await session.get(CallbackTask, attempt.task_id)
@@ -168,31 +227,49 @@ async def complete_attempt(session: AsyncSession, *, attempt: CallbackAttempt, o
     return attempt
 
 
-async def log_attempt(session: AsyncSession, *, task: CallbackTask, made_by: MadeBy,
-                      outcome: Outcome, at: datetime, agent_id: int | None = None,
-                      campaign_id: int | None = None,
-                      satisfaction: Mapping[str, Satisfaction | None] | None = None,
-                      notes: str = "", call_back_at: datetime | None = None,
-                      call_id: int | None = None) -> CallbackAttempt:
+async def log_attempt(
+    session: AsyncSession,
+    *,
+    task: CallbackTask,
+    made_by: MadeBy,
+    outcome: Outcome,
+    at: datetime,
+    agent_id: int | None = None,
+    campaign_id: int | None = None,
+    satisfaction: Mapping[str, Satisfaction | None] | None = None,
+    notes: str = "",
+    call_back_at: datetime | None = None,
+    call_id: int | None = None,
+) -> CallbackAttempt:
     """An attempt made and finished in one go (an agent logging a call they made)."""
     problems = _check_result(outcome, dict(satisfaction or {}), call_back_at, at)
     if problems:
         raise ValidationError.of(problems)
-    attempt = await start_attempt(session, task=task, made_by=made_by, at=at,
-                                  agent_id=agent_id, campaign_id=campaign_id)
+    attempt = await start_attempt(
+        session, task=task, made_by=made_by, at=at, agent_id=agent_id, campaign_id=campaign_id
+    )
     attempt.call_id = call_id
-    return await complete_attempt(session, attempt=attempt, outcome=outcome, at=at,
-                                  satisfaction=satisfaction, notes=notes,
-                                  call_back_at=call_back_at)
+    return await complete_attempt(
+        session,
+        attempt=attempt,
+        outcome=outcome,
+        at=at,
+        satisfaction=satisfaction,
+        notes=notes,
+        call_back_at=call_back_at,
+    )
 
 
-async def non_compliant_projects(session: AsyncSession, *, today: date
-                                 ) -> list[tuple[Project, list[Stage]]]:
+async def non_compliant_projects(
+    session: AsyncSession, *, today: date
+) -> list[tuple[Project, list[Stage]]]:
     """Projects missing an effective callback for a construction stage that is past due."""
     rows = await session.execute(
         select(Project, CallbackTask.stage, CallbackTask.latest_date, CallbackTask.effective)
-        .outerjoin(CallbackTask, (CallbackTask.project_id == Project.id)
-                   & CallbackTask.stage.in_(CONSTRUCTION_STAGES))
+        .outerjoin(
+            CallbackTask,
+            (CallbackTask.project_id == Project.id) & CallbackTask.stage.in_(CONSTRUCTION_STAGES),
+        )
         .where(Project.status != ProjectStatus.CANCELLED)
         .order_by(Project.id)
     )

@@ -107,8 +107,9 @@ class QueueStats:
             self.timed_out += 1
 
 
-def queue_stats(calls: Iterable[CallFacts], *, threshold_seconds: float,
-                queues: Iterable[str] = ()) -> list[QueueStats]:
+def queue_stats(
+    calls: Iterable[CallFacts], *, threshold_seconds: float, queues: Iterable[str] = ()
+) -> list[QueueStats]:
     """Per queue, in name order; `queues` are listed even when they had no call."""
     result = {name: QueueStats(name) for name in queues}
     for call in calls:

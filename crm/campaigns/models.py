@@ -29,8 +29,9 @@ class Campaign(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    status: Mapped[CampaignStatus] = mapped_column(enum_type(CampaignStatus),
-                                                   default=CampaignStatus.DRAFT)
+    status: Mapped[CampaignStatus] = mapped_column(
+        enum_type(CampaignStatus), default=CampaignStatus.DRAFT
+    )
     mode: Mapped[DialMode] = mapped_column(enum_type(DialMode), default=DialMode.AGENT_FIRST)
     # Selection; an empty list means "any".
     stages: Mapped[list[str]] = mapped_column(JSON, default=list)

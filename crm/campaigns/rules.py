@@ -51,8 +51,9 @@ class RetryPolicy:
     max_per_day: int = 3
     max_total: int = 6
 
-    def next_try(self, outcome: Outcome, at: datetime,
-                 call_back_at: datetime | None = None) -> datetime | None:
+    def next_try(
+        self, outcome: Outcome, at: datetime, call_back_at: datetime | None = None
+    ) -> datetime | None:
         """When the task may be dialed again after this outcome (None: not automatically)."""
         if outcome is Outcome.BUSY:
             return at + self.busy_after
@@ -72,15 +73,17 @@ class RetryPolicy:
         return today >= self.max_per_day
 
 
-def order_key(*, latest_date: date, grade_rank: int, due_date: date, task_id: int,
-              today: date) -> tuple[int, int, date, int]:
+def order_key(
+    *, latest_date: date, grade_rank: int, due_date: date, task_id: int, today: date
+) -> tuple[int, int, date, int]:
     """Overdue first, then grade A before B before C (the task's priority: a major complaint's
     call back ranks with grade A), then the earliest due date."""
     return (0 if latest_date < today else 1, grade_rank, due_date, task_id)
 
 
-def calls_to_start(*, ready_agents: int, in_progress: int, ratio: float,
-                   max_concurrent: int) -> int:
+def calls_to_start(
+    *, ready_agents: int, in_progress: int, ratio: float, max_concurrent: int
+) -> int:
     """How many new calls may start now without exceeding the agents (times the ratio) or the
     campaign's ceiling."""
     allowed = min(int(ready_agents * ratio + 1e-9), max_concurrent)

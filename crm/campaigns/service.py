@@ -32,10 +32,26 @@ from crm.settings import Settings, parse_calling_hours
 from crm.users.models import Role, User
 from crm.work_calendar import WorkCalendar
 
-EDITABLE = ("name", "mode", "stages", "grades", "project_statuses", "due_from", "due_to",
-            "agent_ids", "queue", "calling_hours", "max_concurrent", "pacing_ratio",
-            "busy_retry_minutes", "no_answer_retry_minutes", "failed_retry_minutes",
-            "max_attempts_per_day", "max_attempts_total", "redial_guard_minutes")
+EDITABLE = (
+    "name",
+    "mode",
+    "stages",
+    "grades",
+    "project_statuses",
+    "due_from",
+    "due_to",
+    "agent_ids",
+    "queue",
+    "calling_hours",
+    "max_concurrent",
+    "pacing_ratio",
+    "busy_retry_minutes",
+    "no_answer_retry_minutes",
+    "failed_retry_minutes",
+    "max_attempts_per_day",
+    "max_attempts_total",
+    "redial_guard_minutes",
+)
 NULLABLE = ("due_from", "due_to", "queue", "calling_hours")  # unset: "any" or the settings'
 DIAL_ORDER = (PhoneKind.MOBILE.value, PhoneKind.LANDLINE.value, PhoneKind.LOCAL.value)
 # Outcomes that need a person, not another automatic try.
@@ -43,8 +59,10 @@ FOR_A_SUPERVISOR = (Outcome.REFUSED, Outcome.WRONG_PERSON)
 TRANSITIONS = {
     "start": ({CampaignStatus.DRAFT, CampaignStatus.PAUSED}, CampaignStatus.RUNNING),
     "pause": ({CampaignStatus.RUNNING}, CampaignStatus.PAUSED),
-    "stop": ({CampaignStatus.DRAFT, CampaignStatus.RUNNING, CampaignStatus.PAUSED},
-             CampaignStatus.STOPPED),
+    "stop": (
+        {CampaignStatus.DRAFT, CampaignStatus.RUNNING, CampaignStatus.PAUSED},
+        CampaignStatus.STOPPED,
+    ),
 }
 
 
@@ -63,20 +81,26 @@ class Candidate:
 
 
 def policy(campaign: Campaign) -> RetryPolicy:
-    return RetryPolicy(busy_after=timedelta(minutes=campaign.busy_retry_minutes),
-                       no_answer_after=timedelta(minutes=campaign.no_answer_retry_minutes),
-                       failed_after=timedelta(minutes=campaign.failed_retry_minutes),
-                       max_per_day=campaign.max_attempts_per_day,
-                       max_total=campaign.max_attempts_total)
+    return RetryPolicy(
+        busy_after=timedelta(minutes=campaign.busy_retry_minutes),
+        no_answer_after=timedelta(minutes=campaign.no_answer_retry_minutes),
+        failed_after=timedelta(minutes=campaign.failed_retry_minutes),
+        max_per_day=campaign.max_attempts_per_day,
+        max_total=campaign.max_attempts_total,
+    )
 
 
 def hours(campaign: Campaign, settings: Settings, calendar: WorkCalendar) -> CallingHours:
-    windows = (parse_calling_hours(campaign.calling_hours) if campaign.calling_hours
-               else settings.calling_hours)
+    windows = (
+        parse_calling_hours(campaign.calling_hours)
+        if campaign.calling_hours
+        else settings.calling_hours
+    )
     return CallingHours(tuple(windows), settings.tz, calendar)
 
 
 # -- definition -----------------------------------------------------------------------------
+
 
 def _problems(values: Mapping[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
@@ -86,37 +110,68 @@ def _problems(values: Mapping[str, Any]) -> list[Problem]:
             problems.append(Problem(field, code, message))
 
     # An edit may send null for any field: only these may be empty (the name is checked below).
-    empty = {n for n in EDITABLE
-             if n not in (*NULLABLE, "name") and n in values and values[n] is None}
+    empty = {
+        n for n in EDITABLE if n not in (*NULLABLE, "name") and n in values and values[n] is None
+    }
     problems.extend(Problem(n, "required", f"{n} cannot be empty") for n in sorted(empty))
     values = {k: v for k, v in values.items() if k not in empty}
     check(bool((values.get("name") or "").strip()), "name", "required", "name the campaign")
-    for name, allowed in (("stages", {s.value for s in Stage}),
-                          ("grades", {g.value for g in Grade}),
-                          ("project_statuses", {s.value for s in ProjectStatus})):
+    for name, allowed in (
+        ("stages", {s.value for s in Stage}),
+        ("grades", {g.value for g in Grade}),
+        ("project_statuses", {s.value for s in ProjectStatus}),
+    ):
         unknown = set(values.get(name) or ()) - allowed
-        check(not unknown, name, "unknown_value",
-              f"unknown {name}: {', '.join(sorted(map(str, unknown)))}")
+        check(
+            not unknown,
+            name,
+            "unknown_value",
+            f"unknown {name}: {', '.join(sorted(map(str, unknown)))}",
+        )
     if values.get("due_from") and values.get("due_to"):
-        check(values["due_from"] <= values["due_to"], "due_to", "range_reversed",
-              "the due-date range ends before it starts")
+        check(
+            values["due_from"] <= values["due_to"],
+            "due_to",
+            "range_reversed",
+            "the due-date range ends before it starts",
+        )
     if values.get("calling_hours"):
         try:
             parse_calling_hours(values["calling_hours"])
         except ValueError as exc:
             problems.append(Problem("calling_hours", "invalid_hours", str(exc)))
-    check(1 <= values.get("max_concurrent", 1) <= 200, "max_concurrent", "out_of_range",
-          "between 1 and 200 calls at once")
-    check(0 < values.get("pacing_ratio", 1.0) <= 3, "pacing_ratio", "out_of_range",
-          "a ratio above 0 and at most 3")
-    for name in ("busy_retry_minutes", "no_answer_retry_minutes", "failed_retry_minutes",
-                 "redial_guard_minutes"):
-        check(0 <= values.get(name, 0) <= 7 * 24 * 60, name, "out_of_range",
-              "between 0 minutes and a week")
+    check(
+        1 <= values.get("max_concurrent", 1) <= 200,
+        "max_concurrent",
+        "out_of_range",
+        "between 1 and 200 calls at once",
+    )
+    check(
+        0 < values.get("pacing_ratio", 1.0) <= 3,
+        "pacing_ratio",
+        "out_of_range",
+        "a ratio above 0 and at most 3",
+    )
+    for name in (
+        "busy_retry_minutes",
+        "no_answer_retry_minutes",
+        "failed_retry_minutes",
+        "redial_guard_minutes",
+    ):
+        check(
+            0 <= values.get(name, 0) <= 7 * 24 * 60,
+            name,
+            "out_of_range",
+            "between 0 minutes and a week",
+        )
     per_day, total = values.get("max_attempts_per_day", 3), values.get("max_attempts_total", 6)
     check(1 <= per_day <= 20, "max_attempts_per_day", "out_of_range", "between 1 and 20")
-    check(per_day <= total <= 50, "max_attempts_total", "out_of_range",
-          "at least the daily limit, at most 50")
+    check(
+        per_day <= total <= 50,
+        "max_attempts_total",
+        "out_of_range",
+        "at least the daily limit, at most 50",
+    )
     return problems
 
 
@@ -124,12 +179,18 @@ async def _check(session: AsyncSession, values: Mapping[str, Any]) -> None:
     problems = _problems(values)
     agent_ids = list(values.get("agent_ids") or ())
     if agent_ids:
-        found = set(await session.scalars(select(User.id).where(
-            User.id.in_(agent_ids), User.role == Role.AGENT, User.extension.is_not(None))))
+        found = set(
+            await session.scalars(
+                select(User.id).where(
+                    User.id.in_(agent_ids), User.role == Role.AGENT, User.extension.is_not(None)
+                )
+            )
+        )
         missing = sorted(set(agent_ids) - found)
         if missing:
-            problems.append(Problem("agent_ids", "not_agents",
-                                    f"not agents with an extension: {missing}"))
+            problems.append(
+                Problem("agent_ids", "not_agents", f"not agents with an extension: {missing}")
+            )
     if problems:
         raise ValidationError.of(problems)
 
@@ -146,8 +207,11 @@ async def get_all(session: AsyncSession) -> list[Campaign]:
 
 
 async def get_running(session: AsyncSession) -> list[Campaign]:
-    return list(await session.scalars(select(Campaign).where(
-        Campaign.status == CampaignStatus.RUNNING).order_by(Campaign.id)))
+    return list(
+        await session.scalars(
+            select(Campaign).where(Campaign.status == CampaignStatus.RUNNING).order_by(Campaign.id)
+        )
+    )
 
 
 async def create(session: AsyncSession, *, owner_id: int, **values: Any) -> Campaign:
@@ -156,8 +220,11 @@ async def create(session: AsyncSession, *, owner_id: int, **values: Any) -> Camp
     if unknown:
         raise TypeError(f"unknown campaign fields: {sorted(unknown)}")
     campaign = Campaign(owner_id=owner_id, **values)
-    defaults = {c.name: c.default.arg for c in Campaign.__table__.columns
-                if c.default is not None and not callable(c.default.arg)}
+    defaults = {
+        c.name: c.default.arg
+        for c in Campaign.__table__.columns
+        if c.default is not None and not callable(c.default.arg)
+    }
     await _check(session, {**defaults, **values})
     session.add(campaign)
     await session.flush()
@@ -178,13 +245,15 @@ async def update_fields(session: AsyncSession, campaign: Campaign, **changes: An
     return campaign
 
 
-async def transition(session: AsyncSession, campaign: Campaign, action: str, *,
-                     at: datetime) -> Campaign:
+async def transition(
+    session: AsyncSession, campaign: Campaign, action: str, *, at: datetime
+) -> Campaign:
     """start, pause or stop. A paused campaign finishes its calls and dials nothing new."""
     allowed, target = TRANSITIONS[action]
     if campaign.status not in allowed:
-        raise Conflict(f"a {campaign.status.value} campaign cannot {action}",
-                       code="invalid_transition")
+        raise Conflict(
+            f"a {campaign.status.value} campaign cannot {action}", code="invalid_transition"
+        )
     campaign.status = target
     if target is CampaignStatus.RUNNING and campaign.started_at is None:
         campaign.started_at = at
@@ -199,20 +268,28 @@ SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
 
 # -- what to dial next ------------------------------------------------------------------------
 
+
 def _day_start(at: datetime, settings: Settings) -> datetime:
     local = at.astimezone(settings.tz)
     return datetime.combine(local.date(), time(), settings.tz)
 
 
-async def _recent_numbers(session: AsyncSession, numbers: Sequence[str],
-                          since: datetime) -> set[str]:
+async def _recent_numbers(
+    session: AsyncSession, numbers: Sequence[str], since: datetime
+) -> set[str]:
     """Numbers someone dialed, or who called, since then (they rest before the next try)."""
     if not numbers:
         return set()
-    dialed = await session.scalars(select(CallbackAttempt.dialed_number).where(
-        CallbackAttempt.dialed_number.in_(numbers), CallbackAttempt.started_at >= since))
-    called = await session.scalars(select(Call.customer_number).where(
-        Call.customer_number.in_(numbers), Call.started_at >= since))
+    dialed = await session.scalars(
+        select(CallbackAttempt.dialed_number).where(
+            CallbackAttempt.dialed_number.in_(numbers), CallbackAttempt.started_at >= since
+        )
+    )
+    called = await session.scalars(
+        select(Call.customer_number).where(
+            Call.customer_number.in_(numbers), Call.started_at >= since
+        )
+    )
     return {n for n in [*dialed, *called] if n}
 
 
@@ -221,19 +298,28 @@ def _due(query: SelectT, campaign: Campaign, *, settings: Settings, now: datetim
     its attempt limits and not resting; no cancelled projects or do-not-call customers; the
     campaign's stages, grades, project statuses and due dates."""
     today = now.astimezone(settings.tz).date()
-    attempts_today = (select(func.count()).where(
-        CallbackAttempt.task_id == CallbackTask.id,
-        CallbackAttempt.started_at >= _day_start(now, settings)).scalar_subquery())
-    query = (query.select_from(CallbackTask)
-             .join(Project, Project.id == CallbackTask.project_id)
-             .join(Customer, Customer.id == Project.customer_id)
-             .where(CallbackTask.status == TaskStatus.PENDING,
-                    CallbackTask.effective.is_(False),
-                    CallbackTask.attempt_count < campaign.max_attempts_total,
-                    or_(CallbackTask.not_before.is_(None), CallbackTask.not_before <= now),
-                    Project.status != ProjectStatus.CANCELLED,
-                    Customer.do_not_call.is_(False),
-                    attempts_today < campaign.max_attempts_per_day))
+    attempts_today = (
+        select(func.count())
+        .where(
+            CallbackAttempt.task_id == CallbackTask.id,
+            CallbackAttempt.started_at >= _day_start(now, settings),
+        )
+        .scalar_subquery()
+    )
+    query = (
+        query.select_from(CallbackTask)
+        .join(Project, Project.id == CallbackTask.project_id)
+        .join(Customer, Customer.id == Project.customer_id)
+        .where(
+            CallbackTask.status == TaskStatus.PENDING,
+            CallbackTask.effective.is_(False),
+            CallbackTask.attempt_count < campaign.max_attempts_total,
+            or_(CallbackTask.not_before.is_(None), CallbackTask.not_before <= now),
+            Project.status != ProjectStatus.CANCELLED,
+            Customer.do_not_call.is_(False),
+            attempts_today < campaign.max_attempts_per_day,
+        )
+    )
     if campaign.due_from is not None:
         query = query.where(CallbackTask.due_date >= campaign.due_from)
     query = query.where(CallbackTask.due_date <= (campaign.due_to or today))
@@ -242,23 +328,38 @@ def _due(query: SelectT, campaign: Campaign, *, settings: Settings, now: datetim
     if campaign.grades:
         query = query.where(Customer.grade.in_([Grade(g) for g in campaign.grades]))
     if campaign.project_statuses:
-        query = query.where(Project.status.in_(
-            [ProjectStatus(s) for s in campaign.project_statuses]))
+        query = query.where(
+            Project.status.in_([ProjectStatus(s) for s in campaign.project_statuses])
+        )
     return query
 
 
-async def next_tasks(session: AsyncSession, campaign: Campaign, *, settings: Settings,
-                     now: datetime, limit: int) -> list[Candidate]:
+async def next_tasks(
+    session: AsyncSession, campaign: Campaign, *, settings: Settings, now: datetime, limit: int
+) -> list[Candidate]:
     """The campaign's due tasks in dialing order: overdue first, grade A before B before C,
     then by due date; never do-not-call customers, cancelled projects, satisfied or resting
     tasks, tasks at their attempt limits, or numbers dialed in the last minutes."""
     today = now.astimezone(settings.tz).date()
     # Plain columns, not entities: hundreds of rows are read per pick, and building ORM
     # objects for them cost more than the query itself.
-    query = _due(select(CallbackTask.id, Project.id, Customer.id, Customer.name,
-                        CallbackTask.stage, CallbackTask.month, CallbackTask.due_date,
-                        CallbackTask.latest_date, Customer.grade, CallbackTask.priority),
-                 campaign, settings=settings, now=now)
+    query = _due(
+        select(
+            CallbackTask.id,
+            Project.id,
+            Customer.id,
+            Customer.name,
+            CallbackTask.stage,
+            CallbackTask.month,
+            CallbackTask.due_date,
+            CallbackTask.latest_date,
+            Customer.grade,
+            CallbackTask.priority,
+        ),
+        campaign,
+        settings=settings,
+        now=now,
+    )
     # The dialing order, one slice at a time (overdue or not × priority), each a range of the
     # (status, priority, due_date, id) index read in order: the database stops after `wanted`
     # rows instead of sorting every due task, and later slices are not read at all once the
@@ -266,69 +367,100 @@ async def next_tasks(session: AsyncSession, campaign: Campaign, *, settings: Set
     wanted = limit * 3 + 10  # some are dropped below (one call per customer, resting numbers)
     rows: list[Any] = []
     for overdue in (True, False):
-        for priority in (CallbackTask.priority <= 1, CallbackTask.priority == 2,
-                         CallbackTask.priority >= 3):
-            late = CallbackTask.latest_date < today if overdue else \
-                CallbackTask.latest_date >= today
+        for priority in (
+            CallbackTask.priority <= 1,
+            CallbackTask.priority == 2,
+            CallbackTask.priority >= 3,
+        ):
+            late = (
+                CallbackTask.latest_date < today if overdue else CallbackTask.latest_date >= today
+            )
             rows += await session.execute(
                 query.where(priority, late)
                 .order_by(CallbackTask.priority, CallbackTask.due_date, CallbackTask.id)
-                .limit(wanted - len(rows)))
+                .limit(wanted - len(rows))
+            )
             if len(rows) >= wanted:
                 break
         if len(rows) >= wanted:
             break
     best: dict[int, tuple[int, int, str]] = {}  # customer → (dial rank, phone id, number)
     for owner_id, phone_id, kind, phone_number in await session.execute(
-            select(Phone.customer_id, Phone.id, Phone.kind, Phone.number).where(
-                Phone.customer_id.in_({row[2] for row in rows}),
-                Phone.kind.in_(DIAL_ORDER))):
-        best[owner_id] = min(best.get(owner_id, (len(DIAL_ORDER), 0, "")),
-                             (DIAL_ORDER.index(kind), phone_id, phone_number))
+        select(Phone.customer_id, Phone.id, Phone.kind, Phone.number).where(
+            Phone.customer_id.in_({row[2] for row in rows}), Phone.kind.in_(DIAL_ORDER)
+        )
+    ):
+        best[owner_id] = min(
+            best.get(owner_id, (len(DIAL_ORDER), 0, "")),
+            (DIAL_ORDER.index(kind), phone_id, phone_number),
+        )
     chosen = {owner_id: dialed for owner_id, (_, _, dialed) in best.items()}
-    resting = await _recent_numbers(
-        session, list(chosen.values()),
-        now - timedelta(minutes=campaign.redial_guard_minutes)) \
-        if campaign.redial_guard_minutes else set()
-    rows.sort(key=lambda r: order_key(latest_date=r[7], grade_rank=r[9], due_date=r[6],
-                                      task_id=r[0], today=today))  # the slices' order, kept
+    resting = (
+        await _recent_numbers(
+            session, list(chosen.values()), now - timedelta(minutes=campaign.redial_guard_minutes)
+        )
+        if campaign.redial_guard_minutes
+        else set()
+    )
+    rows.sort(
+        key=lambda r: order_key(
+            latest_date=r[7], grade_rank=r[9], due_date=r[6], task_id=r[0], today=today
+        )
+    )  # the slices' order, kept
     candidates, seen_customers = [], set()
     for task_id, project_id, customer_id, name, stage, month, due, latest, grade, _ in rows:
         number = chosen.get(customer_id)
         if number is None or number in resting or customer_id in seen_customers:
             continue  # one call per customer at a time
         seen_customers.add(customer_id)
-        candidates.append(Candidate(task_id, project_id, customer_id, name, stage, month, due,
-                                    latest, grade, number))
+        candidates.append(
+            Candidate(
+                task_id, project_id, customer_id, name, stage, month, due, latest, grade, number
+            )
+        )
         if len(candidates) == limit:
             break
     return candidates
 
 
-async def claim(session: AsyncSession, campaign: Campaign, candidate: Candidate, *,
-                agent_id: int | None, at: datetime) -> CallbackAttempt | None:
+async def claim(
+    session: AsyncSession,
+    campaign: Campaign,
+    candidate: Candidate,
+    *,
+    agent_id: int | None,
+    at: datetime,
+) -> CallbackAttempt | None:
     """Take the task for one call, or None when someone else took it first. The conditional
     update is what keeps two dialers from ever dialing the same task."""
     taken = await session.execute(
         update(CallbackTask)
         .where(CallbackTask.id == candidate.task_id, CallbackTask.status == TaskStatus.PENDING)
         .values(status=TaskStatus.IN_PROGRESS, attempt_count=CallbackTask.attempt_count + 1)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    attempt = CallbackAttempt(task_id=candidate.task_id, made_by=MadeBy.CAMPAIGN,
-                              campaign_id=campaign.id, agent_id=agent_id, started_at=at,
-                              dialed_number=candidate.number)
+    attempt = CallbackAttempt(
+        task_id=candidate.task_id,
+        made_by=MadeBy.CAMPAIGN,
+        campaign_id=campaign.id,
+        agent_id=agent_id,
+        started_at=at,
+        dialed_number=candidate.number,
+    )
     session.add(attempt)
     await session.flush()
     return attempt
 
 
-async def in_flight(session: AsyncSession, *, campaign_id: int | None = None
-                    ) -> list[CallbackAttempt]:
+async def in_flight(
+    session: AsyncSession, *, campaign_id: int | None = None
+) -> list[CallbackAttempt]:
     """Campaign attempts written but not yet resolved (dialing, ringing or talking)."""
-    query = select(CallbackAttempt).where(CallbackAttempt.made_by == MadeBy.CAMPAIGN,
-                                          CallbackAttempt.outcome.is_(None))
+    query = select(CallbackAttempt).where(
+        CallbackAttempt.made_by == MadeBy.CAMPAIGN, CallbackAttempt.outcome.is_(None)
+    )
     if campaign_id is not None:
         query = query.where(CallbackAttempt.campaign_id == campaign_id)
     return list(await session.scalars(query))
@@ -336,16 +468,28 @@ async def in_flight(session: AsyncSession, *, campaign_id: int | None = None
 
 # -- outcomes ---------------------------------------------------------------------------------
 
-async def complete_attempt(session: AsyncSession, *, attempt: CallbackAttempt, outcome: Outcome,
-                           at: datetime,
-                           satisfaction: Mapping[str, Satisfaction | None] | None = None,
-                           notes: str = "", call_back_at: datetime | None = None
-                           ) -> CallbackAttempt:
+
+async def complete_attempt(
+    session: AsyncSession,
+    *,
+    attempt: CallbackAttempt,
+    outcome: Outcome,
+    at: datetime,
+    satisfaction: Mapping[str, Satisfaction | None] | None = None,
+    notes: str = "",
+    call_back_at: datetime | None = None,
+) -> CallbackAttempt:
     """Record an attempt's outcome (any attempt); a campaign's task then rests until its
     retry is due, or becomes unreachable for a supervisor once its attempts are spent."""
-    await callbacks.complete_attempt(session, attempt=attempt, outcome=outcome, at=at,
-                                     satisfaction=satisfaction, notes=notes,
-                                     call_back_at=call_back_at)
+    await callbacks.complete_attempt(
+        session,
+        attempt=attempt,
+        outcome=outcome,
+        at=at,
+        satisfaction=satisfaction,
+        notes=notes,
+        call_back_at=call_back_at,
+    )
     if attempt.campaign_id is None:
         return attempt
     campaign = await session.get(Campaign, attempt.campaign_id)
@@ -388,18 +532,25 @@ class _Tally:
 REACHED = (Outcome.EFFECTIVE, Outcome.WRONG_PERSON, Outcome.REFUSED, Outcome.CALL_LATER)
 
 
-async def progress(session: AsyncSession, campaign: Campaign, *, settings: Settings,
-                   now: datetime) -> list[StageProgress]:
+async def progress(
+    session: AsyncSession, campaign: Campaign, *, settings: Settings, now: datetime
+) -> list[StageProgress]:
     """Per stage: tasks still due, calls in progress, customers reached, effective callbacks
     (satisfied in every area asked, or not), and tasks left to a supervisor."""
-    due = {stage.value: int(count) for stage, count in await session.execute(
-        _due(select(CallbackTask.stage, func.count()), campaign, settings=settings, now=now)
-        .group_by(CallbackTask.stage))}
+    due = {
+        stage.value: int(count)
+        for stage, count in await session.execute(
+            _due(
+                select(CallbackTask.stage, func.count()), campaign, settings=settings, now=now
+            ).group_by(CallbackTask.stage)
+        )
+    }
     tallies: dict[str, _Tally] = {}
     rows = await session.execute(
         select(CallbackTask.stage, CallbackTask.status, CallbackAttempt)
         .join(CallbackAttempt, CallbackAttempt.task_id == CallbackTask.id)
-        .where(CallbackAttempt.campaign_id == campaign.id))
+        .where(CallbackAttempt.campaign_id == campaign.id)
+    )
     for stage, status, attempt in rows:
         tally = tallies.setdefault(stage.value, _Tally())
         if attempt.outcome is None:
@@ -414,15 +565,26 @@ async def progress(session: AsyncSession, campaign: Campaign, *, settings: Setti
                 tally.satisfied += 1
         if status is TaskStatus.UNREACHABLE:
             tally.unreachable.add(attempt.task_id)
-    return [StageProgress(stage.value, due.get(stage.value, 0), t.dialing, t.reached,
-                          t.effective, t.satisfied, t.unsatisfied, len(t.unreachable))
-            for stage in Stage
-            if stage.value in due or stage.value in tallies
-            for t in [tallies.get(stage.value, _Tally())]]
+    return [
+        StageProgress(
+            stage.value,
+            due.get(stage.value, 0),
+            t.dialing,
+            t.reached,
+            t.effective,
+            t.satisfied,
+            t.unsatisfied,
+            len(t.unreachable),
+        )
+        for stage in Stage
+        if stage.value in due or stage.value in tallies
+        for t in [tallies.get(stage.value, _Tally())]
+    ]
 
 
-async def attempts(session: AsyncSession, campaign: Campaign, *, limit: int = 200,
-                   offset: int = 0) -> list[tuple[CallbackAttempt, CallbackTask, Customer]]:
+async def attempts(
+    session: AsyncSession, campaign: Campaign, *, limit: int = 200, offset: int = 0
+) -> list[tuple[CallbackAttempt, CallbackTask, Customer]]:
     rows = await session.execute(
         select(CallbackAttempt, CallbackTask, Customer)
         .join(CallbackTask, CallbackTask.id == CallbackAttempt.task_id)
@@ -430,5 +592,7 @@ async def attempts(session: AsyncSession, campaign: Campaign, *, limit: int = 20
         .join(Customer, Customer.id == Project.customer_id)
         .where(CallbackAttempt.campaign_id == campaign.id)
         .order_by(CallbackAttempt.started_at.desc(), CallbackAttempt.id.desc())
-        .limit(limit).offset(offset))
+        .limit(limit)
+        .offset(offset)
+    )
     return [(a, t, c) for a, t, c in rows]

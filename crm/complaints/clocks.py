@@ -57,8 +57,15 @@ class Clock:
     state: ClockState
 
 
-def deadlines(received_at: datetime, *, major: bool, limits: Limits, calendar: WorkCalendar,
-              tz: ZoneInfo, resolved_at: datetime | None = None) -> dict[Step, datetime | None]:
+def deadlines(
+    received_at: datetime,
+    *,
+    major: bool,
+    limits: Limits,
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+    resolved_at: datetime | None = None,
+) -> dict[Step, datetime | None]:
     """When each step is due, counted from receipt (or from reopening); the callback's from
     the resolution, so it has none until then."""
     local = received_at.astimezone(tz)
@@ -75,11 +82,25 @@ def deadlines(received_at: datetime, *, major: bool, limits: Limits, calendar: W
     }
 
 
-def clocks(received_at: datetime, done: Mapping[Step, datetime | None], *, major: bool,
-           now: datetime, limits: Limits, calendar: WorkCalendar, tz: ZoneInfo) -> list[Clock]:
+def clocks(
+    received_at: datetime,
+    done: Mapping[Step, datetime | None],
+    *,
+    major: bool,
+    now: datetime,
+    limits: Limits,
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+) -> list[Clock]:
     """Every step's clock as it stands at `now`."""
-    due = deadlines(received_at, major=major, limits=limits, calendar=calendar, tz=tz,
-                    resolved_at=done.get(Step.RESOLVED))
+    due = deadlines(
+        received_at,
+        major=major,
+        limits=limits,
+        calendar=calendar,
+        tz=tz,
+        resolved_at=done.get(Step.RESOLVED),
+    )
     result = []
     for step in STEPS:
         done_at, due_at = done.get(step), due[step]

@@ -28,12 +28,21 @@ from crm.projects.models import Project
 
 
 def unsatisfied_areas(attempt: CallbackAttempt) -> list[str]:
-    return [area for area in SATISFACTION_AREAS
-            if getattr(attempt, f"satisfaction_{area}") is Satisfaction.UNSATISFIED]
+    return [
+        area
+        for area in SATISFACTION_AREAS
+        if getattr(attempt, f"satisfaction_{area}") is Satisfaction.UNSATISFIED
+    ]
 
 
-async def follow_up(session: AsyncSession, rules: ComplaintRules, attempt: CallbackAttempt, *,
-                    at: datetime, by: int | None = None) -> list[Complaint]:
+async def follow_up(
+    session: AsyncSession,
+    rules: ComplaintRules,
+    attempt: CallbackAttempt,
+    *,
+    at: datetime,
+    by: int | None = None,
+) -> list[Complaint]:
     """Act on a completed attempt (`by`: who logged it); returns the complaints it opened.
     Idempotent: an attempt already followed up opens nothing more."""
     if attempt.outcome is not Outcome.EFFECTIVE:
@@ -46,8 +55,11 @@ async def follow_up(session: AsyncSession, rules: ComplaintRules, attempt: Callb
     areas = unsatisfied_areas(attempt)
     if not areas:
         return []
-    already = set(await session.scalars(select(Complaint.department).where(
-        Complaint.attempt_id == attempt.id)))
+    already = set(
+        await session.scalars(
+            select(Complaint.department).where(Complaint.attempt_id == attempt.id)
+        )
+    )
     project = await session.get(Project, task.project_id)
     assert project is not None
     by_department: dict[str, list[str]] = {}
@@ -57,26 +69,48 @@ async def follow_up(session: AsyncSession, rules: ComplaintRules, attempt: Callb
     for department, its_areas in by_department.items():
         if department in already:
             continue
-        description = (f"{task.stage.value} callback: not satisfied with "
-                       f"{', '.join(its_areas)}")
+        description = f"{task.stage.value} callback: not satisfied with {', '.join(its_areas)}"
         if attempt.notes:
             description += f"\n{attempt.notes}"
-        opened.append(await complaints.open_complaint(
-            session, rules, customer_id=project.customer_id, project_id=project.id,
-            source=ComplaintSource.CALLBACK, department=department, category=its_areas[0],
-            description=description, received_at=at, call_id=attempt.call_id,
-            attempt_id=attempt.id, first_contact_id=attempt.agent_id or by))
+        opened.append(
+            await complaints.open_complaint(
+                session,
+                rules,
+                customer_id=project.customer_id,
+                project_id=project.id,
+                source=ComplaintSource.CALLBACK,
+                department=department,
+                category=its_areas[0],
+                description=description,
+                received_at=at,
+                call_id=attempt.call_id,
+                attempt_id=attempt.id,
+                first_contact_id=attempt.agent_id or by,
+            )
+        )
     return opened
 
 
-async def _complaint_call_back(session: AsyncSession, rules: ComplaintRules,
-                               task: CallbackTask, attempt: CallbackAttempt,
-                               at: datetime, by: int | None) -> None:
+async def _complaint_call_back(
+    session: AsyncSession,
+    rules: ComplaintRules,
+    task: CallbackTask,
+    attempt: CallbackAttempt,
+    at: datetime,
+    by: int | None,
+) -> None:
     if task.complaint_id is None:
         return
     complaint = await complaints.get_or_raise(session, task.complaint_id)
     if complaint.status is not ComplaintStatus.RESOLVED:
         return  # already decided (e.g. recorded by hand before the call was logged)
     await complaints.record_call_back(
-        session, rules, complaint, satisfied=not unsatisfied_areas(attempt), at=at,
-        actor_id=attempt.agent_id or by, attempt_id=attempt.id, notes=attempt.notes)
+        session,
+        rules,
+        complaint,
+        satisfied=not unsatisfied_areas(attempt),
+        at=at,
+        actor_id=attempt.agent_id or by,
+        attempt_id=attempt.id,
+        notes=attempt.notes,
+    )

@@ -48,8 +48,9 @@ class Complaint(TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text)
     customer_demand: Mapped[str] = mapped_column(Text, default="")
     grade: Mapped[ComplaintGrade] = mapped_column(enum_type(ComplaintGrade))
-    status: Mapped[ComplaintStatus] = mapped_column(enum_type(ComplaintStatus),
-                                                    default=ComplaintStatus.OPEN)
+    status: Mapped[ComplaintStatus] = mapped_column(
+        enum_type(ComplaintStatus), default=ComplaintStatus.OPEN
+    )
     received_at: Mapped[datetime]
     clocks_from: Mapped[datetime]  # receipt, or the moment it came back to the department
     signed_at: Mapped[datetime | None]

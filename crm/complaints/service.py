@@ -25,8 +25,12 @@ from crm.customers.models import Customer
 from crm.errors import Conflict, NotFound, Problem, ValidationError
 from crm.projects.models import Project
 
-_STEP_FIELDS = {Step.SIGNED: "signed_at", Step.VERIFIED: "verified_at",
-                Step.SOLUTION: "solution_at", Step.RESOLVED: "resolved_at"}
+_STEP_FIELDS = {
+    Step.SIGNED: "signed_at",
+    Step.VERIFIED: "verified_at",
+    Step.SOLUTION: "solution_at",
+    Step.RESOLVED: "resolved_at",
+}
 DEPARTMENT_STEPS = tuple(_STEP_FIELDS)
 
 
@@ -38,9 +42,15 @@ def done_steps(complaint: Complaint) -> dict[Step, datetime | None]:
 
 def clocks_of(complaint: Complaint, rules: ComplaintRules, now: datetime) -> list[Clock]:
     """Every step's clock at `now`, counted from receipt or from the latest reopening."""
-    return clocks(complaint.clocks_from, done_steps(complaint),
-                  major=complaint.grade is ComplaintGrade.MAJOR, now=now, limits=rules.limits,
-                  calendar=rules.calendar, tz=rules.tz)
+    return clocks(
+        complaint.clocks_from,
+        done_steps(complaint),
+        major=complaint.grade is ComplaintGrade.MAJOR,
+        now=now,
+        limits=rules.limits,
+        calendar=rules.calendar,
+        tz=rules.tz,
+    )
 
 
 def most_urgent(clock_list: list[Clock]) -> Clock | None:
@@ -59,10 +69,19 @@ def _refresh_due(complaint: Complaint, rules: ComplaintRules) -> None:
         complaint.next_due_at = next_deadline(clocks_of(complaint, rules, complaint.clocks_from))
 
 
-def _event(session: AsyncSession, complaint: Complaint, kind: str, at: datetime,
-           actor_id: int | None, **detail: Any) -> None:
-    session.add(ComplaintEvent(complaint_id=complaint.id, at=at, actor_id=actor_id, kind=kind,
-                               detail=detail))
+def _event(
+    session: AsyncSession,
+    complaint: Complaint,
+    kind: str,
+    at: datetime,
+    actor_id: int | None,
+    **detail: Any,
+) -> None:
+    session.add(
+        ComplaintEvent(
+            complaint_id=complaint.id, at=at, actor_id=actor_id, kind=kind, detail=detail
+        )
+    )
 
 
 async def get_or_raise(session: AsyncSession, complaint_id: int) -> Complaint:
@@ -73,100 +92,150 @@ async def get_or_raise(session: AsyncSession, complaint_id: int) -> Complaint:
 
 
 async def events_of(session: AsyncSession, complaint_id: int) -> list[ComplaintEvent]:
-    return list(await session.scalars(select(ComplaintEvent).where(
-        ComplaintEvent.complaint_id == complaint_id).order_by(ComplaintEvent.at,
-                                                              ComplaintEvent.id)))
+    return list(
+        await session.scalars(
+            select(ComplaintEvent)
+            .where(ComplaintEvent.complaint_id == complaint_id)
+            .order_by(ComplaintEvent.at, ComplaintEvent.id)
+        )
+    )
 
 
-def _check_fields(rules: ComplaintRules, *, department: str, category: str,
-                  description: str) -> list[Problem]:
+def _check_fields(
+    rules: ComplaintRules, *, department: str, category: str, description: str
+) -> list[Problem]:
     problems = []
     if department not in rules.departments:
-        problems.append(Problem("department", "unknown_department",
-                                f"unknown department {department!r}"))
+        problems.append(
+            Problem("department", "unknown_department", f"unknown department {department!r}")
+        )
     if category not in CATEGORIES:
-        problems.append(Problem("category", "unknown_category",
-                                f"unknown category {category!r}"))
+        problems.append(Problem("category", "unknown_category", f"unknown category {category!r}"))
     if not description.strip():
         problems.append(Problem("description", "required", "describe the complaint"))
     return problems
 
 
-async def open_complaint(session: AsyncSession, rules: ComplaintRules, *, customer_id: int,
-                         source: ComplaintSource, department: str, category: str,
-                         description: str, received_at: datetime,
-                         grade: ComplaintGrade = ComplaintGrade.GENERAL,
-                         project_id: int | None = None, customer_demand: str = "",
-                         call_id: int | None = None, attempt_id: int | None = None,
-                         first_contact_id: int | None = None,
-                         manager_id: int | None = None) -> Complaint:
+async def open_complaint(
+    session: AsyncSession,
+    rules: ComplaintRules,
+    *,
+    customer_id: int,
+    source: ComplaintSource,
+    department: str,
+    category: str,
+    description: str,
+    received_at: datetime,
+    grade: ComplaintGrade = ComplaintGrade.GENERAL,
+    project_id: int | None = None,
+    customer_demand: str = "",
+    call_id: int | None = None,
+    attempt_id: int | None = None,
+    first_contact_id: int | None = None,
+    manager_id: int | None = None,
+) -> Complaint:
     """Record a complaint; its clocks start at receipt. The person who received it is its
     first contact (首问责任制) and stays recorded as such whoever works it later."""
-    problems = _check_fields(rules, department=department, category=category,
-                             description=description)
+    problems = _check_fields(
+        rules, department=department, category=category, description=description
+    )
     customer = await session.get(Customer, customer_id)
     if customer is None:
         problems.append(Problem("customer_id", "customer_not_found", "no such customer"))
     if project_id is not None:
         project = await session.get(Project, project_id)
         if project is None or project.customer_id != customer_id:
-            problems.append(Problem("project_id", "project_not_customers",
-                                    "this project is not the customer's"))
+            problems.append(
+                Problem("project_id", "project_not_customers", "this project is not the customer's")
+            )
     if problems:
         raise ValidationError.of(problems)
-    complaint = Complaint(customer_id=customer_id, project_id=project_id, source=source,
-                          call_id=call_id, attempt_id=attempt_id,
-                          first_contact_id=first_contact_id, manager_id=manager_id,
-                          department=department, category=category,
-                          description=description.strip(),
-                          customer_demand=customer_demand.strip(), grade=grade,
-                          status=ComplaintStatus.OPEN, received_at=received_at,
-                          clocks_from=received_at, reopened=0)
+    complaint = Complaint(
+        customer_id=customer_id,
+        project_id=project_id,
+        source=source,
+        call_id=call_id,
+        attempt_id=attempt_id,
+        first_contact_id=first_contact_id,
+        manager_id=manager_id,
+        department=department,
+        category=category,
+        description=description.strip(),
+        customer_demand=customer_demand.strip(),
+        grade=grade,
+        status=ComplaintStatus.OPEN,
+        received_at=received_at,
+        clocks_from=received_at,
+        reopened=0,
+    )
     _refresh_due(complaint, rules)
     session.add(complaint)
     await session.flush()
-    _event(session, complaint, "opened", received_at, first_contact_id, source=source.value,
-           department=department, grade=grade.value)
+    _event(
+        session,
+        complaint,
+        "opened",
+        received_at,
+        first_contact_id,
+        source=source.value,
+        department=department,
+        grade=grade.value,
+    )
     await session.flush()
     return complaint
 
 
 def _require_open(complaint: Complaint) -> None:
     if complaint.status is not ComplaintStatus.OPEN:
-        raise Conflict(f"the complaint is {complaint.status.value}",
-                       code=f"complaint_{complaint.status.value}")
+        raise Conflict(
+            f"the complaint is {complaint.status.value}", code=f"complaint_{complaint.status.value}"
+        )
 
 
 def _check_time(complaint: Complaint, at: datetime, now: datetime) -> None:
     if at > now:
-        raise ValidationError("a step cannot be recorded in the future", code="in_the_future",
-                              field="at")
+        raise ValidationError(
+            "a step cannot be recorded in the future", code="in_the_future", field="at"
+        )
     if at < complaint.clocks_from:
-        raise ValidationError("a step cannot precede the complaint's receipt",
-                              code="before_receipt", field="at")
+        raise ValidationError(
+            "a step cannot precede the complaint's receipt", code="before_receipt", field="at"
+        )
 
 
-async def advance(session: AsyncSession, rules: ComplaintRules, complaint: Complaint,
-                  step: Step, *, at: datetime, now: datetime, actor_id: int | None,
-                  signed_by: str | None = None, solution: str | None = None,
-                  visit_at: datetime | None = None, notes: str = "") -> Complaint:
+async def advance(
+    session: AsyncSession,
+    rules: ComplaintRules,
+    complaint: Complaint,
+    step: Step,
+    *,
+    at: datetime,
+    now: datetime,
+    actor_id: int | None,
+    signed_by: str | None = None,
+    solution: str | None = None,
+    visit_at: datetime | None = None,
+    notes: str = "",
+) -> Complaint:
     """Record a department step (signed, verified, solution, resolved), strictly in order."""
     if step not in _STEP_FIELDS:
-        raise ValidationError(f"{step.value} is not a department step", code="unknown_step",
-                              field="step")
+        raise ValidationError(
+            f"{step.value} is not a department step", code="unknown_step", field="step"
+        )
     _require_open(complaint)
     _check_time(complaint, at, now)
     order = list(_STEP_FIELDS)
     if getattr(complaint, _STEP_FIELDS[step]) is not None:
         raise Conflict(f"{step.value} is already recorded", code="step_done")
-    missing = [s for s in order[:order.index(step)] if getattr(complaint, _STEP_FIELDS[s]) is None]
+    missing = [s for s in order[: order.index(step)] if getattr(complaint, _STEP_FIELDS[s]) is None]
     if missing:
         raise Conflict(f"record {missing[0].value} first", code="step_out_of_order")
     detail: dict[str, Any] = {"step": step.value, "notes": notes.strip()}
     if step is Step.SIGNED:
         if not (signed_by or "").strip():
-            raise ValidationError("say who signed for the department", code="required",
-                                  field="signed_by")
+            raise ValidationError(
+                "say who signed for the department", code="required", field="signed_by"
+            )
         complaint.signed_by = detail["signed_by"] = (signed_by or "").strip()
     elif step is Step.SOLUTION:
         problems = []
@@ -177,12 +246,15 @@ async def advance(session: AsyncSession, rules: ComplaintRules, complaint: Compl
         if problems:
             raise ValidationError.of(problems)
         complaint.solution, complaint.visit_at = (solution or "").strip(), visit_at
-        detail.update(solution=complaint.solution, visit_at=visit_at.isoformat()
-                      if visit_at else None)
+        detail.update(
+            solution=complaint.solution, visit_at=visit_at.isoformat() if visit_at else None
+        )
     elif step is Step.RESOLVED:
         if complaint.compensation and complaint.compensation_approved_at is None:
-            raise Conflict("the compensation must be approved before the complaint is resolved",
-                           code="compensation_not_approved")
+            raise Conflict(
+                "the compensation must be approved before the complaint is resolved",
+                code="compensation_not_approved",
+            )
         complaint.status = ComplaintStatus.RESOLVED
     setattr(complaint, _STEP_FIELDS[step], at)
     if step is Step.RESOLVED:
@@ -193,47 +265,79 @@ async def advance(session: AsyncSession, rules: ComplaintRules, complaint: Compl
     return complaint
 
 
-async def _schedule_call_back(session: AsyncSession, rules: ComplaintRules,
-                              complaint: Complaint, resolved_at: datetime) -> None:
+async def _schedule_call_back(
+    session: AsyncSession, rules: ComplaintRules, complaint: Complaint, resolved_at: datetime
+) -> None:
     """Customer service calls back after every resolution: a callback task campaigns and
     agents dial like any other (a complaint without a project hangs on the customer's latest
     project; a customer without any is called back by hand)."""
     project_id = complaint.project_id or await session.scalar(
-        select(Project.id).where(Project.customer_id == complaint.customer_id)
-        .order_by(Project.contract_date.desc().nulls_last(), Project.id.desc()).limit(1))
+        select(Project.id)
+        .where(Project.customer_id == complaint.customer_id)
+        .order_by(Project.contract_date.desc().nulls_last(), Project.id.desc())
+        .limit(1)
+    )
     if project_id is None:
         return
     customer = await session.get(Customer, complaint.customer_id)
     due = resolved_at.astimezone(rules.tz).date()
     latest = (resolved_at + rules.limits.callback).astimezone(rules.tz).date()
-    task = await session.scalar(select(CallbackTask).where(
-        CallbackTask.complaint_id == complaint.id))
+    task = await session.scalar(
+        select(CallbackTask).where(CallbackTask.complaint_id == complaint.id)
+    )
     if task is None:
-        task = CallbackTask(project_id=project_id, stage=Stage.COMPLAINT, month=complaint.id,
-                            complaint_id=complaint.id, attempt_count=0)
+        task = CallbackTask(
+            project_id=project_id,
+            stage=Stage.COMPLAINT,
+            month=complaint.id,
+            complaint_id=complaint.id,
+            attempt_count=0,
+        )
         session.add(task)
     task.due_date, task.latest_date = due, latest
-    task.priority = 1 if complaint.grade is ComplaintGrade.MAJOR else (
-        customer.grade.rank if customer else 2)
+    task.priority = (
+        1 if complaint.grade is ComplaintGrade.MAJOR else (customer.grade.rank if customer else 2)
+    )
     task.status, task.effective, task.effective_at, task.not_before = (
-        TaskStatus.PENDING, False, None, None)
+        TaskStatus.PENDING,
+        False,
+        None,
+        None,
+    )
 
 
-async def record_call_back(session: AsyncSession, rules: ComplaintRules, complaint: Complaint,
-                           *, satisfied: bool, at: datetime, actor_id: int | None,
-                           attempt_id: int | None = None, notes: str = "") -> Complaint:
+async def record_call_back(
+    session: AsyncSession,
+    rules: ComplaintRules,
+    complaint: Complaint,
+    *,
+    satisfied: bool,
+    at: datetime,
+    actor_id: int | None,
+    attempt_id: int | None = None,
+    notes: str = "",
+) -> Complaint:
     """The customer's verdict after the resolution: satisfied closes the complaint; not
     satisfied sends it back to the department with fresh clocks."""
     if complaint.status is not ComplaintStatus.RESOLVED:
         raise Conflict("only a resolved complaint is called back", code="not_resolved")
     complaint.callback_at, complaint.callback_satisfied = at, satisfied
-    task = await session.scalar(select(CallbackTask).where(
-        CallbackTask.complaint_id == complaint.id))
+    task = await session.scalar(
+        select(CallbackTask).where(CallbackTask.complaint_id == complaint.id)
+    )
     if task is not None and task.status is not TaskStatus.DONE:
         task.status, task.effective = TaskStatus.DONE, True
         task.effective_at = task.effective_at or at
-    _event(session, complaint, "call_back", at, actor_id, satisfied=satisfied,
-           attempt_id=attempt_id, notes=notes.strip())
+    _event(
+        session,
+        complaint,
+        "call_back",
+        at,
+        actor_id,
+        satisfied=satisfied,
+        attempt_id=attempt_id,
+        notes=notes.strip(),
+    )
     if satisfied:
         complaint.status = ComplaintStatus.CLOSED
         await _close_origin_task(session, complaint, at)
@@ -255,9 +359,13 @@ async def _close_origin_task(session: AsyncSession, complaint: Complaint, at: da
     callback is closed, the stage's follow-up is done."""
     if complaint.attempt_id is None:
         return
-    still_open = await session.scalar(select(func.count(Complaint.id)).where(
-        Complaint.attempt_id == complaint.attempt_id, Complaint.id != complaint.id,
-        Complaint.status != ComplaintStatus.CLOSED))
+    still_open = await session.scalar(
+        select(func.count(Complaint.id)).where(
+            Complaint.attempt_id == complaint.attempt_id,
+            Complaint.id != complaint.id,
+            Complaint.status != ComplaintStatus.CLOSED,
+        )
+    )
     if still_open:
         return
     attempt = await session.get(CallbackAttempt, complaint.attempt_id)
@@ -266,9 +374,16 @@ async def _close_origin_task(session: AsyncSession, complaint: Complaint, at: da
         task.status = TaskStatus.DONE
 
 
-async def escalate(session: AsyncSession, rules: ComplaintRules, complaint: Complaint, *,
-                   at: datetime, actor_id: int | None, reason: str,
-                   manager_id: int | None = None) -> Complaint:
+async def escalate(
+    session: AsyncSession,
+    rules: ComplaintRules,
+    complaint: Complaint,
+    *,
+    at: datetime,
+    actor_id: int | None,
+    reason: str,
+    manager_id: int | None = None,
+) -> Complaint:
     """A general complaint the agent cannot resolve becomes major: the manager's, on site
     within the working-day limit counted from receipt."""
     if complaint.status is ComplaintStatus.CLOSED:
@@ -280,21 +395,35 @@ async def escalate(session: AsyncSession, rules: ComplaintRules, complaint: Comp
     complaint.grade = ComplaintGrade.MAJOR
     complaint.manager_id = manager_id or complaint.manager_id
     _refresh_due(complaint, rules)
-    _event(session, complaint, "escalated", at, actor_id, reason=reason.strip(),
-           manager_id=complaint.manager_id)
+    _event(
+        session,
+        complaint,
+        "escalated",
+        at,
+        actor_id,
+        reason=reason.strip(),
+        manager_id=complaint.manager_id,
+    )
     await session.flush()
     return complaint
 
 
-async def propose_compensation(session: AsyncSession, rules: ComplaintRules,
-                               complaint: Complaint, *, amount: Decimal, at: datetime,
-                               actor_id: int | None) -> Complaint:
+async def propose_compensation(
+    session: AsyncSession,
+    rules: ComplaintRules,
+    complaint: Complaint,
+    *,
+    amount: Decimal,
+    at: datetime,
+    actor_id: int | None,
+) -> Complaint:
     """Compensation makes a complaint major; a changed amount needs approving again."""
     if complaint.status is ComplaintStatus.CLOSED:
         raise Conflict("the complaint is closed", code="complaint_closed")
     if amount <= 0:
-        raise ValidationError("compensation is a positive amount", code="out_of_range",
-                              field="amount")
+        raise ValidationError(
+            "compensation is a positive amount", code="out_of_range", field="amount"
+        )
     if complaint.grade is not ComplaintGrade.MAJOR:
         complaint.grade = ComplaintGrade.MAJOR
         _event(session, complaint, "escalated", at, actor_id, reason="compensation")
@@ -306,24 +435,39 @@ async def propose_compensation(session: AsyncSession, rules: ComplaintRules,
     return complaint
 
 
-async def approve_compensation(session: AsyncSession, complaint: Complaint, *, at: datetime,
-                               approver_id: int) -> Complaint:
+async def approve_compensation(
+    session: AsyncSession, complaint: Complaint, *, at: datetime, approver_id: int
+) -> Complaint:
     """Management approves the amount (booked to finance)."""
     if not complaint.compensation:
         raise Conflict("no compensation is proposed", code="no_compensation")
     if complaint.compensation_approved_at is not None:
         raise Conflict("the compensation is already approved", code="already_approved")
     complaint.compensation_approved_by, complaint.compensation_approved_at = approver_id, at
-    _event(session, complaint, "compensation_approved", at, approver_id,
-           amount=str(complaint.compensation))
+    _event(
+        session,
+        complaint,
+        "compensation_approved",
+        at,
+        approver_id,
+        amount=str(complaint.compensation),
+    )
     await session.flush()
     return complaint
 
 
-async def get_list(session: AsyncSession, rules: ComplaintRules, *, now: datetime,
-                   status: ComplaintStatus | None = None, state: ClockState | None = None,
-                   department: str | None = None, customer_id: int | None = None,
-                   first_contact_id: int | None = None, limit: int = 200) -> list[Complaint]:
+async def get_list(
+    session: AsyncSession,
+    rules: ComplaintRules,
+    *,
+    now: datetime,
+    status: ComplaintStatus | None = None,
+    state: ClockState | None = None,
+    department: str | None = None,
+    customer_id: int | None = None,
+    first_contact_id: int | None = None,
+    limit: int = 200,
+) -> list[Complaint]:
     """Complaints newest first, or by urgency when filtered by clock state."""
     query = select(Complaint)
     if status is not None:
@@ -336,8 +480,9 @@ async def get_list(session: AsyncSession, rules: ComplaintRules, *, now: datetim
         query = query.where(Complaint.first_contact_id == first_contact_id)
     if state is None:
         return list(await session.scalars(query.order_by(Complaint.id.desc()).limit(limit)))
-    query = query.where(Complaint.status != ComplaintStatus.CLOSED,
-                        Complaint.next_due_at.is_not(None))
+    query = query.where(
+        Complaint.status != ComplaintStatus.CLOSED, Complaint.next_due_at.is_not(None)
+    )
     if state is ClockState.OVERDUE:
         query = query.where(Complaint.next_due_at < now)
     result = []

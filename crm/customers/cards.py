@@ -113,28 +113,45 @@ def phone_card(number: str, extension: str | None, kind: str) -> PhoneCard:
 
 def summary(customer: Customer) -> CustomerSummary:
     return CustomerSummary(
-        id=customer.id, name=customer.name, grade=customer.grade.value,
-        address=customer.address, do_not_call=customer.do_not_call,
-        phones=[phone_card(p.number, p.extension, p.kind) for p in customer.phones])
+        id=customer.id,
+        name=customer.name,
+        grade=customer.grade.value,
+        address=customer.address,
+        do_not_call=customer.do_not_call,
+        phones=[phone_card(p.number, p.extension, p.kind) for p in customer.phones],
+    )
 
 
 def _attempt(attempt: CallbackAttempt, names: dict[int, str]) -> AttemptCard:
     return AttemptCard(
-        id=attempt.id, started_at=attempt.started_at, made_by=attempt.made_by.value,
-        agent_id=attempt.agent_id, agent_name=names.get(attempt.agent_id or 0),
+        id=attempt.id,
+        started_at=attempt.started_at,
+        made_by=attempt.made_by.value,
+        agent_id=attempt.agent_id,
+        agent_name=names.get(attempt.agent_id or 0),
         campaign_id=attempt.campaign_id,
         outcome=attempt.outcome.value if attempt.outcome else None,
         satisfaction={k: v.value if v else None for k, v in attempt.satisfaction().items()},
-        notes=attempt.notes, call_id=attempt.call_id, call_back_at=attempt.call_back_at)
+        notes=attempt.notes,
+        call_id=attempt.call_id,
+        call_back_at=attempt.call_back_at,
+    )
 
 
 def task_card(task: CallbackTask, names: dict[int, str], today: date) -> TaskCard:
     return TaskCard(
-        id=task.id, project_id=task.project_id, stage=task.stage.value, month=task.month,
-        due_date=task.due_date, latest_date=task.latest_date, status=task.status.value,
-        effective=task.effective, attempt_count=task.attempt_count,
+        id=task.id,
+        project_id=task.project_id,
+        stage=task.stage.value,
+        month=task.month,
+        due_date=task.due_date,
+        latest_date=task.latest_date,
+        status=task.status.value,
+        effective=task.effective,
+        attempt_count=task.attempt_count,
         overdue=task.is_open and not task.effective and task.latest_date < today,
-        attempts=[_attempt(a, names) for a in task.attempts])
+        attempts=[_attempt(a, names) for a in task.attempts],
+    )
 
 
 async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
@@ -144,52 +161,88 @@ async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     return {user_id: name for user_id, name in rows}  # noqa: C416 - a Result
 
 
-async def task_cards(session: AsyncSession, tasks: Sequence[CallbackTask], *,
-                     today: date) -> list[TaskCard]:
+async def task_cards(
+    session: AsyncSession, tasks: Sequence[CallbackTask], *, today: date
+) -> list[TaskCard]:
     """Cards for tasks whose attempts are loaded, with the agents' names."""
     names = await _names(session, {a.agent_id for t in tasks for a in t.attempts if a.agent_id})
     return [task_card(task, names, today) for task in tasks]
 
 
-async def project_cards(session: AsyncSession, projects: Sequence[Project], *,
-                        today: date) -> list[ProjectCard]:
+async def project_cards(
+    session: AsyncSession, projects: Sequence[Project], *, today: date
+) -> list[ProjectCard]:
     ids = [p.id for p in projects]
-    tasks = list(await session.scalars(
-        select(CallbackTask).where(CallbackTask.project_id.in_(ids),
-                                   CallbackTask.status != TaskStatus.CANCELLED)
-        .options(selectinload(CallbackTask.attempts))
-        .order_by(CallbackTask.due_date, CallbackTask.month, CallbackTask.id))) if ids else []
+    tasks = (
+        list(
+            await session.scalars(
+                select(CallbackTask)
+                .where(
+                    CallbackTask.project_id.in_(ids), CallbackTask.status != TaskStatus.CANCELLED
+                )
+                .options(selectinload(CallbackTask.attempts))
+                .order_by(CallbackTask.due_date, CallbackTask.month, CallbackTask.id)
+            )
+        )
+        if ids
+        else []
+    )
     by_project: dict[int, list[TaskCard]] = {}
     for card in await task_cards(session, tasks, today=today):
         by_project.setdefault(card.project_id, []).append(card)
-    return [ProjectCard(
-        id=p.id, contract_number=p.contract_number, address=p.address, designer=p.designer,
-        project_manager=p.project_manager, foreman=p.foreman, crew=p.crew,
-        status=p.status.value, contract_date=p.contract_date, start_date=p.start_date,
-        concealed_works_date=p.concealed_works_date, midterm_date=p.midterm_date,
-        completion_date=p.completion_date,
-        current_stage=(stage.value if (stage := current_stage(p, today)) else None),
-        callbacks=by_project.get(p.id, [])) for p in projects]
+    return [
+        ProjectCard(
+            id=p.id,
+            contract_number=p.contract_number,
+            address=p.address,
+            designer=p.designer,
+            project_manager=p.project_manager,
+            foreman=p.foreman,
+            crew=p.crew,
+            status=p.status.value,
+            contract_date=p.contract_date,
+            start_date=p.start_date,
+            concealed_works_date=p.concealed_works_date,
+            midterm_date=p.midterm_date,
+            completion_date=p.completion_date,
+            current_stage=(stage.value if (stage := current_stage(p, today)) else None),
+            callbacks=by_project.get(p.id, []),
+        )
+        for p in projects
+    ]
 
 
-async def recent_calls(session: AsyncSession, customer_id: int, limit: int = 10
-                       ) -> list[CallCard]:
-    calls = list(await session.scalars(
-        select(Call).where(Call.customer_id == customer_id)
-        .order_by(Call.started_at.desc()).limit(limit)))
+async def recent_calls(session: AsyncSession, customer_id: int, limit: int = 10) -> list[CallCard]:
+    calls = list(
+        await session.scalars(
+            select(Call)
+            .where(Call.customer_id == customer_id)
+            .order_by(Call.started_at.desc())
+            .limit(limit)
+        )
+    )
     names = await _names(session, {c.agent_id for c in calls if c.agent_id})
-    return [CallCard(id=c.id, started_at=c.started_at, direction=c.direction.value,
-                     outcome=c.outcome.value if c.outcome else None, queue=c.queue,
-                     agent_name=names.get(c.agent_id or 0), talk_seconds=c.talk_seconds)
-            for c in calls]
+    return [
+        CallCard(
+            id=c.id,
+            started_at=c.started_at,
+            direction=c.direction.value,
+            outcome=c.outcome.value if c.outcome else None,
+            queue=c.queue,
+            agent_name=names.get(c.agent_id or 0),
+            talk_seconds=c.talk_seconds,
+        )
+        for c in calls
+    ]
 
 
-async def customer_card(session: AsyncSession, customer_id: int, *, today: date
-                        ) -> CustomerCard | None:
+async def customer_card(
+    session: AsyncSession, customer_id: int, *, today: date
+) -> CustomerCard | None:
     """The full card, or None when there is no such customer."""
     customer = await session.scalar(
-        select(Customer).where(Customer.id == customer_id)
-        .options(selectinload(Customer.phones)))
+        select(Customer).where(Customer.id == customer_id).options(selectinload(Customer.phones))
+    )
     if customer is None:
         return None
     return await card_of(session, customer, today=today)
@@ -198,11 +251,17 @@ async def customer_card(session: AsyncSession, customer_id: int, *, today: date
 async def card_of(session: AsyncSession, customer: Customer, *, today: date) -> CustomerCard:
     """The full card of a customer already loaded with their phones (a caller lookup's
     result): two round trips fewer than `customer_card` on the screen-pop path."""
-    projects = list(await session.scalars(
-        select(Project).where(Project.customer_id == customer.id)
-        .order_by(Project.contract_date.desc().nulls_last(), Project.id.desc())))
+    projects = list(
+        await session.scalars(
+            select(Project)
+            .where(Project.customer_id == customer.id)
+            .order_by(Project.contract_date.desc().nulls_last(), Project.id.desc())
+        )
+    )
     return CustomerCard(
-        **summary(customer).model_dump(), notes=customer.notes,
+        **summary(customer).model_dump(),
+        notes=customer.notes,
         do_not_call_reason=customer.do_not_call_reason,
         projects=await project_cards(session, projects, today=today),
-        recent_calls=await recent_calls(session, customer.id))
+        recent_calls=await recent_calls(session, customer.id),
+    )

@@ -23,8 +23,9 @@ MAX_NAME = 100
 ParsedPhone = tuple[PhoneNumber, str]  # normalised, as written
 
 
-def parse_phones(raws: Sequence[str], *, default_area_code: str | None,
-                 field: str = "phones") -> tuple[list[ParsedPhone], list[Problem]]:
+def parse_phones(
+    raws: Sequence[str], *, default_area_code: str | None, field: str = "phones"
+) -> tuple[list[ParsedPhone], list[Problem]]:
     """Normalise a customer's numbers, dropping repeats; problems name the item (phones[1])."""
     numbers: list[ParsedPhone] = []
     problems: list[Problem] = []
@@ -37,30 +38,38 @@ def parse_phones(raws: Sequence[str], *, default_area_code: str | None,
             problems.append(Problem(where, "invalid_phone", str(exc)))
             continue
         if phone.kind not in DIALABLE_KINDS:
-            problems.append(Problem(where, "not_a_customer_phone",
-                                    f"{raw!r} is a {phone.kind.value} number, not a customer's"))
+            problems.append(
+                Problem(
+                    where,
+                    "not_a_customer_phone",
+                    f"{raw!r} is a {phone.kind.value} number, not a customer's",
+                )
+            )
         elif phone.number not in seen:
             seen.add(phone.number)
             numbers.append((phone, str(raw)))
     return numbers, problems
 
 
-def _check_fields(*, name: str | None, do_not_call: bool | None,
-                  do_not_call_reason: str | None) -> list[Problem]:
+def _check_fields(
+    *, name: str | None, do_not_call: bool | None, do_not_call_reason: str | None
+) -> list[Problem]:
     problems = []
     if name is not None and not name.strip():
         problems.append(Problem("name", "required", "the customer's name is required"))
     elif name is not None and len(name.strip()) > MAX_NAME:
         problems.append(Problem("name", "too_long", f"at most {MAX_NAME} characters"))
     if do_not_call and not (do_not_call_reason or "").strip():
-        problems.append(Problem("do_not_call_reason", "required",
-                                "say why the customer must not be called"))
+        problems.append(
+            Problem("do_not_call_reason", "required", "say why the customer must not be called")
+        )
     return problems
 
 
 def _phone_row(phone: PhoneNumber, raw: str) -> Phone:
-    return Phone(number=phone.number, extension=phone.extension, kind=phone.kind.value,
-                 raw=raw[:64])
+    return Phone(
+        number=phone.number, extension=phone.extension, kind=phone.kind.value, raw=raw[:64]
+    )
 
 
 async def get(session: AsyncSession, customer_id: int) -> Customer | None:
@@ -78,21 +87,34 @@ async def get_or_raise(session: AsyncSession, customer_id: int) -> Customer:
     return customer
 
 
-async def create(session: AsyncSession, *, name: str, phones: Sequence[str], address: str = "",
-                 grade: Grade = Grade.B, notes: str = "", do_not_call: bool = False,
-                 do_not_call_reason: str | None = None,
-                 default_area_code: str | None = None) -> Customer:
+async def create(
+    session: AsyncSession,
+    *,
+    name: str,
+    phones: Sequence[str],
+    address: str = "",
+    grade: Grade = Grade.B,
+    notes: str = "",
+    do_not_call: bool = False,
+    do_not_call_reason: str | None = None,
+    default_area_code: str | None = None,
+) -> Customer:
     """A new customer; every phone must normalise to a dialable number."""
     numbers, problems = parse_phones(phones, default_area_code=default_area_code)
-    problems += _check_fields(name=name, do_not_call=do_not_call,
-                              do_not_call_reason=do_not_call_reason)
+    problems += _check_fields(
+        name=name, do_not_call=do_not_call, do_not_call_reason=do_not_call_reason
+    )
     if not phones:
         problems.append(Problem("phones", "required", "at least one phone number is required"))
     if problems:
         raise ValidationError.of(problems)
     customer = Customer(
-        name=name.strip(), address=address.strip(), grade=grade, notes=notes,
-        do_not_call=do_not_call, do_not_call_reason=do_not_call_reason if do_not_call else None,
+        name=name.strip(),
+        address=address.strip(),
+        grade=grade,
+        notes=notes,
+        do_not_call=do_not_call,
+        do_not_call_reason=do_not_call_reason if do_not_call else None,
         phones=[_phone_row(phone, raw) for phone, raw in numbers],
     )
     session.add(customer)
@@ -100,11 +122,19 @@ async def create(session: AsyncSession, *, name: str, phones: Sequence[str], add
     return customer
 
 
-async def update(session: AsyncSession, customer: Customer, *, name: str | None = None,
-                 address: str | None = None, grade: Grade | None = None,
-                 notes: str | None = None, do_not_call: bool | None = None,
-                 do_not_call_reason: str | None = None, phones: Sequence[str] | None = None,
-                 default_area_code: str | None = None) -> Customer:
+async def update(
+    session: AsyncSession,
+    customer: Customer,
+    *,
+    name: str | None = None,
+    address: str | None = None,
+    grade: Grade | None = None,
+    notes: str | None = None,
+    do_not_call: bool | None = None,
+    do_not_call_reason: str | None = None,
+    phones: Sequence[str] | None = None,
+    default_area_code: str | None = None,
+) -> Customer:
     """Edit a customer; `phones` replaces the whole list when given. A new grade re-ranks the
     customer's callback tasks."""
     dnc = customer.do_not_call if do_not_call is None else do_not_call
@@ -132,16 +162,18 @@ async def update(session: AsyncSession, customer: Customer, *, name: str | None 
     if phones is not None:
         await session.refresh(customer, ["phones"])
         kept = {p.number: p for p in customer.phones}
-        customer.phones = [kept.get(phone.number) or _phone_row(phone, raw)
-                           for phone, raw in numbers]
+        customer.phones = [
+            kept.get(phone.number) or _phone_row(phone, raw) for phone, raw in numbers
+        ]
     await session.flush()
     if regraded:
         await callbacks.reprioritise_customer(session, customer)
     return customer
 
 
-async def add_note(session: AsyncSession, customer: Customer, *, text: str, author: str,
-                   stamp: str) -> Customer:
+async def add_note(
+    session: AsyncSession, customer: Customer, *, text: str, author: str, stamp: str
+) -> Customer:
     """Append a dated, signed note; earlier notes are never rewritten."""
     text = text.strip()
     if not text:
@@ -152,33 +184,43 @@ async def add_note(session: AsyncSession, customer: Customer, *, text: str, auth
     return customer
 
 
-async def find_by_phone(session: AsyncSession, raw: str | None, *,
-                        default_area_code: str | None = None) -> list[Customer]:
+async def find_by_phone(
+    session: AsyncSession, raw: str | None, *, default_area_code: str | None = None
+) -> list[Customer]:
     """Customers having this number in any written form: one indexed equality lookup, in
     one round trip (their phones joined in, not fetched by a second query)."""
     key = lookup_key(raw, default_area_code=default_area_code)
     if key is None:
         return []
     query = (
-        select(Customer).join(Phone, Phone.customer_id == Customer.id)
-        .where(Phone.number == key).options(joinedload(Customer.phones))
+        select(Customer)
+        .join(Phone, Phone.customer_id == Customer.id)
+        .where(Phone.number == key)
+        .options(joinedload(Customer.phones))
         .order_by(Customer.id)
     )
     return list((await session.scalars(query)).unique())
 
 
-async def search(session: AsyncSession, text: str, *, default_area_code: str | None = None,
-                 limit: int = 20) -> list[Customer]:
+async def search(
+    session: AsyncSession, text: str, *, default_area_code: str | None = None, limit: int = 20
+) -> list[Customer]:
     """Customers by name, any form of a phone number, or contract number."""
     text = text.strip()
     if not text:
         return []
-    conditions = [Customer.name.contains(text, autoescape=True),
-                  Customer.id.in_(select(Project.customer_id)
-                                  .where(Project.contract_number == text))]
+    conditions = [
+        Customer.name.contains(text, autoescape=True),
+        Customer.id.in_(select(Project.customer_id).where(Project.contract_number == text)),
+    ]
     key = lookup_key(text, default_area_code=default_area_code)
     if key is not None:
         conditions.append(Customer.id.in_(select(Phone.customer_id).where(Phone.number == key)))
-    query = (select(Customer).where(or_(*conditions)).options(selectinload(Customer.phones))
-             .order_by(Customer.name, Customer.id).limit(limit))
+    query = (
+        select(Customer)
+        .where(or_(*conditions))
+        .options(selectinload(Customer.phones))
+        .order_by(Customer.name, Customer.id)
+        .limit(limit)
+    )
     return list(await session.scalars(query))

@@ -49,8 +49,9 @@ class RowChecker:
 
     def error(self, row: RawRow, name: str | None, value: Any, reason: str) -> None:
         column = None if name is None else self.sheet.header(name)
-        self.errors.append(RowError(row.number, column,
-                                    None if value is None else cell_text(value), reason))
+        self.errors.append(
+            RowError(row.number, column, None if value is None else cell_text(value), reason)
+        )
 
     def parse(self, row: RawRow, name: str, parser: Callable[[Any], Any]) -> Any:
         try:
@@ -66,7 +67,9 @@ class RowChecker:
             self.error(row, "name", None, "the customer's name is required")
         contract_number = cell_text(row.values.get("contract_number"))
         parsed = ParsedRow(
-            number=row.number, name=name, phones=self.phones(row),
+            number=row.number,
+            name=name,
+            phones=self.phones(row),
             customer=self.customer_fields(row),
             contract_number=unicodedata.normalize("NFKC", contract_number),
             status=self.parse(row, "status", parse_status),
@@ -80,11 +83,11 @@ class RowChecker:
         found: dict[str, PhoneSource] = {}
         for header, cell in row.phones:
             for item in _phone_items(cell):
-                numbers, problems = customers.parse_phones(
-                    [item], default_area_code=self.area_code)
+                numbers, problems = customers.parse_phones([item], default_area_code=self.area_code)
                 for problem in problems:
-                    self.errors.append(RowError(row.number, header, cell_text(item),
-                                                problem.message))
+                    self.errors.append(
+                        RowError(row.number, header, cell_text(item), problem.message)
+                    )
                 for phone, raw in numbers:
                     found.setdefault(phone.number, PhoneSource(row.number, header, raw))
         if not found and not any(cell is not None for _, cell in row.phones):
@@ -92,8 +95,10 @@ class RowChecker:
         return found
 
     def customer_fields(self, row: RawRow) -> dict[str, Any]:
-        values = {name: cell_text(row.values.get(name)) or None
-                  for name in ("address", "notes", "do_not_call_reason")}
+        values = {
+            name: cell_text(row.values.get(name)) or None
+            for name in ("address", "notes", "do_not_call_reason")
+        }
         values["grade"] = self.parse(row, "grade", parse_grade)
         values["do_not_call"] = self.parse(row, "do_not_call", parse_bool)
         return values
@@ -114,9 +119,13 @@ class RowChecker:
         if not parsed.contract_number:
             if parsed.project or parsed.status is not None:
                 given = next(iter(parsed.project), "status")
-                self.error(row, "contract_number", None,
-                           f"the row has project details ({self.sheet.header(given)}) but no "
-                           "contract number")
+                self.error(
+                    row,
+                    "contract_number",
+                    None,
+                    f"the row has project details ({self.sheet.header(given)}) but no "
+                    "contract number",
+                )
             return
         dates = StageDates.of_project(parsed.project)
         for problem in check_stage_dates(dates, parsed.status):
@@ -131,5 +140,3 @@ def _phone_items(cell: Any) -> list[str]:
     if isinstance(cell, str):
         return split_phone_list(cell)
     return [cell_text(cell)]
-
-

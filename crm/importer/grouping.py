@@ -42,9 +42,14 @@ class CustomerGrouper:
                 continue
             if name_key(entry.name) != name_key(row.name):
                 first = entry.phones[number]
-                self.errors.append(RowError(
-                    row.number, source.column, source.raw,
-                    f"this number is {entry.name}'s on row {first.row}, not {row.name}'s"))
+                self.errors.append(
+                    RowError(
+                        row.number,
+                        source.column,
+                        source.raw,
+                        f"this number is {entry.name}'s on row {first.row}, not {row.name}'s",
+                    )
+                )
                 conflict = True
             else:
                 linked.append(entry)
@@ -89,6 +94,8 @@ class CustomerGrouper:
             if current is None:
                 setattr(entry, name, value)
             elif current != value:
-                self.warnings.append(f"row {row.number}: {entry.name}'s {name} {value!s} "
-                                     f"differs from an earlier row's {current!s}; kept "
-                                     f"{current!s}")
+                self.warnings.append(
+                    f"row {row.number}: {entry.name}'s {name} {value!s} "
+                    f"differs from an earlier row's {current!s}; kept "
+                    f"{current!s}"
+                )

@@ -22,7 +22,7 @@ _T = TypeVar("_T")
 
 def _chunks(items: Sequence[_T], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 @dataclass(slots=True)
@@ -34,8 +34,9 @@ class Existing:
     projects: dict[str, Project]
 
     @classmethod
-    async def load(cls, session: AsyncSession, validated: ValidatedImport,
-                   progress: Progress | None) -> Existing:
+    async def load(
+        cls, session: AsyncSession, validated: ValidatedImport, progress: Progress | None
+    ) -> Existing:
         """Batch look-ups, a few hundred numbers per query, never one query per row."""
         numbers = sorted({n for entry in validated.customers for n in entry.phones})
         contracts = sorted({p.contract_number for p in validated.projects})
@@ -46,21 +47,24 @@ class Existing:
                 progress("check", done, total)
 
         owners = await _phone_owners(session, numbers, report)
-        projects_found = await _projects_by_contract(session, contracts,
-                                                     lambda done: report(len(numbers) + done))
+        projects_found = await _projects_by_contract(
+            session, contracts, lambda done: report(len(numbers) + done)
+        )
         ids = {i for found in owners.values() for i in found}
         ids |= {p.customer_id for p in projects_found.values()}
         return cls(owners, await _customers_by_id(session, sorted(ids)), projects_found)
 
 
-async def _phone_owners(session: AsyncSession, numbers: Sequence[str],
-                        report: Callable[[int], None]) -> dict[str, set[int]]:
+async def _phone_owners(
+    session: AsyncSession, numbers: Sequence[str], report: Callable[[int], None]
+) -> dict[str, set[int]]:
     """Normalised number → ids of the customers having it."""
     owners: dict[str, set[int]] = {}
     done = 0
     for chunk in _chunks(numbers):
         rows = await session.execute(
-            select(Phone.number, Phone.customer_id).where(Phone.number.in_(chunk)))
+            select(Phone.number, Phone.customer_id).where(Phone.number.in_(chunk))
+        )
         for number, customer_id in rows:
             owners.setdefault(number, set()).add(customer_id)
         done += len(chunk)
@@ -68,14 +72,18 @@ async def _phone_owners(session: AsyncSession, numbers: Sequence[str],
     return owners
 
 
-async def _projects_by_contract(session: AsyncSession, contracts: Sequence[str],
-                                report: Callable[[int], None]) -> dict[str, Project]:
+async def _projects_by_contract(
+    session: AsyncSession, contracts: Sequence[str], report: Callable[[int], None]
+) -> dict[str, Project]:
     """Contract number → existing project, with its customer loaded (for error messages)."""
     found: dict[str, Project] = {}
     done = 0
     for chunk in _chunks(contracts):
-        query = (select(Project).where(Project.contract_number.in_(chunk))
-                 .options(selectinload(Project.customer)))
+        query = (
+            select(Project)
+            .where(Project.contract_number.in_(chunk))
+            .options(selectinload(Project.customer))
+        )
         found.update((p.contract_number, p) for p in await session.scalars(query))
         done += len(chunk)
         report(done)
@@ -85,7 +93,8 @@ async def _projects_by_contract(session: AsyncSession, contracts: Sequence[str],
 async def _customers_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Customer]:
     found: dict[int, Customer] = {}
     for chunk in _chunks(ids):
-        query = select(Customer).where(Customer.id.in_(chunk)).options(
-            selectinload(Customer.phones))
+        query = (
+            select(Customer).where(Customer.id.in_(chunk)).options(selectinload(Customer.phones))
+        )
         found.update((c.id, c) for c in await session.scalars(query))
     return found

@@ -47,32 +47,47 @@ def resolve(validated: ValidatedImport, existing: Existing, today: date) -> Plan
         current = existing.projects.get(project.contract_number)
         owner = plan.customer_of.get(id(project.customer))
         if current is None:
-            plan.project_changes[id(project)] = {**_service_fields(project.values),
-                                                 "status": project.status}
+            plan.project_changes[id(project)] = {
+                **_service_fields(project.values),
+                "status": project.status,
+            }
         elif owner is None or owner.id != current.customer_id:
-            plan.errors.append(RowError(
-                project.row, contract_column, project.contract_number,
-                f"this contract belongs to {current.customer.name} (customer "
-                f"#{current.customer_id}) in the database, not to {project.customer.name}"))
+            plan.errors.append(
+                RowError(
+                    project.row,
+                    contract_column,
+                    project.contract_number,
+                    f"this contract belongs to {current.customer.name} (customer "
+                    f"#{current.customer_id}) in the database, not to {project.customer.name}",
+                )
+            )
         else:
             plan.existing_projects[id(project)] = current
-            plan.project_changes[id(project)] = _project_update(project, current, today,
-                                                                plan.errors, validated.headers)
+            plan.project_changes[id(project)] = _project_update(
+                project, current, today, plan.errors, validated.headers
+            )
     if plan.errors:
         raise ImportRejected(plan.errors)
     return plan
 
 
-def _match_customer(entry: CustomerEntry, entry_projects: list[ProjectEntry],
-                    existing: Existing, errors: list[RowError]) -> Customer | None:
+def _match_customer(
+    entry: CustomerEntry,
+    entry_projects: list[ProjectEntry],
+    existing: Existing,
+    errors: list[RowError],
+) -> Customer | None:
     """The existing customer having one of the entry's numbers (or, failing that, its contract)."""
     owners: dict[int, PhoneSource] = {}
     for number, source in entry.phones.items():
         for customer_id in sorted(existing.owners_of_number.get(number, ())):
             owners.setdefault(customer_id, source)
     if not owners:
-        by_contract = {existing.projects[p.contract_number].customer_id for p in entry_projects
-                       if p.contract_number in existing.projects}
+        by_contract = {
+            existing.projects[p.contract_number].customer_id
+            for p in entry_projects
+            if p.contract_number in existing.projects
+        }
         customer = existing.customers[by_contract.pop()] if len(by_contract) == 1 else None
         if customer is not None and name_key(customer.name) == name_key(entry.name):
             return customer  # a known customer whose phone number changed
@@ -81,15 +96,26 @@ def _match_customer(entry: CustomerEntry, entry_projects: list[ProjectEntry],
     if len(found) > 1:
         names = ", ".join(f"{c.name} (#{c.id})" for c, _ in found)
         source = found[1][1]
-        errors.append(RowError(source.row, source.column, source.raw,
-                               f"{entry.name}'s numbers belong to different customers in the "
-                               f"database: {names}"))
+        errors.append(
+            RowError(
+                source.row,
+                source.column,
+                source.raw,
+                f"{entry.name}'s numbers belong to different customers in the database: {names}",
+            )
+        )
         return None
     customer, source = found[0]
     if name_key(customer.name) != name_key(entry.name):
-        errors.append(RowError(source.row, source.column, source.raw,
-                               f"this number belongs to {customer.name} (customer "
-                               f"#{customer.id}) in the database, not to {entry.name}"))
+        errors.append(
+            RowError(
+                source.row,
+                source.column,
+                source.raw,
+                f"this number belongs to {customer.name} (customer "
+                f"#{customer.id}) in the database, not to {entry.name}",
+            )
+        )
         return None
     return customer
 
@@ -99,8 +125,13 @@ def _service_fields(values: dict[str, Any]) -> dict[str, Any]:
     return {("address" if k == "project_address" else k): v for k, v in values.items()}
 
 
-def _project_update(project: ProjectEntry, current: Project, today: date,
-                    errors: list[RowError], headers: dict[str, str]) -> dict[str, Any]:
+def _project_update(
+    project: ProjectEntry,
+    current: Project,
+    today: date,
+    errors: list[RowError],
+    headers: dict[str, str],
+) -> dict[str, Any]:
     """The changes a row brings to an existing project, checked against its merged dates."""
     given = _service_fields(project.values)
     merged = {name: getattr(current, name) for name in projects.DATE_FIELDS} | given
@@ -108,14 +139,18 @@ def _project_update(project: ProjectEntry, current: Project, today: date,
     status = project.status
     if not project.status_given:
         keep_cancelled = current.status is ProjectStatus.CANCELLED
-        status = (ProjectStatus.CANCELLED if keep_cancelled
-                  else projects.derive_status(dates, today))
+        status = ProjectStatus.CANCELLED if keep_cancelled else projects.derive_status(dates, today)
     for problem in check_stage_dates(dates, status):
         name = problem.field or "status"
         value = merged.get(name)
-        errors.append(RowError(project.row, headers.get(name, name),
-                               None if value is None else cell_text(value),
-                               f"{problem.message} (with the dates already in the database)"))
+        errors.append(
+            RowError(
+                project.row,
+                headers.get(name, name),
+                None if value is None else cell_text(value),
+                f"{problem.message} (with the dates already in the database)",
+            )
+        )
     changes = {k: v for k, v in given.items() if getattr(current, k) != v}
     if status is not current.status:
         changes["status"] = status

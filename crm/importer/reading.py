@@ -44,8 +44,16 @@ def read_rows(path: str | Path) -> SheetRows:
     elif suffix == ".csv":
         records = _csv_records(path)
     else:
-        raise ImportRejected([RowError(0, None, path.name, "only .xlsx and .csv files can be "
-                                       "imported; save an .xls file as .xlsx first")])
+        raise ImportRejected(
+            [
+                RowError(
+                    0,
+                    None,
+                    path.name,
+                    "only .xlsx and .csv files can be imported; save an .xls file as .xlsx first",
+                )
+            ]
+        )
     return _sheet_from_records(records)
 
 
@@ -53,8 +61,9 @@ def _xlsx_records(path: Path) -> Iterator[Sequence[Any]]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError):
-        raise ImportRejected([RowError(0, None, path.name, "not a readable .xlsx workbook")]
-                             ) from None
+        raise ImportRejected(
+            [RowError(0, None, path.name, "not a readable .xlsx workbook")]
+        ) from None
     try:
         sheet = workbook.worksheets[0]
         sheet.reset_dimensions()  # trust the cells, not the writer's declared size
@@ -71,8 +80,9 @@ def _csv_records(path: Path) -> Iterator[Sequence[Any]]:
         try:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
-            raise ImportRejected([RowError(0, None, path.name, "the CSV file is neither UTF-8 "
-                                           "nor GB18030 text")]) from None
+            raise ImportRejected(
+                [RowError(0, None, path.name, "the CSV file is neither UTF-8 nor GB18030 text")]
+            ) from None
     yield from csv.reader(io.StringIO(text, newline=""))
 
 
@@ -108,15 +118,19 @@ def _map_header(number: int, record: Sequence[Any]) -> tuple[SheetRows, list[tup
             if header:
                 unknown.append(header)
         elif name in headers and name != "phone":
-            errors.append(RowError(number, header, None,
-                                   f"this column and {headers[name]!r} both mean {name}"))
+            errors.append(
+                RowError(
+                    number, header, None, f"this column and {headers[name]!r} both mean {name}"
+                )
+            )
         else:
             headers[name] = f"{headers[name]}/{header}" if name in headers else header
             columns.append((index, header, name))
     for required, examples in (("name", "客户姓名/姓名/name"), ("phone", "电话/手机/phone")):
         if required not in headers:
-            errors.append(RowError(number, None, None,
-                                   f"no {required} column (a header like {examples})"))
+            errors.append(
+                RowError(number, None, None, f"no {required} column (a header like {examples})")
+            )
     if errors:
         raise ImportRejected(errors)
     sheet = SheetRows(header_row=number, headers=headers, rows=[])
@@ -125,8 +139,9 @@ def _map_header(number: int, record: Sequence[Any]) -> tuple[SheetRows, list[tup
     return sheet, columns
 
 
-def _raw_row(number: int, record: Sequence[Any],
-             columns: list[tuple[int, str, str]]) -> RawRow | None:
+def _raw_row(
+    number: int, record: Sequence[Any], columns: list[tuple[int, str, str]]
+) -> RawRow | None:
     values: dict[str, Any] = {}
     phones: list[tuple[str, Any]] = []
     for index, header, name in columns:

@@ -36,8 +36,9 @@ class ValidatedImport:
     warnings: list[str] = field(default_factory=list)
 
 
-def validate(rows: SheetRows, *, settings: Settings, today: date,
-             progress: Progress | None = None) -> ValidatedImport | list[RowError]:
+def validate(
+    rows: SheetRows, *, settings: Settings, today: date, progress: Progress | None = None
+) -> ValidatedImport | list[RowError]:
     """Every row checked and merged into customers and projects, or every problem found."""
     errors: list[RowError] = []
     checker = RowChecker(rows, settings, errors)
@@ -49,16 +50,27 @@ def validate(rows: SheetRows, *, settings: Settings, today: date,
         if parsed.name and parsed.phones and grouper.add(parsed) is not None:
             grouped.append(parsed)
         report_progress(progress, "validate", done, total)
-    project_entries = _projects(grouped, grouper.by_number, errors,
-                                rows.header("contract_number"), today)
+    project_entries = _projects(
+        grouped, grouper.by_number, errors, rows.header("contract_number"), today
+    )
     if errors:
         return errors
-    return ValidatedImport(customers=grouper.entries, projects=project_entries, rows=total,
-                           headers=rows.headers, warnings=rows.warnings + grouper.warnings)
+    return ValidatedImport(
+        customers=grouper.entries,
+        projects=project_entries,
+        rows=total,
+        headers=rows.headers,
+        warnings=rows.warnings + grouper.warnings,
+    )
 
 
-def _projects(grouped: list[ParsedRow], entry_of_number: dict[str, CustomerEntry],
-              errors: list[RowError], column: str, today: date) -> list[ProjectEntry]:
+def _projects(
+    grouped: list[ParsedRow],
+    entry_of_number: dict[str, CustomerEntry],
+    errors: list[RowError],
+    column: str,
+    today: date,
+) -> list[ProjectEntry]:
     """One project per contract number; a repeated contract number is a bad row."""
     seen: dict[str, int] = {}
     result: list[ProjectEntry] = []
@@ -69,13 +81,26 @@ def _projects(grouped: list[ParsedRow], entry_of_number: dict[str, CustomerEntry
         entry = entry_of_number[next(iter(row.phones))]
         key = row.contract_number.casefold()
         if key in seen:
-            errors.append(RowError(row.number, column, row.contract_number,
-                                   f"contract number already on row {seen[key]}"))
+            errors.append(
+                RowError(
+                    row.number,
+                    column,
+                    row.contract_number,
+                    f"contract number already on row {seen[key]}",
+                )
+            )
             continue
         seen[key] = row.number
         status = row.status or projects.derive_status(StageDates.of_project(row.project), today)
-        result.append(ProjectEntry(row=row.number, customer=entry,
-                                   contract_number=row.contract_number, status=status,
-                                   status_given=row.status is not None, values=row.project,
-                                   fallback_address=row.customer["address"]))
+        result.append(
+            ProjectEntry(
+                row=row.number,
+                customer=entry,
+                contract_number=row.contract_number,
+                status=status,
+                status_given=row.status is not None,
+                values=row.project,
+                fallback_address=row.customer["address"],
+            )
+        )
     return result

@@ -55,8 +55,7 @@ def parse_date(value: Any) -> date | None:
                 return date(int(m[1]), int(m[2]), int(m[3]))
             except ValueError:
                 raise ValueError("no such day in the calendar") from None
-    raise ValueError("not a date; write 2026-03-01, 2026/3/1, 2026.3.1, 2026年3月1日 "
-                     "or 20260301")
+    raise ValueError("not a date; write 2026-03-01, 2026/3/1, 2026.3.1, 2026年3月1日 or 20260301")
 
 
 _GRADES = {"a": Grade.A, "b": Grade.B, "c": Grade.C}
@@ -93,8 +92,7 @@ def parse_bool(value: Any) -> bool | None:
 
 _STATUSES = {
     ProjectStatus.SIGNED: ("已签约", "签约", "未开工", "signed"),
-    ProjectStatus.IN_PROGRESS: ("施工中", "在建", "在施", "进行中", "in_progress",
-                                "inprogress"),
+    ProjectStatus.IN_PROGRESS: ("施工中", "在建", "在施", "进行中", "in_progress", "inprogress"),
     ProjectStatus.COMPLETED: ("已完工", "完工", "竣工", "已竣工", "completed"),
     ProjectStatus.CANCELLED: ("已取消", "取消", "cancelled", "canceled"),
 }
@@ -108,6 +106,8 @@ def parse_status(value: Any) -> ProjectStatus | None:
         return None
     status = _STATUS_BY_WORD.get(code)
     if status is None:
-        raise ValueError("the status is 已签约, 施工中, 已完工 or 已取消 "
-                         "(signed, in_progress, completed, cancelled)")
+        raise ValueError(
+            "the status is 已签约, 施工中, 已完工 or 已取消 "
+            "(signed, in_progress, completed, cancelled)"
+        )
     return status

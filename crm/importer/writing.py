@@ -37,8 +37,14 @@ from crm.settings import Settings
 DEFAULT_DNC_REASON = "导入表格标记为免打扰"
 
 
-async def import_file(database: Database, path: str | Path, *, settings: Settings, today: date,
-                      progress: Progress | None = None) -> ImportReport:
+async def import_file(
+    database: Database,
+    path: str | Path,
+    *,
+    settings: Settings,
+    today: date,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Read, check and import a spreadsheet; ImportRejected (nothing written) on any bad row.
 
     `progress(phase, done, total)` is called as the work advances, phases being "read",
@@ -64,8 +70,14 @@ async def _count_tasks(session: AsyncSession) -> int:
 class _Writer:
     """Writes the resolved file through the services, turning their refusals into RowErrors."""
 
-    def __init__(self, session: AsyncSession, validated: ValidatedImport, plan: Plan,
-                 settings: Settings, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        validated: ValidatedImport,
+        plan: Plan,
+        settings: Settings,
+        progress: Progress | None,
+    ) -> None:
         self.session = session
         self.validated = validated
         self.plan = plan
@@ -87,8 +99,9 @@ class _Writer:
         for problem in exc.problems:
             name = (problem.field or "").split("[")[0]
             name = "phone" if name == "phones" else name
-            self.errors.append(RowError(row, headers.get(name, problem.field), None,
-                                        problem.message))
+            self.errors.append(
+                RowError(row, headers.get(name, problem.field), None, problem.message)
+            )
 
     async def customers(self) -> None:
         for entry in self.validated.customers:
@@ -104,18 +117,22 @@ class _Writer:
             self.report.customers_created += 1
             # The service keeps the reason only for a do-not-call customer.
             return await customers.create(
-                self.session, name=entry.name, phones=[s.raw for s in entry.phones.values()],
-                address=entry.address or "", grade=entry.grade or Grade.B,
-                notes="\n".join(entry.notes), do_not_call=bool(entry.do_not_call),
+                self.session,
+                name=entry.name,
+                phones=[s.raw for s in entry.phones.values()],
+                address=entry.address or "",
+                grade=entry.grade or Grade.B,
+                notes="\n".join(entry.notes),
+                do_not_call=bool(entry.do_not_call),
                 do_not_call_reason=entry.do_not_call_reason or DEFAULT_DNC_REASON,
-                default_area_code=self.area_code)
+                default_area_code=self.area_code,
+            )
         changes = _customer_changes(entry, current)
         if not changes:
             self.report.customers_unchanged += 1
             return current
         self.report.customers_updated += 1
-        await customers.update(self.session, current, default_area_code=self.area_code,
-                               **changes)
+        await customers.update(self.session, current, default_area_code=self.area_code, **changes)
         return current
 
     async def projects(self) -> None:
@@ -134,9 +151,13 @@ class _Writer:
         if current is None:
             changes.setdefault("address", project.fallback_address or customer.address)
             self.report.projects_created += 1
-            await projects.create(self.session, customer=customer,
-                                  contract_number=project.contract_number, rules=self.rules,
-                                  **changes)
+            await projects.create(
+                self.session,
+                customer=customer,
+                contract_number=project.contract_number,
+                rules=self.rules,
+                **changes,
+            )
         elif changes:
             self.report.projects_updated += 1
             await projects.update(self.session, current, rules=self.rules, **changes)
@@ -169,8 +190,13 @@ def _customer_changes(entry: CustomerEntry, current: Customer) -> dict[str, Any]
     return changes
 
 
-async def _write(session: AsyncSession, validated: ValidatedImport, plan: Plan,
-                 settings: Settings, progress: Progress | None) -> ImportReport:
+async def _write(
+    session: AsyncSession,
+    validated: ValidatedImport,
+    plan: Plan,
+    settings: Settings,
+    progress: Progress | None,
+) -> ImportReport:
     """Everything through the services; any refusal rejects the whole file (rolled back)."""
     before = await _count_tasks(session)
     writer = _Writer(session, validated, plan, settings, progress)

@@ -16,8 +16,13 @@ from crm.errors import Conflict, NotFound, Problem, ValidationError
 from crm.projects.models import Project, ProjectStatus
 
 TEXT_FIELDS = ("address", "designer", "project_manager", "foreman", "crew")
-DATE_FIELDS = ("contract_date", "start_date", "concealed_works_date", "midterm_date",
-               "completion_date")
+DATE_FIELDS = (
+    "contract_date",
+    "start_date",
+    "concealed_works_date",
+    "midterm_date",
+    "completion_date",
+)
 EDITABLE = frozenset((*TEXT_FIELDS, *DATE_FIELDS, "contract_number", "status"))
 
 
@@ -62,8 +67,11 @@ async def get_by_contract(session: AsyncSession, contract_number: str) -> Projec
 
 async def get_for_customer(session: AsyncSession, customer_id: int) -> list[Project]:
     """A customer's projects, newest contract first."""
-    query = (select(Project).where(Project.customer_id == customer_id)
-             .order_by(Project.contract_date.desc().nulls_last(), Project.id.desc()))
+    query = (
+        select(Project)
+        .where(Project.customer_id == customer_id)
+        .order_by(Project.contract_date.desc().nulls_last(), Project.id.desc())
+    )
     return list(await session.scalars(query))
 
 
@@ -86,13 +94,22 @@ def _validate(values: dict[str, Any]) -> None:
 async def _ensure_unique_contract(session: AsyncSession, number: str, own_id: int | None) -> None:
     other = await get_by_contract(session, number)
     if other is not None and other.id != own_id:
-        raise Conflict(f"contract {number} already belongs to another project",
-                       code="contract_number_taken", field="contract_number")
+        raise Conflict(
+            f"contract {number} already belongs to another project",
+            code="contract_number_taken",
+            field="contract_number",
+        )
 
 
-async def create(session: AsyncSession, *, customer: Customer, contract_number: str,
-                 rules: ScheduleRules, status: ProjectStatus = ProjectStatus.SIGNED,
-                 **fields: Any) -> Project:
+async def create(
+    session: AsyncSession,
+    *,
+    customer: Customer,
+    contract_number: str,
+    rules: ScheduleRules,
+    status: ProjectStatus = ProjectStatus.SIGNED,
+    **fields: Any,
+) -> Project:
     """A new project for a customer, with its stage callbacks planned."""
     unknown = set(fields) - EDITABLE
     if unknown:
@@ -109,8 +126,9 @@ async def create(session: AsyncSession, *, customer: Customer, contract_number: 
     return project
 
 
-async def update(session: AsyncSession, project: Project, *, rules: ScheduleRules,
-                 **changes: Any) -> Project:
+async def update(
+    session: AsyncSession, project: Project, *, rules: ScheduleRules, **changes: Any
+) -> Project:
     """Edit a project; moved dates move its open callbacks, never its history."""
     unknown = set(changes) - EDITABLE
     if unknown:

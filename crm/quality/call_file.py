@@ -1,8 +1,8 @@
 """One call as a JSON document (what `callcentre qa score` reads): facts and words.
 
-    {"call": {"kind": "inbound" | "callback", "ring_seconds": 4.2 | null,
-              "hung_up_by": "agent" | "customer" | null},
-     "words": [{"leg": "agent" | "customer", "word": "您好", "start": 0.5, "end": 0.9}, ...]}
+{"call": {"kind": "inbound" | "callback", "ring_seconds": 4.2 | null,
+          "hung_up_by": "agent" | "customer" | null},
+ "words": [{"leg": "agent" | "customer", "word": "您好", "start": 0.5, "end": 0.9}, ...]}
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ def parse_call(document: Any) -> tuple[CallFacts, list[SpokenWord]]:
     facts = CallFacts(
         kind=_choice(call.get("kind", "inbound"), CallKind, "call.kind"),
         ring_seconds=_number(call.get("ring_seconds"), "call.ring_seconds", optional=True),
-        hung_up_by=(None if call.get("hung_up_by") is None
-                    else _choice(call["hung_up_by"], Leg, "call.hung_up_by")),
+        hung_up_by=(
+            None
+            if call.get("hung_up_by") is None
+            else _choice(call["hung_up_by"], Leg, "call.hung_up_by")
+        ),
     )
     words = document.get("words", [])
     if not isinstance(words, list):
@@ -45,8 +48,7 @@ def parse_call(document: Any) -> tuple[CallFacts, list[SpokenWord]]:
         end = _number(item.get("end"), f"{where}.end")
         if start is None or end is None or end < start:
             raise CallFileError(f"{where}: end ({end}) is before start ({start})")
-        spoken.append(SpokenWord(_choice(item.get("leg"), Leg, f"{where}.leg"), text,
-                                 start, end))
+        spoken.append(SpokenWord(_choice(item.get("leg"), Leg, f"{where}.leg"), text, start, end))
     return facts, spoken
 
 

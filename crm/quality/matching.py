@@ -109,8 +109,10 @@ def find_pattern(pattern: re.Pattern[str], text: str) -> list[Match]:
 def _approximate(phrase: str, text: str, allowed: int, homophones: bool) -> list[Match]:
     """Sellers' algorithm: edit distance of `phrase` to the best substring ending at each
     position (a match may start anywhere), keeping where it started."""
-    alike = {pc: {tc for tc in set(text) if tc == pc or (homophones and sounds_alike(pc, tc))}
-             for pc in set(phrase)}
+    alike = {
+        pc: {tc for tc in set(text) if tc == pc or (homophones and sounds_alike(pc, tc))}
+        for pc in set(phrase)
+    }
     m = len(phrase)
     previous, previous_start = list(range(m + 1)), [0] * (m + 1)
     found: list[Match] = []

@@ -159,8 +159,10 @@ def parse_rules(text: str, *, source: str = "<memory>") -> Scorecard:
     top = _Table(data, source, None, "the file")
     version = top.text("version", default="unversioned")
     matching = _Table(top.table("matching"), source, None, "[matching]")
-    defaults = Tolerance(matching.ratio("max_error_ratio", default=0.25),
-                         matching.boolean("homophones", default=True))
+    defaults = Tolerance(
+        matching.ratio("max_error_ratio", default=0.25),
+        matching.boolean("homophones", default=True),
+    )
     matching.done()
     entries = top.take("rules", list, required=True)
     top.done()
@@ -178,19 +180,23 @@ def parse_rules(text: str, *, source: str = "<memory>") -> Scorecard:
     return Scorecard(version=version, rules=tuple(rules), source=source, digest=digest)
 
 
-def _parse_rule(entry: dict[str, Any], source: str, position: int,
-                defaults: Tolerance) -> Rule:
+def _parse_rule(entry: dict[str, Any], source: str, position: int, defaults: Tolerance) -> Rule:
     rule_id = entry.get("id")
     if not isinstance(rule_id, str) or not _RULE_ID.match(rule_id):
-        raise RulesError(source, f"rules entry {position}: 'id' must be lower-case letters, "
-                                 f"digits and _ (got {rule_id!r})")
+        raise RulesError(
+            source,
+            f"rules entry {position}: 'id' must be lower-case letters, "
+            f"digits and _ (got {rule_id!r})",
+        )
     table = _Table(entry, source, rule_id, "the rule")
     table.take("id", str)
     kind = table.text("kind")
     parser = _KINDS.get(kind)
     if parser is None:
-        table.fail(f"unknown kind {kind!r}{_suggest(kind, _KINDS)}; "
-                   f"known kinds: {', '.join(sorted(_KINDS))}")
+        table.fail(
+            f"unknown kind {kind!r}{_suggest(kind, _KINDS)}; "
+            f"known kinds: {', '.join(sorted(_KINDS))}"
+        )
     common = {
         "id": rule_id,
         "title": table.text("title", default=rule_id),
@@ -211,46 +217,65 @@ def _window(table: _Table) -> Window:
 
 
 def _tolerance(table: _Table, defaults: Tolerance) -> Tolerance:
-    return Tolerance(table.ratio("max_error_ratio", default=defaults.max_error_ratio),
-                     table.boolean("homophones", default=defaults.homophones))
+    return Tolerance(
+        table.ratio("max_error_ratio", default=defaults.max_error_ratio),
+        table.boolean("homophones", default=defaults.homophones),
+    )
 
 
 def _phrases_present(table: _Table, common: dict[str, Any], defaults: Tolerance) -> Rule:
     require = table.take("require", list)
     if not require:
         table.fail("'require' needs at least one [[rules.require]] table")
-    sets = tuple(table.phrase_set(item, f"require[{n}]", required=True)
-                 for n, item in enumerate(require, start=1))
+    sets = tuple(
+        table.phrase_set(item, f"require[{n}]", required=True)
+        for n, item in enumerate(require, start=1)
+    )
     at_least = table.integer("at_least", minimum=1, default=len(sets))
     if at_least > len(sets):
         table.fail(f"at_least is {at_least} but only {len(sets)} phrase sets are required")
-    return PhrasesPresent(**common, leg=table.leg("leg", default=RuleLeg.AGENT),
-                          window=_window(table), require=sets, at_least=at_least,
-                          tolerance=_tolerance(table, defaults))
+    return PhrasesPresent(
+        **common,
+        leg=table.leg("leg", default=RuleLeg.AGENT),
+        window=_window(table),
+        require=sets,
+        at_least=at_least,
+        tolerance=_tolerance(table, defaults),
+    )
 
 
 def _phrases_absent(table: _Table, common: dict[str, Any], defaults: Tolerance) -> Rule:
     forbidden = table.phrase_set(table.data, "the rule", required=True, inline=True)
-    return PhrasesAbsent(**common, leg=table.leg("leg", default=RuleLeg.AGENT),
-                         window=_window(table), forbidden=forbidden,
-                         tolerance=_tolerance(table, defaults))
+    return PhrasesAbsent(
+        **common,
+        leg=table.leg("leg", default=RuleLeg.AGENT),
+        window=_window(table),
+        forbidden=forbidden,
+        tolerance=_tolerance(table, defaults),
+    )
 
 
 def _long_silence(table: _Table, common: dict[str, Any], defaults: Tolerance) -> Rule:
     hold = PhraseSet(label="hold announcement", phrases=table.phrases("hold_phrases"))
-    return LongSilence(**common, max_seconds=table.seconds("max_seconds"),
-                       hold_phrases=hold,
-                       announce_within_seconds=table.seconds("announce_within_seconds",
-                                                             default=15.0, allow_zero=True),
-                       tolerance=_tolerance(table, defaults))
+    return LongSilence(
+        **common,
+        max_seconds=table.seconds("max_seconds"),
+        hold_phrases=hold,
+        announce_within_seconds=table.seconds(
+            "announce_within_seconds", default=15.0, allow_zero=True
+        ),
+        tolerance=_tolerance(table, defaults),
+    )
 
 
 def _interruption(table: _Table, common: dict[str, Any], _defaults: Tolerance) -> Rule:
     ignore = frozenset(normalise(w) for w in table.strings("ignore", default=()))
-    return Interruption(**common,
-                        min_overlap_seconds=table.seconds("min_overlap_seconds", default=0.5),
-                        ignore=ignore - {""},
-                        allowed=table.integer("allowed", minimum=0, default=0))
+    return Interruption(
+        **common,
+        min_overlap_seconds=table.seconds("min_overlap_seconds", default=0.5),
+        ignore=ignore - {""},
+        allowed=table.integer("allowed", minimum=0, default=0),
+    )
 
 
 def _ring_time(table: _Table, common: dict[str, Any], _defaults: Tolerance) -> Rule:
@@ -284,16 +309,21 @@ class _Table:
 
     _MISSING: Any = object()
 
-    def __init__(self, data: dict[str, Any], source: str, rule_id: str | None,
-                 where: str) -> None:
+    def __init__(self, data: dict[str, Any], source: str, rule_id: str | None, where: str) -> None:
         self.data, self.source, self.rule_id, self.where = data, source, rule_id, where
         self.used: set[str] = set()
 
     def fail(self, problem: str) -> NoReturn:
         raise RulesError(self.source, problem, rule_id=self.rule_id)
 
-    def take(self, key: str, kind: type | tuple[type, ...], *, required: bool = True,
-             default: Any = _MISSING) -> Any:
+    def take(
+        self,
+        key: str,
+        kind: type | tuple[type, ...],
+        *,
+        required: bool = True,
+        default: Any = _MISSING,
+    ) -> Any:
         self.used.add(key)
         if key not in self.data:
             if default is not self._MISSING or not required:
@@ -303,8 +333,10 @@ class _Table:
         # bool is an int in Python; a number field must not accept true/false.
         if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind)):
             names = " or ".join(t.__name__ for t in _tuple(kind))
-            self.fail(f"{key!r} must be {_KIND_NAMES.get(names, names)}, "
-                      f"not {type(value).__name__} {value!r}")
+            self.fail(
+                f"{key!r} must be {_KIND_NAMES.get(names, names)}, "
+                f"not {type(value).__name__} {value!r}"
+            )
         return value
 
     def text(self, key: str, default: Any = _MISSING) -> str:
@@ -319,8 +351,7 @@ class _Table:
             self.fail(f"{key!r} must be at least {minimum}, not {value}")
         return int(value)
 
-    def seconds(self, key: str, *, default: Any = _MISSING,
-                allow_zero: bool = False) -> Any:
+    def seconds(self, key: str, *, default: Any = _MISSING, allow_zero: bool = False) -> Any:
         value = self.take(key, (int, float), default=default)
         if value is not None and (value < 0 or (value == 0 and not allow_zero)):
             self.fail(f"{key!r} must be a number of seconds above 0, not {value}")
@@ -329,8 +360,10 @@ class _Table:
     def ratio(self, key: str, *, default: float) -> float:
         value = self.take(key, (int, float), default=default)
         if not 0 <= value < 1:
-            self.fail(f"{key!r} must be at least 0 and below 1 (a share of the phrase's "
-                      f"characters), not {value}")
+            self.fail(
+                f"{key!r} must be at least 0 and below 1 (a share of the phrase's "
+                f"characters), not {value}"
+            )
         return float(value)
 
     def boolean(self, key: str, *, default: bool) -> bool:
@@ -364,8 +397,9 @@ class _Table:
     def table(self, key: str) -> dict[str, Any]:
         return self.take(key, dict, default={})  # type: ignore[no-any-return]
 
-    def phrase_set(self, item: Any, where: str, *, required: bool,
-                   inline: bool = False) -> PhraseSet:
+    def phrase_set(
+        self, item: Any, where: str, *, required: bool, inline: bool = False
+    ) -> PhraseSet:
         """A table with `phrases` and/or `patterns` (in the rule itself when `inline`)."""
         if not isinstance(item, dict):
             self.fail(f"{where} must be a table with phrases and/or patterns")
@@ -402,8 +436,14 @@ class _Table:
             self.fail(f"unknown field {key!r} in {self.where}{_suggest(key, self.used)}")
 
 
-_KIND_NAMES = {"int": "a whole number", "int or float": "a number", "str": "text",
-               "list": "a list", "dict": "a table", "bool": "true or false"}
+_KIND_NAMES = {
+    "int": "a whole number",
+    "int or float": "a number",
+    "str": "text",
+    "list": "a list",
+    "dict": "a table",
+    "bool": "true or false",
+}
 
 
 def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -57,8 +57,12 @@ class Evidence:
     text: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"leg": self.leg, "start": _round(self.start), "end": _round(self.end),
-                "text": self.text}
+        return {
+            "leg": self.leg,
+            "start": _round(self.start),
+            "end": _round(self.end),
+            "text": self.text,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +73,12 @@ class RuleResult:
     evidence: tuple[Evidence, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "passed": self.passed, "points_lost": self.points_lost,
-                "evidence": [item.as_json() for item in self.evidence]}
+        return {
+            "id": self.id,
+            "passed": self.passed,
+            "points_lost": self.points_lost,
+            "evidence": [item.as_json() for item in self.evidence],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +92,11 @@ class ScoreResult:
         return self.max - self.score
 
     def as_json(self) -> dict[str, Any]:
-        return {"score": self.score, "max": self.max,
-                "rules": [rule.as_json() for rule in self.rules]}
+        return {
+            "score": self.score,
+            "max": self.max,
+            "rules": [rule.as_json() for rule in self.rules],
+        }
 
 
 def score(card: Scorecard, facts: CallFacts, words: Iterable[SpokenWord]) -> ScoreResult:
@@ -99,8 +110,11 @@ def score(card: Scorecard, facts: CallFacts, words: Iterable[SpokenWord]) -> Sco
         passed, evidence = _CHECKS[type(rule)](rule, call, facts)
         lost = rule.points if passed is False else 0
         results.append(RuleResult(rule.id, passed, lost, tuple(evidence)))
-    checked = sum(rule.points for rule, result in zip(card.rules, results, strict=True)
-                  if result.passed is not None)
+    checked = sum(
+        rule.points
+        for rule, result in zip(card.rules, results, strict=True)
+        if result.passed is not None
+    )
     lost = sum(result.points_lost for result in results)
     return ScoreResult(score=checked - lost, max=checked, rules=tuple(results))
 
@@ -139,8 +153,9 @@ class _Conversation:
         """The leg's words overlapping [start, end]."""
         key = (leg, start, end)
         if key not in self._texts:
-            self._texts[key] = SpokenText([w for w in self.legs[leg]
-                                           if w.start < end and w.end > start])
+            self._texts[key] = SpokenText(
+                [w for w in self.legs[leg] if w.start < end and w.end > start]
+            )
         return self._texts[key]
 
 
@@ -164,12 +179,14 @@ def _phrases_present(rule: PhrasesPresent, call: _Conversation, _facts: CallFact
     start, end = call.bounds(rule.window)
     evidence, missing = [], []
     for phrase_set in rule.require:
-        hits = [(match, leg, spoken) for leg in call.legs_for(rule.leg)
-                for spoken in [call.text(leg, start, end)]
-                for match in _matches(phrase_set, spoken, rule)]
+        hits = [
+            (match, leg, spoken)
+            for leg in call.legs_for(rule.leg)
+            for spoken in [call.text(leg, start, end)]
+            for match in _matches(phrase_set, spoken, rule)
+        ]
         if hits:
-            match, leg, spoken = min(hits, key=lambda h: (h[0].edits,
-                                                          h[2].words_of(h[0])[0].start))
+            match, leg, spoken = min(hits, key=lambda h: (h[0].edits, h[2].words_of(h[0])[0].start))
             evidence.append(_evidence(leg, spoken, match))
         else:
             legs = rule.leg.value if rule.leg is not RuleLeg.ANY else None
@@ -187,27 +204,30 @@ def _phrases_absent(rule: PhrasesAbsent, call: _Conversation, _facts: CallFacts)
     for leg in call.legs_for(rule.leg):
         spoken = call.text(leg, start, end)
         kept: list[Match] = []
-        for match in sorted(_matches(rule.forbidden, spoken, rule),
-                            key=lambda m: (m.start, -(m.end - m.start))):
+        for match in sorted(
+            _matches(rule.forbidden, spoken, rule), key=lambda m: (m.start, -(m.end - m.start))
+        ):
             if all(match.start >= k.end or match.end <= k.start for k in kept):
                 kept.append(match)
         evidence.extend(_evidence(leg, spoken, match) for match in kept)
-    evidence.sort(key=lambda e: (e.start or 0.0))
+    evidence.sort(key=lambda e: e.start or 0.0)
     return not evidence, evidence
 
 
 def _long_silence(rule: LongSilence, call: _Conversation, _facts: CallFacts) -> Verdict:
     if not all(call.legs.values()):
         return None, []
-    spoken = sorted((w for leg_words in call.legs.values() for w in leg_words),
-                    key=lambda w: w.start)
+    spoken = sorted(
+        (w for leg_words in call.legs.values() for w in leg_words), key=lambda w: w.start
+    )
     evidence, passed = [], True
     talked_until = spoken[0].end
     for word in spoken[1:]:
         if word.start - talked_until > rule.max_seconds:
             gap = word.start - talked_until
-            before = call.text(Leg.AGENT, talked_until - rule.announce_within_seconds,
-                               talked_until + 0.01)
+            before = call.text(
+                Leg.AGENT, talked_until - rule.announce_within_seconds, talked_until + 0.01
+            )
             announced = _matches(rule.hold_phrases, before, rule)
             if announced:
                 said = _evidence(Leg.AGENT, before, announced[-1]).text
@@ -229,15 +249,17 @@ def _interruption(rule: Interruption, call: _Conversation, _facts: CallFacts) ->
         if all(normalise(w.word) in rule.ignore or not normalise(w.word) for w in agent):
             continue  # 嗯, 好的: listening, not interrupting
         start = agent[0].start
-        over = next(((s[0].start, s[-1].end) for s in customer
-                     if s[0].start < start < s[-1].end), None)
+        over = next(
+            ((s[0].start, s[-1].end) for s in customer if s[0].start < start < s[-1].end), None
+        )
         if over is None:
             continue
         overlap_end = min(over[1], agent[-1].end)
         if overlap_end - start >= rule.min_overlap_seconds:
             said = [w for w in agent if w.start < over[1]]
-            evidence.append(Evidence(Leg.AGENT.value, start, overlap_end,
-                                     " ".join(w.word for w in said)))
+            evidence.append(
+                Evidence(Leg.AGENT.value, start, overlap_end, " ".join(w.word for w in said))
+            )
     return len(evidence) <= rule.allowed, evidence
 
 
@@ -266,7 +288,8 @@ def _hangup_order(rule: HangupOrder, _call: _Conversation, facts: CallFacts) -> 
         return None, []
     text = f"the {facts.hung_up_by.value} hung up first"
     return facts.hung_up_by.value == rule.expected.value, [
-        Evidence(facts.hung_up_by.value, None, None, text)]
+        Evidence(facts.hung_up_by.value, None, None, text)
+    ]
 
 
 _CHECKS: dict[type[Rule], Callable[[Any, _Conversation, CallFacts], Verdict]] = {

@@ -22,21 +22,28 @@ async def call_facts(session: AsyncSession, call: Call) -> CallFacts:
     """What the PBX told us about the call; a callback is an outbound call or one logged
     against a callback attempt."""
     logged_as_callback = await session.scalar(
-        select(exists().where(CallbackAttempt.call_id == call.id)))
+        select(exists().where(CallbackAttempt.call_id == call.id))
+    )
     is_callback = call.direction is Direction.OUTBOUND or bool(logged_as_callback)
-    return CallFacts(kind=CallKind.CALLBACK if is_callback else CallKind.INBOUND,
-                     ring_seconds=call.ring_seconds,
-                     hung_up_by=Leg(call.hung_up_by.value) if call.hung_up_by else None)
+    return CallFacts(
+        kind=CallKind.CALLBACK if is_callback else CallKind.INBOUND,
+        ring_seconds=call.ring_seconds,
+        hung_up_by=Leg(call.hung_up_by.value) if call.hung_up_by else None,
+    )
 
 
 def spoken_words(transcripts: Iterable[Transcript]) -> list[SpokenWord]:
     """Both legs' words as the scoring engine takes them."""
-    return [SpokenWord(transcript.leg, str(w["word"]), float(w["start"]), float(w["end"]))
-            for transcript in transcripts for w in transcript.words]
+    return [
+        SpokenWord(transcript.leg, str(w["word"]), float(w["start"]), float(w["end"]))
+        for transcript in transcripts
+        for w in transcript.words
+    ]
 
 
-async def save_score(session: AsyncSession, *, call: Call, result: ScoreResult,
-                     card: Scorecard, at: datetime) -> CallScore:
+async def save_score(
+    session: AsyncSession, *, call: Call, result: ScoreResult, card: Scorecard, at: datetime
+) -> CallScore:
     """Store the call's score, replacing an earlier one (re-scoring with edited rules)."""
     stored = await get_score(session, call_id=call.id)
     if stored is None:
@@ -52,8 +59,9 @@ async def save_score(session: AsyncSession, *, call: Call, result: ScoreResult,
     return stored
 
 
-async def score_call(session: AsyncSession, *, call_id: int, card: Scorecard,
-                     at: datetime) -> CallScore:
+async def score_call(
+    session: AsyncSession, *, call_id: int, card: Scorecard, at: datetime
+) -> CallScore:
     """Score a call from its stored transcripts and PBX facts, and store the result."""
     call = await session.get(Call, call_id)
     if call is None:

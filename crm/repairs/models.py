@@ -31,8 +31,9 @@ class Repair(TimestampMixin, Base):
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     description: Mapped[str] = mapped_column(Text)
     crew: Mapped[str] = mapped_column(String(100), index=True)
-    status: Mapped[RepairStatus] = mapped_column(enum_type(RepairStatus),
-                                                 default=RepairStatus.ASSIGNED)
+    status: Mapped[RepairStatus] = mapped_column(
+        enum_type(RepairStatus), default=RepairStatus.ASSIGNED
+    )
     reported_at: Mapped[datetime]
     arrival_due_at: Mapped[datetime]
     arrived_at: Mapped[datetime | None]

@@ -73,34 +73,60 @@ class AttemptFact:
 
 
 def _attempt_query():  # type: ignore[no-untyped-def]
-    return (select(CallbackAttempt, CallbackTask.stage, CallbackTask.month, Project,
-                   Customer.name, User.display_name)
-            .join(CallbackTask, CallbackTask.id == CallbackAttempt.task_id)
-            .join(Project, Project.id == CallbackTask.project_id)
-            .join(Customer, Customer.id == Project.customer_id)
-            .outerjoin(User, User.id == CallbackAttempt.agent_id)
-            .where(CallbackAttempt.outcome.is_not(None))
-            .order_by(CallbackAttempt.started_at, CallbackAttempt.id))
+    return (
+        select(
+            CallbackAttempt,
+            CallbackTask.stage,
+            CallbackTask.month,
+            Project,
+            Customer.name,
+            User.display_name,
+        )
+        .join(CallbackTask, CallbackTask.id == CallbackAttempt.task_id)
+        .join(Project, Project.id == CallbackTask.project_id)
+        .join(Customer, Customer.id == Project.customer_id)
+        .outerjoin(User, User.id == CallbackAttempt.agent_id)
+        .where(CallbackAttempt.outcome.is_not(None))
+        .order_by(CallbackAttempt.started_at, CallbackAttempt.id)
+    )
 
 
-def _fact(attempt: CallbackAttempt, stage: Stage, month: int, project: Project,
-          customer_name: str, agent_name: str | None) -> AttemptFact:
+def _fact(
+    attempt: CallbackAttempt,
+    stage: Stage,
+    month: int,
+    project: Project,
+    customer_name: str,
+    agent_name: str | None,
+) -> AttemptFact:
     assert attempt.outcome is not None
     return AttemptFact(
-        id=attempt.id, task_id=attempt.task_id, stage=stage, month=month,
-        started_at=attempt.started_at, outcome=attempt.outcome,
-        satisfaction=attempt.satisfaction(), notes=attempt.notes, made_by=attempt.made_by,
-        agent_id=attempt.agent_id, agent_name=agent_name, customer_id=project.customer_id,
-        customer_name=customer_name, project_id=project.id,
+        id=attempt.id,
+        task_id=attempt.task_id,
+        stage=stage,
+        month=month,
+        started_at=attempt.started_at,
+        outcome=attempt.outcome,
+        satisfaction=attempt.satisfaction(),
+        notes=attempt.notes,
+        made_by=attempt.made_by,
+        agent_id=attempt.agent_id,
+        agent_name=agent_name,
+        customer_id=project.customer_id,
+        customer_name=customer_name,
+        project_id=project.id,
         contract_number=project.contract_number,
-        people={area: getattr(project, column) for area, column in AREA_PEOPLE.items()})
+        people={area: getattr(project, column) for area, column in AREA_PEOPLE.items()},
+    )
 
 
-async def load_attempts(session: AsyncSession, start: datetime, end: datetime
-                        ) -> list[AttemptFact]:
+async def load_attempts(session: AsyncSession, start: datetime, end: datetime) -> list[AttemptFact]:
     """Attempts started in [start, end) whose outcome is recorded, in the order made."""
-    rows = await session.execute(_attempt_query().where(CallbackAttempt.started_at >= start,
-                                                        CallbackAttempt.started_at < end))
+    rows = await session.execute(
+        _attempt_query().where(
+            CallbackAttempt.started_at >= start, CallbackAttempt.started_at < end
+        )
+    )
     return [_fact(*row) for row in rows]
 
 
@@ -171,8 +197,9 @@ def by_person(attempts: Iterable[AttemptFact], area: str) -> list[PersonTally]:
         if answer is not None:
             counts[attempt.people.get(area, "")].add(answer)
     rows = [PersonTally(area, name, count) for name, count in counts.items()]
-    return sorted(rows, key=lambda r: (r.satisfaction.rate or 0.0, -r.satisfaction.answered,
-                                       r.name))
+    return sorted(
+        rows, key=lambda r: (r.satisfaction.rate or 0.0, -r.satisfaction.answered, r.name)
+    )
 
 
 @dataclass(slots=True)
@@ -232,12 +259,14 @@ class UnsatisfiedCase:
     def settled(self) -> bool:
         """A later effective callback found the customer satisfied, or a complaint from it
         was closed."""
-        return (any(f.verdict is Satisfaction.SATISFIED for f in self.follow_ups)
-                or any(c.status is ComplaintStatus.CLOSED for c in self.complaints))
+        return any(f.verdict is Satisfaction.SATISFIED for f in self.follow_ups) or any(
+            c.status is ComplaintStatus.CLOSED for c in self.complaints
+        )
 
 
-async def unsatisfied_cases(session: AsyncSession, attempts: Sequence[AttemptFact],
-                            as_of: datetime) -> list[UnsatisfiedCase]:
+async def unsatisfied_cases(
+    session: AsyncSession, attempts: Sequence[AttemptFact], as_of: datetime
+) -> list[UnsatisfiedCase]:
     """Every effective callback of the period with an unsatisfied answer, with the complaints
     opened from it and the follow-up callbacks made before `as_of`."""
     unhappy = [a for a in attempts if a.verdict is Satisfaction.UNSATISFIED]
@@ -246,27 +275,45 @@ async def unsatisfied_cases(session: AsyncSession, attempts: Sequence[AttemptFac
     ids = [a.id for a in unhappy]
     complaints: dict[int, list[ComplaintAction]] = defaultdict(list)
     for complaint in await session.scalars(
-            select(Complaint).where(Complaint.attempt_id.in_(ids), Complaint.received_at < as_of)
-            .order_by(Complaint.received_at, Complaint.id)):
+        select(Complaint)
+        .where(Complaint.attempt_id.in_(ids), Complaint.received_at < as_of)
+        .order_by(Complaint.received_at, Complaint.id)
+    ):
         assert complaint.attempt_id is not None
-        complaints[complaint.attempt_id].append(ComplaintAction(
-            complaint.id, complaint.category, complaint.department, complaint.status,
-            complaint.received_at, complaint.resolved_at, complaint.callback_satisfied))
+        complaints[complaint.attempt_id].append(
+            ComplaintAction(
+                complaint.id,
+                complaint.category,
+                complaint.department,
+                complaint.status,
+                complaint.received_at,
+                complaint.resolved_at,
+                complaint.callback_satisfied,
+            )
+        )
     later: dict[int, list[CallbackAttempt]] = defaultdict(list)
     for attempt in await session.scalars(
-            select(CallbackAttempt).where(
-                CallbackAttempt.task_id.in_({a.task_id for a in unhappy}),
-                CallbackAttempt.outcome.is_not(None), CallbackAttempt.started_at < as_of)
-            .order_by(CallbackAttempt.started_at, CallbackAttempt.id)):
+        select(CallbackAttempt)
+        .where(
+            CallbackAttempt.task_id.in_({a.task_id for a in unhappy}),
+            CallbackAttempt.outcome.is_not(None),
+            CallbackAttempt.started_at < as_of,
+        )
+        .order_by(CallbackAttempt.started_at, CallbackAttempt.id)
+    ):
         later[attempt.task_id].append(attempt)
     cases = []
     for fact in unhappy:
         follow_ups = [
-            FollowUp(a.started_at, a.outcome,
-                     overall(a.satisfaction()) if a.outcome is Outcome.EFFECTIVE else None,
-                     a.notes)
+            FollowUp(
+                a.started_at,
+                a.outcome,
+                overall(a.satisfaction()) if a.outcome is Outcome.EFFECTIVE else None,
+                a.notes,
+            )
             for a in later[fact.task_id]
-            if a.outcome is not None and (a.started_at, a.id) > (fact.started_at, fact.id)]
+            if a.outcome is not None and (a.started_at, a.id) > (fact.started_at, fact.id)
+        ]
         cases.append(UnsatisfiedCase(fact, complaints[fact.id], follow_ups))
     return cases
 
@@ -294,35 +341,53 @@ def _not_effective_by(as_of: datetime):  # type: ignore[no-untyped-def]
     return or_(CallbackTask.effective_at.is_(None), CallbackTask.effective_at >= as_of)
 
 
-async def overdue_callbacks(session: AsyncSession, *, as_of: datetime, today: date
-                            ) -> list[OverdueCallback]:
+async def overdue_callbacks(
+    session: AsyncSession, *, as_of: datetime, today: date
+) -> list[OverdueCallback]:
     """Callbacks whose window had closed by `today` (the local date of `as_of`) without an
     effective call before `as_of`, most overdue first; customers who asked not to be called
     last."""
-    rows = list(await session.execute(
-        select(CallbackTask, Project.contract_number, Customer.name, Customer.do_not_call)
-        .join(Project, Project.id == CallbackTask.project_id)
-        .join(Customer, Customer.id == Project.customer_id)
-        .where(CallbackTask.status != TaskStatus.CANCELLED, CallbackTask.latest_date < today,
-               _not_effective_by(as_of))
-        .order_by(Customer.do_not_call, CallbackTask.latest_date, CallbackTask.id)))
+    rows = list(
+        await session.execute(
+            select(CallbackTask, Project.contract_number, Customer.name, Customer.do_not_call)
+            .join(Project, Project.id == CallbackTask.project_id)
+            .join(Customer, Customer.id == Project.customer_id)
+            .where(
+                CallbackTask.status != TaskStatus.CANCELLED,
+                CallbackTask.latest_date < today,
+                _not_effective_by(as_of),
+            )
+            .order_by(Customer.do_not_call, CallbackTask.latest_date, CallbackTask.id)
+        )
+    )
     tries: dict[int, list[tuple[datetime, Outcome | None]]] = defaultdict(list)
     if rows:
         for task_id, started_at, outcome in await session.execute(
-                select(CallbackAttempt.task_id, CallbackAttempt.started_at,
-                       CallbackAttempt.outcome)
-                .where(CallbackAttempt.task_id.in_([t.id for t, *_ in rows]),
-                       CallbackAttempt.started_at < as_of)
-                .order_by(CallbackAttempt.started_at, CallbackAttempt.id)):
+            select(CallbackAttempt.task_id, CallbackAttempt.started_at, CallbackAttempt.outcome)
+            .where(
+                CallbackAttempt.task_id.in_([t.id for t, *_ in rows]),
+                CallbackAttempt.started_at < as_of,
+            )
+            .order_by(CallbackAttempt.started_at, CallbackAttempt.id)
+        ):
             tries[task_id].append((started_at, outcome))
-    return [OverdueCallback(
-        task_id=task.id, stage=task.stage, month=task.month, due_date=task.due_date,
-        latest_date=task.latest_date, days_late=(today - task.latest_date).days,
-        attempts=len(tries[task.id]),
-        last_outcome=tries[task.id][-1][1] if tries[task.id] else None,
-        customer_name=customer, project_id=task.project_id, contract_number=contract,
-        do_not_call=do_not_call)
-        for task, contract, customer, do_not_call in rows]
+    return [
+        OverdueCallback(
+            task_id=task.id,
+            stage=task.stage,
+            month=task.month,
+            due_date=task.due_date,
+            latest_date=task.latest_date,
+            days_late=(today - task.latest_date).days,
+            attempts=len(tries[task.id]),
+            last_outcome=tries[task.id][-1][1] if tries[task.id] else None,
+            customer_name=customer,
+            project_id=task.project_id,
+            contract_number=contract,
+            do_not_call=do_not_call,
+        )
+        for task, contract, customer, do_not_call in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,20 +400,33 @@ class NonCompliantProject:
     do_not_call: bool
 
 
-async def non_compliant_projects(session: AsyncSession, *, as_of: datetime, today: date
-                                 ) -> list[NonCompliantProject]:
+async def non_compliant_projects(
+    session: AsyncSession, *, as_of: datetime, today: date
+) -> list[NonCompliantProject]:
     """Projects lacking an effective callback for a construction stage whose window had passed
     by `today` (or, once completed, at all): the manual's "at least 4 effective callbacks"."""
     task = aliased(CallbackTask)
     rows = await session.execute(
-        select(Project, Customer.name, Customer.do_not_call, task.stage, task.latest_date,
-               task.effective_at)
+        select(
+            Project,
+            Customer.name,
+            Customer.do_not_call,
+            task.stage,
+            task.latest_date,
+            task.effective_at,
+        )
         .join(Customer, Customer.id == Project.customer_id)
-        .outerjoin(task, and_(task.project_id == Project.id,
-                              task.stage.in_(CONSTRUCTION_STAGES),
-                              task.status != TaskStatus.CANCELLED))
+        .outerjoin(
+            task,
+            and_(
+                task.project_id == Project.id,
+                task.stage.in_(CONSTRUCTION_STAGES),
+                task.status != TaskStatus.CANCELLED,
+            ),
+        )
         .where(Project.status != ProjectStatus.CANCELLED)
-        .order_by(Customer.do_not_call, Project.id))
+        .order_by(Customer.do_not_call, Project.id)
+    )
     projects: dict[int, tuple[Project, str, bool, list[StageProgress]]] = {}
     for project, customer, do_not_call, stage, latest, effective_at in rows:
         entry = projects.setdefault(project.id, (project, customer, do_not_call, []))
@@ -360,6 +438,9 @@ async def non_compliant_projects(session: AsyncSession, *, as_of: datetime, toda
         status = derive_status(StageDates.of_project(project), today)
         missing = missing_effective_stages(status, progress, today)
         if missing:
-            result.append(NonCompliantProject(project.id, project.contract_number, customer,
-                                              status, missing, do_not_call))
+            result.append(
+                NonCompliantProject(
+                    project.id, project.contract_number, customer, status, missing, do_not_call
+                )
+            )
     return result

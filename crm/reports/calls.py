@@ -22,20 +22,41 @@ class PeriodCall:
     direction: Direction
 
 
-async def load_calls(session: AsyncSession, start: datetime, end: datetime
-                     ) -> list[PeriodCall]:
+async def load_calls(session: AsyncSession, start: datetime, end: datetime) -> list[PeriodCall]:
     """Calls that started in [start, end)."""
     rows = await session.execute(
-        select(Call.linkedid, Call.started_at, Call.queue, Call.answered_at, Call.ended_at,
-               Call.outcome, Call.wait_seconds, Call.talk_seconds, Call.agent_id,
-               Call.direction)
+        select(
+            Call.linkedid,
+            Call.started_at,
+            Call.queue,
+            Call.answered_at,
+            Call.ended_at,
+            Call.outcome,
+            Call.wait_seconds,
+            Call.talk_seconds,
+            Call.agent_id,
+            Call.direction,
+        )
         .where(Call.started_at >= start, Call.started_at < end)
-        .order_by(Call.started_at, Call.id))
-    return [PeriodCall(CallFacts(
-        linkedid=r.linkedid, started_at=r.started_at, queue=r.queue, answered_at=r.answered_at,
-        ended_at=r.ended_at, outcome=r.outcome.value if r.outcome else None,
-        wait_seconds=r.wait_seconds, talk_seconds=r.talk_seconds, agent_id=r.agent_id),
-        r.direction) for r in rows]
+        .order_by(Call.started_at, Call.id)
+    )
+    return [
+        PeriodCall(
+            CallFacts(
+                linkedid=r.linkedid,
+                started_at=r.started_at,
+                queue=r.queue,
+                answered_at=r.answered_at,
+                ended_at=r.ended_at,
+                outcome=r.outcome.value if r.outcome else None,
+                wait_seconds=r.wait_seconds,
+                talk_seconds=r.talk_seconds,
+                agent_id=r.agent_id,
+            ),
+            r.direction,
+        )
+        for r in rows
+    ]
 
 
 def service_level(stats: QueueStats) -> float | None:
@@ -47,13 +68,13 @@ def service_level(stats: QueueStats) -> float | None:
 class CallFigures:
     queues: QueueStats = field(default_factory=lambda: QueueStats(""))  # every queue together
     by_hour: list[QueueStats] = field(
-        default_factory=lambda: [QueueStats(f"{hour:02d}:00") for hour in range(24)])
+        default_factory=lambda: [QueueStats(f"{hour:02d}:00") for hour in range(24)]
+    )
     outbound: int = 0
     outbound_answered: int = 0
 
 
-def tally_calls(calls: Iterable[PeriodCall], *, limit_seconds: float, tz: ZoneInfo
-                ) -> CallFigures:
+def tally_calls(calls: Iterable[PeriodCall], *, limit_seconds: float, tz: ZoneInfo) -> CallFigures:
     """Queue calls (callers waiting for an agent) by the wallboard's rules; outbound apart."""
     figures = CallFigures()
     for call in calls:

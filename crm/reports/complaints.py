@@ -38,37 +38,67 @@ class ComplaintFact:
         return not any(state in MISSED for state in self.steps.values())
 
 
-def step_states(complaint: Complaint, *, as_of: datetime, limits: Limits,
-                calendar: WorkCalendar, tz: ZoneInfo) -> dict[Step, ClockState]:
+def step_states(
+    complaint: Complaint, *, as_of: datetime, limits: Limits, calendar: WorkCalendar, tz: ZoneInfo
+) -> dict[Step, ClockState]:
     """Each step's clock at `as_of`, counting only what had been done by then; the clocks run
     from receipt, or from the complaint's return to the department."""
-    done = {Step.SIGNED: complaint.signed_at, Step.VERIFIED: complaint.verified_at,
-            Step.SOLUTION: complaint.solution_at, Step.RESOLVED: complaint.resolved_at,
-            Step.CALLBACK: complaint.callback_at}
+    done = {
+        Step.SIGNED: complaint.signed_at,
+        Step.VERIFIED: complaint.verified_at,
+        Step.SOLUTION: complaint.solution_at,
+        Step.RESOLVED: complaint.resolved_at,
+        Step.CALLBACK: complaint.callback_at,
+    }
     known = {step: at if at is not None and at < as_of else None for step, at in done.items()}
-    return {clock.step: clock.state
-            for clock in clocks(complaint.clocks_from, known,
-                                major=complaint.grade is ComplaintGrade.MAJOR, now=as_of,
-                                limits=limits, calendar=calendar, tz=tz)}
+    return {
+        clock.step: clock.state
+        for clock in clocks(
+            complaint.clocks_from,
+            known,
+            major=complaint.grade is ComplaintGrade.MAJOR,
+            now=as_of,
+            limits=limits,
+            calendar=calendar,
+            tz=tz,
+        )
+    }
 
 
-async def load_complaints(session: AsyncSession, start: datetime, end: datetime, *,
-                          as_of: datetime, limits: Limits, calendar: WorkCalendar,
-                          tz: ZoneInfo) -> list[ComplaintFact]:
+async def load_complaints(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    *,
+    as_of: datetime,
+    limits: Limits,
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+) -> list[ComplaintFact]:
     """Complaints received in [start, end), with their clocks as they stood at `as_of`."""
     rows = await session.execute(
-        select(Complaint, Customer.name).join(Customer, Customer.id == Complaint.customer_id)
+        select(Complaint, Customer.name)
+        .join(Customer, Customer.id == Complaint.customer_id)
         .where(Complaint.received_at >= start, Complaint.received_at < end)
-        .order_by(Complaint.received_at, Complaint.id))
+        .order_by(Complaint.received_at, Complaint.id)
+    )
     facts = []
     for complaint, customer in rows:
         closed = complaint.status is ComplaintStatus.CLOSED and (
-            complaint.callback_at is None or complaint.callback_at < as_of)
-        facts.append(ComplaintFact(
-            id=complaint.id, received_at=complaint.received_at, customer_name=customer,
-            category=complaint.category, department=complaint.department,
-            grade=complaint.grade, closed=closed,
-            steps=step_states(complaint, as_of=as_of, limits=limits, calendar=calendar, tz=tz)))
+            complaint.callback_at is None or complaint.callback_at < as_of
+        )
+        facts.append(
+            ComplaintFact(
+                id=complaint.id,
+                received_at=complaint.received_at,
+                customer_name=customer,
+                category=complaint.category,
+                department=complaint.department,
+                grade=complaint.grade,
+                closed=closed,
+                steps=step_states(complaint, as_of=as_of, limits=limits, calendar=calendar, tz=tz),
+            )
+        )
     return facts
 
 
@@ -90,7 +120,8 @@ class ComplaintTally:
     closed: int = 0
     limits_met: int = 0
     steps: dict[Step, StepCompliance] = field(
-        default_factory=lambda: {step: StepCompliance() for step in STEPS})
+        default_factory=lambda: {step: StepCompliance() for step in STEPS}
+    )
 
     @property
     def limits_met_rate(self) -> float | None:
@@ -107,8 +138,9 @@ class ComplaintTally:
                 self.steps[step].met += state is MET
 
 
-def tally_by(facts: Iterable[ComplaintFact], attribute: str
-             ) -> tuple[list[ComplaintTally], ComplaintTally]:
+def tally_by(
+    facts: Iterable[ComplaintFact], attribute: str
+) -> tuple[list[ComplaintTally], ComplaintTally]:
     """Rows by `category` or `department`, most complaints first, and the total."""
     rows: dict[str, ComplaintTally] = {}
     total = ComplaintTally("")

@@ -39,7 +39,12 @@ async def daily_report(session: AsyncSession, day: date, rules: ReportRules) -> 
     attempts = await load_attempts(session, period.start, period.end)
     stages, total = by_stage(attempts)
     return DailyReport(
-        period=period, as_of=period.as_of(rules.now),
+        period=period,
+        as_of=period.as_of(rules.now),
         answer_within_seconds=rules.answer_within_seconds,
         calls=tally_calls(calls, limit_seconds=rules.answer_within_seconds, tz=rules.tz),
-        callbacks=stages, callbacks_total=total, agents=by_agent(attempts), register=attempts)
+        callbacks=stages,
+        callbacks_total=total,
+        agents=by_agent(attempts),
+        register=attempts,
+    )

@@ -45,26 +45,47 @@ class MonthlyReport:
     qa_limit: int
 
 
-async def monthly_report(session: AsyncSession, day: date, rules: ReportRules
-                         ) -> MonthlyReport:
+async def monthly_report(session: AsyncSession, day: date, rules: ReportRules) -> MonthlyReport:
     """The calendar month holding `day`."""
     period = month_period(day, rules.tz)
     as_of = period.as_of(rules.now)
     attempts = await load_attempts(session, period.start, period.end)
     stages, total = by_stage(attempts)
-    complaints = await load_complaints(session, period.start, period.end, as_of=as_of,
-                                       limits=rules.complaint_limits,
-                                       calendar=rules.calendar, tz=rules.tz)
+    complaints = await load_complaints(
+        session,
+        period.start,
+        period.end,
+        as_of=as_of,
+        limits=rules.complaint_limits,
+        calendar=rules.calendar,
+        tz=rules.tz,
+    )
     by_category, complaints_total = tally_by(complaints, "category")
     by_department, _ = tally_by(complaints, "department")
-    crews, repairs_total = await repairs_by_crew(session, period.start, period.end,
-                                                 as_of=as_of)
+    crews, repairs_total = await repairs_by_crew(session, period.start, period.end, as_of=as_of)
     months = months_back(period.first, rules.qa_window_months)
-    qa = await points_lost(session, months=months, end=period.end, tz=rules.tz,
-                           rule_points=rules.rule_points, limit=rules.qa_points_limit)
+    qa = await points_lost(
+        session,
+        months=months,
+        end=period.end,
+        tz=rules.tz,
+        rule_points=rules.rule_points,
+        limit=rules.qa_points_limit,
+    )
     return MonthlyReport(
-        period=period, as_of=as_of, stages=stages, total=total, areas=by_area(attempts),
+        period=period,
+        as_of=as_of,
+        stages=stages,
+        total=total,
+        areas=by_area(attempts),
         people={area: by_person(attempts, area) for area in AREA_PEOPLE},
-        complaints=complaints, by_category=by_category, by_department=by_department,
-        complaints_total=complaints_total, crews=crews, repairs_total=repairs_total,
-        qa_months=months, qa=qa, qa_limit=rules.qa_points_limit)
+        complaints=complaints,
+        by_category=by_category,
+        by_department=by_department,
+        complaints_total=complaints_total,
+        crews=crews,
+        repairs_total=repairs_total,
+        qa_months=months,
+        qa=qa,
+        qa_limit=rules.qa_points_limit,
+    )

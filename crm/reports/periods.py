@@ -76,8 +76,11 @@ def months_back(day: date, count: int) -> list[date]:
 
 
 def period_for(kind: ReportKind, day: date, tz: ZoneInfo) -> Period:
-    return {ReportKind.DAILY: day_period, ReportKind.WEEKLY: week_period,
-            ReportKind.MONTHLY: month_period}[kind](day, tz)
+    return {
+        ReportKind.DAILY: day_period,
+        ReportKind.WEEKLY: week_period,
+        ReportKind.MONTHLY: month_period,
+    }[kind](day, tz)
 
 
 def latest_complete(kind: ReportKind, today: date) -> date:

@@ -35,24 +35,33 @@ class AgentPoints:
         return self.total >= self.limit
 
 
-async def points_lost(session: AsyncSession, *, months: list[date], end: datetime,
-                      tz: ZoneInfo, rule_points: Mapping[str, int], limit: int
-                      ) -> list[AgentPoints]:
+async def points_lost(
+    session: AsyncSession,
+    *,
+    months: list[date],
+    end: datetime,
+    tz: ZoneInfo,
+    rule_points: Mapping[str, int],
+    limit: int,
+) -> list[AgentPoints]:
     """Every agent's points lost on calls started in `months` (first days, oldest first) up to
     `end`, most points first; an agent with no scored call appears with zeros."""
     start = datetime.combine(months[0], time(), tz)
     index = {(m.year, m.month): i for i, m in enumerate(months)}
-    scores = list(await session.execute(
-        select(CallScore, Call.started_at)
-        .join(Call, Call.id == CallScore.call_id)
-        .where(Call.started_at >= start, Call.started_at < end,
-               CallScore.agent_id.is_not(None))))
+    scores = list(
+        await session.execute(
+            select(CallScore, Call.started_at)
+            .join(Call, Call.id == CallScore.call_id)
+            .where(Call.started_at >= start, Call.started_at < end, CallScore.agent_id.is_not(None))
+        )
+    )
     reviews: dict[int, dict[str, RuleReview]] = defaultdict(dict)
     if scores:
         for review in await session.scalars(
-                select(RuleReview)
-                .where(RuleReview.call_id.in_([s.call_id for s, _ in scores]))
-                .order_by(RuleReview.at, RuleReview.id)):
+            select(RuleReview)
+            .where(RuleReview.call_id.in_([s.call_id for s, _ in scores]))
+            .order_by(RuleReview.at, RuleReview.id)
+        ):
             reviews[review.call_id][review.rule_id] = review  # the latest counts
     lost: dict[int, list[int]] = defaultdict(lambda: [0] * len(months))
     calls: dict[int, int] = defaultdict(int)
@@ -63,8 +72,12 @@ async def points_lost(session: AsyncSession, *, months: list[date], end: datetim
         lost[score.agent_id][index[(local.year, local.month)]] += result.max - result.score
         calls[score.agent_id] += 1
     people = await session.execute(
-        select(User.id, User.display_name)
-        .where(or_(and_(User.role == Role.AGENT, User.is_active), User.id.in_(list(lost)))))
-    rows = [AgentPoints(agent_id, name, list(lost[agent_id]), calls[agent_id], limit)
-            for agent_id, name in people]
+        select(User.id, User.display_name).where(
+            or_(and_(User.role == Role.AGENT, User.is_active), User.id.in_(list(lost)))
+        )
+    )
+    rows = [
+        AgentPoints(agent_id, name, list(lost[agent_id]), calls[agent_id], limit)
+        for agent_id, name in people
+    ]
     return sorted(rows, key=lambda r: (-r.total, r.name, r.agent_id))

@@ -27,8 +27,10 @@ class CrewTally:
     @property
     def on_time_rate(self) -> float | None:
         """Arrivals within the limit ÷ repairs whose limit has come (arrived, or overdue)."""
-        return rate(self.arrived_on_time,
-                    self.arrived_on_time + self.arrived_late + self.not_arrived_overdue)
+        return rate(
+            self.arrived_on_time,
+            self.arrived_on_time + self.arrived_late + self.not_arrived_overdue,
+        )
 
     def add(self, repair: Repair, as_of: datetime) -> None:
         self.repairs += 1
@@ -45,15 +47,18 @@ class CrewTally:
             self.satisfaction.add(repair.satisfaction)
 
 
-async def repairs_by_crew(session: AsyncSession, start: datetime, end: datetime, *,
-                          as_of: datetime) -> tuple[list[CrewTally], CrewTally]:
+async def repairs_by_crew(
+    session: AsyncSession, start: datetime, end: datetime, *, as_of: datetime
+) -> tuple[list[CrewTally], CrewTally]:
     """Repairs reported in [start, end) by crew (most repairs first) and the total, as they
     stood at `as_of`."""
     rows: dict[str, CrewTally] = {}
     total = CrewTally("")
     for repair in await session.scalars(
-            select(Repair).where(Repair.reported_at >= start, Repair.reported_at < end)
-            .order_by(Repair.reported_at, Repair.id)):
+        select(Repair)
+        .where(Repair.reported_at >= start, Repair.reported_at < end)
+        .order_by(Repair.reported_at, Repair.id)
+    ):
         rows.setdefault(repair.crew, CrewTally(repair.crew)).add(repair, as_of)
         total.add(repair, as_of)
     return sorted(rows.values(), key=lambda r: (-r.repairs, r.crew)), total

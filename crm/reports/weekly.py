@@ -49,8 +49,13 @@ async def weekly_report(session: AsyncSession, day: date, rules: ReportRules) ->
     attempts = await load_attempts(session, period.start, period.end)
     stages, total = by_stage(attempts)
     return WeeklyReport(
-        period=period, as_of=as_of, stages=stages, total=total, areas=by_area(attempts),
+        period=period,
+        as_of=as_of,
+        stages=stages,
+        total=total,
+        areas=by_area(attempts),
         agents=by_agent(attempts),
         unsatisfied=await unsatisfied_cases(session, attempts, as_of),
         overdue=await overdue_callbacks(session, as_of=as_of, today=today),
-        non_compliant=await non_compliant_projects(session, as_of=as_of, today=today))
+        non_compliant=await non_compliant_projects(session, as_of=as_of, today=today),
+    )

@@ -30,9 +30,7 @@ class TranscriptionJob(TimestampMixin, Base):
     """The work of transcribing and scoring one call; survives restarts and killed workers."""
 
     __tablename__ = "transcription_jobs"
-    __table_args__ = (
-        Index("ix_transcription_jobs_status_not_before", "status", "not_before"),
-    )
+    __table_args__ = (Index("ix_transcription_jobs_status_not_before", "status", "not_before"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), unique=True)

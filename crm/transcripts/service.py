@@ -51,8 +51,9 @@ async def get_job(session: AsyncSession, *, call_id: int) -> TranscriptionJob | 
     return await session.scalar(select(TranscriptionJob).where(TranscriptionJob.call_id == call_id))
 
 
-async def get_jobs(session: AsyncSession, *, status: JobStatus | None = None,
-                   limit: int = 100) -> list[TranscriptionJob]:
+async def get_jobs(
+    session: AsyncSession, *, status: JobStatus | None = None, limit: int = 100
+) -> list[TranscriptionJob]:
     """Jobs, oldest first, optionally of one status (failed ones, for an operator)."""
     query = select(TranscriptionJob).order_by(TranscriptionJob.id).limit(limit)
     if status is not None:
@@ -61,44 +62,67 @@ async def get_jobs(session: AsyncSession, *, status: JobStatus | None = None,
 
 
 def _claimable(now: datetime) -> Any:
-    waiting = and_(TranscriptionJob.status == JobStatus.QUEUED,
-                   or_(TranscriptionJob.not_before.is_(None), TranscriptionJob.not_before <= now))
-    abandoned = and_(TranscriptionJob.status == JobStatus.RUNNING,
-                     or_(TranscriptionJob.lease_expires_at.is_(None),
-                         TranscriptionJob.lease_expires_at <= now))
+    waiting = and_(
+        TranscriptionJob.status == JobStatus.QUEUED,
+        or_(TranscriptionJob.not_before.is_(None), TranscriptionJob.not_before <= now),
+    )
+    abandoned = and_(
+        TranscriptionJob.status == JobStatus.RUNNING,
+        or_(TranscriptionJob.lease_expires_at.is_(None), TranscriptionJob.lease_expires_at <= now),
+    )
     return or_(waiting, abandoned)
 
 
-async def claim_next_job(session: AsyncSession, *, worker: str, now: datetime,
-                         lease_seconds: float, max_attempts: int) -> TranscriptionJob | None:
+async def claim_next_job(
+    session: AsyncSession, *, worker: str, now: datetime, lease_seconds: float, max_attempts: int
+) -> TranscriptionJob | None:
     """Lease the oldest claimable job to `worker`, or None when there is nothing to do.
 
     A job whose lease ran out during its last allowed attempt is marked failed instead.
     """
     skipped: set[int] = set()
     while True:
-        query = (select(TranscriptionJob).where(_claimable(now))
-                 .order_by(TranscriptionJob.id).limit(1)
-                 .with_for_update(skip_locked=True))
+        query = (
+            select(TranscriptionJob)
+            .where(_claimable(now))
+            .order_by(TranscriptionJob.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
         if skipped:
             query = query.where(TranscriptionJob.id.not_in(skipped))
         job = await session.scalar(query)
         if job is None:
             return None
-        guard = and_(TranscriptionJob.id == job.id, TranscriptionJob.status == job.status,
-                     TranscriptionJob.attempts == job.attempts)
+        guard = and_(
+            TranscriptionJob.id == job.id,
+            TranscriptionJob.status == job.status,
+            TranscriptionJob.attempts == job.attempts,
+        )
         if job.status is JobStatus.RUNNING and job.attempts >= max_attempts:
-            await _guarded_update(session, guard, status=JobStatus.FAILED, finished_at=now,
-                                  lease_owner=None, lease_expires_at=None,
-                                  last_error=f"the worker stopped during attempt "
-                                             f"{job.attempts} of {max_attempts} (its lease "
-                                             f"ran out); last error: {job.last_error or 'none'}")
+            await _guarded_update(
+                session,
+                guard,
+                status=JobStatus.FAILED,
+                finished_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                last_error=f"the worker stopped during attempt "
+                f"{job.attempts} of {max_attempts} (its lease "
+                f"ran out); last error: {job.last_error or 'none'}",
+            )
             skipped.add(job.id)
             continue
         claimed = await _guarded_update(
-            session, guard, status=JobStatus.RUNNING, attempts=job.attempts + 1,
-            lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds),
-            started_at=now, not_before=None)
+            session,
+            guard,
+            status=JobStatus.RUNNING,
+            attempts=job.attempts + 1,
+            lease_owner=worker,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            started_at=now,
+            not_before=None,
+        )
         if not claimed:  # SQLite: another worker took it between read and update
             skipped.add(job.id)
             continue
@@ -108,41 +132,59 @@ async def claim_next_job(session: AsyncSession, *, worker: str, now: datetime,
 
 async def _guarded_update(session: AsyncSession, guard: Any, **values: Any) -> bool:
     """UPDATE the job only if it still matches `guard`; whether it did."""
-    result = await session.execute(update(TranscriptionJob).where(guard).values(**values),
-                                   execution_options={"synchronize_session": False})
+    result = await session.execute(
+        update(TranscriptionJob).where(guard).values(**values),
+        execution_options={"synchronize_session": False},
+    )
     return cast("CursorResult[Any]", result).rowcount == 1
 
 
 def _held_by(job_id: int, worker: str) -> Any:
-    return and_(TranscriptionJob.id == job_id, TranscriptionJob.status == JobStatus.RUNNING,
-                TranscriptionJob.lease_owner == worker)
+    return and_(
+        TranscriptionJob.id == job_id,
+        TranscriptionJob.status == JobStatus.RUNNING,
+        TranscriptionJob.lease_owner == worker,
+    )
 
 
-async def renew_lease(session: AsyncSession, *, job_id: int, worker: str,
-                      until: datetime) -> bool:
+async def renew_lease(session: AsyncSession, *, job_id: int, worker: str, until: datetime) -> bool:
     """Extend the lease; False if the worker no longer holds the job (it was taken over)."""
     return await _guarded_update(session, _held_by(job_id, worker), lease_expires_at=until)
 
 
-async def finish_job(session: AsyncSession, *, job_id: int, worker: str, now: datetime,
-                     note: str | None = None) -> bool:
+async def finish_job(
+    session: AsyncSession, *, job_id: int, worker: str, now: datetime, note: str | None = None
+) -> bool:
     """Mark the job done (`note`: a problem that did not stop it, e.g. scoring skipped).
 
     False if the worker lost its lease meanwhile: the caller must then roll back its writes.
     """
-    return await _guarded_update(session, _held_by(job_id, worker), status=JobStatus.DONE,
-                                 finished_at=now, lease_owner=None, lease_expires_at=None,
-                                 last_error=note)
+    return await _guarded_update(
+        session,
+        _held_by(job_id, worker),
+        status=JobStatus.DONE,
+        finished_at=now,
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=note,
+    )
 
 
-async def fail_attempt(session: AsyncSession, *, job_id: int, worker: str, now: datetime,
-                       error: str, max_attempts: int, retry_at: datetime) -> JobStatus | None:
+async def fail_attempt(
+    session: AsyncSession,
+    *,
+    job_id: int,
+    worker: str,
+    now: datetime,
+    error: str,
+    max_attempts: int,
+    retry_at: datetime,
+) -> JobStatus | None:
     """Record a failed attempt: queued again for `retry_at`, or failed once out of attempts.
 
     Returns the job's new status, or None if the worker no longer held it.
     """
-    job = await session.get(TranscriptionJob, job_id, populate_existing=True,
-                            with_for_update=True)
+    job = await session.get(TranscriptionJob, job_id, populate_existing=True, with_for_update=True)
     if job is None or job.status is not JobStatus.RUNNING or job.lease_owner != worker:
         return None
     if job.attempts >= max_attempts:
@@ -161,17 +203,31 @@ async def get_transcripts(session: AsyncSession, *, call_id: int) -> list[Transc
     return sorted(rows, key=lambda t: list(Leg).index(t.leg))
 
 
-async def save_transcript(session: AsyncSession, *, call_id: int, leg: Leg,
-                          words: Sequence[dict[str, Any]], model: str, duration: float,
-                          file: str) -> Transcript:
+async def save_transcript(
+    session: AsyncSession,
+    *,
+    call_id: int,
+    leg: Leg,
+    words: Sequence[dict[str, Any]],
+    model: str,
+    duration: float,
+    file: str,
+) -> Transcript:
     """Store one leg's transcript; an existing one for that leg is kept, never duplicated."""
-    existing = await session.scalar(select(Transcript).where(Transcript.call_id == call_id,
-                                                              Transcript.leg == leg))
+    existing = await session.scalar(
+        select(Transcript).where(Transcript.call_id == call_id, Transcript.leg == leg)
+    )
     if existing is not None:
         return existing
-    transcript = Transcript(call_id=call_id, leg=leg, words=list(words), model=model,
-                            duration=duration, file=file,
-                            text=" ".join(str(w["word"]) for w in words))
+    transcript = Transcript(
+        call_id=call_id,
+        leg=leg,
+        words=list(words),
+        model=model,
+        duration=duration,
+        file=file,
+        text=" ".join(str(w["word"]) for w in words),
+    )
     session.add(transcript)
     await session.flush()
     return transcript
@@ -189,8 +245,15 @@ class JobClaim:
     not_before: datetime | None = None
 
 
-async def claim_job(session: AsyncSession, *, job_id: int, worker: str, now: datetime,
-                    lease_seconds: float, max_attempts: int) -> JobClaim:
+async def claim_job(
+    session: AsyncSession,
+    *,
+    job_id: int,
+    worker: str,
+    now: datetime,
+    lease_seconds: float,
+    max_attempts: int,
+) -> JobClaim:
     """Lease this job to `worker` if it is claimable (a job handed out by a queue: the same
     rules as `claim_next_job`, so a job delivered twice is still done once)."""
     job = await session.get(TranscriptionJob, job_id, populate_existing=True)
@@ -198,30 +261,52 @@ async def claim_job(session: AsyncSession, *, job_id: int, worker: str, now: dat
         return JobClaim(finished=True)
     if job.status is JobStatus.QUEUED and job.not_before is not None and job.not_before > now:
         return JobClaim(not_before=job.not_before)
-    if job.status is JobStatus.RUNNING and job.lease_expires_at is not None \
-            and job.lease_expires_at > now:
+    if (
+        job.status is JobStatus.RUNNING
+        and job.lease_expires_at is not None
+        and job.lease_expires_at > now
+    ):
         return JobClaim(held=True)
-    guard = and_(TranscriptionJob.id == job.id, TranscriptionJob.status == job.status,
-                 TranscriptionJob.attempts == job.attempts)
+    guard = and_(
+        TranscriptionJob.id == job.id,
+        TranscriptionJob.status == job.status,
+        TranscriptionJob.attempts == job.attempts,
+    )
     if job.status is JobStatus.RUNNING and job.attempts >= max_attempts:
-        await _guarded_update(session, guard, status=JobStatus.FAILED, finished_at=now,
-                              lease_owner=None, lease_expires_at=None,
-                              last_error=f"the worker stopped during attempt {job.attempts} "
-                                         f"of {max_attempts} (its lease ran out); last "
-                                         f"error: {job.last_error or 'none'}")
+        await _guarded_update(
+            session,
+            guard,
+            status=JobStatus.FAILED,
+            finished_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=f"the worker stopped during attempt {job.attempts} "
+            f"of {max_attempts} (its lease ran out); last "
+            f"error: {job.last_error or 'none'}",
+        )
         return JobClaim(finished=True)
     if not await _guarded_update(
-            session, guard, status=JobStatus.RUNNING, attempts=job.attempts + 1,
-            lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds),
-            started_at=now, not_before=None):
+        session,
+        guard,
+        status=JobStatus.RUNNING,
+        attempts=job.attempts + 1,
+        lease_owner=worker,
+        lease_expires_at=now + timedelta(seconds=lease_seconds),
+        started_at=now,
+        not_before=None,
+    ):
         return JobClaim(held=True)  # another worker claimed it between our read and update
     await session.refresh(job)
     return JobClaim(job=job)
 
 
-async def claimable_job_ids(session: AsyncSession, *, now: datetime,
-                            untouched_since: datetime | None = None,
-                            limit: int = 1000) -> list[int]:
+async def claimable_job_ids(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    untouched_since: datetime | None = None,
+    limit: int = 1000,
+) -> list[int]:
     """Jobs a worker could claim now (due, or abandoned by a worker), oldest first;
     `untouched_since`: only those unchanged since then (not just queued or claimed)."""
     query = select(TranscriptionJob.id).where(_claimable(now))

@@ -31,23 +31,38 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def _check(username: str | None, password: str | None, display_name: str | None,
-           extension: str | None, role: Role | None) -> None:
+def _check(
+    username: str | None,
+    password: str | None,
+    display_name: str | None,
+    extension: str | None,
+    role: Role | None,
+) -> None:
     problems = []
     if username is not None and not USERNAME_RE.match(username):
-        problems.append(Problem("username", "invalid_username",
-                                "use 2-64 letters, digits, '.', '_' or '-'"))
+        problems.append(
+            Problem("username", "invalid_username", "use 2-64 letters, digits, '.', '_' or '-'")
+        )
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(Problem("password", "password_too_short",
-                                f"the password needs at least {MIN_PASSWORD_LENGTH} characters"))
+        problems.append(
+            Problem(
+                "password",
+                "password_too_short",
+                f"the password needs at least {MIN_PASSWORD_LENGTH} characters",
+            )
+        )
     if display_name is not None and not display_name.strip():
         problems.append(Problem("display_name", "required", "a display name is required"))
     if extension is not None and not EXTENSION_RE.match(extension):
-        problems.append(Problem("extension", "invalid_extension",
-                                "an extension is 2-8 digits, like 1001"))
+        problems.append(
+            Problem("extension", "invalid_extension", "an extension is 2-8 digits, like 1001")
+        )
     if role is Role.AGENT and extension is None and username is not None:
-        problems.append(Problem("extension", "extension_required",
-                                "an agent needs the extension of their softphone"))
+        problems.append(
+            Problem(
+                "extension", "extension_required", "an agent needs the extension of their softphone"
+            )
+        )
     if problems:
         raise ValidationError.of(problems)
 
@@ -82,36 +97,63 @@ async def get_all(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).order_by(User.username)))
 
 
-async def create(session: AsyncSession, *, username: str, password: str, display_name: str,
-                 role: Role, extension: str | None = None,
-                 department: str | None = None) -> User:
+async def create(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    display_name: str,
+    role: Role,
+    extension: str | None = None,
+    department: str | None = None,
+) -> User:
     """A new user; usernames and extensions are unique."""
     _check(username, password, display_name, extension, role)
     if await get_by_username(session, username) is not None:
-        raise Conflict(f"the username {username!r} is taken", code="username_taken",
-                       field="username")
+        raise Conflict(
+            f"the username {username!r} is taken", code="username_taken", field="username"
+        )
     if extension is not None and await get_by_extension(session, extension) is not None:
-        raise Conflict(f"extension {extension} belongs to another agent",
-                       code="extension_taken", field="extension")
-    user = User(username=username, password_hash=hash_password(password),
-                display_name=display_name.strip(), role=role, extension=extension,
-                department=(department or "").strip() or None)
+        raise Conflict(
+            f"extension {extension} belongs to another agent",
+            code="extension_taken",
+            field="extension",
+        )
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        display_name=display_name.strip(),
+        role=role,
+        extension=extension,
+        department=(department or "").strip() or None,
+    )
     session.add(user)
     await session.flush()
     return user
 
 
-async def update(session: AsyncSession, user: User, *, display_name: str | None = None,
-                 role: Role | None = None, extension: str | None = None,
-                 clear_extension: bool = False, password: str | None = None,
-                 is_active: bool | None = None, department: str | None = None) -> User:
+async def update(
+    session: AsyncSession,
+    user: User,
+    *,
+    display_name: str | None = None,
+    role: Role | None = None,
+    extension: str | None = None,
+    clear_extension: bool = False,
+    password: str | None = None,
+    is_active: bool | None = None,
+    department: str | None = None,
+) -> User:
     """Change a user's name, role, extension, password, active flag or department."""
     _check(None, password, display_name, extension, None)
     if extension is not None and extension != user.extension:
         other = await get_by_extension(session, extension)
         if other is not None and other.id != user.id:
-            raise Conflict(f"extension {extension} belongs to another agent",
-                           code="extension_taken", field="extension")
+            raise Conflict(
+                f"extension {extension} belongs to another agent",
+                code="extension_taken",
+                field="extension",
+            )
         user.extension = extension
     if clear_extension:
         user.extension = None
@@ -120,8 +162,11 @@ async def update(session: AsyncSession, user: User, *, display_name: str | None 
     if role is not None:
         user.role = role
     if user.role is Role.AGENT and user.extension is None:
-        raise ValidationError("an agent needs the extension of their softphone",
-                              code="extension_required", field="extension")
+        raise ValidationError(
+            "an agent needs the extension of their softphone",
+            code="extension_required",
+            field="extension",
+        )
     if password is not None:
         user.password_hash = hash_password(password)
     if is_active is not None:

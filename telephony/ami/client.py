@@ -75,8 +75,9 @@ class _Action(Action):
     inside the read loop, so a list result takes its exact place among the events.
     """
 
-    def __init__(self, data: Mapping[str, Any], *, as_list: bool,
-                 on_complete: ListCallback | None = None) -> None:
+    def __init__(
+        self, data: Mapping[str, Any], *, as_list: bool, on_complete: ListCallback | None = None
+    ) -> None:
         super().__init__(dict(data), as_list=as_list)
         self.on_complete = on_complete
 
@@ -91,7 +92,8 @@ class _Action(Action):
         failed = first.get("Response") in ("Error", "Failure")
         closed = len(self.responses) > 1 and (
             str(message.get("EventList", "")).lower() == "complete"
-            or str(message.get("Event", "")).endswith("Complete"))
+            or str(message.get("Event", "")).endswith("Complete")
+        )
         if not (failed or closed):
             return False
         result = list(self.responses)
@@ -144,8 +146,9 @@ class _Manager(Manager):
     pinger: asyncio.TimerHandle | None
     event_filter: EventFilter | None = None
 
-    def __init__(self, *, on_event: EventCallback, on_lost: Callable[[Exception | None], None],
-                 **config: Any) -> None:
+    def __init__(
+        self, *, on_event: EventCallback, on_lost: Callable[[Exception | None], None], **config: Any
+    ) -> None:
         super().__init__(**config)
         self._on_event = on_event
         self._on_lost = on_lost
@@ -176,13 +179,21 @@ class _Manager(Manager):
 class AmiClient:
     """Connects, logs in and keeps the connection alive until `close()`."""
 
-    def __init__(self, endpoint: AmiEndpoint, *, on_event: EventCallback,
-                 on_connected: Callable[[], Awaitable[None]] | None = None,
-                 on_disconnected: Callable[[str], None] | None = None,
-                 action_timeout: float = 10.0, ping_interval: float = 5.0,
-                 ping_timeout: float = 5.0, backoff_min: float = 0.5,
-                 backoff_max: float = 30.0, rng: random.Random | None = None,
-                 event_filter: EventFilter | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: AmiEndpoint,
+        *,
+        on_event: EventCallback,
+        on_connected: Callable[[], Awaitable[None]] | None = None,
+        on_disconnected: Callable[[str], None] | None = None,
+        action_timeout: float = 10.0,
+        ping_interval: float = 5.0,
+        ping_timeout: float = 5.0,
+        backoff_min: float = 0.5,
+        backoff_max: float = 30.0,
+        rng: random.Random | None = None,
+        event_filter: EventFilter | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.event_filter = event_filter  # None: every event reaches on_event
         self._on_event = on_event
@@ -257,9 +268,14 @@ class AmiClient:
     async def _connect(self) -> None:
         self._lost = asyncio.Event()
         manager = _Manager(
-            host=self.endpoint.host, port=self.endpoint.port, loop=asyncio.get_running_loop(),
-            protocol_factory=_Protocol, encoding="utf8", ping_delay=10**9,
-            on_event=self._on_event, on_lost=self._connection_lost,
+            host=self.endpoint.host,
+            port=self.endpoint.port,
+            loop=asyncio.get_running_loop(),
+            protocol_factory=_Protocol,
+            encoding="utf8",
+            ping_delay=10**9,
+            on_event=self._on_event,
+            on_lost=self._connection_lost,
         )
         manager.event_filter = self.event_filter
         self._manager = manager
@@ -267,15 +283,22 @@ class AmiClient:
         if manager.protocol is None:  # connection_made runs as the connect task's callback
             await asyncio.sleep(0)
         response = await self.send(
-            {"Action": "Login", "Username": self.endpoint.username,
-             "Secret": self.endpoint.secret.get_secret_value(), "Events": "on"},
-            as_list=False, _require_connected=False)
+            {
+                "Action": "Login",
+                "Username": self.endpoint.username,
+                "Secret": self.endpoint.secret.get_secret_value(),
+                "Events": "on",
+            },
+            as_list=False,
+            _require_connected=False,
+        )
         if not response.success:
             reason = response.get("Message") or "refused"
             raise AmiAuthenticationError(
                 f"AMI login to {self.endpoint.host}:{self.endpoint.port} as "
                 f"{self.endpoint.username!r} failed: {reason}; check CALLCENTRE_AMI_USER and "
-                "CALLCENTRE_AMI_SECRET against manager.conf")
+                "CALLCENTRE_AMI_SECRET against manager.conf"
+            )
 
     def _connection_lost(self, exc: Exception | None) -> None:
         self.connected = False
@@ -300,13 +323,22 @@ class AmiClient:
     def new_action_id(self, name: str) -> str:
         return f"cc-{self._prefix}-{name.lower()}-{next(self._ids)}"
 
-    async def send(self, action: Mapping[str, Any], *, as_list: bool,
-                   timeout: float | None = None, on_complete: ListCallback | None = None,
-                   _require_connected: bool = True) -> Any:
+    async def send(
+        self,
+        action: Mapping[str, Any],
+        *,
+        as_list: bool,
+        timeout: float | None = None,
+        on_complete: ListCallback | None = None,
+        _require_connected: bool = True,
+    ) -> Any:
         """Send an action and wait (bounded) for its response, or its list when `as_list`."""
         manager = self._manager
-        if manager is None or manager.protocol is None or (
-                _require_connected and not self.connected):
+        if (
+            manager is None
+            or manager.protocol is None
+            or (_require_connected and not self.connected)
+        ):
             raise AmiConnectionError(f"not connected to the PBX at {self.endpoint}")
         data = dict(action)
         name = str(data.get("Action", "?"))
@@ -321,26 +353,42 @@ class AmiClient:
             if not future.done():
                 future.cancel()
             raise AmiActionTimeout(
-                f"{name} got no answer within {timeout or self.action_timeout:g} s") from None
+                f"{name} got no answer within {timeout or self.action_timeout:g} s"
+            ) from None
 
-    async def send_checked(self, action: Mapping[str, Any], *, timeout: float | None = None
-                           ) -> Message:
+    async def send_checked(
+        self, action: Mapping[str, Any], *, timeout: float | None = None
+    ) -> Message:
         """A single action that must succeed; raises AmiActionFailed with Asterisk's words."""
         response = await self.send(action, as_list=False, timeout=timeout)
         if not response.success:
             raise AmiActionFailed(str(action.get("Action")), response)
         return response
 
-    async def originate(self, *, channel: str, context: str, exten: str,
-                        variables: Mapping[str, str] | None = None, caller_id: str | None = None,
-                        timeout_ms: int = 30_000, action_id: str | None = None) -> str:
+    async def originate(
+        self,
+        *,
+        channel: str,
+        context: str,
+        exten: str,
+        variables: Mapping[str, str] | None = None,
+        caller_id: str | None = None,
+        timeout_ms: int = 30_000,
+        action_id: str | None = None,
+    ) -> str:
         """Queue an Originate (always Async) and return its ActionID; the outcome arrives later
         as an OriginateResponse event with that ActionID."""
         action_id = action_id or self.new_action_id("originate")
         action: dict[str, Any] = {
-            "Action": "Originate", "ActionID": action_id, "Channel": channel,
-            "Context": context, "Exten": exten, "Priority": "1",
-            "Timeout": str(timeout_ms), "Async": "true"}
+            "Action": "Originate",
+            "ActionID": action_id,
+            "Channel": channel,
+            "Context": context,
+            "Exten": exten,
+            "Priority": "1",
+            "Timeout": str(timeout_ms),
+            "Async": "true",
+        }
         if caller_id:
             action["CallerID"] = caller_id
         if variables:

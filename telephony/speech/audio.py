@@ -94,8 +94,9 @@ def _mix_down(data: bytes, channels: int) -> bytes:
     samples = array("h", data)
     if sys.byteorder == "big":
         samples.byteswap()
-    mixed = array("h", (sum(samples[i : i + channels]) // channels
-                        for i in range(0, len(samples), channels)))
+    mixed = array(
+        "h", (sum(samples[i : i + channels]) // channels for i in range(0, len(samples), channels))
+    )
     if sys.byteorder == "big":
         mixed.byteswap()
     return mixed.tobytes()

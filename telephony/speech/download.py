@@ -42,13 +42,20 @@ class OfficialModel:
 
 
 OFFICIAL_MODELS = {
-    model.key: model for model in (
-        OfficialModel("cn-small", "vosk-model-small-cn-0.22",
-                      "small Mandarin model, 42 MB, about 300 MB of memory per worker",
-                      size=43_898_754,
-                      sha256="3af8b0e7e0f835ae9d414ce5df580237a3cfb08d586c9fbbb0f7ff29ad5b14ba"),
-        OfficialModel("cn", "vosk-model-cn-0.22",
-                      "large Mandarin server model, 1.3 GB, several GB of memory per worker"),
+    model.key: model
+    for model in (
+        OfficialModel(
+            "cn-small",
+            "vosk-model-small-cn-0.22",
+            "small Mandarin model, 42 MB, about 300 MB of memory per worker",
+            size=43_898_754,
+            sha256="3af8b0e7e0f835ae9d414ce5df580237a3cfb08d586c9fbbb0f7ff29ad5b14ba",
+        ),
+        OfficialModel(
+            "cn",
+            "vosk-model-cn-0.22",
+            "large Mandarin server model, 1.3 GB, several GB of memory per worker",
+        ),
     )
 }
 
@@ -59,9 +66,14 @@ class DownloadError(Exception):
     """The model could not be fetched or is not what was expected; nothing was installed."""
 
 
-def download_model(model: OfficialModel, directory: Path, *,
-                   base_url: str = OFFICIAL_BASE_URL, timeout: float = 30.0,
-                   progress: Progress | None = None) -> Path:
+def download_model(
+    model: OfficialModel,
+    directory: Path,
+    *,
+    base_url: str = OFFICIAL_BASE_URL,
+    timeout: float = 30.0,
+    progress: Progress | None = None,
+) -> Path:
     """Fetch, verify and unpack `model` into `directory`; the model's directory."""
     target = directory / model.name
     if target.exists():
@@ -88,8 +100,10 @@ def download_model(model: OfficialModel, directory: Path, *,
 def _fetch(url: str, destination: Path, *, timeout: float, progress: Progress | None) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": "callcentre-model-download"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, \
-                destination.open("wb") as out:
+        with (
+            urllib.request.urlopen(request, timeout=timeout) as response,
+            destination.open("wb") as out,
+        ):
             total = int(response.headers.get("Content-Length") or 0) or None
             done = 0
             while chunk := response.read(_CHUNK):
@@ -98,30 +112,36 @@ def _fetch(url: str, destination: Path, *, timeout: float, progress: Progress | 
                 if progress is not None:
                     progress(done, total)
     except urllib.error.HTTPError as exc:
-        raise DownloadError(f"cannot download {url}: the server answered {exc.code} "
-                            f"{exc.reason}") from None
+        raise DownloadError(
+            f"cannot download {url}: the server answered {exc.code} {exc.reason}"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise DownloadError(
             f"cannot download {url}: {reason}. Without internet access here, download the "
             f"zip on another machine and unpack it into the model directory, or use --mirror "
-            f"with a server that has it") from None
+            f"with a server that has it"
+        ) from None
 
 
 def verify_archive(archive: Path, *, size: int | None, sha256: str | None) -> None:
     """Check the zip against the recorded size and SHA-256 (each when known)."""
     actual_size = archive.stat().st_size
     if size is not None and actual_size != size:
-        raise DownloadError(f"{archive.name}: {actual_size:,} bytes, expected {size:,} "
-                            f"(incomplete or altered download)")
+        raise DownloadError(
+            f"{archive.name}: {actual_size:,} bytes, expected {size:,} "
+            f"(incomplete or altered download)"
+        )
     if sha256 is not None:
         digest = hashlib.sha256()
         with archive.open("rb") as stream:
             while chunk := stream.read(_CHUNK):
                 digest.update(chunk)
         if digest.hexdigest() != sha256:
-            raise DownloadError(f"{archive.name}: SHA-256 {digest.hexdigest()}, expected "
-                                f"{sha256} (corrupted or altered download)")
+            raise DownloadError(
+                f"{archive.name}: SHA-256 {digest.hexdigest()}, expected "
+                f"{sha256} (corrupted or altered download)"
+            )
 
 
 def install_archive(archive: Path, name: str, directory: Path) -> Path:
@@ -140,8 +160,9 @@ def install_archive(archive: Path, name: str, directory: Path) -> Path:
         root = _model_root(staging, members)
         problems = model_problems(root)
         if problems:
-            raise DownloadError(f"{archive.name} does not hold a Vosk model: "
-                                f"{problems[0].split(': ', 1)[-1]}")
+            raise DownloadError(
+                f"{archive.name} does not hold a Vosk model: {problems[0].split(': ', 1)[-1]}"
+            )
         if target.exists():
             raise DownloadError(f"{target} appeared while unpacking; not replacing it")
         root.rename(target)

@@ -60,30 +60,41 @@ class JobStream:
             await pipe.execute()
 
     async def read(self, consumer: str, *, block_ms: int) -> list[JobMessage]:
-        batches: Any = await self.redis.xreadgroup(self.group, consumer, {self.stream: ">"},
-                                              count=1, block=block_ms)
-        return [_message(entry_id, fields)
-                for _stream, entries in batches or () for entry_id, fields in entries]
+        batches: Any = await self.redis.xreadgroup(
+            self.group, consumer, {self.stream: ">"}, count=1, block=block_ms
+        )
+        return [
+            _message(entry_id, fields)
+            for _stream, entries in batches or ()
+            for entry_id, fields in entries
+        ]
 
     async def reclaim(self, consumer: str, *, min_idle_ms: int) -> list[JobMessage]:
         """Take over one message a dead consumer left pending for at least `min_idle_ms`."""
         claimed: Any = await self.redis.xautoclaim(
-            self.stream, self.group, consumer, min_idle_time=min_idle_ms, start_id="0-0",
-            count=1)
+            self.stream, self.group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=1
+        )
         return [_message(entry_id, fields) for entry_id, fields in claimed[1] if fields]
 
     async def touch(self, consumer: str, message: JobMessage) -> None:
         """Reset the message's idle time: its worker is alive and still on it."""
-        await self.redis.xclaim(self.stream, self.group, consumer, min_idle_time=0,
-                                message_ids=[message.entry_id], justid=True)
+        await self.redis.xclaim(
+            self.stream,
+            self.group,
+            consumer,
+            min_idle_time=0,
+            message_ids=[message.entry_id],
+            justid=True,
+        )
 
     async def ack(self, message: JobMessage) -> None:
         await self.redis.xack(self.stream, self.group, message.entry_id)
 
     async def pending_job_ids(self) -> set[int]:
         """Jobs with a message read but not yet acknowledged (someone is on them)."""
-        pending: Any = await self.redis.xpending_range(self.stream, self.group, min="-", max="+",
-                                                  count=10_000)
+        pending: Any = await self.redis.xpending_range(
+            self.stream, self.group, min="-", max="+", count=10_000
+        )
         ids = [p["message_id"] for p in pending]
         jobs: set[int] = set()
         for entry_id in ids:
@@ -101,8 +112,14 @@ def _message(entry_id: object, fields: dict[str, str]) -> JobMessage:
 class StreamWorker:
     """Runs a TranscriptionWorker on the jobs the stream hands it."""
 
-    def __init__(self, worker: TranscriptionWorker, stream: JobStream, *,
-                 block_ms: int = 2_000, sweep_seconds: float = 15.0) -> None:
+    def __init__(
+        self,
+        worker: TranscriptionWorker,
+        stream: JobStream,
+        *,
+        block_ms: int = 2_000,
+        sweep_seconds: float = 15.0,
+    ) -> None:
         self.worker = worker
         self.stream = stream
         self.block_ms = block_ms
@@ -114,8 +131,9 @@ class StreamWorker:
     def consumer(self) -> str:
         return self.worker.name
 
-    async def run(self, *, stop: asyncio.Event | None = None,
-                  concurrency: int | None = None) -> int:
+    async def run(
+        self, *, stop: asyncio.Event | None = None, concurrency: int | None = None
+    ) -> int:
         stop = stop or asyncio.Event()
         await self._until_ready(stop)
         loops = [self._loop(stop) for _ in range(concurrency or self.worker.pool.workers)]
@@ -141,9 +159,9 @@ class StreamWorker:
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                messages = (await self.stream.reclaim(self.consumer,
-                                                      min_idle_ms=self.min_idle_ms)
-                            or await self.stream.read(self.consumer, block_ms=self.block_ms))
+                messages = await self.stream.reclaim(
+                    self.consumer, min_idle_ms=self.min_idle_ms
+                ) or await self.stream.read(self.consumer, block_ms=self.block_ms)
                 for message in messages:
                     await self.handle(message)
             except Exception:
@@ -167,8 +185,9 @@ class StreamWorker:
                 return  # another worker's live lease: left pending, looked at again later
             await self.stream.ack(message)  # done, failed, or (not due) the sweeper's
             return
-        await self.worker.process(claim, keep_alive=lambda: self.stream.touch(self.consumer,
-                                                                               message))
+        await self.worker.process(
+            claim, keep_alive=lambda: self.stream.touch(self.consumer, message)
+        )
         await self.stream.ack(message)
         self.processed += 1
 
@@ -197,7 +216,8 @@ class StreamWorker:
         now = self.worker.clock.now()
         async with self.worker.database.session() as session:
             due = await claimable_job_ids(
-                session, now=now, untouched_since=now - timedelta(seconds=self.sweep_seconds))
+                session, now=now, untouched_since=now - timedelta(seconds=self.sweep_seconds)
+            )
         if not due:
             return 0
         pending = await self.stream.pending_job_ids()
@@ -213,5 +233,6 @@ async def publish_jobs(stream: JobStream, job_ids: list[int]) -> None:
     try:
         await stream.add(job_ids)
     except RedisError as exc:
-        log.warning("could not announce %d transcription job(s) (%s); the sweeper will",
-                    len(job_ids), exc)
+        log.warning(
+            "could not announce %d transcription job(s) (%s); the sweeper will", len(job_ids), exc
+        )

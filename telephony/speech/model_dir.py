@@ -7,8 +7,10 @@ from pathlib import Path
 # Present in every Kaldi/Vosk model Vosk 0.3.45 loads (the graph is HCLG.fst or HCLr+Gr).
 REQUIRED_FILES = ("am/final.mdl", "conf/model.conf")
 REQUIRED_DIRS = ("graph",)
-DOWNLOAD_HINT = ("`callcentre models download cn-small` fetches the official Mandarin model "
-                 "(or `cn`, the large server model) and prints the setting to use")
+DOWNLOAD_HINT = (
+    "`callcentre models download cn-small` fetches the official Mandarin model "
+    "(or `cn`, the large server model) and prints the setting to use"
+)
 
 
 def model_problems(path: Path) -> list[str]:

@@ -49,8 +49,14 @@ class _Task:
 class TranscriptionPool:
     """`submit(path)` returns a Future of the file's Transcript; thread-safe."""
 
-    def __init__(self, model_path: Path, *, workers: int = 1, recycle_after: int = 200,
-                 crash_retries: int = 0) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        workers: int = 1,
+        recycle_after: int = 200,
+        crash_retries: int = 0,
+    ) -> None:
         problems = model_problems(model_path)
         if problems:
             raise ModelUnavailable(f"{problems[0]}; {DOWNLOAD_HINT}")
@@ -108,8 +114,11 @@ class TranscriptionPool:
 
     def busy(self) -> dict[int, Path]:
         """The file each worker process is transcribing now, by process id."""
-        return {slot.pid: slot.current for slot in list(self._slots)
-                if slot.pid is not None and slot.current is not None}
+        return {
+            slot.pid: slot.current
+            for slot in list(self._slots)
+            if slot.pid is not None and slot.current is not None
+        }
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live worker processes (loading the model or ready)."""
@@ -166,8 +175,7 @@ class _Slot:
         self.pid: int | None = None
         self.current: Path | None = None
         self.loaded = threading.Event()  # the first process has loaded the model, or failed
-        self.thread = threading.Thread(target=self._run, name=f"transcriber-{number}",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"transcriber-{number}", daemon=True)
 
     def _run(self) -> None:
         try:
@@ -188,8 +196,7 @@ class _Slot:
                 try:
                     self._handle(task)
                 except Exception as exc:  # this thread must outlive any one file
-                    log.exception("transcription worker %s failed on %s", self.number,
-                                  task.path)
+                    log.exception("transcription worker %s failed on %s", self.number, task.path)
                     self._discard_process()
                     if not task.future.done():
                         task.future.set_exception(TranscriptionError(f"{task.path}: {exc}"))
@@ -222,8 +229,7 @@ class _Slot:
             if process is not None:
                 process.join(1.0)
             self._discard_process()
-            self._crashed(task, _exit_reason(process.exitcode if process else None),
-                          "transcribing")
+            self._crashed(task, _exit_reason(process.exitcode if process else None), "transcribing")
             return
         self.pool._count("files_done")
         self.files += 1
@@ -250,15 +256,20 @@ class _Slot:
     def _crashed(self, task: _Task, reason: str, doing: str) -> None:
         """The process died: retry the file on a fresh one, or give it up."""
         self.pool._count("crashes")
-        log.warning("transcription worker %s died (%s) %s %s", self.number, reason, doing,
-                    task.path)
+        log.warning(
+            "transcription worker %s died (%s) %s %s", self.number, reason, doing, task.path
+        )
         if task.crashes < self.pool.crash_retries:
             task.crashes += 1
             self.pool._tasks.put(task)
         else:
-            task.future.set_exception(WorkerCrashed(
-                f"{task.path}: the transcription worker process died ({reason}) while "
-                f"{doing} it", reason=reason))
+            task.future.set_exception(
+                WorkerCrashed(
+                    f"{task.path}: the transcription worker process died ({reason}) while "
+                    f"{doing} it",
+                    reason=reason,
+                )
+            )
 
     def _ensure_process(self) -> Connection:
         if self.process is not None and self.conn is not None and self.process.is_alive():
@@ -266,15 +277,21 @@ class _Slot:
         self._discard_process()
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        process = context.Process(target=_serve, args=(child, str(self.pool.model_path)),
-                                  name=f"transcriber-{self.number}", daemon=True)
+        process = context.Process(
+            target=_serve,
+            args=(child, str(self.pool.model_path)),
+            name=f"transcriber-{self.number}",
+            daemon=True,
+        )
         self.process, self.conn, self.files = process, parent, 0
         try:
             process.start()
         except OSError as exc:  # killed before it could read its start-up data
             self._discard_process()
-            raise WorkerCrashed(f"{self.pool.model_path}: the worker process died starting "
-                                f"({exc})", reason="died starting") from None
+            raise WorkerCrashed(
+                f"{self.pool.model_path}: the worker process died starting ({exc})",
+                reason="died starting",
+            ) from None
         except BaseException:
             self._discard_process()  # never started: nothing to join
             raise
@@ -285,8 +302,10 @@ class _Slot:
             process.join(1.0)
             reason = _exit_reason(process.exitcode)
             self._discard_process()
-            raise WorkerCrashed(f"{self.pool.model_path}: the worker process died loading "
-                                f"the model ({reason})", reason=reason)
+            raise WorkerCrashed(
+                f"{self.pool.model_path}: the worker process died loading the model ({reason})",
+                reason=reason,
+            )
         if ready[0] != "ready":
             self._discard_process()
             raise ModelUnavailable(str(ready[1]))
@@ -312,7 +331,8 @@ class _Slot:
 
 # Errors cross the pipe as (class name, message) and are raised again as the same class.
 _ERRORS: dict[str, type[TranscriptionError]] = {
-    cls.__name__: cls for cls in (TranscriptionError, AudioFormatError, ModelUnavailable)}
+    cls.__name__: cls for cls in (TranscriptionError, AudioFormatError, ModelUnavailable)
+}
 
 
 def _exit_reason(code: int | None) -> str:

@@ -50,8 +50,11 @@ class Transcript:
 
     def as_json(self) -> dict[str, Any]:
         """The `callcentre transcribe --json` line."""
-        return {"file": self.file, "duration": self.duration,
-                "words": [word.as_json() for word in self.words]}
+        return {
+            "file": self.file,
+            "duration": self.duration,
+            "words": [word.as_json() for word in self.words],
+        }
 
     def to_message(self) -> dict[str, Any]:
         """Plain data for the pipe between a worker process and the pool."""
@@ -97,9 +100,15 @@ def transcribe_file(model: LoadedModel, path: Path) -> Transcript:
             results.append(recognizer.Result())
     results.append(recognizer.FinalResult())
     words = tuple(
-        Word(str(w["word"]), round(float(w["start"]), 3), round(float(w["end"]), 3),
-             round(float(w.get("conf", 1.0)), 3))
-        for result in results for w in json.loads(result).get("result", []))
+        Word(
+            str(w["word"]),
+            round(float(w["start"]), 3),
+            round(float(w["end"]), 3),
+            round(float(w.get("conf", 1.0)), 3),
+        )
+        for result in results
+        for w in json.loads(result).get("result", [])
+    )
     return Transcript(str(path), round(info.duration, 3), info.rate, model.name, words)
 
 

@@ -25,6 +25,8 @@ def local_recording(stored: str, recordings_dir: Path) -> Path:
         if candidate.is_file():
             return candidate
     looked = ", ".join(str(c) for c in dict.fromkeys(candidates))
-    raise AudioFormatError(f"recording {stored} not found (looked at {looked}); the PBX's "
-                           f"recordings must be copied or mounted into "
-                           f"CALLCENTRE_RECORDINGS_DIR ({recordings_dir})")
+    raise AudioFormatError(
+        f"recording {stored} not found (looked at {looked}); the PBX's "
+        f"recordings must be copied or mounted into "
+        f"CALLCENTRE_RECORDINGS_DIR ({recordings_dir})"
+    )

@@ -29,25 +29,40 @@ def transcription_status(settings: Settings) -> TranscriptionStatus:
     path = settings.vosk_model_path
     if path is None:
         return TranscriptionStatus(
-            False, "transcription is off: CALLCENTRE_VOSK_MODEL_PATH is not set. Calls are "
-                   f"still recorded and queued; {DOWNLOAD_HINT}, then restart.")
+            False,
+            "transcription is off: CALLCENTRE_VOSK_MODEL_PATH is not set. Calls are "
+            f"still recorded and queued; {DOWNLOAD_HINT}, then restart.",
+        )
     problems = model_problems(path)
     if problems:
         return TranscriptionStatus(
-            False, f"transcription is off: CALLCENTRE_VOSK_MODEL_PATH: {problems[0]}; "
-                   f"{DOWNLOAD_HINT}.", path)
+            False,
+            f"transcription is off: CALLCENTRE_VOSK_MODEL_PATH: {problems[0]}; {DOWNLOAD_HINT}.",
+            path,
+        )
     return TranscriptionStatus(
-        True, f"transcription is on: model {model_name(path)} ({path}), "
-              f"{settings.transcription_workers} worker process(es), each replaced after "
-              f"{settings.transcription_recycle_after} files", path)
+        True,
+        f"transcription is on: model {model_name(path)} ({path}), "
+        f"{settings.transcription_workers} worker process(es), each replaced after "
+        f"{settings.transcription_recycle_after} files",
+        path,
+    )
 
 
-def open_pool(settings: Settings, *, model_path: Path | None = None,
-              workers: int | None = None, crash_retries: int = 0) -> TranscriptionPool:
+def open_pool(
+    settings: Settings,
+    *,
+    model_path: Path | None = None,
+    workers: int | None = None,
+    crash_retries: int = 0,
+) -> TranscriptionPool:
     """A pool for the configured model; ModelUnavailable with the start-up message if none."""
     path = model_path or settings.vosk_model_path
     if path is None:
         raise ModelUnavailable(transcription_status(settings).message)
-    return TranscriptionPool(path, workers=workers or settings.transcription_workers,
-                             recycle_after=settings.transcription_recycle_after,
-                             crash_retries=crash_retries)
+    return TranscriptionPool(
+        path,
+        workers=workers or settings.transcription_workers,
+        recycle_after=settings.transcription_recycle_after,
+        crash_retries=crash_retries,
+    )

@@ -80,19 +80,35 @@ def worker_id() -> str:
 class TranscriptionWorker:
     """Claims and processes jobs with a pool it is given; see `run_transcription_worker`."""
 
-    def __init__(self, database: Database, settings: Settings, pool: Transcriber, *,
-                 clock: Clock | None = None, name: str | None = None,
-                 lease_seconds: float = 300.0, retry_delay: float = 60.0,
-                 poll_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        pool: Transcriber,
+        *,
+        clock: Clock | None = None,
+        name: str | None = None,
+        lease_seconds: float = 300.0,
+        retry_delay: float = 60.0,
+        poll_seconds: float = 2.0,
+    ) -> None:
         self.database, self.settings, self.pool = database, settings, pool
         self.clock = clock or SystemClock()
         self.name = name or worker_id()
         self.lease_seconds, self.retry_delay, self.poll_seconds = (
-            lease_seconds, retry_delay, poll_seconds)
+            lease_seconds,
+            retry_delay,
+            poll_seconds,
+        )
         self.max_attempts = 1 + settings.transcription_max_retries
 
-    async def run(self, *, until_idle: bool = False, stop: asyncio.Event | None = None,
-                  concurrency: int | None = None) -> int:
+    async def run(
+        self,
+        *,
+        until_idle: bool = False,
+        stop: asyncio.Event | None = None,
+        concurrency: int | None = None,
+    ) -> int:
         """Process jobs until `stop` is set, or (`until_idle`) none is claimable; how many."""
         stop = stop or asyncio.Event()
         loops = concurrency or self.pool.workers
@@ -130,15 +146,21 @@ class TranscriptionWorker:
     async def claim_given(self, job_id: int) -> tuple[_Claim | None, JobClaim]:
         """Claim the job a queue handed us (see `claim_job` for what else may come of it)."""
         async with self.database.session() as session:
-            outcome = await claim_job(session, job_id=job_id, worker=self.name,
-                                      now=self.clock.now(), lease_seconds=self.lease_seconds,
-                                      max_attempts=self.max_attempts)
+            outcome = await claim_job(
+                session,
+                job_id=job_id,
+                worker=self.name,
+                now=self.clock.now(),
+                lease_seconds=self.lease_seconds,
+                max_attempts=self.max_attempts,
+            )
             if outcome.job is None:
                 return None, outcome
             return await self._claim_of(session, outcome.job), outcome
 
-    async def process(self, claim: _Claim,
-                      keep_alive: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def process(
+        self, claim: _Claim, keep_alive: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         """Transcribe, score and store a claimed job, renewing its lease (and calling
         `keep_alive` each time) meanwhile; a failure is recorded as a failed attempt."""
         log.info("call %s: transcribing (attempt %s)", claim.call_id, claim.attempt)
@@ -156,9 +178,13 @@ class TranscriptionWorker:
 
     async def _claim(self) -> _Claim | None:
         async with self.database.session() as session:
-            job = await claim_next_job(session, worker=self.name, now=self.clock.now(),
-                                       lease_seconds=self.lease_seconds,
-                                       max_attempts=self.max_attempts)
+            job = await claim_next_job(
+                session,
+                worker=self.name,
+                now=self.clock.now(),
+                lease_seconds=self.lease_seconds,
+                max_attempts=self.max_attempts,
+            )
             if job is None:
                 return None
             return await self._claim_of(session, job)
@@ -167,22 +193,25 @@ class TranscriptionWorker:
     async def _claim_of(session: AsyncSession, job: TranscriptionJob) -> _Claim:
         call = await session.get(Call, job.call_id)
         assert call is not None  # a foreign key
-        return _Claim(job.id, call.id, job.attempts, await call_facts(session, call),
-                      leg_recordings(call))
+        return _Claim(
+            job.id, call.id, job.attempts, await call_facts(session, call), leg_recordings(call)
+        )
 
     async def _transcribe(self, claim: _Claim) -> dict[Leg, Transcript]:
-        files = {leg: local_recording(stored, self.settings.recordings_dir)
-                 for leg, stored in claim.recordings.items()}
-        futures = {leg: asyncio.wrap_future(self.pool.submit(path))
-                   for leg, path in files.items()}
+        files = {
+            leg: local_recording(stored, self.settings.recordings_dir)
+            for leg, stored in claim.recordings.items()
+        }
+        futures = {leg: asyncio.wrap_future(self.pool.submit(path)) for leg, path in files.items()}
         outcomes = await asyncio.gather(*futures.values(), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
         return dict(zip(futures, outcomes, strict=True))  # type: ignore[arg-type]
 
-    def _score(self, claim: _Claim, transcripts: dict[Leg, Transcript]
-               ) -> tuple[tuple[ScoreResult, Scorecard] | None, str | None]:
+    def _score(
+        self, claim: _Claim, transcripts: dict[Leg, Transcript]
+    ) -> tuple[tuple[ScoreResult, Scorecard] | None, str | None]:
         """The score and its scorecard, or why there is none: a broken rules file must not
         lose the transcripts (the job records the problem; the call can be re-scored)."""
         try:
@@ -190,28 +219,45 @@ class TranscriptionWorker:
         except RulesError as exc:
             log.error("call %s not scored: %s", claim.call_id, exc)
             return None, f"not scored: {exc}"
-        words = [SpokenWord(leg, w.word, w.start, w.end)
-                 for leg, transcript in transcripts.items() for w in transcript.words]
+        words = [
+            SpokenWord(leg, w.word, w.start, w.end)
+            for leg, transcript in transcripts.items()
+            for w in transcript.words
+        ]
         return (score(card, claim.facts, words), card), None
 
-    async def _store(self, claim: _Claim, transcripts: dict[Leg, Transcript],
-                     scored: tuple[ScoreResult, Scorecard] | None, note: str | None) -> None:
+    async def _store(
+        self,
+        claim: _Claim,
+        transcripts: dict[Leg, Transcript],
+        scored: tuple[ScoreResult, Scorecard] | None,
+        note: str | None,
+    ) -> None:
         now = self.clock.now()
         async with self.database.session() as session:
-            if not await finish_job(session, job_id=claim.job_id, worker=self.name, now=now,
-                                    note=note):
+            if not await finish_job(
+                session, job_id=claim.job_id, worker=self.name, now=now, note=note
+            ):
                 raise _LeaseLost
             for leg, transcript in transcripts.items():
-                await save_transcript(session, call_id=claim.call_id, leg=leg,
-                                      words=[w.as_json() for w in transcript.words],
-                                      model=transcript.model, duration=transcript.duration,
-                                      file=transcript.file)
+                await save_transcript(
+                    session,
+                    call_id=claim.call_id,
+                    leg=leg,
+                    words=[w.as_json() for w in transcript.words],
+                    model=transcript.model,
+                    duration=transcript.duration,
+                    file=transcript.file,
+                )
             if scored is not None:
                 call = await session.get(Call, claim.call_id)
                 assert call is not None
                 await save_score(session, call=call, result=scored[0], card=scored[1], at=now)
-        log.info("call %s transcribed%s", claim.call_id,
-                 f", scored {scored[0].score}/{scored[0].max}" if scored else f"; {note}")
+        log.info(
+            "call %s transcribed%s",
+            claim.call_id,
+            f", scored {scored[0].score}/{scored[0].max}" if scored else f"; {note}",
+        )
 
     async def _failed(self, claim: _Claim, exc: Exception) -> None:
         if isinstance(exc, TranscriptionError):
@@ -223,18 +269,34 @@ class TranscriptionWorker:
         retry_at = now + timedelta(seconds=self.retry_delay * claim.attempt)
         try:
             async with self.database.session() as session:
-                status = await fail_attempt(session, job_id=claim.job_id, worker=self.name,
-                                            now=now, error=error,
-                                            max_attempts=self.max_attempts, retry_at=retry_at)
+                status = await fail_attempt(
+                    session,
+                    job_id=claim.job_id,
+                    worker=self.name,
+                    now=now,
+                    error=error,
+                    max_attempts=self.max_attempts,
+                    retry_at=retry_at,
+                )
         except Exception:
-            log.exception("call %s: could not record the failed attempt (the lease will "
-                          "expire and the job be retried)", claim.call_id)
+            log.exception(
+                "call %s: could not record the failed attempt (the lease will "
+                "expire and the job be retried)",
+                claim.call_id,
+            )
             return
-        log.warning("call %s: attempt %s of %s failed (%s): %s", claim.call_id, claim.attempt,
-                    self.max_attempts, status, error)
+        log.warning(
+            "call %s: attempt %s of %s failed (%s): %s",
+            claim.call_id,
+            claim.attempt,
+            self.max_attempts,
+            status,
+            error,
+        )
 
-    async def _keep_lease(self, claim: _Claim,
-                          keep_alive: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def _keep_lease(
+        self, claim: _Claim, keep_alive: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             if keep_alive is not None:
@@ -245,17 +307,25 @@ class TranscriptionWorker:
             try:
                 async with self.database.session() as session:
                     until = self.clock.now() + timedelta(seconds=self.lease_seconds)
-                    if not await renew_lease(session, job_id=claim.job_id, worker=self.name,
-                                             until=until):
+                    if not await renew_lease(
+                        session, job_id=claim.job_id, worker=self.name, until=until
+                    ):
                         return  # taken over: storing will find out and discard our result
             except Exception:
                 log.exception("call %s: could not renew the lease", claim.call_id)
 
 
 async def run_transcription_worker(
-    database: Database, settings: Settings, *, pool: Transcriber | None = None,
-    clock: Clock | None = None, until_idle: bool = False, stop: asyncio.Event | None = None,
-    lease_seconds: float = 300.0, retry_delay: float = 60.0, poll_seconds: float = 2.0,
+    database: Database,
+    settings: Settings,
+    *,
+    pool: Transcriber | None = None,
+    clock: Clock | None = None,
+    until_idle: bool = False,
+    stop: asyncio.Event | None = None,
+    lease_seconds: float = 300.0,
+    retry_delay: float = 60.0,
+    poll_seconds: float = 2.0,
 ) -> int:
     """Transcribe and score queued calls until `stop` is set (or, `until_idle`, until none is
     claimable); returns how many jobs were processed. A pool is opened (and closed) here
@@ -264,9 +334,15 @@ async def run_transcription_worker(
     own_pool: TranscriptionPool | None = None
     if pool is None:
         own_pool = pool = await asyncio.to_thread(lambda: open_pool(settings).start())
-    worker = TranscriptionWorker(database, settings, pool, clock=clock,
-                                 lease_seconds=lease_seconds, retry_delay=retry_delay,
-                                 poll_seconds=poll_seconds)
+    worker = TranscriptionWorker(
+        database,
+        settings,
+        pool,
+        clock=clock,
+        lease_seconds=lease_seconds,
+        retry_delay=retry_delay,
+        poll_seconds=poll_seconds,
+    )
     try:
         return await worker.run(until_idle=until_idle, stop=stop)
     finally:

@@ -21,9 +21,29 @@ def speak(text: str, path: Path, *, rate: int = 8000) -> Path:
     """`text` spoken in Korean as mono 16-bit PCM at `rate`, leading/trailing silence cut."""
     raw = path.with_suffix(".espeak.wav")
     _run("espeak-ng", "-v", "ko", "-w", str(raw), text)
-    _run("sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer",
-         str(path), "silence", "1", "0.05", "0.5%", "reverse", "silence", "1", "0.05", "0.5%",
-         "reverse")
+    _run(
+        "sox",
+        str(raw),
+        "-r",
+        str(rate),
+        "-c",
+        "1",
+        "-b",
+        "16",
+        "-e",
+        "signed-integer",
+        str(path),
+        "silence",
+        "1",
+        "0.05",
+        "0.5%",
+        "reverse",
+        "silence",
+        "1",
+        "0.05",
+        "0.5%",
+        "reverse",
+    )
     raw.unlink()
     return path
 
@@ -41,13 +61,42 @@ def leg(speech: Path, path: Path, *, start: float, total: float) -> Path:
 
 
 def silence(path: Path, seconds: float, *, rate: int = 8000) -> Path:
-    _run("sox", "-n", "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer", str(path),
-         "trim", "0", f"{seconds}")
+    _run(
+        "sox",
+        "-n",
+        "-r",
+        str(rate),
+        "-c",
+        "1",
+        "-b",
+        "16",
+        "-e",
+        "signed-integer",
+        str(path),
+        "trim",
+        "0",
+        f"{seconds}",
+    )
     return path
 
 
 def stereo_float(path: Path) -> Path:
     """What a sound editor might export: 44.1 kHz stereo 32-bit float."""
-    _run("sox", "-n", "-r", "44100", "-c", "2", "-b", "32", "-e", "floating-point", str(path),
-         "synth", "0.5", "sine", "440")
+    _run(
+        "sox",
+        "-n",
+        "-r",
+        "44100",
+        "-c",
+        "2",
+        "-b",
+        "32",
+        "-e",
+        "floating-point",
+        str(path),
+        "synth",
+        "0.5",
+        "sine",
+        "440",
+    )
     return path

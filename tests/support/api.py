@@ -42,8 +42,9 @@ class Api:
 
     async def login(self, username: str, password: str = PASSWORD) -> httpx.AsyncClient:
         client = self.anonymous()
-        response = await client.post("/api/auth/login",
-                                     json={"username": username, "password": password})
+        response = await client.post(
+            "/api/auth/login", json={"username": username, "password": password}
+        )
         assert response.status_code == 200, response.text
         token = response.json()["csrf_token"]
         client.headers["X-CSRF-Token"] = token
@@ -56,15 +57,22 @@ class Api:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, database: Database, *, clock: Clock | None = None,
-                      with_bridge: bool = False) -> AsyncIterator[Api]:
+async def running_app(
+    settings: Settings, database: Database, *, clock: Clock | None = None, with_bridge: bool = False
+) -> AsyncIterator[Api]:
     async with database.session() as session:
         ids = {}
         for username, (role, extension) in USERS.items():
             existing = await users.get_by_username(session, username)
             user = existing or await users.create(
-                session, username=username, password=PASSWORD, display_name=username.upper(),
-                role=role, extension=extension, department=DEPARTMENTS.get(username))
+                session,
+                username=username,
+                password=PASSWORD,
+                display_name=username.upper(),
+                role=role,
+                extension=extension,
+                department=DEPARTMENTS.get(username),
+            )
             ids[username] = user.id
     app = create_app(settings, database=database, clock=clock, with_bridge=with_bridge)
     async with app.router.lifespan_context(app):

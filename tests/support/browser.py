@@ -27,8 +27,14 @@ from crm.users.models import Role
 from tests.support.live import PASSWORD, LiveSystem
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's: Playwright's own download is not available here
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 VIEWPORT = {"width": 1280, "height": 720}  # the smallest screen the console is built for
 # What chromium logs by itself for answers the page expects (a 422 shown next to a field, a
@@ -39,8 +45,9 @@ EXPECTED_NOISE = re.compile(r"Failed to load resource|WebSocket connection to .*
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM,
-                                                   args=CHROMIUM_ARGS, headless=True)
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         try:
             yield browser
         finally:
@@ -62,26 +69,41 @@ class Tab:
 
 
 async def open_tab(browser: Browser, system: LiveSystem) -> Tab:
-    context = await browser.new_context(base_url=system.url, viewport=VIEWPORT,  # type: ignore[arg-type]
-                                        locale="zh-CN", timezone_id="Asia/Shanghai")
+    context = await browser.new_context(
+        base_url=system.url,
+        viewport=VIEWPORT,  # type: ignore[arg-type]
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )
     context.set_default_timeout(10_000)
     page = await context.new_page()
     tab = Tab(page)
     page.on("pageerror", lambda error: tab.errors.append(str(error)))
-    page.on("console", lambda message: tab.errors.append(message.text)
-            if message.type == "error" and not EXPECTED_NOISE.search(message.text) else None)
+    page.on(
+        "console",
+        lambda message: (
+            tab.errors.append(message.text)
+            if message.type == "error" and not EXPECTED_NOISE.search(message.text)
+            else None
+        ),
+    )
 
     def track(socket: WebSocket) -> None:
         tab.sockets.append(socket)
-        socket.on("framereceived", lambda payload: tab.frames.append(
-            json.loads(payload) if isinstance(payload, str) else {"binary": True}))
+        socket.on(
+            "framereceived",
+            lambda payload: tab.frames.append(
+                json.loads(payload) if isinstance(payload, str) else {"binary": True}
+            ),
+        )
 
     page.on("websocket", track)
     return tab
 
 
-async def log_in(tab: Tab, username: str, password: str = PASSWORD, *,
-                 next_path: str = "/console") -> None:
+async def log_in(
+    tab: Tab, username: str, password: str = PASSWORD, *, next_path: str = "/console"
+) -> None:
     """Through the login form, as a person does; lands on `next_path`."""
     page = tab.page
     await page.goto(f"/login?next={next_path}")
@@ -114,39 +136,64 @@ class SeededCustomer:
     task_ids: dict[str, int]  # stage → callback task
 
 
-async def seed_customer(database: Database, today: date, *, name: str, phones: list[str],
-                        contract_number: str, grade: Grade = Grade.A,
-                        address: str = "雁塔区科技路1号") -> SeededCustomer:
+async def seed_customer(
+    database: Database,
+    today: date,
+    *,
+    name: str,
+    phones: list[str],
+    contract_number: str,
+    grade: Grade = Grade.A,
+    address: str = "雁塔区科技路1号",
+) -> SeededCustomer:
     """A customer whose project started ten days ago (the start callback is due) and reaches
     the concealed-works inspection in five days."""
     async with database.session() as session:
-        customer = await customers.create(session, name=name, phones=phones, address=address,
-                                          grade=grade, default_area_code="029")
+        customer = await customers.create(
+            session, name=name, phones=phones, address=address, grade=grade, default_area_code="029"
+        )
         project = await projects.create(
-            session, customer=customer, contract_number=contract_number,
+            session,
+            customer=customer,
+            contract_number=contract_number,
             rules=ScheduleRules(window_days=3, post_completion_months=1),
-            status=ProjectStatus.IN_PROGRESS, designer="周子涵", project_manager="杨永刚",
-            foreman="王满仓", crew="第三施工队", contract_date=today - timedelta(days=20),
+            status=ProjectStatus.IN_PROGRESS,
+            designer="周子涵",
+            project_manager="杨永刚",
+            foreman="王满仓",
+            crew="第三施工队",
+            contract_date=today - timedelta(days=20),
             start_date=today - timedelta(days=10),
-            concealed_works_date=today + timedelta(days=5))
-        tasks = {t.stage.value: t.id
-                 for t in await callbacks.get_for_project(session, project.id)}
+            concealed_works_date=today + timedelta(days=5),
+        )
+        tasks = {t.stage.value: t.id for t in await callbacks.get_for_project(session, project.id)}
         return SeededCustomer(customer.id, project.id, tasks)
 
 
 async def create_admin(database: Database, username: str = "admin") -> None:
     async with database.session() as session:
         if await users.get_by_username(session, username) is None:
-            await users.create(session, username=username, password=PASSWORD,
-                               display_name="系统管理员", role=Role.ADMIN)
+            await users.create(
+                session,
+                username=username,
+                password=PASSWORD,
+                display_name="系统管理员",
+                role=Role.ADMIN,
+            )
 
 
-async def create_qa_reviewer(database: Database, username: str = "qa",
-                             display_name: str = "质检员李娜") -> int:
+async def create_qa_reviewer(
+    database: Database, username: str = "qa", display_name: str = "质检员李娜"
+) -> int:
     """A QA reviewer (质检): reviews calls on the QA page, has no extension."""
     async with database.session() as session:
         user = await users.get_by_username(session, username)
         if user is None:
-            user = await users.create(session, username=username, password=PASSWORD,
-                                      display_name=display_name, role=Role.QA)
+            user = await users.create(
+                session,
+                username=username,
+                password=PASSWORD,
+                display_name=display_name,
+                role=Role.QA,
+            )
         return user.id

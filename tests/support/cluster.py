@@ -75,9 +75,15 @@ class Cluster:
         if port is not None:
             command += ["--port", str(port)]
         with log.open("wb") as out:
-            process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         node = Node(name, roles, process, log, port)
         self.nodes[name] = node
         return node
@@ -86,8 +92,9 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while text not in node.output():
             assert node.process.poll() is None, f"{node.name} exited:\n{node.output()}"
-            assert time.monotonic() < deadline, f"{node.name} never said {text!r}:\n" \
-                                                f"{node.output()[-3000:]}"
+            assert time.monotonic() < deadline, (
+                f"{node.name} never said {text!r}:\n{node.output()[-3000:]}"
+            )
             await asyncio.sleep(0.1)
 
     async def wait_healthy(self, node: Node, timeout: float = 60.0) -> dict[str, object]:
@@ -103,8 +110,9 @@ class Cluster:
                         return dict(body)
                 except httpx.HTTPError:
                     pass
-                assert time.monotonic() < deadline, f"{node.name} not healthy:\n" \
-                                                    f"{node.output()[-3000:]}"
+                assert time.monotonic() < deadline, (
+                    f"{node.name} not healthy:\n{node.output()[-3000:]}"
+                )
                 await asyncio.sleep(0.2)
 
     def stop(self) -> None:

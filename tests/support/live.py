@@ -47,8 +47,9 @@ class LiveSystem:
 
     async def login(self, username: str) -> httpx.AsyncClient:
         client = httpx.AsyncClient(base_url=self.url, timeout=10)
-        response = await client.post("/api/auth/login",
-                                     json={"username": username, "password": PASSWORD})
+        response = await client.post(
+            "/api/auth/login", json={"username": username, "password": PASSWORD}
+        )
         response.raise_for_status()
         client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
         return client
@@ -59,30 +60,67 @@ class LiveSystem:
 
 
 @asynccontextmanager
-async def live_system(database: Database, tmp_path: Path, *, time_scale: float = 0.05,
-                      clock: Clock | None = None, **overrides: Any) -> AsyncIterator[LiveSystem]:
-    sim = PbxSimulator(SimulatorConfig(port=0, user="callcentre", secret="live-secret",
-                                       time_scale=time_scale, seed=3,
-                                       recordings_dir=tmp_path / "recordings"))
+async def live_system(
+    database: Database,
+    tmp_path: Path,
+    *,
+    time_scale: float = 0.05,
+    clock: Clock | None = None,
+    **overrides: Any,
+) -> AsyncIterator[LiveSystem]:
+    sim = PbxSimulator(
+        SimulatorConfig(
+            port=0,
+            user="callcentre",
+            secret="live-secret",
+            time_scale=time_scale,
+            seed=3,
+            recordings_dir=tmp_path / "recordings",
+        )
+    )
     _, ami_port = await sim.start()
     settings = load_settings(
-        database_url=database.url, ami_port=ami_port, ami_secret="live-secret",
-        ami_ping_interval=0.5, ami_reconnect_min=0.05, ami_reconnect_max=0.5,
-        default_area_code="029", recordings_dir=tmp_path / "recordings",
-        **{"wrapup_seconds": 1, **overrides})
+        database_url=database.url,
+        ami_port=ami_port,
+        ami_secret="live-secret",
+        ami_ping_interval=0.5,
+        ami_reconnect_min=0.05,
+        ami_reconnect_max=0.5,
+        default_area_code="029",
+        recordings_dir=tmp_path / "recordings",
+        **{"wrapup_seconds": 1, **overrides},
+    )
     async with database.session() as session:
         for username, extension in AGENTS.items():
             if await users.get_by_username(session, username) is None:
-                await users.create(session, username=username, password=PASSWORD,
-                                   display_name=f"坐席{extension}", role=Role.AGENT,
-                                   extension=extension)
+                await users.create(
+                    session,
+                    username=username,
+                    password=PASSWORD,
+                    display_name=f"坐席{extension}",
+                    role=Role.AGENT,
+                    extension=extension,
+                )
         if await users.get_by_username(session, "supervisor") is None:
-            await users.create(session, username="supervisor", password=PASSWORD,
-                               display_name="组长", role=Role.SUPERVISOR)
+            await users.create(
+                session,
+                username="supervisor",
+                password=PASSWORD,
+                display_name="组长",
+                role=Role.SUPERVISOR,
+            )
     app = create_app(settings, database=database, clock=clock)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws="websockets-sansio", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws="websockets-sansio",
+            lifespan="on",
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -40,16 +40,42 @@ class PbxRig:
 
 
 @asynccontextmanager
-async def pbx_rig(database: Database, tmp_path: Path, clock: Clock, *,
-                  sim: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[PbxRig]:
-    simulator = PbxSimulator(SimulatorConfig(**{
-        "port": 0, "user": "callcentre", "secret": "rig-secret", "time_scale": 0.05, "seed": 5,
-        "recordings_dir": tmp_path / "recordings", "talk_seconds": (10, 10), **(sim or {})}))
+async def pbx_rig(
+    database: Database,
+    tmp_path: Path,
+    clock: Clock,
+    *,
+    sim: dict[str, Any] | None = None,
+    **settings: Any,
+) -> AsyncIterator[PbxRig]:
+    simulator = PbxSimulator(
+        SimulatorConfig(
+            **{
+                "port": 0,
+                "user": "callcentre",
+                "secret": "rig-secret",
+                "time_scale": 0.05,
+                "seed": 5,
+                "recordings_dir": tmp_path / "recordings",
+                "talk_seconds": (10, 10),
+                **(sim or {}),
+            }
+        )
+    )
     _, port = await simulator.start()
-    config = load_settings(**{
-        "database_url": database.url, "ami_port": port, "ami_secret": "rig-secret",
-        "ami_ping_interval": 0.5, "ami_reconnect_min": 0.05, "ami_reconnect_max": 0.3,
-        "default_area_code": "029", "recordings_dir": tmp_path / "recordings", **settings})
+    config = load_settings(
+        **{
+            "database_url": database.url,
+            "ami_port": port,
+            "ami_secret": "rig-secret",
+            "ami_ping_interval": 0.5,
+            "ami_reconnect_min": 0.05,
+            "ami_reconnect_max": 0.3,
+            "default_area_code": "029",
+            "recordings_dir": tmp_path / "recordings",
+            **settings,
+        }
+    )
     bus = EventBus()
     bridge = Bridge(config, database, bus, clock=clock)
     rig = PbxRig(database, clock, simulator, config, bridge, bus)

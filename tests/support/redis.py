@@ -44,19 +44,39 @@ class RedisServer:
     def start(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not Path(binary).exists():
-            raise RedisUnavailable("Redis is not installed: `sudo apt-get install redis-server` "
-                                   "(the README's test command and .ci/run do this)")
+            raise RedisUnavailable(
+                "Redis is not installed: `sudo apt-get install redis-server` "
+                "(the README's test command and .ci/run do this)"
+            )
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.root), "--daemonize", "no",
-             "--logfile", str(self.root / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+                "--daemonize",
+                "no",
+                "--logfile",
+                str(self.root / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while not _answers_ping(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                log = (self.root / "redis.log")
-                raise RedisUnavailable(f"redis-server did not start on port {self.port}: "
-                                       f"{log.read_text() if log.exists() else ''}")
+                log = self.root / "redis.log"
+                raise RedisUnavailable(
+                    f"redis-server did not start on port {self.port}: "
+                    f"{log.read_text() if log.exists() else ''}"
+                )
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -70,8 +90,9 @@ class RedisServer:
 
 def start_server() -> RedisServer:
     for attempt in range(3):
-        server = RedisServer(root=Path(tempfile.mkdtemp(prefix="callcentre-redis-")),
-                             port=_free_port())
+        server = RedisServer(
+            root=Path(tempfile.mkdtemp(prefix="callcentre-redis-")), port=_free_port()
+        )
         try:
             server.start()
             return server

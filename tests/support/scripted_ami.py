@@ -65,26 +65,54 @@ class ScriptedAmi:
                 name, action_id = action.get("Action", ""), action.get("ActionID", "")
                 if name == "Login":
                     if action.get("Secret") != self.secret:
-                        writer.write(frame(Response="Error", ActionID=action_id,
-                                           Message="Authentication failed"))
+                        writer.write(
+                            frame(
+                                Response="Error",
+                                ActionID=action_id,
+                                Message="Authentication failed",
+                            )
+                        )
                         await writer.drain()
                         writer.close()
                         return
-                    writer.write(frame(Response="Success", ActionID=action_id,
-                                       Message="Authentication accepted"))
-                    writer.write(frame(Event="FullyBooted", Privilege="system,all",
-                                       Uptime="4", LastReload="4", Status="Fully Booted"))
+                    writer.write(
+                        frame(
+                            Response="Success",
+                            ActionID=action_id,
+                            Message="Authentication accepted",
+                        )
+                    )
+                    writer.write(
+                        frame(
+                            Event="FullyBooted",
+                            Privilege="system,all",
+                            Uptime="4",
+                            LastReload="4",
+                            Status="Fully Booted",
+                        )
+                    )
                     if self.close_after_login:
                         await writer.drain()
                         writer.close()
                         return
                     silent = self.silent_after_login
                 elif name == "Ping":
-                    writer.write(frame(Response="Success", ActionID=action_id, Ping="Pong",
-                                       Timestamp="1795438124.906092"))
+                    writer.write(
+                        frame(
+                            Response="Success",
+                            ActionID=action_id,
+                            Ping="Pong",
+                            Timestamp="1795438124.906092",
+                        )
+                    )
                 elif name == "Logoff":
-                    writer.write(frame(Response="Goodbye", ActionID=action_id,
-                                       Message="Thanks for all the fish."))
+                    writer.write(
+                        frame(
+                            Response="Goodbye",
+                            ActionID=action_id,
+                            Message="Thanks for all the fish.",
+                        )
+                    )
                     await writer.drain()
                     writer.close()
                     return
@@ -93,10 +121,14 @@ class ScriptedAmi:
                     if data:
                         writer.write(data)
                 else:
-                    writer.write(frame(
-                        Response="Error", ActionID=action_id,
-                        Message=f"Invalid/unknown command: {name}. Use Action: ListCommands "
-                                "to show available commands."))
+                    writer.write(
+                        frame(
+                            Response="Error",
+                            ActionID=action_id,
+                            Message=f"Invalid/unknown command: {name}. Use Action: ListCommands "
+                            "to show available commands.",
+                        )
+                    )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             writer.close()

@@ -33,8 +33,18 @@ class UserMessage:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-FORWARDED = (AgentRinging, CallAnswered, RingStopped, CallEnded, CallBridged, RecordingStarted,
-             PbxConnection, QueueMemberChanged, QueueMembersResynced, UserMessage)
+FORWARDED = (
+    AgentRinging,
+    CallAnswered,
+    RingStopped,
+    CallEnded,
+    CallBridged,
+    RecordingStarted,
+    PbxConnection,
+    QueueMemberChanged,
+    QueueMembersResynced,
+    UserMessage,
+)
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {cls.__name__: TypeAdapter(cls) for cls in FORWARDED}
 
 
@@ -47,8 +57,11 @@ def encode(event: object, event_id: str | None = None) -> dict[str, str]:
     adapter = _ADAPTERS.get(name)
     if adapter is None:
         raise UnknownEvent(f"{name} is not an event that crosses processes")
-    return {"type": name, "id": event_id or uuid.uuid4().hex,
-            "data": adapter.dump_json(event).decode()}
+    return {
+        "type": name,
+        "id": event_id or uuid.uuid4().hex,
+        "data": adapter.dump_json(event).decode(),
+    }
 
 
 def decode(fields: dict[str, str]) -> tuple[str, object]:

@@ -33,14 +33,14 @@ class DialerBoard:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def publish(self, name: str, health: Callable[[], dict[str, Any]], *,
-                      interval: float = 2.0) -> None:
+    async def publish(
+        self, name: str, health: Callable[[], dict[str, Any]], *, interval: float = 2.0
+    ) -> None:
         """Keep this dialer's key fresh until cancelled, then delete it."""
         try:
             while True:
                 try:
-                    await self.redis.set(dialer_key(name), json.dumps(health()),
-                                         ex=TTL_SECONDS)
+                    await self.redis.set(dialer_key(name), json.dumps(health()), ex=TTL_SECONDS)
                 except RedisError as exc:
                     log.warning("cannot write the dialer's state to Redis: %s", exc)
                 await asyncio.sleep(interval)
@@ -66,6 +66,8 @@ class DialerBoard:
         if not alive:
             return None
         active = [entry for entry in alive if entry.get("active")]
-        return {"active": bool(active),
-                "calls_started": sum(int(entry.get("calls_started", 0)) for entry in active),
-                "standby": len(alive) - len(active)}
+        return {
+            "active": bool(active),
+            "calls_started": sum(int(entry.get("calls_started", 0)) for entry in active),
+            "standby": len(alive) - len(active),
+        }

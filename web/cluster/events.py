@@ -29,8 +29,7 @@ SEEN_IDS = 10_000
 
 
 class EventStream:
-    def __init__(self, redis: Redis, *, stream: str = EVENTS_STREAM,
-                 block_ms: int = 5_000) -> None:
+    def __init__(self, redis: Redis, *, stream: str = EVENTS_STREAM, block_ms: int = 5_000) -> None:
         self.redis = redis
         self.stream = stream
         self.block_ms = block_ms
@@ -59,14 +58,17 @@ class EventStream:
             entry = await self._outgoing.get()
             while True:
                 try:
-                    await self.redis.xadd(self.stream, entry,  # type: ignore[arg-type]
-                                          maxlen=MAX_LENGTH, approximate=True)
+                    await self.redis.xadd(
+                        self.stream,
+                        entry,  # type: ignore[arg-type]
+                        maxlen=MAX_LENGTH,
+                        approximate=True,
+                    )
                     self.published += 1
                     backoff = 0.2
                     break
                 except RedisError as exc:
-                    log.warning("cannot publish to Redis (%s); retrying in %.1f s", exc,
-                                backoff)
+                    log.warning("cannot publish to Redis (%s); retrying in %.1f s", exc, backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
             self._outgoing.task_done()
@@ -83,19 +85,18 @@ class EventStream:
                 log.warning("cannot reach Redis (%s); retrying", exc)
                 await asyncio.sleep(1.0)
 
-    async def follow(self, deliver: Callable[[Any], None], *,
-                     position: str | None = None) -> None:
+    async def follow(self, deliver: Callable[[Any], None], *, position: str | None = None) -> None:
         """Hand every new entry's event to `deliver`, once each, in stream order."""
         last = position or await self.start_position()
         backoff = 0.2
         while True:
             try:
-                batches: Any = await self.redis.xread({self.stream: last}, count=500,
-                                                 block=self.block_ms)
+                batches: Any = await self.redis.xread(
+                    {self.stream: last}, count=500, block=self.block_ms
+                )
                 backoff = 0.2
             except RedisError as exc:
-                log.warning("lost the Redis events stream (%s); resuming in %.1f s", exc,
-                            backoff)
+                log.warning("lost the Redis events stream (%s); resuming in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue

@@ -81,10 +81,18 @@ class RemotePbx:
         request_id = uuid.uuid4().hex
         reply = f"callcentre:pbx:reply:{request_id}"
         try:
-            await self.redis.xadd(commands_stream(self.pbx_id), {
-                "id": request_id, "op": op, "args": json.dumps(args, ensure_ascii=False),
-                "deadline": str(time.time() + timeout), "reply": reply},
-                maxlen=10_000, approximate=True)
+            await self.redis.xadd(
+                commands_stream(self.pbx_id),
+                {
+                    "id": request_id,
+                    "op": op,
+                    "args": json.dumps(args, ensure_ascii=False),
+                    "deadline": str(time.time() + timeout),
+                    "reply": reply,
+                },
+                maxlen=10_000,
+                approximate=True,
+            )
             # Wait a little past the deadline: an answer given at the deadline still counts.
             answer = await self.redis.blpop([reply], timeout=timeout + 2.0)
         except RedisError as exc:
@@ -97,9 +105,16 @@ class RemotePbx:
         """AgentPbxSync.apply through the bridge; False if it could not be told (the bridge's
         next resync puts the PBX back in line)."""
         try:
-            answer = await self.request("apply_agent", {
-                "extension": target.extension, "name": target.name,
-                "status": target.status.value, "reason": target.reason}, timeout=5.0)
+            answer = await self.request(
+                "apply_agent",
+                {
+                    "extension": target.extension,
+                    "name": target.name,
+                    "status": target.status.value,
+                    "reason": target.reason,
+                },
+                timeout=5.0,
+            )
         except PbxUnreachable as exc:
             log.warning("PBX not updated for agent %s: %s", target.extension, exc)
             return False
@@ -116,8 +131,9 @@ class RemotePbx:
 class PbxCommandServer:
     """The bridge's side: carries out the web processes' requests on its PBX."""
 
-    def __init__(self, redis: Redis, bridge: Bridge, sync: AgentPbxSync, *,
-                 block_ms: int = 2_000) -> None:
+    def __init__(
+        self, redis: Redis, bridge: Bridge, sync: AgentPbxSync, *, block_ms: int = 2_000
+    ) -> None:
         self.redis = redis
         self.bridge = bridge
         self.sync = sync
@@ -132,8 +148,9 @@ class PbxCommandServer:
         await self._handle_all(await self._take_over_pending())
         while True:
             try:
-                batches: Any = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"},
-                                                      count=10, block=self.block_ms)
+                batches: Any = await self.redis.xreadgroup(
+                    GROUP, self.consumer, {self.stream: ">"}, count=10, block=self.block_ms
+                )
             except RedisError as exc:
                 log.warning("cannot read PBX requests from Redis (%s); retrying", exc)
                 await asyncio.sleep(1.0)
@@ -144,9 +161,11 @@ class PbxCommandServer:
     async def publish_status(self, interval: float = 2.0) -> None:
         while True:
             try:
-                await self.redis.set(status_key(self.bridge.settings.pbx_id), json.dumps(
-                    {"connected": self.bridge.client.connected, "at": time.time()}),
-                    ex=STATUS_TTL_SECONDS)
+                await self.redis.set(
+                    status_key(self.bridge.settings.pbx_id),
+                    json.dumps({"connected": self.bridge.client.connected, "at": time.time()}),
+                    ex=STATUS_TTL_SECONDS,
+                )
             except RedisError as exc:
                 log.warning("cannot write the PBX status to Redis: %s", exc)
             await asyncio.sleep(interval)
@@ -169,7 +188,8 @@ class PbxCommandServer:
         cursor = "0-0"
         while True:
             claimed: Any = await self.redis.xautoclaim(
-                self.stream, GROUP, self.consumer, min_idle_time=0, start_id=cursor, count=100)
+                self.stream, GROUP, self.consumer, min_idle_time=0, start_id=cursor, count=100
+            )
             cursor = claimed[0]
             taken.extend(claimed[1])
             if str(cursor) == "0-0":
@@ -190,8 +210,13 @@ class PbxCommandServer:
             answer: dict[str, Any] = {"ok": False, "error": "the request expired"}
         elif op == "apply_agent":
             args = json.loads(fields["args"])
-            answer = {"ok": await self.sync.apply(AgentTarget(
-                args["extension"], args["name"], AgentStatus(args["status"]), args["reason"]))}
+            answer = {
+                "ok": await self.sync.apply(
+                    AgentTarget(
+                        args["extension"], args["name"], AgentStatus(args["status"]), args["reason"]
+                    )
+                )
+            }
         elif op == "originate":
             answer = await self._originate_once(fields["id"], json.loads(fields["args"]))
         else:
@@ -201,8 +226,7 @@ class PbxCommandServer:
             await self.redis.expire(reply, REPLY_TTL_SECONDS)
 
     async def _originate_once(self, request_id: str, args: dict[str, Any]) -> dict[str, Any]:
-        if not await self.redis.set(f"callcentre:pbx:done:{request_id}", "1", nx=True,
-                                    ex=3600):
+        if not await self.redis.set(f"callcentre:pbx:done:{request_id}", "1", nx=True, ex=3600):
             return {"ok": False, "error": "already handled"}
         try:
             return {"ok": True, "action_id": await self.bridge.originate(**args)}

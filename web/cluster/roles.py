@@ -21,6 +21,7 @@ def parse_roles(values: Iterable[str]) -> frozenset[Role]:
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in {r.value for r in Role}]
     if unknown:
-        raise ValueError(f"unknown role {unknown[0]!r}: choose from "
-                         f"{', '.join(r.value for r in Role)}")
+        raise ValueError(
+            f"unknown role {unknown[0]!r}: choose from {', '.join(r.value for r in Role)}"
+        )
     return frozenset(Role(name) for name in names) or ALL_ROLES

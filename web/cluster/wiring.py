@@ -50,13 +50,15 @@ def connect(settings: Settings) -> Cluster | None:
     """The Redis side of this process, or None when Redis is not configured."""
     if settings.redis_url is None:
         return None
-    redis = Redis.from_url(settings.redis_url.get_secret_value(), decode_responses=True,
-                           health_check_interval=30)
+    redis = Redis.from_url(
+        settings.redis_url.get_secret_value(), decode_responses=True, health_check_interval=30
+    )
     return Cluster(redis, EventStream(redis), JobStream(redis), DialerBoard(redis))
 
 
-def wire_bridge(cluster: Cluster, svc: Services, bridge: Bridge, bus: EventBus,
-                tasks: Tasks) -> None:
+def wire_bridge(
+    cluster: Cluster, svc: Services, bridge: Bridge, bus: EventBus, tasks: Tasks
+) -> None:
     """The bridge publishes what it sees, serves the web processes' PBX requests, keeps the
     PBX status fresh, and announces the transcription jobs its calls queue."""
     bus.subscribe(cluster.events.handle, name="to-redis", types=FORWARDED)
@@ -78,8 +80,7 @@ def wire_web(cluster: Cluster, svc: Services, tasks: Tasks) -> None:
         svc.outbox.push(message.user_id, message.kind, message.payload)
 
     svc.bus.subscribe(deliver, name="user-messages", types=(UserMessage,))
-    tasks.append(asyncio.create_task(cluster.events.follow(svc.bus.publish),
-                                     name="events-in"))
+    tasks.append(asyncio.create_task(cluster.events.follow(svc.bus.publish), name="events-in"))
     if svc.remote_pbx is not None:
         tasks.append(asyncio.create_task(svc.remote_pbx.run(), name="pbx-status"))
 
@@ -92,8 +93,13 @@ async def run_stream_worker(cluster: Cluster, svc: Services, stop: asyncio.Event
     """Transcription jobs from the jobs stream until `stop` is set."""
     settings = svc.settings
     pool = await asyncio.to_thread(lambda: open_pool(settings).start())
-    worker = TranscriptionWorker(svc.database, settings, pool, clock=svc.clock,
-                                 lease_seconds=settings.transcription_lease_seconds)
+    worker = TranscriptionWorker(
+        svc.database,
+        settings,
+        pool,
+        clock=svc.clock,
+        lease_seconds=settings.transcription_lease_seconds,
+    )
     log.info("transcription worker %s takes jobs from Redis", worker.name)
     try:
         return await StreamWorker(worker, cluster.jobs).run(stop=stop)

@@ -23,8 +23,10 @@ from web.report_exports.pdf import render_pdf
 from web.report_exports.weekly import weekly_document
 from web.report_exports.xlsx import render_xlsx
 
-FORMATS = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-           "pdf": "application/pdf"}
+FORMATS = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
 
 
 def report_rules(settings: Settings, now: datetime) -> ReportRules:
@@ -33,16 +35,21 @@ def report_rules(settings: Settings, now: datetime) -> ReportRules:
     except RulesError:
         points = {}  # the stored scores' own points then count
     complaints = ComplaintRules.of(settings)  # the time limits the complaints run on
-    return ReportRules(tz=settings.tz, now=now,
-                       answer_within_seconds=settings.answer_within_seconds,
-                       qa_points_limit=settings.qa_points_limit,
-                       qa_window_months=settings.qa_points_window_months,
-                       complaint_limits=complaints.limits, calendar=complaints.calendar,
-                       rule_points=points)
+    return ReportRules(
+        tz=settings.tz,
+        now=now,
+        answer_within_seconds=settings.answer_within_seconds,
+        qa_points_limit=settings.qa_points_limit,
+        qa_window_months=settings.qa_points_window_months,
+        complaint_limits=complaints.limits,
+        calendar=complaints.calendar,
+        rule_points=points,
+    )
 
 
-async def build_document(database: Database, kind: ReportKind, day: date,
-                         rules: ReportRules) -> Document:
+async def build_document(
+    database: Database, kind: ReportKind, day: date, rules: ReportRules
+) -> Document:
     async with database.session() as session:
         if kind is ReportKind.DAILY:
             return daily_document(await daily_report(session, day, rules))
@@ -60,13 +67,24 @@ class ExportFile:
 
 def filename(document: Document, fmt: str) -> str:
     """report-weekly-2026-11-10_2026-11-16.pdf, report-daily-2026-11-12.xlsx …"""
-    span = (document.first.isoformat() if document.first == document.last
-            else f"{document.first.isoformat()}_{document.last.isoformat()}")
+    span = (
+        document.first.isoformat()
+        if document.first == document.last
+        else f"{document.first.isoformat()}_{document.last.isoformat()}"
+    )
     return f"report-{document.kind}-{span}.{fmt}"
 
 
-async def export(database: Database, settings: Settings, *, kind: ReportKind, day: date,
-                 fmt: str, lang: str | None, now: datetime) -> ExportFile:
+async def export(
+    database: Database,
+    settings: Settings,
+    *,
+    kind: ReportKind,
+    day: date,
+    fmt: str,
+    lang: str | None,
+    now: datetime,
+) -> ExportFile:
     """The report as an XLSX or PDF file (FontUnavailable for a PDF without a CJK font)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
@@ -75,6 +93,9 @@ async def export(database: Database, settings: Settings, *, kind: ReportKind, da
 
         report_font(settings.report_font)
     document = await build_document(database, kind, day, report_rules(settings, now))
-    content = (render_xlsx(document, lang) if fmt == "xlsx"
-               else render_pdf(document, lang, font_path=settings.report_font))
+    content = (
+        render_xlsx(document, lang)
+        if fmt == "xlsx"
+        else render_pdf(document, lang, font_path=settings.report_font)
+    )
     return ExportFile(content, FORMATS[fmt], filename(document, fmt))

@@ -12,13 +12,34 @@ from crm.reports.callbacks import AgentTally, AreaTally, StageTally
 from crm.reports.tallies import SatisfactionCount
 from web.report_exports.document import Cell, Chart, Column, Kind, Msg, Series, Table
 
-COMPLAINT_CATEGORIES = ("quality", "crew", "supervisor", "designer", "materials", "schedule",
-                        "service", "price", "other")
-COLORS = {"effective": "#2e7d32", "satisfied": "#2e7d32", "neutral": "#f9a825",
-          "unsatisfied": "#c62828", "no_answer": "#90a4ae", "busy": "#ffb74d",
-          "failed": "#8d6e63", "wrong_person": "#7e57c2", "refused": "#e57373",
-          "call_later": "#4fc3f7", "within": "#2e7d32", "later": "#f9a825",
-          "abandoned": "#c62828", "rate": "#1565c0", "points": "#6a1b9a"}
+COMPLAINT_CATEGORIES = (
+    "quality",
+    "crew",
+    "supervisor",
+    "designer",
+    "materials",
+    "schedule",
+    "service",
+    "price",
+    "other",
+)
+COLORS = {
+    "effective": "#2e7d32",
+    "satisfied": "#2e7d32",
+    "neutral": "#f9a825",
+    "unsatisfied": "#c62828",
+    "no_answer": "#90a4ae",
+    "busy": "#ffb74d",
+    "failed": "#8d6e63",
+    "wrong_person": "#7e57c2",
+    "refused": "#e57373",
+    "call_later": "#4fc3f7",
+    "within": "#2e7d32",
+    "later": "#f9a825",
+    "abandoned": "#c62828",
+    "rate": "#1565c0",
+    "points": "#6a1b9a",
+}
 
 
 def col(key: str, kind: Kind = Kind.TEXT, *, wide: bool = False) -> Column:
@@ -59,58 +80,117 @@ def satisfaction_cells(count: SatisfactionCount) -> list[Cell]:
     return [count.satisfied, count.neutral, count.unsatisfied, count.rate]
 
 
-SATISFACTION_COLUMNS = [col("satisfied", Kind.COUNT), col("neutral", Kind.COUNT),
-                        col("unsatisfied", Kind.COUNT), col("satisfaction_rate", Kind.PERCENT)]
+SATISFACTION_COLUMNS = [
+    col("satisfied", Kind.COUNT),
+    col("neutral", Kind.COUNT),
+    col("unsatisfied", Kind.COUNT),
+    col("satisfaction_rate", Kind.PERCENT),
+]
 
 
 def _stage_cells(row: StageTally) -> list[Cell]:
-    return [row.attempts, *(row.outcomes[o] for o in OUTCOMES_SHOWN), row.effective_rate,
-            *satisfaction_cells(row.satisfaction)]
+    return [
+        row.attempts,
+        *(row.outcomes[o] for o in OUTCOMES_SHOWN),
+        row.effective_rate,
+        *satisfaction_cells(row.satisfaction),
+    ]
 
 
-def stage_table(rows: list[StageTally], total: StageTally, *, table_id: str = "stages",
-                title: str = "reports.t.stages") -> Table:
+def stage_table(
+    rows: list[StageTally],
+    total: StageTally,
+    *,
+    table_id: str = "stages",
+    title: str = "reports.t.stages",
+) -> Table:
     """Callbacks by stage: attempts, each outcome, the effective rate and the satisfaction of
     the customers reached."""
-    columns = [col("stage"), col("attempts", Kind.COUNT),
-               *(Column(Msg(f"outcome.{o.value}"), Kind.COUNT) for o in OUTCOMES_SHOWN),
-               col("effective_rate", Kind.PERCENT), *SATISFACTION_COLUMNS]
-    return Table(table_id, Msg(title), columns,
-                 [[stage(r.stage), *_stage_cells(r)] for r in rows if r.stage is not None],
-                 total=[Msg("reports.total"), *_stage_cells(total)],
-                 note=Msg("reports.note.effective_rate"))
+    columns = [
+        col("stage"),
+        col("attempts", Kind.COUNT),
+        *(Column(Msg(f"outcome.{o.value}"), Kind.COUNT) for o in OUTCOMES_SHOWN),
+        col("effective_rate", Kind.PERCENT),
+        *SATISFACTION_COLUMNS,
+    ]
+    return Table(
+        table_id,
+        Msg(title),
+        columns,
+        [[stage(r.stage), *_stage_cells(r)] for r in rows if r.stage is not None],
+        total=[Msg("reports.total"), *_stage_cells(total)],
+        note=Msg("reports.note.effective_rate"),
+    )
 
 
 def stage_chart(rows: list[StageTally]) -> Chart:
     shown = [r for r in rows if r.stage is not None]
-    return Chart("outcomes", Msg("reports.c.outcomes"), "bar",
-                 [stage(r.stage) for r in shown if r.stage is not None],
-                 [Series(Msg(f"outcome.{o.value}"), [r.outcomes[o] for r in shown], "outcome",
-                         COLORS[o.value]) for o in OUTCOMES_SHOWN])
+    return Chart(
+        "outcomes",
+        Msg("reports.c.outcomes"),
+        "bar",
+        [stage(r.stage) for r in shown if r.stage is not None],
+        [
+            Series(
+                Msg(f"outcome.{o.value}"),
+                [r.outcomes[o] for r in shown],
+                "outcome",
+                COLORS[o.value],
+            )
+            for o in OUTCOMES_SHOWN
+        ],
+    )
 
 
 def area_table(rows: list[AreaTally]) -> Table:
-    return Table("areas", Msg("reports.t.areas"), [col("area"), *SATISFACTION_COLUMNS],
-                 [[area(r.area), *satisfaction_cells(r.satisfaction)] for r in rows],
-                 note=Msg("reports.note.areas"))
+    return Table(
+        "areas",
+        Msg("reports.t.areas"),
+        [col("area"), *SATISFACTION_COLUMNS],
+        [[area(r.area), *satisfaction_cells(r.satisfaction)] for r in rows],
+        note=Msg("reports.note.areas"),
+    )
 
 
 def area_chart(rows: list[AreaTally]) -> Chart:
-    return Chart("areas", Msg("reports.c.areas"), "bar", [area(r.area) for r in rows],
-                 [Series(Msg(f"sat.{s.value}"),
-                         [getattr(r.satisfaction, s.value) for r in rows], "sat", COLORS[s.value])
-                  for s in Satisfaction], horizontal=True)
+    return Chart(
+        "areas",
+        Msg("reports.c.areas"),
+        "bar",
+        [area(r.area) for r in rows],
+        [
+            Series(
+                Msg(f"sat.{s.value}"),
+                [getattr(r.satisfaction, s.value) for r in rows],
+                "sat",
+                COLORS[s.value],
+            )
+            for s in Satisfaction
+        ],
+        horizontal=True,
+    )
 
 
 def agent_table(rows: list[AgentTally]) -> Table:
-    columns = [col("agent"), col("attempts", Kind.COUNT), col("effective", Kind.COUNT),
-               col("effective_rate", Kind.PERCENT), col("unsatisfied", Kind.COUNT)]
-    return Table("agents", Msg("reports.t.agents"), columns,
-                 [[agent(r.name), r.attempts, r.effective, r.effective_rate, r.unsatisfied]
-                  for r in rows])
+    columns = [
+        col("agent"),
+        col("attempts", Kind.COUNT),
+        col("effective", Kind.COUNT),
+        col("effective_rate", Kind.PERCENT),
+        col("unsatisfied", Kind.COUNT),
+    ]
+    return Table(
+        "agents",
+        Msg("reports.t.agents"),
+        columns,
+        [[agent(r.name), r.attempts, r.effective, r.effective_rate, r.unsatisfied] for r in rows],
+    )
 
 
 def answers(values: dict[str, Satisfaction | None]) -> list[str | Msg]:
-    """"施工质量：不满意、施工队：一般" — the areas the customer answered."""
-    return [Msg("sat.pair", {"area": area(a), "value": satisfaction(s)})
-            for a, s in values.items() if s is not None]
+    """ "施工质量：不满意、施工队：一般" — the areas the customer answered."""
+    return [
+        Msg("sat.pair", {"area": area(a), "value": satisfaction(s)})
+        for a, s in values.items()
+        if s is not None
+    ]

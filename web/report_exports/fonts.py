@@ -62,7 +62,9 @@ def report_font(configured: Path | None) -> ReportFont:
             raise FontUnavailable(
                 f"{SETTING}={configured} cannot be used for PDF reports: {exc}. Give a "
                 f"TrueType font (.ttf/.ttc) with Chinese characters, e.g. from the Debian "
-                f"package {PACKAGE}", code="report_font_missing") from None
+                f"package {PACKAGE}",
+                code="report_font_missing",
+            ) from None
         pdfmetrics.registerFont(font)
         return ReportFont(font.fontName, configured)
     for candidate in map(Path, CANDIDATES):
@@ -77,4 +79,6 @@ def report_font(configured: Path | None) -> ReportFont:
     raise FontUnavailable(
         f"no Chinese font found for PDF reports: install the Debian package {PACKAGE} "
         f"(apt-get install {PACKAGE}) or set {SETTING} to a TrueType font (.ttf/.ttc) with "
-        "Chinese characters", code="report_font_missing")
+        "Chinese characters",
+        code="report_font_missing",
+    )

@@ -47,8 +47,7 @@ class Labels:
 
         def fill(match: re.Match[str]) -> str:
             value = message.args.get(match.group(1))
-            return "" if value is None else self.t(value) if isinstance(value, Msg) else str(
-                value)
+            return "" if value is None else self.t(value) if isinstance(value, Msg) else str(value)
 
         return _PLACEHOLDER.sub(fill, template)
 

@@ -42,12 +42,14 @@ TOTAL = colors.HexColor("#eef2f7")
 class _Styles:
     def __init__(self, font: str) -> None:
         self.title = ParagraphStyle("title", fontName=font, fontSize=18, leading=24)
-        self.heading = ParagraphStyle("heading", fontName=font, fontSize=12, leading=16,
-                                      spaceBefore=8, spaceAfter=4)
+        self.heading = ParagraphStyle(
+            "heading", fontName=font, fontSize=12, leading=16, spaceBefore=8, spaceAfter=4
+        )
         self.body = ParagraphStyle("body", fontName=font, fontSize=9, leading=12)
         self.cell = ParagraphStyle("cell", fontName=font, fontSize=7.5, leading=9.5)
-        self.note = ParagraphStyle("note", fontName=font, fontSize=7.5, leading=10,
-                                   textColor=colors.HexColor("#546e7a"))
+        self.note = ParagraphStyle(
+            "note", fontName=font, fontSize=7.5, leading=10, textColor=colors.HexColor("#546e7a")
+        )
 
 
 def _p(text: str, style: ParagraphStyle) -> Paragraph:
@@ -57,21 +59,31 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
 def _table(table: Table, labels: Labels, styles: _Styles) -> list[object]:
     parts: list[object] = [_p(labels.t(table.title), styles.heading)]
     head = [_p(labels.t(c.label), styles.cell) for c in table.columns]
-    body = [[_p(labels.cell(v, c.kind), styles.cell) for v, c in zip(row, table.columns,
-                                                                       strict=True)]
-            for row in table.rows]
+    body = [
+        [_p(labels.cell(v, c.kind), styles.cell) for v, c in zip(row, table.columns, strict=True)]
+        for row in table.rows
+    ]
     if table.total is not None:
-        body.append([_p(labels.cell(v, c.kind), styles.cell)
-                     for v, c in zip(table.total, table.columns, strict=True)])
+        body.append(
+            [
+                _p(labels.cell(v, c.kind), styles.cell)
+                for v, c in zip(table.total, table.columns, strict=True)
+            ]
+        )
     if not table.rows:
         parts.append(_p(labels.t(Msg("reports.empty")), styles.body))
     else:
-        weights = [3.0 if c.wide else 1.6 if c.kind in (Kind.TEXT, Kind.DATETIME) else 1.0
-                   for c in table.columns]
+        weights = [
+            3.0 if c.wide else 1.6 if c.kind in (Kind.TEXT, Kind.DATETIME) else 1.0
+            for c in table.columns
+        ]
         widths = [WIDTH * w / sum(weights) for w in weights]
         grid = PdfTable([head, *body], colWidths=widths, repeatRows=1)
-        style = [("GRID", (0, 0), (-1, -1), 0.4, GRID), ("BACKGROUND", (0, 0), (-1, 0), HEAD),
-                 ("VALIGN", (0, 0), (-1, -1), "TOP")]
+        style = [
+            ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+            ("BACKGROUND", (0, 0), (-1, 0), HEAD),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]
         for i, flagged in enumerate(table.flagged, start=1):
             if flagged:
                 style.append(("BACKGROUND", (0, i), (-1, i), FLAG))
@@ -106,9 +118,17 @@ def _chart(chart: Chart, labels: Labels, font: str) -> Drawing | None:
     if any(s.stack for s in chart.series):
         bars.categoryAxis.style = "stacked"
     stacked = any(s.stack for s in chart.series)
-    peak = max([0.0, *(sum(s.data[i] or 0 for s in chart.series) if stacked
-                       else max((s.data[i] or 0) for s in chart.series)
-                       for i in range(len(chart.labels)))])
+    peak = max(
+        [
+            0.0,
+            *(
+                sum(s.data[i] or 0 for s in chart.series)
+                if stacked
+                else max((s.data[i] or 0) for s in chart.series)
+                for i in range(len(chart.labels))
+            ),
+        ]
+    )
     if chart.threshold is not None:
         peak = max(peak, chart.threshold) * 1.15
     bars.valueAxis.valueMax = max(peak, 1)
@@ -120,13 +140,15 @@ def _chart(chart: Chart, labels: Labels, font: str) -> Drawing | None:
     if chart.threshold is not None and not chart.horizontal:
         top = bars.valueAxis.valueMax or chart.threshold
         y = bars.y + bars.height * chart.threshold / top
-        drawing.add(Line(bars.x, y, bars.x + bars.width, y, strokeColor=colors.red,
-                         strokeDashArray=[3, 2]))
+        drawing.add(
+            Line(bars.x, y, bars.x + bars.width, y, strokeColor=colors.red, strokeDashArray=[3, 2])
+        )
     legend = Legend()
     legend.x, legend.y = drawing.width - 100, height - 10
     legend.fontName, legend.fontSize = font, 7
-    legend.colorNamePairs = [(colors.HexColor(s.color or "#1565c0"), labels.t(s.label))
-                             for s in chart.series]
+    legend.colorNamePairs = [
+        (colors.HexColor(s.color or "#1565c0"), labels.t(s.label)) for s in chart.series
+    ]
     drawing.add(legend)
     return drawing
 
@@ -137,28 +159,40 @@ def render_pdf(document: Document, lang: str | None, *, font_path: Path | None) 
     labels = Labels(lang)
     styles = _Styles(font)
     buffer = io.BytesIO()
-    pdf = SimpleDocTemplate(buffer, pagesize=PAGE, leftMargin=MARGIN, rightMargin=MARGIN,
-                            topMargin=MARGIN, bottomMargin=MARGIN,
-                            title=labels.t(document.title), author="callcentre")
+    pdf = SimpleDocTemplate(
+        buffer,
+        pagesize=PAGE,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN,
+        title=labels.t(document.title),
+        author="callcentre",
+    )
     story: list[object] = [
         _p(labels.t(document.title), styles.title),
         _p(labels.t(document.period), styles.body),
         _p(f"{labels.t(Msg('reports.as_of'))} {document.as_of:%Y-%m-%d %H:%M}", styles.note),
-        Spacer(1, 6)]
-    facts = [[_p(labels.t(f.label), styles.cell), _p(labels.cell(f.value, f.kind), styles.body)]
-             for f in document.facts]
+        Spacer(1, 6),
+    ]
+    facts = [
+        [_p(labels.t(f.label), styles.cell), _p(labels.cell(f.value, f.kind), styles.body)]
+        for f in document.facts
+    ]
     per_row = 4
-    grid = [[cell for fact in facts[i:i + per_row] for cell in fact]
-            for i in range(0, len(facts), per_row)]
+    grid = [
+        [cell for fact in facts[i : i + per_row] for cell in fact]
+        for i in range(0, len(facts), per_row)
+    ]
     grid[-1] += [""] * (2 * per_row - len(grid[-1]))
-    summary = PdfTable(grid, colWidths=[WIDTH / per_row * 0.62, WIDTH / per_row * 0.38]
-                       * per_row)
-    summary.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, GRID),
-                                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+    summary = PdfTable(grid, colWidths=[WIDTH / per_row * 0.62, WIDTH / per_row * 0.38] * per_row)
+    summary.setStyle(
+        TableStyle([("GRID", (0, 0), (-1, -1), 0.4, GRID), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])
+    )
     story.append(summary)
     drawings = [d for d in (_chart(c, labels, font) for c in document.charts) if d]
     for i in range(0, len(drawings), 2):
-        pair = PdfTable([drawings[i:i + 2]], colWidths=[WIDTH / 2] * len(drawings[i:i + 2]))
+        pair = PdfTable([drawings[i : i + 2]], colWidths=[WIDTH / 2] * len(drawings[i : i + 2]))
         story.append(KeepTogether([Spacer(1, 6), pair]))
     for table in document.tables:
         story.extend(_table(table, labels, styles))

@@ -15,8 +15,12 @@ from openpyxl.worksheet.worksheet import Worksheet
 from web.report_exports.document import Cell, Document, Kind, Msg, Table
 from web.report_exports.labels import Labels
 
-FORMATS = {Kind.PERCENT: "0.0%", Kind.SECONDS: "0.0", Kind.DATETIME: "yyyy-mm-dd hh:mm",
-           Kind.DATE: "yyyy-mm-dd"}
+FORMATS = {
+    Kind.PERCENT: "0.0%",
+    Kind.SECONDS: "0.0",
+    Kind.DATETIME: "yyyy-mm-dd hh:mm",
+    Kind.DATE: "yyyy-mm-dd",
+}
 BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=14)
 FLAG = PatternFill("solid", fgColor="FDECEA")
@@ -46,13 +50,14 @@ def _write_table(sheet: Worksheet, labels: Labels, table: Table) -> None:
     for cell in sheet[2]:
         cell.font = BOLD
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-    rows = [(row, table.flagged[i] if i < len(table.flagged) else False, False)
-            for i, row in enumerate(table.rows)]
+    rows = [
+        (row, table.flagged[i] if i < len(table.flagged) else False, False)
+        for i, row in enumerate(table.rows)
+    ]
     if table.total is not None:
         rows.append((table.total, False, True))
     for row, flagged, total in rows:
-        sheet.append([_value(labels, v, c.kind) for v, c in zip(row, table.columns,
-                                                                strict=True)])
+        sheet.append([_value(labels, v, c.kind) for v, c in zip(row, table.columns, strict=True)])
         for cell, column in zip(sheet[sheet.max_row], table.columns, strict=True):
             if column.kind in FORMATS:
                 cell.number_format = FORMATS[column.kind]
@@ -69,9 +74,9 @@ def _write_table(sheet: Worksheet, labels: Labels, table: Table) -> None:
         sheet.append([labels.t(table.note)])
     for index, column in enumerate(table.columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = (
-            40 if column.wide else 18 if column.kind in (Kind.DATETIME, Kind.TEXT) else 12)
+            40 if column.wide else 18 if column.kind in (Kind.DATETIME, Kind.TEXT) else 12
+        )
     sheet.freeze_panes = "A3"
-
 
 
 def _write_summary(sheet: Worksheet, labels: Labels, document: Document) -> None:
