@@ -10,8 +10,9 @@ import re
 from datetime import time
 from functools import lru_cache
 from itertools import pairwise
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -84,6 +85,19 @@ class Settings(BaseSettings):
     dialer_enabled: bool = True
     dialer_calls_per_second: float = Field(1.0, gt=0, le=100)
     recordings_dir: Path = Path("./var/recordings")
+    # Where the PBX writes them (extensions.conf CC_MONITOR_DIR, FreePBX's monitor directory):
+    # a reported path under it is read at the same sub-path (dated folders kept) under
+    # recordings_dir; a path outside both directories is refused.
+    recordings_pbx_dir: str = "/var/spool/asterisk/monitor"
+    # The PBX's recordings directory served read-only over HTTP(S): a recording missing from
+    # recordings_dir is fetched from here into it on first use. Unset: nothing is fetched.
+    recordings_fetch_url: str | None = None
+    recordings_fetch_user: str | None = None
+    recordings_fetch_password: SecretStr | None = None
+    recordings_fetch_timeout: float = Field(60.0, gt=0)  # seconds for one whole file
+    recordings_fetch_max_mb: int = Field(200, ge=1)  # a larger file is refused
+    # The CA that signed the PBX's certificate (a self-signed one); unset: the system's CAs.
+    recordings_fetch_ca_file: Path | None = None
 
     # Speech: no model configured means transcription is off, everything else on.
     vosk_model_path: Path | None = None
@@ -172,6 +186,39 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("recordings_pbx_dir")
+    @classmethod
+    def _pbx_directory(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if not path.is_absolute() or ".." in path.parts or "\0" in value:
+            raise ValueError(f"{value!r} is not an absolute directory path without '..'")
+        if path == PurePosixPath("/"):
+            raise ValueError("must be the directory the PBX records into, not /")
+        return str(path)
+
+    @field_validator("recordings_fetch_user", "recordings_fetch_password", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("recordings_fetch_url")
+    @classmethod
+    def _fetch_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL naming the PBX")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                "must not contain a user or password (URLs reach logs): set "
+                f"{ENV_PREFIX}RECORDINGS_FETCH_USER and {ENV_PREFIX}RECORDINGS_FETCH_PASSWORD"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query (?…) or fragment (#…)")
+        path = parts.path if parts.path.endswith("/") else f"{parts.path}/"
+        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -221,6 +268,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CALLCENTRE_AREA_DEPARTMENTS names departments missing from "
                 f"CALLCENTRE_DEPARTMENTS: {unknown}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _fetch_credentials_paired(self) -> Settings:
+        if (self.recordings_fetch_user is None) != (self.recordings_fetch_password is None):
+            raise ValueError(
+                f"{ENV_PREFIX}RECORDINGS_FETCH_USER and {ENV_PREFIX}RECORDINGS_FETCH_PASSWORD "
+                "are set together or not at all"
             )
         return self
 

@@ -145,7 +145,9 @@ def _worker(
 ) -> TranscriptionWorker:
     for leg in ("agent", "customer"):  # the transcriber never reads them
         (tmp_path / f"a-{leg}.wav").touch()
-    settings = load_settings(database_url=db.url, recordings_dir=tmp_path)
+    settings = load_settings(
+        database_url=db.url, recordings_dir=tmp_path, recordings_pbx_dir="/monitor"
+    )
     return TranscriptionWorker(db, settings, transcriber, clock=clock, name=name, lease_seconds=1.0)
 
 

@@ -22,7 +22,7 @@ from crm.transcripts.models import TranscriptionJob
 from crm.transcripts.service import get_job, get_transcripts
 from crm.users.models import Role, User
 from web.auth import Caller, require
-from web.recordings import LEGS, inside, readable_call
+from web.recordings import LEGS, readable_call
 from web.services import Services, services
 
 router = APIRouter(prefix="/api/qa", tags=["qa"])
@@ -158,7 +158,7 @@ async def call_detail(
     """One call for review: its facts, which recordings exist, both transcript lanes, the
     automatic scorecard with evidence, and the reviews."""
     call = await readable_call(svc, caller, call_id)
-    directory = svc.settings.recordings_dir
+    files = svc.recording_files
     async with svc.database.session() as session:
         transcripts = await get_transcripts(session, call_id=call_id)
         score = await get_score(session, call_id=call_id)
@@ -186,11 +186,11 @@ async def call_detail(
             "rules_version": score.rules_version,
             "scored_at": score.scored_at,
         }
-    available = {
-        "agent": inside(call.recording_agent, directory) is not None,
-        "customer": inside(call.recording_customer, directory) is not None,
+    available = {  # here, or to be fetched from the PBX on play
+        "agent": files.obtainable(call.recording_agent),
+        "customer": files.obtainable(call.recording_customer),
     }
-    available["mixed"] = inside(call.recording, directory) is not None or any(available.values())
+    available["mixed"] = files.obtainable(call.recording) or any(available.values())
     return {
         "call": {
             "id": call.id,

@@ -1,9 +1,11 @@
 """Recordings, read only through the server: by the roles allowed to, every listen audited,
-and only from the recordings directory whatever path the PBX reported."""
+and only from the recordings directory whatever path the PBX reported (found, and fetched
+from the PBX when configured, by `telephony.recordings.files.RecordingFiles`)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import wave
 from array import array
 from pathlib import Path
@@ -14,28 +16,15 @@ from fastapi.responses import FileResponse
 from crm.audit import service as audit
 from crm.calls.models import Call
 from crm.users.models import Role
+from telephony.recordings.errors import RecordingError, RecordingNotFound, RecordingRefused
+from telephony.recordings.files import RecordingFiles
 from web.auth import Caller, require
 from web.services import Services, services
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/calls", tags=["recordings"])
 listeners = require(Role.QA, Role.SUPERVISOR, Role.AGENT)
 LEGS = ("mixed", "agent", "customer")
-
-
-def inside(stored: str | None, directory: Path) -> Path | None:
-    """The file for a stored recording path, found under `directory` only (relative path, or
-    the file name alone); never a file elsewhere on the machine."""
-    if not stored:
-        return None
-    root = directory.resolve()
-    path = Path(stored)
-    candidates = [] if path.is_absolute() else [root / path]
-    candidates.append(root / path.name)
-    for candidate in candidates:
-        resolved = candidate.resolve()
-        if resolved.is_relative_to(root) and resolved.is_file():
-            return resolved
-    return None
 
 
 def mix(first: Path, second: Path, target: Path) -> None:
@@ -67,22 +56,51 @@ def mix(first: Path, second: Path, target: Path) -> None:
     partial.replace(target)
 
 
-async def _file(call: Call, leg: str, directory: Path) -> Path | None:
+async def _find(files: RecordingFiles, stored: str | None) -> Path | None:
+    """The leg's file (fetched from the PBX if configured); None when the call has no such
+    recording, or it is neither here nor on the PBX (yet)."""
+    if not stored:
+        return None
+    try:
+        return await asyncio.to_thread(files.find, stored)
+    except RecordingNotFound:
+        return None
+
+
+async def _file(call: Call, leg: str, files: RecordingFiles) -> Path | None:
     if leg == "agent":
-        return inside(call.recording_agent, directory)
+        return await _find(files, call.recording_agent)
     if leg == "customer":
-        return inside(call.recording_customer, directory)
-    mixed = inside(call.recording, directory)
+        return await _find(files, call.recording_customer)
+    mixed = await _find(files, call.recording)
     if mixed is not None:
         return mixed
-    agent = inside(call.recording_agent, directory)
-    customer = inside(call.recording_customer, directory)
+    agent = await _find(files, call.recording_agent)
+    customer = await _find(files, call.recording_customer)
     if agent is None or customer is None:
         return agent or customer
-    target = directory.resolve() / ".mixed" / f"call-{call.id}.wav"
+    target = files.directory / ".mixed" / f"call-{call.id}.wav"
     if not target.is_file():
         await asyncio.to_thread(mix, agent, customer, target)
     return target
+
+
+def _unavailable(call: Call, exc: RecordingError) -> HTTPException:
+    """Refused paths and failed fetches: the detail goes to the log, not to the browser."""
+    log.warning("call %s: recording not served: %s", call.id, exc)
+    if isinstance(exc, RecordingRefused):
+        status, code, message = (
+            404,
+            "recording_refused",
+            "the PBX reported a path for this recording that is never served; see the log",
+        )
+    else:
+        status, code, message = (
+            502,
+            "recording_fetch_failed",
+            "the recording could not be fetched from the PBX; try again later",
+        )
+    return HTTPException(status, [{"field": None, "code": code, "message": message}])
 
 
 async def readable_call(svc: Services, caller: Caller, call_id: int) -> Call:
@@ -126,7 +144,10 @@ async def recording(
             ],
         )
     call = await readable_call(svc, caller, call_id)
-    path = await _file(call, leg, svc.settings.recordings_dir)
+    try:
+        path = await _file(call, leg, svc.recording_files)
+    except RecordingError as exc:
+        raise _unavailable(call, exc) from None
     if path is None:
         raise HTTPException(
             404,

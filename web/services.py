@@ -16,6 +16,7 @@ from crm.db import Database
 from crm.settings import Settings
 from telephony.bridge import Bridge
 from telephony.dialer import Dialer
+from telephony.recordings.files import RecordingFiles
 
 if TYPE_CHECKING:
     from web.agent_states import AgentStates
@@ -72,6 +73,11 @@ class Services:
     @cached_property
     def complaint_rules(self) -> ComplaintRules:
         return ComplaintRules.of(self.settings)
+
+    @cached_property
+    def recording_files(self) -> RecordingFiles:
+        """Where recordings are read from (and fetched into); one per process."""
+        return RecordingFiles.of(self.settings)
 
 
 def services(request: Request) -> Services:

@@ -43,10 +43,11 @@ from crm.transcripts.service import (
     save_transcript,
 )
 from telephony.process_name import process_name
+from telephony.recordings.errors import RecordingError
+from telephony.recordings.files import RecordingFiles
 from telephony.speech.errors import TranscriptionError
 from telephony.speech.pool import TranscriptionPool
 from telephony.speech.recognizer import Transcript
-from telephony.speech.recording_files import local_recording
 from telephony.speech.status import open_pool
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class TranscriptionWorker:
             poll_seconds,
         )
         self.max_attempts = 1 + settings.transcription_max_retries
+        self.recordings = RecordingFiles.of(settings)
 
     async def run(
         self,
@@ -197,11 +199,16 @@ class TranscriptionWorker:
             job.id, call.id, job.attempts, await call_facts(session, call), leg_recordings(call)
         )
 
+    async def _recording(self, stored: str) -> Path:
+        """The leg's file here (fetched from the PBX if configured); a missing one fails
+        this attempt with the reason, and the job's retries try again later."""
+        try:
+            return await asyncio.to_thread(self.recordings.find, stored)
+        except RecordingError as exc:
+            raise TranscriptionError(str(exc)) from exc
+
     async def _transcribe(self, claim: _Claim) -> dict[Leg, Transcript]:
-        files = {
-            leg: local_recording(stored, self.settings.recordings_dir)
-            for leg, stored in claim.recordings.items()
-        }
+        files = {leg: await self._recording(stored) for leg, stored in claim.recordings.items()}
         futures = {leg: asyncio.wrap_future(self.pool.submit(path)) for leg, path in files.items()}
         outcomes = await asyncio.gather(*futures.values(), return_exceptions=True)
         for outcome in outcomes:

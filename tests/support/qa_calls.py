@@ -61,8 +61,8 @@ def _call(
     recordings_dir.mkdir(parents=True, exist_ok=True)
     tone(recordings_dir / f"{linkedid}-agent.wav", RECORDED_SECONDS, 3000)
     tone(recordings_dir / f"{linkedid}-customer.wav", RECORDED_SECONDS, 2000)
-    # The agent's leg as the PBX reports it (its own absolute path: found by file name), the
-    # customer's relative to the recordings directory.
+    # The agent's leg as the PBX reports it (its own absolute path, mapped from
+    # CALLCENTRE_RECORDINGS_PBX_DIR), the customer's relative to the recordings directory.
     return Call(
         linkedid=linkedid,
         direction=Direction.INBOUND,
