@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 ATTEMPT_OUTCOME = {
     "busy": Outcome.BUSY,
     "no_answer": Outcome.NO_ANSWER,
-    "congestion": Outcome.FAILED,
+    "congestion": Outcome.CONGESTION,
     "failed": Outcome.FAILED,
 }
 

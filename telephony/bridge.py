@@ -68,6 +68,15 @@ class _Snapshot:
     at: datetime
 
 
+def bridge_event_filter(tracker: CallTracker) -> EventFilter:
+    """The events the bridge applies: the tracker's, the queue members', the PBX's shutdown."""
+    return EventFilter(
+        tracker.handled_events | MEMBER_EVENTS | {"Shutdown"},
+        tracker.handled_variables,
+        tracker.handled_applications,
+    )
+
+
 class Bridge:
     def __init__(
         self,
@@ -103,10 +112,7 @@ class Bridge:
             ping_timeout=settings.ami_ping_timeout,
             backoff_min=settings.ami_reconnect_min,
             backoff_max=settings.ami_reconnect_max,
-            event_filter=EventFilter(
-                self.tracker.handled_events | MEMBER_EVENTS | {"Shutdown"},
-                contract.TRACKED_VARIABLES,
-            ),
+            event_filter=bridge_event_filter(self.tracker),
         )
         self.resync_interval = resync_interval
         self._fifo: asyncio.Queue[_Event | _Snapshot] = asyncio.Queue()

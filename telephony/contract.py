@@ -22,6 +22,9 @@ VAR_CUSTOMER_NUMBER: Final = "CC_CUSTOMER_NUMBER"  # the outside party, as the P
 VAR_REC_AGENT: Final = "CC_REC_AGENT"  # recording of what the agent said (one leg)
 VAR_REC_CUSTOMER: Final = "CC_REC_CUSTOMER"  # recording of what the customer said (one leg)
 VAR_MIXMONITOR_FILENAME: Final = "MIXMONITOR_FILENAME"  # set by Asterisk: the mixed recording
+# Set by app_queue when Queue() returns without an agent: TIMEOUT, JOINEMPTY, LEAVEEMPTY, FULL...
+# (not set when the caller hangs up or an agent answered).
+VAR_QUEUESTATUS: Final = "QUEUESTATUS"
 
 CALL_TYPE_INBOUND: Final = "inbound"
 CALL_TYPE_CALLBACK: Final = "callback"
@@ -34,8 +37,12 @@ TRACKED_VARIABLES: Final = frozenset(
         VAR_REC_AGENT,
         VAR_REC_CUSTOMER,
         VAR_MIXMONITOR_FILENAME,
+        VAR_QUEUESTATUS,
     }
 )
+
+# Of those, the ones Asterisk's own applications set (MixMonitor, Queue), not our Set()s.
+PBX_SET_VARIABLES: Final = frozenset({VAR_MIXMONITOR_FILENAME, VAR_QUEUESTATUS})
 
 # AMI privileges the bridge's manager user needs (manager.conf `read=` / `write=`).
 AMI_READ_CLASSES: Final = frozenset({"system", "call", "agent", "dialplan"})

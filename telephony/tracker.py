@@ -31,7 +31,7 @@ from telephony.events import (
 
 log = logging.getLogger(__name__)
 
-CUSTOMER, AGENT = "customer", "agent"
+CUSTOMER, AGENT, PBX = "customer", "agent", "pbx"
 ORIGINATE_OUTCOMES = {
     0: "failed",
     1: "failed",
@@ -48,6 +48,16 @@ DIAL_OUTCOMES = {
     "CONGESTION": "congestion",
     "CHANUNAVAIL": "failed",
 }
+# Q.850 causes our dialplan hangs up with after a failed Dial (asterisk-conf `dialstatus-*`):
+# a cancelled outside leg reports cause 0, its dial status says why it was not reached.
+DIAL_STATUS_CAUSES = {"BUSY": 17, "NOANSWER": 19, "CONGESTION": 34, "CHANUNAVAIL": 34}
+ORIGINATE_REASON_CAUSES = {3: 19, 5: 17, 8: 34}
+# QUEUESTATUS after Queue() returned without an agent: nobody could take calls (joinempty,
+# leavewhenempty) or the queue was full: the PBX refused the caller, not an abandon.
+NO_AGENT_QUEUE_STATUSES = frozenset(
+    {"JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL", "FULL"}
+)
+QUEUE_TIMEOUT = "TIMEOUT"
 RING_STOP_REASONS = {
     "NOANSWER": "no_answer",
     "BUSY": "busy",
@@ -77,6 +87,13 @@ def _integer(value: Any) -> int | None:
     return int(number) if number is not None and number.is_integer() else None
 
 
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    """Whole seconds between two instants, as Asterisk reports its own durations."""
+    if start is None or end is None:
+        return None
+    return float(max(0, round((end - start).total_seconds())))
+
+
 @dataclass(slots=True)
 class _Channel:
     uniqueid: str
@@ -103,16 +120,23 @@ class _Call:
     queue: str | None = None
     joined_queue: bool = False
     queued_at: datetime | None = None
+    left_queue_at: datetime | None = None
     abandoned: bool = False
+    queue_status: str | None = None  # QUEUESTATUS once Queue() returned
     connected: bool = False
     agents_rung: list[str] = field(default_factory=list)
     ringing: dict[str, str] = field(default_factory=dict)  # agent channel uniqueid → interface
     agent: str | None = None
     agent_pair: str | None = None
     customer_dial_status: str | None = None
+    customer_dialed_at: datetime | None = None  # an outside number started ringing
+    customer_ring_ended_at: datetime | None = None
+    customer_answered_at: datetime | None = None  # the outside party picked up
     agent_dial_status: str | None = None
-    answered_at: datetime | None = None
+    agent_answered_at: datetime | None = None  # an agent's phone picked up
+    answered_at: datetime | None = None  # customer and agent connected: the call is answered
     bridged_at: datetime | None = None
+    talk_ended_at: datetime | None = None  # the first hangup after the bridge
     bridges: dict[str, set[str]] = field(default_factory=dict)
     wait_seconds: float | None = None
     ring_seconds: float | None = None
@@ -132,6 +156,15 @@ class _Call:
         if self.customer_number:
             return self.customer_number
         return self.dialed if self.direction() == "outbound" else self.caller
+
+    def note_connected(self, at: datetime) -> None:
+        """Answered once an agent and the customer are both on the line. An inbound caller is
+        there from the start (the PBX answering the caller before the queue is no answer);
+        an outside party called by the centre must pick up too, before or after the agent."""
+        if self.answered_at is not None or self.agent_answered_at is None:
+            return
+        if self.direction() == "inbound" or self.customer_answered_at is not None:
+            self.answered_at = at
 
     def direction(self) -> str:
         if self.call_type == contract.CALL_TYPE_INBOUND:
@@ -175,6 +208,8 @@ class CallTracker:
             "AgentConnect": self._agent_connect,
             "AgentComplete": self._agent_complete,
             "QueueCallerAbandon": self._queue_caller_abandon,
+            "QueueCallerLeave": self._queue_caller_leave,
+            "Newexten": self._newexten,
             "BridgeEnter": self._bridge_enter,
             "MixMonitorStart": self._mixmonitor_start,
             "HangupRequest": self._hangup_request,
@@ -189,6 +224,9 @@ class CallTracker:
     def handled_events(self) -> frozenset[str]:
         """The AMI events that can change a call; the bridge need not parse any other."""
         return frozenset(self._handlers)
+
+    handled_variables = contract.TRACKED_VARIABLES  # VarSet of other variables changes nothing
+    handled_applications = frozenset({"Queue"})  # Newexten of other applications neither
 
     def feed(
         self, event: Mapping[str, Any], at: datetime, received: float | None = None
@@ -242,6 +280,9 @@ class CallTracker:
                 ring_seconds=record.ring_seconds,
             )
             call.connected = record.answered_at is not None
+            # An answered call was bridged: its recordings stay on the record.
+            call.bridged_at = record.answered_at
+            call.agent_answered_at = record.answered_at
             self._open[call.linkedid] = call
 
     def resync(self, channels: Iterable[Mapping[str, Any]], at: datetime) -> list[DomainEvent]:
@@ -360,6 +401,8 @@ class CallTracker:
             call.recording_agent = value
         elif variable == contract.VAR_REC_CUSTOMER:
             call.recording_customer = value
+        elif variable == contract.VAR_QUEUESTATUS:
+            call.queue_status = value
 
     # -- dialing ------------------------------------------------------------------------
 
@@ -403,6 +446,7 @@ class CallTracker:
             else:
                 self._set_role(call, dest, CUSTOMER)
                 call.dialed = call.dialed or dialed_number(dialstring)
+                call.customer_dialed_at = call.customer_dialed_at or at
             return
         source = call.channels.get(source_uid)
         source_role = call.role(source) if source is not None else None
@@ -414,6 +458,7 @@ class CallTracker:
         if to_customer:
             self._set_role(call, dest, CUSTOMER)
             call.dialed = call.dialed or dialed_number(dialstring)
+            call.customer_dialed_at = call.customer_dialed_at or at
             return
         if call.roles.get(dest.pair) is None:
             self._set_role(call, dest, AGENT)
@@ -429,8 +474,10 @@ class CallTracker:
         dest = call.channels[dest_uid]
         if call.role(dest) == CUSTOMER:
             call.customer_dial_status = status
-            if status == "ANSWER" and call.answered_at is None:
-                call.answered_at = at
+            call.customer_ring_ended_at = call.customer_ring_ended_at or at
+            if status == "ANSWER" and call.customer_answered_at is None:
+                call.customer_answered_at = at
+                call.note_connected(at)
                 self._update(call, out)
             return
         interface = call.ringing.pop(dest_uid, None)
@@ -454,7 +501,8 @@ class CallTracker:
         if call.agent is not None and call.agent_pair is not None:
             return
         call.agent, call.agent_pair = interface, pair
-        call.answered_at = call.answered_at or at
+        call.agent_answered_at = call.agent_answered_at or at
+        call.note_connected(at)
         out.append(CallAnswered(call.linkedid, interface, self.agents.extension_of(interface), at))
         self._update(call, out)
 
@@ -525,10 +573,27 @@ class CallTracker:
     def _queue_caller_abandon(
         self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
     ) -> None:
+        """The caller left the queue unanswered. Asterisk says so on a timeout too (the
+        QUEUESTATUS that follows tells the two apart)."""
         call = self._call(event)
         if call is not None:
             call.abandoned = True
             call.wait_seconds = _number(event.get("HoldTime"))
+
+    def _queue_caller_leave(
+        self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
+    ) -> None:
+        call = self._call(event)
+        if call is not None:
+            call.left_queue_at = call.left_queue_at or at
+
+    def _newexten(self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]) -> None:
+        """Queue() starting names its queue even when the caller never joins it (joinempty)."""
+        if _text(event.get("Application")) != "Queue":
+            return
+        call = self._call(event)
+        if call is not None and call.queue is None:
+            call.queue = (_text(event.get("AppData")) or "").split(",")[0].strip() or None
 
     # -- bridging, recording, hanging up ----------------------------------------------------
 
@@ -557,9 +622,10 @@ class CallTracker:
         if call is not None:
             out.append(RecordingStarted(call.linkedid, call.recording, at))
 
-    def _note_first_hangup(self, call: _Call, channel: _Channel) -> None:
+    def _note_first_hangup(self, call: _Call, channel: _Channel, at: datetime) -> None:
         if call.bridged_at is None or call.first_hangup_side is not None:
             return
+        call.talk_ended_at = call.talk_ended_at or at
         customer = call.channels.get(call.customer_uid or "")
         if customer is not None and channel.pair == customer.pair:
             call.first_hangup_side = CUSTOMER
@@ -572,7 +638,7 @@ class CallTracker:
         call = self._call(event)
         channel = call.channels.get(_text(event.get("Uniqueid")) or "") if call else None
         if call is not None and channel is not None:
-            self._note_first_hangup(call, channel)
+            self._note_first_hangup(call, channel, at)
 
     def _hangup(self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]) -> None:
         call = self._call(event)
@@ -581,7 +647,7 @@ class CallTracker:
             return
         assert uid is not None
         channel = self._register(call, uid, name)
-        self._note_first_hangup(call, channel)
+        self._note_first_hangup(call, channel, at)
         channel.hung_up = True
         channel.cause = _integer(event.get("Cause"))
         interface = call.ringing.pop(uid, None)
@@ -659,13 +725,20 @@ class CallTracker:
             # The PBX failed before creating any channel: the attempt still gets its record.
             expected = self._expected.get(action_id)
             target = _text(event.get("Channel")) or ""
+            # Agent first, the number is the Exten the agent's leg was to run; customer first,
+            # it is in the dial string.
+            dialed = (expected.dialed if expected else None) or (
+                dialed_number(_text(event.get("Exten")) or "")
+                if self.agents.is_agent(target)
+                else dialed_number(target)
+            )
             call = _Call(
                 linkedid=f"originate:{action_id or target}",
                 started_at=at,
                 originated=True,
                 originate_reason=reason,
                 call_type="callback",
-                dialed=(expected.dialed if expected else None) or dialed_number(target),
+                dialed=dialed,
                 attempt_id=expected.attempt_id if expected else None,
             )
             if call.linkedid in self._recent:
@@ -742,6 +815,10 @@ class CallTracker:
     def _outcome(self, call: _Call) -> str | None:
         if call.ended_at is None:
             return None
+        if not call.connected and call.queue_status in NO_AGENT_QUEUE_STATUSES:
+            return "no_agent"
+        if not call.connected and call.queue_status == QUEUE_TIMEOUT:
+            return "no_answer"  # the queue gave up (Asterisk sends QueueCallerAbandon too)
         if call.abandoned:
             return "abandoned"
         if call.connected:
@@ -766,6 +843,8 @@ class CallTracker:
     def _hung_up_by(self, call: _Call, outcome: str | None) -> str | None:
         if outcome == "abandoned":
             return CUSTOMER
+        if outcome == "no_agent" or (outcome == "no_answer" and call.queue_status is not None):
+            return PBX  # the dialplan hung up once Queue() gave up or refused the caller
         if outcome != "answered":
             return None
         if call.complete_reason == "agent":
@@ -775,25 +854,59 @@ class CallTracker:
         return call.first_hangup_side
 
     def _hangup_cause(self, call: _Call) -> int | None:
+        """The customer leg's Q.850 cause; a leg cancelled by Dial() says 0, so then its Local
+        twin's, else the cause the dial status or the Originate's reason stands for."""
         customer = call.channels.get(call.customer_uid or "")
-        if customer is None:
-            return None
-        if customer.cause:
+        if customer is not None and customer.cause:
             return customer.cause
-        twin = next(
-            (c.cause for c in call.channels.values() if c.pair == customer.pair and c.cause), None
-        )
-        return twin if twin is not None else customer.cause
+        if customer is not None:
+            twin = next(
+                (c.cause for c in call.channels.values() if c.pair == customer.pair and c.cause),
+                None,
+            )
+            if twin is not None:
+                return twin
+        implied = DIAL_STATUS_CAUSES.get(call.customer_dial_status or "")
+        if implied is None and call.originate_reason is not None:
+            implied = ORIGINATE_REASON_CAUSES.get(call.originate_reason)
+        if implied is not None:
+            return implied
+        return customer.cause if customer is not None else None
+
+    @staticmethod
+    def _durations(call: _Call) -> tuple[float | None, float | None, float | None]:
+        """(wait, ring, talk) in seconds: the queue's own figures when it gave them, else
+        measured between the events (an agent-first callback has no queue: its customer waited
+        for nobody, rang until picking up, talked from the answer to the first hangup)."""
+        wait, ring, talk = call.wait_seconds, call.ring_seconds, call.talk_seconds
+        if wait is None and call.queue_status in NO_AGENT_QUEUE_STATUSES:
+            wait = _seconds(call.queued_at, call.left_queue_at) if call.queued_at else 0.0
+        elif wait is None and call.queued_at is not None and call.left_queue_at is not None:
+            wait = _seconds(call.queued_at, call.left_queue_at)
+        elif wait is None and call.answered_at is not None and not call.joined_queue:
+            wait = 0.0
+        if ring is None and call.direction() == "outbound" and call.customer_dialed_at:
+            ring = _seconds(call.customer_dialed_at, call.customer_ring_ended_at)
+        if talk is None and call.answered_at is not None and call.ended_at is not None:
+            talk = _seconds(call.answered_at, call.talk_ended_at or call.ended_at)
+        return wait, ring, talk
 
     def _record(self, call: _Call) -> CallRecord:
         outcome = self._outcome(call)
+        wait, ring, talk = self._durations(call)
+        # MixMonitor's `b` records only while bridged: a call that never was has header-only
+        # files, nothing to keep, transcribe or score.
+        recorded = call.bridged_at is not None
         return CallRecord(
             linkedid=call.linkedid,
             direction=call.direction(),
             started_at=call.started_at,
             uniqueid=call.customer_uid,
             caller=call.caller,
-            dialed=call.dialed,
+            # An outside leg that could not even be created (Dial found no such number) never
+            # showed its dial string; the dialplan's CC_CUSTOMER_NUMBER still says who it was.
+            dialed=call.dialed
+            or (call.customer_number if call.direction() == "outbound" else None),
             customer_number=call.outside_number(),
             queue=call.queue,
             agents_rung=tuple(call.agents_rung),
@@ -803,14 +916,14 @@ class CallTracker:
             answered_at=call.answered_at,
             ended_at=call.ended_at,
             queued_at=call.queued_at,
-            wait_seconds=call.wait_seconds,
-            ring_seconds=call.ring_seconds,
-            talk_seconds=call.talk_seconds,
+            wait_seconds=wait,
+            ring_seconds=ring,
+            talk_seconds=talk,
             hung_up_by=self._hung_up_by(call, outcome),
             hangup_cause=self._hangup_cause(call) if call.ended_at else None,
-            recording=call.recording,
-            recording_agent=call.recording_agent,
-            recording_customer=call.recording_customer,
+            recording=call.recording if recorded else None,
+            recording_agent=call.recording_agent if recorded else None,
+            recording_customer=call.recording_customer if recorded else None,
             attempt_id=call.attempt_id,
             end_inferred=call.end_inferred,
         )

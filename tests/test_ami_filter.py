@@ -6,20 +6,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telephony import contract
 from telephony.ami.client import _Protocol
 from telephony.ami.framing import EventFilter, FrameDecoder, parse_frame
-from telephony.queues import MEMBER_EVENTS
+from telephony.bridge import bridge_event_filter
 from telephony.tracker import CallTracker
 from tests.conftest import FIXTURES
 
-CALLS = ("inbound_queue_answered", "outbound_callback_dial_bridged", "callback_busy")
+CALLS = (
+    "inbound_queue_answered",
+    "outbound_callback_dial_bridged",
+    "callback_busy",
+    "inbound_answered_first_abandoned",
+    "inbound_joinempty",
+    "callback_agent_first_answered",
+    "pbx_core_stop_and_login_during_shutdown",
+)
 
 
 def _bridge_filter() -> EventFilter:
-    return EventFilter(
-        CallTracker().handled_events | MEMBER_EVENTS | {"Shutdown"}, contract.TRACKED_VARIABLES
-    )
+    return bridge_event_filter(CallTracker())
 
 
 def _frames(name: str) -> list[str]:
@@ -36,6 +41,8 @@ def test_filter_keeps_responses_tracked_events_and_answers_to_our_actions() -> N
     assert not wanted.wants("Event: VarSet\r\nChannel: x\r\nVariable: BRIDGEPEER\r\nValue: y")
     assert not wanted.wants("Event: VarSet\r\nChannel: x")
     assert not wanted.wants("Event: Newexten\r\nChannel: x\r\nApplication: Dial")
+    assert wanted.wants("Event: Newexten\r\nChannel: x\r\nApplication: Queue\r\nAppData: s")
+    assert wanted.wants("Event: VarSet\r\nChannel: x\r\nVariable: QUEUESTATUS\r\nValue: x")
     # A list item answering one of our actions (CoreShowChannels) always passes.
     assert wanted.wants("Event: CoreShowChannel\r\nActionID: cc-1\r\nChannel: x")
     assert wanted.wants("Event: Shutdown\r\nShutdown: Cleanly")
@@ -84,9 +91,16 @@ def test_protocol_applies_its_factorys_filter() -> None:
         factory = _Factory(event_filter)
         protocol.factory = factory
         protocol.data_received(data)
-        counts.append([m["Event"] for m in factory.events])
+        counts.append(
+            [
+                m["Event"] + (f":{m['Application']}" if m["Event"] == "Newexten" else "")
+                for m in factory.events
+            ]
+        )
     unfiltered, filtered = counts
-    assert "Newexten" in unfiltered and "Newexten" not in filtered
+    assert "Newexten:Dial" not in unfiltered or "Newexten:Dial" not in filtered
+    assert {e for e in filtered if e.startswith("Newexten")} == {"Newexten:Queue"}
+    assert {e for e in unfiltered if e.startswith("Newexten")} > {"Newexten:Queue"}
     assert [e for e in unfiltered if e in filtered and e != "VarSet"] == [
         e for e in filtered if e != "VarSet"
     ]

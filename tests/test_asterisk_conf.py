@@ -18,6 +18,7 @@ import pytest
 
 from crm.settings import Settings
 from telephony import contract
+from telephony.tracker import CallTracker
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "asterisk-conf"
@@ -338,7 +339,7 @@ def test_every_contract_context_exists(name: str) -> None:
 
 @pytest.mark.parametrize("context", sorted(MONITORED_SIDE))
 def test_contexts_set_the_tracked_variables(context: str) -> None:
-    wanted = set(contract.TRACKED_VARIABLES) - {contract.VAR_MIXMONITOR_FILENAME}
+    wanted = set(contract.TRACKED_VARIABLES) - contract.PBX_SET_VARIABLES
     if context == contract.CONTEXT_INBOUND:
         wanted.discard(contract.VAR_ATTEMPT_ID)  # an inbound call has no callback attempt
     missing = wanted - set(sets(context))
@@ -760,7 +761,13 @@ def test_filters_and_read_classes_against_real_asterisk_captures() -> None:
         granted = privilege is None or set(privilege[1].split(",")) - {"all"} <= read
         variable = re.search(r"^Variable: ([^\r\n]*)", payload, re.MULTILINE)
         tracked = variable is not None and variable[1].lstrip("_") in contract.TRACKED_VARIABLES
-        if event in needed or (event == "VarSet" and tracked):
+        application = re.search(r"^Application: ([^\r\n]*)", payload, re.MULTILINE)
+        queue_started = (
+            event == "Newexten"
+            and application is not None
+            and (application[1] in CallTracker.handled_applications)
+        )
+        if event in needed or (event == "VarSet" and tracked) or queue_started:
             seen.add(event)
             assert granted, f"read= lacks the class of {event}: {privilege}"
             assert delivered(event, payload), f"real {event} is filtered out"

@@ -195,7 +195,8 @@ async def test_daily_and_monthly_downloads(api: Api, fx: ReportFixture) -> None:
     assert _row(summary, "三声（15 秒）接听率")[1] == 0.6
     assert _row(summary, "平均应答时间")[1] == 17.0
     hours = daily["来电（按时段）"]
-    assert _row(hours, "09:00")[1:5] == (3, 3, 0, 2)
+    # offered, answered, abandoned, no agent, answered within the limit
+    assert _row(hours, "09:00")[1:6] == (3, 3, 0, 0, 2)
     register = daily["回访信息登记表"]
     assert [r[5] for r in register[2:4]] == ["忙线", "有效回访"]
     assert register[3][6] == "施工质量：不满意、施工队：一般、监理：满意、设计师：满意"

@@ -74,9 +74,10 @@ EXPECTED = {
             "agents_rung": ["Local/1001@agent-phone"],  # the originated leg is the agent's phone
             "agent": "Local/1001@agent-phone",
             "outcome": "answered",  # DialEnd ANSWER for the customer leg
-            "wait_seconds": None,
-            "ring_seconds": None,
-            "talk_seconds": None,  # no queue events
+            # No queue events: measured between events, whole seconds (events 1 ms apart here).
+            "wait_seconds": 0,  # the agent was on the line before the customer answered
+            "ring_seconds": 0,
+            "talk_seconds": 0,
             "hung_up_by": "customer",  # first hangup after the bridge: customers-00000005;2
             "hangup_cause": 16,
             "recording": "/var/spool/asterisk/monitor/callback-13900139000-1795438143.8.wav",
@@ -93,7 +94,7 @@ EXPECTED = {
             "agent": None,
             "outcome": "busy",  # OriginateResponse Reason 5, DialEnd BUSY
             "wait_seconds": None,
-            "ring_seconds": None,
+            "ring_seconds": 0,  # DialBegin → DialEnd BUSY of the customer leg
             "talk_seconds": None,
             "hung_up_by": None,  # nobody answered
             "hangup_cause": 17,  # ;1 says 0 (Unknown), its Local twin ;2 says 17 (User busy)
@@ -104,6 +105,82 @@ EXPECTED = {
     "login_bad_secret": [],
     "unknown_action": [],
     "queue_status_idle": [],
+    # Captured through the project's own dialplan (asterisk-conf/): the fixtures README's table.
+    "inbound_answered_first_abandoned": [
+        {
+            "linkedid": "1796584704.0",
+            "direction": "inbound",  # VarSet CALL_TYPE=inbound
+            "caller": "13800200001",
+            "dialed": None,  # the test rig's originate into from-trunk dials no number
+            "queue": "service",
+            "agents_rung": ["Local/1002@agents/n"],  # AgentCalled
+            "agent": None,  # nobody answered: [from-trunk]'s Answer() is not an answer
+            "outcome": "abandoned",  # QueueCallerAbandon, no QUEUESTATUS: the caller left
+            "wait_seconds": 6,  # QueueCallerAbandon HoldTime
+            "ring_seconds": None,
+            "talk_seconds": None,
+            "hung_up_by": "customer",
+            "hangup_cause": 16,
+            "recording": None,  # MixMonitor(b) never bridged: 44-byte headers, not kept
+        }
+    ],
+    "inbound_joinempty": [
+        {
+            "linkedid": "1796584713.4",
+            "direction": "inbound",
+            "caller": "13800200002",
+            "dialed": None,
+            "queue": "service",  # Newexten Queue(service,...): no QueueCallerJoin at all
+            "agents_rung": [],
+            "agent": None,
+            "outcome": "no_agent",  # VarSet QUEUESTATUS=JOINEMPTY: nobody was staffed
+            "wait_seconds": 0,  # never waited in the queue
+            "ring_seconds": None,
+            "talk_seconds": None,
+            "hung_up_by": "pbx",  # the dialplan's Hangup(16) after the queue refused
+            "hangup_cause": 16,
+            "recording": None,
+        }
+    ],
+    "callback_agent_first_answered": [
+        {
+            "linkedid": "1796584728.12",
+            "direction": "outbound",  # CALL_TYPE=callback (originate variable)
+            "caller": "1001",  # the originate's CallerID on the agent leg
+            "dialed": "13911150015",  # DialBegin from the agent leg, 13911150015@customers
+            "queue": None,
+            "agents_rung": ["Local/1001@agents"],  # the originated leg is the agent's phone
+            "agent": "Local/1001@agents",
+            "outcome": "answered",  # DialEnd ANSWER of the customer leg
+            # Whole seconds measured between events (the capture has no timestamps, the
+            # events here are a millisecond apart): present, where they used to be missing.
+            "wait_seconds": 0,  # the customer waited for nobody: the agent was on the line
+            "ring_seconds": 0,  # the customer's DialBegin → DialEnd ANSWER
+            "talk_seconds": 0,  # the customer's answer → the first hangup
+            "hung_up_by": "customer",  # customers-00000007;2 hangs up first
+            "hangup_cause": 16,
+            "recording": "/var/spool/asterisk/monitor/1796584728.12.wav",
+        }
+    ],
+    "pbx_core_stop_and_login_during_shutdown": [
+        {
+            "linkedid": "1796584881.0",
+            "direction": "inbound",
+            "caller": "13800200007",
+            "dialed": None,
+            "queue": "service",
+            "agents_rung": ["Local/1002@agents/n"],
+            "agent": None,
+            "outcome": "abandoned",  # the caller gave up while `core stop gracefully` waited
+            "wait_seconds": 6,
+            "ring_seconds": None,
+            "talk_seconds": None,
+            "hung_up_by": "customer",
+            "hangup_cause": 16,
+            "recording": None,
+        }
+    ],
+    "pbx_core_stop_and_login_during_shutdown.login": [],
 }
 KEYS = list(EXPECTED["inbound_queue_answered"][0])
 
@@ -113,10 +190,12 @@ def _messages(name: str) -> list[Message]:
 
 
 def _fold(messages: list[Message]) -> list[dict]:
+    """The calls, with messages 1 ms apart as `callcentre ami replay` spaces them (measured
+    durations then round to the same whole seconds)."""
     tracker = CallTracker()
     at = datetime(2026, 11, 23, tzinfo=UTC)
     for message in messages:
-        at += timedelta(milliseconds=10)
+        at += timedelta(milliseconds=1)
         if "Event" in message:
             tracker.feed(message, at)
     return [
@@ -163,6 +242,10 @@ CALL_FIXTURES = [
     "live_call_queries",
     "outbound_callback_dial_bridged",
     "callback_busy",
+    "inbound_answered_first_abandoned",
+    "inbound_joinempty",
+    "callback_agent_first_answered",
+    "pbx_core_stop_and_login_during_shutdown",
 ]
 
 

@@ -291,6 +291,8 @@ class PopService:
             "linkedid": record.linkedid,
             "outcome": record.outcome,
             "talk_seconds": record.talk_seconds,
+            "ring_seconds": record.ring_seconds,
+            "wait_seconds": record.wait_seconds,
             "hung_up_by": record.hung_up_by,
             "answered_by": record.agent_extension,
             "attempt_id": record.attempt_id,

@@ -38,6 +38,7 @@ class QueueOut(BaseModel):
     abandoned: int
     abandoned_within_threshold: int
     timed_out: int
+    no_agent: int  # refused or let go by the queue: nobody was logged in or reachable
     answered_within_threshold: int
     service_level: float | None
     average_speed_of_answer: float | None
@@ -49,6 +50,7 @@ class HourOut(BaseModel):
     hour: int
     answered: int
     abandoned: int
+    no_agent: int
 
 
 class AgentOut(BaseModel):
@@ -262,6 +264,7 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
             abandoned=q.abandoned,
             abandoned_within_threshold=q.abandoned_within_threshold,
             timed_out=q.timed_out,
+            no_agent=q.no_agent,
             answered_within_threshold=q.answered_within_threshold,
             service_level=q.service_level,
             average_speed_of_answer=q.average_speed_of_answer,
@@ -278,7 +281,8 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
         pbx_connected=svc.pbx_connected(),
         queues=queues,
         hours=[
-            HourOut(hour=h.hour, answered=h.answered, abandoned=h.abandoned) for h in figures.hours
+            HourOut(hour=h.hour, answered=h.answered, abandoned=h.abandoned, no_agent=h.no_agent)
+            for h in figures.hours
         ],
         agents=[_agent(row, figures, live) for row in figures.agents],
         campaigns=[

@@ -44,6 +44,7 @@ class Outcome(StrEnum):
     EFFECTIVE = "effective"  # reached, and the customer answered the questions
     NO_ANSWER = "no_answer"
     BUSY = "busy"
+    CONGESTION = "congestion"  # the network or the trunk had no line free: retried like failed
     FAILED = "failed"
     WRONG_PERSON = "wrong_person"
     REFUSED = "refused"

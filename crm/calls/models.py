@@ -23,11 +23,13 @@ class CallOutcome(StrEnum):
     NO_ANSWER = "no_answer"
     CONGESTION = "congestion"
     FAILED = "failed"
+    NO_AGENT = "no_agent"  # the queue refused or let go the caller: nobody logged in/reachable
 
 
 class HungUpBy(StrEnum):
     AGENT = "agent"
     CUSTOMER = "customer"
+    PBX = "pbx"  # the dialplan ended the call (the queue gave up or refused the caller)
 
 
 class Call(TimestampMixin, Base):

@@ -5,9 +5,14 @@ The conventions, stated once here and on the wallboard:
 - A call counts for the queue it waited in, on the day it started (local time).
 - **wait**: from entering the queue until an agent answered, or until the caller left
   (the PBX's hold time when it gave one, else the time since the call started).
-- **offered** = answered + abandoned + timed out: calls still waiting are not offered yet.
-- **answered** counts at the moment of answer, so a call in conversation is already answered.
-- **abandoned**: the caller hung up while waiting; **timed out**: the queue gave up.
+- **offered** = answered + abandoned + timed out + no agent: calls still waiting are not
+  offered yet.
+- **answered**: an agent picked the call up (the call's outcome; the PBX answering the caller
+  to play music before the queue is no answer). It counts at the moment of answer, so a call
+  in conversation is already answered.
+- **abandoned**: the caller hung up while waiting; **timed out**: the queue gave up;
+  **no agent**: the queue refused the caller or let them go because nobody was logged in or
+  reachable (joinempty / leavewhenempty): calls lost for want of staff, which the PBX hung up.
 - **answered within T** (T = 15 s, "3 rings"): answered with wait <= T.
 - **service level** = answered within T / (offered - abandoned within T): a caller who hangs
   up before T has passed is not held against the centre (the usual ACD convention).
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-ABANDONED = "abandoned"
+ANSWERED, ABANDONED, NO_AGENT = "answered", "abandoned", "no_agent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,9 @@ class CallFacts:
 
     @property
     def answered(self) -> bool:
+        """The outcome says so; while the call lasts, an agent's answer does."""
+        if self.outcome is not None:
+            return self.outcome == ANSWERED
         return self.answered_at is not None
 
     @property
@@ -52,12 +60,14 @@ class CallFacts:
         """Seconds in the queue until answered or left; None while still waiting."""
         if self.wait_seconds is not None and self.settled:
             return max(0.0, self.wait_seconds)
-        until = self.answered_at or (self.ended_at if self.outcome is not None else None)
+        until = (self.answered_at if self.answered else None) or (
+            self.ended_at if self.outcome is not None else None
+        )
         return max(0.0, (until - self.started_at).total_seconds()) if until else None
 
     def talk(self, now: datetime) -> float:
         """Seconds of conversation (so far, for a call still going on)."""
-        if self.answered_at is None:
+        if self.answered_at is None or not self.answered:
             return 0.0
         if self.talk_seconds is not None and self.ended_at is not None:
             return max(0.0, self.talk_seconds)
@@ -72,6 +82,7 @@ class QueueStats:
     abandoned: int = 0
     abandoned_within_threshold: int = 0
     timed_out: int = 0
+    no_agent: int = 0
     answered_within_threshold: int = 0
     total_answer_wait: float = 0.0
     longest_wait: float | None = None
@@ -103,6 +114,8 @@ class QueueStats:
         elif call.outcome == ABANDONED:
             self.abandoned += 1
             self.abandoned_within_threshold += wait <= threshold
+        elif call.outcome == NO_AGENT:
+            self.no_agent += 1
         else:
             self.timed_out += 1
 
@@ -123,10 +136,12 @@ class HourCounts:
     hour: int  # 0..23, local
     answered: int = 0
     abandoned: int = 0
+    no_agent: int = 0
 
 
 def calls_per_hour(calls: Iterable[CallFacts], *, day: date, tz: ZoneInfo) -> list[HourCounts]:
-    """Queue calls answered and abandoned in each local hour of `day`, by when they started."""
+    """Queue calls answered, abandoned and lost for want of an agent in each local hour of
+    `day`, by when they started."""
     hours = [HourCounts(hour) for hour in range(24)]
     for call in calls:
         local = call.started_at.astimezone(tz)
@@ -136,6 +151,8 @@ def calls_per_hour(calls: Iterable[CallFacts], *, day: date, tz: ZoneInfo) -> li
             hours[local.hour].answered += 1
         elif call.outcome == ABANDONED:
             hours[local.hour].abandoned += 1
+        elif call.outcome == NO_AGENT:
+            hours[local.hour].no_agent += 1
     return hours
 
 

@@ -59,7 +59,7 @@ class RetryPolicy:
             return at + self.busy_after
         if outcome is Outcome.NO_ANSWER:
             return at + self.no_answer_after
-        if outcome is Outcome.FAILED:
+        if outcome in (Outcome.FAILED, Outcome.CONGESTION):
             return at + self.failed_after
         if outcome is Outcome.CALL_LATER:
             return call_back_at

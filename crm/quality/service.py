@@ -9,13 +9,16 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.callbacks.models import CallbackAttempt
-from crm.calls.models import Call, Direction
+from crm.calls.models import Call, Direction, HungUpBy
 from crm.errors import NotFound
 from crm.quality.models import CallScore
 from crm.quality.rules import CallKind, Scorecard
 from crm.quality.scorecard import CallFacts, ScoreResult, SpokenWord, score
 from crm.transcripts.models import Leg, Transcript
 from crm.transcripts.service import get_transcripts
+
+
+_PARTIES = frozenset({HungUpBy.AGENT, HungUpBy.CUSTOMER})
 
 
 async def call_facts(session: AsyncSession, call: Call) -> CallFacts:
@@ -28,7 +31,8 @@ async def call_facts(session: AsyncSession, call: Call) -> CallFacts:
     return CallFacts(
         kind=CallKind.CALLBACK if is_callback else CallKind.INBOUND,
         ring_seconds=call.ring_seconds,
-        hung_up_by=Leg(call.hung_up_by.value) if call.hung_up_by else None,
+        # An answered call is ended by one of its two parties; "pbx" ends only unanswered ones.
+        hung_up_by=Leg(call.hung_up_by.value) if call.hung_up_by in _PARTIES else None,
     )
 
 

@@ -50,14 +50,20 @@ class EventFilter:
     """The unsolicited events a consumer uses; the others are dropped before being parsed.
 
     Most of a PBX's traffic is of no use to the bridge (VarSet of variables it does not
-    track, Newexten, DeviceStateChange, Cdr...): recognising those from the first line and
-    skipping them is far cheaper than building a Message to throw away. Responses, and events
-    answering one of our actions (they carry an ActionID), always pass.
+    track, Newexten of most applications, DeviceStateChange, Cdr...): recognising those from
+    the frame's text and skipping them is far cheaper than building a Message to throw away.
+    Responses, and events answering one of our actions (they carry an ActionID), always pass.
     """
 
-    def __init__(self, events: Iterable[str], variables: Iterable[str] = ()) -> None:
+    def __init__(
+        self, events: Iterable[str], variables: Iterable[str] = (), applications: Iterable[str] = ()
+    ) -> None:
         self.events = frozenset(events)
-        self.variables = frozenset(variables)  # VarSet passes only for these
+        # Frequent events wanted only for some values of one header.
+        self._only = {
+            "VarSet": ("\r\nVariable: ", frozenset(variables)),
+            "Newexten": ("\r\nApplication: ", frozenset(applications)),
+        }
 
     def wants(self, frame: str) -> bool:
         if not frame.startswith("Event: "):
@@ -65,17 +71,19 @@ class EventFilter:
         end = frame.find("\r\n")
         name = frame[7:end] if end >= 0 else frame[7:]
         if name in self.events:
-            return name != "VarSet" or self._variable(frame) in self.variables
+            only = self._only.get(name)
+            return only is None or _header(frame, only[0]) in only[1]
         return "\nActionID: " in frame
 
-    @staticmethod
-    def _variable(frame: str) -> str | None:
-        start = frame.find("\r\nVariable: ")
-        if start < 0:
-            return None
-        start += len("\r\nVariable: ")
-        end = frame.find("\r\n", start)
-        return frame[start:end] if end >= 0 else frame[start:]
+
+def _header(frame: str, marker: str) -> str | None:
+    """The value of the header that `marker` ("\\r\\nName: ") starts, if the frame has it."""
+    start = frame.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    end = frame.find("\r\n", start)
+    return frame[start:end] if end >= 0 else frame[start:]
 
 
 def parse_frame(frame: str) -> Message | None:

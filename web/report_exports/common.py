@@ -37,6 +37,7 @@ COLORS = {
     "within": "#2e7d32",
     "later": "#f9a825",
     "abandoned": "#c62828",
+    "no_agent": "#7c3aed",
     "rate": "#1565c0",
     "points": "#6a1b9a",
 }

@@ -36,6 +36,7 @@ def _hour_cells(stats: QueueStats) -> list[Cell]:
         stats.offered,
         stats.answered,
         stats.abandoned,
+        stats.no_agent,
         stats.answered_within_threshold,
         service_level(stats),
         stats.average_speed_of_answer,
@@ -51,6 +52,7 @@ def daily_document(report: DailyReport) -> Document:
         Fact("offered", Msg("reports.f.offered"), queues.offered),
         Fact("answered", Msg("reports.f.answered"), queues.answered),
         Fact("abandoned", Msg("reports.f.abandoned"), queues.abandoned),
+        Fact("no_agent", Msg("reports.f.no_agent"), queues.no_agent),
         Fact(
             "within_rate", Msg("reports.f.within_rate", limit), service_level(queues), Kind.PERCENT
         ),
@@ -86,6 +88,12 @@ def daily_document(report: DailyReport) -> Document:
                 "calls",
                 COLORS["abandoned"],
             ),
+            Series(
+                Msg("reports.s.no_agent"),
+                [t.no_agent for t in by_hour],
+                "calls",
+                COLORS["no_agent"],
+            ),
         ],
     )
     hour_table = Table(
@@ -96,6 +104,7 @@ def daily_document(report: DailyReport) -> Document:
             col("offered", Kind.COUNT),
             col("answered", Kind.COUNT),
             col("abandoned", Kind.COUNT),
+            col("no_agent", Kind.COUNT),
             Column(Msg("reports.col.within", limit), Kind.COUNT),
             col("within_rate", Kind.PERCENT),
             col("asa", Kind.SECONDS),

@@ -9,6 +9,7 @@ const STATE_COLOURS = { on_call: "#1d5fd1", ready: "#15803d", wrapup: "#a55a00",
                         paused: "#8592a3", logged_out: "#d5dae1" };
 const ANSWERED = "#15803d";
 const ABANDONED = "#c42020";
+const NO_AGENT = "#7c3aed"; // lost for want of an agent: the staffing, not the caller
 // The hotline's day, always on the axis; earlier or later hours appear when they had calls.
 const FIRST_HOUR = 8;
 const LAST_HOUR = 20;
@@ -36,7 +37,7 @@ function stateLabel(state) {
 
 /** The hours worth showing: the working day, widened to the hour now and any hour with calls. */
 export function shownHours(hours, currentHour) {
-  const active = hours.filter((h) => h.answered || h.abandoned).map((h) => h.hour);
+  const active = hours.filter((h) => h.answered || h.abandoned || h.no_agent).map((h) => h.hour);
   const from = Math.min(FIRST_HOUR, ...active, currentHour);
   const to = Math.max(LAST_HOUR, ...active, currentHour);
   return hours.filter((h) => h.hour >= from && h.hour <= to);
@@ -71,12 +72,14 @@ export class WallboardCharts {
     const labels = hours.map((h) => `${String(h.hour).padStart(2, "0")}:00`);
     const answered = hours.map((h) => h.answered);
     const abandoned = hours.map((h) => h.abandoned);
+    const noAgent = hours.map((h) => h.no_agent);
     if (!this.hours) {
       this.hours = new Chart(this.hoursCanvas, {
         type: "bar",
         data: { labels, datasets: [
           { label: t("wallboard.fig.answered"), data: answered, backgroundColor: ANSWERED },
-          { label: t("wallboard.fig.abandoned"), data: abandoned, backgroundColor: ABANDONED }] },
+          { label: t("wallboard.fig.abandoned"), data: abandoned, backgroundColor: ABANDONED },
+          { label: t("wallboard.fig.no_agent"), data: noAgent, backgroundColor: NO_AGENT }] },
         options: { responsive: true, maintainAspectRatio: false, animation: false,
                    scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true,
                                                          ticks: { precision: 0 } } },
@@ -87,6 +90,7 @@ export class WallboardCharts {
     this.hours.data.labels = labels;
     this.hours.data.datasets[0].data = answered;
     this.hours.data.datasets[1].data = abandoned;
+    this.hours.data.datasets[2].data = noAgent;
     this.hours.update("none");
   }
 
@@ -110,6 +114,7 @@ export class WallboardCharts {
     if (this.hours) {
       this.hours.data.datasets[0].label = t("wallboard.fig.answered");
       this.hours.data.datasets[1].label = t("wallboard.fig.abandoned");
+      this.hours.data.datasets[2].label = t("wallboard.fig.no_agent");
       this.hours.update("none");
     }
     if (this.states) {

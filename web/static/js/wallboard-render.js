@@ -49,6 +49,7 @@ function queueTile(q, threshold) {
       figure("offered", "wallboard.fig.offered", q.offered),
       figure("answered", "wallboard.fig.answered", q.answered),
       figure("abandoned", "wallboard.fig.abandoned", q.abandoned),
+      figure("no_agent", "wallboard.fig.no_agent", q.no_agent),
       h("div", { class: ["wb-figure", slClass(q.service_level)],
                  dataset: { figure: "service_level" } },
         h("span", { class: "wb-figure-value mono" }, percent(q.service_level)),
@@ -156,7 +157,8 @@ export function renderWork(root, snapshot) {
   "wallboard.nothing_late");
 }
 
-const DEFINITIONS = ["waiting", "offered", "answered", "abandoned", "wait", "service_level",
+const DEFINITIONS = ["waiting", "offered", "answered", "abandoned", "no_agent", "wait",
+                     "service_level",
                      "asa", "abandon_rate", "longest_wait", "handled", "talk", "wrapup",
                      "in_state", "complaints", "repairs", "projects"];
 

@@ -1,0 +1,288 @@
+"""What a real Asterisk 22.10.1 running our own dialplan showed (the shared captures), and what
+the product must conclude from it: a call is answered when an agent answers it, calls lost for
+want of an agent are the PBX's doing, an answered callback has its times, a call that never
+connected has nothing to record or transcribe.
+
+Where a scenario was not captured as such (a queue timeout, congestion, a no-answer, a number
+the PBX cannot even dial), the nearest capture is rewritten the way Asterisk would have sent
+it, header by header, and the rewrite is named in the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from panoramisk.message import Message
+from sqlalchemy import select
+
+from crm.callbacks.models import Outcome
+from crm.calls.models import Call
+from crm.calls.stats import CallFacts, queue_stats
+from crm.db import Database
+from crm.transcripts.models import TranscriptionJob
+from telephony.ami.framing import read_capture
+from telephony.attempt_outcomes import attempt_outcome
+from telephony.call_store import CallStore
+from telephony.events import CallEnded, CallRecord
+from telephony.tracker import CallTracker
+from tests.conftest import FIXTURES
+
+START = datetime(2026, 12, 6, 11, 18, tzinfo=UTC)
+INBOUND = [
+    "inbound_queue_answered",
+    "inbound_answered_first_abandoned",
+    "inbound_joinempty",
+    "pbx_core_stop_and_login_during_shutdown",
+]
+CALLS = [*INBOUND, "live_call_queries", "outbound_callback_dial_bridged", "callback_busy",
+         "callback_agent_first_answered"]  # fmt: skip
+
+
+def _messages(name: str) -> list[Message]:
+    return list(read_capture((FIXTURES / f"{name}.txt").read_bytes()))
+
+
+Timeline = list[tuple[Callable[[Message], bool], float]]
+
+
+def _fold(messages: list[Message], timeline: Timeline = ()) -> tuple[list[CallRecord], list]:
+    """The tracker's calls and events, messages 1 ms apart, except that the first message
+    matching each (predicate, seconds) of the timeline arrives that many seconds after START
+    (the capture has no timestamps; the fixtures README gives the scenario's real times)."""
+    tracker, events = CallTracker(), []
+    at, pending = START, list(timeline)
+    for message in messages:
+        at += timedelta(milliseconds=1)
+        if pending and pending[0][0](message):
+            at = max(at, START + timedelta(seconds=pending.pop(0)[1]))
+        if "Event" in message:
+            events += tracker.feed(message, at)
+    assert not pending, "the timeline names an event the capture lacks"
+    return tracker.recent_calls() + tracker.live_calls(), events
+
+
+def _record(messages: list[Message], timeline: Timeline = ()) -> CallRecord:
+    [record], _ = _fold(messages, timeline)
+    return record
+
+
+def _is(event: str, **headers: str) -> Callable[[Message], bool]:
+    return lambda m: m.get("Event") == event and all(m.get(k) == v for k, v in headers.items())
+
+
+def _rewritten(name: str, **changes: dict[str, str]) -> list[Message]:
+    """The capture with some headers replaced: {header: {old value: new value}}."""
+    out = []
+    for message in _messages(name):
+        data = dict(message)
+        for header, mapping in changes.items():
+            if data.get(header) in mapping:
+                data[header] = mapping[data[header]]
+        out.append(Message(data))
+    return out
+
+
+# -- 1. answered means an agent answered --------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_a_call_is_answered_only_when_an_agent_and_the_customer_are_connected(name: str) -> None:
+    for record in _fold(_messages(name))[0]:
+        answered = record.outcome == "answered"
+        assert (record.answered_at is not None) == answered, record
+        assert (record.talk_seconds is not None) == answered, record
+        if not answered:  # MixMonitor(b) wrote header-only files: nothing is kept
+            assert (record.recording, record.recording_agent, record.recording_customer) == (
+                None, None, None,
+            )  # fmt: skip
+
+
+def test_the_wallboard_counts_the_captured_calls_as_they_ended() -> None:
+    """One answered, two abandoned, one refused for want of an agent: the wallboard once said
+    answered 4, abandoned 0, service level 100%."""
+    facts = []
+    for name in INBOUND:
+        for r in _fold(_messages(name))[0]:
+            facts.append(
+                CallFacts(
+                    r.linkedid,
+                    r.started_at,
+                    queue=r.queue,
+                    answered_at=r.answered_at,
+                    ended_at=r.ended_at,
+                    outcome=r.outcome,
+                    wait_seconds=r.wait_seconds,
+                    talk_seconds=r.talk_seconds,
+                )
+            )
+    [service] = queue_stats(facts, threshold_seconds=15)
+    assert (service.queue, service.offered, service.answered, service.abandoned) == (
+        "service", 4, 1, 2,
+    )  # fmt: skip
+    assert (service.no_agent, service.timed_out) == (1, 0)
+    # answered within 15 s / (offered − abandoned within 15 s) = 1 / (4 − 2)
+    assert service.service_level == 50.0
+    assert service.abandon_rate == 50.0
+
+
+def test_statistics_follow_the_outcome_even_for_rows_stored_before_the_fix() -> None:
+    """Rows written by the old tracker carry the PBX's Answer() as `answered_at`."""
+    old = CallFacts("x", START, queue="service", answered_at=START, ended_at=START,
+                    outcome="abandoned", wait_seconds=6)  # fmt: skip
+    [stats] = queue_stats([old], threshold_seconds=15)
+    assert (stats.answered, stats.abandoned) == (0, 1)
+    assert old.talk(START) == 0.0
+
+
+# -- 4. an answered agent-first callback has its times --------------------------------------
+
+CALLBACK_TIMES: Timeline = [
+    # The fixtures README: the agent answers, the customer answers after ~3 s, talks ~15 s.
+    (_is("Newchannel", Channel="Local/13911150015@customers-00000007;1"), 2.0),
+    (_is("DialEnd", DestChannel="Local/13911150015@customers-00000007;1", DialStatus="ANSWER"),
+     5.0),
+    (_is("SoftHangupRequest", Channel="Local/13911150015@customers-00000007;2"), 20.0),
+]  # fmt: skip
+
+
+def test_an_answered_agent_first_callback_has_its_talk_ring_and_wait_times() -> None:
+    records, events = _fold(_messages("callback_agent_first_answered"), CALLBACK_TIMES)
+    [record] = records
+    assert (record.outcome, record.hung_up_by) == ("answered", "customer")
+    assert record.answered_at == START + timedelta(seconds=5)  # the customer picked up
+    assert (record.talk_seconds, record.ring_seconds, record.wait_seconds) == (15.0, 3.0, 0.0)
+    [ended] = [e for e in events if isinstance(e, CallEnded)]
+    assert ended.record.talk_seconds == 15.0  # what the websocket's `ended` message carries
+
+
+# -- 5. a call that never connected has no recording and no transcription job -------------
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+async def test_only_connected_calls_are_stored_with_recordings_and_queued(db: Database) -> None:
+    store = CallStore(db, pbx_id="default")
+    records = [r for name in CALLS for r in _fold(_messages(name))[0]]
+    await store.write(records)
+    async with db.session() as session:
+        calls = {c.linkedid: c for c in await session.scalars(select(Call))}
+        queued = set(
+            await session.scalars(
+                select(Call.linkedid).join(TranscriptionJob, TranscriptionJob.call_id == Call.id)
+            )
+        )
+    answered = {r.linkedid for r in records if r.outcome == "answered"}
+    recorded_legs = {k for k, c in calls.items() if c.recording_agent or c.recording_customer}
+    assert queued == recorded_legs & answered == {"1796584728.12"}
+    for linkedid, call in calls.items():
+        if linkedid not in answered:
+            assert (call.answered_at, call.recording, call.recording_agent) == (None,) * 3
+
+
+# -- 6. nobody logged in: the PBX refused the caller ---------------------------------------
+
+
+def test_nobody_staffed_is_a_call_lost_for_want_of_an_agent_hung_up_by_the_pbx() -> None:
+    record = _record(_messages("inbound_joinempty"))
+    assert (record.outcome, record.hung_up_by, record.queue) == ("no_agent", "pbx", "service")
+    assert record.wait_seconds == 0.0 and record.agents_rung == ()
+
+
+def test_a_queue_timeout_is_not_an_abandon() -> None:
+    """Rewrite: the queue gave up at its timeout. Asterisk still sends QueueCallerAbandon
+    (queue_log EXITWITHTIMEOUT), then QUEUESTATUS=TIMEOUT, and the dialplan hangs up."""
+    messages = _messages("inbound_answered_first_abandoned")
+    leave = next(i for i, m in enumerate(messages) if m.get("Event") == "QueueCallerLeave")
+    caller = messages[leave]
+    messages.insert(
+        leave + 1,
+        Message(
+            {
+                "Event": "VarSet",
+                "Channel": caller["Channel"],
+                "Uniqueid": caller["Uniqueid"],
+                "Linkedid": caller["Linkedid"],
+                "Variable": "QUEUESTATUS",
+                "Value": "TIMEOUT",
+            }
+        ),
+    )
+    record = _record(messages)
+    assert (record.outcome, record.hung_up_by, record.wait_seconds) == ("no_answer", "pbx", 6)
+    assert record.answered_at is None
+
+
+# -- 7. the smaller ones --------------------------------------------------------------------
+
+
+def test_congestion_is_its_own_attempt_outcome_with_its_cause() -> None:
+    """Rewrite of callback_busy: the network said congestion instead of busy."""
+    messages = _rewritten(
+        "callback_busy",
+        DialStatus={"BUSY": "CONGESTION"},
+        Reason={"5": "8"},
+        Cause={"17": "34"},
+        ChannelStateDesc={"Busy": "Up"},
+    )
+    record = _record(messages)
+    assert (record.outcome, record.hangup_cause) == ("congestion", 34)
+    assert attempt_outcome(_with_attempt(record)) is Outcome.CONGESTION
+
+
+def test_a_no_answer_reports_the_no_answer_cause() -> None:
+    """Rewrite of callback_busy: the customer's phone rang out (a cancelled Local leg says
+    cause 0 on both halves; the dial status says no answer)."""
+    messages = _rewritten(
+        "callback_busy", DialStatus={"BUSY": "NOANSWER"}, Reason={"5": "3"}, Cause={"17": "0"}
+    )
+    record = _record(messages)
+    assert (record.outcome, record.hangup_cause) == ("no_answer", 19)
+    assert attempt_outcome(_with_attempt(record)) is Outcome.NO_ANSWER
+
+
+def test_a_number_the_pbx_cannot_dial_still_names_the_number() -> None:
+    """Rewrite of callback_agent_first_answered: Dial() could not even create the customer's
+    channel (no DialBegin, no customer legs, no bridge); the agent's leg hangs up."""
+    customer = "Local/13911150015@customers-00000007"
+    messages = [
+        m
+        for m in _messages("callback_agent_first_answered")
+        if not str(m.get("Channel", "")).startswith(customer)
+        and not str(m.get("DestChannel", "")).startswith(customer)
+        and m.get("Event") not in ("BridgeCreate", "BridgeEnter", "BridgeLeave", "BridgeDestroy")
+    ]
+    record = _record(messages)
+    assert (record.dialed, record.customer_number) == ("13911150015", "13911150015")
+    assert record.outcome == "failed" and record.answered_at is None
+
+
+def test_a_failed_originate_without_a_channel_names_the_number_it_was_for() -> None:
+    """Agent first, the number is the Originate's Exten; customer first, the dial string's."""
+    tracker = CallTracker()
+    for channel, exten, number in (
+        ("PJSIP/1001", "13911150015", "13911150015"),
+        ("PJSIP/13700137000@carrier", "s", "13700137000"),
+    ):
+        [*_, ended] = tracker.feed(
+            Message(
+                {
+                    "Event": "OriginateResponse",
+                    "Response": "Failure",
+                    "ActionID": f"x-{number}",
+                    "Channel": channel,
+                    "Context": "callback",
+                    "Exten": exten,
+                    "Reason": "0",
+                    "Uniqueid": "<unknown>",
+                }
+            ),
+            START,
+        )
+        assert isinstance(ended, CallEnded)
+        assert (ended.record.dialed, ended.record.outcome) == (number, "failed")
+
+
+def _with_attempt(record: CallRecord) -> CallRecord:
+    return replace(record, attempt_id=7)
