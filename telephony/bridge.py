@@ -154,8 +154,9 @@ class Bridge:
     async def _connect_forever(self) -> None:
         try:
             await self.client.run()
-        except AmiError as exc:  # bad credentials: stop trying, say so in /healthz
+        except AmiError as exc:  # bad credentials: stop trying, say so in /healthz and metrics
             self.fatal = str(exc)
+            log.critical("the PBX bridge has stopped: %s; restart the server once fixed", exc)
 
     # -- input: runs inside panoramisk's read loop, must not block ------------------------
 
@@ -230,6 +231,13 @@ class Bridge:
         self.events_processed += 1
         self.last_event_at = item.at
         name = item.message.get("Event")
+        if name == "Shutdown":  # the socket closes next; the client reconnects when it can
+            log.warning(
+                "the PBX announced its shutdown (%s, restart: %s)",
+                item.message.get("Shutdown"),
+                item.message.get("Restart"),
+            )
+            return
         if name in MEMBER_EVENTS:
             member = self.queue_members.apply(item.message)
             if member is not None:
@@ -370,6 +378,8 @@ class Bridge:
     def health(self) -> dict[str, Any]:
         return {
             "connected": self.client.connected,
+            # True when the bridge gave up for good (the PBX refused our credentials).
+            "stopped": self.fatal is not None,
             "pbx": f"{self.settings.ami_host}:{self.settings.ami_port}",
             "error": self.fatal or self.client.last_error,
             "live_calls": len(self.tracker.live_calls()),

@@ -62,6 +62,81 @@ async def test_bad_secret_is_a_clear_error_and_never_retried(peer: ScriptedAmi) 
     assert peer.connections == 1
 
 
+def _refusal_during_shutdown() -> dict[str, str]:
+    """The login answer of a real Asterisk 22 that is shutting down (the capture's)."""
+    [answer, _] = read_capture(
+        (FIXTURES / "pbx_core_stop_and_login_during_shutdown.login.txt").read_bytes()
+    )
+    assert answer["Message"] == "Asterisk is shutting down"
+    return {k: str(v) for k, v in answer.items() if k != "content"}
+
+
+async def test_login_refused_while_asterisk_shuts_down_is_retried(peer: ScriptedAmi) -> None:
+    peer.login_refusals = [_refusal_during_shutdown(), _refusal_during_shutdown()]
+    client = _client(peer.port)
+    errors: list[str | None] = []
+    task = asyncio.create_task(client.run())
+    await until(lambda: errors.append(client.last_error) or client.connected, timeout=5)
+    assert peer.connections == 3 and not task.done()
+    assert any(e and "Asterisk is shutting down" in e for e in errors)
+    assert client.last_error is None
+    await client.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_only_a_definite_authentication_failure_stops_the_client() -> None:
+    for message, definite in (
+        ("Authentication failed", True),
+        ("Asterisk is shutting down", False),
+        ("Permission denied", False),
+        ("", False),
+    ):
+        server = ScriptedAmi(login_refusals=[{"Response": "Error", "Message": message}])
+        port = await server.start()
+        client = _client(port)
+        task = asyncio.create_task(client.run())
+        try:
+            if definite:
+                with pytest.raises(AmiAuthenticationError):
+                    await asyncio.wait_for(task, 5)
+            else:
+                await until(lambda client=client: client.connected, timeout=5)
+                assert server.connections == 2, message
+        finally:
+            await client.close()
+            await asyncio.gather(task, return_exceptions=True)
+            await server.stop()
+
+
+async def test_pbx_closing_the_socket_is_reported_at_once(peer: ScriptedAmi) -> None:
+    """Asterisk closes the connection (restart, crash): the listener hears of it without
+    waiting for the watchdog's next Ping."""
+    changes: list[str] = []
+
+    async def connected() -> None:
+        changes.append("connected")
+
+    client = AmiClient(
+        AmiEndpoint("127.0.0.1", peer.port, "callcentre", SecretStr("test")),
+        on_event=lambda _: None,
+        on_connected=connected,
+        on_disconnected=lambda reason: changes.append(f"disconnected: {reason}"),
+        ping_interval=60.0,  # the watchdog cannot be what notices
+        backoff_min=5.0,
+        backoff_max=5.0,
+    )
+    task = asyncio.create_task(client.run())
+    await until(lambda: changes == ["connected"])
+    started = time.monotonic()
+    for writer in peer.writers:
+        writer.close()
+    await until(lambda: len(changes) == 2, timeout=2)
+    assert time.monotonic() - started < 1.0
+    assert changes[1].startswith("disconnected: ") and "closed" in changes[1]
+    await client.close()
+    await asyncio.wait_for(task, 2)
+
+
 async def test_login_sends_credentials_and_events_on(peer: ScriptedAmi) -> None:
     events: list[Message] = []
     client = _client(peer.port, events)

@@ -96,6 +96,7 @@ def create_app(
             svc.bridge = Bridge(settings, db, bridge_bus, clock=svc.clock)
             svc.metrics.watch(svc.bridge.health)
             app.state.health_probes["pbx"] = svc.bridge.health
+            app.state.runs_bridge = True
         tasks: list[asyncio.Task[Any]] = []
         if cluster is not None:
             svc.events = cluster.events
@@ -211,6 +212,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = db
     app.state.health_probes = {}
+    app.state.runs_bridge = False  # set when the lifespan starts this process's bridge
     errors.install(app)
     for module in (
         health,

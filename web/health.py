@@ -36,10 +36,22 @@ async def database_health(request: Request) -> dict[str, Any]:
     return health
 
 
+def pbx_verdict(pbx: dict[str, Any] | None) -> str:
+    """ok, degraded (disconnected, reconnecting) or error (the bridge gave up for good)."""
+    if pbx is None or pbx.get("connected"):
+        return "ok"
+    return "error" if pbx.get("stopped") else "degraded"
+
+
 @router.get("/healthz", tags=["health"])
 async def healthz(request: Request) -> JSONResponse:
+    """200 when this process can do its job. A process that runs the PBX bridge cannot without
+    the PBX: 503 then, so a load balancer or a monitor sees it; a web process only degrades."""
     db = await database_health(request)
-    body: dict[str, Any] = {"status": "ok" if db["ok"] else "error", "database": db}
+    body: dict[str, Any] = {"database": db}
     for name, probe in request.app.state.health_probes.items():
         body[name] = probe()
-    return JSONResponse(body, status_code=200 if db["ok"] else 503)
+    pbx = pbx_verdict(body.get("pbx"))
+    status = "error" if not db["ok"] else pbx
+    healthy = db["ok"] and (pbx == "ok" or not request.app.state.runs_bridge)
+    return JSONResponse({"status": status, **body}, status_code=200 if healthy else 503)

@@ -46,6 +46,15 @@ class AmiConnectionError(AmiError):
     pass
 
 
+class AmiLoginRefused(AmiConnectionError):
+    """The PBX refused the login for another reason than the credentials (Asterisk shutting
+    down, an ACL, too many sessions): a moment later it may accept, so it is retried."""
+
+
+# The one answer that means the credentials themselves are wrong (main/manager.c, Asterisk 22).
+AUTHENTICATION_FAILED = "Authentication failed"
+
+
 class AmiActionTimeout(AmiError):
     pass
 
@@ -208,6 +217,7 @@ class AmiClient:
         self._manager: _Manager | None = None
         self._lost = asyncio.Event()
         self._closing = False
+        self._closed = asyncio.Event()
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:8]
         self.connected = False
@@ -217,9 +227,11 @@ class AmiClient:
     # -- life cycle ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Stay connected until `close()`; raises AmiAuthenticationError, never retries it."""
+        """Stay connected until `close()`. Only wrong credentials end it (AmiAuthenticationError,
+        never retried); any other failure, a refused login included, backs off and retries."""
         delay = self.backoff_min
         while not self._closing:
+            announced = False  # on_connected ran: on_disconnected must follow, however it ends
             try:
                 await self._connect()
                 delay = self.backoff_min
@@ -227,6 +239,7 @@ class AmiClient:
                 self.connections += 1
                 self.last_error = None
                 log.info("AMI connected to %s", self.endpoint)
+                announced = True
                 if self._on_connected is not None:
                     await self._on_connected()
                 await self._watch()
@@ -239,19 +252,22 @@ class AmiClient:
                 if not self._closing:
                     log.warning("AMI connection to %s: %s", self.endpoint, self.last_error)
             finally:
-                was_connected = self.connected
+                # The PBX closing the socket clears `connected` before we get here: whether
+                # the rest of the system was told "connected" is what decides.
                 self._teardown()
-                if was_connected and self._on_disconnected is not None:
+                if announced and self._on_disconnected is not None:
                     self._on_disconnected(self.last_error or "closed")
             if self._closing:
                 break
             pause = self._rng.uniform(delay / 2, delay)
             log.info("AMI reconnecting to %s in %.1f s", self.endpoint, pause)
-            await asyncio.sleep(pause)
+            with contextlib.suppress(TimeoutError):  # close() ends the pause at once
+                await asyncio.wait_for(self._closed.wait(), pause)
             delay = min(delay * 2, self.backoff_max)
 
     async def close(self) -> None:
         self._closing = True
+        self._closed.set()
         manager = self._manager
         if manager is not None and manager.protocol is not None and self.connected:
             with contextlib.suppress(AmiError):
@@ -293,7 +309,9 @@ class AmiClient:
             _require_connected=False,
         )
         if not response.success:
-            reason = response.get("Message") or "refused"
+            reason = str(response.get("Message") or "refused")
+            if reason.strip().rstrip(".").lower() != AUTHENTICATION_FAILED.lower():
+                raise AmiLoginRefused(f"the PBX refused the login: {reason}")
             raise AmiAuthenticationError(
                 f"AMI login to {self.endpoint.host}:{self.endpoint.port} as "
                 f"{self.endpoint.username!r} failed: {reason}; check CALLCENTRE_AMI_USER and "

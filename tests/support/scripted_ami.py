@@ -31,6 +31,8 @@ class ScriptedAmi:
     silent_after_login: bool = False
     close_after_login: bool = False
     replies: dict[str, Reply] = field(default_factory=dict)
+    # Answers to the first logins, in turn, whatever the secret (e.g. a capture's refusal).
+    login_refusals: list[dict[str, str]] = field(default_factory=list)
     received: list[dict[str, str]] = field(default_factory=list)
     connections: int = 0
     writers: list[asyncio.StreamWriter] = field(default_factory=list)
@@ -63,7 +65,10 @@ class ScriptedAmi:
                 if silent:
                     continue
                 name, action_id = action.get("Action", ""), action.get("ActionID", "")
-                if name == "Login":
+                if name == "Login" and self.login_refusals:
+                    refusal = {**self.login_refusals.pop(0), "ActionID": action_id}
+                    writer.write(frame(**refusal))
+                elif name == "Login":
                     if action.get("Secret") != self.secret:
                         writer.write(
                             frame(
