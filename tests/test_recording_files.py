@@ -27,9 +27,10 @@ from crm.transcripts.flows import on_call_ended
 from crm.transcripts.models import JobStatus, TranscriptionJob
 from crm.transcripts.service import get_job
 from telephony.recordings.errors import RecordingFetchError, RecordingNotFound, RecordingRefused
-from telephony.recordings.fetch import RecordingFetcher, wav_unfinished
+from telephony.recordings.fetch import RecordingFetcher
 from telephony.recordings.files import RecordingFiles
 from telephony.recordings.paths import recording_subpath
+from telephony.recordings.wav_header import wav_unfinished
 from telephony.speech.recognizer import Transcript as Heard
 from telephony.speech.recognizer import Word
 from telephony.speech.worker import run_transcription_worker
@@ -197,6 +198,20 @@ def test_a_symbolic_link_out_of_the_directory_is_refused(tmp_path: Path) -> None
     with pytest.raises(RecordingRefused, match="symbolic link"):
         files.find(f"{MONITOR}/2026/secret.wav")
     assert not files.obtainable(f"{MONITOR}/2026/secret.wav")
+
+
+def test_a_copy_taken_while_the_pbx_was_still_recording_is_not_handed_out(
+    tmp_path: Path,
+) -> None:
+    """rsync or a mount may show a WAV before Asterisk has filled in its sizes."""
+    tone(tmp_path / "live.wav", 1.0, 1000)
+    whole = (tmp_path / "live.wav").read_bytes()
+    (tmp_path / "live.wav").write_bytes(whole[:4] + bytes(4) + whole[8:])
+    files = RecordingFiles(tmp_path)
+    with pytest.raises(RecordingNotFound, match="still being written"):
+        files.find(f"{MONITOR}/live.wav")
+    (tmp_path / "live.wav").write_bytes(whole)  # the next copy is complete
+    assert files.find(f"{MONITOR}/live.wav") == tmp_path / "live.wav"
 
 
 def test_a_custom_pbx_directory_is_mapped(tmp_path: Path) -> None:

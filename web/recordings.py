@@ -16,7 +16,12 @@ from fastapi.responses import FileResponse
 from crm.audit import service as audit
 from crm.calls.models import Call
 from crm.users.models import Role
-from telephony.recordings.errors import RecordingError, RecordingNotFound, RecordingRefused
+from telephony.recordings.errors import (
+    RecordingError,
+    RecordingFetchError,
+    RecordingNotFound,
+    RecordingRefused,
+)
 from telephony.recordings.files import RecordingFiles
 from web.auth import Caller, require
 from web.services import Services, services
@@ -94,11 +99,17 @@ def _unavailable(call: Call, exc: RecordingError) -> HTTPException:
             "recording_refused",
             "the PBX reported a path for this recording that is never served; see the log",
         )
-    else:
+    elif isinstance(exc, RecordingFetchError):
         status, code, message = (
             502,
             "recording_fetch_failed",
             "the recording could not be fetched from the PBX; try again later",
+        )
+    else:
+        status, code, message = (
+            500,
+            "recording_unreadable",
+            "the recording cannot be read on the server; see the log",
         )
     return HTTPException(status, [{"field": None, "code": code, "message": message}])
 

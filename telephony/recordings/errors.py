@@ -19,3 +19,7 @@ class RecordingNotFound(RecordingError):
 class RecordingFetchError(RecordingError):
     """The PBX could not be asked (unreachable, refused the credentials, too slow, file too
     large). Worth retrying once the cause is fixed."""
+
+
+class RecordingUnreadable(RecordingError):
+    """The file is here but this process cannot read it (permissions, a broken mount)."""

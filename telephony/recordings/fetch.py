@@ -4,11 +4,11 @@ read-only over HTTP(S) (e.g. nginx with basic auth, see asterisk-conf/README.md)
 One GET per file, on first use: the file goes to a temporary name beside its place under the
 server's recordings directory and is renamed into place only once complete, so a reader never
 sees half a file and two processes fetching the same file at once both end with a whole one.
-A WAV the PBX is still writing (Asterisk fills in its RIFF sizes when the recording stops) is
-not kept. No retries here: the caller's own retries (the transcription job's attempts, the
-reviewer pressing play again) are the right pace. Credentials never appear in URLs, messages
-or logs; redirects are not followed (they would carry the credentials elsewhere); proxies
-from the environment are not used (the PBX is on the call centre's own network).
+A WAV the PBX is still writing (`wav_header`) is not kept. No retries here: the caller's
+own retries (the transcription job's attempts, the reviewer pressing play again) are the
+right pace. Credentials never appear in URLs, messages or logs; redirects are not followed
+(they would carry the credentials elsewhere); proxies from the environment are not used (the
+PBX is on the call centre's own network).
 """
 
 from __future__ import annotations
@@ -28,25 +28,15 @@ from typing import IO
 from urllib.parse import quote
 
 from telephony.recordings.errors import RecordingFetchError, RecordingNotFound
+from telephony.recordings.wav_header import HEADER_BYTES, wav_unfinished
 
 log = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
-_WAV_HEADER = 12  # "RIFF", the RIFF size, "WAVE"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: object, **kwargs: object) -> None:
         return None  # the 3xx becomes an HTTPError
-
-
-def wav_unfinished(header: bytes, size: int) -> bool:
-    """Whether a RIFF file is still being written: Asterisk writes the sizes as 0 and fills
-    them in when the recording stops; a size beyond the file means it was cut short. Other
-    formats cannot tell, and count as finished."""
-    if len(header) < 8 or header[:4] != b"RIFF":
-        return False
-    riff_size = int.from_bytes(header[4:8], "little")
-    return riff_size == 0 or riff_size + 8 > size
 
 
 class RecordingFetcher:
@@ -136,7 +126,7 @@ class RecordingFetcher:
                     f"recording at {url}: the transfer stopped after {size} of {expected} bytes"
                 )
             with partial.open("rb") as written:
-                header = written.read(_WAV_HEADER)
+                header = written.read(HEADER_BYTES)
             if wav_unfinished(header, size):
                 raise RecordingNotFound(
                     f"recording at {url} is still being recorded on the PBX (its WAV header "

@@ -5,7 +5,8 @@ Found under the server's recordings directory at the sub-path `recording_subpath
 (see `telephony.recordings.paths` for the order and what is refused); when it is not there
 and a fetch URL is configured, fetched from the PBX into that very place first, so the next
 reader finds it like a copied or mounted file. The file is only ever read inside the
-recordings directory, even through symbolic links.
+recordings directory, even through symbolic links, and a WAV still being written (a copy
+taken mid-call by rsync or seen through a mount) is not handed out.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ import threading
 from pathlib import Path, PurePosixPath
 
 from crm.settings import Settings
-from telephony.recordings.errors import RecordingError, RecordingNotFound, RecordingRefused
+from telephony.recordings.errors import (
+    RecordingError,
+    RecordingNotFound,
+    RecordingRefused,
+    RecordingUnreadable,
+)
 from telephony.recordings.fetch import RecordingFetcher
 from telephony.recordings.paths import recording_subpath
+from telephony.recordings.wav_header import HEADER_BYTES, wav_unfinished
 
 DEFAULT_PBX_DIR = "/var/spool/asterisk/monitor"
 _LOCK_STRIPES = 64
@@ -64,7 +71,7 @@ class RecordingFiles:
         subpath = self.subpath(stored)
         local = self._inside(subpath)
         if local.is_file():
-            return local
+            return self._finished(local, stored)
         if self.fetcher is None:
             raise RecordingNotFound(
                 f"recording {stored} not found (looked at {local}); the PBX's recordings "
@@ -86,6 +93,24 @@ class RecordingFiles:
         except RecordingError:
             return False
         return self.fetcher is not None or local.is_file()
+
+    @staticmethod
+    def _finished(local: Path, stored: str) -> Path:
+        """The file, unless it is a WAV still being recorded (or a copy taken meanwhile)."""
+        try:
+            with local.open("rb") as file:
+                header = file.read(HEADER_BYTES)
+            size = local.stat().st_size
+        except OSError as exc:
+            raise RecordingUnreadable(
+                f"recording {stored} cannot be read at {local}: {exc.strerror or exc}"
+            ) from None
+        if wav_unfinished(header, size):
+            raise RecordingNotFound(
+                f"recording {stored} is still being written (its WAV header is not final "
+                f"yet, at {local}); try again once the call has ended and the copy is complete"
+            )
+        return local
 
     def _root(self) -> Path:
         return self.directory.resolve()
