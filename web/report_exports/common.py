@@ -30,6 +30,7 @@ COLORS = {
     "unsatisfied": "#c62828",
     "no_answer": "#90a4ae",
     "busy": "#ffb74d",
+    "congestion": "#a1887f",
     "failed": "#8d6e63",
     "wrong_person": "#7e57c2",
     "refused": "#e57373",

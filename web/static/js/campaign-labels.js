@@ -33,7 +33,7 @@ export const COUNTERS = ["due", "dialing", "reached", "effective", "satisfied", 
   "unreachable"];
 
 export const OUTCOME_KIND = { effective: "good", refused: "bad", wrong_person: "warn",
-  call_later: "info", busy: "warn", no_answer: "muted", failed: "muted" };
+  call_later: "info", busy: "warn", no_answer: "muted", congestion: "muted", failed: "muted" };
 export const SATISFACTION_KIND = { satisfied: "good", neutral: "warn", unsatisfied: "bad" };
 
 /** A message reference for a stage: 中期回访, 完工后第3月回访 (an attempt knows its month). */
