@@ -14,6 +14,25 @@ CONTEXT_AGENTS: Final = "agents"  # Local/<ext>@agents rings an agent's softphon
 CONTEXT_CALLBACK: Final = "callback"  # agent-first callback: the agent's leg dials Exten = customer
 CONTEXT_CALLBACK_QUEUE: Final = "callback-queue"  # customer-first callback: answered → queue
 CONTEXT_OUTBOUND: Final = "outbound"  # dials an outside number through the trunk
+# `callcentre pbx check` records a second into CC_MONITOR_DIR through this context (Local
+# channels named Local/<digits>@cc-selftest) to prove the server sees the PBX's recordings.
+# Not reachable from phones or the trunk; its calls are no customer's.
+CONTEXT_SELFTEST: Final = "cc-selftest"
+CONTEXTS: Final = (
+    CONTEXT_INBOUND,
+    CONTEXT_AGENTS,
+    CONTEXT_CALLBACK,
+    CONTEXT_CALLBACK_QUEUE,
+    CONTEXT_OUTBOUND,
+    CONTEXT_SELFTEST,
+)
+
+# Dialplan globals ([globals] in extensions.conf) the server relies on.
+GLOBAL_TRUNK: Final = "CC_TRUNK"  # dial-string template of outside numbers, e.g. PJSIP/{number}@x
+GLOBAL_MONITOR_DIR: Final = "CC_MONITOR_DIR"  # where MixMonitor writes (the PBX's own path)
+GLOBAL_QUEUE: Final = "CC_QUEUE"  # = CALLCENTRE_QUEUE
+GLOBAL_CALLBACK_QUEUE: Final = "CC_CALLBACK_QUEUE"  # = CALLCENTRE_CALLBACK_QUEUE
+TRUNK_NUMBER_PLACEHOLDER: Final = "{number}"  # replaced by the outside number (STRREPLACE)
 
 # Channel variables set by the dialplan or by the server's Originate.
 VAR_CALL_TYPE: Final = "CALL_TYPE"  # inbound | callback
@@ -64,3 +83,33 @@ ACTIONS_USED: Final = (
     "QueueRemove",
     "QueuePause",
 )
+
+# AMI actions `callcentre pbx check` sends besides those (all allowed by AMI_WRITE_CLASSES).
+PBX_CHECK_ACTIONS: Final = ("CoreSettings", "ListCommands", "ShowDialPlan")
+
+# The write classes each action is registered with in Asterisk 22 (any one of them allows it;
+# none: every logged-in user may send it). From ast_manager_register_xml(_core) in
+# main/manager.c, main/pbx.c and apps/app_queue.c.
+ACTION_PRIVILEGES: Final[dict[str, frozenset[str]]] = {
+    "Login": frozenset(),
+    "Logoff": frozenset(),
+    "Ping": frozenset(),
+    "Originate": frozenset({"originate"}),
+    "Hangup": frozenset({"system", "call"}),
+    "Getvar": frozenset({"call", "reporting"}),
+    "Setvar": frozenset({"call"}),
+    "CoreShowChannels": frozenset({"system", "reporting"}),
+    "QueueStatus": frozenset(),
+    "QueueSummary": frozenset(),
+    "QueueAdd": frozenset({"agent"}),
+    "QueueRemove": frozenset({"agent"}),
+    "QueuePause": frozenset({"agent"}),
+    "CoreSettings": frozenset({"system", "reporting"}),
+    "ListCommands": frozenset(),
+    "ShowDialPlan": frozenset({"config", "reporting"}),
+}
+
+# Asterisk releases: the configuration is written against 22 (LTS) and works on 20 (LTS);
+# the advanced eventfilter syntax of manager.conf needs at least these (major: minor).
+ASTERISK_SUPPORTED_MAJORS: Final = (20, 22)
+EVENTFILTER_SINCE: Final[dict[int, int]] = {18: 26, 20: 11, 21: 6, 22: 1}

@@ -347,6 +347,21 @@ def test_contexts_set_the_tracked_variables(context: str) -> None:
     assert contract.VAR_MIXMONITOR_FILENAME not in sets(context), "Asterisk sets it"
 
 
+def test_selftest_context_records_into_the_monitor_dir_and_is_not_reachable() -> None:
+    selftest = dialplan()[contract.CONTEXT_SELFTEST]
+    token = "17954381241234"  # what `callcentre pbx check` dials: digits
+    assert reachable(contract.CONTEXT_SELFTEST, token) and reachable(
+        contract.CONTEXT_SELFTEST, "wait"
+    )
+    (record,) = [s for s in selftest.steps if s.app == "MixMonitor"]
+    assert record.args == "${CC_MONITOR_DIR}/cc-selftest-${FILTER(0123456789,${EXTEN})}.wav"
+    assert [s.app for s in selftest.of("wait")] == ["Wait", "Hangup"]
+    for context in dialplan().values():
+        assert contract.CONTEXT_SELFTEST not in context.includes, f"[{context.name}] includes it"
+    for name, options in typed("pjsip.conf", "endpoint").items():
+        assert last(options, "context") != contract.CONTEXT_SELFTEST, name
+
+
 def test_call_type_values() -> None:
     assert sets(contract.CONTEXT_INBOUND)[contract.VAR_CALL_TYPE] == [contract.CALL_TYPE_INBOUND]
     for context in (contract.CONTEXT_CALLBACK, contract.CONTEXT_CALLBACK_QUEUE):
@@ -426,12 +441,53 @@ def test_every_queue_in_the_dialplan_exists() -> None:
                 assert name in queues, f"[{context.name}] Queue({name}) is not in queues.conf"
 
 
+def strreplace(text: str, variables: dict[str, str]) -> str:
+    """Asterisk's `${STRREPLACE(VAR,find,replace)}` (func_strings) and `${VAR}`, as pbx.c
+    substitutes them: the innermost ${...} first; braces without `$` are literal text."""
+    while (start := text.rfind("${")) >= 0:
+        depth, end = 0, start + 1
+        while True:  # pbx_variables.c counts { and } to find the end
+            depth += {"{": 1, "}": -1}.get(text[end], 0)
+            if depth == 0:
+                break
+            end += 1
+        inner = text[start + 2 : end]
+        if inner.startswith("STRREPLACE(") and inner.endswith(")"):
+            name, find, replace = inner[len("STRREPLACE(") : -1].split(",")
+            value = variables[name].replace(find, replace)
+        else:
+            value = variables[inner]
+        text = text[:start] + value + text[end + 1 :]
+    return text
+
+
+def trunk_endpoint() -> str:
+    tech, _, resource = globals_()["CC_TRUNK"].partition("/")
+    assert tech == "PJSIP", "the shipped trunk is pjsip.conf's"
+    return resource.partition("@")[2]
+
+
+def test_cc_trunk_is_a_dial_string_template() -> None:
+    assert contract.TRUNK_NUMBER_PLACEHOLDER in globals_()[contract.GLOBAL_TRUNK]
+    assert trunk_endpoint() in typed("pjsip.conf", "endpoint")
+    # Braces are literal in Asterisk's substitution unless `${`: the placeholder survives.
+    assert strreplace("${CC_TRUNK}", globals_()) == globals_()[contract.GLOBAL_TRUNK]
+
+
 @pytest.mark.parametrize("context", [contract.CONTEXT_CALLBACK, contract.CONTEXT_OUTBOUND])
 def test_agent_first_contexts_dial_the_customer_through_the_trunk(context: str) -> None:
     (dial,) = [s for s in dialplan()[context].steps if s.app.lower() == "dial"]
     target, timeout = (expand(a) for a in split_args(dial.args)[:2])
-    trunk = globals_()["CC_TRUNK"]
-    assert target == f"PJSIP/${{{contract.VAR_CUSTOMER_NUMBER}}}@{trunk}"
+    number = "13911150015"
+    dialled = strreplace(target, {**globals_(), contract.VAR_CUSTOMER_NUMBER: number})
+    assert dialled == f"PJSIP/{number}@{trunk_endpoint()}"
+    for template, expected in (
+        ("IAX2/provider/{number}", f"IAX2/provider/{number}"),
+        ("DAHDI/g0/{number}", f"DAHDI/g0/{number}"),
+        ("Local/{number}@from-internal", f"Local/{number}@from-internal"),
+    ):
+        site = {**globals_(), contract.GLOBAL_TRUNK: template, contract.VAR_CUSTOMER_NUMBER: number}
+        assert strreplace(target, site) == expected
     assert timeout == "30"
     body = dialplan()[context].of(dial.exten)
     follow = body[body.index(dial) + 1]
@@ -493,8 +549,14 @@ def test_endpoints_keep_media_on_the_pbx_and_use_existing_contexts() -> None:
         assert last(options, "context") in dialplan(), f"{name}: unknown context"
 
 
+def test_no_dial_uses_cc_trunk_as_an_endpoint_name() -> None:
+    for context in dialplan().values():
+        for step in context.steps:
+            assert "${CC_TRUNK}" not in step.args, f"[{context.name}] {step}: use STRREPLACE"
+
+
 def test_trunk_enters_the_inbound_context() -> None:
-    trunk = globals_()["CC_TRUNK"]
+    trunk = trunk_endpoint()
     endpoint = typed("pjsip.conf", "endpoint")[trunk]
     assert last(endpoint, "context") == contract.CONTEXT_INBOUND
     assert last(typed("pjsip.conf", "identify")[trunk], "endpoint") == trunk
@@ -574,30 +636,11 @@ def test_manager_listens_privately_and_restricts_clients() -> None:
         assert any(bind in net for net in permits)
 
 
-# What each action the server sends needs: main/manager.c and apps/app_queue.c register
-# actions with a class mask; the user needs ANY one of them in write= (empty: none needed).
-ACTION_CLASSES = {
-    "Login": set(),
-    "Logoff": set(),
-    "Ping": set(),
-    "Originate": {"originate"},
-    "Hangup": {"system", "call"},
-    "Getvar": {"call", "reporting"},
-    "Setvar": {"call"},
-    "CoreShowChannels": {"system", "reporting"},
-    "QueueStatus": set(),
-    "QueueSummary": set(),
-    "QueueAdd": {"agent"},
-    "QueueRemove": {"agent"},
-    "QueuePause": {"agent"},
-}
-
-
 def test_write_classes_allow_every_action_the_server_sends() -> None:
     write = classes(last(manager_user(), "write"))
-    for action in contract.ACTIONS_USED:
-        assert action in ACTION_CLASSES, f"add {action}'s AMI class to ACTION_CLASSES"
-        needed = ACTION_CLASSES[action]
+    for action in (*contract.ACTIONS_USED, *contract.PBX_CHECK_ACTIONS):
+        assert action in contract.ACTION_PRIVILEGES, f"add {action} to ACTION_PRIVILEGES"
+        needed = contract.ACTION_PRIVILEGES[action]
         assert not needed or needed & write, f"write= does not allow {action}"
     assert not write & {"system", "command", "config", "all"}, "write= is too powerful"
 
