@@ -67,7 +67,7 @@ class RecordingFiles:
     def find(self, stored: str) -> Path:
         """The readable file, fetched first when missing and a fetch URL is configured.
         Blocking (run it in a thread from async code). Raises RecordingRefused,
-        RecordingNotFound (worth retrying later) or RecordingFetchError."""
+        RecordingNotFound (worth retrying later), RecordingFetchError or RecordingUnreadable."""
         subpath = self.subpath(stored)
         local = self._inside(subpath)
         if local.is_file():
