@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from telephony.pbx_sim import admin_actions
 from telephony.pbx_sim.channels import Channel, event, parse_caller_id
 from telephony.pbx_sim.originate import OriginateRequest, start_originate
 from telephony.pbx_sim.scenario import make_plan
 from telephony.pbx_sim.wire import (
     AMI_VERSION,
-    ASTERISK_VERSION,
     Message,
     encode,
     error,
@@ -60,6 +60,9 @@ async def handle(session: AmiSession, message: Message) -> bool:
         session.send(error(message.action_id, f"Invalid/unknown command: {name}. {hint}"))
         session.simulator.broadcast(encode(session.request_bad_format(name)))
         return True
+    if not is_sim and not admin_actions.permitted(session.simulator.config, key):
+        session.send(error(message.action_id, "Permission denied"))  # manager.c process_message
+        return True
     return (await handler(session, message)) is not False
 
 
@@ -79,9 +82,10 @@ async def login(session: AmiSession, message: Message) -> bool:
     session.events = message.get("Events", "on").strip().lower() not in ("off", "no", "false", "0")
     session.send(success(action_id, "Authentication accepted"))
     uptime = str(int(simulator.pbx.clock.now() - simulator.pbx.boot_time))
-    session.send(encode(event("FullyBooted", [
-        ("Uptime", uptime), ("LastReload", uptime), ("Status", "Fully Booted"),
-    ])))  # fmt: skip
+    if session.events and admin_actions.reads(config, "system"):  # manager.c action_login
+        session.send(encode(event("FullyBooted", [
+            ("Uptime", uptime), ("LastReload", uptime), ("Status", "Fully Booted"),
+        ])))  # fmt: skip
     simulator.broadcast(encode(session.successful_auth()))
     simulator.on_login(session)
     return True
@@ -98,8 +102,9 @@ async def ping(session: AmiSession, message: Message) -> None:
 
 
 async def core_settings(session: AmiSession, message: Message) -> None:
+    version = session.simulator.config.site.version
     session.send(success(message.action_id, None, [
-        ("AMIversion", AMI_VERSION), ("AsteriskVersion", ASTERISK_VERSION), ("SystemName", ""),
+        ("AMIversion", AMI_VERSION), ("AsteriskVersion", version), ("SystemName", ""),
         ("CoreMaxCalls", "0"), ("CoreMaxLoadAvg", "0.000000"), ("CoreRunUser", ""),
         ("CoreRunGroup", ""), ("CoreMaxFilehandles", "0"), ("CoreRealTimeEnabled", "No"),
         ("CoreCDRenabled", "Yes"), ("CoreHTTPenabled", "No"), ("SoundsSearchCustomDir", "No"),
@@ -465,3 +470,4 @@ HANDLERS: dict[str, Handler] = {
     "siminboundcall": sim_inbound_call,
     "simsetanswer": sim_set_answer,
 }
+HANDLERS.update(admin_actions.admin_handlers(HANDLERS))

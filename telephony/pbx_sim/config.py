@@ -11,6 +11,7 @@ from telephony.contract import (
     CONTEXT_CALLBACK_QUEUE,
     CONTEXT_INBOUND,
 )
+from telephony.pbx_sim.site import PbxSite
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,5 @@ class SimulatorConfig:
     recordings_dir: Path = Path("./var/recordings")
     cdr_timezone: str = "UTC"
     replay_delay: float = 0.01  # real seconds between replayed events
+    # The PBX's own configuration as `callcentre pbx check` sees it (asterisk-conf/ by default).
+    site: PbxSite = field(default_factory=PbxSite)

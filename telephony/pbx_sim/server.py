@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from telephony.pbx_sim import actions
+from telephony.pbx_sim.admin_actions import delivered
 from telephony.pbx_sim.calls import start_inbound_call
 from telephony.pbx_sim.channels import event, parse_caller_id
 from telephony.pbx_sim.config import SimulatorConfig
@@ -190,7 +191,7 @@ class PbxSimulator:
     def broadcast(self, data: bytes) -> None:
         """Send an event to every logged-in session that asked for events."""
         for session in list(self.sessions):
-            if session.authenticated and session.events:
+            if session.authenticated and session.events and delivered(self.config, data):
                 session.send(data)
 
     def on_login(self, session: AmiSession) -> None:
