@@ -376,6 +376,66 @@ def ami_replay(files: tuple[Path, ...]) -> None:
         click.echo(json.dumps(record.replay_json(), ensure_ascii=False))
 
 
+@cli.group()
+def pbx() -> None:
+    """The live PBX."""
+
+
+@pbx.command("check")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document, for scripts.")
+@click.option(
+    "--no-call",
+    is_flag=True,
+    help="Skip the recording test call (it shows up in a running server's call history).",
+)
+@click.option(
+    "--wait-recording",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0, 600),
+    help="Seconds to wait for the test recording to reach CALLCENTRE_RECORDINGS_DIR.",
+)
+@click.option(
+    "--conf-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The asterisk-conf/ to compare with [default: the one shipped with the server].",
+)
+def pbx_check(as_json: bool, no_call: bool, wait_recording: float, conf_dir: Path | None) -> None:
+    """Check that the PBX (CALLCENTRE_AMI_*) has everything the server needs, and say how to
+    fix what is missing. Exit status: 0 all passed (warnings allowed), 1 a check failed,
+    2 the PBX could not be reached or refused the login."""
+    from rich.console import Console
+
+    from telephony.pbx_check.conf_files import SHIPPED_DIR, ConfError
+    from telephony.pbx_check.report import print_results, results_json
+    from telephony.pbx_check.results import EXIT_UNREACHABLE, exit_status
+    from telephony.pbx_check.run import check_pbx
+    from telephony.pbx_check.session import CannotConnect
+
+    settings = _settings()
+    try:
+        results = _run(
+            lambda: check_pbx(
+                settings,
+                conf_dir=conf_dir or SHIPPED_DIR,
+                call=not no_call,
+                wait_recording=wait_recording,
+            )
+        )
+    except CannotConnect as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_UNREACHABLE)
+    except ConfError as exc:
+        raise click.ClickException(str(exc)) from None
+    if results is None:  # interrupted
+        sys.exit(EXIT_UNREACHABLE)
+    if as_json:
+        click.echo(results_json(results))
+    else:
+        print_results(results, Console())
+    sys.exit(exit_status(results))
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
