@@ -221,7 +221,8 @@ class AmiClient:
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:8]
         self.connected = False
-        self.connections = 0
+        self.attempts = 0  # connections tried, logins refused included
+        self.connections = 0  # connections that logged in
         self.last_error: str | None = None
 
     # -- life cycle ---------------------------------------------------------------------
@@ -282,6 +283,7 @@ class AmiClient:
             manager.close()
 
     async def _connect(self) -> None:
+        self.attempts += 1
         self._lost = asyncio.Event()
         manager = _Manager(
             host=self.endpoint.host,
