@@ -24,6 +24,8 @@ SHARED = ROOT.parent / "shared"
 FIXTURES = SHARED / "fixtures" / "ami"
 ARTIFACTS = ROOT / "test-artifacts"
 _names = itertools.count()
+# The Asterisk lab: fixtures `lab`/`scene`, the `asterisk` marker's run-or-say-why hooks.
+pytest_plugins = ["tests.lab.plugin"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,0 +1,55 @@
+"""Every AMI event the product's own manager user receives from the lab (same filters as the
+bridge), with its arrival time: for reports and for comparing with the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+from panoramisk.message import Message
+from pydantic import SecretStr
+
+from telephony.ami.client import AmiClient, AmiEndpoint
+
+
+@dataclass
+class AmiTap:
+    host: str
+    port: int
+    user: str
+    secret: str
+    events: list[tuple[float, Message]] = field(default_factory=list)
+    _client: AmiClient | None = None
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._client = AmiClient(
+            AmiEndpoint(self.host, self.port, self.user, SecretStr(self.secret)),
+            on_event=lambda m: self.events.append((time.monotonic(), m)),
+            backoff_min=0.1,
+            backoff_max=0.5,
+        )
+        self._task = asyncio.create_task(self._client.run(), name="ami-tap")
+        deadline = time.monotonic() + 10
+        while not self._client.connected:
+            assert time.monotonic() < deadline, "the AMI tap could not log in to the lab"
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+
+    def of_call(self, linkedid: str) -> list[Message]:
+        return [m for _, m in self.events if m.get("Linkedid") == linkedid]
+
+    def named(self, name: str, **headers: str) -> list[tuple[float, Message]]:
+        return [
+            (t, m)
+            for t, m in self.events
+            if m.get("Event") == name and all(m.get(k) == v for k, v in headers.items())
+        ]

@@ -1,0 +1,95 @@
+"""The real server (uvicorn, bridge, dialer, workers) in the test's event loop, connected to
+the lab's Asterisk as production connects to its PBX: AMI user `callcentre`, recordings read
+where MixMonitor writes them, outside numbers dialled through the `carrier` trunk."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+
+from crm.db import Database
+from crm.settings import Settings, load_settings
+from crm.users import service as users
+from crm.users.models import Role
+from tests.lab.lab import AMI_USER, Lab
+from tests.support.live import AGENTS, PASSWORD, LiveSystem, free_port
+from web.app import create_app
+
+
+def lab_settings(lab: Lab, database: Database, **overrides: Any) -> Settings:
+    monitor = lab.pbx.monitor_dir
+    return load_settings(
+        **{
+            "database_url": database.url,
+            "ami_host": "127.0.0.1",
+            "ami_port": lab.settings.ports.ami,
+            "ami_user": AMI_USER,
+            "ami_secret": lab.ami_secret,
+            "ami_ping_interval": 0.5,
+            "ami_reconnect_min": 0.1,
+            "ami_reconnect_max": 0.5,
+            "default_area_code": "029",
+            "recordings_dir": monitor,
+            "recordings_pbx_dir": str(monitor),
+            "trunk_dial_template": "PJSIP/{number}@carrier",
+            "wrapup_seconds": 1,
+            **overrides,
+        }
+    )
+
+
+async def _users(database: Database) -> None:
+    async with database.session() as session:
+        for username, extension in AGENTS.items():
+            if await users.get_by_username(session, username) is None:
+                await users.create(
+                    session,
+                    username=username,
+                    password=PASSWORD,
+                    display_name=f"坐席{extension}",
+                    role=Role.AGENT,
+                    extension=extension,
+                )
+        if await users.get_by_username(session, "supervisor") is None:
+            await users.create(
+                session,
+                username="supervisor",
+                password=PASSWORD,
+                display_name="组长",
+                role=Role.SUPERVISOR,
+            )
+
+
+@asynccontextmanager
+async def lab_system(lab: Lab, database: Database, **overrides: Any) -> AsyncIterator[LiveSystem]:
+    """The server on a free loopback port, its bridge connected and resynced with the lab."""
+    settings = lab_settings(lab, database, **overrides)
+    await _users(database)
+    app = create_app(settings, database=database)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    system = LiveSystem(settings, database, None, server, app, f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
+    bridge = system.services.bridge
+    deadline = asyncio.get_running_loop().time() + 15
+    while not bridge.settled:
+        assert bridge.fatal is None, bridge.fatal
+        assert asyncio.get_running_loop().time() < deadline, "the bridge did not settle"
+        await asyncio.sleep(0.05)
+    try:
+        yield system
+    finally:
+        server.should_exit = True
+        await task
