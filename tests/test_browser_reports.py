@@ -67,7 +67,25 @@ async def test_supervisor_reads_the_weekly_report(
     stages = page.locator("[data-table=stages]")
     concealed = stages.locator("tbody tr", has_text="隐蔽工程回访")
     await expect(concealed.locator("td")).to_have_text(
-        ["隐蔽工程回访", "3", "2", "0", "1", "0", "0", "0", "0", "66.7%", "1", "0", "1", "50.0%"]
+        # attempts, effective, no answer, busy, congestion, failed, wrong person, refused,
+        # call later, effective rate, satisfied, neutral, unsatisfied, satisfaction rate
+        [
+            "隐蔽工程回访",
+            "3",
+            "2",
+            "0",
+            "1",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+            "66.7%",
+            "1",
+            "0",
+            "1",
+            "50.0%",
+        ]
     )
     await expect(stages.locator("tfoot td").nth(1)).to_have_text("7")
     unsatisfied = page.locator("[data-table=unsatisfied] tbody tr")
