@@ -412,6 +412,10 @@ def pbx_check(as_json: bool, no_call: bool, wait_recording: float, conf_dir: Pat
     from telephony.pbx_check.run import check_pbx
     from telephony.pbx_check.session import CannotConnect
 
+    if click.get_current_context().find_root().obj.get("verbose"):
+        _setup_logging(verbose=True)
+    else:  # the AMI client's own log lines would repeat what the check prints
+        logging.getLogger("telephony.ami").setLevel(logging.CRITICAL)
     settings = _settings()
     try:
         results = _run(
