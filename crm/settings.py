@@ -74,8 +74,12 @@ class Settings(BaseSettings):
     ami_ping_timeout: float = Field(5.0, gt=0)
     ami_reconnect_min: float = Field(0.5, gt=0)
     ami_reconnect_max: float = Field(30.0, gt=0)
-    # How agents' phones appear as queue members and originate targets.
+    # How agents' phones appear as queue members (and originate targets, unless the next is set).
     agent_interface_template: str = "PJSIP/{extension}"
+    # How a call is started on an agent's phone (click-to-call, agent-first callbacks) when the
+    # queue members' interface cannot do it: on FreePBX the members are
+    # Local/<ext>@from-queue/n, a context that hangs up calls that did not come through a queue.
+    agent_dial_template: str | None = None
     # Internal extensions (agents' phones) versus outside numbers.
     agent_extension_pattern: str = r"^\d{3,6}$"
     queue: str = "service"
@@ -242,12 +246,18 @@ class Settings(BaseSettings):
             raise ValueError(f"not a regular expression: {exc}") from None
         return value
 
-    @field_validator("agent_interface_template")
+    @field_validator("agent_interface_template", "agent_dial_template")
     @classmethod
-    def _has_extension(cls, value: str) -> str:
-        if "{extension}" not in value:
+    def _has_extension(cls, value: str | None) -> str | None:
+        if value is not None and "{extension}" not in value:
             raise ValueError("must contain {extension}")
         return value
+
+    def agent_phone(self, extension: str) -> str:
+        """The channel that rings an agent's phone for a call the server starts."""
+        return (self.agent_dial_template or self.agent_interface_template).format(
+            extension=extension
+        )
 
     @field_validator("trunk_dial_template")
     @classmethod

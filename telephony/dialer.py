@@ -194,7 +194,7 @@ class Dialer:
             contract.VAR_CUSTOMER_NUMBER: number,
         }
         if agent is not None:
-            channel = self.settings.agent_interface_template.format(extension=agent.extension)
+            channel = self.settings.agent_phone(agent.extension)
             context, exten = contract.CONTEXT_CALLBACK, number
             caller_id = f'"{agent.name}" <{agent.extension}>'
         else:

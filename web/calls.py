@@ -110,7 +110,7 @@ async def dial(
     originate = svc.bridge.originate if svc.bridge is not None else svc.remote_pbx.originate  # type: ignore[union-attr]
     try:
         action_id = await originate(
-            channel=svc.settings.agent_interface_template.format(extension=caller.user.extension),
+            channel=svc.settings.agent_phone(caller.user.extension),
             context=contract.CONTEXT_CALLBACK,
             exten=number,
             variables=variables,
