@@ -126,11 +126,22 @@ async def test_without_espeak_the_legs_hold_noise_bursts(
     _assert_conversation(files, 45)
 
 
-async def test_unanswered_calls_leave_no_files(tmp_path: Path):
-    async with running(tmp_path, queue_timeout=3) as sim:
+async def test_unbridged_calls_leave_header_only_files(tmp_path: Path):
+    """MixMonitor's `b` records only bridged audio: a caller who never reached an agent leaves
+    three WAVs holding a 44-byte header each (inbound_answered_first_abandoned and
+    inbound_joinempty, fixtures README)."""
+    async with running(tmp_path, static_members={"service": ["1001"]}) as sim:
         ami = await RawAmi.connect(address(sim))
-        linkedid = await sim.place_inbound_call("13800138000")
-        await ami.wait_event(lambda m: m.is_event("Hangup", Linkedid=linkedid))
+        linkedid = await sim.place_inbound_call("13800138000", abandon=True)
+        await ami.wait_event(lambda m: m.is_event("Hangup", Linkedid=linkedid), 15)
         await sim.wait_recordings()
+        announced = {
+            m["Variable"]: Path(m["Value"])
+            for m in ami.log
+            if m.is_event("VarSet", Linkedid=linkedid)
+            and m["Variable"] in ("CC_REC_AGENT", "CC_REC_CUSTOMER", "MIXMONITOR_FILENAME")
+        }
         ami.close()
-    assert not (tmp_path / "rec").exists() or not list((tmp_path / "rec").iterdir())
+    assert len(announced) == 3
+    assert sorted(path.stat().st_size for path in announced.values()) == [44, 44, 44]
+    assert all(len(read_leg(path)) == 0 for path in announced.values())

@@ -91,7 +91,11 @@ async def test_wallboard_follows_a_waiting_answered_and_abandoned_call(system: L
     assert {q["queue"] for q in first["queues"]} >= {"service", "callbacks"}
     assert board.agent("1001")["status"] == "logged_out"
 
-    # Nobody is ready: the caller waits in the queue.
+    # Nobody is ready: the caller waits in the queue. agent1 is logged in but paused: with
+    # nobody logged in at all the queue would refuse the caller (joinempty, as the
+    # inbound_joinempty capture shows) instead of letting it wait.
+    await agent.put("/api/agent/state", json={"status": "paused", "reason": "training"})
+    await board.wait(lambda b: b.agent("1001")["status"] == "paused")
     linkedid = await system.sim.place_inbound_call("13800138000", answer_after=2, talk_seconds=10)
     waiting = await board.wait(lambda b: b.queue()["waiting"] == 1)
     service = board.queue()

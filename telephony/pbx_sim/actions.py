@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from telephony.pbx_sim import admin_actions
+from telephony.pbx_sim import admin_actions, variables
 from telephony.pbx_sim.channels import Channel, event, parse_caller_id
 from telephony.pbx_sim.originate import OriginateRequest, start_originate
 from telephony.pbx_sim.scenario import make_plan
@@ -50,6 +50,9 @@ async def handle(session: AmiSession, message: Message) -> bool:
         return True  # a PBX that hangs answers nothing
     if not name:
         session.send(error(message.action_id, "Missing action in request"))
+        return True
+    if session.simulator.pbx.shutting_down and not is_sim:  # manager.c process_message
+        session.send(error(message.action_id, "Asterisk is shutting down"))
         return True
     if not session.authenticated and key not in OPEN_ACTIONS and not is_sim:
         session.send(error(message.action_id, "Permission denied"))
@@ -127,6 +130,11 @@ async def originate(session: AmiSession, message: Message) -> None:
     if not priority.isdigit():
         session.send(error(action_id, "Invalid priority"))
         return
+    context, exten = message.get("Context"), message.get("Exten")
+    checked = message.get("Priority") and context and exten and not message.get("Application")
+    if checked and pbx.dialplan.find(context, exten) is None:  # manager.c, before dialling
+        session.send(error(action_id, "Extension does not exist."))
+        return
     timeout_ms = message.get("Timeout", "30000") or "30000"
     caller_name, caller_number = parse_caller_id(message.get("CallerID"))
     request = OriginateRequest(
@@ -177,26 +185,14 @@ def _channel_or_error(session: AmiSession, message: Message, missing: str) -> Ch
 
 
 async def hangup(session: AmiSession, message: Message) -> None:
+    """ast_channel_softhangup_withcause_locked(): no event now; the channel's application
+    stops and its dialplan ends (SoftHangupRequest, Hangup with this cause)."""
     channel = _channel_or_error(session, message, "No channel specified")
     if channel is None:
         return
     cause = message.get("Cause")
-    channel.request_hangup(int(cause) if cause.isdigit() else 16, by_ami=True)
+    channel.request_hangup(int(cause) if cause.isdigit() else 16)
     session.send(success(message.action_id, "Channel Hungup"))
-
-
-def _read_variable(channel: Channel, variable: str) -> str:
-    builtins = {
-        "CALLERID(num)": channel.caller_num,
-        "CALLERID(name)": channel.caller_name,
-        "UNIQUEID": channel.uniqueid,
-        "CHANNEL": channel.name,
-        "CONTEXT": channel.context,
-        "EXTEN": channel.exten,
-        "PRIORITY": str(channel.priority),
-        "CHANNEL(linkedid)": channel.linkedid,
-    }
-    return channel.variables.get(variable, builtins.get(variable, ""))
 
 
 async def getvar(session: AmiSession, message: Message) -> None:
@@ -209,7 +205,7 @@ async def getvar(session: AmiSession, message: Message) -> None:
         channel = _channel_or_error(session, message, "No such channel")
         if channel is None:
             return
-        value = _read_variable(channel, variable)
+        value = variables.read(pbx, channel, variable)
     else:
         value = pbx.global_vars.get(variable, "")
     session.send(success(message.action_id, None, [("Variable", variable), ("Value", value)]))
@@ -396,11 +392,25 @@ async def sim_silence(session: AmiSession, message: Message) -> None:
 
 
 async def sim_restart(session: AmiSession, message: Message) -> bool:
+    """`core restart now` (Crash: yes: the process dies instead, without a word)."""
     downtime = message.get("Downtime")
     session.send(success(message.action_id, "Restarting"), force=True)
     await session.drain()
-    session.simulator.spawn_restart(float(downtime) if downtime else 0.0)
+    session.simulator.spawn_restart(
+        float(downtime) if downtime else 0.0, crash=is_true(message.get("Crash"))
+    )
     return False
+
+
+async def sim_shutdown(session: AmiSession, message: Message) -> None:
+    """`core stop|restart gracefully|now`: Graceful (yes), Restart (no), Downtime (s)."""
+    downtime = _optional_float(message.get("Downtime")) or 0.0
+    session.send(success(message.action_id, "Shutting down"), force=True)
+    session.simulator.spawn_shutdown(
+        gracefully=is_true(message.get("Graceful", "yes")),
+        restart=is_true(message.get("Restart", "no")),
+        downtime=downtime,
+    )
 
 
 def _optional_float(value: str) -> float | None:
@@ -467,6 +477,7 @@ HANDLERS: dict[str, Handler] = {
     "simdropconnections": sim_drop_connections,
     "simsilence": sim_silence,
     "simrestart": sim_restart,
+    "simshutdown": sim_shutdown,
     "siminboundcall": sim_inbound_call,
     "simsetanswer": sim_set_answer,
 }

@@ -10,9 +10,13 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from telephony.pbx_sim.clock import SimClock
 from telephony.pbx_sim.wire import Fields
+
+if TYPE_CHECKING:
+    from telephony.pbx_sim.scenario import Call
 
 DOWN, RING, RINGING, UP, BUSY = 0, 4, 5, 6, 7
 STATE_DESC = {
@@ -28,6 +32,8 @@ STATE_DESC = {
 
 NORMAL_CLEARING, USER_BUSY, NO_ANSWER, SUBSCRIBER_ABSENT = 16, 17, 19, 20
 ANSWERED_ELSEWHERE, CONGESTION, UNKNOWN_CAUSE = 26, 34, 0
+# Soft-hangup flags (include/asterisk/channel.h): a SoftHangupRequest's Cause is one of these.
+SOFTHANGUP_SHUTDOWN, SOFTHANGUP_APPUNLOAD = 4, 16
 CAUSE_TEXT = {
     0: "Unknown",
     16: "Normal Clearing",
@@ -52,6 +58,8 @@ PRIVILEGE = {
     "SoftHangupRequest": "call,all",
     "Hangup": "call,all",
     "MixMonitorStart": "call,all",
+    "LocalBridge": "call,all",
+    "Shutdown": "system,all",
     "MusicOnHoldStart": "call,all",
     "MusicOnHoldStop": "call,all",
     "BridgeCreate": "call,all",
@@ -105,6 +113,18 @@ class Bridge:
         ]
 
 
+# What the far end of an outgoing channel has said: a phone's or the trunk's SIP answer, or
+# the other half of a Local channel running its dialplan.
+FAR_RINGING, FAR_ANSWERED, FAR_BUSY, FAR_CONGESTION, FAR_UNAVAILABLE = (
+    "ringing",
+    "answered",
+    "busy",
+    "congestion",
+    "unavailable",
+)
+FAR_FAILURES = (FAR_BUSY, FAR_CONGESTION, FAR_UNAVAILABLE)
+
+
 @dataclass(eq=False)
 class Channel:
     """One live channel and what a snapshot of it shows."""
@@ -112,7 +132,7 @@ class Channel:
     name: str
     uniqueid: str
     linkedid: str
-    endpoint: str  # PJSIP endpoint or dialled resource: "1001", "trunk"
+    endpoint: str  # PJSIP endpoint or dialled resource: "1001", "trunk", "1001@agents"
     context: str
     exten: str
     created: float
@@ -130,11 +150,23 @@ class Channel:
     answered: float | None = None
     bridge: Bridge | None = None
     variables: dict[str, str] = field(default_factory=dict)
-    # Set when something outside the scenario (the far end, an AMI Hangup) ends the channel.
-    hangup_cause: int | None = None
-    hangup_by_ami: bool = False
-    hangup_announced: bool = False  # its HangupRequest/SoftHangupRequest has been sent
+    call: Call | None = None  # the scenario this channel belongs to (shared by its linkedid)
     wake: asyncio.Event | None = None  # the owning call's wake-up event
+    # Local channels come in pairs: `;1` faces the PBX that requested it, `;2` runs the
+    # dialplan at exten@context; `twin` is the other half.
+    twin: Channel | None = None
+    half: int = 0  # 1 or 2 for a Local channel's halves
+    dialed: str = ""  # what an outgoing channel was requested with: "13900139000@trunk"
+    far: str | None = None  # FAR_*: what the far end of an outgoing channel answered
+    far_cause: int | None = None  # the hangup cause the far end gave with a failure
+    in_dialplan: bool = False  # runs the dialplan: its end is a SoftHangupRequest (APPUNLOAD)
+    # Set when something outside the running application (the far end, an AMI Hangup, a
+    # shutdown) ends the channel; `hangup_cause` is then the cause its Hangup will give.
+    hangup_cause: int | None = None
+    own_cause: int | None = None  # set by its dialplan (Hangup(17), Busy()): wins at Hangup
+    hangup_announced: bool = False  # its HangupRequest/SoftHangupRequest has been sent
+    destroyed: bool = False  # its Hangup event has been sent
+    cdrs: list[CdrSpec] = field(default_factory=list)  # written when the dialplan ends
 
     def snapshot(self, prefix: str = "") -> Fields:
         return [
@@ -156,15 +188,33 @@ class Channel:
 
     @property
     def hung_up(self) -> bool:
-        return self.hangup_cause is not None
+        return self.hangup_cause is not None or self.destroyed
 
-    def request_hangup(self, cause: int, *, by_ami: bool = False) -> None:
-        """Mark the channel as ended by the far end (or the AMI) and wake its call."""
+    @property
+    def device(self) -> str:
+        """The device whose state this channel counts toward: `PJSIP/1001`, `Local/1001@agents`."""
+        return f"{self.tech}/{self.endpoint}"
+
+    def request_hangup(self, cause: int) -> None:
+        """Mark the channel as ended from outside its application, and wake its call."""
         if self.hangup_cause is None:
             self.hangup_cause = cause
-            self.hangup_by_ami = by_ami
-            if self.wake is not None:
-                self.wake.set()
+            self.notify()
+
+    def notify(self) -> None:
+        """Something happened to this channel: let its call re-run its checks."""
+        if self.wake is not None:
+            self.wake.set()
+
+
+@dataclass(frozen=True)
+class CdrSpec:
+    """A Cdr the dialplan's end will write: the other party, and how that attempt ended."""
+
+    dest: Channel | None
+    disposition: str
+    application: str
+    data: str
 
 
 class ChannelRegistry:
@@ -186,10 +236,17 @@ class ChannelRegistry:
         return uniqueid
 
     def new_name(self, tech: str, resource: str) -> str:
-        """`PJSIP/1001-0000000b`: the endpoint and a hex counter shared by all channels."""
+        """`PJSIP/1001-0000000b`: the endpoint and a hex counter shared by all channels; a
+        Local channel's name is its first half's (`;1`), see `new_pair_names`."""
         name = f"{tech}/{resource}-{self._suffix:08x}"
         self._suffix += 1
         return name + (";1" if tech == "Local" else "")
+
+    def new_pair_names(self, resource: str) -> tuple[str, str]:
+        """`Local/1002@agents-00000001;1` and `...;2`: one counter value for both halves."""
+        base = f"Local/{resource}-{self._suffix:08x}"
+        self._suffix += 1
+        return base + ";1", base + ";2"
 
     def add(self, channel: Channel) -> None:
         self.by_name[channel.name] = channel

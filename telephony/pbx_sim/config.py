@@ -11,7 +11,11 @@ from telephony.contract import (
     CONTEXT_CALLBACK_QUEUE,
     CONTEXT_INBOUND,
 )
+from telephony.pbx_sim.dialplan import Context
 from telephony.pbx_sim.site import PbxSite
+
+# queues.conf `joinempty` / `leavewhenempty` of asterisk-conf's queues (app_queue's names).
+EMPTY_WHEN = frozenset({"unavailable", "invalid", "unknown"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class SimulatorConfig:
     member_ring_timeout: float = 15.0  # queues.conf timeout: one ring cycle
     retry_seconds: float = 5.0  # queues.conf retry: pause between ring cycles
     wrapup_seconds: float = 0.0  # queues.conf wrapuptime
+    joinempty: frozenset[str] = EMPTY_WHEN  # nobody can take calls: the caller is not queued
+    leavewhenempty: frozenset[str] = EMPTY_WHEN  # ... the waiting caller leaves the queue
 
     # The dialplan and the endpoints (the production configuration's names).
     agent_interface_template: str = "PJSIP/{extension}"
@@ -70,7 +76,7 @@ class SimulatorConfig:
     # Conversations: random draws come from random.Random(seed).
     seed: int = 1
     time_scale: float = 1.0  # real seconds per simulated second (0.05 = 20 times faster)
-    talk_seconds: tuple[float, float] = (40.0, 150.0)
+    talk_seconds: tuple[float, float] | None = (40.0, 150.0)  # None: the dialplan ends talks
     caller_hangup_ratio: float = 0.6  # share of calls the customer ends
     patience_seconds: tuple[float, float] = (30.0, 120.0)  # before a waiting caller gives up
     abandon_ratio: float = 0.05  # generated callers who hang up after a few seconds
@@ -85,3 +91,8 @@ class SimulatorConfig:
     replay_delay: float = 0.01  # real seconds between replayed events
     # The PBX's own configuration as `callcentre pbx check` sees it (asterisk-conf/ by default).
     site: PbxSite = field(default_factory=PbxSite)
+    # Contexts added to (or replacing) the site's dialplan: a lab's test phones and customers
+    # (telephony/pbx_sim/capture_lab.py), and sound files' lengths for Playback() (without
+    # the file, PLAYBACKSTATUS=FAILED at once, as on a PBX without sound packages).
+    contexts: dict[str, Context] = field(default_factory=dict)
+    sounds: dict[str, float] = field(default_factory=dict)

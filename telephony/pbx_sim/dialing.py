@@ -1,38 +1,30 @@
-"""Dial(): call one phone or outside number from a channel's dialplan, then talk."""
+"""Dial(): call another channel from the dialplan, bridge when it answers, then talk.
+
+As app_dial does: DIALSTATUS and its companions are cleared first; the new channel's
+CallerID number is the dialling channel's extension (no `o` option) and its connected line
+the caller; ringing is passed back to a caller not yet answered; when the callee answers the
+caller is answered and both are bridged; when either hangs up after that, Dial hangs the
+other one up and returns -1, so the caller's dialplan ends.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
+from telephony.pbx_sim.apps import HANGUP, AppContext
 from telephony.pbx_sim.channels import (
+    FAR_ANSWERED,
+    FAR_FAILURES,
+    FAR_RINGING,
     NO_ANSWER,
     NORMAL_CLEARING,
-    RING,
-    RINGING,
     UNKNOWN_CAUSE,
     UP,
+    CdrSpec,
     Channel,
 )
-from telephony.pbx_sim.pbx import (
-    ANSWER,
-    BUSY_OUTCOME,
-    CONGESTION_OUTCOME,
-    NO_ANSWER_OUTCOME,
-    UNREACHABLE,
-    Pbx,
-)
-from telephony.pbx_sim.queues import endpoint_of
-from telephony.pbx_sim.scenario import (
-    DISPOSITIONS,
-    FAILURES,
-    NETWORK_ANSWER,
-    Call,
-    CallPlan,
-    Dialplan,
-    seconds_text,
-    talk,
-)
+from telephony.pbx_sim.devices import DISPOSITIONS, FAR_STATUS
+from telephony.pbx_sim.dialplan import split_args
+from telephony.pbx_sim.legs import LegRequest, dial_string, open_leg, start_far_end
+from telephony.pbx_sim.scenario import talk
 
 DIAL_VARS = (
     "DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME", "ANSWEREDTIME_MS",
@@ -40,125 +32,87 @@ DIAL_VARS = (
 )  # fmt: skip
 
 
-@dataclass
-class DialResult:
-    status: str  # ANSWER, BUSY, NOANSWER, CONGESTION, CHANUNAVAIL, CANCEL
-    peer: Channel
-    data: str  # Dial()'s argument, for the Cdr
-
-
-async def dial(
-    pbx: Pbx,
-    call: Call,
-    dialplan: Dialplan,
-    *,
-    interface: str,
-    dial_string: str,
-    context: str,
-    outcome: str,
-    answer_delay: float | None,
-    on_ringing: Callable[[], None] | None = None,
-) -> DialResult:
-    """Dial(<target>,<timeout>) from the dialplan's channel; the peer is answered or gone."""
-    caller, timeout = dialplan.channel, pbx.config.dial_timeout
-    tech, _ = endpoint_of(interface)
-    target = f"{tech}/{dial_string}"
-    data = f"{target},{seconds_text(timeout)}"
-    dialplan.app("Dial", data)
+async def dial_app(ctx: AppContext, data: str) -> object:
+    """Dial(<tech/resource>[&...],<timeout>,<options>): the first target is dialled."""
+    pbx, caller = ctx.pbx, ctx.channel
+    args = split_args(data)
+    target = args[0].split("&")[0].strip()
+    timeout = float(args[1]) if len(args) > 1 and args[1].strip() else None
     for variable in DIAL_VARS:
         pbx.set_var(caller, variable, "")
-    peer = pbx.new_channel(
-        interface, context=context, exten="s", linkedid=caller.linkedid, wake=call.wake
-    )
-    pbx.set_var(peer, "DIALEDPEERNUMBER", dial_string)
-    pbx.newexten(peer, "AppDial", "(Outgoing Line)")
-    pbx.set_caller(peer, caller.caller_num, caller.caller_name)
-    pbx.set_connected(peer, caller.caller_num, caller.caller_name)
-    pbx.dial_event("DialBegin", caller, peer, [("DialString", dial_string)])
     started = pbx.clock.now()
+    number = dial_string(target)
+    peer = open_leg(
+        pbx,
+        LegRequest(
+            interface=target,
+            call=ctx.call,
+            linkedid=caller.linkedid,
+            app="AppDial",
+            caller=(caller.exten, caller.caller_name),
+            connected=(caller.caller_num, caller.caller_name),
+            variables=[("DIALEDPEERNUMBER", number)],
+        ),
+    )
+    if peer is None:  # the technology refused: no channel, CHANUNAVAIL
+        pbx.set_var(caller, "DIALSTATUS", "CHANUNAVAIL")
+        return None
+    pbx.dial_event("DialBegin", caller, peer, [("DialString", number)])
+    start_far_end(pbx, peer, ctx.start_far_half)
 
-    def failed(status: str, cause: int) -> DialResult:
+    def finish(status: str, cause: int) -> None:
         pbx.dial_event("DialEnd", caller, peer, [("DialStatus", status)])
         pbx.hangup(peer, cause)
         pbx.set_var(caller, "DIALSTATUS", status)
-        return DialResult(status, peer, data)
+        caller.cdrs.append(CdrSpec(peer, DISPOSITIONS.get(status, "FAILED"), "Dial", data))
 
-    if outcome in (BUSY_OUTCOME, CONGESTION_OUTCOME, UNREACHABLE):
-        await call.pause(NETWORK_ANSWER)
-        if caller.hung_up:
-            pbx.announce_hangup_request(caller)
-            return failed("CANCEL", UNKNOWN_CAUSE)
-        status, cause, _, _ = FAILURES[outcome]
-        return failed(status, cause)
-    pbx.set_state(peer, RINGING)
-    if on_ringing is not None:
-        on_ringing()
-    pbx.set_var(caller, "RINGTIME", str(int(pbx.clock.now() - started)))
-    pbx.set_var(caller, "RINGTIME_MS", str(int((pbx.clock.now() - started) * 1000)))
-    pbx.dial_event("DialState", caller, peer, [("DialStatus", "RINGING")])
-    if caller.state == RING:
-        pbx.set_state(caller, RINGING)
-    answer_at = started + answer_delay if outcome == ANSWER and answer_delay is not None else None
-    deadline = started + timeout
-    patience = call.plan.patience
-    give_up = started + patience if patience is not None else None
+    rung = False
     while True:
         now = pbx.clock.now()
-        if give_up is not None and now >= give_up:
-            caller.request_hangup(NORMAL_CLEARING)
         if caller.hung_up:
-            pbx.announce_hangup_request(caller)
-            return failed("CANCEL", UNKNOWN_CAUSE)
+            finish("CANCEL", UNKNOWN_CAUSE)
+            return HANGUP
+        if peer.far in FAR_FAILURES:
+            finish(FAR_STATUS[peer.far], peer.far_cause or UNKNOWN_CAUSE)
+            return None
         if peer.hung_up:
-            pbx.announce_hangup_request(peer)
-            return failed("BUSY", peer.hangup_cause or NORMAL_CLEARING)
-        if answer_at is not None and now >= answer_at:
+            finish("BUSY", peer.hangup_cause or NORMAL_CLEARING)
+            return None
+        if peer.far in (FAR_RINGING, FAR_ANSWERED) and not rung:
+            rung = True
+            pbx.set_var(caller, "RINGTIME", str(int(now - started)))
+            pbx.set_var(caller, "RINGTIME_MS", str(int((now - started) * 1000)))
+            pbx.dial_event("DialState", caller, peer, [("DialStatus", "RINGING")])
+            if caller.state != UP:
+                pbx.indicate_ringing(caller)
+        if peer.far == FAR_ANSWERED:
             break
-        if now >= deadline:
-            return failed("NOANSWER", NO_ANSWER)
-        wake_at = [deadline] + [t for t in (answer_at, give_up) if t is not None]
-        await call.pause(min(wake_at) - now)
-    pbx.set_state(peer, UP)
+        if timeout is not None and now >= started + timeout:
+            finish("NOANSWER", NO_ANSWER)
+            return None
+        wake_in = started + timeout - now if timeout is not None else 3600.0
+        await ctx.call.pause(wake_in)
+    return await _connected(ctx, peer, number, data)
+
+
+async def _connected(ctx: AppContext, peer: Channel, number: str, data: str) -> object:
+    """The callee answered: bridge, talk, and hang the other side up when one side ends."""
+    pbx, caller = ctx.pbx, ctx.channel
     for name, value in (
         ("DIALSTATUS", "ANSWER"),
         ("DIALEDPEERNAME", peer.name),
-        ("DIALEDPEERNUMBER", dial_string),
+        ("DIALEDPEERNUMBER", number),
     ):
         pbx.set_var(caller, name, value)
     pbx.dial_event("DialEnd", caller, peer, [("DialStatus", "ANSWER")])
     if caller.state != UP:
-        pbx.set_state(caller, UP)
-    return DialResult("ANSWER", peer, data)
-
-
-async def dial_and_talk(
-    pbx: Pbx, call: Call, dialplan: Dialplan, result: DialResult, *, caller_is_customer: bool
-) -> None:
-    """After Dial(): talk if answered, then end both channels as Asterisk would."""
-    caller, peer = dialplan.channel, result.peer
-    cdr = pbx.cdr(
-        caller,
-        dest=peer,
-        disposition=DISPOSITIONS.get(result.status, "FAILED"),
-        application="Dial",
-        data=result.data,
-    )
-    if result.status == "CANCEL":
-        pbx.hangup(caller, caller.hangup_cause or NORMAL_CLEARING, [cdr])
-        return
-    if result.status != "ANSWER":
-        dialplan.end([cdr])
-        return
+        pbx.answer(caller)
     pbx.bridge(peer, caller)
     answered = pbx.clock.now()
-    if call.recording is not None:
-        pbx.recorder.begin(call.recording, answered)
-    customer, agent = (caller, peer) if caller_is_customer else (peer, caller)
-    ended = await talk(call, customer=customer, agent=agent)
-    pbx.announce_hangup_request(ended)
+    customer, agent = (peer, caller) if pbx.is_agent_channel(caller) else (caller, peer)
+    ended = await talk(ctx.call, customer=customer, agent=agent)
     end = pbx.clock.now()
-    if call.recording is not None:
-        pbx.recorder.finish(call.recording, end)
+    caller.cdrs.append(CdrSpec(peer, "ANSWERED", "Dial", data))
     answered_vars = [
         ("ANSWEREDTIME", str(int(end - answered))),
         ("ANSWEREDTIME_MS", str(int((end - answered) * 1000))),
@@ -166,48 +120,16 @@ async def dial_and_talk(
         ("DIALEDTIME_MS", str(int((end - caller.created) * 1000))),
         ("DIALSTATUS", "ANSWER"),
     ]
-    cdr = pbx.cdr(caller, dest=peer, disposition="ANSWERED", application="Dial", data=result.data)
     if ended is peer:
         pbx.leave_bridge(peer)
         pbx.hangup(peer, peer.hangup_cause or NORMAL_CLEARING)
         pbx.leave_bridge(caller)
         for name, value in answered_vars:
             pbx.set_var(caller, name, value)
-        dialplan.end([cdr])
     else:
         pbx.leave_bridge(caller)
-        pbx.hangup(caller, caller.hangup_cause or NORMAL_CLEARING, [cdr])
+        for name, value in answered_vars:
+            pbx.set_var(caller, name, value)
         pbx.leave_bridge(peer)
         pbx.hangup(peer, NORMAL_CLEARING)
-
-
-def phone_outcome(pbx: Pbx, extension: str, plan: CallPlan) -> tuple[str, float | None]:
-    """What an agent's phone does when called, and after how long it answers."""
-    if extension in pbx.config.unregistered_extensions:
-        return UNREACHABLE, None
-    if pbx.device_state(pbx.agent_interface(extension)) in ("INUSE", "RINGING"):
-        return BUSY_OUTCOME, None
-    configured = pbx.number_outcome(extension)  # e.g. an extension listed as congested
-    if configured != ANSWER:
-        return configured, None
-    delay = pbx.answer_delay(extension)
-    if delay is None or plan.nobody_answers:
-        return NO_ANSWER_OUTCOME, None
-    return ANSWER, plan.answer_after if plan.answer_after is not None else delay
-
-
-async def dial_extension(pbx: Pbx, call: Call, dialplan: Dialplan, extension: str) -> None:
-    """Dial(PJSIP/<extension>,30) from a customer's channel, without a queue."""
-    outcome, delay = phone_outcome(pbx, extension, call.plan)
-    interface = pbx.agent_interface(extension)
-    result = await dial(
-        pbx,
-        call,
-        dialplan,
-        interface=interface,
-        dial_string=endpoint_of(interface)[1],
-        context=pbx.config.agent_context,
-        outcome=outcome,
-        answer_delay=delay,
-    )
-    await dial_and_talk(pbx, call, dialplan, result, caller_is_customer=True)
+    return HANGUP

@@ -1,5 +1,8 @@
-"""Originate: ring a phone or an outside number, then run the dialplan where the action said
-(agent-first callbacks, customer-first callbacks into the callbacks queue)."""
+"""Originate: ring a channel (an agent's phone, an outside number, a Local channel) and, once it
+answers, run the dialplan at Context/Exten on it (or the Application), as main/pbx.c's
+outgoing calls do. OriginateResponse says Success (Reason 4) as soon as that first channel
+answers, whatever happens next; a refusal carries the dial string as Channel and
+`Uniqueid: <unknown>`."""
 
 from __future__ import annotations
 
@@ -7,27 +10,22 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from telephony.contract import CALL_TYPE_CALLBACK, VAR_CALL_TYPE, VAR_CUSTOMER_NUMBER
-from telephony.pbx_sim.channels import NORMAL_CLEARING, RINGING, UP, Channel, event
-from telephony.pbx_sim.dialing import dial, dial_and_talk, dial_extension, phone_outcome
-from telephony.pbx_sim.pbx import (
-    ANSWER,
-    BUSY_OUTCOME,
-    CONGESTION_OUTCOME,
-    NO_ANSWER_OUTCOME,
-    UNREACHABLE,
-    Pbx,
+from telephony.pbx_sim.channels import (
+    FAR_ANSWERED,
+    FAR_FAILURES,
+    NO_ANSWER,
+    UNKNOWN_CAUSE,
+    Channel,
+    event,
 )
-from telephony.pbx_sim.queue_calls import queue_call
-from telephony.pbx_sim.scenario import (
-    FAILURES,
-    NETWORK_ANSWER,
-    Call,
-    CallPlan,
-    Dialplan,
-    single_cdr,
-)
+from telephony.pbx_sim.devices import FAR_REASON, FAR_STATUS
+from telephony.pbx_sim.interpreter import run_application, run_dialplan, start_far_half
+from telephony.pbx_sim.legs import LegRequest, dial_string, open_leg, start_far_end
+from telephony.pbx_sim.pbx import Pbx
+from telephony.pbx_sim.scenario import Call, CallPlan
 from telephony.pbx_sim.wire import with_action_id
+
+REASON_FAILED, REASON_HUNG_UP, REASON_NO_ANSWER, REASON_ANSWERED = 0, 1, 3, 4
 
 
 @dataclass
@@ -65,11 +63,9 @@ def start_originate(
     return outcome
 
 
-async def _originate(
-    pbx: Pbx, request: OriginateRequest, call: Call, result: asyncio.Future[OriginateOutcome]
-) -> None:
-    config = pbx.config
-
+def _responder(
+    pbx: Pbx, request: OriginateRequest, result: asyncio.Future[OriginateOutcome]
+) -> Callable[[bool, int, Channel | None], None]:
     def respond(success: bool, reason: int, channel: Channel | None = None) -> None:
         if result.done():
             return
@@ -91,134 +87,70 @@ async def _originate(
                  ("CallerIDName", request.caller_name or "<unknown>")],
             ))  # fmt: skip
 
-    delay: float | None
+    return respond
+
+
+async def _originate(
+    pbx: Pbx, request: OriginateRequest, call: Call, result: asyncio.Future[OriginateOutcome]
+) -> None:
+    respond = _responder(pbx, request, result)
     try:
-        tech, _, resource = request.channel.partition("/")
-        number, at, host = resource.partition("@")
-        if tech == "PJSIP" and at and host == config.trunk_endpoint and number:
-            interface, dial_string, context = f"PJSIP/{host}", resource, config.inbound_context
-            outcome, delay = pbx.number_outcome(number), config.customer_answer_delay
-            trunk_leg = True
-        elif tech == "PJSIP" and not at and pbx.is_agent_extension(number):
-            interface, dial_string, context = request.channel, number, config.agent_context
-            outcome, delay = phone_outcome(pbx, number, call.plan)
-            trunk_leg = False
-            if outcome == UNREACHABLE:  # no contact registered: the request itself fails
-                respond(False, 0)
-                return
-        else:  # unknown technology or endpoint: no channel is ever created
-            respond(False, 0)
-            return
-        channel = await _first_leg(
-            pbx, call, request, interface, dial_string, context, outcome, delay, respond
+        leg = open_leg(
+            pbx,
+            LegRequest(
+                interface=request.channel,
+                call=call,
+                linkedid=None,
+                app="AppDial2",
+                caller=(request.caller_number, request.caller_name),
+                connected=(request.caller_number, request.caller_name),
+                variables=request.variables,
+            ),
         )
-        if channel is None:
+        if leg is None:  # unknown technology, endpoint or extension: no channel at all
+            respond(False, REASON_FAILED, None)
             return
-        await _after_answer(pbx, call, request, channel, respond, trunk_leg=trunk_leg)
+        pbx.dial_event("DialBegin", None, leg, [("DialString", dial_string(request.channel))])
+        start_far_end(pbx, leg, start_far_half)
+        if not await _answered(pbx, call, request, leg, respond):
+            return
+        pbx.dial_event("DialEnd", None, leg, [("DialStatus", "ANSWER")])
+        respond(True, REASON_ANSWERED, leg)
+        if request.application:
+            leg.in_dialplan = True
+            await run_application(pbx, leg, request.application, request.app_data)
+            pbx.end_dialplan(leg)
+        else:
+            await run_dialplan(pbx, leg, request.context, request.exten, request.priority)
     finally:
         if not result.done():
             result.cancel()
 
 
-async def _first_leg(
+async def _answered(
     pbx: Pbx,
     call: Call,
     request: OriginateRequest,
-    interface: str,
-    dial_string: str,
-    context: str,
-    outcome: str,
-    delay: float | None,
-    respond: Callable[..., None],
-) -> Channel | None:
-    """Ring the originated channel; None (after the failure events) unless it answers."""
-    channel = pbx.new_channel(interface, context=context, exten="s", linkedid=None, wake=call.wake)
-    pbx.newexten(channel, "AppDial2", "(Outgoing Line)")
-    for name, value in request.variables:
-        pbx.set_var(channel, name, value)
-    pbx.set_caller(channel, request.caller_number, request.caller_name)
-    pbx.set_connected(channel, request.caller_number, request.caller_name)
-    pbx.dial_event("DialBegin", None, channel, [("DialString", dial_string)])
-    started = pbx.clock.now()
+    leg: Channel,
+    respond: Callable[[bool, int, Channel | None], None],
+) -> bool:
+    """Wait for the first channel's answer; False (after the failure events) otherwise."""
+    deadline = pbx.clock.now() + request.timeout
 
-    def failed(status: str, cause: int, reason: int) -> None:
-        pbx.dial_event("DialEnd", None, channel, [("DialStatus", status)])
-        respond(False, reason)
-        pbx.hangup(channel, cause)
+    def failed(status: str, reason: int, cause: int) -> bool:
+        pbx.dial_event("DialEnd", None, leg, [("DialStatus", status)])
+        respond(False, reason, None)
+        pbx.hangup(leg, cause)
+        return False
 
-    if outcome in (BUSY_OUTCOME, CONGESTION_OUTCOME, UNREACHABLE):
-        await call.pause(NETWORK_ANSWER)
-        status, cause, reason, _ = FAILURES[outcome]
-        failed(status, cause, reason)
-        return None
-    pbx.set_state(channel, RINGING)
-    answer_at = started + delay if outcome == ANSWER and delay is not None else None
-    deadline = started + request.timeout
     while True:
+        if leg.far == FAR_ANSWERED:
+            return True
+        if leg.far in FAR_FAILURES:
+            return failed(FAR_STATUS[leg.far], FAR_REASON[leg.far], leg.far_cause or UNKNOWN_CAUSE)
+        if leg.hung_up:
+            return failed("CANCEL", REASON_HUNG_UP, leg.hangup_cause or UNKNOWN_CAUSE)
         now = pbx.clock.now()
-        if channel.hung_up:
-            pbx.announce_hangup_request(channel)
-            failed("CANCEL", channel.hangup_cause or NORMAL_CLEARING, 1)
-            return None
-        if answer_at is not None and now >= answer_at:
-            break
         if now >= deadline:
-            status, cause, reason, _ = FAILURES[NO_ANSWER_OUTCOME]
-            failed(status, cause, reason)
-            return None
-        await call.pause(min(deadline, answer_at if answer_at is not None else deadline) - now)
-    pbx.set_state(channel, UP)
-    pbx.dial_event("DialEnd", None, channel, [("DialStatus", "ANSWER")])
-    return channel
-
-
-async def _after_answer(
-    pbx: Pbx,
-    call: Call,
-    request: OriginateRequest,
-    channel: Channel,
-    respond: Callable[..., None],
-    *,
-    trunk_leg: bool,
-) -> None:
-    """The answered channel runs the dialplan at Context/Exten (or the Application)."""
-    config = pbx.config
-    dialplan = Dialplan(pbx, channel, request.context, request.exten)
-    number = request.exten
-    if request.application:
-        dialplan.app(request.application, request.app_data)
-        respond(True, 4, channel)
-        await call.pause(1.0)
-        dialplan.end([single_cdr(pbx, channel, request.application, request.app_data)])
-    elif request.context == config.callback_context:  # agent first: the agent dials the customer
-        dialplan.app("NoOp", f"Callback to {number}")
-        dialplan.set(VAR_CALL_TYPE, CALL_TYPE_CALLBACK)
-        dialplan.set(VAR_CUSTOMER_NUMBER, number)
-        dialplan.record(call, CALL_TYPE_CALLBACK, number, customer_channel=trunk_leg)
-        result = await dial(
-            pbx, call, dialplan,
-            interface=f"PJSIP/{config.trunk_endpoint}",
-            dial_string=f"{number}@{config.trunk_endpoint}",
-            context=config.inbound_context,
-            outcome=pbx.number_outcome(number),
-            answer_delay=config.customer_answer_delay,
-            on_ringing=lambda: respond(True, 4, channel),
-        )  # fmt: skip
-        respond(True, 4, channel)
-        await dial_and_talk(pbx, call, dialplan, result, caller_is_customer=trunk_leg)
-    elif request.context == config.callback_queue_context:  # customer first: into the queue
-        number = request.channel.split("/", 1)[1].split("@")[0]  # PJSIP/<number>@trunk
-        dialplan.app("NoOp", f"Callback to {number}")
-        dialplan.set(VAR_CALL_TYPE, CALL_TYPE_CALLBACK)
-        respond(True, 4, channel)
-        dialplan.set(VAR_CUSTOMER_NUMBER, number)
-        dialplan.app("Set", f"CALLERID(num)={number}")
-        pbx.set_caller(channel, number, number)
-        dialplan.record(call, CALL_TYPE_CALLBACK, number, customer_channel=trunk_leg)
-        await queue_call(pbx, call, dialplan, config.callback_queue)
-    elif request.context == config.agent_context and pbx.is_agent_extension(number):
-        respond(True, 4, channel)
-        await dial_extension(pbx, call, dialplan, number)
-    else:  # no such extension: the channel is answered, then hung up
-        respond(True, 4, channel)
-        dialplan.end([single_cdr(pbx, channel, "AppDial2", "(Outgoing Line)")])
+            return failed("NOANSWER", REASON_NO_ANSWER, NO_ANSWER)
+        await call.pause(deadline - now)

@@ -1,7 +1,9 @@
 """The simulated PBX's state: channels, devices, queues and members, and the events they raise.
 
-Scenarios (`calls.py`) drive it; the AMI server (`server.py`) reads and changes it. Every
-change that Asterisk would announce is emitted here, so the event shapes live in one place.
+The dialplan (`interpreter.py`) and the AMI server (`server.py`) drive it. Every change that
+Asterisk would announce is emitted here, so the event shapes live in one place: channel
+states, Local channel pairs (`;1`/`;2`) and how their halves hang each other up, bridges,
+Cdrs, device states and queue members.
 """
 
 from __future__ import annotations
@@ -11,17 +13,23 @@ import random
 import re
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from telephony.contract import VAR_MIXMONITOR_FILENAME
 from telephony.pbx_sim.channels import (
+    BUSY,
     CAUSE_TEXT,
     DOWN,
+    FAR_ANSWERED,
+    FAR_RINGING,
+    NORMAL_CLEARING,
+    RING,
     RINGING,
+    SOFTHANGUP_APPUNLOAD,
     UP,
     Bridge,
+    CdrSpec,
     Channel,
     ChannelRegistry,
     caller_id_text,
@@ -38,18 +46,13 @@ from telephony.pbx_sim.queues import (
     state_interface_of,
 )
 from telephony.pbx_sim.recordings import Recorder
+from telephony.pbx_sim.runtime_dialplan import build_dialplan, dialplan_globals
 from telephony.pbx_sim.wire import Fields, FieldSeq
 
-Emit = Callable[[Fields], None]
+if TYPE_CHECKING:
+    from telephony.pbx_sim.scenario import Call
 
-# What the trunk does with a dialled number.
-ANSWER, NO_ANSWER_OUTCOME, BUSY_OUTCOME, CONGESTION_OUTCOME, UNREACHABLE = (
-    "answer",
-    "noanswer",
-    "busy",
-    "congestion",
-    "unreachable",
-)
+Emit = Callable[[Fields], None]
 
 
 class Pbx:
@@ -60,19 +63,22 @@ class Pbx:
         self.clock = SimClock(config.time_scale)
         self.rng = random.Random(config.seed)
         self.channels = ChannelRegistry(self.clock)
+        self.dialplan = build_dialplan(config)
         self.recorder = Recorder(config.recordings_dir)
         self._emit = emit
         self._agent_pattern = re.compile(config.agent_extension_pattern)
         self._cdr_zone = ZoneInfo(config.cdr_timezone)
         self.tasks: set[asyncio.Task[Any]] = set()
+        self._far_ends: dict[Channel, asyncio.Task[Any]] = {}  # PJSIP endpoints' answers
         self.boot()
 
     def boot(self) -> None:
         """The state of a freshly started Asterisk (static members only, nothing live)."""
         self.boot_time = self.clock.now()
+        self.shutting_down = False
         self.answer_delays: dict[str, float | None] = dict(self.config.answer_delays)
         self.device_states: dict[str, str] = {}
-        self.global_vars: dict[str, str] = {}
+        self.global_vars: dict[str, str] = dialplan_globals(self.config, self.dialplan)
         self.queues: dict[str, CallQueue] = {}
         for name in self.config.queues:
             queue = CallQueue(name, wrapuptime=int(self.config.wrapup_seconds))
@@ -98,7 +104,6 @@ class Pbx:
             dynamic=False,
             login_time=int(self.boot_time),
             penalty=spec.penalty,
-            wrapuptime=int(self.config.wrapup_seconds),
         )
         member.status = DEVICE_STATUS[self.device_state(member.state_interface)]
         return member
@@ -110,6 +115,7 @@ class Pbx:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.tasks.clear()
+        self._far_ends.clear()
 
     async def restart(self) -> None:
         await self.shutdown()
@@ -121,6 +127,10 @@ class Pbx:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
+
+    def spawn_far_end(self, channel: Channel, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run an endpoint's answers for `channel`; they stop when the channel is hung up."""
+        self._far_ends[channel] = self.spawn(coro)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -143,7 +153,8 @@ class Pbx:
         context: str,
         exten: str,
         linkedid: str | None,
-        wake: asyncio.Event,
+        wake: asyncio.Event | None = None,
+        call: Call | None = None,
         state: int = DOWN,
         caller: tuple[str, str] = ("<unknown>", "<unknown>"),
     ) -> Channel:
@@ -162,19 +173,64 @@ class Pbx:
             state=state,
             caller_num=caller[0],
             caller_name=caller[1],
-            wake=wake,
+            call=call,
+            wake=wake if wake is not None else (call.wake if call is not None else None),
         )
         self.channels.add(channel)
         self.channel_event("Newchannel", channel)
-        self.refresh_device(device_of(channel))
+        self.refresh_device(channel.device)
         return channel
+
+    def new_local_pair(self, resource: str, *, linkedid: str | None, call: Call) -> Channel:
+        """`Local/<exten>@<context>`: the `;1` half (returned) faces whoever asked for it, its
+        twin `;2` will run the dialplan at exten@context. Both are announced."""
+        exten, _, context = resource.partition("@")
+        first_name, second_name = self.channels.new_pair_names(resource)
+        halves: list[Channel] = []
+        for half, name in ((1, first_name), (2, second_name)):
+            uniqueid = self.channels.new_uniqueid()
+            halves.append(
+                Channel(
+                    name=name,
+                    uniqueid=uniqueid,
+                    linkedid=linkedid or (halves[0].linkedid if halves else uniqueid),
+                    endpoint=resource,
+                    tech="Local",
+                    context=context,
+                    exten=exten,
+                    created=self.clock.now(),
+                    state=DOWN if half == 1 else RING,
+                    call=call,
+                    wake=call.wake,
+                    half=half,
+                )
+            )
+        first, second = halves
+        first.twin, second.twin = second, first
+        for channel in halves:
+            self.channels.add(channel)
+            self.channel_event("Newchannel", channel)
+        return first
+
+    def local_bridge(self, first: Channel) -> None:
+        """The LocalBridge event that ties a Local channel's halves together."""
+        second = first.twin
+        assert second is not None
+        self.emit(
+            event(
+                "LocalBridge",
+                first.snapshot("LocalOne"),
+                second.snapshot("LocalTwo"),
+                [("Context", first.context), ("Exten", first.exten), ("LocalOptimization", "No")],
+            )
+        )
 
     def set_state(self, channel: Channel, state: int) -> None:
         channel.state = state
         if state == UP and channel.answered is None:
             channel.answered = self.clock.now()
         self.channel_event("Newstate", channel)
-        self.refresh_device(device_of(channel))
+        self.refresh_device(channel.device)
 
     def newexten(self, channel: Channel, application: str, data: str = "") -> None:
         channel.application, channel.app_data = application, data
@@ -198,32 +254,102 @@ class Pbx:
         channel.connected_num, channel.connected_name = number or "<unknown>", name or "<unknown>"
         self.channel_event("NewConnectedLine", channel)
 
-    def announce_hangup_request(self, channel: Channel) -> None:
-        """HangupRequest when the far end hung up, SoftHangupRequest when the AMI did (once)."""
-        if channel.hangup_announced:
+    # -- what the far end of a channel says ------------------------------------------------
+
+    def indicate_ringing(self, channel: Channel) -> None:
+        """`channel` rings at its far end: an endpoint's 180, or Ringing() on a Local channel's
+        `;2` (its `;1` shows it). A channel in the dialplan tells its caller instead."""
+        if channel.half == 2 and channel.twin is not None:
+            target = channel.twin
+        elif channel.in_dialplan:
+            if channel.state == RING:
+                self.set_state(channel, RINGING)
+            return
+        else:
+            target = channel
+        if target.destroyed or target.far is not None:
+            return
+        target.far = FAR_RINGING
+        if target.state != RINGING:
+            self.set_state(target, RINGING)
+        target.notify()
+
+    def answer(self, channel: Channel) -> None:
+        """The channel answers: Answer() in its dialplan or its endpoint's 200 OK; a Local
+        channel's `;2` answering answers its `;1`."""
+        if channel.state != UP:
+            self.set_state(channel, UP)
+        if channel.half == 2 and channel.twin is not None:
+            self.answer(channel.twin)
+            return
+        if not channel.in_dialplan and channel.far != FAR_ANSWERED:
+            channel.far = FAR_ANSWERED
+            channel.notify()
+
+    def far_failure(self, channel: Channel, far: str, cause: int) -> None:
+        """The far end refuses the call: an endpoint's 486/503/404, or Busy()/Congestion() on
+        a Local channel's `;2` (which keeps the cause; its `;1` hears only the refusal)."""
+        if channel.half == 2 and channel.twin is not None:
+            channel.own_cause = cause
+            self.set_state(channel, BUSY)
+            target = channel.twin
+        else:
+            target = channel
+            target.far_cause = cause
+        if not target.destroyed:
+            target.far = far
+            target.notify()
+
+    def far_hangup(self, channel: Channel, cause: int) -> None:
+        """The far end hung up (a BYE, or a Local channel's other half): HangupRequest."""
+        if channel.destroyed or channel.hangup_announced:
             return
         channel.hangup_announced = True
-        if channel.hangup_by_ami:
-            self.channel_event("SoftHangupRequest", channel, [("Cause", "16")])
-        else:
-            self.channel_event("HangupRequest", channel, [("Cause", str(channel.hangup_cause))])
-
-    def soft_hangup(self, channel: Channel, cause: int = 16) -> None:
-        """The dialplan's Hangup(): SoftHangupRequest (the Hangup event follows)."""
+        self.channel_event("HangupRequest", channel, [("Cause", str(cause))])
         channel.request_hangup(cause)
-        channel.hangup_announced = True
-        self.channel_event("SoftHangupRequest", channel, [("Cause", str(cause))])
+
+    def soft_hangup_request(self, channel: Channel, flag: int) -> None:
+        """ast_softhangup(): SoftHangupRequest whose Cause is the soft-hangup flag."""
+        if channel.destroyed:
+            return
+        self.channel_event("SoftHangupRequest", channel, [("Cause", str(flag))])
+        channel.request_hangup(channel.hangup_cause or NORMAL_CLEARING)
 
     def hangup(self, channel: Channel, cause: int, cdrs: list[Fields | None] | None = None) -> None:
-        """Destroy a channel: its Cdr events first (as Asterisk often sends them), then Hangup."""
+        """Destroy a channel: its Cdr events first (as Asterisk often sends them), then Hangup.
+        A Local half going away hangs up its twin (HangupRequest) if that one is still up."""
+        if channel.destroyed:
+            return
+        twin = channel.twin
+        if twin is not None and not twin.destroyed and not twin.hung_up:
+            self.far_hangup(twin, cause)
+        far_end = self._far_ends.pop(channel, None)
+        if far_end is not None:
+            far_end.cancel()
         for cdr in cdrs or []:
             if cdr is not None:
                 self.emit(cdr)
-        channel.request_hangup(cause)
+        if channel.hangup_cause is None:
+            channel.hangup_cause = cause
+        channel.destroyed = True
         cause_text = CAUSE_TEXT.get(cause, "Unknown")
         self.channel_event("Hangup", channel, [("Cause", str(cause)), ("Cause-txt", cause_text)])
         self.channels.discard(channel)
-        self.refresh_device(device_of(channel))
+        self.recorder.channel_gone(channel, self.clock.now())
+        self.refresh_device(channel.device)
+        channel.notify()
+
+    def end_dialplan(self, channel: Channel) -> None:
+        """__ast_pbx_run's end: SoftHangupRequest (AST_SOFTHANGUP_APPUNLOAD), the channel's
+        Cdrs, then Hangup with the cause it was given (16 if none)."""
+        if channel.destroyed:
+            return
+        cause = next(
+            (c for c in (channel.own_cause, channel.hangup_cause) if c is not None),
+            NORMAL_CLEARING,
+        )
+        self.channel_event("SoftHangupRequest", channel, [("Cause", str(SOFTHANGUP_APPUNLOAD))])
+        self.hangup(channel, cause, self._cdrs(channel))
 
     def start_mixmonitor(self, channel: Channel, path: str) -> None:
         self.set_var(channel, VAR_MIXMONITOR_FILENAME, path)
@@ -240,6 +366,9 @@ class Pbx:
             self.emit(event("BridgeEnter", bridge.fields(), channel.snapshot()))
         self.set_var(first, "BRIDGEPEER", second.name)
         self.set_var(second, "BRIDGEPEER", first.name)
+        now = self.clock.now()
+        for channel in (first, second):
+            self.recorder.bridged(channel, now)
         return bridge
 
     def leave_bridge(self, channel: Channel) -> None:
@@ -250,6 +379,9 @@ class Pbx:
         bridge.members.remove(channel)
         channel.bridge = None
         self.emit(event("BridgeLeave", bridge.fields(), channel.snapshot()))
+        self.recorder.unbridged(channel, self.clock.now())
+        for other in bridge.members:
+            self.recorder.unbridged(other, self.clock.now())
         if not bridge.members:
             self.emit(event("BridgeDestroy", bridge.fields()))
 
@@ -294,17 +426,43 @@ class Pbx:
             ],
         )
 
+    def _cdrs(self, channel: Channel) -> list[Fields | None]:
+        """One Cdr per party the channel's dialplan called, or its own."""
+        specs = channel.cdrs or [
+            CdrSpec(
+                None,
+                "ANSWERED" if channel.answered is not None else "NO ANSWER",
+                channel.application,
+                channel.app_data,
+            )
+        ]
+        return [
+            self.cdr(
+                channel,
+                dest=spec.dest,
+                disposition=spec.disposition,
+                application=spec.application,
+                data=spec.data,
+            )
+            for spec in specs
+        ]
+
     def _cdr_time(self, when: float) -> str:
         return datetime.fromtimestamp(when, self._cdr_zone).strftime("%Y-%m-%d %H:%M:%S")
 
     # -- devices and queue members --------------------------------------------------------
 
     def device_state(self, device: str) -> str:
-        """NOT_INUSE / RINGING / INUSE / UNAVAILABLE of `PJSIP/1001`, from its live channels."""
+        """NOT_INUSE / RINGING / INUSE / UNAVAILABLE of `PJSIP/1001`, from its live channels.
+
+        A Local device is in use while any channel of it exists (core_local.c)."""
+        device = state_interface_of(device)
         tech, resource = endpoint_of(device)
         if tech == "PJSIP" and resource in self.config.unregistered_extensions:
             return "UNAVAILABLE"
-        states = [ch.state for ch in self.channels if device_of(ch) == device]
+        states = [ch.state for ch in self.channels if ch.device == device]
+        if states and tech == "Local":
+            return "INUSE"
         if any(state == UP for state in states) or (
             states and resource == self.config.trunk_endpoint
         ):
@@ -322,7 +480,7 @@ class Pbx:
         self.emit(event("DeviceStateChange", [("Device", device), ("State", state)]))
         for queue in self.queues.values():
             for member in queue.members.values():
-                if member.state_interface == device:
+                if state_interface_of(member.state_interface) == device:
                     member.status = DEVICE_STATUS[state]
                     self.emit(member.event("QueueMemberStatus", queue.name))
             self.refresh_queue_devices(queue)
@@ -350,6 +508,10 @@ class Pbx:
     def is_agent_extension(self, resource: str) -> bool:
         return bool(self._agent_pattern.match(resource))
 
+    def is_agent_channel(self, channel: Channel) -> bool:
+        """An agent's phone (`PJSIP/1001`, `Local/1001@agents`), not the trunk or a customer."""
+        return self.is_agent_extension(channel.endpoint.split("@", 1)[0])
+
     def agent_interface(self, extension: str) -> str:
         return self.config.agent_interface_template.format(extension=extension)
 
@@ -358,18 +520,6 @@ class Pbx:
         if extension in self.answer_delays:
             return self.answer_delays[extension]
         return self.config.default_answer_delay
-
-    def number_outcome(self, number: str) -> str:
-        """What the trunk does with an outside number (fnmatch patterns in the config)."""
-        for outcome, patterns in (
-            (BUSY_OUTCOME, self.config.busy_numbers),
-            (CONGESTION_OUTCOME, self.config.congestion_numbers),
-            (UNREACHABLE, self.config.unreachable_numbers),
-            (NO_ANSWER_OUTCOME, self.config.no_answer_numbers),
-        ):
-            if any(fnmatchcase(number, pattern) for pattern in patterns):
-                return outcome
-        return ANSWER
 
     # -- queue administration (QueueAdd / QueueRemove / QueuePause) -------------------------
 
@@ -383,7 +533,8 @@ class Pbx:
         paused: bool = False,
         state_interface: str = "",
     ) -> str:
-        """`ok`, `exists` or `nosuchqueue`."""
+        """`ok`, `exists` or `nosuchqueue`. Without a StateInterface the interface itself is
+        watched (as the captures' QueueMemberAdded shows)."""
         queue = self.queues.get(queue_name)
         if queue is None:
             return "nosuchqueue"
@@ -393,16 +544,21 @@ class Pbx:
         member = QueueMember(
             interface=interface,
             name=name or interface,
-            state_interface=state_interface or state_interface_of(interface),
+            state_interface=state_interface or interface,
             dynamic=True,
             login_time=now,
             penalty=penalty,
             paused=paused,
             last_pause=now if paused else 0,
-            wrapuptime=queue.wrapuptime,
         )
         member.status = DEVICE_STATUS[self.device_state(member.state_interface)]
         queue.members[interface] = member
+        if paused:
+            device = f"Queue:{queue.name}_pause_{interface}"
+            self.emit(event("DeviceStateChange", [("Device", device), ("State", "INUSE")]))
+        else:
+            device = f"Queue:{queue.name}_pause_{interface}"
+            self.emit(event("DeviceStateChange", [("Device", device), ("State", "NOT_INUSE")]))
         self.emit(member.event("QueueMemberAdded", queue.name))
         self.refresh_queue_devices(queue)
         return "ok"
@@ -442,7 +598,11 @@ class Pbx:
             self.refresh_queue_devices(queue)
         return found
 
+    def wrapup_seconds(self, queue: CallQueue, member: QueueMember) -> int:
+        """get_wrapuptime(): the member's own wrap-up if it has one, else the queue's."""
+        return member.wrapuptime or queue.wrapuptime
+
 
 def device_of(channel: Channel) -> str:
     """The device whose state a channel counts toward (`PJSIP/1001`)."""
-    return f"{channel.tech}/{channel.endpoint}"
+    return channel.device

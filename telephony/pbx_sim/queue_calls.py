@@ -1,50 +1,81 @@
-"""Queue(): ring every free member of a ringall queue until one answers, the caller gives up,
-or the queue's timeout passes; then bridge and talk, as app_queue does."""
+"""Queue(): app_queue's ringall queue as Asterisk 22.10.1 runs it (apps/app_queue.c).
+
+joinempty keeps a caller out when nobody can take calls (QUEUESTATUS=JOINEMPTY, no
+QueueCallerJoin). Members are rung in ring cycles of `timeout` seconds, cut short by the
+caller's queue wait (timeoutpriority=app), `retry` seconds apart; a cycle nobody answers ends
+with AgentRingNoAnswer (RingTime in milliseconds), DialEnd NOANSWER and DialEnd CANCEL. When
+the wait runs out the caller is recorded as abandoned (QueueCallerAbandon, queue_log
+EXITWITHTIMEOUT) although nobody hung up, then leaves with QUEUESTATUS=TIMEOUT and the
+dialplan goes on; leavewhenempty does the same with LEAVEEMPTY. A caller who hangs up while
+members ring gets each member's DialEnd CANCEL twice. When a member answers: bridge, talk,
+AgentComplete, and the caller is hung up after the talk (no `c` option).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from telephony.pbx_sim.apps import HANGUP, AppContext
 from telephony.pbx_sim.channels import (
     ANSWERED_ELSEWHERE,
+    FAR_ANSWERED,
+    FAR_FAILURES,
+    FAR_RINGING,
     NORMAL_CLEARING,
-    RINGING,
     UNKNOWN_CAUSE,
-    UP,
+    CdrSpec,
     Channel,
 )
+from telephony.pbx_sim.dialplan import split_args
+from telephony.pbx_sim.legs import LegRequest, dial_string, open_leg, start_far_end
 from telephony.pbx_sim.pbx import Pbx
-from telephony.pbx_sim.queues import CallQueue, QueueEntry, QueueMember, endpoint_of, extension_of
-from telephony.pbx_sim.scenario import Call, Dialplan, seconds_text, single_cdr, talk
+from telephony.pbx_sim.queues import DEVICE_STATUS, CallQueue, QueueEntry, QueueMember
+from telephony.pbx_sim.scenario import talk
 from telephony.pbx_sim.wire import Fields
 
-RECHECK = 1.0  # app_queue looks for a free member every second while none is free
+RECHECK = 1.0  # wait_our_turn looks again every second while it is not this caller's turn
 QUEUE_START_VARS = (
     "ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "QUEUEWAIT", "QUEUEWAIT_MS",
 )  # fmt: skip
+# get_member_status(): which member states count as "nobody" for joinempty / leavewhenempty.
+EMPTY_STATUSES = {
+    "unavailable": DEVICE_STATUS["UNAVAILABLE"],
+    "invalid": DEVICE_STATUS["INVALID"],
+    "unknown": DEVICE_STATUS["UNKNOWN"],
+    "inuse": DEVICE_STATUS["INUSE"],
+    "ringing": DEVICE_STATUS["RINGING"],
+}
 
 
-@dataclass(eq=False)
-class Attempt:
-    """One member's phone ringing for a waiting caller."""
+def nobody_can_answer(pbx: Pbx, queue: CallQueue, conditions: frozenset[str]) -> bool:
+    """get_member_status(): True when no member escapes every condition (no member at all
+    counts as empty)."""
+    statuses = {EMPTY_STATUSES[c] for c in conditions if c in EMPTY_STATUSES}
+    for member in queue.members.values():
+        if member.status in statuses:
+            continue
+        if member.paused and "paused" in conditions:
+            continue
+        if "wrapup" in conditions and pbx.clock.now() < member.wrapup_until:
+            continue
+        return False
+    return True
 
-    member: QueueMember
-    channel: Channel
-    started: float
-    answer_at: float | None
 
-
-async def queue_call(pbx: Pbx, call: Call, dialplan: Dialplan, queue_name: str) -> None:
-    """Queue(<name>,t,,,<timeout>): ring all free members until one answers, then talk."""
-    config, caller = pbx.config, dialplan.channel
-    queue = pbx.queues.get(queue_name)
-    dialplan.app("Queue", f"{queue_name},t,,,{seconds_text(config.queue_timeout)}")
-    if queue is None:  # Queue() on an unknown queue returns at once
-        pbx.set_var(caller, "QUEUESTATUS", "UNKNOWN")
-        dialplan.end([single_cdr(pbx, caller, "Queue")])
-        return
+async def queue_app(ctx: AppContext, data: str) -> object:
+    """Queue(<name>,<options>,,,<timeout>)."""
+    pbx, caller = ctx.pbx, ctx.channel
+    args = [*split_args(data), "", "", "", "", ""]
+    name, wait_text = args[0].strip(), args[4].strip()
     for variable in QUEUE_START_VARS:
         pbx.set_var(caller, variable, "")
+    queue = pbx.queues.get(name)
+    if queue is None:  # Queue() on an unknown queue returns at once
+        pbx.set_var(caller, "QUEUESTATUS", "UNKNOWN")
+        return None
+    if pbx.config.joinempty and nobody_can_answer(pbx, queue, pbx.config.joinempty):
+        pbx.set_var(caller, "QUEUESTATUS", "JOINEMPTY")
+        return None
     start = pbx.clock.now()
     entry = queue.join(caller, start)
     pbx.refresh_queue_devices(queue)
@@ -58,90 +89,111 @@ async def queue_call(pbx: Pbx, call: Call, dialplan: Dialplan, queue_name: str) 
         ],
     )
     pbx.channel_event("MusicOnHoldStart", caller, [("Class", "default")])
+    expire = start + float(wait_text) if wait_text else None
+    return await QueueWait(ctx, queue, entry, data).run(expire)
 
-    waiting = QueueWait(pbx, call, dialplan, queue, entry)
-    deadline = start + config.queue_timeout
-    give_up = start + call.plan.patience if call.plan.patience is not None else None
-    next_try, cycle_end = start, start
-    while True:
-        now = pbx.clock.now()
-        if give_up is not None and now >= give_up:
-            caller.request_hangup(NORMAL_CLEARING)
-        if caller.hung_up:
-            waiting.abandon()
-            return
-        for attempt in [a for a in waiting.attempts if a.channel.hung_up]:
-            waiting.declined(attempt)
-        answered = [a for a in waiting.attempts if a.answer_at is not None and a.answer_at <= now]
-        if answered:
-            await waiting.connect(min(answered, key=lambda a: a.answer_at or 0.0))
-            return
-        if now >= deadline:
-            waiting.timeout()
-            return
-        if waiting.attempts and now >= cycle_end:
-            waiting.ring_no_answer()
-            next_try = now + config.retry_seconds
-        if not waiting.attempts and now >= next_try:
-            free = [m for m in queue.members.values() if pbx.member_ready(m)]
-            if free and queue.position(entry) <= len(free):  # autofill
-                waiting.ring(free)
-                cycle_end = now + config.member_ring_timeout
-            else:
-                next_try = now + RECHECK
-        wake_at = [deadline, cycle_end if waiting.attempts else next_try]
-        wake_at += [a.answer_at for a in waiting.attempts if a.answer_at is not None]
-        if give_up is not None:
-            wake_at.append(give_up)
-        await call.pause(min(wake_at) - now)
+
+@dataclass(eq=False)
+class Attempt:
+    """One member's phone ringing for a waiting caller."""
+
+    member: QueueMember
+    channel: Channel
+    started: float
+    rung: bool = False  # its DialState RINGING has been sent
 
 
 class QueueWait:
     """One caller's stay in a queue: the members rung, and each way the stay can end."""
 
-    def __init__(
-        self, pbx: Pbx, call: Call, dialplan: Dialplan, queue: CallQueue, entry: QueueEntry
-    ) -> None:
-        self.pbx, self.call, self.dialplan = pbx, call, dialplan
-        self.queue, self.entry = queue, entry
-        self.caller = dialplan.channel
+    def __init__(self, ctx: AppContext, queue: CallQueue, entry: QueueEntry, data: str) -> None:
+        self.ctx, self.pbx, self.call = ctx, ctx.pbx, ctx.call
+        self.queue, self.entry, self.data = queue, entry, data
+        self.caller = ctx.channel
         self.attempts: list[Attempt] = []
         self.rung: list[Channel] = []  # every member channel, for the Cdrs
 
+    async def run(self, expire: float | None) -> object:
+        pbx, config, plan = self.pbx, self.pbx.config, self.call.plan
+        start = self.entry.joined
+        give_up = start + plan.patience if plan.patience is not None else None
+        next_try, ring_end, ring_for = start, start, 0.0
+        while True:
+            now = pbx.clock.now()
+            if give_up is not None and now >= give_up:
+                pbx.far_hangup(self.caller, NORMAL_CLEARING)  # the customer hangs up
+            if self.caller.hung_up:
+                return self.abandon()
+            self._follow_attempts()
+            answered = [a for a in self.attempts if a.channel.far == FAR_ANSWERED]
+            if answered:
+                return await self.connect(answered[0])
+            cycle_over = False
+            if self.attempts and now >= ring_end:
+                self.ring_no_answer(ring_for)
+                cycle_over = True
+            elif not self.attempts and now >= next_try:
+                if expire is not None and now >= expire:
+                    return self.leave_unanswered("TIMEOUT")
+                free = [m for m in self.queue.members.values() if pbx.member_ready(m)]
+                if self.queue.position(self.entry) > max(1, len(free)):  # autofill: not our turn
+                    next_try = now + RECHECK
+                else:
+                    ring_for = config.member_ring_timeout
+                    if expire is not None:
+                        ring_for = min(ring_for, expire - now)
+                    self.ring(free)
+                    ring_end = now + ring_for
+                    cycle_over = not self.attempts  # nobody could be rung: the cycle is over
+            if cycle_over:  # try_calling() returned: leavewhenempty, the wait, then `retry`
+                if config.leavewhenempty and _empty(pbx, self.queue, config.leavewhenempty):
+                    return self.leave_unanswered("LEAVEEMPTY")
+                if expire is not None and now >= expire:
+                    return self.leave_unanswered("TIMEOUT")
+                next_try = now + config.retry_seconds
+            wake_at = [ring_end if self.attempts else next_try]
+            wake_at += [t for t in (expire, give_up) if t is not None]
+            await self.call.pause(min(wake_at) - now)
+
+    # -- ringing members -------------------------------------------------------------------
+
     def ring(self, members: list[QueueMember]) -> None:
-        """Call every free member at once (ringall); their phones then report ringing."""
-        pbx, caller, plan = self.pbx, self.caller, self.call.plan
+        """Call every free member at once (ringall), last member first as app_queue's list of
+        outgoing calls runs; their phones (or Local channels) then report ringing."""
+        pbx, caller = self.pbx, self.caller
         dialled = []
-        for member in members:
-            _, resource = endpoint_of(member.interface)
-            agent = pbx.new_channel(
-                member.interface,
-                context=pbx.config.agent_context,
-                exten="s",
-                linkedid=caller.linkedid,
-                wake=self.call.wake,
+        for member in reversed(members):
+            agent = open_leg(
+                pbx,
+                LegRequest(
+                    interface=member.interface,
+                    call=self.call,
+                    linkedid=caller.linkedid,
+                    app="AppQueue",
+                    caller=(caller.caller_num, caller.caller_name),
+                    connected=(caller.caller_num, caller.caller_name),
+                    variables=[("DIALEDPEERNUMBER", dial_string(member.interface))],
+                ),
             )
-            pbx.newexten(agent, "AppQueue", "(Outgoing Line)")
-            pbx.set_caller(agent, caller.caller_num, caller.caller_name)
-            pbx.set_var(agent, "DIALEDPEERNUMBER", resource)
-            pbx.set_connected(agent, caller.caller_num, caller.caller_name)
+            if agent is None:  # the technology refused it: this member is skipped
+                continue
             pbx.dial_event("AgentCalled", caller, agent, self._member_fields(member))
             pbx.dial_event("DialBegin", caller, agent, [("DialString", member.interface)])
-            dialled.append((member, agent))
-        now = pbx.clock.now()
-        for member, agent in dialled:  # 180 Ringing from each phone
-            pbx.set_state(agent, RINGING)
-            agent.exten = caller.exten  # app_queue gives the member channel the caller's exten
-            pbx.newexten(agent, "AppQueue", "(Outgoing Line)")
-            pbx.dial_event("DialState", caller, agent, [("DialStatus", "RINGING")])
-            delay = pbx.answer_delay(extension_of(member.interface))
-            if delay is not None and plan.answer_after is not None:
-                delay = plan.answer_after
-            if plan.nobody_answers:
-                delay = None
-            answer_at = None if delay is None else now + delay
-            self.attempts.append(Attempt(member, agent, now, answer_at))
+            dialled.append(agent)
+            self.attempts.append(Attempt(member, agent, pbx.clock.now()))
             self.rung.append(agent)
+        for agent in dialled:
+            start_far_end(pbx, agent, self.ctx.start_far_half)
+
+    def _follow_attempts(self) -> None:
+        """DialState for members whose phones ring; a member who refuses drops out."""
+        for attempt in list(self.attempts):
+            channel = attempt.channel
+            if channel.far in FAR_FAILURES or (channel.hung_up and channel.far != FAR_ANSWERED):
+                self.declined(attempt)
+            elif channel.far in (FAR_RINGING, FAR_ANSWERED) and not attempt.rung:
+                attempt.rung = True
+                self.pbx.dial_event("DialState", self.caller, channel, [("DialStatus", "RINGING")])
 
     def _member_fields(self, member: QueueMember) -> Fields:
         return [
@@ -150,35 +202,44 @@ class QueueWait:
             ("MemberName", member.name),
         ]
 
-    def _cancel(self, attempt: Attempt, cause: int) -> None:
-        # Asterisk 22 publishes a member's CANCEL twice (see the captures).
-        for _ in range(2):
-            self.pbx.dial_event("DialEnd", self.caller, attempt.channel, [("DialStatus", "CANCEL")])
-        self.pbx.hangup(attempt.channel, cause)
-
-    def _no_answer(self, attempt: Attempt, status: str, cause: int) -> None:
-        pbx = self.pbx
-        ring_time = int(pbx.clock.now() - attempt.started)
-        pbx.dial_event(
+    def _ring_no_answer_event(self, attempt: Attempt, milliseconds: int) -> None:
+        self.pbx.dial_event(
             "AgentRingNoAnswer",
             self.caller,
             attempt.channel,
-            [*self._member_fields(attempt.member), ("RingTime", str(ring_time))],
+            [*self._member_fields(attempt.member), ("RingTime", str(milliseconds))],
         )
-        pbx.dial_event("DialEnd", self.caller, attempt.channel, [("DialStatus", status)])
-        pbx.hangup(attempt.channel, cause)
 
-    def ring_no_answer(self) -> None:
-        """The ring cycle timed out: stop ringing, wait `retry`, ring again."""
+    def _cancel(self, attempt: Attempt, cause: int, times: int) -> None:
+        for _ in range(times):
+            self.pbx.dial_event("DialEnd", self.caller, attempt.channel, [("DialStatus", "CANCEL")])
+        self.pbx.hangup(attempt.channel, cause)
+
+    def ring_no_answer(self, ring_seconds: float) -> None:
+        """The ring cycle timed out: rna() for each member with the cycle's length (whole
+        seconds, in ms), DialEnd NOANSWER, then hangupcalls()' DialEnd CANCEL and the hangup."""
+        milliseconds = round(ring_seconds) * 1000
         for attempt in self.attempts:
-            self._no_answer(attempt, "NOANSWER", UNKNOWN_CAUSE)
+            self._ring_no_answer_event(attempt, milliseconds)
+        for attempt in self.attempts:
+            self.pbx.dial_event(
+                "DialEnd", self.caller, attempt.channel, [("DialStatus", "NOANSWER")]
+            )
+        for attempt in self.attempts:
+            self._cancel(attempt, UNKNOWN_CAUSE, 1)
         self.attempts.clear()
 
     def declined(self, attempt: Attempt) -> None:
-        """The member's ringing channel was hung up (the phone rejected it)."""
-        self.pbx.announce_hangup_request(attempt.channel)
-        self._no_answer(attempt, "BUSY", attempt.channel.hangup_cause or NORMAL_CLEARING)
+        """The member's phone refused the call (busy, or hung up while ringing)."""
+        pbx = self.pbx
+        elapsed = int(pbx.clock.now() - attempt.started)
+        pbx.dial_event("DialEnd", self.caller, attempt.channel, [("DialStatus", "BUSY")])
+        self._ring_no_answer_event(attempt, elapsed * 1000)
+        channel = attempt.channel
+        pbx.hangup(channel, channel.far_cause or channel.hangup_cause or NORMAL_CLEARING)
         self.attempts.remove(attempt)
+
+    # -- leaving -----------------------------------------------------------------------------
 
     def _leave(self) -> int:
         position = self.queue.leave(self.entry)
@@ -191,18 +252,28 @@ class QueueWait:
                 ("Count", str(len(self.queue.entries))),
             ],
         )
+        self.pbx.set_var(self.caller, "QUEUEPOSITION", str(position))
         self.pbx.refresh_queue_devices(self.queue)
         return position
 
-    def abandon(self) -> None:
-        """The caller hung up while waiting."""
+    def _duration_vars(self) -> None:
+        """queue_exec's `stop:`: QUEUEWAIT, DIALEDTIME and ANSWEREDTIME when still empty."""
         pbx, caller = self.pbx, self.caller
-        pbx.announce_hangup_request(caller)
-        pbx.channel_event("MusicOnHoldStop", caller)
-        for attempt in self.attempts:
-            self._cancel(attempt, UNKNOWN_CAUSE)
-        self.attempts.clear()
-        held = int(pbx.clock.now() - self.entry.joined)
+        now = pbx.clock.now()
+        for name, milliseconds in (
+            ("QUEUEWAIT", int((now - self.entry.joined) * 1000)),
+            ("DIALEDTIME", int((now - caller.created) * 1000)),
+            ("ANSWEREDTIME", 0),
+        ):
+            if not caller.variables.get(name):
+                pbx.set_var(caller, name, str(milliseconds // 1000))
+                pbx.set_var(caller, f"{name}_MS", str(milliseconds))
+
+    def _record_abandoned(self) -> None:
+        """record_abandoned(): ABANDONED=TRUE and QueueCallerAbandon, for a caller who hung
+        up and for one the queue let go (timeout, leavewhenempty) alike."""
+        pbx, caller = self.pbx, self.caller
+        pbx.set_var(caller, "ABANDONED", "TRUE")
         pbx.channel_event(
             "QueueCallerAbandon",
             caller,
@@ -210,36 +281,56 @@ class QueueWait:
                 ("Queue", self.queue.name),
                 ("Position", str(self.queue.position(self.entry))),
                 ("OriginalPosition", str(self.entry.original_position)),
-                ("HoldTime", str(held)),
+                ("HoldTime", str(int(pbx.clock.now() - self.entry.joined))),
             ],
         )
-        self._leave()
         self.queue.abandoned += 1
-        pbx.hangup(caller, caller.hangup_cause or NORMAL_CLEARING, self._cdrs(None))
 
-    def timeout(self) -> None:
-        """The queue's timeout passed: the caller leaves and the dialplan hangs up."""
+    def abandon(self) -> object:
+        """The caller hung up while waiting."""
+        pbx = self.pbx
+        pbx.channel_event("MusicOnHoldStop", self.caller)
         for attempt in self.attempts:
-            self._cancel(attempt, UNKNOWN_CAUSE)
+            self._cancel(attempt, UNKNOWN_CAUSE, 2)
         self.attempts.clear()
+        self._duration_vars()
+        self._record_abandoned()
+        self._leave()
+        self._no_answer_cdrs()
+        return HANGUP
+
+    def leave_unanswered(self, status: str) -> object:
+        """The queue let the caller go (TIMEOUT, LEAVEEMPTY): the dialplan goes on."""
+        for attempt in self.attempts:
+            self._cancel(attempt, UNKNOWN_CAUSE, 1)
+        self.attempts.clear()
+        self._record_abandoned()
+        self._duration_vars()
         self.pbx.channel_event("MusicOnHoldStop", self.caller)
         self._leave()
-        self.pbx.set_var(self.caller, "QUEUESTATUS", "TIMEOUT")
-        self.dialplan.end(self._cdrs(None))
+        self.pbx.set_var(self.caller, "QUEUESTATUS", status)
+        self._no_answer_cdrs()
+        return None
 
-    async def connect(self, winner: Attempt) -> None:
-        """A member answered: bridge, talk, and end the call the way the plan says."""
+    def _no_answer_cdrs(self) -> None:
+        self.caller.cdrs.extend(
+            CdrSpec(channel, "NO ANSWER", "Queue", self.data) for channel in self.rung
+        )
+
+    # -- answered ----------------------------------------------------------------------------
+
+    async def connect(self, winner: Attempt) -> object:
+        """A member answered: bridge, talk, and end the call the way it ends."""
         pbx, caller, queue, member = self.pbx, self.caller, self.queue, winner.member
         agent = winner.channel
-        pbx.set_state(agent, UP)
         pbx.dial_event("DialEnd", caller, agent, [("DialStatus", "ANSWER")])
         for attempt in self.attempts:
             if attempt is not winner:
-                self._cancel(attempt, ANSWERED_ELSEWHERE)
+                self._cancel(attempt, ANSWERED_ELSEWHERE, 2)
         self.attempts.clear()
         pbx.channel_event("MusicOnHoldStop", caller)
         now = pbx.clock.now()
-        held, ring_time = round(now - self.entry.joined), round(now - winner.started)
+        held, ring_time = round(now - self.entry.joined), int(now - winner.started)
         queue.record_holdtime(held)
         member_vars = [
             ("MEMBERINTERFACE", member.interface), ("MEMBERNAME", member.name),
@@ -255,8 +346,7 @@ class QueueWait:
             for channel in (caller, agent):
                 for name, value in variables:
                     pbx.set_var(channel, name, value)
-        position = self._leave()
-        pbx.set_var(caller, "QUEUEPOSITION", str(position))
+        self._leave()
         pbx.set_var(caller, "QUEUEWAIT", str(held))
         pbx.set_var(caller, "QUEUEWAIT_MS", str(int((now - self.entry.joined) * 1000)))
         pbx.dial_event(
@@ -267,11 +357,8 @@ class QueueWait:
         )
         member.in_call = True
         pbx.bridge(agent, caller)
-        if self.call.recording is not None:
-            pbx.recorder.begin(self.call.recording, now)
 
         ended = await talk(self.call, customer=caller, agent=agent)
-        pbx.announce_hangup_request(ended)
         end = pbx.clock.now()
         talked = round(end - now)
         pbx.dial_event(
@@ -285,20 +372,24 @@ class QueueWait:
                 ("Reason", "agent" if ended is agent else "caller"),
             ],
         )
-        if self.call.recording is not None:
-            pbx.recorder.finish(self.call.recording, end)
         queue.record_completed(talked)
         answered_vars = [
             ("ANSWEREDTIME", str(talked)), ("ANSWEREDTIME_MS", str(int((end - now) * 1000))),
-            ("DIALEDTIME", str(int(end - self.entry.joined))),
-            ("DIALEDTIME_MS", str(int((end - self.entry.joined) * 1000))),
+            ("DIALEDTIME", str(int(end - caller.created))),
+            ("DIALEDTIME_MS", str(int((end - caller.created) * 1000))),
         ]  # fmt: skip
+        caller.cdrs.extend(
+            CdrSpec(channel, "NO ANSWER", "Queue", self.data)
+            for channel in self.rung
+            if channel is not agent
+        )
+        caller.cdrs.append(CdrSpec(agent, "ANSWERED", "Queue", self.data))
 
         def member_done() -> None:
             member.calls_taken += 1
             member.last_call = int(end)
             member.in_call = False
-            member.wrapup_until = end + queue.wrapuptime
+            member.wrapup_until = end + pbx.wrapup_seconds(queue, member)
 
         if ended is agent:
             pbx.leave_bridge(agent)
@@ -307,15 +398,14 @@ class QueueWait:
             pbx.leave_bridge(caller)
             for name, value in [*self._queue_vars(), *answered_vars]:
                 pbx.set_var(caller, name, value)
-            self.dialplan.end(self._cdrs(agent))
         else:
             pbx.leave_bridge(caller)
             for name, value in [*self._queue_vars(), *answered_vars]:
                 pbx.set_var(caller, name, value)
-            pbx.hangup(caller, caller.hangup_cause or NORMAL_CLEARING, self._cdrs(agent))
             pbx.leave_bridge(agent)
             member_done()
             pbx.hangup(agent, NORMAL_CLEARING)
+        return HANGUP
 
     def _queue_vars(self) -> Fields:
         queue = self.queue
@@ -327,22 +417,6 @@ class QueueWait:
             ("QUEUESRVLEVEL", str(queue.servicelevel)), ("QUEUESRVLEVELPERF", "0.0"),
         ]  # fmt: skip
 
-    def _cdrs(self, winner: Channel | None) -> list[Fields | None]:
-        """One Cdr per member rung (the answered one last), or the caller's own."""
-        data = self.caller.app_data if self.caller.application == "Queue" else ""
-        if not self.rung:
-            return [single_cdr(self.pbx, self.caller, "Queue", data)]
-        ordered = [ch for ch in self.rung if ch is not winner] + ([winner] if winner else [])
-        return [
-            self.pbx.cdr(
-                self.caller,
-                dest=channel,
-                disposition="ANSWERED" if channel is winner else "NO ANSWER",
-                application="Queue",
-                data=data or self._queue_data(),
-            )
-            for channel in ordered
-        ]
 
-    def _queue_data(self) -> str:
-        return f"{self.queue.name},t,,,{seconds_text(self.pbx.config.queue_timeout)}"
+def _empty(pbx: Pbx, queue: CallQueue, conditions: frozenset[str]) -> bool:
+    return nobody_can_answer(pbx, queue, conditions)

@@ -1,18 +1,19 @@
-"""MixMonitor's files: the agent leg, the customer leg and the mix, as 8 kHz mono WAV.
+"""MixMonitor's files: the mix and the r()/t() legs, as 8 kHz mono WAV.
 
-The conversation is a short scripted exchange placed over the talk time: the agent greets
-first, closes last, the two legs never speak at once, silence fills the rest. Synthesis
-starts when the call is bridged and the files are written after it ends, in worker threads,
-so the event loop (and the events) never wait for audio.
+The conversation is a short scripted exchange placed over the recorded time: the agent
+greets first, closes last, the two legs never speak at once, silence fills the rest. With
+MixMonitor's `b` option only bridged time is recorded, so a call that never reached an agent
+leaves header-only files. Synthesis starts with the first recorded span and the files are
+written after the channel hangs up, in worker threads, so the event loop (and the events)
+never wait for audio.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import re
 from array import array
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -111,56 +112,116 @@ def render(turns: list[Turn], clips: list[array], total: float) -> dict[str, arr
 
 @dataclass(eq=False)
 class Recording:
-    """One call's three files and the conversation they will hold."""
+    """One MixMonitor on one channel: the mix and the r()/t() legs, and the bridged spans.
+
+    With the `b` option only bridged audio is kept: a call that never bridged leaves files
+    that hold a WAV header and nothing else, as Asterisk's do."""
 
     mixed: Path
-    agent: Path
-    customer: Path
-    options: str  # MixMonitor's options: b, and r()/t() for the two legs
+    said: Path | None  # r(): what the recorded channel's party says
+    heard: Path | None  # t(): what that party hears
+    bridged_only: bool  # the `b` option
+    customer_channel: bool  # the recorded channel is the customer's (else the agent's)
     turns: list[Turn]
-    started: float | None = None  # simulated time the call was bridged
+    recorded: float = 0.0  # seconds recorded in finished spans
+    since: float | None = None  # simulated time the current span started
     synthesis: asyncio.Task[list[array]] | None = field(default=None, repr=False)
 
-    @property
-    def app_data(self) -> str:
-        return f"{self.mixed},{self.options}"
+
+def _options(options: str) -> tuple[bool, str | None, str | None]:
+    """MixMonitor's options: `b`, `r(<file>)`, `t(<file>)` (others are ignored)."""
+    bridged_only, said, heard, i = False, None, None, 0
+    while i < len(options):
+        char = options[i]
+        if options[i + 1 : i + 2] == "(":
+            end = options.index(")", i)
+            value = options[i + 2 : end]
+            if char == "r":
+                said = value
+            elif char == "t":
+                heard = value
+            i = end + 1
+            continue
+        bridged_only = bridged_only or char == "b"
+        i += 1
+    return bridged_only, said, heard
 
 
 class Recorder:
-    """Plans recordings when the dialplan starts MixMonitor and writes them after the call."""
+    """Follows each MixMonitor through its channel's bridges and writes its files when the
+    channel hangs up: synthesis starts with the first recorded span, writing after the end."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory).resolve()
         self.pending: set[asyncio.Task[Any]] = set()  # synthesis and file writing
+        self._active: dict[object, Recording] = {}  # channel → its MixMonitor
 
-    def plan(
-        self, kind: str, number: str, uniqueid: str, *, customer_channel: bool, rng: random.Random
+    def file(self, reported: str, monitor_dir: str) -> Path:
+        """Where a path the PBX reports is written: under the recordings directory when it is
+        in the monitor directory (or relative to it), as a mounted spool would be."""
+        path = Path(reported)
+        if not path.is_absolute():
+            return self.directory / path
+        try:
+            return self.directory / path.relative_to(monitor_dir)
+        except ValueError:
+            return path
+
+    def start(
+        self,
+        channel: object,
+        mixed: Path,
+        options: str,
+        *,
+        locate: Callable[[str], Path],
+        kind: str,
+        customer_channel: bool,
+        now: float,
+        rng: random.Random,
     ) -> Recording:
-        """File names like the captures' (`inbound-<number>-<uniqueid>.wav`), legs beside them.
+        """MixMonitor(<mixed>,<options>) on `channel`; without `b` it records from now."""
+        bridged_only, said, heard = _options(options)
+        recording = Recording(
+            mixed=mixed,
+            said=locate(said) if said else None,
+            heard=locate(heard) if heard else None,
+            bridged_only=bridged_only,
+            customer_channel=customer_channel,
+            turns=script(kind, rng),
+        )
+        self._active[channel] = recording
+        if not bridged_only:
+            self._open_span(recording, now)
+        return recording
 
-        MixMonitor's r() is what the channel it runs on says, t() what that channel hears.
-        """
-        stem = f"{kind}-{re.sub(r'[^0-9A-Za-z+]', '_', number) or 'unknown'}-{uniqueid}"
-        mixed = self.directory / f"{stem}.wav"
-        agent = self.directory / f"{stem}-agent.wav"
-        customer = self.directory / f"{stem}-customer.wav"
-        said, heard = (customer, agent) if customer_channel else (agent, customer)
-        return Recording(mixed, agent, customer, f"br({said})t({heard})", script(kind, rng))
+    def bridged(self, channel: object, now: float) -> None:
+        recording = self._active.get(channel)
+        if recording is not None and recording.bridged_only:
+            self._open_span(recording, now)
 
-    def begin(self, recording: Recording, now: float) -> None:
-        """The call is bridged: the files will start here; synthesise the lines meanwhile."""
-        if recording.started is not None:
+    def unbridged(self, channel: object, now: float) -> None:
+        recording = self._active.get(channel)
+        if recording is not None and recording.bridged_only:
+            self._close_span(recording, now)
+
+    def channel_gone(self, channel: object, now: float) -> None:
+        """The channel hung up: its MixMonitor stops and the files are written."""
+        recording = self._active.pop(channel, None)
+        if recording is None:
             return
-        recording.started = now
-        recording.synthesis = self._track(asyncio.to_thread(_synthesise, recording.turns))
+        self._close_span(recording, now)
+        self._track(self._write(recording))
 
-    def finish(self, recording: Recording, now: float) -> None:
-        """The call ended: write the files in the background (nothing if never bridged)."""
-        if recording.started is None or recording.synthesis is None:
-            return
-        duration, synthesis = max(0.0, now - recording.started), recording.synthesis
-        recording.started = None
-        self._track(self._write(recording, synthesis, duration))
+    def _open_span(self, recording: Recording, now: float) -> None:
+        if recording.since is None:
+            recording.since = now
+        if recording.synthesis is None:
+            recording.synthesis = self._track(asyncio.to_thread(_synthesise, recording.turns))
+
+    def _close_span(self, recording: Recording, now: float) -> None:
+        if recording.since is not None:
+            recording.recorded += max(0.0, now - recording.since)
+            recording.since = None
 
     def _track(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -168,14 +229,12 @@ class Recorder:
         task.add_done_callback(self.pending.discard)
         return task
 
-    async def _write(
-        self, recording: Recording, synthesis: asyncio.Task[list[array]], duration: float
-    ) -> None:
-        clips = await synthesis
-        await asyncio.to_thread(_write_files, recording, clips, duration)
+    async def _write(self, recording: Recording) -> None:
+        clips = await recording.synthesis if recording.synthesis is not None else []
+        await asyncio.to_thread(_write_files, recording, clips)
 
     async def idle(self) -> None:
-        """Wait until every recording of the calls ended so far is on disk."""
+        """Wait until every recording of the channels gone so far is on disk."""
         while self.pending:
             await asyncio.gather(*list(self.pending), return_exceptions=True)
 
@@ -200,8 +259,16 @@ def _synthesise(turns: list[Turn]) -> list[array]:
     ]
 
 
-def _write_files(recording: Recording, clips: list[array], duration: float) -> None:
-    audio = render(recording.turns, clips, duration)
-    write_wav(recording.agent, audio[AGENT])
-    write_wav(recording.customer, audio[CUSTOMER])
+def _write_files(recording: Recording, clips: list[array]) -> None:
+    """The mix and the legs; header-only files when nothing was recorded."""
+    if recording.recorded <= 0 or not clips:
+        silent = array("h")
+        audio = {AGENT: silent, CUSTOMER: silent, "mixed": silent}
+    else:
+        audio = render(recording.turns, clips, recording.recorded)
+    said, heard = (CUSTOMER, AGENT) if recording.customer_channel else (AGENT, CUSTOMER)
     write_wav(recording.mixed, audio["mixed"])
+    if recording.said is not None:
+        write_wav(recording.said, audio[said])
+    if recording.heard is not None:
+        write_wav(recording.heard, audio[heard])

@@ -20,6 +20,7 @@ from telephony.pbx_sim.pbx import Pbx
 from telephony.pbx_sim.recordings import warm_voices
 from telephony.pbx_sim.replay import capture_events
 from telephony.pbx_sim.scenario import make_plan
+from telephony.pbx_sim.shutdown import core_stop
 from telephony.pbx_sim.traffic import generate_traffic
 from telephony.pbx_sim.wire import BANNER, ActionReader, Fields, encode
 
@@ -146,7 +147,7 @@ class PbxSimulator:
 
     async def stop(self) -> None:
         await self._stop_listening()
-        self._stop_traffic()
+        self.stop_traffic()
         await self.pbx.shutdown()  # also releases sessions waiting on a synchronous Originate
         for task in list(self._background):
             task.cancel()
@@ -178,7 +179,7 @@ class PbxSimulator:
         if self.config.calls_per_minute > 0 and self._traffic is None:
             self._traffic = self._spawn(generate_traffic(self.pbx))
 
-    def _stop_traffic(self) -> None:
+    def stop_traffic(self) -> None:
         if self._traffic is not None:
             self._traffic.cancel()
             self._traffic = None
@@ -231,13 +232,43 @@ class PbxSimulator:
             session.writer.transport.abort()
         self.sessions.clear()
 
+    async def close_connections(self) -> None:
+        """Send what is queued, then close every AMI connection (the PBX is going away)."""
+        for session in list(self.sessions):
+            await session.drain()
+            session.writer.close()
+        self.sessions.clear()
+
+    async def shutdown(
+        self, *, gracefully: bool = True, restart: bool = False, downtime: float = 0.0
+    ) -> None:
+        """`core stop|restart gracefully|now` (telephony/pbx_sim/shutdown.py): calls end (or
+        are hung up), `Shutdown`, connections closed; a restart comes back after `downtime`
+        real seconds, a stop leaves the port closed."""
+        await core_stop(self, gracefully=gracefully, restart=restart)
+        await self._stop_listening()
+        await self.pbx.restart()
+        if not restart:
+            self.pbx.shutting_down = True  # stopped for good: nothing is served any more
+            return
+        await asyncio.sleep(downtime)
+        if self.address is not None:
+            await self._listen(self.address[1])
+        self._start_traffic()
+
     async def restart(self, downtime: float = 0.0) -> None:
-        """An Asterisk restart: connections dropped, calls forgotten, new uniqueid epoch, static
-        queue members only; the port stays closed for `downtime` real seconds."""
+        """`core restart now`: every channel is hung up (SoftHangupRequest, Cause 4), then
+        `Shutdown` (Restart: True), connections closed, a fresh PBX (new uniqueid epoch,
+        static queue members only); the port stays closed for `downtime` real seconds."""
+        await self.shutdown(gracefully=False, restart=True, downtime=downtime)
+
+    async def crash(self, downtime: float = 0.0) -> None:
+        """The process dies and is started again: connections reset, calls forgotten without a
+        word on the AMI, then the same fresh PBX as a restart."""
         if downtime > 0:
             await self._stop_listening()
         self.drop_connections()
-        self._stop_traffic()
+        self.stop_traffic()
         await self.pbx.restart()
         if downtime > 0:
             await asyncio.sleep(downtime)
@@ -245,8 +276,11 @@ class PbxSimulator:
                 await self._listen(self.address[1])
         self._start_traffic()
 
-    def spawn_restart(self, downtime: float = 0.0) -> None:
-        self._spawn(self.restart(downtime))
+    def spawn_restart(self, downtime: float = 0.0, *, crash: bool = False) -> None:
+        self._spawn(self.crash(downtime) if crash else self.restart(downtime))
+
+    def spawn_shutdown(self, *, gracefully: bool, restart: bool, downtime: float) -> None:
+        self._spawn(self.shutdown(gracefully=gracefully, restart=restart, downtime=downtime))
 
     # -- calls ----------------------------------------------------------------------------
 
@@ -266,6 +300,8 @@ class PbxSimulator:
         `abandon=True`: nobody answers and the caller hangs up after a few seconds;
         a number: the caller's patience in seconds (members still answer if quicker).
         """
+        if self.pbx.shutting_down:
+            raise ValueError("Asterisk is shutting down")
         patience: float | None = None
         nobody_answers = abandon is True
         if nobody_answers:
