@@ -286,3 +286,96 @@ def test_a_failed_originate_without_a_channel_names_the_number_it_was_for() -> N
 
 def _with_attempt(record: CallRecord) -> CallRecord:
     return replace(record, attempt_id=7)
+
+
+# -- queue members that are Local channels (FreePBX's Local/<ext>@from-queue/n, ours) ------
+
+
+def _member_rings_its_phone(messages: list[Message]) -> list[Message]:
+    """Rewrite of inbound_queue_answered: the member Local/1001@agents/n is a chain, as on a
+    site where the member context Dial()s the agent's softphone (our [agents], FreePBX's
+    from-queue): its ;2 half dials PJSIP/1001, which answers, and hangs up with it."""
+    half = {"Channel": "Local/1001@agents-00000002;2", "Uniqueid": "1795438127.5"}
+    phone = {"Channel": "PJSIP/1001-0000000a", "Uniqueid": "1795438127.9"}
+    linked = {"Linkedid": "1795438127.0"}
+    dest = {"DestChannel": phone["Channel"], "DestUniqueid": phone["Uniqueid"]}
+    out: list[Message] = []
+    for message in messages:
+        event, channel = message.get("Event"), message.get("Channel")
+        if event == "Newstate" and channel == half["Channel"]:  # before the half answers
+            out += [
+                Message({"Event": "Newchannel", **phone, **linked, "CallerIDNum": "1001"}),
+                Message({"Event": "DialBegin", **half, **linked, **dest, "DialString": "1001"}),
+                Message({"Event": "DialEnd", **half, **linked, **dest, "DialStatus": "ANSWER"}),
+            ]
+        if event == "Hangup" and channel == half["Channel"]:
+            out.append(Message({"Event": "Hangup", **phone, **linked, "Cause": "16"}))
+        out.append(message)
+        if event == "BridgeEnter" and channel == "Local/1001@agents-00000002;1":
+            bridge = {"BridgeUniqueid": "b-phone"}  # the half and the phone, bridged apart
+            out += [
+                Message({"Event": "BridgeEnter", **half, **linked, **bridge}),
+                Message({"Event": "BridgeEnter", **phone, **linked, **bridge}),
+            ]
+    return out
+
+
+def _agent_first_through_a_local_member(messages: list[Message]) -> list[Message]:
+    """Rewrite of callback_agent_first_answered with the agent interface
+    Local/1001@agents/n dialing the softphone: the agent's phone answers before the customer is
+    even dialled, and is not the customer."""
+    half = {"Channel": "Local/1001@agents-00000006;2", "Uniqueid": "1796584728.13"}
+    phone = {"Channel": "PJSIP/1001-00000010", "Uniqueid": "1796584728.99"}
+    linked = {"Linkedid": "1796584728.12"}
+    dest = {"DestChannel": phone["Channel"], "DestUniqueid": phone["Uniqueid"]}
+    out: list[Message] = []
+    for message in messages:
+        if message.get("Event") == "Newstate" and message.get("Channel") == half["Channel"]:
+            out += [
+                Message({"Event": "Newchannel", **phone, **linked}),
+                Message({"Event": "DialBegin", **half, **linked, **dest, "DialString": "1001"}),
+                Message({"Event": "DialEnd", **half, **linked, **dest, "DialStatus": "ANSWER"}),
+            ]
+        out.append(message)
+    out.append(Message({"Event": "Hangup", **phone, **linked, "Cause": "16"}))
+    return out
+
+
+def test_an_agent_first_callback_through_a_local_member_waits_for_the_customer() -> None:
+    plain = _record(_messages("callback_agent_first_answered"), CALLBACK_TIMES)
+    chained = _record(
+        _agent_first_through_a_local_member(_messages("callback_agent_first_answered")),
+        CALLBACK_TIMES,
+    )
+    assert chained.answered_at == plain.answered_at == START + timedelta(seconds=5)
+    assert (chained.outcome, chained.dialed, chained.ring_seconds, chained.talk_seconds) == (
+        "answered", "13911150015", 3.0, 15.0,
+    )  # fmt: skip
+
+
+def test_a_member_that_dials_the_agents_phone_is_still_the_agent() -> None:
+    plain = _record(_messages("inbound_queue_answered"))
+    records, events = _fold(_member_rings_its_phone(_messages("inbound_queue_answered")))
+    [chained] = records
+    keys = ("outcome", "agent", "agent_extension", "customer_number", "hung_up_by", "talk_seconds")
+    assert [getattr(chained, k) for k in keys] == [getattr(plain, k) for k in keys]
+    assert chained.customer_number == "13800138000" and chained.agent_extension == "1001"
+    rung = [e.interface for e in events if type(e).__name__ == "AgentRinging"]
+    assert rung == ["Local/1002@agents/n", "Local/1001@agents/n"]  # the chain rings no one new
+
+
+def test_the_pbx_checks_recording_test_call_is_nobodys_call() -> None:
+    """`callcentre pbx check` originates Local/<digits>@cc-selftest: both halves report that
+    context; neither the call nor a failed originate of it becomes a call record."""
+    tracker = CallTracker()
+    linked = {"Linkedid": "1796590000.1"}
+    for half, uid in ((";1", "1796590000.1"), (";2", "1796590000.2")):
+        channel = f"Local/1234567@cc-selftest-0000000f{half}"
+        base = {"Channel": channel, "Uniqueid": uid, "Context": "cc-selftest", **linked}
+        for event in ("Newchannel", "MixMonitorStart", "Hangup"):
+            assert tracker.feed(Message({"Event": event, **base}), START) == []
+    failed = {"Event": "OriginateResponse", "Response": "Failure", "Reason": "0",
+              "Channel": "Local/1234567@cc-selftest", "Context": "cc-selftest", "Exten": "wait",
+              "Uniqueid": "<unknown>", "ActionID": "check-1"}  # fmt: skip
+    assert tracker.feed(Message(failed), START) == []
+    assert tracker.live_calls() == tracker.recent_calls() == []
