@@ -7,21 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from crm.callbacks import service as callbacks
+from crm.callbacks.models import CallbackAttempt, Outcome
+from crm.callbacks.schedule import ScheduleRules
 from crm.calls.models import Call
 from crm.customers import service as customers
 from crm.db import Database
+from crm.projects import service as projects
+from crm.projects.models import ProjectStatus
 from tests.data.speech_audio import KOREAN_MODEL
 from tests.lab.audio import SILENCE_DBFS, measure
 from tests.lab.desk import Desk
 from tests.lab.lab import Scene
-from tests.lab.scripts import GREETING, THANKS, spoken
-from tests.lab.system import lab_system
+from tests.lab.scripts import GREETING, THANKS, quiet, spoken
+from tests.lab.system import ShiftedClock, lab_system
 from tests.support.live import LiveSystem
 
 pytestmark = [
@@ -133,3 +139,219 @@ async def test_inbound_call_with_speech_is_popped_recorded_transcribed_and_score
         )
         await desk.close()
         await qa.aclose()
+
+
+# -- callbacks and campaigns: the PBX dials out through the carrier -------------------------
+
+MONDAY_MORNING = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+async def _task(db: Database, name: str, phone: str) -> int:
+    """A renovation project whose mid-term callback is due (on MONDAY_MORNING)."""
+    async with db.session() as session:
+        customer = await customers.create(session, name=name, phones=[phone])
+        project = await projects.create(
+            session,
+            customer=customer,
+            contract_number=f"XA-{phone}",
+            rules=ScheduleRules(window_days=3, post_completion_months=0),
+            status=ProjectStatus.IN_PROGRESS,
+            start_date=date(2026, 10, 10),
+            concealed_works_date=date(2026, 10, 30),
+            midterm_date=date(2026, 11, 22),
+        )
+        tasks = await callbacks.get_for_project(session, project.id)
+        return next(t.id for t in tasks if t.stage.value == "midterm")
+
+
+async def _attempt(system: LiveSystem, attempt_id: int, timeout: float = 15) -> CallbackAttempt:
+    deadline = time.monotonic() + timeout
+    while True:
+        await system.services.bridge.drain()
+        await system.services.bus.drain()
+        async with system.database.session() as session:
+            attempt = await session.get(CallbackAttempt, attempt_id)
+        assert attempt is not None
+        if attempt.call_id is not None or attempt.outcome is not None:
+            return attempt
+        assert time.monotonic() < deadline, attempt
+        await asyncio.sleep(0.1)
+
+
+async def test_agent_first_callback_answered_by_the_customer(
+    scene: Scene, db: Database, tmp_path: Path
+) -> None:
+    scripts = tmp_path / "scripts"
+    agent = await scene.agent("1001", spoken(scripts, "agent", GREETING, at=4.0, total=30))
+    customer_script = spoken(scripts, "customer", THANKS, at=2.0, total=7)
+    customer = await scene.carrier("13900139000", customer_script)
+    task_id = await _task(db, "李娜", "13900139000")
+    async with lab_system(scene.lab, db) as system:
+        client = await system.login("agent1")
+        response = await client.post(
+            "/api/calls/dial", json={"number": "139-0013-9000", "task_id": task_id}
+        )
+        assert response.status_code == 202, response.text
+        attempt_id = response.json()["attempt_id"]
+        await agent.wait_event("CALL_INCOMING")  # agent first
+        agent_answered = await agent.accept()
+        rung, _ = await customer.wait_event("CALL_INCOMING")
+        await asyncio.sleep(2.0)
+        customer_answered = await customer.accept()
+        hung_up, closed = await customer.wait_event("CALL_CLOSED", timeout=20)
+        assert closed["param"] == "end of file"
+        attempt = await _attempt(system, attempt_id)
+        async with db.session() as session:
+            call = await session.get(Call, attempt.call_id)
+        assert call is not None
+        call = await ended_call(system, call.linkedid)
+        assert (call.direction.value, call.dialed, call.outcome.value) == (
+            "outbound", "13900139000", "answered",
+        )  # fmt: skip
+        assert call.agent_interface == "PJSIP/1001" and call.hung_up_by.value == "customer"
+        agent_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_agent).name)
+        customer_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_customer).name)
+        assert call.ring_seconds == pytest.approx(customer_answered - rung, abs=1.0)
+        assert call.talk_seconds == pytest.approx(agent_leg.seconds, abs=1.0)
+        assert agent_leg.seconds == pytest.approx(hung_up - customer_answered, abs=1.2)
+        # Recorded from the customer's answer: the agent's words 4 s after the agent answered.
+        agent_speaks = 4.0 - (customer_answered - agent_answered)
+        assert agent_leg.first_sound() == pytest.approx(agent_speaks, abs=0.4)
+        assert customer_leg.first_sound() == pytest.approx(customer_script.speech_at, abs=0.4)
+        print(
+            f"\nlab agent-first: ring {call.ring_seconds} talk {call.talk_seconds}"
+            f" wait {call.wait_seconds}; agent leg {agent_leg.spans} {agent_leg.rms_dbfs:.1f} dBFS,"
+            f" customer leg {customer_leg.spans} {customer_leg.rms_dbfs:.1f} dBFS"
+        )
+        await client.aclose()
+
+
+async def test_agent_first_callback_to_a_busy_customer(
+    scene: Scene, db: Database, tmp_path: Path
+) -> None:
+    agent = await scene.agent("1001", quiet(tmp_path, "agent", total=30))
+    customer = await scene.carrier("13700137000", quiet(tmp_path, "customer", total=5))
+    task_id = await _task(db, "赵强", "13700137000")
+    async with lab_system(scene.lab, db) as system:
+        client = await system.login("agent1")
+        response = await client.post(
+            "/api/calls/dial", json={"number": "13700137000", "task_id": task_id}
+        )
+        attempt_id = response.json()["attempt_id"]
+        await agent.wait_event("CALL_INCOMING")
+        await agent.accept()
+        await customer.wait_event("CALL_INCOMING")
+        await customer.hangup()  # 486 Busy Here
+        _closed, _ = await agent.wait_event("CALL_CLOSED")
+        attempt = await _attempt(system, attempt_id)
+        async with db.session() as session:
+            call = await session.get(Call, attempt.call_id)
+        assert call is not None
+        call = await ended_call(system, call.linkedid)
+        assert (call.outcome.value, call.hangup_cause) == ("busy", 17)
+        assert call.answered_at is None and call.talk_seconds is None
+        assert (call.recording, call.recording_agent, call.recording_customer) == (None,) * 3
+        await until_outcome(system, attempt_id, Outcome.BUSY)
+        await client.aclose()
+
+
+async def until_outcome(system: LiveSystem, attempt_id: int, outcome: Outcome) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        await system.services.bus.drain()
+        async with system.database.session() as session:
+            attempt = await session.get(CallbackAttempt, attempt_id)
+        if attempt is not None and attempt.outcome is outcome:
+            return
+        assert time.monotonic() < deadline, attempt and attempt.outcome
+        await asyncio.sleep(0.1)
+
+
+async def _campaign(system: LiveSystem) -> int:
+    supervisor = await system.login("supervisor")
+    created = await supervisor.post(
+        "/api/campaigns",
+        json={"name": "中期回访", "mode": "customer_first", "stages": ["midterm"],
+              "max_concurrent": 1},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    campaign_id = int(created.json()["id"])
+    started = await supervisor.post(f"/api/campaigns/{campaign_id}/start")
+    assert started.json()["status"] == "running", started.text
+    await supervisor.aclose()
+    return campaign_id
+
+
+async def test_customer_first_campaign_call_answered_then_an_agent(
+    scene: Scene, db: Database, tmp_path: Path
+) -> None:
+    scripts = tmp_path / "scripts"
+    agent = await scene.agent("1001", spoken(scripts, "agent", GREETING, at=0.5, total=30))
+    customer = await scene.carrier(
+        "13600136000", spoken(scripts, "customer", THANKS, at=4.0, total=9)
+    )
+    await _task(db, "孙丽", "13600136000")
+    clock = ShiftedClock(MONDAY_MORNING)
+    async with lab_system(scene.lab, db, clock=clock, dialer_calls_per_second=5.0) as system:
+        desk = await Desk.open(system, "agent1")
+        await desk.ready()
+        await _campaign(system)
+        _rung, _ = await customer.wait_event("CALL_INCOMING", timeout=20)  # customer first
+        await asyncio.sleep(1.0)
+        customer_answered = await customer.accept()
+        ringing, _ = await agent.wait_event("CALL_INCOMING")  # then the callbacks queue
+        popped, pop = await desk.wait_for("pop")
+        await asyncio.sleep(1.0)
+        agent_answered = await agent.accept()
+        assert popped < agent_answered
+        _hung_up, closed = await customer.wait_event("CALL_CLOSED", timeout=20)
+        assert closed["param"] == "end of file"
+        assert pop["call"]["direction"] == "outbound" and pop["call"]["attempt_id"]
+        call = await ended_call(system, pop["call"]["linkedid"])
+        assert (call.direction.value, call.outcome.value, call.queue) == (
+            "outbound", "answered", "callbacks",
+        )  # fmt: skip
+        assert call.dialed == "13600136000" and call.agent_interface == "PJSIP/1001"
+        assert call.hung_up_by.value == "customer"
+        assert call.wait_seconds == pytest.approx(agent_answered - customer_answered, abs=1.0)
+        assert call.ring_seconds == pytest.approx(agent_answered - ringing, abs=1.0)
+        agent_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_agent).name)
+        customer_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_customer).name)
+        assert call.talk_seconds == pytest.approx(agent_leg.seconds, abs=1.0)
+        assert agent_leg.first_sound() == pytest.approx(0.5, abs=0.4)
+        customer_speaks = 4.0 - (agent_answered - customer_answered)
+        assert customer_leg.first_sound() == pytest.approx(customer_speaks, abs=0.4)
+        print(
+            f"\nlab customer-first: wait {call.wait_seconds} ring {call.ring_seconds}"
+            f" talk {call.talk_seconds}; agent leg {agent_leg.spans}, customer {customer_leg.spans}"
+        )
+        await desk.close()
+
+
+async def test_customer_first_campaign_call_not_answered(
+    scene: Scene, db: Database, tmp_path: Path
+) -> None:
+    await scene.agent("1001", quiet(tmp_path, "agent", total=30))
+    customer = await scene.carrier("13500135000", quiet(tmp_path, "customer", total=5))
+    task_id = await _task(db, "周杰", "13500135000")
+    clock = ShiftedClock(MONDAY_MORNING)
+    async with lab_system(scene.lab, db, clock=clock, dialer_calls_per_second=5.0) as system:
+        desk = await Desk.open(system, "agent1")
+        await desk.ready()
+        await _campaign(system)
+        rung, _ = await customer.wait_event("CALL_INCOMING", timeout=20)
+        stopped, _ = await customer.wait_event("CALL_CLOSED", timeout=45)  # nobody answers
+        async with db.session() as session:
+            attempt = await session.scalar(
+                select(CallbackAttempt).where(CallbackAttempt.task_id == task_id)
+            )
+        assert attempt is not None
+        await until_outcome(system, attempt.id, Outcome.NO_ANSWER)
+        await system.services.bridge.drain()
+        async with db.session() as session:
+            call = await session.scalar(select(Call).where(Call.dialed == "13500135000"))
+        assert call is not None and call.outcome.value == "no_answer"
+        assert (call.direction.value, call.hangup_cause) == ("outbound", 19)
+        assert call.answered_at is None and call.recording is None
+        print(f"\nlab no-answer: rang {stopped - rung:.1f} s, cause {call.hangup_cause}")
+        await desk.close()

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
 
+from crm.clock import Clock
 from crm.db import Database
 from crm.settings import Settings, load_settings
 from crm.users import service as users
@@ -18,6 +20,17 @@ from crm.users.models import Role
 from tests.lab.lab import AMI_USER, Lab
 from tests.support.live import AGENTS, PASSWORD, LiveSystem, free_port
 from web.app import create_app
+
+
+class ShiftedClock:
+    """Real time moved to a chosen moment (a working Monday morning, for the dialer's calling
+    hours and calendar) that then runs at the real pace, as the PBX's calls do."""
+
+    def __init__(self, at: datetime) -> None:
+        self.offset = at - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
 
 def lab_settings(lab: Lab, database: Database, **overrides: Any) -> Settings:
@@ -65,11 +78,13 @@ async def _users(database: Database) -> None:
 
 
 @asynccontextmanager
-async def lab_system(lab: Lab, database: Database, **overrides: Any) -> AsyncIterator[LiveSystem]:
+async def lab_system(
+    lab: Lab, database: Database, *, clock: Clock | None = None, **overrides: Any
+) -> AsyncIterator[LiveSystem]:
     """The server on a free loopback port, its bridge connected and resynced with the lab."""
     settings = lab_settings(lab, database, **overrides)
     await _users(database)
-    app = create_app(settings, database=database)
+    app = create_app(settings, database=database, clock=clock)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
