@@ -317,15 +317,28 @@ async def test_silence_answers_nothing_until_released(tmp_path: Path):
 
 
 async def test_restart_forgets_calls_resets_members_and_changes_uniqueids(tmp_path: Path):
+    """SimRestart is `core restart now` (fixtures README): every channel gets a
+    SoftHangupRequest whose Cause is AST_SOFTHANGUP_SHUTDOWN (4), the agent's AgentComplete
+    says the caller ended, `Shutdown` (Restart: True) comes last; then a fresh PBX."""
     async with running(tmp_path, static_members={"service": ["1001"]}) as sim:
         ami = await RawAmi.connect(address(sim))
         await ami.action("QueueAdd", Queue="service", Interface="PJSIP/1002")
         linkedid = await sim.place_inbound_call("13800138000", talk_seconds=600)
         await ami.wait_event(lambda m: m.is_event("BridgeEnter", Linkedid=linkedid))
         old_epoch = int(linkedid.split(".")[0])
+        live = {m["Channel"] for m in ami.events("Newchannel")} - {
+            m["Channel"] for m in ami.events("Hangup")
+        }
 
         control = await RawAmi.connect(address(sim), login=False)
         await control.action("SimRestart")
+        shutdown = await ami.wait_event(lambda m: m.is_event("Shutdown"), timeout=5)
+        assert (shutdown["Shutdown"], shutdown["Restart"]) == ("Cleanly", "True")
+        flagged = {m["Channel"] for m in ami.events("SoftHangupRequest") if m["Cause"] == "4"}
+        assert flagged == live and len(live) == 2
+        assert [m["Reason"] for m in ami.events("AgentComplete")] == ["caller"]
+        assert {m["Channel"] for m in ami.events("Hangup")} >= live
+        assert ami.log[-1] is shutdown
         assert await ami.closed(timeout=2)
         await asyncio.sleep(0.05)
         ami = await RawAmi.connect(address(sim))
@@ -342,6 +355,50 @@ async def test_restart_forgets_calls_resets_members_and_changes_uniqueids(tmp_pa
         first = await ami.wait_event(lambda m: m.is_event("Newchannel", Linkedid=new_linkedid))
         assert first["Channel"] == "PJSIP/trunk-00000000"
         ami.close()
+
+
+async def test_graceful_stop_lets_calls_end_and_refuses_every_action_meanwhile(
+    tmp_path: Path,
+):
+    """`core stop gracefully` (pbx_core_stop_and_login_during_shutdown): the call in progress
+    goes on; Ping and a new Login get `Asterisk is shutting down`; `Shutdown` (Cleanly,
+    Restart: False) 1-2 s after the last Hangup; then every connection closes and the port
+    stays closed."""
+    async with running(tmp_path, static_members={"service": ["1001"]}) as sim:
+        ami = await RawAmi.connect(address(sim))
+        linkedid = await sim.place_inbound_call(
+            "13800138000", answer_after=1, talk_seconds=4, hangup_by="caller"
+        )
+        await ami.wait_event(lambda m: m.is_event("BridgeEnter", Linkedid=linkedid))
+        control = await RawAmi.connect(address(sim), login=False)
+        stopping = await control.action("SimShutdown", Graceful="yes")
+        assert stopping.get("Message") == "Shutting down"
+        refused = await ami.action("Ping", ActionID="ping-during-shutdown")
+        assert refused.fields == [
+            ("Response", "Error"),
+            ("ActionID", "ping-during-shutdown"),
+            ("Message", "Asterisk is shutting down"),
+        ]
+        late = await RawAmi.connect(address(sim), login=False)
+        login = await late.action("Login", Username="callcentre", Secret="callcentre")
+        assert login.get("Message") == "Asterisk is shutting down"
+        with pytest.raises(ValueError, match="shutting down"):
+            await sim.place_inbound_call("13900139000")
+
+        trunk = (await ami.wait_event(lambda m: m.is_event("AgentComplete")))["Channel"]
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=trunk), timeout=5)
+        last_hangup = sim.pbx.clock.now()
+        shutdown = await ami.wait_event(lambda m: m.is_event("Shutdown"), timeout=5)
+        waited = sim.pbx.clock.now() - last_hangup
+        assert 0.9 <= waited <= 2.5, waited
+        assert (shutdown["Shutdown"], shutdown["Restart"]) == ("Cleanly", "False")
+        assert [m["Reason"] for m in ami.events("AgentComplete")] == ["caller"]
+        assert not [m for m in ami.events("SoftHangupRequest") if m["Cause"] != "16"]
+        for client in (ami, late):
+            assert await client.closed(timeout=2)
+        with pytest.raises(OSError):
+            await asyncio.open_connection(*address(sim))
+        control.close()
 
 
 async def test_restart_with_downtime_refuses_connections_meanwhile(tmp_path: Path):

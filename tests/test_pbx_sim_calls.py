@@ -234,6 +234,26 @@ async def test_queue_with_nobody_logged_in_refuses_the_caller(tmp_path: Path):
         ami.close()
 
 
+async def test_leavewhenempty_lets_the_caller_go_when_the_last_member_leaves(tmp_path: Path):
+    """app_queue checks leavewhenempty after each ring cycle: with nobody left, the caller is
+    recorded as abandoned (queue_log EXITEMPTY) and leaves with QUEUESTATUS=LEAVEEMPTY."""
+    async with running(
+        tmp_path, answer_delays={"1001": None}, member_ring_timeout=2, retry_seconds=1
+    ) as sim:
+        ami = await RawAmi.connect(address(sim))
+        await _members(ami, "service", "1001")
+        linkedid = await sim.place_inbound_call("13800138000")
+        await ami.wait_event(lambda m: m.is_event("DialState", Linkedid=linkedid))
+        removed = await ami.action("QueueRemove", Queue="service", Interface="PJSIP/1001")
+        assert removed.get("Message") == "Removed interface from queue"
+        status = await ami.wait_event(lambda m: m.is_event("VarSet", Variable="QUEUESTATUS"))
+        assert status["Value"] == "LEAVEEMPTY"
+        names = [m.name for m in call_events(ami) if m.get("Linkedid") == linkedid]
+        assert names.index("AgentRingNoAnswer") < names.index("QueueCallerAbandon")
+        assert names.index("QueueCallerAbandon") < names.index("QueueCallerLeave")
+        ami.close()
+
+
 async def test_wrapup_keeps_a_member_idle_after_a_call(tmp_path: Path):
     async with running(tmp_path, static_members={"service": ["1001"]}, wrapup_seconds=6) as sim:
         ami = await RawAmi.connect(address(sim))

@@ -280,6 +280,12 @@ def demo(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Play this AMI capture to every client that logs in.",
 )
+@click.option(
+    "--capture-lab",
+    type=click.Choice(["test-dialplan", "project-dialplan"]),
+    help="Be the PBX that produced the shared AMI captures (Local channels and its test "
+    "phones, telephony/pbx_sim/capture_lab.py) instead of PJSIP phones and trunk.",
+)
 @click.pass_context
 def pbx_sim(
     ctx: click.Context,
@@ -297,9 +303,11 @@ def pbx_sim(
     seed: int,
     recordings_dir: Path | None,
     replay: Path | None,
+    capture_lab: str | None,
 ) -> None:
     """A simulated Asterisk 22 speaking AMI, for the demo, tests and development."""
     from telephony.pbx_sim import SimulatorConfig, run_simulator
+    from telephony.pbx_sim.capture_lab import capture_lab_config
 
     _setup_logging(ctx.obj["verbose"])
     settings = _settings()
@@ -312,22 +320,29 @@ def pbx_sim(
 
     async def main() -> None:
         callers = await _customer_numbers(settings) if callers_from_db else []
-        config = SimulatorConfig(
-            host=host,
-            port=port or settings.ami_port,
-            user=user or settings.ami_user,
-            secret=secret or settings.ami_secret.get_secret_value(),
-            agent_interface_template=settings.agent_interface_template,
-            calls_per_minute=calls_per_minute,
-            callers=callers,
-            static_members=members,
-            busy_numbers=list(busy) or SimulatorConfig().busy_numbers,
-            no_answer_numbers=list(no_answer),
-            congestion_numbers=list(congestion),
-            time_scale=time_scale,
-            seed=seed,
-            recordings_dir=recordings_dir or settings.recordings_dir,
-        )
+        common: dict[str, Any] = {
+            "host": host,
+            "port": port or settings.ami_port,
+            "user": user or settings.ami_user,
+            "secret": secret or settings.ami_secret.get_secret_value(),
+            "calls_per_minute": calls_per_minute,
+            "callers": callers,
+            "time_scale": time_scale,
+            "seed": seed,
+            "recordings_dir": recordings_dir or settings.recordings_dir,
+        }
+        if member:
+            common["static_members"] = members
+        if capture_lab:
+            config = capture_lab_config(capture_lab, **common)
+        else:
+            config = SimulatorConfig(
+                **common,
+                agent_interface_template=settings.agent_interface_template,
+                busy_numbers=list(busy) or SimulatorConfig().busy_numbers,
+                no_answer_numbers=list(no_answer),
+                congestion_numbers=list(congestion),
+            )
         await run_simulator(config, replay=replay)
 
     _run(main)

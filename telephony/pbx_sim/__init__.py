@@ -6,12 +6,19 @@
     outcome = await simulator.originate("PJSIP/1001", context="callback", exten="13900139000")
     await simulator.stop()
 
-It imitates the production dialplan of `telephony/contract.py` with PJSIP phones
-(`PJSIP/1001-0000000b`) and a SIP trunk (`PJSIP/trunk-0000000a`), and answers the AMI
-actions the server uses. Sim-only actions let a test in another process drive it (they need
-no login and work while the PBX plays dead): `SimInboundCall` (Caller, Queue, Extension,
-AnswerAfter, TalkSeconds, HangupBy, Abandon), `SimSetAnswer` (Extension, AnswerAfter | Never),
-`SimDropConnections`, `SimSilence` (Silent: on|off), `SimRestart` (Downtime).
+It runs the site's dialplan (asterisk-conf/ as shipped, `interpreter.py`) the way Asterisk
+22.10.1 does, event for event as the captures in shared/fixtures/ami/ show, and answers the
+AMI actions the server uses. The demo's configuration has PJSIP phones
+(`PJSIP/1001-0000000b`) and a SIP trunk (`PJSIP/trunk-0000000a`); `capture_lab.py` configures
+the same code as the PBXs that produced the captures (Local channels standing in for phones
+and trunk), and tests/test_sim_conformance.py holds it to every capture.
+
+Sim-only actions let a test in another process drive it (they need no login and work while
+the PBX plays dead or shuts down): `SimInboundCall` (Caller, Queue, Extension, AnswerAfter,
+TalkSeconds, HangupBy, Abandon), `SimSetAnswer` (Extension, AnswerAfter | Never),
+`SimDropConnections`, `SimSilence` (Silent: on|off), `SimRestart` (Downtime; `core restart
+now`, or Crash: yes for a silent death), `SimShutdown` (Graceful, Restart, Downtime: `core
+stop|restart gracefully|now`).
 
 `run_simulator(config, replay=None)` runs one until cancelled: the `callcentre pbx-sim`
 command (`callcentre pbx-sim --help`).

@@ -151,7 +151,7 @@ class Channel:
     bridge: Bridge | None = None
     variables: dict[str, str] = field(default_factory=dict)
     call: Call | None = None  # the scenario this channel belongs to (shared by its linkedid)
-    wake: asyncio.Event | None = None  # the owning call's wake-up event
+    wake: asyncio.Event | None = None  # set on any change, for a channel without a call
     # Local channels come in pairs: `;1` faces the PBX that requested it, `;2` runs the
     # dialplan at exten@context; `twin` is the other half.
     twin: Channel | None = None
@@ -203,7 +203,9 @@ class Channel:
 
     def notify(self) -> None:
         """Something happened to this channel: let its call re-run its checks."""
-        if self.wake is not None:
+        if self.call is not None:
+            self.call.notify()
+        elif self.wake is not None:
             self.wake.set()
 
 

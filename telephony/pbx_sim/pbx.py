@@ -174,7 +174,7 @@ class Pbx:
             caller_num=caller[0],
             caller_name=caller[1],
             call=call,
-            wake=wake if wake is not None else (call.wake if call is not None else None),
+            wake=wake,
         )
         self.channels.add(channel)
         self.channel_event("Newchannel", channel)
@@ -201,7 +201,6 @@ class Pbx:
                     created=self.clock.now(),
                     state=DOWN if half == 1 else RING,
                     call=call,
-                    wake=call.wake,
                     half=half,
                 )
             )

@@ -48,18 +48,25 @@ def make_plan(
 
 
 class Call:
-    """The channels of one call share a wake-up event: anything that happens to one of them
-    (an answer, a hangup) re-runs the checks of every application waiting in the call."""
+    """Anything that happens to one channel of a call (an answer, a hangup) wakes every
+    application waiting in the call, which then re-runs its checks.
+
+    Each wake-up is a fresh event that is set and never cleared: several applications wait
+    at once (a queue and its members' far halves), and one of them clearing a shared event
+    could leave another asleep."""
 
     def __init__(self, pbx: Pbx, plan: CallPlan) -> None:
         self.pbx = pbx
         self.plan = plan
-        self.wake = asyncio.Event()
+        self._next = asyncio.Event()
+
+    def notify(self) -> None:
+        event, self._next = self._next, asyncio.Event()
+        event.set()
 
     async def pause(self, seconds: float) -> None:
         """Sleep `seconds` of simulated time, or less if something happens in the call."""
-        await self.pbx.clock.wait(self.wake, max(0.0, seconds))
-        self.wake.clear()
+        await self.pbx.clock.wait(self._next, max(0.0, seconds))
 
 
 def seconds_text(seconds: float) -> str:
