@@ -13,7 +13,7 @@ from crm.projects.models import Project
 from crm.quality.models import CallScore, RuleReview
 from crm.repairs.models import Repair
 from crm.transcripts.models import Transcript, TranscriptionJob
-from crm.users.models import User, UserSession
+from crm.users.models import LoginThrottle, User, UserSession
 
 __all__ = [
     "AccessGrant",
@@ -29,6 +29,7 @@ __all__ = [
     "Complaint",
     "ComplaintEvent",
     "Customer",
+    "LoginThrottle",
     "Phone",
     "Project",
     "Repair",

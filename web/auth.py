@@ -1,11 +1,13 @@
 """Who is calling: session cookies for pages (with CSRF), bearer tokens for the API, roles.
 
 Every route declares the roles it admits with `Depends(require(...))`: no login gives 401,
-the wrong role 403. Failed logins are audited and rate-limited per username and per address.
+the wrong role 403. Every password check is paid for before it is made and failed logins slow
+down further checks (crm/users/throttle.py); failures and the delays they start are audited.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,12 +15,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from crm.audit import service as audit
-from crm.audit.models import AuditEntry
 from crm.users import service as users
-from crm.users import sessions
+from crm.users import sessions, throttle
 from crm.users.models import Role, SessionKind, User, UserSession
 from web.errors import problem
 from web.services import Services, services
@@ -26,8 +26,6 @@ from web.services import Services, services
 COOKIE = "cc_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
 API_TOKEN_DAYS = 90
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -160,57 +158,72 @@ def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def _too_many_failures(svc: Services, username: str, ip: str | None) -> bool:
-    since = svc.clock.now() - FAILURE_WINDOW
+def _retry_message(wait: timedelta) -> str:
+    seconds = math.ceil(wait.total_seconds())
+    return f"too many failed logins; try again in {seconds} s"
+
+
+async def _reserve_check(
+    svc: Services, attempt: throttle.Attempt
+) -> throttle.Reservation | Response:
+    """Pay for one password check before making it (crm/users/throttle.py); the delays this
+    charge starts are audited once, here."""
+    at = svc.clock.now()
     async with svc.database.session() as session:
-        by_name = await session.scalar(
-            select(func.count())
-            .select_from(AuditEntry)
-            .where(
-                AuditEntry.action == "login_failed",
-                AuditEntry.entity_type == "user",
-                AuditEntry.entity_id == username,
-                AuditEntry.at >= since,
-            )
-        )
-        by_ip = (
-            await session.scalar(
-                select(func.count())
-                .select_from(AuditEntry)
-                .where(
-                    AuditEntry.action == "login_failed", AuditEntry.ip == ip, AuditEntry.at >= since
+        known = await throttle.known_address(session, attempt, at=at)
+    try:
+        async with svc.database.session() as session:
+            reservation = await throttle.reserve(session, attempt, known_address=known, at=at)
+            for rule, failures in reservation.engaged:
+                await audit.record(
+                    session,
+                    actor=attempt.username,
+                    action="login_throttled",
+                    entity_type="user",
+                    entity_id=attempt.username,
+                    detail={
+                        "scope": rule.scope,
+                        "failures": failures,
+                        "delay_seconds": rule.delay(failures).total_seconds(),
+                    },
+                    ip=attempt.address,
+                    at=at,
                 )
-            )
-            if ip
-            else 0
+    except throttle.Throttled as refused:
+        return problem(
+            429,
+            "too_many_attempts",
+            _retry_message(refused.retry_after),
+            headers={"Retry-After": str(math.ceil(refused.retry_after.total_seconds()))},
         )
-    return (by_name or 0) >= MAX_FAILURES or (by_ip or 0) >= MAX_FAILURES * 4
+    return reservation
 
 
 async def _check_password(
     svc: Services, request: Request, credentials: Credentials
 ) -> User | Response:
     ip = _ip(request)
-    if await _too_many_failures(svc, credentials.username, ip):
-        return problem(
-            429,
-            "too_many_attempts",
-            "too many failed logins; wait 15 minutes or ask an admin",
-            headers={"Retry-After": str(int(FAILURE_WINDOW.total_seconds()))},
-        )
+    attempt = throttle.Attempt(credentials.username[:64], ip)
+    reservation = await _reserve_check(svc, attempt)
+    if isinstance(reservation, Response):
+        return reservation
     async with svc.database.session() as session:
         user = await users.authenticate(session, credentials.username, credentials.password)
+    # The writes below start transactions of their own: on SQLite a read transaction that
+    # turns into a write fails ("database is locked") when parallel logins wrote meanwhile.
+    async with svc.database.session() as session:
         if user is None:
             await audit.record(
                 session,
-                actor=credentials.username[:64],
+                actor=attempt.username,
                 action="login_failed",
                 entity_type="user",
-                entity_id=credentials.username[:64],
+                entity_id=attempt.username,
                 ip=ip,
                 at=svc.clock.now(),
             )
             return problem(401, "invalid_credentials", "wrong username or password")
+        await throttle.succeeded(session, reservation, at=svc.clock.now())
         await audit.record(
             session,
             actor=user.username,

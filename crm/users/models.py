@@ -56,3 +56,16 @@ class UserSession(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(255))
     label: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginThrottle(Base):
+    """Password checks charged to one key (a name from an address, a name, an address): the
+    decision to check a password is one guarded UPDATE of this row, so parallel guesses
+    cannot all pass a count read before any of them is written (crm/users/throttle.py)."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)  # checks charged since it went quiet
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)  # pruning reads it
+    next_allowed_at: Mapped[datetime]  # no check before this (the progressive delay)

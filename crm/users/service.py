@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,6 +20,9 @@ EXTENSION_RE = re.compile(r"^\d{2,8}$")
 MIN_PASSWORD_LENGTH = 8
 # Verifying against a dummy hash keeps failed logins for unknown users as slow as for known ones.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+# Password hashing (≈50 ms and 64 MiB each) runs beside the event loop, never on it, so a burst
+# of logins does not hold up screen pops; two at a time bounds the memory a burst can take.
+_hashing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password")
 
 
 def hash_password(password: str) -> str:
@@ -177,14 +182,23 @@ async def update(
     return user
 
 
+async def _verify_off_loop(password_hash: str, password: str) -> bool:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_hashing, verify_password, password_hash, password)
+
+
+async def _hash_off_loop(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_hashing, hash_password, password)
+
+
 async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
     """The active user with these credentials, or None (in constant-ish time)."""
     user = await get_by_username(session, username)
     if user is None or not user.is_active:
-        verify_password(_DUMMY_HASH, password)
+        await _verify_off_loop(_DUMMY_HASH, password)
         return None
-    if not verify_password(user.password_hash, password):
+    if not await _verify_off_loop(user.password_hash, password):
         return None
     if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await _hash_off_loop(password)
     return user
