@@ -23,11 +23,13 @@ from crm.db import Database
 from crm.projects import service as projects
 from crm.projects.models import ProjectStatus
 from tests.data.speech_audio import KOREAN_MODEL
+from tests.lab.ami_tap import AmiTap
 from tests.lab.audio import SILENCE_DBFS, measure
 from tests.lab.desk import Desk
-from tests.lab.lab import Scene
+from tests.lab.lab import AMI_USER, Scene
 from tests.lab.scripts import GREETING, THANKS, quiet, spoken
 from tests.lab.system import ShiftedClock, lab_system
+from tests.lab.truth import TrackerDisagreement, disagree
 from tests.support.live import LiveSystem
 
 pytestmark = [
@@ -355,3 +357,135 @@ async def test_customer_first_campaign_call_not_answered(
         assert call.answered_at is None and call.recording is None
         print(f"\nlab no-answer: rang {stopped - rung:.1f} s, cause {call.hangup_cause}")
         await desk.close()
+
+
+# -- on the floor: transfers, the PBX restarting ------------------------------------------
+
+
+@pytest.mark.xfail(
+    raises=TrackerDisagreement,
+    strict=True,
+    reason="the tracker ignores transfers: the record ends with the first agent's AgentComplete"
+    " (hung up by the agent, talk = the first agent's part)",
+)
+async def test_blind_transfer_by_the_agents_phone(
+    scene: Scene, db: Database, tmp_path: Path
+) -> None:
+    scripts = tmp_path / "scripts"
+    first = await scene.agent("1001", spoken(scripts, "first", GREETING, at=0.5, total=30))
+    second = await scene.agent("1002", spoken(scripts, "second", GREETING, at=1.0, total=30))
+    customer_script = spoken(scripts, "customer", THANKS, at=9.0, total=14)
+    caller = await scene.customer("13800138000", customer_script)
+    tap = AmiTap("127.0.0.1", scene.lab.settings.ports.ami, AMI_USER, scene.lab.ami_secret)
+    await tap.start()
+    async with lab_system(scene.lab, db) as system:
+        desk = await Desk.open(system, "agent1")
+        await desk.ready()
+        await caller.dial(scene.inbound_uri())
+        established, _ = await caller.wait_event("CALL_ESTABLISHED")
+        await first.wait_event("CALL_INCOMING")
+        _, pop = await desk.wait_for("pop")
+        await asyncio.sleep(2.0)
+        first_answered = await first.accept()
+        await asyncio.sleep(3.0)
+        transferred = time.monotonic()
+        await first.transfer("1002")  # SIP REFER: blind transfer to agent 1002
+        await second.wait_event("CALL_INCOMING")
+        await asyncio.sleep(1.0)
+        second_answered = await second.accept()
+        await first.wait_event("CALL_CLOSED")  # the transfer succeeded: 1001 is free
+        hung_up, closed = await caller.wait_event("CALL_CLOSED", timeout=20)
+        assert closed["param"] == "end of file"
+        linkedid = pop["call"]["linkedid"]
+        call = await ended_call(system, linkedid)
+        await tap.stop()
+        [(_, transfer)] = tap.named("BlindTransfer")
+        assert (transfer["TransfererChannel"].split("-")[0], transfer["Extension"]) == (
+            "PJSIP/1001", "1002",
+        )  # fmt: skip
+        assert transfer["Result"] == "Success"
+        assert (call.direction.value, call.outcome.value) == ("inbound", "answered")
+        assert call.agent_interface == "PJSIP/1001"  # who answered it
+        agent_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_agent).name)
+        customer_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_customer).name)
+        # MixMonitor runs on the customer's channel: both agents are on the agents' leg, and
+        # the customer's leg goes on after the transfer. `b` drops the time the customer was
+        # not bridged (1002 ringing), so the files are that much shorter than the call.
+        unbridged = second_answered - transferred
+        speech = [s for s, e in agent_leg.spans if e - s >= 0.2]
+        assert speech[0] == pytest.approx(0.5, abs=0.4)
+        assert speech[-1] == pytest.approx(transferred - first_answered + 1.0, abs=0.5)
+        customer_speaks = customer_script.speech_at - (first_answered - established) - unbridged
+        assert customer_leg.first_sound() == pytest.approx(customer_speaks, abs=0.6)
+        talked = hung_up - first_answered
+        assert agent_leg.seconds == pytest.approx(talked - unbridged, abs=1.5)
+        print(
+            f"\nlab transfer: agent leg {agent_leg.spans}, customer leg {customer_leg.spans};"
+            f" stored hung_up_by {call.hung_up_by} talk {call.talk_seconds}, talked {talked:.1f}"
+        )
+        await desk.close()
+        # The customer talked with an agent from the first answer to their own hang-up.
+        disagree(call, {"hung_up_by": "customer", "hangup_cause": 16, "talk_seconds": talked})
+
+
+@pytest.mark.xfail(
+    raises=TrackerDisagreement,
+    strict=True,
+    reason="a call cut by `core restart now` is stored as hung up by the customer (AgentComplete"
+    " Reason: caller after SoftHangupRequest); the PBX ended it",
+)
+async def test_pbx_restart_mid_call_then_the_next_call_works(
+    scene: Scene, db: Database, tmp_path: Path
+) -> None:
+    scripts = tmp_path / "scripts"
+    agent = await scene.agent("1001", spoken(scripts, "agent", GREETING, at=0.5, total=60))
+    first = await scene.customer("13800138000", quiet(scripts, "first", total=60))
+    second = await scene.customer("13900139000", spoken(scripts, "second", THANKS, at=3.0, total=6))
+    async with lab_system(scene.lab, db) as system:
+        desk = await Desk.open(system, "agent1")
+        await desk.ready()
+        bridge = system.services.bridge
+        await first.dial(scene.inbound_uri())
+        await agent.wait_event("CALL_INCOMING")
+        _, pop = await desk.wait_for("pop")
+        await asyncio.sleep(1.0)
+        answered = await agent.accept()
+        await asyncio.sleep(3.0)
+        restarted = time.monotonic()
+        await asyncio.to_thread(scene.lab.pbx.restart_now)  # `core restart now`
+        cut, _ = await first.wait_event("CALL_CLOSED", since=restarted)
+        await agent.wait_event("CALL_CLOSED", since=restarted)
+        call = await ended_call(system, pop["call"]["linkedid"])
+        assert call.outcome.value == "answered" and call.agent_interface == "PJSIP/1001"
+        assert call.talk_seconds == pytest.approx(cut - answered, abs=1.2)
+        deadline = time.monotonic() + 20
+        while not (bridge.client.connections >= 2 and bridge.settled):
+            assert time.monotonic() < deadline, "the bridge did not come back"
+            await asyncio.sleep(0.1)
+        print(
+            f"\nlab restart: stored hung_up_by {call.hung_up_by}, cause {call.hangup_cause},"
+            f" inferred {call.end_inferred}, talk {call.talk_seconds}"
+            f" (cut after {cut - answered:.1f} s)"
+        )
+        # The agent is a queue member again (persistentmembers, or the server's resync) and
+        # registered again: the next caller reaches them.
+        # The restored contact is not qualified yet: the member is Unavailable and
+        # `joinempty` turns callers away until the first OPTIONS ping (qualify_frequency).
+        assert scene.lab.member_state("service", "PJSIP/1001") == "Unavailable"
+        deadline = time.monotonic() + 45
+        while scene.lab.member_state("service", "PJSIP/1001") != "Not in use":
+            state = scene.lab.member_state("service", "PJSIP/1001")
+            assert time.monotonic() < deadline, f"1001 is not reachable in the queue: {state}"
+            await asyncio.sleep(0.2)
+        back = time.monotonic() - restarted
+        since = time.monotonic()
+        await second.dial(scene.inbound_uri())
+        await agent.wait_event("CALL_INCOMING", since=since, timeout=20)
+        await agent.accept()
+        await second.wait_event("CALL_CLOSED", since=since, timeout=20)
+        later = [m for _, m in desk.messages if m["type"] == "pop"][-1]
+        after = await ended_call(system, later["call"]["linkedid"])
+        assert after.outcome.value == "answered" and after.linkedid != call.linkedid
+        print(f"lab restart: the agent took calls again {back:.1f} s after the restart")
+        await desk.close()
+        disagree(call, {"hung_up_by": "pbx", "end_inferred": False})

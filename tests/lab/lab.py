@@ -16,6 +16,11 @@ from tests.lab.scripts import Script
 from tests.lab.settings import AGENTS, CARRIER_ADDRESS, PBX_ADDRESS, LabSettings
 
 AMI_USER = "callcentre"  # the shipped manager.conf user
+# app_queue's words for a member's device state (ast_devstate_str).
+DEVICE_STATES = frozenset(
+    {"Unknown", "Not in use", "In use", "Busy", "Invalid", "Unavailable", "Ringing",
+     "Ring+Inuse", "On Hold"}
+)  # fmt: skip
 
 
 @dataclass
@@ -36,6 +41,17 @@ class Lab:
         return re.findall(r"\((PJSIP/[^ )]+|Local/[^ )]+)", out) + re.findall(
             r"^\s+(PJSIP/\S+) ", out, re.MULTILINE
         )
+
+    def member_state(self, queue: str, interface: str) -> str | None:
+        """The member's device state as app_queue sees it ("Not in use", "Unavailable"...)."""
+        out = self.pbx.rx(f"queue show {queue}", check=False) or ""
+        for line in out.splitlines():
+            # "<name> (<interface>) (ringinuse disabled) (dynamic) (<state>) has taken..."
+            if line.strip().startswith(interface + " ") or f"({interface})" in line:
+                states = re.findall(r"\(([^)]*)\)", line)
+                known = [state for state in states if state in DEVICE_STATES]
+                return known[0] if known else None
+        return None
 
     async def reset(self) -> None:
         """No call, no queue member, nothing remembered for the next test."""

@@ -4,6 +4,7 @@ the current user (no root, no system path), commanded through its own CLI socket
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -20,6 +21,7 @@ from tests.lab.render import (
 from tests.lab.scaffold import moh_dir, scaffold_files, write_hold_music
 from tests.lab.settings import LabSettings
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the CLI colours its output
 DIRECTORIES = ("etc", "varlib", "db", "keys", "agi-bin", "spool", "run", "log")
 
 
@@ -101,7 +103,7 @@ class LabPbx:
             if check:
                 raise LabError(f"`{command}` failed: {result.stdout}{result.stderr}".strip())
             return None
-        return result.stdout
+        return _ANSI.sub("", result.stdout)
 
     def start(self, *, timeout: float = 30) -> None:
         """Start Asterisk in the background and wait until it is fully booted."""
