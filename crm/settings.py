@@ -173,6 +173,9 @@ class Settings(BaseSettings):
     # Web.
     secret_key: SecretStr = SecretStr("change-me-in-production")
     session_hours: int = Field(12, gt=0)
+    # Security: request bodies over this are refused (413) before they are read; no route
+    # takes uploads (spreadsheets are imported with `callcentre import`).
+    max_body_bytes: int = Field(1_048_576, ge=1024)
 
     @field_validator("database_url")
     @classmethod

@@ -47,12 +47,14 @@ from web import (
 )
 from web import ws as websocket
 from web.agent_states import AgentStates
+from web.body_limit import BodyLimit
 from web.cluster import wiring
 from web.cluster.roles import ALL_ROLES, Role
 from web.deadline_alerts import DeadlineAlerts
 from web.metrics import Metrics
 from web.outbox import Outbox
 from web.pops import POP_EVENTS, PopService
+from web.security_headers import SecurityHeaders
 from web.services import Services
 from web.wallboard_feed import WALLBOARD_EVENTS, WallboardFeed
 
@@ -236,4 +238,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
+    # Outermost last: every answer, a refused body's included, carries the security headers.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app

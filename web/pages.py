@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from crm.users.models import Role
 from web.auth import COOKIE, Caller, authenticate
+from web.redirects import safe_next
 from web.services import Services, services
 
 HERE = Path(__file__).resolve().parent
@@ -67,7 +68,9 @@ async def home(request: Request, svc: Services = Depends(services)) -> Response:
 
 @router.get("/login")
 async def login_page(request: Request, svc: Services = Depends(services)) -> Response:
-    return _render(request, "login", await _caller(request, svc))
+    """The login form; `next` (where to go afterwards) is honoured only as a path on this site."""
+    next_path = safe_next(request.query_params.get("next"))
+    return _render(request, "login", await _caller(request, svc), next_path=next_path)
 
 
 async def _page(request: Request, svc: Services, page: str) -> Response:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, Page, WebSocket, async_playwright
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -40,6 +41,14 @@ VIEWPORT = {"width": 1280, "height": 720}  # the smallest screen the console is 
 # What chromium logs by itself for answers the page expects (a 422 shown next to a field, a
 # websocket refused while offline); anything else on the console is a bug in the page.
 EXPECTED_NOISE = re.compile(r"Failed to load resource|WebSocket connection to .* failed")
+# Every page runs under the server's Content-Security-Policy (web/security_headers.py): a
+# violation is an error of the page's, reported like any other (`Tab.errors`).
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+                + ` in ${event.sourceFile || location.pathname}:${event.lineNumber}`);
+});
+"""
 
 
 @asynccontextmanager
@@ -76,6 +85,7 @@ async def open_tab(browser: Browser, system: LiveSystem) -> Tab:
         timezone_id="Asia/Shanghai",
     )
     context.set_default_timeout(10_000)
+    await context.add_init_script(CSP_WATCH)
     page = await context.new_page()
     tab = Tab(page)
     page.on("pageerror", lambda error: tab.errors.append(str(error)))
@@ -110,7 +120,9 @@ async def log_in(
     await page.fill("#username", username)
     await page.fill("#password", password)
     await page.click("#login-form button[type=submit]")
-    await page.wait_for_url(f"**{next_path}")
+    # The path itself: a glob like `**/console` already matches `/login?next=/console`.
+    target = urlsplit(next_path).path
+    await page.wait_for_url(lambda url: urlsplit(url).path == target)
     await page.wait_for_selector("html:not(.i18n-pending)")
 
 

@@ -3,10 +3,21 @@ import { api } from "./api.js";
 import { submitting } from "./forms.js";
 import { initPage } from "./header.js";
 
-/** Only a path on this site: never another origin (`//evil`, `https://…`). */
+/**
+ * Only a path on this site. The server already checked `next` (web/redirects.py); this parses
+ * it as the browser will (tabs and newlines dropped, `\\` read as `/`) and keeps it only when
+ * it resolves to this origin, so `/%09/evil.example/` can never leave the site.
+ */
 function nextPage() {
-  const next = new URLSearchParams(location.search).get("next") || "/";
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  const next = form.dataset.next || "/";
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return "/";
+  }
+  // The whole URL, not its path: `/a/..//evil` has the path `//evil`, another host's.
+  return url.origin === location.origin ? url.href : "/";
 }
 
 initPage();
