@@ -21,6 +21,7 @@ from crm.clock import Clock, SystemClock
 from crm.db import Database
 from crm.settings import Settings
 from telephony import contract
+from telephony.ami.bad_frames import BadFrame
 from telephony.ami.client import AmiActionFailed, AmiClient, AmiEndpoint, AmiError
 from telephony.ami.framing import EventFilter
 from telephony.call_store import CallStore
@@ -219,8 +220,12 @@ class Bridge:
                     self._apply_event(item)
                 else:
                     self._apply_snapshot(item)
-            except Exception:
-                log.exception("failed to apply %r; continuing", item)
+            except Exception as exc:  # a bug, not the PBX's fault: traceback, but not a flood
+                self.client.bad_frames.report(
+                    BadFrame.NOT_APPLIED,
+                    f"{type(exc).__name__}: {exc}; {item!r:.300}",
+                    exc_info=True,
+                )
             finally:
                 self._fifo.task_done()
             if self._paused and self._fifo.qsize() < LOW_WATER:
@@ -386,4 +391,6 @@ class Bridge:
             "events_processed": self.events_processed,
             "queue_depth": self._fifo.qsize(),
             "calls_pending_storage": self.store.pending,
+            # Frames from the PBX that could not be used, by kind (none is ever fatal).
+            "bad_frames": self.client.bad_frames.figures(),
         }

@@ -740,6 +740,8 @@ class CallTracker:
             # The PBX failed before creating any channel: the attempt still gets its record.
             expected = self._expected.get(action_id)
             target = _text(event.get("Channel")) or ""
+            if not action_id and not target:
+                return  # names neither an action nor a channel (Asterisk's always do): no call
             # Agent first, the number is the Exten the agent's leg was to run; customer first,
             # it is in the dial string.
             dialed = (expected.dialed if expected else None) or (

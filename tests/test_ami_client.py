@@ -294,12 +294,35 @@ async def test_chinese_split_across_reads_and_garbage_frames(peer: ScriptedAmi) 
     await asyncio.wait_for(task, 2)
 
 
-async def test_an_endless_frame_costs_the_connection_not_the_memory(peer: ScriptedAmi) -> None:
-    client = _client(peer.port, ping_interval=5)
+async def test_an_oversized_frame_is_dropped_and_the_connection_kept(peer: ScriptedAmi) -> None:
+    events: list[Message] = []
+    client = _client(peer.port, events, ping_interval=5)
+    task = asyncio.create_task(client.run())
+    await until(lambda: client.connected)
+    huge = b"Event: Newchannel\r\nX: " + b"a" * (1 << 20) + b"\r\n\r\n"
+    for start in range(0, len(huge), 65536):  # as TCP delivers it: many reads
+        peer.broadcast(huge[start : start + 65536])
+        await asyncio.sleep(0)
+    peer.broadcast(frame(Event="Hangup", Uniqueid="1.1", Linkedid="1.1"))
+    await until(lambda: any(e.get("Event") == "Hangup" for e in events))
+    assert [e.get("Event") for e in events if e.get("Event") != "FullyBooted"] == ["Hangup"]
+    assert client.bad_frames.counts == {"oversized": 1}
+    assert peer.connections == 1 and client.connected
+    await client.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_an_endless_frame_costs_the_connection_not_the_memory(
+    peer: ScriptedAmi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A peer that never ends its frame swallows the Ping answers too: the watchdog drops it."""
+    client = _client(peer.port, ping_interval=0.3)
     task = asyncio.create_task(client.run())
     await until(lambda: client.connected)
     peer.broadcast(b"Event: Huge\r\nX: " + b"a" * (1 << 20) + b"b" * 1000)
-    await until(lambda: peer.connections >= 2)
+    await until(lambda: peer.connections >= 2, timeout=5)
+    assert client.bad_frames.counts["oversized"] == 1
+    assert "no answer to Ping within 0.3 s" in caplog.text
     await client.close()
     await asyncio.wait_for(task, 2)
 

@@ -27,6 +27,14 @@ class _Probe(Collector):
                 yield GaugeMetricFamily(
                     f"callcentre_pbx_{name}", f"PBX bridge: {name}", value=float(value)
                 )
+            elif isinstance(value, dict):  # counts by kind, e.g. bad_frames
+                family = GaugeMetricFamily(
+                    f"callcentre_pbx_{name}", f"PBX bridge: {name} by kind", labels=["kind"]
+                )
+                for kind, count in value.items():
+                    if isinstance(count, bool | int | float):
+                        family.add_metric([str(kind)], float(count))
+                yield family
 
 
 class Metrics:

@@ -4,7 +4,8 @@ What this adds to panoramisk 1.4: a failed login is a clear error and never a re
 a watchdog (Ping with a deadline) replaces its deadline-less pinger; reconnects back off
 exponentially with jitter; every action has a timeout and an explicit `as_list`; actions
 pending when the socket drops fail instead of being silently re-sent on the next connection
-(which would re-dial an Originate); a malformed frame is logged and skipped.
+(which would re-dial an Originate); a malformed frame is skipped, counted by kind and logged
+in one line, a few a minute at most (telephony/ami/bad_frames.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 from pydantic import SecretStr
 
-from telephony.ami.framing import EventFilter, FrameDecoder, FrameTooLarge, parse_frame
+from telephony.ami.bad_frames import BadFrame, BadFrames, excerpt
+from telephony.ami.framing import MAX_FRAME_CHARS, EventFilter, FrameDecoder, parse_frame
 
 log = logging.getLogger(__name__)
 
@@ -119,25 +121,38 @@ class _Protocol(AMIProtocol):
         super().connection_made(transport)
         self.decoder = FrameDecoder()
         self.last_traffic = time.monotonic()
+        self._bad_frames = BadFrames()  # unless the client shares its own (see `bad_frames`)
+
+    @property
+    def bad_frames(self) -> BadFrames:
+        return getattr(self.factory, "bad_frames", None) or self._bad_frames
 
     def data_received(self, data: bytes) -> None:
         self.last_traffic = time.monotonic()
-        try:
-            frames = list(self.decoder.feed(data))
-        except FrameTooLarge as exc:
-            log.error("AMI peer sent an endless frame (%s); dropping the connection", exc)
-            self.transport.close()
-            return
+        oversized = self.decoder.oversized
+        frames = list(self.decoder.feed(data))
+        if self.decoder.oversized > oversized:
+            self.bad_frames.report(
+                BadFrame.OVERSIZED,
+                f"longer than {MAX_FRAME_CHARS} characters: dropped up to its end",
+                count=self.decoder.oversized - oversized,
+            )
         wanted = getattr(self.factory, "event_filter", None)
         for frame in frames:
+            if "\ufffd" in frame:  # still used: only the odd bytes are lost
+                self.bad_frames.report(BadFrame.NOT_UTF8, excerpt(frame))
             if wanted is not None and not wanted.wants(frame):
                 continue
             try:
                 message = parse_frame(frame)
-                if message is not None:
-                    self.handle_message(message)
-            except Exception:
-                log.exception("skipping an AMI frame that could not be handled: %r", frame[:300])
+                if message is None:
+                    self.bad_frames.report(BadFrame.UNPARSABLE, excerpt(frame))
+                    continue
+                self.handle_message(message)
+            except Exception as exc:  # never out of data_received: asyncio would drop us
+                self.bad_frames.report(
+                    BadFrame.FAILED, f"{type(exc).__name__}: {exc}; {excerpt(frame)}"
+                )
 
     def close(self) -> None:
         pending = list({id(a): a for a in self.responses.values()}.values())
@@ -154,6 +169,7 @@ class _Manager(Manager):
 
     pinger: asyncio.TimerHandle | None
     event_filter: EventFilter | None = None
+    bad_frames: BadFrames | None = None
 
     def __init__(
         self, *, on_event: EventCallback, on_lost: Callable[[Exception | None], None], **config: Any
@@ -224,6 +240,7 @@ class AmiClient:
         self.attempts = 0  # connections tried, logins refused included
         self.connections = 0  # connections that logged in
         self.last_error: str | None = None
+        self.bad_frames = BadFrames()  # across connections: /healthz and /metrics
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -296,6 +313,7 @@ class AmiClient:
             on_lost=self._connection_lost,
         )
         manager.event_filter = self.event_filter
+        manager.bad_frames = self.bad_frames
         self._manager = manager
         await asyncio.wait_for(manager.connect(), self.action_timeout)
         if manager.protocol is None:  # connection_made runs as the connect task's callback

@@ -2,7 +2,10 @@
 
 Fixes two weak spots of panoramisk's reader: a UTF-8 character split across TCP reads is
 decoded whole (incremental decoder), and a peer that never ends its frame cannot grow the
-buffer without bound.
+buffer without bound. A frame longer than the cap is dropped up to its end and counted
+(`oversized`); the connection is kept, since the blank line that ends it is the only place
+the stream can be picked up again anyway (as at the start of a connection). A peer that
+never ends it at all falls silent to the client's watchdog, which reconnects.
 """
 
 from __future__ import annotations
@@ -17,16 +20,14 @@ BANNER_PREFIX = "Asterisk Call Manager/"
 MAX_FRAME_CHARS = 1 << 20
 
 
-class FrameTooLarge(Exception):
-    """The peer sent more than MAX_FRAME_CHARS without ending a message."""
-
-
 class FrameDecoder:
     def __init__(self, max_frame_chars: int = MAX_FRAME_CHARS) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
         self._max = max_frame_chars
+        self._skipping = False  # inside a frame over the cap: dropped up to its end
         self.banner: str | None = None
+        self.oversized = 0  # frames dropped for being over the cap
 
     def feed(self, data: bytes) -> Iterator[str]:
         """The complete frames in `data` plus what was buffered, as text without the CRLFs."""
@@ -36,13 +37,23 @@ class FrameDecoder:
             if not sep:
                 return
             self.banner, self._buffer = line, rest
+        if self._skipping:
+            end = self._buffer.find(FRAME_END)
+            if end < 0:  # keep only what could be the start of the end marker
+                self._buffer = self._buffer[-(len(FRAME_END) - 1) :]
+                return
+            self._buffer = self._buffer[end + len(FRAME_END) :]
+            self._skipping = False
         *frames, self._buffer = self._buffer.split(FRAME_END)
         if len(self._buffer) > self._max:
-            self._buffer = ""
-            raise FrameTooLarge(f"no end of message after {self._max} characters")
+            self.oversized += 1
+            self._skipping = True
+            self._buffer = self._buffer[-(len(FRAME_END) - 1) :]
         for frame in frames:
             text = frame.strip("\r\n")
-            if text:
+            if len(text) > self._max:  # ended within one read, but as much over the cap
+                self.oversized += 1
+            elif text:
                 yield text
 
 
