@@ -552,12 +552,11 @@ class Pbx:
         )
         member.status = DEVICE_STATUS[self.device_state(member.state_interface)]
         queue.members[interface] = member
-        if paused:
-            device = f"Queue:{queue.name}_pause_{interface}"
-            self.emit(event("DeviceStateChange", [("Device", device), ("State", "INUSE")]))
-        else:
-            device = f"Queue:{queue.name}_pause_{interface}"
-            self.emit(event("DeviceStateChange", [("Device", device), ("State", "NOT_INUSE")]))
+        device = f"Queue:{queue.name}_pause_{interface}"  # app_queue's pause device
+        state = "INUSE" if paused else "NOT_INUSE"
+        if self.device_states.get(device) != state:
+            self.device_states[device] = state
+            self.emit(event("DeviceStateChange", [("Device", device), ("State", state)]))
         self.emit(member.event("QueueMemberAdded", queue.name))
         self.refresh_queue_devices(queue)
         return "ok"
@@ -600,8 +599,3 @@ class Pbx:
     def wrapup_seconds(self, queue: CallQueue, member: QueueMember) -> int:
         """get_wrapuptime(): the member's own wrap-up if it has one, else the queue's."""
         return member.wrapuptime or queue.wrapuptime
-
-
-def device_of(channel: Channel) -> str:
-    """The device whose state a channel counts toward (`PJSIP/1001`)."""
-    return channel.device

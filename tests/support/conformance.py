@@ -221,6 +221,22 @@ def responses(messages: Iterable[Message]) -> list[tuple[tuple[str, str], ...]]:
     ]
 
 
+def list_items(messages: Iterable[Message]) -> list[tuple[str, ...]]:
+    """The events answering list actions (QueueStatus, CoreShowChannels, ...): which, for
+    which channel, and how many the list says it had; their statistics are left out (a lab's
+    queue remembers earlier calls)."""
+    return [
+        (
+            message["ActionID"],
+            message["Event"],
+            channel_key(message.get("Channel", "")),
+            message.get("ListItems", ""),
+        )
+        for message in messages
+        if "Event" in message and "ActionID" in message and message["Event"] != "OriginateResponse"
+    ]
+
+
 def parse_stream(data: bytes) -> list[dict[str, str]]:
     """The messages of an AMI byte stream (banner dropped), each as its headers in order."""
     if data.startswith(b"Asterisk Call Manager/"):
