@@ -196,6 +196,7 @@ async def test_agent_first_callback_answered_by_the_customer(
         assert response.status_code == 202, response.text
         attempt_id = response.json()["attempt_id"]
         await agent.wait_event("CALL_INCOMING")  # agent first
+        await scene.reach_carrier()
         agent_answered = await agent.accept()
         rung, _ = await customer.wait_event("CALL_INCOMING")
         await asyncio.sleep(2.0)
@@ -241,6 +242,7 @@ async def test_agent_first_callback_to_a_busy_customer(
         )
         attempt_id = response.json()["attempt_id"]
         await agent.wait_event("CALL_INCOMING")
+        await scene.reach_carrier()
         await agent.accept()
         await customer.wait_event("CALL_INCOMING")
         await customer.hangup()  # 486 Busy Here
@@ -297,6 +299,7 @@ async def test_customer_first_campaign_call_answered_then_an_agent(
     async with lab_system(scene.lab, db, clock=clock, dialer_calls_per_second=5.0) as system:
         desk = await Desk.open(system, "agent1")
         await desk.ready()
+        await scene.reach_carrier()
         await _campaign(system)
         _rung, _ = await customer.wait_event("CALL_INCOMING", timeout=20)  # customer first
         await asyncio.sleep(1.0)
@@ -340,6 +343,7 @@ async def test_customer_first_campaign_call_not_answered(
     async with lab_system(scene.lab, db, clock=clock, dialer_calls_per_second=5.0) as system:
         desk = await Desk.open(system, "agent1")
         await desk.ready()
+        await scene.reach_carrier()
         await _campaign(system)
         rung, _ = await customer.wait_event("CALL_INCOMING", timeout=20)
         stopped, _ = await customer.wait_event("CALL_CLOSED", timeout=45)  # nobody answers

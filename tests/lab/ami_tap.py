@@ -12,6 +12,7 @@ from panoramisk.message import Message
 from pydantic import SecretStr
 
 from telephony.ami.client import AmiClient, AmiEndpoint
+from telephony.ami.framing import EventFilter
 
 
 @dataclass
@@ -20,6 +21,7 @@ class AmiTap:
     port: int
     user: str
     secret: str
+    event_filter: EventFilter | None = None  # None: every event the PBX sends
     events: list[tuple[float, Message]] = field(default_factory=list)
     _client: AmiClient | None = None
     _task: asyncio.Task[None] | None = None
@@ -30,6 +32,7 @@ class AmiTap:
             on_event=lambda m: self.events.append((time.monotonic(), m)),
             backoff_min=0.1,
             backoff_max=0.5,
+            event_filter=self.event_filter,
         )
         self._task = asyncio.create_task(self._client.run(), name="ami-tap")
         deadline = time.monotonic() + 10
@@ -43,6 +46,13 @@ class AmiTap:
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await self._task
+
+    async def send(self, action: dict[str, str]) -> Message:
+        """An action on the tap's own session (QueueAdd, Originate...): its response."""
+        assert self._client is not None
+        response = await self._client.send(action, as_list=False)
+        assert isinstance(response, Message)
+        return response
 
     def of_call(self, linkedid: str) -> list[Message]:
         return [m for _, m in self.events if m.get("Linkedid") == linkedid]

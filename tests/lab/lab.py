@@ -139,14 +139,20 @@ class Scene:
             script,
         )
         await phone.start()
-        deadline = time.monotonic() + 10
-        while "Avail " not in self._carrier_contact():
-            assert time.monotonic() < deadline, (
-                f"the PBX does not reach the carrier: {self._carrier_contact()}"
-            )
-            self.lab.pbx.rx("pjsip qualify carrier", check=False)
-            await asyncio.sleep(0.2)
+        await self.reach_carrier()
         return phone
+
+    async def reach_carrier(self) -> None:
+        """Have the PBX qualify the carrier phone now (twice in a row): a status shown before
+        may be a former carrier phone's, and the PBX dials only a reachable contact. Called
+        again right before the PBX dials out, as a status can still flip in between."""
+        deadline, fresh = time.monotonic() + 10, 0
+        while fresh < 2:
+            self.lab.pbx.rx("pjsip qualify carrier", check=False)
+            await asyncio.sleep(0.4)
+            contact = self._carrier_contact()
+            fresh = fresh + 1 if " Avail " in contact else 0
+            assert time.monotonic() < deadline, f"the PBX does not reach the carrier: {contact}"
 
     def _carrier_contact(self) -> str:
         out = self.lab.pbx.rx("pjsip show contacts", check=False) or ""
