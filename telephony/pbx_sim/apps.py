@@ -93,9 +93,18 @@ async def goto(ctx: AppContext, data: str) -> object:
     return Goto(context, exten, priority)
 
 
+MEDIA_WAIT = 0.5  # __ast_answer() waits this long for the first voice frame after answering
+
+
 async def answer(ctx: AppContext, data: str) -> object:
-    if ctx.channel.state != UP:
-        ctx.pbx.answer(ctx.channel)
+    """Answer a channel not yet up; a Local channel gets no voice frame, so the 500 ms
+    __ast_answer() waits for one pass in full (the captures' next Newexten comes late)."""
+    channel = ctx.channel
+    if channel.state == UP:
+        return None
+    ctx.pbx.answer(channel)
+    if channel.tech == "Local" and await wait_or_hangup(ctx, MEDIA_WAIT):
+        return HANGUP
     return None
 
 

@@ -81,6 +81,7 @@ class Step:
 class Projection:
     channels: dict[str, list[Step]] = field(default_factory=dict)
     originates: list[Step] = field(default_factory=list)
+    cdrs: list[Step] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)  # uniqueid → channel key
     names: dict[str, str] = field(default_factory=dict)  # channel key → full channel name
 
@@ -112,6 +113,9 @@ def project(messages: Iterable[Message]) -> Projection:
         name = message.get("Event", "")
         if name == "OriginateResponse":
             projection.originates.append(_originate_step(projection, message))
+            continue
+        if name == "Cdr":
+            projection.cdrs.append(_cdr_step(projection, message))
             continue
         if name not in EVENT_FIELDS:
             continue
@@ -154,6 +158,29 @@ def _originate_step(projection: Projection, message: Message) -> Step:
             value = f"<{projection.keys[value]}>" if value in projection.keys else value
         values.append((key, value))
     return Step("OriginateResponse", tuple(values))
+
+
+def _cdr_step(projection: Projection, message: Message) -> Step:
+    """Who called whom, the last application and how it ended; answered or not."""
+    keys = {name: key for key, name in projection.names.items()}
+    return Step(
+        "Cdr",
+        (
+            ("Channel", keys.get(message.get("Channel", ""), message.get("Channel", ""))),
+            ("Destination", message.get("Destination", "")),
+            ("DestinationContext", message.get("DestinationContext", "")),
+            (
+                "DestinationChannel",
+                keys.get(
+                    message.get("DestinationChannel", ""), message.get("DestinationChannel", "")
+                ),
+            ),
+            ("LastApplication", message.get("LastApplication", "")),
+            ("LastData", projection.normalise(message.get("LastData", ""))),
+            ("Disposition", message.get("Disposition", "")),
+            ("Answered", "yes" if message.get("AnswerTime") else "no"),
+        ),
+    )
 
 
 def _within(event: str, key: str, ours: str, theirs: str) -> bool:
@@ -199,16 +226,20 @@ def conformance_diff(ours: Projection, theirs: Projection) -> str:
                     lineterm="",
                 )
             )
-    if sorted(s.text() for s in ours.originates) != sorted(s.text() for s in theirs.originates):
-        parts.extend(
-            difflib.unified_diff(
-                sorted(s.text() for s in theirs.originates),
-                sorted(s.text() for s in ours.originates),
-                "capture OriginateResponse",
-                "simulator OriginateResponse",
-                lineterm="",
+    for label, mine, real in (
+        ("OriginateResponse", ours.originates, theirs.originates),
+        ("Cdr", ours.cdrs, theirs.cdrs),
+    ):  # both land anywhere: compared as sets
+        if sorted(s.text() for s in mine) != sorted(s.text() for s in real):
+            parts.extend(
+                difflib.unified_diff(
+                    sorted(s.text() for s in real),
+                    sorted(s.text() for s in mine),
+                    f"capture {label}",
+                    f"simulator {label}",
+                    lineterm="",
+                )
             )
-        )
     return "\n".join(parts)
 
 
