@@ -27,7 +27,10 @@ from tests.lab.ami_tap import AmiTap
 from tests.lab.audio import SILENCE_DBFS, measure
 from tests.lab.desk import Desk
 from tests.lab.lab import AMI_USER, Scene
+from tests.lab.render import CARRIER_ACCOUNT
 from tests.lab.scripts import GREETING, THANKS, quiet, spoken
+from tests.lab.settings import CARRIER_ADDRESS
+from tests.lab.sipp import SippCustomer
 from tests.lab.system import ShiftedClock, lab_system
 from tests.lab.truth import TrackerDisagreement, disagree
 from tests.support.live import LiveSystem
@@ -493,3 +496,41 @@ async def test_pbx_restart_mid_call_then_the_next_call_works(
         print(f"lab restart: the agent took calls again {back:.1f} s after the restart")
         await desk.close()
         disagree(call, {"hung_up_by": "pbx", "end_inferred": False})
+
+
+async def test_a_sipp_customer_plays_its_voice_pcap_to_the_agent(
+    scene: Scene, db: Database, tmp_path: Path
+) -> None:
+    """SIPp as the customer (sip-tester's G.711 voice pcap), a baresip agent."""
+    agent = await scene.agent("1001", quiet(tmp_path, "agent", total=60))
+    ports = scene.lab.settings.ports
+    caller = SippCustomer(
+        "13700137001", CARRIER_ADDRESS, ports.carrier_sip + 300, ports.phone_rtp[1] - 40,
+        tmp_path / "sipp",
+    )  # fmt: skip
+    async with lab_system(scene.lab, db) as system:
+        desk = await Desk.open(system, "agent1")
+        await desk.ready()
+        call_task = asyncio.create_task(
+            caller.call(scene.inbound_uri().split("@")[1], CARRIER_ACCOUNT, wait=1.5, talk=10.0)
+        )
+        await agent.wait_event("CALL_INCOMING")
+        _, pop = await desk.wait_for("pop")
+        answered = await agent.accept()  # at once: SIPp speaks 1.5 s after the PBX answered
+        await call_task
+        hung_up = time.monotonic()
+        call = await ended_call(system, pop["call"]["linkedid"])
+        assert (call.outcome.value, call.customer_number) == ("answered", "13700137001")
+        assert call.hung_up_by.value == "customer"
+        customer_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_customer).name)
+        agent_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_agent).name)
+        assert customer_leg.seconds == pytest.approx(hung_up - answered, abs=1.0)
+        assert customer_leg.heard_seconds > 3.0 and customer_leg.rms_dbfs > -40
+        assert agent_leg.first_sound() is None  # the agent's phone sent silence
+        [heard] = agent.heard()
+        assert measure(heard).heard_seconds >= customer_leg.heard_seconds - 0.5
+        print(
+            f"\nlab sipp: customer leg {customer_leg.seconds:.2f} s, {customer_leg.rms_dbfs:.1f}"
+            f" dBFS, heard {customer_leg.heard_seconds:.1f} s, spans {customer_leg.spans[:4]}..."
+        )
+        await desk.close()
