@@ -8,7 +8,7 @@ down further checks (crm/users/throttle.py); failures and the delays they start 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from crm.users import service as users
 from crm.users import sessions, throttle
 from crm.users.models import Role, SessionKind, User, UserSession
 from web.errors import problem
+from web.revocation import SocketsEnded, end_sockets
 from web.services import Services, services
 
 COOKIE = "cc_session"
@@ -71,8 +72,9 @@ class Caller:
         return self.user.role
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer …` header (never a URL: URLs reach logs)."""
+    header = headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
@@ -93,7 +95,9 @@ async def authenticate(svc: Services, *, cookie: str | None, bearer: str | None)
 
 
 async def current_caller(request: Request, svc: Services = Depends(services)) -> Caller:
-    caller = await authenticate(svc, cookie=request.cookies.get(COOKIE), bearer=_bearer(request))
+    caller = await authenticate(
+        svc, cookie=request.cookies.get(COOKIE), bearer=bearer_token(request.headers)
+    )
     if caller is None:
         raise HTTPException(401, "log in first", headers={"WWW-Authenticate": "Bearer"})
     if (
@@ -286,6 +290,7 @@ async def logout(
             user_id=caller.id,
             at=svc.clock.now(),
         )
+    end_sockets(svc, SocketsEnded(caller.id, (caller.session_id,), "logged out"))
     response.status_code = 204
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -1,5 +1,7 @@
 """Per-user, sequenced messages for the browser, kept a while so a reconnecting page resumes
 where it left off: it says which epoch and sequence number it saw last, and gets the rest once.
+Each open websocket listens with the session it was opened with, so ending a session ends its
+sockets (`end_sockets`, web/revocation.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from web.revocation import SocketsEnded
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +39,8 @@ class Outbox:
         self._now = monotonic
         self._seq: dict[int, int] = {}
         self._kept: dict[int, deque[Delivery]] = {}
-        self._listeners: dict[int, set[asyncio.Queue[Delivery]]] = {}
+        self._listeners: dict[int, set[asyncio.Queue[Delivery | SocketsEnded]]] = {}
+        self._sessions: dict[asyncio.Queue[Delivery | SocketsEnded], int | None] = {}
 
     def push(
         self, user_id: int, kind: str, payload: dict[str, Any], *, started: float | None = None
@@ -67,17 +72,31 @@ class Outbox:
             kept.popleft()
         return [d for d in kept if d.seq > seq]
 
-    def listen(self, user_id: int) -> asyncio.Queue[Delivery]:
-        queue: asyncio.Queue[Delivery] = asyncio.Queue()
+    def listen(
+        self, user_id: int, session_id: int | None = None
+    ) -> asyncio.Queue[Delivery | SocketsEnded]:
+        """A queue of the user's deliveries; a SocketsEnded in it means: close now."""
+        queue: asyncio.Queue[Delivery | SocketsEnded] = asyncio.Queue()
         self._listeners.setdefault(user_id, set()).add(queue)
+        self._sessions[queue] = session_id
         return queue
 
-    def unlisten(self, user_id: int, queue: asyncio.Queue[Delivery]) -> None:
+    def unlisten(self, user_id: int, queue: asyncio.Queue[Delivery | SocketsEnded]) -> None:
+        self._sessions.pop(queue, None)
         listeners = self._listeners.get(user_id)
         if listeners is not None:
             listeners.discard(queue)
             if not listeners:
                 del self._listeners[user_id]
+
+    def end_sockets(self, ended: SocketsEnded) -> int:
+        """Tell the matching listeners to close; how many were told."""
+        told = 0
+        for queue in self._listeners.get(ended.user_id, ()):
+            if not ended.session_ids or self._sessions.get(queue) in ended.session_ids:
+                queue.put_nowait(ended)
+                told += 1
+        return told
 
     def connected(self, user_id: int) -> bool:
         return bool(self._listeners.get(user_id))

@@ -7,15 +7,38 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import Any, Literal
 
 import uvicorn
 
 from crm.db import Database
 from crm.settings import Settings
+from web import log_redaction
 from web.app import create_app
 from web.cluster.roles import ALL_ROLES, Role
+from web.health_server import serve_health
 
 log = logging.getLogger(__name__)
+# The browser sends nothing over /ws the server needs (web/ws.py refuses text over 4 KiB);
+# uvicorn's default would buffer frames of 16 MiB.
+WS_MAX_FRAME_BYTES = 64 * 1024
+
+
+def web_config(
+    app: Any, *, host: str, port: int, lifespan: Literal["on", "off"] = "on"
+) -> uvicorn.Config:
+    """How uvicorn serves the app (tests serve it the same way)."""
+    log_redaction.install()  # uvicorn logs websocket paths with their query strings
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=WS_MAX_FRAME_BYTES,
+        lifespan=lifespan,
+        log_level="info",
+        access_log=False,
+    )
 
 
 async def serve_forever(
@@ -25,19 +48,12 @@ async def serve_forever(
     port: int,
     database: Database | None = None,
     roles: frozenset[Role] = ALL_ROLES,
+    health_port: int | None = None,
 ) -> None:
+    """`health_port`: where a process without the web role serves /healthz and /metrics."""
     app = create_app(settings, database=database, roles=roles)
     if Role.WEB in roles:
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            ws="websockets-sansio",
-            lifespan="on",
-            log_level="info",
-            access_log=False,
-        )
-        await uvicorn.Server(config).serve()
+        await uvicorn.Server(web_config(app, host=host, port=port)).serve()
         return
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -46,4 +62,7 @@ async def serve_forever(
             loop.add_signal_handler(signum, stop.set)
     async with app.router.lifespan_context(app):
         log.info("running as %s", ", ".join(sorted(r.value for r in roles)))
-        await stop.wait()
+        if health_port is None:
+            await stop.wait()
+        else:
+            await serve_health(app, host=host, port=health_port, stop=stop)

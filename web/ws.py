@@ -1,5 +1,14 @@
-"""`GET /ws`: the agent's live channel. Authenticated by the session cookie (same origin only)
-or `?token=`; resumes from `?epoch=…&since=…` without duplicates."""
+"""`GET /ws`: the agent's live channel; resumes from `?epoch=…&since=…` without duplicates.
+
+Who it is for never travels in the URL (URLs reach logs): the browser's session cookie (same
+origin only), or an API client's bearer token in the `Authorization` header, or, from a
+browser-like client that cannot set headers, offered as the subprotocol `bearer.<token>`
+beside `callcentre` (the one the server answers with). `?token=` is refused.
+
+The socket closes with a code and one log line, never a traceback: 4401 when its session
+ends (logout, password change, deactivation: web/revocation.py), 1008 for a frame the
+protocol has no place for (binary, not a JSON object), 1009 for one too big.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +17,14 @@ import contextlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from web.auth import COOKIE, authenticate
+from web.auth import COOKIE, authenticate, bearer_token
 from web.outbox import Delivery
+from web.revocation import SocketsEnded
 from web.services import Services
 
 log = logging.getLogger(__name__)
@@ -21,6 +32,35 @@ router = APIRouter()
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_TOO_BIG = 1009
+SUBPROTOCOL = "callcentre"
+BEARER_SUBPROTOCOL = "bearer."
+MAX_CLIENT_MESSAGE = 4096  # characters; the browser sends nothing the server needs yet
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    cookie: str | None
+    bearer: str | None
+    subprotocol: str | None  # the one to answer with, if the client offered any
+
+
+def _handshake(websocket: WebSocket) -> Handshake:
+    offered = [str(p) for p in websocket.scope.get("subprotocols", ())]
+    offered_token = next((p for p in offered if p.startswith(BEARER_SUBPROTOCOL)), None)
+    bearer = bearer_token(websocket.headers) or (
+        offered_token[len(BEARER_SUBPROTOCOL) :] or None if offered_token else None
+    )
+    answer = SUBPROTOCOL if SUBPROTOCOL in offered else offered_token
+    cookie = None if bearer else websocket.cookies.get(COOKIE)
+    return Handshake(cookie, bearer, answer)
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -31,19 +71,26 @@ def _same_origin(websocket: WebSocket) -> bool:
 @router.websocket("/ws")
 async def socket(websocket: WebSocket) -> None:
     svc: Services = websocket.app.state.services
-    token = websocket.query_params.get("token")
-    caller = await authenticate(
-        svc, cookie=None if token else websocket.cookies.get(COOKIE), bearer=token
-    )
+    if "token" in websocket.query_params:
+        log.warning(
+            "refused a websocket with a token in its URL: send it in the Authorization header "
+            "or the bearer subprotocol"
+        )
+        await websocket.close(code=CLOSE_UNAUTHENTICATED)
+        return
+    handshake = _handshake(websocket)
+    caller = await authenticate(svc, cookie=handshake.cookie, bearer=handshake.bearer)
     if caller is None:
         await websocket.close(code=CLOSE_UNAUTHENTICATED)
         return
-    if token is None and not _same_origin(websocket):
+    if handshake.bearer is None and not _same_origin(websocket):
         await websocket.close(code=CLOSE_FORBIDDEN)  # a cookie must not open it cross-site
         return
-    await websocket.accept()
-    queue = svc.outbox.listen(caller.id)  # before the backlog: nothing falls in between
+    await websocket.accept(subprotocol=handshake.subprotocol)
+    # Before the backlog: nothing falls in between; with the session, so its end closes us.
+    queue = svc.outbox.listen(caller.id, caller.session_id)
     svc.metrics.clients.inc()
+    closing: Closing | None = None
     try:
         since = websocket.query_params.get("since", "0")
         last = (
@@ -74,7 +121,7 @@ async def socket(websocket: WebSocket) -> None:
         )
         for delivery in svc.outbox.since(caller.id, last):
             last = await _send(websocket, svc, delivery, last)
-        receiver = asyncio.create_task(_drain_client(websocket))
+        receiver = asyncio.create_task(_read_client(websocket))
         try:
             while not receiver.done():
                 getter = asyncio.create_task(queue.get())
@@ -84,11 +131,22 @@ async def socket(websocket: WebSocket) -> None:
                 if getter not in done:
                     getter.cancel()
                     break
-                last = await _send(websocket, svc, getter.result(), last)
+                item = getter.result()
+                if isinstance(item, SocketsEnded):
+                    closing = Closing(CLOSE_UNAUTHENTICATED, item.reason)
+                    break
+                last = await _send(websocket, svc, item, last)
+            if closing is None and receiver.done():
+                closing = receiver.result()
+                if closing is not None:
+                    log.warning("closed the websocket of user %d: %s", caller.id, closing.reason)
         finally:
             receiver.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                 await receiver
+        if closing is not None:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await websocket.close(code=closing.code, reason=closing.reason)
     except WebSocketDisconnect:
         pass
     finally:
@@ -105,7 +163,21 @@ async def _send(websocket: WebSocket, svc: Services, delivery: Delivery, last: i
     return delivery.seq
 
 
-async def _drain_client(websocket: WebSocket) -> None:
-    """Read (and ignore) what the browser sends, so a disconnect is noticed at once."""
+async def _read_client(websocket: WebSocket) -> Closing | None:
+    """Read what the client sends, so a disconnect is noticed at once: None when it left, or
+    why it must be closed. JSON objects are accepted (and ignored: nothing is asked yet)."""
     while True:
-        await websocket.receive_text()
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        if text is None:
+            return Closing(CLOSE_POLICY_VIOLATION, "binary frames are not accepted")
+        if len(text) > MAX_CLIENT_MESSAGE:
+            return Closing(CLOSE_TOO_BIG, f"messages are at most {MAX_CLIENT_MESSAGE} characters")
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            return Closing(CLOSE_POLICY_VIOLATION, "messages are JSON objects")

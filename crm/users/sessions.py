@@ -70,10 +70,13 @@ async def revoke(session: AsyncSession, row: UserSession, *, at: datetime) -> No
     await session.flush()
 
 
-async def revoke_all(session: AsyncSession, user_id: int, *, at: datetime) -> None:
-    """Log a user out everywhere (password change, deactivation)."""
-    await session.execute(
+async def revoke_all(session: AsyncSession, user_id: int, *, at: datetime) -> list[int]:
+    """Log a user out everywhere (password change, deactivation); the sessions ended, whose
+    open websockets the caller closes."""
+    ended = await session.scalars(
         update(UserSession)
         .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=at)
+        .returning(UserSession.id)
     )
+    return list(ended)

@@ -22,6 +22,7 @@ from telephony.events import (
     RecordingStarted,
     RingStopped,
 )
+from web.revocation import SocketsEnded
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ FORWARDED = (
     QueueMemberChanged,
     QueueMembersResynced,
     UserMessage,
+    SocketsEnded,  # a session ended on one web process: its websockets close on all
 )
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {cls.__name__: TypeAdapter(cls) for cls in FORWARDED}
 

@@ -24,10 +24,12 @@ from telephony.bridge import Bridge
 from telephony.speech.job_stream import JobStream, StreamWorker, publish_jobs
 from telephony.speech.status import open_pool
 from telephony.speech.worker import TranscriptionWorker
+from web import revocation
 from web.cluster.codec import FORWARDED, UserMessage
 from web.cluster.dialer_board import DialerBoard
 from web.cluster.events import EventStream
 from web.cluster.pbx_commands import PbxCommandServer, RemotePbx
+from web.revocation import SocketsEnded
 from web.services import Services
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,11 @@ def wire_web(cluster: Cluster, svc: Services, tasks: Tasks) -> None:
         svc.outbox.push(message.user_id, message.kind, message.payload)
 
     svc.bus.subscribe(deliver, name="user-messages", types=(UserMessage,))
+
+    async def end_sockets(ended: SocketsEnded) -> None:
+        await revocation.from_stream(svc, ended)
+
+    svc.bus.subscribe(end_sockets, name="sockets-ended", types=(SocketsEnded,))
     tasks.append(asyncio.create_task(cluster.events.follow(svc.bus.publish), name="events-in"))
     if svc.remote_pbx is not None:
         tasks.append(asyncio.create_task(svc.remote_pbx.run(), name="pbx-status"))
