@@ -193,9 +193,13 @@ async def test_queue_timeout_rings_in_cycles_then_the_caller_leaves(tmp_path: Pa
         names = [m.name for m in events]
         assert "AgentConnect" not in names and "HangupRequest" not in names
         no_answers = ami.events("AgentRingNoAnswer")
-        assert len(no_answers) == 3 and all(m["RingTime"] == "2000" for m in no_answers)
+        # Cycles at 0, 3 and 6 s; the last one cut short by the wait (a busy machine may
+        # start it late, or not at all), in whole seconds.
+        *full, last = [int(m["RingTime"]) for m in no_answers]
+        assert len(full) in (1, 2) and set(full) == {2000} and last in (0, 1000, 2000)
         assert len(ami.events("AgentCalled")) == len(no_answers)
-        assert [m["DialStatus"] for m in ami.events("DialEnd")] == ["NOANSWER", "CANCEL"] * 3
+        dial_ends = [m["DialStatus"] for m in ami.events("DialEnd")]
+        assert dial_ends == ["NOANSWER", "CANCEL"] * len(no_answers)
         abandon = next(m for m in events if m.name == "QueueCallerAbandon")
         assert abs(int(abandon["HoldTime"]) - 8) <= 1 and leave["Count"] == "0"
         assert names.index("QueueCallerAbandon") < names.index("QueueCallerLeave")
@@ -377,15 +381,26 @@ async def test_agent_first_callback_has_the_shape_of_the_capture(tmp_path: Path)
         await ami.drain_for(0.2)
     events = call_events(ami)
     theirs = capture("outbound_callback_dial_bridged")
-    # OriginateResponse lands anywhere after the first leg answered (fixtures README).
-    ours_steps = [s for s in milestones(events, originate_legs=True) if s[0] != "OriginateResponse"]
-    their_steps = [
-        s for s in milestones(theirs, originate_legs=True) if s[0] != "OriginateResponse"
-    ]
+
+    # OriginateResponse lands anywhere after the first leg answered (fixtures README); the
+    # capture's agent-phone answers without ringing, a PJSIP phone rings first (DialState).
+    def steps(messages: list[Msg]) -> list[tuple[str, ...]]:
+        return [
+            s
+            for s in milestones(messages, originate_legs=True)
+            if s[0] != "OriginateResponse" and s[:2] != ("DialState", "False")
+        ]
+
+    ours_steps, their_steps = steps(events), steps(theirs)
     assert ours_steps == their_steps
     names = [m.name for m in events]
     assert names.index("DialEnd") < names.index("OriginateResponse")
-    assert_shapes_known(events, "outbound_callback_dial_bridged", "inbound_queue_answered")
+    assert_shapes_known(
+        events,
+        "outbound_callback_dial_bridged",
+        "inbound_queue_answered",
+        "callback_agent_first_answered",  # DialState of a ringing originated leg
+    )
     first = next(m for m in events if m.name == "DialBegin")
     assert "Channel" not in first.keys and first["DestChannel"] == agent
     assert first["DialString"] == "1001"

@@ -158,6 +158,7 @@ class Channel:
     half: int = 0  # 1 or 2 for a Local channel's halves
     dialed: str = ""  # what an outgoing channel was requested with: "13900139000@trunk"
     far: str | None = None  # FAR_*: what the far end of an outgoing channel answered
+    rang: bool = False  # its far end said it rings (answering at once says nothing of it)
     far_cause: int | None = None  # the hangup cause the far end gave with a failure
     in_dialplan: bool = False  # runs the dialplan: its end is a SoftHangupRequest (APPUNLOAD)
     # Set when something outside the running application (the far end, an AMI Hangup, a

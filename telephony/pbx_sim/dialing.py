@@ -13,7 +13,6 @@ from telephony.pbx_sim.apps import HANGUP, AppContext
 from telephony.pbx_sim.channels import (
     FAR_ANSWERED,
     FAR_FAILURES,
-    FAR_RINGING,
     NO_ANSWER,
     NORMAL_CLEARING,
     UNKNOWN_CAUSE,
@@ -78,7 +77,7 @@ async def dial_app(ctx: AppContext, data: str) -> object:
         if peer.hung_up:
             finish("BUSY", peer.hangup_cause or NORMAL_CLEARING)
             return None
-        if peer.far in (FAR_RINGING, FAR_ANSWERED) and not rung:
+        if peer.rang and not rung:
             rung = True
             pbx.set_var(caller, "RINGTIME", str(int(now - started)))
             pbx.set_var(caller, "RINGTIME_MS", str(int((now - started) * 1000)))
@@ -107,6 +106,7 @@ async def _connected(ctx: AppContext, peer: Channel, number: str, data: str) -> 
     pbx.dial_event("DialEnd", caller, peer, [("DialStatus", "ANSWER")])
     if caller.state != UP:
         pbx.answer(caller)
+    pbx.newexten(peer, "AppDial", "(Outgoing Line)")
     pbx.bridge(peer, caller)
     answered = pbx.clock.now()
     customer, agent = (peer, caller) if pbx.is_agent_channel(caller) else (caller, peer)

@@ -143,7 +143,11 @@ async def _answered(
         pbx.hangup(leg, cause)
         return False
 
+    rung = False
     while True:
+        if leg.rang and not rung:
+            rung = True
+            pbx.dial_event("DialState", None, leg, [("DialStatus", "RINGING")])
         if leg.far == FAR_ANSWERED:
             return True
         if leg.far in FAR_FAILURES:

@@ -268,7 +268,7 @@ class Pbx:
             target = channel
         if target.destroyed or target.far is not None:
             return
-        target.far = FAR_RINGING
+        target.far, target.rang = FAR_RINGING, True
         if target.state != RINGING:
             self.set_state(target, RINGING)
         target.notify()

@@ -20,7 +20,6 @@ from telephony.pbx_sim.channels import (
     ANSWERED_ELSEWHERE,
     FAR_ANSWERED,
     FAR_FAILURES,
-    FAR_RINGING,
     NORMAL_CLEARING,
     UNKNOWN_CAUSE,
     CdrSpec,
@@ -191,8 +190,9 @@ class QueueWait:
             channel = attempt.channel
             if channel.far in FAR_FAILURES or (channel.hung_up and channel.far != FAR_ANSWERED):
                 self.declined(attempt)
-            elif channel.far in (FAR_RINGING, FAR_ANSWERED) and not attempt.rung:
+            elif channel.rang and not attempt.rung:
                 attempt.rung = True
+                self.pbx.newexten(channel, "AppQueue", "(Outgoing Line)")
                 self.pbx.dial_event("DialState", self.caller, channel, [("DialStatus", "RINGING")])
 
     def _member_fields(self, member: QueueMember) -> Fields:

@@ -24,6 +24,7 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "Newchannel": ("ChannelStateDesc",),
     "Newstate": ("ChannelStateDesc",),
     "DialBegin": ("DialString",),
+    "DialState": ("DialStatus",),
     "DialEnd": ("DialStatus",),
     "QueueCallerJoin": ("ChannelStateDesc", "Queue", "Position", "Count"),
     "QueueCallerLeave": ("ChannelStateDesc", "Queue", "Position", "Count"),
