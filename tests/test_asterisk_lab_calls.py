@@ -534,3 +534,85 @@ async def test_a_sipp_customer_plays_its_voice_pcap_to_the_agent(
             f" dBFS, heard {customer_leg.heard_seconds:.1f} s, spans {customer_leg.spans[:4]}..."
         )
         await desk.close()
+
+
+@pytest.mark.xfail(
+    raises=TrackerDisagreement,
+    strict=True,
+    reason="a ChanSpy listen-in originated to the supervisor's phone is stored as a call of its"
+    " own (outbound, failed, agent 1002)",
+)
+async def test_hold_from_the_agents_phone_and_listen_in_with_chanspy(
+    scene: Scene, db: Database, tmp_path: Path
+) -> None:
+    """What the floor workflows (hold, listen-in) will act on, as the live PBX does it: the
+    agent's phone holds (re-INVITE sendonly) and the customer hears the queue's hold music,
+    which lands on the agents' leg of the recording; a supervisor's phone listens in through
+    ChanSpy and hears both parties, the customer hears nothing of it. The call's record must
+    stay one answered call."""
+    scripts = tmp_path / "scripts"
+    agent = await scene.agent("1001", spoken(scripts, "agent", GREETING, at=0.5, total=60))
+    supervisor = await scene.agent("1002", quiet(scripts, "supervisor", total=60))
+    customer_script = spoken(scripts, "customer", THANKS, at=11.0, total=16)
+    caller = await scene.customer("13800138000", customer_script)
+    tap = AmiTap("127.0.0.1", scene.lab.settings.ports.ami, AMI_USER, scene.lab.ami_secret)
+    await tap.start()
+    async with lab_system(scene.lab, db) as system:
+        desk = await Desk.open(system, "agent1")
+        await desk.ready()
+        await caller.dial(scene.inbound_uri())
+        established, _ = await caller.wait_event("CALL_ESTABLISHED")
+        await agent.wait_event("CALL_INCOMING")
+        _, pop = await desk.wait_for("pop")
+        answered = await agent.accept()
+        await asyncio.sleep(2.5)
+        held = time.monotonic()
+        await agent.hold()
+        await asyncio.sleep(3.0)
+        await agent.resume()
+        resumed = time.monotonic()
+        # Listen-in: the supervisor's phone is called and spies on agent 1001's channel.
+        spy = await tap.send(
+            {"Action": "Originate", "Channel": "PJSIP/1002", "Application": "ChanSpy",
+             "Data": "PJSIP/1001,qsE", "Async": "true", "CallerID": "Listen <1001>"}
+        )  # fmt: skip
+        assert spy.success, dict(spy)
+        await supervisor.wait_event("CALL_INCOMING")
+        listening = await supervisor.accept()
+        await caller.wait_event("CALL_CLOSED", timeout=30)
+        await supervisor.wait_event("CALL_CLOSED", timeout=10)  # ChanSpy's E: ends with the call
+        call = await ended_call(system, pop["call"]["linkedid"])
+        await tap.stop()
+        holds = [m["Event"] for _, m in tap.events if m.get("Event") in ("Hold", "Unhold")
+                 and m.get("Channel", "").startswith("PJSIP/1001")]  # fmt: skip
+        assert holds[-2:] == ["Hold", "Unhold"], holds
+        assert (call.outcome.value, call.agent_interface) == ("answered", "PJSIP/1001")
+        assert call.hung_up_by.value == "customer"
+        agent_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_agent).name)
+        customer_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_customer).name)
+        on_hold = (held - answered + 0.3, resumed - answered - 0.3)
+        # The hold music (the lab's 425 Hz tone, about -23 dBFS) fills the agents' leg.
+        assert agent_leg.level_between(*on_hold) > -30, agent_leg.spans
+        customer_speaks = customer_script.speech_at - (answered - established)
+        assert customer_leg.first_sound() == pytest.approx(customer_speaks, abs=0.5)
+        # The supervisor heard the customer speak (ChanSpy, both directions mixed) ...
+        [heard] = supervisor.heard()
+        spied = measure(heard)
+        in_spy = customer_speaks - (listening - answered)
+        assert spied.level_between(in_spy, in_spy + 1.0) > -40, spied.spans
+        # ... and no call row was made for the listen-in leg.
+        async with db.session() as session:
+            rows = list(await session.scalars(select(Call)))
+        print(
+            f"\nlab hold/listen-in: hold events {holds}; agent leg during hold"
+            f" {agent_leg.level_between(*on_hold):.1f} dBFS; supervisor heard {spied.spans};"
+            f" rows {[(r.direction.value, r.outcome, r.agent_interface) for r in rows]}"
+        )
+        await desk.close()
+        others = [
+            (r.direction.value, r.outcome, r.agent_interface)
+            for r in rows
+            if r.linkedid != call.linkedid
+        ]
+        if [r.linkedid for r in rows] != [call.linkedid]:
+            raise TrackerDisagreement(f"the listen-in leg was stored as a call: {others}")
