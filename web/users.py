@@ -12,6 +12,7 @@ from crm.users import service as users
 from crm.users import sessions
 from crm.users.models import Role
 from web.auth import Caller, UserOut, require
+from web.revocation import SocketsEnded, end_sockets, ended_by_update
 from web.services import Services, services
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -82,9 +83,16 @@ async def update_user(
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     async with svc.database.session() as session:
         user = await users.get_or_raise(session, user_id)
+        role_before = user.role
         await users.update(session, user, **changes)
         if body.password is not None or body.is_active is False:
             await sessions.revoke_all(session, user.id, at=svc.clock.now())
+        # Open websockets were let in as the user was: they close (once this commits).
+        ended = ended_by_update(
+            deactivated=body.is_active is False,
+            password_changed=body.password is not None,
+            role_changed=user.role is not role_before,
+        )
         await audit.record(
             session,
             actor=caller.user.username,
@@ -96,4 +104,7 @@ async def update_user(
             | ({"password": "changed"} if body.password else {}),
             at=svc.clock.now(),
         )
-        return UserOut.of(user)
+        updated = UserOut.of(user)
+    if ended is not None:
+        end_sockets(svc, SocketsEnded(updated.id, reason=ended))
+    return updated
