@@ -11,9 +11,13 @@ from array import array
 from pathlib import Path
 
 import pytest
+from panoramisk.message import Message
 
+from crm.calls.models import HungUpBy
+from telephony.tracker import CallTracker
 from tests.lab.audio import SILENCE_DBFS, measure
 from tests.lab.availability import absent_reason
+from tests.lab.conformance import role, sequences
 from tests.lab.render import (
     SHIPPED,
     SHIPPED_FILES,
@@ -25,6 +29,7 @@ from tests.lab.render import (
 )
 from tests.lab.scaffold import MODULES, scaffold_files
 from tests.lab.settings import LabSettingError, LabSettings
+from tests.lab.truth import TrackerDisagreement, disagree
 
 SETTINGS = LabSettings.from_environ(
     {"CALLCENTRE_LAB_ASTERISK": "/opt/asterisk", "CALLCENTRE_LAB_DIR": "/tmp/lab-test"}
@@ -125,3 +130,42 @@ def test_measuring_a_recording_finds_the_speech(tmp_path: Path) -> None:
     assert leg.level_between(1.6, 1.9) < SILENCE_DBFS < leg.level_between(0.6, 1.4)
     assert leg.heard_seconds == pytest.approx(1.05)  # the 50 ms click counts as heard...
     assert leg.first_sound(lasting=1.5) is None  # ...but is no word
+
+
+def test_conformance_names_channels_by_role_and_keeps_what_the_tracker_reads() -> None:
+    assert [role(c) for c in ("PJSIP/1001-0000000a", "Local/1002@agents-1;1",
+                              "PJSIP/carrier-00000003", "PJSIP/trunk-1")] == [
+        "agent:1001", "agent:1002", "customer", "customer"]  # fmt: skip
+
+    def message(**fields: str) -> Message:
+        return Message({"Linkedid": "1.1", **fields})
+
+    events = [
+        (0.0, message(Event="Newchannel", Channel="PJSIP/carrier-1")),
+        (0.1, message(Event="VarSet", Channel="PJSIP/carrier-1", Variable="CALL_TYPE")),
+        (0.2, message(Event="RTCPSent", Channel="PJSIP/carrier-1")),  # not the tracker's
+        (0.3, Message({"Event": "DialBegin", "Channel": "PJSIP/carrier-1",
+                       "DestChannel": "PJSIP/1001-2", "DestLinkedid": "1.1"})),
+        (0.4, message(Event="DialEnd", Channel="PJSIP/carrier-1", DestChannel="PJSIP/1001-2")),
+        (0.4, message(Event="DialEnd", Channel="PJSIP/carrier-1", DestChannel="PJSIP/1001-2")),
+        (0.5, Message({"Event": "Hangup", "Channel": "PJSIP/carrier-9", "Linkedid": "2.2"})),
+    ]  # fmt: skip
+    steps = sequences(events, "1.1", CallTracker().handled_events)
+    assert steps == {
+        "customer": ["Newchannel", "VarSet:CALL_TYPE"],
+        "agent:1001": ["DialBegin", "DialEnd"],  # the doubled DialEnd collapsed
+    }
+
+
+def test_a_disagreement_names_each_wrong_field() -> None:
+    class Row:
+        hung_up_by = HungUpBy.AGENT
+        talk_seconds = 3.0
+        hangup_cause = 16
+
+    disagree(Row(), {"hangup_cause": 16, "talk_seconds": 3.9})  # within 1.2 s
+    with pytest.raises(TrackerDisagreement) as caught:
+        disagree(Row(), {"hung_up_by": "customer", "talk_seconds": 11.9, "hangup_cause": 16})
+    assert str(caught.value) == (
+        "hung_up_by: stored 'agent', truth 'customer'; talk_seconds: stored 3.0, truth 11.9"
+    )
