@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from crm.access import service as access
@@ -17,6 +17,7 @@ from crm.errors import DomainError
 from crm.projects import service as projects
 from crm.users.models import Role, User
 from web.auth import Caller, require
+from web.params import Id, IdPath, Moment
 from web.services import Services, services
 
 router = APIRouter(prefix="/api", tags=["access"])
@@ -30,14 +31,14 @@ class NoGrant(DomainError):
 
 
 class RequestIn(BaseModel):
-    project_id: int | None = None
-    customer_id: int | None = None
+    project_id: Id | None = None
+    customer_id: Id | None = None
     reason: str = Field(max_length=2000)
-    wanted_until: AwareDatetime
+    wanted_until: Moment
 
 
 class DecisionIn(BaseModel):
-    expires_at: AwareDatetime | None = None  # approve: until the request's end by default
+    expires_at: Moment | None = None  # approve: until the request's end by default
     note: str = Field("", max_length=2000)
 
 
@@ -146,7 +147,7 @@ async def _decide(
 
 @router.post("/access-requests/{grant_id}/approve")
 async def approve(
-    grant_id: int,
+    grant_id: IdPath,
     body: DecisionIn,
     caller: Caller = Depends(managers),
     svc: Services = Depends(services),
@@ -156,7 +157,7 @@ async def approve(
 
 @router.post("/access-requests/{grant_id}/reject")
 async def reject(
-    grant_id: int,
+    grant_id: IdPath,
     body: DecisionIn,
     caller: Caller = Depends(managers),
     svc: Services = Depends(services),
@@ -166,7 +167,7 @@ async def reject(
 
 @router.post("/access-requests/{grant_id}/revoke")
 async def revoke(
-    grant_id: int,
+    grant_id: IdPath,
     body: DecisionIn,
     caller: Caller = Depends(managers),
     svc: Services = Depends(services),
@@ -176,7 +177,7 @@ async def revoke(
 
 @router.get("/granted/projects/{project_id}/callbacks", response_model=ProjectCard)
 async def granted_callbacks(
-    project_id: int,
+    project_id: IdPath,
     request: Request,
     caller: Caller = Depends(requesters),
     svc: Services = Depends(services),

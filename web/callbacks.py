@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -19,6 +17,7 @@ from crm.errors import Conflict, NotFound
 from crm.projects import service as projects
 from crm.users.models import Role
 from web.auth import Caller, require
+from web.params import Id, IdPath, Moment
 from web.services import Services, services
 
 router = APIRouter(prefix="/api", tags=["callbacks"])
@@ -37,15 +36,15 @@ class AttemptIn(BaseModel):
     outcome: Outcome
     satisfaction: SatisfactionIn = SatisfactionIn()
     notes: str = Field("", max_length=4000)
-    call_back_at: datetime | None = None
-    attempt_id: int | None = None  # an open attempt (click-to-call) to complete
-    call_id: int | None = None
+    call_back_at: Moment | None = None  # with its zone: it is compared with now
+    attempt_id: Id | None = None  # an open attempt (click-to-call) to complete
+    call_id: Id | None = None
     linkedid: str | None = Field(None, max_length=64)  # the call, as the pop named it
 
 
 @router.get("/projects/{project_id}/callbacks", response_model=list[TaskCard])
 async def project_callbacks(
-    project_id: int, _: Caller = Depends(readers), svc: Services = Depends(services)
+    project_id: IdPath, _: Caller = Depends(readers), svc: Services = Depends(services)
 ) -> list[TaskCard]:
     async with svc.database.session() as session:
         project = await projects.get_or_raise(session, project_id)
@@ -55,7 +54,7 @@ async def project_callbacks(
 
 @router.post("/callbacks/{task_id}/attempts", response_model=TaskCard, status_code=201)
 async def log_attempt(
-    task_id: int,
+    task_id: IdPath,
     body: AttemptIn,
     caller: Caller = Depends(loggers),
     svc: Services = Depends(services),
@@ -82,7 +81,7 @@ async def log_attempt(
                 )
             if attempt.agent_id not in (None, caller.id) and caller.role is Role.AGENT:
                 raise Conflict("this attempt belongs to another agent", code="not_your_attempt")
-            attempt.call_id = attempt.call_id or call_id
+            await callbacks.attach_call(session, attempt, call_id)
             await campaigns.complete_attempt(
                 session,
                 attempt=attempt,

@@ -9,18 +9,20 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from crm.callbacks import service as callbacks
-from crm.callbacks.models import CallbackAttempt, MadeBy, Outcome
+from crm.callbacks.models import CallbackAttempt, CallbackTask, MadeBy, Outcome
 from crm.calls.models import Call
 from crm.campaigns import service as campaigns
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.errors import Conflict, DomainError, ValidationError
 from crm.phones import PhoneKind, PhoneNumberError, normalize_phone
+from crm.references import referenced
 from crm.users.models import Role
 from telephony import contract
 from telephony.ami.client import AmiError
 from telephony.channels import AgentDirectory
 from web.auth import Caller, require
+from web.params import Id
 from web.services import Services, services
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
@@ -34,7 +36,7 @@ class PbxUnavailable(DomainError):
 
 class DialIn(BaseModel):
     number: str = Field(max_length=64)
-    task_id: int | None = None  # dialing a stage callback: the attempt is logged first
+    task_id: Id | None = None  # dialing a stage callback: the attempt is logged first
 
 
 class DialOut(BaseModel):
@@ -90,7 +92,9 @@ async def dial(
                 field="number",
             )
         if body.task_id is not None:
-            task = await callbacks.get_or_raise(session, body.task_id)
+            task = await referenced(
+                session, CallbackTask, body.task_id, field="task_id", what="task"
+            )
             attempt = await callbacks.start_attempt(
                 session,
                 task=task,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from crm.audit import service as audit
@@ -19,6 +19,7 @@ from crm.errors import NotFound, ValidationError
 from crm.users.models import Role, User
 from web import tickets
 from web.auth import Caller, require
+from web.params import Id, IdPath, IdQuery, Moment
 from web.services import Services, services
 from web.tickets import iso
 
@@ -30,9 +31,9 @@ managers = require(Role.SUPERVISOR)
 
 
 class ComplaintIn(BaseModel):
-    customer_id: int | None = None  # may come from the call
-    project_id: int | None = None
-    call_id: int | None = None
+    customer_id: Id | None = None  # may come from the call
+    project_id: Id | None = None
+    call_id: Id | None = None
     linkedid: str | None = Field(None, max_length=64)  # the call, as the pop named it
     department: str = Field(max_length=50)
     category: str = Field(max_length=50)
@@ -42,10 +43,10 @@ class ComplaintIn(BaseModel):
 
 
 class StepIn(BaseModel):
-    at: AwareDatetime | None = None  # when it happened; now when not given
+    at: Moment | None = None  # when it happened; now when not given
     signed_by: str | None = Field(None, max_length=100)
     solution: str | None = Field(None, max_length=4000)
-    visit_at: AwareDatetime | None = None
+    visit_at: Moment | None = None
     notes: str = Field("", max_length=4000)
 
 
@@ -56,7 +57,7 @@ class CallBackIn(BaseModel):
 
 class EscalationIn(BaseModel):
     reason: str = Field(max_length=1000)
-    manager_id: int | None = None
+    manager_id: Id | None = None
 
 
 class CompensationIn(BaseModel):
@@ -168,7 +169,7 @@ async def list_complaints(
     status: ComplaintStatus | None = None,
     state: ClockState | None = Query(None, description="overdue, due_soon"),
     department: str | None = Query(None, max_length=50),
-    customer_id: int | None = None,
+    customer_id: IdQuery = None,
     mine: bool = False,
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
@@ -239,7 +240,7 @@ async def open_complaint(
 
 @router.get("/{complaint_id}")
 async def get_complaint(
-    complaint_id: int, caller: Caller = Depends(readers), svc: Services = Depends(services)
+    complaint_id: IdPath, caller: Caller = Depends(readers), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     """The complaint with its clocks and its history."""
     async with svc.database.session() as session:
@@ -273,7 +274,7 @@ async def get_complaint(
 
 @router.post("/{complaint_id}/steps/{step}")
 async def record_step(
-    complaint_id: int,
+    complaint_id: IdPath,
     step: Step,
     body: StepIn,
     caller: Caller = Depends(workers),
@@ -301,7 +302,7 @@ async def record_step(
 
 @router.post("/{complaint_id}/call-back")
 async def call_back(
-    complaint_id: int,
+    complaint_id: IdPath,
     body: CallBackIn,
     caller: Caller = Depends(receivers),
     svc: Services = Depends(services),
@@ -323,7 +324,7 @@ async def call_back(
 
 @router.post("/{complaint_id}/escalate")
 async def escalate(
-    complaint_id: int,
+    complaint_id: IdPath,
     body: EscalationIn,
     caller: Caller = Depends(receivers),
     svc: Services = Depends(services),
@@ -345,7 +346,7 @@ async def escalate(
 
 @router.post("/{complaint_id}/compensation")
 async def propose_compensation(
-    complaint_id: int,
+    complaint_id: IdPath,
     body: CompensationIn,
     caller: Caller = Depends(workers),
     svc: Services = Depends(services),
@@ -365,7 +366,7 @@ async def propose_compensation(
 
 @router.post("/{complaint_id}/compensation/approve")
 async def approve_compensation(
-    complaint_id: int, caller: Caller = Depends(managers), svc: Services = Depends(services)
+    complaint_id: IdPath, caller: Caller = Depends(managers), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     at = svc.clock.now()
     async with svc.database.session() as session:

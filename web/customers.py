@@ -14,6 +14,7 @@ from crm.customers.cards import CustomerCard, CustomerSummary
 from crm.customers.models import Grade
 from crm.users.models import Role
 from web.auth import Caller, require
+from web.params import IdPath
 from web.services import Services, services
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
@@ -66,7 +67,7 @@ async def search(
 
 @router.get("/{customer_id}", response_model=CustomerCard)
 async def get_card(
-    customer_id: int, _: Caller = Depends(readers), svc: Services = Depends(services)
+    customer_id: IdPath, _: Caller = Depends(readers), svc: Services = Depends(services)
 ) -> CustomerCard:
     return await _card(svc, customer_id)
 
@@ -93,7 +94,7 @@ async def create(
 
 @router.patch("/{customer_id}", response_model=CustomerCard)
 async def update(
-    customer_id: int,
+    customer_id: IdPath,
     body: CustomerUpdate,
     caller: Caller = Depends(editors),
     svc: Services = Depends(services),
@@ -119,7 +120,7 @@ async def update(
 
 @router.post("/{customer_id}/notes", response_model=CustomerCard, status_code=201)
 async def add_note(
-    customer_id: int,
+    customer_id: IdPath,
     body: NoteCreate,
     caller: Caller = Depends(editors),
     svc: Services = Depends(services),

@@ -3,7 +3,7 @@ reviewer's confirm/override of each rule (audited). Agents see only their own ca
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -22,6 +22,7 @@ from crm.transcripts.models import TranscriptionJob
 from crm.transcripts.service import get_job, get_transcripts
 from crm.users.models import Role, User
 from web.auth import Caller, require
+from web.params import DayQuery, IdPath, IdQuery, Offset
 from web.recordings import LEGS, readable_call
 from web.services import Services, services
 
@@ -29,6 +30,7 @@ router = APIRouter(prefix="/api/qa", tags=["qa"])
 viewers = require(Role.QA, Role.SUPERVISOR, Role.AGENT)
 reviewers = require(Role.QA, Role.SUPERVISOR)
 MAX_SCAN = 5000
+MAX_POINTS = 10_000  # a scorecard's points, far above any real one
 
 
 class QaCall(BaseModel):
@@ -67,16 +69,16 @@ def _points(svc: Services) -> dict[str, Any]:
 
 @router.get("/calls", response_model=list[QaCall])
 async def list_calls(
-    date_from: date | None = None,
-    date_to: date | None = None,
-    agent_id: int | None = None,
+    date_from: DayQuery = None,
+    date_to: DayQuery = None,
+    agent_id: IdQuery = None,
     queue: str | None = Query(None, max_length=64),
     kind: Direction | None = Query(None, description="inbound or outbound (callbacks)"),
-    score_min: int | None = None,
-    score_max: int | None = None,
+    score_min: int | None = Query(None, ge=0, le=MAX_POINTS),
+    score_max: int | None = Query(None, ge=0, le=MAX_POINTS),
     failed_rule: str | None = Query(None, max_length=64),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
     caller: Caller = Depends(viewers),
     svc: Services = Depends(services),
 ) -> list[QaCall]:
@@ -153,7 +155,7 @@ async def list_calls(
 
 @router.get("/calls/{call_id}")
 async def call_detail(
-    call_id: int, caller: Caller = Depends(viewers), svc: Services = Depends(services)
+    call_id: IdPath, caller: Caller = Depends(viewers), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     """One call for review: its facts, which recordings exist, both transcript lanes, the
     automatic scorecard with evidence, and the reviews."""
@@ -220,7 +222,7 @@ async def call_detail(
 
 @router.post("/calls/{call_id}/reviews", status_code=201)
 async def review(
-    call_id: int,
+    call_id: IdPath,
     body: ReviewIn,
     caller: Caller = Depends(reviewers),
     svc: Services = Depends(services),

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from crm.audit import service as audit
 from crm.callbacks.models import Satisfaction
@@ -16,6 +16,7 @@ from crm.repairs.models import Repair, RepairStatus
 from crm.users.models import Role
 from web import tickets
 from web.auth import Caller, require
+from web.params import Id, IdPath, IdQuery, Moment, MomentQuery
 from web.services import Services, services
 from web.tickets import iso
 
@@ -26,16 +27,16 @@ callers = require(Role.AGENT, Role.SUPERVISOR)
 
 
 class RepairIn(BaseModel):
-    customer_id: int | None = None  # may come from the call
-    project_id: int | None = None
-    call_id: int | None = None
+    customer_id: Id | None = None  # may come from the call
+    project_id: Id | None = None
+    call_id: Id | None = None
     linkedid: str | None = Field(None, max_length=64)
     crew: str | None = Field(None, max_length=100)  # the project's crew when not given
     description: str = Field(max_length=4000)
 
 
 class WhenIn(BaseModel):
-    at: AwareDatetime | None = None  # now when not given
+    at: Moment | None = None  # now when not given
     notes: str = Field("", max_length=4000)
 
 
@@ -84,7 +85,7 @@ async def list_repairs(
     status: RepairStatus | None = None,
     overdue: bool = False,
     crew: str | None = Query(None, max_length=100),
-    customer_id: int | None = None,
+    customer_id: IdQuery = None,
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
     now = svc.clock.now()
@@ -106,8 +107,8 @@ async def list_repairs(
 async def crew_records(
     _: Caller = Depends(readers),
     svc: Services = Depends(services),
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: MomentQuery = None,
+    until: MomentQuery = None,
 ) -> list[dict[str, Any]]:
     """Each crew's repairs, arrivals within the limit and customers' verdicts."""
     async with svc.database.session() as session:
@@ -166,7 +167,7 @@ async def report_repair(
 
 @router.get("/{repair_id}")
 async def get_repair(
-    repair_id: int, _: Caller = Depends(readers), svc: Services = Depends(services)
+    repair_id: IdPath, _: Caller = Depends(readers), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
@@ -175,7 +176,7 @@ async def get_repair(
 
 @router.post("/{repair_id}/arrived")
 async def arrived(
-    repair_id: int, body: WhenIn, _: Caller = Depends(workers), svc: Services = Depends(services)
+    repair_id: IdPath, body: WhenIn, _: Caller = Depends(workers), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
@@ -186,7 +187,7 @@ async def arrived(
 
 @router.post("/{repair_id}/completed")
 async def completed(
-    repair_id: int, body: WhenIn, _: Caller = Depends(workers), svc: Services = Depends(services)
+    repair_id: IdPath, body: WhenIn, _: Caller = Depends(workers), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
@@ -197,7 +198,7 @@ async def completed(
 
 @router.post("/{repair_id}/call-during")
 async def call_during(
-    repair_id: int, body: WhenIn, _: Caller = Depends(callers), svc: Services = Depends(services)
+    repair_id: IdPath, body: WhenIn, _: Caller = Depends(callers), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
@@ -208,7 +209,7 @@ async def call_during(
 
 @router.post("/{repair_id}/call-after")
 async def call_after(
-    repair_id: int,
+    repair_id: IdPath,
     body: AfterCallIn,
     _: Caller = Depends(callers),
     svc: Services = Depends(services),

@@ -13,6 +13,7 @@ from crm.audit import service as audit
 from crm.reports.periods import ReportKind, latest_complete
 from crm.users.models import Role
 from web.auth import Caller, require
+from web.params import ReportDay
 from web.report_exports import build_document, export, report_rules
 from web.report_exports.document import document_json
 from web.report_exports.labels import language
@@ -71,7 +72,7 @@ async def _download(
 async def report_xlsx(
     request: Request,
     kind: ReportKind,
-    day: date | None = Query(None, alias="date"),
+    day: ReportDay = None,
     lang: str | None = Query(None, max_length=8),
     caller: Caller = Depends(readers),
     svc: Services = Depends(services),
@@ -84,7 +85,7 @@ async def report_xlsx(
 async def report_pdf(
     request: Request,
     kind: ReportKind,
-    day: date | None = Query(None, alias="date"),
+    day: ReportDay = None,
     lang: str | None = Query(None, max_length=8),
     caller: Caller = Depends(readers),
     svc: Services = Depends(services),
@@ -96,7 +97,7 @@ async def report_pdf(
 @router.get("/{kind}")
 async def report(
     kind: ReportKind,
-    day: date | None = Query(None, alias="date"),
+    day: ReportDay = None,
     caller: Caller = Depends(readers),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:

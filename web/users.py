@@ -12,6 +12,7 @@ from crm.users import service as users
 from crm.users import sessions
 from crm.users.models import Role
 from web.auth import Caller, UserOut, require
+from web.params import IdPath
 from web.revocation import SocketsEnded, end_sockets, ended_by_update
 from web.services import Services, services
 
@@ -75,7 +76,7 @@ async def create_user(
 
 @router.patch("/{user_id}", response_model=UserOut)
 async def update_user(
-    user_id: int,
+    user_id: IdPath,
     body: UserUpdate,
     caller: Caller = Depends(admin_only),
     svc: Services = Depends(services),

@@ -29,9 +29,11 @@ from crm.callbacks.schedule import (
     plan_callbacks,
     reconcile,
 )
+from crm.calls.models import Call
 from crm.customers.models import Customer, Grade
 from crm.errors import Conflict, NotFound, Problem, ValidationError
 from crm.projects.models import Project, ProjectStatus
+from crm.references import referenced
 
 
 async def get_for_project(session: AsyncSession, project_id: int) -> list[CallbackTask]:
@@ -227,6 +229,14 @@ async def complete_attempt(
     return attempt
 
 
+async def attach_call(session: AsyncSession, attempt: CallbackAttempt, call_id: int | None) -> None:
+    """The call the attempt was made on (one the dialer already linked stays); an unknown
+    call is a 404 naming `call_id`."""
+    if call_id is not None and attempt.call_id is None:
+        await referenced(session, Call, call_id, field="call_id", what="call")
+        attempt.call_id = call_id
+
+
 async def log_attempt(
     session: AsyncSession,
     *,
@@ -248,7 +258,7 @@ async def log_attempt(
     attempt = await start_attempt(
         session, task=task, made_by=made_by, at=at, agent_id=agent_id, campaign_id=campaign_id
     )
-    attempt.call_id = call_id
+    await attach_call(session, attempt, call_id)
     return await complete_attempt(
         session,
         attempt=attempt,

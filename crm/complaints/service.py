@@ -24,6 +24,8 @@ from crm.complaints.rules import CATEGORIES, ComplaintRules
 from crm.customers.models import Customer
 from crm.errors import Conflict, NotFound, Problem, ValidationError
 from crm.projects.models import Project
+from crm.references import referenced
+from crm.users.models import Role, User
 
 _STEP_FIELDS = {
     Step.SIGNED: "signed_at",
@@ -392,6 +394,12 @@ async def escalate(
         raise Conflict("the complaint is already major", code="already_major")
     if not reason.strip():
         raise ValidationError("say why it is escalated", code="required", field="reason")
+    if manager_id is not None:
+        manager = await referenced(session, User, manager_id, field="manager_id", what="manager")
+        if manager.role is not Role.SUPERVISOR or not manager.is_active:
+            raise ValidationError(
+                "a major complaint goes to a supervisor", code="not_a_manager", field="manager_id"
+            )
     complaint.grade = ComplaintGrade.MAJOR
     complaint.manager_id = manager_id or complaint.manager_id
     _refresh_due(complaint, rules)
