@@ -3,21 +3,21 @@ also as an XLSX file."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from openpyxl import Workbook
 from pydantic import BaseModel, Field
 
 from crm.audit import service as audit
 from crm.campaigns import service as campaigns
 from crm.campaigns.models import Campaign, CampaignStatus, DialMode
 from crm.users.models import Role
+from web import spreadsheets
 from web.auth import Caller, require
+from web.params import Day, Id, IdPath, Offset
 from web.services import Services, services
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
@@ -30,9 +30,9 @@ class CampaignIn(BaseModel):
     stages: list[str] = Field(default_factory=list, max_length=10)
     grades: list[str] = Field(default_factory=list, max_length=3)
     project_statuses: list[str] = Field(default_factory=list, max_length=4)
-    due_from: date | None = None
-    due_to: date | None = None
-    agent_ids: list[int] = Field(default_factory=list, max_length=500)
+    due_from: Day | None = None
+    due_to: Day | None = None
+    agent_ids: list[Id] = Field(default_factory=list, max_length=500)
     queue: str | None = Field(None, max_length=64)
     calling_hours: str | None = Field(None, max_length=100)
     max_concurrent: int = 2
@@ -51,9 +51,9 @@ class CampaignPatch(BaseModel):
     stages: list[str] | None = Field(None, max_length=10)
     grades: list[str] | None = Field(None, max_length=3)
     project_statuses: list[str] | None = Field(None, max_length=4)
-    due_from: date | None = None
-    due_to: date | None = None
-    agent_ids: list[int] | None = Field(None, max_length=500)
+    due_from: Day | None = None
+    due_to: Day | None = None
+    agent_ids: list[Id] | None = Field(None, max_length=500)
     queue: str | None = Field(None, max_length=64)
     calling_hours: str | None = Field(None, max_length=100)
     max_concurrent: int | None = None
@@ -131,7 +131,7 @@ async def create_campaign(
 
 @router.get("/{campaign_id}")
 async def get_campaign(
-    campaign_id: int, _: Caller = Depends(supervisors), svc: Services = Depends(services)
+    campaign_id: IdPath, _: Caller = Depends(supervisors), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     """The campaign, its progress by stage, and whether the dialer is working."""
     async with svc.database.session() as session:
@@ -148,7 +148,7 @@ async def get_campaign(
 
 @router.patch("/{campaign_id}", response_model=CampaignOut)
 async def update_campaign(
-    campaign_id: int,
+    campaign_id: IdPath,
     body: CampaignPatch,
     caller: Caller = Depends(supervisors),
     svc: Services = Depends(services),
@@ -188,7 +188,7 @@ async def _transition(svc: Services, caller: Caller, campaign_id: int, action: s
 
 @router.post("/{campaign_id}/start", response_model=CampaignOut)
 async def start(
-    campaign_id: int, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
+    campaign_id: IdPath, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
 ) -> CampaignOut:
     """Start (or resume) dialing."""
     return await _transition(svc, caller, campaign_id, "start")
@@ -196,7 +196,7 @@ async def start(
 
 @router.post("/{campaign_id}/pause", response_model=CampaignOut)
 async def pause(
-    campaign_id: int, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
+    campaign_id: IdPath, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
 ) -> CampaignOut:
     """Finish the calls in progress, dial nothing new."""
     return await _transition(svc, caller, campaign_id, "pause")
@@ -204,7 +204,7 @@ async def pause(
 
 @router.post("/{campaign_id}/stop", response_model=CampaignOut)
 async def stop(
-    campaign_id: int, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
+    campaign_id: IdPath, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
 ) -> CampaignOut:
     """End the campaign for good (its attempts stay)."""
     return await _transition(svc, caller, campaign_id, "stop")
@@ -237,9 +237,9 @@ async def _attempts(svc: Services, campaign_id: int, limit: int, offset: int) ->
 
 @router.get("/{campaign_id}/attempts", response_model=list[AttemptRow])
 async def list_attempts(
-    campaign_id: int,
+    campaign_id: IdPath,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
     _: Caller = Depends(supervisors),
     svc: Services = Depends(services),
 ) -> list[AttemptRow]:
@@ -265,17 +265,19 @@ EXPORT_HEADERS = (
 
 @router.get("/{campaign_id}/attempts.xlsx")
 async def export_attempts(
-    campaign_id: int, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
+    campaign_id: IdPath, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
 ) -> StreamingResponse:
     """Every attempt of the campaign as a spreadsheet (times in the call centre's zone)."""
     rows = await _attempts(svc, campaign_id, 1_000_000, 0)
-    book = Workbook()
+    book = spreadsheets.workbook()
     sheet = book.active
+    assert sheet is not None
     sheet.title = "回访记录"
-    sheet.append(EXPORT_HEADERS)
+    spreadsheets.append(sheet, EXPORT_HEADERS)
     tz = svc.settings.tz
     for row in rows:
-        sheet.append(
+        spreadsheets.append(
+            sheet,
             [
                 row.id,
                 row.started_at.astimezone(tz).replace(tzinfo=None),
@@ -287,10 +289,9 @@ async def export_attempts(
                 row.outcome,
                 *(row.satisfaction.get(a) for a in ("quality", "crew", "supervisor", "designer")),
                 row.notes,
-            ]
+            ],
         )
-    buffer = io.BytesIO()
-    book.save(buffer)
+    content = spreadsheets.to_bytes(book)
     async with svc.database.session() as session:
         await audit.record(
             session,
@@ -303,7 +304,7 @@ async def export_attempts(
             at=svc.clock.now(),
         )
     return StreamingResponse(
-        iter([buffer.getvalue()]),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        iter([content]),
+        media_type=spreadsheets.MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.xlsx"'},
     )

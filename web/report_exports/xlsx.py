@@ -1,17 +1,17 @@
 """A report document as an XLSX workbook: a summary sheet, then one sheet per table, with
-numbers, percentages and times kept as values (not text) so they can be worked with."""
+numbers, percentages and times kept as values (not text) so they can be worked with; written
+through web/spreadsheets.py, so the names and notes in it are never formulas."""
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import date, datetime
 
-from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from web import spreadsheets
 from web.report_exports.document import Cell, Document, Kind, Msg, Table
 from web.report_exports.labels import Labels
 
@@ -28,7 +28,7 @@ TOTAL = PatternFill("solid", fgColor="EEF2F7")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 
-def _value(labels: Labels, value: Cell, kind: Kind) -> object:
+def _value(labels: Labels, value: Cell, kind: Kind) -> spreadsheets.Value:
     if value is None or isinstance(value, int | float | datetime | date):
         return value
     return labels.cell(value, kind)
@@ -44,9 +44,9 @@ def _sheet_title(labels: Labels, table: Table, taken: set[str]) -> str:
 
 
 def _write_table(sheet: Worksheet, labels: Labels, table: Table) -> None:
-    sheet.append([labels.t(table.title)])
+    spreadsheets.append(sheet, [labels.t(table.title)])
     sheet["A1"].font = TITLE
-    sheet.append([labels.t(c.label) for c in table.columns])
+    spreadsheets.append(sheet, [labels.t(c.label) for c in table.columns])
     for cell in sheet[2]:
         cell.font = BOLD
         cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -57,8 +57,10 @@ def _write_table(sheet: Worksheet, labels: Labels, table: Table) -> None:
     if table.total is not None:
         rows.append((table.total, False, True))
     for row, flagged, total in rows:
-        sheet.append([_value(labels, v, c.kind) for v, c in zip(row, table.columns, strict=True)])
-        for cell, column in zip(sheet[sheet.max_row], table.columns, strict=True):
+        cells = spreadsheets.append(
+            sheet, [_value(labels, v, c.kind) for v, c in zip(row, table.columns, strict=True)]
+        )
+        for cell, column in zip(cells, table.columns, strict=True):
             if column.kind in FORMATS:
                 cell.number_format = FORMATS[column.kind]
             if column.wide:
@@ -68,10 +70,10 @@ def _write_table(sheet: Worksheet, labels: Labels, table: Table) -> None:
             if total:
                 cell.font, cell.fill = BOLD, TOTAL
     if not table.rows:
-        sheet.append([labels.t(Msg("reports.empty"))])
+        spreadsheets.append(sheet, [labels.t(Msg("reports.empty"))])
     if table.note is not None:
-        sheet.append([])
-        sheet.append([labels.t(table.note)])
+        spreadsheets.append(sheet, [])
+        spreadsheets.append(sheet, [labels.t(table.note)])
     for index, column in enumerate(table.columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = (
             40 if column.wide else 18 if column.kind in (Kind.DATETIME, Kind.TEXT) else 12
@@ -80,26 +82,28 @@ def _write_table(sheet: Worksheet, labels: Labels, table: Table) -> None:
 
 
 def _write_summary(sheet: Worksheet, labels: Labels, document: Document) -> None:
-    sheet.append([labels.t(document.title)])
+    spreadsheets.append(sheet, [labels.t(document.title)])
     sheet["A1"].font = TITLE
-    sheet.append([labels.t(document.period)])
-    sheet.append([labels.t(Msg("reports.as_of")), document.as_of])
+    spreadsheets.append(sheet, [labels.t(document.period)])
+    spreadsheets.append(sheet, [labels.t(Msg("reports.as_of")), document.as_of])
     sheet["B3"].number_format = FORMATS[Kind.DATETIME]
-    sheet.append([])
+    spreadsheets.append(sheet, [])
     for fact in document.facts:
-        sheet.append([labels.t(fact.label), _value(labels, fact.value, fact.kind)])
+        _, cell = spreadsheets.append(
+            sheet, [labels.t(fact.label), _value(labels, fact.value, fact.kind)]
+        )
         if fact.kind in FORMATS:
-            sheet.cell(sheet.max_row, 2).number_format = FORMATS[fact.kind]
-    sheet.append([])
+            cell.number_format = FORMATS[fact.kind]
+    spreadsheets.append(sheet, [])
     for definition in document.definitions:
-        sheet.append([labels.t(definition)])
+        spreadsheets.append(sheet, [labels.t(definition)])
     sheet.column_dimensions["A"].width = 36
     sheet.column_dimensions["B"].width = 18
 
 
 def render_xlsx(document: Document, lang: str | None) -> bytes:
     labels = Labels(lang)
-    book = Workbook()
+    book = spreadsheets.workbook()
     summary = book.active
     assert summary is not None
     summary.title = labels.t(Msg("reports.summary"))[:31]
@@ -107,6 +111,4 @@ def render_xlsx(document: Document, lang: str | None) -> bytes:
     taken = {summary.title}
     for table in document.tables:
         _write_table(book.create_sheet(_sheet_title(labels, table, taken)), labels, table)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return spreadsheets.to_bytes(book)
