@@ -1,6 +1,8 @@
-"""Recordings, read only through the server: by the roles allowed to, every listen audited,
-and only from the recordings directory whatever path the PBX reported (found, and fetched
-from the PBX when configured, by `telephony.recordings.files.RecordingFiles`)."""
+"""Recordings, read only through the server: by the roles allowed to (agents their own calls,
+other departments a callback's call under the manager's grant), every listen audited once per
+user, call and login session whatever ranges the player asks for, and only from the
+recordings directory whatever path the PBX reported (found, and fetched from the PBX when
+configured, by `telephony.recordings.files.RecordingFiles`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
+from crm.access import service as access
+from crm.access.models import AccessGrant
 from crm.audit import service as audit
 from crm.calls.models import Call
 from crm.users.models import Role
@@ -24,11 +28,12 @@ from telephony.recordings.errors import (
 )
 from telephony.recordings.files import RecordingFiles
 from web.auth import Caller, require
+from web.params import IdPath
 from web.services import Services, services
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/calls", tags=["recordings"])
-listeners = require(Role.QA, Role.SUPERVISOR, Role.AGENT)
+listeners = require(Role.QA, Role.SUPERVISOR, Role.AGENT, Role.DEPARTMENT)
 LEGS = ("mixed", "agent", "customer")
 
 
@@ -114,29 +119,70 @@ def _unavailable(call: Call, exc: RecordingError) -> HTTPException:
     return HTTPException(status, [{"field": None, "code": code, "message": message}])
 
 
+REFUSALS = {
+    "not_your_call": "agents may only open their own calls",
+    "no_grant": "other departments hear a callback's recording only under the manager's grant",
+    "forbidden": "this role does not hear recordings",
+}
+
+
+def refusal(role: Role, caller_id: int, call: Call, grant: AccessGrant | None) -> str | None:
+    """Why this user may not hear or read the call, or None when they may: QA and supervisors
+    every call, agents their own, other departments a callback's call under a grant."""
+    if role in (Role.QA, Role.SUPERVISOR):
+        return None
+    if role is Role.AGENT:
+        return None if call.agent_id == caller_id else "not_your_call"
+    if role is Role.DEPARTMENT:
+        return None if grant is not None else "no_grant"
+    return "forbidden"
+
+
+def _refused(code: str) -> HTTPException:
+    return HTTPException(403, [{"field": None, "code": code, "message": REFUSALS[code]}])
+
+
 async def readable_call(svc: Services, caller: Caller, call_id: int) -> Call:
-    """The call, if this user may hear and read it: agents only their own calls."""
+    """The call, if this user may hear and read it (see `refusal`)."""
+    call, _ = await _call_and_grant(svc, caller, call_id)
+    return call
+
+
+async def _call_and_grant(
+    svc: Services, caller: Caller, call_id: int, *, request: Request | None = None
+) -> tuple[Call, AccessGrant | None]:
+    """The call and the grant a department user hears it under; a department's refused
+    attempt is audited, like a refused read of callback records."""
+    now = svc.clock.now()
     async with svc.database.session() as session:
         call = await session.get(Call, call_id)
-    if call is None:
-        raise HTTPException(404, f"no call {call_id}")
-    if caller.role is Role.AGENT and call.agent_id != caller.id:
-        raise HTTPException(
-            403,
-            [
-                {
-                    "field": None,
-                    "code": "not_your_call",
-                    "message": "agents may only open their own calls",
-                }
-            ],
-        )
-    return call
+        if call is None:
+            raise HTTPException(404, f"no call {call_id}")
+        grant = None
+        if caller.role is Role.DEPARTMENT:
+            grant = await access.grant_for_call(
+                session, user_id=caller.id, call_id=call.id, now=now
+            )
+        code = refusal(caller.role, caller.id, call, grant)
+        if code == "no_grant":
+            await audit.record(
+                session,
+                actor=caller.user.username,
+                user_id=caller.id,
+                action="recording.listen_refused",
+                entity_type="call",
+                entity_id=call.id,
+                ip=request.client.host if request and request.client else None,
+                at=now,
+            )
+    if code is not None:
+        raise _refused(code)
+    return call, grant
 
 
 @router.get("/{call_id}/recording", response_class=FileResponse)
 async def recording(
-    call_id: int,
+    call_id: IdPath,
     request: Request,
     leg: str = Query("mixed"),
     caller: Caller = Depends(listeners),
@@ -154,7 +200,7 @@ async def recording(
                 }
             ],
         )
-    call = await readable_call(svc, caller, call_id)
+    call, grant = await _call_and_grant(svc, caller, call_id, request=request)
     try:
         path = await _file(call, leg, svc.recording_files)
     except RecordingError as exc:
@@ -170,20 +216,17 @@ async def recording(
                 }
             ],
         )
-    range_header = request.headers.get("range", "")
-    if not range_header or range_header.replace(" ", "").startswith("bytes=0-"):
-        async with svc.database.session() as session:  # a listen, not each seek
-            await audit.record(
-                session,
-                actor=caller.user.username,
-                user_id=caller.id,
-                action="recording.listen",
-                entity_type="call",
-                entity_id=call.id,
-                detail={"leg": leg},
-                ip=request.client.host if request.client else None,
-                at=svc.clock.now(),
-            )
+    # Whatever the Range header says: a listen is audited once, not each seek.
+    await audit.record_listen(
+        svc.database,
+        actor=caller.user.username,
+        user_id=caller.id,
+        call_id=call.id,
+        login_session_id=caller.session_id,
+        detail={"leg": leg} | ({"grant_id": grant.id} if grant else {}),
+        ip=request.client.host if request.client else None,
+        at=svc.clock.now(),
+    )
     return FileResponse(
         path, media_type="audio/wav", headers={"Cache-Control": "private, no-store"}
     )

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.access.models import AccessGrant, GrantStatus
+from crm.callbacks.models import CallbackAttempt, CallbackTask
 from crm.customers.models import Customer
 from crm.errors import Conflict, NotFound, Problem, ValidationError
 from crm.projects.models import Project
@@ -126,6 +127,31 @@ async def active_grant(
             or_(
                 AccessGrant.project_id == project.id, AccessGrant.customer_id == project.customer_id
             ),
+        )
+        .order_by(AccessGrant.expires_at.desc())
+        .limit(1)
+    )
+
+
+async def grant_for_call(
+    session: AsyncSession, *, user_id: int, call_id: int, now: datetime
+) -> AccessGrant | None:
+    """The user's grant covering a call now: the call was a callback of a project the grant
+    names, or of a project of the customer it names (a callback record's recording is part of
+    the record). Other calls are never covered."""
+    projects = (
+        select(CallbackTask.project_id)
+        .join(CallbackAttempt, CallbackAttempt.task_id == CallbackTask.id)
+        .where(CallbackAttempt.call_id == call_id)
+    )
+    customers = select(Project.customer_id).where(Project.id.in_(projects))
+    return await session.scalar(
+        select(AccessGrant)
+        .where(
+            AccessGrant.requester_id == user_id,
+            AccessGrant.status == GrantStatus.APPROVED,
+            AccessGrant.expires_at > now,
+            or_(AccessGrant.project_id.in_(projects), AccessGrant.customer_id.in_(customers)),
         )
         .order_by(AccessGrant.expires_at.desc())
         .limit(1)
