@@ -9,6 +9,7 @@ from datetime import datetime
 from crm.callbacks.models import CallbackAttempt, Outcome
 from crm.campaigns import service as campaigns
 from crm.db import Database
+from crm.db_outage import through_outage
 from telephony.events import CallRecord
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,19 @@ async def resolve_attempt(database: Database, record: CallRecord, *, at: datetim
     outcome = attempt_outcome(record)
     if outcome is None:
         return False
-    async with database.session() as session:
-        attempt = await session.get(CallbackAttempt, record.attempt_id)
-        if attempt is None or attempt.outcome is not None:
-            return False
-        await campaigns.complete_attempt(
-            session, attempt=attempt, outcome=outcome, at=at, notes=f"PBX: {record.outcome}"
-        )
+
+    async def complete() -> bool:
+        async with database.session() as session:
+            attempt = await session.get(CallbackAttempt, record.attempt_id)
+            if attempt is None or attempt.outcome is not None:
+                return False
+            await campaigns.complete_attempt(
+                session, attempt=attempt, outcome=outcome, at=at, notes=f"PBX: {record.outcome}"
+            )
+            return True
+
+    # Once only: the PBX will not say it again, so a database outage is waited out.
+    if not await through_outage(complete, what=f"attempt {record.attempt_id}'s outcome"):
+        return False
     log.info("attempt %s: %s (from the PBX)", record.attempt_id, outcome.value)
     return True

@@ -82,7 +82,12 @@ class Dialer:
         """Dial while holding the lock; stand by while another dialer holds it."""
         try:
             while True:
-                if not await self.lock.acquire():
+                try:
+                    acquired = await self.lock.acquire()
+                except Exception as exc:  # the database is away: stand by until it is back
+                    log.warning("dialer cannot reach the database for its lock: %s", exc)
+                    acquired = False
+                if not acquired:
                     await asyncio.sleep(self.standby_seconds)
                     continue
                 self.active = True

@@ -206,6 +206,30 @@ async def test_a_dead_consumers_job_is_taken_over_after_its_lease(
         assert job is not None and (job.status, job.attempts) == (JobStatus.DONE, 2)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_workers_make_the_group_again_when_redis_comes_back_empty(
+    db: Database, redis: Redis, tmp_path: Path, clock: FixedClock
+) -> None:
+    """A Redis restarted without its data (no persistence) has no stream and no group: the
+    workers used to fail on NOGROUP forever, and no job was transcribed again."""
+    stream = JobStream(redis, stream=f"jobs-{uuid.uuid4().hex}")
+    await stream.ensure_group()
+    transcriber = Transcriber()
+    worker = StreamWorker(_worker(db, tmp_path, transcriber, clock, "w1"), stream, block_ms=100)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker._loop(stop))
+    await asyncio.sleep(0.3)
+    await redis.delete(stream.stream)  # what a restart without persistence leaves
+    job_id = await _queued_job(db)
+    await stream.add([job_id])  # the bridge (or the sweeper) announces a job
+    await until(lambda: transcriber.files == ["a-agent.wav", "a-customer.wav"], timeout=10)
+    stop.set()
+    await asyncio.wait_for(loop, 5)
+    async with db.session() as session:
+        job = await session.get(TranscriptionJob, job_id)
+        assert job is not None and job.status is JobStatus.DONE
+
+
 def test_serve_refuses_a_web_without_its_bridge_and_no_redis() -> None:
     from click.testing import CliRunner
 

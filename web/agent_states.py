@@ -15,6 +15,7 @@ from sqlalchemy import select
 from crm.agents import service as agent_states
 from crm.agents.models import AgentState, AgentStatus
 from crm.agents.states import PAUSE_REASONS
+from crm.db_outage import database_unavailable, through_outage
 from crm.users.models import Role, User
 from telephony.agent_sync import AgentPbxSync, AgentTarget
 from telephony.bridge import QueueMembersResynced
@@ -98,21 +99,28 @@ class AgentStates:
         record = event.record
         if record.outcome != "answered" or not record.agent_extension:
             return
-        async with self.svc.database.session() as session:
-            user = await session.scalar(
-                select(User).where(
-                    User.extension == record.agent_extension, User.role == Role.AGENT
+
+        async def start_wrapup() -> tuple[User | None, AgentState | None]:
+            async with self.svc.database.session() as session:
+                user = await session.scalar(
+                    select(User).where(
+                        User.extension == record.agent_extension, User.role == Role.AGENT
+                    )
                 )
-            )
-            if user is None:
-                return
-            state = await agent_states.start_wrapup(
-                session,
-                user_id=user.id,
-                at=self.svc.clock.now(),
-                seconds=self.svc.settings.wrapup_seconds,
-            )
-        if state is not None:
+                if user is None:
+                    return None, None
+                return user, await agent_states.start_wrapup(
+                    session,
+                    user_id=user.id,
+                    at=self.svc.clock.now(),
+                    seconds=self.svc.settings.wrapup_seconds,
+                )
+
+        # The call's end comes once: a database outage is waited out, not the wrap-up lost.
+        user, state = await through_outage(
+            start_wrapup, what=f"wrap-up of {record.agent_extension}"
+        )
+        if user is not None and state is not None:
             self._push(self._out(state, await self._apply(user, state)))
 
     async def end_expired_wrapups(self) -> None:
@@ -132,12 +140,19 @@ class AgentStates:
             self._push(self._out(state, await self._apply(users[state.user_id], state)))
 
     async def run_wrapup_timer(self, interval: float = 1.0) -> None:
+        outage = False
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.end_expired_wrapups()
-            except Exception:
-                log.exception("ending wrap-ups failed; trying again")
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    log.exception("ending wrap-ups failed; trying again")
+                elif not outage:  # one line for the whole outage, not one a second
+                    log.warning("ending wrap-ups waits for the database (%s)", type(exc).__name__)
+                outage = database_unavailable(exc)
+            else:
+                outage = False
 
     async def targets(self) -> list[AgentTarget]:
         async with self.svc.database.session() as session:

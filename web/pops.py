@@ -140,7 +140,13 @@ class PopService:
         ):
             if self._reading_users is None or self._reading_users.done():
                 self._reading_users = asyncio.create_task(self._read_users())
-            await asyncio.shield(self._reading_users)  # one read for every lane waiting
+            try:
+                await asyncio.shield(self._reading_users)  # one read for every lane waiting
+            except Exception as exc:
+                if not self._users:
+                    raise
+                # The database is away: who has which extension rarely changes meanwhile.
+                log.warning("agents' extensions not re-read (%s); using the last known", exc)
         return self._users.get(extension)
 
     async def _read_users(self) -> None:
@@ -176,10 +182,19 @@ class PopService:
         building = self._card_for(event)
         try:
             pop = await building
-        except Exception:
+        except Exception as exc:
             if self._cards.get(event.linkedid, (None, 0.0))[0] is building:
                 del self._cards[event.linkedid]  # the next ring tries again
-            raise
+            # The database is away (or the card failed): the phone rings all the same, so
+            # the agent still gets the call, with the caller's number and no card.
+            log.warning("no card for call %s (%s): popping without it", event.linkedid, exc)
+            pop = {
+                "customer": None,
+                "candidates": [],
+                "unknown_number": None,
+                "task_id": None,
+                "card_unavailable": True,
+            }
         pop = {**pop, "call": self._call_part(event)}  # the card may predate this ring
         self.svc.outbox.push(user_id, "pop", pop, started=event.received_at)
         self.svc.metrics.messages.labels("pop").inc()

@@ -23,6 +23,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from crm.db_outage import database_unavailable
 from crm.transcripts.service import claimable_job_ids
 from telephony.speech.worker import TranscriptionWorker
 
@@ -105,6 +106,13 @@ class JobStream:
         return jobs
 
 
+def lost_group(exc: BaseException) -> bool:
+    """Redis answered that the consumer group does not exist: it restarted without its data
+    (no persistence, or a new server). The group is made again; the sweeper re-announces
+    the jobs whose entries went with it."""
+    return isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP")
+
+
 def _message(entry_id: object, fields: dict[str, str]) -> JobMessage:
     return JobMessage(str(entry_id), int(fields["job"]))
 
@@ -164,9 +172,17 @@ class StreamWorker:
                 ) or await self.stream.read(self.consumer, block_ms=self.block_ms)
                 for message in messages:
                     await self.handle(message)
-            except Exception:
+            except Exception as exc:
+                if lost_group(exc):
+                    log.warning("the jobs stream has no group (Redis lost its data): making it")
+                    with contextlib.suppress(RedisError):
+                        await self.stream.ensure_group()
+                    continue
                 # Redis or the database is away: what was not acknowledged stays pending.
-                log.exception("transcription worker: cannot take jobs; retrying")
+                if isinstance(exc, RedisError) or database_unavailable(exc):
+                    log.warning("transcription worker: cannot take jobs (%s); retrying", _said(exc))
+                else:
+                    log.exception("transcription worker: cannot take jobs; retrying")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
 
@@ -226,6 +242,11 @@ class StreamWorker:
             await self.stream.add(missing)
             log.info("sweeper: %d claimable job(s) put back on the stream", len(missing))
         return len(missing)
+
+
+def _said(exc: BaseException) -> str:
+    """An outage in one line (a traceback a second while Redis is down tells nothing more)."""
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 async def publish_jobs(stream: JobStream, job_ids: list[int]) -> None:

@@ -152,6 +152,10 @@ class PbxCommandServer:
                     GROUP, self.consumer, {self.stream: ">"}, count=10, block=self.block_ms
                 )
             except RedisError as exc:
+                if isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP"):
+                    log.warning("the PBX requests stream has no group (Redis lost its data)")
+                    await self._ensure_group()  # requests sent meanwhile were lost with it
+                    continue
                 log.warning("cannot read PBX requests from Redis (%s); retrying", exc)
                 await asyncio.sleep(1.0)
                 continue
