@@ -126,7 +126,8 @@ async def test_supervisor_starts_a_campaign_and_watches_an_agent_complete_a_call
     await expect(page.locator("#campaign-dialer")).to_have_attribute("data-state", "active")
     await expect(listed).to_contain_text("进行中")
     await page.wait_for_function(
-        "window.Chart && document.querySelector('#campaign-chart').getAttribute('width') !== null"
+        "() => window.Chart"
+        " && document.querySelector('#campaign-chart').getAttribute('width') !== null"
     )
 
     # The agent goes ready: the dialer rings their phone and the console pops 张伟's task.

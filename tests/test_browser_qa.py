@@ -104,7 +104,7 @@ async def calls(system: LiveSystem, db: Database) -> Calls:
 
 
 async def _player_at(page: Page, seconds: float) -> None:
-    await page.wait_for_function(f"Math.abs({AUDIO}.currentTime - {seconds}) < 0.05")
+    await page.wait_for_function(f"() => Math.abs({AUDIO}.currentTime - {seconds}) < 0.05")
 
 
 async def test_reviewer_hears_the_evidence_and_overrides_a_rule(
@@ -176,11 +176,11 @@ async def test_reviewer_hears_the_evidence_and_overrides_a_rule(
 
     # Switching the leg keeps the position.
     await page.locator(".qa-legs input[value=customer]").check()
-    await page.wait_for_function(f"{AUDIO}.src.endsWith('leg=customer')")
-    await page.wait_for_function(f"{AUDIO}.readyState > 0")
+    await page.wait_for_function(f"() => {AUDIO}.src.endsWith('leg=customer')")
+    await page.wait_for_function(f"() => {AUDIO}.readyState > 0")
     await _player_at(page, 5.4)
     await page.locator(".qa-legs input[value=mixed]").check()
-    await page.wait_for_function(f"{AUDIO}.src.endsWith('leg=mixed')")
+    await page.wait_for_function(f"() => {AUDIO}.src.endsWith('leg=mixed')")
 
     # A rule's evidence: the player goes there and the words are marked.
     forbidden = page.locator('.qa-rule[data-rule-id="forbidden_phrases"]')
@@ -201,14 +201,14 @@ async def test_reviewer_hears_the_evidence_and_overrides_a_rule(
     # it is spoken; space again pauses.
     await page.keyboard.press("Space")
     await page.wait_for_function(
-        f"!{AUDIO}.paused && {AUDIO}.currentTime > 9.05 && {AUDIO}.currentTime < 9.55"
+        f"() => !{AUDIO}.paused && {AUDIO}.currentTime > 9.05 && {AUDIO}.currentTime < 9.55"
         " && [...document.querySelectorAll('.qa-word.is-current')]"
         ".some((w) => w.textContent === '我不知道')",
         polling="raf",
     )
-    await page.wait_for_function(f"{AUDIO}.currentTime > 9.7")
+    await page.wait_for_function(f"() => {AUDIO}.currentTime > 9.7")
     await page.keyboard.press("Space")
-    await page.wait_for_function(f"{AUDIO}.paused")
+    await page.wait_for_function(f"() => {AUDIO}.paused")
     await page.locator("#qa-call-title").click()
     at = await page.evaluate(f"{AUDIO}.currentTime")
     await page.keyboard.press("ArrowLeft")
