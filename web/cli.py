@@ -166,8 +166,19 @@ def seed(customers: int, force: bool, rng_seed: int) -> None:
     help="bridge, web, worker or dialer (repeatable or comma-separated) "
     "[default: all, in this one process]",
 )
+@click.option(
+    "--health-port",
+    type=click.IntRange(1, 65535),
+    help="without the web role: serve /healthz and /metrics (only) on this port",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, role_names: tuple[str, ...]) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    role_names: tuple[str, ...],
+    health_port: int | None,
+) -> None:
     """Run the server against the configured database and PBX.
 
     Split across processes or machines with --role (CALLCENTRE_REDIS_URL then joins them):
@@ -188,7 +199,14 @@ def serve(ctx: click.Context, host: str, port: int, role_names: tuple[str, ...])
             "a bridge and web processes apart need CALLCENTRE_REDIS_URL (redis://host:6379/0) "
             "to reach each other; without Redis run them in one process"
         )
-    _run(lambda: serve_forever(settings, host=host, port=port, roles=roles))
+    if health_port is not None and Role.WEB in roles:
+        raise click.BadParameter(
+            "a web process serves /healthz and /metrics on --port already",
+            param_hint="--health-port",
+        )
+    _run(
+        lambda: serve_forever(settings, host=host, port=port, roles=roles, health_port=health_port)
+    )
 
 
 @cli.command()

@@ -1,7 +1,10 @@
-"""`GET /healthz`: is the database reachable and migrated, is the PBX connected."""
+"""`GET /healthz`: is the database reachable and migrated, is Redis (when the processes share
+the work through it), is the PBX connected. The same probes feed /metrics
+(`callcentre_database_ok`, `callcentre_redis_connected`)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,12 +15,14 @@ from migrations import head_revision
 
 router = APIRouter()
 
+PROBE_TIMEOUT = 2.0  # a dependency slower than this to answer a trivial request is not ok
+
 
 async def database_health(request: Request) -> dict[str, Any]:
     database = request.app.state.database
     expected = head_revision()
     try:
-        async with database.engine.connect() as connection:
+        async with asyncio.timeout(PROBE_TIMEOUT), database.engine.connect() as connection:
             revision = (
                 await connection.execute(text("SELECT version_num FROM alembic_version"))
             ).scalar()
@@ -36,6 +41,26 @@ async def database_health(request: Request) -> dict[str, Any]:
     return health
 
 
+async def redis_health(request: Request) -> dict[str, Any] | None:
+    """Whether this process reaches Redis; None when it does not use Redis (one process)."""
+    events = getattr(request.app.state.services, "events", None)
+    redis = getattr(events, "redis", None)  # the client every cluster part of it shares
+    if redis is None:
+        return None
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT):
+            await redis.ping()
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": True}
+
+
+async def dependencies(request: Request) -> dict[str, dict[str, Any]]:
+    """The database's and (when used) Redis's health, probed now, side by side."""
+    db, redis = await asyncio.gather(database_health(request), redis_health(request))
+    return {"database": db} if redis is None else {"database": db, "redis": redis}
+
+
 def pbx_verdict(pbx: dict[str, Any] | None) -> str:
     """ok, degraded (disconnected, reconnecting) or error (the bridge gave up for good)."""
     if pbx is None or pbx.get("connected"):
@@ -45,13 +70,26 @@ def pbx_verdict(pbx: dict[str, Any] | None) -> str:
 
 @router.get("/healthz", tags=["health"])
 async def healthz(request: Request) -> JSONResponse:
-    """200 when this process can do its job. A process that runs the PBX bridge cannot without
-    the PBX: 503 then, so a load balancer or a monitor sees it; a web process only degrades."""
-    db = await database_health(request)
-    body: dict[str, Any] = {"database": db}
+    """200 when this process can do its job. Without the database none can: 503. A process
+    that runs the PBX bridge cannot without the PBX: 503 then, so a load balancer or a monitor
+    sees it; a web process only degrades. Redis away is `degraded` (what crosses processes
+    waits in queues and retries, nothing is lost), named in the body, not a 503 that would
+    take every web process out of the load balancer at once."""
+    body: dict[str, Any] = dict(await dependencies(request))
     for name, probe in request.app.state.health_probes.items():
         body[name] = probe()
+    db_ok = body["database"]["ok"]
     pbx = pbx_verdict(body.get("pbx"))
-    status = "error" if not db["ok"] else pbx
-    healthy = db["ok"] and (pbx == "ok" or not request.app.state.runs_bridge)
+    if not db_ok:
+        status = "error"
+    elif pbx != "ok":
+        status = pbx
+    else:
+        status = "ok" if body.get("redis", {}).get("ok", True) else "degraded"
+    body["failing"] = [
+        name for name in ("database", "redis") if not body.get(name, {"ok": 1})["ok"]
+    ]
+    if pbx != "ok":
+        body["failing"].append("pbx")
+    healthy = db_ok and (pbx == "ok" or not request.app.state.runs_bridge)
     return JSONResponse({"status": status, **body}, status_code=200 if healthy else 503)

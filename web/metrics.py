@@ -11,6 +11,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from web.health import dependencies
+
 router = APIRouter(tags=["metrics"])
 
 
@@ -56,6 +58,21 @@ class Metrics:
             "callcentre_ws_clients", "Connected browser websockets", registry=self.registry
         )
 
+        self.dependencies: dict[str, Gauge] = {}
+
+    def dependency(self, name: str, ok: bool) -> None:
+        """Whether a dependency answered the last probe: `callcentre_database_ok`,
+        `callcentre_redis_connected` (only in processes that use Redis)."""
+        gauge = self.dependencies.get(name)
+        if gauge is None:
+            metric = {"database": "callcentre_database_ok", "redis": "callcentre_redis_connected"}
+            gauge = self.dependencies[name] = Gauge(
+                metric.get(name, f"callcentre_{name}_ok"),
+                f"1 when {name} answered the last probe (at this scrape), else 0",
+                registry=self.registry,
+            )
+        gauge.set(1 if ok else 0)
+
     def watch(self, read: Callable[[], dict[str, Any]]) -> None:
         self.registry.register(_Probe(read))
 
@@ -65,4 +82,7 @@ class Metrics:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    return Response(request.app.state.services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    figures = request.app.state.services.metrics
+    for name, health in (await dependencies(request)).items():
+        figures.dependency(name, bool(health["ok"]))
+    return Response(figures.render(), media_type=CONTENT_TYPE_LATEST)
