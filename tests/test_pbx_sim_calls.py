@@ -258,6 +258,29 @@ async def test_leavewhenempty_lets_the_caller_go_when_the_last_member_leaves(tmp
         ami.close()
 
 
+async def test_a_member_who_refuses_drops_out_until_the_next_ring_cycle(tmp_path: Path):
+    """A congested phone: DialEnd CONGESTION and AgentRingNoAnswer, then `retry` seconds
+    before the queue rings again (no ringing in a loop)."""
+    async with running(
+        tmp_path,
+        static_members={"service": ["1001"]},
+        congestion_numbers=["1001"],
+        retry_seconds=2,
+        queue_timeout=5,
+    ) as sim:
+        ami = await RawAmi.connect(address(sim))
+        linkedid = await sim.place_inbound_call("13800138000")
+        await ami.wait_event(lambda m: m.is_event("QueueCallerLeave", Linkedid=linkedid), 10)
+        assert {m["DialStatus"] for m in ami.events("DialEnd")} == {"CONGESTION"}
+        called, refused = ami.events("AgentCalled"), ami.events("AgentRingNoAnswer")
+        assert 1 <= len(called) == len(refused) <= 3
+        assert all(m["RingTime"] == "0" for m in refused)
+        assert [m["Cause"] for m in ami.events("Hangup") if "1001" in m["Channel"]] == ["34"] * len(
+            called
+        )
+        ami.close()
+
+
 async def test_wrapup_keeps_a_member_idle_after_a_call(tmp_path: Path):
     async with running(tmp_path, static_members={"service": ["1001"]}, wrapup_seconds=6) as sim:
         ami = await RawAmi.connect(address(sim))

@@ -25,6 +25,7 @@ from telephony.pbx_sim.channels import (
     CdrSpec,
     Channel,
 )
+from telephony.pbx_sim.devices import FAR_STATUS
 from telephony.pbx_sim.dialplan import split_args
 from telephony.pbx_sim.legs import LegRequest, dial_string, open_leg, start_far_end
 from telephony.pbx_sim.pbx import Pbx
@@ -123,6 +124,7 @@ class QueueWait:
                 pbx.far_hangup(self.caller, NORMAL_CLEARING)  # the customer hangs up
             if self.caller.hung_up:
                 return self.abandon()
+            ringing = bool(self.attempts)
             self._follow_attempts()
             answered = [a for a in self.attempts if a.channel.far == FAR_ANSWERED]
             if answered:
@@ -130,6 +132,8 @@ class QueueWait:
             cycle_over = False
             if self.attempts and now >= ring_end:
                 self.ring_no_answer(ring_for)
+                cycle_over = True
+            elif ringing and not self.attempts:  # every member rung refused the call
                 cycle_over = True
             elif not self.attempts and now >= next_try:
                 if expire is not None and now >= expire:
@@ -230,12 +234,13 @@ class QueueWait:
         self.attempts.clear()
 
     def declined(self, attempt: Attempt) -> None:
-        """The member's phone refused the call (busy, or hung up while ringing)."""
-        pbx = self.pbx
+        """The member's phone refused the call (busy, congested, or hung up while ringing):
+        its DialEnd says which, then rna() with the seconds it rang."""
+        pbx, channel = self.pbx, attempt.channel
         elapsed = int(pbx.clock.now() - attempt.started)
-        pbx.dial_event("DialEnd", self.caller, attempt.channel, [("DialStatus", "BUSY")])
+        status = FAR_STATUS.get(channel.far or "", "BUSY")
+        pbx.dial_event("DialEnd", self.caller, channel, [("DialStatus", status)])
         self._ring_no_answer_event(attempt, elapsed * 1000)
-        channel = attempt.channel
         pbx.hangup(channel, channel.far_cause or channel.hangup_cause or NORMAL_CLEARING)
         self.attempts.remove(attempt)
 
