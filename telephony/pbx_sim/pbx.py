@@ -116,6 +116,7 @@ class Pbx:
         await asyncio.gather(*tasks, return_exceptions=True)
         self.tasks.clear()
         self._far_ends.clear()
+        self.recorder.forget()
 
     async def restart(self) -> None:
         await self.shutdown()

@@ -212,6 +212,10 @@ class Recorder:
         self._close_span(recording, now)
         self._track(self._write(recording))
 
+    def forget(self) -> None:
+        """The PBX died: its MixMonitors stop without writing anything more."""
+        self._active.clear()
+
     def _open_span(self, recording: Recording, now: float) -> None:
         if recording.since is None:
             recording.since = now
