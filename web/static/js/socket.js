@@ -5,6 +5,9 @@
 // history is handed over in one piece (`onReplay`) so the page can rebuild what is still
 // going on (a phone still ringing) without re-showing calls that are over.
 //
+// It authenticates with the session cookie (never a token in the URL) and is closed with 4401
+// when the session ends.
+//
 // Deadline warnings ("deadline") are shown here, on whichever page holds the socket; a page
 // that opens no socket of its own gets one from `watchDeadlines` (header.js) for them.
 import { goToLogin } from "./api.js";
@@ -64,7 +67,10 @@ export class LiveSocket {
       this.socket = null;
       this.finishReplay();
       if (event.code === CLOSE_UNAUTHENTICATED) {
-        goToLogin();
+        // The session ended (web/ws.py): logged out, here or in another tab, means the login
+        // page afresh; a password change, deactivation or new role means back here after it.
+        if (event.reason === "logged out") location.assign("/login");
+        else goToLogin();
         return;
       }
       this.failures += 1;
