@@ -120,9 +120,15 @@ async def log_in(
     await page.fill("#username", username)
     await page.fill("#password", password)
     await page.click("#login-form button[type=submit]")
-    # The path itself: a glob like `**/console` already matches `/login?next=/console`.
+    # The path itself: a glob like `**/console` already matches `/login?next=/console`. ("/"
+    # redirects to the role's home page.)
     target = urlsplit(next_path).path
-    await page.wait_for_url(lambda url: urlsplit(url).path == target)
+
+    def arrived(url: str) -> bool:
+        path = urlsplit(url).path
+        return path != "/login" and target in ("/", path)
+
+    await page.wait_for_url(arrived)
     await page.wait_for_selector("html:not(.i18n-pending)")
 
 
