@@ -1,0 +1,192 @@
+"""Who may do what, for every route the app has: the routes are read from the app's own route
+table and checked against the explicit table in tests/support/authz.py, for nobody logged in
+and for each role. A route without an entry there fails here, and so does an entry for a
+route that is gone.
+
+API routes: nobody logged in gets 401, a role not admitted 403 `forbidden`, an admitted one
+neither (its answer is the route's own business: 200, 404, 422 …). Pages: nobody logged in
+is sent to /login, a role not admitted to its home page. The websocket: closed with 4401
+for nobody logged in, open for every role."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIWebSocketRoute
+from starlette.routing import Mount, WebSocketRoute
+
+from crm.clock import FixedClock
+from crm.db import Database
+from crm.settings import Settings
+from crm.users.models import Role
+from tests.support.api import PASSWORD, USERS, Api, running_app
+from tests.support.authz import PUBLIC, ROUTES
+from tests.support.records import seed_records
+from web.auth import COOKIE
+from web.pages import HOME
+
+CLIENTS = {role: name for name, (role, _) in reversed(USERS.items())}  # agent1, not agent2
+STATIC_FILE = "/static/css/app.css"
+IGNORED_METHODS = {"HEAD", "OPTIONS"}  # answered by Starlette for every GET route
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves, websockets and mounts included."""
+    try:
+        from fastapi.routing import iter_route_contexts
+
+        routes: list[Any] = list(iter_route_contexts(app.routes))
+    except ImportError:  # FastAPI before included routers were kept apart
+        routes = list(app.routes)
+    found = set()
+    for route in routes:
+        original = getattr(route, "original_route", route)
+        if isinstance(original, APIWebSocketRoute | WebSocketRoute):
+            found.add(("WEBSOCKET", route.path))
+        elif isinstance(original, Mount):
+            found.add(("GET", route.path))
+        else:
+            found |= {(m, route.path) for m in route.methods or () if m not in IGNORED_METHODS}
+    return found
+
+
+@pytest.fixture
+async def api(db: Database, settings: Settings, clock: FixedClock) -> AsyncIterator[Api]:
+    async with running_app(settings, db, clock=clock) as running:
+        yield running
+
+
+async def _fresh_client(api: Api, username: str) -> httpx.AsyncClient:
+    """A login of its own (logging out must not end the session the matrix uses)."""
+    client = api.anonymous()
+    response = await client.post(
+        "/api/auth/login", json={"username": username, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+    return client
+
+
+async def _websocket(app: FastAPI, cookie: str | None) -> str:
+    """Open /ws the way a browser does; "accepted", or the close code."""
+    headers = [(b"host", b"testserver")]
+    if cookie:
+        headers.append((b"cookie", f"{COOKIE}={cookie}".encode()))
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("testclient", 50000),
+        "server": ("testserver", 80),
+        "subprotocols": [],
+        "state": {},
+    }
+    answered = asyncio.Event()
+    outcome: list[str] = []
+    connected = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal connected
+        if not connected:
+            connected = True
+            return {"type": "websocket.connect"}
+        await answered.wait()
+        return {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.accept":
+            outcome.append("accepted")
+        elif message["type"] == "websocket.close" and not outcome:
+            outcome.append(str(message.get("code")))
+        answered.set()
+
+    await asyncio.wait_for(app(scope, receive, send), timeout=10)
+    return outcome[0]
+
+
+def page_paths(app: FastAPI) -> set[str]:
+    """The HTML pages (web/pages.py): they redirect instead of answering 401/403."""
+    try:
+        from fastapi.routing import iter_route_contexts
+
+        routes: list[Any] = list(iter_route_contexts(app.routes))
+    except ImportError:
+        routes = list(app.routes)
+    return {
+        route.path
+        for route in routes
+        if getattr(getattr(route, "endpoint", None), "__module__", None) == "web.pages"
+    }
+
+
+def _problem_code(response: httpx.Response) -> str | None:
+    try:
+        return response.json()["detail"][0]["code"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+async def test_every_route_is_in_the_table(api: Api) -> None:
+    served = app_routes(api.app)
+    assert served - set(ROUTES) == set(), "routes missing from tests/support/authz.py"
+    assert set(ROUTES) - served == set(), "entries in tests/support/authz.py for no route"
+
+
+async def test_every_route_admits_exactly_the_roles_the_table_names(
+    api: Api, db: Database, clock: FixedClock
+) -> None:
+    ids = await seed_records(api, db, clock.now())
+    pages = page_paths(api.app)
+    anonymous = api.anonymous()
+    checked = 0
+    for (method, path), who in sorted(ROUTES.items()):
+        url = STATIC_FILE if path == "/static" else path.format(**ids)
+        page = path in pages
+        if method == "WEBSOCKET":
+            assert await _websocket(api.app, None) == "4401"
+            for role, name in CLIENTS.items():
+                cookie = api[name].cookies.get(COOKIE)
+                expected = "accepted" if role in who else "4403"
+                assert await _websocket(api.app, cookie) == expected, (role, path)
+            checked += 1 + len(CLIENTS)
+            continue
+        body = {} if method in ("POST", "PUT", "PATCH") else None
+        response = await anonymous.request(method, url, json=body)
+        if who == PUBLIC:
+            assert response.status_code not in (401, 403), (method, url, response.text)
+        elif page:
+            assert response.status_code == 303, (method, url)
+            assert response.headers["location"].startswith("/login"), (method, url)
+        else:
+            assert response.status_code == 401, (method, url, response.text)
+        for role, name in CLIENTS.items():
+            client = await _fresh_client(api, name) if path == "/api/auth/logout" else api[name]
+            response = await client.request(method, url, json=body)
+            checked += 1
+            if page and (role not in who or path == "/"):  # "/" sends each to their home
+                assert response.status_code == 303, (role, method, url)
+                assert response.headers["location"] == HOME[Role(role)], (role, url)
+            elif role in who:
+                assert response.status_code != 401, (role, method, url, response.text)
+                assert not (
+                    response.status_code == 403
+                    and _problem_code(response) in ("forbidden", "csrf_failed")
+                ), (role, method, url, response.text)
+                if page:
+                    assert response.status_code == 200, (role, method, url)
+            else:
+                assert response.status_code == 403, (role, method, url, response.text)
+                assert _problem_code(response) == "forbidden", (role, method, url)
+        checked += 1
+    # Every route, nobody logged in and each of the five roles.
+    assert checked == len(ROUTES) * (1 + len(CLIENTS))
