@@ -11,11 +11,13 @@ from crm.agents.models import AgentStatus
 from crm.users.models import Role, User
 from web.agent_states import AgentStateOut, AgentStates
 from web.auth import Caller, require
+from web.errors import answers
 from web.services import Services, services
 
 router = APIRouter(prefix="/api", tags=["agents"])
 agent_only = require(Role.AGENT)
 supervisors = require(Role.SUPERVISOR, Role.ADMIN)
+UNAVAILABLE = answers(503, "agent states are not available in this process")
 
 
 class StateIn(BaseModel):
@@ -39,14 +41,14 @@ def _states(svc: Services) -> AgentStates:
     return svc.agent_states
 
 
-@router.get("/agent/state", response_model=AgentStateOut)
+@router.get("/agent/state", response_model=AgentStateOut, responses=UNAVAILABLE)
 async def my_state(
     caller: Caller = Depends(agent_only), svc: Services = Depends(services)
 ) -> AgentStateOut:
     return await _states(svc).get(caller.id)
 
 
-@router.put("/agent/state", response_model=AgentStateOut)
+@router.put("/agent/state", response_model=AgentStateOut, responses=UNAVAILABLE)
 async def set_my_state(
     body: StateIn, caller: Caller = Depends(agent_only), svc: Services = Depends(services)
 ) -> AgentStateOut:

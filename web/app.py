@@ -56,6 +56,7 @@ from web.outbox import Outbox
 from web.pops import POP_EVENTS, PopService
 from web.security_headers import SecurityHeaders
 from web.services import Services
+from web.text_input import NoNulText
 from web.wallboard_feed import WALLBOARD_EVENTS, WallboardFeed
 
 log = logging.getLogger(__name__)
@@ -239,6 +240,7 @@ def create_app(
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     # Outermost last: every answer, a refused body's included, carries the security headers.
+    app.add_middleware(NoNulText)  # inside the body limit: reads bounded bodies only
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app

@@ -22,6 +22,7 @@ from telephony import contract
 from telephony.ami.client import AmiError
 from telephony.channels import AgentDirectory
 from web.auth import Caller, require
+from web.errors import answers
 from web.params import Id
 from web.services import Services, services
 
@@ -69,7 +70,12 @@ def _dialable(raw: str, area: str | None) -> str:
     return phone.number
 
 
-@router.post("/dial", response_model=DialOut, status_code=202)
+@router.post(
+    "/dial",
+    response_model=DialOut,
+    status_code=202,
+    responses=answers(503, "the PBX is not connected, or refused the call"),
+)
 async def dial(
     body: DialIn, caller: Caller = Depends(agent_only), svc: Services = Depends(services)
 ) -> DialOut:

@@ -17,6 +17,7 @@ from crm.campaigns.models import Campaign, CampaignStatus, DialMode
 from crm.users.models import Role
 from web import spreadsheets
 from web.auth import Caller, require
+from web.errors import file_answer
 from web.params import Day, Id, IdPath, Offset
 from web.services import Services, services
 
@@ -263,7 +264,11 @@ EXPORT_HEADERS = (
 )
 
 
-@router.get("/{campaign_id}/attempts.xlsx")
+@router.get(
+    "/{campaign_id}/attempts.xlsx",
+    response_class=StreamingResponse,
+    responses=file_answer(spreadsheets.MEDIA_TYPE, "the attempts as a workbook"),
+)
 async def export_attempts(
     campaign_id: IdPath, caller: Caller = Depends(supervisors), svc: Services = Depends(services)
 ) -> StreamingResponse:

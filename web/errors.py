@@ -49,6 +49,19 @@ _NET: dict[type[Exception], tuple[int, str, str]] = {
 }
 
 _CODES = {"missing": "required", "string_too_short": "required"}
+OpenApiAnswers = dict[int | str, dict[str, Any]]
+
+
+def answers(status: int, description: str) -> OpenApiAnswers:
+    """An error an operation may give besides its 4XX ones (the PBX down, no font to embed),
+    declared so that clients, and the API fuzzer, know it is one of its answers."""
+    return {status: {"model": ProblemsOut, "description": description}}
+
+
+def file_answer(media_type: str, description: str) -> OpenApiAnswers:
+    """A file as the operation's answer: its media type, not JSON."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {"description": description, "content": {media_type: binary}}}
 
 
 def _field(location: tuple[object, ...]) -> str | None:

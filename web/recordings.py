@@ -28,6 +28,7 @@ from telephony.recordings.errors import (
 )
 from telephony.recordings.files import RecordingFiles
 from web.auth import Caller, require
+from web.errors import answers, file_answer
 from web.params import IdPath
 from web.services import Services, services
 
@@ -180,7 +181,12 @@ async def _call_and_grant(
     return call, grant
 
 
-@router.get("/{call_id}/recording", response_class=FileResponse)
+@router.get(
+    "/{call_id}/recording",
+    response_class=FileResponse,
+    responses=file_answer("audio/wav", "the recording (Range requests answer 206)")
+    | answers(502, "the recording could not be fetched from the PBX (recording_fetch_failed)"),
+)
 async def recording(
     call_id: IdPath,
     request: Request,

@@ -12,7 +12,9 @@ from fastapi.responses import Response
 from crm.audit import service as audit
 from crm.reports.periods import ReportKind, latest_complete
 from crm.users.models import Role
+from web import spreadsheets
 from web.auth import Caller, require
+from web.errors import answers, file_answer
 from web.params import ReportDay
 from web.report_exports import build_document, export, report_rules
 from web.report_exports.document import document_json
@@ -68,7 +70,11 @@ async def _download(
     )
 
 
-@router.get("/{kind}.xlsx")
+@router.get(
+    "/{kind}.xlsx",
+    response_class=Response,
+    responses=file_answer(spreadsheets.MEDIA_TYPE, "the report as a workbook"),
+)
 async def report_xlsx(
     request: Request,
     kind: ReportKind,
@@ -81,7 +87,12 @@ async def report_xlsx(
     return await _download(request, svc, caller, kind, day, "xlsx", lang)
 
 
-@router.get("/{kind}.pdf")
+@router.get(
+    "/{kind}.pdf",
+    response_class=Response,
+    responses=file_answer("application/pdf", "the report as a PDF")
+    | answers(503, "no Chinese font to embed (report_font_missing)"),
+)
 async def report_pdf(
     request: Request,
     kind: ReportKind,
