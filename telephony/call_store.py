@@ -203,6 +203,7 @@ class CallStore:
         call.agent_interface = r.agent
         call.agent_id = agent_id if agent_id is not None else call.agent_id
         call.agents_rung = list(r.agents_rung)
+        call.agents_connected = list(r.agents_connected)
         call.outcome = CallOutcome(r.outcome) if r.outcome else None
         call.started_at = r.started_at
         call.answered_at = r.answered_at
@@ -238,6 +239,7 @@ def _record(call: Call) -> CallRecord:
         customer_number=call.customer_number,
         queue=call.queue,
         agents_rung=tuple(call.agents_rung or ()),
+        agents_connected=tuple(call.agents_connected or ()),
         agent=call.agent_interface,
         answered_at=call.answered_at,
         wait_seconds=call.wait_seconds,

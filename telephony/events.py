@@ -21,6 +21,7 @@ class CallRecord:
     queue: str | None = None
     agents_rung: tuple[str, ...] = ()
     agent: str | None = None  # interface that answered
+    agents_connected: tuple[str, ...] = ()  # every agent the customer talked to, in order
     agent_extension: str | None = None
     outcome: str | None = None  # None while the call is live
     answered_at: datetime | None = None
@@ -64,6 +65,7 @@ class CallRecord:
         result["agents_rung"] = list(self.agents_rung)
         result["recording_agent"] = self.recording_agent
         result["recording_customer"] = self.recording_customer
+        result["agents_connected"] = list(self.agents_connected)
         result["end_inferred"] = self.end_inferred
         return result
 

@@ -52,6 +52,10 @@ DIAL_OUTCOMES = {
 # a cancelled outside leg reports cause 0, its dial status says why it was not reached.
 DIAL_STATUS_CAUSES = {"BUSY": 17, "NOANSWER": 19, "CONGESTION": 34, "CHANUNAVAIL": 34}
 ORIGINATE_REASON_CAUSES = {3: 19, 5: 17, 8: 34}
+NORMAL_CLEARING = 16  # what a caller's hang-up is, when Asterisk reports cause 0 for it
+# SoftHangupRequest's Cause is an AST_SOFTHANGUP_* flag: every channel gets SHUTDOWN when
+# Asterisk stops or restarts (`core restart now`): the PBX cut the call.
+SOFTHANGUP_SHUTDOWN = 1 << 2
 # QUEUESTATUS after Queue() returned without an agent: nobody could take calls (joinempty,
 # leavewhenempty) or the queue was full: the PBX refused the caller, not an abandon.
 NO_AGENT_QUEUE_STATUSES = frozenset(
@@ -126,8 +130,11 @@ class _Call:
     connected: bool = False
     agents_rung: list[str] = field(default_factory=list)
     ringing: dict[str, str] = field(default_factory=dict)  # agent channel uniqueid → interface
-    agent: str | None = None
-    agent_pair: str | None = None
+    agent: str | None = None  # the interface that answered the call
+    agent_pair: str | None = None  # the agent on the call now (None between a transfer's legs)
+    agents_connected: list[str] = field(default_factory=list)  # every agent, in order
+    transferring: bool = False  # an agent handed the call on; the next answer continues it
+    cut_by_pbx: bool = False  # the conversation ended with Asterisk stopping
     customer_dial_status: str | None = None
     customer_dialed_at: datetime | None = None  # an outside number started ringing
     customer_ring_ended_at: datetime | None = None
@@ -209,6 +216,7 @@ class CallTracker:
             "AgentComplete": self._agent_complete,
             "QueueCallerAbandon": self._queue_caller_abandon,
             "QueueCallerLeave": self._queue_caller_leave,
+            "BlindTransfer": self._blind_transfer,
             "Newexten": self._newexten,
             "BridgeEnter": self._bridge_enter,
             "MixMonitorStart": self._mixmonitor_start,
@@ -276,6 +284,7 @@ class CallTracker:
                 recording_agent=record.recording_agent,
                 recording_customer=record.recording_customer,
                 agents_rung=list(record.agents_rung),
+                agents_connected=list(record.agents_connected),
                 wait_seconds=record.wait_seconds,
                 ring_seconds=record.ring_seconds,
             )
@@ -469,7 +478,7 @@ class CallTracker:
             return
         if call.roles.get(dest.pair) is None:
             self._set_role(call, dest, AGENT)
-        if not call.joined_queue:  # a queue announces its members with AgentCalled
+        if not call.joined_queue or call.transferring:  # a queue announces its own members
             self._ring(call, dest_uid, interface, at, out)
 
     def _same_agent(self, first: _Channel, second: _Channel) -> bool:
@@ -511,9 +520,12 @@ class CallTracker:
     def _answer(
         self, call: _Call, interface: str, pair: str, at: datetime, out: list[DomainEvent]
     ) -> None:
-        if call.agent is not None and call.agent_pair is not None:
+        if call.agent_pair is not None:
             return
-        call.agent, call.agent_pair = interface, pair
+        call.agent = call.agent or interface
+        call.agent_pair = pair
+        call.agents_connected.append(interface)
+        call.transferring = False
         call.agent_answered_at = call.agent_answered_at or at
         call.note_connected(at)
         out.append(CallAnswered(call.linkedid, interface, self.agents.extension_of(interface), at))
@@ -578,10 +590,30 @@ class CallTracker:
         self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
     ) -> None:
         call = self._call(event)
-        if call is not None:
-            call.talk_seconds = _number(event.get("TalkTime"))
-            call.wait_seconds = call.wait_seconds or _number(event.get("HoldTime"))
-            call.complete_reason = _text(event.get("Reason"))
+        if call is None:
+            return
+        call.wait_seconds = call.wait_seconds or _number(event.get("HoldTime"))
+        if _text(event.get("Reason")) == "transfer":
+            return  # the agent's part ended, the call goes on: measured to its real end
+        call.talk_seconds = _number(event.get("TalkTime"))
+        call.complete_reason = _text(event.get("Reason"))
+
+    def _blind_transfer(
+        self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
+    ) -> None:
+        """The agent handed the customer to another extension: the conversation goes on with
+        whoever answers next, so nothing measured about its end so far stands."""
+        if _text(event.get("Result")) != "Success":
+            return
+        call = self._call(event, "TransfereeUniqueid")
+        if call is None or call.answered_at is None:
+            return
+        call.transferring = True
+        call.agent_pair = None
+        call.first_hangup_side = call.complete_reason = None
+        call.talk_ended_at = None
+        call.talk_seconds = None
+        self._update(call, out)
 
     def _queue_caller_abandon(
         self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
@@ -636,22 +668,34 @@ class CallTracker:
             out.append(RecordingStarted(call.linkedid, call.recording, at))
 
     def _note_first_hangup(self, call: _Call, channel: _Channel, at: datetime) -> None:
+        """The conversation's end: the customer or the agent on the call now hangs up (an agent
+        who handed the call on leaving is no end)."""
         if call.bridged_at is None or call.first_hangup_side is not None:
             return
-        call.talk_ended_at = call.talk_ended_at or at
         customer = call.channels.get(call.customer_uid or "")
         if customer is not None and channel.pair == customer.pair:
             call.first_hangup_side = CUSTOMER
-        elif channel.pair == call.agent_pair:
+        elif call.agent_pair is not None and channel.pair == call.agent_pair:
             call.first_hangup_side = AGENT
+        else:
+            return
+        call.talk_ended_at = at
 
     def _hangup_request(
         self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
     ) -> None:
         call = self._call(event)
         channel = call.channels.get(_text(event.get("Uniqueid")) or "") if call else None
-        if call is not None and channel is not None:
-            self._note_first_hangup(call, channel, at)
+        if call is None or channel is None:
+            return
+        if (
+            _text(event.get("Event")) == "SoftHangupRequest"
+            and _integer(event.get("Cause")) == SOFTHANGUP_SHUTDOWN
+            and call.bridged_at is not None
+            and call.first_hangup_side is None
+        ):
+            call.cut_by_pbx = True
+        self._note_first_hangup(call, channel, at)
 
     def _hangup(self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]) -> None:
         call = self._call(event)
@@ -864,15 +908,19 @@ class CallTracker:
             return PBX  # the dialplan hung up once Queue() gave up or refused the caller
         if outcome != "answered":
             return None
+        if call.cut_by_pbx:
+            return PBX
         if call.complete_reason == "agent":
             return AGENT
         if call.complete_reason == "caller":
             return CUSTOMER
         return call.first_hangup_side
 
-    def _hangup_cause(self, call: _Call) -> int | None:
+    def _hangup_cause(self, call: _Call, outcome: str | None) -> int | None:
         """The customer leg's Q.850 cause; a leg cancelled by Dial() says 0, so then its Local
-        twin's, else the cause the dial status or the Originate's reason stands for."""
+        twin's, else the cause the dial status or the Originate's reason stands for; a caller
+        who abandoned cleared the call normally (Asterisk 22 says 0 for a SIP caller's BYE
+        while queued)."""
         customer = call.channels.get(call.customer_uid or "")
         if customer is not None and customer.cause:
             return customer.cause
@@ -886,6 +934,8 @@ class CallTracker:
         implied = DIAL_STATUS_CAUSES.get(call.customer_dial_status or "")
         if implied is None and call.originate_reason is not None:
             implied = ORIGINATE_REASON_CAUSES.get(call.originate_reason)
+        if implied is None and outcome == "abandoned":
+            implied = NORMAL_CLEARING
         if implied is not None:
             return implied
         return customer.cause if customer is not None else None
@@ -928,6 +978,7 @@ class CallTracker:
             queue=call.queue,
             agents_rung=tuple(call.agents_rung),
             agent=call.agent,
+            agents_connected=tuple(call.agents_connected),
             agent_extension=self.agents.extension_of(call.agent) if call.agent else None,
             outcome=outcome,
             answered_at=call.answered_at,
@@ -937,7 +988,7 @@ class CallTracker:
             ring_seconds=ring,
             talk_seconds=talk,
             hung_up_by=self._hung_up_by(call, outcome),
-            hangup_cause=self._hangup_cause(call) if call.ended_at else None,
+            hangup_cause=self._hangup_cause(call, outcome) if call.ended_at else None,
             recording=call.recording if recorded else None,
             recording_agent=call.recording_agent if recorded else None,
             recording_customer=call.recording_customer if recorded else None,

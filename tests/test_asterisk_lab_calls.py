@@ -369,12 +369,6 @@ async def test_customer_first_campaign_call_not_answered(
 # -- on the floor: transfers, the PBX restarting ------------------------------------------
 
 
-@pytest.mark.xfail(
-    raises=TrackerDisagreement,
-    strict=True,
-    reason="the tracker ignores transfers: the record ends with the first agent's AgentComplete"
-    " (hung up by the agent, talk = the first agent's part)",
-)
 async def test_blind_transfer_by_the_agents_phone(
     scene: Scene, db: Database, tmp_path: Path
 ) -> None:
@@ -437,12 +431,6 @@ async def test_blind_transfer_by_the_agents_phone(
         disagree(call, {"hung_up_by": "customer", "hangup_cause": 16, "talk_seconds": talked})
 
 
-@pytest.mark.xfail(
-    raises=TrackerDisagreement,
-    strict=True,
-    reason="a call cut by `core restart now` is stored as hung up by the customer (AgentComplete"
-    " Reason: caller after SoftHangupRequest); the PBX ended it",
-)
 async def test_pbx_restart_mid_call_then_the_next_call_works(
     scene: Scene, db: Database, tmp_path: Path
 ) -> None:
@@ -450,6 +438,8 @@ async def test_pbx_restart_mid_call_then_the_next_call_works(
     agent = await scene.agent("1001", spoken(scripts, "agent", GREETING, at=0.5, total=60))
     first = await scene.customer("13800138000", quiet(scripts, "first", total=60))
     second = await scene.customer("13900139000", spoken(scripts, "second", THANKS, at=3.0, total=6))
+    tap = AmiTap("127.0.0.1", scene.lab.settings.ports.ami, AMI_USER, scene.lab.ami_secret)
+    await tap.start()
     async with lab_system(scene.lab, db) as system:
         desk = await Desk.open(system, "agent1")
         await desk.ready()
@@ -467,6 +457,9 @@ async def test_pbx_restart_mid_call_then_the_next_call_works(
         call = await ended_call(system, pop["call"]["linkedid"])
         assert call.outcome.value == "answered" and call.agent_interface == "PJSIP/1001"
         assert call.talk_seconds == pytest.approx(cut - answered, abs=1.2)
+        # Asterisk cut it: the first SoftHangupRequest carries the SHUTDOWN flag (4).
+        cuts = [m for m in tap.of_call(call.linkedid) if m.get("Event") == "SoftHangupRequest"]
+        assert cuts and cuts[0].get("Cause") == "4"
         deadline = time.monotonic() + 20
         while not (bridge.client.connections >= 2 and bridge.settled):
             assert time.monotonic() < deadline, "the bridge did not come back"
@@ -497,6 +490,7 @@ async def test_pbx_restart_mid_call_then_the_next_call_works(
         assert after.outcome.value == "answered" and after.linkedid != call.linkedid
         print(f"lab restart: the agent took calls again {back:.1f} s after the restart")
         await desk.close()
+        await tap.stop()
         disagree(call, {"hung_up_by": "pbx", "end_inferred": False})
 
 

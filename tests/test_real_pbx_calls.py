@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from panoramisk.message import Message
@@ -379,3 +380,42 @@ def test_the_pbx_checks_recording_test_call_is_nobodys_call() -> None:
               "Uniqueid": "<unknown>", "ActionID": "check-1"}  # fmt: skip
     assert tracker.feed(Message(failed), START) == []
     assert tracker.live_calls() == tracker.recent_calls() == []
+
+
+# -- from the project's own lab (tests/data/lab_ami: Asterisk 22.10.1 with PJSIP phones) ----
+
+LAB = Path(__file__).parent / "data" / "lab_ami"
+
+
+def _lab(name: str) -> list[Message]:
+    return list(read_capture((LAB / f"{name}.txt").read_bytes()))
+
+
+TRANSFER_TIMES: Timeline = [
+    (_is("DialEnd", DestChannel="PJSIP/1001-00000001", DialStatus="ANSWER"), 5.0),
+    (_is("BlindTransfer"), 8.0),
+    (_is("DialEnd", DestChannel="PJSIP/1002-00000002", DialStatus="ANSWER"), 10.0),
+    (_is("HangupRequest", Channel="PJSIP/carrier-00000000"), 17.0),
+]
+
+
+def test_a_blind_transfer_continues_the_call_with_the_next_agent() -> None:
+    records, events = _fold(_lab("blind_transfer"), TRANSFER_TIMES)
+    [record] = records
+    assert (record.outcome, record.agent) == ("answered", "PJSIP/1001")  # who answered
+    assert record.agents_connected == ("PJSIP/1001", "PJSIP/1002")
+    # The customer ended it, 12 s after the first answer: the first agent's AgentComplete
+    # (Reason: transfer, TalkTime 3) and hang-up are not the call's end.
+    assert (record.hung_up_by, record.hangup_cause, record.talk_seconds) == ("customer", 16, 12.0)
+    rung = [(e.extension, e.queue) for e in events if type(e).__name__ == "AgentRinging"]
+    assert rung == [("1001", "service"), ("1002", "service")]  # the second agent is popped
+    answered = [e.extension for e in events if type(e).__name__ == "CallAnswered"]
+    assert answered == ["1001", "1002"]
+
+
+def test_a_call_cut_by_a_pbx_restart_was_ended_by_the_pbx() -> None:
+    first, after = _fold(_lab("pbx_restart_mid_call"))[0]
+    assert (first.outcome, first.hung_up_by, first.hangup_cause) == ("answered", "pbx", 16)
+    assert not first.end_inferred  # the PBX said so before it went
+    assert (after.outcome, after.hung_up_by) == ("answered", "customer")
+    assert first.linkedid != after.linkedid  # uniqueids restart, linkedids do not collide

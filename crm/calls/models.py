@@ -54,6 +54,8 @@ class Call(TimestampMixin, Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     agent_interface: Mapped[str | None] = mapped_column(String(128))
     agents_rung: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Every agent the customer talked to, in order: the one who answered, then the transfers.
+    agents_connected: Mapped[list[str]] = mapped_column(JSON, default=list)
     outcome: Mapped[CallOutcome | None] = mapped_column(enum_type(CallOutcome))  # None: live
     started_at: Mapped[datetime] = mapped_column(index=True)
     answered_at: Mapped[datetime | None]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -13,6 +15,8 @@ from pydantic import SecretStr
 
 from telephony.ami.client import AmiClient, AmiEndpoint
 from telephony.ami.framing import EventFilter
+
+CAPTURE_DIR: str | None = None  # CALLCENTRE_LAB_CAPTURE_DIR, read by the lab's pytest plugin
 
 
 @dataclass
@@ -46,6 +50,23 @@ class AmiTap:
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await self._task
+        self.save()
+
+    def save(self) -> None:
+        """With CALLCENTRE_LAB_CAPTURE_DIR set, the events as an AMI transcript (the shared
+        captures' format, one file per test): how new captures of the live PBX are made."""
+        directory = CAPTURE_DIR
+        if not directory:
+            return
+        test = os.environ.get("PYTEST_CURRENT_TEST", "lab").split(" ")[0]
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", test.rsplit("::", 1)[-1])
+        frames = [
+            "".join(f"{key}: {value}\r\n" for key, value in message.items() if key != "content")
+            for _, message in self.events
+        ]
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, f"{name}.txt"), "w", encoding="utf-8") as out:
+            out.write("\r\n".join(frames) + "\r\n")
 
     async def send(self, action: dict[str, str]) -> Message:
         """An action on the tap's own session (QueueAdd, Originate...): its response."""

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab import ami_tap
 from tests.lab.availability import absent_reason
 from tests.lab.lab import Lab, Scene
 from tests.lab.pbx import LabPbx
-from tests.lab.settings import VARIABLES, LabSettings
+from tests.lab.settings import CAPTURE_DIR_VARIABLE, VARIABLES, LabSettings
 
 _REASON = pytest.StashKey[str | None]()
 _ENVIRON = pytest.StashKey[dict[str, str]]()
@@ -29,6 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_ENVIRON] = environ
     config.stash[_REASON] = absent_reason(environ)
     config.stash[_NOT_RUN] = 0
+    ami_tap.CAPTURE_DIR = environ.get(CAPTURE_DIR_VARIABLE)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

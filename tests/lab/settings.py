@@ -8,6 +8,8 @@ Asterisk installed anywhere without editing code:
 - `CALLCENTRE_LAB_DIR`: the lab's own runtime directory (configuration, logs, spool,
   recordings); default `/tmp/callcentre-lab-<uid>`.
 - `CALLCENTRE_LAB_PORT_BASE`: first of the lab's loopback ports (see `LabPorts`); default 15000.
+- `CALLCENTRE_LAB_CAPTURE_DIR`: when set, every AMI tap of a test writes what it received
+  there as an AMI transcript (the shared captures' format): new captures of the live PBX.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 PREFIX_VARIABLE = "CALLCENTRE_LAB_ASTERISK"
 DIR_VARIABLE = "CALLCENTRE_LAB_DIR"
 PORT_BASE_VARIABLE = "CALLCENTRE_LAB_PORT_BASE"
-VARIABLES = (PREFIX_VARIABLE, DIR_VARIABLE, PORT_BASE_VARIABLE)
+CAPTURE_DIR_VARIABLE = "CALLCENTRE_LAB_CAPTURE_DIR"
+VARIABLES = (PREFIX_VARIABLE, DIR_VARIABLE, PORT_BASE_VARIABLE, CAPTURE_DIR_VARIABLE)
 
 PBX_ADDRESS = "127.0.0.1"  # Asterisk, the agents' phones and the server
 CARRIER_ADDRESS = "127.0.0.2"  # the "carrier": another loopback address, identified by it
