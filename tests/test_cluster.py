@@ -7,16 +7,13 @@ standby without dialing any task twice."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import websockets
 from sqlalchemy import select
 
 from crm.agents.models import AgentStatus
@@ -34,11 +31,9 @@ from crm.settings import load_settings
 from crm.transcripts.models import JobStatus, Transcript, TranscriptionJob
 from crm.users import service as users
 from crm.users.models import Role
-from telephony import contract
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
 from telephony.pbx_sim import actions as sim_actions
-from tests.data.speech_audio import KOREAN_MODEL
-from tests.support.cluster import Cluster, Node
+from tests.support.cluster import PASSWORD, Agent, Cluster, Originates, cluster_env, eventually
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 
@@ -48,7 +43,6 @@ pytestmark = [
     pytest.mark.timeout(240),
 ]
 
-PASSWORD = "password-1"
 AMI_SECRET = "cluster-secret"
 TIME_SCALE = 0.2  # real seconds per simulated second
 
@@ -83,22 +77,6 @@ async def db(postgres: PostgresServer, database_name: str) -> AsyncIterator[Data
     await database.dispose()
 
 
-class Originates:
-    """Every Originate the simulated PBX received, by the attempt it was for."""
-
-    def __init__(self) -> None:
-        self.attempts: list[int] = []
-
-    def wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def start_originate(pbx: Any, request: Any, plan: Any) -> Any:
-            variables = dict(request.variables)
-            if contract.VAR_ATTEMPT_ID in variables:
-                self.attempts.append(int(variables[contract.VAR_ATTEMPT_ID]))
-            return original(pbx, request, plan)
-
-        return start_originate
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def system(
     db: Database, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
@@ -123,27 +101,13 @@ async def system(
     today = local_today(SystemClock(), load_settings().tz)
     calendar = root / "calendar.toml"  # today is a working day, whatever the real calendar says
     calendar.write_text(f'[{today.year}]\nworkdays = ["{today.isoformat()}"]\n')
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLCENTRE_")}
-    env.update(
-        {
-            "CALLCENTRE_DATABASE_URL": db.url,
-            "CALLCENTRE_REDIS_URL": redis_server.url,
-            "CALLCENTRE_SECRET_KEY": "cluster-test-secret-key",
-            "CALLCENTRE_AMI_PORT": str(ami_port),
-            "CALLCENTRE_AMI_SECRET": AMI_SECRET,
-            "CALLCENTRE_AMI_PING_INTERVAL": "0.5",
-            "CALLCENTRE_AMI_RECONNECT_MIN": "0.05",
-            "CALLCENTRE_AMI_RECONNECT_MAX": "0.5",
-            "CALLCENTRE_DEFAULT_AREA_CODE": "029",
-            "CALLCENTRE_RECORDINGS_DIR": str(recordings),
-            "CALLCENTRE_VOSK_MODEL_PATH": str(KOREAN_MODEL),
-            "CALLCENTRE_TRANSCRIPTION_WORKERS": "1",
-            "CALLCENTRE_TRANSCRIPTION_LEASE_SECONDS": "4",
-            "CALLCENTRE_WRAPUP_SECONDS": "1",
-            "CALLCENTRE_CALLING_HOURS": "00:00-23:59",
-            "CALLCENTRE_HOLIDAYS_PATH": str(calendar),
-            "CALLCENTRE_DIALER_CALLS_PER_SECOND": "5",
-        }
+    env = cluster_env(
+        database_url=db.url,
+        redis_url=redis_server.url,
+        ami_port=ami_port,
+        ami_secret=AMI_SECRET,
+        recordings=recordings,
+        calendar=calendar,
     )
     cluster = Cluster(root, env)
     try:
@@ -164,67 +128,6 @@ async def system(
         cluster.stop()
         await sim.stop()
         patch.undo()
-
-
-class Agent:
-    """An agent's browser on one web process: its session, and its websocket's messages."""
-
-    def __init__(self, node: Node, username: str) -> None:
-        self.node, self.username = node, username
-        self.messages: list[dict[str, Any]] = []
-        self.hello: dict[str, Any] = {}
-
-    async def __aenter__(self) -> Agent:
-        import httpx
-
-        self.http = httpx.AsyncClient(base_url=self.node.url, timeout=20)
-        response = await self.http.post(
-            "/api/auth/login", json={"username": self.username, "password": PASSWORD}
-        )
-        response.raise_for_status()
-        self.http.headers["X-CSRF-Token"] = response.json()["csrf_token"]
-        cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
-        self.socket = await websockets.connect(
-            self.node.ws_url, origin=self.node.url, additional_headers={"Cookie": cookie}
-        )
-        self.hello = json.loads(await self.socket.recv())
-        self.reader = asyncio.create_task(self._read())
-        return self
-
-    async def _read(self) -> None:
-        async for raw in self.socket:
-            self.messages.append(json.loads(raw))
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.socket.close()
-        await asyncio.gather(self.reader, return_exceptions=True)
-        await self.http.aclose()
-
-    async def set_state(self, status: str) -> dict[str, Any]:
-        response = await self.http.put("/api/agent/state", json={"status": status})
-        assert response.status_code == 200, response.text
-        return dict(response.json())
-
-    async def wait_for(
-        self, match: Callable[[dict[str, Any]], bool], timeout: float = 20
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = next((m for m in self.messages if match(m)), None)
-            if found is not None:
-                return found
-            assert time.monotonic() < deadline, f"{self.username}: {self.messages}"
-            await asyncio.sleep(0.05)
-
-
-async def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
 
 
 async def test_a_pop_reaches_the_agent_on_either_web_process(

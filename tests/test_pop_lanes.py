@@ -137,8 +137,11 @@ async def test_a_failed_card_is_logged_and_the_agents_later_messages_still_go(
     await pops.handle(ringing("broken", "1001"))
     await pops.handle(answered("broken", "1001"))
     await pops.drain()
-    assert kinds(pops.svc.outbox.since(USERS["1001"], 0)) == [("answered", "broken")]
-    assert "screen-pop message failed" in caplog.text
+    # The phone rang all the same: the agent is popped, without a card, then the answer.
+    sent = pops.svc.outbox.since(USERS["1001"], 0)
+    assert kinds(sent) == [("pop", "broken"), ("answered", "broken")]
+    assert sent[0].message["card_unavailable"] is True and sent[0].message["customer"] is None
+    assert "building the card of call broken failed" in caplog.text
     pops.failing = set()
     await pops.handle(ringing("broken", "1001"))  # a re-ring builds the card again
     await pops.drain()

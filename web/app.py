@@ -107,7 +107,8 @@ def create_app(
             tasks.append(asyncio.create_task(cluster.events.run_sender(), name="events-out"))
             if with_bridge and svc.bridge is None:
                 svc.remote_pbx = wiring.remote_pbx(cluster, settings)
-                app.state.health_probes["pbx"] = svc.remote_pbx.health
+                if Role.WEB in roles:  # the web role keeps its view of the PBX fresh
+                    app.state.health_probes["pbx"] = svc.remote_pbx.health
         svc.agent_states = AgentStates(
             svc, AgentPbxSync(svc.bridge, settings) if svc.bridge else svc.remote_pbx
         )
@@ -169,6 +170,7 @@ def create_app(
         if with_bridge and Role.DIALER in roles and settings.dialer_enabled:
             if svc.bridge is None:  # the dialer's own AMI session: it follows, never stores
                 follower = Bridge(settings, db, EventBus(), clock=svc.clock, records_calls=False)
+                app.state.health_probes["pbx"] = follower.health  # its own AMI session
                 await follower.start()
             svc.dialer = Dialer(
                 settings,

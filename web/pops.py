@@ -25,6 +25,7 @@ from crm.callbacks.models import CallbackAttempt, CallbackTask
 from crm.customers import cards
 from crm.customers import service as customers
 from crm.customers.models import Customer
+from crm.db_outage import database_unavailable
 from crm.phones import lookup_key
 from crm.projects.models import Project
 from crm.users.models import User
@@ -187,7 +188,12 @@ class PopService:
                 del self._cards[event.linkedid]  # the next ring tries again
             # The database is away (or the card failed): the phone rings all the same, so
             # the agent still gets the call, with the caller's number and no card.
-            log.warning("no card for call %s (%s): popping without it", event.linkedid, exc)
+            if database_unavailable(exc):
+                log.warning("no card for call %s (%s): popping without it", event.linkedid, exc)
+            else:
+                log.exception(
+                    "building the card of call %s failed; popping without it", event.linkedid
+                )
             pop = {
                 "customer": None,
                 "candidates": [],

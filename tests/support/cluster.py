@@ -4,19 +4,27 @@ real subprocesses sharing a PostgreSQL database and a Redis server, each with it
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import websockets
+from websockets.typing import Origin
 
+from telephony import contract
+from tests.data.speech_audio import KOREAN_MODEL
 from tests.support.live import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "password-1"
 
 
 def _command() -> list[str]:
@@ -68,12 +76,14 @@ class Cluster:
     env: dict[str, str]
     nodes: dict[str, Node] = field(default_factory=dict)
 
-    def start(self, name: str, roles: str, *, http: bool = False) -> Node:
-        port = free_port() if http else None
+    def start(self, name: str, roles: str, *, http: bool = False, health: bool = False) -> Node:
+        """`http`: a web process on its own port; `health`: a process without the web role
+        serving /healthz and /metrics on its own port (`--health-port`)."""
+        port = free_port() if http or health else None
         log = self.root / f"{name}.log"
         command = [*_command(), "serve", "--role", roles]
         if port is not None:
-            command += ["--port", str(port)]
+            command += ["--health-port" if health else "--port", str(port)]
         with log.open("wb") as out:
             process = subprocess.Popen(
                 command,
@@ -118,3 +128,114 @@ class Cluster:
     def stop(self) -> None:
         for node in self.nodes.values():
             node.stop()
+
+
+def cluster_env(
+    *,
+    database_url: str,
+    redis_url: str,
+    ami_port: int,
+    ami_secret: str,
+    recordings: Path,
+    calendar: Path,
+) -> dict[str, str]:
+    """The environment of every process: this one's, less any CALLCENTRE_* of the developer,
+    plus the shared database, Redis, the simulated PBX and quick timings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLCENTRE_")}
+    env.update(
+        {
+            "CALLCENTRE_DATABASE_URL": database_url,
+            "CALLCENTRE_REDIS_URL": redis_url,
+            "CALLCENTRE_SECRET_KEY": "cluster-test-secret-key",
+            "CALLCENTRE_AMI_PORT": str(ami_port),
+            "CALLCENTRE_AMI_SECRET": ami_secret,
+            "CALLCENTRE_AMI_PING_INTERVAL": "0.5",
+            "CALLCENTRE_AMI_RECONNECT_MIN": "0.05",
+            "CALLCENTRE_AMI_RECONNECT_MAX": "0.5",
+            "CALLCENTRE_DEFAULT_AREA_CODE": "029",
+            "CALLCENTRE_RECORDINGS_DIR": str(recordings),
+            "CALLCENTRE_VOSK_MODEL_PATH": str(KOREAN_MODEL),
+            "CALLCENTRE_TRANSCRIPTION_WORKERS": "1",
+            "CALLCENTRE_TRANSCRIPTION_LEASE_SECONDS": "4",
+            "CALLCENTRE_WRAPUP_SECONDS": "1",
+            "CALLCENTRE_CALLING_HOURS": "00:00-23:59",
+            "CALLCENTRE_HOLIDAYS_PATH": str(calendar),
+            "CALLCENTRE_DIALER_CALLS_PER_SECOND": "5",
+        }
+    )
+    return env
+
+
+class Originates:
+    """Every Originate the simulated PBX received, by the attempt it was for."""
+
+    def __init__(self) -> None:
+        self.attempts: list[int] = []
+
+    def wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def start_originate(pbx: Any, request: Any, plan: Any) -> Any:
+            variables = dict(request.variables)
+            if contract.VAR_ATTEMPT_ID in variables:
+                self.attempts.append(int(variables[contract.VAR_ATTEMPT_ID]))
+            return original(pbx, request, plan)
+
+        return start_originate
+
+
+class Agent:
+    """An agent's browser on one web process: its session, and its websocket's messages."""
+
+    def __init__(self, node: Node, username: str) -> None:
+        self.node, self.username = node, username
+        self.messages: list[dict[str, Any]] = []
+        self.hello: dict[str, Any] = {}
+
+    async def __aenter__(self) -> Agent:
+        self.http = httpx.AsyncClient(base_url=self.node.url, timeout=20)
+        response = await self.http.post(
+            "/api/auth/login", json={"username": self.username, "password": PASSWORD}
+        )
+        response.raise_for_status()
+        self.http.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+        cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+        self.socket = await websockets.connect(
+            self.node.ws_url, origin=Origin(self.node.url), additional_headers={"Cookie": cookie}
+        )
+        self.hello = json.loads(await self.socket.recv())
+        self.reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        async for raw in self.socket:
+            self.messages.append(json.loads(raw))
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.socket.close()
+        await asyncio.gather(self.reader, return_exceptions=True)
+        await self.http.aclose()
+
+    async def set_state(self, status: str) -> dict[str, Any]:
+        response = await self.http.put("/api/agent/state", json={"status": status})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def wait_for(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float = 20
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((m for m in self.messages if match(m)), None)
+            if found is not None:
+                return found
+            assert time.monotonic() < deadline, f"{self.username}: {self.messages}"
+            await asyncio.sleep(0.05)
+
+
+async def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)

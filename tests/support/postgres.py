@@ -75,6 +75,10 @@ class PostgresServer:
             "UTF8",
             "--locale=C.UTF-8",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server on its data directory (again, after `pause()`)."""
         options = (
             f"-k {self.root} -p {self.port} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -83,13 +87,19 @@ class PostgresServer:
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
-            str(data),
+            str(self.root / "data"),
             "-o",
             options,
             "-l",
             str(self.root / "server.log"),
             "-w",
             "start",
+        )
+
+    def pause(self) -> None:
+        """Stop the server as an operator would (fast: clients disconnected, data kept)."""
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"
         )
 
     def stop(self) -> None:

@@ -1,5 +1,7 @@
 """A throwaway Redis server for the tests, from Debian's `redis-server` package: no
-persistence, loopback only, a free port, gone with its temporary directory."""
+periodic saving, loopback only, a free port, gone with its temporary directory. An outage
+test can stop it (its data saved, as a clean shutdown of a real one does) and start it again
+on the same port with the same data."""
 
 from __future__ import annotations
 
@@ -78,6 +80,14 @@ class RedisServer:
                     f"{log.read_text() if log.exists() else ''}"
                 )
             time.sleep(0.05)
+
+    def shutdown(self) -> None:
+        """Stop it as an operator would (SHUTDOWN SAVE): the data is kept for `start()`."""
+        assert self.process is not None
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(b"SHUTDOWN SAVE\r\n")
+            sock.recv(64)  # the server closes the connection once saved
+        self.process.wait(20)
 
     def stop(self) -> None:
         try:
