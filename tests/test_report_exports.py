@@ -105,9 +105,11 @@ async def test_weekly_json_xlsx_and_pdf_show_the_same_figures(api: Api, fx: Repo
     stages = next(t for t in page["tables"] if t["id"] == "stages")
     concealed = next(r for r in stages["rows"] if r[0]["$t"] == "reports.stage.concealed_works")
     # stage, attempts, 7 outcomes (effective, no answer, busy …), rate, S, N, U, satisfaction
+    # stage, attempts, effective, no answer, busy, congestion, failed, wrong person, refused,
+    # call later, effective rate, satisfied, neutral, unsatisfied, satisfaction rate
     assert concealed[1:5] == [3, 2, 0, 1]
-    assert concealed[9] == pytest.approx(2 / 3)
-    assert concealed[10:14] == [1, 0, 1, 0.5]
+    assert concealed[10] == pytest.approx(2 / 3)
+    assert concealed[11:15] == [1, 0, 1, 0.5]
     assert stages["total"][1:3] == [7, 4]
     assert {c["id"] for c in page["charts"]} == {"outcomes", "areas"}
 
