@@ -138,7 +138,7 @@ async def test_weekly_json_xlsx_and_pdf_show_the_same_figures(api: Api, fx: Repo
     )  # after the outcomes, congestion included
     assert _row(by_stage, "合计")[1:3] == (7, 4)
     book = load_workbook(io.BytesIO(xlsx.content))
-    assert book["按回访阶段：结果与满意度"]["J4"].number_format == "0.0%"
+    assert book["按回访阶段：结果与满意度"]["K4"].number_format == "0.0%"
     unsatisfied = sheets["不满意客户及处理情况"]
     wall = _row(unsatisfied[2:], unsatisfied[2][0])
     assert wall[1:6] == ("李强", "XA-2", "隐蔽工程回访", "李娜", "施工质量")
