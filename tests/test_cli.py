@@ -57,6 +57,15 @@ def test_bad_setting_names_the_variable(env: dict[str, str]) -> None:
     assert "CALLCENTRE_AMI_PORT" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_report_date_outside_the_supported_range_is_refused_by_name(
+    env: dict[str, str], day: str
+) -> None:
+    result = run("report", "weekly", "--date", day, env=env, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "'--date'" in result.stderr and "between 2000-01-01 and 2100-12-31" in result.stderr
+
+
 def test_upgrade_seed_and_import(env: dict[str, str], tmp_path: Path) -> None:
     assert "database at head" in run("db", "upgrade", env=env).stdout
     seeded = run("seed", "--customers", "15", env=env)

@@ -739,12 +739,17 @@ def report(kind: str, day: Any, fmt: str, out: Path | None, lang: str) -> None:
     from crm.db import Database
     from crm.errors import DomainError
     from crm.reports.periods import ReportKind, latest_complete
+    from web.params import FIRST_DAY, LAST_DAY
     from web.report_exports import export
 
     settings = _settings()
     clock = SystemClock()
     today = local_today(clock, settings.tz)
     chosen = day.date() if day else latest_complete(ReportKind(kind), today)
+    if not FIRST_DAY <= chosen <= LAST_DAY:  # the API's range: the period's arithmetic holds
+        raise click.BadParameter(
+            f"a date between {FIRST_DAY} and {LAST_DAY}", param_hint="'--date'"
+        )
 
     async def main() -> Any:
         database = Database(settings.database_url)
