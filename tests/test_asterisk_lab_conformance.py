@@ -161,17 +161,9 @@ async def _on_simulator(tmp_path: Path, run: SimScenario, options: dict[str, Any
     return tap
 
 
-# Reported to the simulator's owner; each mark goes when the simulator is fixed (strict).
-NEW_CALLERID = (
-    "the simulator sends NewCallerid on the agent's PJSIP channel before DialBegin;"
-    " Asterisk 22 does not (queue member rung, or originated agent leg)"
-)
-KNOWN = {
-    "inbound_answered": NEW_CALLERID,
-    "inbound_abandoned": NEW_CALLERID + "; a caller hanging up in the queue gets Hangup Cause 0"
-    " (Unknown) and a HangupRequest without Cause on Asterisk, 16 in the simulator",
-    "callback_agent_first_answered": NEW_CALLERID,
-}
+# Known differences, reported to the simulator's owner: scenario -> what the simulator does
+# wrong. Each mark is strict, so it must go when the simulator is fixed. None at present.
+KNOWN: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from tests.test_pbx_sim_support import (
     address,
     capture,
     field_sets,
+    lab_transcript,
     running,
     sent_bytes,
     split_raw,
@@ -242,7 +243,7 @@ async def test_live_queries_getvar_setvar_and_hangup_during_a_waiting_call(tmp_p
             "13800138002",
             "1",
         )
-        assert items[1]["Status"] == "6"  # ringing
+        assert items[1]["Status"] == "3"  # busy: the phone rings (device_state_busy_at = 1)
         _, summary = await ami.list_action("QueueSummary", Queue="service")
         assert summary[0].keys == live["QueueSummary"].keys and summary[0]["Callers"] == "1"
 
@@ -316,15 +317,38 @@ async def test_silence_answers_nothing_until_released(tmp_path: Path):
         control.close()
 
 
+ENDINGS = ("HangupRequest", "SoftHangupRequest", "AgentComplete", "DialEnd", "Hangup")
+
+
+def _endings(messages: list[Msg], linkedid: str) -> dict[str, list[tuple[str, str]]]:
+    """Per role (the agent's phone, the customer's trunk channel), how its part of a call
+    ended: (event, Cause or Reason or DialStatus)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for m in messages:
+        if m.name not in ENDINGS or linkedid not in (m.get("Linkedid"), m.get("DestLinkedid")):
+            continue
+        channel = m["DestChannel"] if m.name == "DialEnd" else m["Channel"]
+        role = "agent" if channel.startswith("PJSIP/10") else "customer"
+        said = m.get("Cause") or m.get("Reason") or m.get("DialStatus")
+        out.setdefault(role, []).append((m.name, said))
+    return out
+
+
 async def test_restart_forgets_calls_resets_members_and_changes_uniqueids(tmp_path: Path):
-    """SimRestart is `core restart now` (fixtures README): every channel gets a
-    SoftHangupRequest whose Cause is AST_SOFTHANGUP_SHUTDOWN (4), the agent's AgentComplete
-    says the caller ended, `Shutdown` (Restart: True) comes last; then a fresh PBX."""
+    """SimRestart is `core restart now`, as the lab's Asterisk ran it mid-call
+    (tests/data/lab_ami/pbx_restart_mid_call.txt): every channel gets a SoftHangupRequest
+    whose Cause is AST_SOFTHANGUP_SHUTDOWN (4), the agent's AgentComplete says the caller
+    ended, both Hangups say Normal Clearing (they left the bridge), `Shutdown` (Restart: True)
+    comes last; then a fresh PBX."""
+    lab = lab_transcript("pbx_restart_mid_call")
+    lab = lab[next(i for i, m in enumerate(lab) if m.get("Cause") == "4") :]
+    lab_call = lab[0]["Linkedid"]
     async with running(tmp_path, static_members={"service": ["1001"]}) as sim:
         ami = await RawAmi.connect(address(sim))
         await ami.action("QueueAdd", Queue="service", Interface="PJSIP/1002")
         linkedid = await sim.place_inbound_call("13800138000", talk_seconds=600)
         await ami.wait_event(lambda m: m.is_event("BridgeEnter", Linkedid=linkedid))
+        await ami.drain_for(0.2)  # 1002's Hangup comes once its SIP session has ended
         old_epoch = int(linkedid.split(".")[0])
         live = {m["Channel"] for m in ami.events("Newchannel")} - {
             m["Channel"] for m in ami.events("Hangup")
@@ -339,6 +363,12 @@ async def test_restart_forgets_calls_resets_members_and_changes_uniqueids(tmp_pa
         assert [m["Reason"] for m in ami.events("AgentComplete")] == ["caller"]
         assert {m["Channel"] for m in ami.events("Hangup")} >= live
         assert ami.log[-1] is shutdown
+        restarted = ami.log[ami.log.index(next(m for m in ami.log if m.get("Cause") == "4")) :]
+        assert _endings(restarted, linkedid) == _endings(lab, lab_call) == {
+            "customer": [("SoftHangupRequest", "4"), ("AgentComplete", "caller"),
+                         ("SoftHangupRequest", "16"), ("Hangup", "16")],
+            "agent": [("SoftHangupRequest", "4"), ("Hangup", "16")],
+        }  # fmt: skip
         assert await ami.closed(timeout=2)
         await asyncio.sleep(0.05)
         ami = await RawAmi.connect(address(sim))
@@ -355,6 +385,30 @@ async def test_restart_forgets_calls_resets_members_and_changes_uniqueids(tmp_pa
         first = await ami.wait_event(lambda m: m.is_event("Newchannel", Linkedid=new_linkedid))
         assert first["Channel"] == "PJSIP/trunk-00000000"
         ami.close()
+
+
+async def test_restart_while_a_caller_waits_ends_both_channels_without_a_cause(tmp_path: Path):
+    """`core restart now` while the phone rings for a queued caller, as the lab's Asterisk ran
+    it: both channels get SoftHangupRequest 4; the member's channel, hung up while it rang,
+    is a DialEnd NOANSWER and an AgentRingNoAnswer (no CANCEL); the caller is recorded as an
+    abandon; neither channel had a hangup cause, so both Hangups say 0 (Unknown)."""
+    async with running(
+        tmp_path, static_members={"service": ["1001"]}, answer_delays={"1001": None}
+    ) as sim:
+        ami = await RawAmi.connect(address(sim))
+        linkedid = await sim.place_inbound_call("13800138000")
+        await ami.wait_event(lambda m: m.is_event("DialState", Linkedid=linkedid))
+        control = await RawAmi.connect(address(sim), login=False)
+        await control.action("SimRestart")
+        await ami.wait_event(lambda m: m.is_event("Shutdown"), timeout=5)
+        restarted = ami.log[ami.log.index(next(m for m in ami.log if m.get("Cause") == "4")) :]
+        assert _endings(restarted, linkedid) == {
+            "customer": [("SoftHangupRequest", "4"), ("SoftHangupRequest", "16"), ("Hangup", "0")],
+            "agent": [("SoftHangupRequest", "4"), ("DialEnd", "NOANSWER"), ("Hangup", "0")],
+        }
+        names = [m.name for m in restarted]
+        assert names.index("AgentRingNoAnswer") < names.index("QueueCallerAbandon")
+        assert [m.get("Cause-txt") for m in ami.events("Hangup")] == ["Unknown", "Unknown"]
 
 
 async def test_graceful_stop_lets_calls_end_and_refuses_every_action_meanwhile(

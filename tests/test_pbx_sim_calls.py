@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.test_pbx_sim_support import Msg, RawAmi, address, capture, field_sets, running
+from tests.test_pbx_sim_support import (
+    LAB_AMI,
+    Msg,
+    RawAmi,
+    address,
+    capture,
+    field_sets,
+    lab_transcript,
+    running,
+)
 
 # Events that mark a call's progress; the per-channel bookkeeping around them (Newexten,
 # VarSet, Local channel halves) differs between Local channels and PJSIP phones.
@@ -41,10 +50,13 @@ def call_events(ami: RawAmi) -> list[Msg]:
 
 
 def assert_shapes_known(events: list[Msg], *captures: str) -> None:
-    """Every event type we sent exists in the captures, with one of the captured header lists."""
+    """Every event type we sent exists in the captures, with one of the captured header lists
+    (these captures' or the lab's PJSIP transcripts: a HangupRequest without Cause)."""
     known: dict[str, set[tuple[str, ...]]] = {}
-    for name in captures:
-        for event, shapes in field_sets(capture(name)).items():
+    transcripts = [capture(name) for name in captures]
+    transcripts += [lab_transcript(path.stem) for path in sorted(LAB_AMI.glob("*.txt"))]
+    for messages in transcripts:
+        for event, shapes in field_sets(messages).items():
             known.setdefault(event, set()).update(shapes)
     for event, shapes in field_sets(events).items():
         assert event in known, f"{event} never appears in the captures"
@@ -77,7 +89,9 @@ async def test_inbound_queue_call_has_the_captures_events_fields_and_order(tmp_p
 
     assert milestones(events, originate_legs=False) == milestones(theirs, originate_legs=False)
     their_types = {m.name for m in theirs if m.kind == "Event"} - LOCAL_ONLY - SESSION_EVENTS
-    assert {m.name for m in events} == their_types - {"OriginateResponse"}
+    # The phones have caller IDs of their own and the trunk's caller is known from the start:
+    # nobody's caller ID changes (the lab's transcripts have no NewCallerid either).
+    assert {m.name for m in events} == their_types - {"OriginateResponse", "NewCallerid"}
     assert_shapes_known(events, "inbound_queue_answered")
 
     # The customer's channel carries the captured variables plus the contract's.
@@ -119,8 +133,10 @@ async def test_inbound_queue_call_has_the_captures_events_fields_and_order(tmp_p
     assert connect["Interface"] == "PJSIP/1001" and complete["Reason"] == "agent"
     assert abs(int(connect["HoldTime"]) - 2) <= 1 and abs(int(connect["RingTime"]) - 2) <= 1
     assert abs(int(complete["TalkTime"]) - 4) <= 1
+    # The phone is BUSY (3) from its first ring to its hang-up (device_state_busy_at = 1), as
+    # in the lab's transcripts.
     statuses = [m for m in events if m.is_event("QueueMemberStatus", Interface="PJSIP/1001")]
-    assert [m["Status"] for m in statuses] == ["6", "2", "1"]
+    assert [m["Status"] for m in statuses] == ["3", "1"]
     assert statuses[-1]["CallsTaken"] == "1"
 
 
@@ -158,6 +174,47 @@ async def test_caller_abandons_while_phones_ring(tmp_path: Path):
         _, summary = await ami.list_action("QueueStatus", Queue="service")
         assert summary[0]["Abandoned"] == "1"
         ami.close()
+
+
+async def test_pjsip_phones_and_trunk_as_the_lab_shows_them(tmp_path: Path):
+    """What chan_pjsip does differently from the captures' Local channels, as the lab's
+    Asterisk 22.10.1 showed it (tests/test_asterisk_lab_conformance.py, inbound_abandoned):
+    the phone's channel is born with its endpoint's caller ID and context and gets no
+    NewCallerid; Queue's connected line shows with its Ringing; the caller's BYE while queued
+    is a HangupRequest without Cause and a Hangup with cause 0; the phone's Hangup, which
+    chan_pjsip's serializer sends, comes after QueueCallerAbandon and the caller's
+    SoftHangupRequest."""
+    async with running(tmp_path, static_members={"service": ["1001"]}) as sim:
+        ami = await RawAmi.connect(address(sim))
+        linkedid = await sim.place_inbound_call("13800138002", abandon=2.0, answer_after=10)
+        abandon = await ami.wait_event(
+            lambda m: m.is_event("QueueCallerAbandon", Linkedid=linkedid)
+        )
+        trunk = abandon["Channel"]
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=trunk))
+        await ami.drain_for(0.2)
+    events = call_events(ami)
+    phone = next(m for m in events if m.name == "Newchannel" and m["Channel"] != trunk)
+    assert (phone["CallerIDNum"], phone["CallerIDName"], phone["Context"], phone["Exten"]) == (
+        "1001", "Agent 1001", "from-agents", "s",
+    )  # fmt: skip
+    of_phone = [m.name for m in events if m.get("Channel") == phone["Channel"]]
+    assert "NewCallerid" not in of_phone
+    assert of_phone[of_phone.index("Newstate") + 1] == "NewConnectedLine"
+    ringing = next(m for m in events if m.is_event("Newstate", Channel=phone["Channel"]))
+    assert (ringing["ConnectedLineNum"], ringing["Exten"]) == ("13800138002", "inbound")
+    request = next(m for m in events if m.name == "HangupRequest")
+    assert request["Channel"] == trunk and "Cause" not in request.keys
+    hangups = {m["Channel"]: m for m in events if m.name == "Hangup"}
+    assert (hangups[trunk]["Cause"], hangups[trunk]["Cause-txt"]) == ("0", "Unknown")
+    assert hangups[phone["Channel"]]["Cause"] == "0"
+    order = [(m.name, m.get("Channel")) for m in events]
+    assert (
+        order.index(("QueueCallerAbandon", trunk))
+        < order.index(("SoftHangupRequest", trunk))
+        < order.index(("Hangup", phone["Channel"]))
+        < order.index(("Hangup", trunk))
+    )
 
 
 async def test_patience_shorter_than_the_answer_delay_is_an_abandon(tmp_path: Path):
@@ -440,6 +497,39 @@ async def test_agent_first_callback_has_the_shape_of_the_capture(tmp_path: Path)
     assert requests[0] == customer  # the customer hung up, as in the capture
     assert response["Uniqueid"] == first["DestUniqueid"]
     assert {m["Linkedid"] for m in events if m.get("Linkedid")} == {response["Uniqueid"]}
+
+
+async def test_agent_first_callback_on_pjsip_as_the_lab_shows_it(tmp_path: Path):
+    """The lab's agent-first callback (tests/test_asterisk_lab_conformance.py): an Originate
+    without CallerID leaves the phone's own caller ID and connected line alone; Dial gives the
+    trunk's channel the extension as caller ID, and the phone's connected line becomes it at
+    DialBegin (chan_pjsip's connected-line update); Dial's answer gives both Normal Clearing,
+    so the customer's BYE is a HangupRequest with Cause 16."""
+    async with running(tmp_path, talk_seconds=(3.0, 3.0), caller_hangup_ratio=1.0) as sim:
+        ami = await RawAmi.connect(address(sim))
+        await ami.action(
+            "Originate", Channel="PJSIP/1001", Context="callback", Exten="13900139000",
+            Priority="1", Async="true", Variable="CC_ATTEMPT_ID=7",
+        )  # fmt: skip
+        response = await ami.wait_event(lambda m: m.is_event("OriginateResponse"))
+        agent = response["Channel"]
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=agent))
+        await ami.drain_for(0.2)
+    events = call_events(ami)
+    assert (response["CallerIDNum"], response["CallerIDName"]) == ("<unknown>", "<unknown>")
+    before_dial = [m.name for m in events[: events.index(next(m for m in events
+                   if m.name == "DialBegin"))]]  # fmt: skip
+    assert "NewCallerid" not in before_dial and "NewConnectedLine" not in before_dial
+    customer_dial = next(m for m in events if m.is_event("DialBegin", Channel=agent))
+    customer = customer_dial["DestChannel"]
+    caller_id = next(m for m in events if m.is_event("NewCallerid", Channel=customer))
+    assert (caller_id["CallerIDNum"], caller_id["CallerIDName"], caller_id["Exten"]) == (
+        "dial", "<unknown>", "dial",
+    )  # fmt: skip
+    after = events[events.index(customer_dial) + 1]
+    assert after.is_event("NewConnectedLine", Channel=agent, ConnectedLineNum="dial")
+    request = next(m for m in events if m.name == "HangupRequest")
+    assert (request["Channel"], request["Cause"], request["Exten"]) == (customer, "16", "")
 
 
 async def test_agent_first_failures(tmp_path: Path):

@@ -83,6 +83,14 @@ def capture(name: str) -> list[Msg]:
     return [Msg.parse(raw) for raw in split_raw((FIXTURES / f"{name}.txt").read_bytes())]
 
 
+# Transcripts of the project's Asterisk lab (PJSIP phones and trunk, tests/data/lab_ami).
+LAB_AMI = Path(__file__).parent / "data" / "lab_ami"
+
+
+def lab_transcript(name: str) -> list[Msg]:
+    return [Msg.parse(raw) for raw in split_raw((LAB_AMI / f"{name}.txt").read_bytes())]
+
+
 def sent_bytes(name: str) -> bytes:
     return (FIXTURES / f"{name}.sent.txt").read_bytes()
 

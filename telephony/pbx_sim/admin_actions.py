@@ -250,7 +250,7 @@ def read_function(session: AmiSession, name: str, args: list[str]) -> str:
         if endpoint == config.trunk_endpoint:
             return config.inbound_context
         if pbx.is_agent_extension(endpoint):
-            return "from-agents"
+            return config.agent_context
         return ""
     return ""
 

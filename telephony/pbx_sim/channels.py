@@ -161,6 +161,9 @@ class Channel:
     rang: bool = False  # its far end said it rings (answering at once says nothing of it)
     far_cause: int | None = None  # the hangup cause the far end gave with a failure
     in_dialplan: bool = False  # runs the dialplan: its end is a SoftHangupRequest (APPUNLOAD)
+    # ast_channel_hangupcause as Asterisk has recorded it so far (0: none): app_dial's answer
+    # and leaving a bridge make it Normal Clearing; a PJSIP BYE reports (and ends with) it.
+    cause: int = 0
     # Set when something outside the running application (the far end, an AMI Hangup, a
     # shutdown) ends the channel; `hangup_cause` is then the cause its Hangup will give.
     hangup_cause: int | None = None
@@ -168,6 +171,10 @@ class Channel:
     hangup_announced: bool = False  # its HangupRequest/SoftHangupRequest has been sent
     destroyed: bool = False  # its Hangup event has been sent
     cdrs: list[CdrSpec] = field(default_factory=list)  # written when the dialplan ends
+    # The caller ID and connected line its last published snapshot showed: the manager sends
+    # NewCallerid / NewConnectedLine only when a new snapshot shows them changed.
+    shown_caller: tuple[str, str] = ("<unknown>", "<unknown>")
+    shown_connected: tuple[str, str] = ("<unknown>", "<unknown>")
 
     def snapshot(self, prefix: str = "") -> Fields:
         return [

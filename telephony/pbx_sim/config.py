@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from telephony.contract import (
-    CONTEXT_AGENTS,
     CONTEXT_CALLBACK,
     CONTEXT_CALLBACK_QUEUE,
     CONTEXT_INBOUND,
 )
 from telephony.pbx_sim.dialplan import Context
 from telephony.pbx_sim.site import PbxSite
+from telephony.pbx_sim.technology import AGENT_ENDPOINT_CONTEXT
 
 # queues.conf `joinempty` / `leavewhenempty` of asterisk-conf's queues (app_queue's names).
 EMPTY_WHEN = frozenset({"unavailable", "invalid", "unknown"})
@@ -53,7 +53,7 @@ class SimulatorConfig:
     # The dialplan and the endpoints (the production configuration's names).
     agent_interface_template: str = "PJSIP/{extension}"
     agent_extension_pattern: str = r"^\d{3,6}$"
-    agent_context: str = CONTEXT_AGENTS
+    agent_context: str = AGENT_ENDPOINT_CONTEXT  # the phones' endpoints' `context`
     inbound_context: str = CONTEXT_INBOUND
     callback_context: str = CONTEXT_CALLBACK
     callback_queue_context: str = CONTEXT_CALLBACK_QUEUE

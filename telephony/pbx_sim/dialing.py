@@ -1,10 +1,13 @@
 """Dial(): call another channel from the dialplan, bridge when it answers, then talk.
 
-As app_dial does: DIALSTATUS and its companions are cleared first; the new channel's
-CallerID number is the dialling channel's extension (no `o` option) and its connected line
-the caller; ringing is passed back to a caller not yet answered; when the callee answers the
-caller is answered and both are bridged; when either hangs up after that, Dial hangs the
-other one up and returns -1, so the caller's dialplan ends.
+As app_dial does: DIALSTATUS and its companions are cleared first; a new channel without a
+caller ID of its own gets the dialling channel's extension as CallerID number (no `o`
+option), every new channel the caller as connected line; the caller ID of a callee whose
+driver sends it as a connected-line update (chan_pjsip) becomes the caller's at once;
+ringing is passed back to a caller not yet answered; when the callee answers, both get
+Normal Clearing as hangup cause, the callee loses its extension, the caller is answered and
+both are bridged; when either hangs up after that, Dial hangs the other one up and returns
+-1, so the caller's dialplan ends.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from telephony.pbx_sim.channels import (
 )
 from telephony.pbx_sim.devices import DISPOSITIONS, FAR_STATUS
 from telephony.pbx_sim.dialplan import split_args
-from telephony.pbx_sim.legs import LegRequest, dial_string, open_leg, start_far_end
+from telephony.pbx_sim.legs import DIAL, LegRequest, dial_string, open_leg, start_far_end
 from telephony.pbx_sim.scenario import talk
+from telephony.pbx_sim.technology import technology
 
 DIAL_VARS = (
     "DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME", "ANSWEREDTIME_MS",
@@ -41,15 +45,17 @@ async def dial_app(ctx: AppContext, data: str) -> object:
         pbx.set_var(caller, variable, "")
     started = pbx.clock.now()
     number = dial_string(target)
+    hint_name = "" if caller.connected_name == "<unknown>" else caller.connected_name
     peer = open_leg(
         pbx,
         LegRequest(
             interface=target,
             call=ctx.call,
             linkedid=caller.linkedid,
-            app="AppDial",
-            caller=(caller.exten, caller.caller_name),
+            app=DIAL,
+            caller=(caller.exten, hint_name),
             connected=(caller.caller_num, caller.caller_name),
+            exten=caller.exten,
             variables=[("DIALEDPEERNUMBER", number)],
         ),
     )
@@ -57,6 +63,8 @@ async def dial_app(ctx: AppContext, data: str) -> object:
         pbx.set_var(caller, "DIALSTATUS", "CHANUNAVAIL")
         return None
     pbx.dial_event("DialBegin", caller, peer, [("DialString", number)])
+    if technology(peer.tech).sends_connected_line:
+        pbx.set_connected(caller, peer.caller_num, peer.caller_name)
     start_far_end(pbx, peer, ctx.start_far_half)
 
     def finish(status: str, cause: int) -> None:
@@ -104,8 +112,10 @@ async def _connected(ctx: AppContext, peer: Channel, number: str, data: str) -> 
     ):
         pbx.set_var(caller, name, value)
     pbx.dial_event("DialEnd", caller, peer, [("DialStatus", "ANSWER")])
+    caller.cause = peer.cause = NORMAL_CLEARING  # "the eventual hangup is likely normal"
     if caller.state != UP:
         pbx.answer(caller)
+    peer.exten = ""  # the callee leaves the caller's extension behind
     pbx.newexten(peer, "AppDial", "(Outgoing Line)")
     pbx.bridge(peer, caller)
     answered = pbx.clock.now()

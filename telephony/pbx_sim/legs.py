@@ -5,6 +5,12 @@
 `;2` half runs the dialplan at exten@context, so the dialplan itself plays the far end. A
 request the technology refuses (an unknown endpoint, a phone with no contact, a Local channel
 into an extension that does not exist) creates no channel at all.
+
+Who asks decides what the new channel is told: Originate sets the CallerID it was given
+(pbx.c); Dial gives it the dialling channel's extension, a caller ID if the channel has none
+of its own, and the caller as connected line, all in one snapshot (app_dial's staged
+snapshot); Queue gives it a caller ID if it has none (NewCallerid), then the caller's
+extension and connected line silently (app_queue's ring_entry: the next snapshot shows them).
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from telephony.pbx_sim.channels import Channel
 from telephony.pbx_sim.devices import phone_outcome, run_device, trunk_outcome
 from telephony.pbx_sim.pbx import Pbx
 from telephony.pbx_sim.scenario import Call
+from telephony.pbx_sim.technology import technology
+
+ORIGINATE, DIAL, QUEUE = "AppDial2", "AppDial", "AppQueue"  # the new channel's application
 
 
 @dataclass
@@ -25,9 +34,12 @@ class LegRequest:
     interface: str  # PJSIP/1001, PJSIP/13900139000@trunk, Local/1002@agents/n
     call: Call
     linkedid: str | None  # None: the leg starts its own call (an Originate)
-    app: str  # what the new channel shows it is doing: AppDial2, AppDial, AppQueue
-    caller: tuple[str, str]  # (number, name) of its CallerID
+    app: str  # who asks: ORIGINATE, DIAL or QUEUE (what the new channel shows it is doing)
+    # (number, name) of its CallerID: Originate's (None: it was given none); Dial's and
+    # Queue's guess, used only when the channel has no caller ID of its own.
+    caller: tuple[str, str] | None
     connected: tuple[str, str] | None = None  # its connected line, when set at creation
+    exten: str | None = None  # Dial's and Queue's: the dialling channel's extension
     variables: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -66,27 +78,54 @@ def open_leg(pbx: Pbx, request: LegRequest) -> Channel | None:
             context = config.agent_context
         else:
             return None
+        target = endpoint if at else number
         leg = pbx.new_channel(
-            f"PJSIP/{endpoint if at else number}", context=context, exten="s",
-            linkedid=request.linkedid, call=request.call,
+            f"PJSIP/{target}", context=context, exten="s", linkedid=request.linkedid,
+            call=request.call, caller=technology(tech).caller_id(pbx, target),
         )  # fmt: skip
     else:
         return None
     leg.dialed = resource
-    pbx.newexten(leg, request.app, "(Outgoing Line)")
+    if request.app != DIAL:
+        pbx.newexten(leg, request.app, "(Outgoing Line)")
     for name, value in reversed(request.variables):  # ast_set_variables walks a prepended list
         pbx.set_var(leg, name, value)
-    pbx.set_caller(leg, *request.caller)
-    if request.connected is not None:
-        pbx.set_connected(leg, *request.connected)
+    _identify(pbx, leg, request)
     twin = leg.twin
     if twin is not None:
         for name, value in request.variables:
             pbx.set_var(twin, name, value)
-        pbx.set_caller(twin, *request.caller)
-        pbx.set_connected(twin, *(request.connected or request.caller))
+        if request.caller is not None:
+            pbx.set_caller(twin, *request.caller)
+            pbx.set_connected(twin, *(request.connected or request.caller))
         pbx.local_bridge(leg)
     return leg
+
+
+def _identify(pbx: Pbx, leg: Channel, request: LegRequest) -> None:
+    """The caller ID, connected line and extension the requester gives the new channel."""
+    own_caller_id = leg.caller_num != "<unknown>"  # a phone's endpoint `callerid`
+    if request.app == ORIGINATE:
+        if request.caller is not None:  # pbx.c: ast_set_callerid, then the connected line
+            pbx.set_caller(leg, *request.caller)
+            pbx.set_connected(leg, *(request.connected or request.caller))
+        return
+    if request.app == DIAL:  # one snapshot: Newexten, NewCallerid, NewConnectedLine
+        if request.exten is not None:
+            leg.exten = request.exten
+        if request.caller is not None and not own_caller_id:
+            pbx.set_caller(leg, *request.caller, publish=False)
+        if request.connected is not None:
+            pbx.set_connected(leg, *request.connected, publish=False)
+        pbx.newexten(leg, request.app, "(Outgoing Line)")
+        pbx.publish(leg)
+        return
+    if request.caller is not None and not own_caller_id:
+        pbx.set_caller(leg, *request.caller)
+    if request.exten is not None:
+        leg.exten = request.exten
+    if request.connected is not None:
+        pbx.set_connected(leg, *request.connected, publish=False)
 
 
 def start_far_end(pbx: Pbx, leg: Channel, run_far_half: Callable[[Pbx, Channel], None]) -> None:

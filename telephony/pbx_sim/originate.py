@@ -20,7 +20,7 @@ from telephony.pbx_sim.channels import (
 )
 from telephony.pbx_sim.devices import FAR_REASON, FAR_STATUS
 from telephony.pbx_sim.interpreter import run_application, run_dialplan, start_far_half
-from telephony.pbx_sim.legs import LegRequest, dial_string, open_leg, start_far_end
+from telephony.pbx_sim.legs import ORIGINATE, LegRequest, dial_string, open_leg, start_far_end
 from telephony.pbx_sim.pbx import Pbx
 from telephony.pbx_sim.scenario import Call, CallPlan
 from telephony.pbx_sim.wire import with_action_id
@@ -94,6 +94,7 @@ async def _originate(
     pbx: Pbx, request: OriginateRequest, call: Call, result: asyncio.Future[OriginateOutcome]
 ) -> None:
     respond = _responder(pbx, request, result)
+    caller_id = (request.caller_number, request.caller_name)
     try:
         leg = open_leg(
             pbx,
@@ -101,9 +102,9 @@ async def _originate(
                 interface=request.channel,
                 call=call,
                 linkedid=None,
-                app="AppDial2",
-                caller=(request.caller_number, request.caller_name),
-                connected=(request.caller_number, request.caller_name),
+                app=ORIGINATE,
+                caller=caller_id if any(caller_id) else None,  # without CallerID, none
+                connected=caller_id if any(caller_id) else None,
                 variables=request.variables,
             ),
         )

@@ -27,6 +27,7 @@ from telephony.pbx_sim.channels import (
     RING,
     RINGING,
     SOFTHANGUP_APPUNLOAD,
+    UNKNOWN_CAUSE,
     UP,
     Bridge,
     CdrSpec,
@@ -47,6 +48,7 @@ from telephony.pbx_sim.queues import (
 )
 from telephony.pbx_sim.recordings import Recorder
 from telephony.pbx_sim.runtime_dialplan import build_dialplan, dialplan_globals
+from telephony.pbx_sim.technology import technology
 from telephony.pbx_sim.wire import Fields, FieldSeq
 
 if TYPE_CHECKING:
@@ -157,11 +159,14 @@ class Pbx:
         wake: asyncio.Event | None = None,
         call: Call | None = None,
         state: int = DOWN,
-        caller: tuple[str, str] = ("<unknown>", "<unknown>"),
+        caller: tuple[str, str] | None = None,
     ) -> Channel:
-        """Allocate a channel for `PJSIP/1001` (or `PJSIP/trunk`) and announce it."""
+        """Allocate a channel for `PJSIP/1001` (or `PJSIP/trunk`) and announce it, with the
+        caller ID it is born with (a phone's endpoint's, an inbound call's)."""
         tech, resource = endpoint_of(interface)
         uniqueid = self.channels.new_uniqueid()
+        number, name = caller or ("", "")
+        caller_id = (number or "<unknown>", name or "<unknown>")
         channel = Channel(
             name=self.channels.new_name(tech, resource),
             uniqueid=uniqueid,
@@ -172,8 +177,9 @@ class Pbx:
             exten=exten,
             created=self.clock.now(),
             state=state,
-            caller_num=caller[0],
-            caller_name=caller[1],
+            caller_num=caller_id[0],
+            caller_name=caller_id[1],
+            shown_caller=caller_id,
             call=call,
             wake=wake,
         )
@@ -216,12 +222,13 @@ class Pbx:
         """The LocalBridge event that ties a Local channel's halves together."""
         second = first.twin
         assert second is not None
+        exten, _, context = first.endpoint.partition("@")  # the pair's own, not the channel's
         self.emit(
             event(
                 "LocalBridge",
                 first.snapshot("LocalOne"),
                 second.snapshot("LocalTwo"),
-                [("Context", first.context), ("Exten", first.exten), ("LocalOptimization", "No")],
+                [("Context", context), ("Exten", exten), ("LocalOptimization", "No")],
             )
         )
 
@@ -230,6 +237,7 @@ class Pbx:
         if state == UP and channel.answered is None:
             channel.answered = self.clock.now()
         self.channel_event("Newstate", channel)
+        self.publish(channel)
         self.refresh_device(channel.device)
 
     def newexten(self, channel: Channel, application: str, data: str = "") -> None:
@@ -244,15 +252,37 @@ class Pbx:
         channel.variables[name] = value
         self.channel_event("VarSet", channel, [("Variable", name), ("Value", value)])
 
-    def set_caller(self, channel: Channel, number: str, name: str) -> None:
+    def set_caller(self, channel: Channel, number: str, name: str, *, publish: bool = True) -> None:
+        """Change the caller ID; published at once (ast_channel_set_caller_event) or, with
+        `publish=False`, in the channel's next snapshot."""
         channel.caller_num, channel.caller_name = number or "<unknown>", name or "<unknown>"
-        self.channel_event(
-            "NewCallerid", channel, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
-        )
+        if publish:
+            self.publish(channel)
 
-    def set_connected(self, channel: Channel, number: str, name: str) -> None:
+    def set_connected(
+        self, channel: Channel, number: str, name: str, *, publish: bool = True
+    ) -> None:
+        """Change the connected line; published at once or in the channel's next snapshot
+        (app_queue copies the caller's silently: the member's Newstate Ringing shows it)."""
         channel.connected_num, channel.connected_name = number or "<unknown>", name or "<unknown>"
-        self.channel_event("NewConnectedLine", channel)
+        if publish:
+            self.publish(channel)
+
+    def publish(self, channel: Channel) -> None:
+        """A new snapshot of the channel: the manager announces a changed caller ID, then a
+        changed connected line (manager_channels.c's monitors, in their order)."""
+        caller = (channel.caller_num, channel.caller_name)
+        if caller != channel.shown_caller:
+            channel.shown_caller = caller
+            self.channel_event(
+                "NewCallerid",
+                channel,
+                [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")],
+            )
+        connected = (channel.connected_num, channel.connected_name)
+        if connected != channel.shown_connected:
+            channel.shown_connected = connected
+            self.channel_event("NewConnectedLine", channel)
 
     # -- what the far end of a channel says ------------------------------------------------
 
@@ -301,23 +331,31 @@ class Pbx:
             target.notify()
 
     def far_hangup(self, channel: Channel, cause: int) -> None:
-        """The far end hung up (a BYE, or a Local channel's other half): HangupRequest."""
+        """The far end hung up (a BYE, or a Local channel's other half with `cause`):
+        HangupRequest, with the Cause the channel's technology reports."""
         if channel.destroyed or channel.hangup_announced:
             return
         channel.hangup_announced = True
-        self.channel_event("HangupRequest", channel, [("Cause", str(cause))])
-        channel.request_hangup(cause)
+        said = technology(channel.tech).hangup_request_cause(channel, cause)
+        self.channel_event(
+            "HangupRequest", channel, [("Cause", str(said))] if said is not None else []
+        )
+        channel.request_hangup(UNKNOWN_CAUSE if said is None else said)
 
     def soft_hangup_request(self, channel: Channel, flag: int) -> None:
-        """ast_softhangup(): SoftHangupRequest whose Cause is the soft-hangup flag."""
+        """ast_softhangup(): SoftHangupRequest whose Cause is the soft-hangup flag; the
+        channel keeps the hangup cause it had (0 for a caller still queued: the lab's
+        `core restart now`)."""
         if channel.destroyed:
             return
         self.channel_event("SoftHangupRequest", channel, [("Cause", str(flag))])
-        channel.request_hangup(channel.hangup_cause or NORMAL_CLEARING)
+        channel.request_hangup(channel.cause)
 
     def hangup(self, channel: Channel, cause: int, cdrs: list[Fields | None] | None = None) -> None:
-        """Destroy a channel: its Cdr events first (as Asterisk often sends them), then Hangup.
-        A Local half going away hangs up its twin (HangupRequest) if that one is still up."""
+        """ast_hangup(): the channel is gone for the PBX at once; its Cdr events (as Asterisk
+        often sends them first) and its Hangup come when it is destroyed, which for a PJSIP
+        channel is once its SIP session's serializer has run (technology.py). A Local half
+        going away hangs up its twin (HangupRequest) if that one is still up."""
         if channel.destroyed:
             return
         twin = channel.twin
@@ -326,18 +364,28 @@ class Pbx:
         far_end = self._far_ends.pop(channel, None)
         if far_end is not None:
             far_end.cancel()
-        for cdr in cdrs or []:
-            if cdr is not None:
-                self.emit(cdr)
         if channel.hangup_cause is None:
             channel.hangup_cause = cause
         channel.destroyed = True
+        if technology(channel.tech).hangs_up_later:
+            self.spawn(self._destroy_later(channel, cause, cdrs or []))
+        else:
+            self._destroy(channel, cause, cdrs or [])
+        channel.notify()
+
+    async def _destroy_later(self, channel: Channel, cause: int, cdrs: list[Fields | None]) -> None:
+        self._destroy(channel, cause, cdrs)
+
+    def _destroy(self, channel: Channel, cause: int, cdrs: list[Fields | None]) -> None:
+        """The channel's last reference goes: Cdrs, Hangup, its device's new state."""
+        for cdr in cdrs:
+            if cdr is not None:
+                self.emit(cdr)
         cause_text = CAUSE_TEXT.get(cause, "Unknown")
         self.channel_event("Hangup", channel, [("Cause", str(cause)), ("Cause-txt", cause_text)])
         self.channels.discard(channel)
         self.recorder.channel_gone(channel, self.clock.now())
         self.refresh_device(channel.device)
-        channel.notify()
 
     def end_dialplan(self, channel: Channel) -> None:
         """__ast_pbx_run's end: SoftHangupRequest (AST_SOFTHANGUP_APPUNLOAD), the channel's
@@ -372,9 +420,14 @@ class Pbx:
         return bridge
 
     def leave_bridge(self, channel: Channel) -> None:
+        """BridgeLeave; a channel leaving a bridge without a hangup cause gets Normal Clearing
+        (bridge_channel.c's channel_set_cause)."""
         bridge = channel.bridge
         if bridge is None:
             return
+        channel.cause = channel.cause or NORMAL_CLEARING
+        if channel.hangup_cause == UNKNOWN_CAUSE:
+            channel.hangup_cause = channel.cause
         self.set_var(channel, "BRIDGEPEER", "")
         bridge.members.remove(channel)
         channel.bridge = None
@@ -453,23 +506,12 @@ class Pbx:
     # -- devices and queue members --------------------------------------------------------
 
     def device_state(self, device: str) -> str:
-        """NOT_INUSE / RINGING / INUSE / UNAVAILABLE of `PJSIP/1001`, from its live channels.
-
-        A Local device is in use while any channel of it exists (core_local.c)."""
+        """NOT_INUSE / RINGING / INUSE / BUSY / UNAVAILABLE of `PJSIP/1001`, from the
+        states of its live channels, as its technology counts them (technology.py)."""
         device = state_interface_of(device)
         tech, resource = endpoint_of(device)
-        if tech == "PJSIP" and resource in self.config.unregistered_extensions:
-            return "UNAVAILABLE"
         states = [ch.state for ch in self.channels if ch.device == device]
-        if states and tech == "Local":
-            return "INUSE"
-        if any(state == UP for state in states) or (
-            states and resource == self.config.trunk_endpoint
-        ):
-            return "INUSE"
-        if any(state == RINGING for state in states):
-            return "RINGING"
-        return "NOT_INUSE"
+        return technology(tech).device_state(self, resource, states)
 
     def refresh_device(self, device: str) -> None:
         """Announce a device's new state and update the queue members that watch it."""

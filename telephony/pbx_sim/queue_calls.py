@@ -7,8 +7,11 @@ with AgentRingNoAnswer (RingTime in milliseconds), DialEnd NOANSWER and DialEnd 
 the wait runs out the caller is recorded as abandoned (QueueCallerAbandon, queue_log
 EXITWITHTIMEOUT) although nobody hung up, then leaves with QUEUESTATUS=TIMEOUT and the
 dialplan goes on; leavewhenempty does the same with LEAVEEMPTY. A caller who hangs up while
-members ring gets each member's DialEnd CANCEL twice. When a member answers: bridge, talk,
-AgentComplete, and the caller is hung up after the talk (no `c` option).
+members ring gets each member's DialEnd CANCEL twice; a member's channel hung up while it
+rings (`core restart now`) is a DialEnd NOANSWER and AgentRingNoAnswer first. When a member
+answers: the caller's connected line becomes the member's caller ID (a PJSIP phone's, as its
+driver sent it), bridge, talk, AgentComplete, and the caller is hung up after the talk (no
+`c` option).
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from telephony.pbx_sim.channels import (
 )
 from telephony.pbx_sim.devices import FAR_STATUS
 from telephony.pbx_sim.dialplan import split_args
-from telephony.pbx_sim.legs import LegRequest, dial_string, open_leg, start_far_end
+from telephony.pbx_sim.legs import QUEUE, LegRequest, dial_string, open_leg, start_far_end
 from telephony.pbx_sim.pbx import Pbx
 from telephony.pbx_sim.queues import DEVICE_STATUS, CallQueue, QueueEntry, QueueMember
 from telephony.pbx_sim.scenario import talk
+from telephony.pbx_sim.technology import technology
 from telephony.pbx_sim.wire import Fields
 
 RECHECK = 1.0  # wait_our_turn looks again every second while it is not this caller's turn
@@ -122,10 +126,10 @@ class QueueWait:
             now = pbx.clock.now()
             if give_up is not None and now >= give_up:
                 pbx.far_hangup(self.caller, NORMAL_CLEARING)  # the customer hangs up
-            if self.caller.hung_up:
-                return self.abandon()
             ringing = bool(self.attempts)
             self._follow_attempts()
+            if self.caller.hung_up:
+                return self.abandon()
             answered = [a for a in self.attempts if a.channel.far == FAR_ANSWERED]
             if answered:
                 return await self.connect(answered[0])
@@ -172,9 +176,10 @@ class QueueWait:
                     interface=member.interface,
                     call=self.call,
                     linkedid=caller.linkedid,
-                    app="AppQueue",
+                    app=QUEUE,
                     caller=(caller.caller_num, caller.caller_name),
                     connected=(caller.caller_num, caller.caller_name),
+                    exten=caller.exten,
                     variables=[("DIALEDPEERNUMBER", dial_string(member.interface))],
                 ),
             )
@@ -234,14 +239,20 @@ class QueueWait:
         self.attempts.clear()
 
     def declined(self, attempt: Attempt) -> None:
-        """The member's phone refused the call (busy, congested, or hung up while ringing):
-        its DialEnd says which, then rna() with the seconds it rang."""
+        """The member's phone refused the call (busy, congested) or its channel was hung up
+        while ringing (ast_read() returned nothing: NOANSWER): its DialEnd says which, then
+        rna() with the seconds it rang."""
         pbx, channel = self.pbx, attempt.channel
         elapsed = int(pbx.clock.now() - attempt.started)
-        status = FAR_STATUS.get(channel.far or "", "BUSY")
+        refused = channel.far in FAR_FAILURES
+        status = FAR_STATUS[channel.far or ""] if refused else "NOANSWER"
         pbx.dial_event("DialEnd", self.caller, channel, [("DialStatus", status)])
         self._ring_no_answer_event(attempt, elapsed * 1000)
-        pbx.hangup(channel, channel.far_cause or channel.hangup_cause or NORMAL_CLEARING)
+        if refused:
+            cause = channel.far_cause or channel.hangup_cause or NORMAL_CLEARING
+        else:  # hung up: it ends with the cause it was given (0 from a soft hangup)
+            cause = channel.hangup_cause if channel.hangup_cause is not None else UNKNOWN_CAUSE
+        pbx.hangup(channel, cause)
         self.attempts.remove(attempt)
 
     # -- leaving -----------------------------------------------------------------------------
@@ -329,6 +340,8 @@ class QueueWait:
         pbx, caller, queue, member = self.pbx, self.caller, self.queue, winner.member
         agent = winner.channel
         pbx.dial_event("DialEnd", caller, agent, [("DialStatus", "ANSWER")])
+        if technology(agent.tech).sends_connected_line:  # the pending connected-line update
+            pbx.set_connected(caller, agent.caller_num, agent.caller_name)
         for attempt in self.attempts:
             if attempt is not winner:
                 self._cancel(attempt, ANSWERED_ELSEWHERE, 2)
