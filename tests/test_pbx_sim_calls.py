@@ -183,7 +183,7 @@ async def test_pjsip_phones_and_trunk_as_the_lab_shows_them(tmp_path: Path):
     NewCallerid; Queue's connected line shows with its Ringing; the caller's BYE while queued
     is a HangupRequest without Cause and a Hangup with cause 0; the phone's Hangup, which
     chan_pjsip's serializer sends, comes after QueueCallerAbandon and the caller's
-    SoftHangupRequest."""
+    SoftHangupRequest. The carrier gives the caller's number without a name."""
     async with running(tmp_path, static_members={"service": ["1001"]}) as sim:
         ami = await RawAmi.connect(address(sim))
         linkedid = await sim.place_inbound_call("13800138002", abandon=2.0, answer_after=10)
@@ -194,6 +194,8 @@ async def test_pjsip_phones_and_trunk_as_the_lab_shows_them(tmp_path: Path):
         await ami.wait_event(lambda m: m.is_event("Hangup", Channel=trunk))
         await ami.drain_for(0.2)
     events = call_events(ami)
+    customer = next(m for m in events if m.is_event("Newchannel", Channel=trunk))
+    assert (customer["CallerIDNum"], customer["CallerIDName"]) == ("13800138002", "<unknown>")
     phone = next(m for m in events if m.name == "Newchannel" and m["Channel"] != trunk)
     assert (phone["CallerIDNum"], phone["CallerIDName"], phone["Context"], phone["Exten"]) == (
         "1001", "Agent 1001", "from-agents", "s",

@@ -13,7 +13,8 @@ from telephony.pbx_sim.scenario import Call, CallPlan
 def start_inbound_call(
     pbx: Pbx, caller: str, plan: CallPlan, *, queue: str | None = None, extension: str | None = None
 ) -> str:
-    """A customer calls in through the trunk; returns the call's linkedid at once.
+    """A customer calls in through the trunk; returns the call's linkedid at once. The
+    carrier sends the number without a display name (CallerIDName <unknown>, as the lab's).
 
     `queue` sends this call to another queue than CC_QUEUE (a channel variable shadows the
     global, without a VarSet: the trunk would not announce it); `extension` dials that agent
@@ -27,7 +28,7 @@ def start_inbound_call(
         linkedid=None,
         call=call,
         state=RING,
-        caller=(caller, caller),
+        caller=(caller, ""),
     )
     if queue is not None:
         channel.variables["CC_QUEUE"] = queue
