@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
+from telephony.ami.framing import read_capture
+from telephony.bridge import bridge_event_filter
+from telephony.tracker import CallTracker
+from tests.lab.conformance import Shape, sequences, track
 from tests.test_pbx_sim_support import (
     LAB_AMI,
     Msg,
@@ -631,3 +637,129 @@ async def test_generated_traffic_places_calls_from_known_and_unknown_callers(tmp
         assert all(c in known or re.fullmatch(r"1[3-9]\d{9}", c) for c in callers)
         assert ami.events("QueueCallerJoin")
         ami.close()
+
+
+# -- a phone's blind transfer -----------------------------------------------------------------
+
+
+def _as_the_bridge_reads(raw: bytes) -> list[tuple[float, Any]]:
+    """A stream's events as the bridge keeps them (its event filter), numbered in order."""
+    view = bridge_event_filter(CallTracker())
+    frames = [part for part in raw.decode().split("\r\n\r\n") if part.strip()]
+    kept = "".join(f + "\r\n\r\n" for f in frames if view.wants(f + "\r\n")).encode()
+    return list(enumerate(m for m in read_capture(kept) if "Event" in m))
+
+
+async def test_blind_transfer_by_the_agents_phone_as_the_lab_shows_it(tmp_path: Path):
+    """SimBlindTransfer: agent 1001's phone sends its queue call to 1002, as its SIP REFER did
+    in the lab (tests/data/lab_ami/blind_transfer.txt): the tracker makes the same call of
+    both streams, and each channel shows it the same events in the same order."""
+    lab = _as_the_bridge_reads((LAB_AMI / "blind_transfer.txt").read_bytes())
+    async with running(
+        tmp_path, answer_delays={"1001": 2.0, "1002": 1.0}, talk_seconds=(6.0, 6.0)
+    ) as sim:
+        ami = await RawAmi.connect(address(sim))
+        await _members(ami, "service", "1001")
+        linkedid = await sim.place_inbound_call("13800138000", hangup_by="customer")
+        await ami.wait_event(lambda m: m.is_event("BridgeEnter", Linkedid=linkedid))
+        await asyncio.sleep(sim.pbx.clock.real(3.0))
+        control = await RawAmi.connect(address(sim), login=False)
+        refused = await control.action("SimBlindTransfer", Extension="1001", Target="12")
+        assert refused["Message"] == "Extension 12 does not exist in from-agents"
+        done = await control.action("SimBlindTransfer", Extension="1001", Target="1002")
+        assert done["Message"] == "Transfer succeeded"
+        customer = next(m["Channel"] for m in ami.events("Newchannel", Linkedid=linkedid))
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=customer), timeout=10)
+        await ami.drain_for(0.2)
+        nothing = await control.action("SimBlindTransfer", Extension="1001", Target="1002")
+        assert nothing["Message"] == "Extension 1001 has no call to transfer"
+    ours = _as_the_bridge_reads(b"".join(m.raw for m in ami.log if m.kind == "Event"))
+    [lab_call], tracker = track(lab)
+    [our_call], _ = track(ours)
+    assert Shape.of(our_call) == Shape.of(lab_call)
+    assert (our_call.agent, our_call.hung_up_by, our_call.outcome) == (
+        lab_call.agent, "customer", "answered",
+    )  # fmt: skip
+    handled = tracker.handled_events
+    assert sequences(ours, our_call.linkedid, handled) == sequences(lab, lab_call.linkedid, handled)
+    [transfer] = [m for m in ami.log if m.name == "BlindTransfer"]
+    [theirs] = [m for _, m in lab if m.get("Event") == "BlindTransfer"]
+    assert transfer.keys[2:] == tuple(k for k in theirs if k != "content")[2:]
+    assert (transfer["Result"], transfer["IsExternal"], transfer["Context"]) == (
+        "Success", "Yes", "from-agents",
+    )  # fmt: skip
+    names = [(m.name, m.get("Channel")[:10]) for m in ami.log if m.kind == "Event"]
+    assert names.index(("Unhold", "PJSIP/1001")) < names.index(("BlindTransfer", ""))
+
+
+async def test_blind_transfer_action_on_an_agent_first_callback(tmp_path: Path):
+    """AMI BlindTransfer of the agent's channel in an agent-first callback, as the lab's
+    Asterisk ran it: the customer's leg (Dial's callee) starts a dialplan of its own at
+    1002@from-agents and Dials the phone, the agent's dialplan ends where its Dial was; the
+    tracker keeps one answered call that the customer ended."""
+    async with running(
+        tmp_path, answer_delays={"1001": 1.0, "1002": 1.0}, customer_answer_delay=1.0,
+        talk_seconds=(6.0, 6.0), caller_hangup_ratio=1.0,
+    ) as sim:  # fmt: skip
+        ami = await RawAmi.connect(address(sim))
+        await ami.action(
+            "Originate", Channel="PJSIP/1001", Context="callback", Exten="13900139000",
+            Priority="1", Async="true", Variable="CC_ATTEMPT_ID=7",
+        )  # fmt: skip
+        response = await ami.wait_event(lambda m: m.is_event("OriginateResponse"))
+        agent = response["Channel"]
+        await ami.wait_event(lambda m: m.is_event("BridgeEnter", Channel=agent))
+        await asyncio.sleep(sim.pbx.clock.real(2.0))
+        answer = await ami.action(
+            "BlindTransfer", Channel=agent, Exten="1002", Context="from-agents"
+        )
+        assert answer["Message"] == "Transfer succeeded"
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=agent))
+        second = await ami.wait_event(lambda m: m.is_event("Newchannel") and m["Channel"]
+                                      .startswith("PJSIP/1002-"))  # fmt: skip
+        await ami.wait_event(lambda m: m.is_event("Hangup", Channel=second["Channel"]), 10)
+        await ami.drain_for(0.2)
+    events = call_events(ami)
+    transfer = next(m for m in events if m.is_event("BlindTransfer", Result="Success"))
+    customer = transfer["TransfereeChannel"]
+    assert customer.startswith("PJSIP/trunk-") and transfer["TransfererChannel"] == agent
+    ends = [(m.name, m["Cause"], m["Exten"]) for m in events
+            if m.name in ("SoftHangupRequest", "Hangup") and m["Channel"] == agent]  # fmt: skip
+    assert ends == [("SoftHangupRequest", "16", "dial"), ("Hangup", "16", "dial")]
+    redial = next(m for m in events if m.is_event("DialBegin", DestChannel=second["Channel"]))
+    assert (redial["Channel"], redial["Context"], redial["Exten"]) == (
+        customer, "from-agents", "1002",
+    )  # fmt: skip
+    stream = _as_the_bridge_reads(b"".join(m.raw for m in ami.log if m.kind == "Event"))
+    [call], _ = track(stream)
+    assert (call.outcome, call.agent, call.hung_up_by, call.hangup_cause) == (
+        "answered", "PJSIP/1001", "customer", 16,
+    )  # fmt: skip
+    assert sorted(call.agents_rung) == ["PJSIP/1001", "PJSIP/1002"]
+
+
+async def test_blind_transfer_action_refusals(tmp_path: Path):
+    """The action's refusals are manager.c's words; a channel in no bridge (a caller waiting
+    in the queue) is an Invalid transfer, which Asterisk still announces."""
+    async with running(
+        tmp_path, static_members={"service": ["1001"]}, answer_delays={"1001": None}
+    ) as sim:
+        ami = await RawAmi.connect(address(sim))
+        linkedid = await sim.place_inbound_call("13800138000")
+        join = await ami.wait_event(lambda m: m.is_event("QueueCallerJoin", Linkedid=linkedid))
+        caller = join["Channel"]
+        missing = {"Channel": "PJSIP/1009-0000ffff", "Exten": "1002"}
+        for headers, refusal in (
+            ({}, "No channel specified"),
+            ({"Channel": caller}, "No extension specified"),
+            (missing, "Channel specified does not exist"),
+            ({"Channel": caller, "Exten": "1002"}, "Transfer invalid"),
+        ):
+            assert (await ami.action("BlindTransfer", **headers))["Message"] == refusal
+        invalid = await ami.wait_event(lambda m: m.is_event("BlindTransfer"))
+        assert (invalid["Result"], invalid["TransfererChannel"]) == ("Invalid", caller)
+        assert (invalid["Context"], invalid["Extension"], invalid["IsExternal"]) == (
+            "from-trunk", "1002", "Yes",
+        )  # fmt: skip
+        assert "TransfereeChannel" not in invalid.keys and "BridgeUniqueid" not in invalid.keys
+        assert not ami.events("Unhold")

@@ -9,16 +9,20 @@
 It runs the site's dialplan (asterisk-conf/ as shipped, `interpreter.py`) the way Asterisk
 22.10.1 does, event for event as the captures in shared/fixtures/ami/ show, and answers the
 AMI actions the server uses. The demo's configuration has PJSIP phones
-(`PJSIP/1001-0000000b`) and a SIP trunk (`PJSIP/trunk-0000000a`); `capture_lab.py` configures
-the same code as the PBXs that produced the captures (Local channels standing in for phones
-and trunk), and tests/test_sim_conformance.py holds it to every capture.
+(`PJSIP/1001-0000000b`) and a SIP trunk (`PJSIP/trunk-0000000a`), which behave as the project's
+Asterisk lab shows (tests/test_asterisk_lab_conformance.py; what differs from Local channels
+is in `technology.py`); `capture_lab.py` configures the same code as the PBXs that produced
+the captures (Local channels standing in for phones and trunk), and
+tests/test_sim_conformance.py holds it to every capture.
 
 Sim-only actions let a test in another process drive it (they need no login and work while
 the PBX plays dead or shuts down): `SimInboundCall` (Caller, Queue, Extension, AnswerAfter,
 TalkSeconds, HangupBy, Abandon), `SimSetAnswer` (Extension, AnswerAfter | Never),
 `SimDropConnections`, `SimSilence` (Silent: on|off), `SimRestart` (Downtime; `core restart
 now`, or Crash: yes for a silent death), `SimShutdown` (Graceful, Restart, Downtime: `core
-stop|restart gracefully|now`).
+stop|restart gracefully|now`), `SimBlindTransfer` (Extension, Target: that agent's phone
+transfers its call blind, as its SIP REFER would; the AMI action BlindTransfer does the same
+for a channel).
 
 `run_simulator(config, replay=None)` runs one until cancelled: the `callcentre pbx-sim`
 command (`callcentre pbx-sim --help`).

@@ -1,8 +1,8 @@
 """AMI actions: what the simulated Asterisk answers to each, worded as Asterisk 22 words it.
 
-Sim* actions are the simulator's own control plane (fault injection, placing calls); they
-work without logging in and even while the PBX plays dead, so a test in another process can
-drive it.
+Sim* actions are the simulator's own control plane (fault injection, placing calls, a phone
+transferring its call); they work without logging in and even while the PBX plays dead, so a
+test in another process can drive it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from telephony.pbx_sim import admin_actions, variables
+from telephony.pbx_sim import admin_actions, transfer, variables
 from telephony.pbx_sim.channels import Channel, event, parse_caller_id
 from telephony.pbx_sim.originate import OriginateRequest, start_originate
 from telephony.pbx_sim.scenario import make_plan
@@ -193,6 +193,28 @@ async def hangup(session: AmiSession, message: Message) -> None:
     cause = message.get("Cause")
     channel.request_hangup(int(cause) if cause.isdigit() else 16)
     session.send(success(message.action_id, "Channel Hungup"))
+
+
+async def blind_transfer(session: AmiSession, message: Message) -> None:
+    """manager.c's action_blind_transfer(): the channel's bridge peer goes to Exten@Context
+    (the channel's own context by default), as a phone's REFER would send it."""
+    action_id = message.action_id
+    name, exten = message.get("Channel"), message.get("Exten")
+    if not name:
+        session.send(error(action_id, "No channel specified"))
+        return
+    if not exten:
+        session.send(error(action_id, "No extension specified"))
+        return
+    channel = session.simulator.pbx.channels.get(name)
+    if channel is None:
+        session.send(error(action_id, "Channel specified does not exist"))
+        return
+    context = message.get("Context") or channel.context
+    if transfer.blind_transfer(session.simulator.pbx, channel, exten, context) == transfer.SUCCESS:
+        session.send(success(action_id, "Transfer succeeded"))
+    else:
+        session.send(error(action_id, "Transfer invalid"))
 
 
 async def getvar(session: AmiSession, message: Message) -> None:
@@ -443,6 +465,21 @@ async def sim_inbound_call(session: AmiSession, message: Message) -> None:
     session.send(success(action_id, "Call placed", [("Linkedid", linkedid)]), force=True)
 
 
+async def sim_blind_transfer(session: AmiSession, message: Message) -> None:
+    """Agent `Extension`'s phone transfers its call to `Target` (a SIP REFER)."""
+    action_id = message.action_id
+    extension, target = message.get("Extension"), message.get("Target")
+    if not (extension and target):
+        session.send(error(action_id, "Need 'Extension' and 'Target'"), force=True)
+        return
+    try:
+        session.simulator.blind_transfer(extension, target)
+    except ValueError as exc:
+        session.send(error(action_id, str(exc)), force=True)
+        return
+    session.send(success(action_id, "Transfer succeeded"), force=True)
+
+
 async def sim_set_answer(session: AmiSession, message: Message) -> None:
     action_id, extension = message.action_id, message.get("Extension")
     if not extension:
@@ -464,6 +501,7 @@ HANDLERS: dict[str, Handler] = {
     "coresettings": core_settings,
     "originate": originate,
     "hangup": hangup,
+    "blindtransfer": blind_transfer,
     "getvar": getvar,
     "setvar": setvar,
     "mixmonitor": mixmonitor,
@@ -480,5 +518,6 @@ HANDLERS: dict[str, Handler] = {
     "simshutdown": sim_shutdown,
     "siminboundcall": sim_inbound_call,
     "simsetanswer": sim_set_answer,
+    "simblindtransfer": sim_blind_transfer,
 }
 HANDLERS.update(admin_actions.admin_handlers(HANDLERS))

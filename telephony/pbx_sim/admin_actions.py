@@ -50,6 +50,8 @@ def _privileges(*classes: str) -> frozenset[str]:
 # The simulator's actions: their name, synopsis and the write classes they are registered
 # with (ast_manager_register_xml in Asterisk 22.10.1).
 ACTIONS: dict[str, tuple[str, str, frozenset[str]]] = {
+    "blindtransfer": ("BlindTransfer", "Blind transfer channel(s) to the given destination",
+                      _privileges("call")),
     "coresettings": ("CoreSettings", "Show PBX core settings (version etc).",
                      _privileges("system", "reporting")),
     "coreshowchannels": ("CoreShowChannels", "List currently active channels.",

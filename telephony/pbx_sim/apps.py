@@ -34,11 +34,13 @@ class Goto:
 @dataclass
 class AppContext:
     """What an application runs with: the PBX, its channel, and how to start the far half of
-    a Local channel it creates (the interpreter's, passed down to avoid a cycle)."""
+    a Local channel it creates or a dialplan on another channel (the interpreter's, passed
+    down to avoid a cycle)."""
 
     pbx: Pbx
     channel: Channel
     start_far_half: Callable[[Pbx, Channel], None]
+    start_dialplan: Callable[[Pbx, Channel, str, str], None]
 
     @property
     def call(self) -> Call:

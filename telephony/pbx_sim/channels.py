@@ -62,6 +62,8 @@ PRIVILEGE = {
     "Shutdown": "system,all",
     "MusicOnHoldStart": "call,all",
     "MusicOnHoldStop": "call,all",
+    "Unhold": "call,all",
+    "BlindTransfer": "call,all",
     "BridgeCreate": "call,all",
     "BridgeEnter": "call,all",
     "BridgeLeave": "call,all",
@@ -164,6 +166,8 @@ class Channel:
     # ast_channel_hangupcause as Asterisk has recorded it so far (0: none): app_dial's answer
     # and leaving a bridge make it Normal Clearing; a PJSIP BYE reports (and ends with) it.
     cause: int = 0
+    # (context, exten) a blind transfer sends it to when it leaves its bridge.
+    after_bridge: tuple[str, str] | None = None
     # Set when something outside the running application (the far end, an AMI Hangup, a
     # shutdown) ends the channel; `hangup_cause` is then the cause its Hangup will give.
     hangup_cause: int | None = None

@@ -28,6 +28,7 @@ from telephony.pbx_sim.dialplan import split_args
 from telephony.pbx_sim.legs import DIAL, LegRequest, dial_string, open_leg, start_far_end
 from telephony.pbx_sim.scenario import talk
 from telephony.pbx_sim.technology import technology
+from telephony.pbx_sim.transfer import after_bridge
 
 DIAL_VARS = (
     "DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME", "ANSWEREDTIME_MS",
@@ -121,6 +122,7 @@ async def _connected(ctx: AppContext, peer: Channel, number: str, data: str) -> 
     answered = pbx.clock.now()
     customer, agent = (peer, caller) if pbx.is_agent_channel(caller) else (caller, peer)
     ended = await talk(ctx.call, customer=customer, agent=agent)
+    transferred = ended.after_bridge is not None  # blind-transferred away (transfer.py)
     end = pbx.clock.now()
     caller.cdrs.append(CdrSpec(peer, "ANSWERED", "Dial", data))
     answered_vars = [
@@ -132,14 +134,17 @@ async def _connected(ctx: AppContext, peer: Channel, number: str, data: str) -> 
     ]
     if ended is peer:
         pbx.leave_bridge(peer)
-        pbx.hangup(peer, peer.hangup_cause or NORMAL_CLEARING)
+        if not transferred:
+            pbx.hangup(peer, peer.hangup_cause or NORMAL_CLEARING)
         pbx.leave_bridge(caller)
         for name, value in answered_vars:
             pbx.set_var(caller, name, value)
-    else:
-        pbx.leave_bridge(caller)
-        for name, value in answered_vars:
-            pbx.set_var(caller, name, value)
-        pbx.leave_bridge(peer)
-        pbx.hangup(peer, NORMAL_CLEARING)
-    return HANGUP
+        if transferred:  # the caller sent the callee on, and its own dialplan ends (lab)
+            await after_bridge(ctx, peer)
+        return HANGUP
+    pbx.leave_bridge(caller)
+    for name, value in answered_vars:
+        pbx.set_var(caller, name, value)
+    pbx.leave_bridge(peer)
+    pbx.hangup(peer, NORMAL_CLEARING)
+    return await after_bridge(ctx, caller) if transferred else HANGUP

@@ -9,6 +9,7 @@ Applications live in `apps.py` (the simple ones), `dialing.py` (Dial) and `queue
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telephony.pbx_sim.apps import APPS, HANGUP, AppContext, Goto
@@ -62,7 +63,7 @@ async def run_application(pbx: Pbx, channel: Channel, app: str, data: str) -> ob
     handler = ALL_APPS.get(app.lower())
     if handler is None:
         return None
-    return await handler(AppContext(pbx, channel, start_far_half), data)
+    return await handler(AppContext(pbx, channel, start_far_half, start_dialplan), data)
 
 
 def start_far_half(pbx: Pbx, first: Channel) -> None:
@@ -70,3 +71,14 @@ def start_far_half(pbx: Pbx, first: Channel) -> None:
     second = first.twin
     assert second is not None
     pbx.spawn(run_dialplan(pbx, second, second.context, second.exten))
+
+
+def start_dialplan(pbx: Pbx, channel: Channel, context: str, exten: str) -> None:
+    """A channel that was no dialplan's (a Dial's callee, blind-transferred) starts one at
+    exten@context in a thread of its own (ast_pbx_start), a moment after."""
+
+    async def run() -> None:
+        await asyncio.sleep(0)
+        await run_dialplan(pbx, channel, context, exten)
+
+    pbx.spawn(run())

@@ -35,6 +35,7 @@ from telephony.pbx_sim.pbx import Pbx
 from telephony.pbx_sim.queues import DEVICE_STATUS, CallQueue, QueueEntry, QueueMember
 from telephony.pbx_sim.scenario import talk
 from telephony.pbx_sim.technology import technology
+from telephony.pbx_sim.transfer import after_bridge
 from telephony.pbx_sim.wire import Fields
 
 RECHECK = 1.0  # wait_our_turn looks again every second while it is not this caller's turn
@@ -377,6 +378,7 @@ class QueueWait:
         pbx.bridge(agent, caller)
 
         ended = await talk(self.call, customer=caller, agent=agent)
+        transferred = ended.after_bridge is not None  # blind-transferred away (transfer.py)
         end = pbx.clock.now()
         talked = round(end - now)
         pbx.dial_event(
@@ -387,7 +389,7 @@ class QueueWait:
                 *self._member_fields(member),
                 ("HoldTime", str(held)),
                 ("TalkTime", str(talked)),
-                ("Reason", "agent" if ended is agent else "caller"),
+                ("Reason", "transfer" if transferred else "agent" if ended is agent else "caller"),
             ],
         )
         queue.record_completed(talked)
@@ -409,21 +411,27 @@ class QueueWait:
             member.in_call = False
             member.wrapup_until = end + pbx.wrapup_seconds(queue, member)
 
-        if ended is agent:
+        if ended is agent and not transferred:
             pbx.leave_bridge(agent)
             member_done()
             pbx.hangup(agent, agent.hangup_cause or NORMAL_CLEARING)
             pbx.leave_bridge(caller)
             for name, value in [*self._queue_vars(), *answered_vars]:
                 pbx.set_var(caller, name, value)
-        else:
-            pbx.leave_bridge(caller)
-            for name, value in [*self._queue_vars(), *answered_vars]:
-                pbx.set_var(caller, name, value)
-            pbx.leave_bridge(agent)
-            member_done()
+            return HANGUP
+        pbx.leave_bridge(caller)
+        for name, value in [*self._queue_vars(), *answered_vars]:
+            pbx.set_var(caller, name, value)
+        pbx.leave_bridge(agent)
+        member_done()
+        if not transferred:  # the caller hung up
             pbx.hangup(agent, NORMAL_CLEARING)
-        return HANGUP
+            return HANGUP
+        if ended is agent:  # the caller sent the agent on, and its own dialplan ends
+            await after_bridge(self.ctx, agent)
+            return HANGUP
+        pbx.hangup(agent, NORMAL_CLEARING)  # the agent sent the caller on: its part is over
+        return await after_bridge(self.ctx, caller)
 
     def _queue_vars(self) -> Fields:
         queue = self.queue

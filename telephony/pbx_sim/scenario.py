@@ -74,7 +74,8 @@ def seconds_text(seconds: float) -> str:
 
 
 async def talk(call: Call, *, customer: Channel, agent: Channel) -> Channel:
-    """Two bridged parties talk until one hangs up; returns the channel that ended the call.
+    """Two bridged parties talk until one hangs up or is transferred away; returns the
+    channel that ended the call (hung up), or the transferee (its `after_bridge` set).
 
     The plan's talk time ends it from the side the plan says; without one, the parties' own
     dialplans (a Local channel's far half) or an AMI Hangup end it.
@@ -83,7 +84,7 @@ async def talk(call: Call, *, customer: Channel, agent: Channel) -> Channel:
     end = pbx.clock.now() + plan.talk_seconds if plan.talk_seconds is not None else None
     while True:
         for channel in (customer, agent):
-            if channel.hung_up:
+            if channel.hung_up or channel.after_bridge is not None:
                 return channel
         now = pbx.clock.now()
         if end is not None and now >= end:

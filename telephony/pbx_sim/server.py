@@ -17,11 +17,13 @@ from telephony.pbx_sim.channels import event, parse_caller_id
 from telephony.pbx_sim.config import SimulatorConfig
 from telephony.pbx_sim.originate import OriginateOutcome, OriginateRequest, start_originate
 from telephony.pbx_sim.pbx import Pbx
+from telephony.pbx_sim.queues import extension_of
 from telephony.pbx_sim.recordings import warm_voices
 from telephony.pbx_sim.replay import capture_events
 from telephony.pbx_sim.scenario import make_plan
 from telephony.pbx_sim.shutdown import core_stop
 from telephony.pbx_sim.traffic import generate_traffic
+from telephony.pbx_sim.transfer import blind_transfer
 from telephony.pbx_sim.wire import BANNER, ActionReader, Fields, encode
 
 log = logging.getLogger(__name__)
@@ -359,6 +361,29 @@ class PbxSimulator:
             self.pbx, talk_seconds=talk_seconds, hangup_by=hangup_by, answer_after=answer_after
         )
         return start_originate(self.pbx, request, plan)
+
+    def blind_transfer(self, extension: str, target: str) -> None:
+        """Agent `extension`'s phone transfers its call blind to `target`, as its SIP REFER
+        would (res_pjsip_refer: `target` in the phone's endpoint context, which must have it).
+        ValueError when the phone is in no bridged call or the target does not exist."""
+        pbx = self.pbx
+        phone = next(
+            (
+                channel
+                for channel in pbx.channels
+                if channel.bridge is not None
+                and not channel.hung_up
+                and pbx.is_agent_channel(channel)
+                and extension_of(channel.device) == extension
+            ),
+            None,
+        )
+        if phone is None:
+            raise ValueError(f"Extension {extension} has no call to transfer")
+        context = self.config.agent_context
+        if pbx.dialplan.find(context, target) is None:  # the REFER gets a 404
+            raise ValueError(f"Extension {target} does not exist in {context}")
+        blind_transfer(pbx, phone, target, context)
 
     def set_answer(self, extension: str, after: float | None) -> None:
         """How long `extension`'s phone rings before it answers (None: it never answers)."""
