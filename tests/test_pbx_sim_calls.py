@@ -382,6 +382,20 @@ async def test_direct_call_to_an_extension_dials_without_a_queue(tmp_path: Path)
         control.close()
 
 
+async def test_a_phone_on_a_call_is_busy_for_a_second_one(tmp_path: Path):
+    """The phone takes one call at a time: while it is on one (BUSY, device_state_busy_at =
+    1), a second call to it gets DialStatus BUSY."""
+    async with running(tmp_path) as sim:
+        ami = await RawAmi.connect(address(sim))
+        first = await sim.place_inbound_call("13800138000", extension="1001", talk_seconds=30)
+        await ami.wait_event(lambda m: m.is_event("BridgeEnter", Linkedid=first))
+        assert sim.pbx.device_state("PJSIP/1001") == "BUSY"
+        second = await sim.place_inbound_call("13900139000", extension="1001")
+        end = await ami.wait_event(lambda m: m.is_event("DialEnd", Linkedid=second))
+        assert end["DialStatus"] == "BUSY"
+        ami.close()
+
+
 # -- originate ------------------------------------------------------------------------------
 
 

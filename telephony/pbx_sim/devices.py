@@ -66,8 +66,8 @@ def phone_outcome(pbx: Pbx, extension: str, plan: CallPlan) -> tuple[str, float 
     """What an agent's phone does when called, and after how long it answers."""
     if extension in pbx.config.unregistered_extensions:
         return UNREACHABLE, None
-    if pbx.device_state(pbx.agent_interface(extension)) in ("INUSE", "RINGING"):
-        return BUSY_OUTCOME, None
+    if pbx.device_state(pbx.agent_interface(extension)) in ("INUSE", "RINGING", "BUSY"):
+        return BUSY_OUTCOME, None  # one call at a time (a PJSIP phone is BUSY: technology.py)
     configured = number_outcome(pbx, extension)  # e.g. an extension listed as congested
     if configured != ANSWER:
         return configured, None
