@@ -691,8 +691,7 @@ class CallTracker:
         if (
             _text(event.get("Event")) == "SoftHangupRequest"
             and _integer(event.get("Cause")) == SOFTHANGUP_SHUTDOWN
-            and call.bridged_at is not None
-            and call.first_hangup_side is None
+            and call.first_hangup_side is None  # the conversation, if any, was still going
         ):
             call.cut_by_pbx = True
         self._note_first_hangup(call, channel, at)
@@ -876,6 +875,8 @@ class CallTracker:
     def _outcome(self, call: _Call) -> str | None:
         if call.ended_at is None:
             return None
+        if not call.connected and call.cut_by_pbx:
+            return "failed"  # Asterisk stopped before anyone answered (the caller did not leave)
         if not call.connected and call.queue_status in NO_AGENT_QUEUE_STATUSES:
             return "no_agent"
         if not call.connected and call.queue_status == QUEUE_TIMEOUT:
@@ -905,6 +906,8 @@ class CallTracker:
         if outcome == "abandoned":
             return CUSTOMER
         if outcome == "no_agent" or (outcome == "no_answer" and call.queue_status is not None):
+            return PBX
+        if outcome == "failed" and call.cut_by_pbx:
             return PBX  # the dialplan hung up once Queue() gave up or refused the caller
         if outcome != "answered":
             return None

@@ -419,3 +419,17 @@ def test_a_call_cut_by_a_pbx_restart_was_ended_by_the_pbx() -> None:
     assert not first.end_inferred  # the PBX said so before it went
     assert (after.outcome, after.hung_up_by) == ("answered", "customer")
     assert first.linkedid != after.linkedid  # uniqueids restart, linkedids do not collide
+
+
+def test_a_caller_still_queued_when_the_pbx_restarts_did_not_abandon() -> None:
+    """Asterisk sends QueueCallerAbandon for a caller it cut itself (SoftHangupRequest with
+    the SHUTDOWN flag): the PBX failed the call; nobody abandoned it."""
+    [record] = _fold(_lab("pbx_restart_while_queued"))[0]
+    assert (record.outcome, record.hung_up_by, record.answered_at) == ("failed", "pbx", None)
+    [stats] = queue_stats(
+        [CallFacts(record.linkedid, record.started_at, queue=record.queue,
+                   ended_at=record.ended_at, outcome=record.outcome,
+                   wait_seconds=record.wait_seconds)],
+        threshold_seconds=15,
+    )  # fmt: skip
+    assert (stats.offered, stats.failed, stats.abandoned) == (1, 1, 0)

@@ -39,6 +39,7 @@ class QueueOut(BaseModel):
     abandoned_within_threshold: int
     timed_out: int
     no_agent: int  # refused or let go by the queue: nobody was logged in or reachable
+    failed: int  # the PBX ended the call itself before an answer (stopped, restarted)
     answered_within_threshold: int
     service_level: float | None
     average_speed_of_answer: float | None
@@ -265,6 +266,7 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
             abandoned_within_threshold=q.abandoned_within_threshold,
             timed_out=q.timed_out,
             no_agent=q.no_agent,
+            failed=q.failed,
             answered_within_threshold=q.answered_within_threshold,
             service_level=q.service_level,
             average_speed_of_answer=q.average_speed_of_answer,

@@ -5,8 +5,10 @@ The conventions, stated once here and on the wallboard:
 - A call counts for the queue it waited in, on the day it started (local time).
 - **wait**: from entering the queue until an agent answered, or until the caller left
   (the PBX's hold time when it gave one, else the time since the call started).
-- **offered** = answered + abandoned + timed out + no agent: calls still waiting are not
-  offered yet.
+- **failed**: the PBX itself ended the call before an agent answered (it stopped or
+  restarted).
+- **offered** = answered + abandoned + timed out + no agent + failed: calls still waiting are
+  not offered yet.
 - **answered**: an agent picked the call up (the call's outcome; the PBX answering the caller
   to play music before the queue is no answer). It counts at the moment of answer, so a call
   in conversation is already answered.
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-ANSWERED, ABANDONED, NO_AGENT = "answered", "abandoned", "no_agent"
+ANSWERED, ABANDONED, NO_AGENT, FAILED = "answered", "abandoned", "no_agent", "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class QueueStats:
     abandoned_within_threshold: int = 0
     timed_out: int = 0
     no_agent: int = 0
+    failed: int = 0
     answered_within_threshold: int = 0
     total_answer_wait: float = 0.0
     longest_wait: float | None = None
@@ -116,6 +119,8 @@ class QueueStats:
             self.abandoned_within_threshold += wait <= threshold
         elif call.outcome == NO_AGENT:
             self.no_agent += 1
+        elif call.outcome == FAILED:
+            self.failed += 1
         else:
             self.timed_out += 1
 
