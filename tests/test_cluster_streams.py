@@ -230,6 +230,37 @@ async def test_workers_make_the_group_again_when_redis_comes_back_empty(
         assert job is not None and job.status is JobStatus.DONE
 
 
+async def test_the_bridge_answers_pbx_requests_again_when_redis_comes_back_empty(
+    redis: Redis,
+) -> None:
+    from types import SimpleNamespace
+
+    from web.cluster.pbx_commands import PbxCommandServer, RemotePbx, commands_stream
+
+    applied: list[str] = []
+
+    class Sync:
+        async def apply(self, target: object) -> bool:
+            applied.append(target.extension)  # type: ignore[attr-defined]
+            return True
+
+    pbx_id = f"pbx-{uuid.uuid4().hex[:8]}"
+    bridge = SimpleNamespace(settings=SimpleNamespace(pbx_id=pbx_id))
+    server = PbxCommandServer(redis, bridge, Sync(), block_ms=100)  # type: ignore[arg-type]
+    serving = asyncio.create_task(server.run())
+    await until(lambda: redis.exists(commands_stream(pbx_id)))  # its group is made
+    remote = RemotePbx(redis, pbx_id)
+    target = SimpleNamespace(extension="1001", name="a", status=SimpleNamespace(value="ready"))
+    target.reason = None
+    assert await remote.apply(target) is True  # type: ignore[arg-type]
+    await redis.delete(commands_stream(pbx_id))  # a restart without persistence
+    assert await remote.apply(target) is True  # type: ignore[arg-type]
+    assert applied == ["1001", "1001"]
+    while not serving.done():  # redis-py may swallow one cancel (see web/app.py)
+        serving.cancel()
+        await asyncio.wait({serving}, timeout=0.5)
+
+
 def test_serve_refuses_a_web_without_its_bridge_and_no_redis() -> None:
     from click.testing import CliRunner
 

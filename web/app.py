@@ -199,6 +199,11 @@ def create_app(
                 if task.get_name() != "transcription":
                     task.cancel()
             for task in tasks:
+                # redis-py can swallow a cancel that lands while a blocking read times out:
+                # cancel again until the task is done, or shutdown waits forever.
+                while task.get_name() != "transcription" and not task.done():
+                    task.cancel()
+                    await asyncio.wait({task}, timeout=0.5)
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             for bridge in (svc.bridge, follower):

@@ -154,7 +154,9 @@ class PbxCommandServer:
             except RedisError as exc:
                 if isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP"):
                     log.warning("the PBX requests stream has no group (Redis lost its data)")
-                    await self._ensure_group()  # requests sent meanwhile were lost with it
+                    # From the start of the new stream: what was asked since is still
+                    # answered (or refused, past its deadline).
+                    await self._ensure_group(start="0")
                     continue
                 log.warning("cannot read PBX requests from Redis (%s); retrying", exc)
                 await asyncio.sleep(1.0)
@@ -174,10 +176,10 @@ class PbxCommandServer:
                 log.warning("cannot write the PBX status to Redis: %s", exc)
             await asyncio.sleep(interval)
 
-    async def _ensure_group(self) -> None:
+    async def _ensure_group(self, start: str = "$") -> None:
         while True:
             try:
-                await self.redis.xgroup_create(self.stream, GROUP, id="$", mkstream=True)
+                await self.redis.xgroup_create(self.stream, GROUP, id=start, mkstream=True)
                 return
             except ResponseError as exc:
                 if "BUSYGROUP" in str(exc):
