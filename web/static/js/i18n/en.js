@@ -266,6 +266,8 @@ export default {
   "errors.invalid_credentials": "Wrong username or password",
   "errors.too_many_attempts": "Too many failed sign-ins; wait a moment and try again (each failure makes the wait longer)",
   "errors.body_too_large": "What was sent is too large",
+  "errors.not_a_manager": "A major complaint goes to an active supervisor",
+  "errors.nul_character": "Text cannot contain the NUL character (U+0000)",
   "errors.not_authenticated": "Your session has ended; sign in again",
   "errors.csrf_failed": "The page has expired; reload it and try again",
   "errors.forbidden": "You are not allowed to do this",

@@ -272,6 +272,8 @@ export default {
   "errors.invalid_credentials": "用户名或密码错误",
   "errors.too_many_attempts": "登录失败次数过多，请稍候再试（每次失败后等待时间会加长）",
   "errors.body_too_large": "提交的内容过大",
+  "errors.not_a_manager": "重大投诉只能交给在职的组长处理",
+  "errors.nul_character": "文字中不能含有空字符（U+0000）",
   "errors.not_authenticated": "登录已过期，请重新登录",
   "errors.csrf_failed": "页面已过期，请刷新页面后重试",
   "errors.forbidden": "您没有权限执行此操作",
