@@ -62,14 +62,18 @@ async def test_wallboard_moves_when_a_waiting_call_is_answered(
     )
     await page.evaluate("window.wallboardMarker = 'same page'")
 
-    # Nobody is ready: the call waits, and its wait runs on the tile.
+    # Nobody is ready: the call waits, and its wait runs on the tile. agent1 is logged in but
+    # paused: with nobody logged in at all, the queue (joinempty, as on a real Asterisk)
+    # would turn the caller away instead.
+    agent = await system.login("agent1")
+    await agent.put("/api/agent/state", json={"status": "paused", "reason": "training"})
+    await expect(agent_row(page, "1001")).to_have_attribute("data-status", "paused")
     await system.sim.place_inbound_call("13800138000", answer_after=2, talk_seconds=60)
     await expect(figure(page, "waiting")).to_have_text("1")
     await expect(figure(page, "longest_now")).to_have_text(re.compile(r"^00:0[1-9]$"))  # runs
     await expect(page.locator("[data-queue=service]")).to_have_class("wb-queue is-waiting")
 
     # agent1 goes ready; the queue rings the phone, which answers after 2 simulated seconds.
-    agent = await system.login("agent1")
     response = await agent.put("/api/agent/state", json={"status": "ready"})
     assert response.json()["pbx_synced"] is True
     await expect(figure(page, "answered")).to_have_text("1")
