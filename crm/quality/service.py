@@ -17,7 +17,6 @@ from crm.quality.scorecard import CallFacts, ScoreResult, SpokenWord, score
 from crm.transcripts.models import Leg, Transcript
 from crm.transcripts.service import get_transcripts
 
-
 _PARTIES = frozenset({HungUpBy.AGENT, HungUpBy.CUSTOMER})
 
 
