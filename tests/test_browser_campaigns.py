@@ -7,13 +7,14 @@ the buttons follow the campaign's status."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Dialog, Locator, Page, expect
+from playwright.async_api import Browser, Dialog, Locator, Page, Route, expect
 
 from crm.callbacks import service as callbacks
 from crm.callbacks.schedule import ScheduleRules
@@ -267,7 +268,13 @@ async def test_validation_in_chinese_and_the_buttons_follow_the_status(
     await expect(page.locator(".toast").last).to_contain_text("已保存活动“完工回访”")
     await expect(page.locator(".campaign-facts")).to_contain_text("同时通话上限4")
 
-    # The buttons each status allows.
+    # The buttons each status allows. The attempts list answers slowly (a busy server): the
+    # buttons drawn for the new status work while it still loads.
+    async def slow_attempts(route: Route) -> None:
+        await asyncio.sleep(1.5)
+        await route.continue_()
+
+    await page.route("**/api/campaigns/*/attempts*", slow_attempts)
     actions = page.locator("#campaign-actions button")
     await expect(actions).to_have_text(["开始", "结束"])
     await page.click("#campaign-start")

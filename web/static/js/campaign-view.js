@@ -128,19 +128,20 @@ export class CampaignView {
     if (CONFIRM[action] && !window.confirm(t(CONFIRM[action], { name: this.campaign.name }))) return;
     this.busy = true;
     for (const button of this.head.querySelectorAll("#campaign-actions button")) button.disabled = true;
+    let campaign = null;
     try {
-      const campaign = await api.post(`/api/campaigns/${this.id}/${action}`);
+      campaign = await api.post(`/api/campaigns/${this.id}/${action}`);
       toast(DONE[action], { name: campaign.name });
-      this.campaign = null; // redraw the buttons for the new status
-      await this.refresh();
-      this.onChanged(campaign);
     } catch (error) {
       toastError(errorMessage(error));
-      this.campaign = null;
-      await this.refresh();
     } finally {
+      // Done before the redraw: the buttons it draws work at once (a click while the
+      // progress and attempts still load was lost).
       this.busy = false;
     }
+    this.campaign = null; // redraw the buttons for the status the server now holds
+    await this.refresh();
+    if (campaign) this.onChanged(campaign);
   }
 
   destroy() {
