@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from crm.callbacks.models import CallbackAttempt, Outcome
+from crm.callbacks.models import Outcome
 from crm.campaigns import service as campaigns
 from crm.db import Database
 from crm.db_outage import through_outage
@@ -38,14 +38,15 @@ async def resolve_attempt(database: Database, record: CallRecord, *, at: datetim
         return False
 
     async def complete() -> bool:
+        assert record.attempt_id is not None  # attempt_outcome() found one
         async with database.session() as session:
-            attempt = await session.get(CallbackAttempt, record.attempt_id)
-            if attempt is None or attempt.outcome is not None:
-                return False
-            await campaigns.complete_attempt(
-                session, attempt=attempt, outcome=outcome, at=at, notes=f"PBX: {record.outcome}"
+            return await campaigns.complete_open_attempt(
+                session,
+                attempt_id=record.attempt_id,
+                outcome=outcome,
+                at=at,
+                notes=f"PBX: {record.outcome}",
             )
-            return True
 
     # Once only: the PBX will not say it again, so a database outage is waited out.
     if not await through_outage(complete, what=f"attempt {record.attempt_id}'s outcome"):

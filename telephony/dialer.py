@@ -17,22 +17,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
-from crm.agents.models import AgentState, AgentStatus
 from crm.callbacks.models import CallbackAttempt, Outcome
 from crm.campaigns import service as campaigns
 from crm.campaigns.models import Campaign, DialMode
 from crm.campaigns.rules import StartRate, calls_to_start
+from crm.campaigns.service import ReadyAgent
 from crm.clock import Clock, SystemClock
 from crm.db import Database
 from crm.locks import DatabaseLock
 from crm.phones import lookup_key
 from crm.settings import Settings
-from crm.users.models import Role, User
 from crm.work_calendar import WorkCalendar, load_calendar
 from telephony import contract
 from telephony.ami.client import AmiError
@@ -44,13 +40,6 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "callcentre-dialer"
 # An attempt with no call at the PBX after this long was lost (dropped connection, refused).
 LOST_AFTER = timedelta(seconds=90)
-
-
-@dataclass(frozen=True, slots=True)
-class Agent:
-    id: int
-    extension: str
-    name: str
 
 
 class Dialer:
@@ -124,28 +113,13 @@ class Dialer:
                 busy.add(call.agent_extension)
         return busy
 
-    async def _free_agents(self, campaign: Campaign, reserved: set[int]) -> list[Agent]:
-        query = (
-            select(User)
-            .join(AgentState, AgentState.user_id == User.id)
-            .where(
-                AgentState.status == AgentStatus.READY,
-                User.role == Role.AGENT,
-                User.is_active.is_(True),
-                User.extension.is_not(None),
-            )
-            .order_by(AgentState.since, User.id)
-        )
-        if campaign.agent_ids:
-            query = query.where(User.id.in_(campaign.agent_ids))
+    async def _free_agents(self, campaign: Campaign, reserved: set[int]) -> list[ReadyAgent]:
+        """The campaign's ready agents whose phone is not on a call and who have no call of
+        the campaign on its way (`reserved`)."""
         async with self.database.session() as session:
-            users = list(await session.scalars(query))
+            ready = await campaigns.ready_agents(session, campaign=campaign)
         busy = self._busy_extensions()
-        return [
-            Agent(u.id, u.extension, u.display_name)
-            for u in users
-            if u.extension and u.extension not in busy and u.id not in reserved
-        ]
+        return [a for a in ready if a.extension not in busy and a.user_id not in reserved]
 
     def _ready_queue_members(self, campaign: Campaign) -> int:
         queue = campaign.queue or self.settings.callback_queue
@@ -185,13 +159,13 @@ class Dialer:
             agent = agents[index] if agents else None
             async with self.database.session() as session:
                 attempt = await campaigns.claim(
-                    session, campaign, candidate, agent_id=agent.id if agent else None, at=now
+                    session, campaign, candidate, agent_id=agent.user_id if agent else None, at=now
                 )
             if attempt is not None:
                 await self._originate(campaign, attempt, candidate.number, agent)
 
     async def _originate(
-        self, campaign: Campaign, attempt: CallbackAttempt, number: str, agent: Agent | None
+        self, campaign: Campaign, attempt: CallbackAttempt, number: str, agent: ReadyAgent | None
     ) -> None:
         variables = {
             contract.VAR_CALL_TYPE: contract.CALL_TYPE_CALLBACK,
@@ -227,11 +201,9 @@ class Dialer:
         except AmiError as exc:
             log.warning("campaign %s: the PBX refused attempt %s: %s", campaign.id, attempt.id, exc)
             async with self.database.session() as session:
-                refused = await session.get(CallbackAttempt, attempt.id)
-                assert refused is not None
-                await campaigns.complete_attempt(
+                await campaigns.complete_open_attempt(
                     session,
-                    attempt=refused,
+                    attempt_id=attempt.id,
                     outcome=Outcome.FAILED,
                     at=self.clock.now(),
                     notes=f"PBX refused: {exc}",

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Row, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.agents.models import AgentState, AgentStatus
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import (
     CallbackAttempt,
@@ -345,10 +346,10 @@ async def next_tasks(
     # objects for them cost more than the query itself.
     query = _due(
         select(
-            CallbackTask.id,
-            Project.id,
-            Customer.id,
-            Customer.name,
+            CallbackTask.id.label("task_id"),
+            Project.id.label("project_id"),
+            Customer.id.label("customer_id"),
+            Customer.name.label("customer_name"),
             CallbackTask.stage,
             CallbackTask.month,
             CallbackTask.due_date,
@@ -365,7 +366,7 @@ async def next_tasks(
     # rows instead of sorting every due task, and later slices are not read at all once the
     # earlier ones gave enough.
     wanted = limit * 3 + 10  # some are dropped below (one call per customer, resting numbers)
-    rows: list[Any] = []
+    rows: list[Row[Any]] = []
     for overdue in (True, False):
         for priority in (
             CallbackTask.priority <= 1,
@@ -385,14 +386,14 @@ async def next_tasks(
         if len(rows) >= wanted:
             break
     best: dict[int, tuple[int, int, str]] = {}  # customer → (dial rank, phone id, number)
-    for owner_id, phone_id, kind, phone_number in await session.execute(
+    for phone in await session.execute(
         select(Phone.customer_id, Phone.id, Phone.kind, Phone.number).where(
-            Phone.customer_id.in_({row[2] for row in rows}), Phone.kind.in_(DIAL_ORDER)
+            Phone.customer_id.in_({row.customer_id for row in rows}), Phone.kind.in_(DIAL_ORDER)
         )
     ):
-        best[owner_id] = min(
-            best.get(owner_id, (len(DIAL_ORDER), 0, "")),
-            (DIAL_ORDER.index(kind), phone_id, phone_number),
+        best[phone.customer_id] = min(
+            best.get(phone.customer_id, (len(DIAL_ORDER), 0, "")),
+            (DIAL_ORDER.index(phone.kind), phone.id, phone.number),
         )
     chosen = {owner_id: dialed for owner_id, (_, _, dialed) in best.items()}
     resting = (
@@ -403,24 +404,70 @@ async def next_tasks(
         else set()
     )
     rows.sort(
-        key=lambda r: order_key(
-            latest_date=r[7], grade_rank=r[9], due_date=r[6], task_id=r[0], today=today
+        key=lambda row: order_key(
+            latest_date=row.latest_date,
+            grade_rank=row.priority,
+            due_date=row.due_date,
+            task_id=row.task_id,
+            today=today,
         )
     )  # the slices' order, kept
     candidates, seen_customers = [], set()
-    for task_id, project_id, customer_id, name, stage, month, due, latest, grade, _ in rows:
-        number = chosen.get(customer_id)
-        if number is None or number in resting or customer_id in seen_customers:
+    for row in rows:
+        number = chosen.get(row.customer_id)
+        if number is None or number in resting or row.customer_id in seen_customers:
             continue  # one call per customer at a time
-        seen_customers.add(customer_id)
+        seen_customers.add(row.customer_id)
         candidates.append(
             Candidate(
-                task_id, project_id, customer_id, name, stage, month, due, latest, grade, number
+                task_id=row.task_id,
+                project_id=row.project_id,
+                customer_id=row.customer_id,
+                customer_name=row.customer_name,
+                stage=row.stage,
+                month=row.month,
+                due_date=row.due_date,
+                latest_date=row.latest_date,
+                grade=row.grade,
+                number=number,
             )
         )
         if len(candidates) == limit:
             break
     return candidates
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyAgent:
+    """An agent an agent-first campaign may give its next call to."""
+
+    user_id: int
+    extension: str
+    name: str
+
+
+async def ready_agents(session: AsyncSession, *, campaign: Campaign) -> list[ReadyAgent]:
+    """The campaign's agents (any agent, when it names none) who are ready now: active, with
+    a softphone extension, longest ready first. Whether their phone is free is the PBX's to
+    say, not the database's."""
+    query = (
+        select(User.id, User.extension, User.display_name)
+        .join(AgentState, AgentState.user_id == User.id)
+        .where(
+            AgentState.status == AgentStatus.READY,
+            User.role == Role.AGENT,
+            User.is_active.is_(True),
+            User.extension.is_not(None),
+        )
+        .order_by(AgentState.since, User.id)
+    )
+    if campaign.agent_ids:
+        query = query.where(User.id.in_(campaign.agent_ids))
+    return [
+        ReadyAgent(user_id=row.id, extension=row.extension, name=row.display_name)
+        for row in await session.execute(query)
+        if row.extension
+    ]
 
 
 async def claim(
@@ -505,6 +552,18 @@ async def complete_attempt(
         task.not_before = rules.next_try(outcome, at, call_back_at)
     await session.flush()
     return attempt
+
+
+async def complete_open_attempt(
+    session: AsyncSession, *, attempt_id: int, outcome: Outcome, at: datetime, notes: str = ""
+) -> bool:
+    """Record the outcome the PBX gave an attempt (busy, refused...), unless the attempt is
+    unknown or already has one (the agent's form came first); whether it was recorded."""
+    attempt = await session.get(CallbackAttempt, attempt_id)
+    if attempt is None or attempt.outcome is not None:
+        return False
+    await complete_attempt(session, attempt=attempt, outcome=outcome, at=at, notes=notes)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
