@@ -18,10 +18,11 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from crm.callbacks.models import CallbackAttempt, Outcome
+from crm.callbacks.models import Outcome
 from crm.campaigns import service as campaigns
-from crm.campaigns.models import Campaign, DialMode
+from crm.campaigns.models import DialMode
 from crm.campaigns.rules import StartRate, calls_to_start
 from crm.campaigns.service import ReadyAgent
 from crm.clock import Clock, SystemClock
@@ -34,6 +35,10 @@ from telephony import contract
 from telephony.ami.client import AmiError
 from telephony.bridge import Bridge
 from telephony.channels import AgentDirectory
+
+if TYPE_CHECKING:
+    from crm.callbacks.models import CallbackAttempt
+    from crm.campaigns.models import Campaign
 
 log = logging.getLogger(__name__)
 
