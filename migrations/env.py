@@ -45,12 +45,29 @@ def _run_sync(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration broke foreign keys (table, rowid, parent): {broken}")
+
+
 async def _run_async() -> None:
     engine = create_engine(_url())
     try:
         async with engine.connect() as connection:
+            # SQLite alters a table by copying it (batch mode), and dropping the old copy fails
+            # on the rows of other tables that refer to it while foreign keys are enforced.
+            # SQLite's own procedure: enforcement off outside any transaction (before the first
+            # statement), every key checked before committing.
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             await connection.run_sync(_run_sync)
+            if sqlite:
+                await connection.run_sync(_check_foreign_keys)
             await connection.commit()
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
     finally:
         await engine.dispose()
 

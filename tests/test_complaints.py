@@ -15,7 +15,7 @@ from crm.callbacks.schedule import ScheduleRules
 from crm.complaints import service as complaints
 from crm.complaints.alerts import claim_alerts
 from crm.complaints.clocks import ClockState, Step
-from crm.complaints.models import ComplaintGrade, ComplaintSource, ComplaintStatus
+from crm.complaints.models import Complaint, ComplaintGrade, ComplaintSource, ComplaintStatus
 from crm.complaints.rules import ComplaintRules
 from crm.customers import service as customers
 from crm.db import Database
@@ -238,9 +238,7 @@ async def test_a_general_complaint_runs_its_steps_in_order_against_the_clocks(
         complaint = await complaints.get_or_raise(session, complaint_id)
         assert complaint.status is ComplaintStatus.RESOLVED
         assert complaint.next_due_at == resolved + timedelta(hours=24)  # the call back
-        task = await session.scalar(
-            select(CallbackTask).where(CallbackTask.complaint_id == complaint_id)
-        )
+        task = await complaints.callback_task_of(session, complaint=complaint)
         assert task is not None
         assert (task.stage, task.status, task.project_id) == (
             Stage.COMPLAINT,
@@ -287,7 +285,9 @@ async def test_an_unsatisfied_customer_sends_it_back_with_fresh_clocks(
     async with db.session() as session:
         tasks = list(
             await session.scalars(
-                select(CallbackTask).where(CallbackTask.complaint_id == complaint_id)
+                select(CallbackTask)
+                .join(Complaint, Complaint.callback_task_id == CallbackTask.id)
+                .where(Complaint.id == complaint_id)
             )
         )
         assert len(tasks) == 1  # the same call-back task, due again

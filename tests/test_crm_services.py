@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from crm.callbacks import service as callbacks
-from crm.callbacks.models import MadeBy, Outcome, Satisfaction, Stage, TaskStatus
+from crm.callbacks.models import CallbackTask, MadeBy, Outcome, Satisfaction, Stage, TaskStatus
 from crm.callbacks.schedule import ScheduleRules
 from crm.clock import FixedClock
 from crm.customers import service as customers
@@ -183,6 +184,33 @@ async def test_project_creation_plans_its_callbacks(db: Database) -> None:
     ]
     assert {t.priority for t in tasks} == {1}  # grade A
     assert {t.status for t in tasks} == {TaskStatus.PENDING}
+
+
+async def test_a_schedule_stage_once_a_project_and_complaint_call_backs_each_their_own(
+    db: Database,
+) -> None:
+    """The schedule's (project, stage, month) is unique; complaint call backs, all month 0,
+    are one per complaint (kept by the complaint's link), as many as a project needs."""
+    project_id = await _project(db, await _customer(db), **DATES)
+    day = DATES["start_date"]
+
+    def task(stage: Stage, month: int) -> CallbackTask:
+        return CallbackTask(
+            project_id=project_id, stage=stage, month=month, due_date=day, latest_date=day
+        )
+
+    async with db.session() as s:
+        s.add_all([task(Stage.COMPLAINT, 0), task(Stage.COMPLAINT, 0)])
+        await s.flush()
+    for stage, month in ((Stage.START, 0), (Stage.POST_COMPLETION, 2)):
+        with pytest.raises(IntegrityError):
+            async with db.session() as s:
+                s.add(task(stage, month))
+                await s.flush()
+    async with db.session() as s:
+        tasks = await callbacks.get_for_project(s, project_id)
+    assert sum(t.stage is Stage.COMPLAINT for t in tasks) == 2
+    assert len(tasks) == 9
 
 
 async def test_out_of_order_dates_are_rejected_and_nothing_is_saved(db: Database) -> None:

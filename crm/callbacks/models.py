@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, TimestampMixin, enum_type
@@ -65,10 +65,31 @@ class MadeBy(StrEnum):
     CAMPAIGN = "campaign"
 
 
+# A project's schedule holds one task per stage and month; complaint call backs (month 0) are
+# one per complaint, which `complaints.callback_task_id` (unique) keeps.
+_SCHEDULED = text(f"stage != '{Stage.COMPLAINT.value}'")
+
+
 class CallbackTask(TimestampMixin, Base):
+    """A call the call centre owes a project's customer: a stage of the schedule, or the call
+    back after a complaint was resolved (stage `complaint`).
+
+    A task does not name its complaint: the complaint points at its task
+    (`Complaint.callback_task_id`), as it points at the attempt that raised it. Links only run
+    from complaints to callbacks, so complaints → callback_attempts → callback_tasks has no
+    cycle and the tables are created and dropped in one order."""
+
     __tablename__ = "callback_tasks"
     __table_args__ = (
-        UniqueConstraint("project_id", "stage", "month"),
+        Index(
+            "uq_callback_tasks_scheduled",
+            "project_id",
+            "stage",
+            "month",
+            unique=True,
+            sqlite_where=_SCHEDULED,
+            postgresql_where=_SCHEDULED,
+        ),
         Index("ix_callback_tasks_status_due_date", "status", "due_date"),
         # Campaigns read due tasks in dialing order (crm.campaigns.service.next_tasks).
         Index("ix_callback_tasks_dialing_order", "status", "priority", "due_date", "id"),
@@ -77,9 +98,7 @@ class CallbackTask(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     stage: Mapped[Stage] = mapped_column(enum_type(Stage))
-    # 1..N for post_completion; the complaint's id for a complaint's call back; 0 otherwise.
-    month: Mapped[int] = mapped_column(default=0)
-    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    month: Mapped[int] = mapped_column(default=0)  # 1..N for post_completion; 0 otherwise
     due_date: Mapped[date]
     latest_date: Mapped[date]
     priority: Mapped[int] = mapped_column(default=2)  # 1 = grade A ... 3 = grade C

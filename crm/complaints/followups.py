@@ -99,10 +99,8 @@ async def _complaint_call_back(
     at: datetime,
     by: int | None,
 ) -> None:
-    if task.complaint_id is None:
-        return
-    complaint = await complaints.get_or_raise(session, task.complaint_id)
-    if complaint.status is not ComplaintStatus.RESOLVED:
+    complaint = await complaints.called_back_by(session, task=task)
+    if complaint is None or complaint.status is not ComplaintStatus.RESOLVED:
         return  # already decided (e.g. recorded by hand before the call was logged)
     await complaints.record_call_back(
         session,

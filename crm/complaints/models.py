@@ -31,6 +31,13 @@ class ComplaintSource(StrEnum):
 
 
 class Complaint(TimestampMixin, Base):
+    """A complaint and where it stands against its clocks.
+
+    It names the stage-callback attempt that raised it (`attempt_id`) and the task that calls
+    the customer back once it is resolved (`callback_task_id`, one task per complaint, reused
+    when it is reopened). Callbacks never name a complaint: every link runs from complaints to
+    callbacks, so the foreign keys form no cycle."""
+
     __tablename__ = "complaints"
     __table_args__ = (Index("ix_complaints_status_next_due_at", "status", "next_due_at"),)
 
@@ -60,6 +67,10 @@ class Complaint(TimestampMixin, Base):
     solution: Mapped[str | None] = mapped_column(Text)
     visit_at: Mapped[datetime | None]  # the agreed on-site visit
     resolved_at: Mapped[datetime | None]
+    # Deleting a task a complaint is called back on is refused: the complaint is the evidence.
+    callback_task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("callback_tasks.id", ondelete="RESTRICT"), unique=True
+    )
     callback_at: Mapped[datetime | None]
     callback_satisfied: Mapped[bool | None]
     reopened: Mapped[int] = mapped_column(default=0)

@@ -4,6 +4,7 @@ on customer service's call back; a customer not satisfied sends the complaint ba
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -187,6 +188,33 @@ async def open_complaint(
     return complaint
 
 
+async def callback_task_of(session: AsyncSession, *, complaint: Complaint) -> CallbackTask | None:
+    """The task that calls the customer back about the complaint, once it was resolved."""
+    if complaint.callback_task_id is None:
+        return None
+    return await session.get(CallbackTask, complaint.callback_task_id)
+
+
+async def called_back_by(session: AsyncSession, *, task: CallbackTask) -> Complaint | None:
+    """The complaint a call-back task is about (None for a stage of the schedule)."""
+    if task.stage is not Stage.COMPLAINT:
+        return None
+    return await session.scalar(select(Complaint).where(Complaint.callback_task_id == task.id))
+
+
+async def ids_by_callback_task(
+    session: AsyncSession, *, tasks: Sequence[CallbackTask]
+) -> dict[int, int]:
+    """Task id → complaint id, for the complaint call backs among `tasks`."""
+    ids = [t.id for t in tasks if t.stage is Stage.COMPLAINT]
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Complaint.callback_task_id, Complaint.id).where(Complaint.callback_task_id.in_(ids))
+    )
+    return {task_id: complaint_id for task_id, complaint_id in rows if task_id is not None}
+
+
 def _require_open(complaint: Complaint) -> None:
     if complaint.status is not ComplaintStatus.OPEN:
         raise Conflict(
@@ -284,22 +312,23 @@ async def _schedule_call_back(
     customer = await session.get(Customer, complaint.customer_id)
     due = resolved_at.astimezone(rules.tz).date()
     latest = (resolved_at + rules.limits.callback).astimezone(rules.tz).date()
-    task = await session.scalar(
-        select(CallbackTask).where(CallbackTask.complaint_id == complaint.id)
+    priority = (
+        1 if complaint.grade is ComplaintGrade.MAJOR else (customer.grade.rank if customer else 2)
     )
-    if task is None:
+    task = await callback_task_of(session, complaint=complaint)
+    if task is None:  # the first resolution; a reopened complaint's task is due again
         task = CallbackTask(
             project_id=project_id,
             stage=Stage.COMPLAINT,
-            month=complaint.id,
-            complaint_id=complaint.id,
+            due_date=due,
+            latest_date=latest,
+            priority=priority,
             attempt_count=0,
         )
         session.add(task)
-    task.due_date, task.latest_date = due, latest
-    task.priority = (
-        1 if complaint.grade is ComplaintGrade.MAJOR else (customer.grade.rank if customer else 2)
-    )
+        await session.flush()
+        complaint.callback_task_id = task.id
+    task.due_date, task.latest_date, task.priority = due, latest, priority
     task.status, task.effective, task.effective_at, task.not_before = (
         TaskStatus.PENDING,
         False,
@@ -324,9 +353,7 @@ async def record_call_back(
     if complaint.status is not ComplaintStatus.RESOLVED:
         raise Conflict("only a resolved complaint is called back", code="not_resolved")
     complaint.callback_at, complaint.callback_satisfied = at, satisfied
-    task = await session.scalar(
-        select(CallbackTask).where(CallbackTask.complaint_id == complaint.id)
-    )
+    task = await callback_task_of(session, complaint=complaint)
     if task is not None and task.status is not TaskStatus.DONE:
         task.status, task.effective = TaskStatus.DONE, True
         task.effective_at = task.effective_at or at
