@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from bench.ami_stream import Stream, build_stream
 from bench.common import finish, migrated_sqlite, ratio, say, scratch_dir
 from bench.data import load_customers, mobile
-from crm.bus import EventBus
+from crm.bus import LocalBus
 from crm.calls.models import Call
 from crm.db import Database
 from crm.settings import load_settings
@@ -80,7 +80,7 @@ async def bridge_path(stream: Stream, url: str) -> tuple[Timing, int]:
         ami_action_timeout=60,
     )
     database = Database(url)
-    bridge = Bridge(settings, database, EventBus())
+    bridge = Bridge(settings, database, LocalBus())
     await bridge.start()
     try:
         while bridge.synced_at is None:

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from crm.settings import load_settings
 from web.app import create_app
-from web.cluster.roles import Role, parse_roles
+from web.runtime.roles import ProcessRole, parse_roles
 
 
 def main() -> None:
@@ -48,7 +48,7 @@ def main() -> None:
     )
     roles = parse_roles([args.role])
     app = create_app(settings, roles=roles)
-    if Role.WEB not in roles:  # a bridge: no HTTP, just its lifespan until stdin closes
+    if ProcessRole.WEB not in roles:  # a bridge: no HTTP, just its lifespan until stdin closes
         asyncio.run(_run_headless(app))
         return
     if args.port is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from panoramisk.message import Message
 
-from crm.bus import EventBus
+from crm.bus import Bus
 from crm.clock import Clock, SystemClock
 from crm.db import Database
 from crm.settings import Settings
@@ -26,33 +26,19 @@ from telephony.ami.client import AmiActionFailed, AmiClient, AmiEndpoint, AmiErr
 from telephony.ami.framing import EventFilter
 from telephony.call_store import CallStore
 from telephony.channels import AgentDirectory
-from telephony.events import CallUpdated, DomainEvent
-from telephony.queues import MEMBER_EVENTS, QueueMember, QueueMembers
+from telephony.events import (
+    CallUpdated,
+    DomainEvent,
+    PbxConnection,
+    QueueMemberChanged,
+    QueueMembersResynced,
+)
+from telephony.queues import MEMBER_EVENTS, QueueMembers
 from telephony.tracker import CallTracker
 
 log = logging.getLogger(__name__)
 
 HIGH_WATER, LOW_WATER = 20_000, 5_000
-
-
-@dataclass(frozen=True, slots=True)
-class QueueMemberChanged:
-    member: QueueMember
-
-
-@dataclass(frozen=True, slots=True)
-class QueueMembersResynced:
-    """The queue members were rebuilt from QueueStatus (after a reconnect, or periodically)."""
-
-    members: tuple[QueueMember, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PbxConnection:
-    """Published when the PBX connection comes up or goes down."""
-
-    connected: bool
-    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +69,7 @@ class Bridge:
         self,
         settings: Settings,
         database: Database,
-        bus: EventBus,
+        bus: Bus,
         *,
         clock: Clock | None = None,
         resync_interval: float = 300.0,

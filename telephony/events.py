@@ -1,10 +1,15 @@
-"""What the call tracker tells the rest of the system, in the business's terms."""
+"""What the PBX tells the rest of the system, in the business's terms: the call tracker's
+events and the bridge's (its connection, the queue members). The one module that defines them;
+the events stream carries each by its class name (`web/runtime/codec.py`)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
+
+from crm.bus import Event
+from telephony.queues import QueueMember
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +76,16 @@ class CallRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class CallUpdated:
-    """The call's stored fields changed (started, answered, ended, corrected by a late event)."""
+class CallUpdated(Event):
+    """The call's stored fields changed (started, answered, ended, corrected by a late event).
+    Frequent, so it stays in the bridge's process: the events stream does not carry it."""
 
+    crosses_processes: ClassVar[bool] = False
     record: CallRecord
 
 
 @dataclass(frozen=True, slots=True)
-class AgentRinging:
+class AgentRinging(Event):
     """An agent's phone starts ringing: the screen-pop trigger."""
 
     linkedid: str
@@ -93,7 +100,7 @@ class AgentRinging:
 
 
 @dataclass(frozen=True, slots=True)
-class RingStopped:
+class RingStopped(Event):
     """An agent's phone stopped ringing without that agent answering."""
 
     linkedid: str
@@ -104,7 +111,7 @@ class RingStopped:
 
 
 @dataclass(frozen=True, slots=True)
-class CallAnswered:
+class CallAnswered(Event):
     linkedid: str
     interface: str
     extension: str | None
@@ -112,21 +119,41 @@ class CallAnswered:
 
 
 @dataclass(frozen=True, slots=True)
-class CallBridged:
+class CallBridged(Event):
     linkedid: str
     at: datetime
 
 
 @dataclass(frozen=True, slots=True)
-class RecordingStarted:
+class RecordingStarted(Event):
     linkedid: str
     recording: str | None
     at: datetime
 
 
 @dataclass(frozen=True, slots=True)
-class CallEnded:
+class CallEnded(Event):
     record: CallRecord
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberChanged(Event):
+    member: QueueMember
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMembersResynced(Event):
+    """The queue members were rebuilt from QueueStatus (after a reconnect, or periodically)."""
+
+    members: tuple[QueueMember, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PbxConnection(Event):
+    """Published when the PBX connection comes up or goes down."""
+
+    connected: bool
+    at: datetime
 
 
 DomainEvent = (

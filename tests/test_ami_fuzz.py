@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from panoramisk.message import Message
 from sqlalchemy import select
 
-from crm.bus import EventBus
+from crm.bus import LocalBus
 from crm.calls.models import Call
 from crm.db import Database
 from crm.phones import lookup_key
@@ -361,7 +361,7 @@ async def _run(template: Path, stream: Stream, cuts: list[int]) -> Outcome:
             ami_reconnect_max=0.1,
             default_area_code=AREA_CODE,
         )
-        bus = EventBus()
+        bus = LocalBus()
         bridge = Bridge(settings_, database, bus, clock=TickingClock())
         handler = BadFrameLog()
         logger = logging.getLogger("telephony.ami.bad_frames")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from crm.bus import EventBus
+from crm.bus import LocalBus
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, MadeBy
 from crm.callbacks.schedule import ScheduleRules
@@ -66,7 +66,7 @@ class Rig:
         )
 
     async def start_bridge(self) -> None:
-        self.bus = EventBus()
+        self.bus = LocalBus()
 
         async def record(event: object) -> None:
             self.events.append(event)

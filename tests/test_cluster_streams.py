@@ -23,6 +23,7 @@ from crm.db import Database
 from crm.settings import load_settings
 from crm.transcripts.flows import on_call_ended
 from crm.transcripts.models import JobStatus, Transcript, TranscriptionJob
+from telephony.dialer_board import TTL_SECONDS, DialerBoard, dialer_key
 from telephony.events import AgentRinging, CallEnded, CallRecord
 from telephony.speech.job_stream import JobStream, StreamWorker
 from telephony.speech.recognizer import Transcript as Heard
@@ -30,10 +31,10 @@ from telephony.speech.recognizer import Word
 from telephony.speech.worker import TranscriptionWorker
 from tests.support.redis import RedisServer
 from tests.support.waiting import until
-from web.cluster.codec import UserMessage, decode, encode
-from web.cluster.dialer_board import TTL_SECONDS, DialerBoard, dialer_key
-from web.cluster.events import EventStream
-from web.cluster.roles import ALL_ROLES, Role, parse_roles
+from web.events import UserMessage
+from web.runtime.codec import decode, encode
+from web.runtime.event_stream import EventStream
+from web.runtime.roles import ALL_ROLES, ProcessRole, parse_roles
 
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -46,7 +47,11 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
 
 
 def test_roles_repeat_or_combine_and_default_to_all() -> None:
-    assert parse_roles(["bridge,web", "worker"]) == {Role.BRIDGE, Role.WEB, Role.WORKER}
+    assert parse_roles(["bridge,web", "worker"]) == {
+        ProcessRole.BRIDGE,
+        ProcessRole.WEB,
+        ProcessRole.WORKER,
+    }
     assert parse_roles([]) == ALL_ROLES
     with pytest.raises(ValueError, match="unknown role 'dailer'"):
         parse_roles(["dailer"])
@@ -235,7 +240,7 @@ async def test_the_bridge_answers_pbx_requests_again_when_redis_comes_back_empty
 ) -> None:
     from types import SimpleNamespace
 
-    from web.cluster.pbx_commands import PbxCommandServer, RemotePbx, commands_stream
+    from telephony.pbx_requests import PbxCommandServer, RemotePbx, commands_stream
 
     applied: list[str] = []
 
@@ -256,7 +261,7 @@ async def test_the_bridge_answers_pbx_requests_again_when_redis_comes_back_empty
     await redis.delete(commands_stream(pbx_id))  # a restart without persistence
     assert await remote.apply(target) is True  # type: ignore[arg-type]
     assert applied == ["1001", "1001"]
-    while not serving.done():  # redis-py may swallow one cancel (see web/app.py)
+    while not serving.done():  # redis-py may swallow one cancel (web/runtime/lifetimes.py)
         serving.cancel()
         await asyncio.wait({serving}, timeout=0.5)
 

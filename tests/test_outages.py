@@ -430,11 +430,11 @@ async def test_a_write_waits_for_the_database_and_a_bug_is_raised_at_once() -> N
 
 async def test_a_process_without_the_web_serves_only_health_and_metrics(sqlite_url: str) -> None:
     from web.app import create_app
-    from web.cluster.roles import Role
     from web.health_server import health_app
+    from web.runtime.roles import ProcessRole
 
     settings = load_settings(database_url=sqlite_url)
-    app = create_app(settings, with_transcription=False, roles=frozenset({Role.WORKER}))
+    app = create_app(settings, with_transcription=False, roles=frozenset({ProcessRole.WORKER}))
     async with app.router.lifespan_context(app):
         probe = health_app(app)
         transport = httpx.ASGITransport(app=probe)

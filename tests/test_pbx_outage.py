@@ -12,7 +12,7 @@ from crm.calls.models import Call
 from crm.db import Database
 from crm.settings import Settings, load_settings
 from telephony.ami.framing import read_capture
-from telephony.bridge import PbxConnection
+from telephony.events import PbxConnection
 from tests.conftest import FIXTURES
 from tests.support.api import running_app
 from tests.support.scripted_ami import ScriptedAmi

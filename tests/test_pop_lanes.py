@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from crm.bus import EventBus
+from crm.bus import LocalBus
 from crm.clock import FixedClock
 from crm.db import Database
 from crm.settings import load_settings
@@ -57,7 +57,7 @@ async def pops(tmp_path: Path) -> AsyncIterator[ScriptedPops]:
         settings=load_settings(database_url=database.url),
         database=database,
         clock=FixedClock(AT),
-        bus=EventBus(),
+        bus=LocalBus(),
         outbox=Outbox(),
         metrics=Metrics(),
     )
@@ -203,7 +203,7 @@ async def test_agents_are_found_from_one_read_of_every_extension(db: Database) -
         settings=load_settings(database_url=db.url),
         database=db,
         clock=FixedClock(AT),
-        bus=EventBus(),
+        bus=LocalBus(),
         outbox=Outbox(),
         metrics=Metrics(),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -13,13 +12,13 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from crm.agents import service as agent_states
+from crm.agents.events import AgentStateChanged
 from crm.agents.models import AgentState, AgentStatus
 from crm.agents.states import PAUSE_REASONS
 from crm.db_outage import database_unavailable, through_outage
 from crm.users.models import Role, User
 from telephony.agent_sync import AgentPbxSync, AgentTarget
-from telephony.bridge import QueueMembersResynced
-from telephony.events import CallEnded
+from telephony.events import CallEnded, QueueMembersResynced
 from web.services import Services
 
 log = logging.getLogger(__name__)
@@ -40,14 +39,6 @@ class AgentSync(Protocol):
     """Telling the PBX an agent's state: AgentPbxSync, or a web process's RemotePbx."""
 
     async def apply(self, target: AgentTarget) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class AgentStateChanged:
-    """Published on this process's bus after an agent's state changed (the wallboard)."""
-
-    user_id: int
-    status: AgentStatus
 
 
 class AgentStates:

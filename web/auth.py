@@ -21,7 +21,8 @@ from crm.users import service as users
 from crm.users import sessions, throttle
 from crm.users.models import Role, SessionKind, User, UserSession
 from web.errors import problem
-from web.revocation import SocketsEnded, end_sockets
+from web.events import SocketsEnded
+from web.revocation import end_sockets
 from web.services import Services, services
 
 COOKIE = "cc_session"

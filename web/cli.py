@@ -185,7 +185,7 @@ def serve(
     one bridge per Asterisk, any number of web and worker processes, dialers of which one
     is active and the others stand by.
     """
-    from web.cluster.roles import Role, parse_roles
+    from web.runtime.roles import ProcessRole, parse_roles
     from web.server import serve_forever
 
     _setup_logging(ctx.obj["verbose"])
@@ -194,12 +194,12 @@ def serve(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--role") from None
     settings = _settings()
-    if (Role.BRIDGE in roles) != (Role.WEB in roles) and settings.redis_url is None:
+    if (ProcessRole.BRIDGE in roles) != (ProcessRole.WEB in roles) and settings.redis_url is None:
         raise click.ClickException(
             "a bridge and web processes apart need CALLCENTRE_REDIS_URL (redis://host:6379/0) "
             "to reach each other; without Redis run them in one process"
         )
-    if health_port is not None and Role.WEB in roles:
+    if health_port is not None and ProcessRole.WEB in roles:
         raise click.BadParameter(
             "a web process serves /healthz and /metrics on --port already",
             param_hint="--health-port",

@@ -43,8 +43,7 @@ async def database_health(request: Request) -> dict[str, Any]:
 
 async def redis_health(request: Request) -> dict[str, Any] | None:
     """Whether this process reaches Redis; None when it does not use Redis (one process)."""
-    events = getattr(request.app.state.services, "events", None)
-    redis = getattr(events, "redis", None)  # the client every cluster part of it shares
+    redis = request.app.state.services.redis  # the client every cluster part of it shares
     if redis is None:
         return None
     try:

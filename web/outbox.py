@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from web.revocation import SocketsEnded
+from web.events import SocketsEnded
 
 
 @dataclass(frozen=True, slots=True)

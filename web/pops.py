@@ -29,9 +29,15 @@ from crm.db_outage import database_unavailable
 from crm.phones import lookup_key
 from crm.projects.models import Project
 from crm.users.models import User
-from telephony.bridge import PbxConnection
 from telephony.channels import AgentDirectory
-from telephony.events import AgentRinging, CallAnswered, CallEnded, CallUpdated, RingStopped
+from telephony.events import (
+    AgentRinging,
+    CallAnswered,
+    CallEnded,
+    CallUpdated,
+    PbxConnection,
+    RingStopped,
+)
 from web.services import Services
 
 log = logging.getLogger(__name__)

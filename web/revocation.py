@@ -9,22 +9,14 @@ The process that ends the sessions closes its own sockets at once and, with Redi
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from web.events import SocketsEnded
 
 if TYPE_CHECKING:
     from web.services import Services
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class SocketsEnded:
-    """Close these sessions' websockets (all of the user's when `session_ids` is empty)."""
-
-    user_id: int
-    session_ids: tuple[int, ...] = ()
-    reason: str = "logged out"
 
 
 def ended_by_update(*, deactivated: bool, password_changed: bool, role_changed: bool) -> str | None:
@@ -44,12 +36,12 @@ def end_sockets(svc: Services, ended: SocketsEnded) -> None:
     closed = svc.outbox.end_sockets(ended)
     if closed:
         log.info("closed %d websocket(s) of user %d: %s", closed, ended.user_id, ended.reason)
-    if svc.events is not None:
-        svc.events.publish(ended)
+    if svc.bus.spans_processes:
+        svc.bus.publish(ended)
 
 
 async def from_stream(svc: Services, ended: SocketsEnded) -> None:
-    """Another process ended sessions (an EventBus subscriber)."""
+    """A process ended sessions (a bus subscriber, with several processes)."""
     closed = svc.outbox.end_sockets(ended)
     if closed:
         log.info("closed %d websocket(s) of user %d: %s", closed, ended.user_id, ended.reason)

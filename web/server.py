@@ -15,8 +15,8 @@ from crm.db import Database
 from crm.settings import Settings
 from web import log_redaction
 from web.app import create_app
-from web.cluster.roles import ALL_ROLES, Role
 from web.health_server import serve_health
+from web.runtime.roles import ALL_ROLES, ProcessRole
 
 log = logging.getLogger(__name__)
 # The browser sends nothing over /ws the server needs (web/ws.py refuses text over 4 KiB);
@@ -47,12 +47,12 @@ async def serve_forever(
     host: str,
     port: int,
     database: Database | None = None,
-    roles: frozenset[Role] = ALL_ROLES,
+    roles: frozenset[ProcessRole] = ALL_ROLES,
     health_port: int | None = None,
 ) -> None:
     """`health_port`: where a process without the web role serves /healthz and /metrics."""
     app = create_app(settings, database=database, roles=roles)
-    if Role.WEB in roles:
+    if ProcessRole.WEB in roles:
         await uvicorn.Server(web_config(app, host=host, port=port)).serve()
         return
     stop = asyncio.Event()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from crm.bus import EventBus
+from crm.bus import Bus
 from crm.clock import Clock, local_today
 from crm.complaints.rules import ComplaintRules
 from crm.db import Database
@@ -17,12 +17,14 @@ from crm.settings import Settings
 from telephony.bridge import Bridge
 from telephony.dialer import Dialer
 from telephony.recordings.files import RecordingFiles
+from web.events import UserMessage
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from telephony.dialer_board import DialerBoard
+    from telephony.pbx_requests import RemotePbx
     from web.agent_states import AgentStates
-    from web.cluster.dialer_board import DialerBoard
-    from web.cluster.events import EventStream
-    from web.cluster.pbx_commands import RemotePbx
     from web.metrics import Metrics
     from web.outbox import Outbox
 
@@ -32,14 +34,14 @@ class Services:
     settings: Settings
     database: Database
     clock: Clock
-    bus: EventBus
+    bus: Bus
     outbox: Outbox
     metrics: Metrics
     bridge: Bridge | None = None
     agent_states: AgentStates | None = field(default=None)
     dialer: Dialer | None = None
-    # Several processes (Redis configured): the events stream, and the PBX through the bridge.
-    events: EventStream | None = None
+    # Several processes (Redis configured): the client they share, the PBX through the bridge.
+    redis: Redis | None = None
     remote_pbx: RemotePbx | None = None
     dialer_board: DialerBoard | None = None  # every dialer's state, whichever process
 
@@ -48,12 +50,10 @@ class Services:
 
     def notify_user(self, user_id: int, kind: str, payload: dict[str, Any]) -> None:
         """A message for the user's browser, on whichever web process holds its websocket."""
-        if self.events is None:
-            self.outbox.push(user_id, kind, payload)
+        if self.bus.spans_processes:
+            self.bus.publish(UserMessage(user_id, kind, payload))
         else:
-            from web.cluster.codec import UserMessage
-
-            self.events.publish(UserMessage(user_id, kind, payload))
+            self.outbox.push(user_id, kind, payload)
 
     async def dialer_status(self) -> dict[str, Any] | None:
         """Whether a dialer is working: all of them (through Redis) when processes share the

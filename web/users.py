@@ -12,8 +12,9 @@ from crm.users import service as users
 from crm.users import sessions
 from crm.users.models import Role
 from web.auth import Caller, UserOut, require
+from web.events import SocketsEnded
 from web.params import IdPath
-from web.revocation import SocketsEnded, end_sockets, ended_by_update
+from web.revocation import end_sockets, ended_by_update
 from web.services import Services, services
 
 router = APIRouter(prefix="/api/users", tags=["users"])

@@ -14,11 +14,18 @@ from typing import Any
 
 from sqlalchemy import select
 
+from crm.agents.events import AgentStateChanged
 from crm.users.models import Role, User
 from crm.wallboard.service import LateWork
-from telephony.bridge import PbxConnection, QueueMemberChanged, QueueMembersResynced
-from telephony.events import AgentRinging, CallAnswered, CallEnded, RingStopped
-from web.agent_states import AgentStateChanged
+from telephony.events import (
+    AgentRinging,
+    CallAnswered,
+    CallEnded,
+    PbxConnection,
+    QueueMemberChanged,
+    QueueMembersResynced,
+    RingStopped,
+)
 from web.services import Services
 from web.wallboard import agent_extensions, late_work, live_view, snapshot
 

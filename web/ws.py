@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from web.auth import COOKIE, authenticate, bearer_token
+from web.events import SocketsEnded
 from web.outbox import Delivery
-from web.revocation import SocketsEnded
 from web.services import Services
 
 log = logging.getLogger(__name__)

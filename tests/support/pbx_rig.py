@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crm.bus import EventBus
+from crm.bus import LocalBus
 from crm.clock import Clock
 from crm.db import Database
 from crm.settings import Settings, load_settings
@@ -28,7 +28,7 @@ class PbxRig:
     sim: PbxSimulator
     settings: Settings
     bridge: Bridge
-    bus: EventBus
+    bus: LocalBus
     events: list[Any] = field(default_factory=list)
 
     async def settle(self) -> None:
@@ -76,7 +76,7 @@ async def pbx_rig(
             **settings,
         }
     )
-    bus = EventBus()
+    bus = LocalBus()
     bridge = Bridge(config, database, bus, clock=clock)
     rig = PbxRig(database, clock, simulator, config, bridge, bus)
 

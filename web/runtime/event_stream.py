@@ -1,11 +1,11 @@
-"""The events stream: what the bridge sees, for every web process.
+"""The events stream: what the bridge sees, for every web process, and the bus built on it.
 
 Publishing never blocks the caller: events wait in a local queue and one sender adds them
 to the stream in order, retrying while Redis is away (nothing is dropped). Every web process
 follows the whole stream (a fan-out read from where it stood when it started, not a consumer
 group: each websocket holder must see every event) and hands each event to its local bus.
 An entry read twice (after a reconnect, or a publisher's retry that had in fact succeeded)
-is recognised by its event id and delivered once.
+is recognised by its event id and delivered once. `RedisStreamBus` makes the stream a `Bus`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from web.cluster.codec import UnknownEvent, decode, encode
+from crm.bus import Event, Handler, LocalBus, Subscription
+from web.runtime.codec import UnknownEvent, decode, encode
+from web.runtime.lifetimes import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +42,9 @@ class EventStream:
 
     # -- publishing -----------------------------------------------------------------------
 
-    def publish(self, event: object) -> None:
+    def publish(self, event: Event) -> None:
         """Queue the event for the stream; never blocks."""
         self._outgoing.put_nowait(encode(event))
-
-    async def handle(self, event: object) -> None:
-        """An EventBus subscriber that forwards what it gets."""
-        self.publish(event)
 
     async def drain(self) -> None:
         """Wait until everything published so far is in the stream (tests, shutdown)."""
@@ -85,7 +83,9 @@ class EventStream:
                 log.warning("cannot reach Redis (%s); retrying", exc)
                 await asyncio.sleep(1.0)
 
-    async def follow(self, deliver: Callable[[Any], None], *, position: str | None = None) -> None:
+    async def follow(
+        self, deliver: Callable[[Event], None], *, position: str | None = None
+    ) -> None:
         """Hand every new entry's event to `deliver`, once each, in stream order."""
         last = position or await self.start_position()
         backoff = 0.2
@@ -105,7 +105,7 @@ class EventStream:
                     last = str(entry_id)
                     self._deliver_once(fields, deliver)
 
-    def _deliver_once(self, fields: dict[str, str], deliver: Callable[[Any], None]) -> None:
+    def _deliver_once(self, fields: dict[str, str], deliver: Callable[[Event], None]) -> None:
         try:
             event_id, event = decode(fields)
         except (UnknownEvent, ValueError, KeyError) as exc:
@@ -118,3 +118,56 @@ class EventStream:
             self._seen.popitem(last=False)
         self.delivered += 1
         deliver(event)
+
+
+class RedisStreamBus:
+    """The bus of a process among several. An event that crosses processes goes on the
+    stream, and this process's subscribers get every one from the stream, its own included,
+    once each and in stream order; an event that does not (`crosses_processes = False`)
+    stays with this process's subscribers. The stream is sent to from the first publish on
+    and followed from the first subscription on: a process that only publishes (a bridge,
+    a worker) never reads it."""
+
+    spans_processes = True
+
+    def __init__(self, stream: EventStream) -> None:
+        self.stream = stream
+        self._local = LocalBus()
+        self._sending: asyncio.Task[None] | None = None
+        self._following: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def publish(self, event: Event) -> None:
+        if self._closed:
+            return
+        if not event.crosses_processes:
+            self._local.publish(event)
+            return
+        if self._sending is None:
+            self._sending = asyncio.create_task(self.stream.run_sender(), name="events-out")
+        self.stream.publish(event)
+
+    def subscribe(
+        self, handler: Handler, *, name: str, types: tuple[type, ...] | None = None
+    ) -> Subscription:
+        if self._following is None and not self._closed:
+            self._following = asyncio.create_task(
+                self.stream.follow(self._local.publish), name="events-in"
+            )
+        return self._local.subscribe(handler, name=name, types=types)
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        await self._local.unsubscribe(subscription)
+
+    async def drain(self) -> None:
+        """Wait until what was published is in the stream, and what arrived is handled."""
+        if self._sending is not None:
+            await self.stream.drain()
+        await self._local.drain()
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in (self._following, self._sending):
+            if task is not None:
+                await stop_task(task)
+        await self._local.close()

@@ -2,7 +2,7 @@
 
 Each dialer process keeps its state (active or standing by, calls started) in a Redis key
 that expires, refreshed every few seconds, as the bridge does its PBX status
-(`pbx_commands.py`), and deletes it when it stops cleanly; a web process reads the keys when
+(`pbx_requests.py`), and deletes it when it stops cleanly; a web process reads the keys when
 a supervisor opens a campaign. A dialer that died stops refreshing its key and Redis drops
 it after `TTL_SECONDS`.
 """

@@ -1,1 +1,0 @@
-"""Running the system as several processes (`callcentre serve --role …`) joined by Redis."""

@@ -1,0 +1,28 @@
+"""What the web layer tells its processes: a message for one user's browser, and the
+websockets to close. With several web processes the events stream carries both to all of
+them, since any one may hold the user's websocket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm.bus import Event
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage(Event):
+    """A message for one user's browser, whichever web process holds their websocket."""
+
+    user_id: int
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SocketsEnded(Event):
+    """Close these sessions' websockets (all of the user's when `session_ids` is empty)."""
+
+    user_id: int
+    session_ids: tuple[int, ...] = ()
+    reason: str = "logged out"

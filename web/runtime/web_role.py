@@ -1,0 +1,51 @@
+"""The web role: HTTP and websockets, any number behind a load balancer. Besides the routes
+(web/app.py) it runs what the browsers connected here are pushed: screen pops, the
+supervisors' live wallboard, deadline warnings; with Redis, the messages and websocket
+endings published on any process for the users whose websocket it holds."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from starlette.datastructures import State
+
+from web import revocation
+from web.deadline_alerts import DeadlineAlerts
+from web.events import SocketsEnded, UserMessage
+from web.pops import POP_EVENTS, PopService
+from web.runtime.lifetimes import start_task, subscribe
+from web.services import Services
+from web.wallboard_feed import WALLBOARD_EVENTS, WallboardFeed
+
+
+async def start_web(stack: AsyncExitStack, svc: Services, state: State) -> None:
+    """Pops, the live wallboard and deadline warnings for this process's websockets."""
+    pops = PopService(svc)
+    state.pops = pops
+    stack.push_async_callback(pops.close)  # once no event reaches it: what its lanes hold
+    subscribe(stack, svc.bus, pops.handle, name="screen-pops", types=POP_EVENTS)
+    if svc.bus.spans_processes:
+        follow_users_messages(stack, svc)
+    if svc.remote_pbx is not None:  # the PBX through the bridge: keep its status fresh
+        state.health_probes["pbx"] = svc.remote_pbx.health
+        start_task(stack, svc.remote_pbx.run(), name="pbx-status")
+    state.deadline_alerts = DeadlineAlerts(svc)
+    start_task(stack, state.deadline_alerts.run(), name="deadline-alerts")
+    state.wallboard = WallboardFeed(svc)  # supervisors' wallboards, live
+    subscribe(stack, svc.bus, state.wallboard.handle, name="wallboard", types=WALLBOARD_EVENTS)
+    start_task(stack, state.wallboard.run(), name="wallboard")
+
+
+def follow_users_messages(stack: AsyncExitStack, svc: Services) -> None:
+    """Deliver the messages meant for users whose websocket this process holds (or may hold
+    on their return), and close the websockets of sessions ended on any process."""
+
+    async def deliver(message: UserMessage) -> None:
+        svc.outbox.push(message.user_id, message.kind, message.payload)
+
+    subscribe(stack, svc.bus, deliver, name="user-messages", types=(UserMessage,))
+
+    async def end_sockets(ended: SocketsEnded) -> None:
+        await revocation.from_stream(svc, ended)
+
+    subscribe(stack, svc.bus, end_sockets, name="sockets-ended", types=(SocketsEnded,))
