@@ -3,22 +3,25 @@ under a grant (each one audited)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from crm.access import service as access
-from crm.access.models import AccessGrant, GrantStatus
+from crm.access.models import GrantStatus
 from crm.audit import service as audit
 from crm.customers.cards import ProjectCard, project_cards
 from crm.errors import DomainError
 from crm.projects import service as projects
-from crm.users.models import Role, User
+from crm.users import service as users
+from crm.users.models import Role
 from web.auth import Caller, require
 from web.params import Id, IdPath, Moment
 from web.services import Services, services
+
+if TYPE_CHECKING:
+    from crm.access.models import AccessGrant
 
 router = APIRouter(prefix="/api", tags=["access"])
 requesters = require(Role.DEPARTMENT)
@@ -63,11 +66,6 @@ def _view(grant: AccessGrant, svc: Services, names: dict[int, str]) -> dict[str,
     }
 
 
-async def _names(session: Any, ids: set[int]) -> dict[int, str]:
-    rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
-    return {row[0]: row[1] for row in rows}
-
-
 @router.post("/access-requests", status_code=201)
 async def request_access(
     body: RequestIn, caller: Caller = Depends(requesters), svc: Services = Depends(services)
@@ -110,7 +108,7 @@ async def list_requests(
             limit=limit,
             requester_id=caller.id if caller.role is Role.DEPARTMENT else None,
         )
-        names = await _names(session, {g.requester_id for g in grants})
+        names = await users.display_names(session, ids={g.requester_id for g in grants})
         return [_view(g, svc, names) for g in grants]
 
 
@@ -142,7 +140,8 @@ async def _decide(
             at=now,
             detail={"expires_at": grant.expires_at.isoformat() if grant.expires_at else None},
         )
-        return _view(grant, svc, await _names(session, {grant.requester_id}))
+        names = await users.display_names(session, ids={grant.requester_id})
+        return _view(grant, svc, names)
 
 
 @router.post("/access-requests/{grant_id}/approve")

@@ -6,20 +6,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from crm.agents import service as agent_states
 from crm.agents.events import AgentStateChanged
-from crm.agents.models import AgentState, AgentStatus
+from crm.agents.models import AgentStatus
 from crm.agents.states import PAUSE_REASONS
 from crm.db_outage import database_unavailable, through_outage
-from crm.users.models import Role, User
+from crm.users import service as users
+from crm.users.models import Role
 from telephony.agent_sync import AgentPbxSync, AgentTarget
 from telephony.events import CallEnded, QueueMembersResynced
 from web.services import Services
+
+if TYPE_CHECKING:
+    from crm.agents.models import AgentState
+    from crm.users.models import User
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +81,7 @@ class AgentStates:
 
     async def change(self, user_id: int, status: AgentStatus, reason: str | None) -> AgentStateOut:
         async with self.svc.database.session() as session:
-            user = await session.get(User, user_id)
-            assert user is not None
+            user = await users.get_or_raise(session, user_id)
             state = await agent_states.change(
                 session, user_id=user_id, status=status, reason=reason, at=self.svc.clock.now()
             )
@@ -88,17 +91,14 @@ class AgentStates:
 
     async def on_call_ended(self, event: CallEnded) -> None:
         record = event.record
-        if record.outcome != "answered" or not record.agent_extension:
+        extension = record.agent_extension
+        if record.outcome != "answered" or not extension:
             return
 
         async def start_wrapup() -> tuple[User | None, AgentState | None]:
             async with self.svc.database.session() as session:
-                user = await session.scalar(
-                    select(User).where(
-                        User.extension == record.agent_extension, User.role == Role.AGENT
-                    )
-                )
-                if user is None:
+                user = await users.active_user_by_extension(session, extension=extension)
+                if user is None or user.role is not Role.AGENT:
                     return None, None
                 return user, await agent_states.start_wrapup(
                     session,
@@ -108,27 +108,16 @@ class AgentStates:
                 )
 
         # The call's end comes once: a database outage is waited out, not the wrap-up lost.
-        user, state = await through_outage(
-            start_wrapup, what=f"wrap-up of {record.agent_extension}"
-        )
+        user, state = await through_outage(start_wrapup, what=f"wrap-up of {extension}")
         if user is not None and state is not None:
             self._push(self._out(state, await self._apply(user, state)))
 
     async def end_expired_wrapups(self) -> None:
         async with self.svc.database.session() as session:
             ended = await agent_states.end_expired_wrapups(session, at=self.svc.clock.now())
-            users = (
-                {
-                    u.id: u
-                    for u in await session.scalars(
-                        select(User).where(User.id.in_([s.user_id for s in ended]))
-                    )
-                }
-                if ended
-                else {}
-            )
+            agents = await users.get_by_ids(session, ids=(s.user_id for s in ended))
         for state in ended:
-            self._push(self._out(state, await self._apply(users[state.user_id], state)))
+            self._push(self._out(state, await self._apply(agents[state.user_id], state)))
 
     async def run_wrapup_timer(self, interval: float = 1.0) -> None:
         outage = False
@@ -147,16 +136,12 @@ class AgentStates:
 
     async def targets(self) -> list[AgentTarget]:
         async with self.svc.database.session() as session:
-            rows = await session.execute(
-                select(User, AgentState)
-                .join(AgentState, AgentState.user_id == User.id)
-                .where(User.extension.is_not(None), User.is_active.is_(True))
-            )
-            return [
-                AgentTarget(u.extension, u.display_name, s.status, s.reason)
-                for u, s in rows
-                if u.extension
-            ]
+            on_phones = await agent_states.get_all_on_phones(session)
+        return [
+            AgentTarget(a.user.extension, a.user.display_name, a.state.status, a.state.reason)
+            for a in on_phones
+            if a.user.extension
+        ]
 
     async def on_resynced(self, event: QueueMembersResynced) -> None:
         if not isinstance(self.sync, AgentPbxSync):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from crm.agents import service as agent_states
 from crm.agents.models import AgentStatus
-from crm.users.models import Role, User
+from crm.users import service as users
+from crm.users.models import Role
 from web.agent_states import AgentStateOut, AgentStates
 from web.auth import Caller, require
 from web.errors import answers
@@ -61,11 +61,7 @@ async def all_agents(
     _: Caller = Depends(supervisors), svc: Services = Depends(services)
 ) -> list[AgentOut]:
     async with svc.database.session() as session:
-        agents = list(
-            await session.scalars(
-                select(User).where(User.role == Role.AGENT).order_by(User.extension, User.username)
-            )
-        )
+        agents = await users.get_agents(session)
         states = {s.user_id: s for s in await agent_states.get_all(session)}
     out = []
     for user in agents:

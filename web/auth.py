@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
@@ -19,11 +19,14 @@ from pydantic import BaseModel, Field
 from crm.audit import service as audit
 from crm.users import service as users
 from crm.users import sessions, throttle
-from crm.users.models import Role, SessionKind, User, UserSession
+from crm.users.models import Role, SessionKind
 from web.errors import problem
 from web.events import SocketsEnded
 from web.revocation import end_sockets
 from web.services import Services, services
+
+if TYPE_CHECKING:
+    from crm.users.models import User
 
 COOKIE = "cc_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -281,9 +284,7 @@ async def logout(
     response: Response, caller: Caller = Depends(current_caller), svc: Services = Depends(services)
 ) -> Response:
     async with svc.database.session() as session:
-        row = await session.get(UserSession, caller.session_id)
-        if row is not None:
-            await sessions.revoke(session, row, at=svc.clock.now())
+        await sessions.revoke(session, session_id=caller.session_id, at=svc.clock.now())
         await audit.record(
             session,
             actor=caller.user.username,

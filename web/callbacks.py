@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from crm.callbacks import service as callbacks
-from crm.callbacks.models import CallbackAttempt, CallbackTask, MadeBy, Outcome, Satisfaction
-from crm.calls.models import Call
+from crm.callbacks.models import MadeBy, Outcome, Satisfaction
+from crm.calls import service as calls
 from crm.campaigns import service as campaigns
 from crm.complaints.followups import follow_up
 from crm.customers.cards import TaskCard, project_cards, task_cards
-from crm.errors import Conflict, NotFound
+from crm.errors import Conflict
 from crm.projects import service as projects
 from crm.users.models import Role
 from web.auth import Caller, require
@@ -65,20 +63,15 @@ async def log_attempt(
     async with svc.database.session() as session:
         call_id = body.call_id
         if call_id is None and body.linkedid:
-            call_id = await session.scalar(
-                select(Call.id).where(
-                    Call.pbx_id == svc.settings.pbx_id, Call.linkedid == body.linkedid
-                )
+            call = await calls.get_by_linkedid(
+                session, pbx_id=svc.settings.pbx_id, linkedid=body.linkedid
             )
+            call_id = call.id if call else None
         task = await callbacks.get_or_raise(session, task_id)
         if body.attempt_id is not None:
-            attempt: CallbackAttempt | None = await session.get(CallbackAttempt, body.attempt_id)
-            if attempt is None or attempt.task_id != task.id:
-                raise NotFound(
-                    f"no attempt {body.attempt_id} for this callback",
-                    code="attempt_not_found",
-                    field="attempt_id",
-                )
+            attempt = await callbacks.get_attempt_or_raise(
+                session, attempt_id=body.attempt_id, task_id=task.id
+            )
             if attempt.agent_id not in (None, caller.id) and caller.role is Role.AGENT:
                 raise Conflict("this attempt belongs to another agent", code="not_your_attempt")
             await callbacks.attach_call(session, attempt, call_id)
@@ -105,12 +98,6 @@ async def log_attempt(
                 call_id=call_id,
             )
         await follow_up(session, svc.complaint_rules, attempt, at=at, by=caller.id)
-        updated = await session.scalar(
-            select(CallbackTask)
-            .where(CallbackTask.id == task_id)
-            .options(selectinload(CallbackTask.attempts))
-            .execution_options(populate_existing=True)
-        )
-        assert updated is not None
+        updated = await callbacks.get_with_attempts(session, task_id=task_id)
         [card] = await task_cards(session, [updated], today=svc.today())
         return card

@@ -6,17 +6,15 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from crm.callbacks import service as callbacks
-from crm.callbacks.models import CallbackAttempt, CallbackTask, MadeBy, Outcome
-from crm.calls.models import Call
+from crm.callbacks.models import MadeBy, Outcome
+from crm.calls import service as calls
+from crm.calls.service import CallWithCustomer
 from crm.campaigns import service as campaigns
 from crm.customers import service as customers
-from crm.customers.models import Customer
 from crm.errors import Conflict, DomainError, ValidationError
 from crm.phones import PhoneKind, PhoneNumberError, normalize_phone
-from crm.references import referenced
 from crm.users.models import Role
 from telephony import contract
 from telephony.ami.client import AmiError
@@ -98,9 +96,7 @@ async def dial(
                 field="number",
             )
         if body.task_id is not None:
-            task = await referenced(
-                session, CallbackTask, body.task_id, field="task_id", what="task"
-            )
+            task = await callbacks.get_or_raise(session, body.task_id, field="task_id")
             attempt = await callbacks.start_attempt(
                 session,
                 task=task,
@@ -131,8 +127,7 @@ async def dial(
     except AmiError as exc:
         if attempt_id is not None:
             async with svc.database.session() as session:
-                failed = await session.get(CallbackAttempt, attempt_id)
-                assert failed is not None
+                failed = await callbacks.get_attempt_or_raise(session, attempt_id=attempt_id)
                 await campaigns.complete_attempt(
                     session,
                     attempt=failed,
@@ -144,35 +139,19 @@ async def dial(
     return DialOut(action_id=action_id, attempt_id=attempt_id, number=number)
 
 
-async def _my_calls(
-    svc: Services, caller: Caller, linkedids: list[str] | None, limit: int
-) -> list[MyCall]:
-    query = (
-        select(Call, Customer.name)
-        .outerjoin(Customer, Customer.id == Call.customer_id)
-        .order_by(Call.started_at.desc())
-        .limit(limit)
+def _my_call(found: CallWithCustomer) -> MyCall:
+    c = found.call
+    return MyCall(
+        id=c.id,
+        linkedid=c.linkedid,
+        started_at=c.started_at,
+        direction=c.direction.value,
+        outcome=c.outcome.value if c.outcome else None,
+        customer_id=c.customer_id,
+        customer_name=found.customer_name,
+        customer_number=c.customer_number,
+        talk_seconds=c.talk_seconds,
     )
-    if linkedids is not None:
-        query = query.where(Call.linkedid.in_(linkedids))
-    else:
-        query = query.where(Call.agent_id == caller.id)
-    async with svc.database.session() as session:
-        rows = await session.execute(query)
-        return [
-            MyCall(
-                id=c.id,
-                linkedid=c.linkedid,
-                started_at=c.started_at,
-                direction=c.direction.value,
-                outcome=c.outcome.value if c.outcome else None,
-                customer_id=c.customer_id,
-                customer_name=name,
-                customer_number=c.customer_number,
-                talk_seconds=c.talk_seconds,
-            )
-            for c, name in rows
-        ]
 
 
 @router.get("/mine", response_model=list[MyCall])
@@ -181,7 +160,9 @@ async def my_calls(
     caller: Caller = Depends(agent_only),
     svc: Services = Depends(services),
 ) -> list[MyCall]:
-    return await _my_calls(svc, caller, None, limit)
+    async with svc.database.session() as session:
+        found = await calls.recent_for_agent(session, agent_id=caller.id, limit=limit)
+    return [_my_call(f) for f in found]
 
 
 @router.get("/live", response_model=list[MyCall])
@@ -198,13 +179,15 @@ async def my_live_calls(
         async with svc.database.session() as session:
             live = [
                 (c.linkedid, tuple(c.agents_rung or ()))
-                for c in await session.scalars(
-                    select(Call).where(Call.pbx_id == svc.settings.pbx_id, Call.ended_at.is_(None))
-                )
+                for c in await calls.get_live(session, pbx_id=svc.settings.pbx_id)
             ]
     mine = [
         linkedid
         for linkedid, rung in live
         if caller.user.extension in {agents.extension_of(i) for i in rung}
     ]
-    return await _my_calls(svc, caller, mine, 10) if mine else []
+    if not mine:
+        return []
+    async with svc.database.session() as session:
+        found = await calls.get_by_linkedids(session, linkedids=mine, limit=10)
+    return [_my_call(f) for f in found]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
@@ -13,13 +13,16 @@ from pydantic import BaseModel, Field
 
 from crm.audit import service as audit
 from crm.campaigns import service as campaigns
-from crm.campaigns.models import Campaign, CampaignStatus, DialMode
+from crm.campaigns.models import CampaignStatus, DialMode
 from crm.users.models import Role
 from web import spreadsheets
 from web.auth import Caller, require
 from web.errors import file_answer
 from web.params import Day, Id, IdPath, Offset
 from web.services import Services, services
+
+if TYPE_CHECKING:
+    from crm.campaigns.models import Campaign
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 supervisors = require(Role.SUPERVISOR, Role.ADMIN)

@@ -369,16 +369,15 @@ def pbx_sim(
 async def _customer_numbers(settings: Settings, limit: int = 5000) -> list[str]:
     """Known customers' numbers to call from; none (with a warning) if the database is not
     reachable or not migrated."""
-    from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from crm.customers.models import Phone
+    from crm.customers import service as customers
     from crm.db import Database
 
     database = Database(settings.database_url)
     try:
         async with database.session() as session:
-            return list(await session.scalars(select(Phone.number).limit(limit)))
+            return await customers.phone_numbers(session, limit=limit)
     except SQLAlchemyError as exc:
         log.warning(
             "no known callers (database: %s); every caller will be unknown", type(exc).__name__

@@ -4,24 +4,30 @@ escalation and compensation, the call back; each with its clocks."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from crm.audit import service as audit
 from crm.complaints import service as complaints
 from crm.complaints.clocks import ClockState, Step
-from crm.complaints.models import Complaint, ComplaintGrade, ComplaintSource, ComplaintStatus
+from crm.complaints.models import ComplaintGrade, ComplaintSource, ComplaintStatus
 from crm.complaints.rules import CATEGORIES
+from crm.customers import service as customers
 from crm.errors import NotFound, ValidationError
-from crm.users.models import Role, User
+from crm.users import service as users
+from crm.users.models import Role
 from web import tickets
 from web.auth import Caller, require
 from web.params import Id, IdPath, IdQuery, Moment
 from web.services import Services, services
 from web.tickets import iso
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from crm.complaints.models import Complaint
 
 router = APIRouter(prefix="/api/complaints", tags=["complaints"])
 readers = require(Role.AGENT, Role.SUPERVISOR, Role.DEPARTMENT, Role.ADMIN)
@@ -130,11 +136,11 @@ def _view(complaint: Complaint, customer: str, svc: Services) -> dict[str, Any]:
     return view
 
 
-async def _shown(session: Any, complaint: Complaint, svc: Services) -> dict[str, Any]:
+async def _shown(session: AsyncSession, complaint: Complaint, svc: Services) -> dict[str, Any]:
     return _view(complaint, await tickets.customer_name(session, complaint.customer_id), svc)
 
 
-async def _visible(session: Any, caller: Caller, complaint_id: int) -> Complaint:
+async def _visible(session: AsyncSession, caller: Caller, complaint_id: int) -> Complaint:
     """The complaint, if the caller may see it: a department sees its own complaints only."""
     complaint = await complaints.get_or_raise(session, complaint_id)
     if caller.role is Role.DEPARTMENT and complaint.department != await _department(
@@ -144,8 +150,8 @@ async def _visible(session: Any, caller: Caller, complaint_id: int) -> Complaint
     return complaint
 
 
-async def _department(session: Any, caller: Caller) -> str | None:
-    user = await session.get(User, caller.id)
+async def _department(session: AsyncSession, caller: Caller) -> str | None:
+    user = await users.get(session, caller.id)
     return user.department if user else None
 
 
@@ -189,7 +195,7 @@ async def list_complaints(
             first_contact_id=caller.id if mine else None,
             limit=limit,
         )
-        names = await tickets.customer_names(session, (c.customer_id for c in found))
+        names = await customers.names(session, ids=(c.customer_id for c in found))
         return [_view(c, names.get(c.customer_id, ""), svc) for c in found]
 
 
@@ -200,7 +206,7 @@ async def open_complaint(
     """The person who takes the complaint is its first contact (首问责任制)."""
     at = svc.clock.now()
     async with svc.database.session() as session:
-        call, customer_id = await tickets.origin(
+        origin = await tickets.origin(
             session,
             svc,
             call_id=body.call_id,
@@ -208,10 +214,11 @@ async def open_complaint(
             customer_id=body.customer_id,
             what="complaint",
         )
+        call = origin.call
         complaint = await complaints.open_complaint(
             session,
             svc.complaint_rules,
-            customer_id=customer_id,
+            customer_id=origin.customer_id,
             project_id=body.project_id,
             source=ComplaintSource.CALL if call else ComplaintSource.API,
             department=body.department,
@@ -248,23 +255,17 @@ async def get_complaint(
         view = await _shown(session, complaint, svc)
         events = await complaints.events_of(session, complaint.id)
         people = {e.actor_id for e in events} | {complaint.first_contact_id, complaint.manager_id}
-        names: dict[int | None, str] = dict(
-            (
-                await session.execute(
-                    select(User.id, User.display_name).where(User.id.in_(people - {None}))
-                )
-            ).all()
-        )
+        names = await users.display_names(session, ids=people)  # ids are never 0
         view.update(
-            first_contact_name=names.get(complaint.first_contact_id),
-            manager_name=names.get(complaint.manager_id),
+            first_contact_name=names.get(complaint.first_contact_id or 0),
+            manager_name=names.get(complaint.manager_id or 0),
         )
         view["events"] = [
             {
                 "at": e.at.isoformat(),
                 "kind": e.kind,
                 "actor_id": e.actor_id,
-                "actor_name": names.get(e.actor_id),
+                "actor_name": names.get(e.actor_id or 0),
                 "detail": e.detail,
             }
             for e in events

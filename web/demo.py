@@ -11,12 +11,11 @@ import socket
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select
 
 from crm.agents import service as agent_states
 from crm.agents.models import AgentStatus
 from crm.clock import SystemClock, local_today
-from crm.customers.models import Customer, Phone
+from crm.customers import service as customer_service
 from crm.db import Database
 from crm.seed import DEMO_LOGINS, seed
 from crm.settings import Settings, load_settings
@@ -87,14 +86,7 @@ def demo_settings(directory: Path, ami_port: int, ami_secret: str) -> Settings:
 
 async def _callers(database: Database) -> list[str]:
     async with database.session() as session:
-        rows = await session.scalars(
-            select(Phone.number)
-            .join(Customer)
-            .where(Customer.do_not_call.is_(False))
-            .order_by(Phone.id)
-            .limit(2000)
-        )
-        return list(rows)
+        return await customer_service.phone_numbers(session, limit=2000, callable_only=True)
 
 
 async def prepare(settings: Settings, database: Database, *, customers: int) -> None:
@@ -102,7 +94,7 @@ async def prepare(settings: Settings, database: Database, *, customers: int) -> 
     ready (the first resync puts them in the queues, as after any restart)."""
     await asyncio.to_thread(upgrade, settings.database_url)
     async with database.session() as session:
-        existing = await session.scalar(select(func.count()).select_from(Customer))
+        existing = await customer_service.count(session)
     if not existing:
         click.echo(f"seeding {customers} demo customers…")
         await seed(

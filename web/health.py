@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from migrations import head_revision
 
@@ -22,10 +21,8 @@ async def database_health(request: Request) -> dict[str, Any]:
     database = request.app.state.database
     expected = head_revision()
     try:
-        async with asyncio.timeout(PROBE_TIMEOUT), database.engine.connect() as connection:
-            revision = (
-                await connection.execute(text("SELECT version_num FROM alembic_version"))
-            ).scalar()
+        async with asyncio.timeout(PROBE_TIMEOUT):
+            revision = await database.schema_revision()
     except Exception as exc:
         return {
             "ok": False,

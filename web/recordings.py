@@ -11,14 +11,14 @@ import logging
 import wave
 from array import array
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
 from crm.access import service as access
-from crm.access.models import AccessGrant
 from crm.audit import service as audit
-from crm.calls.models import Call
+from crm.calls import service as calls
 from crm.users.models import Role
 from telephony.recordings.errors import (
     RecordingError,
@@ -31,6 +31,10 @@ from web.auth import Caller, require
 from web.errors import answers, file_answer
 from web.params import IdPath
 from web.services import Services, services
+
+if TYPE_CHECKING:
+    from crm.access.models import AccessGrant
+    from crm.calls.models import Call
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/calls", tags=["recordings"])
@@ -156,7 +160,7 @@ async def _call_and_grant(
     attempt is audited, like a refused read of callback records."""
     now = svc.clock.now()
     async with svc.database.session() as session:
-        call = await session.get(Call, call_id)
+        call = await calls.get(session, call_id=call_id)
         if call is None:
             raise HTTPException(404, f"no call {call_id}")
         grant = None

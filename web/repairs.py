@@ -4,21 +4,27 @@ during and after, and each crew's record."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from crm.audit import service as audit
 from crm.callbacks.models import Satisfaction
+from crm.customers import service as customers
 from crm.repairs import service as repairs
-from crm.repairs.models import Repair, RepairStatus
+from crm.repairs.models import RepairStatus
 from crm.users.models import Role
 from web import tickets
 from web.auth import Caller, require
 from web.params import Id, IdPath, IdQuery, Moment, MomentQuery
 from web.services import Services, services
 from web.tickets import iso
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from crm.repairs.models import Repair
 
 router = APIRouter(prefix="/api/repairs", tags=["repairs"])
 readers = require(Role.AGENT, Role.SUPERVISOR, Role.DEPARTMENT, Role.ADMIN)
@@ -74,7 +80,7 @@ def _view(repair: Repair, customer: str, now: datetime) -> dict[str, Any]:
     }
 
 
-async def _shown(session: Any, repair: Repair, now: datetime) -> dict[str, Any]:
+async def _shown(session: AsyncSession, repair: Repair, now: datetime) -> dict[str, Any]:
     return _view(repair, await tickets.customer_name(session, repair.customer_id), now)
 
 
@@ -99,7 +105,7 @@ async def list_repairs(
             customer_id=customer_id,
             limit=limit,
         )
-        names = await tickets.customer_names(session, (r.customer_id for r in found))
+        names = await customers.names(session, ids=(r.customer_id for r in found))
         return [_view(r, names.get(r.customer_id, ""), now) for r in found]
 
 
@@ -134,7 +140,7 @@ async def report_repair(
 ) -> dict[str, Any]:
     now = svc.clock.now()
     async with svc.database.session() as session:
-        call, customer_id = await tickets.origin(
+        origin = await tickets.origin(
             session,
             svc,
             call_id=body.call_id,
@@ -142,9 +148,10 @@ async def report_repair(
             customer_id=body.customer_id,
             what="repair",
         )
+        call = origin.call
         repair = await repairs.report(
             session,
-            customer_id=customer_id,
+            customer_id=origin.customer_id,
             project_id=body.project_id,
             crew=body.crew,
             description=body.description,

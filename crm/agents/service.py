@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.agents.models import AgentState, AgentStateLog, AgentStatus
 from crm.agents.states import PAUSE_REASONS, check_change
 from crm.errors import ValidationError
+from crm.users.models import User
 
 
 async def get(session: AsyncSession, user_id: int, *, at: datetime) -> AgentState:
@@ -29,8 +31,27 @@ async def get(session: AsyncSession, user_id: int, *, at: datetime) -> AgentStat
     return state
 
 
+@dataclass(frozen=True, slots=True)
+class AgentOnPhone:
+    """A user with a softphone extension, and the state they are in."""
+
+    user: User
+    state: AgentState
+
+
 async def get_all(session: AsyncSession) -> list[AgentState]:
+    """Every stored agent state, by user id."""
     return list(await session.scalars(select(AgentState).order_by(AgentState.user_id)))
+
+
+async def get_all_on_phones(session: AsyncSession) -> list[AgentOnPhone]:
+    """The active users with an extension and a stored state: whom the PBX's queues follow."""
+    rows = await session.execute(
+        select(User, AgentState)
+        .join(AgentState, AgentState.user_id == User.id)
+        .where(User.extension.is_not(None), User.is_active.is_(True))
+    )
+    return [AgentOnPhone(user, state) for user, state in rows.tuples()]
 
 
 async def _enter(

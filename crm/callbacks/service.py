@@ -47,12 +47,41 @@ async def get_for_project(session: AsyncSession, project_id: int) -> list[Callba
     return list(await session.scalars(query))
 
 
-async def get_or_raise(session: AsyncSession, task_id: int) -> CallbackTask:
-    """The task, or NotFound."""
+async def get_or_raise(
+    session: AsyncSession, task_id: int, *, field: str | None = None
+) -> CallbackTask:
+    """The task, or NotFound (naming `field` when a request's field gave the id)."""
     task = await session.get(CallbackTask, task_id)
+    if task is None:
+        raise NotFound(f"no callback task {task_id}", code="task_not_found", field=field)
+    return task
+
+
+async def get_with_attempts(session: AsyncSession, *, task_id: int) -> CallbackTask:
+    """The task read afresh with all its attempts (after this session logged one)."""
+    task = await session.scalar(
+        select(CallbackTask)
+        .where(CallbackTask.id == task_id)
+        .options(selectinload(CallbackTask.attempts))
+        .execution_options(populate_existing=True)
+    )
     if task is None:
         raise NotFound(f"no callback task {task_id}", code="task_not_found")
     return task
+
+
+async def get_attempt_or_raise(
+    session: AsyncSession, *, attempt_id: int, task_id: int | None = None
+) -> CallbackAttempt:
+    """The attempt (of this task, when one is named), or NotFound naming `attempt_id`."""
+    attempt = await session.get(CallbackAttempt, attempt_id)
+    if attempt is None or (task_id is not None and attempt.task_id != task_id):
+        raise NotFound(
+            f"no attempt {attempt_id} for this callback",
+            code="attempt_not_found",
+            field="attempt_id",
+        )
+    return attempt
 
 
 async def sync_project(

@@ -19,7 +19,7 @@ from crm.customers.models import Customer
 from crm.phones import PhoneNumberError, normalize_phone
 from crm.projects.models import Project
 from crm.projects.service import current_stage
-from crm.users.models import User
+from crm.users import service as users
 
 
 class PhoneCard(BaseModel):
@@ -154,18 +154,11 @@ def task_card(task: CallbackTask, names: dict[int, str], today: date) -> TaskCar
     )
 
 
-async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
-    return {user_id: name for user_id, name in rows}  # noqa: C416 - a Result
-
-
 async def task_cards(
     session: AsyncSession, tasks: Sequence[CallbackTask], *, today: date
 ) -> list[TaskCard]:
     """Cards for tasks whose attempts are loaded, with the agents' names."""
-    names = await _names(session, {a.agent_id for t in tasks for a in t.attempts if a.agent_id})
+    names = await users.display_names(session, ids={a.agent_id for t in tasks for a in t.attempts})
     return [task_card(task, names, today) for task in tasks]
 
 
@@ -221,7 +214,7 @@ async def recent_calls(session: AsyncSession, customer_id: int, limit: int = 10)
             .limit(limit)
         )
     )
-    names = await _names(session, {c.agent_id for c in calls if c.agent_id})
+    names = await users.display_names(session, ids={c.agent_id for c in calls})
     return [
         CallCard(
             id=c.id,

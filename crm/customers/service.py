@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -77,6 +77,31 @@ async def get(session: AsyncSession, customer_id: int) -> Customer | None:
     return await session.scalar(
         select(Customer).where(Customer.id == customer_id).options(selectinload(Customer.phones))
     )
+
+
+async def names(session: AsyncSession, *, ids: Iterable[int]) -> dict[int, str]:
+    """Customers' names by id, for lists; unknown ids are left out."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(wanted)))
+    return {row.id: row.name for row in rows}
+
+
+async def count(session: AsyncSession) -> int:
+    """How many customers there are."""
+    return await session.scalar(select(func.count()).select_from(Customer)) or 0
+
+
+async def phone_numbers(
+    session: AsyncSession, *, limit: int, callable_only: bool = False
+) -> list[str]:
+    """Customers' phone numbers, oldest first (a simulated PBX's known callers);
+    `callable_only` leaves out the customers who must not be called."""
+    query = select(Phone.number).order_by(Phone.id).limit(limit)
+    if callable_only:
+        query = query.join(Customer).where(Customer.do_not_call.is_(False))
+    return list(await session.scalars(query))
 
 
 async def get_or_raise(session: AsyncSession, customer_id: int) -> Customer:

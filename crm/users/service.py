@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -90,16 +91,56 @@ async def get_by_username(session: AsyncSession, username: str) -> User | None:
     return await session.scalar(select(User).where(User.username == username))
 
 
-async def get_by_extension(session: AsyncSession, extension: str) -> User | None:
-    """The active agent whose softphone has this extension, or None."""
+async def active_user_by_extension(session: AsyncSession, *, extension: str) -> User | None:
+    """The active user whose softphone has this extension, or None: a deactivated user's
+    extension maps to nobody."""
     return await session.scalar(
         select(User).where(User.extension == extension, User.is_active.is_(True))
     )
 
 
+async def active_users_by_extensions(
+    session: AsyncSession, *, extensions: Iterable[str]
+) -> dict[str, User]:
+    """The active users having these extensions, by extension (deactivated users left out)."""
+    wanted = set(extensions)
+    if not wanted:
+        return {}
+    found = await session.scalars(
+        select(User).where(User.extension.in_(wanted), User.is_active.is_(True))
+    )
+    return {user.extension: user for user in found if user.extension is not None}
+
+
 async def get_all(session: AsyncSession) -> list[User]:
     """Every user, by username."""
     return list(await session.scalars(select(User).order_by(User.username)))
+
+
+async def get_agents(session: AsyncSession) -> list[User]:
+    """Every agent (deactivated ones too), by extension then username."""
+    return list(
+        await session.scalars(
+            select(User).where(User.role == Role.AGENT).order_by(User.extension, User.username)
+        )
+    )
+
+
+async def get_by_ids(session: AsyncSession, *, ids: Iterable[int]) -> dict[int, User]:
+    """The users with these ids, by id; unknown ids are left out."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {u.id: u for u in await session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+async def display_names(session: AsyncSession, *, ids: Iterable[int | None]) -> dict[int, str]:
+    """Users' display names by id, for lists and histories; None and unknown ids are left out."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))
+    return {row.id: row.display_name for row in rows}
 
 
 async def create(
@@ -118,7 +159,10 @@ async def create(
         raise Conflict(
             f"the username {username!r} is taken", code="username_taken", field="username"
         )
-    if extension is not None and await get_by_extension(session, extension) is not None:
+    if (
+        extension is not None
+        and await active_user_by_extension(session, extension=extension) is not None
+    ):
         raise Conflict(
             f"extension {extension} belongs to another agent",
             code="extension_taken",
@@ -152,7 +196,7 @@ async def update(
     """Change a user's name, role, extension, password, active flag or department."""
     _check(None, password, display_name, extension, None)
     if extension is not None and extension != user.extension:
-        other = await get_by_extension(session, extension)
+        other = await active_user_by_extension(session, extension=extension)
         if other is not None and other.id != user.id:
             raise Conflict(
                 f"extension {extension} belongs to another agent",

@@ -65,9 +65,12 @@ async def resolve(
     return row, user
 
 
-async def revoke(session: AsyncSession, row: UserSession, *, at: datetime) -> None:
-    row.revoked_at = at
-    await session.flush()
+async def revoke(session: AsyncSession, *, session_id: int, at: datetime) -> None:
+    """Log out one login (a logout); one already gone is left as it is."""
+    row = await session.get(UserSession, session_id)
+    if row is not None:
+        row.revoked_at = at
+        await session.flush()
 
 
 async def revoke_all(session: AsyncSession, user_id: int, *, at: datetime) -> list[int]:
