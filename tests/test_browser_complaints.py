@@ -2,7 +2,8 @@
 Playwright) against the live system with the PBX simulator and a clock the test moves: an
 agent opens a complaint from the console for the caller on screen, linked to the call; once
 the signing clock has run out the supervisor finds it among the overdue ones and the agent's
-page warns; the engineering department signs for it late and works it to the resolution; the
+page warns; the engineering department signs for it late and works it to the resolution;
+the call back it owes shows on the customer's timeline under the complaint's number, and the
 agent's call back closes it. A department asks to read a project's callback records, the
 manager approves it for less time than asked, the department reads them, the manager revokes
 the grant and the records are closed again. A repair reported for a customer found by search
@@ -170,6 +171,14 @@ async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
     await _record(department, "step-resolved", notes="已返工")
     await expect(detail.locator("article")).to_have_attribute("data-status", "resolved")
     await expect(detail.locator("form")).to_have_count(0)  # the call back is customer service's
+
+    # Customer service owes 王建国 a call back: on his timeline, named by the complaint.
+    await console.fill("#search-q", "王建国")
+    await console.press("#search-q", "Enter")
+    await console.locator("#search-results .result").first.click()
+    await expect(console.locator('.task[data-stage="complaint"] .task-name')).to_have_text(
+        f"投诉回访（投诉#{complaint_id}）"
+    )
 
     # The agent follows the warning to the complaint and calls the customer back: closed.
     await warning.locator("a").click()

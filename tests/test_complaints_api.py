@@ -105,6 +105,9 @@ async def test_an_unsatisfied_callback_becomes_complaints_closed_by_their_call_b
     tasks = (await api[AGENT].get(f"/api/projects/{project_id}/callbacks")).json()
     call_backs = [t for t in tasks if t["stage"] == "complaint"]
     assert len(call_backs) == 2 and all(t["status"] == "pending" for t in call_backs)
+    assert sorted(t["complaint_id"] for t in call_backs) == sorted(c["id"] for c in opened)
+    assert {t["month"] for t in call_backs} == {0}
+    assert {t["complaint_id"] for t in tasks if t["stage"] != "complaint"} == {None}
     clock.advance(hours=2)
     for task in call_backs:
         response = await api[AGENT].post(

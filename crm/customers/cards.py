@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.callbacks.models import CallbackAttempt, CallbackTask, TaskStatus
 from crm.calls.models import Call
+from crm.complaints import service as complaints
 from crm.customers.models import Customer
 from crm.phones import PhoneNumberError, normalize_phone
 from crm.projects.models import Project
@@ -47,7 +48,8 @@ class TaskCard(BaseModel):
     id: int
     project_id: int
     stage: str
-    month: int
+    month: int  # 1..N for post_completion; 0 otherwise
+    complaint_id: int | None  # stage complaint: the complaint it calls the customer back about
     due_date: date
     latest_date: date
     status: str
@@ -138,12 +140,15 @@ def _attempt(attempt: CallbackAttempt, names: dict[int, str]) -> AttemptCard:
     )
 
 
-def task_card(task: CallbackTask, names: dict[int, str], today: date) -> TaskCard:
+def task_card(
+    task: CallbackTask, names: dict[int, str], today: date, *, complaint_id: int | None = None
+) -> TaskCard:
     return TaskCard(
         id=task.id,
         project_id=task.project_id,
         stage=task.stage.value,
         month=task.month,
+        complaint_id=complaint_id,
         due_date=task.due_date,
         latest_date=task.latest_date,
         status=task.status.value,
@@ -157,9 +162,11 @@ def task_card(task: CallbackTask, names: dict[int, str], today: date) -> TaskCar
 async def task_cards(
     session: AsyncSession, tasks: Sequence[CallbackTask], *, today: date
 ) -> list[TaskCard]:
-    """Cards for tasks whose attempts are loaded, with the agents' names."""
+    """Cards for tasks whose attempts are loaded, with the agents' names and, on a complaint's
+    call back, the complaint's id."""
     names = await users.display_names(session, ids={a.agent_id for t in tasks for a in t.attempts})
-    return [task_card(task, names, today) for task in tasks]
+    about = await complaints.ids_by_callback_task(session, tasks=tasks)
+    return [task_card(task, names, today, complaint_id=about.get(task.id)) for task in tasks]
 
 
 async def project_cards(

@@ -14,7 +14,7 @@ export const OPEN_TASK = new Set(["pending", "in_progress"]);
 /** A message reference naming a callback task: 开工回访, 回访 第3月 … */
 export function taskMessage(task) {
   if (task.stage === "post_completion") return msg("task.post_completion", { n: task.month });
-  if (task.stage === "complaint") return msg("task.complaint", { n: task.month });  // month = id
+  if (task.stage === "complaint") return msg("task.complaint", { n: task.complaint_id });
   return msg(`task.${task.stage}`);
 }
 
