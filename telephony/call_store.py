@@ -11,23 +11,18 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from crm.callbacks.models import CallbackAttempt
-from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
-from crm.customers.models import Phone
+from crm.calls import service as calls
+from crm.calls.models import CallOutcome, Direction, HungUpBy
+from crm.calls.service import CallSnapshot
 from crm.db import Database
-from crm.phones import lookup_key
-from crm.transcripts.service import enqueue_call
-from crm.users.models import User
 from telephony.events import CallRecord
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from crm.calls.models import Call
 
-RECORDING_GRACE = timedelta(seconds=5)
+log = logging.getLogger(__name__)
 
 
 class CallStore:
@@ -95,136 +90,55 @@ class CallStore:
             self._idle.set()
 
     async def write(self, records: Iterable[CallRecord]) -> None:
-        records = list(records)
-        numbers = {
-            r.linkedid: lookup_key(r.customer_number, default_area_code=self.default_area_code)
-            for r in records
-        }
+        """Store a batch in one transaction (crm.calls.service.store_calls), then tell
+        `on_jobs_queued` of the transcription jobs it queued."""
+        snapshots = [_snapshot(r) for r in records]
         async with self.database.session() as session:
-            existing = {
-                c.linkedid: c
-                for c in await session.scalars(
-                    select(Call).where(
-                        Call.pbx_id == self.pbx_id, Call.linkedid.in_([r.linkedid for r in records])
-                    )
-                )
-            }
-            customers = await self._customers(session, {n for n in numbers.values() if n})
-            agents = await self._agents(
-                session, {r.agent_extension for r in records if r.agent_extension}
+            queued = await calls.store_calls(
+                session,
+                pbx_id=self.pbx_id,
+                calls=snapshots,
+                default_area_code=self.default_area_code,
             )
-            rows: dict[str, Call] = {}
-            for record in records:
-                call = existing.get(record.linkedid)
-                if call is None:
-                    call = Call(pbx_id=self.pbx_id, linkedid=record.linkedid)
-                    session.add(call)
-                rows[record.linkedid] = call
-                number = numbers[record.linkedid]
-                self._apply(
-                    call,
-                    record,
-                    number,
-                    customers.get(number or ""),
-                    agents.get(record.agent_extension or ""),
-                )
-            await session.flush()
-            queued: list[int] = []
-            for record in records:
-                if record.ended_at is not None:
-                    job_id = await self._queue_transcription(session, rows[record.linkedid], record)
-                    if job_id is not None:
-                        queued.append(job_id)
-            attempts = {r.attempt_id: r.linkedid for r in records if r.attempt_id}
-            if attempts:
-                by_linkedid = {
-                    c.linkedid: c
-                    for c in await session.scalars(
-                        select(Call).where(
-                            Call.pbx_id == self.pbx_id, Call.linkedid.in_(list(attempts.values()))
-                        )
-                    )
-                }
-                for attempt in await session.scalars(
-                    select(CallbackAttempt).where(
-                        CallbackAttempt.id.in_(list(attempts)), CallbackAttempt.call_id.is_(None)
-                    )
-                ):
-                    attempt.call_id = by_linkedid[attempts[attempt.id]].id
-        self.written += len(records)
+        self.written += len(snapshots)
         if queued and self.on_jobs_queued is not None:
             await self.on_jobs_queued(queued)
-
-    @staticmethod
-    async def _queue_transcription(session: Any, call: Call, record: CallRecord) -> int | None:
-        """A recorded call that ended is queued in the same transaction that ends it, so no
-        recording is ever forgotten; the PBX is given a moment to finish writing the files.
-        The job's id when it was queued just now."""
-        job = await enqueue_call(session, call)
-        if job is not None and job.attempts == 0 and job.not_before is None:
-            assert record.ended_at is not None
-            job.not_before = record.ended_at + RECORDING_GRACE
-            await session.flush()
-            return int(job.id)
-        return None
-
-    @staticmethod
-    async def _customers(session: Any, numbers: set[str]) -> dict[str, int]:
-        """Normalised number → customer, when exactly one customer has that number."""
-        if not numbers:
-            return {}
-        owners: dict[str, set[int]] = {}
-        for number, customer_id in await session.execute(
-            select(Phone.number, Phone.customer_id).where(Phone.number.in_(numbers))
-        ):
-            owners.setdefault(number, set()).add(customer_id)
-        return {n: ids.pop() for n, ids in owners.items() if len(ids) == 1}
-
-    @staticmethod
-    async def _agents(session: Any, extensions: set[str]) -> dict[str, int]:
-        if not extensions:
-            return {}
-        rows = await session.execute(
-            select(User.extension, User.id).where(User.extension.in_(extensions))
-        )
-        return {extension: user_id for extension, user_id in rows}  # noqa: C416 - a Result
-
-    @staticmethod
-    def _apply(
-        call: Call, r: CallRecord, number: str | None, customer_id: int | None, agent_id: int | None
-    ) -> None:
-        call.uniqueid = r.uniqueid
-        call.direction = Direction(r.direction)
-        call.caller = r.caller
-        call.dialed = r.dialed
-        call.customer_number = number
-        call.customer_id = customer_id if customer_id is not None else call.customer_id
-        call.queue = r.queue
-        call.agent_interface = r.agent
-        call.agent_id = agent_id if agent_id is not None else call.agent_id
-        call.agents_rung = list(r.agents_rung)
-        call.agents_connected = list(r.agents_connected)
-        call.outcome = CallOutcome(r.outcome) if r.outcome else None
-        call.started_at = r.started_at
-        call.answered_at = r.answered_at
-        call.ended_at = r.ended_at
-        call.wait_seconds = r.wait_seconds
-        call.ring_seconds = r.ring_seconds
-        call.talk_seconds = r.talk_seconds
-        call.hangup_cause = r.hangup_cause
-        call.hung_up_by = HungUpBy(r.hung_up_by) if r.hung_up_by else None
-        call.recording = r.recording
-        call.recording_agent = r.recording_agent
-        call.recording_customer = r.recording_customer
-        call.end_inferred = r.end_inferred
 
     async def load_live(self) -> list[CallRecord]:
         """Calls the database still holds as live for this PBX (to settle after a restart)."""
         async with self.database.session() as session:
-            calls = await session.scalars(
-                select(Call).where(Call.pbx_id == self.pbx_id, Call.ended_at.is_(None))
-            )
-            return [_record(c) for c in calls]
+            return [_record(c) for c in await calls.get_live(session, pbx_id=self.pbx_id)]
+
+
+def _snapshot(record: CallRecord) -> CallSnapshot:
+    """The tracker's record as crm stores it."""
+    return CallSnapshot(
+        linkedid=record.linkedid,
+        direction=Direction(record.direction),
+        started_at=record.started_at,
+        uniqueid=record.uniqueid,
+        caller=record.caller,
+        dialed=record.dialed,
+        customer_number=record.customer_number,
+        queue=record.queue,
+        agents_rung=tuple(record.agents_rung),
+        agent_interface=record.agent,
+        agent_extension=record.agent_extension,
+        agents_connected=tuple(record.agents_connected),
+        outcome=CallOutcome(record.outcome) if record.outcome else None,
+        answered_at=record.answered_at,
+        ended_at=record.ended_at,
+        wait_seconds=record.wait_seconds,
+        ring_seconds=record.ring_seconds,
+        talk_seconds=record.talk_seconds,
+        hangup_cause=record.hangup_cause,
+        hung_up_by=HungUpBy(record.hung_up_by) if record.hung_up_by else None,
+        recording=record.recording,
+        recording_agent=record.recording_agent,
+        recording_customer=record.recording_customer,
+        end_inferred=record.end_inferred,
+        attempt_id=record.attempt_id,
+    )
 
 
 def _record(call: Call) -> CallRecord:

@@ -17,18 +17,14 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from crm.callbacks.models import CallbackAttempt, CallbackTask
+from crm.callbacks import service as callbacks
 from crm.customers import cards
 from crm.customers import service as customers
-from crm.customers.models import Customer
 from crm.db_outage import database_unavailable
 from crm.phones import lookup_key
-from crm.projects.models import Project
-from crm.users.models import User
+from crm.users import service as users
 from telephony.channels import AgentDirectory
 from telephony.events import (
     AgentRinging,
@@ -39,6 +35,9 @@ from telephony.events import (
     RingStopped,
 )
 from web.services import Services
+
+if TYPE_CHECKING:
+    from crm.customers.models import Customer
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +157,7 @@ class PopService:
 
     async def _read_users(self) -> None:
         async with self.svc.database.session() as session:
-            rows = await session.execute(
-                select(User.extension, User.id).where(
-                    User.extension.is_not(None), User.is_active.is_(True)
-                )
-            )
-            self._users = {extension: user_id for extension, user_id in rows if extension}
+            self._users = await users.extension_directory(session)
         self._users_at = time.monotonic()
 
     def forget_users(self) -> None:
@@ -273,17 +267,10 @@ class PopService:
             task_id: int | None = None
             found: list[Customer] = []
             if event.attempt_id is not None:
-                row = (
-                    await session.execute(
-                        select(CallbackTask.id, Project.customer_id)
-                        .join(CallbackAttempt, CallbackAttempt.task_id == CallbackTask.id)
-                        .join(Project, Project.id == CallbackTask.project_id)
-                        .where(CallbackAttempt.id == event.attempt_id)
-                    )
-                ).first()
-                if row is not None:
-                    task_id = row[0]
-                    customer = await customers.get(session, row[1])
+                subject = await callbacks.attempt_subject(session, attempt_id=event.attempt_id)
+                if subject is not None:
+                    task_id = subject.task_id
+                    customer = await customers.get(session, subject.customer_id)
                     found = [customer] if customer is not None else []
             if not found:  # one lookup gives the customers with their phones: no re-reading
                 found = await customers.find_by_phone(session, event.caller, default_area_code=area)

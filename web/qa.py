@@ -3,24 +3,22 @@ reviewer's confirm/override of each rule (audited). Agents see only their own ca
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
 from crm.audit import service as audit
-from crm.calls.models import Call, Direction
-from crm.customers.models import Customer
+from crm.calls.models import Direction
+from crm.customers import service as customers
 from crm.quality import reviews
-from crm.quality.models import CallScore, ReviewDecision, RuleReview
+from crm.quality.models import ReviewDecision
 from crm.quality.rules import RulesError, load_rules
-from crm.quality.service import get_score
-from crm.transcripts.models import TranscriptionJob
+from crm.quality.service import calls_for_review, get_score
 from crm.transcripts.service import get_job, get_transcripts
-from crm.users.models import Role, User
+from crm.users import service as users
+from crm.users.models import Role
 from web.auth import Caller, require
 from web.params import DayQuery, IdPath, IdQuery, Offset
 from web.recordings import LEGS, readable_call
@@ -29,7 +27,6 @@ from web.services import Services, services
 router = APIRouter(prefix="/api/qa", tags=["qa"])
 viewers = require(Role.QA, Role.SUPERVISOR, Role.AGENT)
 reviewers = require(Role.QA, Role.SUPERVISOR)
-MAX_SCAN = 5000
 MAX_POINTS = 10_000  # a scorecard's points, far above any real one
 
 
@@ -83,74 +80,44 @@ async def list_calls(
     svc: Services = Depends(services),
 ) -> list[QaCall]:
     """Answered calls, newest first, with their automatic scores and review state."""
-    agent = aliased(User)
-    query = (
-        select(Call, CallScore, Customer.name, agent.display_name, TranscriptionJob.status)
-        .outerjoin(CallScore, CallScore.call_id == Call.id)
-        .outerjoin(Customer, Customer.id == Call.customer_id)
-        .outerjoin(agent, agent.id == Call.agent_id)
-        .outerjoin(TranscriptionJob, TranscriptionJob.call_id == Call.id)
-        .where(Call.answered_at.is_not(None), Call.ended_at.is_not(None))
-        .order_by(Call.started_at.desc(), Call.id.desc())
-    )
     if caller.role is Role.AGENT:
         agent_id = caller.id
-    if agent_id is not None:
-        query = query.where(Call.agent_id == agent_id)
-    tz = svc.settings.tz
-    if date_from is not None:
-        query = query.where(Call.started_at >= datetime.combine(date_from, time(), tz))
-    if date_to is not None:
-        query = query.where(
-            Call.started_at < datetime.combine(date_to + timedelta(days=1), time(), tz)
-        )
-    if queue:
-        query = query.where(Call.queue == queue)
-    if kind is not None:
-        query = query.where(Call.direction == kind)
-    if score_min is not None:
-        query = query.where(CallScore.score >= score_min)
-    if score_max is not None:
-        query = query.where(CallScore.score <= score_max)
     async with svc.database.session() as session:
-        rows = list(await session.execute(query.limit(MAX_SCAN if failed_rule else limit + offset)))
-        reviewed = (
-            set(
-                await session.scalars(
-                    select(RuleReview.call_id).where(
-                        RuleReview.call_id.in_([c.id for c, *_ in rows])
-                    )
-                )
-            )
-            if rows
-            else set()
+        found = await calls_for_review(
+            session,
+            tz=svc.settings.tz,
+            day_from=date_from,
+            day_to=date_to,
+            agent_id=agent_id,
+            queue=queue,
+            direction=kind,
+            score_min=score_min,
+            score_max=score_max,
+            failed_rule=failed_rule,
+            limit=limit,
+            offset=offset,
         )
-    out = []
-    for call, score, customer_name, agent_name, job_status in rows:
-        failed = [r["id"] for r in (score.rules if score else []) if r.get("passed") is False]
-        if failed_rule and failed_rule not in failed:
-            continue
-        out.append(
-            QaCall(
-                id=call.id,
-                started_at=call.started_at,
-                direction=call.direction.value,
-                queue=call.queue,
-                agent_id=call.agent_id,
-                agent_name=agent_name,
-                customer_id=call.customer_id,
-                customer_name=customer_name,
-                customer_number=call.customer_number,
-                talk_seconds=call.talk_seconds,
-                outcome=call.outcome.value if call.outcome else None,
-                score=score.score if score else None,
-                max_score=score.max_score if score else None,
-                failed_rules=failed,
-                job_status=job_status.value if job_status else None,
-                reviewed=call.id in reviewed,
-            )
+    return [
+        QaCall(
+            id=c.call.id,
+            started_at=c.call.started_at,
+            direction=c.call.direction.value,
+            queue=c.call.queue,
+            agent_id=c.call.agent_id,
+            agent_name=c.agent_name,
+            customer_id=c.call.customer_id,
+            customer_name=c.customer_name,
+            customer_number=c.call.customer_number,
+            talk_seconds=c.call.talk_seconds,
+            outcome=c.call.outcome.value if c.call.outcome else None,
+            score=c.score.score if c.score else None,
+            max_score=c.score.max_score if c.score else None,
+            failed_rules=c.failed_rules,
+            job_status=c.job_status.value if c.job_status else None,
+            reviewed=c.reviewed,
         )
-    return out[offset : offset + limit]
+        for c in found
+    ]
 
 
 @router.get("/calls/{call_id}")
@@ -167,9 +134,10 @@ async def call_detail(
         latest = await reviews.latest_reviews(session, call_id)
         job = await get_job(session, call_id=call_id)
         people = {call.agent_id or 0, *(r.reviewer_id for r in latest.values())}
-        rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(people)))
-        names = {user_id: name for user_id, name in rows}  # noqa: C416 - a Result
-        customer = await session.get(Customer, call.customer_id) if call.customer_id else None
+        names = await users.display_names(session, ids=people)
+        customer_names = (
+            await customers.names(session, ids=[call.customer_id]) if call.customer_id else {}
+        )
     rules = _points(svc)
     scored = None
     if score is not None:
@@ -208,7 +176,7 @@ async def call_detail(
             "agent_id": call.agent_id,
             "agent_name": names.get(call.agent_id or 0),
             "customer_id": call.customer_id,
-            "customer_name": customer.name if customer else None,
+            "customer_name": customer_names.get(call.customer_id or 0),
             "customer_number": call.customer_number,
         },
         "recordings": {leg: available[leg] for leg in LEGS},

@@ -10,14 +10,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from crm.agents.models import AgentStatus
-from crm.calls.models import Call
+from crm.calls import service as calls
 from crm.calls.stats import CallFacts
 from crm.campaigns.models import DialMode
 from crm.complaints.models import ComplaintGrade
-from crm.users.models import Role, User
+from crm.users import service as users
+from crm.users.models import Role
 from crm.wallboard import service as wallboard
 from crm.wallboard.service import DayFigures, LateWork
 from telephony.events import CallRecord
@@ -168,11 +168,9 @@ class LiveView:
 
 
 async def agent_extensions(svc: Services) -> dict[str, int]:
+    """Extension → the active user who has it (a deactivated agent's maps to nobody)."""
     async with svc.database.session() as session:
-        rows = await session.execute(
-            select(User.extension, User.id).where(User.extension.is_not(None))
-        )
-        return {ext: uid for ext, uid in rows if ext}
+        return await users.extension_directory(session)
 
 
 async def live_view(svc: Services, extensions: dict[str, int]) -> LiveView:
@@ -190,7 +188,7 @@ async def live_view(svc: Services, extensions: dict[str, int]) -> LiveView:
             )
         return view
     async with svc.database.session() as session:
-        for call in await session.scalars(select(Call).where(Call.ended_at.is_(None))):
+        for call in await calls.get_live(session):
             view.add(
                 queue=call.queue,
                 started_at=call.started_at,

@@ -12,10 +12,9 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import select
-
 from crm.agents.events import AgentStateChanged
-from crm.users.models import Role, User
+from crm.users import service as users
+from crm.users.models import Role
 from crm.wallboard.service import LateWork
 from telephony.events import (
     AgentRinging,
@@ -90,13 +89,7 @@ class WallboardFeed:
         cached = self._supervisors
         if cached is None or time.monotonic() - cached[0] > self.watchers_ttl:
             async with self.svc.database.session() as session:
-                ids = list(
-                    await session.scalars(
-                        select(User.id).where(
-                            User.role.in_([Role.SUPERVISOR, Role.ADMIN]), User.is_active.is_(True)
-                        )
-                    )
-                )
+                ids = await users.active_user_ids(session, roles=(Role.SUPERVISOR, Role.ADMIN))
             cached = self._supervisors = (time.monotonic(), ids)
         return [uid for uid in cached[1] if self.svc.outbox.connected(uid)]
 

@@ -51,7 +51,7 @@ async def get_all_on_phones(session: AsyncSession) -> list[AgentOnPhone]:
         .join(AgentState, AgentState.user_id == User.id)
         .where(User.extension.is_not(None), User.is_active.is_(True))
     )
-    return [AgentOnPhone(user, state) for user, state in rows.tuples()]
+    return [AgentOnPhone(user, state) for user, state in rows]
 
 
 async def _enter(

@@ -1,17 +1,58 @@
-"""Calls as stored: by id or by the PBX's linkedid, the ones still live, an agent's recent
-calls with the customer's name, and the call a ticket is opened from."""
+"""Calls as stored: written from the bridge's snapshots, read by id or by the PBX's linkedid,
+the ones still live, an agent's recent calls with the customer's name, and the call a ticket is
+opened from."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.calls.models import Call
-from crm.customers.models import Customer
+from crm.callbacks.models import CallbackAttempt
+from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
+from crm.customers.models import Customer, Phone
 from crm.errors import NotFound, ValidationError
+from crm.phones import lookup_key
+from crm.transcripts.service import enqueue_call
+from crm.users.service import active_users_by_extensions
+
+# The PBX is given a moment to finish writing a call's recordings before they are transcribed.
+RECORDING_GRACE = timedelta(seconds=5)
+
+
+@dataclass(frozen=True, slots=True)
+class CallSnapshot:
+    """A call as the PBX bridge last saw it, to be stored (the bridge's tracker record, in
+    crm's words). `agent_extension` and `customer_number` are resolved to people here."""
+
+    linkedid: str
+    direction: Direction
+    started_at: datetime
+    uniqueid: str | None = None
+    caller: str | None = None
+    dialed: str | None = None
+    customer_number: str | None = None  # as the PBX gave it; normalised when stored
+    queue: str | None = None
+    agents_rung: tuple[str, ...] = ()
+    agent_interface: str | None = None
+    agent_extension: str | None = None
+    agents_connected: tuple[str, ...] = ()
+    outcome: CallOutcome | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    wait_seconds: float | None = None
+    ring_seconds: float | None = None
+    talk_seconds: float | None = None
+    hangup_cause: int | None = None
+    hung_up_by: HungUpBy | None = None
+    recording: str | None = None
+    recording_agent: str | None = None
+    recording_customer: str | None = None
+    end_inferred: bool = False
+    attempt_id: int | None = None  # the callback attempt that dialed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +83,115 @@ async def get_by_linkedid(session: AsyncSession, *, pbx_id: str, linkedid: str) 
     )
 
 
-async def get_live(session: AsyncSession, *, pbx_id: str) -> list[Call]:
-    """The PBX's calls stored as not ended yet."""
-    return list(
-        await session.scalars(select(Call).where(Call.pbx_id == pbx_id, Call.ended_at.is_(None)))
+async def get_live(session: AsyncSession, *, pbx_id: str | None = None) -> list[Call]:
+    """The calls stored as not ended yet, of one PBX or of all."""
+    query = select(Call).where(Call.ended_at.is_(None))
+    if pbx_id is not None:
+        query = query.where(Call.pbx_id == pbx_id)
+    return list(await session.scalars(query))
+
+
+async def store_calls(
+    session: AsyncSession,
+    *,
+    pbx_id: str,
+    calls: Sequence[CallSnapshot],
+    default_area_code: str | None,
+) -> list[int]:
+    """Insert or update the PBX's calls by linkedid, with their customer (when exactly one has
+    the number) and agent (the active user with the extension); queue the ended, recorded ones
+    for transcription in the same transaction, so no recording is ever forgotten; link each
+    callback attempt to the call it made. The ids of the transcription jobs queued just now."""
+    if not calls:
+        return []
+    numbers = {
+        c.linkedid: lookup_key(c.customer_number, default_area_code=default_area_code)
+        for c in calls
+    }
+    existing = {
+        c.linkedid: c
+        for c in await session.scalars(
+            select(Call).where(
+                Call.pbx_id == pbx_id, Call.linkedid.in_([c.linkedid for c in calls])
+            )
+        )
+    }
+    owners = await _sole_owners(session, {n for n in numbers.values() if n})
+    agents = await active_users_by_extensions(
+        session, extensions=[c.agent_extension for c in calls if c.agent_extension]
     )
+    rows: dict[str, Call] = {}
+    for snapshot in calls:
+        call = existing.get(snapshot.linkedid)
+        if call is None:
+            call = Call(pbx_id=pbx_id, linkedid=snapshot.linkedid)
+            session.add(call)
+        rows[snapshot.linkedid] = call
+        number = numbers[snapshot.linkedid]
+        agent = agents.get(snapshot.agent_extension or "")
+        _apply(call, snapshot, number, owners.get(number or ""), agent.id if agent else None)
+    await session.flush()
+    queued = []
+    for snapshot in calls:
+        if snapshot.ended_at is not None:
+            job = await enqueue_call(session, rows[snapshot.linkedid])
+            if job is not None and job.attempts == 0 and job.not_before is None:
+                job.not_before = snapshot.ended_at + RECORDING_GRACE
+                await session.flush()
+                queued.append(job.id)
+    attempts = {c.attempt_id: rows[c.linkedid].id for c in calls if c.attempt_id}
+    if attempts:
+        for attempt in await session.scalars(
+            select(CallbackAttempt).where(
+                CallbackAttempt.id.in_(list(attempts)), CallbackAttempt.call_id.is_(None)
+            )
+        ):
+            attempt.call_id = attempts[attempt.id]
+    return queued
+
+
+async def _sole_owners(session: AsyncSession, numbers: set[str]) -> dict[str, int]:
+    """Normalised number → customer, when exactly one customer has that number."""
+    if not numbers:
+        return {}
+    owners: dict[str, set[int]] = {}
+    rows = await session.execute(
+        select(Phone.number, Phone.customer_id).where(Phone.number.in_(numbers))
+    )
+    for number, customer_id in rows:
+        owners.setdefault(number, set()).add(customer_id)
+    return {n: ids.pop() for n, ids in owners.items() if len(ids) == 1}
+
+
+def _apply(
+    call: Call, s: CallSnapshot, number: str | None, customer_id: int | None, agent_id: int | None
+) -> None:
+    """The snapshot onto the row; a customer or agent once known stays when the PBX no longer
+    names them."""
+    call.uniqueid = s.uniqueid
+    call.direction = s.direction
+    call.caller = s.caller
+    call.dialed = s.dialed
+    call.customer_number = number
+    call.customer_id = customer_id if customer_id is not None else call.customer_id
+    call.queue = s.queue
+    call.agent_interface = s.agent_interface
+    call.agent_id = agent_id if agent_id is not None else call.agent_id
+    call.agents_rung = list(s.agents_rung)
+    call.agents_connected = list(s.agents_connected)
+    call.outcome = s.outcome
+    call.started_at = s.started_at
+    call.answered_at = s.answered_at
+    call.ended_at = s.ended_at
+    call.wait_seconds = s.wait_seconds
+    call.ring_seconds = s.ring_seconds
+    call.talk_seconds = s.talk_seconds
+    call.hangup_cause = s.hangup_cause
+    call.hung_up_by = s.hung_up_by
+    call.recording = s.recording
+    call.recording_agent = s.recording_agent
+    call.recording_customer = s.recording_customer
+    call.end_inferred = s.end_inferred
 
 
 def _with_customer(limit: int) -> Select[Call, str]:  # the name: None for unknown callers
@@ -63,7 +208,7 @@ async def recent_for_agent(
 ) -> list[CallWithCustomer]:
     """The agent's latest calls, newest first."""
     rows = await session.execute(_with_customer(limit).where(Call.agent_id == agent_id))
-    return [CallWithCustomer(call, name) for call, name in rows.tuples()]
+    return [CallWithCustomer(call, name) for call, name in rows]
 
 
 async def get_by_linkedids(
@@ -71,7 +216,7 @@ async def get_by_linkedids(
 ) -> list[CallWithCustomer]:
     """The calls with these linkedids, newest first."""
     rows = await session.execute(_with_customer(limit).where(Call.linkedid.in_(linkedids)))
-    return [CallWithCustomer(call, name) for call, name in rows.tuples()]
+    return [CallWithCustomer(call, name) for call, name in rows]
 
 
 async def ticket_origin(

@@ -112,6 +112,23 @@ async def active_users_by_extensions(
     return {user.extension: user for user in found if user.extension is not None}
 
 
+async def extension_directory(session: AsyncSession) -> dict[str, int]:
+    """Every extension held by an active user → that user's id: who a ringing phone is."""
+    rows = await session.execute(
+        select(User.extension, User.id).where(User.extension.is_not(None), User.is_active.is_(True))
+    )
+    return {extension: user_id for extension, user_id in rows if extension}
+
+
+async def active_user_ids(session: AsyncSession, *, roles: Iterable[Role]) -> list[int]:
+    """The ids of the active users having one of these roles."""
+    return list(
+        await session.scalars(
+            select(User.id).where(User.role.in_(list(roles)), User.is_active.is_(True))
+        )
+    )
+
+
 async def get_all(session: AsyncSession) -> list[User]:
     """Every user, by username."""
     return list(await session.scalars(select(User).order_by(User.username)))

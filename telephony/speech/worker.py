@@ -20,25 +20,22 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from crm.calls.models import Call
+from crm.calls import service as calls
 from crm.clock import Clock, SystemClock
 from crm.db import Database
 from crm.quality.rules import RulesError, Scorecard, load_rules
 from crm.quality.scorecard import CallFacts, ScoreResult, SpokenWord, score
-from crm.quality.service import call_facts, save_score
+from crm.quality.service import CallToScore, call_to_score, save_score
 from crm.settings import Settings
-from crm.transcripts.models import Leg, TranscriptionJob
+from crm.transcripts.models import Leg
 from crm.transcripts.service import (
     JobClaim,
     claim_job,
     claim_next_job,
     fail_attempt,
     finish_job,
-    leg_recordings,
     renew_lease,
     save_transcript,
 )
@@ -49,6 +46,9 @@ from telephony.speech.errors import TranscriptionError
 from telephony.speech.pool import TranscriptionPool
 from telephony.speech.recognizer import Transcript
 from telephony.speech.status import open_pool
+
+if TYPE_CHECKING:
+    from crm.transcripts.models import TranscriptionJob
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,10 @@ class _Claim:
     attempt: int
     facts: CallFacts
     recordings: dict[Leg, str]
+
+    @classmethod
+    def of(cls, job: TranscriptionJob, call: CallToScore) -> _Claim:
+        return cls(job.id, call.call_id, job.attempts, call.facts, call.recordings)
 
 
 class _LeaseLost(Exception):
@@ -158,7 +162,8 @@ class TranscriptionWorker:
             )
             if outcome.job is None:
                 return None, outcome
-            return await self._claim_of(session, outcome.job), outcome
+            call = await call_to_score(session, call_id=outcome.job.call_id)
+            return _Claim.of(outcome.job, call), outcome
 
     async def process(
         self, claim: _Claim, keep_alive: Callable[[], Awaitable[None]] | None = None
@@ -189,15 +194,7 @@ class TranscriptionWorker:
             )
             if job is None:
                 return None
-            return await self._claim_of(session, job)
-
-    @staticmethod
-    async def _claim_of(session: AsyncSession, job: TranscriptionJob) -> _Claim:
-        call = await session.get(Call, job.call_id)
-        assert call is not None  # a foreign key
-        return _Claim(
-            job.id, call.id, job.attempts, await call_facts(session, call), leg_recordings(call)
-        )
+            return _Claim.of(job, await call_to_score(session, call_id=job.call_id))
 
     async def _recording(self, stored: str) -> Path:
         """The leg's file here (fetched from the PBX if configured); a missing one fails
@@ -257,8 +254,8 @@ class TranscriptionWorker:
                     file=transcript.file,
                 )
             if scored is not None:
-                call = await session.get(Call, claim.call_id)
-                assert call is not None
+                call = await calls.get(session, call_id=claim.call_id)
+                assert call is not None  # a job's call is never deleted (a foreign key)
                 await save_score(session, call=call, result=scored[0], card=scored[1], at=now)
         log.info(
             "call %s transcribed%s",
