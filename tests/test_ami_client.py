@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,27 +27,27 @@ from tests.support.waiting import until
 
 
 def _client(
-    port: int, events: list[Message] | None = None, secret: str = "test", **options: float
+    port: int,
+    events: list[Message] | None = None,
+    secret: str = "test",
+    ping_interval: float = 0.2,
 ) -> AmiClient:
     received = events if events is not None else []
-    defaults = {
-        "action_timeout": 2.0,
-        "ping_interval": 0.2,
-        "ping_timeout": 0.3,
-        "backoff_min": 0.05,
-        "backoff_max": 0.2,
-    }
     return AmiClient(
         AmiEndpoint("127.0.0.1", port, "callcentre", SecretStr(secret)),
         on_event=received.append,
-        **{**defaults, **options},
+        action_timeout=2.0,
+        ping_interval=ping_interval,
+        ping_timeout=0.3,
+        backoff_min=0.05,
+        backoff_max=0.2,
     )
 
 
 @pytest.fixture
-async def peer() -> ScriptedAmi:
+async def peer() -> AsyncIterator[ScriptedAmi]:
     server = ScriptedAmi()
-    server.port = await server.start()
+    await server.start()
     yield server
     await server.stop()
 
@@ -76,7 +77,12 @@ async def test_login_refused_while_asterisk_shuts_down_is_retried(peer: Scripted
     client = _client(peer.port)
     errors: list[str | None] = []
     task = asyncio.create_task(client.run())
-    await until(lambda: errors.append(client.last_error) or client.connected, timeout=5)
+
+    def connected_noting_each_error() -> bool:
+        errors.append(client.last_error)
+        return client.connected
+
+    await until(connected_noting_each_error, timeout=5)
     assert peer.connections == 3 and not task.done()
     assert any(e and "Asterisk is shutting down" in e for e in errors)
     assert client.last_error is None
@@ -84,28 +90,33 @@ async def test_login_refused_while_asterisk_shuts_down_is_retried(peer: Scripted
     await asyncio.wait_for(task, 2)
 
 
-async def test_only_a_definite_authentication_failure_stops_the_client() -> None:
-    for message, definite in (
+@pytest.mark.parametrize(
+    ("message", "definite"),
+    [
         ("Authentication failed", True),
         ("Asterisk is shutting down", False),
         ("Permission denied", False),
         ("", False),
-    ):
-        server = ScriptedAmi(login_refusals=[{"Response": "Error", "Message": message}])
-        port = await server.start()
-        client = _client(port)
-        task = asyncio.create_task(client.run())
-        try:
-            if definite:
-                with pytest.raises(AmiAuthenticationError):
-                    await asyncio.wait_for(task, 5)
-            else:
-                await until(lambda client=client: client.connected, timeout=5)
-                assert server.connections == 2, message
-        finally:
-            await client.close()
-            await asyncio.gather(task, return_exceptions=True)
-            await server.stop()
+    ],
+)
+async def test_only_a_definite_authentication_failure_stops_the_client(
+    message: str, definite: bool
+) -> None:
+    server = ScriptedAmi(login_refusals=[{"Response": "Error", "Message": message}])
+    port = await server.start()
+    client = _client(port)
+    task = asyncio.create_task(client.run())
+    try:
+        if definite:
+            with pytest.raises(AmiAuthenticationError):
+                await asyncio.wait_for(task, 5)
+        else:
+            await until(lambda: client.connected, timeout=5)
+            assert server.connections == 2, message
+    finally:
+        await client.close()
+        await asyncio.gather(task, return_exceptions=True)
+        await server.stop()
 
 
 async def test_pbx_closing_the_socket_is_reported_at_once(peer: ScriptedAmi) -> None:
@@ -340,7 +351,7 @@ class _Factory:
         pass
 
 
-class _Transport:
+class _Transport(asyncio.Transport):
     def close(self) -> None:
         pass
 

@@ -3,6 +3,7 @@ dropping them changes nothing the tracker concludes."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -77,7 +78,7 @@ class _Factory:
         self.events.append(message)
 
 
-class _Transport:
+class _Transport(asyncio.Transport):
     def close(self) -> None:
         pass
 

@@ -15,8 +15,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOURS = CallingHours(((time(9), time(12)), (time(14), time(20))), SHANGHAI, load_calendar())
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SHANGHAI)
+def local(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
 @pytest.mark.parametrize(

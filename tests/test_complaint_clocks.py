@@ -13,8 +13,8 @@ CALENDAR = load_calendar()
 LIMITS = Limits()
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=TZ)
+def at(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=TZ)
 
 
 def test_general_complaint_deadlines_from_receipt() -> None:

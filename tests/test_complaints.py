@@ -31,8 +31,8 @@ TZ = ZoneInfo("Asia/Shanghai")
 RECEIVED = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)  # a Monday
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=TZ)
+def local(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=TZ)
 
 
 @pytest.fixture
@@ -123,13 +123,25 @@ async def _step(
     complaint_id: int,
     step: Step,
     at: datetime,
-    **details: object,
+    *,
+    signed_by: str | None = None,
+    solution: str | None = None,
+    visit_at: datetime | None = None,
 ) -> None:
     async with db.session() as session:
         complaint = await complaints.get_or_raise(session, complaint_id)
         await complaints.advance(
-            session, rules, complaint, step, at=at, now=at, actor_id=None, **details
-        )  # type: ignore[arg-type]
+            session,
+            rules,
+            complaint,
+            step,
+            at=at,
+            now=at,
+            actor_id=None,
+            signed_by=signed_by,
+            solution=solution,
+            visit_at=visit_at,
+        )
 
 
 async def _resolve(

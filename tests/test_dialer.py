@@ -258,7 +258,7 @@ async def test_no_answer_waits_two_hours(rig: PbxRig, db: Database, clock: Fixed
     ],
 )
 async def test_calling_hours_and_holidays(
-    rig: PbxRig, db: Database, clock: FixedClock, local: tuple[int, ...], dials: bool
+    rig: PbxRig, db: Database, clock: FixedClock, local: tuple[int, int, int, int, int], dials: bool
 ) -> None:
     from zoneinfo import ZoneInfo
 

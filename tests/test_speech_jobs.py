@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -153,7 +154,9 @@ async def test_a_call_is_queued_once_and_only_when_recorded_and_over(db: Databas
     async with db.session() as session:
         call = await session.get(Call, call_id)
         assert call is not None
-        assert (await enqueue_call(session, call)).id == first  # type: ignore[union-attr]
+        again = await enqueue_call(session, call)
+        assert again is not None
+        assert again.id == first
     assert await count(db, TranscriptionJob) == 1
     job = await job_of(db, call_id)
     assert (job.status, job.attempts) == (JobStatus.QUEUED, 0)
@@ -346,16 +349,17 @@ async def test_a_killed_worker_process_loses_no_job(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        assert process.stderr is not None  # stderr=PIPE
         try:
             deadline = time.monotonic() + 60
             while (await job_of(database, call_id)).status is JobStatus.QUEUED:
-                assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
+                assert process.poll() is None, process.stderr.read()
                 assert time.monotonic() < deadline, "the worker never claimed the job"
                 await asyncio.sleep(0.05)
         finally:
             os.killpg(process.pid, signal.SIGKILL)  # the worker and its transcriber, mid-job
             process.wait()
-            process.stderr.close()  # type: ignore[union-attr]
+            process.stderr.close()
         job = await job_of(database, call_id)
         assert (job.status, job.attempts) == (JobStatus.RUNNING, 1)
         assert job.lease_expires_at is not None
@@ -405,13 +409,21 @@ async def test_a_retry_waits_for_its_delay(
 ) -> None:
     call_id = await add_call(db, agent="broken-agent.wav", customer=None)
     await on_call_ended(db, call_id)
-    run = {"pool": pool, "clock": clock, "until_idle": True, "retry_delay": 60}
-    assert await run_transcription_worker(db, settings, **run) == 1
+    run = partial(
+        run_transcription_worker,
+        db,
+        settings,
+        pool=pool,
+        clock=clock,
+        until_idle=True,
+        retry_delay=60,
+    )
+    assert await run() == 1
     job = await job_of(db, call_id)
     assert (job.status, job.not_before) == (JobStatus.QUEUED, clock.now() + timedelta(seconds=60))
-    assert await run_transcription_worker(db, settings, **run) == 0
+    assert await run() == 0
     clock.advance(seconds=60)
-    assert await run_transcription_worker(db, settings, **run) == 1
+    assert await run() == 1
     assert (await job_of(db, call_id)).not_before == clock.now() + timedelta(seconds=120)
 
 

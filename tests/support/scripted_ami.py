@@ -36,10 +36,12 @@ class ScriptedAmi:
     received: list[dict[str, str]] = field(default_factory=list)
     connections: int = 0
     writers: list[asyncio.StreamWriter] = field(default_factory=list)
+    port: int = field(default=0, init=False)  # where it listens, once started
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._session, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        return self.port
 
     async def stop(self) -> None:
         for writer in self.writers:
