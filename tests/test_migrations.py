@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime
 
 from alembic.autogenerate import compare_metadata
@@ -161,3 +162,139 @@ async def test_complaint_call_backs_before_0010_move_to_their_complaint(database
     assert "complaint_id" not in columns
     assert sorted(attempts) == [(1, 1), (2, 3)]
     assert restored == [(1, "midterm", 0, None), (2, "complaint", 7, 7), (3, "complaint", 8, 8)]
+
+
+async def test_stored_evidence_sentences_become_kinds_in_0011_and_back(database_url: str) -> None:
+    """Scores stored before 0011 hold English sentences; after it, kinds and parameters (a
+    phrase not found has no time and, for the default scorecard, its set's key and Chinese
+    label); downgrading writes the sentences again."""
+    await asyncio.to_thread(downgrade, database_url, "0010")
+    database = Database(database_url)
+    t = datetime(2026, 12, 1, 10, 0)
+    old = [
+        {
+            "id": "greeting",
+            "passed": False,
+            "points_lost": 2,
+            "evidence": [
+                {"leg": "agent", "start": 0.5, "end": 0.9, "text": "您 好"},
+                {
+                    "leg": "agent",
+                    "start": 0.0,
+                    "end": 10.0,
+                    "text": "not found: own name or staff number",
+                },
+            ],
+        },
+        {
+            "id": "answer_within_3_rings",
+            "passed": False,
+            "points_lost": 1,
+            "evidence": [
+                {
+                    "leg": None,
+                    "start": None,
+                    "end": None,
+                    "text": "answered after 20.0 s (limit 15 s)",
+                }
+            ],
+        },
+        {
+            "id": "long_hold",
+            "passed": False,
+            "points_lost": 2,
+            "evidence": [
+                {
+                    "leg": None,
+                    "start": 12.2,
+                    "end": 50.0,
+                    "text": "silent 37.8 s with no hold announcement before it",
+                },
+                {
+                    "leg": None,
+                    "start": 60.0,
+                    "end": 95.0,
+                    "text": "silent 35.0 s after the hold announcement “请 稍等”",
+                },
+            ],
+        },
+        {
+            "id": "customer_hangs_up_first",
+            "passed": False,
+            "points_lost": 1,
+            "evidence": [
+                {"leg": "agent", "start": None, "end": None, "text": "the agent hung up first"}
+            ],
+        },
+    ]
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO calls (id, pbx_id, linkedid, direction, agents_rung, "
+                    "agents_connected, started_at, end_inferred, created_at, updated_at) "
+                    "VALUES (1, 'default', '1.1', 'inbound', '[]', '[]', :t, false, :t, :t)"
+                ),
+                {"t": t},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO call_scores (call_id, score, max_score, points_lost, rules, "
+                    "rules_version, rules_digest, scored_at, created_at, updated_at) "
+                    "VALUES (1, 8, 14, 6, :rules, 'default-2026.11', 'x', :t, :t, :t)"
+                ),
+                {"t": t, "rules": json.dumps(old, ensure_ascii=False)},
+            )
+        await asyncio.to_thread(upgrade, database_url)
+        async with database.engine.connect() as connection:
+            [(stored,)] = await _rows(connection, "SELECT rules FROM call_scores")
+        await asyncio.to_thread(downgrade, database_url, "0010")
+        async with database.engine.connect() as connection:
+            [(restored,)] = await _rows(connection, "SELECT rules FROM call_scores")
+        await asyncio.to_thread(upgrade, database_url)
+    finally:
+        await database.dispose()
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    evidence = [item for rule in stored for item in rule["evidence"]]
+    assert [e["kind"] for e in evidence] == [
+        "said",
+        "not_found",
+        "ring_time",
+        "silence",
+        "silence_after_hold",
+        "hung_up_first",
+    ]
+    assert evidence[0] == {
+        "kind": "said",
+        "leg": "agent",
+        "start": 0.5,
+        "end": 0.9,
+        "params": {"words": "您 好"},
+    }
+    assert evidence[1] == {
+        "kind": "not_found",
+        "leg": "agent",
+        "start": None,
+        "end": None,
+        "params": {
+            "label": "自报姓名或工号",
+            "set": "own_name",
+            "first_seconds": 10.0,
+            "last_seconds": None,
+        },
+    }
+    assert evidence[2]["params"] == {"seconds": 20.0, "limit": 15.0}
+    assert (evidence[3]["start"], evidence[3]["params"]) == (12.2, {"seconds": 37.8})
+    assert evidence[4]["params"] == {"seconds": 35.0, "said": "请 稍等"}
+    assert evidence[5]["params"] == {"party": "agent"}
+    assert all("text" not in e for e in evidence)
+    restored = json.loads(restored) if isinstance(restored, str) else restored
+    sentences = [item["text"] for rule in restored for item in rule["evidence"]]
+    assert sentences == [
+        "您 好",
+        "not found: 自报姓名或工号",
+        "answered after 20.0 s (limit 15 s)",
+        "silent 37.8 s with no hold announcement before it",
+        "silent 35.0 s after the hold announcement “请 稍等”",
+        "the agent hung up first",
+    ]

@@ -73,7 +73,9 @@ async def test_reviewer_lists_filters_and_opens_a_call(
     assert detail["recordings"] == {"mixed": True, "agent": True, "customer": True}
     rules = {r["id"]: r for r in detail["score"]["rules"]}
     forbidden = rules["forbidden_phrases"]
-    assert forbidden["passed"] is False and forbidden["evidence"][0]["text"] == "我不知道"
+    assert forbidden["passed"] is False and forbidden["evidence"][0]["params"] == {
+        "words": "我不知道"
+    }
     assert forbidden["title"] and forbidden["points"] == 3
     assert rules["greeting"]["passed"] is True
 

@@ -180,6 +180,16 @@ def test_the_default_file_ships_with_the_package() -> None:
             "[[rules]]\nid = 'ring'\nkind = 'ring_time'\npoints = 1\nmax_seconds = 15\n" * 2,
             "rules.toml: rule 'ring': the id is used twice",
         ),
+        (
+            VALID.replace('label = "hello"', 'key = "Hello!"'),
+            "rules.toml: rule 'greeting': require[1]: 'key' must be lower-case letters, digits "
+            "and _ (got 'Hello!')",
+        ),
+        (
+            VALID.replace('label = "hello"', 'key = "hello"')
+            + '  [[rules.require]]\n  key = "hello"\n  phrases = ["嗨"]\n',
+            "rules.toml: rule 'greeting': two [[rules.require]] tables have the same key",
+        ),
     ],
 )
 def test_mistakes_are_named_by_file_rule_and_problem(text: str, expected: str) -> None:
@@ -216,9 +226,15 @@ def test_cli_scores_a_call_file() -> None:
     for item in scored["rules"]:
         assert set(item) == {"id", "passed", "points_lost", "evidence"}
         for evidence in item["evidence"]:
-            assert set(evidence) == {"leg", "start", "end", "text"}
+            assert set(evidence) == {"kind", "leg", "start", "end", "params"}
     greeting = next(r for r in scored["rules"] if r["id"] == "greeting")
-    assert greeting["evidence"][0] == {"leg": "agent", "start": 0.5, "end": 0.9, "text": "您 好"}
+    assert greeting["evidence"][0] == {
+        "kind": "said",
+        "leg": "agent",
+        "start": 0.5,
+        "end": 0.9,
+        "params": {"words": "您 好"},
+    }
     assert scored["rules"][-1] == {
         "id": "satisfaction_question",
         "passed": None,
@@ -240,7 +256,18 @@ def test_cli_uses_the_rules_file_given(tmp_path: Path) -> None:
                 "passed": False,
                 "points_lost": 2,
                 "evidence": [
-                    {"leg": "agent", "start": 0.0, "end": 0.6, "text": "not found: hello"}
+                    {
+                        "kind": "not_found",
+                        "leg": "agent",
+                        "start": None,
+                        "end": None,
+                        "params": {
+                            "label": "hello",
+                            "set": None,
+                            "first_seconds": 0.6,
+                            "last_seconds": None,
+                        },
+                    }
                 ],
             }
         ],

@@ -58,6 +58,9 @@ class PhraseSet:
     label: str
     phrases: tuple[str, ...] = ()  # normalised
     patterns: tuple[re.Pattern[str], ...] = ()
+    # A stable name within its rule (lower_case), so a page can word the set in its own
+    # language; None: the page shows the file's label.
+    key: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,6 +234,9 @@ def _phrases_present(table: _Table, common: dict[str, Any], defaults: Tolerance)
         table.phrase_set(item, f"require[{n}]", required=True)
         for n, item in enumerate(require, start=1)
     )
+    keys = [s.key for s in sets if s.key is not None]
+    if len(keys) != len(set(keys)):
+        table.fail("two [[rules.require]] tables have the same key")
     at_least = table.integer("at_least", minimum=1, default=len(sets))
     if at_least > len(sets):
         table.fail(f"at_least is {at_least} but only {len(sets)} phrase sets are required")
@@ -407,6 +413,9 @@ class _Table:
         phrases = inner.phrases("phrases")
         patterns = inner.strings("patterns", default=())
         label = inner.text("label", default=(phrases or patterns or ("?",))[0])
+        key = None if inline else inner.take("key", str, required=False)
+        if key is not None and not _RULE_ID.match(key):
+            self.fail(f"{where}: 'key' must be lower-case letters, digits and _ (got {key!r})")
         if not inline:
             inner.done()
         if required and not (phrases or patterns):
@@ -417,7 +426,7 @@ class _Table:
                 compiled.append(re.compile(pattern))
             except re.error as exc:
                 self.fail(f"{where}: pattern {pattern!r} is not a regular expression ({exc})")
-        return PhraseSet(label=label, phrases=phrases, patterns=tuple(compiled))
+        return PhraseSet(label=label, phrases=phrases, patterns=tuple(compiled), key=key)
 
     def phrases(self, key: str) -> tuple[str, ...]:
         """Phrases as they will be matched: spaces and punctuation removed."""

@@ -3,15 +3,20 @@
 Times are seconds from the start of the recordings (both legs start together). A rule
 that cannot be checked on this call is `passed = None` and costs nothing; `max` counts only
 the rules that were checked, so a score reads "12 of 14 checked points".
+
+Evidence is data, never prose: a kind and its parameters, which the pages word in the
+reader's language. Only evidence of something that happened has a time; a phrase nobody said
+has none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
-from crm.quality.matching import Match, SpokenText, find, find_pattern, normalise
+from crm.quality.matching import Match, SpokenText, TimedWord, find, find_pattern, normalise
 from crm.quality.rules import (
     CallKind,
     HangupOrder,
@@ -49,19 +54,47 @@ class CallFacts:
     hung_up_by: Leg | None = None
 
 
+class EvidenceKind(StrEnum):
+    """What a piece of evidence says; its parameters are listed beside each kind."""
+
+    SAID = "said"  # words: what was said (as recognised), at start … end on leg
+    NOT_FOUND = "not_found"  # label, set (its key or None), first_seconds / last_seconds: no time
+    RING_TIME = "ring_time"  # seconds the phone rang, limit
+    HUNG_UP_FIRST = "hung_up_first"  # party: agent | customer
+    SILENCE = "silence"  # seconds of silence (start … end) with no hold announcement
+    SILENCE_AFTER_HOLD = "silence_after_hold"  # seconds, said: the announcement before it
+
+
+# The parameters each kind carries (tests/test_quality_evidence.py holds every one to it).
+EVIDENCE_PARAMS: dict[EvidenceKind, frozenset[str]] = {
+    EvidenceKind.SAID: frozenset({"words"}),
+    EvidenceKind.NOT_FOUND: frozenset({"label", "set", "first_seconds", "last_seconds"}),
+    EvidenceKind.RING_TIME: frozenset({"seconds", "limit"}),
+    EvidenceKind.HUNG_UP_FIRST: frozenset({"party"}),
+    EvidenceKind.SILENCE: frozenset({"seconds"}),
+    EvidenceKind.SILENCE_AFTER_HOLD: frozenset({"seconds", "said"}),
+}
+# Kinds that point at a moment of the recording; the others are facts or absences.
+TIMED_KINDS = frozenset({EvidenceKind.SAID, EvidenceKind.SILENCE, EvidenceKind.SILENCE_AFTER_HOLD})
+
+Param = str | float | None
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
+    kind: EvidenceKind
     leg: str | None  # agent | customer | None (both, or a PBX fact)
-    start: float | None
+    start: float | None  # None unless the kind is timed
     end: float | None
-    text: str
+    params: Mapping[str, Param] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "kind": self.kind.value,
             "leg": self.leg,
             "start": _round(self.start),
             "end": _round(self.end),
-            "text": self.text,
+            "params": dict(self.params),
         }
 
 
@@ -168,9 +201,35 @@ def _matches(phrases: PhraseSet, spoken: SpokenText, rule: Any) -> list[Match]:
     return found
 
 
+def _said(leg: Leg, words: Sequence[TimedWord]) -> Evidence:
+    return Evidence(
+        EvidenceKind.SAID,
+        leg.value,
+        words[0].start,
+        words[-1].end,
+        {"words": " ".join(w.word for w in words)},
+    )
+
+
 def _evidence(leg: Leg, spoken: SpokenText, match: Match) -> Evidence:
-    words = spoken.words_of(match)
-    return Evidence(leg.value, words[0].start, words[-1].end, " ".join(w.word for w in words))
+    return _said(leg, spoken.words_of(match))
+
+
+def _not_found(rule: PhrasesPresent, phrase_set: PhraseSet) -> Evidence:
+    """A phrase set nobody said: what was looked for and where, never a time (there is no
+    moment to hear)."""
+    return Evidence(
+        EvidenceKind.NOT_FOUND,
+        rule.leg.value if rule.leg is not RuleLeg.ANY else None,
+        None,
+        None,
+        {
+            "label": phrase_set.label,
+            "set": phrase_set.key,
+            "first_seconds": rule.window.first_seconds,
+            "last_seconds": rule.window.last_seconds,
+        },
+    )
 
 
 def _phrases_present(rule: PhrasesPresent, call: _Conversation, _facts: CallFacts) -> Verdict:
@@ -189,8 +248,7 @@ def _phrases_present(rule: PhrasesPresent, call: _Conversation, _facts: CallFact
             match, leg, spoken = min(hits, key=lambda h: (h[0].edits, h[2].words_of(h[0])[0].start))
             evidence.append(_evidence(leg, spoken, match))
         else:
-            legs = rule.leg.value if rule.leg is not RuleLeg.ANY else None
-            missing.append(Evidence(legs, start, end, f"not found: {phrase_set.label}"))
+            missing.append(_not_found(rule, phrase_set))
     if len(evidence) >= rule.at_least:
         return True, evidence
     return False, evidence + missing
@@ -229,13 +287,25 @@ def _long_silence(rule: LongSilence, call: _Conversation, _facts: CallFacts) -> 
                 Leg.AGENT, talked_until - rule.announce_within_seconds, talked_until + 0.01
             )
             announced = _matches(rule.hold_phrases, before, rule)
+            seconds = round(gap, 1)
             if announced:
-                said = _evidence(Leg.AGENT, before, announced[-1]).text
-                text = f"silent {gap:.1f} s after the hold announcement “{said}”"
+                said = " ".join(w.word for w in before.words_of(announced[-1]))
+                evidence.append(
+                    Evidence(
+                        EvidenceKind.SILENCE_AFTER_HOLD,
+                        None,
+                        talked_until,
+                        word.start,
+                        {"seconds": seconds, "said": said},
+                    )
+                )
             else:
                 passed = False
-                text = f"silent {gap:.1f} s with no hold announcement before it"
-            evidence.append(Evidence(None, talked_until, word.start, text))
+                evidence.append(
+                    Evidence(
+                        EvidenceKind.SILENCE, None, talked_until, word.start, {"seconds": seconds}
+                    )
+                )
         talked_until = max(talked_until, word.end)
     return passed, evidence
 
@@ -257,9 +327,7 @@ def _interruption(rule: Interruption, call: _Conversation, _facts: CallFacts) ->
         overlap_end = min(over[1], agent[-1].end)
         if overlap_end - start >= rule.min_overlap_seconds:
             said = [w for w in agent if w.start < over[1]]
-            evidence.append(
-                Evidence(Leg.AGENT.value, start, overlap_end, " ".join(w.word for w in said))
-            )
+            evidence.append(replace(_said(Leg.AGENT, said), end=overlap_end))
     return len(evidence) <= rule.allowed, evidence
 
 
@@ -279,17 +347,22 @@ def _stretches(words: Sequence[SpokenWord]) -> list[list[SpokenWord]]:
 def _ring_time(rule: RingTime, _call: _Conversation, facts: CallFacts) -> Verdict:
     if facts.ring_seconds is None:
         return None, []
-    text = f"answered after {facts.ring_seconds:.1f} s (limit {rule.max_seconds:g} s)"
-    return facts.ring_seconds <= rule.max_seconds, [Evidence(None, None, None, text)]
+    rang = Evidence(
+        EvidenceKind.RING_TIME,
+        None,
+        None,
+        None,
+        {"seconds": round(facts.ring_seconds, 1), "limit": rule.max_seconds},
+    )
+    return facts.ring_seconds <= rule.max_seconds, [rang]
 
 
 def _hangup_order(rule: HangupOrder, _call: _Conversation, facts: CallFacts) -> Verdict:
     if facts.hung_up_by is None:
         return None, []
-    text = f"the {facts.hung_up_by.value} hung up first"
-    return facts.hung_up_by.value == rule.expected.value, [
-        Evidence(facts.hung_up_by.value, None, None, text)
-    ]
+    party = facts.hung_up_by.value
+    first = Evidence(EvidenceKind.HUNG_UP_FIRST, party, None, None, {"party": party})
+    return party == rule.expected.value, [first]
 
 
 _CHECKS: dict[type[Rule], Callable[[Any, _Conversation, CallFacts], Verdict]] = {

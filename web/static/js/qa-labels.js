@@ -1,6 +1,6 @@
 // The QA words: the scorecard's rules by id, verdicts, transcription states, how much a score
-// lost, and the scorer's (English) evidence notes in the reader's language.
-import { has, msg, t } from "./i18n.js";
+// lost (the rules' evidence: qa-evidence.js).
+import { has, t } from "./i18n.js";
 
 /** The default scorecard's rules, in its order (crm/quality/default_rules.toml). A company's
  * own rules show with the title from its file. */
@@ -61,24 +61,4 @@ export function phoneText(number) {
 /** What was said, as Chinese is written: the recogniser's spaces between characters go. */
 export function spokenText(text) {
   return String(text ?? "").replace(/(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])/gu, "");
-}
-
-const NOTES = [
-  [/^not found: (.*)$/s, (m) => msg("qa.evidence.not_found", { label: m[1] })],
-  [/^answered after ([\d.]+) s \(limit ([\d.]+) s\)$/,
-    (m) => msg("qa.evidence.ring", { s: m[1], max: m[2] })],
-  [/^the (agent|customer) hung up first$/, (m) => msg(`qa.evidence.hung_up_${m[1]}`)],
-  [/^silent ([\d.]+) s with no hold announcement before it$/,
-    (m) => msg("qa.evidence.silence", { s: m[1] })],
-  [/^silent ([\d.]+) s after the hold announcement “(.*)”$/s,
-    (m) => msg("qa.evidence.silence_announced", { s: m[1], said: m[2] })],
-];
-
-/** The scorer's note as a message reference, or null when it is what was said. */
-export function evidenceMessage(text) {
-  for (const [pattern, build] of NOTES) {
-    const match = pattern.exec(String(text || ""));
-    if (match) return build(match);
-  }
-  return null;
 }

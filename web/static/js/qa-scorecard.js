@@ -5,8 +5,8 @@ import { api } from "./api.js";
 import { append, chip, h, replace, uid } from "./dom.js";
 import { errorMessage, field, formError, radioGroup, submitting } from "./forms.js";
 import { dateTime } from "./i18n.js";
-import { evidenceMessage, ruleText, ruleTitle, scoreKind, spokenText, stamp, verdictKey,
-  verdictKind } from "./qa-labels.js";
+import { evidenceMessage, evidenceTime, evidenceWords } from "./qa-evidence.js";
+import { ruleText, ruleTitle, scoreKind, verdictKey, verdictKind } from "./qa-labels.js";
 import { toast, toastError } from "./toast.js";
 
 const VERDICT_VALUE = { true: true, false: false, null: null };
@@ -128,17 +128,17 @@ export class Scorecard {
     const title = ruleTitle(rule.id, rule.title);
     return h("ul", { class: "qa-evidence", i18nAttrs: { "aria-label": ["qa.evidence_of", { rule: title }] } },
       rule.evidence.map((item) => {
-        const note = evidenceMessage(item.text);
-        const text = note ? h("span", { class: "qa-evidence-text", i18n: [note.$t, note.args] })
-          : h("q", { class: "qa-evidence-text", text: spokenText(item.text) });
+        const note = evidenceMessage(rule.id, item);
+        const text = note ? h("span", { class: "qa-evidence-text", i18n: note })
+          : h("q", { class: "qa-evidence-text", text: evidenceWords(item) });
         const leg = item.leg === "agent" || item.leg === "customer"
           ? h("span", { class: ["qa-evidence-leg", `is-${item.leg}`], i18n: `qa.lane.${item.leg}` })
           : null;
-        if (item.start === null || item.start === undefined) {
-          return h("li", { class: "qa-evidence-fact" }, leg, text);
+        const at = evidenceTime(item);
+        if (at === null) {
+          return h("li", { class: "qa-evidence-fact", dataset: { kind: item.kind } }, leg, text);
         }
-        const at = stamp(item.start);
-        return h("li", {}, h("button", {
+        return h("li", { dataset: { kind: item.kind } }, h("button", {
           type: "button", class: "seek qa-evidence-item",
           dataset: { start: item.start, end: item.end ?? item.start },
           i18nAttrs: { title: ["qa.seek_to", { t: at }] },
