@@ -17,6 +17,7 @@ from crm.customers import service as customers
 from crm.db import Database
 from crm.projects import service as projects
 from tests.support.live import LiveSystem, live_system
+from tests.support.rows import found
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -47,7 +48,7 @@ async def test_states_drive_queue_membership(system: LiveSystem) -> None:
     await system.sim.wait_calls()
     await system.services.bridge.drain()
     async with system.database.session() as session:
-        call = await session.scalar(select(Call))
+        call = found(await session.scalar(select(Call)), "the call")
     assert call.agents_rung == [] and call.outcome in ("abandoned", "no_answer")
     await client.put("/api/agent/state", json={"status": "logged_out"})
     await until(lambda: members(system, "1001") == {})
@@ -88,13 +89,13 @@ async def test_click_to_call_a_callback_logs_the_attempt_first(system: LiveSyste
     assert response.status_code == 202, response.text
     attempt_id = response.json()["attempt_id"]
     async with system.database.session() as session:
-        attempt = await session.get(CallbackAttempt, attempt_id)
+        attempt = found(await session.get(CallbackAttempt, attempt_id), "the attempt")
         assert attempt.outcome is None and attempt.dialed_number == "13900139000"
     await system.sim.wait_calls()
     await system.services.bridge.drain()
     async with system.database.session() as session:
-        call = await session.scalar(select(Call))
-        attempt = await session.get(CallbackAttempt, attempt_id)
+        call = found(await session.scalar(select(Call)), "the call")
+        attempt = found(await session.get(CallbackAttempt, attempt_id), "the attempt")
     assert (call.direction, call.dialed, call.outcome) == ("outbound", "13900139000", "answered")
     assert attempt.call_id == call.id and attempt.outcome is None  # the agent's form decides
     response = await client.post(
@@ -121,7 +122,7 @@ async def test_click_to_call_busy_is_recorded_from_the_pbx(system: LiveSystem) -
     await system.services.bridge.drain()
     await system.services.bus.drain()
     async with system.database.session() as session:
-        attempt = await session.get(CallbackAttempt, attempt_id)
+        attempt = found(await session.get(CallbackAttempt, attempt_id), "the attempt")
         task = await callbacks.get_or_raise(session, task_id)
     assert attempt.outcome is Outcome.BUSY and task.status.value == "pending"
     await client.aclose()

@@ -15,6 +15,7 @@ from crm.db import Database
 from crm.projects import service as projects
 from crm.settings import Settings
 from tests.support.api import PASSWORD, USERS, Api, running_app
+from tests.support.rows import found
 
 AGENT, SUPERVISOR, QA, ADMIN, DEPT = "agent1", "supervisor", "qa", "admin", "engineering"
 ALL = set(USERS) - {"agent2"}
@@ -301,5 +302,5 @@ async def test_an_attempt_is_linked_to_the_call_by_its_linkedid(
     )
     assert response.status_code == 201
     async with db.session() as session:
-        attempt = await session.get(CallbackAttempt, response.json()["attempts"][0]["id"])
+        attempt = found(await session.get(CallbackAttempt, response.json()["attempts"][0]["id"]))
     assert attempt.call_id == call.id

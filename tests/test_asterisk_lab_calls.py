@@ -17,14 +17,14 @@ from sqlalchemy import select
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, Outcome
 from crm.callbacks.schedule import ScheduleRules
-from crm.calls.models import Call
+from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
 from crm.customers import service as customers
 from crm.db import Database
 from crm.projects import service as projects
 from crm.projects.models import ProjectStatus
 from tests.data.speech_audio import KOREAN_MODEL
 from tests.lab.ami_tap import AmiTap
-from tests.lab.audio import SILENCE_DBFS, measure
+from tests.lab.audio import SILENCE_DBFS, Measure, measure
 from tests.lab.desk import Desk
 from tests.lab.lab import AMI_USER, Scene
 from tests.lab.render import CARRIER_ACCOUNT
@@ -68,6 +68,12 @@ def words_of(transcript: list[dict[str, Any]]) -> list[tuple[str, float]]:
     return [(w["word"], float(w["start"])) for w in transcript]
 
 
+def recorded(scene: Scene, file: str | None) -> Measure:
+    """What the recording the call's row names holds (the row must name one)."""
+    assert file is not None, "the call's row names no such recording"
+    return measure(scene.lab.pbx.monitor_dir / Path(file).name)
+
+
 async def test_inbound_call_with_speech_is_popped_recorded_transcribed_and_scored(
     scene: Scene, db: Database, tmp_path: Path
 ) -> None:
@@ -101,16 +107,16 @@ async def test_inbound_call_with_speech_is_popped_recorded_transcribed_and_score
         assert pop["customer"]["id"] == customer.id and pop["call"]["queue"] == "service"
 
         call = await ended_call(system, linkedid)
-        assert (call.direction.value, call.outcome.value) == ("inbound", "answered")
+        assert (call.direction, call.outcome) == (Direction.INBOUND, CallOutcome.ANSWERED)
         assert call.customer_id == customer.id and call.customer_number == "13800138000"
         assert call.agent_interface == "PJSIP/1001" and call.queue == "service"
-        assert call.hung_up_by.value == "customer" and call.hangup_cause == 16
+        assert call.hung_up_by is HungUpBy.CUSTOMER and call.hangup_cause == 16
         assert call.answered_at is not None and call.ended_at is not None
 
         # Each leg carries its own speaker, from the moment they were bridged.
-        agent_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_agent).name)
-        customer_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_customer).name)
-        mixed = measure(scene.lab.pbx.monitor_dir / Path(call.recording).name)
+        agent_leg = recorded(scene, call.recording_agent)
+        customer_leg = recorded(scene, call.recording_customer)
+        mixed = recorded(scene, call.recording)
         customer_speaks = customer_script.speech_at - (answered - established)
         # baresip notices the end of its WAV within a second; Asterisk counts whole seconds.
         assert agent_leg.seconds == pytest.approx(hung_up - answered, abs=1.2)
@@ -211,12 +217,12 @@ async def test_agent_first_callback_answered_by_the_customer(
             call = await session.get(Call, attempt.call_id)
         assert call is not None
         call = await ended_call(system, call.linkedid)
-        assert (call.direction.value, call.dialed, call.outcome.value) == (
-            "outbound", "13900139000", "answered",
+        assert (call.direction, call.dialed, call.outcome) == (
+            Direction.OUTBOUND, "13900139000", CallOutcome.ANSWERED,
         )  # fmt: skip
-        assert call.agent_interface == "PJSIP/1001" and call.hung_up_by.value == "customer"
-        agent_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_agent).name)
-        customer_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_customer).name)
+        assert call.agent_interface == "PJSIP/1001" and call.hung_up_by is HungUpBy.CUSTOMER
+        agent_leg = recorded(scene, call.recording_agent)
+        customer_leg = recorded(scene, call.recording_customer)
         assert call.ring_seconds == pytest.approx(customer_answered - rung, abs=1.0)
         assert call.talk_seconds == pytest.approx(agent_leg.seconds, abs=1.0)
         assert agent_leg.seconds == pytest.approx(hung_up - customer_answered, abs=1.2)
@@ -255,7 +261,7 @@ async def test_agent_first_callback_to_a_busy_customer(
             call = await session.get(Call, attempt.call_id)
         assert call is not None
         call = await ended_call(system, call.linkedid)
-        assert (call.outcome.value, call.hangup_cause) == ("busy", 17)
+        assert (call.outcome, call.hangup_cause) == (CallOutcome.BUSY, 17)
         assert call.answered_at is None and call.talk_seconds is None
         assert (call.recording, call.recording_agent, call.recording_customer) == (None,) * 3
         await until_outcome(system, attempt_id, Outcome.BUSY)
@@ -316,15 +322,15 @@ async def test_customer_first_campaign_call_answered_then_an_agent(
         assert closed["param"] == "end of file"
         assert pop["call"]["direction"] == "outbound" and pop["call"]["attempt_id"]
         call = await ended_call(system, pop["call"]["linkedid"])
-        assert (call.direction.value, call.outcome.value, call.queue) == (
-            "outbound", "answered", "callbacks",
+        assert (call.direction, call.outcome, call.queue) == (
+            Direction.OUTBOUND, CallOutcome.ANSWERED, "callbacks",
         )  # fmt: skip
         assert call.dialed == "13600136000" and call.agent_interface == "PJSIP/1001"
-        assert call.hung_up_by.value == "customer"
+        assert call.hung_up_by is HungUpBy.CUSTOMER
         assert call.wait_seconds == pytest.approx(agent_answered - customer_answered, abs=1.0)
         assert call.ring_seconds == pytest.approx(agent_answered - ringing, abs=1.0)
-        agent_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_agent).name)
-        customer_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_customer).name)
+        agent_leg = recorded(scene, call.recording_agent)
+        customer_leg = recorded(scene, call.recording_customer)
         assert call.talk_seconds == pytest.approx(agent_leg.seconds, abs=1.0)
         assert agent_leg.first_sound() == pytest.approx(0.5, abs=0.4)
         customer_speaks = 4.0 - (agent_answered - customer_answered)
@@ -359,8 +365,8 @@ async def test_customer_first_campaign_call_not_answered(
         await system.services.bridge.drain()
         async with db.session() as session:
             call = await session.scalar(select(Call).where(Call.dialed == "13500135000"))
-        assert call is not None and call.outcome.value == "no_answer"
-        assert (call.direction.value, call.hangup_cause) == ("outbound", 19)
+        assert call is not None and call.outcome is CallOutcome.NO_ANSWER
+        assert (call.direction, call.hangup_cause) == (Direction.OUTBOUND, 19)
         assert call.answered_at is None and call.recording is None
         print(f"\nlab no-answer: rang {stopped - rung:.1f} s, cause {call.hangup_cause}")
         await desk.close()
@@ -405,10 +411,10 @@ async def test_blind_transfer_by_the_agents_phone(
             "PJSIP/1001", "1002",
         )  # fmt: skip
         assert transfer["Result"] == "Success"
-        assert (call.direction.value, call.outcome.value) == ("inbound", "answered")
+        assert (call.direction, call.outcome) == (Direction.INBOUND, CallOutcome.ANSWERED)
         assert call.agent_interface == "PJSIP/1001"  # who answered it
-        agent_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_agent).name)
-        customer_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_customer).name)
+        agent_leg = recorded(scene, call.recording_agent)
+        customer_leg = recorded(scene, call.recording_customer)
         # MixMonitor runs on the customer's channel: both agents are on the agents' leg, and
         # the customer's leg goes on after the transfer. `b` drops the time the customer was
         # not bridged (1002 ringing), so the files are that much shorter than the call.
@@ -455,7 +461,7 @@ async def test_pbx_restart_mid_call_then_the_next_call_works(
         cut, _ = await first.wait_event("CALL_CLOSED", since=restarted)
         await agent.wait_event("CALL_CLOSED", since=restarted)
         call = await ended_call(system, pop["call"]["linkedid"])
-        assert call.outcome.value == "answered" and call.agent_interface == "PJSIP/1001"
+        assert call.outcome is CallOutcome.ANSWERED and call.agent_interface == "PJSIP/1001"
         assert call.talk_seconds == pytest.approx(cut - answered, abs=1.2)
         # Asterisk cut it: the first SoftHangupRequest carries the SHUTDOWN flag (4).
         cuts = [m for m in tap.of_call(call.linkedid) if m.get("Event") == "SoftHangupRequest"]
@@ -487,7 +493,7 @@ async def test_pbx_restart_mid_call_then_the_next_call_works(
         await second.wait_event("CALL_CLOSED", since=since, timeout=20)
         later = [m for _, m in desk.messages if m["type"] == "pop"][-1]
         after = await ended_call(system, later["call"]["linkedid"])
-        assert after.outcome.value == "answered" and after.linkedid != call.linkedid
+        assert after.outcome is CallOutcome.ANSWERED and after.linkedid != call.linkedid
         print(f"lab restart: the agent took calls again {back:.1f} s after the restart")
         await desk.close()
         await tap.stop()
@@ -516,10 +522,10 @@ async def test_a_sipp_customer_plays_its_voice_pcap_to_the_agent(
         await call_task
         hung_up = time.monotonic()
         call = await ended_call(system, pop["call"]["linkedid"])
-        assert (call.outcome.value, call.customer_number) == ("answered", "13700137001")
-        assert call.hung_up_by.value == "customer"
-        customer_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_customer).name)
-        agent_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_agent).name)
+        assert (call.outcome, call.customer_number) == (CallOutcome.ANSWERED, "13700137001")
+        assert call.hung_up_by is HungUpBy.CUSTOMER
+        customer_leg = recorded(scene, call.recording_customer)
+        agent_leg = recorded(scene, call.recording_agent)
         assert customer_leg.seconds == pytest.approx(hung_up - answered, abs=1.0)
         assert customer_leg.heard_seconds > 3.0 and customer_leg.rms_dbfs > -40
         assert agent_leg.first_sound() is None  # the agent's phone sent silence
@@ -582,10 +588,10 @@ async def test_hold_from_the_agents_phone_and_listen_in_with_chanspy(
         holds = [m["Event"] for _, m in tap.events if m.get("Event") in ("Hold", "Unhold")
                  and m.get("Channel", "").startswith("PJSIP/1001")]  # fmt: skip
         assert holds[-2:] == ["Hold", "Unhold"], holds
-        assert (call.outcome.value, call.agent_interface) == ("answered", "PJSIP/1001")
-        assert call.hung_up_by.value == "customer"
-        agent_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_agent).name)
-        customer_leg = measure(scene.lab.pbx.monitor_dir / Path(call.recording_customer).name)
+        assert (call.outcome, call.agent_interface) == (CallOutcome.ANSWERED, "PJSIP/1001")
+        assert call.hung_up_by is HungUpBy.CUSTOMER
+        agent_leg = recorded(scene, call.recording_agent)
+        customer_leg = recorded(scene, call.recording_customer)
         on_hold = (held - answered + 0.3, resumed - answered - 0.3)
         # The hold music (the lab's 425 Hz tone, about -23 dBFS) fills the agents' leg.
         assert agent_leg.level_between(*on_hold) > -30, agent_leg.spans

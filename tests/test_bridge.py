@@ -24,6 +24,7 @@ from crm.users.models import Role
 from telephony.bridge import Bridge
 from telephony.events import AgentRinging, CallAnswered, CallEnded
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
+from tests.support.rows import found
 from tests.support.waiting import until
 
 SCALE = 0.05  # simulated seconds run 20 times faster
@@ -74,7 +75,7 @@ class Rig:
         self.bus.subscribe(record, name="test")
         self.bridge = Bridge(self.settings, self.database, self.bus)
         await self.bridge.start()
-        await until(lambda: self.bridge.client.connected or self.bridge.fatal)
+        await until(lambda: self.bridge.client.connected or bool(self.bridge.fatal))
 
     async def stop_bridge(self) -> None:
         await self.bridge.stop()
@@ -172,7 +173,7 @@ async def test_callback_originate_is_linked_to_its_attempt(rig: Rig, clock) -> N
     assert (call.direction, call.dialed, call.outcome) == ("outbound", "13900139000", "answered")
     assert call.customer_id == customer.id and call.agent_id == agent_id
     async with rig.database.session() as session:
-        assert (await session.get(CallbackAttempt, attempt.id)).call_id == call.id
+        assert found(await session.get(CallbackAttempt, attempt.id)).call_id == call.id
     ring = next(e for e in rig.events if isinstance(e, AgentRinging))
     assert (ring.extension, ring.caller, ring.attempt_id) == ("1001", "13900139000", attempt.id)
 
@@ -294,7 +295,7 @@ async def test_killed_simulator_replaced_by_a_new_one(rig: Rig) -> None:
     await rig.bridge.queue_add(queue="service", interface="PJSIP/1001", member_name="a")
     linkedid = await rig.sim.place_inbound_call("13800138000", answer_after=1, talk_seconds=60)
     await until(lambda: any(isinstance(e, CallAnswered) for e in rig.events))
-    port = rig.sim.address[1]
+    port = found(rig.sim.address, "the simulator's address")[1]
     await rig.sim.stop()  # the PBX process dies mid-call
     await until(lambda: not rig.bridge.client.connected)
     rig.sim = PbxSimulator(

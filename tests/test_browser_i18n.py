@@ -46,7 +46,7 @@ def test_every_key_the_pages_use_exists() -> None:
 
 def test_every_api_error_code_reads_in_chinese() -> None:
     zh = catalogue("zh-CN.js")
-    codes = set()
+    codes: set[str] = set()
     for folder in ("crm", "web", "telephony"):
         for path in (ROOT / folder).rglob("*.py"):
             for match in CODE.findall(path.read_text(encoding="utf-8")):

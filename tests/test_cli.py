@@ -167,7 +167,8 @@ def test_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    output = []
+    assert process.stdout is not None  # stdout=PIPE
+    output: list[str] = []
     try:
         deadline = time.monotonic() + 180
         while not any(f"http://127.0.0.1:{port}" in line for line in output):

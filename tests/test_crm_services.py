@@ -19,6 +19,7 @@ from crm.projects import service as projects
 from crm.projects.models import ProjectStatus
 from crm.users import service as users
 from crm.users.models import Role
+from tests.support.rows import found
 
 RULES = ScheduleRules(window_days=3, post_completion_months=3)
 AREA = "029"
@@ -310,10 +311,9 @@ async def test_attempt_is_written_before_the_outcome(
     async with db.session() as s:
         task = await callbacks.get_or_raise(s, task.id)
         assert task.status is TaskStatus.IN_PROGRESS and task.attempt_count == 1
-        assert (await s.get(type(attempt), attempt.id)).outcome is None
-        await callbacks.complete_attempt(
-            s, attempt=await s.get(type(attempt), attempt.id), outcome=Outcome.BUSY, at=clock.now()
-        )
+        stored = found(await s.get(type(attempt), attempt.id), "the attempt")
+        assert stored.outcome is None
+        await callbacks.complete_attempt(s, attempt=stored, outcome=Outcome.BUSY, at=clock.now())
     async with db.session() as s:
         task = await callbacks.get_or_raise(s, task.id)
         assert task.status is TaskStatus.PENDING and not task.effective
@@ -451,7 +451,7 @@ async def test_users_passwords_and_unique_extensions(db: Database) -> None:
         assert user.password_hash.startswith("$argon2")
         assert "correct horse" not in user.password_hash
     async with db.session() as s:
-        assert (await users.authenticate(s, "agent1", "correct horse")).id == user.id
+        assert found(await users.authenticate(s, "agent1", "correct horse")).id == user.id
         assert await users.authenticate(s, "agent1", "wrong") is None
         assert await users.authenticate(s, "nobody", "correct horse") is None
         with pytest.raises(Conflict):

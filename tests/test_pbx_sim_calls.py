@@ -37,7 +37,7 @@ CHANNEL = re.compile(r"^PJSIP/(trunk|\d{3,6})-[0-9a-f]{8}$")
 
 def milestones(messages: list[Msg], *, originate_legs: bool) -> list[tuple[str, ...]]:
     """(event, has a calling channel, DialStatus, Reason, Response) of the milestone events."""
-    steps = []
+    steps: list[tuple[str, ...]] = []
     for m in messages:
         if m.kind != "Event" or m.name not in MILESTONES:
             continue
@@ -422,9 +422,7 @@ async def test_customer_first_originate_outcomes_follow_the_number(tmp_path: Pat
             assert queued.get("Message") == "Originate successfully queued"
         responses = {}
         for label in numbers:
-            responses[label] = await ami.wait_event(
-                lambda m, label=label: m.is_event("OriginateResponse", ActionID=label)
-            )
+            responses[label] = await ami.wait_for("OriginateResponse", ActionID=label)
         shape = field_sets(capture("callback_busy"))["OriginateResponse"]
         for label, (response, reason, cause) in {
             "busy": ("Failure", "5", "17"),
@@ -441,9 +439,7 @@ async def test_customer_first_originate_outcomes_follow_the_number(tmp_path: Pat
             begin = next(
                 m for m in ami.events("DialBegin") if m["DialString"] == f"{numbers[label]}@trunk"
             )
-            hangup = await ami.wait_event(
-                lambda m, begin=begin: m.is_event("Hangup", Channel=begin["DestChannel"]), 15
-            )
+            hangup = await ami.wait_for("Hangup", 15, Channel=begin["DestChannel"])
             assert hangup["Cause"] == cause, label
             if response == "Failure":
                 assert event["Uniqueid"] == "<unknown>"
@@ -567,9 +563,7 @@ async def test_agent_first_failures(tmp_path: Path):
                      Exten="13900139000", Timeout="4000", Async="yes")  # fmt: skip
         results = {}
         for label in ("noanswer", "unknown", "offline", "bogus"):
-            results[label] = await ami.wait_event(
-                lambda m, label=label: m.is_event("OriginateResponse", ActionID=label)
-            )
+            results[label] = await ami.wait_for("OriginateResponse", ActionID=label)
         assert {k: (v["Response"], v["Reason"]) for k, v in results.items()} == {
             "noanswer": ("Failure", "3"),
             "unknown": ("Failure", "0"),
@@ -769,7 +763,8 @@ async def test_blind_transfer_action_refusals(tmp_path: Path):
             (missing, "Channel specified does not exist"),
             ({"Channel": caller, "Exten": "1002"}, "Transfer invalid"),
         ):
-            assert (await ami.action("BlindTransfer", **headers))["Message"] == refusal
+            refused = await ami.response(ami.send("BlindTransfer", **headers))
+            assert refused["Message"] == refusal
         invalid = await ami.wait_event(lambda m: m.is_event("BlindTransfer"))
         assert (invalid["Result"], invalid["TransfererChannel"]) == ("Invalid", caller)
         assert (invalid["Context"], invalid["Extension"], invalid["IsExternal"]) == (

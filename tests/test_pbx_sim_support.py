@@ -185,6 +185,10 @@ class RawAmi:
                 if message.kind == "Event" and predicate(message):
                     return message
 
+    async def wait_for(self, name: str, timeout: float = 10.0, **headers: str) -> Msg:
+        """The first event of this name that carries these headers (logged already, or next)."""
+        return await self.wait_event(lambda m: m.is_event(name, **headers), timeout)
+
     async def drain_for(self, seconds: float) -> None:
         """Read whatever arrives during `seconds`."""
         loop = asyncio.get_running_loop()

@@ -15,6 +15,7 @@ from crm.db import Database
 from crm.settings import Settings, load_settings
 from tests.support import qa_calls
 from tests.support.api import Api, running_app
+from tests.support.rows import found
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -166,7 +167,7 @@ async def test_recordings_outside_the_directory_are_never_served(
 ) -> None:
     call_id = await scored_call(api, db, qa_settings, clock)
     async with db.session() as session:
-        call = await session.get(Call, call_id)
+        call = found(await session.get(Call, call_id), "the call")
         call.recording_agent = "../../../../etc/passwd"
         call.recording_customer = "/etc/hostname"
     for leg in ("agent", "customer"):

@@ -10,7 +10,7 @@ it, header by header, and the rewrite is named in the test.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,7 +46,7 @@ def _messages(name: str) -> list[Message]:
     return list(read_capture((FIXTURES / f"{name}.txt").read_bytes()))
 
 
-Timeline = list[tuple[Callable[[Message], bool], float]]
+Timeline = Sequence[tuple[Callable[[Message], bool], float]]
 
 
 def _fold(messages: list[Message], timeline: Timeline = ()) -> tuple[list[CallRecord], list]:

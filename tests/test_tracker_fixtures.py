@@ -23,7 +23,7 @@ from telephony.replay import replay
 from telephony.tracker import CallTracker
 from tests.conftest import FIXTURES
 
-EXPECTED = {
+EXPECTED: dict[str, list[dict[str, object]]] = {
     "inbound_queue_answered": [
         {
             "linkedid": "1795438127.0",

@@ -16,19 +16,25 @@ THANKS = "네 고맙습니다"
 class Script:
     path: Path
     total: float  # seconds: the phone hangs up after this long on the call
-    text: str | None = None
-    speech_at: float | None = None  # seconds into the call
-    speech_seconds: float = 0.0
 
 
-def spoken(directory: Path, name: str, text: str, *, at: float, total: float) -> Script:
+@dataclass(frozen=True, slots=True)
+class Spoken(Script):
+    """A script that says something, once, at a known moment."""
+
+    text: str
+    speech_at: float  # seconds into the call
+    speech_seconds: float
+
+
+def spoken(directory: Path, name: str, text: str, *, at: float, total: float) -> Spoken:
     directory.mkdir(parents=True, exist_ok=True)
     speech = directory / f"{name}.speech.wav"
     if not speech.exists():
         speak(text, speech)
     path = directory / f"{name}.wav"
     leg(speech, path, start=at, total=total)
-    return Script(path, total, text, at, duration(speech))
+    return Spoken(path, total, text, at, duration(speech))
 
 
 def quiet(directory: Path, name: str, *, total: float) -> Script:
