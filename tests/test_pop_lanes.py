@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,6 +22,7 @@ from web.metrics import Metrics
 from web.outbox import Delivery, Outbox
 from web.pops import PopService
 from web.services import Services
+from web.ws_messages import PopCard
 
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 USERS = {"1001": 1, "1002": 2}
@@ -41,13 +41,13 @@ class ScriptedPops(PopService):
     async def user_for(self, extension: str | None) -> int | None:
         return USERS.get(extension or "")
 
-    async def build_pop(self, event: AgentRinging) -> dict[str, Any]:
+    async def build_card(self, event: AgentRinging) -> PopCard:
         self.built.append(event.linkedid)
         if event.extension in self.held:
             await self.release.wait()
         if event.extension in self.failing:
             raise RuntimeError("the database went away")
-        return {"call": {"linkedid": event.linkedid}, "customer": None}
+        return PopCard(customer=None, candidates=[], unknown_number=None, task_id=None)
 
 
 @pytest.fixture

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
-
-from pydantic import BaseModel
 
 from crm.agents import service as agent_states
 from crm.agents.events import AgentStateChanged
@@ -19,24 +16,15 @@ from crm.users import service as users
 from crm.users.models import Role
 from telephony.agent_sync import AgentPbxSync, AgentTarget
 from telephony.events import CallEnded, QueueMembersResynced
+from web.agent_state_out import AgentStateOut
 from web.services import Services
+from web.ws_messages import StateMessage
 
 if TYPE_CHECKING:
     from crm.agents.models import AgentState
     from crm.users.models import User
 
 log = logging.getLogger(__name__)
-
-
-class AgentStateOut(BaseModel):
-    user_id: int
-    status: AgentStatus
-    reason: str | None
-    since: datetime
-    wrapup_until: datetime | None
-    pause_reasons: list[str]
-    pbx_synced: bool | None = None  # None: no PBX in this process
-    server_time: datetime | None = None  # so a page's countdown does not trust its own clock
 
 
 class AgentSync(Protocol):
@@ -76,7 +64,7 @@ class AgentStates:
         )
 
     def _push(self, out: AgentStateOut) -> None:
-        self.svc.notify_user(out.user_id, "state", out.model_dump(mode="json"))
+        self.svc.notify_user(out.user_id, StateMessage(**out.model_dump()))
         self.svc.bus.publish(AgentStateChanged(out.user_id, out.status))
 
     async def change(self, user_id: int, status: AgentStatus, reason: str | None) -> AgentStateOut:

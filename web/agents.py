@@ -9,7 +9,8 @@ from crm.agents import service as agent_states
 from crm.agents.models import AgentStatus
 from crm.users import service as users
 from crm.users.models import Role
-from web.agent_states import AgentStateOut, AgentStates
+from web.agent_state_out import AgentStateOut
+from web.agent_states import AgentStates
 from web.auth import Caller, require
 from web.errors import answers
 from web.services import Services, services

@@ -29,6 +29,7 @@ from web import (
     reports,
     users,
     wallboard,
+    ws_messages,
 )
 from web import ws as websocket
 from web.body_limit import BodyLimit
@@ -88,6 +89,7 @@ def create_app(
     app.state.health_probes = {}
     app.state.runs_bridge = False  # set when the lifespan starts this process's bridge
     errors.install(app)
+    ws_messages.publish(app)  # the websocket's messages, as components of the document
     for module in ROUTERS:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")

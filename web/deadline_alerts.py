@@ -9,8 +9,24 @@ import logging
 
 from crm.complaints.alerts import Alert, claim_alerts
 from web.services import Services
+from web.ws_messages import DeadlineMessage
 
 log = logging.getLogger(__name__)
+
+
+def message(alert: Alert) -> DeadlineMessage:
+    """The warning as the browser gets it (a kind or state it has no place for is refused)."""
+    return DeadlineMessage.model_validate(
+        {
+            "kind": alert.kind,
+            "id": alert.id,
+            "step": alert.step,
+            "state": alert.state.value,
+            "due_at": alert.due_at,
+            "customer": alert.customer,
+            "owner": alert.owner,
+        }
+    )
 
 
 class DeadlineAlerts:
@@ -24,7 +40,7 @@ class DeadlineAlerts:
             alerts = await claim_alerts(session, self.svc.complaint_rules, now=self.svc.clock.now())
         for alert in alerts:
             for user_id in alert.recipients:
-                self.svc.notify_user(user_id, "deadline", alert.payload())
+                self.svc.notify_user(user_id, message(alert))
         if alerts:
             log.info("pushed %d deadline warnings", len(alerts))
         return alerts

@@ -12,7 +12,8 @@ from crm.bus import Event
 
 @dataclass(frozen=True, slots=True)
 class UserMessage(Event):
-    """A message for one user's browser, whichever web process holds their websocket."""
+    """A message for one user's browser, whichever web process holds their websocket: its
+    `type` and the rest of it as JSON (web/ws_messages.py; read back into its model there)."""
 
     user_id: int
     kind: str

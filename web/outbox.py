@@ -12,9 +12,12 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from web.events import SocketsEnded
+
+if TYPE_CHECKING:
+    from web.ws_messages import PushedMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,21 +46,24 @@ class Outbox:
         self._sessions: dict[asyncio.Queue[Delivery | SocketsEnded], int | None] = {}
 
     def push(
-        self, user_id: int, kind: str, payload: dict[str, Any], *, started: float | None = None
+        self, user_id: int, message: PushedMessage, *, started: float | None = None
     ) -> Delivery:
+        """Number the message with the user's next `seq`, keep it, hand it to their sockets."""
         seq = self._seq.get(user_id, 0) + 1
         self._seq[user_id] = seq
-        delivery = Delivery(seq, {"seq": seq, "type": kind, **payload}, self._now(), started)
+        sent = message.model_dump(mode="json")
+        sent["seq"] = seq
+        delivery = Delivery(seq, sent, self._now(), started)
         kept = self._kept.setdefault(user_id, deque(maxlen=self.max_per_user))
         kept.append(delivery)
         for queue in self._listeners.get(user_id, ()):
             queue.put_nowait(delivery)
         return delivery
 
-    def push_to_listeners(self, kind: str, payload: dict[str, Any]) -> None:
+    def push_to_listeners(self, message: PushedMessage) -> None:
         """A message for everyone connected now (e.g. the PBX went away)."""
         for user_id in list(self._listeners):
-            self.push(user_id, kind, payload)
+            self.push(user_id, message)
 
     def last_seq(self, user_id: int) -> int:
         return self._seq.get(user_id, 0)

@@ -17,7 +17,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crm.callbacks import service as callbacks
 from crm.customers import cards
@@ -35,6 +35,16 @@ from telephony.events import (
     RingStopped,
 )
 from web.services import Services
+from web.ws_messages import (
+    AnsweredMessage,
+    EndedMessage,
+    PbxMessage,
+    PopCall,
+    PopCard,
+    PopMessage,
+    PushedMessage,
+    RingStoppedMessage,
+)
 
 if TYPE_CHECKING:
     from crm.customers.models import Customer
@@ -47,14 +57,12 @@ USER_MISS_RELOAD_SECONDS = 1.0
 CARD_CACHE_SECONDS = 5.0  # a ringall burst shares one card; a later re-ring gets a fresh one
 CARDS_BUILDING = 8  # at once: well within the database pool, enough to absorb a burst
 
-Pop = dict[str, Any]
-
 
 class PopService:
     def __init__(self, svc: Services, *, cards_building: int = CARDS_BUILDING) -> None:
         self.svc = svc
         self.agents = AgentDirectory(svc.settings.agent_extension_pattern)
-        self._cards: OrderedDict[str, tuple[asyncio.Task[Pop], float]] = OrderedDict()
+        self._cards: OrderedDict[str, tuple[asyncio.Task[PopCard], float]] = OrderedDict()
         self._users: dict[str, int] = {}  # extension → active user
         self._users_at = -math.inf
         self._reading_users: asyncio.Task[None] | None = None
@@ -67,35 +75,17 @@ class PopService:
         if isinstance(event, AgentRinging):
             self._in_lane(event.extension, lambda: self._ringing(event))
         elif isinstance(event, CallAnswered):
-            self._in_lane(
-                event.extension,
-                lambda: self._to(
-                    event.extension,
-                    "answered",
-                    {"linkedid": event.linkedid, "at": event.at.isoformat()},
-                ),
-            )
+            answered = AnsweredMessage(linkedid=event.linkedid, at=event.at)
+            self._in_lane(event.extension, self._sender(event.extension, answered))
         elif isinstance(event, RingStopped):
-            self._in_lane(
-                event.extension,
-                lambda: self._to(
-                    event.extension,
-                    "ring_stopped",
-                    {
-                        "linkedid": event.linkedid,
-                        "reason": event.reason,
-                        "at": event.at.isoformat(),
-                    },
-                ),
-            )
+            stopped = RingStoppedMessage(linkedid=event.linkedid, reason=event.reason, at=event.at)
+            self._in_lane(event.extension, self._sender(event.extension, stopped))
         elif isinstance(event, CallEnded):
             self._ended(event)
         elif isinstance(event, CallUpdated):
             self._prefetch(event)
         elif isinstance(event, PbxConnection):
-            self.svc.outbox.push_to_listeners(
-                "pbx", {"connected": event.connected, "at": event.at.isoformat()}
-            )
+            self.svc.outbox.push_to_listeners(PbxMessage(connected=event.connected, at=event.at))
 
     # -- lanes: one per agent, in the bus's order ----------------------------------------
 
@@ -163,17 +153,11 @@ class PopService:
     def forget_users(self) -> None:
         self._users_at = -math.inf
 
-    async def _to(
-        self,
-        extension: str | None,
-        kind: str,
-        payload: dict[str, Any],
-        started: float | None = None,
-    ) -> None:
+    async def _to(self, extension: str | None, message: PushedMessage) -> None:
         user_id = await self.user_for(extension)
         if user_id is not None:
-            self.svc.outbox.push(user_id, kind, payload, started=started)
-            self.svc.metrics.messages.labels(kind).inc()
+            self.svc.outbox.push(user_id, message)
+            self.svc.metrics.messages.labels(message.type).inc()
 
     async def _ringing(self, event: AgentRinging) -> None:
         user_id = await self.user_for(event.extension)
@@ -182,7 +166,7 @@ class PopService:
             return
         building = self._card_for(event)
         try:
-            pop = await building
+            card = await building
         except Exception as exc:
             if self._cards.get(event.linkedid, (None, 0.0))[0] is building:
                 del self._cards[event.linkedid]  # the next ring tries again
@@ -194,15 +178,16 @@ class PopService:
                 log.exception(
                     "building the card of call %s failed; popping without it", event.linkedid
                 )
-            pop = {
-                "customer": None,
-                "candidates": [],
-                "unknown_number": None,
-                "task_id": None,
-                "card_unavailable": True,
-            }
-        pop = {**pop, "call": self._call_part(event)}  # the card may predate this ring
-        self.svc.outbox.push(user_id, "pop", pop, started=event.received_at)
+            card = PopCard(
+                customer=None,
+                candidates=[],
+                unknown_number=None,
+                task_id=None,
+                card_unavailable=True,
+            )
+        # The card may predate this ring: the call is this ring's.
+        pop = PopMessage(**dict(card), call=self._call_part(event))
+        self.svc.outbox.push(user_id, pop, started=event.received_at)
         self.svc.metrics.messages.labels("pop").inc()
 
     def _prefetch(self, event: CallUpdated) -> None:
@@ -231,7 +216,7 @@ class PopService:
         )
         building.add_done_callback(lambda done: self._prefetched(record.linkedid, done))
 
-    def _prefetched(self, linkedid: str, task: asyncio.Task[Pop]) -> None:
+    def _prefetched(self, linkedid: str, task: asyncio.Task[PopCard]) -> None:
         if task.cancelled() or task.exception() is None:
             return
         log.warning(
@@ -240,8 +225,8 @@ class PopService:
         if self._cards.get(linkedid, (None, 0.0))[0] is task:
             del self._cards[linkedid]  # the ring builds it again
 
-    def _card_for(self, event: AgentRinging) -> asyncio.Task[Pop]:
-        """The call's pop, being built or built: one build per call for all agents it rings."""
+    def _card_for(self, event: AgentRinging) -> asyncio.Task[PopCard]:
+        """The call's card, being built or built: one build per call for all agents it rings."""
         cached = self._cards.get(event.linkedid)
         if cached is not None and time.monotonic() - cached[1] < CARD_CACHE_SECONDS:
             return cached[0]
@@ -253,14 +238,13 @@ class PopService:
             self._cards.popitem(last=False)
         return building
 
-    async def _build_bounded(self, event: AgentRinging) -> Pop:
+    async def _build_bounded(self, event: AgentRinging) -> PopCard:
         async with self._building:
-            return await self.build_pop(event)
+            return await self.build_card(event)
 
-    async def build_pop(self, event: AgentRinging) -> dict[str, Any]:
-        """The pop: the call, the customer's card (or the candidates, or the unknown number),
-        and for a callback the task being called about."""
-        call = self._call_part(event)
+    async def build_card(self, event: AgentRinging) -> PopCard:
+        """What the pop says of the caller: the customer's card (or the candidates, or the
+        unknown number), and for a callback the task being called about."""
         area = self.svc.settings.default_area_code
         today = self.svc.today()
         async with self.svc.database.session() as session:
@@ -275,49 +259,46 @@ class PopService:
             if not found:  # one lookup gives the customers with their phones: no re-reading
                 found = await customers.find_by_phone(session, event.caller, default_area_code=area)
             card = await cards.card_of(session, found[0], today=today) if found else None
-            candidates = (
-                [cards.summary(c).model_dump(mode="json") for c in found] if len(found) > 1 else []
-            )
+            candidates = [cards.summary(c) for c in found] if len(found) > 1 else []
         number = lookup_key(event.caller, default_area_code=area)
-        return {
-            "call": call,
-            "customer": card.model_dump(mode="json") if card else None,
-            "candidates": candidates,
-            "unknown_number": number if card is None else None,
-            "task_id": task_id,
-        }
+        return PopCard(
+            customer=card,
+            candidates=candidates,
+            unknown_number=number if card is None else None,
+            task_id=task_id,
+        )
 
     @staticmethod
-    def _call_part(event: AgentRinging) -> dict[str, Any]:
-        return {
-            "linkedid": event.linkedid,
-            "caller": event.caller,
-            "queue": event.queue,
-            "direction": event.direction,
-            "attempt_id": event.attempt_id,
-            "at": event.at.isoformat(),
-        }
+    def _call_part(event: AgentRinging) -> PopCall:
+        return PopCall(
+            linkedid=event.linkedid,
+            caller=event.caller,
+            queue=event.queue,
+            direction=event.direction,
+            attempt_id=event.attempt_id,
+            at=event.at,
+        )
 
     def _ended(self, event: CallEnded) -> None:
         record = event.record
         self._cards.pop(record.linkedid, None)
-        payload = {
-            "linkedid": record.linkedid,
-            "outcome": record.outcome,
-            "talk_seconds": record.talk_seconds,
-            "ring_seconds": record.ring_seconds,
-            "wait_seconds": record.wait_seconds,
-            "hung_up_by": record.hung_up_by,
-            "answered_by": record.agent_extension,
-            "attempt_id": record.attempt_id,
-            "at": record.ended_at.isoformat() if record.ended_at else None,
-        }
+        ended = EndedMessage(
+            linkedid=record.linkedid,
+            outcome=record.outcome,
+            talk_seconds=record.talk_seconds,
+            ring_seconds=record.ring_seconds,
+            wait_seconds=record.wait_seconds,
+            hung_up_by=record.hung_up_by,
+            answered_by=record.agent_extension,
+            attempt_id=record.attempt_id,
+            at=record.ended_at,
+        )
         extensions = {self.agents.extension_of(i) for i in record.agents_rung}
         extensions.add(record.agent_extension)
         for extension in sorted(e for e in extensions if e):
-            self._in_lane(extension, self._sender(extension, "ended", payload))
+            self._in_lane(extension, self._sender(extension, ended))
 
     def _sender(
-        self, extension: str, kind: str, payload: dict[str, Any]
+        self, extension: str | None, message: PushedMessage
     ) -> Callable[[], Awaitable[None]]:
-        return lambda: self._to(extension, kind, payload)
+        return lambda: self._to(extension, message)

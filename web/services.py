@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from web.agent_states import AgentStates
     from web.metrics import Metrics
     from web.outbox import Outbox
+    from web.ws_messages import PushedMessage
 
 
 @dataclass
@@ -48,12 +49,13 @@ class Services:
     def today(self) -> date:
         return local_today(self.clock, self.settings.tz)
 
-    def notify_user(self, user_id: int, kind: str, payload: dict[str, Any]) -> None:
+    def notify_user(self, user_id: int, message: PushedMessage) -> None:
         """A message for the user's browser, on whichever web process holds its websocket."""
         if self.bus.spans_processes:
-            self.bus.publish(UserMessage(user_id, kind, payload))
+            payload = message.model_dump(mode="json", exclude={"seq", "type"})
+            self.bus.publish(UserMessage(user_id, message.type, payload))
         else:
-            self.outbox.push(user_id, kind, payload)
+            self.outbox.push(user_id, message)
 
     async def dialer_status(self) -> dict[str, Any] | None:
         """Whether a dialer is working: all of them (through Redis) when processes share the

@@ -29,7 +29,7 @@ supervisors = require(Role.SUPERVISOR, Role.ADMIN)
 ON_CALL = "on_call"  # shown instead of the agent's chosen state while a call is connected
 
 
-class QueueOut(BaseModel):
+class WallboardQueue(BaseModel):
     queue: str
     waiting: int
     oldest_waiting_since: datetime | None
@@ -47,14 +47,14 @@ class QueueOut(BaseModel):
     abandon_rate: float | None
 
 
-class HourOut(BaseModel):
+class WallboardHour(BaseModel):
     hour: int
     answered: int
     abandoned: int
     no_agent: int
 
 
-class AgentOut(BaseModel):
+class WallboardAgent(BaseModel):
     user_id: int
     name: str
     extension: str | None
@@ -68,7 +68,7 @@ class AgentOut(BaseModel):
     paused_seconds: float
 
 
-class CampaignOut(BaseModel):
+class WallboardCampaign(BaseModel):
     id: int
     name: str
     mode: DialMode
@@ -77,7 +77,7 @@ class CampaignOut(BaseModel):
     effective_today: int
 
 
-class ComplaintOut(BaseModel):
+class WallboardComplaint(BaseModel):
     id: int
     customer: str
     department: str
@@ -87,14 +87,14 @@ class ComplaintOut(BaseModel):
     overdue: bool
 
 
-class RepairOut(BaseModel):
+class WallboardRepair(BaseModel):
     id: int
     customer: str
     crew: str
     arrival_due_at: datetime
 
 
-class ProjectOut(BaseModel):
+class WallboardProject(BaseModel):
     project_id: int
     contract_number: str
     customer: str
@@ -107,17 +107,17 @@ class WallboardOut(BaseModel):
     day_started_at: datetime
     threshold_seconds: int
     pbx_connected: bool | None
-    queues: list[QueueOut]
-    hours: list[HourOut]
-    agents: list[AgentOut]
-    campaigns: list[CampaignOut]
+    queues: list[WallboardQueue]
+    hours: list[WallboardHour]
+    agents: list[WallboardAgent]
+    campaigns: list[WallboardCampaign]
     complaints_overdue: int
     complaints_due_soon: int
-    complaints: list[ComplaintOut]
+    complaints: list[WallboardComplaint]
     repairs_overdue: int
-    repairs: list[RepairOut]
+    repairs: list[WallboardRepair]
     projects_missing_callbacks: int
-    projects: list[ProjectOut]
+    projects: list[WallboardProject]
 
 
 def _facts(record: CallRecord, agents: dict[str, int]) -> CallFacts:
@@ -207,11 +207,11 @@ def _tracked(svc: Services, extensions: dict[str, int]) -> list[CallFacts]:
     return [_facts(r, extensions) for r in (*tracker.recent_calls(), *tracker.live_calls())]
 
 
-def _agent(row: wallboard.AgentRow, figures: DayFigures, live: LiveView) -> AgentOut:
+def _agent(row: wallboard.AgentRow, figures: DayFigures, live: LiveView) -> WallboardAgent:
     calls = figures.agent_calls.get(row.user_id)
     seconds = figures.state_seconds.get(row.user_id, {})
     answered_at = live.on_call.get(row.user_id)
-    return AgentOut(
+    return WallboardAgent(
         user_id=row.user_id,
         name=row.name,
         extension=row.extension,
@@ -254,7 +254,7 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
     order = {settings.queue: 0, settings.callback_queue: 1}  # the hotline first
     figures.queues.sort(key=lambda q: (order.get(q.queue, 2), q.queue))
     queues = [
-        QueueOut(
+        WallboardQueue(
             queue=q.queue,
             waiting=len(live.waiting.get(q.queue, ())),
             oldest_waiting_since=live.oldest(q.queue),
@@ -281,12 +281,14 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
         pbx_connected=svc.pbx_connected(),
         queues=queues,
         hours=[
-            HourOut(hour=h.hour, answered=h.answered, abandoned=h.abandoned, no_agent=h.no_agent)
+            WallboardHour(
+                hour=h.hour, answered=h.answered, abandoned=h.abandoned, no_agent=h.no_agent
+            )
             for h in figures.hours
         ],
         agents=[_agent(row, figures, live) for row in figures.agents],
         campaigns=[
-            CampaignOut(
+            WallboardCampaign(
                 id=c.id,
                 name=c.name,
                 mode=c.mode,
@@ -299,7 +301,7 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
         complaints_overdue=late.complaints_overdue,
         complaints_due_soon=late.complaints_due_soon,
         complaints=[
-            ComplaintOut(
+            WallboardComplaint(
                 id=c.id,
                 customer=c.customer,
                 department=c.department,
@@ -312,12 +314,14 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
         ],
         repairs_overdue=late.repairs_overdue,
         repairs=[
-            RepairOut(id=r.id, customer=r.customer, crew=r.crew, arrival_due_at=r.arrival_due_at)
+            WallboardRepair(
+                id=r.id, customer=r.customer, crew=r.crew, arrival_due_at=r.arrival_due_at
+            )
             for r in late.repairs
         ],
         projects_missing_callbacks=late.projects_missing_callbacks,
         projects=[
-            ProjectOut(
+            WallboardProject(
                 project_id=p.project_id,
                 contract_number=p.contract_number,
                 customer=p.customer,

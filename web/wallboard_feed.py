@@ -27,6 +27,7 @@ from telephony.events import (
 )
 from web.services import Services
 from web.wallboard import agent_extensions, late_work, live_view, snapshot
+from web.ws_messages import WallboardMessage
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ WALLBOARD_EVENTS = (
     PbxConnection,
     AgentStateChanged,
 )
-MESSAGE = "wallboard"
 
 
 class WallboardFeed:
@@ -113,9 +113,10 @@ class WallboardFeed:
         )
         if not due:
             return False
-        body = (await snapshot(self.svc, late=await self._late_work())).model_dump(mode="json")
+        board = await snapshot(self.svc, late=await self._late_work())
+        message = WallboardMessage(**dict(board))
         for user_id in watchers:
-            self.svc.outbox.push(user_id, MESSAGE, body)
+            self.svc.outbox.push(user_id, message)
         self._live_key, self._sent_to = live_key, set(watchers)
         self._pushed_at = time.monotonic()
         self.pushes += 1

@@ -26,6 +26,7 @@ from web.auth import COOKIE, authenticate, bearer_token
 from web.events import SocketsEnded
 from web.outbox import Delivery
 from web.services import Services
+from web.ws_messages import HelloMessage, PbxStatus
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -98,27 +99,17 @@ async def socket(websocket: WebSocket) -> None:
             if since.isdigit() and websocket.query_params.get("epoch") == svc.outbox.epoch
             else 0
         )
-        state = (
-            (await svc.agent_states.get(caller.id)).model_dump(mode="json")
-            if svc.agent_states is not None
-            else None
+        state = await svc.agent_states.get(caller.id) if svc.agent_states is not None else None
+        hello = HelloMessage(
+            epoch=svc.outbox.epoch,
+            last_seq=svc.outbox.last_seq(caller.id),
+            server_time=svc.clock.now(),
+            resumed_from=last,
+            user=caller.user,
+            state=state,
+            pbx=PbxStatus(connected=svc.pbx_connected()),
         )
-        pbx = svc.pbx_connected()
-        await websocket.send_text(
-            json.dumps(
-                {
-                    "type": "hello",
-                    "epoch": svc.outbox.epoch,
-                    "last_seq": svc.outbox.last_seq(caller.id),
-                    "server_time": svc.clock.now().isoformat(),
-                    "resumed_from": last,
-                    "user": caller.user.model_dump(mode="json"),
-                    "state": state,
-                    "pbx": {"connected": pbx},
-                },
-                ensure_ascii=False,
-            )
-        )
+        await websocket.send_text(json.dumps(hello.model_dump(mode="json"), ensure_ascii=False))
         for delivery in svc.outbox.since(caller.id, last):
             last = await _send(websocket, svc, delivery, last)
         receiver = asyncio.create_task(_read_client(websocket))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,17 +28,6 @@ class Alert:
     customer: str
     owner: str  # the department, or the crew
     recipients: tuple[int, ...]
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "id": self.id,
-            "step": self.step,
-            "state": self.state.value,
-            "due_at": self.due_at.isoformat(),
-            "customer": self.customer,
-            "owner": self.owner,
-        }
 
 
 async def _claim(

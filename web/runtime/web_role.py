@@ -16,6 +16,7 @@ from web.pops import POP_EVENTS, PopService
 from web.runtime.lifetimes import start_task, subscribe
 from web.services import Services
 from web.wallboard_feed import WALLBOARD_EVENTS, WallboardFeed
+from web.ws_messages import PUSHED_MESSAGE
 
 
 async def start_web(stack: AsyncExitStack, svc: Services, state: State) -> None:
@@ -41,7 +42,9 @@ def follow_users_messages(stack: AsyncExitStack, svc: Services) -> None:
     on their return), and close the websockets of sessions ended on any process."""
 
     async def deliver(message: UserMessage) -> None:
-        svc.outbox.push(message.user_id, message.kind, message.payload)
+        # Built and checked where it was sent; read back into its model here.
+        pushed = PUSHED_MESSAGE.validate_python({**message.payload, "type": message.kind})
+        svc.outbox.push(message.user_id, pushed)
 
     subscribe(stack, svc.bus, deliver, name="user-messages", types=(UserMessage,))
 
