@@ -3,7 +3,7 @@ under a grant (each one audited)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -17,6 +17,7 @@ from crm.projects import service as projects
 from crm.users import service as users
 from crm.users.models import Role
 from web.auth import Caller, require
+from web.moments import IsoMoment
 from web.params import Id, IdPath, Moment
 from web.services import Services, services
 
@@ -45,31 +46,46 @@ class DecisionIn(BaseModel):
     note: str = Field("", max_length=2000)
 
 
-def _view(grant: AccessGrant, svc: Services, names: dict[int, str]) -> dict[str, Any]:
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value else None
+class GrantOut(BaseModel):
+    """A request for access to callback records, and the manager's decision on it."""
 
-    return {
-        "id": grant.id,
-        "requester_id": grant.requester_id,
-        "requester_name": names.get(grant.requester_id, ""),
-        "project_id": grant.project_id,
-        "customer_id": grant.customer_id,
-        "reason": grant.reason,
-        "wanted_until": iso(grant.wanted_until),
-        "status": access.effective_status(grant, svc.clock.now()),
-        "decided_by_id": grant.decided_by_id,
-        "decided_at": iso(grant.decided_at),
-        "expires_at": iso(grant.expires_at),
-        "decision_note": grant.decision_note,
-        "created_at": iso(grant.created_at),
-    }
+    id: int
+    requester_id: int
+    requester_name: str
+    project_id: int | None
+    customer_id: int | None
+    reason: str
+    wanted_until: IsoMoment
+    status: str  # requested, approved, rejected, revoked; or expired: approved, past its end
+    decided_by_id: int | None
+    decided_at: IsoMoment | None
+    expires_at: IsoMoment | None
+    decision_note: str
+    created_at: IsoMoment | None
 
 
-@router.post("/access-requests", status_code=201)
+def _view(grant: AccessGrant, svc: Services, names: dict[int, str]) -> GrantOut:
+    return GrantOut(
+        id=grant.id,
+        requester_id=grant.requester_id,
+        requester_name=names.get(grant.requester_id, ""),
+        project_id=grant.project_id,
+        customer_id=grant.customer_id,
+        reason=grant.reason,
+        wanted_until=grant.wanted_until,
+        status=access.effective_status(grant, svc.clock.now()),
+        decided_by_id=grant.decided_by_id,
+        decided_at=grant.decided_at,
+        expires_at=grant.expires_at,
+        decision_note=grant.decision_note,
+        created_at=grant.created_at,
+    )
+
+
+@router.post("/access-requests", response_model=GrantOut, status_code=201)
 async def request_access(
     body: RequestIn, caller: Caller = Depends(requesters), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> GrantOut:
     now = svc.clock.now()
     async with svc.database.session() as session:
         grant = await access.request_access(
@@ -93,13 +109,13 @@ async def request_access(
         return _view(grant, svc, {caller.id: caller.user.display_name})
 
 
-@router.get("/access-requests")
+@router.get("/access-requests", response_model=list[GrantOut])
 async def list_requests(
     caller: Caller = Depends(listers),
     svc: Services = Depends(services),
     status: GrantStatus | None = None,
     limit: int = Query(200, ge=1, le=1000),
-) -> list[dict[str, Any]]:
+) -> list[GrantOut]:
     """A department sees its own requests; the manager sees everyone's."""
     async with svc.database.session() as session:
         grants = await access.get_list(
@@ -114,7 +130,7 @@ async def list_requests(
 
 async def _decide(
     grant_id: int, body: DecisionIn, caller: Caller, svc: Services, action: str
-) -> dict[str, Any]:
+) -> GrantOut:
     now = svc.clock.now()
     async with svc.database.session() as session:
         grant = await access.get_or_raise(session, grant_id)
@@ -144,33 +160,33 @@ async def _decide(
         return _view(grant, svc, names)
 
 
-@router.post("/access-requests/{grant_id}/approve")
+@router.post("/access-requests/{grant_id}/approve", response_model=GrantOut)
 async def approve(
     grant_id: IdPath,
     body: DecisionIn,
     caller: Caller = Depends(managers),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> GrantOut:
     return await _decide(grant_id, body, caller, svc, "approve")
 
 
-@router.post("/access-requests/{grant_id}/reject")
+@router.post("/access-requests/{grant_id}/reject", response_model=GrantOut)
 async def reject(
     grant_id: IdPath,
     body: DecisionIn,
     caller: Caller = Depends(managers),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> GrantOut:
     return await _decide(grant_id, body, caller, svc, "reject")
 
 
-@router.post("/access-requests/{grant_id}/revoke")
+@router.post("/access-requests/{grant_id}/revoke", response_model=GrantOut)
 async def revoke(
     grant_id: IdPath,
     body: DecisionIn,
     caller: Caller = Depends(managers),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> GrantOut:
     return await _decide(grant_id, body, caller, svc, "revoke")
 
 

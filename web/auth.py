@@ -279,7 +279,7 @@ async def login(
     return LoginOut(user=UserOut.of(user), csrf_token=row.csrf_token)
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, response_class=Response)
 async def logout(
     response: Response, caller: Caller = Depends(current_caller), svc: Services = Depends(services)
 ) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
@@ -107,6 +107,33 @@ class AttemptRow(BaseModel):
     call_id: int | None
 
 
+class StageProgressOut(BaseModel):
+    """A stage's callbacks in the campaign: due, being dialed, reached, and how they went."""
+
+    stage: str
+    due: int
+    dialing: int
+    reached: int
+    effective: int
+    satisfied: int
+    unsatisfied: int
+    unreachable: int
+
+
+class DialerStatusOut(BaseModel):
+    """Whether a dialer is working: the active one's calls, and how many stand by."""
+
+    active: bool
+    calls_started: int
+    standby: int
+
+
+class CampaignDetail(BaseModel):
+    campaign: CampaignOut
+    progress: list[StageProgressOut]
+    dialer: DialerStatusOut | None  # None: no dialer is running
+
+
 @router.get("", response_model=list[CampaignOut])
 async def list_campaigns(
     _: Caller = Depends(supervisors), svc: Services = Depends(services)
@@ -133,21 +160,22 @@ async def create_campaign(
         return CampaignOut.of(campaign)
 
 
-@router.get("/{campaign_id}")
+@router.get("/{campaign_id}", response_model=CampaignDetail)
 async def get_campaign(
     campaign_id: IdPath, _: Caller = Depends(supervisors), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> CampaignDetail:
     """The campaign, its progress by stage, and whether the dialer is working."""
     async with svc.database.session() as session:
         campaign = await campaigns.get_or_raise(session, campaign_id)
         stages = await campaigns.progress(
             session, campaign, settings=svc.settings, now=svc.clock.now()
         )
-    return {
-        "campaign": CampaignOut.of(campaign).model_dump(mode="json"),
-        "progress": [asdict(s) for s in stages],
-        "dialer": await svc.dialer_status(),
-    }
+    dialer = await svc.dialer_status()
+    return CampaignDetail(
+        campaign=CampaignOut.of(campaign),
+        progress=[StageProgressOut.model_validate(asdict(s)) for s in stages],
+        dialer=DialerStatusOut.model_validate(dialer) if dialer is not None else None,
+    )
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut)

@@ -4,10 +4,10 @@ escalation and compensation, the call back; each with its clocks."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
 from crm.audit import service as audit
 from crm.complaints import service as complaints
@@ -20,9 +20,9 @@ from crm.users import service as users
 from crm.users.models import Role
 from web import tickets
 from web.auth import Caller, require
+from web.moments import IsoMoment
 from web.params import Id, IdPath, IdQuery, Moment
 from web.services import Services, services
-from web.tickets import iso
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,7 +70,87 @@ class CompensationIn(BaseModel):
     amount: Decimal = Field(max_digits=12, decimal_places=2)
 
 
-def _view(complaint: Complaint, customer: str, svc: Services) -> dict[str, Any]:
+class ClockOut(BaseModel):
+    """One step's time limit: when it is due, when it was done, how it stands."""
+
+    step: Step
+    due_at: IsoMoment | None
+    done_at: IsoMoment | None
+    state: ClockState
+
+
+class UrgentOut(BaseModel):
+    """The open step whose limit comes first."""
+
+    step: Step
+    state: ClockState
+    due_at: IsoMoment | None
+
+
+class ComplaintOut(BaseModel):
+    """A complaint with its clocks, as the lists and the actions answer it."""
+
+    id: int
+    customer_id: int
+    project_id: int | None
+    call_id: int | None
+    attempt_id: int | None
+    first_contact_id: int | None
+    manager_id: int | None
+    department: str
+    category: str
+    description: str
+    customer_demand: str
+    signed_by: str | None
+    solution: str | None
+    reopened: int
+    callback_satisfied: bool | None
+    received_at: IsoMoment
+    clocks_from: IsoMoment
+    signed_at: IsoMoment | None
+    verified_at: IsoMoment | None
+    solution_at: IsoMoment | None
+    visit_at: IsoMoment | None
+    resolved_at: IsoMoment | None
+    callback_at: IsoMoment | None
+    compensation_approved_at: IsoMoment | None
+    next_due_at: IsoMoment | None
+    server_time: IsoMoment  # pages count time left by this, not their own clock
+    customer_name: str
+    source: ComplaintSource
+    grade: ComplaintGrade
+    status: ComplaintStatus
+    compensation: str | None  # the amount, exactly as stored ("1200.00")
+    urgent: UrgentOut | None  # None once closed
+    clocks: list[ClockOut]
+
+
+class ComplaintEventOut(BaseModel):
+    at: IsoMoment
+    kind: str
+    actor_id: int | None
+    actor_name: str | None
+    detail: dict[str, JsonValue]
+
+
+class ComplaintDetail(ComplaintOut):
+    """One complaint: its clocks, the people in charge and its history."""
+
+    first_contact_name: str | None
+    manager_name: str | None
+    events: list[ComplaintEventOut]
+
+
+class ComplaintOptions(BaseModel):
+    """What the forms offer."""
+
+    departments: list[str]
+    categories: list[str]
+    grades: list[ComplaintGrade]
+    steps: list[Step]
+
+
+def _view(complaint: Complaint, customer: str, svc: Services) -> ComplaintOut:
     now = svc.clock.now()
     clock_list = complaints.clocks_of(complaint, svc.complaint_rules, now)
     urgent = (
@@ -78,65 +158,49 @@ def _view(complaint: Complaint, customer: str, svc: Services) -> dict[str, Any]:
         if complaint.status is not ComplaintStatus.CLOSED
         else None
     )
-    fields = (
-        "id",
-        "customer_id",
-        "project_id",
-        "call_id",
-        "attempt_id",
-        "first_contact_id",
-        "manager_id",
-        "department",
-        "category",
-        "description",
-        "customer_demand",
-        "signed_by",
-        "solution",
-        "reopened",
-        "callback_satisfied",
-    )
-    times = (
-        "received_at",
-        "clocks_from",
-        "signed_at",
-        "verified_at",
-        "solution_at",
-        "visit_at",
-        "resolved_at",
-        "callback_at",
-        "compensation_approved_at",
-        "next_due_at",
-    )
-    view: dict[str, Any] = {f: getattr(complaint, f) for f in fields}
-    view.update({f: iso(getattr(complaint, f)) for f in times})
-    view["server_time"] = iso(now)  # pages count time left by this, not their own clock
-    view.update(
+    return ComplaintOut(
+        id=complaint.id,
+        customer_id=complaint.customer_id,
+        project_id=complaint.project_id,
+        call_id=complaint.call_id,
+        attempt_id=complaint.attempt_id,
+        first_contact_id=complaint.first_contact_id,
+        manager_id=complaint.manager_id,
+        department=complaint.department,
+        category=complaint.category,
+        description=complaint.description,
+        customer_demand=complaint.customer_demand,
+        signed_by=complaint.signed_by,
+        solution=complaint.solution,
+        reopened=complaint.reopened,
+        callback_satisfied=complaint.callback_satisfied,
+        received_at=complaint.received_at,
+        clocks_from=complaint.clocks_from,
+        signed_at=complaint.signed_at,
+        verified_at=complaint.verified_at,
+        solution_at=complaint.solution_at,
+        visit_at=complaint.visit_at,
+        resolved_at=complaint.resolved_at,
+        callback_at=complaint.callback_at,
+        compensation_approved_at=complaint.compensation_approved_at,
+        next_due_at=complaint.next_due_at,
+        server_time=now,
         customer_name=customer,
-        source=complaint.source.value,
-        grade=complaint.grade.value,
-        status=complaint.status.value,
+        source=complaint.source,
+        grade=complaint.grade,
+        status=complaint.status,
         compensation=str(complaint.compensation) if complaint.compensation else None,
-        urgent={
-            "step": urgent.step.value,
-            "state": urgent.state.value,
-            "due_at": iso(urgent.due_at),
-        }
+        urgent=UrgentOut(step=urgent.step, state=urgent.state, due_at=urgent.due_at)
         if urgent
         else None,
         clocks=[
-            {
-                "step": c.step.value,
-                "due_at": iso(c.due_at),
-                "done_at": iso(c.done_at),
-                "state": c.state.value,
-            }
+            ClockOut(step=c.step, due_at=c.due_at, done_at=c.done_at, state=c.state)
             for c in clock_list
         ],
     )
-    return view
 
 
-async def _shown(session: AsyncSession, complaint: Complaint, svc: Services) -> dict[str, Any]:
+async def _shown(session: AsyncSession, complaint: Complaint, svc: Services) -> ComplaintOut:
     return _view(complaint, await tickets.customer_name(session, complaint.customer_id), svc)
 
 
@@ -155,20 +219,20 @@ async def _department(session: AsyncSession, caller: Caller) -> str | None:
     return user.department if user else None
 
 
-@router.get("/options")
+@router.get("/options", response_model=ComplaintOptions)
 async def options(
     _: Caller = Depends(readers), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> ComplaintOptions:
     """What the forms offer: departments, categories, grades, steps."""
-    return {
-        "departments": list(svc.complaint_rules.departments),
-        "categories": list(CATEGORIES),
-        "grades": [g.value for g in ComplaintGrade],
-        "steps": [s.value for s in Step],
-    }
+    return ComplaintOptions(
+        departments=list(svc.complaint_rules.departments),
+        categories=list(CATEGORIES),
+        grades=list(ComplaintGrade),
+        steps=list(Step),
+    )
 
 
-@router.get("")
+@router.get("", response_model=list[ComplaintOut])
 async def list_complaints(
     caller: Caller = Depends(readers),
     svc: Services = Depends(services),
@@ -178,7 +242,7 @@ async def list_complaints(
     customer_id: IdQuery = None,
     mine: bool = False,
     limit: int = Query(200, ge=1, le=1000),
-) -> list[dict[str, Any]]:
+) -> list[ComplaintOut]:
     if state not in (None, ClockState.OVERDUE, ClockState.DUE_SOON):
         raise ValidationError("filter by overdue or due_soon", code="invalid", field="state")
     async with svc.database.session() as session:
@@ -199,10 +263,10 @@ async def list_complaints(
         return [_view(c, names.get(c.customer_id, ""), svc) for c in found]
 
 
-@router.post("", status_code=201)
+@router.post("", response_model=ComplaintOut, status_code=201)
 async def open_complaint(
     body: ComplaintIn, caller: Caller = Depends(receivers), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> ComplaintOut:
     """The person who takes the complaint is its first contact (首问责任制)."""
     at = svc.clock.now()
     async with svc.database.session() as session:
@@ -245,10 +309,10 @@ async def open_complaint(
         return await _shown(session, complaint, svc)
 
 
-@router.get("/{complaint_id}")
+@router.get("/{complaint_id}", response_model=ComplaintDetail)
 async def get_complaint(
     complaint_id: IdPath, caller: Caller = Depends(readers), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> ComplaintDetail:
     """The complaint with its clocks and its history."""
     async with svc.database.session() as session:
         complaint = await _visible(session, caller, complaint_id)
@@ -256,31 +320,31 @@ async def get_complaint(
         events = await complaints.events_of(session, complaint.id)
         people = {e.actor_id for e in events} | {complaint.first_contact_id, complaint.manager_id}
         names = await users.display_names(session, ids=people)  # ids are never 0
-        view.update(
+        return ComplaintDetail(
+            **dict(view),
             first_contact_name=names.get(complaint.first_contact_id or 0),
             manager_name=names.get(complaint.manager_id or 0),
+            events=[
+                ComplaintEventOut(
+                    at=e.at,
+                    kind=e.kind,
+                    actor_id=e.actor_id,
+                    actor_name=names.get(e.actor_id or 0),
+                    detail=e.detail,
+                )
+                for e in events
+            ],
         )
-        view["events"] = [
-            {
-                "at": e.at.isoformat(),
-                "kind": e.kind,
-                "actor_id": e.actor_id,
-                "actor_name": names.get(e.actor_id or 0),
-                "detail": e.detail,
-            }
-            for e in events
-        ]
-        return view
 
 
-@router.post("/{complaint_id}/steps/{step}")
+@router.post("/{complaint_id}/steps/{step}", response_model=ComplaintOut)
 async def record_step(
     complaint_id: IdPath,
     step: Step,
     body: StepIn,
     caller: Caller = Depends(workers),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> ComplaintOut:
     """A department step: signed, verified, solution, resolved."""
     now = svc.clock.now()
     async with svc.database.session() as session:
@@ -301,13 +365,13 @@ async def record_step(
         return await _shown(session, complaint, svc)
 
 
-@router.post("/{complaint_id}/call-back")
+@router.post("/{complaint_id}/call-back", response_model=ComplaintOut)
 async def call_back(
     complaint_id: IdPath,
     body: CallBackIn,
     caller: Caller = Depends(receivers),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> ComplaintOut:
     """Customer service's call back after the resolution, recorded by hand."""
     async with svc.database.session() as session:
         complaint = await _visible(session, caller, complaint_id)
@@ -323,13 +387,13 @@ async def call_back(
         return await _shown(session, complaint, svc)
 
 
-@router.post("/{complaint_id}/escalate")
+@router.post("/{complaint_id}/escalate", response_model=ComplaintOut)
 async def escalate(
     complaint_id: IdPath,
     body: EscalationIn,
     caller: Caller = Depends(receivers),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> ComplaintOut:
     async with svc.database.session() as session:
         complaint = await _visible(session, caller, complaint_id)
         manager_id = body.manager_id or (caller.id if caller.role is Role.SUPERVISOR else None)
@@ -345,13 +409,13 @@ async def escalate(
         return await _shown(session, complaint, svc)
 
 
-@router.post("/{complaint_id}/compensation")
+@router.post("/{complaint_id}/compensation", response_model=ComplaintOut)
 async def propose_compensation(
     complaint_id: IdPath,
     body: CompensationIn,
     caller: Caller = Depends(workers),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> ComplaintOut:
     async with svc.database.session() as session:
         complaint = await _visible(session, caller, complaint_id)
         await complaints.propose_compensation(
@@ -365,10 +429,10 @@ async def propose_compensation(
         return await _shown(session, complaint, svc)
 
 
-@router.post("/{complaint_id}/compensation/approve")
+@router.post("/{complaint_id}/compensation/approve", response_model=ComplaintOut)
 async def approve_compensation(
     complaint_id: IdPath, caller: Caller = Depends(managers), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> ComplaintOut:
     at = svc.clock.now()
     async with svc.database.session() as session:
         complaint = await complaints.get_or_raise(session, complaint_id)

@@ -9,8 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from migrations import head_revision
+from web.errors import OpenApiAnswers
 
 router = APIRouter()
 
@@ -64,7 +66,45 @@ def pbx_verdict(pbx: dict[str, Any] | None) -> str:
     return "error" if pbx.get("stopped") else "degraded"
 
 
-@router.get("/healthz", tags=["health"])
+class DatabaseHealth(BaseModel):
+    ok: bool  # reachable, and migrated to the revision the code expects
+    dialect: str
+    revision: str | None = None  # the schema's; absent when the database did not answer
+    error: str | None = None  # absent when ok: what is wrong, and what to run
+
+
+class RedisHealth(BaseModel):
+    ok: bool
+    error: str | None = None  # absent when ok
+
+
+class HealthOut(BaseModel):
+    """What /healthz answers: a key appears only when it applies (`redis` when the processes
+    share the work through it, a probe when this process runs what it watches)."""
+
+    model_config = ConfigDict(extra="forbid")  # a new probe is declared here, not let through
+
+    status: str  # ok, degraded or error
+    database: DatabaseHealth
+    redis: RedisHealth | None = None
+    pbx: dict[str, JsonValue] | None = None  # the PBX connection's figures (bridge or relay)
+    dialer: dict[str, JsonValue] | None = None
+    transcription: dict[str, JsonValue] | None = None
+    failing: list[str]  # database, redis, pbx: what is not ok
+
+
+HEALTH_ANSWERS: OpenApiAnswers = {
+    503: {"model": HealthOut, "description": "this process cannot do its job (see `failing`)"}
+}
+
+
+@router.get(
+    "/healthz",
+    tags=["health"],
+    response_model=HealthOut,
+    response_model_exclude_unset=True,
+    responses=HEALTH_ANSWERS,
+)
 async def healthz(request: Request) -> JSONResponse:
     """200 when this process can do its job. Without the database none can: 503. A process
     that runs the PBX bridge cannot without the PBX: 503 then, so a load balancer or a monitor
@@ -88,4 +128,7 @@ async def healthz(request: Request) -> JSONResponse:
     if pbx != "ok":
         body["failing"].append("pbx")
     healthy = db_ok and (pbx == "ok" or not request.app.state.runs_bridge)
-    return JSONResponse({"status": status, **body}, status_code=200 if healthy else 503)
+    health = HealthOut.model_validate({"status": status, **body})
+    return JSONResponse(
+        health.model_dump(mode="json", exclude_unset=True), status_code=200 if healthy else 503
+    )

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from crm.users.models import Role
 from web.auth import COOKIE, Caller, authenticate
+from web.errors import OpenApiAnswers
 from web.redirects import safe_next
 from web.services import Services, services
 
@@ -20,6 +21,8 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
+# Pages are HTML, or a redirect: to the login page, or to the role's own home page.
+REDIRECTED: OpenApiAnswers = {303: {"description": "not logged in, or not this role's page"}}
 
 HOME = {
     Role.AGENT: "/console",
@@ -60,13 +63,13 @@ def _render(request: Request, page: str, caller: Caller | None, **extra: Any) ->
     return templates.TemplateResponse(request, f"{page}.html", context)
 
 
-@router.get("/")
+@router.get("/", response_class=RedirectResponse, responses=REDIRECTED)
 async def home(request: Request, svc: Services = Depends(services)) -> Response:
     caller = await _caller(request, svc)
     return RedirectResponse(HOME[caller.role] if caller else "/login", status_code=303)
 
 
-@router.get("/login")
+@router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, svc: Services = Depends(services)) -> Response:
     """The login form; `next` (where to go afterwards) is honoured only as a path on this site."""
     next_path = safe_next(request.query_params.get("next"))
@@ -92,4 +95,10 @@ def _page_route(page: str) -> Callable[..., Awaitable[Response]]:
 
 # One route per page, for the roles PAGE_ROLES names (a department user's home: complaints).
 for _page_name in PAGE_ROLES:
-    router.add_api_route(f"/{_page_name}", _page_route(_page_name), methods=["GET"])
+    router.add_api_route(
+        f"/{_page_name}",
+        _page_route(_page_name),
+        methods=["GET"],
+        response_class=HTMLResponse,
+        responses=REDIRECTED,
+    )

@@ -15,11 +15,13 @@ from crm.customers import service as customers
 from crm.quality import reviews
 from crm.quality.models import ReviewDecision
 from crm.quality.rules import RulesError, load_rules
+from crm.quality.scorecard import EvidenceKind
 from crm.quality.service import calls_for_review, get_score
 from crm.transcripts.service import get_job, get_transcripts
 from crm.users import service as users
 from crm.users.models import Role
 from web.auth import Caller, require
+from web.moments import IsoMoment
 from web.params import DayQuery, IdPath, IdQuery, Offset
 from web.recordings import LEGS, readable_call
 from web.services import Services, services
@@ -54,6 +56,102 @@ class ReviewIn(BaseModel):
     decision: ReviewDecision
     passed: bool | None = None
     reason: str | None = Field(None, max_length=2000)
+
+
+class QaCallFacts(BaseModel):
+    id: int
+    linkedid: str
+    direction: str
+    queue: str | None
+    started_at: IsoMoment
+    answered_at: IsoMoment | None
+    ended_at: IsoMoment | None
+    talk_seconds: float | None
+    ring_seconds: float | None
+    hung_up_by: str | None
+    agent_id: int | None
+    agent_name: str | None
+    customer_id: int | None
+    customer_name: str | None
+    customer_number: str | None
+
+
+class QaRecordings(BaseModel):
+    """Which legs can be played: here, or to be fetched from the PBX on play."""
+
+    mixed: bool
+    agent: bool
+    customer: bool
+
+
+class QaWord(BaseModel):
+    word: str
+    start: float  # seconds from the start of the recording
+    end: float
+    conf: float  # the recognizer's confidence, 0..1
+
+
+class QaEvidence(BaseModel):
+    """A piece of evidence: a kind and its parameters, which the page words."""
+
+    kind: EvidenceKind
+    leg: str | None  # agent | customer | None (both, or a PBX fact)
+    start: float | None  # None unless the kind points at a moment of the recording
+    end: float | None
+    params: dict[str, str | int | float | None]  # EVIDENCE_PARAMS names each kind's
+
+
+class QaRuleReview(BaseModel):
+    """The latest review of a rule's automatic verdict."""
+
+    decision: ReviewDecision
+    passed: bool | None
+    reason: str | None
+    reviewer_id: int
+    reviewer_name: str | None
+    at: IsoMoment
+
+
+class QaRule(BaseModel):
+    """One rule of the scorecard: the automatic verdict, the review, the verdict that counts."""
+
+    id: str = ""
+    title: str
+    passed: bool | None = None  # the automatic verdict; None: not applicable
+    points_lost: int = 0
+    evidence: list[QaEvidence] = []
+    points: int
+    final_passed: bool | None
+    final_points_lost: int
+    review: QaRuleReview | None
+
+
+class QaScore(BaseModel):
+    automatic_score: int
+    automatic_max: int
+    score: int  # after the reviews
+    max: int
+    rules: list[QaRule]
+    rules_version: str
+    scored_at: IsoMoment
+
+
+class QaJob(BaseModel):
+    """The call's transcription job."""
+
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+class QaCallDetail(BaseModel):
+    """One call for review."""
+
+    call: QaCallFacts
+    recordings: QaRecordings
+    transcript: dict[str, list[QaWord]]  # by leg: agent, customer
+    score: QaScore | None
+    job: QaJob | None
 
 
 def _points(svc: Services) -> dict[str, Any]:
@@ -120,10 +218,10 @@ async def list_calls(
     ]
 
 
-@router.get("/calls/{call_id}")
+@router.get("/calls/{call_id}", response_model=QaCallDetail)
 async def call_detail(
     call_id: IdPath, caller: Caller = Depends(viewers), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> QaCallDetail:
     """One call for review: its facts, which recordings exist, both transcript lanes, the
     automatic scorecard with evidence, and the reviews."""
     call = await readable_call(svc, caller, call_id)
@@ -139,7 +237,7 @@ async def call_detail(
             await customers.names(session, ids=[call.customer_id]) if call.customer_id else {}
         )
     rules = _points(svc)
-    scored = None
+    scored: QaScore | None = None
     if score is not None:
         result = reviews.reviewed_score(score, latest, {k: r.points for k, r in rules.items()})
         for rule in result.rules:
@@ -147,54 +245,56 @@ async def call_detail(
             rule["title"] = definition.title if definition else rule["id"]
             if rule["review"]:
                 rule["review"]["reviewer_name"] = names.get(rule["review"]["reviewer_id"])
-        scored = {
-            "automatic_score": score.score,
-            "automatic_max": score.max_score,
-            "score": result.score,
-            "max": result.max,
-            "rules": result.rules,
-            "rules_version": score.rules_version,
-            "scored_at": score.scored_at,
-        }
+        scored = QaScore(
+            automatic_score=score.score,
+            automatic_max=score.max_score,
+            score=result.score,
+            max=result.max,
+            rules=[QaRule.model_validate(rule) for rule in result.rules],
+            rules_version=score.rules_version,
+            scored_at=score.scored_at,
+        )
     available = {  # here, or to be fetched from the PBX on play
         "agent": files.obtainable(call.recording_agent),
         "customer": files.obtainable(call.recording_customer),
     }
     available["mixed"] = files.obtainable(call.recording) or any(available.values())
-    return {
-        "call": {
-            "id": call.id,
-            "linkedid": call.linkedid,
-            "direction": call.direction.value,
-            "queue": call.queue,
-            "started_at": call.started_at,
-            "answered_at": call.answered_at,
-            "ended_at": call.ended_at,
-            "talk_seconds": call.talk_seconds,
-            "ring_seconds": call.ring_seconds,
-            "hung_up_by": call.hung_up_by.value if call.hung_up_by else None,
-            "agent_id": call.agent_id,
-            "agent_name": names.get(call.agent_id or 0),
-            "customer_id": call.customer_id,
-            "customer_name": customer_names.get(call.customer_id or 0),
-            "customer_number": call.customer_number,
+    return QaCallDetail(
+        call=QaCallFacts(
+            id=call.id,
+            linkedid=call.linkedid,
+            direction=call.direction.value,
+            queue=call.queue,
+            started_at=call.started_at,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+            talk_seconds=call.talk_seconds,
+            ring_seconds=call.ring_seconds,
+            hung_up_by=call.hung_up_by.value if call.hung_up_by else None,
+            agent_id=call.agent_id,
+            agent_name=names.get(call.agent_id or 0),
+            customer_id=call.customer_id,
+            customer_name=customer_names.get(call.customer_id or 0),
+            customer_number=call.customer_number,
+        ),
+        recordings=QaRecordings.model_validate({leg: available[leg] for leg in LEGS}),
+        transcript={
+            t.leg.value: [QaWord.model_validate(word) for word in t.words] for t in transcripts
         },
-        "recordings": {leg: available[leg] for leg in LEGS},
-        "transcript": {t.leg.value: t.words for t in transcripts},
-        "score": scored,
-        "job": None
+        score=scored,
+        job=None
         if job is None
-        else {"status": job.status.value, "attempts": job.attempts, "last_error": job.last_error},
-    }
+        else QaJob(status=job.status.value, attempts=job.attempts, last_error=job.last_error),
+    )
 
 
-@router.post("/calls/{call_id}/reviews", status_code=201)
+@router.post("/calls/{call_id}/reviews", response_model=QaCallDetail, status_code=201)
 async def review(
     call_id: IdPath,
     body: ReviewIn,
     caller: Caller = Depends(reviewers),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> QaCallDetail:
     """Confirm or override one rule's automatic verdict (overrides need a reason)."""
     await readable_call(svc, caller, call_id)
     async with svc.database.session() as session:

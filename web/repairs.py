@@ -4,7 +4,7 @@ during and after, and each crew's record."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -17,9 +17,9 @@ from crm.repairs.models import RepairStatus
 from crm.users.models import Role
 from web import tickets
 from web.auth import Caller, require
+from web.moments import IsoMoment
 from web.params import Id, IdPath, IdQuery, Moment, MomentQuery
 from web.services import Services, services
-from web.tickets import iso
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,40 +51,77 @@ class AfterCallIn(BaseModel):
     notes: str = Field("", max_length=4000)
 
 
-def _view(repair: Repair, customer: str, now: datetime) -> dict[str, Any]:
+class RepairOut(BaseModel):
+    """A repair ticket: the crew's arrival against its time limit, the calls around it."""
+
+    id: int
+    customer_id: int
+    customer_name: str
+    project_id: int | None
+    call_id: int | None
+    reported_by_id: int | None
+    description: str
+    crew: str
+    status: RepairStatus
+    reported_at: IsoMoment
+    arrival_due_at: IsoMoment
+    arrived_at: IsoMoment | None
+    arrival_late: bool
+    completed_at: IsoMoment | None
+    during_call_at: IsoMoment | None
+    after_call_at: IsoMoment | None
+    satisfaction: Satisfaction | None
+    notes: str
+    server_time: IsoMoment
+
+
+class CrewRecordOut(BaseModel):
+    """A crew's repairs, arrivals within the limit and customers' verdicts."""
+
+    crew: str
+    repairs: int
+    arrived: int
+    arrived_on_time: int
+    on_time_rate: float | None  # a fraction of the arrivals; None before any
+    satisfied: int
+    neutral: int
+    unsatisfied: int
+
+
+def _view(repair: Repair, customer: str, now: datetime) -> RepairOut:
     late = (
         repair.arrived_at > repair.arrival_due_at
         if repair.arrived_at
         else now > repair.arrival_due_at
     )
-    return {
-        "id": repair.id,
-        "customer_id": repair.customer_id,
-        "customer_name": customer,
-        "project_id": repair.project_id,
-        "call_id": repair.call_id,
-        "reported_by_id": repair.reported_by_id,
-        "description": repair.description,
-        "crew": repair.crew,
-        "status": repair.status.value,
-        "reported_at": iso(repair.reported_at),
-        "arrival_due_at": iso(repair.arrival_due_at),
-        "arrived_at": iso(repair.arrived_at),
-        "arrival_late": late,
-        "completed_at": iso(repair.completed_at),
-        "during_call_at": iso(repair.during_call_at),
-        "after_call_at": iso(repair.after_call_at),
-        "satisfaction": repair.satisfaction.value if repair.satisfaction else None,
-        "notes": repair.notes,
-        "server_time": iso(now),
-    }
+    return RepairOut(
+        id=repair.id,
+        customer_id=repair.customer_id,
+        customer_name=customer,
+        project_id=repair.project_id,
+        call_id=repair.call_id,
+        reported_by_id=repair.reported_by_id,
+        description=repair.description,
+        crew=repair.crew,
+        status=repair.status,
+        reported_at=repair.reported_at,
+        arrival_due_at=repair.arrival_due_at,
+        arrived_at=repair.arrived_at,
+        arrival_late=late,
+        completed_at=repair.completed_at,
+        during_call_at=repair.during_call_at,
+        after_call_at=repair.after_call_at,
+        satisfaction=repair.satisfaction,
+        notes=repair.notes,
+        server_time=now,
+    )
 
 
-async def _shown(session: AsyncSession, repair: Repair, now: datetime) -> dict[str, Any]:
+async def _shown(session: AsyncSession, repair: Repair, now: datetime) -> RepairOut:
     return _view(repair, await tickets.customer_name(session, repair.customer_id), now)
 
 
-@router.get("")
+@router.get("", response_model=list[RepairOut])
 async def list_repairs(
     _: Caller = Depends(readers),
     svc: Services = Depends(services),
@@ -93,7 +130,7 @@ async def list_repairs(
     crew: str | None = Query(None, max_length=100),
     customer_id: IdQuery = None,
     limit: int = Query(200, ge=1, le=1000),
-) -> list[dict[str, Any]]:
+) -> list[RepairOut]:
     now = svc.clock.now()
     async with svc.database.session() as session:
         found = await repairs.get_list(
@@ -109,35 +146,35 @@ async def list_repairs(
         return [_view(r, names.get(r.customer_id, ""), now) for r in found]
 
 
-@router.get("/crews")
+@router.get("/crews", response_model=list[CrewRecordOut])
 async def crew_records(
     _: Caller = Depends(readers),
     svc: Services = Depends(services),
     since: MomentQuery = None,
     until: MomentQuery = None,
-) -> list[dict[str, Any]]:
+) -> list[CrewRecordOut]:
     """Each crew's repairs, arrivals within the limit and customers' verdicts."""
     async with svc.database.session() as session:
         records = await repairs.crew_records(session, since=since, until=until)
     return [
-        {
-            "crew": r.crew,
-            "repairs": r.repairs,
-            "arrived": r.arrived,
-            "arrived_on_time": r.arrived_on_time,
-            "on_time_rate": r.on_time_rate,
-            "satisfied": r.satisfied,
-            "neutral": r.neutral,
-            "unsatisfied": r.unsatisfied,
-        }
+        CrewRecordOut(
+            crew=r.crew,
+            repairs=r.repairs,
+            arrived=r.arrived,
+            arrived_on_time=r.arrived_on_time,
+            on_time_rate=r.on_time_rate,
+            satisfied=r.satisfied,
+            neutral=r.neutral,
+            unsatisfied=r.unsatisfied,
+        )
         for r in records
     ]
 
 
-@router.post("", status_code=201)
+@router.post("", response_model=RepairOut, status_code=201)
 async def report_repair(
     body: RepairIn, caller: Caller = Depends(callers), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> RepairOut:
     now = svc.clock.now()
     async with svc.database.session() as session:
         origin = await tickets.origin(
@@ -172,19 +209,19 @@ async def report_repair(
         return await _shown(session, repair, now)
 
 
-@router.get("/{repair_id}")
+@router.get("/{repair_id}", response_model=RepairOut)
 async def get_repair(
     repair_id: IdPath, _: Caller = Depends(readers), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> RepairOut:
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
         return await _shown(session, repair, svc.clock.now())
 
 
-@router.post("/{repair_id}/arrived")
+@router.post("/{repair_id}/arrived", response_model=RepairOut)
 async def arrived(
     repair_id: IdPath, body: WhenIn, _: Caller = Depends(workers), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> RepairOut:
     now = svc.clock.now()
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
@@ -192,10 +229,10 @@ async def arrived(
         return await _shown(session, repair, now)
 
 
-@router.post("/{repair_id}/completed")
+@router.post("/{repair_id}/completed", response_model=RepairOut)
 async def completed(
     repair_id: IdPath, body: WhenIn, _: Caller = Depends(workers), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> RepairOut:
     now = svc.clock.now()
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
@@ -203,10 +240,10 @@ async def completed(
         return await _shown(session, repair, now)
 
 
-@router.post("/{repair_id}/call-during")
+@router.post("/{repair_id}/call-during", response_model=RepairOut)
 async def call_during(
     repair_id: IdPath, body: WhenIn, _: Caller = Depends(callers), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> RepairOut:
     now = svc.clock.now()
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)
@@ -214,13 +251,13 @@ async def call_during(
         return await _shown(session, repair, now)
 
 
-@router.post("/{repair_id}/call-after")
+@router.post("/{repair_id}/call-after", response_model=RepairOut)
 async def call_after(
     repair_id: IdPath,
     body: AfterCallIn,
     _: Caller = Depends(callers),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> RepairOut:
     now = svc.clock.now()
     async with svc.database.session() as session:
         repair = await repairs.get_or_raise(session, repair_id)

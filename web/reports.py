@@ -4,10 +4,10 @@ the same as an XLSX or PDF download (audited: reports name customers)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field, JsonValue
 
 from crm.audit import service as audit
 from crm.reports.periods import ReportKind, latest_complete
@@ -17,12 +17,84 @@ from web.auth import Caller, require
 from web.errors import answers, file_answer
 from web.params import ReportDay
 from web.report_exports import build_document, export, report_rules
-from web.report_exports.document import document_json
+from web.report_exports.document import Kind, document_json
 from web.report_exports.labels import language
 from web.services import Services, services
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 readers = require(Role.SUPERVISOR, Role.ADMIN, Role.QA)
+
+
+class MessageOut(BaseModel):
+    """Text the page translates: a catalogue key and its arguments (i18n.t() takes it)."""
+
+    key: str = Field(alias="$t")
+    args: dict[str, JsonValue]
+
+
+# A table's cell or a headline figure: text, a number, a message, or a list of them; times
+# are already local text here ("2026-11-23 10:00"), dates ISO ("2026-11-23").
+Cell = str | int | float | MessageOut | list[str | MessageOut] | None
+
+
+class ColumnOut(BaseModel):
+    label: MessageOut
+    kind: Kind
+    wide: bool
+
+
+class TableOut(BaseModel):
+    id: str
+    title: MessageOut
+    columns: list[ColumnOut]
+    rows: list[list[Cell]]
+    total: list[Cell] | None  # a last row, set apart
+    flagged: list[bool]  # rows to draw attention to
+    note: MessageOut | None
+
+
+class FactOut(BaseModel):
+    """A headline figure."""
+
+    id: str
+    label: MessageOut
+    value: Cell
+    kind: Kind
+
+
+class SeriesOut(BaseModel):
+    label: MessageOut
+    data: list[int | float | None]
+    stack: str | None
+    color: str | None
+
+
+class ChartOut(BaseModel):
+    id: str
+    title: MessageOut
+    type: str  # "bar" or "doughnut"
+    labels: list[str | MessageOut]
+    series: list[SeriesOut]
+    percent: bool
+    horizontal: bool
+    threshold: float | None  # a line drawn across (the QA points limit)
+
+
+class ReportOut(BaseModel):
+    """A report's table model: what the page, the XLSX file and the PDF file all show."""
+
+    kind: ReportKind
+    day: date  # the date that selects the period
+    first: date
+    last: date
+    due: date | None
+    as_of: str  # local time, "2026-11-23 10:00"
+    title: MessageOut
+    period: MessageOut
+    facts: list[FactOut]
+    charts: list[ChartOut]
+    tables: list[TableOut]
+    definitions: list[MessageOut]
 
 
 def _day(svc: Services, kind: ReportKind, day: date | None) -> date:
@@ -105,16 +177,16 @@ async def report_pdf(
     return await _download(request, svc, caller, kind, day, "pdf", lang)
 
 
-@router.get("/{kind}")
+@router.get("/{kind}", response_model=ReportOut)
 async def report(
     kind: ReportKind,
     day: ReportDay = None,
     caller: Caller = Depends(readers),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> ReportOut:
     """The report's table model: headline figures, charts, tables and definitions, as messages
     the page translates. Without a date: the last period already over."""
     document = await build_document(
         svc.database, kind, _day(svc, kind, day), report_rules(svc.settings, svc.clock.now())
     )
-    return document_json(document)
+    return ReportOut.model_validate(document_json(document))

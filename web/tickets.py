@@ -1,9 +1,8 @@
 """What complaint and repair endpoints share: the call a ticket was opened from, customers'
-names for the lists, and times as the pages read them."""
+names for the lists."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from crm.calls import service as calls
@@ -13,10 +12,6 @@ from web.services import Services
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 async def origin(
