@@ -15,6 +15,7 @@ import websockets
 from crm.customers import service as customers
 from crm.db import Database
 from tests.support.live import LiveSystem, live_system
+from tests.support.ws_schema import checked
 
 
 class Browser:
@@ -36,7 +37,7 @@ class Browser:
         self._socket = await websockets.connect(
             url, additional_headers={"Cookie": self.cookie}, origin=self.system.url
         )
-        hello = json.loads(await self._socket.recv())
+        hello = checked(json.loads(await self._socket.recv()))
         assert hello["type"] == "hello"
         self.epoch = hello["epoch"]
         self._reader = asyncio.create_task(self._read())
@@ -44,7 +45,7 @@ class Browser:
 
     async def _read(self) -> None:
         async for raw in self._socket:
-            message = json.loads(raw)
+            message = checked(json.loads(raw))  # its declared model (web/ws_messages.py)
             self.messages.append(message)
             self.last_seq = max(self.last_seq, message["seq"])
 

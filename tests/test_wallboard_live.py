@@ -17,6 +17,7 @@ from websockets.typing import Origin
 from crm.db import Database
 from tests.support.live import LiveSystem, live_system
 from tests.support.waiting import until
+from tests.support.ws_schema import checked
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -38,7 +39,7 @@ class Wallboard:
 
     async def _read(self) -> None:
         async for raw in self.socket:
-            message = json.loads(raw)
+            message = checked(json.loads(raw))  # its declared model (web/ws_messages.py)
             if message.get("type") == "wallboard":
                 self.snapshots.append(message)
 
@@ -77,7 +78,7 @@ async def _wallboard(system: LiveSystem, client: httpx.AsyncClient) -> Wallboard
     socket = await websockets.connect(
         system.ws_url, additional_headers={"Cookie": cookie}, origin=Origin(system.url)
     )
-    hello = json.loads(await socket.recv())
+    hello = checked(json.loads(await socket.recv()))
     assert hello["type"] == "hello"
     return Wallboard(socket)
 
