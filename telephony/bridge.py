@@ -34,6 +34,7 @@ from telephony.events import (
     QueueMembersResynced,
 )
 from telephony.queues import MEMBER_EVENTS, QueueMembers
+from telephony.supervision import SpyCall
 from telephony.tracker import CallTracker
 
 log = logging.getLogger(__name__)
@@ -321,6 +322,21 @@ class Bridge:
             caller_id=caller_id,
             timeout_ms=timeout_ms,
             action_id=action_id,
+        )
+
+    async def spy(self, call: SpyCall, *, timeout_ms: int = 30_000) -> str:
+        """Ring the supervisor's phone into ChanSpy on the agent's phone channel (the dialplan's
+        spy context); its ActionID. No call of the centre's: the tracker leaves its channels
+        out (their ids are `call.channel_id`), and the agent is told nothing."""
+        return await self.client.originate(
+            channel=call.phone,
+            context=contract.CONTEXT_SPY,
+            exten=call.mode.value,
+            variables={contract.VAR_SPY_EXTEN: call.agent_extension},
+            caller_id=call.caller_id,
+            timeout_ms=timeout_ms,
+            action_id=self.client.new_action_id("spy"),
+            channel_id=call.channel_id,
         )
 
     async def queue_add(

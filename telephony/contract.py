@@ -18,6 +18,10 @@ CONTEXT_OUTBOUND: Final = "outbound"  # dials an outside number through the trun
 # channels named Local/<digits>@cc-selftest) to prove the server sees the PBX's recordings.
 # Not reachable from phones or the trunk; its calls are no customer's.
 CONTEXT_SELFTEST: Final = "cc-selftest"
+# A supervisor listens to, whispers to or barges into an agent's call: the server originates
+# the supervisor's phone into this context (Exten = one of SPY_EXTENS) with the agent's
+# extension in VAR_SPY_EXTEN; the dialplan runs ChanSpy on the agent's phone channel.
+CONTEXT_SPY: Final = "cc-spy"
 CONTEXTS: Final = (
     CONTEXT_INBOUND,
     CONTEXT_AGENTS,
@@ -25,7 +29,16 @@ CONTEXTS: Final = (
     CONTEXT_CALLBACK_QUEUE,
     CONTEXT_OUTBOUND,
     CONTEXT_SELFTEST,
+    CONTEXT_SPY,
 )
+SPY_LISTEN: Final = "listen"  # ChanSpy q: hears both parties, nobody hears the supervisor
+SPY_WHISPER: Final = "whisper"  # ChanSpy w: the agent hears the supervisor, the customer not
+SPY_BARGE: Final = "barge"  # ChanSpy B: both parties hear the supervisor
+SPY_EXTENS: Final = (SPY_LISTEN, SPY_WHISPER, SPY_BARGE)
+# Every channel of a supervisor's spy call carries this prefix in its Uniqueid and Linkedid:
+# the Originate assigns them (ChannelId), so the tracker knows the leg from its first event
+# and never makes a call of it.
+SPY_CHANNEL_ID_PREFIX: Final = "cc-spy-"
 
 # Dialplan globals ([globals] in extensions.conf) the server relies on.
 GLOBAL_TRUNK: Final = "CC_TRUNK"  # dial-string template of outside numbers, e.g. PJSIP/{number}@x
@@ -44,6 +57,9 @@ VAR_MIXMONITOR_FILENAME: Final = "MIXMONITOR_FILENAME"  # set by Asterisk: the m
 # Set by app_queue when Queue() returns without an agent: TIMEOUT, JOINEMPTY, LEAVEEMPTY, FULL...
 # (not set when the caller hangs up or an agent answered).
 VAR_QUEUESTATUS: Final = "QUEUESTATUS"
+# The spied-on agent's extension, given by the spy Originate (digits; the dialplan keeps only
+# digits of it too before it reaches ChanSpy's arguments).
+VAR_SPY_EXTEN: Final = "CC_SPY_EXTEN"
 
 CALL_TYPE_INBOUND: Final = "inbound"
 CALL_TYPE_CALLBACK: Final = "callback"

@@ -5,7 +5,8 @@ unacknowledged by a bridge that died is taken over by the next one), and the ans
 back on a short-lived list the caller waits on. Every request carries a deadline: one that
 arrives late (the bridge was down) is refused rather than acted on, since a call placed
 minutes after the agent clicked would surprise everyone. Agent-state requests are
-idempotent; an Originate is done at most once, guarded by its request id.
+idempotent; an Originate (a call, or a supervisor's spy call) is done at most once, guarded by
+its request id.
 
 The bridge also keeps the PBX's connection status in a key that expires, so a web process
 shows "disconnected" when the bridge itself is gone.
@@ -18,6 +19,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -28,6 +30,7 @@ from telephony.agent_sync import AgentPbxSync, AgentTarget
 from telephony.ami.client import AmiError
 from telephony.bridge import Bridge
 from telephony.process_name import process_name
+from telephony.supervision import SpyCall
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +126,13 @@ class RemotePbx:
     async def originate(self, **kwargs: Any) -> str:
         """Bridge.originate through the bridge: its ActionID, or AmiError."""
         answer = await self.request("originate", kwargs, timeout=self.action_timeout)
+        if not answer.get("ok"):
+            raise AmiError(str(answer.get("error") or "refused"))
+        return str(answer["action_id"])
+
+    async def spy(self, call: SpyCall) -> str:
+        """Bridge.spy through the bridge: its ActionID, or AmiError."""
+        answer = await self.request("spy", call.fields(), timeout=self.action_timeout)
         if not answer.get("ok"):
             raise AmiError(str(answer.get("error") or "refused"))
         return str(answer["action_id"])
@@ -224,17 +234,28 @@ class PbxCommandServer:
                 )
             }
         elif op == "originate":
-            answer = await self._originate_once(fields["id"], json.loads(fields["args"]))
+            args = json.loads(fields["args"])
+            answer = await self._once(fields["id"], lambda: self.bridge.originate(**args))
+        elif op == "spy":
+            try:
+                call = SpyCall.from_fields(json.loads(fields["args"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                answer = {"ok": False, "error": f"bad spy request: {exc}"}
+            else:
+                answer = await self._once(fields["id"], lambda: self.bridge.spy(call))
         else:
             answer = {"ok": False, "error": f"unknown request {op!r}"}
         if reply:
             await self.redis.rpush(reply, json.dumps(answer, ensure_ascii=False))
             await self.redis.expire(reply, REPLY_TTL_SECONDS)
 
-    async def _originate_once(self, request_id: str, args: dict[str, Any]) -> dict[str, Any]:
+    async def _once(
+        self, request_id: str, originate: Callable[[], Awaitable[str]]
+    ) -> dict[str, Any]:
+        """An Originate done at most once for its request, however often it is delivered."""
         if not await self.redis.set(f"callcentre:pbx:done:{request_id}", "1", nx=True, ex=3600):
             return {"ok": False, "error": "already handled"}
         try:
-            return {"ok": True, "action_id": await self.bridge.originate(**args)}
+            return {"ok": True, "action_id": await originate()}
         except AmiError as exc:
             return {"ok": False, "error": str(exc)}

@@ -28,6 +28,7 @@ from telephony.events import (
     RecordingStarted,
     RingStopped,
 )
+from telephony.supervision import is_spy_event, is_spy_leg
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +242,8 @@ class CallTracker:
     ) -> list[DomainEvent]:
         """Apply one AMI event; returns what it means for the business, possibly nothing."""
         handler = self._handlers.get(_text(event.get("Event")) or "")
-        if handler is None:
-            return []
+        if handler is None or is_spy_event(event):
+            return []  # a supervisor listening in is no call, nor part of the agent's
         out: list[DomainEvent] = []
         self._received = received
         handler(event, at, out)
@@ -304,7 +305,7 @@ class CallTracker:
         live: dict[str, list[Mapping[str, Any]]] = {}
         for item in channels:
             linkedid = known(_text(item.get("Linkedid")))
-            if linkedid and known(_text(item.get("Uniqueid"))):
+            if linkedid and known(_text(item.get("Uniqueid"))) and not is_spy_leg(linkedid):
                 live.setdefault(linkedid, []).append(item)
         for linkedid, call in list(self._open.items()):
             if linkedid not in live:

@@ -39,3 +39,17 @@ def pbx_pause_reason(status: AgentStatus, reason: str | None) -> str | None:
     if status is AgentStatus.WRAPUP:
         return WRAPUP_REASON
     return None
+
+
+def check_supervisor_change(current: AgentStatus, target: AgentStatus) -> list[Problem]:
+    """What a supervisor may do to an agent from the wallboard: pause one who is taking calls
+    (ready or in wrap-up; a pause's reason is checked by `check_change`), put a paused one (or
+    one in wrap-up) back to ready, log anyone out of the queues. A supervisor never logs an
+    agent in: that is the agent's own doing, at their phone."""
+    if target is AgentStatus.PAUSED and current is AgentStatus.LOGGED_OUT:
+        return [Problem("status", "agent_logged_out", "the agent is logged out: nothing to pause")]
+    if target is AgentStatus.READY and current not in (AgentStatus.PAUSED, AgentStatus.WRAPUP):
+        return [Problem("status", "agent_not_paused", "the agent is not paused")]
+    if target is AgentStatus.WRAPUP:
+        return [Problem("status", "wrapup_is_automatic", "wrap-up starts by itself after a call")]
+    return []

@@ -413,9 +413,12 @@ class AmiClient:
         caller_id: str | None = None,
         timeout_ms: int = 30_000,
         action_id: str | None = None,
+        channel_id: str | None = None,
     ) -> str:
         """Queue an Originate (always Async) and return its ActionID; the outcome arrives later
-        as an OriginateResponse event with that ActionID."""
+        as an OriginateResponse event with that ActionID. `channel_id`: the Uniqueid (and so
+        the Linkedid) the new channel gets (Asterisk's ChannelId; a Local channel's `;2` gets
+        it with `;2` appended)."""
         action_id = action_id or self.new_action_id("originate")
         action: dict[str, Any] = {
             "Action": "Originate",
@@ -429,6 +432,8 @@ class AmiClient:
         }
         if caller_id:
             action["CallerID"] = caller_id
+        if channel_id:
+            action["ChannelId"] = channel_id
         if variables:
             action["Variable"] = [f"{key}={value}" for key, value in variables.items()]
         await self.send_checked(action)

@@ -8,7 +8,9 @@
 
 It runs the site's dialplan (asterisk-conf/ as shipped, `interpreter.py`) the way Asterisk
 22.10.1 does, event for event as the captures in shared/fixtures/ami/ show, and answers the
-AMI actions the server uses. The demo's configuration has PJSIP phones
+AMI actions the server uses (an Originate may assign its channel's Uniqueid, `ChannelId`, as
+Asterisk's does; a supervisor's phone originated into [cc-spy] runs ChanSpy, `chanspy.py`:
+ChanSpyStart/Stop, no bridge). The demo's configuration has PJSIP phones
 (`PJSIP/1001-0000000b`) and a SIP trunk (`PJSIP/trunk-0000000a`), which behave as the project's
 Asterisk lab shows (tests/test_asterisk_lab_conformance.py; what differs from Local channels
 is in `technology.py`); `capture_lab.py` configures the same code as the PBXs that produced

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 # A handler returns False when the connection must close afterwards.
 Handler = Callable[["AmiSession", Message], Awaitable[bool | None]]
 OPEN_ACTIONS = frozenset({"login", "logoff", "challenge"})
+MAX_UNIQUEID = 149  # AST_MAX_PUBLIC_UNIQUEID: the longest ChannelId an Originate may assign
 
 
 def is_true(value: str) -> bool:
@@ -119,6 +120,10 @@ async def core_settings(session: AmiSession, message: Message) -> None:
 
 async def originate(session: AmiSession, message: Message) -> None:
     action_id, pbx = message.action_id, session.simulator.pbx
+    channel_id, other_id = message.get("ChannelId"), message.get("OtherChannelId")
+    if len(channel_id) > MAX_UNIQUEID or len(other_id) > MAX_UNIQUEID:  # manager.c, first
+        session.send(error(action_id, f"Uniqueid length exceeds maximum of {MAX_UNIQUEID}"))
+        return
     channel = message.get("Channel")
     if not channel:
         session.send(error(action_id, "Channel not specified"))
@@ -150,6 +155,8 @@ async def originate(session: AmiSession, message: Message) -> None:
         application=message.get("Application"),
         app_data=message.get("Data"),
         announce=is_true(message.get("Async")),
+        channel_id=channel_id,
+        other_channel_id=other_id,
     )
     outcome = start_originate(pbx, request, make_plan(pbx))
     if request.announce:

@@ -70,6 +70,8 @@ PRIVILEGE = {
     "BridgeDestroy": "call,all",
     "DeviceStateChange": "call,all",
     "OriginateResponse": "call,all",
+    "ChanSpyStart": "call,all",
+    "ChanSpyStop": "call,all",
     "Cdr": "cdr,all",
     "QueueCallerJoin": "agent,all",
     "QueueCallerLeave": "agent,all",
@@ -163,6 +165,7 @@ class Channel:
     rang: bool = False  # its far end said it rings (answering at once says nothing of it)
     far_cause: int | None = None  # the hangup cause the far end gave with a failure
     in_dialplan: bool = False  # runs the dialplan: its end is a SoftHangupRequest (APPUNLOAD)
+    spying: bool = False  # runs ChanSpy (AST_FLAG_SPYING): no other ChanSpy spies on it
     # ast_channel_hangupcause as Asterisk has recorded it so far (0: none): app_dial's answer
     # and leaving a bridge make it Normal Clearing; a PJSIP BYE reports (and ends with) it.
     cause: int = 0

@@ -3,8 +3,8 @@ announced (Newexten, its argument expanded), its application runs, and the chann
 the next priority, a Goto's target, or its end. The end is a SoftHangupRequest whose Cause is
 AST_SOFTHANGUP_APPUNLOAD (16), then the Cdrs and the Hangup.
 
-Applications live in `apps.py` (the simple ones), `dialing.py` (Dial) and `queue_calls.py`
-(Queue); they get an `AppContext` and return None (next priority), HANGUP or a Goto.
+Applications live in `apps.py` (the simple ones), `dialing.py` (Dial), `queue_calls.py`
+(Queue) and `chanspy.py` (ChanSpy); they get an `AppContext` and return None (next priority), HANGUP or a Goto.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 
 from telephony.pbx_sim.apps import APPS, HANGUP, AppContext, Goto
 from telephony.pbx_sim.channels import Channel
+from telephony.pbx_sim.chanspy import chanspy
 from telephony.pbx_sim.dialing import dial_app
 from telephony.pbx_sim.dialplan import expand
 from telephony.pbx_sim.pbx import Pbx
@@ -22,7 +23,7 @@ from telephony.pbx_sim.variables import resolver
 
 log = logging.getLogger(__name__)
 
-ALL_APPS = {**APPS, "dial": dial_app, "queue": queue_app}
+ALL_APPS = {**APPS, "dial": dial_app, "queue": queue_app, "chanspy": chanspy}
 
 
 def exists(pbx: Pbx, context: str, exten: str) -> bool:

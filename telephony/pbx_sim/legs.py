@@ -41,6 +41,10 @@ class LegRequest:
     connected: tuple[str, str] | None = None  # its connected line, when set at creation
     exten: str | None = None  # Dial's and Queue's: the dialling channel's extension
     variables: list[tuple[str, str]] = field(default_factory=list)
+    # Originate's ChannelId and OtherChannelId: the uniqueids the new channel (a Local
+    # channel's `;1`, and its `;2`) must have; "" lets the PBX number it.
+    channel_id: str = ""
+    other_channel_id: str = ""
 
 
 def split_interface(interface: str) -> tuple[str, str]:
@@ -63,11 +67,19 @@ def open_leg(pbx: Pbx, request: LegRequest) -> Channel | None:
     config = pbx.config
     if pbx.shutting_down:  # ast_begin_shutdown(): no new channel is allocated
         return None
+    uniqueids = _assigned_ids(request, tech)
+    if uniqueids and any(pbx.uniqueid_in_use(uid) for uid in uniqueids):
+        return None  # channel.c: "does_id_conflict": the allocation fails
     if tech == "Local":
         exten, at, context = resource.partition("@")
         if not (at and exten and pbx.dialplan.find(context, exten)):
             return None
-        leg = pbx.new_local_pair(resource, linkedid=request.linkedid, call=request.call)
+        leg = pbx.new_local_pair(
+            resource,
+            linkedid=request.linkedid,
+            call=request.call,
+            uniqueids=(uniqueids[0], uniqueids[1]) if uniqueids else None,
+        )
     elif tech == "PJSIP":
         number, at, endpoint = resource.partition("@")
         if at and endpoint == config.trunk_endpoint and number:
@@ -82,6 +94,7 @@ def open_leg(pbx: Pbx, request: LegRequest) -> Channel | None:
         leg = pbx.new_channel(
             f"PJSIP/{target}", context=context, exten="s", linkedid=request.linkedid,
             call=request.call, caller=technology(tech).caller_id(pbx, target),
+            uniqueid=uniqueids[0] if uniqueids else None,
         )  # fmt: skip
     else:
         return None
@@ -100,6 +113,16 @@ def open_leg(pbx: Pbx, request: LegRequest) -> Channel | None:
             pbx.set_connected(twin, *(request.connected or request.caller))
         pbx.local_bridge(leg)
     return leg
+
+
+def _assigned_ids(request: LegRequest, tech: str) -> tuple[str, ...]:
+    """The uniqueids an Originate assigned: a Local channel's `;2` gets OtherChannelId, or
+    ChannelId with `;2` appended (core_unreal.c); none without a ChannelId."""
+    if not request.channel_id:
+        return ()
+    if tech != "Local":
+        return (request.channel_id,)
+    return (request.channel_id, request.other_channel_id or f"{request.channel_id};2")
 
 
 def _identify(pbx: Pbx, leg: Channel, request: LegRequest) -> None:

@@ -44,6 +44,8 @@ class OriginateRequest:
     application: str = ""
     app_data: str = ""
     announce: bool = True  # Async: an OriginateResponse event tells the outcome
+    channel_id: str = ""  # ChannelId: the new channel's Uniqueid (and so its Linkedid)
+    other_channel_id: str = ""  # OtherChannelId: a Local channel's `;2`'s
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ async def _originate(
                 caller=caller_id if any(caller_id) else None,  # without CallerID, none
                 connected=caller_id if any(caller_id) else None,
                 variables=request.variables,
+                channel_id=request.channel_id,
+                other_channel_id=request.other_channel_id,
             ),
         )
         if leg is None:  # unknown technology, endpoint or extension: no channel at all

@@ -160,11 +160,13 @@ class Pbx:
         call: Call | None = None,
         state: int = DOWN,
         caller: tuple[str, str] | None = None,
+        uniqueid: str | None = None,
     ) -> Channel:
         """Allocate a channel for `PJSIP/1001` (or `PJSIP/trunk`) and announce it, with the
-        caller ID it is born with (a phone's endpoint's, an inbound call's)."""
+        caller ID it is born with (a phone's endpoint's, an inbound call's). `uniqueid`: the
+        one an Originate assigned (ChannelId), else the next of the PBX's own."""
         tech, resource = endpoint_of(interface)
-        uniqueid = self.channels.new_uniqueid()
+        uniqueid = uniqueid or self.channels.new_uniqueid()
         number, name = caller or ("", "")
         caller_id = (number or "<unknown>", name or "<unknown>")
         channel = Channel(
@@ -188,14 +190,22 @@ class Pbx:
         self.refresh_device(channel.device)
         return channel
 
-    def new_local_pair(self, resource: str, *, linkedid: str | None, call: Call) -> Channel:
+    def new_local_pair(
+        self,
+        resource: str,
+        *,
+        linkedid: str | None,
+        call: Call,
+        uniqueids: tuple[str, str] | None = None,
+    ) -> Channel:
         """`Local/<exten>@<context>`: the `;1` half (returned) faces whoever asked for it, its
-        twin `;2` will run the dialplan at exten@context. Both are announced."""
+        twin `;2` will run the dialplan at exten@context. Both are announced. `uniqueids`:
+        the halves' as an Originate assigned them (ChannelId, OtherChannelId)."""
         exten, _, context = resource.partition("@")
         first_name, second_name = self.channels.new_pair_names(resource)
         halves: list[Channel] = []
         for half, name in ((1, first_name), (2, second_name)):
-            uniqueid = self.channels.new_uniqueid()
+            uniqueid = uniqueids[half - 1] if uniqueids else self.channels.new_uniqueid()
             halves.append(
                 Channel(
                     name=name,
@@ -546,6 +556,10 @@ class Pbx:
             and member.status in (DEVICE_STATUS["NOT_INUSE"], DEVICE_STATUS["UNKNOWN"])
             and self.clock.now() >= member.wrapup_until
         )
+
+    def uniqueid_in_use(self, uniqueid: str) -> bool:
+        """A live channel has it: channel.c refuses to allocate another with it."""
+        return any(channel.uniqueid == uniqueid for channel in self.channels)
 
     def is_agent_extension(self, resource: str) -> bool:
         return bool(self._agent_pattern.match(resource))

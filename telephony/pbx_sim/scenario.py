@@ -68,6 +68,10 @@ class Call:
         """Sleep `seconds` of simulated time, or less if something happens in the call."""
         await self.pbx.clock.wait(self._next, max(0.0, seconds))
 
+    def next_change(self) -> asyncio.Event:
+        """Set the next time something happens in the call (for waiting on several calls)."""
+        return self._next
+
 
 def seconds_text(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"

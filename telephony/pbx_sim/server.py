@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from telephony.pbx_sim.scenario import make_plan
 from telephony.pbx_sim.shutdown import core_stop
 from telephony.pbx_sim.traffic import generate_traffic
 from telephony.pbx_sim.transfer import blind_transfer
-from telephony.pbx_sim.wire import BANNER, ActionReader, Fields, encode
+from telephony.pbx_sim.wire import BANNER, ActionReader, Fields, Message, encode
 
 log = logging.getLogger(__name__)
+RECEIVED_KEPT = 2000
 
 
 def _event_tv(epoch: float) -> str:
@@ -102,6 +104,7 @@ class AmiSession:
                 if not data:
                     return
                 for message in reader.feed(data):
+                    self.simulator.received.append(message)
                     if not await actions.handle(self, message):
                         await self.drain()
                         return
@@ -119,6 +122,8 @@ class PbxSimulator:
         self.config = config or SimulatorConfig()
         self.pbx = Pbx(self.config, self._emit)
         self.sessions: set[AmiSession] = set()
+        # The actions clients sent, newest last (a bounded log): what a test checks was asked.
+        self.received: deque[Message] = deque(maxlen=RECEIVED_KEPT)
         self.replay_on_login: Path | None = None
         self.address: tuple[str, int] | None = None
         self._server: asyncio.Server | None = None
@@ -337,6 +342,7 @@ class PbxSimulator:
         talk_seconds: float | None = None,
         hangup_by: str | None = None,
         answer_after: float | None = None,
+        channel_id: str = "",
     ) -> asyncio.Future[OriginateOutcome]:
         """Originate as the AMI action does (`announce`: Async, with an OriginateResponse).
 
@@ -356,11 +362,16 @@ class PbxSimulator:
             application=application,
             app_data=data,
             announce=announce,
+            channel_id=channel_id,
         )
         plan = make_plan(
             self.pbx, talk_seconds=talk_seconds, hangup_by=hangup_by, answer_after=answer_after
         )
         return start_originate(self.pbx, request, plan)
+
+    def actions_received(self, name: str) -> list[Message]:
+        """The actions named `name` (any case) that clients sent, oldest first."""
+        return [m for m in self.received if m.action.lower() == name.lower()]
 
     def blind_transfer(self, extension: str, target: str) -> None:
         """Agent `extension`'s phone transfers its call blind to `target`, as its SIP REFER
