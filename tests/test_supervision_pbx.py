@@ -391,3 +391,18 @@ async def test_a_spy_call_the_pbx_cannot_place_is_no_failed_call(
     rows = await stored_calls(system)
     assert [(r.linkedid, r.direction) for r in rows] == [(linkedid, "inbound")]
     await boss.aclose()
+
+
+async def test_no_live_call_no_listening(system: LiveSystem) -> None:
+    """The PBX is there, the agent is ready but on no call: 409, and nothing is originated."""
+    agent = await system.login("agent1")
+    await agent.put("/api/agent/state", json={"status": "ready"})
+    boss = await system.login("supervisor")
+    before = len(system.sim.actions_received("Originate"))
+    response = await boss.post(
+        f"/api/supervision/agents/{await user_id(system, 'agent1')}/spy", json={}
+    )
+    assert (response.status_code, response.json()["detail"][0]["code"]) == (409, "no_live_call")
+    assert len(system.sim.actions_received("Originate")) == before
+    await boss.aclose()
+    await agent.aclose()
