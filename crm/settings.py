@@ -54,6 +54,26 @@ def parse_calling_hours(value: str) -> list[tuple[time, time]]:
     return windows
 
 
+def parse_alert_pair(value: str) -> tuple[float, float]:
+    """`2,5` → (2.0, 5.0): an alert's warning and alarm levels."""
+    parts = [part.strip() for part in value.split(",")]
+    if len(parts) != 2:
+        raise ValueError(f"{value!r} is not two numbers like 2,5 (warn,alert)")
+    try:
+        warn, alert = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ValueError(f"{value!r} is not two numbers like 2,5 (warn,alert)") from None
+    return warn, alert
+
+
+def check_alert_pair(pair: tuple[float, float]) -> None:
+    warn, alert = pair
+    if not (0 < warn <= alert):
+        raise ValueError(
+            f"{warn:g},{alert:g}: the warning level must be above 0 and not above the alarm"
+        )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True
@@ -133,6 +153,24 @@ class Settings(BaseSettings):
     holidays_path: Path | None = None
     answer_within_seconds: int = Field(15, gt=0)
     wrapup_seconds: int = Field(30, ge=0)
+
+    # Wallboard alerts (docs/business-rules.md): each a pair "warn,alert". A figure at or past
+    # the first colours its tile amber, past the second red; crossing either is pushed to the
+    # supervisors once. The longest wait's default follows the service level: two thirds of
+    # CALLCENTRE_ANSWER_WITHIN_SECONDS, then all of it (10 s, 15 s).
+    alert_callers_waiting: Annotated[tuple[float, float], NoDecode] = (2.0, 5.0)
+    alert_longest_wait_seconds: Annotated[tuple[float, float] | None, NoDecode] = None
+    alert_abandon_rate: Annotated[tuple[float, float], NoDecode] = (5.0, 10.0)  # percent
+    alert_abandon_min_offered: int = Field(5, ge=1)  # a day's first calls set no rate yet
+    alert_paused_minutes: Annotated[tuple[float, float], NoDecode] = (15.0, 30.0)
+    # Pause reasons allowed longer (JSON: {"lunch": [60, 75]}).
+    alert_paused_minutes_by_reason: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {
+            "lunch": (60.0, 75.0),
+            "training": (120.0, 150.0),
+            "meeting": (90.0, 120.0),
+        }
+    )
 
     # Construction-stage callback schedule.
     callback_window_days: int = Field(3, ge=0)
@@ -239,6 +277,54 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_hours(cls, value: object) -> object:
         return parse_calling_hours(value) if isinstance(value, str) else value
+
+    @field_validator(
+        "alert_callers_waiting",
+        "alert_longest_wait_seconds",
+        "alert_abandon_rate",
+        "alert_paused_minutes",
+        mode="before",
+    )
+    @classmethod
+    def _parse_alert_pair(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_alert_pair(value) if value.strip() else None
+        return value
+
+    @field_validator(
+        "alert_callers_waiting",
+        "alert_longest_wait_seconds",
+        "alert_abandon_rate",
+        "alert_paused_minutes",
+    )
+    @classmethod
+    def _ordered_pair(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None:
+            check_alert_pair(value)
+        return value
+
+    @field_validator("alert_paused_minutes_by_reason")
+    @classmethod
+    def _known_pause_reasons(
+        cls, value: dict[str, tuple[float, float]]
+    ) -> dict[str, tuple[float, float]]:
+        from crm.agents.states import PAUSE_REASONS  # the agents' own list (no cycle at import)
+
+        unknown = sorted(set(value) - set(PAUSE_REASONS))
+        if unknown:
+            raise ValueError(
+                f"unknown pause reasons {', '.join(unknown)}; use {', '.join(PAUSE_REASONS)}"
+            )
+        for pair in value.values():
+            check_alert_pair(pair)
+        return value
+
+    @model_validator(mode="after")
+    def _longest_wait_follows_service_level(self) -> Settings:
+        if self.alert_longest_wait_seconds is None:
+            within = float(self.answer_within_seconds)
+            self.alert_longest_wait_seconds = (float(round(within * 2 / 3)), within)
+        return self
 
     @field_validator("agent_extension_pattern")
     @classmethod

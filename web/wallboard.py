@@ -1,6 +1,7 @@
 """`GET /api/wallboard`: the supervisors' live wallboard in one snapshot — today's queue and
 agent figures (conventions in crm/calls/stats.py), calls waiting now and agents on a call
-(the bridge's live view), and the work that is late."""
+(the bridge's live view), the work that is late, and the figures past an alert threshold
+(crm/wallboard/thresholds.py), which the page colours."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from crm.agents.models import AgentStatus
+from crm.agents.states import PAUSE_REASONS
 from crm.calls import service as calls
 from crm.calls.stats import CallFacts
 from crm.campaigns.models import DialMode
@@ -20,6 +22,15 @@ from crm.users import service as users
 from crm.users.models import Role
 from crm.wallboard import service as wallboard
 from crm.wallboard.service import DayFigures, LateWork
+from crm.wallboard.thresholds import (
+    AgentNow,
+    Level,
+    Limit,
+    Measure,
+    QueueNow,
+    Thresholds,
+    evaluate,
+)
 from telephony.events import CallRecord
 from web.auth import require
 from web.services import Services, services
@@ -101,6 +112,54 @@ class WallboardProject(BaseModel):
     stages: list[str]
 
 
+class WallboardLimit(BaseModel):
+    warn: float
+    alert: float
+
+    @classmethod
+    def of(cls, limit: Limit) -> WallboardLimit:
+        return cls(warn=limit.warn, alert=limit.alert)
+
+
+class WallboardThresholds(BaseModel):
+    """The alert levels in force (CALLCENTRE_ALERT_*)."""
+
+    callers_waiting: WallboardLimit
+    longest_wait_seconds: WallboardLimit
+    abandon_rate: WallboardLimit  # percent
+    abandon_min_offered: int
+    paused_minutes: WallboardLimit
+    paused_minutes_by_reason: dict[str, WallboardLimit]
+
+    @classmethod
+    def of(cls, limits: Thresholds) -> WallboardThresholds:
+        return cls(
+            callers_waiting=WallboardLimit.of(limits.callers_waiting),
+            longest_wait_seconds=WallboardLimit.of(limits.longest_wait_seconds),
+            abandon_rate=WallboardLimit.of(limits.abandon_rate),
+            abandon_min_offered=limits.abandon_min_offered,
+            paused_minutes=WallboardLimit.of(limits.paused_minutes),
+            paused_minutes_by_reason={
+                reason: WallboardLimit.of(limit)
+                for reason, limit in limits.paused_minutes_by_reason.items()
+            },
+        )
+
+
+class WallboardAlert(BaseModel):
+    """A figure at or past a level: on a queue's tile, or on an agent's row."""
+
+    key: str  # measure and subject: the same alert from one snapshot to the next
+    measure: Measure
+    level: Level
+    value: float  # callers, seconds, percent or minutes, as the measure counts
+    limit: float  # the level reached
+    queue: str | None = None
+    agent_id: int | None = None
+    agent_name: str | None = None
+    reason: str | None = None
+
+
 class WallboardOut(BaseModel):
     server_time: datetime
     day: date
@@ -118,6 +177,22 @@ class WallboardOut(BaseModel):
     repairs: list[WallboardRepair]
     projects_missing_callbacks: int
     projects: list[WallboardProject]
+    thresholds: WallboardThresholds
+    alerts: list[WallboardAlert]
+    pause_reasons: list[str]  # what a supervisor may pause an agent for
+
+
+def board_now(
+    queues: list[WallboardQueue], agents: list[WallboardAgent]
+) -> tuple[list[QueueNow], list[AgentNow]]:
+    """The figures the thresholds look at, from a snapshot's queues and agents."""
+    return (
+        [
+            QueueNow(q.queue, q.waiting, q.oldest_waiting_since, q.offered, q.abandon_rate)
+            for q in queues
+        ],
+        [AgentNow(a.user_id, a.name, a.status, a.reason, a.since) for a in agents],
+    )
 
 
 def _facts(record: CallRecord, agents: dict[str, int]) -> CallFacts:
@@ -273,6 +348,9 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
         )
         for q in figures.queues
     ]
+    agents = [_agent(row, figures, live) for row in figures.agents]
+    limits = Thresholds.of(settings)
+    alerts = evaluate(*board_now(queues, agents), limits, now)
     return WallboardOut(
         server_time=now,
         day=figures.day,
@@ -286,7 +364,7 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
             )
             for h in figures.hours
         ],
-        agents=[_agent(row, figures, live) for row in figures.agents],
+        agents=agents,
         campaigns=[
             WallboardCampaign(
                 id=c.id,
@@ -329,6 +407,22 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
             )
             for p in late.projects
         ],
+        thresholds=WallboardThresholds.of(limits),
+        alerts=[
+            WallboardAlert(
+                key=a.key,
+                measure=a.measure,
+                level=a.level,
+                value=a.value,
+                limit=a.limit,
+                queue=a.queue,
+                agent_id=a.agent_id,
+                agent_name=a.agent_name,
+                reason=a.reason,
+            )
+            for a in alerts
+        ],
+        pause_reasons=list(PAUSE_REASONS),
     )
 
 

@@ -2,7 +2,14 @@
 (message type "wallboard") to every supervisor and admin connected to this process when a
 call or an agent's state changes, at most twice a second, and every few seconds anyway so
 that figures driven by time (late work, state totals) move. The page ticks the clocks
-(waits, time in state) itself between snapshots."""
+(waits, time in state) itself between snapshots.
+
+A figure that crosses an alert threshold (crm/wallboard/thresholds.py) is pushed once more,
+as a "wallboard_alert" message, to the same supervisors: once per crossing (a warning, then an
+alarm; falling back and rising again is a new one), never every snapshot. A snapshot is due
+the moment a running clock (a caller's wait, an agent's pause) reaches a level. Each web
+process tells the supervisors connected to it; the first snapshot after nobody watched is the
+new baseline (a supervisor arriving sees the colours, not a flood of old news)."""
 
 from __future__ import annotations
 
@@ -10,12 +17,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from crm.agents.events import AgentStateChanged
 from crm.users import service as users
 from crm.users.models import Role
 from crm.wallboard.service import LateWork
+from crm.wallboard.thresholds import Level, Thresholds, crossings, levels, next_change
 from telephony.events import (
     AgentRinging,
     CallAnswered,
@@ -26,8 +35,15 @@ from telephony.events import (
     RingStopped,
 )
 from web.services import Services
-from web.wallboard import agent_extensions, late_work, live_view, snapshot
-from web.ws_messages import WallboardMessage
+from web.wallboard import (
+    WallboardOut,
+    agent_extensions,
+    board_now,
+    late_work,
+    live_view,
+    snapshot,
+)
+from web.ws_messages import WallboardAlertMessage, WallboardMessage
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +82,10 @@ class WallboardFeed:
         self._sent_to: set[int] = set()
         self._late: tuple[float, LateWork] | None = None
         self._supervisors: tuple[float, list[int]] | None = None
+        self._levels: dict[str, Level] | None = None  # each alert's level at the last push
+        self._next_alert_at: datetime | None = None  # a running clock reaches a level
         self.pushes = 0
+        self.alerts_pushed = 0
 
     async def handle(self, event: object) -> None:
         """A bus subscriber: something the wallboard shows has changed."""
@@ -103,6 +122,7 @@ class WallboardFeed:
         watchers = await self._watchers()
         if not watchers:
             self._sent_to = set()
+            self._levels = None
             return False
         live_key = (await live_view(self.svc, await agent_extensions(self.svc))).key()
         due = (
@@ -110,6 +130,7 @@ class WallboardFeed:
             or live_key != self._live_key
             or not set(watchers) <= self._sent_to
             or time.monotonic() - self._pushed_at >= self.refresh_interval
+            or (self._next_alert_at is not None and self.svc.clock.now() >= self._next_alert_at)
         )
         if not due:
             return False
@@ -120,4 +141,22 @@ class WallboardFeed:
         self._live_key, self._sent_to = live_key, set(watchers)
         self._pushed_at = time.monotonic()
         self.pushes += 1
+        self._alert(board, watchers)
         return True
+
+    def _alert(self, board: WallboardOut, watchers: list[int]) -> None:
+        """Push the alerts that rose since the last snapshot; note when the next may."""
+        previous, self._levels = self._levels, levels(board.alerts)
+        limits = Thresholds.of(self.svc.settings)
+        self._next_alert_at = next_change(
+            *board_now(board.queues, board.agents), limits, board.server_time
+        )
+        if previous is None:
+            return  # the baseline
+        risen = crossings(previous, board.alerts)
+        if not risen:
+            return
+        message = WallboardAlertMessage(server_time=board.server_time, alerts=risen)
+        for user_id in watchers:
+            self.svc.outbox.push(user_id, message)
+        self.alerts_pushed += len(risen)

@@ -19,7 +19,7 @@ from crm.customers.cards import CustomerCard, CustomerSummary
 from web.agent_state_out import AgentStateOut
 from web.auth import UserOut
 from web.moments import IsoMoment
-from web.wallboard import WallboardOut
+from web.wallboard import WallboardAlert, WallboardOut
 
 
 class Pushed(BaseModel):
@@ -114,6 +114,14 @@ class WallboardMessage(Pushed, WallboardOut):
     type: Literal["wallboard"] = "wallboard"
 
 
+class WallboardAlertMessage(Pushed):
+    """Wallboard thresholds just crossed, once per crossing (supervisors, admins watching)."""
+
+    type: Literal["wallboard_alert"] = "wallboard_alert"
+    server_time: IsoMoment
+    alerts: list[WallboardAlert]  # as the snapshot of that moment shows each
+
+
 class DeadlineMessage(Pushed):
     """A complaint's or repair's time limit is near or past (to those responsible)."""
 
@@ -154,6 +162,7 @@ PushedMessage = (
     | PbxMessage
     | StateMessage
     | WallboardMessage
+    | WallboardAlertMessage
     | DeadlineMessage
 )
 ServerMessage = Annotated[HelloMessage | PushedMessage, Field(discriminator="type")]
@@ -170,6 +179,7 @@ MESSAGE_MODELS: tuple[type[BaseModel], ...] = (
     PbxMessage,
     StateMessage,
     WallboardMessage,
+    WallboardAlertMessage,
     DeadlineMessage,
 )
 
