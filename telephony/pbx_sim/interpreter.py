@@ -4,7 +4,8 @@ the next priority, a Goto's target, or its end. The end is a SoftHangupRequest w
 AST_SOFTHANGUP_APPUNLOAD (16), then the Cdrs and the Hangup.
 
 Applications live in `apps.py` (the simple ones), `dialing.py` (Dial), `queue_calls.py`
-(Queue) and `chanspy.py` (ChanSpy); they get an `AppContext` and return None (next priority), HANGUP or a Goto.
+(Queue) and `chanspy.py` (ChanSpy); they get an `AppContext` and return None (next
+priority), HANGUP or a Goto.
 """
 
 from __future__ import annotations
