@@ -22,6 +22,7 @@ from crm.customers import service as customers
 from crm.db import Database
 from crm.projects import service as projects
 from crm.projects.models import ProjectStatus
+from crm.users import service as users
 from tests.data.speech_audio import KOREAN_MODEL
 from tests.lab.ami_tap import AmiTap
 from tests.lab.audio import SILENCE_DBFS, Measure, measure
@@ -538,20 +539,15 @@ async def test_a_sipp_customer_plays_its_voice_pcap_to_the_agent(
         await desk.close()
 
 
-@pytest.mark.xfail(
-    raises=TrackerDisagreement,
-    strict=True,
-    reason="a ChanSpy listen-in originated to the supervisor's phone is stored as a call of its"
-    " own (outbound, failed, agent 1002)",
-)
 async def test_hold_from_the_agents_phone_and_listen_in_with_chanspy(
     scene: Scene, db: Database, tmp_path: Path
 ) -> None:
-    """What the floor workflows (hold, listen-in) will act on, as the live PBX does it: the
-    agent's phone holds (re-INVITE sendonly) and the customer hears the queue's hold music,
-    which lands on the agents' leg of the recording; a supervisor's phone listens in through
-    ChanSpy and hears both parties, the customer hears nothing of it. The call's record must
-    stay one answered call."""
+    """Hold from the agent's phone and the supervisor's listen-in (issue 17), as the live PBX
+    does them: the agent's phone holds (re-INVITE sendonly) and the customer hears the queue's
+    hold music, which lands on the agents' leg of the recording; the supervisor clicks listen
+    (POST /api/supervision/agents/{id}/spy), the server originates the supervisor's phone into
+    [cc-spy] and ChanSpy lets it hear both parties, the customer hears nothing of it. The
+    call's record stays one answered call: the spy call is never stored."""
     scripts = tmp_path / "scripts"
     agent = await scene.agent("1001", spoken(scripts, "agent", GREETING, at=0.5, total=60))
     supervisor = await scene.agent("1002", quiet(scripts, "supervisor", total=60))
@@ -560,6 +556,14 @@ async def test_hold_from_the_agents_phone_and_listen_in_with_chanspy(
     tap = AmiTap("127.0.0.1", scene.lab.settings.ports.ami, AMI_USER, scene.lab.ami_secret)
     await tap.start()
     async with lab_system(scene.lab, db) as system:
+        async with db.session() as session:  # the supervisor's desk phone is the lab's 1002
+            agent1 = await users.get_by_username(session, "agent1")
+            agent2 = await users.get_by_username(session, "agent2")
+            boss = await users.get_by_username(session, "supervisor")
+            assert agent1 is not None and agent2 is not None and boss is not None
+            await users.update(session, agent2, is_active=False)
+            await users.update(session, boss, extension="1002")
+            agent_id = agent1.id
         desk = await Desk.open(system, "agent1")
         await desk.ready()
         await caller.dial(scene.inbound_uri())
@@ -573,18 +577,22 @@ async def test_hold_from_the_agents_phone_and_listen_in_with_chanspy(
         await asyncio.sleep(3.0)
         await agent.resume()
         resumed = time.monotonic()
-        # Listen-in: the supervisor's phone is called and spies on agent 1001's channel.
-        spy = await tap.send(
-            {"Action": "Originate", "Channel": "PJSIP/1002", "Application": "ChanSpy",
-             "Data": "PJSIP/1001,qsE", "Async": "true", "CallerID": "Listen <1001>"}
-        )  # fmt: skip
-        assert spy.success, dict(spy)
+        # Listen-in from the wallboard: the supervisor's phone is called into ChanSpy on
+        # agent 1001's channel.
+        chief = await system.login("supervisor")
+        spy = await chief.post(f"/api/supervision/agents/{agent_id}/spy", json={"mode": "listen"})
+        assert spy.status_code == 202, spy.text
+        assert spy.json()["linkedid"] == pop["call"]["linkedid"]
+        await chief.aclose()
         await supervisor.wait_event("CALL_INCOMING")
         listening = await supervisor.accept()
         await caller.wait_event("CALL_CLOSED", timeout=30)
         await supervisor.wait_event("CALL_CLOSED", timeout=10)  # ChanSpy's E: ends with the call
         call = await ended_call(system, pop["call"]["linkedid"])
         await tap.stop()
+        spied = [m for _, m in tap.events if m.get("Event") == "ChanSpyStart"]
+        assert [m["SpyeeChannel"].split("-")[0] for m in spied] == ["PJSIP/1001"], spied
+        assert spied[0]["SpyerLinkedid"].startswith("cc-spy-")
         holds = [m["Event"] for _, m in tap.events if m.get("Event") in ("Hold", "Unhold")
                  and m.get("Channel", "").startswith("PJSIP/1001")]  # fmt: skip
         assert holds[-2:] == ["Hold", "Unhold"], holds
@@ -599,15 +607,15 @@ async def test_hold_from_the_agents_phone_and_listen_in_with_chanspy(
         assert customer_leg.first_sound() == pytest.approx(customer_speaks, abs=0.5)
         # The supervisor heard the customer speak (ChanSpy, both directions mixed) ...
         [heard] = supervisor.heard()
-        spied = measure(heard)
+        listened = measure(heard)
         in_spy = customer_speaks - (listening - answered)
-        assert spied.level_between(in_spy, in_spy + 1.0) > -40, spied.spans
+        assert listened.level_between(in_spy, in_spy + 1.0) > -40, listened.spans
         # ... and no call row was made for the listen-in leg.
         async with db.session() as session:
             rows = list(await session.scalars(select(Call)))
         print(
             f"\nlab hold/listen-in: hold events {holds}; agent leg during hold"
-            f" {agent_leg.level_between(*on_hold):.1f} dBFS; supervisor heard {spied.spans};"
+            f" {agent_leg.level_between(*on_hold):.1f} dBFS; supervisor heard {listened.spans};"
             f" rows {[(r.direction.value, r.outcome, r.agent_interface) for r in rows]}"
         )
         await desk.close()

@@ -8,11 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from crm.db import Database
+from crm.users import service as users
 from tests.support.browser import chromium, log_in, open_tab, screenshot_path
 from tests.support.live import LiveSystem, live_system
 
@@ -114,3 +116,125 @@ async def test_agents_are_kept_out(system: LiveSystem, browser: Browser) -> None
     await boss.page.click("#nav-wallboard")
     await boss.page.wait_for_url("**/wallboard")
     await expect(boss.page.locator("#wb-heading")).to_have_text("实时监控大屏")
+
+
+async def _boss_with_a_phone(system: LiveSystem, extension: str = "2001") -> None:
+    async with system.database.session() as session:
+        boss = await users.get_by_username(session, "supervisor")
+        assert boss is not None
+        await users.update(session, boss, extension=extension)
+
+
+@pytest.fixture
+async def floor(db: Database, tmp_path: Path) -> AsyncIterator[LiveSystem]:
+    """As `system`, the longest-wait alert at 3 and 6 s: well inside the queue's 60 simulated
+    seconds (15 real ones here), so the red comes before the callers time out."""
+    async with live_system(
+        db, tmp_path, time_scale=0.25, alert_longest_wait_seconds=(3.0, 6.0)
+    ) as running:
+        await _boss_with_a_phone(running)
+        yield running
+
+
+async def test_supervisor_listens_in_pauses_an_agent_and_sees_the_alerts(
+    floor: LiveSystem, browser: Browser
+) -> None:
+    """The supervisor's home is the wallboard; listen on agent1's live call (the simulator
+    receives the Originate into the spy context); pause agent2 with a reason from the row;
+    two callers waiting colour the hotline's tile and are pushed as an alert."""
+    system = floor
+    tab = await open_tab(browser, system)
+    page = tab.page
+    await log_in(tab, "supervisor", next_path="/")
+    assert urlsplit(page.url).path == "/wallboard"  # the supervisor's home page
+    await expect(page.locator("#wb-live")).to_have_attribute("data-state", "up")
+
+    agent1, agent2 = await system.login("agent1"), await system.login("agent2")
+    await agent1.put("/api/agent/state", json={"status": "ready"})
+    await agent2.put("/api/agent/state", json={"status": "paused", "reason": "break"})
+    await system.sim.place_inbound_call("13800138000", answer_after=1, talk_seconds=400)
+    row = agent_row(page, "1001")
+    await expect(row).to_have_attribute("data-status", "on_call")
+
+    # Listen: the supervisor's own phone is originated into ChanSpy on agent1's call.
+    await expect(row.locator("[data-action=whisper]")).to_have_text("耳语")
+    await expect(row.locator("[data-action=barge]")).to_have_text("强插")
+    await row.locator("[data-action=listen]").click()
+    await expect(page.locator(".toast").last).to_contain_text("正在呼叫您的话机")
+    spies = [a for a in system.sim.actions_received("Originate") if a.get("Context") == "cc-spy"]
+    assert [(a.get("Channel"), a.get("Exten"), a.get_all("Variable")) for a in spies] == [
+        ("PJSIP/2001", "listen", ["CC_SPY_EXTEN=1001"])
+    ]
+    await expect(agent_row(page, "1002").locator("[data-action=listen]")).to_have_count(0)
+
+    # Pause agent2 (ready again first) with a reason, from the row's dialog.
+    await agent2.put("/api/agent/state", json={"status": "ready"})
+    row2 = agent_row(page, "1002")
+    await expect(row2).to_have_attribute("data-status", "ready")
+    await row2.locator("[data-action=pause]").click()
+    await expect(page.locator("#wb-pause-dialog")).to_be_visible()
+    await expect(page.locator("#wb-pause-heading")).to_have_text("暂停 坐席1002")
+    await page.select_option("#wb-pause-reason", "meeting")
+    await page.click("#wb-pause-confirm")
+    await expect(row2).to_have_attribute("data-status", "paused")
+    await expect(row2.locator(".wb-state")).to_contain_text("会议")
+    state = (await agent2.get("/api/agent/state")).json()
+    assert (state["status"], state["reason"]) == ("paused", "meeting")
+
+    # Two callers wait (agent1 busy, agent2 paused): the hotline's tile warns, and the
+    # crossing is pushed once as a notice.
+    await system.sim.place_inbound_call("13900139001")
+    await system.sim.place_inbound_call("13900139002")
+    await expect(figure(page, "waiting")).to_have_text("2")
+    tile = page.locator("[data-queue=service]")
+    await expect(tile).to_have_attribute("data-alert", re.compile("warn|alert"))
+    await expect(tile.locator("[data-figure=waiting]")).to_have_attribute("data-alert", "warn")
+    notice = page.locator(".toast-wallboard-alert[data-measure=callers_waiting]")
+    await expect(notice).to_have_count(1)
+    await expect(notice).to_contain_text("客服热线：2 位来电排队等待（阈值 2）")
+    # Their wait reaches the alarm level (6 s here; the service level's 15 s by default): red.
+    await expect(tile.locator("[data-figure=longest_now]")).to_have_attribute("data-alert", "alert")
+    await expect(tile).to_have_attribute("data-alert", "alert")
+    alerts = tab.messages("wallboard_alert")
+    measures = [a["measure"] for f in alerts for a in f["alerts"]]
+    assert measures.count("callers_waiting") == 1, measures
+    await page.screenshot(path=screenshot_path("wallboard-alerts.png"), full_page=True)
+    assert tab.errors == []
+    await agent1.aclose()
+    await agent2.aclose()
+
+
+FONT_SIZE = "el => parseFloat(getComputedStyle(el).fontSize)"
+
+
+async def test_the_wall_screen_mode(system: LiveSystem, browser: Browser) -> None:
+    tab = await open_tab(browser, system)
+    page = tab.page
+    await log_in(tab, "supervisor", next_path="/wallboard?wall=1")
+    await expect(page.locator("body")).to_have_class(re.compile(r"\bwb-wall\b"))
+    await expect(figure(page, "waiting")).to_have_text("0")
+    await expect(page.locator("header.topbar")).to_be_hidden()
+    await expect(page.locator("#wb-wall-toggle")).to_be_hidden()
+    await expect(page.locator("th.wb-col-actions")).to_be_hidden()
+    await expect(agent_row(page, "1001").locator(".wb-actions")).to_be_hidden()
+    size = await figure(page, "waiting").evaluate(FONT_SIZE)
+    assert size >= 90, size
+    await page.screenshot(path=screenshot_path("wallboard-wall.png"), full_page=True)
+    # Esc leaves it (the address too); the toggle brings it back.
+    await page.keyboard.press("Escape")
+    await expect(page.locator("body")).not_to_have_class(re.compile(r"\bwb-wall\b"))
+    assert "wall=" not in page.url
+    await expect(page.locator("header.topbar")).to_be_visible()
+    await expect(agent_row(page, "1001").locator("[data-action=logout]")).to_have_count(0)
+    small = await figure(page, "waiting").evaluate(
+        "el => parseFloat(getComputedStyle(el).fontSize)"
+    )
+    assert small < size
+    await page.click("#wb-wall-toggle")
+    await expect(page.locator("body")).to_have_class(re.compile(r"\bwb-wall\b"))
+    assert "wall=1" in page.url
+    await page.keyboard.press("Escape")
+    await page.select_option("#lang-select", "en")
+    await expect(page.locator("#wb-wall-toggle")).to_have_text("Wall screen")
+    await expect(page.locator("th.wb-col-actions")).to_have_text("Actions")
+    assert tab.errors == []

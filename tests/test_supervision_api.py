@@ -17,8 +17,12 @@ from tests.support.api import Api, running_app
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-ACTIONS = (("spy", {"mode": "listen"}), ("pause", {"reason": "break"}), ("unpause", {}),
-           ("logout", {}))  # fmt: skip
+ACTIONS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("spy", {"mode": "listen"}),
+    ("pause", {"reason": "break"}),
+    ("unpause", {}),
+    ("logout", {}),
+)
 
 
 @pytest.fixture

@@ -59,7 +59,9 @@ def headers(action: SimAction) -> dict[str, list[str]]:
     return out
 
 
-def queue_actions(received: Iterable[SimAction], since: int) -> list[tuple[str, ...]]:
+def queue_actions(
+    received: Iterable[SimAction], since: int
+) -> list[tuple[str, str, str, str, str]]:
     """The queue actions the simulator received after the first `since` actions: (action,
     Queue, Interface, Paused, Reason); every other header checked to be just these."""
     out = []

@@ -26,7 +26,7 @@ REDIRECTED: OpenApiAnswers = {303: {"description": "not logged in, or not this r
 
 HOME = {
     Role.AGENT: "/console",
-    Role.SUPERVISOR: "/console",
+    Role.SUPERVISOR: "/wallboard",  # the floor at a glance, and the actions on it
     Role.QA: "/qa",
     Role.ADMIN: "/admin",
     Role.DEPARTMENT: "/complaints",

@@ -69,6 +69,7 @@ async def seed_records(api: Api, db: Database, now: datetime) -> dict[str, objec
             "call_id": call.id,
             "grant_id": grant.id,
             "user_id": api.ids["agent2"],
+            "agent_id": api.ids["agent2"],
         }
     complaint = await api["agent1"].post(
         "/api/complaints",

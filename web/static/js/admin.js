@@ -19,11 +19,14 @@ function roleSelect(value) {
     value: role, selected: role === value, i18n: `role.${role}` })));
 }
 
-/** The extension is for agents: shown (and required by the API) only for them; the
- * department only for department users. */
+// Who has a softphone: agents (required), supervisors (to listen in from the wallboard).
+const PHONE_ROLES = new Set(["agent", "supervisor"]);
+
+/** The extension is for agents and supervisors: shown only for them (the API requires it of
+ * agents); the department only for department users. */
 function followRole(select, extensionField, departmentField) {
   const update = () => {
-    extensionField.hidden = select.value !== "agent";
+    extensionField.hidden = !PHONE_ROLES.has(select.value);
     departmentField.hidden = select.value !== "department";
   };
   select.addEventListener("change", update);
@@ -115,7 +118,7 @@ function createForm() {
     const body = {
       username: values.username.value.trim(), display_name: values.display_name.value.trim(),
       password: values.password.value, role: values.role.value,
-      extension: values.role.value === "agent" ? values.extension.value.trim() || null : null,
+      extension: PHONE_ROLES.has(values.role.value) ? values.extension.value.trim() || null : null,
       department: values.role.value === "department" ? values.department.value || null : null,
     };
     const created = await submitting(form, () => api.post("/api/users", body));
@@ -158,7 +161,7 @@ function edit(user) {
     const name = values.display_name.value.trim();
     if (name !== user.display_name) body.display_name = name;
     if (values.role.value !== user.role) body.role = values.role.value;
-    const ext = values.role.value === "agent" ? values.extension.value.trim() : "";
+    const ext = PHONE_ROLES.has(values.role.value) ? values.extension.value.trim() : "";
     if (ext && ext !== user.extension) body.extension = ext;
     if (!ext && user.extension) body.clear_extension = true;
     const dept = values.role.value === "department" ? values.department.value : "";

@@ -9,9 +9,12 @@
 // when the session ends.
 //
 // Deadline warnings ("deadline") are shown here, on whichever page holds the socket; a page
-// that opens no socket of its own gets one from `watchDeadlines` (header.js) for them.
+// that opens no socket of its own gets one from `watchDeadlines` (header.js) for them. So are
+// the supervisors' wallboard alerts ("wallboard_alert": a threshold just crossed), except
+// those replayed from before the page was loaded.
 import { goToLogin } from "./api.js";
 import { showDeadline } from "./deadline-toast.js";
+import { showWallboardAlerts } from "./wallboard-alerts.js";
 
 const BACKOFF = [250, 500, 1000, 2000, 4000, 8000, 15000];
 const REPLAY_GRACE_MS = 1500;
@@ -102,6 +105,9 @@ export class LiveSocket {
     }
     if (message.type === "deadline") {
       showDeadline(message, { replayed: Boolean(this.replay && message.seq <= this.replay.until) });
+    }
+    if (message.type === "wallboard_alert" && !(this.replay && message.seq <= this.replay.until)) {
+      showWallboardAlerts(message);
     }
     if (this.replay && message.seq <= this.replay.until) {
       this.replay.messages.push(message);

@@ -81,7 +81,7 @@ export function sortAgents(agents) {
 export function renderAgents(body, summary, snapshot) {
   const agents = sortAgents(snapshot.agents);
   if (!agents.length) {
-    replace(body, h("tr", {}, h("td", { colspan: 6, class: "muted",
+    replace(body, h("tr", {}, h("td", { colspan: 7, class: "muted",
                                          i18n: "wallboard.no_agents" })));
   } else {
     replace(body, agents.map((a) => h("tr", {

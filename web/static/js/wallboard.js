@@ -6,10 +6,13 @@ import { api } from "./api.js";
 import { initPage } from "./header.js";
 import { setText } from "./i18n.js";
 import { LiveSocket } from "./socket.js";
+import { decorateAgents, initWallboardActions } from "./wallboard-actions.js";
+import { colourAlerts } from "./wallboard-alerts.js";
 import { WallboardCharts } from "./wallboard-charts.js";
 import { renderAgents, renderDefinitions, renderQueues, renderWork, tick } from "./wallboard-render.js";
 
 initPage();
+initWallboardActions();
 const $ = (id) => document.getElementById(id);
 const main = $("main");
 const charts = new WallboardCharts($("wb-chart-hours"), $("wb-chart-states"));
@@ -26,6 +29,8 @@ function show(snapshot) {
   $("wb-pbx").hidden = snapshot.pbx_connected !== false;
   renderQueues($("wb-queues"), snapshot);
   renderAgents($("wb-agent-rows"), $("wb-agents-summary"), snapshot);
+  decorateAgents($("wb-agent-rows"), snapshot);
+  colourAlerts(main, snapshot);
   renderWork(main, snapshot);
   if (first) renderDefinitions($("wb-definition-list"), snapshot);
   tick(main, Date.now() + offset);
