@@ -62,6 +62,9 @@ async def test_wallboard_moves_when_a_waiting_call_is_answered(
     await expect(page.locator("#wb-definition-list")).to_contain_text(
         "15 秒内接通的来电 ÷（呼入 − 15 秒内放弃的来电）"
     )
+    await expect(page.locator("#wb-definition-list")).to_contain_text(  # the alert levels
+        "排队等待 ≥ 2 / 5 位；当前最长等待 ≥ 10 / 15 秒；放弃率 ≥ 5% / 10%"
+    )
     await page.evaluate("window.wallboardMarker = 'same page'")
 
     # Nobody is ready: the call waits, and its wait runs on the tile. agent1 is logged in but

@@ -160,10 +160,19 @@ export function renderWork(root, snapshot) {
 const DEFINITIONS = ["waiting", "offered", "answered", "abandoned", "no_agent", "wait",
                      "service_level",
                      "asa", "abandon_rate", "longest_wait", "handled", "talk", "wrapup",
-                     "in_state", "complaints", "repairs", "projects"];
+                     "in_state", "complaints", "repairs", "projects", "alerts"];
+
+function alertLevels(limits) {
+  if (!limits) return {};
+  return { cw1: limits.callers_waiting.warn, cw2: limits.callers_waiting.alert,
+           lw1: limits.longest_wait_seconds.warn, lw2: limits.longest_wait_seconds.alert,
+           ar1: limits.abandon_rate.warn, ar2: limits.abandon_rate.alert,
+           n: limits.abandon_min_offered,
+           pm1: limits.paused_minutes.warn, pm2: limits.paused_minutes.alert };
+}
 
 export function renderDefinitions(dl, snapshot) {
-  const params = { t: snapshot.threshold_seconds };
+  const params = { t: snapshot.threshold_seconds, ...alertLevels(snapshot.thresholds) };
   replace(dl, DEFINITIONS.map((name) => [
     h("dt", { i18n: [`wallboard.def.${name}.term`, params] }),
     h("dd", { i18n: [`wallboard.def.${name}`, params] })]));

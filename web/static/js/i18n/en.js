@@ -739,6 +739,8 @@ export default {
   "wallboard.def.repairs": "The crew has not arrived by the time it was due on site.",
   "wallboard.def.projects.term": "Missing stage callbacks",
   "wallboard.def.projects": "Projects with a construction stage whose callback window has passed without an effective callback (at least 4 effective callbacks per project).",
+  "wallboard.def.alerts.term": "Alert levels (amber / red)",
+  "wallboard.def.alerts": "Callers waiting ≥ {cw1} / {cw2}; the longest current wait ≥ {lw1} / {lw2} s; abandon rate ≥ {ar1}% / {ar2}% (once {n} calls were offered today); an agent paused ≥ {pm1} / {pm2} min (lunch, training and meetings may run longer). Each crossing is pushed once to the supervisors online.",
   "wallboard.col.actions": "Actions",
   "wallboard.wall.enter": "Wall screen",
   "wallboard.wall.leave": "Leave wall screen",

@@ -767,6 +767,8 @@ export default {
   "wallboard.def.repairs": "施工队过了应到场时间仍未到场。",
   "wallboard.def.projects.term": "缺少阶段回访",
   "wallboard.def.projects": "某施工阶段的回访窗口已过仍没有有效回访的工程（每个在施工程至少 4 次有效回访）。",
+  "wallboard.def.alerts.term": "提醒阈值（黄 / 红）",
+  "wallboard.def.alerts": "排队等待 ≥ {cw1} / {cw2} 位；当前最长等待 ≥ {lw1} / {lw2} 秒；放弃率 ≥ {ar1}% / {ar2}%（当日呼入满 {n} 通后）；坐席暂停 ≥ {pm1} / {pm2} 分钟（午餐、培训、会议可更长）。每次越过阈值时，在线组长收到一次提醒。",
   "wallboard.col.actions": "操作",
   "wallboard.wall.enter": "大屏模式",
   "wallboard.wall.leave": "退出大屏",
