@@ -12,7 +12,7 @@ Demo logins (`DEMO_LOGINS`), all with the password `demo1234`:
 | username | role | extension |
 |---|---|---|
 | agent1, agent2, agent3 | agent (客服专员) | 1001, 1002, 1003 |
-| supervisor | supervisor (客服经理) | |
+| supervisor | supervisor (客服经理) | 1009 (the phone that listens in from the wallboard) |
 | qa | QA reviewer (质检) | |
 | admin | admin | |
 | engineering | department (工程部): its complaints, callback records under a grant | |
@@ -74,7 +74,7 @@ DEMO_LOGINS: list[tuple[str, str, Role, str | None]] = [
     ("agent1", DEMO_PASSWORD, Role.AGENT, "1001"),
     ("agent2", DEMO_PASSWORD, Role.AGENT, "1002"),
     ("agent3", DEMO_PASSWORD, Role.AGENT, "1003"),
-    ("supervisor", DEMO_PASSWORD, Role.SUPERVISOR, None),
+    ("supervisor", DEMO_PASSWORD, Role.SUPERVISOR, "1009"),
     ("qa", DEMO_PASSWORD, Role.QA, None),
     ("admin", DEMO_PASSWORD, Role.ADMIN, None),
     ("engineering", DEMO_PASSWORD, Role.DEPARTMENT, None),

@@ -163,7 +163,11 @@ async def run_demo(
             f"  {' and '.join(SIMULATED_COLLEAGUES)} are simulated colleagues who answer "
             "queue calls; log in as agent1 and go ready to take calls yourself."
         )
-        lines.append(f"  {url}/wallboard: the supervisor's live wallboard (log in as supervisor).")
+        lines.append(
+            f"  {url}/wallboard: the supervisor's live wallboard (log in as supervisor): listen"
+            " in on a call from an agent's row (the simulator rings the supervisor's 1009),"
+            " pause or log out agents; ?wall=1 for a wall screen."
+        )
         lines.append("  Ctrl-C stops everything.")
         click.echo("\n".join(lines), err=False)
         await serve_forever(settings, host=host, port=port, database=database)
