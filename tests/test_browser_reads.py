@@ -1,6 +1,7 @@
 """The browser reads only fields the schema names: the screen pop and the call's later messages
-(web/static/js/calls.js, console.js), the wallboard (wallboard*.js), the hello and deadline
-messages (socket.js, deadline-toast.js, complaint-labels.js) and the agent's state (state.js).
+(web/static/js/calls.js, console.js), the wallboard (wallboard*.js: its alerts and the
+supervisors' actions too), the hello and deadline messages (socket.js, deadline-toast.js,
+complaint-labels.js) and the agent's state (state.js).
 
 A static check, by reading the JavaScript: in each handler listed in READERS, every chain of
 property reads on a name that holds a message (`pop.customer.name`, `snapshot.queues`) is
@@ -71,6 +72,19 @@ READERS: dict[str, dict[str, dict[str, str]]] = {
         "renderAgents": {"snapshot": "WallboardOut", "agents": "list:WallboardAgent"},
         "renderWork": {"snapshot": "WallboardOut"},
         "renderDefinitions": {"snapshot": "WallboardOut"},
+        "alertLevels": {"limits": "WallboardThresholds"},
+    },
+    "wallboard-actions.js": {
+        "act": {"agent": "WallboardAgent"},
+        "spy": {"agent": "WallboardAgent"},
+        "openPause": {"agent": "WallboardAgent"},
+        "actions": {"agent": "WallboardAgent"},
+        "decorateAgents": {"snapshot": "WallboardOut"},
+    },
+    "wallboard-alerts.js": {
+        "alertParams": {"alert": "WallboardAlert"},
+        "colourAlerts": {"snapshot": "WallboardOut"},
+        "showWallboardAlerts": {"message": "WallboardAlertMessage"},
     },
     "wallboard-charts.js": {
         "shownHours": {"hours": "list:WallboardHour"},

@@ -116,6 +116,15 @@ async def test_every_message_sent_is_its_declared_model(system: LiveSystem, db: 
         await agent.wait_for("ended", linkedid=given_up)
         # The supervisor's wallboard follows.
         await supervisor.wait_for("wallboard")
+        # Two callers waiting (the agent paused) cross the wallboard's first alert level.
+        paused = await agent_http.put(
+            "/api/agent/state", json={"status": "paused", "reason": "break"}
+        )
+        assert paused.is_success
+        for number in ("13900139001", "13900139002"):
+            await system.sim.place_inbound_call(number)  # waits until the queue gives up
+        alert = await supervisor.wait_for("wallboard_alert")
+        assert [a["measure"] for a in alert["alerts"]] == ["callers_waiting"]
         # The PBX connection, as the bridge tells of it, goes to everyone connected.
         system.services.bus.publish(PbxConnection(connected=True, at=system.services.clock.now()))
         await agent.wait_for("pbx", connected=True)

@@ -34,7 +34,7 @@ export function alertParams(alert) {
 
 /** Mark the figures and rows the snapshot's alerts are about (after they were drawn). */
 export function colourAlerts(root, snapshot) {
-  for (const alert of snapshot.alerts || []) {
+  for (const alert of snapshot.alerts) {
     const message = t(`wallboard.alert.${alert.measure}`, alertParams(alert));
     if (alert.queue !== null && alert.queue !== undefined) {
       const tile = [...root.querySelectorAll(".wb-queue")]
@@ -59,7 +59,7 @@ export function colourAlerts(root, snapshot) {
 
 /** A threshold just crossed: one notice per alert (an alarm stays until closed). */
 export function showWallboardAlerts(message) {
-  for (const alert of message.alerts || []) {
+  for (const alert of message.alerts) {
     const notice = toast(`wallboard.alert.${alert.measure}`, alertParams(alert), {
       kind: alert.level === "alert" ? "error" : "warn", sticky: alert.level === "alert",
       href: location.pathname === "/wallboard" ? undefined : "/wallboard" });
