@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     # The CA that signed the PBX's certificate (a self-signed one); unset: the system's CAs.
     recordings_fetch_ca_file: Path | None = None
 
+    # Retention (PIPL: kept no longer than needed), in days from the call's start; 0 keeps
+    # forever. Applied by the worker role once an hour and by `callcentre retention`; calls
+    # of a customer with a complaint not yet closed are kept until it closes.
+    retain_audio_days: int = Field(180, ge=0)  # the recording files
+    retain_transcripts_days: int = Field(730, ge=0)  # transcripts and QA scores
+    retain_calls_days: int = Field(0, ge=0)  # the call rows themselves (0: forever)
+
     # Speech: no model configured means transcription is off, everything else on.
     vosk_model_path: Path | None = None
     # Worker processes, each holding one loaded model (memory: about the model's size each).
@@ -368,6 +375,20 @@ class Settings(BaseSettings):
                 "CALLCENTRE_AREA_DEPARTMENTS names departments missing from "
                 f"CALLCENTRE_DEPARTMENTS: {unknown}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _call_rows_outlive_what_they_hold(self) -> Settings:
+        # A call row deleted takes its transcripts and score with it: a shorter row retention
+        # would silently override the longer ones.
+        if self.retain_calls_days:
+            for name in ("retain_audio_days", "retain_transcripts_days"):
+                days = getattr(self, name)
+                if days == 0 or days > self.retain_calls_days:
+                    raise ValueError(
+                        f"{ENV_PREFIX}RETAIN_CALLS_DAYS ({self.retain_calls_days}) must be at "
+                        f"least {ENV_PREFIX}{name.upper()} ({days or 'forever'})"
+                    )
         return self
 
     @model_validator(mode="after")

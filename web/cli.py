@@ -776,6 +776,42 @@ def report(kind: str, day: Any, fmt: str, out: Path | None, lang: str) -> None:
     click.echo(f"{target} ({len(file.content)} bytes)")
 
 
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Say what is due; delete nothing.")
+def retention(dry_run: bool) -> None:
+    """Apply the retention policies (CALLCENTRE_RETAIN_*): delete recordings, transcripts,
+    scores and call rows past their time, each call's deletion audited; calls of a customer
+    with a complaint not yet closed are kept."""
+    from crm.clock import SystemClock
+    from crm.db import Database
+    from crm.retention.planner import RetentionPolicy
+    from telephony.recordings.files import RecordingFiles
+    from telephony.recordings.retention import run_retention
+    from web.retention_report import describe
+
+    settings = _settings()
+    policy = RetentionPolicy.of(settings)
+
+    async def main() -> Any:
+        database = Database(settings.database_url)
+        try:
+            return await run_retention(
+                database,
+                RecordingFiles.of(settings),
+                policy=policy,
+                now=SystemClock().now(),
+                dry_run=dry_run,
+                actor="retention:cli",
+            )
+        finally:
+            await database.dispose()
+
+    report = _run(main)
+    if report is not None:
+        for line in describe(report, policy):
+            click.echo(line)
+
+
 def main() -> None:
     from crm.settings import ConfigurationError
 

@@ -83,6 +83,22 @@ class RecordingFiles:
                 self.fetcher.fetch(subpath, local)
         return self._inside(subpath)
 
+    def remove(self, stored: str) -> bool:
+        """Delete the file a stored path names here (never fetching it, never outside the
+        recordings directory); False when it was already gone. Blocking. Raises
+        RecordingRefused for a path this server never reads, RecordingUnreadable when the
+        file cannot be removed."""
+        local = self._inside(self.subpath(stored))
+        try:
+            local.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise RecordingUnreadable(
+                f"recording {stored} cannot be deleted at {local}: {exc.strerror or exc}"
+            ) from None
+        return True
+
     def obtainable(self, stored: str | None) -> bool:
         """Whether `find` can be expected to succeed, without fetching: an acceptable path, and
         the file here or a PBX to fetch it from."""

@@ -1,6 +1,7 @@
 """The worker role: transcribes and scores recorded calls; any number, on any machine. Jobs
 are rows in the database either way; with Redis the workers learn of them from the jobs
-stream, alone they poll the database."""
+stream, alone they poll the database. Each worker also applies the retention policies hourly
+to the recordings on its machine (web.runtime.retention_schedule)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 from telephony.speech.job_stream import JobStream, StreamWorker
 from telephony.speech.status import open_pool
 from telephony.speech.worker import TranscriptionWorker, run_transcription_worker
+from web.runtime.retention_schedule import run_retention_schedule
 from web.services import Services
 
 log = logging.getLogger(__name__)
@@ -34,9 +36,13 @@ async def start_worker(stack: AsyncExitStack, svc: Services) -> None:
             lease_seconds=svc.settings.transcription_lease_seconds,
         )
     task = asyncio.create_task(work, name="transcription")
+    retention = asyncio.create_task(run_retention_schedule(svc), name="retention")
 
     async def finish() -> None:
         stop.set()
+        retention.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retention
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

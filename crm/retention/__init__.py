@@ -1,0 +1,1 @@
+"""Retention (PIPL): what of a call is deleted when, and the deletions applied and audited."""
