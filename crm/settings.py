@@ -5,13 +5,14 @@ A bad value stops start-up with a message naming the variable (see `load_setting
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import time
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path, PurePosixPath
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -75,102 +76,156 @@ def check_alert_pair(pair: tuple[float, float]) -> None:
 
 
 class Settings(BaseSettings):
+    """Every setting, each described by the docstring under it: `callcentre config-reference`
+    writes them into docs/configuration.md (tests/test_config_reference.py keeps it current)."""
+
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+        use_attribute_docstrings=True,
     )
 
     # Database: SQLite file by default, PostgreSQL (postgresql+asyncpg://) in production.
     database_url: str = DEFAULT_DATABASE_URL
+    """The database: `sqlite+aiosqlite:///path.db`, or in production (several processes share
+    it) `postgresql+asyncpg://user:password@host/db`."""
     database_echo: bool = False
+    """Log every SQL statement (debugging only: statements carry customers' data)."""
 
     # Asterisk Manager Interface.
     pbx_id: str = Field("default", min_length=1, max_length=64)
+    """Names the PBX in call records (one bridge per Asterisk)."""
     ami_host: str = "127.0.0.1"
+    """The Asterisk Manager Interface's host."""
     ami_port: int = Field(5038, ge=1, le=65535)
+    """The Asterisk Manager Interface's TCP port."""
     ami_user: str = "callcentre"
+    """The manager.conf user the server logs in as."""
     ami_secret: SecretStr = SecretStr("callcentre")
+    """That user's secret (set a real one in production; never logged)."""
     ami_action_timeout: float = Field(10.0, gt=0)
+    """Seconds any AMI action may take."""
     ami_ping_interval: float = Field(5.0, gt=0)
+    """The watchdog: seconds between Pings to the PBX."""
     ami_ping_timeout: float = Field(5.0, gt=0)
+    """A Ping unanswered this many seconds drops the connection and reconnects."""
     ami_reconnect_min: float = Field(0.5, gt=0)
+    """Reconnect backoff: the first wait (seconds, with jitter)."""
     ami_reconnect_max: float = Field(30.0, gt=0)
-    # How agents' phones appear as queue members (and originate targets, unless the next is set).
+    """Reconnect backoff: the longest wait (seconds, with jitter)."""
     agent_interface_template: str = "PJSIP/{extension}"
+    """Agents' queue interface (`{extension}` is replaced)."""
     # How a call is started on an agent's phone (click-to-call, agent-first callbacks) when the
     # queue members' interface cannot do it: on FreePBX the members are
     # Local/<ext>@from-queue/n, a context that hangs up calls that did not come through a queue.
     agent_dial_template: str | None = None
-    # Internal extensions (agents' phones) versus outside numbers.
+    """How calls the server starts ring an agent's phone (click-to-call, agent-first callbacks);
+    unset: the interface template. FreePBX: `Local/{extension}@from-internal`."""
     agent_extension_pattern: str = r"^\d{3,6}$"
+    """A regular expression matching internal extensions, as opposed to outside numbers."""
     queue: str = "service"
+    """The inbound queue."""
     callback_queue: str = "callbacks"
-    # Customer-first campaigns dial outside numbers with this channel.
+    """The queue of customer-first campaigns."""
     trunk_dial_template: str = "PJSIP/{number}@trunk"
+    """How customer-first campaigns dial out (`{number}` is replaced)."""
     dialer_enabled: bool = True
+    """Run the campaign dialer (in the processes with the dialer role)."""
     dialer_calls_per_second: float = Field(1.0, gt=0, le=100)
+    """The dialer's call-start rate for the trunk."""
     recordings_dir: Path = Path("./var/recordings")
-    # Where the PBX writes them (extensions.conf CC_MONITOR_DIR, FreePBX's monitor directory):
-    # a reported path under it is read at the same sub-path (dated folders kept) under
-    # recordings_dir; a path outside both directories is refused.
+    """Where the server reads recordings (and keeps those fetched from the PBX)."""
     recordings_pbx_dir: str = "/var/spool/asterisk/monitor"
-    # The PBX's recordings directory served read-only over HTTP(S): a recording missing from
-    # recordings_dir is fetched from here into it on first use. Unset: nothing is fetched.
+    """Where the PBX writes recordings: its paths are read at the same sub-path (dated folders
+    kept) under the recordings directory; paths outside are refused."""
     recordings_fetch_url: str | None = None
+    """E.g. `https://pbx.example:8443/monitor/`: the PBX's recordings directory served
+    read-only; a missing file is fetched from there on first use (unset: never fetched)."""
     recordings_fetch_user: str | None = None
+    """The fetch URL's basic-auth user (set with the password, or neither)."""
     recordings_fetch_password: SecretStr | None = None
-    recordings_fetch_timeout: float = Field(60.0, gt=0)  # seconds for one whole file
-    recordings_fetch_max_mb: int = Field(200, ge=1)  # a larger file is refused
-    # The CA that signed the PBX's certificate (a self-signed one); unset: the system's CAs.
+    """The fetch URL's basic-auth password (never logged)."""
+    recordings_fetch_timeout: float = Field(60.0, gt=0)
+    """Seconds one recording's fetch may take."""
+    recordings_fetch_max_mb: int = Field(200, ge=1)
+    """Recordings larger than this many MB are not fetched."""
     recordings_fetch_ca_file: Path | None = None
+    """The certificate (or its CA) of a PBX with a self-signed one; unset: the system's CAs."""
 
     # Retention (PIPL: kept no longer than needed), in days from the call's start; 0 keeps
     # forever. Applied by the worker role once an hour and by `callcentre retention`; calls
     # of a customer with a complaint not yet closed are kept until it closes.
     retain_audio_days: int = Field(180, ge=0)  # the recording files
+    """Days a call's recording files are kept, from the call's start (0: forever)."""
     retain_transcripts_days: int = Field(730, ge=0)  # transcripts and QA scores
+    """Days a call's transcripts and QA scores are kept (0: forever)."""
     retain_calls_days: int = Field(0, ge=0)  # the call rows themselves (0: forever)
+    """Days the call rows themselves are kept (0: forever); at least the other two when set.
+    Calls of a customer with a complaint not yet closed are kept until it closes."""
 
     # Speech: no model configured means transcription is off, everything else on.
     vosk_model_path: Path | None = None
-    # Worker processes, each holding one loaded model (memory: about the model's size each).
-    transcription_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
-    # Files a worker transcribes before it is replaced, so native memory growth stays bounded.
+    """The Vosk model directory (unset: transcription off, said at start-up)."""
+    transcription_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        json_schema_extra={"shown_default": "the CPU count"},
+    )
+    """Transcription worker processes, one loaded model each (memory: about the model's size
+    each)."""
     transcription_recycle_after: int = Field(200, ge=1)
-    # Further attempts at a call whose transcription failed, before its job is marked failed.
+    """Files a worker transcribes before it is replaced (bounds native memory growth)."""
     transcription_max_retries: int = Field(3, ge=0)
-    # How long a worker's claim on a job lasts without renewal (renewed every third of it):
-    # a killed worker's job is taken over this long after its last renewal.
+    """Retries of a failed transcription before its job is marked failed."""
     transcription_lease_seconds: float = Field(300.0, ge=1)
-    # The QA scorecard (TOML); unset: the default one shipped in crm/quality/.
+    """A worker's hold on a job, renewed every third of it: a dead worker's job is taken over
+    this long after."""
     qa_rules_path: Path | None = None
-    # The manuals' dismissal line: this many QA points lost within this many months (flagged
-    # in the monthly report).
+    """The QA scorecard (TOML) a company edits; unset: the shipped one."""
     qa_points_limit: int = Field(30, ge=1)
+    """QA points lost within the window that the monthly report flags (the manuals'
+    dismissal line)."""
     qa_points_window_months: int = Field(6, ge=1, le=24)
-    # The TrueType CJK font PDF reports embed; unset: the first found in the usual places.
+    """The window, in months, of the QA points limit."""
     report_font: Path | None = None
+    """The TrueType CJK font (`.ttf`/`.ttc`) PDF reports embed; unset: the first found of
+    WenQuanYi (Debian `fonts-wqy-microhei`), TrueType Noto CJK, Droid Sans Fallback, AR PL."""
 
     # Business clock and rules (SPEC.md).
     timezone: str = "Asia/Shanghai"
+    """The business clock's time zone."""
     default_area_code: str | None = Field(None, pattern=r"^0\d{2,3}$")
+    """E.g. `029`: local numbers without an area code get this one."""
     calling_hours: Annotated[list[tuple[time, time]], NoDecode] = Field(
-        default_factory=lambda: parse_calling_hours("09:00-12:00,14:00-20:00")
+        default_factory=lambda: parse_calling_hours("09:00-12:00,14:00-20:00"),
+        json_schema_extra={"shown_default": "09:00-12:00,14:00-20:00"},
     )
-    # Public holidays and make-up working days (TOML); unset: the shipped Chinese calendar.
+    """When campaigns may call: comma-separated windows of the business clock."""
     holidays_path: Path | None = None
+    """Public holidays and make-up working days (TOML); unset: the shipped Chinese calendar."""
     answer_within_seconds: int = Field(15, gt=0)
+    """The service level's answer time ("answer within 3 rings")."""
     wrapup_seconds: int = Field(30, ge=0)
+    """Wrap-up after each call, in seconds."""
 
     # Wallboard alerts (docs/business-rules.md): each a pair "warn,alert". A figure at or past
     # the first colours its tile amber, past the second red; crossing either is pushed to the
     # supervisors once. The longest wait's default follows the service level: two thirds of
     # CALLCENTRE_ANSWER_WITHIN_SECONDS, then all of it (10 s, 15 s).
     alert_callers_waiting: Annotated[tuple[float, float], NoDecode] = (2.0, 5.0)
-    alert_longest_wait_seconds: Annotated[tuple[float, float] | None, NoDecode] = None
+    """Wallboard alert, "warning,alarm": callers waiting in a queue."""
+    alert_longest_wait_seconds: Annotated[tuple[float, float] | None, NoDecode] = Field(
+        None, json_schema_extra={"shown_default": "⅔ and all of the answer time (10,15)"}
+    )
+    """Wallboard alert, "warning,alarm": the longest current wait, in seconds."""
     alert_abandon_rate: Annotated[tuple[float, float], NoDecode] = (5.0, 10.0)  # percent
+    """Wallboard alert, "warning,alarm": today's abandon rate, in percent."""
     alert_abandon_min_offered: int = Field(5, ge=1)  # a day's first calls set no rate yet
+    """Calls a queue has offered today before its abandon rate can alert."""
     alert_paused_minutes: Annotated[tuple[float, float], NoDecode] = (15.0, 30.0)
-    # Pause reasons allowed longer (JSON: {"lunch": [60, 75]}).
+    """Wallboard alert, "warning,alarm": an agent paused this many minutes."""
     alert_paused_minutes_by_reason: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {
             "lunch": (60.0, 75.0),
@@ -178,29 +233,44 @@ class Settings(BaseSettings):
             "meeting": (90.0, 120.0),
         }
     )
+    """Pause reasons allowed longer, "warning,alarm" minutes each (JSON object:
+    `{"lunch": [60, 75]}`)."""
 
     # Construction-stage callback schedule.
     callback_window_days: int = Field(3, ge=0)
+    """A stage callback is due on the stage date and late after this many days."""
     callback_offset_start_days: int = 0
+    """Shift the 开工 (start) stage's callback by this many days."""
     callback_offset_concealed_works_days: int = 0
+    """Shift the 隐蔽工程 (concealed works) stage's callback by this many days."""
     callback_offset_midterm_days: int = 0
+    """Shift the 中期 (midterm) stage's callback by this many days."""
     callback_offset_completion_days: int = 0
+    """Shift the 完工 (completion) stage's callback by this many days."""
     post_completion_months: int = Field(12, ge=0, le=120)
+    """Monthly callbacks after completion."""
 
     # Complaints (投诉) and repairs (报修): time limits in hours from receipt (SPEC.md).
     complaint_sign_hours: float = Field(3, gt=0)
+    """A complaint is signed for by its department within this many hours of receipt."""
     complaint_verify_hours: float = Field(24, gt=0)
+    """The department's verification call, hours from receipt."""
     complaint_solution_hours: float = Field(24, gt=0)
+    """Solution proposed and visit agreed, hours from receipt."""
     complaint_resolve_hours: float = Field(48, gt=0)
+    """Resolved on site, hours from receipt."""
     complaint_major_on_site_working_days: int = Field(2, ge=1, le=30)
+    """A major complaint is resolved on site within this many working days (holidays from the
+    calendar)."""
     complaint_callback_hours: float = Field(24, gt=0)
-    # The last fraction of a step's time in which it counts as about to be overdue.
+    """Customer service calls back within this many hours of a complaint's resolution."""
     due_soon_fraction: float = Field(0.2, gt=0, lt=1)
+    """The last part of a time limit in which it is "about to be overdue"."""
     departments: list[str] = Field(
         default_factory=lambda: ["工程部", "设计部", "维修队", "材料部", "财务部", "客服部"],
         min_length=1,
     )
-    # Which department answers for an unsatisfied callback area.
+    """The departments that receive complaints (JSON list)."""
     area_departments: dict[str, str] = Field(
         default_factory=lambda: {
             "quality": "工程部",
@@ -209,18 +279,34 @@ class Settings(BaseSettings):
             "designer": "设计部",
         }
     )
+    """Which department answers for each unsatisfied callback area (JSON object naming
+    exactly quality, crew, supervisor and designer)."""
     repair_arrival_hours: float = Field(8, gt=0)
+    """A repair crew is on site within this many hours."""
 
     # Several processes (`callcentre serve --role …`): Redis carries events and jobs between
     # them. Unset: one process does everything, events stay in memory.
     redis_url: SecretStr | None = None
+    """`redis://host:6379/0`: joins processes started with `--role` (unset: one process does
+    everything). Never logged."""
 
     # Web.
     secret_key: SecretStr = SecretStr("change-me-in-production")
+    """Signs sessions: set a long random value in production, the same on every web process."""
     session_hours: int = Field(12, gt=0)
-    # Security: request bodies over this are refused (413) before they are read; no route
-    # takes uploads (spreadsheets are imported with `callcentre import`).
+    """A browser session's lifetime, in hours."""
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    """Request bodies over this many bytes are refused (413) before they are read; no route
+    takes uploads (spreadsheets: `callcentre import`). A reverse proxy's limit should match."""
+    # The client's address decides login throttling and is audited: only a proxy listed here
+    # may say who the client is (X-Forwarded-For), anyone else could forge any address.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Reverse proxies (comma-separated addresses or networks, e.g. `127.0.0.1,10.0.0.0/24`)
+    whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed; unset: none, the peer's
+    address is the client's."""
+    log_format: Literal["text", "json"] = "text"
+    """`json`: one JSON object per log line (time, level, logger, message), for a log
+    collector; query values are redacted either way."""
 
     @field_validator("database_url")
     @classmethod
@@ -270,6 +356,29 @@ class Settings(BaseSettings):
             raise ValueError("must not have a query (?…) or fragment (#…)")
         path = parts.path if parts.path.endswith("/") else f"{parts.path}/"
         return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        proxies = []
+        for item in value:
+            try:
+                network = ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network like 10.0.0.0/24 "
+                    "(name the proxies: trusting any address lets every client forge its own)"
+                ) from None
+            one = network.num_addresses == 1
+            proxies.append(str(network.network_address) if one else str(network))
+        return proxies
 
     @field_validator("timezone")
     @classmethod

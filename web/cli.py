@@ -29,13 +29,10 @@ def _settings(**overrides: Any) -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
-def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+def _setup_logging(verbose: bool = False, log_format: str = "text") -> None:
+    from web import log_format as log_lines
+
+    log_lines.configure(verbose=verbose, log_format=log_format)
 
 
 def _run(coroutine_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
@@ -188,12 +185,12 @@ def serve(
     from web.runtime.roles import ProcessRole, parse_roles
     from web.server import serve_forever
 
-    _setup_logging(ctx.obj["verbose"])
     try:
         roles = parse_roles(role_names)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--role") from None
     settings = _settings()
+    _setup_logging(ctx.obj["verbose"], settings.log_format)
     if (ProcessRole.BRIDGE in roles) != (ProcessRole.WEB in roles) and settings.redis_url is None:
         raise click.ClickException(
             "a bridge and web processes apart need CALLCENTRE_REDIS_URL (redis://host:6379/0) "
@@ -810,6 +807,42 @@ def retention(dry_run: bool) -> None:
     if report is not None:
         for line in describe(report, policy):
             click.echo(line)
+
+
+@cli.command("config-reference")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write it to this file (docs/configuration.md) [default: print it]",
+)
+@click.option(
+    "--check",
+    "check_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Exit 1 if this file differs from what would be written",
+)
+def config_reference(out: Path | None, check_file: Path | None) -> None:
+    """Every setting (CALLCENTRE_*): its default, what it accepts, what it does, as Markdown
+    written from the settings model (docs/configuration.md)."""
+    from web.config_reference import UndescribedSetting, render
+
+    try:
+        text = render()
+    except UndescribedSetting as exc:
+        raise click.ClickException(str(exc)) from None
+    if check_file is not None:
+        current = check_file.read_text(encoding="utf-8") if check_file.exists() else ""
+        if current != text:
+            raise click.ClickException(
+                f"{check_file} differs from the settings model: run "
+                f"`callcentre config-reference --out {check_file}`"
+            )
+        click.echo(f"{check_file} is current")
+    elif out is not None:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"{out} written ({text.count(chr(10) + '| `')} settings)")
+    else:
+        click.echo(text, nl=False)
 
 
 def main() -> None:
