@@ -34,6 +34,7 @@ from web import (
 )
 from web import ws as websocket
 from web.body_limit import BodyLimit
+from web.proxy_headers import TrustedProxies
 from web.runtime.process import ProcessPlan
 from web.runtime.roles import ALL_ROLES, ProcessRole
 from web.security_headers import SecurityHeaders
@@ -99,4 +100,6 @@ def create_app(
     app.add_middleware(NoNulText)  # inside the body limit: reads bounded bodies only
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    # Outermost: the client's address and scheme (HSTS) are settled before anything reads them.
+    app.add_middleware(TrustedProxies, proxies=settings.trusted_proxies)
     return app

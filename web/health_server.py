@@ -10,8 +10,10 @@ from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import LOGGING_CONFIG
 
 from web import health, metrics
+from web.log_format import UVICORN_TO_ROOT
 
 
 class _Server(uvicorn.Server):
@@ -34,7 +36,18 @@ def health_app(app: FastAPI) -> FastAPI:
 async def serve_health(app: FastAPI, *, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve `health_app(app)` until `stop` is set."""
     server = _Server(
-        uvicorn.Config(health_app(app), host=host, port=port, lifespan="off", log_level="warning")
+        uvicorn.Config(
+            health_app(app),
+            host=host,
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            # JSON logs: uvicorn's lines join the root logger's handler (web/log_format.py).
+            log_config=(
+                UVICORN_TO_ROOT if app.state.settings.log_format == "json" else LOGGING_CONFIG
+            ),
+            proxy_headers=False,
+        )
     )
     serving = asyncio.create_task(server.serve())
     stopping = asyncio.create_task(stop.wait())

@@ -10,12 +10,14 @@ import signal
 from typing import Any, Literal
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from crm.db import Database
 from crm.settings import Settings
 from web import log_redaction
 from web.app import create_app
 from web.health_server import serve_health
+from web.log_format import UVICORN_TO_ROOT
 from web.runtime.roles import ALL_ROLES, ProcessRole
 
 log = logging.getLogger(__name__)
@@ -25,19 +27,29 @@ WS_MAX_FRAME_BYTES = 64 * 1024
 
 
 def web_config(
-    app: Any, *, host: str, port: int, lifespan: Literal["on", "off"] = "on"
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    lifespan: Literal["on", "off"] = "on",
+    log_format: str = "text",
 ) -> uvicorn.Config:
-    """How uvicorn serves the app (tests serve it the same way)."""
+    """How uvicorn serves the app (tests serve it the same way). `log_format` json: uvicorn's
+    lines go to the root logger's JSON handler (web/log_format.py) instead of its own."""
     log_redaction.install()  # uvicorn logs websocket paths with their query strings
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        log_config=UVICORN_TO_ROOT if log_format == "json" else LOGGING_CONFIG,
         ws="websockets-sansio",
         ws_max_size=WS_MAX_FRAME_BYTES,
         lifespan=lifespan,
         log_level="info",
         access_log=False,
+        # X-Forwarded-* are read by the app, from CALLCENTRE_TRUSTED_PROXIES alone
+        # (web/proxy_headers.py), not from uvicorn's default of trusting 127.0.0.1.
+        proxy_headers=False,
     )
 
 
@@ -53,7 +65,9 @@ async def serve_forever(
     """`health_port`: where a process without the web role serves /healthz and /metrics."""
     app = create_app(settings, database=database, roles=roles)
     if ProcessRole.WEB in roles:
-        await uvicorn.Server(web_config(app, host=host, port=port)).serve()
+        await uvicorn.Server(
+            web_config(app, host=host, port=port, log_format=settings.log_format)
+        ).serve()
         return
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
