@@ -36,9 +36,28 @@ def extensions(agents: int) -> list[str]:
     return [str(FIRST_EXTENSION + i) for i in range(agents)]
 
 
+class TimedSimulator(PbxSimulator):
+    """The simulator, noting by linkedid when each call's `AgentCalled` was written and when
+    its ringing stopped."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        super().__init__(config)
+        self.written: dict[str, float] = {}
+        self.ring_ended: dict[str, float] = {}
+
+    def broadcast(self, data: bytes) -> None:
+        now = time.perf_counter()
+        if data.startswith(b"Event: AgentCalled\r\n") or data.startswith(_RING_ENDS):
+            found = _LINKEDID.search(data)
+            if found:
+                seen = self.written if data.startswith(b"Event: AgentCalled") else self.ring_ended
+                seen.setdefault(found.group(1).decode(), now)
+        super().broadcast(data)
+
+
 async def _run(args: argparse.Namespace) -> None:
     agents = extensions(args.agents)
-    sim = PbxSimulator(
+    sim = TimedSimulator(
         SimulatorConfig(
             port=0,
             secret=args.secret,
@@ -48,20 +67,6 @@ async def _run(args: argparse.Namespace) -> None:
             static_members={f"q{e}": [StaticMember(f"PJSIP/{e}", name=f"坐席{e}")] for e in agents},
         )
     )
-    written: dict[str, float] = {}
-    ring_ended: dict[str, float] = {}
-    broadcast = sim.broadcast
-
-    def timed_broadcast(data: bytes) -> None:
-        now = time.perf_counter()
-        if data.startswith(b"Event: AgentCalled\r\n") or data.startswith(_RING_ENDS):
-            found = _LINKEDID.search(data)
-            if found:
-                seen = written if data.startswith(b"Event: AgentCalled") else ring_ended
-                seen.setdefault(found.group(1).decode(), now)
-        broadcast(data)
-
-    sim.broadcast = timed_broadcast  # type: ignore[method-assign]
     await sim.warm_voices()  # the stand-in for two people talking is not the PBX's work
     _, port = await sim.start()
     print(json.dumps({"port": port}), flush=True)
@@ -93,8 +98,8 @@ async def _run(args: argparse.Namespace) -> None:
                 {
                     "linkedid": linkedid,
                     "extension": agent,
-                    "written": written.get(linkedid),
-                    "ring_ended": ring_ended.get(linkedid),
+                    "written": sim.written.get(linkedid),
+                    "ring_ended": sim.ring_ended.get(linkedid),
                 }
             ),
             flush=True,

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -151,8 +152,8 @@ class Fuzzer:
     def client(self, role: object) -> httpx.AsyncClient:
         return self.stranger if role == "anonymous" else self.api[CLIENT_OF_ROLE[role]]
 
-    def _run(self, coroutine: Awaitable[httpx.Response]) -> httpx.Response:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()  # type: ignore[arg-type]
+    def _run(self, coroutine: Coroutine[Any, Any, httpx.Response]) -> httpx.Response:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def _check(self, operation: Any, who: object, case: Any) -> None:
         client = self.client(who)
@@ -277,7 +278,9 @@ async def fuzz(
     schema = schemathesis.openapi.from_dict(document)
     fuzzer = Fuzzer(api, ids, seed=seed)
     for result in schema.get_all_operations():
-        operation = result.ok()  # type: ignore[union-attr]  # Err: the document is invalid
+        if isinstance(result, Err):
+            raise result.err()  # the document is invalid
+        operation = result.ok()
         key = (operation.method.upper(), operation.path)
         if key in EXCLUDED:
             continue

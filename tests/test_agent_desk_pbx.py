@@ -31,7 +31,7 @@ async def system(db: Database, tmp_path: Path) -> AsyncIterator[LiveSystem]:
 
 def members(system: LiveSystem, extension: str) -> dict[str, bool]:
     """queue → paused, as the PBX sees agent `extension` (from the bridge's live view)."""
-    return {m.queue: m.paused for m in system.services.bridge.queue_members.of_extension(extension)}
+    return {m.queue: m.paused for m in system.bridge.queue_members.of_extension(extension)}
 
 
 async def test_states_drive_queue_membership(system: LiveSystem) -> None:
@@ -41,12 +41,12 @@ async def test_states_drive_queue_membership(system: LiveSystem) -> None:
     response = await client.put("/api/agent/state", json={"status": "paused", "reason": "training"})
     assert response.json()["pbx_synced"] is True
     await until(lambda: members(system, "1001") == {"service": True, "callbacks": True})
-    reasons = {m.paused_reason for m in system.services.bridge.queue_members.of_extension("1001")}
+    reasons = {m.paused_reason for m in system.bridge.queue_members.of_extension("1001")}
     assert reasons == {"training"}
     # A paused agent is not rung.
     await system.sim.place_inbound_call("13800138000", abandon=2)
     await system.sim.wait_calls()
-    await system.services.bridge.drain()
+    await system.bridge.drain()
     async with system.database.session() as session:
         call = found(await session.scalar(select(Call)), "the call")
     assert call.agents_rung == [] and call.outcome in ("abandoned", "no_answer")
@@ -60,7 +60,7 @@ async def test_pbx_restart_puts_agents_back_in_their_queues(system: LiveSystem) 
     await client.put("/api/agent/state", json={"status": "ready"})
     await until(lambda: members(system, "1001") == {"service": False, "callbacks": False})
     await system.sim.restart()  # a restarted Asterisk forgets dynamic members
-    await until(lambda: system.services.bridge.client.connections >= 2)
+    await until(lambda: system.bridge.client.connections >= 2)
     await until(lambda: members(system, "1001") == {"service": False, "callbacks": False})
     state = (await client.get("/api/agent/state")).json()
     assert state["status"] == "ready"
@@ -92,7 +92,7 @@ async def test_click_to_call_a_callback_logs_the_attempt_first(system: LiveSyste
         attempt = found(await session.get(CallbackAttempt, attempt_id), "the attempt")
         assert attempt.outcome is None and attempt.dialed_number == "13900139000"
     await system.sim.wait_calls()
-    await system.services.bridge.drain()
+    await system.bridge.drain()
     async with system.database.session() as session:
         call = found(await session.scalar(select(Call)), "the call")
         attempt = found(await session.get(CallbackAttempt, attempt_id), "the attempt")
@@ -119,7 +119,7 @@ async def test_click_to_call_busy_is_recorded_from_the_pbx(system: LiveSystem) -
     )
     attempt_id = response.json()["attempt_id"]
     await system.sim.wait_calls()
-    await system.services.bridge.drain()
+    await system.bridge.drain()
     await system.services.bus.drain()
     async with system.database.session() as session:
         attempt = found(await session.get(CallbackAttempt, attempt_id), "the attempt")

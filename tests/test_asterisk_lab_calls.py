@@ -34,7 +34,7 @@ from tests.lab.settings import CARRIER_ADDRESS
 from tests.lab.sipp import SippCustomer
 from tests.lab.system import ShiftedClock, lab_system
 from tests.lab.truth import TrackerDisagreement, disagree
-from tests.support.live import LiveSystem
+from tests.support.live import LiveServer
 
 pytestmark = [
     pytest.mark.asterisk,
@@ -42,11 +42,11 @@ pytestmark = [
 ]
 
 
-async def ended_call(system: LiveSystem, linkedid: str, timeout: float = 20) -> Call:
+async def ended_call(system: LiveServer, linkedid: str, timeout: float = 20) -> Call:
     """The stored row of the call once the bridge has seen it end."""
     deadline = time.monotonic() + timeout
     while True:
-        await system.services.bridge.drain()
+        await system.bridge.drain()
         async with system.database.session() as session:
             call = await session.scalar(select(Call).where(Call.linkedid == linkedid))
         if call is not None and call.ended_at is not None:
@@ -176,10 +176,10 @@ async def _task(db: Database, name: str, phone: str) -> int:
         return next(t.id for t in tasks if t.stage.value == "midterm")
 
 
-async def _attempt(system: LiveSystem, attempt_id: int, timeout: float = 15) -> CallbackAttempt:
+async def _attempt(system: LiveServer, attempt_id: int, timeout: float = 15) -> CallbackAttempt:
     deadline = time.monotonic() + timeout
     while True:
-        await system.services.bridge.drain()
+        await system.bridge.drain()
         await system.services.bus.drain()
         async with system.database.session() as session:
             attempt = await session.get(CallbackAttempt, attempt_id)
@@ -269,7 +269,7 @@ async def test_agent_first_callback_to_a_busy_customer(
         await client.aclose()
 
 
-async def until_outcome(system: LiveSystem, attempt_id: int, outcome: Outcome) -> None:
+async def until_outcome(system: LiveServer, attempt_id: int, outcome: Outcome) -> None:
     deadline = time.monotonic() + 15
     while True:
         await system.services.bus.drain()
@@ -281,7 +281,7 @@ async def until_outcome(system: LiveSystem, attempt_id: int, outcome: Outcome) -
         await asyncio.sleep(0.1)
 
 
-async def _campaign(system: LiveSystem) -> int:
+async def _campaign(system: LiveServer) -> int:
     supervisor = await system.login("supervisor")
     created = await supervisor.post(
         "/api/campaigns",
@@ -363,7 +363,7 @@ async def test_customer_first_campaign_call_not_answered(
             )
         assert attempt is not None
         await until_outcome(system, attempt.id, Outcome.NO_ANSWER)
-        await system.services.bridge.drain()
+        await system.bridge.drain()
         async with db.session() as session:
             call = await session.scalar(select(Call).where(Call.dialed == "13500135000"))
         assert call is not None and call.outcome is CallOutcome.NO_ANSWER
@@ -450,7 +450,7 @@ async def test_pbx_restart_mid_call_then_the_next_call_works(
     async with lab_system(scene.lab, db) as system:
         desk = await Desk.open(system, "agent1")
         await desk.ready()
-        bridge = system.services.bridge
+        bridge = system.bridge
         await first.dial(scene.inbound_uri())
         await agent.wait_event("CALL_INCOMING")
         _, pop = await desk.wait_for("pop")

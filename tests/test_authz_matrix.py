@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIWebSocketRoute
 from starlette.routing import Mount, WebSocketRoute
+from starlette.types import Message
 
 from crm.clock import FixedClock
 from crm.db import Database
@@ -95,7 +96,7 @@ async def _websocket(app: FastAPI, cookie: str | None) -> str:
     outcome: list[str] = []
     connected = False
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         nonlocal connected
         if not connected:
             connected = True
@@ -103,7 +104,7 @@ async def _websocket(app: FastAPI, cookie: str | None) -> str:
         await answered.wait()
         return {"type": "websocket.disconnect", "code": 1000}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "websocket.accept":
             outcome.append("accepted")
         elif message["type"] == "websocket.close" and not outcome:
@@ -160,7 +161,7 @@ async def test_every_route_admits_exactly_the_roles_the_table_names(
                 assert await _websocket(api.app, cookie) == expected, (role, path)
             checked += 1 + len(CLIENTS)
             continue
-        body = {} if method in ("POST", "PUT", "PATCH") else None
+        body: dict[str, object] | None = {} if method in ("POST", "PUT", "PATCH") else None
         response = await anonymous.request(method, url, json=body)
         if who == PUBLIC:
             assert response.status_code not in (401, 403), (method, url, response.text)

@@ -28,6 +28,7 @@ from tests.support.browser import (
 )
 from tests.support.live import LiveSystem, live_system
 from tests.support.qa_calls import scored_call, untranscribed_call
+from tests.support.rows import found
 
 pytestmark = [
     pytest.mark.browser,
@@ -62,8 +63,8 @@ async def browser() -> AsyncIterator[Browser]:
 async def calls(system: LiveSystem, db: Database) -> Calls:
     await create_qa_reviewer(db)
     async with db.session() as session:
-        agent1 = (await users.get_by_username(session, "agent1")).id  # type: ignore[union-attr]
-        agent2 = (await users.get_by_username(session, "agent2")).id  # type: ignore[union-attr]
+        agent1 = found(await users.get_by_username(session, "agent1"), "agent1").id
+        agent2 = found(await users.get_by_username(session, "agent2"), "agent2").id
         customer = await customers.create(
             session,
             name="王建国",

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from crm.db import Database
 from crm.users import service as users
@@ -37,11 +37,11 @@ async def browser() -> AsyncIterator[Browser]:
         yield running
 
 
-def figure(page: Page, name: str, queue: str = "service"):  # type: ignore[no-untyped-def]
+def figure(page: Page, name: str, queue: str = "service") -> Locator:
     return page.locator(f"[data-queue={queue}] [data-figure={name}] .wb-figure-value")
 
 
-def agent_row(page: Page, extension: str):  # type: ignore[no-untyped-def]
+def agent_row(page: Page, extension: str) -> Locator:
     return page.locator(f"#wb-agent-rows tr[data-extension='{extension}']")
 
 

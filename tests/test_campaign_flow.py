@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import websockets
+from websockets.typing import Origin
 
 from crm.callbacks.schedule import ScheduleRules
 from crm.clock import FixedClock
@@ -41,7 +42,7 @@ async def test_supervisor_starts_a_campaign_and_the_agent_completes_a_callback(
         agent = await system.login("agent1")
         cookie = "; ".join(f"{k}={v}" for k, v in agent.cookies.items())
         socket = await websockets.connect(
-            system.ws_url, additional_headers={"Cookie": cookie}, origin=system.url
+            system.ws_url, additional_headers={"Cookie": cookie}, origin=Origin(system.url)
         )
         assert json.loads(await socket.recv())["type"] == "hello"
         await agent.put("/api/agent/state", json={"status": "ready"})
@@ -69,7 +70,7 @@ async def test_supervisor_starts_a_campaign_and_the_agent_completes_a_callback(
         task = next(t for t in card_project["callbacks"] if t["id"] == pop["task_id"])
         assert task["stage"] == "midterm" and card_project["id"] == project.id
         await system.sim.wait_calls()
-        await system.services.bridge.drain()
+        await system.bridge.drain()
 
         response = await agent.post(
             f"/api/callbacks/{pop['task_id']}/attempts",

@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 from sqlalchemy import func, select
 
 from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
@@ -30,6 +31,7 @@ from telephony.speech.recognizer import Transcript as Heard
 from telephony.speech.recognizer import Word
 from telephony.speech.worker import TranscriptionWorker
 from tests.support.redis import RedisServer
+from tests.support.rows import found
 from tests.support.waiting import until
 from web.events import UserMessage
 from web.runtime.codec import decode, encode
@@ -75,7 +77,8 @@ def test_events_cross_processes_as_they_were() -> None:
         "1.1", "PJSIP/1001", "1001", "138", "service", "inbound", AT, received_at=-5.0
     )
     _, decoded = decode(encode(ringing))
-    assert decoded == ringing and decoded.received_at > 0  # this process's arrival time
+    # received_at: this process's arrival time
+    assert decoded == ringing and found(decoded.received_at, "received_at") > 0
 
 
 async def test_each_web_process_gets_every_event_once_in_order(redis: Redis) -> None:
@@ -94,8 +97,10 @@ async def test_each_web_process_gets_every_event_once_in_order(redis: Redis) -> 
         publisher.publish(event)
     await publisher.drain()
     # A publisher's retry after an answer it never saw: the same entry, the same event id.
-    await redis.xadd(name, encode(UserMessage(99, "state"), "retried"))
-    await redis.xadd(name, encode(UserMessage(99, "state"), "retried"))
+    # (Built key by key: redis-py types an entry as a dict of its own key and value types.)
+    retried: dict[FieldT, EncodableT] = dict(encode(UserMessage(99, "state"), "retried").items())
+    await redis.xadd(name, retried)
+    await redis.xadd(name, retried)
     try:
         for got in received:
             while len(got) < 21:
@@ -240,26 +245,33 @@ async def test_the_bridge_answers_pbx_requests_again_when_redis_comes_back_empty
 ) -> None:
     from types import SimpleNamespace
 
+    from crm.agents.models import AgentStatus
+    from telephony.agent_sync import AgentPbxSync, AgentTarget
+    from telephony.bridge import Bridge
     from telephony.pbx_requests import PbxCommandServer, RemotePbx, commands_stream
 
     applied: list[str] = []
 
     class Sync:
-        async def apply(self, target: object) -> bool:
-            applied.append(target.extension)  # type: ignore[attr-defined]
+        async def apply(self, target: AgentTarget) -> bool:
+            applied.append(target.extension)
             return True
 
     pbx_id = f"pbx-{uuid.uuid4().hex[:8]}"
-    bridge = SimpleNamespace(settings=SimpleNamespace(pbx_id=pbx_id))
-    server = PbxCommandServer(redis, bridge, Sync(), block_ms=100)  # type: ignore[arg-type]
+    # Stand-ins: the server reads only the bridge's pbx_id and calls the sync's apply here.
+    bridge = cast(Bridge, SimpleNamespace(settings=SimpleNamespace(pbx_id=pbx_id)))
+    server = PbxCommandServer(redis, bridge, cast(AgentPbxSync, Sync()), block_ms=100)
     serving = asyncio.create_task(server.run())
-    await until(lambda: redis.exists(commands_stream(pbx_id)))  # its group is made
+
+    async def group_made() -> bool:
+        return bool(await redis.exists(commands_stream(pbx_id)))
+
+    await until(group_made)
     remote = RemotePbx(redis, pbx_id)
-    target = SimpleNamespace(extension="1001", name="a", status=SimpleNamespace(value="ready"))
-    target.reason = None
-    assert await remote.apply(target) is True  # type: ignore[arg-type]
+    target = AgentTarget(extension="1001", name="a", status=AgentStatus.READY, reason=None)
+    assert await remote.apply(target) is True
     await redis.delete(commands_stream(pbx_id))  # a restart without persistence
-    assert await remote.apply(target) is True  # type: ignore[arg-type]
+    assert await remote.apply(target) is True
     assert applied == ["1001", "1001"]
     while not serving.done():  # redis-py may swallow one cancel (web/runtime/lifetimes.py)
         serving.cancel()
@@ -281,9 +293,12 @@ async def test_the_dialer_board_shows_the_active_dialer_and_forgets_dead_ones(re
     await _forget_dialers(redis)
     board = DialerBoard(redis)
     assert await board.status() is None  # no dialer running anywhere
-    states = {"a": {"active": True, "calls_started": 7}, "b": {"active": False, "calls_started": 0}}
+    states: dict[str, dict[str, Any]] = {
+        "a": {"active": True, "calls_started": 7},
+        "b": {"active": False, "calls_started": 0},
+    }
     publishers = {
-        name: asyncio.create_task(board.publish(name, lambda s=state: s, interval=0.05))
+        name: asyncio.create_task(board.publish(name, state.copy, interval=0.05))
         for name, state in states.items()
     }
     await until(lambda: _shows(board, {"active": True, "calls_started": 7, "standby": 1}), 5)

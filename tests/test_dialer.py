@@ -115,7 +115,10 @@ async def campaign(db: Database, clock: FixedClock, **fields: Any) -> int:
         return created.id
 
 
-def dialer_for(rig: PbxRig, clock: FixedClock) -> tuple[Dialer, list[tuple[float, str]]]:
+def dialer_for(
+    rig: PbxRig, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Dialer, list[tuple[float, str]]]:
+    """A dialer on the rig's bridge, and when (and to whom) each of its calls was started."""
     dialer = Dialer(rig.settings, rig.database, rig.bridge, clock=clock)
     started: list[tuple[float, str]] = []
     original = rig.bridge.originate
@@ -124,7 +127,7 @@ def dialer_for(rig: PbxRig, clock: FixedClock) -> tuple[Dialer, list[tuple[float
         started.append((time.monotonic(), kwargs["dialed"]))
         return await original(**kwargs)
 
-    rig.bridge.originate = originate  # type: ignore[method-assign]
+    monkeypatch.setattr(rig.bridge, "originate", originate)
     return dialer, started
 
 
@@ -152,7 +155,7 @@ async def finish_open_attempts(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_ready_agents_get_calls_overdue_first_then_by_grade(
-    rig: PbxRig, db: Database, clock: FixedClock
+    rig: PbxRig, db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     due_b = await task_for(db, "乙", "13800000002", grade=Grade.B)
     overdue_c = await task_for(
@@ -161,7 +164,7 @@ async def test_ready_agents_get_calls_overdue_first_then_by_grade(
     due_a = await task_for(db, "甲", "13800000001", grade=Grade.A)
     agent = await ready_agent(db, clock, "1001")
     await campaign(db, clock)
-    dialer, started = dialer_for(rig, clock)
+    dialer, started = dialer_for(rig, clock, monkeypatch)
     order = []
     for _ in range(3):
         await dialer.tick()
@@ -186,12 +189,12 @@ async def test_ready_agents_get_calls_overdue_first_then_by_grade(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_busy_retries_every_ten_minutes_within_the_daily_and_total_limits(
-    rig: PbxRig, db: Database, clock: FixedClock
+    rig: PbxRig, db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     task_id = await task_for(db, "忙", BUSY)
     await ready_agent(db, clock, "1001")
     await campaign(db, clock, max_attempts_per_day=3, max_attempts_total=4)
-    dialer, started = dialer_for(rig, clock)
+    dialer, started = dialer_for(rig, clock, monkeypatch)
 
     async def round_() -> None:
         await dialer.tick()
@@ -227,12 +230,14 @@ async def test_busy_retries_every_ten_minutes_within_the_daily_and_total_limits(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_no_answer_waits_two_hours(rig: PbxRig, db: Database, clock: FixedClock) -> None:
+async def test_no_answer_waits_two_hours(
+    rig: PbxRig, db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock.set(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))  # 09:00, so 11:00 is before lunch
     task_id = await task_for(db, "无人", SILENT)
     await ready_agent(db, clock, "1001")
     await campaign(db, clock)
-    dialer, started = dialer_for(rig, clock)
+    dialer, started = dialer_for(rig, clock, monkeypatch)
     await dialer.tick()
     await rig.settle()
     [attempt] = await attempts_of(db, task_id)
@@ -258,7 +263,12 @@ async def test_no_answer_waits_two_hours(rig: PbxRig, db: Database, clock: Fixed
     ],
 )
 async def test_calling_hours_and_holidays(
-    rig: PbxRig, db: Database, clock: FixedClock, local: tuple[int, int, int, int, int], dials: bool
+    rig: PbxRig,
+    db: Database,
+    clock: FixedClock,
+    local: tuple[int, int, int, int, int],
+    dials: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from zoneinfo import ZoneInfo
 
@@ -266,7 +276,7 @@ async def test_calling_hours_and_holidays(
     await task_for(db, "李", "13800000001", midterm=clock.now().date())
     await ready_agent(db, clock, "1001")
     await campaign(db, clock)
-    dialer, started = dialer_for(rig, clock)
+    dialer, started = dialer_for(rig, clock, monkeypatch)
     await dialer.tick()
     assert bool(started) is dials
     await rig.settle()
@@ -329,12 +339,12 @@ async def test_never_dialed_do_not_call_cancelled_satisfied_or_resting(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_an_unsatisfied_callback_leaves_the_task_open_but_not_redialed(
-    rig: PbxRig, db: Database, clock: FixedClock
+    rig: PbxRig, db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     task_id = await task_for(db, "不满意", "13800000001")
     await ready_agent(db, clock, "1001")
     campaign_id = await campaign(db, clock)
-    dialer, started = dialer_for(rig, clock)
+    dialer, started = dialer_for(rig, clock, monkeypatch)
     await dialer.tick()
     await rig.settle()
     await finish_open_attempts(
@@ -362,7 +372,7 @@ async def test_an_unsatisfied_callback_leaves_the_task_open_but_not_redialed(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_customer_first_never_exceeds_ready_agents_or_the_start_rate(
-    db: Database, tmp_path: Path, clock: FixedClock
+    db: Database, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with pbx_rig(
         db,
@@ -378,7 +388,7 @@ async def test_customer_first_never_exceeds_ready_agents_or_the_start_rate(
                 queue="callbacks", interface=f"PJSIP/{extension}", member_name=extension
             )
         await campaign(db, clock, mode=DialMode.CUSTOMER_FIRST, max_concurrent=10, pacing_ratio=1.0)
-        dialer, started = dialer_for(rig, clock)
+        dialer, started = dialer_for(rig, clock, monkeypatch)
         peak = 0
         deadline = time.monotonic() + 20
         while len(started) < 8 and time.monotonic() < deadline:
@@ -413,12 +423,12 @@ async def finish_open_attempts_of_ended_calls(rig: PbxRig, db: Database, clock: 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_pbx_drop_mid_campaign_loses_and_repeats_nothing(
-    rig: PbxRig, db: Database, clock: FixedClock
+    rig: PbxRig, db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answered = await task_for(db, "通话中", "13800000001")
     await ready_agent(db, clock, "1001")
     await campaign(db, clock)
-    dialer, started = dialer_for(rig, clock)
+    dialer, started = dialer_for(rig, clock, monkeypatch)
     await dialer.tick()
     await until(lambda: any(type(e).__name__ == "CallAnswered" for e in rig.events))
     rig.sim.drop_connections()  # mid-call
@@ -454,7 +464,7 @@ async def test_a_pbx_drop_mid_campaign_loses_and_repeats_nothing(
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_two_dialers_on_one_postgresql_never_double_dial(
-    db: Database, tmp_path: Path, clock: FixedClock
+    db: Database, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with pbx_rig(
         db, tmp_path, clock, dialer_calls_per_second=100.0, sim={"talk_seconds": (5, 5)}
@@ -463,7 +473,7 @@ async def test_two_dialers_on_one_postgresql_never_double_dial(
         for extension in ("1001", "1002", "1003", "1004", "1005", "1006"):
             await ready_agent(db, clock, extension)
         await campaign(db, clock, max_concurrent=6)
-        first, started = dialer_for(rig, clock)
+        first, started = dialer_for(rig, clock, monkeypatch)
         second = Dialer(rig.settings, db, rig.bridge, clock=clock)
         second.rate = first.rate.__class__(100.0)
         # Both dial at once, bypassing the lock, as if two processes raced.

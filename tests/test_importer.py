@@ -106,12 +106,11 @@ async def rejected(db: Database, path: Path, settings: Settings) -> list[RowErro
 
 async def counts(db: Database) -> tuple[int, int, int, int]:
     async with db.session() as session:
-        return tuple(
-            [  # type: ignore[return-value]
-                int(await session.scalar(select(func.count()).select_from(model)) or 0)
-                for model in (Customer, Phone, Project, CallbackTask)
-            ]
-        )
+        customer_rows, phone_rows, project_rows, task_rows = [
+            int(await session.scalar(select(func.count()).select_from(model)) or 0)
+            for model in (Customer, Phone, Project, CallbackTask)
+        ]
+        return customer_rows, phone_rows, project_rows, task_rows
 
 
 async def tasks_of(db: Database, contract: str) -> dict[Stage, CallbackTask]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.db import Database
 from crm.models import Base
@@ -94,8 +96,8 @@ async def test_calls_stored_before_0007_answer_only_when_answered(database_url: 
     assert answered.jobs == 1
 
 
-async def _rows(connection, sql: str) -> list:  # type: ignore[no-untyped-def]
-    return list(await connection.execute(text(sql)))
+async def _rows(connection: AsyncConnection, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in await connection.execute(text(sql))]
 
 
 async def test_complaint_call_backs_before_0010_move_to_their_complaint(database_url: str) -> None:

@@ -18,6 +18,7 @@ from crm.settings import load_settings
 from crm.users import service as users
 from crm.users.models import Role
 from telephony.events import AgentRinging, CallAnswered, CallRecord, CallUpdated
+from web.events import SocketsEnded
 from web.metrics import Metrics
 from web.outbox import Delivery, Outbox
 from web.pops import PopService
@@ -92,8 +93,10 @@ def kinds(deliveries: list[Delivery]) -> list[tuple[str, str]]:
     ]
 
 
-async def next_message(queue: asyncio.Queue[Delivery]) -> Delivery:
-    return await asyncio.wait_for(queue.get(), timeout=10)  # a hang guard, not a timing
+async def next_message(queue: asyncio.Queue[Delivery | SocketsEnded]) -> Delivery:
+    item = await asyncio.wait_for(queue.get(), timeout=10)  # a hang guard, not a timing
+    assert isinstance(item, Delivery), f"a message was expected, the sockets were ended: {item}"
+    return item
 
 
 async def test_a_slow_card_for_one_agent_does_not_hold_back_another(pops: ScriptedPops) -> None:
@@ -186,7 +189,9 @@ async def test_an_arriving_call_has_its_card_built_before_any_phone_rings(
     assert pops.built == ["c9"]
 
 
-async def test_agents_are_found_from_one_read_of_every_extension(db: Database) -> None:
+async def test_agents_are_found_from_one_read_of_every_extension(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with db.session() as session:
         made = {
             extension: await users.create(
@@ -216,7 +221,7 @@ async def test_agents_are_found_from_one_read_of_every_extension(db: Database) -
         reads += 1
         await read_users()
 
-    service._read_users = counted  # type: ignore[method-assign]
+    monkeypatch.setattr(service, "_read_users", counted)
     found = await asyncio.gather(service.user_for("3001"), service.user_for("3002"))
     assert found == [made["3001"].id, made["3002"].id] and reads == 1
     assert await service.user_for("3001") == made["3001"].id and reads == 1

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 
@@ -72,9 +73,9 @@ class PbxWeb:
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    def __init__(self, *args: object, pbx: PbxWeb, **kwargs: object) -> None:
+    def __init__(self, *args: Any, pbx: PbxWeb, **kwargs: Any) -> None:
         self.pbx = pbx
-        super().__init__(*args, directory=str(pbx.root), **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, directory=str(pbx.root), **kwargs)
 
     def do_GET(self) -> None:
         self.pbx.requests.append(("GET", self.path, self.headers.get("Authorization")))

@@ -14,6 +14,7 @@ from crm.complaints.models import ComplaintStatus
 from crm.db import Database
 from crm.projects.models import ProjectStatus
 from crm.reports.calls import service_level
+from crm.reports.complaints import ComplaintTally
 from crm.reports.daily import daily_report
 from crm.reports.monthly import monthly_report
 from crm.reports.periods import (
@@ -241,7 +242,7 @@ async def test_monthly_report(db: Database, fx: ReportFixture) -> None:
     assert steps[fx.complaints["c3"]][Step.CALLBACK] is ClockState.DUE_SOON  # 11:00 today
     assert [c.limits_met for c in report.complaints] == [False, False, True]
 
-    def tally(row):  # type: ignore[no-untyped-def]
+    def tally(row: ComplaintTally) -> tuple[object, ...]:
         return (
             row.name,
             row.complaints,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import websockets
+from websockets.typing import Origin
 
 from crm.customers import service as customers
 from crm.db import Database
@@ -35,7 +36,7 @@ class Browser:
         if resume and self.epoch:
             url += f"?epoch={self.epoch}&since={self.last_seq}"
         self._socket = await websockets.connect(
-            url, additional_headers={"Cookie": self.cookie}, origin=self.system.url
+            url, additional_headers={"Cookie": self.cookie}, origin=Origin(self.system.url)
         )
         hello = checked(json.loads(await self._socket.recv()))
         assert hello["type"] == "hello"
@@ -109,7 +110,7 @@ async def test_queue_call_pops_only_on_the_ringing_agent(system: LiveSystem, db:
     await agent1.wait_for("state", status="wrapup")
     await agent1.wait_for("state", status="ready", timeout=5)
     assert not [m for m in agent2.messages if m["type"] in ("pop", "answered", "ended")]
-    latency = system.services.metrics.pop_latency.collect()[0]
+    latency = next(iter(system.services.metrics.pop_latency.collect()))
     count = next(s.value for s in latency.samples if s.name.endswith("_count"))
     assert count >= 1
     for browser in (agent1, agent2):
@@ -160,6 +161,8 @@ async def test_websocket_rejects_strangers(system: LiveSystem) -> None:
     cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
     with pytest.raises(websockets.InvalidStatus):
         await websockets.connect(
-            system.ws_url, additional_headers={"Cookie": cookie}, origin="http://evil.example"
+            system.ws_url,
+            additional_headers={"Cookie": cookie},
+            origin=Origin("http://evil.example"),
         )
     await client.aclose()

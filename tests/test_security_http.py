@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from starlette.types import Message
 
 from crm.clock import FixedClock
 from crm.db import Database
@@ -88,12 +89,12 @@ async def test_a_declared_oversized_body_is_refused_without_reading_it(settings:
         reached_app = True
 
     limited = BodyLimit(app, max_bytes=settings.max_body_bytes)
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         raise AssertionError("the body was read")
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     scope = {

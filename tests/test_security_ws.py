@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +85,7 @@ async def served(db: Database, settings: Settings) -> AsyncIterator[Served]:
 
 
 @pytest.fixture
-def server_log() -> AsyncIterator[list[logging.LogRecord]]:
+def server_log() -> Iterator[list[logging.LogRecord]]:
     """Every record of the server's loggers (uvicorn's do not reach the root's caplog)."""
     records: list[logging.LogRecord] = []
 
@@ -97,7 +97,7 @@ def server_log() -> AsyncIterator[list[logging.LogRecord]]:
     loggers = [logging.getLogger(name) for name in ("uvicorn.error", "")]
     for logger in loggers:
         logger.addHandler(handler)
-    yield records  # type: ignore[misc]
+    yield records
     for logger in loggers:
         logger.removeHandler(handler)
 

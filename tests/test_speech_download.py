@@ -14,6 +14,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,13 +68,17 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])  # nothing listens once the socket closes
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Nothing on stderr for each request."""
+
+
 @pytest.fixture
 def mirror(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A model server on 127.0.0.1 serving the zips put in its directory."""
     served = tmp_path / "mirror" / "vosk"
     served.mkdir(parents=True)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served.parent))
-    handler.log_message = lambda *_args: None  # type: ignore[attr-defined]
+    handler = functools.partial(_QuietHandler, directory=str(served.parent))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

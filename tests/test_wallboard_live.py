@@ -130,7 +130,7 @@ async def test_wallboard_follows_a_waiting_answered_and_abandoned_call(system: L
 
     # The snapshot API says the same; agents may not read it.
     await system.sim.wait_calls()
-    await system.services.bridge.drain()
+    await system.bridge.drain()
     response = await boss.get("/api/wallboard")
     assert response.status_code == 200
     api_service = next(q for q in response.json()["queues"] if q["queue"] == "service")

@@ -14,19 +14,19 @@ import httpx
 import websockets
 from websockets.typing import Origin
 
-from tests.support.live import LiveSystem
+from tests.support.live import LiveServer
 
 
 @dataclass
 class Desk:
-    system: LiveSystem
+    system: LiveServer
     http: httpx.AsyncClient
     messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     _socket: Any = None
     _reader: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, system: LiveSystem, username: str) -> Desk:
+    async def open(cls, system: LiveServer, username: str) -> Desk:
         http = await system.login(username)
         desk = cls(system, http)
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())

@@ -18,7 +18,7 @@ from crm.settings import Settings, load_settings
 from crm.users import service as users
 from crm.users.models import Role
 from tests.lab.lab import AMI_USER, Lab
-from tests.support.live import AGENTS, PASSWORD, LiveSystem, free_port
+from tests.support.live import AGENTS, PASSWORD, LiveServer, free_port
 from web.app import create_app
 
 
@@ -80,7 +80,7 @@ async def _users(database: Database) -> None:
 @asynccontextmanager
 async def lab_system(
     lab: Lab, database: Database, *, clock: Clock | None = None, **overrides: Any
-) -> AsyncIterator[LiveSystem]:
+) -> AsyncIterator[LiveServer]:
     """The server on a free loopback port, its bridge connected and resynced with the lab."""
     settings = lab_settings(lab, database, **overrides)
     await _users(database)
@@ -96,8 +96,8 @@ async def lab_system(
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    system = LiveSystem(settings, database, None, server, app, f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
-    bridge = system.services.bridge
+    system = LiveServer(settings, database, server, app, f"http://127.0.0.1:{port}")
+    bridge = system.bridge
     deadline = asyncio.get_running_loop().time() + 15
     while not bridge.settled:
         assert bridge.fatal is None, bridge.fatal

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, Page, WebSocket, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, WebSocket, async_playwright
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from crm.callbacks import service as callbacks
@@ -37,7 +37,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-VIEWPORT = {"width": 1280, "height": 720}  # the smallest screen the console is built for
+# The smallest screen the console is built for.
+VIEWPORT: ViewportSize = {"width": 1280, "height": 720}
 # What chromium logs by itself for answers the page expects (a 422 shown next to a field, a
 # websocket refused while offline); anything else on the console is a bug in the page.
 EXPECTED_NOISE = re.compile(r"Failed to load resource|WebSocket connection to .* failed")
@@ -80,7 +81,7 @@ class Tab:
 async def open_tab(browser: Browser, system: LiveSystem) -> Tab:
     context = await browser.new_context(
         base_url=system.url,
-        viewport=VIEWPORT,  # type: ignore[arg-type]
+        viewport=VIEWPORT,
         locale="zh-CN",
         timezone_id="Asia/Shanghai",
     )

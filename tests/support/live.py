@@ -13,14 +13,17 @@ from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from crm.clock import Clock
 from crm.db import Database
 from crm.settings import Settings, load_settings
 from crm.users import service as users
 from crm.users.models import Role
+from telephony.bridge import Bridge
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
 from web.app import create_app
+from web.services import Services
 
 PASSWORD = "password-1"
 AGENTS = {"agent1": "1001", "agent2": "1002"}
@@ -33,12 +36,13 @@ def free_port() -> int:
 
 
 @dataclass
-class LiveSystem:
+class LiveServer:
+    """The real server (uvicorn) on a loopback port, in the test's event loop."""
+
     settings: Settings
     database: Database
-    sim: PbxSimulator
     server: uvicorn.Server
-    app: Any
+    app: FastAPI
     url: str
 
     @property
@@ -55,8 +59,23 @@ class LiveSystem:
         return client
 
     @property
-    def services(self) -> Any:
-        return self.app.state.services
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+    @property
+    def bridge(self) -> Bridge:
+        """The PBX bridge this server runs (every live system runs one)."""
+        bridge = self.services.bridge
+        assert bridge is not None, "this server runs no PBX bridge"
+        return bridge
+
+
+@dataclass
+class LiveSystem(LiveServer):
+    """The server beside the PBX simulator it is connected to."""
+
+    sim: PbxSimulator
 
 
 @asynccontextmanager
@@ -126,9 +145,8 @@ async def live_system(
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    system = LiveSystem(settings, database, sim, server, app, f"http://127.0.0.1:{port}")
-    bridge = system.services.bridge
-    while not bridge.client.connected:
+    system = LiveSystem(settings, database, server, app, f"http://127.0.0.1:{port}", sim=sim)
+    while not system.bridge.client.connected:
         await asyncio.sleep(0.02)
     try:
         yield system
