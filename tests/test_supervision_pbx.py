@@ -90,12 +90,12 @@ async def agent_on_a_call(system: LiveSystem, *, talk_seconds: float = 40) -> st
     """agent1 ready, a customer calls the hotline and agent1 answers; the call's linkedid."""
     agent = await system.login("agent1")
     await agent.put("/api/agent/state", json={"status": "ready"})
-    members = system.services.bridge.queue_members
+    members = system.bridge.queue_members
     await until(lambda: any(m.queue == "service" for m in members.of_extension("1001")))
     linkedid = await system.sim.place_inbound_call(
         "13800138000", answer_after=1, talk_seconds=talk_seconds, hangup_by="customer"
     )
-    tracker = system.services.bridge.tracker
+    tracker = system.bridge.tracker
     await until(lambda: any(r.answered_at for r in tracker.live_calls()))
     await agent.aclose()
     return linkedid
@@ -115,7 +115,7 @@ async def stored_calls(system: LiveSystem) -> list[Call]:
 
     async def all_ended() -> bool:
         nonlocal rows
-        await system.services.bridge.drain()
+        await system.bridge.drain()
         async with system.database.session() as session:
             rows = list(await session.scalars(select(Call).order_by(Call.id)))
         return all(r.ended_at is not None for r in rows)
@@ -294,7 +294,7 @@ async def test_the_supervisor_hanging_up_leaves_the_call_as_it_was(
     hangup = await tap.send({"Action": "Hangup", "Channel": spyer.name})
     assert hangup.success, dict(hangup)
     await until(lambda: bool(events(tap, "ChanSpyStop")))
-    assert any(r.linkedid == linkedid for r in system.services.bridge.tracker.live_calls())
+    assert any(r.linkedid == linkedid for r in system.bridge.tracker.live_calls())
     rows = await stored_calls(system)
     assert [(r.linkedid, r.outcome, r.hung_up_by) for r in rows] == [
         (linkedid, "answered", "customer")
@@ -305,7 +305,7 @@ async def test_the_supervisor_hanging_up_leaves_the_call_as_it_was(
 async def test_pause_unpause_and_log_out_an_agent(system: LiveSystem) -> None:
     agent = await system.login("agent1")
     await agent.put("/api/agent/state", json={"status": "ready"})
-    bridge = system.services.bridge
+    bridge = system.bridge
     await until(lambda: len(bridge.queue_members.of_extension("1001")) == 2)
     agent_id = await user_id(system, "agent1")
     boss = await system.login("supervisor")
