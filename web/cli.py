@@ -845,6 +845,82 @@ def config_reference(out: Path | None, check_file: Path | None) -> None:
         click.echo(text, nl=False)
 
 
+@cli.group()
+def customer() -> None:
+    """A customer's data on request (PIPL): export it, erase it."""
+
+
+def _customer_data_run(action: Callable[..., Coroutine[Any, Any, Any]], **kwargs: Any) -> Any:
+    from crm.clock import SystemClock
+    from crm.db import Database
+    from crm.errors import DomainError
+    from telephony.recordings.errors import RecordingError
+    from telephony.recordings.files import RecordingFiles
+
+    settings = _settings()
+
+    async def main() -> Any:
+        database = Database(settings.database_url)
+        try:
+            return await action(
+                database,
+                RecordingFiles.of(settings),
+                actor="cli",
+                user_id=None,
+                now=SystemClock().now(),
+                **kwargs,
+            )
+        finally:
+            await database.dispose()
+
+    try:
+        return _run(main)
+    except (DomainError, RecordingError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@customer.command("export")
+@click.argument("customer_id", type=click.IntRange(min=1))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The ZIP to write [default: customer-ID.zip, here]",
+)
+@click.option("--recordings", is_flag=True, help="Include the calls' recordings.")
+def customer_export(customer_id: int, out: Path | None, recordings: bool) -> None:
+    """Write everything held about customer CUSTOMER_ID as one ZIP (customer.json, and the
+    recordings with --recordings); the export is audited."""
+    from web.customer_data import export_customer
+
+    archive = _customer_data_run(
+        export_customer, customer_id=customer_id, with_recordings=recordings
+    )
+    if archive is None:
+        return
+    target = out or Path(archive.filename)
+    target.write_bytes(archive.content)
+    for missing in archive.recordings_missing:
+        click.echo(f"not included: {missing}", err=True)
+    click.echo(f"{target} ({len(archive.content)} bytes)")
+
+
+@customer.command("erase")
+@click.argument("customer_id", type=click.IntRange(min=1))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def customer_erase(customer_id: int, yes: bool) -> None:
+    """Anonymise customer CUSTOMER_ID: name, numbers, addresses, notes, transcripts and
+    recordings deleted, for good; audited by id only."""
+    from web.customer_data import erase_customer
+
+    if not yes:
+        click.confirm(f"Erase customer {customer_id}'s personal data for good?", abort=True)
+    done = _customer_data_run(erase_customer, customer_id=customer_id)
+    if done is None:
+        return
+    counts = ", ".join(f"{key} {value}" for key, value in done.as_detail().items())
+    click.echo(f"customer {customer_id} erased: {counts}")
+
+
 def main() -> None:
     from crm.settings import ConfigurationError
 

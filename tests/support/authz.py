@@ -48,6 +48,8 @@ ROUTES: dict[tuple[str, str], frozenset[object]] = {
     ("GET", "/api/customers/{customer_id}"): READ_CUSTOMERS,
     ("PATCH", "/api/customers/{customer_id}"): EDIT_CUSTOMERS,
     ("POST", "/api/customers/{customer_id}/notes"): EDIT_CUSTOMERS,
+    ("GET", "/api/customers/{customer_id}/export"): frozenset({AD}),
+    ("POST", "/api/customers/{customer_id}/erase"): frozenset({AD}),
     ("GET", "/api/projects/{project_id}/callbacks"): READ_CUSTOMERS,
     ("POST", "/api/callbacks/{task_id}/attempts"): RECEIVERS,
     ("POST", "/api/calls/dial"): frozenset({A}),
