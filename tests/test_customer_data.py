@@ -115,9 +115,9 @@ async def scene(api: Api, db: Database, recordings: Path) -> dict[str, Any]:
     return {**ids, "unlinked_id": unlinked.id, "other_id": other.id}
 
 
-async def rows_of(db: Database, model: type[Base], *where: Any) -> list[int]:
+async def rows_of(db: Database, model: type[Project | CallbackTask], *where: Any) -> list[int]:
     async with db.session() as session:
-        return sorted(await session.scalars(select(model.id).where(*where)))  # type: ignore[attr-defined]
+        return sorted(await session.scalars(select(model.id).where(*where)))
 
 
 async def test_the_export_holds_everything_about_the_customer(
