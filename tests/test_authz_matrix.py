@@ -5,14 +5,17 @@ route that is gone.
 
 API routes: nobody logged in gets 401, a role not admitted 403 `forbidden`, an admitted one
 neither (its answer is the route's own business: 200, 404, 422 …). Pages: nobody logged in
-is sent to /login, a role not admitted to its home page. The websocket: closed with 4401
+is sent to /login, a role not admitted gets a 403 "no access" page naming the roles the page
+is for and that an administrator grants them. The websocket: closed with 4401
 for nobody logged in, open for every role."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -29,7 +32,8 @@ from tests.support.api import PASSWORD, USERS, Api, running_app
 from tests.support.authz import PUBLIC, ROUTES
 from tests.support.records import seed_records
 from web.auth import COOKIE
-from web.pages import HOME
+from web.page_text import translate
+from web.pages import HOME, PAGE_ROLES
 
 CLIENTS = {role: name for name, (role, _) in reversed(USERS.items())}  # agent1, not agent2
 STATIC_FILE = "/static/css/app.css"
@@ -130,6 +134,29 @@ def page_paths(app: FastAPI) -> set[str]:
     }
 
 
+def assert_no_access_page(
+    response: httpx.Response, *, allowed: object, role: Role, lang: str
+) -> None:
+    """A 403 page in `lang` naming the roles the page is for, the caller's own, and who
+    grants roles (an administrator), with a way back to the caller's home."""
+    url = str(response.request.url)
+    assert response.status_code == 403, (role, url)
+    assert response.headers["content-type"].startswith("text/html"), (role, url)
+    html = response.text
+    assert f'<html lang="{lang}"' in html, (role, url)
+    assert translate(lang, "forbidden.heading") in html, (role, url)
+    assert isinstance(allowed, tuple | frozenset | set), allowed
+    named = set(re.findall(r'<li data-role="(\w+)"[^>]*>([^<]+)</li>', html))
+    assert named == {(r, translate(lang, f"role.{r}")) for r in allowed}, (role, url, named)
+    page = urlsplit(url).path.strip("/")
+    title = translate(lang, f"header.{page}")
+    assert translate(lang, "forbidden.page_for", {"page": title}) in html, (role, url)
+    assert translate(lang, "forbidden.who_grants") in html, (role, url)
+    grants = translate(lang, "forbidden.who_grants").lower()
+    assert translate(lang, "role.admin").lower() in grants, lang  # an administrator grants
+    assert f'href="{HOME[role]}"' in html, (role, url)
+
+
 def _problem_code(response: httpx.Response) -> str | None:
     try:
         return response.json()["detail"][0]["code"]
@@ -174,9 +201,11 @@ async def test_every_route_admits_exactly_the_roles_the_table_names(
             client = await _fresh_client(api, name) if path == "/api/auth/logout" else api[name]
             response = await client.request(method, url, json=body)
             checked += 1
-            if page and (role not in who or path == "/"):  # "/" sends each to their home
+            if page and path == "/":  # "/" sends each to their home
                 assert response.status_code == 303, (role, method, url)
                 assert response.headers["location"] == HOME[Role(role)], (role, url)
+            elif page and role not in who:
+                assert_no_access_page(response, allowed=who, role=Role(role), lang="zh-CN")
             elif role in who:
                 assert response.status_code != 401, (role, method, url, response.text)
                 assert not (
@@ -191,3 +220,19 @@ async def test_every_route_admits_exactly_the_roles_the_table_names(
         checked += 1
     # Every route, nobody logged in and each of the five roles.
     assert checked == len(ROUTES) * (1 + len(CLIENTS))
+
+
+async def test_every_page_refuses_every_other_role_in_words_in_both_languages(api: Api) -> None:
+    """Each page, each role it is not for, in Chinese and in English: the 403 page names the
+    page's roles in that language (the matrix above checks the default, Chinese)."""
+    checked = 0
+    for page, allowed in PAGE_ROLES.items():
+        for role, name in CLIENTS.items():
+            if role in allowed:
+                continue
+            for lang in ("zh-CN", "en"):
+                response = await api[name].get(f"/{page}", params={"lang": lang})
+                assert_no_access_page(response, allowed=allowed, role=Role(role), lang=lang)
+                checked += 1
+    assert checked == 2 * sum(len(CLIENTS) - len(roles) for roles in PAGE_ROLES.values())
+    assert checked >= 20

@@ -112,8 +112,27 @@ async def test_agents_are_kept_out(system: LiveSystem, browser: Browser) -> None
     await expect(tab.page.locator("#nav-wallboard")).to_have_count(0)
     agent = await system.login("agent1")
     response = await agent.get("/wallboard", follow_redirects=False)
-    assert (response.status_code, response.headers["location"]) == (303, "/console")
+    assert response.status_code == 403
     await agent.aclose()
+
+    # Opened in the browser, the wallboard says why not, who it is for and who grants it.
+    refused = await open_tab(browser, system)
+    page = refused.page
+    await log_in(refused, "agent1", next_path="/wallboard")
+    assert urlsplit(page.url).path == "/wallboard"
+    await expect(page.locator("h1")).to_have_text("您没有打开此页面的权限")
+    await expect(page.locator("#forbidden-page")).to_have_text("“监控大屏”页面仅供以下角色使用：")
+    await expect(page.locator("#forbidden-roles li")).to_have_text(["客服经理", "管理员"])
+    await expect(page.locator("#forbidden-yours")).to_contain_text("客服专员")
+    await expect(page.locator("#forbidden-grant")).to_contain_text("管理员")
+    await page.select_option("#lang-select", "en")
+    await expect(page.locator("h1")).to_have_text("You do not have access to this page")
+    await expect(page.locator("#forbidden-roles li")).to_have_text(["Supervisor", "Administrator"])
+    await expect(page.locator("#forbidden-page")).to_contain_text("Wallboard")
+    await expect(page.locator("#forbidden-grant")).to_contain_text("administrator")
+    await page.click("#forbidden-home")
+    await page.wait_for_url("**/console")
+    assert refused.errors == []
     boss = await open_tab(browser, system)
     await log_in(boss, "supervisor")
     await boss.page.click("#nav-wallboard")

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from crm.users.models import Role
 from web.auth import COOKIE, Caller, authenticate
 from web.errors import OpenApiAnswers
+from web.page_text import translate
 from web.redirects import safe_next
 from web.services import Services, services
 
@@ -21,8 +22,12 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
-# Pages are HTML, or a redirect: to the login page, or to the role's own home page.
-REDIRECTED: OpenApiAnswers = {303: {"description": "not logged in, or not this role's page"}}
+# Pages are HTML, or a redirect to the login page, or a "no access" page for a role the page
+# is not for (naming the roles it is for and who grants them: an administrator).
+REDIRECTED: OpenApiAnswers = {
+    303: {"description": "not logged in"},
+    403: {"description": "not this role's page: the roles it is for, and who grants them"},
+}
 
 HOME = {
     Role.AGENT: "/console",
@@ -51,16 +56,24 @@ def _lang(request: Request) -> str:
     return chosen if chosen in ("zh-CN", "en") else "zh-CN"
 
 
-def _render(request: Request, page: str, caller: Caller | None, **extra: Any) -> HTMLResponse:
+def _render(
+    request: Request, page: str, caller: Caller | None, status_code: int = 200, **extra: Any
+) -> HTMLResponse:
+    lang = _lang(request)
+
+    def text(key: str, args: dict[str, Any] | None = None) -> str:
+        return translate(lang, key, args)
+
     context = {
         "request": request,
-        "lang": _lang(request),
+        "lang": lang,
+        "t": text,  # the first paint's text, the same words the page's scripts put there
         "page": page,
         "user": caller.user.model_dump(mode="json") if caller else None,
         "csrf_token": caller.csrf_token if caller else "",
         **extra,
     }
-    return templates.TemplateResponse(request, f"{page}.html", context)
+    return templates.TemplateResponse(request, f"{page}.html", context, status_code=status_code)
 
 
 @router.get("/", response_class=RedirectResponse, responses=REDIRECTED)
@@ -81,8 +94,22 @@ async def _page(request: Request, svc: Services, page: str) -> Response:
     if caller is None:
         return RedirectResponse(f"/login?next=/{page}", status_code=303)
     if caller.role not in PAGE_ROLES[page]:
-        return RedirectResponse(HOME[caller.role], status_code=303)
+        return _no_access(request, caller, page)
     return _render(request, page, caller)
+
+
+def _no_access(request: Request, caller: Caller, page: str) -> HTMLResponse:
+    """403, in words: which page, the roles it is for, the caller's role, and that an
+    administrator grants roles; with a way back to the caller's own home page."""
+    return _render(
+        request,
+        "forbidden",
+        caller,
+        status_code=403,
+        wanted=page,
+        allowed=[role.value for role in PAGE_ROLES[page]],
+        home=HOME[caller.role],
+    )
 
 
 def _page_route(page: str) -> Callable[..., Awaitable[Response]]:

@@ -9,6 +9,13 @@ export default {
   "title.campaigns": "Campaigns · Call centre",
   "noscript": "This page needs JavaScript.",
 
+  "title.forbidden": "No access · Call centre",
+  "forbidden.heading": "You do not have access to this page",
+  "forbidden.page_for": "The “{page}” page is for these roles:",
+  "forbidden.your_role": "Your role is “{role}”.",
+  "forbidden.who_grants": "To get access, ask an administrator to give your account one of these roles.",
+  "forbidden.home": "Go to my home page",
+
   "nav.skip": "Skip to the main content",
   "desk.left": "Search and calls",
   "desk.right": "Callback and notes",

@@ -10,6 +10,13 @@ export default {
   "title.campaigns": "外呼活动 · 呼叫中心",
   "noscript": "本页面需要启用 JavaScript。",
 
+  "title.forbidden": "无权访问 · 呼叫中心",
+  "forbidden.heading": "您没有打开此页面的权限",
+  "forbidden.page_for": "“{page}”页面仅供以下角色使用：",
+  "forbidden.your_role": "您当前的角色是“{role}”。",
+  "forbidden.who_grants": "如需访问，请联系管理员为您的账号分配上述角色之一。",
+  "forbidden.home": "返回我的主页",
+
   "nav.skip": "跳到主要内容",
   "desk.left": "搜索与来电",
   "desk.right": "回访与备注",

@@ -1,0 +1,33 @@
+"""Page text rendered on the server, in the reader's language, from the pages' own message
+catalogues (web/static/js/i18n/*.js): the first paint of a page reads the same words the
+page's scripts would put there, so an error page is whole without them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from web.report_exports.labels import catalogue, language
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def translate(lang: str | None, key: str, args: Mapping[str, Any] | None = None) -> str:
+    """The message for `key`, as i18n.js t() gives it: the language's own, else the Chinese,
+    else the key's last part; an argument may itself be a message ({"$t": key, "args": …})."""
+    chosen = language(lang)
+    template = catalogue(chosen).get(key) or catalogue("zh-CN").get(key)
+    if template is None:
+        return key.rsplit(".", 1)[-1]
+    values = args or {}
+
+    def fill(match: re.Match[str]) -> str:
+        value = values.get(match.group(1))
+        if value is None:
+            return ""
+        if isinstance(value, Mapping) and "$t" in value:
+            return translate(chosen, str(value["$t"]), value.get("args"))
+        return str(value)
+
+    return _PLACEHOLDER.sub(fill, template)
