@@ -10,7 +10,7 @@ from crm.complaints.models import Complaint, ComplaintEvent
 from crm.customers.models import Customer, Phone
 from crm.db import Base
 from crm.projects.models import Project
-from crm.quality.models import CallScore, RuleReview
+from crm.quality.models import CallScore, QaAssignment, QaFeedback, RuleReview
 from crm.repairs.models import Repair
 from crm.transcripts.models import Transcript, TranscriptionJob
 from crm.users.models import LoginThrottle, User, UserSession
@@ -32,6 +32,8 @@ __all__ = [
     "LoginThrottle",
     "Phone",
     "Project",
+    "QaAssignment",
+    "QaFeedback",
     "Repair",
     "RuleReview",
     "Transcript",

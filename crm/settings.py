@@ -189,6 +189,17 @@ class Settings(BaseSettings):
     dismissal line)."""
     qa_points_window_months: int = Field(6, ge=1, le=24)
     """The window, in months, of the QA points limit."""
+    qa_sample_share: float = Field(0.2, ge=0, le=1)
+    """The share of each agent's answered calls in every ISO week drawn at random for QA
+    review (0: none); the sampling rules: docs/business-rules.md."""
+    qa_sample_complaint_calls: bool = True
+    """Every call linked to a complaint (raised on it, or opened by its callback) goes to QA
+    review."""
+    qa_sample_below_percent: int = Field(80, ge=0, le=100)
+    """Every call scored under this % of its checked points goes to QA review (0: none); 80:
+    an inbound call that lost 3 of its 14 points."""
+    qa_sample_interval_seconds: float = Field(300.0, ge=1)
+    """How often the web role runs the sampling rules (seconds)."""
     report_font: Path | None = None
     """The TrueType CJK font (`.ttf`/`.ttc`) PDF reports embed; unset: the first found of
     WenQuanYi (Debian `fonts-wqy-microhei`), TrueType Noto CJK, Droid Sans Fallback, AR PL."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -143,12 +143,30 @@ async def test_every_message_sent_is_its_declared_model(system: LiveSystem, db: 
         later = FixedClock(system.services.clock.now() + timedelta(hours=4))
         assert await DeadlineAlerts(replace(system.services, clock=later)).check()
         await agent.wait_for("deadline", kind="complaint", id=opened.json()["id"])
+        # A QA reviewer's feedback on the agent's answered call reaches the agent.
+        agent_id = agent.messages[0]["user"]["id"]
+
+        async def listed() -> list[dict[str, Any]]:
+            response = await supervisor_http.get("/api/qa/calls", params={"agent_id": agent_id})
+            return list(response.json())
+
+        await until(lambda: _nonempty(listed()))
+        call_id = (await listed())[0]["id"]
+        sent = await supervisor_http.post(
+            f"/api/qa/calls/{call_id}/feedback", json={"comment": "开场很好"}
+        )
+        assert sent.status_code == 201, sent.text
+        await agent.wait_for("qa_feedback", call_id=call_id, status="sent")
     finally:
         for listener in (agent, supervisor):
             await listener.close()
         await agent_http.aclose()
         await supervisor_http.aclose()
     assert agent.types() | supervisor.types() == TYPES
+
+
+async def _nonempty(rows: Awaitable[list[dict[str, Any]]]) -> bool:
+    return bool(await rows)
 
 
 def test_the_document_publishes_each_message_type_as_a_component() -> None:

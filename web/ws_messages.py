@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from crm.customers.cards import CustomerCard, CustomerSummary
+from crm.quality.models import FeedbackStatus
 from web.agent_state_out import AgentStateOut
 from web.auth import UserOut
 from web.moments import IsoMoment
@@ -135,6 +136,17 @@ class DeadlineMessage(Pushed):
     owner: str  # the department, or the crew
 
 
+class QaFeedbackMessage(Pushed):
+    """A QA feedback changed (web/qa_feedback.py): to the agent when it is sent or their
+    dispute answered, to the reviewer when the agent acknowledges or disputes it."""
+
+    type: Literal["qa_feedback"] = "qa_feedback"
+    feedback_id: int
+    call_id: int
+    status: FeedbackStatus  # what just happened: sent, acknowledged, disputed, answered
+    by: str  # who did it (their display name)
+
+
 class PbxStatus(BaseModel):
     connected: bool | None  # None: this process has no way to the PBX
 
@@ -164,6 +176,7 @@ PushedMessage = (
     | WallboardMessage
     | WallboardAlertMessage
     | DeadlineMessage
+    | QaFeedbackMessage
 )
 ServerMessage = Annotated[HelloMessage | PushedMessage, Field(discriminator="type")]
 SERVER_MESSAGE: TypeAdapter[HelloMessage | PushedMessage] = TypeAdapter(ServerMessage)
@@ -181,6 +194,7 @@ MESSAGE_MODELS: tuple[type[BaseModel], ...] = (
     WallboardMessage,
     WallboardAlertMessage,
     DeadlineMessage,
+    QaFeedbackMessage,
 )
 
 

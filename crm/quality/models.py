@@ -1,4 +1,5 @@
-"""Stored QA scores (one per call, by the automatic scorecard) and reviewers' decisions."""
+"""Stored QA scores (one per call, by the automatic scorecard), reviewers' decisions, the
+review queue the sampling rules fill, and the feedback between reviewers and agents."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, TimestampMixin, enum_type
+from crm.quality.sampling import SampleReason
 
 
 class CallScore(TimestampMixin, Base):
@@ -23,7 +25,8 @@ class CallScore(TimestampMixin, Base):
     score: Mapped[int]
     max_score: Mapped[int]  # points of the rules that could be checked on this call
     points_lost: Mapped[int]
-    # [{"id", "passed": bool | None, "points_lost", "evidence": [{leg, start, end, text}]}]
+    # [{"id", "passed": bool | None, "points_lost",
+    #   "evidence": [{kind, leg, start, end, params}]}] (crm/quality/scorecard.py)
     rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     rules_version: Mapped[str] = mapped_column(String(64))  # the file's `version`
     rules_digest: Mapped[str] = mapped_column(String(16))  # which exact file scored it
@@ -50,3 +53,57 @@ class RuleReview(Base):
     passed: Mapped[bool | None]  # the verdict after review (None: cannot be judged)
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
+
+
+class AssignmentStatus(StrEnum):
+    PENDING = "pending"  # in the queue, waiting for a reviewer's feedback
+    REVIEWED = "reviewed"  # a reviewer sent the agent their feedback on it
+
+
+class QaAssignment(Base):
+    """A call the sampling rules put in the review queue (crm/quality/sampling.py): once
+    each, with why, for the ISO week it was picked in."""
+
+    __tablename__ = "qa_assignments"
+    __table_args__ = (Index("ix_qa_assignments_status_week", "status", "week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)  # the call's
+    week: Mapped[str] = mapped_column(String(8))  # "2026-W49", where the centre is
+    reason: Mapped[SampleReason] = mapped_column(enum_type(SampleReason))
+    assigned_at: Mapped[datetime]
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who took it
+    status: Mapped[AssignmentStatus] = mapped_column(
+        enum_type(AssignmentStatus), default=AssignmentStatus.PENDING
+    )
+    reviewed_at: Mapped[datetime | None]
+
+
+class FeedbackStatus(StrEnum):
+    SENT = "sent"  # the reviewer's comment waits for the agent
+    ACKNOWLEDGED = "acknowledged"  # the agent accepted it (after an answer too): closed
+    DISPUTED = "disputed"  # the agent disagrees; waits for the reviewer
+    ANSWERED = "answered"  # the reviewer answered the dispute; waits for the agent
+
+
+class QaFeedback(Base):
+    """A reviewer's feedback to the agent on one of their calls, and what came of it: the
+    agent acknowledges it, or disputes it once and the reviewer answers."""
+
+    __tablename__ = "qa_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    comment: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime]
+    status: Mapped[FeedbackStatus] = mapped_column(enum_type(FeedbackStatus), index=True)
+    dispute: Mapped[str | None] = mapped_column(Text)  # the agent's reason
+    disputed_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None]
+    acknowledgement: Mapped[str | None] = mapped_column(Text)  # the agent's optional note
+    acknowledged_at: Mapped[datetime | None]

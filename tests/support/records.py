@@ -14,13 +14,17 @@ from crm.calls.models import Call, CallOutcome, Direction
 from crm.customers import service as customers
 from crm.db import Database
 from crm.projects import service as projects
+from crm.quality import feedback as qa_feedback
+from crm.quality.models import QaAssignment
+from crm.quality.sampling import SampleReason, week_of
 from tests.support.api import Api
 
 
 async def seed_records(api: Api, db: Database, now: datetime) -> dict[str, object]:
     """A customer with a project and its callbacks, an answered call of agent1's with its
-    recording's path, a complaint, a repair, a campaign, and the department's grant on the
-    project (approved): every path parameter the app declares, filled."""
+    recording's path (in the QA review queue, with a reviewer's feedback), a complaint, a
+    repair, a campaign, and the department's grant on the project (approved): every path
+    parameter the app declares, filled."""
     async with db.session() as session:
         customer = await customers.create(
             session,
@@ -62,6 +66,17 @@ async def seed_records(api: Api, db: Database, now: datetime) -> dict[str, objec
             now=now,
         )
         await access.decide(session, grant, approve=True, decided_by=api.ids["supervisor"], at=now)
+        queued = QaAssignment(
+            call_id=call.id,
+            agent_id=api.ids["agent1"],
+            week=week_of(call.started_at, api.app.state.settings.tz),
+            reason=SampleReason.COMPLAINT,
+            assigned_at=now,
+        )
+        session.add(queued)
+        feedback = await qa_feedback.send(
+            session, call_id=call.id, reviewer_id=api.ids["qa"], comment="开场很好", at=now
+        )
         ids: dict[str, object] = {
             "customer_id": customer.id,
             "project_id": project.id,
@@ -70,6 +85,8 @@ async def seed_records(api: Api, db: Database, now: datetime) -> dict[str, objec
             "grant_id": grant.id,
             "user_id": api.ids["agent2"],
             "agent_id": api.ids["agent2"],
+            "assignment_id": queued.id,
+            "feedback_id": feedback.id,
         }
     complaint = await api["agent1"].post(
         "/api/complaints",

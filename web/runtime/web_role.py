@@ -1,7 +1,8 @@
 """The web role: HTTP and websockets, any number behind a load balancer. Besides the routes
 (web/app.py) it runs what the browsers connected here are pushed: screen pops, the
 supervisors' live wallboard, deadline warnings; with Redis, the messages and websocket
-endings published on any process for the users whose websocket it holds."""
+endings published on any process for the users whose websocket it holds. It also fills the
+QA review queue by the sampling rules."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from web import revocation
 from web.deadline_alerts import DeadlineAlerts
 from web.events import SocketsEnded, UserMessage
 from web.pops import POP_EVENTS, PopService
+from web.review_sampler import ReviewSampler
 from web.runtime.lifetimes import start_task, subscribe
 from web.services import Services
 from web.wallboard_feed import WALLBOARD_EVENTS, WallboardFeed
@@ -32,6 +34,8 @@ async def start_web(stack: AsyncExitStack, svc: Services, state: State) -> None:
         start_task(stack, svc.remote_pbx.run(), name="pbx-status")
     state.deadline_alerts = DeadlineAlerts(svc)
     start_task(stack, state.deadline_alerts.run(), name="deadline-alerts")
+    state.review_sampler = ReviewSampler(svc)  # the QA review queue, by rule
+    start_task(stack, state.review_sampler.run(), name="qa-sampling")
     state.wallboard = WallboardFeed(svc)  # supervisors' wallboards, live
     subscribe(stack, svc.bus, state.wallboard.handle, name="wallboard", types=WALLBOARD_EVENTS)
     start_task(stack, state.wallboard.run(), name="wallboard")
