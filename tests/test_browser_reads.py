@@ -1,7 +1,8 @@
 """The browser reads only fields the schema names: the screen pop and the call's later messages
 (web/static/js/calls.js, console.js), the wallboard (wallboard*.js: its alerts and the
-supervisors' actions too), the hello and deadline messages (socket.js, deadline-toast.js,
-complaint-labels.js) and the agent's state (state.js).
+supervisors' actions too), the hello, deadline and QA feedback messages (socket.js,
+deadline-toast.js, complaint-labels.js, qa-feedback-toast.js) and the agent's state
+(state.js).
 
 A static check, by reading the JavaScript: in each handler listed in READERS, every chain of
 property reads on a name that holds a message (`pop.customer.name`, `snapshot.queues`) is
@@ -54,6 +55,7 @@ READERS: dict[str, dict[str, dict[str, str]]] = {
     "console.js": {"handle": {"message": BY_TYPE}},
     "socket.js": {"receive": {"message": ANY_MESSAGE}, "hello": {"hello": "HelloMessage"}},
     "deadline-toast.js": {"showDeadline": {"message": "DeadlineMessage"}},
+    "qa-feedback-toast.js": {"showQaFeedback": {"message": "QaFeedbackMessage"}},
     "complaint-labels.js": {
         "deadlineMessage": {"message": "DeadlineMessage"},
         "deadlineHref": {"message": "DeadlineMessage"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import wave
 from array import array
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -91,9 +92,12 @@ async def scored_call(
     linkedid: str = "100.1",
     customer_id: int | None = None,
     customer_number: str = "13800138000",
+    agent_words: Sequence[tuple[str, float, float]] = AGENT_WORDS,
+    customer_words: Sequence[tuple[str, float, float]] = CUSTOMER_WORDS,
 ) -> int:
-    """An answered inbound call, recorded, transcribed and scored: it fails (among others)
-    forbidden_phrases (我不知道 at 9.0–9.6 s) and answer_within_3_rings (20 s of ringing)."""
+    """An answered inbound call, recorded, transcribed and scored: with the default words it
+    fails (among others) forbidden_phrases (我不知道 at 9.0–9.6 s) and answer_within_3_rings
+    (20 s of ringing)."""
     async with db.session() as session:
         call = _call(
             recordings_dir,
@@ -105,7 +109,7 @@ async def scored_call(
         )
         session.add(call)
         await session.flush()
-        for leg, words in ((Leg.AGENT, AGENT_WORDS), (Leg.CUSTOMER, CUSTOMER_WORDS)):
+        for leg, words in ((Leg.AGENT, agent_words), (Leg.CUSTOMER, customer_words)):
             await save_transcript(
                 session,
                 call_id=call.id,

@@ -11,7 +11,8 @@ import { Timeline, Transcript } from "./qa-transcript.js";
 
 export class CallView {
   /** options: canReview; neighbours(id) → {previous, next} call ids of the list;
-   * onReviewed(detail) after a review was saved. */
+   * onReviewed(detail) after a review was saved; panel(detail) → an element shown under
+   * the call's facts (the feedback), or null. */
   constructor(root, options) {
     this.root = root;
     this.options = options;
@@ -78,6 +79,7 @@ export class CallView {
     this.scorecard.render(detail);
     replace(this.root,
       this.bar(call),
+      this.options.panel?.(detail),
       h("div", { class: "qa-media" }, player.element, timeline.element),
       h("div", { class: "qa-call-body" }, transcript.element, scoreRoot));
     this.root.querySelector("#qa-call-title")?.focus({ preventScroll: true });

@@ -1,12 +1,17 @@
-// The QA review page: the list of calls with their automatic scores, and one call (#call=ID)
-// with its recording, transcript and scorecard. QA reviewers and supervisors confirm or
-// override each rule; agents read their own calls. Keyboard on a call: space plays or
-// pauses, ← → jump 5 seconds (not while typing).
+// The QA review page: what waits (the review queue and disputes; an agent's own reviews),
+// the list of calls with their automatic scores, and one call (#call=ID) with its recording,
+// transcript, the reviewer's feedback and the scorecard. QA reviewers and supervisors confirm
+// or override each rule and send the agent feedback; agents read their own calls and
+// acknowledge or dispute it. Keyboard on a call: space plays or pauses, ← → jump 5 seconds
+// (not while typing).
 import { bootData } from "./dom.js";
 import { initPage } from "./header.js";
 import { setText } from "./i18n.js";
 import { CallView } from "./qa-call.js";
+import { FeedbackPanel } from "./qa-feedback.js";
 import { CallList } from "./qa-list.js";
+import { QaWork } from "./qa-work.js";
+import { LiveSocket } from "./socket.js";
 
 initPage();
 const user = bootData().user;
@@ -19,6 +24,15 @@ setText($("qa-heading"), role === "agent" ? "qa.heading_mine" : "qa.heading");
 const list = new CallList({ filters: $("qa-filters"), rowsElement: $("qa-rows"),
                             status: $("qa-status"), pager: $("qa-pager") }, { role });
 let stale = false; // a review changed a row: reload the list on the way back
+const work = new QaWork($("qa-work"), { role });
+let feedback = null; // the open call's
+
+function feedbackPanel(detail) {
+  feedback = new FeedbackPanel({ callId: detail.call.id, role,
+                                 onChange: () => { stale = true; work.load(); } });
+  feedback.load();
+  return feedback.element;
+}
 
 const view = new CallView($("qa-call-view"), {
   canReview,
@@ -28,6 +42,7 @@ const view = new CallView($("qa-call-view"), {
     return at < 0 ? {} : { previous: ids[at - 1], next: ids[at + 1] };
   },
   onReviewed: () => { stale = true; },
+  panel: feedbackPanel,
 });
 
 function callFromHash() {
@@ -85,8 +100,17 @@ function onKey(event) {
   }
 }
 
+// Feedback changed elsewhere (the agent disputed, the reviewer answered): what waits, and
+// the open call's feedback, follow.
+window.addEventListener("cc:qa-feedback", (event) => {
+  work.load();
+  if (feedback && view.id === event.detail.call_id) feedback.load();
+});
+new LiveSocket({}).start();
+
 document.addEventListener("keydown", onKey);
 window.addEventListener("hashchange", route);
 route();
 list.load().then(() => view.refreshSteps());
+work.load();
 list.loadAgents();

@@ -8,12 +8,14 @@
 // It authenticates with the session cookie (never a token in the URL) and is closed with 4401
 // when the session ends.
 //
-// Deadline warnings ("deadline") are shown here, on whichever page holds the socket; a page
-// that opens no socket of its own gets one from `watchDeadlines` (header.js) for them. So are
-// the supervisors' wallboard alerts ("wallboard_alert": a threshold just crossed), except
-// those replayed from before the page was loaded.
+// Deadline warnings ("deadline") and QA feedback ("qa_feedback") are shown here, on whichever
+// page holds the socket; a page that opens no socket of its own gets one from
+// `watchDeadlines` (header.js) for them. So are the supervisors' wallboard alerts
+// ("wallboard_alert": a threshold just crossed), except those replayed from before the page
+// was loaded.
 import { goToLogin } from "./api.js";
 import { showDeadline } from "./deadline-toast.js";
+import { showQaFeedback } from "./qa-feedback-toast.js";
 import { showWallboardAlerts } from "./wallboard-alerts.js";
 
 const BACKOFF = [250, 500, 1000, 2000, 4000, 8000, 15000];
@@ -109,6 +111,9 @@ export class LiveSocket {
     if (message.type === "wallboard_alert" && !(this.replay && message.seq <= this.replay.until)) {
       showWallboardAlerts(message);
     }
+    if (message.type === "qa_feedback") {
+      showQaFeedback(message, { replayed: Boolean(this.replay && message.seq <= this.replay.until) });
+    }
     if (this.replay && message.seq <= this.replay.until) {
       this.replay.messages.push(message);
       if (message.seq === this.replay.until) this.finishReplay();
@@ -146,8 +151,9 @@ export class LiveSocket {
 
 LiveSocket.created = 0; // sockets this page opened
 
-// Who is sent deadline warnings: the first contact, the department, the supervisors.
-const WARNED_ROLES = new Set(["agent", "supervisor", "department"]);
+// Who is sent deadline warnings (the first contact, the department, the supervisors) or QA
+// feedback (agents, reviewers).
+const WARNED_ROLES = new Set(["agent", "supervisor", "department", "qa"]);
 
 /** On a page that opens no live channel of its own, open one for the deadline warnings. */
 export function watchDeadlines(user) {
