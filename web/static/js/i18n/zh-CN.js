@@ -307,6 +307,8 @@ export default {
   "errors.task_not_found": "找不到该回访任务",
   "errors.task_cancelled": "该回访任务已取消",
   "errors.customer_not_found": "找不到该客户",
+  "errors.customer_erased": "该客户的个人信息已删除",
+  "errors.recording_not_removed": "录音文件未能删除，客户信息保持不变，请联系管理员",
   "errors.project_not_found": "找不到该工程",
   "errors.contract_number_taken": "该合同号已属于其他工程",
   "errors.stage_dates_out_of_order": "工程节点日期的先后顺序不对",
