@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
@@ -24,6 +25,7 @@ from web.errors import answers
 from web.params import Id
 from web.services import Services, services
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 agent_only = require(Role.AGENT)
 DIALABLE = (PhoneKind.MOBILE, PhoneKind.LANDLINE, PhoneKind.LOCAL)
@@ -136,6 +138,8 @@ async def dial(
                     notes=f"PBX refused: {exc}",
                 )
         raise PbxUnavailable(f"the PBX refused the call: {exc}", code="pbx_refused") from None
+    # The number is masked on its way to the log (web/log_redaction.py).
+    log.info("agent %s dials %s (action %s)", caller.user.extension, number, action_id)
     return DialOut(action_id=action_id, attempt_id=attempt_id, number=number)
 
 

@@ -1,6 +1,6 @@
 """How the `callcentre` command's processes write their log: text lines for a terminal, or
 (`CALLCENTRE_LOG_FORMAT=json`) one JSON object per line for a log collector. Either way every
-line passes the query-string redaction of web/log_redaction.py."""
+line passes the redaction of web/log_redaction.py (query values, customers' phone numbers)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from web.log_redaction import QueryRedaction
+from web import log_redaction
+from web.log_redaction import LogRedaction
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # uvicorn's logging configuration when the lines are JSON: no handlers of its own, its lines
@@ -36,9 +37,9 @@ class JsonLines(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        elif record.exc_text:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:  # the redacted text, when the record was redacted
             line["exception"] = record.exc_text
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
@@ -56,7 +57,8 @@ def configure(
         handler.setFormatter(JsonLines())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT, datefmt="%H:%M:%S"))
-    handler.addFilter(QueryRedaction())
+    handler.addFilter(LogRedaction())
+    log_redaction.install()
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "callcentre", False)]:
         root.removeHandler(old)

@@ -188,6 +188,14 @@ class PopService:
         # The card may predate this ring: the call is this ring's.
         pop = PopMessage(**dict(card), call=self._call_part(event))
         self.svc.outbox.push(user_id, pop, started=event.received_at)
+        # The caller's number is masked on its way to the log (web/log_redaction.py).
+        log.debug(
+            "pop: call %s from %s rings %s (customer %s)",
+            event.linkedid,
+            event.caller,
+            event.extension,
+            card.customer.id if card.customer else "unknown",
+        )
         self.svc.metrics.messages.labels("pop").inc()
 
     def _prefetch(self, event: CallUpdated) -> None:
