@@ -55,7 +55,7 @@ async def test_wallboard_moves_when_a_waiting_call_is_answered(
     await expect(figure(page, "answered")).to_have_text("0")
     await expect(page.locator("[data-queue=callbacks]")).to_be_visible()
     await expect(agent_row(page, "1001")).to_have_attribute("data-status", "logged_out")
-    await expect(agent_row(page, "1001").locator(".wb-state")).to_contain_text("已签出")
+    await expect(agent_row(page, "1001").locator(".wb-state")).to_contain_text("未在队列")
     await expect(page.locator("#wb-live")).to_have_attribute("data-state", "up")
     # The definitions are on the page, with the configured threshold.
     await page.locator("#wb-definitions summary").click()
