@@ -31,9 +31,13 @@ export function radioGroup({ name, legend, legendParams, options, value, classNa
   const row = h("div", { class: "radio-row" });
   for (const option of options) {
     const id = uid("r");
+    // The input inside its label, laid over it: a click anywhere on the toggle, on the words
+    // or beside them, lands on the input or its label and chooses the option.
     row.append(h("span", { class: ["radio", option.className] },
-      h("input", { type: "radio", id, name, value: option.value, checked: option.value === value }),
-      h("label", { for: id, i18n: option.label })));
+      h("label", { for: id },
+        h("input", { type: "radio", id, name, value: option.value,
+                     checked: option.value === value }),
+        h("span", { class: "radio-text", i18n: option.label }))));
   }
   set.append(row);
   if (hint) set.append(h("p", { class: "hint", id: hintId, i18n: hint }));
@@ -80,30 +84,33 @@ function problemsOf(error) {
 export function showErrors(form, error, { rename = (f) => f } = {}) {
   clearErrors(form);
   const problems = problemsOf(error);
-  const loose = [];
+  const loose = new Set();
+  const said = new Map(); // slot → the messages in it: each said once, however often sent
   let first = null;
   for (const problem of problems) {
     const name = problem.field ? rename(problem.field) : null;
     const container = name ? fieldFor(form, name) : null;
     if (!container) {
-      loose.push(problem);
+      loose.add(problemText(problem));
       continue;
     }
     container.classList.add("has-error");
     const slot = container.querySelector(":scope > .field-error")
       ?? container.querySelector(".field-error");
-    const text = problemText(problem);
-    slot.textContent = slot.textContent ? `${slot.textContent}；${text}` : text;
+    const messages = said.get(slot) ?? new Set();
+    messages.add(problemText(problem));
+    said.set(slot, messages);
+    slot.textContent = [...messages].join("；");
     const inputs = container.matches("input, select, textarea")
       ? [container] : [...container.querySelectorAll("input, select, textarea")];
     for (const input of inputs) input.setAttribute("aria-invalid", "true");
     first ??= inputs.find((i) => !i.disabled && i.type !== "hidden") ?? null;
   }
   const top = form.querySelector("[data-form-error]");
-  if (top && (loose.length || first)) {
+  if (top && (loose.size || first)) {
     top.hidden = false;
-    if (loose.length) {
-      for (const problem of loose) top.append(h("p", { text: problemText(problem) }));
+    if (loose.size) {
+      for (const text of loose) top.append(h("p", { text }));
     } else {
       top.append(setText(h("p"), "form.error_summary"));
     }
