@@ -1,20 +1,37 @@
-"""Prometheus metrics (`GET /metrics`): screen-pop latency, websocket clients, PBX events."""
+"""Prometheus metrics (`GET /metrics`): screen-pop latency, websocket clients, PBX events,
+the dependencies, the transcription backlog and the recordings' disk. deploy/grafana/ and
+deploy/prometheus/ read these names (tests/test_deploy_observability.py holds them to it)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import shutil
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from web.health import dependencies
+from crm.transcripts import service as transcripts
+from crm.transcripts.service import Backlog
+from web.health import PROBE_TIMEOUT, dependencies
 
 router = APIRouter(tags=["metrics"])
+log = logging.getLogger(__name__)
 
 
 class _Probe(Collector):
@@ -43,6 +60,8 @@ class _Probe(Collector):
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # process_resident_memory_bytes, process_cpu_seconds_total …: each process's own.
+        ProcessCollector(registry=self.registry)
         self.pop_latency = Histogram(
             "callcentre_pop_latency_seconds",
             "From the PBX event reaching the server to the websocket frame leaving it",
@@ -60,6 +79,27 @@ class Metrics:
         )
 
         self.dependencies: dict[str, Gauge] = {}
+        self.transcription_jobs = Gauge(
+            "callcentre_transcription_jobs",
+            "Transcription jobs not done, by status (queued, running, failed), at this scrape",
+            ["status"],
+            registry=self.registry,
+        )
+        self.transcription_oldest_queued = Gauge(
+            "callcentre_transcription_oldest_queued_seconds",
+            "Age of the oldest queued transcription job (0: none queued), at this scrape",
+            registry=self.registry,
+        )
+        self.recordings_disk_free = Gauge(
+            "callcentre_recordings_disk_free_bytes",
+            "Space free for the server on the filesystem of CALLCENTRE_RECORDINGS_DIR",
+            registry=self.registry,
+        )
+        self.recordings_disk_size = Gauge(
+            "callcentre_recordings_disk_size_bytes",
+            "Size of the filesystem of CALLCENTRE_RECORDINGS_DIR",
+            registry=self.registry,
+        )
 
     def dependency(self, name: str, ok: bool) -> None:
         """Whether a dependency answered the last probe: `callcentre_database_ok`,
@@ -74,6 +114,23 @@ class Metrics:
             )
         gauge.set(1 if ok else 0)
 
+    def transcription(self, backlog: Backlog, now: datetime) -> None:
+        for status, count in backlog.jobs.items():
+            self.transcription_jobs.labels(status.value).set(count)
+        oldest = backlog.oldest_queued_at
+        self.transcription_oldest_queued.set(
+            max(0.0, (now - oldest).total_seconds()) if oldest else 0
+        )
+
+    def recordings_disk(self, directory: Path) -> None:
+        """The filesystem that holds (or will hold: the nearest existing parent) `directory`."""
+        path = directory.resolve()
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        usage = shutil.disk_usage(path)
+        self.recordings_disk_free.set(usage.free)
+        self.recordings_disk_size.set(usage.total)
+
     def watch(self, read: Callable[[], dict[str, Any]]) -> None:
         self.registry.register(_Probe(read))
 
@@ -83,7 +140,16 @@ class Metrics:
 
 @router.get("/metrics", include_in_schema=False, response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
-    figures = request.app.state.services.metrics
-    for name, health in (await dependencies(request)).items():
+    svc = request.app.state.services
+    figures = svc.metrics
+    probed = await dependencies(request)
+    for name, health in probed.items():
         figures.dependency(name, bool(health["ok"]))
+    if probed["database"]["ok"]:  # else the backlog keeps its last figures
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT), svc.database.session() as session:
+                figures.transcription(await transcripts.backlog(session), svc.clock.now())
+        except Exception as exc:  # gone since the probe: /metrics still answers, it says so
+            log.warning("transcription backlog not read: %s: %s", type(exc).__name__, exc)
+    figures.recordings_disk(svc.settings.recordings_dir)
     return Response(figures.render(), media_type=CONTENT_TYPE_LATEST)

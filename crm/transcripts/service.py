@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -313,3 +313,33 @@ async def claimable_job_ids(
     if untouched_since is not None:
         query = query.where(TranscriptionJob.updated_at <= untouched_since)
     return list(await session.scalars(query.order_by(TranscriptionJob.id).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The transcription work not done yet, for monitoring: jobs by status (done ones are not
+    counted) and when the oldest still queued was queued."""
+
+    jobs: dict[JobStatus, int]
+    oldest_queued_at: datetime | None
+
+
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
+
+
+async def backlog(session: AsyncSession) -> Backlog:
+    """Jobs queued, running and failed (read from the status index), and the oldest queued."""
+    rows = await session.execute(
+        select(TranscriptionJob.status, func.count())
+        .where(TranscriptionJob.status.in_(UNFINISHED))
+        .group_by(TranscriptionJob.status)
+    )
+    counts = dict.fromkeys(UNFINISHED, 0)
+    for status, count in rows:
+        counts[status] = count
+    oldest = await session.scalar(
+        select(func.min(TranscriptionJob.created_at)).where(
+            TranscriptionJob.status == JobStatus.QUEUED
+        )
+    )
+    return Backlog(jobs=counts, oldest_queued_at=oldest)
