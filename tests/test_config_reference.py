@@ -17,7 +17,14 @@ from crm.settings import Settings, load_settings
 from web.config_reference import DOCUMENT, UndescribedSetting, default_text, render, variable
 
 ROOT = Path(__file__).resolve().parents[1]
-PROSE = ["README.md", "ARCHITECTURE.md", "SECURITY.md", "asterisk-conf/README.md", "docs/*.md"]
+PROSE = [
+    "README.md",
+    "ARCHITECTURE.md",
+    "SECURITY.md",
+    "asterisk-conf/README.md",
+    "docs/*.md",
+    "deploy/**/*",
+]
 # Variables of the test suite's Asterisk lab (tests/lab), not of the server.
 LAB_PREFIX = "CALLCENTRE_LAB_"
 
@@ -64,7 +71,7 @@ def test_a_shown_default_is_read_back_as_the_default(
 
 
 def _prose() -> list[Path]:
-    return sorted({path for pattern in PROSE for path in ROOT.glob(pattern)})
+    return sorted({path for pattern in PROSE for path in ROOT.glob(pattern) if path.is_file()})
 
 
 def test_the_documents_name_only_variables_the_server_reads() -> None:
@@ -113,3 +120,21 @@ def test_the_command_writes_and_checks_the_document(tmp_path: Path) -> None:
     out.write_text(render().replace("`12`", "`13`"), encoding="utf-8")
     stale = _command("--check", str(out))
     assert stale.returncode == 1 and "config-reference --out" in stale.stderr
+
+
+def test_the_deployments_example_settings_are_valid(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """deploy/callcentre.env.example as systemd's EnvironmentFile= reads it: every line a
+    setting the server reads, with a value it accepts."""
+    monkeypatch.chdir(tmp_path)  # no .env
+    example = ROOT / "deploy" / "callcentre.env.example"
+    names = []
+    for line in example.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            monkeypatch.setenv(name, value)
+            names.append(name)
+    settings = load_settings()
+    assert set(names) <= {variable(name) for name in Settings.model_fields}
+    assert settings.trusted_proxies == ["127.0.0.1"] and settings.log_format == "json"

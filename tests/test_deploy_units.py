@@ -11,11 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 
-from tests.support.tools import need
-from web.cli import cli
+from tests.support.tools import need, parse_command_line
 from web.runtime.roles import ProcessRole, parse_roles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,19 +108,6 @@ def test_no_secret_is_written_in_a_unit(service: str) -> None:
     assert not re.search(r"CALLCENTRE_|PASSWORD|SECRET|postgres\S*://|rediss?://", code), service
 
 
-def _accepts(args: list[str]) -> click.Context:
-    """Parse a command line as `callcentre` would, without running it."""
-    ctx = click.Context(cli, info_name="callcentre", obj={})
-    group: click.Group = cli
-    while True:
-        name, *args = args
-        command = group.get_command(ctx, name)
-        assert command is not None, f"no command {name!r}"
-        if not isinstance(command, click.Group):
-            return command.make_context(name, args, parent=ctx)
-        group = command
-
-
 @pytest.mark.parametrize("role", list(ROLE_UNITS))
 def test_each_role_has_its_unit_and_a_valid_command_line(role: ProcessRole) -> None:
     unit = ROLE_UNITS[role]
@@ -130,7 +115,7 @@ def test_each_role_has_its_unit_and_a_valid_command_line(role: ProcessRole) -> N
     (exec_start,) = found["ExecStart"]
     program, *args = shlex.split(exec_start.replace("%i", "8001"))
     assert program == f"{PREFIX}/bin/callcentre"
-    ctx = _accepts(args)
+    ctx = parse_command_line(args)
     assert ctx.info_name == "serve"
     assert parse_roles(ctx.params["role_names"]) == frozenset({role})
     assert ctx.params["host"] == "127.0.0.1"  # the proxy and Prometheus reach it locally
@@ -146,7 +131,7 @@ def test_each_role_has_its_unit_and_a_valid_command_line(role: ProcessRole) -> N
 def test_the_oneshots_run_what_the_readme_says() -> None:
     upgrade = directives(UNITS / "callcentre-db-upgrade.service")
     program, *args = shlex.split(upgrade["ExecStart"][0])
-    assert program == f"{PREFIX}/bin/callcentre" and _accepts(args).info_name == "upgrade"
+    assert program == f"{PREFIX}/bin/callcentre" and parse_command_line(args).info_name == "upgrade"
     backup = directives(UNITS / "callcentre-backup.service")
     script, *args = shlex.split(backup["ExecStart"][0])
     assert script == f"{DEPLOY}/backup.sh" and (ROOT / "deploy" / "backup.sh").exists()

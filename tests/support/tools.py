@@ -1,13 +1,17 @@
-"""Debian tools some tests run (systemd-analyze, nginx, rsync, pg_dump …): found, or the test
-is skipped saying which package brings it — except under CI=true, where .ci/apt-packages
-installs them all and a missing one fails the test instead."""
+"""For the tests of deploy/: the Debian tools they run (systemd-analyze, nginx, rsync …),
+found, or the test skipped saying which package brings it — except under CI=true, where
+.ci/apt-packages installs them all and a missing one fails the test instead; and a
+`callcentre` command line parsed as the command would, without running it."""
 
 from __future__ import annotations
 
 import os
 import shutil
 
+import click
 import pytest
+
+from web.cli import cli
 
 
 def need(tool: str, package: str) -> str:
@@ -21,3 +25,17 @@ def need(tool: str, package: str) -> str:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return found
+
+
+def parse_command_line(args: list[str]) -> click.Context:
+    """The context `callcentre ARGS…` would run its (sub)command with: a bad option or
+    value raises click's error, as the command would refuse it."""
+    ctx = click.Context(cli, info_name="callcentre", obj={})
+    group: click.Group = cli
+    while True:
+        name, *args = args
+        command = group.get_command(ctx, name)
+        assert command is not None, f"no command {name!r}"
+        if not isinstance(command, click.Group):
+            return command.make_context(name, args, parent=ctx)
+        group = command
