@@ -22,6 +22,15 @@ CONTEXT_SELFTEST: Final = "cc-selftest"
 # the supervisor's phone into this context (Exten = one of SPY_EXTENS) with the agent's
 # extension in VAR_SPY_EXTEN; the dialplan runs ChanSpy on the agent's phone channel.
 CONTEXT_SPY: Final = "cc-spy"
+# The agent console's call controls (telephony/call_controls.py): a held customer hears music
+# in cc-hold; a held, consulting or conference call's parties meet in a ConfBridge room named
+# after the call's Linkedid (the agent's side in cc-room, the customer in cc-room-customer);
+# transfers and added parties go through cc-transfer (extension, q-<queue>, outside number).
+CONTEXT_HOLD: Final = "cc-hold"
+CONTEXT_ROOM: Final = "cc-room"
+CONTEXT_ROOM_CUSTOMER: Final = "cc-room-customer"
+CONTEXT_TRANSFER: Final = "cc-transfer"
+TRANSFER_QUEUE_PREFIX: Final = "q-"  # cc-transfer's Exten for a queue: q-<queue name>
 CONTEXTS: Final = (
     CONTEXT_INBOUND,
     CONTEXT_AGENTS,
@@ -30,6 +39,10 @@ CONTEXTS: Final = (
     CONTEXT_OUTBOUND,
     CONTEXT_SELFTEST,
     CONTEXT_SPY,
+    CONTEXT_HOLD,
+    CONTEXT_ROOM,
+    CONTEXT_ROOM_CUSTOMER,
+    CONTEXT_TRANSFER,
 )
 SPY_LISTEN: Final = "listen"  # ChanSpy q: hears both parties, nobody hears the supervisor
 SPY_WHISPER: Final = "whisper"  # ChanSpy w: the agent hears the supervisor, the customer not
@@ -92,6 +105,8 @@ ACTIONS_USED: Final = (
     "Hangup",
     "Getvar",
     "Setvar",
+    "Redirect",
+    "BlindTransfer",
     "CoreShowChannels",
     "QueueStatus",
     "QueueSummary",
@@ -114,6 +129,8 @@ ACTION_PRIVILEGES: Final[dict[str, frozenset[str]]] = {
     "Hangup": frozenset({"system", "call"}),
     "Getvar": frozenset({"call", "reporting"}),
     "Setvar": frozenset({"call"}),
+    "Redirect": frozenset({"call"}),
+    "BlindTransfer": frozenset({"call"}),
     "CoreShowChannels": frozenset({"system", "reporting"}),
     "QueueStatus": frozenset(),
     "QueueSummary": frozenset(),

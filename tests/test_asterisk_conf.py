@@ -438,6 +438,8 @@ def test_every_queue_in_the_dialplan_exists() -> None:
         for step in context.steps:
             if step.app.lower() == "queue":
                 name = expand(split_args(step.args)[0])
+                if context.name == contract.CONTEXT_TRANSFER and name == "${EXTEN:2}":
+                    continue  # q-<queue>: the server names a queue it knows (its settings)
                 assert name in queues, f"[{context.name}] Queue({name}) is not in queues.conf"
 
 

@@ -688,7 +688,9 @@ async def test_blind_transfer_by_the_agents_phone_as_the_lab_shows_it(tmp_path: 
     assert (our_call.agent, our_call.hung_up_by, our_call.outcome) == (
         lab_call.agent, "customer", "answered",
     )  # fmt: skip
-    handled = tracker.handled_events
+    # The lab captured through manager.conf's filter of the time, which dropped MusicOnHold*
+    # (the queue's music while the caller waits); the tracker reads them since (issue 17).
+    handled = tracker.handled_events - {"MusicOnHoldStart", "MusicOnHoldStop"}
     assert sequences(ours, our_call.linkedid, handled) == sequences(lab, lab_call.linkedid, handled)
     [transfer] = [m for m in ami.log if m.name == "BlindTransfer"]
     [theirs] = [m for _, m in lab if m.get("Event") == "BlindTransfer"]

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from telephony.pbx_sim import admin_actions, transfer, variables
+from telephony.pbx_sim import admin_actions, redirect, transfer, variables
 from telephony.pbx_sim.channels import Channel, event, parse_caller_id
 from telephony.pbx_sim.originate import OriginateRequest, start_originate
 from telephony.pbx_sim.scenario import make_plan
@@ -246,10 +246,20 @@ async def setvar(session: AmiSession, message: Message) -> None:
         session.send(error(message.action_id, "No variable specified"))
         return
     pbx = session.simulator.pbx
+    channel = None
     if message.get("Channel"):
         channel = _channel_or_error(session, message, "No such channel")
         if channel is None:
             return
+    if variable.endswith(")"):  # pbx_builtin_setvar_helper(): a function's write, no VarSet
+        written = redirect.write_function(pbx, channel, variable, message.get("Value"))
+        session.send(
+            success(message.action_id, "Variable Set")
+            if written
+            else error(message.action_id, "Variable not set")
+        )
+        return
+    if channel is not None:
         session.send(success(message.action_id, "Variable Set"))
         pbx.set_var(channel, variable, message.get("Value"))
         return
@@ -509,6 +519,7 @@ HANDLERS: dict[str, Handler] = {
     "originate": originate,
     "hangup": hangup,
     "blindtransfer": blind_transfer,
+    "redirect": redirect.redirect,
     "getvar": getvar,
     "setvar": setvar,
     "mixmonitor": mixmonitor,

@@ -73,6 +73,7 @@ ACTIONS: dict[str, tuple[str, str, frozenset[str]]] = {
     "queueremove": ("QueueRemove", "Remove interface from queue.", _privileges("agent")),
     "queuestatus": ("QueueStatus", "Show queue status.", _privileges()),
     "queuesummary": ("QueueSummary", "Show queue summary.", _privileges()),
+    "redirect": ("Redirect", "Redirect (transfer) a call.", _privileges("call")),
     "setvar": ("Setvar", "Sets a channel variable or function value.", _privileges("call")),
     "showdialplan": ("ShowDialPlan", "Show dialplan contexts and extensions",
                      _privileges("config", "reporting")),

@@ -40,7 +40,7 @@ class AppContext:
     pbx: Pbx
     channel: Channel
     start_far_half: Callable[[Pbx, Channel], None]
-    start_dialplan: Callable[[Pbx, Channel, str, str], None]
+    start_dialplan: Callable[[Pbx, Channel, str, str, int], None]
 
     @property
     def call(self) -> Call:
@@ -52,10 +52,11 @@ App = Callable[[AppContext, str], Awaitable[object]]
 
 
 async def wait_or_hangup(ctx: AppContext, seconds: float | None) -> bool:
-    """Sleep `seconds` (None: until hung up); True if the channel was hung up meanwhile."""
+    """Sleep `seconds` (None: until hung up); True if the channel was hung up meanwhile. A
+    Redirect cuts the wait short (False: the dialplan goes where it says)."""
     clock, channel = ctx.pbx.clock, ctx.channel
     end = clock.now() + seconds if seconds is not None else None
-    while not channel.hung_up:
+    while not channel.hung_up and channel.after_bridge is None:
         now = clock.now()
         if end is not None and now >= end:
             return False

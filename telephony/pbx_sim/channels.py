@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -64,6 +64,10 @@ PRIVILEGE = {
     "MusicOnHoldStop": "call,all",
     "Unhold": "call,all",
     "BlindTransfer": "call,all",
+    "ConfbridgeStart": "call,all",
+    "ConfbridgeJoin": "call,all",
+    "ConfbridgeLeave": "call,all",
+    "ConfbridgeEnd": "call,all",
     "BridgeCreate": "call,all",
     "BridgeEnter": "call,all",
     "BridgeLeave": "call,all",
@@ -100,18 +104,24 @@ def event(name: str, *parts: Fields) -> Fields:
 
 @dataclass(eq=False)
 class Bridge:
-    """A basic two-party bridge."""
+    """A basic two-party bridge (Dial, Queue), or a ConfBridge room's mixing bridge
+    (ast_bridge_base_new: type `base`, technology `softmix`, created by ConfBridge, named
+    after the conference)."""
 
     uniqueid: str = field(default_factory=lambda: str(uuid.uuid4()))
     members: list[Channel] = field(default_factory=list)
+    kind: str = "basic"
+    technology: str = "simple_bridge"
+    creator: str = "<unknown>"
+    name: str = "<unknown>"
 
     def fields(self) -> Fields:
         return [
             ("BridgeUniqueid", self.uniqueid),
-            ("BridgeType", "basic"),
-            ("BridgeTechnology", "simple_bridge"),
-            ("BridgeCreator", "<unknown>"),
-            ("BridgeName", "<unknown>"),
+            ("BridgeType", self.kind),
+            ("BridgeTechnology", self.technology),
+            ("BridgeCreator", self.creator),
+            ("BridgeName", self.name),
             ("BridgeNumChannels", str(len(self.members))),
             ("BridgeVideoSourceMode", "none"),
         ]
@@ -169,13 +179,20 @@ class Channel:
     # ast_channel_hangupcause as Asterisk has recorded it so far (0: none): app_dial's answer
     # and leaving a bridge make it Normal Clearing; a PJSIP BYE reports (and ends with) it.
     cause: int = 0
-    # (context, exten) a blind transfer sends it to when it leaves its bridge.
-    after_bridge: tuple[str, str] | None = None
+    # (context, exten, priority) a blind transfer or an AMI Redirect sends it to: it leaves its
+    # bridge (or the application it runs) and goes on there.
+    after_bridge: tuple[str, str, int] | None = None
+    blind_transferred: bool = False  # that goto comes from a blind transfer, not a Redirect
+    # Called once its Hangup has been sent (app_queue's AgentComplete of a call that left its
+    # Queue() by a Redirect waits for a hang-up, as its stasis subscription does).
+    on_hangup: list[Callable[[], None]] = field(default_factory=list)
+    muted: set[str] = field(default_factory=set)  # MUTEAUDIO directions: "in", "out"
     # Set when something outside the running application (the far end, an AMI Hangup, a
     # shutdown) ends the channel; `hangup_cause` is then the cause its Hangup will give.
     hangup_cause: int | None = None
     own_cause: int | None = None  # set by its dialplan (Hangup(17), Busy()): wins at Hangup
     hangup_announced: bool = False  # its HangupRequest/SoftHangupRequest has been sent
+    appunload_announced: bool = False  # its dialplan's end (SoftHangupRequest 16) was sent
     destroyed: bool = False  # its Hangup event has been sent
     cdrs: list[CdrSpec] = field(default_factory=list)  # written when the dialplan ends
     # The caller ID and connected line its last published snapshot showed: the manager sends

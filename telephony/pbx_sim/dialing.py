@@ -80,6 +80,9 @@ async def dial_app(ctx: AppContext, data: str) -> object:
         if caller.hung_up:
             finish("CANCEL", UNKNOWN_CAUSE)
             return HANGUP
+        if caller.after_bridge is not None:  # Redirected while it rang: the dialplan goes on
+            finish("CANCEL", UNKNOWN_CAUSE)
+            return None
         if peer.far in FAR_FAILURES:
             finish(FAR_STATUS[peer.far], peer.far_cause or UNKNOWN_CAUSE)
             return None
@@ -122,7 +125,10 @@ async def _connected(ctx: AppContext, peer: Channel, number: str, data: str) -> 
     answered = pbx.clock.now()
     customer, agent = (peer, caller) if pbx.is_agent_channel(caller) else (caller, peer)
     ended = await talk(ctx.call, customer=customer, agent=agent)
-    transferred = ended.after_bridge is not None  # blind-transferred away (transfer.py)
+    # Blind-transferred or Redirected away (transfer.py, redirect.py): a Redirect of both
+    # (ExtraChannel) sends each on; a party left behind is kicked as the bridge dissolves.
+    caller_goes = caller.after_bridge is not None and not caller.hung_up
+    peer_goes = peer.after_bridge is not None and not peer.hung_up
     end = pbx.clock.now()
     caller.cdrs.append(CdrSpec(peer, "ANSWERED", "Dial", data))
     answered_vars = [
@@ -134,17 +140,20 @@ async def _connected(ctx: AppContext, peer: Channel, number: str, data: str) -> 
     ]
     if ended is peer:
         pbx.leave_bridge(peer)
-        if not transferred:
+        if not peer_goes:
             pbx.hangup(peer, peer.hangup_cause or NORMAL_CLEARING)
         pbx.leave_bridge(caller)
         for name, value in answered_vars:
             pbx.set_var(caller, name, value)
-        if transferred:  # the caller sent the callee on, and its own dialplan ends (lab)
+        if peer_goes:  # the callee goes on in a dialplan of its own (a new PBX thread)
             await after_bridge(ctx, peer)
-        return HANGUP
+        return await after_bridge(ctx, caller) if caller_goes else HANGUP
     pbx.leave_bridge(caller)
     for name, value in answered_vars:
         pbx.set_var(caller, name, value)
     pbx.leave_bridge(peer)
-    pbx.hangup(peer, NORMAL_CLEARING)
-    return await after_bridge(ctx, caller) if transferred else HANGUP
+    if peer_goes:
+        await after_bridge(ctx, peer)
+    else:
+        pbx.hangup(peer, NORMAL_CLEARING)
+    return await after_bridge(ctx, caller) if caller_goes else HANGUP

@@ -198,9 +198,26 @@ def split_args(data: str) -> list[str]:
     return args
 
 
+_SUBSTRING = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(-?\d+)(?::(-?\d+))?$")
+
+
+def _substring(value: str, offset: int, length: int | None) -> str:
+    """`${VAR:offset:length}` as pbx_variables.c's substring() cuts (negatives count from
+    the end)."""
+    start = max(0, len(value) + offset) if offset < 0 else min(offset, len(value))
+    if length is None:
+        return value[start:]
+    end = len(value) + length if length < 0 else start + length
+    return value[start : max(start, end)]
+
+
 def _call(inner: str, resolve: Resolve) -> str:
     """`FILTER(0123456789+,x)`, `IF(1?a:b)` and `STRREPLACE(VAR,find,replace)` are evaluated
-    here; the rest is a lookup."""
+    here, and `VAR:offset[:length]` cut; the rest is a lookup."""
+    cut = _SUBSTRING.match(inner)
+    if cut is not None:
+        length = int(cut[3]) if cut[3] is not None else None
+        return _substring(resolve(cut[1]), int(cut[2]), length)
     name, paren, rest = inner.partition("(")
     if paren and rest.endswith(")"):
         args = rest[:-1]

@@ -52,6 +52,7 @@ from telephony.pbx_sim.technology import technology
 from telephony.pbx_sim.wire import Fields, FieldSeq
 
 if TYPE_CHECKING:
+    from telephony.pbx_sim.rooms import Room
     from telephony.pbx_sim.scenario import Call
 
 Emit = Callable[[Fields], None]
@@ -82,6 +83,7 @@ class Pbx:
         self.device_states: dict[str, str] = {}
         self.global_vars: dict[str, str] = dialplan_globals(self.config, self.dialplan)
         self.queues: dict[str, CallQueue] = {}
+        self.rooms: dict[str, Room] = {}  # ConfBridge conferences by name (rooms.py)
         for name in self.config.queues:
             queue = CallQueue(name, wrapuptime=int(self.config.wrapup_seconds))
             for spec in self.config.static_members.get(name, []):
@@ -396,6 +398,9 @@ class Pbx:
         self.channels.discard(channel)
         self.recorder.channel_gone(channel, self.clock.now())
         self.refresh_device(channel.device)
+        hooks, channel.on_hangup = channel.on_hangup, []
+        for hook in hooks:
+            hook()
 
     def end_dialplan(self, channel: Channel) -> None:
         """__ast_pbx_run's end: SoftHangupRequest (AST_SOFTHANGUP_APPUNLOAD), the channel's
@@ -406,8 +411,15 @@ class Pbx:
             (c for c in (channel.own_cause, channel.hangup_cause) if c is not None),
             NORMAL_CLEARING,
         )
-        self.channel_event("SoftHangupRequest", channel, [("Cause", str(SOFTHANGUP_APPUNLOAD))])
+        self.soft_hangup_appunload(channel)
         self.hangup(channel, cause, self._cdrs(channel))
+
+    def soft_hangup_appunload(self, channel: Channel) -> None:
+        """ast_softhangup(AST_SOFTHANGUP_APPUNLOAD) at the dialplan's end: announced once."""
+        if channel.appunload_announced or channel.destroyed:
+            return
+        channel.appunload_announced = True
+        self.channel_event("SoftHangupRequest", channel, [("Cause", str(SOFTHANGUP_APPUNLOAD))])
 
     def start_mixmonitor(self, channel: Channel, path: str) -> None:
         self.set_var(channel, VAR_MIXMONITOR_FILENAME, path)

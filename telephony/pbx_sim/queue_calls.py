@@ -378,21 +378,47 @@ class QueueWait:
         pbx.bridge(agent, caller)
 
         ended = await talk(self.call, customer=caller, agent=agent)
-        transferred = ended.after_bridge is not None  # blind-transferred away (transfer.py)
+        blind = ended.blind_transferred  # a blind transfer (transfer.py): AgentComplete now
+        # Redirected (redirect.py): both parties of a Redirect with ExtraChannel go on; one
+        # left behind is kicked as the bridge dissolves.
+        caller_goes = caller.after_bridge is not None and not caller.hung_up
+        agent_goes = agent.after_bridge is not None and not agent.hung_up
+        transferred = caller_goes or agent_goes
         end = pbx.clock.now()
         talked = round(end - now)
-        pbx.dial_event(
-            "AgentComplete",
-            caller,
-            agent,
-            [
-                *self._member_fields(member),
-                ("HoldTime", str(held)),
-                ("TalkTime", str(talked)),
-                ("Reason", "transfer" if transferred else "agent" if ended is agent else "caller"),
-            ],
-        )
-        queue.record_completed(talked)
+
+        def complete(reason: str) -> None:
+            at = pbx.clock.now()
+            pbx.dial_event(
+                "AgentComplete",
+                caller,
+                agent,
+                [
+                    *self._member_fields(member),
+                    ("HoldTime", str(held)),
+                    ("TalkTime", str(round(at - now))),
+                    ("Reason", reason),
+                ],
+            )
+            queue.record_completed(round(at - now))
+            member.calls_taken += 1
+            member.last_call = int(at)
+            member.in_call = False
+            member.wrapup_until = at + pbx.wrapup_seconds(queue, member)
+
+        if blind or not transferred:
+            complete("transfer" if blind else "agent" if ended is agent else "caller")
+        else:
+            # app_queue's stasis subscription outlives Queue(): the call is complete when the
+            # caller or the member hangs up, whoever is first (handle_hangup).
+            def on_hangup(reason: str) -> None:
+                if not done:
+                    done.append(reason)
+                    complete(reason)
+
+            done: list[str] = []
+            caller.on_hangup.append(lambda: on_hangup("caller"))
+            agent.on_hangup.append(lambda: on_hangup("agent"))
         answered_vars = [
             ("ANSWEREDTIME", str(talked)), ("ANSWEREDTIME_MS", str(int((end - now) * 1000))),
             ("DIALEDTIME", str(int(end - caller.created))),
@@ -405,15 +431,8 @@ class QueueWait:
         )
         caller.cdrs.append(CdrSpec(agent, "ANSWERED", "Queue", self.data))
 
-        def member_done() -> None:
-            member.calls_taken += 1
-            member.last_call = int(end)
-            member.in_call = False
-            member.wrapup_until = end + pbx.wrapup_seconds(queue, member)
-
         if ended is agent and not transferred:
             pbx.leave_bridge(agent)
-            member_done()
             pbx.hangup(agent, agent.hangup_cause or NORMAL_CLEARING)
             pbx.leave_bridge(caller)
             for name, value in [*self._queue_vars(), *answered_vars]:
@@ -423,15 +442,14 @@ class QueueWait:
         for name, value in [*self._queue_vars(), *answered_vars]:
             pbx.set_var(caller, name, value)
         pbx.leave_bridge(agent)
-        member_done()
         if not transferred:  # the caller hung up
             pbx.hangup(agent, NORMAL_CLEARING)
             return HANGUP
-        if ended is agent:  # the caller sent the agent on, and its own dialplan ends
+        if agent_goes:  # the member goes on in a dialplan of its own
             await after_bridge(self.ctx, agent)
-            return HANGUP
-        pbx.hangup(agent, NORMAL_CLEARING)  # the agent sent the caller on: its part is over
-        return await after_bridge(self.ctx, caller)
+        else:
+            pbx.hangup(agent, NORMAL_CLEARING)  # the caller went on: the member's part is over
+        return await after_bridge(self.ctx, caller) if caller_goes else HANGUP
 
     def _queue_vars(self) -> Fields:
         queue = self.queue

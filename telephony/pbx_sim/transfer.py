@@ -42,7 +42,8 @@ def blind_transfer(pbx: Pbx, transferer: Channel, exten: str, context: str) -> s
         value = transferer.variables.get("BRIDGEPEER", "") if is_transferer else transferer.name
         pbx.set_var(channel, "BLINDTRANSFER", value)
     pbx.emit(_event(SUCCESS, transferer, transferee, exten, context))
-    transferee.after_bridge = (context, exten)
+    transferee.after_bridge = (context, exten, 1)
+    transferee.blind_transferred = True
     transferee.context, transferee.exten, transferee.priority = context, exten, 1
     pbx.newexten(transferee, transferee.application, transferee.app_data)
     transferee.notify()
@@ -61,15 +62,16 @@ def _event(
 
 
 async def after_bridge(ctx: AppContext, transferee: Channel) -> Goto | None:
-    """The transferee has left the bridge: where its dialplan goes on. The application's own
-    channel goes to exten@context (the Goto the application returns), once the transferer's
-    hang-up has gone through; the application's peer starts a dialplan of its own there (a
-    new PBX thread; None)."""
+    """The transferee (or a Redirected channel) has left the bridge: where its dialplan goes
+    on. The application's own channel goes to exten@context (the Goto the application
+    returns), once the transferer's hang-up has gone through; the application's peer starts a
+    dialplan of its own there (a new PBX thread; None)."""
     assert transferee.after_bridge is not None
-    context, exten = transferee.after_bridge
+    context, exten, priority = transferee.after_bridge
     transferee.after_bridge = None
+    transferee.blind_transferred = False
     if transferee is ctx.channel:
         await asyncio.sleep(0)  # the bridge thread hands the channel back to its PBX thread
-        return Goto(context, exten, 1)
-    ctx.start_dialplan(ctx.pbx, transferee, context, exten)
+        return Goto(context, exten, priority)
+    ctx.start_dialplan(ctx.pbx, transferee, context, exten, priority)
     return None
