@@ -33,6 +33,11 @@ from telephony.supervision import is_spy_event, is_spy_leg
 log = logging.getLogger(__name__)
 
 CUSTOMER, AGENT, PBX = "customer", "agent", "pbx"
+# Roles of the legs the agent console's call controls add to a call (a consulted colleague,
+# a conference's third party): the Local channel they are originated as, and an outside
+# number it dials.
+JOINED, OUTSIDE = "joined", "outside"
+CONFBRIDGE = "ConfBridge"  # BridgeCreator of a ConfBridge room (the call controls' rooms)
 ORIGINATE_OUTCOMES = {
     0: "failed",
     1: "failed",
@@ -99,6 +104,37 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return float(max(0, round((end - start).total_seconds())))
 
 
+@dataclass(frozen=True, slots=True)
+class PartyLeg:
+    """One live channel of the agent's side of a call (an agent, an added party)."""
+
+    channel: str
+    role: str  # AGENT, JOINED (a Local channel the call controls originated) or OUTSIDE
+    extension: str | None  # an agent's
+    local: bool  # a Local channel (a queue member's, an added leg's)
+    with_customer: bool  # talks with the customer now (through Local channels too)
+    beside_customer: bool  # in the customer's own bridge
+    in_room: bool  # in the call's ConfBridge room
+    bridged: bool  # in a bridge at all (an added leg not yet answered is not)
+    joined: bool  # added by the call controls (a consult, a conference's third party)
+    first_half: bool  # not a Local channel's `;2`: the half the PBX faces
+    reaches: str | None = None  # an added Local leg: the extension of the agent it reached
+
+
+@dataclass(frozen=True, slots=True)
+class CallParties:
+    """Who is on a live call now, and where: what the call controls act on."""
+
+    linkedid: str
+    answered: bool
+    customer: str | None  # the customer's live channel
+    customer_bridged: bool
+    customer_in_room: bool
+    on_hold: bool
+    agent_extension: str | None  # the agent on the call now
+    legs: tuple[PartyLeg, ...]
+
+
 @dataclass(slots=True)
 class _Channel:
     uniqueid: str
@@ -106,6 +142,8 @@ class _Channel:
     pair: str
     hung_up: bool = False
     cause: int | None = None
+    bridge: str | None = None  # the bridge it is in now
+    joined: bool = False  # a leg the call controls originated into the call (expect_joining)
 
 
 @dataclass(slots=True)
@@ -146,6 +184,8 @@ class _Call:
     bridged_at: datetime | None = None
     talk_ended_at: datetime | None = None  # the first hangup after the bridge
     bridges: dict[str, set[str]] = field(default_factory=dict)
+    rooms: set[str] = field(default_factory=set)  # bridges that are ConfBridge rooms
+    on_hold: bool = False  # the customer hears hold music (MusicOnHoldStart after the answer)
     wait_seconds: float | None = None
     ring_seconds: float | None = None
     talk_seconds: float | None = None
@@ -199,6 +239,11 @@ class CallTracker:
         self._recent_uids: dict[str, str] = {}
         self._recent_limit = recent_limit
         self._expected: OrderedDict[str, _ExpectedOriginate] = OrderedDict()
+        # Legs the call controls originate into a call: their uniqueid (which Asterisk also
+        # gives them, and the channels they dial, as linkedid) → the call's linkedid; and
+        # their Originate's ActionID, whose response is no call of its own.
+        self._joining: OrderedDict[str, str] = OrderedDict()
+        self._joining_actions: OrderedDict[str, str] = OrderedDict()
         self._received: float | None = None  # monotonic arrival of the event being applied
         # Calls picked up by a resync, whose channel variables the bridge should ask for.
         self.adopted: list[tuple[str, str, str]] = []  # (linkedid, uniqueid, channel)
@@ -220,6 +265,9 @@ class CallTracker:
             "BlindTransfer": self._blind_transfer,
             "Newexten": self._newexten,
             "BridgeEnter": self._bridge_enter,
+            "BridgeLeave": self._bridge_leave,
+            "MusicOnHoldStart": self._music_on_hold,
+            "MusicOnHoldStop": self._music_on_hold,
             "MixMonitorStart": self._mixmonitor_start,
             "HangupRequest": self._hangup_request,
             "SoftHangupRequest": self._hangup_request,
@@ -257,6 +305,84 @@ class CallTracker:
         self._expected[action_id] = _ExpectedOriginate(attempt_id, dialed)
         while len(self._expected) > 1000:
             self._expected.popitem(last=False)
+
+    def expect_joining(self, action_id: str, *, uniqueid: str, linkedid: str) -> None:
+        """The call controls are about to originate a leg into call `linkedid` with this
+        ChannelId: its channels (and those it dials, which Asterisk gives the same linkedid)
+        belong to that call, and its OriginateResponse is no call of its own."""
+        self._joining[uniqueid] = linkedid
+        self._joining_actions[action_id] = linkedid
+        for index in (self._joining, self._joining_actions):
+            while len(index) > 1000:
+                index.popitem(last=False)
+
+    def note_transfer(self, linkedid: str) -> None:
+        """The call controls sent the customer on to another party themselves (a Redirect,
+        which Asterisk does not announce as a transfer): as a BlindTransfer event would."""
+        call = self._open.get(linkedid)
+        if call is not None and call.answered_at is not None:
+            self._hand_on(call)
+
+    def parties(self, linkedid: str) -> CallParties | None:
+        """Who is on a live call now, and where: what the call controls act on."""
+        call = self._open.get(linkedid)
+        if call is None:
+            return None
+        customer = call.channels.get(call.customer_uid or "")
+        live = [c for c in call.channels.values() if not c.hung_up]
+        with_customer = self._with_customer(call)
+        legs = []
+        for channel in live:
+            role = call.role(channel)
+            extension = self.agents.extension_of(interface_of(channel.name))
+            if role not in (AGENT, JOINED, OUTSIDE):
+                continue
+            legs.append(
+                PartyLeg(
+                    channel=channel.name,
+                    role=role,
+                    extension=extension if role == AGENT else None,
+                    local=channel.name.startswith("Local/"),
+                    with_customer=channel.uniqueid in with_customer,
+                    beside_customer=customer is not None
+                    and channel.bridge is not None
+                    and channel.bridge == customer.bridge,
+                    in_room=channel.bridge in call.rooms,
+                    bridged=channel.bridge is not None,
+                    joined=channel.joined,
+                    first_half=channel.name.endswith(";1") or not channel.name.startswith("Local/"),
+                    reaches=self._reached_agent(call, channel) if role == JOINED else None,
+                )
+            )
+        current = self.agents.extension_of(
+            interface_of(next((c.name for c in live if c.pair == call.agent_pair), ""))
+        )
+        return CallParties(
+            linkedid=call.linkedid,
+            answered=call.answered_at is not None,
+            customer=customer.name if customer is not None and not customer.hung_up else None,
+            customer_bridged=customer is not None and customer.bridge is not None,
+            customer_in_room=customer is not None and customer.bridge in call.rooms,
+            on_hold=call.on_hold,
+            agent_extension=current,
+            legs=tuple(legs),
+        )
+
+    def _reached_agent(self, call: _Call, leg: _Channel) -> str | None:
+        """The agent an added Local leg reached: the one bridged with its other half."""
+        twins = {
+            c.bridge
+            for c in call.channels.values()
+            if c.pair == leg.pair and c is not leg and c.bridge and not c.hung_up
+        }
+        for channel in call.channels.values():
+            if not channel.hung_up and call.role(channel) == AGENT and channel.bridge in twins:
+                return self.agents.extension_of(interface_of(channel.name))
+        return None
+
+    def ended(self, linkedid: str) -> bool:
+        """Whether this call was followed and has ended (recently)."""
+        return linkedid in self._recent
 
     def live_calls(self) -> list[CallRecord]:
         return [self._record(call) for call in self._open.values()]
@@ -331,7 +457,9 @@ class CallTracker:
         if uid is not None and uid in self._by_uid:
             return self._by_uid[uid]
         linkedid = _text(event.get("Linkedid" if uid_key == "Uniqueid" else "DestLinkedid"))
-        return self._open.get(linkedid) if linkedid else None
+        if not linkedid:
+            return None
+        return self._open.get(self._joining.get(linkedid, linkedid))
 
     def _register(self, call: _Call, uid: str, name: str) -> _Channel:
         channel = call.channels.get(uid)
@@ -371,6 +499,11 @@ class CallTracker:
         if not (known(uid) and known(linkedid) and name) or uid in self._by_uid:
             return
         assert uid is not None and linkedid is not None
+        if linkedid in self._joining:  # a leg the call controls added to a live call
+            joined_call = self._open.get(self._joining[linkedid])
+            if joined_call is not None:
+                self._register(joined_call, uid, name).joined = True
+            return
         call = self._open.get(linkedid)
         if call is None and _text(event.get("Context")) == contract.CONTEXT_SELFTEST:
             return  # `callcentre pbx check`'s recording test: nobody's call, never stored
@@ -450,6 +583,9 @@ class CallTracker:
         dest = self._register(call, dest_uid, dest_name)
         source_uid = _text(event.get("Uniqueid"))
         interface = interface_of(dest_name)
+        if dest.joined:
+            self._joined_dial(call, dest, interface, source_uid, at, out)
+            return
         if source_uid is None:  # an Originate dialing its first leg
             call.originated = True
             if self.agents.is_agent(dialstring) or self.agents.is_agent(interface):
@@ -482,6 +618,25 @@ class CallTracker:
         if not call.joined_queue or call.transferring:  # a queue announces its own members
             self._ring(call, dest_uid, interface, at, out)
 
+    def _joined_dial(
+        self,
+        call: _Call,
+        dest: _Channel,
+        interface: str,
+        source_uid: str | None,
+        at: datetime,
+        out: list[DomainEvent],
+    ) -> None:
+        """A leg the call controls added: its Local channel, then the colleague's phone (who
+        rings: a pop) or the outside number it dials."""
+        if source_uid is None or call.roles.get(dest.pair) == JOINED:
+            self._set_role(call, dest, JOINED)
+        elif self.agents.is_agent(interface):
+            self._set_role(call, dest, AGENT)
+            self._ring(call, dest.uniqueid, interface, at, out)
+        else:
+            self._set_role(call, dest, OUTSIDE)
+
     def _same_agent(self, first: _Channel, second: _Channel) -> bool:
         extension = self.agents.extension_of(interface_of(first.name))
         return extension is not None and extension == self.agents.extension_of(
@@ -506,10 +661,16 @@ class CallTracker:
         interface = call.ringing.pop(dest_uid, None)
         if interface is None:
             return  # not ringing any more: a duplicate DialEnd
+        if status == "ANSWER" and dest.joined:  # a colleague picked up a consult/conference
+            out.append(
+                CallAnswered(call.linkedid, interface, self.agents.extension_of(interface), at)
+            )
+            return
         if status == "ANSWER":
             self._answer(call, interface, dest.pair, at, out)
             return
-        call.agent_dial_status = status
+        if not dest.joined:
+            call.agent_dial_status = status
         if status == "CANCEL":
             reason = "answered_elsewhere" if call.agent else "caller_hung_up"
         else:
@@ -534,11 +695,17 @@ class CallTracker:
 
     # -- queues -------------------------------------------------------------------------
 
+    def _joined_event(self, call: _Call, event: Mapping[str, Any]) -> bool:
+        """Whether the event's channel is a leg the call controls added (a consult that waits
+        in a queue is no queueing of the customer's)."""
+        channel = call.channels.get(_text(event.get("Uniqueid")) or "")
+        return channel is not None and channel.joined
+
     def _queue_caller_join(
         self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
     ) -> None:
         call = self._call(event)
-        if call is not None:
+        if call is not None and not self._joined_event(call, event):
             call.queue = _text(event.get("Queue")) or call.queue
             call.joined_queue = True
             call.queued_at = call.queued_at or at
@@ -549,9 +716,10 @@ class CallTracker:
         interface = _text(event.get("Interface"))
         if call is None or not (dest_uid and dest_name and interface):
             return
-        call.queue = call.queue or _text(event.get("Queue"))
-        call.joined_queue = True
-        call.queued_at = call.queued_at or at
+        if not self._joined_event(call, event):
+            call.queue = call.queue or _text(event.get("Queue"))
+            call.joined_queue = True
+            call.queued_at = call.queued_at or at
         self._set_role(call, self._register(call, dest_uid, dest_name), AGENT)
         self._ring(call, dest_uid, interface, at, out)
 
@@ -575,6 +743,12 @@ class CallTracker:
         interface = _text(event.get("Interface"))
         if call is None or interface is None:
             return
+        if self._joined_event(call, event):  # a colleague took the consult from the queue
+            call.ringing.pop(_text(event.get("DestUniqueid")) or "", None)
+            out.append(
+                CallAnswered(call.linkedid, interface, self.agents.extension_of(interface), at)
+            )
+            return
         call.connected = True
         call.wait_seconds = _number(event.get("HoldTime"))
         call.ring_seconds = _number(event.get("RingTime"))
@@ -591,11 +765,14 @@ class CallTracker:
         self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
     ) -> None:
         call = self._call(event)
-        if call is None:
+        if call is None or self._joined_event(call, event):
             return
         call.wait_seconds = call.wait_seconds or _number(event.get("HoldTime"))
         if _text(event.get("Reason")) == "transfer":
             return  # the agent's part ended, the call goes on: measured to its real end
+        member = call.channels.get(_text(event.get("DestUniqueid")) or "")
+        if member is not None and call.agent_pair not in (None, member.pair):
+            return  # the member handed the call on (a consult completed): it goes on
         call.talk_seconds = _number(event.get("TalkTime"))
         call.complete_reason = _text(event.get("Reason"))
 
@@ -609,12 +786,16 @@ class CallTracker:
         call = self._call(event, "TransfereeUniqueid")
         if call is None or call.answered_at is None:
             return
+        self._hand_on(call)
+        self._update(call, out)
+
+    @staticmethod
+    def _hand_on(call: _Call) -> None:
         call.transferring = True
         call.agent_pair = None
         call.first_hangup_side = call.complete_reason = None
         call.talk_ended_at = None
         call.talk_seconds = None
-        self._update(call, out)
 
     def _queue_caller_abandon(
         self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
@@ -622,7 +803,7 @@ class CallTracker:
         """The caller left the queue unanswered. Asterisk says so on a timeout too (the
         QUEUESTATUS that follows tells the two apart)."""
         call = self._call(event)
-        if call is not None:
+        if call is not None and not self._joined_event(call, event):
             call.abandoned = True
             call.wait_seconds = _number(event.get("HoldTime"))
 
@@ -630,7 +811,7 @@ class CallTracker:
         self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
     ) -> None:
         call = self._call(event)
-        if call is not None:
+        if call is not None and not self._joined_event(call, event):
             call.left_queue_at = call.left_queue_at or at
 
     def _newexten(self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]) -> None:
@@ -648,6 +829,11 @@ class CallTracker:
         bridge, uid = _text(event.get("BridgeUniqueid")), _text(event.get("Uniqueid"))
         if call is None or bridge is None or uid not in call.channels:
             return
+        call.channels[uid].bridge = bridge
+        if _text(event.get("BridgeCreator")) == CONFBRIDGE:
+            call.rooms.add(bridge)
+        if call.bridged_at is not None:
+            self._note_agents_with_customer(call, out)
         members = call.bridges.setdefault(bridge, set())
         members.add(uid)
         roles = {call.role(call.channels[m]) for m in members}
@@ -660,6 +846,66 @@ class CallTracker:
                 self._answer(call, interface_of(agent.name), agent.pair, at, out)
             call.answered_at = call.answered_at or at
             out.append(CallBridged(call.linkedid, at))
+
+    def _bridge_leave(self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]) -> None:
+        call = self._call(event)
+        channel = call.channels.get(_text(event.get("Uniqueid")) or "") if call else None
+        if channel is not None and channel.bridge == _text(event.get("BridgeUniqueid")):
+            channel.bridge = None
+
+    def _music_on_hold(
+        self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
+    ) -> None:
+        """Hold music for the answered customer: the call controls' hold (the queue's music
+        while the caller waits is no hold)."""
+        call = self._call(event)
+        if call is None or call.answered_at is None or call.customer_uid is None:
+            return
+        if _text(event.get("Uniqueid")) == call.customer_uid:
+            call.on_hold = _text(event.get("Event")) == "MusicOnHoldStart"
+
+    def _with_customer(self, call: _Call) -> set[str]:
+        """The uniqueids of the live channels the customer talks with now: the customer's
+        bridge, and through each Local channel in it, its other half's bridge."""
+        customer = call.channels.get(call.customer_uid or "")
+        if customer is None or customer.hung_up or customer.bridge is None:
+            return set()
+        by_bridge: dict[str, list[_Channel]] = {}
+        for channel in call.channels.values():
+            if channel.bridge is not None and not channel.hung_up:
+                by_bridge.setdefault(channel.bridge, []).append(channel)
+        reached: set[str] = set()
+        pending = [customer.bridge]
+        seen_bridges: set[str] = set()
+        while pending:
+            bridge = pending.pop()
+            if bridge in seen_bridges:
+                continue
+            seen_bridges.add(bridge)
+            for channel in by_bridge.get(bridge, []):
+                reached.add(channel.uniqueid)
+                for twin in call.channels.values():
+                    if twin.pair == channel.pair and twin.bridge and not twin.hung_up:
+                        pending.append(twin.bridge)
+        reached.discard(customer.uniqueid)
+        return reached
+
+    def _note_agents_with_customer(self, call: _Call, out: list[DomainEvent]) -> None:
+        """Every agent who comes to talk with the customer joins the call's chain (a
+        conference's third party, a consult completed), in that order."""
+        for uid in self._with_customer(call):
+            channel = call.channels[uid]
+            if call.role(channel) != AGENT:
+                continue
+            interface = interface_of(channel.name)
+            extension = self.agents.extension_of(interface)
+            chained = {self.agents.extension_of(i) for i in call.agents_connected}
+            if extension not in chained and not channel.name.startswith("Local/"):
+                call.agents_connected.append(interface)
+                if call.agent_pair is None:
+                    call.agent_pair = channel.pair
+                    call.transferring = False
+                self._update(call, out)
 
     def _mixmonitor_start(
         self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
@@ -677,6 +923,17 @@ class CallTracker:
         if customer is not None and channel.pair == customer.pair:
             call.first_hangup_side = CUSTOMER
         elif call.agent_pair is not None and channel.pair == call.agent_pair:
+            leaving = self.agents.extension_of(interface_of(channel.name))
+            staying = [
+                call.channels[uid]
+                for uid in self._with_customer(call)
+                if call.role(call.channels[uid]) == AGENT
+                and call.channels[uid].pair != channel.pair
+                and self.agents.extension_of(interface_of(call.channels[uid].name)) != leaving
+            ]
+            if staying:  # another agent stays with the customer: the call is theirs now
+                call.agent_pair = staying[0].pair
+                return
             call.first_hangup_side = AGENT
         else:
             return
@@ -775,6 +1032,8 @@ class CallTracker:
     ) -> None:
         reason = _integer(event.get("Reason"))
         action_id = _text(event.get("ActionID")) or ""
+        if action_id in self._joining_actions or _text(event.get("Uniqueid")) in self._joining:
+            return  # a leg the call controls added to a call: that call's, not one of its own
         call = self._originated_call(event)
         if call is None:
             if (_text(event.get("Response")) or "").lower() == "success":
