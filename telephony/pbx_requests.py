@@ -5,8 +5,8 @@ unacknowledged by a bridge that died is taken over by the next one), and the ans
 back on a short-lived list the caller waits on. Every request carries a deadline: one that
 arrives late (the bridge was down) is refused rather than acted on, since a call placed
 minutes after the agent clicked would surprise everyone. Agent-state requests are
-idempotent; an Originate (a call, or a supervisor's spy call) is done at most once, guarded by
-its request id.
+idempotent; an Originate (a call, or a supervisor's spy call) and a call control
+(telephony/call_controls.py) are done at most once, guarded by their request id.
 
 The bridge also keeps the PBX's connection status in a key that expires, so a web process
 shows "disconnected" when the bridge itself is gone.
@@ -29,6 +29,16 @@ from crm.agents.models import AgentStatus
 from telephony.agent_sync import AgentPbxSync, AgentTarget
 from telephony.ami.client import AmiError
 from telephony.bridge import Bridge
+from telephony.call_controls import (
+    CallControls,
+    ControlKind,
+    ControlRefused,
+    ControlRequest,
+    ControlState,
+    Refusal,
+    TargetKind,
+    TransferTarget,
+)
 from telephony.process_name import process_name
 from telephony.supervision import SpyCall
 
@@ -137,16 +147,75 @@ class RemotePbx:
             raise AmiError(str(answer.get("error") or "refused"))
         return str(answer["action_id"])
 
+    async def call_control(self, request: ControlRequest) -> ControlState:
+        """CallControls.apply through the bridge; ControlRefused as there."""
+        args = {
+            "linkedid": request.linkedid,
+            "control": request.control.value,
+            "extension": request.extension,
+            "target": None
+            if request.target is None
+            else {"kind": request.target.kind.value, "value": request.target.value},
+            "caller_id": request.caller_id,
+        }
+        # A control waits for the PBX's word on its effect: give it that long and more.
+        return _control_answer(
+            await self._ask("call_control", args, timeout=self.action_timeout + 10.0)
+        )
+
+    async def call_control_state(self, linkedid: str, extension: str | None) -> ControlState:
+        """CallControls.state through the bridge."""
+        args = {"linkedid": linkedid, "extension": extension}
+        return _control_answer(await self._ask("call_control_state", args, timeout=5.0))
+
+    async def _ask(self, op: str, args: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+        try:
+            return await self.request(op, args, timeout=timeout)
+        except PbxUnreachable as exc:
+            raise ControlRefused(Refusal.PBX_UNAVAILABLE, str(exc)) from None
+
+
+def _control_answer(answer: dict[str, Any]) -> ControlState:
+    if answer.get("ok"):
+        return ControlState.of(answer["state"])
+    refusal = str(answer.get("refusal"))
+    known = refusal in {r.value for r in Refusal}
+    raise ControlRefused(
+        Refusal(refusal) if known else Refusal.PBX_UNAVAILABLE,
+        str(answer.get("error") or "refused"),
+    )
+
+
+def control_request(args: dict[str, Any]) -> ControlRequest:
+    """A ControlRequest from its JSON (RemotePbx.call_control's args)."""
+    target = args.get("target")
+    return ControlRequest(
+        linkedid=str(args["linkedid"]),
+        control=ControlKind(args["control"]),
+        extension=args.get("extension"),
+        target=None
+        if target is None
+        else TransferTarget(TargetKind(target["kind"]), str(target["value"])),
+        caller_id=args.get("caller_id"),
+    )
+
 
 class PbxCommandServer:
     """The bridge's side: carries out the web processes' requests on its PBX."""
 
     def __init__(
-        self, redis: Redis, bridge: Bridge, sync: AgentPbxSync, *, block_ms: int = 2_000
+        self,
+        redis: Redis,
+        bridge: Bridge,
+        sync: AgentPbxSync,
+        *,
+        controls: CallControls | None = None,
+        block_ms: int = 2_000,
     ) -> None:
         self.redis = redis
         self.bridge = bridge
         self.sync = sync
+        self.controls = controls or CallControls(bridge)
         self.stream = commands_stream(bridge.settings.pbx_id)
         self.consumer = process_name()
         self.block_ms = block_ms
@@ -243,11 +312,42 @@ class PbxCommandServer:
                 answer = {"ok": False, "error": f"bad spy request: {exc}"}
             else:
                 answer = await self._once(fields["id"], lambda: self.bridge.spy(call))
+        elif op == "call_control":
+            answer = await self._control_once(fields["id"], json.loads(fields["args"]))
+        elif op == "call_control_state":
+            args = json.loads(fields["args"])
+            answer = self._controlled(
+                lambda: self.controls.state(args["linkedid"], args["extension"])
+            )
         else:
             answer = {"ok": False, "error": f"unknown request {op!r}"}
         if reply:
             await self.redis.rpush(reply, json.dumps(answer, ensure_ascii=False))
             await self.redis.expire(reply, REPLY_TTL_SECONDS)
+
+    async def _control_once(self, request_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        if not await self.redis.set(f"callcentre:pbx:done:{request_id}", "1", nx=True, ex=3600):
+            return {
+                "ok": False,
+                "refusal": Refusal.PBX_UNAVAILABLE.value,
+                "error": "already handled",
+            }
+        try:
+            request = control_request(args)
+        except (KeyError, ValueError) as exc:
+            return {"ok": False, "refusal": Refusal.NOT_NOW.value, "error": f"bad request: {exc}"}
+        try:
+            state = await self.controls.apply(request)
+        except ControlRefused as exc:
+            return {"ok": False, "refusal": exc.refusal.value, "error": exc.message}
+        return {"ok": True, "state": state.as_dict()}
+
+    @staticmethod
+    def _controlled(read: Callable[[], ControlState]) -> dict[str, Any]:
+        try:
+            return {"ok": True, "state": read().as_dict()}
+        except ControlRefused as exc:
+            return {"ok": False, "refusal": exc.refusal.value, "error": exc.message}
 
     async def _once(
         self, request_id: str, originate: Callable[[], Awaitable[str]]

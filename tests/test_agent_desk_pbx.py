@@ -13,6 +13,7 @@ from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, Outcome
 from crm.callbacks.schedule import ScheduleRules
 from crm.calls.models import Call
+from crm.clock import FixedClock
 from crm.customers import service as customers
 from crm.db import Database
 from crm.projects import service as projects
@@ -24,8 +25,9 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-async def system(db: Database, tmp_path: Path) -> AsyncIterator[LiveSystem]:
-    async with live_system(db, tmp_path) as running:
+async def system(db: Database, tmp_path: Path, clock: FixedClock) -> AsyncIterator[LiveSystem]:
+    # A fixed Monday morning: click-to-call keeps to the calling hours.
+    async with live_system(db, tmp_path, clock=clock) as running:
         yield running
 
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from crm.campaigns.rules import DialBlockKind
+from telephony.call_controls import Refusal
+
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "web" / "static" / "js"
 ENTRY = re.compile(r'^\s*"([^"]+)":\s*"((?:[^"\\]|\\.)*)",?\s*$', re.MULTILINE)
@@ -51,6 +54,9 @@ def test_every_api_error_code_reads_in_chinese() -> None:
         for path in (ROOT / folder).rglob("*.py"):
             for match in CODE.findall(path.read_text(encoding="utf-8")):
                 codes.update(c for c in match if c)
+    # Codes the API takes from enums: why a number may not be called, why a call control
+    # was refused.
+    codes.update(kind.value for kind in (*DialBlockKind, *Refusal))
     codes -= {"database_not_empty"}  # the seeding command's, never the API's
     assert {"invalid_phone", "satisfaction_required", "do_not_call"} <= codes
     assert sorted(c for c in codes if f"errors.{c}" not in zh) == []

@@ -8,7 +8,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from crm.callbacks.models import Outcome
-from crm.campaigns.rules import CallingHours, RetryPolicy, StartRate, calls_to_start, order_key
+from crm.campaigns.rules import (
+    CallingHours,
+    DialBlockKind,
+    RetryPolicy,
+    StartRate,
+    calls_to_start,
+    dial_block,
+    order_key,
+)
 from crm.work_calendar import load_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -116,3 +124,20 @@ def test_start_rate_caps_calls_per_second() -> None:
     assert rate.take(101.0) and not rate.take(101.5)
     starts = sum(rate.take(102.0 + i * 0.1) for i in range(100))  # ten seconds of trying
     assert starts == 10
+
+
+def test_dial_block_do_not_call_before_the_hours() -> None:
+    """One rule for every call, the dialer's and an agent's: a customer who asked not to be
+    called is never called; otherwise only within the calling hours."""
+    open_now, closed_now = local(2026, 11, 23, 10, 0), local(2026, 11, 23, 21, 30)
+    assert dial_block(do_not_call=[], hours=HOURS, at=open_now) is None
+    refused = dial_block(do_not_call=[("赵六", "客户要求不再回访")], hours=HOURS, at=open_now)
+    assert refused is not None and refused.kind is DialBlockKind.DO_NOT_CALL
+    assert refused.message == "赵六 must not be called: 客户要求不再回访"
+    night = dial_block(do_not_call=[("赵六", None)], hours=HOURS, at=closed_now)
+    assert night is not None and night.kind is DialBlockKind.DO_NOT_CALL
+    late = dial_block(do_not_call=[], hours=HOURS, at=closed_now)
+    assert late is not None and late.kind is DialBlockKind.OUTSIDE_CALLING_HOURS
+    assert late.opens_at == local(2026, 11, 24, 9, 0)
+    holiday = dial_block(do_not_call=[], hours=HOURS, at=local(2026, 10, 2, 10, 0))
+    assert holiday is not None and holiday.kind is DialBlockKind.OUTSIDE_CALLING_HOURS

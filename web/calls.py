@@ -13,7 +13,6 @@ from crm.callbacks.models import MadeBy, Outcome
 from crm.calls import service as calls
 from crm.calls.service import CallWithCustomer
 from crm.campaigns import service as campaigns
-from crm.customers import service as customers
 from crm.errors import Conflict, DomainError, ValidationError
 from crm.phones import PhoneKind, PhoneNumberError, normalize_phone
 from crm.users.models import Role
@@ -58,14 +57,15 @@ class MyCall(BaseModel):
     talk_seconds: float | None
 
 
-def _dialable(raw: str, area: str | None) -> str:
+def dialable(raw: str, area: str | None, *, field: str = "number") -> str:
+    """An outside number the trunk may dial, normalised (crm.phones); 422 otherwise."""
     try:
         phone = normalize_phone(raw, default_area_code=area)
     except PhoneNumberError as exc:
-        raise ValidationError(str(exc), code="invalid_phone", field="number") from None
+        raise ValidationError(str(exc), code="invalid_phone", field=field) from None
     if phone.kind not in DIALABLE:
         raise ValidationError(
-            f"{raw!r} is not a customer's number", code="not_dialable", field="number"
+            f"{raw!r} is not a customer's number", code="not_dialable", field=field
         )
     return phone.number
 
@@ -79,24 +79,26 @@ def _dialable(raw: str, area: str | None) -> str:
 async def dial(
     body: DialIn, caller: Caller = Depends(agent_only), svc: Services = Depends(services)
 ) -> DialOut:
-    """Ring the agent's phone, then the customer (AMI Originate, agent first)."""
+    """Ring the agent's phone, then the customer (AMI Originate, agent first): a number
+    typed on the dial pad, a phone of a customer's card, or a callback task's (the attempt is
+    logged first). The campaigns' rules apply: nobody who asked not to be called, only
+    within the calling hours."""
     if not caller.user.extension:
         raise ValidationError("you have no extension to ring", code="no_extension")
     if not svc.pbx_connected():
         raise PbxUnavailable("the PBX is not connected; try again shortly", code="pbx_unavailable")
-    number = _dialable(body.number, svc.settings.default_area_code)
+    number = dialable(body.number, svc.settings.default_area_code)
     attempt_id = None
     async with svc.database.session() as session:
-        owners = await customers.find_by_phone(
-            session, number, default_area_code=svc.settings.default_area_code
+        block = await campaigns.dial_check(
+            session,
+            number=number,
+            settings=svc.settings,
+            calendar=svc.calendar,
+            at=svc.clock.now(),
         )
-        refused = next((c for c in owners if c.do_not_call), None)
-        if refused is not None:
-            raise Conflict(
-                f"{refused.name} must not be called: {refused.do_not_call_reason}",
-                code="do_not_call",
-                field="number",
-            )
+        if block is not None:
+            raise Conflict(block.message, code=block.kind.value, field="number")
         if body.task_id is not None:
             task = await callbacks.get_or_raise(session, body.task_id, field="task_id")
             attempt = await callbacks.start_attempt(

@@ -14,7 +14,9 @@ from crm.clock import Clock, local_today
 from crm.complaints.rules import ComplaintRules
 from crm.db import Database
 from crm.settings import Settings
+from crm.work_calendar import WorkCalendar, load_calendar
 from telephony.bridge import Bridge
+from telephony.call_controls import CallControls
 from telephony.dialer import Dialer
 from telephony.recordings.files import RecordingFiles
 from web.events import UserMessage
@@ -75,6 +77,17 @@ class Services:
     @cached_property
     def complaint_rules(self) -> ComplaintRules:
         return ComplaintRules.of(self.settings)
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        """Public holidays and working weekends (the calling hours close on holidays)."""
+        return load_calendar(self.settings.holidays_path)
+
+    @cached_property
+    def call_controls(self) -> CallControls | None:
+        """The console's call controls on this process's bridge (None: the bridge is another
+        process's; ask it through `remote_pbx`)."""
+        return CallControls(self.bridge) if self.bridge is not None else None
 
     @cached_property
     def recording_files(self) -> RecordingFiles:

@@ -2,13 +2,17 @@
 
 Calling hours are local (Asia/Shanghai by default) and closed on public holidays; retries wait
 by outcome and stop at a daily and a total limit; pacing never starts more calls than there
-are ready agents (times a ratio), the campaign's ceiling, or the trunk's call-start rate.
+are ready agents (times a ratio), the campaign's ceiling, or the trunk's call-start rate. A
+number is called by nobody — the dialer or an agent's dial pad — when a customer who owns it
+asked not to be called, or outside the calling hours (`dial_block`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from crm.callbacks.models import Outcome
@@ -41,6 +45,41 @@ class CallingHours:
                 if opening >= local:
                     return opening
         return None
+
+
+class DialBlockKind(StrEnum):
+    DO_NOT_CALL = "do_not_call"
+    OUTSIDE_CALLING_HOURS = "outside_calling_hours"
+
+
+@dataclass(frozen=True, slots=True)
+class DialBlock:
+    """Why a number must not be called now, in words an agent reads."""
+
+    kind: DialBlockKind
+    message: str
+    opens_at: datetime | None = None  # outside the calling hours: when they open next
+
+
+def dial_block(
+    *, do_not_call: Sequence[tuple[str, str | None]], hours: CallingHours, at: datetime
+) -> DialBlock | None:
+    """Whether a number may be called at `at`: `do_not_call` lists (name, reason) of the
+    customers owning it who asked not to be called; `hours` are the calling hours that
+    apply (a campaign's, or the centre's)."""
+    if do_not_call:
+        name, reason = do_not_call[0]
+        return DialBlock(
+            DialBlockKind.DO_NOT_CALL,
+            f"{name} must not be called: {reason}" if reason else f"{name} must not be called",
+        )
+    if not hours.allows(at):
+        opens = hours.next_opening(at)
+        when = f"; calling opens at {opens.isoformat(timespec='minutes')}" if opens else ""
+        return DialBlock(
+            DialBlockKind.OUTSIDE_CALLING_HOURS, f"outside the calling hours{when}", opens
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ from crm.callbacks.models import (
 )
 from crm.calls.models import Call
 from crm.campaigns.models import Campaign, CampaignStatus
-from crm.campaigns.rules import CallingHours, RetryPolicy, order_key
+from crm.campaigns.rules import CallingHours, DialBlock, RetryPolicy, dial_block, order_key
+from crm.customers import service as customers
 from crm.customers.models import Customer, Grade, Phone
 from crm.errors import Conflict, NotFound, Problem, ValidationError
 from crm.phones import PhoneKind
@@ -91,13 +92,32 @@ def policy(campaign: Campaign) -> RetryPolicy:
     )
 
 
-def hours(campaign: Campaign, settings: Settings, calendar: WorkCalendar) -> CallingHours:
+def hours(campaign: Campaign | None, settings: Settings, calendar: WorkCalendar) -> CallingHours:
+    """The calling hours that apply: the campaign's own, else the centre's (settings)."""
     windows = (
         parse_calling_hours(campaign.calling_hours)
-        if campaign.calling_hours
+        if campaign is not None and campaign.calling_hours
         else settings.calling_hours
     )
     return CallingHours(tuple(windows), settings.tz, calendar)
+
+
+async def dial_check(
+    session: AsyncSession,
+    *,
+    number: str,
+    settings: Settings,
+    calendar: WorkCalendar,
+    at: datetime,
+    campaign: Campaign | None = None,
+) -> DialBlock | None:
+    """Whether `number` may be called now (rules.dial_block): by the customers who own it
+    and the calling hours (the campaign's, or the centre's for an agent's own call)."""
+    owners = await customers.find_by_phone(
+        session, number, default_area_code=settings.default_area_code
+    )
+    refusing = [(c.name, c.do_not_call_reason) for c in owners if c.do_not_call]
+    return dial_block(do_not_call=refusing, hours=hours(campaign, settings, calendar), at=at)
 
 
 # -- definition -----------------------------------------------------------------------------

@@ -82,6 +82,7 @@ async def seed_records(api: Api, db: Database, now: datetime) -> dict[str, objec
             "project_id": project.id,
             "task_id": task_id,
             "call_id": call.id,
+            "linkedid": call.linkedid,
             "grant_id": grant.id,
             "user_id": api.ids["agent2"],
             "agent_id": api.ids["agent2"],

@@ -2,6 +2,7 @@
 // screen pops, the customer view and the callback/notes panel to the API and the websocket.
 import { api } from "./api.js";
 import { CallbackForm } from "./callback-form.js";
+import { CallControls, DialPad } from "./call-controls.js";
 import { callerDisplay, CallPanel } from "./calls.js";
 import { notesSection } from "./customer-form.js";
 import { CustomerView } from "./customer.js";
@@ -168,6 +169,19 @@ const calls = new CallPanel($("calls"), $("calls-empty"), {
 // Without an extension no phone rings for this user, so there is nothing to pop.
 if (!user.extension) $("calls").closest("section").hidden = true;
 
+// The call being talked on: its controls. The dial pad calls a typed number.
+const controls = can.dial ? new CallControls($("call-controls")) : null;
+const talking = () => [...calls.calls.values()].reverse()
+  .find((call) => call.status === "answered") ?? null;
+if (can.dial) {
+  new DialPad($("dial-pad"), {
+    onDialled: (result) => bindCall({ linkedid: null, number: result.number, customerId: null,
+                                      taskId: null, attemptId: result.attempt_id }),
+  });
+} else {
+  $("dial-pad").closest("section").hidden = true;
+}
+
 // --- my recent calls -----------------------------------------------------------------------
 
 async function loadMyCalls() {
@@ -259,6 +273,7 @@ function handle(message, { replaying = false } = {}) {
     default:
       break;
   }
+  controls?.follow(talking());
 }
 
 const socket = new LiveSocket({
@@ -275,6 +290,7 @@ const socket = new LiveSocket({
     }
     const current = calls.current();
     if (current) calls.handlers.onPop(current);
+    controls?.follow(talking());
   },
   onStatus: showLive,
 });
