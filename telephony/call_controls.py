@@ -394,6 +394,7 @@ class CallControls:
                 {"Action": "BlindTransfer", "Channel": view.leg.channel,
                  "Context": contract.CONTEXT_TRANSFER, "Exten": target.exten}
             )  # fmt: skip
+            await self._gone(view)  # Asterisk hangs the transferer up
             return
         # Held, or in the room: Asterisk would transfer the whole room, so the customer is
         # sent on by hand and the agent leaves.
@@ -401,7 +402,7 @@ class CallControls:
         assert customer is not None
         self.bridge.tracker.note_transfer(view.room)
         await self._send(self._redirect(customer, contract.CONTEXT_TRANSFER, target.exten))
-        await self._hangup(view.leg.channel)
+        await self._leave(view)
 
     async def _add_party(self, view: _View, target: TransferTarget, caller_id: str | None) -> None:
         """Originate the target into the call's room, as a leg of this call."""
@@ -439,6 +440,9 @@ class CallControls:
     async def _leave(self, view: _View) -> None:
         """Hang the agent's channel up, and wait until the PBX says it is gone."""
         await self._hangup(view.leg.channel)
+        await self._gone(view)
+
+    async def _gone(self, view: _View) -> None:
         await self._until(
             view.room, lambda p: all(leg.channel != view.leg.channel for leg in p.legs)
         )

@@ -5,14 +5,17 @@ does not end it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from crm.clock import FixedClock
 from crm.db import Database
 from telephony import contract
+from telephony.agent_sync import AgentPbxSync
 from telephony.call_controls import (
     CallControls,
     CallPhase,
@@ -24,8 +27,10 @@ from telephony.call_controls import (
     TransferTarget,
 )
 from telephony.events import CallRecord
+from telephony.pbx_requests import PbxCommandServer, RemotePbx, commands_stream
 from telephony.pbx_sim.wire import Message
 from tests.support.pbx_rig import PbxRig, pbx_rig
+from tests.support.redis import RedisServer
 from tests.support.waiting import until
 
 CALLER = "13800138000"
@@ -368,3 +373,37 @@ async def test_refusals(rig: PbxRig) -> None:
     assert over.value.refusal is Refusal.CALL_ENDED
     with pytest.raises(ValueError):
         TransferTarget(TargetKind.EXTENSION, "1002,1")  # never reaches the dialplan
+
+
+async def test_a_web_process_controls_the_call_through_the_bridge(
+    rig: PbxRig, redis_server: RedisServer
+) -> None:
+    """Several processes: the web asks the bridge's CallControls over Redis
+    (telephony/pbx_requests.py) and gets the same states and refusals."""
+    redis = Redis.from_url(redis_server.url, decode_responses=True)
+    server = PbxCommandServer(redis, rig.bridge, AgentPbxSync(rig.bridge, rig.settings),
+                              block_ms=100)  # fmt: skip
+    serving = asyncio.create_task(server.run())
+    try:
+        await until(lambda: redis.exists(commands_stream(rig.settings.pbx_id)))
+        remote = RemotePbx(redis, rig.settings.pbx_id)
+        linkedid = await answered_call(rig, server.controls)
+        state = await remote.call_control_state(linkedid, "1001")
+        assert state.phase is CallPhase.TALKING
+        held = await remote.call_control(ControlRequest(linkedid, ControlKind.HOLD, "1001"))
+        assert held.phase is CallPhase.HELD and ControlKind.RESUME in held.allowed
+        assert [m.action for m in sent(rig)] == ["Redirect"]
+        with pytest.raises(ControlRefused) as refused:
+            await remote.call_control(ControlRequest(linkedid, ControlKind.HOLD, "1002"))
+        assert refused.value.refusal is Refusal.NOT_ON_CALL
+        target = TransferTarget(TargetKind.NUMBER, "13900139000")
+        transferred = await remote.call_control(
+            ControlRequest(linkedid, ControlKind.TRANSFER, "1001", target)
+        )
+        assert transferred.phase is CallPhase.ENDED  # the agent's part is over
+        assert [m.action for m in sent(rig)][-2:] == ["Redirect", "Hangup"]
+    finally:
+        while not serving.done():  # redis-py may swallow one cancel
+            serving.cancel()
+            await asyncio.wait({serving}, timeout=0.5)
+        await redis.aclose()

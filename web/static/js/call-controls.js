@@ -79,7 +79,7 @@ export class CallControls {
 
   show(state) {
     this.state = state;
-    if (!state.allowed.length) {
+    if (state.phase === "ended") {
       clearInterval(this.timer);
       this.timer = null;
     }
