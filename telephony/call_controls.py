@@ -359,32 +359,31 @@ class CallControls:
         else:
             self._muted.discard(phone)
 
-    def _redirect(self, channel: str, context: str, room: str) -> dict[str, str]:
-        return {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": room,
+    @staticmethod
+    def _redirect(channel: str, context: str, exten: str) -> dict[str, str]:
+        return {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": exten,
                 "Priority": "1"}  # fmt: skip
 
-    async def _hold(self, view: _View) -> None:
+    def _customer_to(self, view: _View, context: str, *, with_agent: bool) -> dict[str, str]:
+        """Redirect the customer to context,<room>; `with_agent`: the agent to the room too,
+        unless there already (both must leave their bridge, or its end would hang one up)."""
         customer = view.parties.customer
         assert customer is not None
-        action = self._redirect(customer, contract.CONTEXT_HOLD, view.room)
-        if not view.leg.in_room:  # both leave their bridge, or its end would hang one up
-            action.update(
-                {"ExtraChannel": view.leg.channel, "ExtraContext": contract.CONTEXT_ROOM,
-                 "ExtraExten": view.room, "ExtraPriority": "1"}
-            )  # fmt: skip
-        await self._send(action)
-        await self._until(view.room, lambda p: p.on_hold)
-
-    async def _to_room(self, view: _View, *, with_agent: bool = False) -> None:
-        """The customer joins the call's room (and, `with_agent`, the agent too)."""
-        customer = view.parties.customer
-        assert customer is not None
-        action = self._redirect(customer, contract.CONTEXT_ROOM_CUSTOMER, view.room)
+        action = self._redirect(customer, context, view.room)
         if with_agent and not view.leg.in_room:
             action.update(
                 {"ExtraChannel": view.leg.channel, "ExtraContext": contract.CONTEXT_ROOM,
                  "ExtraExten": view.room, "ExtraPriority": "1"}
             )  # fmt: skip
+        return action
+
+    async def _hold(self, view: _View) -> None:
+        await self._send(self._customer_to(view, contract.CONTEXT_HOLD, with_agent=True))
+        await self._until(view.room, lambda p: p.on_hold)
+
+    async def _to_room(self, view: _View, *, with_agent: bool = False) -> None:
+        """The customer joins the call's room (and, `with_agent`, the agent too)."""
+        action = self._customer_to(view, contract.CONTEXT_ROOM_CUSTOMER, with_agent=with_agent)
         await self._send(action)
         await self._until(view.room, lambda p: p.customer_in_room)
 

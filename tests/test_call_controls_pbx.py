@@ -407,3 +407,49 @@ async def test_a_web_process_controls_the_call_through_the_bridge(
             serving.cancel()
             await asyncio.wait({serving}, timeout=0.5)
         await redis.aclose()
+
+
+async def test_the_simulators_refusals_are_asterisks_words(rig: PbxRig) -> None:
+    """Redirect (manager.c action_redirect), Setvar of MUTEAUDIO (res_mutestream) and
+    Originate's ChannelId (AST_MAX_PUBLIC_UNIQUEID) refuse as Asterisk 22 does."""
+    controls = CallControls(rig.bridge)
+    linkedid = await answered_call(rig, controls)
+    customer = channel_of(rig, "PJSIP/trunk-")
+
+    async def answer(**fields: str) -> tuple[str, str]:
+        reply = await rig.bridge.client.send(fields, as_list=False)
+        return str(reply.get("Response")), str(reply.get("Message"))
+
+    redirect = {"Action": "Redirect", "Channel": customer, "Context": "cc-hold", "Exten": "x"}
+    for fields, message in (
+        ({**redirect, "Channel": ""}, "Channel not specified"),
+        ({**redirect, "Context": ""}, "Context not specified"),
+        ({**redirect, "Exten": ""}, "Exten not specified"),
+        (redirect, "Priority not specified"),
+        ({**redirect, "Priority": "0"}, "Priority is invalid"),
+        ({**redirect, "Priority": "1", "Channel": "PJSIP/9-00000099"},
+         "Channel does not exist: PJSIP/9-00000099"),
+        ({**redirect, "Priority": "1", "ExtraChannel": "PJSIP/9-00000099",
+          "ExtraContext": "cc-room"}, "ExtraExten not specified"),
+        ({**redirect, "Priority": "1", "ExtraChannel": "PJSIP/9-00000099",
+          "ExtraContext": "cc-room", "ExtraExten": "1", "ExtraPriority": "1"},
+         "ExtraChannel does not exist: PJSIP/9-00000099"),
+    ):  # fmt: skip
+        assert await answer(**fields) == ("Error", message), fields
+    mute = {"Action": "Setvar", "Channel": customer, "Value": "on"}
+    assert await answer(**mute, Variable="MUTEAUDIO(sideways)") == ("Error", "Variable not set")
+    assert await answer(**mute, Variable="NOSUCHFUNC(in)") == ("Error", "Variable not set")
+    assert await answer(**mute, Variable="MUTEAUDIO(all)") == ("Success", "Variable Set")
+    sim_customer = rig.sim.pbx.channels.get(customer)
+    assert sim_customer is not None and sim_customer.muted == {"in", "out"}
+    assert not [m for m in rig.sim.received if m.get("Variable").startswith("MUTEAUDIO")
+                and m.action == "VarSet"]  # fmt: skip
+    originate = {
+        "Action": "Originate", "Channel": "Local/1002@cc-transfer/n", "Context": "cc-room",
+        "Exten": linkedid, "Priority": "1", "Async": "true", "ChannelId": "x" * 150,
+    }  # fmt: skip
+    response, message = await answer(**originate)
+    assert response == "Error"
+    assert message.startswith("Uniqueid length exceeds maximum of 149")  # manager.c's words
+    # Nothing of it changed the call.
+    assert controls.state(linkedid, "1001").phase is CallPhase.TALKING

@@ -49,6 +49,20 @@ def _priority(text: str) -> int:
     return -value if sign else value
 
 
+def _live(
+    session: AmiSession, action_id: str, name: str, header: str, words: str
+) -> Channel | None:
+    """The named channel, not hung up; otherwise None, refused in manager.c's words."""
+    channel = session.simulator.pbx.channels.get(name)
+    if channel is None:
+        session.send(error(action_id, f"{header} does not exist: {name}"))
+    elif channel.hung_up:
+        session.send(error(action_id, f"Redirect failed, {words} not up."))
+    else:
+        return channel
+    return None
+
+
 async def redirect(session: AmiSession, message: Message) -> None:
     action_id, pbx = message.action_id, session.simulator.pbx
     name, name2 = message.get("Channel"), message.get("ExtraChannel")
@@ -80,23 +94,15 @@ async def redirect(session: AmiSession, message: Message) -> None:
         if priority2 < 1:
             session.send(error(action_id, "ExtraPriority is invalid"))
             return
-    channel = pbx.channels.get(name)
+    channel = _live(session, action_id, name, "Channel", "channel")
     if channel is None:
-        session.send(error(action_id, f"Channel does not exist: {name}"))
-        return
-    if channel.hung_up:
-        session.send(error(action_id, "Redirect failed, channel not up."))
         return
     if not name2:
         async_goto(pbx, channel, context, exten, priority)
         session.send(success(action_id, "Redirect successful"))
         return
-    extra = pbx.channels.get(name2)
+    extra = _live(session, action_id, name2, "ExtraChannel", "extra channel")
     if extra is None:
-        session.send(error(action_id, f"ExtraChannel does not exist: {name2}"))
-        return
-    if extra.hung_up:
-        session.send(error(action_id, "Redirect failed, extra channel not up."))
         return
     # AST_FLAG_BRIDGE_DUAL_REDIRECT_WAIT: both are told before either bridge lets go.
     async_goto(pbx, channel, context, exten, priority)
