@@ -362,6 +362,108 @@ def test_selftest_context_records_into_the_monitor_dir_and_is_not_reachable() ->
         assert last(options, "context") != contract.CONTEXT_SELFTEST, name
 
 
+# --------------------------------------------------------------------------------------
+# The console's call controls (telephony/call_controls.py)
+# --------------------------------------------------------------------------------------
+
+CONTROL_CONTEXTS = (
+    contract.CONTEXT_HOLD,
+    contract.CONTEXT_ROOM,
+    contract.CONTEXT_ROOM_CUSTOMER,
+    contract.CONTEXT_TRANSFER,
+)
+LINKEDIDS = ("1795438127.0", "1700000000.12")  # a room is named after the call's Linkedid
+
+
+@pytest.mark.parametrize("context", CONTROL_CONTEXTS)
+def test_call_control_contexts_only_the_server_reaches(context: str) -> None:
+    for other in dialplan().values():
+        assert context not in other.includes, f"[{other.name}] includes [{context}]"
+    for name, options in typed("pjsip.conf", "endpoint").items():
+        assert last(options, "context") != context, name
+
+
+@pytest.mark.parametrize("context", [contract.CONTEXT_HOLD, contract.CONTEXT_ROOM,
+                                     contract.CONTEXT_ROOM_CUSTOMER])  # fmt: skip
+def test_rooms_are_named_after_the_call(context: str) -> None:
+    for linkedid in LINKEDIDS:
+        assert reachable(context, linkedid), (context, linkedid)
+
+
+def test_hold_plays_music_for_a_while_and_frees_the_room_when_the_customer_leaves() -> None:
+    hold = dialplan()[contract.CONTEXT_HOLD]
+    [exten] = [e for e in hold.extens() if e != "h"]
+    assert [(s.app, s.args) for s in hold.of(exten)] == [
+        ("Set", "CC_ROOM=${EXTEN}"),
+        ("MusicOnHold", "${CC_MOH_CLASS},${CC_HOLD_MAX}"),
+        ("Hangup", ""),
+    ]
+    assert globals_()["CC_MOH_CLASS"] == "default"
+    assert 60 <= int(globals_()["CC_HOLD_MAX"]) <= 3600
+    assert [(s.app, s.args) for s in hold.of("h")] == [("ConfKick", "${CC_ROOM},all")]
+
+
+def test_rooms_use_the_profiles_in_confbridge_conf() -> None:
+    profiles = {s.name: dict(s.options) for s in sections("confbridge.conf").values()}
+    assert profiles["cc_room"]["type"] == "bridge"
+    assert profiles["cc_menu"]["type"] == "menu"
+    agent, customer = profiles["cc_agent"], profiles["cc_customer"]
+    assert agent["type"] == customer["type"] == "user"
+    # The agent's side is marked; the customer leaves with its last member.
+    assert agent["marked"] in _TRUE and customer["end_marked"] in _TRUE
+    for profile in (agent, customer):
+        assert profile["quiet"] in _TRUE and profile["announce_only_user"] not in _TRUE
+        assert profile["music_on_hold_when_empty"] not in _TRUE
+    for context, user in (
+        (contract.CONTEXT_ROOM, "cc_agent"),
+        (contract.CONTEXT_ROOM_CUSTOMER, "cc_customer"),
+    ):
+        [bridge] = [s for s in dialplan()[context].steps if s.app == "ConfBridge"]
+        assert split_args(bridge.args) == ["${EXTEN}", "cc_room", user, "cc_menu"]
+    customer_room = dialplan()[contract.CONTEXT_ROOM_CUSTOMER]
+    assert [(s.app, s.args) for s in customer_room.of("h")] == [("ConfKick", "${CC_ROOM},all")]
+    assert "h" not in dialplan()[contract.CONTEXT_ROOM].extens()  # agents leave quietly
+
+
+@pytest.mark.parametrize("extension", ["1001", "101", "100234"])
+def test_transfers_reach_agents(extension: str) -> None:
+    transfer = dialplan()[contract.CONTEXT_TRANSFER]
+    [exten] = [e for e in transfer.extens() if pattern_regex(e).fullmatch(extension)]
+    assert [(s.app, s.args) for s in transfer.of(exten)] == [
+        ("Dial", "PJSIP/${EXTEN},${CC_DIAL_TIMEOUT}"),
+        ("Hangup", ""),
+    ]
+
+
+def test_transfers_reach_the_servers_queues() -> None:
+    transfer = dialplan()[contract.CONTEXT_TRANSFER]
+    for queue in (DEFAULTS.queue, DEFAULTS.callback_queue):
+        exten = contract.TRANSFER_QUEUE_PREFIX + queue
+        [pattern] = [e for e in transfer.extens() if pattern_regex(e).fullmatch(exten)]
+        [step, _] = transfer.of(pattern)
+        assert step.app == "Queue"
+        cut = re.fullmatch(r"\$\{EXTEN:(\d+)\}", split_args(step.args)[0])
+        assert cut is not None, step.args
+        offset = int(cut[1])
+        assert exten[offset:] == queue and queue in sections("queues.conf")
+
+
+@pytest.mark.parametrize("number", CHINESE_NUMBERS)
+def test_transfers_reach_outside_numbers_without_recording_again(number: str) -> None:
+    transfer = dialplan()[contract.CONTEXT_TRANSFER]
+    [exten] = [e for e in transfer.extens() if pattern_regex(e).fullmatch(number)]
+    [dial, _] = transfer.of(exten)
+    assert dial.app == "Dial" and split_args(dial.args)[0].startswith("${STRREPLACE(CC_TRUNK,")
+    # The call's recording goes on where it started: no second MixMonitor.
+    assert not [s for s in transfer.steps if s.app == "MixMonitor"]
+
+
+@pytest.mark.parametrize("event", ["MusicOnHoldStart", "MusicOnHoldStop"])
+def test_hold_music_events_reach_the_server(event: str) -> None:
+    assert event in CallTracker().handled_events
+    assert delivered(event, synthetic(event, Class="default"))
+
+
 def test_call_type_values() -> None:
     assert sets(contract.CONTEXT_INBOUND)[contract.VAR_CALL_TYPE] == [contract.CALL_TYPE_INBOUND]
     for context in (contract.CONTEXT_CALLBACK, contract.CONTEXT_CALLBACK_QUEUE):
