@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from crm.clock import FixedClock
 from crm.db import Database
@@ -35,7 +35,7 @@ async def browser() -> AsyncIterator[Browser]:
         yield running
 
 
-def button(page: Page, control: str) -> object:
+def button(page: Page, control: str) -> Locator:
     return page.locator(f'#call-controls button[data-control="{control}"]')
 
 

@@ -385,7 +385,11 @@ async def test_a_web_process_controls_the_call_through_the_bridge(
                               block_ms=100)  # fmt: skip
     serving = asyncio.create_task(server.run())
     try:
-        await until(lambda: redis.exists(commands_stream(rig.settings.pbx_id)))
+
+        async def listening() -> bool:  # the bridge made its consumer group
+            return bool(await redis.exists(commands_stream(rig.settings.pbx_id)))
+
+        await until(listening)
         remote = RemotePbx(redis, rig.settings.pbx_id)
         linkedid = await answered_call(rig, server.controls)
         state = await remote.call_control_state(linkedid, "1001")
