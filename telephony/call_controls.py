@@ -82,7 +82,7 @@ class CallPhase(StrEnum):
     HELD = "held"
     CONSULTING = "consulting"  # the customer on hold, the agent with an added party
     CONFERENCE = "conference"  # the customer, the agent and an added party together
-    ENDED = "ended"  # the call, or this agent's part in it, is over
+    ENDED = "ended"  # the call, or this agent's part in it, is over (or the customer left)
 
 
 class Refusal(StrEnum):
@@ -184,8 +184,9 @@ ALLOWED: dict[CallPhase, tuple[ControlKind, ...]] = {
         ControlKind.HANGUP, ControlKind.COMPLETE, ControlKind.CANCEL, ControlKind.CONFERENCE,
     ),
     CallPhase.CONFERENCE: (ControlKind.HANGUP, ControlKind.CANCEL),
-    CallPhase.ENDED: (),
+    CallPhase.ENDED: (ControlKind.HANGUP,),  # the customer left; the agent's leg may linger
 }  # fmt: skip
+MUTABLE = frozenset({CallPhase.TALKING, CallPhase.HELD, CallPhase.CONSULTING, CallPhase.CONFERENCE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,11 +254,13 @@ class CallControls:
                 raise ControlRefused(Refusal.CALL_ENDED, "the call has ended")
             raise ControlRefused(Refusal.NO_LIVE_CALL, "no such live call")
         wanted = extension or parties.agent_extension
+        if wanted is None:
+            raise ControlRefused(Refusal.NOT_ON_CALL, "no agent is on this call now")
         # The agent's own channels, and an added Local leg that reached them (a colleague
         # consulted or conferenced in acts through the leg that joined the room).
         mine = [
             leg for leg in parties.legs
-            if wanted is not None and wanted in (leg.extension, leg.reaches) and leg.first_half
+            if wanted in (leg.extension, leg.reaches) and leg.first_half
         ]  # fmt: skip
         if not any(leg.role == AGENT for leg in mine):
             raise ControlRefused(Refusal.NOT_ON_CALL, f"extension {wanted} is not on this call")
@@ -273,8 +276,10 @@ class CallControls:
             for a in parties.legs
             if a.joined and a.role == JOINED and a.first_half and a.reaches != wanted
         )
-        if not parties.answered or parties.customer is None:
+        if not parties.answered:
             phase = CallPhase.RINGING
+        elif parties.customer is None:
+            phase = CallPhase.ENDED
         elif any(a.with_customer for a in added):
             phase = CallPhase.CONFERENCE
         elif added:
@@ -284,18 +289,17 @@ class CallControls:
         else:
             phase = CallPhase.TALKING
         party = self._added.get(linkedid) if added else None
-        assert wanted is not None
         return _View(parties, wanted, leg, phone, added, party, phase)
 
     def _allowed(self, view: _View) -> tuple[ControlKind, ...]:
         allowed = ALLOWED[view.phase]
-        if not allowed:
+        if view.phase not in MUTABLE:
             return allowed
         muted = view.phone.channel in self._muted
         return (*allowed, ControlKind.UNMUTE if muted else ControlKind.MUTE)
 
     def _state(self, view: _View) -> ControlState:
-        self._forget_gone_phones()
+        self._forget_gone()
         return ControlState(
             linkedid=view.parties.linkedid,
             phase=view.phase,
@@ -305,16 +309,20 @@ class CallControls:
             allowed=self._allowed(view),
         )
 
-    def _forget_gone_phones(self) -> None:
-        """A muted phone's channel that hung up is no longer muted (its next call's is new)."""
-        if not self._muted:
+    def _forget_gone(self) -> None:
+        """What the controls noted of calls and channels that are gone (a muted phone's next
+        call has a channel of its own)."""
+        if not self._muted and not self._added:
             return
-        live: set[str] = set()
+        live_calls: set[str] = set()
+        live_channels: set[str] = set()
         for record in self.bridge.tracker.live_calls():
             parties = self.bridge.tracker.parties(record.linkedid)
             if parties is not None:
-                live.update(leg.channel for leg in parties.legs)
-        self._muted &= live
+                live_calls.add(record.linkedid)
+                live_channels.update(leg.channel for leg in parties.legs)
+        self._muted &= live_channels
+        self._added = {k: v for k, v in self._added.items() if k in live_calls}
 
     # -- carrying out -------------------------------------------------------------------------
 
