@@ -36,7 +36,7 @@ from web.services import Services, services
 router = APIRouter(prefix="/api/calls/live", tags=["call controls"])
 controllers = require(Role.AGENT, Role.SUPERVISOR)
 LinkedId = Path(pattern=r"^[A-Za-z0-9._:;-]{1,64}$", description="the call's Asterisk linkedid")
-PBX_DOWN = answers(503, "the PBX is not connected, or refused the control")
+PBX_DOWN = answers(503, "the PBX is not connected (or refused the control)")
 
 # What each refusal is, for the HTTP client.
 STATUS = {
@@ -188,7 +188,7 @@ async def _apply(
     return ControlStateOut.of(state)
 
 
-@router.get("/{linkedid}/controls", response_model=ControlStateOut)
+@router.get("/{linkedid}/controls", response_model=ControlStateOut, responses=PBX_DOWN)
 async def controls_of(
     linkedid: str = LinkedId,
     caller: Caller = Depends(controllers),
