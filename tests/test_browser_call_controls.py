@@ -86,7 +86,7 @@ async def test_hold_transfer_and_hang_up_from_the_console(
         await expect(button(page, control)).to_be_disabled()
 
     # The colleague has the customer; they hang up and the call is one answered call.
-    bridge = system.services.bridge
+    bridge = system.bridge
     await until(lambda: any(r.agent_extension == "1001" for r in bridge.tracker.live_calls()))
     await until(
         lambda: any("PJSIP/1002" in r.agents_connected for r in bridge.tracker.live_calls()),

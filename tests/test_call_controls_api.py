@@ -34,7 +34,7 @@ def problem(response: httpx.Response) -> tuple[int, str]:
 async def talking(system: LiveSystem, client: httpx.AsyncClient) -> str:
     """An inbound call agent1 (1001) has answered; its linkedid."""
     await client.put("/api/agent/state", json={"status": "ready"})
-    bridge = system.services.bridge
+    bridge = system.bridge
     await until(lambda: bool(bridge.queue_members.of_extension("1001")))
     linkedid = await system.sim.place_inbound_call("13800138000", talk_seconds=100_000)
 
@@ -108,7 +108,7 @@ async def test_a_supervisor_acts_on_any_call_and_is_audited(system: LiveSystem) 
     assert state["agent_extension"] == "1001"
     done = await supervisor.post(f"{base}/hangup")
     assert done.status_code == 200 and done.json()["phase"] == "ended"
-    await until(lambda: system.services.bridge.tracker.ended(linkedid), timeout=15)
+    await until(lambda: system.bridge.tracker.ended(linkedid), timeout=15)
     async with system.database.session() as session:
         [entry] = await audit.get_all(session, action="call.hangup")
     assert (entry.actor, entry.entity_type, entry.entity_id) == ("supervisor", "call", linkedid)
@@ -126,7 +126,7 @@ async def test_pbx_down_is_a_503_that_says_so(system: LiveSystem) -> None:
     agent = await system.login("agent1")
     linkedid = await talking(system, agent)
     await system.sim.stop()
-    await until(lambda: not system.services.bridge.client.connected, timeout=15)
+    await until(lambda: not system.bridge.client.connected, timeout=15)
     response = await agent.post(f"/api/calls/live/{linkedid}/hold")
     assert problem(response) == (503, "pbx_unavailable")
     assert "not connected" in response.json()["detail"][0]["message"]
