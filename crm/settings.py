@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     """Recordings larger than this many MB are not fetched."""
     recordings_fetch_ca_file: Path | None = None
     """The certificate (or its CA) of a PBX with a self-signed one; unset: the system's CAs."""
+    disk_warn_percent: float = Field(10.0, ge=0, le=100)
+    """Below this share (percent) of free space on the recordings directory's disk, /healthz
+    is degraded and the wallboard warns supervisors; 0 never warns."""
 
     # Retention (PIPL: kept no longer than needed), in days from the call's start; 0 keeps
     # forever. Applied by the worker role once an hour and by `callcentre retention`; calls

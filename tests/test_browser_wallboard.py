@@ -57,6 +57,7 @@ async def test_wallboard_moves_when_a_waiting_call_is_answered(
     await expect(agent_row(page, "1001")).to_have_attribute("data-status", "logged_out")
     await expect(agent_row(page, "1001").locator(".wb-state")).to_contain_text("未在队列")
     await expect(page.locator("#wb-live")).to_have_attribute("data-state", "up")
+    await expect(page.locator("#wb-disk")).to_be_hidden()  # room on the recordings' disk
     # The definitions are on the page, with the configured threshold.
     await page.locator("#wb-definitions summary").click()
     await expect(page.locator("#wb-definition-list")).to_contain_text(
@@ -260,3 +261,21 @@ async def test_the_wall_screen_mode(system: LiveSystem, browser: Browser) -> Non
     await expect(page.locator("#wb-wall-toggle")).to_have_text("Wall screen")
     await expect(page.locator("th.wb-col-actions")).to_have_text("Actions")
     assert tab.errors == []
+
+
+async def test_a_filling_recordings_disk_is_a_banner(
+    db: Database, tmp_path: Path, browser: Browser
+) -> None:
+    """Less free than CALLCENTRE_DISK_WARN_PERCENT (here 100: any disk): the supervisors see a
+    warning with the free space, and the English page says it in English."""
+    async with live_system(db, tmp_path, disk_warn_percent=100.0) as system:
+        tab = await open_tab(browser, system)
+        page = tab.page
+        await log_in(tab, "supervisor", next_path="/wallboard")
+        banner = page.locator("#wb-disk")
+        await expect(banner).to_be_visible()
+        await expect(banner).to_contain_text("录音磁盘空间不足")
+        await expect(banner).to_contain_text(re.compile(r"剩余 [0-9.]+%（[0-9.]+ GB）"))
+        await page.evaluate("document.cookie = 'cc_lang=en; path=/'")
+        await page.reload()
+        await expect(banner).to_contain_text("The recordings disk is filling")

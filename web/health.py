@@ -1,6 +1,7 @@
 """`GET /healthz`: is the database reachable and migrated, is Redis (when the processes share
-the work through it), is the PBX connected. The same probes feed /metrics
-(`callcentre_database_ok`, `callcentre_redis_connected`)."""
+the work through it), is the PBX connected, is there room on the recordings' disk. The same
+probes feed /metrics (`callcentre_database_ok`, `callcentre_redis_connected`,
+`callcentre_recordings_disk_*`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 from migrations import head_revision
 from web.errors import OpenApiAnswers
+from web.recordings_disk import RecordingsDisk
 
 router = APIRouter()
 
@@ -90,7 +92,8 @@ class HealthOut(BaseModel):
     pbx: dict[str, JsonValue] | None = None  # the PBX connection's figures (bridge or relay)
     dialer: dict[str, JsonValue] | None = None
     transcription: dict[str, JsonValue] | None = None
-    failing: list[str]  # database, redis, pbx: what is not ok
+    recordings_disk: RecordingsDisk  # free space below the warning level: degraded
+    failing: list[str]  # database, redis, pbx, recordings_disk: what is not ok
 
 
 HEALTH_ANSWERS: OpenApiAnswers = {
@@ -110,8 +113,11 @@ async def healthz(request: Request) -> JSONResponse:
     that runs the PBX bridge cannot without the PBX: 503 then, so a load balancer or a monitor
     sees it; a web process only degrades. Redis away is `degraded` (what crosses processes
     waits in queues and retries, nothing is lost), named in the body, not a 503 that would
-    take every web process out of the load balancer at once."""
+    take every web process out of the load balancer at once. The recordings' disk short of
+    room is `degraded` too: calls still connect, but recordings will soon fail."""
     body: dict[str, Any] = dict(await dependencies(request))
+    disk = await request.app.state.services.recordings_disk.figures()
+    body["recordings_disk"] = disk.model_dump()
     for name, probe in request.app.state.health_probes.items():
         body[name] = probe()
     db_ok = body["database"]["ok"]
@@ -121,12 +127,15 @@ async def healthz(request: Request) -> JSONResponse:
     elif pbx != "ok":
         status = pbx
     else:
-        status = "ok" if body.get("redis", {}).get("ok", True) else "degraded"
+        redis_ok = body.get("redis", {}).get("ok", True)
+        status = "ok" if redis_ok and disk.ok else "degraded"
     body["failing"] = [
         name for name in ("database", "redis") if not body.get(name, {"ok": 1})["ok"]
     ]
     if pbx != "ok":
         body["failing"].append("pbx")
+    if not disk.ok:
+        body["failing"].append("recordings_disk")
     healthy = db_ok and (pbx == "ok" or not request.app.state.runs_bridge)
     health = HealthOut.model_validate({"status": status, **body})
     return JSONResponse(

@@ -1,15 +1,15 @@
 """Prometheus metrics (`GET /metrics`): screen-pop latency, websocket clients, PBX events,
-the dependencies, the transcription backlog and the recordings' disk. deploy/grafana/ and
-deploy/prometheus/ read these names (tests/test_deploy_observability.py holds them to it)."""
+the dependencies, the transcription backlog, the recordings' disk and the oldest recording.
+deploy/grafana/ and deploy/prometheus/ read these names (tests/test_deploy_observability.py
+holds them to it)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
+import math
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 from crm.transcripts import service as transcripts
 from crm.transcripts.service import Backlog
 from web.health import PROBE_TIMEOUT, dependencies
+from web.recordings_disk import RecordingsDisk
 
 router = APIRouter(tags=["metrics"])
 log = logging.getLogger(__name__)
@@ -100,6 +101,11 @@ class Metrics:
             "Size of the filesystem of CALLCENTRE_RECORDINGS_DIR",
             registry=self.registry,
         )
+        self.oldest_recording = Gauge(
+            "callcentre_recordings_oldest_timestamp_seconds",
+            "Start (Unix time) of the oldest call whose recording is still held; 0: none",
+            registry=self.registry,
+        )
 
     def dependency(self, name: str, ok: bool) -> None:
         """Whether a dependency answered the last probe: `callcentre_database_ok`,
@@ -122,14 +128,13 @@ class Metrics:
             max(0.0, (now - oldest).total_seconds()) if oldest else 0
         )
 
-    def recordings_disk(self, directory: Path) -> None:
-        """The filesystem that holds (or will hold: the nearest existing parent) `directory`."""
-        path = directory.resolve()
-        while not path.exists() and path != path.parent:
-            path = path.parent
-        usage = shutil.disk_usage(path)
-        self.recordings_disk_free.set(usage.free)
-        self.recordings_disk_size.set(usage.total)
+    def recordings(self, disk: RecordingsDisk) -> None:
+        """The recordings' disk as last measured (NaN when it could not be; see
+        web/recordings_disk.py) and the oldest recording still held."""
+        self.recordings_disk_free.set(math.nan if disk.free_bytes is None else disk.free_bytes)
+        self.recordings_disk_size.set(math.nan if disk.total_bytes is None else disk.total_bytes)
+        oldest = disk.oldest_recording_at
+        self.oldest_recording.set(0 if oldest is None else oldest.timestamp())
 
     def watch(self, read: Callable[[], dict[str, Any]]) -> None:
         self.registry.register(_Probe(read))
@@ -151,5 +156,5 @@ async def metrics(request: Request) -> Response:
                 figures.transcription(await transcripts.backlog(session), svc.clock.now())
         except Exception as exc:  # gone since the probe: /metrics still answers, it says so
             log.warning("transcription backlog not read: %s: %s", type(exc).__name__, exc)
-    figures.recordings_disk(svc.settings.recordings_dir)
+    figures.recordings(await svc.recordings_disk.figures())
     return Response(figures.render(), media_type=CONTENT_TYPE_LATEST)

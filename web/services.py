@@ -20,6 +20,7 @@ from telephony.call_controls import CallControls
 from telephony.dialer import Dialer
 from telephony.recordings.files import RecordingFiles
 from web.events import UserMessage
+from web.recordings_disk import RecordingsDiskWatch
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -93,6 +94,16 @@ class Services:
     def recording_files(self) -> RecordingFiles:
         """Where recordings are read from (and fetched into); one per process."""
         return RecordingFiles.of(self.settings)
+
+    @cached_property
+    def recordings_disk(self) -> RecordingsDiskWatch:
+        """The recordings directory's disk and oldest recording; one per process."""
+        return RecordingsDiskWatch(
+            directory=self.settings.recordings_dir,
+            warn_percent=self.settings.disk_warn_percent,
+            clock=self.clock,
+            database=self.database,
+        )
 
 
 def services(request: Request) -> Services:

@@ -33,6 +33,7 @@ from crm.wallboard.thresholds import (
 )
 from telephony.events import CallRecord
 from web.auth import require
+from web.recordings_disk import RecordingsDisk
 from web.services import Services, services
 
 router = APIRouter(prefix="/api/wallboard", tags=["wallboard"])
@@ -180,6 +181,7 @@ class WallboardOut(BaseModel):
     thresholds: WallboardThresholds
     alerts: list[WallboardAlert]
     pause_reasons: list[str]  # what a supervisor may pause an agent for
+    recordings_disk: RecordingsDisk  # not ok: the page warns that the disk is filling
 
 
 def board_now(
@@ -423,6 +425,7 @@ async def snapshot(svc: Services, *, late: LateWork | None = None) -> WallboardO
             for a in alerts
         ],
         pause_reasons=list(PAUSE_REASONS),
+        recordings_disk=await svc.recordings_disk.figures(),
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.callbacks.models import CallbackAttempt
@@ -69,6 +69,18 @@ class TicketOrigin:
 
     call: Call | None
     customer_id: int
+
+
+async def oldest_recording_started_at(session: AsyncSession) -> datetime | None:
+    """When the oldest call whose recording is still held started (retention and erasure
+    clear the columns with the files); None when no call has one."""
+    held = or_(
+        Call.recording.is_not(None),
+        Call.recording_agent.is_not(None),
+        Call.recording_customer.is_not(None),
+    )
+    oldest: datetime | None = await session.scalar(select(func.min(Call.started_at)).where(held))
+    return oldest
 
 
 async def get(session: AsyncSession, *, call_id: int) -> Call | None:

@@ -27,6 +27,16 @@ function show(snapshot) {
   offset = Date.parse(snapshot.server_time) - Date.now();
   setText($("wb-day"), "wallboard.day", { day: snapshot.day });
   $("wb-pbx").hidden = snapshot.pbx_connected !== false;
+  // The recordings' disk short of room (CALLCENTRE_DISK_WARN_PERCENT): warn before it fills.
+  const disk = snapshot.recordings_disk;
+  $("wb-disk").hidden = disk.ok;
+  if (!disk.ok) {
+    setText($("wb-disk"), disk.error ? "wallboard.disk_unreadable" : "wallboard.disk_low", {
+      percent: disk.free_percent,
+      free: (disk.free_bytes / 1e9).toFixed(1),
+      oldest: disk.oldest_recording_at ? disk.oldest_recording_at.slice(0, 10) : "—",
+    });
+  }
   renderQueues($("wb-queues"), snapshot);
   renderAgents($("wb-agent-rows"), $("wb-agents-summary"), snapshot);
   decorateAgents($("wb-agent-rows"), snapshot);

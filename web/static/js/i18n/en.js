@@ -792,6 +792,8 @@ export default {
   "header.wallboard": "Wallboard",
   "wallboard.heading": "Live wallboard",
   "wallboard.day": "Today {day} (since midnight)",
+  "wallboard.disk_low": "The recordings disk is filling: {percent}% free ({free} GB), oldest recording from {oldest}. Free space or shorten retention before recordings fail",
+  "wallboard.disk_unreadable": "The recordings disk cannot be measured: check the recordings directory",
   "wallboard.pbx_down": "The phone system is not connected: waiting calls and calls in progress are not updating",
   "wallboard.queues": "Queues",
   "wallboard.queue.service": "Hotline",

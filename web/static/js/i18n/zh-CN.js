@@ -822,6 +822,8 @@ export default {
   "header.wallboard": "监控大屏",
   "wallboard.heading": "实时监控大屏",
   "wallboard.day": "{day} 今日（0 点起）",
+  "wallboard.disk_low": "录音磁盘空间不足：剩余 {percent}%（{free} GB），最早的录音为 {oldest}。请清理空间或缩短保留期，否则录音将失败",
+  "wallboard.disk_unreadable": "无法读取录音磁盘的空间：请检查录音目录",
   "wallboard.pbx_down": "电话系统未连接：排队与通话中的数据暂停更新",
   "wallboard.queues": "各队列",
   "wallboard.queue.service": "客服热线",
