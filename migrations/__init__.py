@@ -9,6 +9,11 @@ from alembic.config import Config
 
 HERE = Path(__file__).resolve().parent
 
+# The schema head of the release now running in production: the migrations after it must
+# keep that release working while its processes are replaced (README: Upgrades; checked by
+# tests/test_deploy_upgrade.py). Moved to the new head at each release.
+PREVIOUS_RELEASE = "0009"
+
 
 def alembic_config(database_url: str) -> Config:
     config = Config(str(HERE / "alembic.ini"))
@@ -31,3 +36,12 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+def known_revision(revision: str) -> bool:
+    """Whether `revision` is one of the migrations shipped with this code (else a newer
+    release's, or a stranger's)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config(""))
+    return revision in {script.revision for script in scripts.walk_revisions()}

@@ -188,31 +188,48 @@ async def open_complaint(
     return complaint
 
 
+# The previous release's web processes, still running during an upgrade, create a complaint's
+# call-back task naming the complaint (CallbackTask.complaint_id) and leave
+# Complaint.callback_task_id empty: the reads below fall back to that name (migration 0010).
+
+
 async def callback_task_of(session: AsyncSession, *, complaint: Complaint) -> CallbackTask | None:
     """The task that calls the customer back about the complaint, once it was resolved."""
-    if complaint.callback_task_id is None:
-        return None
-    return await session.get(CallbackTask, complaint.callback_task_id)
+    if complaint.callback_task_id is not None:
+        return await session.get(CallbackTask, complaint.callback_task_id)
+    return await session.scalar(
+        select(CallbackTask)
+        .where(CallbackTask.stage == Stage.COMPLAINT, CallbackTask.complaint_id == complaint.id)
+        .order_by(CallbackTask.id)
+        .limit(1)
+    )
 
 
 async def called_back_by(session: AsyncSession, *, task: CallbackTask) -> Complaint | None:
     """The complaint a call-back task is about (None for a stage of the schedule)."""
     if task.stage is not Stage.COMPLAINT:
         return None
-    return await session.scalar(select(Complaint).where(Complaint.callback_task_id == task.id))
+    linked = await session.scalar(select(Complaint).where(Complaint.callback_task_id == task.id))
+    if linked is None and task.complaint_id is not None:
+        return await session.get(Complaint, task.complaint_id)
+    return linked
 
 
 async def ids_by_callback_task(
     session: AsyncSession, *, tasks: Sequence[CallbackTask]
 ) -> dict[int, int]:
     """Task id → complaint id, for the complaint call backs among `tasks`."""
-    ids = [t.id for t in tasks if t.stage is Stage.COMPLAINT]
-    if not ids:
+    calls_back = [t for t in tasks if t.stage is Stage.COMPLAINT]
+    if not calls_back:
         return {}
     rows = await session.execute(
-        select(Complaint.callback_task_id, Complaint.id).where(Complaint.callback_task_id.in_(ids))
+        select(Complaint.callback_task_id, Complaint.id).where(
+            Complaint.callback_task_id.in_([t.id for t in calls_back])
+        )
     )
-    return {task_id: complaint_id for task_id, complaint_id in rows if task_id is not None}
+    linked = {task_id: complaint_id for task_id, complaint_id in rows if task_id is not None}
+    named = {t.id: t.complaint_id for t in calls_back if t.complaint_id is not None}
+    return named | linked
 
 
 def _require_open(complaint: Complaint) -> None:
@@ -327,7 +344,8 @@ async def _schedule_call_back(
         )
         session.add(task)
         await session.flush()
-        complaint.callback_task_id = task.id
+    complaint.callback_task_id = task.id
+    task.complaint_id = complaint.id  # what the previous release reads (migration 0010)
     task.due_date, task.latest_date, task.priority = due, latest, priority
     task.status, task.effective, task.effective_at, task.not_before = (
         TaskStatus.PENDING,

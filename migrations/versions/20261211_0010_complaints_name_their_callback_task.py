@@ -11,6 +11,12 @@ project have their own task), and `callback_tasks.complaint_id` closed a foreign
 task (`complaints.callback_task_id`, unique), `month` is 0 on a complaint's task, and the
 schedule's uniqueness covers scheduled stages only (a partial unique index).
 
+`callback_tasks.complaint_id` stays, without its foreign key (which closed the cycle), for
+one release: the previous release's web processes, still running while they are replaced one
+at a time, find and create a complaint's call back by it (README: Upgrades). This release
+writes it too and reads it for the tasks those processes create; the next release's
+migration copies what is left into `complaints.callback_task_id` and drops it.
+
 On SQLite the two tables are copied (batch mode); migrations/env.py turns foreign-key
 enforcement off for the run and checks every key before committing.
 """
@@ -51,7 +57,6 @@ def upgrade() -> None:
         batch_op.drop_constraint(
             batch_op.f("fk_callback_tasks_complaint_id_complaints"), type_="foreignkey"
         )
-        batch_op.drop_column("complaint_id")
         batch_op.drop_constraint(
             batch_op.f("uq_callback_tasks_project_id_stage_month"), type_="unique"
         )
@@ -69,16 +74,15 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("uq_callback_tasks_scheduled", table_name="callback_tasks")
     with op.batch_alter_table("callback_tasks", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("complaint_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
             batch_op.f("fk_callback_tasks_complaint_id_complaints"),
             "complaints",
             ["complaint_id"],
             ["id"],
         )
-    op.execute(
-        "UPDATE callback_tasks SET complaint_id = (SELECT c.id FROM complaints c "
-        "WHERE c.callback_task_id = callback_tasks.id)"
+    op.execute(  # a task the previous release made names its complaint already
+        "UPDATE callback_tasks SET complaint_id = COALESCE((SELECT c.id FROM complaints c "
+        "WHERE c.callback_task_id = callback_tasks.id), complaint_id)"
     )
     op.execute(
         "UPDATE callback_tasks SET month = complaint_id "
