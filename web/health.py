@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from migrations import head_revision
+from migrations import head_revision, known_revision
 from web.errors import OpenApiAnswers
 from web.recordings_disk import RecordingsDisk
 
@@ -33,12 +33,20 @@ async def database_health(request: Request) -> dict[str, Any]:
             "dialect": database.dialect,
             "error": f"{type(exc).__name__}: run `callcentre db upgrade`?",
         }
-    ok = revision == expected
-    health: dict[str, Any] = {"ok": ok, "dialect": database.dialect, "revision": revision}
-    if not ok:
-        health["error"] = (
-            f"schema at {revision}, code expects {expected}: run `callcentre db upgrade`"
+    health: dict[str, Any] = {"ok": True, "dialect": database.dialect, "revision": revision}
+    if revision == expected:
+        return health
+    if revision is not None and not known_revision(revision):
+        # A newer release's migrations ran (they keep this release working: README, Upgrades)
+        # and its processes are replacing this one's; a 503 would take every old web process
+        # out of the load balancer at once.
+        health["note"] = (
+            f"schema at {revision}, newer than this code's {expected}: a newer release is "
+            "being installed; replace this process with it"
         )
+        return health
+    health["ok"] = False
+    health["error"] = f"schema at {revision}, code expects {expected}: run `callcentre db upgrade`"
     return health
 
 
@@ -69,10 +77,11 @@ def pbx_verdict(pbx: dict[str, Any] | None) -> str:
 
 
 class DatabaseHealth(BaseModel):
-    ok: bool  # reachable, and migrated to the revision the code expects
+    ok: bool  # reachable, and migrated to the revision the code expects (or a newer one)
     dialect: str
     revision: str | None = None  # the schema's; absent when the database did not answer
     error: str | None = None  # absent when ok: what is wrong, and what to run
+    note: str | None = None  # the schema is a newer release's: this process is to be replaced
 
 
 class RedisHealth(BaseModel):
