@@ -11,8 +11,13 @@ reflected there are the ones its queries name."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import Connection, inspect, text
 
@@ -243,3 +248,25 @@ async def test_a_process_stays_healthy_on_the_next_releases_schema(database_url:
     status, database = await _health_at(database_url, settings, PREVIOUS_RELEASE)
     assert status == 503 and database["ok"] is False
     assert "callcentre db upgrade" in database["error"]
+
+
+def test_the_command_rolls_the_schema_back_to_the_previous_release(tmp_path: Path) -> None:
+    """`callcentre db upgrade`, then `db downgrade PREVIOUS_RELEASE` (README: Upgrades, rolling
+    back); an unknown revision is refused before anything runs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTRE_")}
+    env["CALLCENTRE_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
+
+    def callcentre(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "web.cli", "db", *args],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+        )  # fmt: skip
+
+    assert callcentre("upgrade").returncode == 0
+    refused = callcentre("downgrade", "9001")
+    assert refused.returncode == 2 and "9001" in refused.stderr
+    rolled_back = callcentre("downgrade", PREVIOUS_RELEASE)
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    with sqlite3.connect(tmp_path / "cc.db") as connection:
+        (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert revision == PREVIOUS_RELEASE

@@ -70,6 +70,25 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Take the schema back to REVISION (an older release's head), to roll an upgrade back:
+    what the newer migrations added is lost (README: Upgrades)."""
+    from alembic.util import CommandError
+
+    from migrations import downgrade, known_revision
+
+    if revision != "base" and not known_revision(revision):
+        raise click.BadParameter(f"{revision!r} is no revision of this release's migrations")
+    settings = _settings()
+    try:
+        downgrade(settings.database_url, revision)
+    except CommandError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"database at {revision}")
+
+
 @cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(file: Path) -> None:
