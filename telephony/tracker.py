@@ -169,6 +169,7 @@ class _Call:
     connected: bool = False
     agents_rung: list[str] = field(default_factory=list)
     ringing: dict[str, str] = field(default_factory=dict)  # agent channel uniqueid → interface
+    rang_at: dict[str, datetime] = field(default_factory=dict)  # agent channel → when it rang
     agent: str | None = None  # the interface that answered the call
     agent_pair: str | None = None  # the agent on the call now (None between a transfer's legs)
     agents_connected: list[str] = field(default_factory=list)  # every agent, in order
@@ -220,6 +221,16 @@ class _Call:
         if self.call_type == contract.CALL_TYPE_CALLBACK or self.originated:
             return "outbound"
         return "inbound"
+
+
+@dataclass(frozen=True, slots=True)
+class RingingPhone:
+    """An agent's phone ringing now (the wallboard's and the agent's own "ringing")."""
+
+    linkedid: str
+    interface: str
+    extension: str | None
+    since: datetime
 
 
 @dataclass(slots=True)
@@ -386,6 +397,19 @@ class CallTracker:
 
     def live_calls(self) -> list[CallRecord]:
         return [self._record(call) for call in self._open.values()]
+
+    def ringing_phones(self) -> list[RingingPhone]:
+        """Agents' phones ringing now, each with its call and when it started ringing."""
+        return [
+            RingingPhone(
+                call.linkedid,
+                interface,
+                self.agents.extension_of(interface),
+                call.rang_at.get(uid, call.started_at),
+            )
+            for call in self._open.values()
+            for uid, interface in call.ringing.items()
+        ]
 
     def recent_calls(self) -> list[CallRecord]:
         return [self._record(call) for call in self._recent.values()]
@@ -557,6 +581,7 @@ class CallTracker:
         if uid in call.ringing:
             return
         call.ringing[uid] = interface
+        call.rang_at[uid] = at
         if interface not in call.agents_rung:
             call.agents_rung.append(interface)
         out.append(

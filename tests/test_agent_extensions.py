@@ -11,14 +11,16 @@ from typing import cast
 
 import pytest
 
+from crm.agents.presence import AgentPhone, PhoneCall
 from crm.calls import service as calls
 from crm.db import Database
 from crm.users import service as users
 from crm.users.models import Role
 from telephony.call_store import CallStore
 from telephony.events import CallRecord
+from telephony.tracker import RingingPhone
+from web.floor import agent_extensions, live_view
 from web.services import Services
-from web.wallboard import agent_extensions, live_view
 
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -81,6 +83,9 @@ class _Tracker:
     def recent_calls(self) -> list[CallRecord]:
         return self.recent
 
+    def ringing_phones(self) -> list[RingingPhone]:
+        return []
+
 
 async def test_the_wallboard_puts_no_deactivated_agent_on_a_call(
     db: Database, agents: dict[str, int]
@@ -91,4 +96,6 @@ async def test_the_wallboard_puts_no_deactivated_agent_on_a_call(
     extensions = await agent_extensions(svc)
     assert extensions == {"1001": agents["agent1"]}
     view = await live_view(svc, extensions)
-    assert view.on_call == {agents["agent1"]: START + timedelta(seconds=8)}
+    assert view.phones == {
+        agents["agent1"]: AgentPhone(on_call=PhoneCall("on-1001", START + timedelta(seconds=8)))
+    }

@@ -5,20 +5,17 @@ agent figures (conventions in crm/calls/stats.py), calls waiting now and agents 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime
-from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from crm.agents.models import AgentStatus
+from crm.agents.presence import Presence, present
 from crm.agents.states import PAUSE_REASONS
-from crm.calls import service as calls
 from crm.calls.stats import CallFacts
 from crm.campaigns.models import DialMode
 from crm.complaints.models import ComplaintGrade
-from crm.users import service as users
 from crm.users.models import Role
 from crm.wallboard import service as wallboard
 from crm.wallboard.service import DayFigures, LateWork
@@ -33,12 +30,12 @@ from crm.wallboard.thresholds import (
 )
 from telephony.events import CallRecord
 from web.auth import require
+from web.floor import LiveView, agent_extensions, live_view
 from web.recordings_disk import RecordingsDisk
 from web.services import Services, services
 
 router = APIRouter(prefix="/api/wallboard", tags=["wallboard"])
 supervisors = require(Role.SUPERVISOR, Role.ADMIN)
-ON_CALL = "on_call"  # shown instead of the agent's chosen state while a call is connected
 
 
 class WallboardQueue(BaseModel):
@@ -70,9 +67,9 @@ class WallboardAgent(BaseModel):
     user_id: int
     name: str
     extension: str | None
-    status: str  # an AgentStatus, or "on_call"
+    status: Presence  # the chosen state, unless the phone rings or a call is connected
     reason: str | None
-    since: datetime | None  # in this state since (on a call: since it was answered)
+    since: datetime | None  # in this state since (on a call: answered; ringing: rang)
     handled: int
     talk_seconds: float
     wrapup_seconds: float
@@ -211,71 +208,6 @@ def _facts(record: CallRecord, agents: dict[str, int]) -> CallFacts:
     )
 
 
-class LiveView:
-    """Calls waiting in each queue and agents on a call, now."""
-
-    def __init__(self) -> None:
-        self.waiting: dict[str, list[datetime]] = defaultdict(list)
-        self.on_call: dict[int, datetime] = {}  # agent → answered at
-
-    def add(
-        self,
-        *,
-        queue: str | None,
-        started_at: datetime,
-        queued_at: datetime | None,
-        answered_at: datetime | None,
-        agent_id: int | None,
-    ) -> None:
-        if answered_at is None and queue:
-            self.waiting[queue].append(queued_at or started_at)
-        elif answered_at is not None and agent_id is not None:
-            self.on_call[agent_id] = max(answered_at, self.on_call.get(agent_id, answered_at))
-
-    def oldest(self, queue: str) -> datetime | None:
-        waits = self.waiting.get(queue)
-        return min(waits) if waits else None
-
-    def key(self) -> tuple[Any, ...]:
-        """Changes whenever a call starts or stops waiting, or an agent's call starts or ends."""
-        return (
-            tuple(sorted((q, len(v)) for q, v in self.waiting.items())),
-            tuple(sorted(self.on_call.items())),
-        )
-
-
-async def agent_extensions(svc: Services) -> dict[str, int]:
-    """Extension → the active user who has it (a deactivated agent's maps to nobody)."""
-    async with svc.database.session() as session:
-        return await users.extension_directory(session)
-
-
-async def live_view(svc: Services, extensions: dict[str, int]) -> LiveView:
-    """From the bridge's tracker when the bridge runs in this process; else from the calls
-    the database holds as live (written by the bridge, a moment behind)."""
-    view = LiveView()
-    if svc.bridge is not None:
-        for r in svc.bridge.tracker.live_calls():
-            view.add(
-                queue=r.queue,
-                started_at=r.started_at,
-                queued_at=r.queued_at,
-                answered_at=r.answered_at,
-                agent_id=extensions.get(r.agent_extension or ""),
-            )
-        return view
-    async with svc.database.session() as session:
-        for call in await calls.get_live(session):
-            view.add(
-                queue=call.queue,
-                started_at=call.started_at,
-                queued_at=None,
-                answered_at=call.answered_at,
-                agent_id=call.agent_id,
-            )
-    return view
-
-
 def _tracked(svc: Services, extensions: dict[str, int]) -> list[CallFacts]:
     """The bridge's newest view of live and recently ended calls (ahead of the database)."""
     if svc.bridge is None:
@@ -287,14 +219,16 @@ def _tracked(svc: Services, extensions: dict[str, int]) -> list[CallFacts]:
 def _agent(row: wallboard.AgentRow, figures: DayFigures, live: LiveView) -> WallboardAgent:
     calls = figures.agent_calls.get(row.user_id)
     seconds = figures.state_seconds.get(row.user_id, {})
-    answered_at = live.on_call.get(row.user_id)
+    now = present(
+        status=row.status, reason=row.reason, since=row.since, phone=live.phone(row.user_id)
+    )
     return WallboardAgent(
         user_id=row.user_id,
         name=row.name,
         extension=row.extension,
-        status=ON_CALL if answered_at else row.status.value,
-        reason=None if answered_at else row.reason,
-        since=answered_at or row.since,
+        status=now.presence,
+        reason=now.reason,
+        since=now.since,
         handled=calls.handled if calls else 0,
         talk_seconds=round(calls.talk_seconds, 1) if calls else 0.0,
         wrapup_seconds=round(seconds.get(AgentStatus.WRAPUP, 0.0), 1),

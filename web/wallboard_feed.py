@@ -34,15 +34,9 @@ from telephony.events import (
     QueueMembersResynced,
     RingStopped,
 )
+from web.floor import agent_extensions, live_view
 from web.services import Services
-from web.wallboard import (
-    WallboardOut,
-    agent_extensions,
-    board_now,
-    late_work,
-    live_view,
-    snapshot,
-)
+from web.wallboard import WallboardOut, board_now, late_work, snapshot
 from web.ws_messages import WallboardAlertMessage, WallboardMessage
 
 log = logging.getLogger(__name__)

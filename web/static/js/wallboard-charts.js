@@ -4,9 +4,9 @@
 import { onLanguageChange, t } from "./i18n.js";
 
 const CHART_SRC = "/static/vendor/chart-4.6.1.umd.min.js";
-const STATES = ["on_call", "ready", "wrapup", "paused", "logged_out"];
-const STATE_COLOURS = { on_call: "#1d5fd1", ready: "#15803d", wrapup: "#a55a00",
-                        paused: "#8592a3", logged_out: "#d5dae1" };
+const STATES = ["on_call", "ringing", "ready", "wrapup", "paused", "logged_out"];
+const STATE_COLOURS = { on_call: "#1d5fd1", ringing: "#0e7490", ready: "#15803d",
+                        wrapup: "#a55a00", paused: "#8592a3", logged_out: "#d5dae1" };
 const ANSWERED = "#15803d";
 const ABANDONED = "#c42020";
 const NO_AGENT = "#7c3aed"; // lost for want of an agent: the staffing, not the caller

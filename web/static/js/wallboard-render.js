@@ -4,9 +4,9 @@
 import { h, replace } from "./dom.js";
 import { dateTime, duration, shortTime, t } from "./i18n.js";
 
-const STATE_ORDER = ["on_call", "ready", "wrapup", "paused", "logged_out"];
-const STATE_CHIP = { on_call: "info", ready: "good", wrapup: "warn", paused: "muted",
-                     logged_out: "muted" };
+const STATE_ORDER = ["on_call", "ringing", "ready", "wrapup", "paused", "logged_out"];
+const STATE_CHIP = { on_call: "info", ringing: "info", ready: "good", wrapup: "warn",
+                     paused: "muted", logged_out: "muted" };
 
 function percent(value) {
   return value === null || value === undefined ? "—" : `${value.toFixed(1)}%`;
