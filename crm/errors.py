@@ -44,6 +44,12 @@ class ValidationError(DomainError):
         return error
 
 
+class Forbidden(DomainError):
+    """The caller may not do this to this record (an agent and another agent's call)."""
+
+    status = 403
+
+
 class NotFound(DomainError):
     status = 404
 

@@ -9,6 +9,7 @@ from crm.campaigns.models import Campaign
 from crm.complaints.models import Complaint, ComplaintEvent
 from crm.customers.models import Customer, Phone
 from crm.db import Base
+from crm.dispositions.models import CallDisposition
 from crm.projects.models import Project
 from crm.quality.models import CallScore, QaAssignment, QaFeedback, RuleReview
 from crm.repairs.models import Repair
@@ -22,6 +23,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Call",
+    "CallDisposition",
     "CallScore",
     "CallbackAttempt",
     "CallbackTask",

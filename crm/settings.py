@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from crm.dispositions.codes import CodesError, load_codes
+
 ENV_PREFIX = "CALLCENTRE_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/callcentre.db"
 
@@ -250,6 +252,13 @@ class Settings(BaseSettings):
     """Pause reasons allowed longer, "warning,alarm" minutes each (JSON object:
     `{"lunch": [60, 75]}`)."""
 
+    disposition_codes_path: Path | None = None
+    """The codes an agent picks in wrap-up, why the customer called (TOML); unset: the shipped
+    ones (咨询 投诉 报修 回访 新业务 其他, crm/dispositions/default_codes.toml)."""
+    disposition_required: bool = False
+    """Whether an agent codes the day's answered calls before going ready again (wrap-up then
+    lasts until they have)."""
+
     # Construction-stage callback schedule.
     callback_window_days: int = Field(3, ge=0)
     """A stage callback is due on the stage date and late after this many days."""
@@ -455,6 +464,15 @@ class Settings(BaseSettings):
             within = float(self.answer_within_seconds)
             self.alert_longest_wait_seconds = (float(round(within * 2 / 3)), within)
         return self
+
+    @field_validator("disposition_codes_path")
+    @classmethod
+    def _readable_codes(cls, value: Path | None) -> Path | None:
+        try:
+            load_codes(value)
+        except CodesError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("agent_extension_pattern")
     @classmethod

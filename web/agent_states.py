@@ -1,30 +1,55 @@
 """Agent states across the system: the agent's choice is stored, told to the PBX, pushed to the
-agent's browser; wrap-up follows each answered call; a resync puts the PBX back in line."""
+agent's browser; wrap-up follows each answered call (held, when dispositions are required,
+until the agent has coded their calls); a resync puts the PBX back in line.
+
+What the agent's browser is told is what the wallboard shows (crm/agents/presence.py over
+web/floor.py's live view): the chosen state, unless the phone rings or a call is connected.
+It is pushed on every change — the phone ringing, answered, stopped, the call ended (wrap-up),
+a state chosen — and sent again with every websocket's hello."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from crm.agents import service as agent_states
 from crm.agents.events import AgentStateChanged
 from crm.agents.models import AgentStatus
+from crm.agents.presence import present
 from crm.agents.states import PAUSE_REASONS
+from crm.calls.stats import local_day_window
 from crm.db_outage import database_unavailable, through_outage
+from crm.dispositions import service as dispositions
 from crm.users import service as users
 from crm.users.models import Role
 from telephony.agent_sync import AgentPbxSync, AgentTarget
-from telephony.events import CallEnded, QueueMembersResynced
+from telephony.events import (
+    AgentRinging,
+    CallAnswered,
+    CallEnded,
+    QueueMembersResynced,
+    RingStopped,
+)
 from web.agent_state_out import AgentStateOut
+from web.floor import LiveView, agent_extensions, live_view
 from web.services import Services
 from web.ws_messages import StateMessage
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from crm.agents.models import AgentState
     from crm.users.models import User
 
 log = logging.getLogger(__name__)
+
+# The events after which an agent's phone, and so what they are doing, may have changed.
+PHONE_EVENTS = (AgentRinging, RingStopped, CallAnswered)
+STORE_WAIT = 2.0  # seconds a call's end waits for the call to be stored
 
 
 class AgentSync(Protocol):
@@ -38,7 +63,26 @@ class AgentStates:
         self.svc = svc
         self.sync = sync
 
-    def _out(self, state: AgentState, pbx_synced: bool | None) -> AgentStateOut:
+    def _day_start(self) -> datetime:
+        """Dispositions are owed for the calls of the (local) day."""
+        return local_day_window(self.svc.clock.now(), self.svc.settings.tz)[1]
+
+    async def _out(
+        self,
+        session: AsyncSession,
+        state: AgentState,
+        live: LiveView,
+        pbx_synced: bool | None,
+    ) -> AgentStateOut:
+        now = present(
+            status=state.status,
+            reason=state.reason,
+            since=state.since,
+            phone=live.phone(state.user_id),
+        )
+        owed = await dispositions.count_owed(
+            session, agent_id=state.user_id, since=self._day_start()
+        )
         return AgentStateOut(
             user_id=state.user_id,
             status=state.status,
@@ -46,15 +90,23 @@ class AgentStates:
             since=state.since,
             wrapup_until=state.wrapup_until,
             pause_reasons=list(PAUSE_REASONS),
+            presence=now.presence,
+            presence_since=now.since,
+            linkedid=now.linkedid,
+            dispositions_owed=owed,
+            disposition_required=self.svc.settings.disposition_required,
             pbx_synced=pbx_synced,
             server_time=self.svc.clock.now(),
         )
 
+    async def _live(self) -> LiveView:
+        return await live_view(self.svc, await agent_extensions(self.svc))
+
     async def get(self, user_id: int) -> AgentStateOut:
+        live = await self._live()
         async with self.svc.database.session() as session:
-            return self._out(
-                await agent_states.get(session, user_id, at=self.svc.clock.now()), None
-            )
+            state = await agent_states.get(session, user_id, at=self.svc.clock.now())
+            return await self._out(session, state, live, None)
 
     async def _apply(self, user: User, state: AgentState) -> bool | None:
         if self.sync is None or not user.extension:
@@ -63,19 +115,73 @@ class AgentStates:
             AgentTarget(user.extension, user.display_name, state.status, state.reason)
         )
 
-    def _push(self, out: AgentStateOut) -> None:
+    def _push(self, out: AgentStateOut, *, changed: bool = True) -> None:
         self.svc.notify_user(out.user_id, StateMessage(**out.model_dump()))
-        self.svc.bus.publish(AgentStateChanged(out.user_id, out.status))
+        if changed:
+            self.svc.bus.publish(AgentStateChanged(out.user_id, out.status))
+
+    async def publish(self, user_ids: Iterable[int]) -> None:
+        """Tell these agents' browsers what they are doing now (their phone moved, they coded
+        a call): the stored state is unchanged, so the PBX is not told again."""
+        wanted = set(user_ids)
+        if not wanted:
+            return
+        live = await self._live()
+        async with self.svc.database.session() as session:
+            for user_id in sorted(wanted):
+                state = await agent_states.get(session, user_id, at=self.svc.clock.now())
+                self._push(await self._out(session, state, live, None), changed=False)
 
     async def change(self, user_id: int, status: AgentStatus, reason: str | None) -> AgentStateOut:
         async with self.svc.database.session() as session:
             user = await users.get_or_raise(session, user_id)
+            if status is AgentStatus.READY and self.svc.settings.disposition_required:
+                await dispositions.check_may_go_ready(
+                    session, agent_id=user_id, since=self._day_start()
+                )
             state = await agent_states.change(
                 session, user_id=user_id, status=status, reason=reason, at=self.svc.clock.now()
             )
-        out = self._out(state, await self._apply(user, state))
+        out = await self._told(user, state)
         self._push(out)
         return out
+
+    async def _told(self, user: User, state: AgentState) -> AgentStateOut:
+        """The PBX told of the state (once it is stored), and what the browser is told."""
+        synced = await self._apply(user, state)
+        live = await self._live()
+        async with self.svc.database.session() as session:
+            return await self._out(session, state, live, synced)
+
+    async def after_coding(self, user_id: int) -> None:
+        """The agent coded a call: a wrap-up held for it ends once nothing is owed; the
+        browser learns what is left to code either way."""
+        async with self.svc.database.session() as session:
+            owed = await dispositions.count_owed(session, agent_id=user_id, since=self._day_start())
+            ended = (
+                None
+                if owed
+                else await agent_states.end_held_wrapup(
+                    session, user_id=user_id, at=self.svc.clock.now()
+                )
+            )
+            user = await users.get_or_raise(session, user_id) if ended is not None else None
+        if ended is not None and user is not None:
+            self._push(await self._told(user, ended))
+        else:
+            await self.publish([user_id])
+
+    async def _user_of(self, extension: str | None) -> int | None:
+        if not extension:
+            return None
+        async with self.svc.database.session() as session:
+            user = await users.active_user_by_extension(session, extension=extension)
+        return user.id if user is not None and user.role is Role.AGENT else None
+
+    async def on_phone(self, event: AgentRinging | RingStopped | CallAnswered) -> None:
+        user_id = await self._user_of(event.extension)
+        if user_id is not None:
+            await self.publish([user_id])
 
     async def on_call_ended(self, event: CallEnded) -> None:
         record = event.record
@@ -97,15 +203,42 @@ class AgentStates:
 
         # The call's end comes once: a database outage is waited out, not the wrap-up lost.
         user, state = await through_outage(start_wrapup, what=f"wrap-up of {extension}")
-        if user is not None and state is not None:
-            self._push(self._out(state, await self._apply(user, state)))
+        if user is None:
+            return
+        await self._calls_stored()
+        if state is None:  # not ready before the call (paused, say): no longer on it
+            await self.publish([user.id])
+            return
+        self._push(await self._told(user, state))
+
+    async def _calls_stored(self) -> None:
+        """Wait (briefly) for the bridge to store the calls it has seen end, so that the call
+        just ended counts among the agent's calls to code."""
+        if self.svc.bridge is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.svc.bridge.store.flush(), STORE_WAIT)
 
     async def end_expired_wrapups(self) -> None:
+        """Wrap-ups whose time is over end; when dispositions are required, those of agents
+        with calls still to code are held until they have coded them."""
+        now = self.svc.clock.now()
         async with self.svc.database.session() as session:
-            ended = await agent_states.end_expired_wrapups(session, at=self.svc.clock.now())
+            expired = await agent_states.expired_wrapups(session, at=now)
+            held: set[int] = set()
+            if expired and self.svc.settings.disposition_required:
+                held = await dispositions.owing_agents(
+                    session, agent_ids=[s.user_id for s in expired], since=self._day_start()
+                )
+                await agent_states.hold_wrapups(session, [s for s in expired if s.user_id in held])
+            ended = [s for s in expired if s.user_id not in held]
+            await agent_states.end_wrapups(session, ended, at=now)
             agents = await users.get_by_ids(session, ids=(s.user_id for s in ended))
+        if not expired:
+            return
         for state in ended:
-            self._push(self._out(state, await self._apply(agents[state.user_id], state)))
+            self._push(await self._told(agents[state.user_id], state))
+        if held:
+            await self.publish(held)
 
     async def run_wrapup_timer(self, interval: float = 1.0) -> None:
         outage = False
@@ -141,5 +274,7 @@ class AgentStates:
     async def handle(self, event: object) -> None:
         if isinstance(event, CallEnded):
             await self.on_call_ended(event)
+        elif isinstance(event, PHONE_EVENTS):
+            await self.on_phone(event)
         elif isinstance(event, QueueMembersResynced):
             await self.on_resynced(event)

@@ -10,6 +10,7 @@ from crm.callbacks.models import MadeBy, Outcome, Satisfaction
 from crm.calls import service as calls
 from crm.campaigns import service as campaigns
 from crm.complaints.followups import follow_up
+from crm.complaints.models import ComplaintGrade
 from crm.customers.cards import TaskCard, project_cards, task_cards
 from crm.errors import Conflict
 from crm.projects import service as projects
@@ -40,6 +41,21 @@ class AttemptIn(BaseModel):
     linkedid: str | None = Field(None, max_length=64)  # the call, as the pop named it
 
 
+class OpenedComplaint(BaseModel):
+    """A complaint the logged attempt opened (an area the customer was not satisfied with)."""
+
+    id: int
+    department: str
+    category: str
+    grade: ComplaintGrade
+
+
+class AttemptLogged(TaskCard):
+    """The callback's card after the attempt, and the complaints the attempt opened."""
+
+    complaints_opened: list[OpenedComplaint] = Field(default_factory=list)
+
+
 @router.get("/projects/{project_id}/callbacks", response_model=list[TaskCard])
 async def project_callbacks(
     project_id: IdPath, _: Caller = Depends(readers), svc: Services = Depends(services)
@@ -50,14 +66,16 @@ async def project_callbacks(
         return card.callbacks
 
 
-@router.post("/callbacks/{task_id}/attempts", response_model=TaskCard, status_code=201)
+@router.post("/callbacks/{task_id}/attempts", response_model=AttemptLogged, status_code=201)
 async def log_attempt(
     task_id: IdPath,
     body: AttemptIn,
     caller: Caller = Depends(loggers),
     svc: Services = Depends(services),
-) -> TaskCard:
-    """Record a callback attempt; completes the caller's open attempt when one is named."""
+) -> AttemptLogged:
+    """Record a callback attempt; completes the caller's open attempt when one is named. An
+    effective attempt with an area the customer is not satisfied with opens a complaint to
+    the department answering for it: the answer names each one opened."""
     at = svc.clock.now()
     satisfaction = body.satisfaction.model_dump()
     async with svc.database.session() as session:
@@ -97,7 +115,15 @@ async def log_attempt(
                 call_back_at=body.call_back_at,
                 call_id=call_id,
             )
-        await follow_up(session, svc.complaint_rules, attempt, at=at, by=caller.id)
+        opened = await follow_up(session, svc.complaint_rules, attempt, at=at, by=caller.id)
         updated = await callbacks.get_with_attempts(session, task_id=task_id)
         [card] = await task_cards(session, [updated], today=svc.today())
-        return card
+        return AttemptLogged(
+            **card.model_dump(),
+            complaints_opened=[
+                OpenedComplaint(
+                    id=c.id, department=c.department, category=c.category, grade=c.grade
+                )
+                for c in opened
+            ],
+        )

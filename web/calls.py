@@ -13,6 +13,7 @@ from crm.callbacks.models import MadeBy, Outcome
 from crm.calls import service as calls
 from crm.calls.service import CallWithCustomer
 from crm.campaigns import service as campaigns
+from crm.dispositions import service as dispositions
 from crm.errors import Conflict, DomainError, ValidationError
 from crm.phones import PhoneKind, PhoneNumberError, normalize_phone
 from crm.users.models import Role
@@ -55,6 +56,7 @@ class MyCall(BaseModel):
     customer_name: str | None
     customer_number: str | None
     talk_seconds: float | None
+    disposition: str | None = None  # the code the agent gave it in wrap-up
 
 
 def dialable(raw: str, area: str | None, *, field: str = "number") -> str:
@@ -145,7 +147,7 @@ async def dial(
     return DialOut(action_id=action_id, attempt_id=attempt_id, number=number)
 
 
-def _my_call(found: CallWithCustomer) -> MyCall:
+def _my_call(found: CallWithCustomer, coded: dict[int, str]) -> MyCall:
     c = found.call
     return MyCall(
         id=c.id,
@@ -157,6 +159,7 @@ def _my_call(found: CallWithCustomer) -> MyCall:
         customer_name=found.customer_name,
         customer_number=c.customer_number,
         talk_seconds=c.talk_seconds,
+        disposition=coded.get(c.id),
     )
 
 
@@ -168,7 +171,8 @@ async def my_calls(
 ) -> list[MyCall]:
     async with svc.database.session() as session:
         found = await calls.recent_for_agent(session, agent_id=caller.id, limit=limit)
-    return [_my_call(f) for f in found]
+        coded = await dispositions.for_calls(session, call_ids=[f.call.id for f in found])
+    return [_my_call(f, coded) for f in found]
 
 
 @router.get("/live", response_model=list[MyCall])
@@ -196,4 +200,4 @@ async def my_live_calls(
         return []
     async with svc.database.session() as session:
         found = await calls.get_by_linkedids(session, linkedids=mine, limit=10)
-    return [_my_call(f) for f in found]
+    return [_my_call(f, {}) for f in found]

@@ -12,11 +12,13 @@ from pydantic import BaseModel, Field
 from crm.audit import service as audit
 from crm.calls.models import Direction
 from crm.customers import service as customers
+from crm.dispositions import service as dispositions
+from crm.errors import ValidationError
 from crm.quality import reviews
 from crm.quality.models import ReviewDecision
 from crm.quality.rules import RulesError, load_rules
 from crm.quality.scorecard import EvidenceKind
-from crm.quality.service import calls_for_review, get_score
+from crm.quality.service import NOT_CODED, calls_for_review, get_score
 from crm.transcripts.service import get_job, get_transcripts
 from crm.users import service as users
 from crm.users.models import Role
@@ -49,6 +51,7 @@ class QaCall(BaseModel):
     failed_rules: list[str]
     job_status: str | None
     reviewed: bool
+    disposition: str | None  # the code its agent gave it in wrap-up
 
 
 class ReviewIn(BaseModel):
@@ -144,6 +147,14 @@ class QaJob(BaseModel):
     last_error: str | None
 
 
+class QaDisposition(BaseModel):
+    """Why the customer called, as the call's agent coded it in wrap-up."""
+
+    code: str
+    note: str
+    coded_at: datetime
+
+
 class QaCallDetail(BaseModel):
     """One call for review."""
 
@@ -151,6 +162,7 @@ class QaCallDetail(BaseModel):
     recordings: QaRecordings
     transcript: dict[str, list[QaWord]]  # by leg: agent, customer
     score: QaScore | None
+    disposition: QaDisposition | None
     job: QaJob | None
 
 
@@ -172,6 +184,9 @@ async def list_calls(
     score_min: int | None = Query(None, ge=0, le=MAX_POINTS),
     score_max: int | None = Query(None, ge=0, le=MAX_POINTS),
     failed_rule: str | None = Query(None, max_length=64),
+    disposition: str | None = Query(
+        None, max_length=32, description=f"a disposition code, or {NOT_CODED!r}: not coded yet"
+    ),
     limit: int = Query(50, ge=1, le=500),
     offset: Offset = 0,
     caller: Caller = Depends(viewers),
@@ -180,6 +195,10 @@ async def list_calls(
     """Answered calls, newest first, with their automatic scores and review state."""
     if caller.role is Role.AGENT:
         agent_id = caller.id
+    if disposition not in (None, NOT_CODED, *svc.disposition_codes.names()):
+        raise ValidationError(
+            f"unknown disposition {disposition!r}", code="unknown_disposition", field="disposition"
+        )
     async with svc.database.session() as session:
         found = await calls_for_review(
             session,
@@ -192,6 +211,7 @@ async def list_calls(
             score_min=score_min,
             score_max=score_max,
             failed_rule=failed_rule,
+            disposition=disposition,
             limit=limit,
             offset=offset,
         )
@@ -213,6 +233,7 @@ async def list_calls(
             failed_rules=c.failed_rules,
             job_status=c.job_status.value if c.job_status else None,
             reviewed=c.reviewed,
+            disposition=c.disposition,
         )
         for c in found
     ]
@@ -231,6 +252,7 @@ async def call_detail(
         score = await get_score(session, call_id=call_id)
         latest = await reviews.latest_reviews(session, call_id)
         job = await get_job(session, call_id=call_id)
+        coded = await dispositions.get_for_call(session, call_id=call_id)
         people = {call.agent_id or 0, *(r.reviewer_id for r in latest.values())}
         names = await users.display_names(session, ids=people)
         customer_names = (
@@ -282,6 +304,9 @@ async def call_detail(
             t.leg.value: [QaWord.model_validate(word) for word in t.words] for t in transcripts
         },
         score=scored,
+        disposition=None
+        if coded is None
+        else QaDisposition(code=coded.code, note=coded.note, coded_at=coded.coded_at),
         job=None
         if job is None
         else QaJob(status=job.status.value, attempts=job.attempts, last_error=job.last_error),

@@ -13,6 +13,7 @@ from crm.bus import Bus
 from crm.clock import Clock, local_today
 from crm.complaints.rules import ComplaintRules
 from crm.db import Database
+from crm.dispositions.codes import DispositionCodes, load_codes
 from crm.settings import Settings
 from crm.work_calendar import WorkCalendar, load_calendar
 from telephony.bridge import Bridge
@@ -89,6 +90,11 @@ class Services:
         """The console's call controls on this process's bridge (None: the bridge is another
         process's; ask it through `remote_pbx`)."""
         return CallControls(self.bridge) if self.bridge is not None else None
+
+    @cached_property
+    def disposition_codes(self) -> DispositionCodes:
+        """The codes agents pick in wrap-up (checked when the settings were read)."""
+        return load_codes(self.settings.disposition_codes_path)
 
     @cached_property
     def recording_files(self) -> RecordingFiles:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from crm.callbacks.models import Stage
 from crm.customers.cards import CustomerCard, CustomerSummary
 from crm.quality.models import FeedbackStatus
 from web.agent_state_out import AgentStateOut
@@ -147,6 +148,20 @@ class QaFeedbackMessage(Pushed):
     by: str  # who did it (their display name)
 
 
+class CallbackReminderMessage(Pushed):
+    """Time to make the call back the agent promised a customer ("稍后再打" at a time)."""
+
+    type: Literal["callback_reminder"] = "callback_reminder"
+    attempt_id: int  # the attempt that promised it
+    task_id: int
+    stage: Stage
+    month: int
+    call_back_at: IsoMoment
+    customer_id: int
+    customer_name: str
+    contract_number: str
+
+
 class PbxStatus(BaseModel):
     connected: bool | None  # None: this process has no way to the PBX
 
@@ -177,6 +192,7 @@ PushedMessage = (
     | WallboardAlertMessage
     | DeadlineMessage
     | QaFeedbackMessage
+    | CallbackReminderMessage
 )
 ServerMessage = Annotated[HelloMessage | PushedMessage, Field(discriminator="type")]
 SERVER_MESSAGE: TypeAdapter[HelloMessage | PushedMessage] = TypeAdapter(ServerMessage)
@@ -195,6 +211,7 @@ MESSAGE_MODELS: tuple[type[BaseModel], ...] = (
     WallboardAlertMessage,
     DeadlineMessage,
     QaFeedbackMessage,
+    CallbackReminderMessage,
 )
 
 

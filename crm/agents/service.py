@@ -107,17 +107,48 @@ async def start_wrapup(
     return state
 
 
-async def end_expired_wrapups(session: AsyncSession, *, at: datetime) -> list[AgentState]:
-    """Agents whose wrap-up time is over go back to ready."""
-    expired = list(
+async def expired_wrapups(session: AsyncSession, *, at: datetime) -> list[AgentState]:
+    """Agents whose wrap-up time is over."""
+    return list(
         await session.scalars(
             select(AgentState).where(
                 AgentState.status == AgentStatus.WRAPUP, AgentState.wrapup_until <= at
             )
         )
     )
-    for state in expired:
+
+
+async def end_wrapups(session: AsyncSession, states: list[AgentState], *, at: datetime) -> None:
+    """These agents' wrap-up is over: back to ready, from when its time ran out (or from
+    `at` for a wrap-up that was held until the agent's calls were coded)."""
+    for state in states:
         await _enter(session, state, AgentStatus.READY, None, state.wrapup_until or at)
+
+
+async def hold_wrapups(session: AsyncSession, states: list[AgentState]) -> None:
+    """Keep these agents in wrap-up past its time, until they have coded their calls (a
+    wrap-up without an end: `wrapup_until` None)."""
+    for state in states:
+        state.wrapup_until = None
+    await session.flush()
+
+
+async def end_held_wrapup(
+    session: AsyncSession, *, user_id: int, at: datetime
+) -> AgentState | None:
+    """The agent's wrap-up, held for their dispositions, ends now that they are coded; None
+    when the agent is not in a held wrap-up."""
+    state = await session.get(AgentState, user_id)
+    if state is None or state.status is not AgentStatus.WRAPUP or state.wrapup_until is not None:
+        return None
+    await _enter(session, state, AgentStatus.READY, None, at)
+    return state
+
+
+async def end_expired_wrapups(session: AsyncSession, *, at: datetime) -> list[AgentState]:
+    """Agents whose wrap-up time is over go back to ready."""
+    expired = await expired_wrapups(session, at=at)
+    await end_wrapups(session, expired, at=at)
     return expired
 
 

@@ -145,6 +145,8 @@ class CallbackAttempt(TimestampMixin, Base):
     satisfaction_designer: Mapped[Satisfaction | None] = mapped_column(enum_type(Satisfaction))
     notes: Mapped[str] = mapped_column(Text, default="")
     call_back_at: Mapped[datetime | None]  # the customer asked to be called at this time
+    # When the agent who promised that call back was reminded of it (once, at that time).
+    reminded_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     dialed_number: Mapped[str | None] = mapped_column(String(32))
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 from crm.callbacks.models import CallbackAttempt
 from crm.calls.models import Call, Direction, HungUpBy
 from crm.customers.models import Customer
+from crm.dispositions.models import CallDisposition
 from crm.errors import NotFound
 from crm.quality.models import CallScore, RuleReview
 from crm.quality.rules import CallKind, Scorecard
@@ -96,6 +97,8 @@ async def call_to_score(session: AsyncSession, *, call_id: int) -> CallToScore:
     return CallToScore(call.id, await call_facts(session, call), leg_recordings(call))
 
 
+NOT_CODED = "none"  # the disposition filter's value for calls nobody coded
+
 # Calls read at most when a failed rule is asked for: the rules' verdicts are JSON, sorted
 # out here rather than by the database.
 MAX_SCAN = 5000
@@ -112,6 +115,7 @@ class CallForReview:
     job_status: JobStatus | None  # its transcription job's, if it was queued
     failed_rules: list[str]  # the rules its automatic score failed
     reviewed: bool  # a reviewer confirmed or overrode a rule
+    disposition: str | None  # the code its agent gave it in wrap-up
 
 
 async def calls_for_review(
@@ -126,12 +130,14 @@ async def calls_for_review(
     score_min: int | None = None,
     score_max: int | None = None,
     failed_rule: str | None = None,
+    disposition: str | None = None,
     limit: int,
     offset: int = 0,
 ) -> list[CallForReview]:
     """Answered calls that ended, newest first, with their scores: those started in the local
-    days from `day_from` to `day_to`, of one agent, queue or direction, scored within a range
-    or failing one rule; the page of `limit` from `offset`."""
+    days from `day_from` to `day_to`, of one agent, queue or direction, scored within a range,
+    failing one rule or coded with one disposition (`NOT_CODED`: none yet); the page of
+    `limit` from `offset`."""
     agent = aliased(User)
     query = (
         select(
@@ -140,8 +146,10 @@ async def calls_for_review(
             Customer.name.label("customer_name"),
             agent.display_name.label("agent_name"),
             TranscriptionJob.status.label("job_status"),
+            CallDisposition.code.label("disposition"),
         )
         .outerjoin(CallScore, CallScore.call_id == Call.id)
+        .outerjoin(CallDisposition, CallDisposition.call_id == Call.id)
         .outerjoin(Customer, Customer.id == Call.customer_id)
         .outerjoin(agent, agent.id == Call.agent_id)
         .outerjoin(TranscriptionJob, TranscriptionJob.call_id == Call.id)
@@ -160,6 +168,10 @@ async def calls_for_review(
         query = query.where(Call.queue == queue)
     if direction is not None:
         query = query.where(Call.direction == direction)
+    if disposition == NOT_CODED:
+        query = query.where(CallDisposition.id.is_(None))
+    elif disposition is not None:
+        query = query.where(CallDisposition.code == disposition)
     if score_min is not None:
         query = query.where(CallScore.score >= score_min)
     if score_max is not None:
@@ -189,6 +201,7 @@ async def calls_for_review(
                 job_status=row.job_status,
                 failed_rules=failed,
                 reviewed=row.Call.id in reviewed,
+                disposition=row.disposition,
             )
         )
     return found[offset : offset + limit]

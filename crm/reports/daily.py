@@ -1,5 +1,6 @@
 """The daily figures: inbound calls answered and abandoned, the 3-ring rate, outbound calls,
-and the callback register (回访信息登记) of the day."""
+why the answered calls were made (their dispositions), and the callback register (回访信息登记)
+of the day."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.dispositions import service as dispositions
+from crm.dispositions.codes import DispositionCodes
+from crm.dispositions.service import DispositionCount
 from crm.reports.callbacks import (
     AgentTally,
     AttemptFact,
@@ -31,6 +35,8 @@ class DailyReport:
     callbacks_total: StageTally
     agents: list[AgentTally]
     register: list[AttemptFact]  # every callback attempt of the day, in order
+    dispositions: list[DispositionCount]  # answered calls by why the customer called
+    disposition_codes: DispositionCodes  # what the codes are called
 
 
 async def daily_report(session: AsyncSession, day: date, rules: ReportRules) -> DailyReport:
@@ -47,4 +53,6 @@ async def daily_report(session: AsyncSession, day: date, rules: ReportRules) -> 
         callbacks_total=total,
         agents=by_agent(attempts),
         register=attempts,
+        dispositions=await dispositions.counts(session, start=period.start, end=period.end),
+        disposition_codes=rules.disposition_codes,
     )

@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from crm.complaints.clocks import Limits
+from crm.dispositions.codes import DispositionCodes, load_codes
 from crm.work_calendar import WorkCalendar
 
 
@@ -21,3 +22,4 @@ class ReportRules:
     complaint_limits: Limits = field(default_factory=Limits)
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     rule_points: Mapping[str, int] = field(default_factory=dict)  # QA rule id → its points
+    disposition_codes: DispositionCodes = field(default_factory=load_codes)

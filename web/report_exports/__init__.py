@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from crm.complaints.rules import ComplaintRules
 from crm.db import Database
+from crm.dispositions.codes import load_codes
 from crm.quality.rules import RulesError, load_rules
 from crm.reports.daily import daily_report
 from crm.reports.monthly import monthly_report
@@ -44,6 +45,7 @@ def report_rules(settings: Settings, now: datetime) -> ReportRules:
         complaint_limits=complaints.limits,
         calendar=complaints.calendar,
         rule_points=points,
+        disposition_codes=load_codes(settings.disposition_codes_path),
     )
 
 

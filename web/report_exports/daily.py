@@ -24,6 +24,7 @@ from web.report_exports.document import (
     Fact,
     Kind,
     Msg,
+    Names,
     Series,
     Table,
 )
@@ -43,6 +44,28 @@ def _hour_cells(stats: QueueStats) -> list[Cell]:
     ]
 
 
+def _disposition_table(report: DailyReport) -> Table:
+    """Answered calls by why the customer called, and how many nobody coded."""
+    codes = report.disposition_codes
+    coded = [d for d in report.dispositions if d.code is not None]
+    uncoded = sum(d.calls for d in report.dispositions if d.code is None)
+    rows: list[list[Cell]] = [
+        [Names(codes.names_of(d.code)) if d.code in codes else d.code, d.calls]
+        for d in coded
+        if d.code is not None
+    ]
+    if uncoded:
+        rows.append([Msg("reports.disposition_none"), uncoded])
+    return Table(
+        "dispositions",
+        Msg("reports.t.dispositions"),
+        [col("disposition"), col("calls", Kind.COUNT)],
+        rows,
+        total=[Msg("reports.total"), sum(d.calls for d in report.dispositions)],
+        flagged=[False] * len(coded) + [True] * bool(uncoded),
+    )
+
+
 def daily_document(report: DailyReport) -> Document:
     tz = report.period.tz
     calls = report.calls
@@ -60,6 +83,11 @@ def daily_document(report: DailyReport) -> Document:
         Fact("outbound", Msg("reports.f.outbound"), calls.outbound),
         Fact("callbacks", Msg("reports.f.callbacks"), report.callbacks_total.attempts),
         Fact("effective", Msg("reports.f.effective"), report.callbacks_total.effective),
+        Fact(
+            "coded",
+            Msg("reports.f.coded"),
+            sum(d.calls for d in report.dispositions if d.code is not None),
+        ),
     ]
     busy = [h for h, t in enumerate(calls.by_hour) if t.offered]
     hours = range(min([*busy, HOURS.start]), max([*busy, HOURS.stop - 1]) + 1)
@@ -153,6 +181,7 @@ def daily_document(report: DailyReport) -> Document:
         charts=[chart],
         tables=[
             hour_table,
+            _disposition_table(report),
             stage_table(report.callbacks, report.callbacks_total),
             agent_table(report.agents),
             register,

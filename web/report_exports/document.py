@@ -22,7 +22,22 @@ class Msg:
         return {"$t": self.key, "args": {k: to_json(v) for k, v in self.args.items()}}
 
 
-Cell = Union[str, int, float, None, Msg, datetime, date, list[Union[str, Msg]]]  # noqa: UP007
+@dataclass(frozen=True, slots=True)
+class Names:
+    """A name the configuration gives in each language (a disposition code's), not a
+    catalogue message: shown in the reader's language, else in Chinese."""
+
+    by_language: Mapping[str, str]
+
+    def json(self) -> dict[str, Any]:
+        """The shape the page's reports-view.js text() reads: {"$names": {lang: name}}."""
+        return {"$names": dict(self.by_language)}
+
+    def text(self, lang: str) -> str:
+        return self.by_language.get(lang) or self.by_language.get("zh-CN") or ""
+
+
+Cell = Union[str, int, float, None, Msg, Names, datetime, date, list[Union[str, Msg]]]  # noqa: UP007
 
 
 class Kind(StrEnum):
@@ -102,7 +117,7 @@ class Document:
 
 
 def to_json(value: Any) -> Any:
-    if isinstance(value, Msg):
+    if isinstance(value, Msg | Names):
         return value.json()
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")

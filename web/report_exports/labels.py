@@ -9,7 +9,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from web.report_exports.document import Cell, Kind, Msg
+from web.report_exports.document import Cell, Kind, Msg, Names
 
 CATALOGUES = Path(__file__).resolve().parents[1] / "static" / "js" / "i18n"
 LANGUAGES = ("zh-CN", "en")
@@ -59,6 +59,8 @@ class Labels:
             return self.t(Msg("reports.list_separator")).join(self.t(v) for v in value)
         if isinstance(value, Msg):
             return self.t(value)
+        if isinstance(value, Names):
+            return value.text(self.lang)
         if isinstance(value, datetime):
             return value.strftime("%Y-%m-%d %H:%M")
         if isinstance(value, date):

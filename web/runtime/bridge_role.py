@@ -1,7 +1,7 @@
 """The bridge role: one per Asterisk. It follows the PBX over AMI, stores calls, completes
-campaign attempts from each call's outcome, starts and ends wrap-up; with Redis it also
-publishes what it sees for the web processes, carries out their PBX requests and announces
-the transcription jobs its calls queue."""
+campaign attempts from each call's outcome, starts and ends wrap-up, tells each agent's browser
+what their phone is doing; with Redis it also publishes what it sees for the web processes,
+carries out their PBX requests and announces the transcription jobs its calls queue."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from telephony.bridge import Bridge
 from telephony.events import CallEnded, QueueMembersResynced
 from telephony.pbx_requests import PbxCommandServer
 from telephony.speech.job_stream import JobStream, publish_jobs
+from web.agent_states import PHONE_EVENTS
 from web.runtime.codec import CROSSING
 from web.runtime.lifetimes import start_task, subscribe
 from web.services import Services
@@ -52,7 +53,7 @@ async def start_bridge(stack: AsyncExitStack, svc: Services) -> None:
         bus,
         svc.agent_states.handle,
         name="agent-states",
-        types=(CallEnded, QueueMembersResynced),
+        types=(CallEnded, QueueMembersResynced, *PHONE_EVENTS),
     )
 
     async def complete_attempt(event: CallEnded) -> None:

@@ -1,8 +1,8 @@
 """The web role: HTTP and websockets, any number behind a load balancer. Besides the routes
 (web/app.py) it runs what the browsers connected here are pushed: screen pops, the
-supervisors' live wallboard, deadline warnings; with Redis, the messages and websocket
-endings published on any process for the users whose websocket it holds. It also fills the
-QA review queue by the sampling rules."""
+supervisors' live wallboard, deadline warnings, reminders of promised call backs; with Redis,
+the messages and websocket endings published on any process for the users whose websocket it
+holds. It also fills the QA review queue by the sampling rules."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack
 from starlette.datastructures import State
 
 from web import revocation
+from web.callback_reminders import CallbackReminders
 from web.deadline_alerts import DeadlineAlerts
 from web.events import SocketsEnded, UserMessage
 from web.pops import POP_EVENTS, PopService
@@ -36,6 +37,8 @@ async def start_web(stack: AsyncExitStack, svc: Services, state: State) -> None:
     start_task(stack, state.deadline_alerts.run(), name="deadline-alerts")
     state.review_sampler = ReviewSampler(svc)  # the QA review queue, by rule
     start_task(stack, state.review_sampler.run(), name="qa-sampling")
+    state.callback_reminders = CallbackReminders(svc)  # promised call backs, when due
+    start_task(stack, state.callback_reminders.run(), name="callback-reminders")
     state.wallboard = WallboardFeed(svc)  # supervisors' wallboards, live
     subscribe(stack, svc.bus, state.wallboard.handle, name="wallboard", types=WALLBOARD_EVENTS)
     start_task(stack, state.wallboard.run(), name="wallboard")

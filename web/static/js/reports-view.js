@@ -2,7 +2,7 @@
 // figures, the charts (Chart.js, vendored, loaded on first use) and every table. The XLSX and
 // PDF downloads render the same model, so the page and the files show the same figures.
 import { h, replace } from "./dom.js";
-import { t } from "./i18n.js";
+import { language, t } from "./i18n.js";
 
 const CHART_SRC = "/static/vendor/chart-4.6.1.umd.min.js";
 const NUMERIC = new Set(["count", "percent", "seconds"]);
@@ -23,9 +23,13 @@ function loadChart() {
   return loading;
 }
 
-/** A message ({$t, args}) or plain text, in the current language. */
+/** A message ({$t, args}), a configured name ({$names: {lang: name}}) or plain text, in the
+ * current language. */
 export function text(value) {
   if (value && typeof value === "object" && value.$t) return t(value.$t, value.args);
+  if (value && typeof value === "object" && value.$names) {
+    return value.$names[language()] ?? value.$names["zh-CN"] ?? "";
+  }
   return value === null || value === undefined ? "" : String(value);
 }
 
