@@ -1,5 +1,6 @@
 // The agent console: wires the header (status, PBX and live indicators), the search box, the
 // screen pops, the customer view and the callback/notes panel to the API and the websocket.
+import { TodayPanel } from "./agent-today.js";
 import { api } from "./api.js";
 import { CallbackForm } from "./callback-form.js";
 import { CallControls, DialPad } from "./call-controls.js";
@@ -7,7 +8,8 @@ import { callerDisplay, CallPanel } from "./calls.js";
 import { notesSection } from "./customer-form.js";
 import { CustomerView } from "./customer.js";
 import { dial } from "./dial.js";
-import { bootData, h, replace } from "./dom.js";
+import { dispositionCodes, dispositionName } from "./dispositions.js";
+import { bootData, chip, h, replace } from "./dom.js";
 import { errorMessage } from "./forms.js";
 import { initPage } from "./header.js";
 import { duration, setText, shortTime } from "./i18n.js";
@@ -15,6 +17,9 @@ import { SearchBox } from "./search.js";
 import { LiveSocket } from "./socket.js";
 import { StateControl } from "./state.js";
 import { TicketPanel } from "./ticket-forms.js";
+import { toast } from "./toast.js";
+import { WorklistPanel } from "./worklist.js";
+import { WrapUpPanel } from "./wrap-up.js";
 
 initPage();
 const user = bootData().user;
@@ -29,10 +34,11 @@ const $ = (id) => document.getElementById(id);
 // --- the right-hand panel: log a callback, complaints and repairs, the customer's notes ------
 
 const work = $("work-panel");
+const wrapupSlot = h("div", { class: "wrapup-slot" });
 const callbackSlot = h("div", { class: "callback-slot" });
 const ticketSlot = h("div", { class: "ticket-slot" });
 const notesSlot = h("div", { class: "notes-slot" });
-work.append(callbackSlot, ticketSlot, notesSlot);
+work.append(wrapupSlot, callbackSlot, ticketSlot, notesSlot);
 const tickets = new TicketPanel(ticketSlot, { canOpen: can.log });
 const callbackForm = new CallbackForm(callbackSlot, {
   canLog: can.log, lookUpCalls: isAgent,
@@ -40,8 +46,37 @@ const callbackForm = new CallbackForm(callbackSlot, {
     view.updateTask(task);
     callbackForm.setCustomer(view.card);
     calls.refreshCustomer(view.card);
+    // A dissatisfied answer opened complaints: say so, and list them with the customer's.
+    for (const c of task.complaints_opened ?? []) {
+      toast("cb.complaint_opened", { id: c.id, department: c.department },
+            { kind: "warn", href: `/complaints?open=${c.id}` });
+    }
+    if (task.complaints_opened?.length) tickets.loadOpen();
+    refreshMyDay();
   },
 });
+
+// --- the agent's day: wrap-up, the worklist, today's figures (agents only) ------------------
+
+const wrapUp = isAgent ? new WrapUpPanel(wrapupSlot, {
+  currentCard: () => view.card,
+  onSaved: () => {
+    loadMyCalls();
+    today?.refresh();
+  },
+}) : null;
+const worklist = isAgent ? new WorklistPanel($("worklist"), $("worklist-status"), {
+  onOpen: (item) => openCustomer(item.customer_id, { taskId: item.task_id }),
+  onDial: (item) => dialCustomer(item.phone.number, item.phone.display, { id: item.customer_id },
+                                 { id: item.task_id }),
+}) : null;
+const today = isAgent ? new TodayPanel($("today")) : null;
+for (const id of ["worklist", "today"]) $(id).closest("section").hidden = !isAgent;
+
+function refreshMyDay() {
+  worklist?.refresh();
+  today?.refresh();
+}
 
 function showNotes(card) {
   // A note being typed survives a fresher copy of the same customer.
@@ -87,6 +122,7 @@ function showCard(card) {
   showNotes(card);
   calls.refreshCustomer(card);
   calls.setShowing(card.id);
+  wrapUp?.setCustomer();
 }
 
 function clearCustomer() {
@@ -96,12 +132,16 @@ function clearCustomer() {
   tickets.renderEmpty();
   showNotes(null);
   calls.setShowing(null);
+  wrapUp?.setCustomer();
 }
 
-async function openCustomer(customerId) {
+/** Open a customer in the middle; with `taskId` (from the worklist) that callback is the one
+ * the form logs. */
+async function openCustomer(customerId, { taskId = null } = {}) {
   if (view.card?.id !== customerId) view.showLoading();
   try {
     showCard(await api.get(`/api/customers/${customerId}`));
+    if (taskId) callbackForm.selectTask({ id: taskId });
     $("customer-view").focus({ preventScroll: true });
   } catch (error) {
     view.showError(errorMessage(error));
@@ -124,7 +164,9 @@ async function dialCustomer(number, display, card, task = null) {
   if (result) {
     bindCall({ linkedid: null, number: display, customerId: card.id,
                         taskId: task?.id ?? null, attemptId: result.attempt_id });
+    if (view.card?.id !== card.id) await openCustomer(card.id); // dialed from the worklist
     if (task) callbackForm.selectTask(task);
+    worklist?.refresh();
   }
 }
 
@@ -200,6 +242,7 @@ async function loadMyCalls() {
     replace(list, h("li", { class: "muted", i18n: "mycalls.none" }));
     return;
   }
+  const codes = await dispositionCodes().catch(() => null);
   replace(list, mine.map((call) => {
     const who = call.customer_name || call.customer_number || "—";
     const content = [
@@ -208,6 +251,11 @@ async function loadMyCalls() {
       call.outcome ? h("span", { class: "small", i18n: `call.outcome.${call.outcome}` })
         : h("span"),
       h("span", { class: "mono small", text: call.talk_seconds ? duration(call.talk_seconds) : "" }),
+      call.disposition
+        ? h("span", { class: "chip chip-info mycall-disposition",
+                      dataset: { disposition: call.disposition },
+                      text: dispositionName(codes, call.disposition) })
+        : call.outcome === "answered" ? chip("warn", "mycalls.not_coded") : null,
     ];
     return h("li", {}, call.customer_id
       ? h("button", { type: "button", class: "mycall", onclick: () => openCustomer(call.customer_id) }, content)
@@ -220,6 +268,17 @@ $("mycalls-refresh").addEventListener("click", loadMyCalls);
 
 const stateControl = isAgent ? new StateControl($("state-control")) : null;
 if (!stateControl) $("state-control").hidden = true;
+let owedShown = null;
+
+/** The agent's state, pushed on every change: the pill, and the calls left to code. */
+function showState(state) {
+  if (!state) return;
+  stateControl?.update(state);
+  if (state.dispositions_owed !== owedShown) {
+    owedShown = state.dispositions_owed;
+    wrapUp?.refresh();
+  }
+}
 
 function showPbx(connected) {
   const el = $("pbx-indicator");
@@ -261,11 +320,16 @@ function handle(message, { replaying = false } = {}) {
       if (!replaying) {
         setTimeout(loadMyCalls, 300);
         setTimeout(() => refreshCard(call?.pop.customer?.id), 300);
+        if (message.outcome === "answered") setTimeout(() => wrapUp?.refresh(), 300);
+        setTimeout(refreshMyDay, 300);
       }
       break;
     }
     case "state":
-      if (!replaying) stateControl?.update(message);
+      if (!replaying) showState(message);
+      break;
+    case "callback_reminder":
+      worklist?.remind(message, { replayed: replaying });
       break;
     case "pbx":
       if (!replaying) showPbx(message.connected);
@@ -278,7 +342,7 @@ function handle(message, { replaying = false } = {}) {
 
 const socket = new LiveSocket({
   onHello: (hello) => {
-    stateControl?.update(hello.state);
+    showState(hello.state);
     showPbx(hello.pbx?.connected);
   },
   onMessage: (message) => handle(message),
@@ -310,3 +374,4 @@ else newCustomer.hidden = true;
 // row at once, and the second would fail), and my calls.
 (stateControl ? stateControl.load() : Promise.resolve()).finally(() => socket.start());
 loadMyCalls();
+refreshMyDay();

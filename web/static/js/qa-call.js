@@ -1,6 +1,7 @@
 // One call under review: its facts, the player, who spoke when, the transcript in two lanes
 // and the scorecard, all tied to the player's time (click a word or an evidence: hear it).
 import { api } from "./api.js";
+import { dispositionCodes, dispositionName } from "./dispositions.js";
 import { chip, h, replace } from "./dom.js";
 import { errorMessage } from "./forms.js";
 import { dateTime, duration } from "./i18n.js";
@@ -112,9 +113,22 @@ export class CallView {
         call.ring_seconds !== null && call.ring_seconds !== undefined
           && fact("qa.fact.ring", h("span", { class: "mono",
                                               i18n: ["qa.seconds", { s: Math.round(call.ring_seconds) }] })),
-        call.hung_up_by && fact("qa.fact.hung_up", h("span", { i18n: `qa.lane.${call.hung_up_by}` }))),
+        call.hung_up_by && fact("qa.fact.hung_up", h("span", { i18n: `qa.lane.${call.hung_up_by}` })),
+        this.disposition()),
       h("nav", { class: "qa-steps", i18nAttrs: { "aria-label": "qa.steps" } },
         step(previous, "qa.prev_call", " ↑"), step(next, "qa.next_call", " ↓")));
+  }
+
+  /** Why the customer called, as the agent coded it in wrap-up (named once the codes are read). */
+  disposition() {
+    const coded = this.detail?.disposition;
+    if (!coded) return null;
+    const name = h("span", { class: "chip chip-info qa-fact-disposition",
+                             dataset: { disposition: coded.code }, text: coded.code });
+    dispositionCodes().then((codes) => { name.textContent = dispositionName(codes, coded.code); },
+                            () => {});
+    return h("div", { class: "qa-fact" }, h("dt", { i18n: "qa.fact.disposition" }),
+      h("dd", {}, name, coded.note ? h("span", { class: "muted small", text: ` ${coded.note}` }) : null));
   }
 
   /** The list came (back): previous / next follow it. */

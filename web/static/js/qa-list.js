@@ -4,12 +4,14 @@
 import { api, query } from "./api.js";
 import { chip, h, replace } from "./dom.js";
 import { field, submitting } from "./forms.js";
-import { dateTime, duration, setAttrs, setText } from "./i18n.js";
+import { dispositionCodes, dispositionName } from "./dispositions.js";
+import { dateTime, duration, onLanguageChange, setAttrs, setText } from "./i18n.js";
 import { JOB_KIND, phoneText, RULE_IDS, ruleText, scoreKind } from "./qa-labels.js";
 
 export const PAGE_SIZE = 50;
 const FILTERS = ["date_from", "date_to", "agent_id", "queue", "kind", "score_min", "score_max",
-  "failed_rule"];
+  "failed_rule", "disposition"];
+const NOT_CODED = "none"; // the disposition filter's value for calls nobody coded
 const AGENTS_KEY = "cc.qa.agents";
 
 function rememberedAgents() {
@@ -35,6 +37,7 @@ export class CallList {
     this.queues = new Set();
     this.rules = new Set(RULE_IDS);
     this.values = this.fromAddress();
+    this.codes = null; // the disposition codes, once read
     this.form = this.buildForm();
     replace(this.filters, this.form);
     this.pager.addEventListener("click", (event) => {
@@ -67,6 +70,7 @@ export class CallList {
     const ruleSelect = h("select", { id: "qa-f-rule" });
     this.ruleSelect = ruleSelect;
     this.queueList = h("datalist", { id: "qa-queues" });
+    this.dispositionSelect = h("select", { id: "qa-f-disposition" });
     const form = h("form", { id: "qa-filter-form", class: "qa-filter-form", role: "search",
                              novalidate: true },
       field({ name: "date_from", label: "qa.f.date_from",
@@ -95,12 +99,24 @@ export class CallList {
                                     value: v.score_max }) })),
       field({ name: "failed_rule", label: "qa.f.failed_rule", className: "qa-f-rule",
               input: ruleSelect }),
+      field({ name: "disposition", label: "qa.f.disposition", className: "qa-f-disposition",
+              input: this.dispositionSelect }),
       h("div", { class: "qa-f-actions" },
         h("button", { type: "submit", class: "primary", i18n: "qa.f.apply" }),
         h("button", { type: "button", class: "button-quiet", i18n: "qa.f.reset",
                       onclick: () => this.reset() })));
     this.fillAgents();
     this.fillRules();
+    this.fillDispositions();
+    dispositionCodes().then((codes) => {
+      this.codes = codes;
+      this.fillDispositions();
+      if (this.rows.length) this.render();
+    }, () => {});
+    onLanguageChange(() => {
+      this.fillDispositions();
+      if (this.rows.length) this.render();
+    });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.apply();
@@ -165,6 +181,19 @@ export class CallList {
     replace(this.ruleSelect, h("option", { value: "", i18n: "qa.f.rule_any" }),
       [...this.rules].map((id) => h("option", { value: id, selected: id === chosen,
                                                ...ruleText(id) })));
+  }
+
+  /** Why customers called, as configured; and the calls nobody coded. */
+  fillDispositions() {
+    const chosen = this.values.disposition;
+    const codes = this.codes?.codes ?? [];
+    const known = chosen && chosen !== NOT_CODED && !codes.some((c) => c.code === chosen);
+    replace(this.dispositionSelect, h("option", { value: "", i18n: "qa.f.disposition_any" }),
+      codes.map((c) => h("option", { value: c.code, selected: c.code === chosen,
+                                     text: dispositionName(this.codes, c.code) })),
+      known ? h("option", { value: chosen, selected: true, text: chosen }) : null,
+      h("option", { value: NOT_CODED, selected: chosen === NOT_CODED,
+                    i18n: "qa.f.disposition_none" }));
   }
 
   /** Learn agents, queues and rules from the calls shown, for the filters' choices. */
@@ -255,7 +284,10 @@ export class CallList {
       h("td", {}, open),
       h("td", {}, chip(row.direction === "outbound" ? "stage" : "info",
                        `qa.kind.${row.direction === "outbound" ? "outbound" : "inbound"}`),
-        row.queue && h("span", { class: "muted small qa-queue", text: row.queue })),
+        row.queue && h("span", { class: "muted small qa-queue", text: row.queue }),
+        row.disposition && h("span", { class: "chip chip-info qa-disposition",
+                                       dataset: { disposition: row.disposition },
+                                       text: dispositionName(this.codes, row.disposition) })),
       h("td", { class: "qa-cell-agent", text: row.agent_name || "—" }),
       h("td", { class: "qa-cell-customer" },
         h("span", { class: "qa-customer-name", text: customer }),

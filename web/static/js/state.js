@@ -1,9 +1,12 @@
-// The agent's status in the header: ready, paused with a reason, logged out; wrap-up (which
-// the system starts after an answered call) counts down. Changes go to PUT /api/agent/state.
+// The agent's status in the header, as the wallboard shows it (the server derives both): the
+// phone ringing, on a call (with the call's time), wrap-up (counting down, or held until the
+// calls are coded), ready, paused with a reason, logged out; with a running time since it
+// began. Changes go to PUT /api/agent/state; going ready waits while a required disposition
+// is missing.
 import { api } from "./api.js";
 import { h, replace } from "./dom.js";
 import { errorMessage } from "./forms.js";
-import { duration, msg, setText } from "./i18n.js";
+import { duration, msg, setAttrs, setText } from "./i18n.js";
 import { toastError } from "./toast.js";
 
 const DEFAULT_REASONS = ["break", "lunch", "training", "meeting", "after_call_work", "other"];
@@ -93,14 +96,14 @@ export class StateControl {
 
   async change(status, reason = null) {
     this.error.textContent = "";
-    for (const b of [this.readyButton, this.pauseButton, this.logoutButton]) b.disabled = true;
+    this.setButtons(true);
     try {
       this.update(await api.put("/api/agent/state", { status, reason }));
     } catch (error) {
       this.error.textContent = errorMessage(error);
       toastError(errorMessage(error));
     } finally {
-      for (const b of [this.readyButton, this.pauseButton, this.logoutButton]) b.disabled = false;
+      this.setButtons();
     }
   }
 
@@ -108,12 +111,21 @@ export class StateControl {
   update(state) {
     if (!state) return;
     this.state = state;
+    // The server's clock against this page's: the running times count from the server's.
+    this.skew = state.server_time ? Date.now() - new Date(state.server_time) : 0;
     if (state.pause_reasons?.length && state.pause_reasons.join() !== this.reasons.join()) {
       this.reasons = state.pause_reasons;
       this.renderMenu();
     }
-    this.chip.dataset.status = state.status;
+    const presence = state.presence ?? state.status;
+    this.chip.dataset.status = presence;
+    this.chip.dataset.linkedid = state.linkedid ?? "";
     this.syncWarning.hidden = state.pbx_synced !== false;
+    const owed = state.disposition_required && state.dispositions_owed > 0;
+    this.readyButton.dataset.blocked = owed ? "disposition" : "";
+    if (owed) setAttrs(this.readyButton, { title: "state.code_first" });
+    else this.readyButton.removeAttribute("title");
+    this.setButtons();
     for (const button of [this.readyButton, this.pauseButton, this.logoutButton]) {
       button.setAttribute("aria-pressed", String(button.dataset.target === state.status));
     }
@@ -121,23 +133,34 @@ export class StateControl {
       item.setAttribute("aria-current", String(state.status === "paused"
                                                && item.dataset.reason === state.reason));
     }
-    if (state.status === "paused" && state.reason) {
+    if (presence === "paused" && state.reason) {
       setText(this.chipLabel, "state.paused_for", { reason: msg(`reason.${state.reason}`) });
+    } else if (presence === "wrapup" && !state.wrapup_until) {
+      setText(this.chipLabel, "state.wrapup_held");
     } else {
-      setText(this.chipLabel, `status.${state.status}`);
+      setText(this.chipLabel, `status.${presence}`);
     }
     this.tick();
+  }
+
+  /** The buttons answer clicks unless a change is on its way; ready also waits for the
+   * dispositions a required wrap-up still lacks. */
+  setButtons(busy = false) {
+    for (const b of [this.readyButton, this.pauseButton, this.logoutButton]) b.disabled = busy;
+    if (this.readyButton.dataset.blocked) this.readyButton.disabled = true;
   }
 
   tick() {
     const state = this.state;
     if (!state) return;
-    if (state.status === "wrapup" && state.wrapup_until) {
-      const left = Math.max(0, Math.ceil((new Date(state.wrapup_until) - Date.now()) / 1000));
+    const now = Date.now() - (this.skew || 0);
+    const presence = state.presence ?? state.status;
+    if (presence === "wrapup" && state.wrapup_until) {
+      const left = Math.max(0, Math.ceil((new Date(state.wrapup_until) - now) / 1000));
       setText(this.chipTime, "state.wrapup_left", { s: left });
       return;
     }
-    const since = (Date.now() - new Date(state.since)) / 1000;
+    const since = (now - new Date(state.presence_since ?? state.since)) / 1000;
     setText(this.chipTime, "state.since", { d: duration(since) });
   }
 
