@@ -79,7 +79,8 @@ async def worklist(
     tomorrow = datetime.combine(today + timedelta(days=1), time(), tz)
     latest = aliased(CallbackAttempt)
     dialing = aliased(CallbackAttempt)
-    promised = and_(
+    promised = and_(  # false, never unknown, for an attempt without an outcome yet
+        latest.outcome.is_not(None),
         latest.outcome == Outcome.CALL_LATER,
         latest.made_by == MadeBy.AGENT,
         latest.agent_id.is_not(None),
