@@ -8,6 +8,7 @@ import { dispositionCodes, dispositionName } from "./dispositions.js";
 import { h, replace, uid } from "./dom.js";
 import { field, formError, submitting } from "./forms.js";
 import { onLanguageChange, shortTime } from "./i18n.js";
+import { phoneText } from "./qa-labels.js";
 import { toast } from "./toast.js";
 
 export class WrapUpPanel {
@@ -90,7 +91,7 @@ export class WrapUpPanel {
                                       "aria-labelledby": headingId },
       h("h2", { id: headingId, i18n: required ? "wrapup.heading_required" : "wrapup.heading" }),
       h("p", { class: "wrapup-call", i18n: ["wrapup.call", {
-        who: call.customer_name || call.customer_number || "—",
+        who: call.customer_name || phoneText(call.customer_number) || "—",
         time: shortTime(call.ended_at || call.started_at) }] }),
       this.count, this.form));
     this.renderLink();
