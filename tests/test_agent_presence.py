@@ -21,6 +21,7 @@ from crm.agents.models import AgentStatus
 from crm.agents.presence import AgentPhone, PhoneCall, Presence, present
 from crm.db import Database
 from tests.support.live import LiveSystem, live_system
+from tests.support.ws_schema import checked
 
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -70,7 +71,7 @@ class AgentSocket:
             additional_headers={"Cookie": self.cookie},
             origin=self.system.url,
         )
-        self.hello = json.loads(await self._socket.recv())
+        self.hello = checked(json.loads(await self._socket.recv()))
         self._reader = asyncio.create_task(self._read())
         return self
 
@@ -81,7 +82,7 @@ class AgentSocket:
 
     async def _read(self) -> None:
         async for raw in self._socket:
-            self.messages.append(json.loads(raw))
+            self.messages.append(checked(json.loads(raw)))  # each is its declared model
 
     async def state(
         self, match: Callable[[dict[str, Any]], bool], *, after: int = 0, timeout: float = 10

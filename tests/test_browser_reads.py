@@ -52,7 +52,7 @@ READERS: dict[str, dict[str, dict[str, str]]] = {
         "customerPart": {"pop": "PopMessage", "customer": "CustomerCard"},
         "candidatesPart": {"candidates": "list:CustomerSummary"},
     },
-    "console.js": {"handle": {"message": BY_TYPE}},
+    "console.js": {"handle": {"message": BY_TYPE}, "showState": {"state": "AgentStateOut"}},
     "socket.js": {"receive": {"message": ANY_MESSAGE}, "hello": {"hello": "HelloMessage"}},
     "deadline-toast.js": {"showDeadline": {"message": "DeadlineMessage"}},
     "qa-feedback-toast.js": {"showQaFeedback": {"message": "QaFeedbackMessage"}},
@@ -60,7 +60,8 @@ READERS: dict[str, dict[str, dict[str, str]]] = {
         "deadlineMessage": {"message": "DeadlineMessage"},
         "deadlineHref": {"message": "DeadlineMessage"},
     },
-    "state.js": {"update": {"state": "AgentStateOut"}},
+    "state.js": {"update": {"state": "AgentStateOut"}, "tick": {"state": "AgentStateOut"}},
+    "worklist.js": {"remind": {"message": "CallbackReminderMessage"}},
     "wallboard.js": {"show": {"snapshot": "WallboardOut", "shown": "WallboardOut"}},
     "wallboard-render.js": {
         "queueTile": {"q": "WallboardQueue"},

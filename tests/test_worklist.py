@@ -25,7 +25,7 @@ from crm.settings import Settings
 from crm.users import service as users
 from crm.users.models import Role
 from tests.support.api import Api, running_app
-from web.callback_reminders import MESSAGE, CallbackReminders
+from web.callback_reminders import CallbackReminders
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # the clock fixture: Monday 10:00 in Shanghai
 TODAY = date(2026, 11, 23)
@@ -228,13 +228,17 @@ async def test_agents_read_their_own_worklist_and_are_reminded_over_the_websocke
     await CallbackReminders(svc).check()
     await CallbackReminders(svc).check()  # another process, or after a restart: nothing twice
     reminders = [
-        d.message for d in svc.outbox.since(floor.agent1, 0) if d.message["type"] == MESSAGE
+        d.message
+        for d in svc.outbox.since(floor.agent1, 0)
+        if d.message["type"] == "callback_reminder"
     ]
     assert len(reminders) == 1
     [reminder] = reminders
     assert reminder["task_id"] == floor.tasks["mine"] and reminder["customer_name"] == "钱芳"
-    assert reminder["call_back_at"] == local(14).isoformat().replace("+00:00", "Z")
-    assert not [d for d in svc.outbox.since(floor.agent2, 0) if d.message["type"] == MESSAGE]
+    assert reminder["call_back_at"] == local(14).isoformat()
+    assert not [
+        d for d in svc.outbox.since(floor.agent2, 0) if d.message["type"] == "callback_reminder"
+    ]
 
 
 async def test_todays_figures_count_the_agents_calls_and_callbacks(

@@ -19,13 +19,17 @@ import websockets
 from pydantic import ValidationError
 from websockets.typing import Origin
 
+from crm.callbacks import service as callbacks
+from crm.callbacks.schedule import ScheduleRules
 from crm.clock import FixedClock
 from crm.customers import service as customers
 from crm.db import Database
+from crm.projects import service as projects
 from telephony.events import PbxConnection
 from tests.support.live import LiveSystem, live_system
 from tests.support.waiting import until
 from tests.support.ws_schema import checked, component_errors, openapi_document
+from web.callback_reminders import CallbackReminders
 from web.deadline_alerts import DeadlineAlerts
 from web.ws_messages import MESSAGE_MODELS, SERVER_MESSAGE
 
@@ -157,6 +161,26 @@ async def test_every_message_sent_is_its_declared_model(system: LiveSystem, db: 
         )
         assert sent.status_code == 201, sent.text
         await agent.wait_for("qa_feedback", call_id=call_id, status="sent")
+        # A call back the agent promised for a time: reminded when that time comes.
+        async with db.session() as session:
+            project = await projects.create(
+                session,
+                customer=customer,
+                contract_number="XA2026-000001",
+                rules=ScheduleRules(),
+                start_date=system.services.today(),
+            )
+            [task] = await callbacks.get_for_project(session, project.id)
+        promised = await agent_http.post(
+            f"/api/callbacks/{task.id}/attempts",
+            json={
+                "outcome": "call_later",
+                "call_back_at": (system.services.clock.now() + timedelta(hours=1)).isoformat(),
+            },
+        )
+        assert promised.status_code == 201, promised.text
+        assert await CallbackReminders(replace(system.services, clock=later)).check()
+        await agent.wait_for("callback_reminder", task_id=task.id)
     finally:
         for listener in (agent, supervisor):
             await listener.close()
