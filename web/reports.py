@@ -32,9 +32,16 @@ class MessageOut(BaseModel):
     args: dict[str, JsonValue]
 
 
-# A table's cell or a headline figure: text, a number, a message, or a list of them; times
-# are already local text here ("2026-11-23 10:00"), dates ISO ("2026-11-23").
-Cell = str | int | float | MessageOut | list[str | MessageOut] | None
+class NamesOut(BaseModel):
+    """A name the configuration gives in each language (a disposition code's): the page shows
+    the one of its language (reports-view.js text())."""
+
+    names: dict[str, str] = Field(alias="$names")
+
+
+# A table's cell or a headline figure: text, a number, a message, a configured name, or a list
+# of them; times are already local text here ("2026-11-23 10:00"), dates ISO ("2026-11-23").
+Cell = str | int | float | MessageOut | NamesOut | list[str | MessageOut] | None
 
 
 class ColumnOut(BaseModel):
