@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from websockets.typing import Origin
 
 from crm.agents.models import AgentStatus
-from crm.agents.presence import AgentPhone, PhoneCall, Presence, present
+from crm.agents.presence import AgentPhone, AgentPresence, PhoneCall, Presence, present
 from crm.db import Database
 from tests.support.live import LiveSystem, live_system
 from tests.support.ws_schema import checked
@@ -29,23 +30,26 @@ AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 def test_a_connected_call_outranks_a_ringing_one_which_outranks_the_chosen_state() -> None:
     rang = PhoneCall("ring-1", AT + timedelta(seconds=5))
     talking = PhoneCall("talk-1", AT + timedelta(seconds=9))
-    paused = {"status": AgentStatus.PAUSED, "reason": "break", "since": AT}
-    assert present(**paused, phone=None) == present(**paused, phone=AgentPhone())
-    shown = present(**paused, phone=None)
+
+    def paused(phone: AgentPhone | None) -> AgentPresence:
+        return present(status=AgentStatus.PAUSED, reason="break", since=AT, phone=phone)
+
+    assert paused(None) == paused(AgentPhone())
+    shown = paused(None)
     assert (shown.presence, shown.reason, shown.since, shown.linkedid) == (
         Presence.PAUSED,
         "break",
         AT,
         None,
     )
-    ringing = present(**paused, phone=AgentPhone(ringing=rang))
+    ringing = paused(AgentPhone(ringing=rang))
     assert (ringing.presence, ringing.reason, ringing.since, ringing.linkedid) == (
         Presence.RINGING,
         None,
         rang.since,
         "ring-1",
     )
-    on_call = present(**paused, phone=AgentPhone(on_call=talking, ringing=rang))
+    on_call = paused(AgentPhone(on_call=talking, ringing=rang))
     assert (on_call.presence, on_call.since, on_call.linkedid) == (
         Presence.ON_CALL,
         talking.since,
@@ -69,7 +73,7 @@ class AgentSocket:
         self._socket = await websockets.connect(
             self.system.ws_url,
             additional_headers={"Cookie": self.cookie},
-            origin=self.system.url,
+            origin=Origin(self.system.url),
         )
         self.hello = checked(json.loads(await self._socket.recv()))
         self._reader = asyncio.create_task(self._read())

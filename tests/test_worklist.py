@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -29,6 +30,7 @@ from web.callback_reminders import CallbackReminders
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # the clock fixture: Monday 10:00 in Shanghai
 TODAY = date(2026, 11, 23)
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 def local(hour: int, minute: int = 0, *, days: int = 0) -> datetime:
@@ -132,8 +134,8 @@ async def test_the_worklist_holds_the_pool_and_the_agents_promises_by_deadline(
     floor = await _floor(db)
     names = {task_id: name for name, task_id in floor.tasks.items()}
     async with db.session() as session:
-        mine = await worklist.worklist(session, agent_id=floor.agent1, now=NOW, tz=Settings().tz)
-        theirs = await worklist.worklist(session, agent_id=floor.agent2, now=NOW, tz=Settings().tz)
+        mine = await worklist.worklist(session, agent_id=floor.agent1, now=NOW, tz=TZ)
+        theirs = await worklist.worklist(session, agent_id=floor.agent2, now=NOW, tz=TZ)
     assert [names[i.task_id] for i in mine] == ["overdue", "stale", "mine", "due", "today"]
     assert [names[i.task_id] for i in theirs] == ["overdue", "stale", "theirs", "due", "today"]
     by_name = {names[i.task_id]: i for i in mine}
@@ -158,7 +160,7 @@ async def test_the_worklist_holds_the_pool_and_the_agents_promises_by_deadline(
             at=NOW,
             satisfaction={"quality": Satisfaction.SATISFIED},
         )
-        after = await worklist.worklist(session, agent_id=floor.agent1, now=NOW, tz=Settings().tz)
+        after = await worklist.worklist(session, agent_id=floor.agent1, now=NOW, tz=TZ)
     assert floor.tasks["overdue"] not in [i.task_id for i in after]
 
 
