@@ -1,7 +1,7 @@
 """call dispositions; callback attempts remember when their promised call back was reminded
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-15 09:00:00+00:00
 
 After each answered call its agent codes why the customer called (`call_dispositions`, one per
@@ -20,8 +20,8 @@ from alembic import op
 
 import crm.db
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
