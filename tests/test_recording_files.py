@@ -10,6 +10,8 @@ import logging
 import re
 import threading
 import time
+import wave
+from array import array
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -37,6 +39,7 @@ from telephony.speech.recognizer import Word
 from telephony.speech.worker import run_transcription_worker
 from tests.support.api import running_app
 from tests.support.qa_calls import tone
+from web.recordings import mix
 
 MONITOR = "/var/spool/asterisk/monitor"  # where the PBX records (FreePBX: dated folders)
 DAY = "2026/11/23"
@@ -499,3 +502,34 @@ async def test_the_qa_player_says_when_the_pbx_cannot_be_asked(
         "recording_fetch_failed",
     )
     assert "HTTP 401" in caplog.text and "wr0ng-Pa55" not in caplog.text
+
+
+def _leg(path: Path, seconds: float, level: int) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(array("h", [level]) * int(8000 * seconds))
+    return path
+
+
+def test_the_same_mix_made_at_once_by_several_requests(tmp_path: Path) -> None:
+    """The QA player asks for several ranges of a call at once; each request that finds no
+    mixed file yet mixes the legs: every one of them succeeds, the file is whole, and no
+    partial file is left behind."""
+    agent = _leg(tmp_path / "agent.wav", 20, 100)
+    customer = _leg(tmp_path / "customer.wav", 20, 200)
+    target = tmp_path / ".mixed" / "call-1.wav"
+    barrier = threading.Barrier(8)
+
+    def request() -> None:
+        barrier.wait()
+        mix(agent, customer, target)
+
+    with ThreadPoolExecutor(8) as pool:
+        for done in [pool.submit(request) for _ in range(8)]:
+            done.result()
+    with wave.open(str(target)) as mixed:
+        assert mixed.getnframes() == 8000 * 20
+        assert set(array("h", mixed.readframes(mixed.getnframes()))) == {300}
+    assert sorted(p.name for p in target.parent.iterdir()) == ["call-1.wav"]

@@ -7,7 +7,10 @@ configured, by `telephony.recordings.files.RecordingFiles`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import tempfile
 import wave
 from array import array
 from pathlib import Path
@@ -62,13 +65,23 @@ def mix(first: Path, second: Path, target: Path) -> None:
     for i, sample in enumerate(right):
         mixed[i] = max(-32768, min(32767, mixed[i] + sample))
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part")
-    with wave.open(str(partial), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(mixed.tobytes())
-    partial.replace(target)
+    # A file of its own for each mix: the player asks for several ranges at once, and two
+    # requests mixing into one shared name would overwrite or rename each other's file.
+    handle, partial_name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+    )
+    partial = Path(partial_name)
+    try:
+        with os.fdopen(handle, "wb") as raw, wave.open(raw, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes(mixed.tobytes())
+        partial.replace(target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
 
 
 async def _find(files: RecordingFiles, stored: str | None) -> Path | None:
