@@ -22,6 +22,7 @@ from bench.common import finish, migrated_sqlite, ratio, say, scratch_dir
 from bench.data import load_customers, mobile
 from crm.bus import LocalBus
 from crm.calls.models import Call
+from crm.clock import SystemClock
 from crm.db import Database
 from crm.settings import load_settings
 from crm.users import service as users
@@ -69,7 +70,7 @@ def panoramisk_ceiling(stream: Stream) -> Timing:
 
 async def bridge_path(stream: Stream, url: str) -> tuple[Timing, int]:
     """From the first byte sent to every call stored; and the calls stored."""
-    sim = PbxSimulator(SimulatorConfig(port=0, secret="bench-secret", seed=1))
+    sim = PbxSimulator(SimulatorConfig(port=0, secret="bench-secret", seed=1), clock=SystemClock())
     _, port = await sim.start()
     settings = load_settings(
         database_url=url,
@@ -80,7 +81,7 @@ async def bridge_path(stream: Stream, url: str) -> tuple[Timing, int]:
         ami_action_timeout=60,
     )
     database = Database(url)
-    bridge = Bridge(settings, database, LocalBus())
+    bridge = Bridge(settings, database, LocalBus(), clock=SystemClock())
     await bridge.start()
     try:
         while bridge.synced_at is None:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bench.data import mobile
+from crm.clock import Clock, SystemClock
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig, StaticMember
 
 FIRST_EXTENSION = 2000
@@ -40,8 +41,8 @@ class TimedSimulator(PbxSimulator):
     """The simulator, noting by linkedid when each call's `AgentCalled` was written and when
     its ringing stopped."""
 
-    def __init__(self, config: SimulatorConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: SimulatorConfig, *, clock: Clock) -> None:
+        super().__init__(config, clock=clock)
         self.written: dict[str, float] = {}
         self.ring_ended: dict[str, float] = {}
 
@@ -65,7 +66,8 @@ async def _run(args: argparse.Namespace) -> None:
             recordings_dir=Path(args.recordings),
             queues=tuple(f"q{e}" for e in agents),
             static_members={f"q{e}": [StaticMember(f"PJSIP/{e}", name=f"坐席{e}")] for e in agents},
-        )
+        ),
+        clock=SystemClock(),
     )
     await sim.warm_voices()  # the stand-in for two people talking is not the PBX's work
     _, port = await sim.start()

@@ -20,6 +20,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from crm.clock import SystemClock
 from crm.settings import load_settings
 from web.app import create_app
 from web.runtime.roles import ProcessRole, parse_roles
@@ -47,7 +48,7 @@ def main() -> None:
         redis_url=args.redis,
     )
     roles = parse_roles([args.role])
-    app = create_app(settings, roles=roles)
+    app = create_app(settings, roles=roles, clock=SystemClock())
     if ProcessRole.WEB not in roles:  # a bridge: no HTTP, just its lifespan until stdin closes
         asyncio.run(_run_headless(app))
         return

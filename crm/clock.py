@@ -1,7 +1,17 @@
-"""The one clock. Code that decides anything by time takes a `Clock`, so tests can set the hour."""
+"""The one clock: nothing else in the product reads the wall or the monotonic time.
+
+Code that decides anything by time takes a `Clock` where it is built (the `callcentre`
+command makes the one `SystemClock`, web/cli.py), so tests can set the hour and move time on.
+It has two readings: `now()`, the wall time (aware, UTC) for what is stored, shown and
+decided by the calendar; `monotonic()`, seconds that only go forward, for timeouts, cache
+ages and rates (a wall clock set back by NTP must not stretch a timeout). Waiting
+(`asyncio.sleep`, `wait_for` timeouts) is not reading, and stays with asyncio; so do log
+records' timestamps. tests/test_layering.py holds every other module to this.
+"""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -12,29 +22,53 @@ class Clock(Protocol):
         """The current instant, timezone-aware (UTC)."""
         ...
 
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start that never go back: only differences mean
+        anything, and only within one process."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def monotonic(self) -> float:
+        return time.monotonic()
+
 
 class FixedClock:
-    """A clock that only moves when told to (tests, replays)."""
+    """A clock that only moves when told to (tests, replays). `advance` moves both readings,
+    as time passing does; `set` moves the wall time alone, as setting a clock does."""
 
-    def __init__(self, at: datetime) -> None:
+    def __init__(self, at: datetime, *, monotonic: float = 1_000.0) -> None:
         if at.tzinfo is None:
             raise ValueError("FixedClock needs an aware datetime")
         self._at = at.astimezone(UTC)
+        self._monotonic = monotonic
 
     def now(self) -> datetime:
         return self._at
+
+    def monotonic(self) -> float:
+        return self._monotonic
 
     def set(self, at: datetime) -> None:
         self._at = at.astimezone(UTC)
 
     def advance(self, **delta: float) -> datetime:
-        self._at += timedelta(**delta)
+        step = timedelta(**delta)
+        if step < timedelta(0):
+            raise ValueError("time only moves forward; set() the wall time instead")
+        self._at += step
+        self._monotonic += step.total_seconds()
         return self._at
+
+
+def row_stamp() -> datetime:
+    """The instant SQLAlchemy writes into a row's created_at / updated_at. A column default
+    runs inside the ORM's flush, where no `Clock` reaches, so these bookkeeping stamps read
+    the system's wall time; whatever the business decides by carries a time from a Clock."""
+    return datetime.now(UTC)
 
 
 def local_today(clock: Clock, tz: ZoneInfo) -> date:

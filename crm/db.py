@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from crm.clock import row_stamp
+
 # Stable constraint names, so Alembic migrations say the same thing on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -63,18 +65,14 @@ def enum_type(enum_cls: type[Enum]) -> SAEnum:
     )
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
 class TimestampMixin:
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=row_stamp)
+    updated_at: Mapped[datetime] = mapped_column(default=row_stamp, onupdate=row_stamp)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from panoramisk.message import Message
 
 from crm.bus import Bus
-from crm.clock import Clock, SystemClock
+from crm.clock import Clock
 from crm.db import Database
 from crm.settings import Settings
 from telephony import contract
@@ -72,7 +71,7 @@ class Bridge:
         database: Database,
         bus: Bus,
         *,
-        clock: Clock | None = None,
+        clock: Clock,
         resync_interval: float = 300.0,
         records_calls: bool = True,
     ) -> None:
@@ -81,7 +80,7 @@ class Bridge:
         # them; the PBX's one recording bridge stores them.
         self.records_calls = records_calls
         self.bus = bus
-        self.clock = clock or SystemClock()
+        self.clock = clock
         self.agents = AgentDirectory(settings.agent_extension_pattern)
         self.tracker = CallTracker(self.agents)
         self.queue_members = QueueMembers(self.agents)
@@ -101,6 +100,7 @@ class Bridge:
             backoff_min=settings.ami_reconnect_min,
             backoff_max=settings.ami_reconnect_max,
             event_filter=bridge_event_filter(self.tracker),
+            clock=clock,
         )
         self.resync_interval = resync_interval
         self._fifo: asyncio.Queue[_Event | _Snapshot] = asyncio.Queue()
@@ -149,7 +149,7 @@ class Bridge:
     # -- input: runs inside panoramisk's read loop, must not block ------------------------
 
     def _on_event(self, message: Message) -> None:
-        self._put(_Event(message, self.clock.now(), time.monotonic()))
+        self._put(_Event(message, self.clock.now(), self.clock.monotonic()))
 
     def _put(self, item: _Event | _Snapshot) -> None:
         self._fifo.put_nowait(item)
@@ -165,7 +165,7 @@ class Bridge:
         return (
             self.client.connected
             and self.synced_at is not None
-            and time.monotonic() - self.synced_at > 3.0
+            and self.clock.monotonic() - self.synced_at > 3.0
         )
 
     def _on_disconnected(self, reason: str) -> None:
@@ -249,7 +249,7 @@ class Bridge:
         if item.kind == "channels":
             channels = [m for m in item.messages if m.get("Event") == "CoreShowChannel"]
             self._publish(self.tracker.resync(channels, item.at))
-            self.synced_at = time.monotonic()
+            self.synced_at = self.clock.monotonic()
             log.info("resynced with %d live channel(s)", len(channels))
             adopted, self.tracker.adopted = self.tracker.adopted, []
             for linkedid, uniqueid, channel in adopted:
@@ -285,7 +285,7 @@ class Bridge:
                             }
                         ),
                         self.clock.now(),
-                        time.monotonic(),
+                        self.clock.monotonic(),
                     )
                 )
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from crm.campaigns import service as campaigns
 from crm.campaigns.models import DialMode
 from crm.campaigns.rules import StartRate, calls_to_start
 from crm.campaigns.service import ReadyAgent
-from crm.clock import Clock, SystemClock
+from crm.clock import Clock
 from crm.db import Database
 from crm.locks import DatabaseLock
 from crm.phones import lookup_key
@@ -54,7 +53,7 @@ class Dialer:
         database: Database,
         bridge: Bridge,
         *,
-        clock: Clock | None = None,
+        clock: Clock,
         calendar: WorkCalendar | None = None,
         tick_seconds: float = 0.5,
         standby_seconds: float = 2.0,
@@ -62,7 +61,7 @@ class Dialer:
         self.settings = settings
         self.database = database
         self.bridge = bridge
-        self.clock = clock or SystemClock()
+        self.clock = clock
         self.calendar = calendar or load_calendar(settings.holidays_path)
         self.lock = DatabaseLock(database, LOCK_NAME)
         self.rate = StartRate(settings.dialer_calls_per_second)
@@ -159,7 +158,7 @@ class Dialer:
                 session, campaign, settings=self.settings, now=now, limit=room
             )
         for index, candidate in enumerate(candidates):
-            if not self.rate.take(time.monotonic()):
+            if not self.rate.take(self.clock.monotonic()):
                 return  # the trunk's call-start rate: the rest waits for the next tick
             agent = agents[index] if agents else None
             async with self.database.session() as session:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,6 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from crm.agents.models import AgentStatus
+from crm.clock import Clock
 from telephony.agent_sync import AgentPbxSync, AgentTarget
 from telephony.ami.client import AmiError
 from telephony.bridge import Bridge
@@ -64,9 +64,12 @@ class PbxUnreachable(AmiError):
 class RemotePbx:
     """The web role's view of the PBX: its status, and requests through the bridge."""
 
-    def __init__(self, redis: Redis, pbx_id: str, *, action_timeout: float = 10.0) -> None:
+    def __init__(
+        self, redis: Redis, pbx_id: str, *, clock: Clock, action_timeout: float = 10.0
+    ) -> None:
         self.redis = redis
         self.pbx_id = pbx_id
+        self.clock = clock
         self.action_timeout = action_timeout
         self.connected = False
         self.bridge_seen = False
@@ -100,7 +103,8 @@ class RemotePbx:
                     "id": request_id,
                     "op": op,
                     "args": json.dumps(args, ensure_ascii=False),
-                    "deadline": str(time.time() + timeout),
+                    # Wall time: the bridge reading it is another process, maybe another host.
+                    "deadline": str(self.clock.now().timestamp() + timeout),
                     "reply": reply,
                 },
                 maxlen=10_000,
@@ -248,7 +252,12 @@ class PbxCommandServer:
             try:
                 await self.redis.set(
                     status_key(self.bridge.settings.pbx_id),
-                    json.dumps({"connected": self.bridge.client.connected, "at": time.time()}),
+                    json.dumps(
+                        {
+                            "connected": self.bridge.client.connected,
+                            "at": self.bridge.clock.now().timestamp(),
+                        }
+                    ),
                     ex=STATUS_TTL_SECONDS,
                 )
             except RedisError as exc:
@@ -291,7 +300,7 @@ class PbxCommandServer:
 
     async def handle(self, fields: dict[str, str]) -> None:
         op, reply = fields.get("op"), fields.get("reply")
-        if float(fields.get("deadline") or 0) < time.time():
+        if float(fields.get("deadline") or 0) < self.bridge.clock.now().timestamp():
             answer: dict[str, Any] = {"ok": False, "error": "the request expired"}
         elif op == "apply_agent":
             args = json.loads(fields["args"])

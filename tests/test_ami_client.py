@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from panoramisk.message import Message
 from pydantic import SecretStr
 
+from crm.clock import SystemClock
+from telephony.ami.bad_frames import BadFrames
 from telephony.ami.client import (
     AmiActionTimeout,
     AmiAuthenticationError,
@@ -41,6 +43,7 @@ def _client(
         ping_timeout=0.3,
         backoff_min=0.05,
         backoff_max=0.2,
+        clock=SystemClock(),
     )
 
 
@@ -135,6 +138,7 @@ async def test_pbx_closing_the_socket_is_reported_at_once(peer: ScriptedAmi) -> 
         ping_interval=60.0,  # the watchdog cannot be what notices
         backoff_min=5.0,
         backoff_max=5.0,
+        clock=SystemClock(),
     )
     task = asyncio.create_task(client.run())
     await until(lambda: changes == ["connected"])
@@ -340,6 +344,7 @@ async def test_an_endless_frame_costs_the_connection_not_the_memory(
 
 class _Factory:
     def __init__(self) -> None:
+        self.bad_frames = BadFrames(SystemClock())  # what the client's manager keeps
         self.events: list[Message] = []
         self.awaiting_actions: list = []
         self.forgetable_actions = ("ping", "login")

@@ -7,6 +7,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crm.clock import SystemClock
+from telephony.ami.bad_frames import BadFrames
 from telephony.ami.client import _Protocol
 from telephony.ami.framing import EventFilter, FrameDecoder, parse_frame
 from telephony.bridge import bridge_event_filter
@@ -71,6 +73,7 @@ def test_filtered_captures_give_the_same_calls() -> None:
 
 class _Factory:
     def __init__(self, event_filter: EventFilter | None) -> None:
+        self.bad_frames = BadFrames(SystemClock())  # what the client's manager keeps
         self.event_filter = event_filter
         self.events: list[Any] = []
 

@@ -35,6 +35,7 @@ from sqlalchemy import select
 
 from crm.bus import LocalBus
 from crm.calls.models import Call
+from crm.clock import FixedClock, SystemClock
 from crm.db import Database
 from crm.phones import lookup_key
 from crm.settings import load_settings
@@ -237,6 +238,9 @@ class TickingClock:
     def now(self) -> datetime:
         self._at += timedelta(microseconds=1)
         return self._at
+
+    def monotonic(self) -> float:  # the bridge's settling and the AMI timeouts: real time
+        return time.monotonic()
 
 
 def _empty_list(complete: str) -> Callable[[dict[str, str]], bytes]:
@@ -452,12 +456,12 @@ def test_log_budget_allows_a_few_lines_a_window_then_says_how_many_it_held_back(
 
 
 def test_bad_frames_are_counted_even_when_not_logged(caplog: pytest.LogCaptureFixture) -> None:
-    now = [0.0]
-    frames = BadFrames(LogBudget(per_window=1, window=10.0), clock=lambda: now[0])
+    clock = FixedClock(datetime(2026, 11, 23, tzinfo=UTC))
+    frames = BadFrames(clock, LogBudget(per_window=1, window=10.0))
     with caplog.at_level(logging.WARNING, "telephony.ami.bad_frames"):
         for _ in range(1000):
             frames.report(BadFrame.UNPARSABLE, "'\\x00garbage'")
-        now[0] = 11.0
+        clock.advance(seconds=11)
         frames.report(BadFrame.UNPARSABLE, "'\\x00more'")
     assert frames.counts["unparsable"] == 1001 and frames.total == 1001
     assert [r.getMessage() for r in caplog.records] == [
@@ -502,7 +506,7 @@ def test_bad_frames_by_kind_are_in_the_metrics() -> None:
     from web.metrics import Metrics
 
     metrics = Metrics()
-    frames = BadFrames()
+    frames = BadFrames(SystemClock())
     frames.report(BadFrame.OVERSIZED, "a 1 MB line")
     metrics.watch(lambda: {"connected": True, "bad_frames": frames.figures()})
     text = metrics.render().decode()

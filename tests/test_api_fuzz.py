@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from crm.clock import SystemClock
 from crm.db import Database
 from crm.settings import Settings, load_settings
 from tests.fuzz_api import EXCLUDED, fuzz, run_fuzz
@@ -37,7 +38,7 @@ async def test_no_operation_fails_or_breaks_its_declared_answers(
     report = await run_fuzz(settings, db, examples=EXAMPLES)
     assert report.findings == {}, report.summary()
     assert report.server_errors == 0, report.summary()
-    document = create_app(settings).openapi()
+    document = create_app(settings, clock=SystemClock()).openapi()
     operations = sum(len(item) for item in document["paths"].values())
     assert report.operations == operations - len(EXCLUDED), report.summary()
     # Every operation answered something past the door at least once: the clients were
@@ -61,7 +62,9 @@ def test_the_document_declares_the_one_error_shape_for_every_operation(api_app: 
 
 @pytest.fixture
 def api_app(tmp_path: Path) -> FastAPI:
-    return create_app(load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
+    return create_app(
+        load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"), clock=SystemClock()
+    )
 
 
 class Promised(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from crm.clock import SystemClock
 from telephony.bridge import bridge_event_filter
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
 from telephony.tracker import CallTracker
@@ -146,7 +147,7 @@ async def _on_simulator(tmp_path: Path, run: SimScenario, options: dict[str, Any
             port=0, user=AMI_USER, secret="sim-secret", time_scale=0.25, seed=11,
             recordings_dir=tmp_path / "sim-recordings", trunk_endpoint="carrier",
             hotline=CARRIER_ACCOUNT, **options,
-        )
+        ), clock=SystemClock()
     )  # fmt: skip
     _, port = await sim.start()
     tap = AmiTap("127.0.0.1", port, AMI_USER, "sim-secret", BRIDGE_VIEW)

@@ -15,6 +15,7 @@ from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, MadeBy
 from crm.callbacks.schedule import ScheduleRules
 from crm.calls.models import Call
+from crm.clock import SystemClock
 from crm.customers import service as customers
 from crm.db import Database
 from crm.projects import service as projects
@@ -48,7 +49,8 @@ class Rig:
                 seed=7,
                 recordings_dir=self.tmp_path / "recordings",
                 talk_seconds=(20, 20),
-            )
+            ),
+            clock=SystemClock(),
         )
         _, port = await self.sim.start()
         self.settings = self.settings_for(port, secret)
@@ -73,7 +75,7 @@ class Rig:
             self.events.append(event)
 
         self.bus.subscribe(record, name="test")
-        self.bridge = Bridge(self.settings, self.database, self.bus)
+        self.bridge = Bridge(self.settings, self.database, self.bus, clock=SystemClock())
         await self.bridge.start()
         await until(lambda: self.bridge.client.connected or bool(self.bridge.fatal))
 
@@ -306,7 +308,8 @@ async def test_killed_simulator_replaced_by_a_new_one(rig: Rig) -> None:
             time_scale=SCALE,
             seed=8,
             recordings_dir=rig.tmp_path / "recordings",
-        )
+        ),
+        clock=SystemClock(),
     )
     await rig.sim.start()
     await until(lambda: rig.bridge.client.connections >= 2)

@@ -390,7 +390,7 @@ async def test_a_web_process_controls_the_call_through_the_bridge(
             return bool(await redis.exists(commands_stream(rig.settings.pbx_id)))
 
         await until(listening)
-        remote = RemotePbx(redis, rig.settings.pbx_id)
+        remote = RemotePbx(redis, rig.settings.pbx_id, clock=rig.clock)
         linkedid = await answered_call(rig, server.controls)
         state = await remote.call_control_state(linkedid, "1001")
         assert state.phase is CallPhase.TALKING

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from crm.clock import SystemClock
 from telephony.ami.client import AmiClient, AmiEndpoint
 
 CALLCENTRE = [sys.executable, "-m", "web.cli"]
@@ -129,6 +130,7 @@ def test_pbx_sim_command_speaks_ami(env: dict[str, str]) -> None:
                 on_event=events.append,
                 backoff_min=0.1,
                 backoff_max=0.2,
+                clock=SystemClock(),
             )
             task = asyncio.create_task(client.run())
             deadline = time.monotonic() + 20

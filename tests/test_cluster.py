@@ -95,7 +95,8 @@ async def system(
             seed=5,
             recordings_dir=recordings,
             busy_numbers=["1370*"],
-        )
+        ),
+        clock=SystemClock(),
     )
     _, ami_port = await sim.start()
     today = local_today(SystemClock(), load_settings().tz)

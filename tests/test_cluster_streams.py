@@ -19,7 +19,7 @@ from redis.typing import EncodableT, FieldT
 from sqlalchemy import func, select
 
 from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
-from crm.clock import FixedClock
+from crm.clock import FixedClock, SystemClock
 from crm.db import Database
 from crm.settings import load_settings
 from crm.transcripts.flows import on_call_ended
@@ -31,7 +31,6 @@ from telephony.speech.recognizer import Transcript as Heard
 from telephony.speech.recognizer import Word
 from telephony.speech.worker import TranscriptionWorker
 from tests.support.redis import RedisServer
-from tests.support.rows import found
 from tests.support.waiting import until
 from web.events import UserMessage
 from web.runtime.codec import decode, encode
@@ -72,19 +71,18 @@ def test_events_cross_processes_as_they_were() -> None:
     )
     for event in (CallEnded(record), UserMessage(7, "state", {"status": "wrapup"})):
         entry = encode(event, "id-1")
-        assert decode(entry) == ("id-1", event)
+        assert decode(entry, arrived=12.5) == ("id-1", event)
     ringing = AgentRinging(
         "1.1", "PJSIP/1001", "1001", "138", "service", "inbound", AT, received_at=-5.0
     )
-    _, decoded = decode(encode(ringing))
-    # received_at: this process's arrival time
-    assert decoded == ringing and found(decoded.received_at, "received_at") > 0
+    _, decoded = decode(encode(ringing), arrived=12.5)
+    assert decoded == ringing and decoded.received_at == 12.5  # this process's arrival time
 
 
 async def test_each_web_process_gets_every_event_once_in_order(redis: Redis) -> None:
     name = f"events-{uuid.uuid4().hex}"
-    publisher = EventStream(redis, stream=name)
-    readers = [EventStream(redis, stream=name, block_ms=100) for _ in range(2)]
+    publisher = EventStream(redis, stream=name, clock=SystemClock())
+    readers = [EventStream(redis, stream=name, block_ms=100, clock=SystemClock()) for _ in range(2)]
     received: list[list[Any]] = [[], []]
     starts = [await reader.start_position() for reader in readers]
     following = [
@@ -258,8 +256,11 @@ async def test_the_bridge_answers_pbx_requests_again_when_redis_comes_back_empty
             return True
 
     pbx_id = f"pbx-{uuid.uuid4().hex[:8]}"
-    # Stand-ins: the server reads only the bridge's pbx_id and calls the sync's apply here.
-    bridge = cast(Bridge, SimpleNamespace(settings=SimpleNamespace(pbx_id=pbx_id)))
+    # Stand-ins: the server reads only the bridge's pbx_id and clock, and calls the sync's
+    # apply here.
+    bridge = cast(
+        Bridge, SimpleNamespace(settings=SimpleNamespace(pbx_id=pbx_id), clock=SystemClock())
+    )
     server = PbxCommandServer(redis, bridge, cast(AgentPbxSync, Sync()), block_ms=100)
     serving = asyncio.create_task(server.run())
 
@@ -267,7 +268,7 @@ async def test_the_bridge_answers_pbx_requests_again_when_redis_comes_back_empty
         return bool(await redis.exists(commands_stream(pbx_id)))
 
     await until(group_made)
-    remote = RemotePbx(redis, pbx_id)
+    remote = RemotePbx(redis, pbx_id, clock=SystemClock())
     target = AgentTarget(extension="1001", name="a", status=AgentStatus.READY, reason=None)
     assert await remote.apply(target) is True
     await redis.delete(commands_stream(pbx_id))  # a restart without persistence

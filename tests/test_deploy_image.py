@@ -18,6 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
+from crm.clock import SystemClock
 from crm.db import Database
 from crm.settings import load_settings
 from tests.support.live import free_port
@@ -112,7 +113,13 @@ def _health_check() -> list[str]:
 async def _check_against(database_url: str) -> int:
     settings = load_settings(database_url=database_url)
     database = Database(database_url)
-    app = create_app(settings, database=database, with_bridge=False, with_transcription=False)
+    app = create_app(
+        settings,
+        database=database,
+        with_bridge=False,
+        with_transcription=False,
+        clock=SystemClock(),
+    )
     config = web_config(app, host="127.0.0.1", port=free_port())
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
+from crm.clock import SystemClock
 from crm.db import Database
 from crm.settings import ConfigurationError, load_settings
 from tests.support.live import free_port
@@ -85,7 +86,13 @@ async def test_uvicorns_own_lines_are_json_and_redacted(
     refused, and uvicorn's line about it reaches the JSON handler, without the token."""
     settings = load_settings(database_url=sqlite_url, log_format="json")
     database = Database(sqlite_url)
-    app = create_app(settings, database=database, with_bridge=False, with_transcription=False)
+    app = create_app(
+        settings,
+        database=database,
+        with_bridge=False,
+        with_transcription=False,
+        clock=SystemClock(),
+    )
     config = web_config(app, host="127.0.0.1", port=free_port(), log_format="json")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

@@ -37,6 +37,7 @@ from crm.projects.models import ProjectStatus
 from crm.users import service as users
 from crm.users.models import Role
 from telephony.dialer import Dialer
+from tests.support.clock import RealPace
 from tests.support.pbx_rig import PbxRig, pbx_rig
 from tests.support.waiting import until
 
@@ -119,7 +120,8 @@ def dialer_for(
     rig: PbxRig, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Dialer, list[tuple[float, str]]]:
     """A dialer on the rig's bridge, and when (and to whom) each of its calls was started."""
-    dialer = Dialer(rig.settings, rig.database, rig.bridge, clock=clock)
+    # The test's hour; the start rate is measured at the real pace the simulated PBX keeps.
+    dialer = Dialer(rig.settings, rig.database, rig.bridge, clock=RealPace(clock))
     started: list[tuple[float, str]] = []
     original = rig.bridge.originate
 
@@ -474,7 +476,7 @@ async def test_two_dialers_on_one_postgresql_never_double_dial(
             await ready_agent(db, clock, extension)
         await campaign(db, clock, max_concurrent=6)
         first, started = dialer_for(rig, clock, monkeypatch)
-        second = Dialer(rig.settings, db, rig.bridge, clock=clock)
+        second = Dialer(rig.settings, db, rig.bridge, clock=RealPace(clock))
         second.rate = first.rate.__class__(100.0)
         # Both dial at once, bypassing the lock, as if two processes raced.
         await asyncio.gather(*(d.tick() for d in (first, second) for _ in range(3)))

@@ -25,6 +25,7 @@ import web
 from crm.agents.events import AgentStateChanged
 from crm.agents.models import AgentStatus
 from crm.bus import Event, LocalBus, events_of
+from crm.clock import SystemClock
 from telephony.events import CallEnded, CallRecord, CallUpdated, RingStopped
 from tests.support.redis import RedisServer
 from tests.support.waiting import until
@@ -77,14 +78,14 @@ def _instance(cls: type) -> Any:
 @pytest.mark.parametrize("cls", CROSSING, ids=lambda cls: cls.__name__)
 def test_each_event_crosses_processes_as_it_was(cls: type[Event]) -> None:
     event = _instance(cls)
-    assert decode(encode(event, "id-1")) == ("id-1", event)
+    assert decode(encode(event, "id-1"), arrived=0.0) == ("id-1", event)
 
 
 def test_an_event_that_stays_in_its_process_has_no_wire_form() -> None:
     with pytest.raises(UnknownEvent, match="CallUpdated is not an event that crosses"):
         encode(CallUpdated(RECORD))
     with pytest.raises(UnknownEvent, match="unknown event type 'CallUpdated'"):
-        decode({"type": "CallUpdated", "id": "x", "data": "{}"})
+        decode({"type": "CallUpdated", "id": "x", "data": "{}"}, arrived=0.0)
 
 
 @pytest.fixture
@@ -99,7 +100,8 @@ async def test_the_redis_bus_reaches_every_following_process_and_keeps_local_eve
 ) -> None:
     name = f"events-{uuid.uuid4().hex}"
     bridge, web_1, web_2 = (
-        RedisStreamBus(EventStream(redis, stream=name, block_ms=100)) for _ in range(3)
+        RedisStreamBus(EventStream(redis, stream=name, block_ms=100, clock=SystemClock()))
+        for _ in range(3)
     )
     got: dict[str, list[Event]] = {"web-1": [], "web-2": []}
 

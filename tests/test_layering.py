@@ -8,6 +8,11 @@
   `if TYPE_CHECKING:` anything goes: an annotation cannot run a query.
 - `crm` imports neither `telephony` nor `web`; `telephony` does not import `web`; no product
   module imports `bench` or `tests`.
+- One clock: no product module but `crm/clock.py` reads the wall or the monotonic time
+  (`datetime.now`, `utcnow`, `date.today`, `time.time`, `time.monotonic`, `perf_counter`, an
+  event loop's `time()`, ...); they take a `crm.clock.Clock`, and only the `callcentre`
+  command (`web/cli.py`) makes the `SystemClock` they are given. Waiting (`asyncio.sleep`,
+  `wait_for`) is not reading, and log records stamp themselves.
 - `migrations/` (the schema itself), `tests/` and `bench/` (which times the services against
   hand-written baseline queries and bulk-loads its data with the drivers) are exempt.
 """
@@ -17,7 +22,7 @@ from __future__ import annotations
 import ast
 import importlib
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -188,6 +193,103 @@ def _attribute_reads(
     return found
 
 
+# What reads the time (referring to it is enough: `clock=time.monotonic` reads it later).
+TIME_READS = frozenset(
+    {
+        "datetime.datetime.now",
+        "datetime.datetime.utcnow",
+        "datetime.datetime.today",
+        "datetime.date.today",
+        *(
+            f"time.{name}{suffix}"
+            for name in ("time", "monotonic", "perf_counter", "process_time", "thread_time")
+            for suffix in ("", "_ns")
+        ),
+        "time.clock_gettime",
+        "time.clock_gettime_ns",
+    }
+)
+# These read it only when not given a time: `time.localtime()` does, `localtime(t)` does not.
+TIME_READS_WITHOUT_A_TIME = {
+    "time.localtime": 1,
+    "time.gmtime": 1,
+    "time.ctime": 1,
+    "time.asctime": 1,
+    "time.strftime": 2,
+}
+LOOP_GETTERS = frozenset({"get_running_loop", "get_event_loop"})
+CLOCK_MODULE = "crm.clock"
+SYSTEM_CLOCK = "crm.clock.SystemClock"
+MAKES_THE_CLOCK = frozenset({"web.cli"})  # the `callcentre` command: the one entry point
+
+
+def _qualifier(module: str, tree: ast.AST) -> Callable[[ast.expr], str | None]:
+    """The dotted name an expression stands for through the module's imports (`dt.now` after
+    `from datetime import datetime as dt` is `datetime.datetime.now`), or None."""
+    bound: dict[str, str] = {}
+    for _, source, name, local in _imported(module, tree):
+        if name is not None:
+            bound[local] = f"{source}.{name}"
+        else:  # `import a.b` binds `a`; `import a.b as c` binds `a.b`
+            bound[local] = source if local != source.split(".")[0] else local
+
+    def qualified(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Name):
+            return bound.get(node.id)
+        if isinstance(node, ast.Attribute):
+            inner = qualified(node.value)
+            return None if inner is None else f"{inner}.{node.attr}"
+        return None
+
+    return qualified
+
+
+def _is_event_loop(node: ast.expr) -> bool:
+    """`asyncio.get_running_loop()`, `loop`, `self._loop`: what an event loop is called."""
+    if isinstance(node, ast.Call):
+        called = node.func
+        name = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", "")
+        return name in LOOP_GETTERS
+    name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+    return isinstance(name, str) and name.lower().endswith("loop")
+
+
+def clock_breaches(module: str, tree: ast.AST) -> list[Breach]:
+    """Readings of the wall or monotonic time outside the clock module, and a SystemClock
+    made anywhere but where the command builds the process."""
+    if module == CLOCK_MODULE:
+        return []
+    qualified = _qualifier(module, tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = qualified(node.func)
+            needs = TIME_READS_WITHOUT_A_TIME.get(name or "")
+            if needs is not None and len(node.args) + len(node.keywords) < needs:
+                found.append(Breach(module, node.lineno, f"reads the time ({name}())"))
+            func = node.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr == "time"
+                and not node.args
+                and _is_event_loop(func.value)
+            ):
+                found.append(Breach(module, node.lineno, "reads the time (an event loop's time())"))
+        if isinstance(node, ast.Name | ast.Attribute):
+            name = qualified(node)
+            if name in TIME_READS:
+                found.append(Breach(module, node.lineno, f"reads the time ({name})"))
+            elif name == SYSTEM_CLOCK and module not in MAKES_THE_CLOCK:
+                found.append(Breach(module, node.lineno, "makes its own SystemClock"))
+    for node, source, name, _ in _imported(module, tree):
+        imported = source if name is None else f"{source}.{name}"
+        if imported in TIME_READS:
+            found.append(Breach(module, node.lineno, f"reads the time ({imported})"))
+        elif imported == SYSTEM_CLOCK and module not in MAKES_THE_CLOCK:
+            found.append(Breach(module, node.lineno, "makes its own SystemClock"))
+    return sorted(set(found), key=lambda b: (b.line, b.what))
+
+
 def _product_modules() -> Iterator[tuple[str, str, ast.AST]]:
     """(path relative to the root, dotted name, tree) of every product module."""
     for package in PRODUCT:
@@ -270,3 +372,54 @@ def test_the_check_finds_an_import_across_the_walls() -> None:
         "web imports tests (tests.support)"
     ]
     assert _check("from telephony.events import CallEnded", "web.example") == []
+
+
+def test_only_the_clock_reads_the_time() -> None:
+    breaches = [b for _, dotted, tree in _product_modules() for b in clock_breaches(dotted, tree)]
+    assert not breaches, "take a crm.clock.Clock where the object is built:\n" + "\n".join(
+        map(str, breaches)
+    )
+
+
+def _clock_check(source: str, module: str = "telephony.example") -> list[str]:
+    return [b.what for b in clock_breaches(module, ast.parse(textwrap.dedent(source)))]
+
+
+def test_the_check_finds_a_new_reading_of_the_time() -> None:
+    """What the clock rule refuses, and what it lets through, on made-up modules."""
+    refused = {
+        "from datetime import datetime\ndatetime.now(UTC)": "datetime.datetime.now",
+        "import datetime\ndatetime.datetime.now()": "datetime.datetime.now",
+        "import datetime as dt\ndt.datetime.utcnow()": "datetime.datetime.utcnow",
+        "from datetime import datetime as D\nD.today()": "datetime.datetime.today",
+        "from datetime import date\ndate.today()": "datetime.date.today",
+        "import time\ntime.time()": "time.time",
+        "import time\ntime.monotonic()": "time.monotonic",
+        "import time\ntime.perf_counter_ns()": "time.perf_counter_ns",
+        "from time import monotonic": "time.monotonic",
+        "import time as t\ndef f(now=t.monotonic): ...": "time.monotonic",
+        "import time\ntime.strftime('%H')": "time.strftime",
+        "import time\ntime.localtime()": "time.localtime",
+        "import asyncio\nasyncio.get_running_loop().time()": "an event loop's time()",
+        "def f(loop):\n    return loop.time() + 5": "an event loop's time()",
+        "class A:\n    def f(self):\n        return self._loop.time()": "event loop's time()",
+        "from crm.clock import SystemClock\nSystemClock()": "makes its own SystemClock",
+        "import crm.clock\ncrm.clock.SystemClock()": "makes its own SystemClock",
+        "from crm import clock\nclock.SystemClock().now()": "makes its own SystemClock",
+    }
+    for source, why in refused.items():
+        found = _clock_check(source)
+        assert found and all(why in f for f in found[:1]), (source, found)
+    allowed = (
+        "from crm.clock import Clock\ndef f(clock: Clock):\n    return clock.now()",
+        "def f(clock):\n    return clock.monotonic()",
+        "from datetime import datetime, UTC\ndatetime.fromtimestamp(0, UTC)",
+        "from datetime import datetime\ndef f(local: datetime):\n    return local.time()",
+        "import time\ntime.localtime(0)\ntime.strftime('%H', time.gmtime(0))",
+        "import asyncio\nasync def f():\n    await asyncio.sleep(1)",
+        "import asyncio\nasync def f(e):\n    await asyncio.wait_for(e.wait(), 5)",
+    )
+    for source in allowed:
+        assert _clock_check(source) == [], source
+    assert _clock_check("import time\ntime.monotonic()", "crm.clock") == []
+    assert _clock_check("from crm.clock import SystemClock\nSystemClock()", "web.cli") == []

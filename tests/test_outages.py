@@ -121,7 +121,8 @@ async def system(
             seed=11,
             recordings_dir=recordings,
             busy_numbers=["1370*"],
-        )
+        ),
+        clock=SystemClock(),
     )
     _, ami_port = await sim.start()
     today = local_today(SystemClock(), load_settings().tz)
@@ -434,7 +435,12 @@ async def test_a_process_without_the_web_serves_only_health_and_metrics(sqlite_u
     from web.runtime.roles import ProcessRole
 
     settings = load_settings(database_url=sqlite_url)
-    app = create_app(settings, with_transcription=False, roles=frozenset({ProcessRole.WORKER}))
+    app = create_app(
+        settings,
+        with_transcription=False,
+        roles=frozenset({ProcessRole.WORKER}),
+        clock=SystemClock(),
+    )
     async with app.router.lifespan_context(app):
         probe = health_app(app)
         transport = httpx.ASGITransport(app=probe)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from crm.clock import SystemClock
 from crm.settings import Settings, load_settings
 from telephony import contract
 from telephony.pbx_check.checks import (
@@ -72,7 +73,9 @@ async def check(
     options = {"secret": SECRET, "site": site(), **(sim_options or {})}
     (tmp_path / "rec").mkdir(exist_ok=True)
     async with running(tmp_path, **options) as sim:
-        results = await check_pbx(server_settings(sim, **settings), call=call, wait_recording=1.0)
+        results = await check_pbx(
+            server_settings(sim, **settings), call=call, wait_recording=1.0, clock=SystemClock()
+        )
     by_check = {r.check: r for r in results}
     assert len(by_check) == len(results), "check ids are unique"
     return by_check
@@ -114,7 +117,7 @@ async def test_a_healthy_pbx_passes_every_check(tmp_path: Path) -> None:
 async def test_the_probe_member_is_gone_and_queues_are_as_before(tmp_path: Path) -> None:
     (tmp_path / "rec").mkdir()
     async with running(tmp_path, secret=SECRET, site=site()) as sim:
-        await check_pbx(server_settings(sim), call=False)
+        await check_pbx(server_settings(sim), call=False, clock=SystemClock())
         assert all(not q.members for q in sim.pbx.queues.values())
 
 
@@ -251,7 +254,10 @@ async def test_a_member_with_ringinuse_on_is_red(tmp_path: Path) -> None:
         added = await ami.action("QueueAdd", Queue="service", Interface="PJSIP/1001")
         assert added["Response"] == "Success"
         sim.pbx.queues["service"].members["PJSIP/1001"].ringinuse = True
-        results = {r.check: r for r in await check_pbx(server_settings(sim), call=False)}
+        results = {
+            r.check: r
+            for r in await check_pbx(server_settings(sim), call=False, clock=SystemClock())
+        }
         ami.close()
     result = results["queue.service"]
     assert result.status is Status.FAIL
@@ -371,7 +377,7 @@ async def test_a_wrong_secret_cannot_log_in_and_never_shows_the_secret(tmp_path:
     async with running(tmp_path, secret=SECRET) as sim:
         settings = server_settings(sim, ami_secret="not-the-secret")
         with pytest.raises(CannotConnect) as caught:
-            await check_pbx(settings, call=False)
+            await check_pbx(settings, call=False, clock=SystemClock())
     assert "Authentication failed" in str(caught.value)
     assert "not-the-secret" not in str(caught.value)
 

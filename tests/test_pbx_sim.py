@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from crm.clock import SystemClock
 from telephony.pbx_sim import SimulatorConfig, StaticMember, run_simulator
 from telephony.pbx_sim.wire import ActionReader
 from tests.conftest import FIXTURES
@@ -493,7 +494,9 @@ async def test_run_simulator_listens_logs_and_replays_to_each_client(
         port = probe.getsockname()[1]
     config = SimulatorConfig(port=port, recordings_dir=tmp_path, replay_delay=0.0)
     caplog.set_level(logging.INFO, logger="telephony.pbx_sim.server")
-    task = asyncio.create_task(run_simulator(config, replay=FIXTURES / "callback_busy.txt"))
+    task = asyncio.create_task(
+        run_simulator(config, replay=FIXTURES / "callback_busy.txt", clock=SystemClock())
+    )
     try:
         for _ in range(100):
             if f"127.0.0.1:{port}" in caplog.text:

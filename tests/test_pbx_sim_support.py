@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crm.clock import SystemClock
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
 from tests.conftest import FIXTURES
 
@@ -221,7 +222,7 @@ async def running(tmp_path: Path, **overrides: Any) -> AsyncIterator[PbxSimulato
     """A started simulator, 20 times faster than real time, recording under `tmp_path`."""
     options: dict[str, Any] = {"port": 0, "time_scale": 0.05, "recordings_dir": tmp_path / "rec"}
     options.update(overrides)
-    simulator = PbxSimulator(SimulatorConfig(**options))
+    simulator = PbxSimulator(SimulatorConfig(**options), clock=SystemClock())
     await simulator.start()
     try:
         yield simulator

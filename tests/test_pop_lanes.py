@@ -21,7 +21,7 @@ from telephony.events import AgentRinging, CallAnswered, CallRecord, CallUpdated
 from web.events import SocketsEnded
 from web.metrics import Metrics
 from web.outbox import Delivery, Outbox
-from web.pops import PopService
+from web.pops import USER_CACHE_SECONDS, USER_MISS_RELOAD_SECONDS, PopService
 from web.services import Services
 from web.ws_messages import PopCard
 
@@ -54,12 +54,13 @@ class ScriptedPops(PopService):
 @pytest.fixture
 async def pops(tmp_path: Path) -> AsyncIterator[ScriptedPops]:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")  # never queried
+    clock = FixedClock(AT)
     svc = Services(
         settings=load_settings(database_url=database.url),
         database=database,
-        clock=FixedClock(AT),
+        clock=clock,
         bus=LocalBus(),
-        outbox=Outbox(),
+        outbox=Outbox(clock=clock),
         metrics=Metrics(),
     )
     service = ScriptedPops(svc)
@@ -204,12 +205,13 @@ async def test_agents_are_found_from_one_read_of_every_extension(
             )
             for extension in ("3001", "3002")
         }
+    clock = FixedClock(AT)
     svc = Services(
         settings=load_settings(database_url=db.url),
         database=db,
-        clock=FixedClock(AT),
+        clock=clock,
         bus=LocalBus(),
-        outbox=Outbox(),
+        outbox=Outbox(clock=clock),
         metrics=Metrics(),
     )
     service = PopService(svc)
@@ -227,3 +229,11 @@ async def test_agents_are_found_from_one_read_of_every_extension(
     assert await service.user_for("3001") == made["3001"].id and reads == 1
     service.forget_users()
     assert await service.user_for("9999") is None and reads == 2
+    # Ages are the clock's monotonic readings: an unknown extension re-reads at most once a
+    # second, and the whole map is read again after USER_CACHE_SECONDS.
+    assert await service.user_for("9999") is None and reads == 2
+    clock.advance(seconds=USER_MISS_RELOAD_SECONDS)
+    assert await service.user_for("9999") is None and reads == 3
+    assert await service.user_for("3001") == made["3001"].id and reads == 3
+    clock.advance(seconds=USER_CACHE_SECONDS)
+    assert await service.user_for("3001") == made["3001"].id and reads == 4

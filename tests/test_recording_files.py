@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
-from crm.clock import FixedClock
+from crm.clock import FixedClock, SystemClock
 from crm.db import Database
 from crm.settings import ConfigurationError, Settings, load_settings
 from crm.transcripts.flows import on_call_ended
@@ -131,7 +131,9 @@ def fetching(pbx: PbxWeb, tmp_path: Path, database_url: str, **overrides: object
 
 
 def files_of(pbx: PbxWeb, tmp_path: Path, **overrides: object) -> RecordingFiles:
-    return RecordingFiles.of(fetching(pbx, tmp_path, "sqlite+aiosqlite:///:memory:", **overrides))
+    return RecordingFiles.of(
+        fetching(pbx, tmp_path, "sqlite+aiosqlite:///:memory:", **overrides), clock=SystemClock()
+    )
 
 
 def no_secrets(*texts: str) -> None:
@@ -256,7 +258,7 @@ def test_the_fetch_url_is_normalised_and_the_password_kept_secret() -> None:
     )
     assert settings.recordings_fetch_url == "https://pbx.example:8443/monitor/"
     assert settings.recordings_pbx_dir == MONITOR
-    no_secrets(repr(settings), repr(RecordingFiles.of(settings).fetcher))
+    no_secrets(repr(settings), repr(RecordingFiles.of(settings, clock=SystemClock()).fetcher))
 
 
 # -- fetching from the PBX -----------------------------------------------------------------
@@ -339,7 +341,9 @@ def test_a_pbx_too_slow_to_answer_gives_up_after_the_timeout(pbx: PbxWeb, tmp_pa
 
 
 def test_an_unreachable_pbx_is_a_clear_error(tmp_path: Path) -> None:
-    fetcher = RecordingFetcher("http://127.0.0.1:9/monitor/", user=USER, password=PASSWORD)
+    fetcher = RecordingFetcher(
+        "http://127.0.0.1:9/monitor/", user=USER, password=PASSWORD, clock=SystemClock()
+    )
     files = RecordingFiles(tmp_path, fetcher=fetcher)
     with pytest.raises(
         RecordingFetchError, match=re.escape("127.0.0.1:9/monitor/x.wav could not be")

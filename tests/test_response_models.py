@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
+from crm.clock import SystemClock
 from crm.settings import load_settings
 from tests.support.ws_schema import openapi_document
 from web.app import create_app
@@ -53,7 +54,9 @@ def undeclared(app: FastAPI) -> list[str]:
 
 
 def test_every_json_route_declares_a_pydantic_response_model() -> None:
-    app = create_app(load_settings(database_url="sqlite+aiosqlite:///:memory:"))
+    app = create_app(
+        load_settings(database_url="sqlite+aiosqlite:///:memory:"), clock=SystemClock()
+    )
     assert undeclared(app) == []
 
 

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from starlette.types import Message
 
-from crm.clock import FixedClock
+from crm.clock import FixedClock, SystemClock
 from crm.db import Database
 from crm.settings import Settings
 from tests.support.api import PASSWORD, USERS, Api, running_app
@@ -145,7 +145,9 @@ async def test_a_real_server_refuses_a_300_mb_login_at_once(
     db: Database, settings: Settings
 ) -> None:
     """Through uvicorn: only the headers and a few bytes are sent, the answer comes at once."""
-    app = create_app(settings, database=db, with_bridge=False, with_transcription=False)
+    app = create_app(
+        settings, database=db, with_bridge=False, with_transcription=False, clock=SystemClock()
+    )
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

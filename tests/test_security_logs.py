@@ -25,6 +25,7 @@ import pytest
 import websockets
 from websockets.typing import Origin, Subprotocol
 
+from crm.clock import SystemClock
 from crm.customers import service as customers
 from crm.db import Database
 from crm.users import service as users
@@ -83,7 +84,9 @@ class Server:
 async def server(db: Database, tmp_path: Path, log_format: str) -> AsyncIterator[Server]:
     """The server, the file holding everything it printed, and its PBX."""
     await _seed(db)
-    sim = PbxSimulator(SimulatorConfig(port=0, user="callcentre", secret=AMI_SECRET, seed=1))
+    sim = PbxSimulator(
+        SimulatorConfig(port=0, user="callcentre", secret=AMI_SECRET, seed=1), clock=SystemClock()
+    )
     _, ami_port = await sim.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTRE_")}
     env |= {

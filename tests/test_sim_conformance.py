@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from crm.clock import SystemClock
 from telephony.ami.framing import read_capture
 from telephony.pbx_check.conf_files import read_shipped
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
@@ -181,7 +182,7 @@ def _needed(capture: list[dict[str, str]], action_id: str) -> int:
 async def run_scenario(tmp_path: Path, name: str, scenario: Scenario) -> Run:
     recordings = tmp_path / "rec"
     config = capture_lab_config(scenario.lab, port=0, time_scale=SCALE, recordings_dir=recordings)
-    simulator = PbxSimulator(config)
+    simulator = PbxSimulator(config, clock=SystemClock())
     host, port = await simulator.start()
     capture = _messages((FIXTURES / f"{name}.txt").read_bytes())
     theirs_projection = project(capture)

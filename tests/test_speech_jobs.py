@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
-from crm.clock import FixedClock
+from crm.clock import FixedClock, SystemClock
 from crm.db import Database
 from crm.quality.models import CallScore
 from crm.quality.rules import load_rules
@@ -58,7 +58,7 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[TranscriptionPool]:
-    with TranscriptionPool(audio.KOREAN_MODEL, workers=2).start() as shared:
+    with TranscriptionPool(audio.KOREAN_MODEL, workers=2, clock=SystemClock()).start() as shared:
         yield shared
 
 
@@ -317,6 +317,7 @@ async def test_a_killed_transcription_process_costs_one_attempt(
 _WORKER_PROCESS = """
 import asyncio, sys
 from pathlib import Path
+from crm.clock import SystemClock
 from crm.db import Database
 from crm.settings import load_settings
 from telephony.speech.worker import run_transcription_worker
@@ -324,7 +325,9 @@ from telephony.speech.worker import run_transcription_worker
 url, recordings, model = sys.argv[1:]
 settings = load_settings(database_url=url, recordings_dir=Path(recordings),
                          vosk_model_path=Path(model), transcription_workers=1)
-asyncio.run(run_transcription_worker(Database(url), settings, lease_seconds=600))
+asyncio.run(
+    run_transcription_worker(Database(url), settings, clock=SystemClock(), lease_seconds=600)
+)
 """
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from crm.clock import SystemClock
 from crm.settings import ConfigurationError, load_settings
 from telephony.speech.audio import inspect_wav
 from telephony.speech.errors import (
@@ -162,7 +163,7 @@ def test_missing_or_broken_model_is_explained(tmp_path: Path) -> None:
         match=r"not a Vosk model: am/final\.mdl, "
         r"conf/model\.conf, graph/ missing",
     ):
-        TranscriptionPool(tmp_path / "half")
+        TranscriptionPool(tmp_path / "half", clock=SystemClock())
 
 
 def test_startup_status_says_whether_transcription_is_on(tmp_path: Path) -> None:
@@ -189,7 +190,7 @@ def test_transcription_settings_have_defaults_and_are_validated() -> None:
 def test_pool_workers_give_the_same_words_and_errors(
     transcribed: Transcribed, files: Files
 ) -> None:
-    with TranscriptionPool(audio.KOREAN_MODEL, workers=2) as pool:
+    with TranscriptionPool(audio.KOREAN_MODEL, workers=2, clock=SystemClock()) as pool:
         futures = {
             name: pool.submit(files[name])
             for name in ("greeting8", "greeting16", "not_wav", "missing")
@@ -214,7 +215,7 @@ def test_pool_workers_give_the_same_words_and_errors(
 def test_wait_ready_counts_the_workers_that_loaded_the_model(
     transcribed: Transcribed, files: Files
 ) -> None:
-    with TranscriptionPool(audio.KOREAN_MODEL, workers=2) as pool:
+    with TranscriptionPool(audio.KOREAN_MODEL, workers=2, clock=SystemClock()) as pool:
         assert pool.wait_ready(timeout=60) == 2
         assert len(pool.worker_pids()) == 2
         assert pool.transcribe(files["greeting8"]) == transcribed["greeting8"]
@@ -233,7 +234,7 @@ def test_a_worker_that_cannot_start_is_started_again_on_demand(
         original(process)
 
     monkeypatch.setattr(SpawnProcess, "start", start_fails_once)
-    with TranscriptionPool(audio.KOREAN_MODEL, workers=1) as pool:
+    with TranscriptionPool(audio.KOREAN_MODEL, workers=1, clock=SystemClock()) as pool:
         assert pool.wait_ready(timeout=60) == 0  # logged; the thread lives on
         assert pool.transcribe(files["greeting8"]) == transcribed["greeting8"]
     assert len(starts) == 2
@@ -263,7 +264,9 @@ def _kill_new_worker(pool: TranscriptionPool, old: set[int]) -> int:
 def test_a_killed_worker_is_replaced_and_its_file_retried_then_failed(
     transcribed: Transcribed, files: Files
 ) -> None:
-    with TranscriptionPool(audio.KOREAN_MODEL, workers=1, recycle_after=2, crash_retries=1) as pool:
+    with TranscriptionPool(
+        audio.KOREAN_MODEL, workers=1, recycle_after=2, crash_retries=1, clock=SystemClock()
+    ) as pool:
         pool.start()
         _kill_new_worker(pool, set())  # while it loads the model: started again on demand
         retried = pool.submit(files["agent"])

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from crm.clock import SystemClock
 from telephony.ami.client import AmiError
 from telephony.pbx_requests import PbxCommandServer, RemotePbx, commands_stream
 from telephony.supervision import SpyCall, SpyMode
@@ -31,10 +32,11 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
 
 
 class Bridge:
-    """What the command server needs of the bridge: its PBX's id and `spy`."""
+    """What the command server needs of the bridge: its PBX's id, its clock and `spy`."""
 
     def __init__(self, pbx_id: str) -> None:
         self.settings = SimpleNamespace(pbx_id=pbx_id)
+        self.clock = SystemClock()
         self.spied: list[SpyCall] = []
         self.refuse = False
 
@@ -62,7 +64,7 @@ async def test_a_listen_in_goes_through_the_bridge_once(redis: Redis) -> None:
             return bool(await redis.exists(commands_stream(pbx_id)))
 
         await until(grouped)
-        remote = RemotePbx(redis, pbx_id, action_timeout=5)
+        remote = RemotePbx(redis, pbx_id, clock=SystemClock(), action_timeout=5)
         call = SpyCall.of(
             phone="PJSIP/2001", agent_extension="1001", agent_name="坐席1001", mode=SpyMode.WHISPER
         )

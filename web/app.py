@@ -78,8 +78,8 @@ ROUTERS = (
 def create_app(
     settings: Settings,
     *,
+    clock: Clock,
     database: Database | None = None,
-    clock: Clock | None = None,
     with_bridge: bool = True,
     with_transcription: bool = True,
     roles: frozenset[ProcessRole] = ALL_ROLES,

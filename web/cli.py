@@ -201,6 +201,7 @@ def serve(
     one bridge per Asterisk, any number of web and worker processes, dialers of which one
     is active and the others stand by.
     """
+    from crm.clock import SystemClock
     from web.runtime.roles import ProcessRole, parse_roles
     from web.server import serve_forever
 
@@ -221,7 +222,14 @@ def serve(
             param_hint="--health-port",
         )
     _run(
-        lambda: serve_forever(settings, host=host, port=port, roles=roles, health_port=health_port)
+        lambda: serve_forever(
+            settings,
+            clock=SystemClock(),
+            host=host,
+            port=port,
+            roles=roles,
+            health_port=health_port,
+        )
     )
 
 
@@ -249,11 +257,13 @@ def demo(
     fresh: bool,
 ) -> None:
     """The whole system on this machine: SQLite, the PBX simulator, seeded data."""
+    from crm.clock import SystemClock
     from web.demo import run_demo
 
     _setup_logging(ctx.obj["verbose"])
     _run(
         lambda: run_demo(
+            clock=SystemClock(),
             host=host,
             port=port,
             customers=customers,
@@ -340,6 +350,7 @@ def pbx_sim(
     capture_lab: str | None,
 ) -> None:
     """A simulated Asterisk 22 speaking AMI, for the demo, tests and development."""
+    from crm.clock import SystemClock
     from telephony.pbx_sim import SimulatorConfig, run_simulator
     from telephony.pbx_sim.capture_lab import capture_lab_config
 
@@ -377,7 +388,7 @@ def pbx_sim(
                 no_answer_numbers=list(no_answer),
                 congestion_numbers=list(congestion),
             )
-        await run_simulator(config, replay=replay)
+        await run_simulator(config, clock=SystemClock(), replay=replay)
 
     _run(main)
 
@@ -454,6 +465,7 @@ def pbx_check(as_json: bool, no_call: bool, wait_recording: float, conf_dir: Pat
     2 the PBX could not be reached or refused the login."""
     from rich.console import Console
 
+    from crm.clock import SystemClock
     from telephony.pbx_check.conf_files import SHIPPED_DIR, ConfError
     from telephony.pbx_check.report import print_results, results_json
     from telephony.pbx_check.results import EXIT_UNREACHABLE, exit_status
@@ -469,6 +481,7 @@ def pbx_check(as_json: bool, no_call: bool, wait_recording: float, conf_dir: Pat
         results = _run(
             lambda: check_pbx(
                 settings,
+                clock=SystemClock(),
                 conf_dir=conf_dir or SHIPPED_DIR,
                 call=not no_call,
                 wait_recording=wait_recording,
@@ -522,11 +535,11 @@ def transcribe(
 ) -> None:
     """Transcribe recordings (8 or 16 kHz, 16-bit PCM WAV) with word timings, using Vosk."""
     import json
-    import time
 
     from rich.console import Console
     from rich.progress import Progress
 
+    from crm.clock import SystemClock
     from telephony.speech.errors import ModelUnavailable, TranscriptionError
     from telephony.speech.model_dir import DOWNLOAD_HINT
     from telephony.speech.status import open_pool
@@ -537,10 +550,12 @@ def transcribe(
             f"no Vosk model: pass --model DIR or set CALLCENTRE_VOSK_MODEL_PATH; {DOWNLOAD_HINT}"
         )
     count = min(workers or settings.transcription_workers, len(files))
-    started = time.perf_counter()
+    clock = SystemClock()
+    started = clock.monotonic()
     try:
         pool = open_pool(
             settings,
+            clock=clock,
             model_path=model_path,
             workers=count,
             crash_retries=settings.transcription_max_retries,
@@ -551,7 +566,7 @@ def transcribe(
     console = Console(stderr=True)
     with pool, Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
         ready = pool.wait_ready()  # files then start together: the timings below mean that
-        loaded = time.perf_counter()
+        loaded = clock.monotonic()
         task = bar.add_task("transcribing", total=len(files))
         futures = [pool.submit(path) for path in files]
         for future in futures:
@@ -573,7 +588,7 @@ def transcribe(
                 )
                 for start, end, text in transcript.utterances() or [(0.0, 0.0, "(no speech)")]:
                     click.echo(f"[{start:7.2f} - {end:7.2f}] {text}")
-        finished = time.perf_counter()
+        finished = clock.monotonic()
     if stats:
         _print_transcription_stats(
             as_json,
@@ -808,14 +823,16 @@ def retention(dry_run: bool) -> None:
     settings = _settings()
     policy = RetentionPolicy.of(settings)
 
+    clock = SystemClock()
+
     async def main() -> Any:
         database = Database(settings.database_url)
         try:
             return await run_retention(
                 database,
-                RecordingFiles.of(settings),
+                RecordingFiles.of(settings, clock),
                 policy=policy,
-                now=SystemClock().now(),
+                now=clock.now(),
                 dry_run=dry_run,
                 actor="retention:cli",
             )
@@ -877,16 +894,17 @@ def _customer_data_run(action: Callable[..., Coroutine[Any, Any, Any]], **kwargs
     from telephony.recordings.files import RecordingFiles
 
     settings = _settings()
+    clock = SystemClock()
 
     async def main() -> Any:
         database = Database(settings.database_url)
         try:
             return await action(
                 database,
-                RecordingFiles.of(settings),
+                RecordingFiles.of(settings, clock),
                 actor="cli",
                 user_id=None,
-                now=SystemClock().now(),
+                now=clock.now(),
                 **kwargs,
             )
         finally:

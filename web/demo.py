@@ -14,7 +14,7 @@ import click
 
 from crm.agents import service as agent_states
 from crm.agents.models import AgentStatus
-from crm.clock import SystemClock, local_today
+from crm.clock import Clock, local_today
 from crm.customers import service as customer_service
 from crm.db import Database
 from crm.seed import DEMO_LOGINS, seed
@@ -89,7 +89,7 @@ async def _callers(database: Database) -> list[str]:
         return await customer_service.phone_numbers(session, limit=2000, callable_only=True)
 
 
-async def prepare(settings: Settings, database: Database, *, customers: int) -> None:
+async def prepare(settings: Settings, database: Database, *, clock: Clock, customers: int) -> None:
     """Migrate and, on first run, seed the demo database; the simulated colleagues start
     ready (the first resync puts them in the queues, as after any restart)."""
     await asyncio.to_thread(upgrade, settings.database_url)
@@ -101,7 +101,7 @@ async def prepare(settings: Settings, database: Database, *, customers: int) -> 
             database,
             settings=settings,
             customers=customers,
-            today=local_today(SystemClock(), settings.tz),
+            today=local_today(clock, settings.tz),
         )
     async with database.session() as session:
         for username in SIMULATED_COLLEAGUES:
@@ -112,12 +112,19 @@ async def prepare(settings: Settings, database: Database, *, customers: int) -> 
                     user_id=user.id,
                     status=AgentStatus.READY,
                     reason=None,
-                    at=SystemClock().now(),
+                    at=clock.now(),
                 )
 
 
 async def run_demo(
-    *, host: str, port: int, customers: int, calls_per_minute: float, directory: Path, fresh: bool
+    *,
+    clock: Clock,
+    host: str,
+    port: int,
+    customers: int,
+    calls_per_minute: float,
+    directory: Path,
+    fresh: bool,
 ) -> None:
     if fresh and directory.exists():
         shutil.rmtree(directory)
@@ -126,7 +133,7 @@ async def run_demo(
     database = Database(settings.database_url)
     simulator: PbxSimulator | None = None
     try:
-        await prepare(settings, database, customers=customers)
+        await prepare(settings, database, clock=clock, customers=customers)
         simulator = PbxSimulator(
             SimulatorConfig(
                 host="127.0.0.1",
@@ -140,7 +147,8 @@ async def run_demo(
                 talk_seconds=DEMO_TALK_SECONDS,
                 busy_numbers=DEMO_BUSY,
                 no_answer_numbers=DEMO_NO_ANSWER,
-            )
+            ),
+            clock=clock,
         )
         await simulator.start()
         url = f"http://{host}:{port}"
@@ -170,7 +178,7 @@ async def run_demo(
         )
         lines.append("  Ctrl-C stops everything.")
         click.echo("\n".join(lines), err=False)
-        await serve_forever(settings, host=host, port=port, database=database)
+        await serve_forever(settings, clock=clock, host=host, port=port, database=database)
     finally:
         if simulator is not None:
             await simulator.stop()

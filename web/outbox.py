@@ -7,13 +7,12 @@ sockets (`end_sockets`, web/revocation.py).
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crm.clock import Clock
 from web.events import SocketsEnded
 
 if TYPE_CHECKING:
@@ -32,14 +31,14 @@ class Outbox:
     def __init__(
         self,
         *,
+        clock: Clock,
         retention_seconds: float = 600.0,
         max_per_user: int = 500,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.epoch = uuid.uuid4().hex[:12]  # a new server process starts a new sequence
         self.retention = retention_seconds
         self.max_per_user = max_per_user
-        self._now = monotonic
+        self.clock = clock
         self._seq: dict[int, int] = {}
         self._kept: dict[int, deque[Delivery]] = {}
         self._listeners: dict[int, set[asyncio.Queue[Delivery | SocketsEnded]]] = {}
@@ -53,7 +52,7 @@ class Outbox:
         self._seq[user_id] = seq
         sent = message.model_dump(mode="json")
         sent["seq"] = seq
-        delivery = Delivery(seq, sent, self._now(), started)
+        delivery = Delivery(seq, sent, self.clock.monotonic(), started)
         kept = self._kept.setdefault(user_id, deque(maxlen=self.max_per_user))
         kept.append(delivery)
         for queue in self._listeners.get(user_id, ()):
@@ -73,7 +72,7 @@ class Outbox:
         kept = self._kept.get(user_id)
         if not kept:
             return []
-        horizon = self._now() - self.retention
+        horizon = self.clock.monotonic() - self.retention
         while kept and kept[0].kept_at < horizon:
             kept.popleft()
         return [d for d in kept if d.seq > seq]

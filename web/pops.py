@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -130,7 +129,7 @@ class PopService:
         extension not found re-reads the map, at most once a second."""
         if not extension:
             return None
-        age = time.monotonic() - self._users_at
+        age = self.svc.clock.monotonic() - self._users_at
         if age >= USER_CACHE_SECONDS or (
             extension not in self._users and age >= USER_MISS_RELOAD_SECONDS
         ):
@@ -148,7 +147,7 @@ class PopService:
     async def _read_users(self) -> None:
         async with self.svc.database.session() as session:
             self._users = await users.extension_directory(session)
-        self._users_at = time.monotonic()
+        self._users_at = self.svc.clock.monotonic()
 
     def forget_users(self) -> None:
         self._users_at = -math.inf
@@ -236,12 +235,12 @@ class PopService:
     def _card_for(self, event: AgentRinging) -> asyncio.Task[PopCard]:
         """The call's card, being built or built: one build per call for all agents it rings."""
         cached = self._cards.get(event.linkedid)
-        if cached is not None and time.monotonic() - cached[1] < CARD_CACHE_SECONDS:
+        if cached is not None and self.svc.clock.monotonic() - cached[1] < CARD_CACHE_SECONDS:
             return cached[0]
         building = asyncio.create_task(
             self._build_bounded(event), name=f"pop-card:{event.linkedid}"
         )
-        self._cards[event.linkedid] = (building, time.monotonic())
+        self._cards[event.linkedid] = (building, self.svc.clock.monotonic())
         while len(self._cards) > 500:
             self._cards.popitem(last=False)
         return building

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+from crm.clock import Clock
 from crm.db import Database
 from crm.settings import Settings
 from web import log_redaction
@@ -56,6 +57,7 @@ def web_config(
 async def serve_forever(
     settings: Settings,
     *,
+    clock: Clock,
     host: str,
     port: int,
     database: Database | None = None,
@@ -63,7 +65,7 @@ async def serve_forever(
     health_port: int | None = None,
 ) -> None:
     """`health_port`: where a process without the web role serves /healthz and /metrics."""
-    app = create_app(settings, database=database, roles=roles)
+    app = create_app(settings, clock=clock, database=database, roles=roles)
     if ProcessRole.WEB in roles:
         await uvicorn.Server(
             web_config(app, host=host, port=port, log_format=settings.log_format)

@@ -99,7 +99,7 @@ class Services:
     @cached_property
     def recording_files(self) -> RecordingFiles:
         """Where recordings are read from (and fetched into); one per process."""
-        return RecordingFiles.of(self.settings)
+        return RecordingFiles.of(self.settings, self.clock)
 
     @cached_property
     def recordings_disk(self) -> RecordingsDiskWatch:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from datetime import datetime
 from typing import Any
 
@@ -72,7 +71,7 @@ class WallboardFeed:
         self.watchers_ttl = watchers_ttl
         self._wake = asyncio.Event()
         self._live_key: Any = None
-        self._pushed_at = 0.0
+        self._pushed_at: float | None = None  # the clock's monotonic reading of the last push
         self._sent_to: set[int] = set()
         self._late: tuple[float, LateWork] | None = None
         self._supervisors: tuple[float, list[int]] | None = None
@@ -99,16 +98,16 @@ class WallboardFeed:
 
     async def _watchers(self) -> list[int]:
         """Supervisors and admins whose browsers are connected to this process."""
-        cached = self._supervisors
-        if cached is None or time.monotonic() - cached[0] > self.watchers_ttl:
+        cached, now = self._supervisors, self.svc.clock.monotonic()
+        if cached is None or now - cached[0] > self.watchers_ttl:
             async with self.svc.database.session() as session:
                 ids = await users.active_user_ids(session, roles=(Role.SUPERVISOR, Role.ADMIN))
-            cached = self._supervisors = (time.monotonic(), ids)
+            cached = self._supervisors = (self.svc.clock.monotonic(), ids)
         return [uid for uid in cached[1] if self.svc.outbox.connected(uid)]
 
     async def _late_work(self) -> LateWork:
-        if self._late is None or time.monotonic() - self._late[0] > self.late_work_ttl:
-            self._late = (time.monotonic(), await late_work(self.svc))
+        if self._late is None or self.svc.clock.monotonic() - self._late[0] > self.late_work_ttl:
+            self._late = (self.svc.clock.monotonic(), await late_work(self.svc))
         return self._late[1]
 
     async def publish(self, *, changed: bool) -> bool:
@@ -123,7 +122,8 @@ class WallboardFeed:
             changed
             or live_key != self._live_key
             or not set(watchers) <= self._sent_to
-            or time.monotonic() - self._pushed_at >= self.refresh_interval
+            or self._pushed_at is None
+            or self.svc.clock.monotonic() - self._pushed_at >= self.refresh_interval
             or (self._next_alert_at is not None and self.svc.clock.now() >= self._next_alert_at)
         )
         if not due:
@@ -133,7 +133,7 @@ class WallboardFeed:
         for user_id in watchers:
             self.svc.outbox.push(user_id, message)
         self._live_key, self._sent_to = live_key, set(watchers)
-        self._pushed_at = time.monotonic()
+        self._pushed_at = self.svc.clock.monotonic()
         self.pushes += 1
         self._alert(board, watchers)
         return True

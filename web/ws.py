@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -150,7 +149,7 @@ async def _send(websocket: WebSocket, svc: Services, delivery: Delivery, last: i
         return last  # already delivered (backlog and live overlap)
     await websocket.send_text(json.dumps(delivery.message, ensure_ascii=False))
     if delivery.started is not None:
-        svc.metrics.pop_latency.observe(time.monotonic() - delivery.started)
+        svc.metrics.pop_latency.observe(svc.clock.monotonic() - delivery.started)
     return delivery.seq
 
 

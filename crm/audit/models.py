@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.db import Base, utcnow
+from crm.db import Base
 
 
 class AuditEntry(Base):
@@ -16,7 +16,7 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor: Mapped[str] = mapped_column(String(64))  # username, or "system", "campaign:3", ...
     action: Mapped[str] = mapped_column(String(64))  # "login_failed", "recording.listen", ...

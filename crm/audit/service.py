@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.audit.models import AuditEntry
-from crm.db import Database, utcnow
+from crm.db import Database
 from crm.locks import lock_key
 
 LISTEN = "recording.listen"
@@ -30,11 +30,11 @@ async def record(
     entity_id: object = None,
     detail: dict[str, Any] | None = None,
     ip: str | None = None,
-    at: datetime | None = None,
+    at: datetime,
 ) -> AuditEntry:
     """Append one entry; never holds secrets (callers pass what was done, not credentials)."""
     entry = AuditEntry(
-        at=at or utcnow(),
+        at=at,
         actor=actor,
         action=action,
         user_id=user_id,

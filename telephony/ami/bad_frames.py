@@ -9,11 +9,11 @@ pure (`LogBudget`), the counting and logging is `BadFrames`.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from crm.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,7 @@ def excerpt(frame: str) -> str:
 class BadFrames:
     """The bad frames of one AMI client, across its connections."""
 
-    def __init__(
-        self, budget: LogBudget | None = None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, clock: Clock, budget: LogBudget | None = None) -> None:
         self.budget = budget or LogBudget()
         self.clock = clock
         self.counts: Counter[str] = Counter()
@@ -82,7 +80,7 @@ class BadFrames:
         self, kind: BadFrame, detail: str, *, count: int = 1, exc_info: bool = False
     ) -> None:
         self.counts[kind.value] += count
-        allowed, held_back = self.budget.allow(kind.value, self.clock())
+        allowed, held_back = self.budget.allow(kind.value, self.clock.monotonic())
         if held_back:
             log.warning(
                 "%d more bad AMI frame(s) (%s) were not logged in the last %g s",

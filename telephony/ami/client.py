@@ -15,7 +15,6 @@ import contextlib
 import itertools
 import logging
 import random
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 from pydantic import SecretStr
 
+from crm.clock import Clock
 from telephony.ami.bad_frames import BadFrame, BadFrames, excerpt
 from telephony.ami.framing import MAX_FRAME_CHARS, EventFilter, FrameDecoder, parse_frame
 
@@ -115,20 +115,19 @@ class _Action(Action):
 
 
 class _Protocol(AMIProtocol):
-    """panoramisk's protocol reading frames with our decoder, and tolerant of bad frames."""
+    """panoramisk's protocol reading frames with our decoder, and tolerant of bad frames.
+    Its factory (the client's `_Manager`) counts them, across the client's connections."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.decoder = FrameDecoder()
-        self.last_traffic = time.monotonic()
-        self._bad_frames = BadFrames()  # unless the client shares its own (see `bad_frames`)
 
     @property
     def bad_frames(self) -> BadFrames:
-        return getattr(self.factory, "bad_frames", None) or self._bad_frames
+        frames: BadFrames = self.factory.bad_frames
+        return frames
 
     def data_received(self, data: bytes) -> None:
-        self.last_traffic = time.monotonic()
         oversized = self.decoder.oversized
         frames = list(self.decoder.feed(data))
         if self.decoder.oversized > oversized:
@@ -169,7 +168,7 @@ class _Manager(Manager):
 
     pinger: asyncio.TimerHandle | None
     event_filter: EventFilter | None = None
-    bad_frames: BadFrames | None = None
+    bad_frames: BadFrames
 
     def __init__(
         self, *, on_event: EventCallback, on_lost: Callable[[Exception | None], None], **config: Any
@@ -216,6 +215,7 @@ class AmiClient:
         ping_timeout: float = 5.0,
         backoff_min: float = 0.5,
         backoff_max: float = 30.0,
+        clock: Clock,
         rng: random.Random | None = None,
         event_filter: EventFilter | None = None,
     ) -> None:
@@ -240,7 +240,7 @@ class AmiClient:
         self.attempts = 0  # connections tried, logins refused included
         self.connections = 0  # connections that logged in
         self.last_error: str | None = None
-        self.bad_frames = BadFrames()  # across connections: /healthz and /metrics
+        self.bad_frames = BadFrames(clock)  # across connections: /healthz and /metrics
 
     # -- life cycle ---------------------------------------------------------------------
 

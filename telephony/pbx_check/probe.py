@@ -15,13 +15,13 @@ import asyncio
 import contextlib
 import os
 import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from panoramisk.message import Message
 
+from crm.clock import Clock
 from telephony import contract
 from telephony.ami.client import AmiError
 from telephony.pbx_check.checks import trunk_target
@@ -63,6 +63,7 @@ class Probe:
         session: CheckSession,
         expected: Expectations,
         *,
+        clock: Clock,
         user: str,
         locate: Locate,
         selftest: bool = True,
@@ -70,6 +71,7 @@ class Probe:
     ) -> None:
         self.session = session
         self.expected = expected
+        self.clock = clock
         self.user = user
         self.locate = locate
         self.run_selftest = selftest
@@ -241,7 +243,7 @@ class Probe:
         return TrunkFacts(target, None)
 
     async def _selftest(self, monitor_dir: str | Refused | None) -> SelfTestFacts:
-        token = f"{int(time.time())}{random.randrange(10_000):04d}"
+        token = f"{int(self.clock.now().timestamp())}{random.randrange(10_000):04d}"
         action_id = f"cc-pbx-check-{token}"
         name = f"cc-selftest-{token}.wav"
         default_path = f"{monitor_dir}/{name}" if isinstance(monitor_dir, str) else name
@@ -287,7 +289,7 @@ class Probe:
         return await self._find_recording(outcome, pbx_path)
 
     async def _find_recording(self, outcome: str, pbx_path: str) -> SelfTestFacts:
-        started = time.monotonic()
+        started = self.clock.monotonic()
         problem = ""
         while True:
             try:
@@ -295,10 +297,10 @@ class Probe:
             except LookupError as exc:
                 problem = str(exc)
             else:
-                waited = time.monotonic() - started
+                waited = self.clock.monotonic() - started
                 await asyncio.to_thread(_remove_quietly, local)
                 return SelfTestFacts(outcome, pbx_path, local, waited=round(waited, 1))
-            if time.monotonic() - started >= self.wait_recording:
+            if self.clock.monotonic() - started >= self.wait_recording:
                 break
             await asyncio.sleep(0.25)
         return SelfTestFacts(outcome, pbx_path, None, problem, round(self.wait_recording, 1))
@@ -306,12 +308,12 @@ class Probe:
     async def _wait_event(
         self, predicate: Callable[[Message], bool], since: int, timeout: float
     ) -> Message | None:
-        deadline = time.monotonic() + timeout
+        deadline = self.clock.monotonic() + timeout
         while True:
             for event in self.session.events[since:]:
                 if predicate(event):
                     return event
-            if time.monotonic() >= deadline:
+            if self.clock.monotonic() >= deadline:
                 return None
             await asyncio.sleep(0.05)
 

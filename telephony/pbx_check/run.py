@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from crm.clock import Clock
 from crm.settings import Settings
 from telephony.ami.client import AmiEndpoint
 from telephony.pbx_check.checks import run_checks
@@ -14,13 +15,13 @@ from telephony.pbx_check.results import CheckResult
 from telephony.pbx_check.session import CheckSession
 
 
-def recording_locator(settings: Settings) -> Locate:
+def recording_locator(settings: Settings, clock: Clock) -> Locate:
     """Where the server finds a recording the PBX reported: the same resolver the server's
     readers use (mapping CALLCENTRE_RECORDINGS_PBX_DIR, fetching when configured)."""
     from telephony.recordings.errors import RecordingError
     from telephony.recordings.files import RecordingFiles
 
-    files = RecordingFiles.of(settings)
+    files = RecordingFiles.of(settings, clock)
 
     def locate(pbx_path: str) -> Path:
         try:
@@ -34,6 +35,7 @@ def recording_locator(settings: Settings) -> Locate:
 async def check_pbx(
     settings: Settings,
     *,
+    clock: Clock,
     conf_dir: Path = SHIPPED_DIR,
     call: bool = True,
     wait_recording: float = 5.0,
@@ -45,14 +47,15 @@ async def check_pbx(
     endpoint = AmiEndpoint(
         settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret
     )
-    session = CheckSession(endpoint, timeout=settings.ami_action_timeout)
+    session = CheckSession(endpoint, clock=clock, timeout=settings.ami_action_timeout)
     await session.open()
     try:
         probe = Probe(
             session,
             expected,
+            clock=clock,
             user=settings.ami_user,
-            locate=locate or recording_locator(settings),
+            locate=locate or recording_locator(settings, clock),
             selftest=call,
             wait_recording=wait_recording,
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 from panoramisk.message import Message
 
+from crm.clock import Clock
 from telephony.ami.client import AmiAuthenticationError, AmiClient, AmiEndpoint, AmiError
 
 
@@ -18,7 +19,7 @@ class CannotConnect(Exception):
 
 
 class CheckSession:
-    def __init__(self, endpoint: AmiEndpoint, *, timeout: float = 10.0) -> None:
+    def __init__(self, endpoint: AmiEndpoint, *, clock: Clock, timeout: float = 10.0) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
         self.events: list[Message] = []
@@ -30,6 +31,7 @@ class CheckSession:
             action_timeout=timeout,
             backoff_min=0.2,
             backoff_max=1.0,
+            clock=clock,
         )
         self._run: asyncio.Task[None] | None = None
 

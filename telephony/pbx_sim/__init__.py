@@ -1,6 +1,6 @@
 """A simulated Asterisk 22 that speaks AMI, so the demo and the tests run without a PBX.
 
-    simulator = PbxSimulator(SimulatorConfig(port=0, time_scale=0.05))
+    simulator = PbxSimulator(SimulatorConfig(port=0, time_scale=0.05), clock=SystemClock())
     host, port = await simulator.start()
     linkedid = await simulator.place_inbound_call("13800138000", talk_seconds=30)
     outcome = await simulator.originate("PJSIP/1001", context="callback", exten="13900139000")
@@ -26,7 +26,7 @@ stop|restart gracefully|now`), `SimBlindTransfer` (Extension, Target: that agent
 transfers its call blind, as its SIP REFER would; the AMI action BlindTransfer does the same
 for a channel).
 
-`run_simulator(config, replay=None)` runs one until cancelled: the `callcentre pbx-sim`
+`run_simulator(config, clock=..., replay=None)` runs one until cancelled: the `callcentre pbx-sim`
 command (`callcentre pbx-sim --help`).
 """
 

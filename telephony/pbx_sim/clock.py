@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import time
+
+from crm.clock import Clock
 
 
 class SimClock:
-    """Wall-clock-like time in simulated seconds; sleeping is scaled by `time_scale`."""
+    """Wall-clock-like time in simulated seconds, from the given real clock's readings;
+    sleeping is scaled by `time_scale`."""
 
-    def __init__(self, time_scale: float = 1.0) -> None:
+    def __init__(self, real: Clock, time_scale: float = 1.0) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.time_scale = time_scale
-        self._wall0 = time.time()
-        self._mono0 = time.monotonic()
+        self._real = real
+        self._wall0 = real.now().timestamp()
+        self._mono0 = real.monotonic()
         self._offset = 0.0
 
     def now(self) -> float:
         """Simulated epoch seconds."""
-        return self._wall0 + (time.monotonic() - self._mono0) / self.time_scale + self._offset
+        return self._wall0 + (self._real.monotonic() - self._mono0) / self.time_scale + self._offset
 
     def real(self, seconds: float) -> float:
         """Real seconds for `seconds` of simulated time."""

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from crm.clock import Clock
 from telephony.contract import VAR_MIXMONITOR_FILENAME
 from telephony.pbx_sim.channels import (
     BUSY,
@@ -61,9 +62,9 @@ Emit = Callable[[Fields], None]
 class Pbx:
     """One running PBX: what a restart throws away lives here."""
 
-    def __init__(self, config: SimulatorConfig, emit: Emit) -> None:
+    def __init__(self, config: SimulatorConfig, emit: Emit, clock: Clock) -> None:
         self.config = config
-        self.clock = SimClock(config.time_scale)
+        self.clock = SimClock(clock, config.time_scale)
         self.rng = random.Random(config.seed)
         self.channels = ChannelRegistry(self.clock)
         self.dialplan = build_dialplan(config)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crm.clock import Clock
 from telephony.pbx_sim import actions
 from telephony.pbx_sim.admin_actions import delivered
 from telephony.pbx_sim.calls import start_inbound_call
@@ -118,9 +119,9 @@ class AmiSession:
 class PbxSimulator:
     """A pretend Asterisk 22 on an AMI port: calls, queues, recordings and faults on demand."""
 
-    def __init__(self, config: SimulatorConfig | None = None) -> None:
+    def __init__(self, config: SimulatorConfig | None = None, *, clock: Clock) -> None:
         self.config = config or SimulatorConfig()
-        self.pbx = Pbx(self.config, self._emit)
+        self.pbx = Pbx(self.config, self._emit, clock)
         self.sessions: set[AmiSession] = set()
         # The actions clients sent, newest last (a bounded log): what a test checks was asked.
         self.received: deque[Message] = deque(maxlen=RECEIVED_KEPT)
@@ -414,9 +415,11 @@ class PbxSimulator:
         await self.pbx.recorder.idle()
 
 
-async def run_simulator(config: SimulatorConfig, *, replay: Path | None = None) -> None:
+async def run_simulator(
+    config: SimulatorConfig, *, clock: Clock, replay: Path | None = None
+) -> None:
     """Run the simulator until cancelled (`callcentre pbx-sim`)."""
-    simulator = PbxSimulator(config)
+    simulator = PbxSimulator(config, clock=clock)
     simulator.replay_on_login = replay
     await simulator.warm_voices()
     host, port = await simulator.start()

@@ -20,13 +20,13 @@ import logging
 import os
 import ssl
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path, PurePosixPath
 from typing import IO
 from urllib.parse import quote
 
+from crm.clock import Clock
 from telephony.recordings.errors import RecordingFetchError, RecordingNotFound
 from telephony.recordings.wav_header import HEADER_BYTES, wav_unfinished
 
@@ -46,6 +46,7 @@ class RecordingFetcher:
         self,
         base_url: str,
         *,
+        clock: Clock,
         user: str | None = None,
         password: str | None = None,
         timeout: float = 60.0,
@@ -55,6 +56,7 @@ class RecordingFetcher:
         if not base_url.endswith("/"):
             raise ValueError("base_url must end with /")
         self.base_url, self.timeout, self.max_bytes = base_url, timeout, max_bytes
+        self.clock = clock
         self._headers = {"User-Agent": "callcentre-recordings"}
         if user is not None:
             token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
@@ -141,13 +143,13 @@ class RecordingFetcher:
         return size
 
     def _copy(self, response: http.client.HTTPResponse, out: IO[bytes], url: str) -> int:
-        deadline = time.monotonic() + self.timeout
+        deadline = self.clock.monotonic() + self.timeout
         size = 0
         while chunk := response.read(_CHUNK):
             size += len(chunk)
             if size > self.max_bytes:
                 raise RecordingFetchError(self._too_large(url, size))
-            if time.monotonic() > deadline:
+            if self.clock.monotonic() > deadline:
                 raise RecordingFetchError(
                     f"recording at {url} took longer than {self.timeout:g} s to fetch "
                     "(CALLCENTRE_RECORDINGS_FETCH_TIMEOUT)"

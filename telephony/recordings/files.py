@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path, PurePosixPath
 
+from crm.clock import Clock
 from crm.settings import Settings
 from telephony.recordings.errors import (
     RecordingError,
@@ -45,12 +46,13 @@ class RecordingFiles:
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
 
     @classmethod
-    def of(cls, settings: Settings) -> RecordingFiles:
+    def of(cls, settings: Settings, clock: Clock) -> RecordingFiles:
         fetcher = None
         if settings.recordings_fetch_url is not None:
             password = settings.recordings_fetch_password
             fetcher = RecordingFetcher(
                 settings.recordings_fetch_url,
+                clock=clock,
                 user=settings.recordings_fetch_user,
                 password=password.get_secret_value() if password is not None else None,
                 timeout=settings.recordings_fetch_timeout,

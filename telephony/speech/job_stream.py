@@ -209,8 +209,9 @@ class StreamWorker:
 
     async def _wait_keeping(self, message: JobMessage, seconds: float) -> None:
         """Wait, keeping the message ours meanwhile (we are alive, just early)."""
-        end = asyncio.get_running_loop().time() + seconds
-        while (left := end - asyncio.get_running_loop().time()) > 0:
+        clock = self.worker.clock
+        end = clock.monotonic() + seconds
+        while (left := end - clock.monotonic()) > 0:
             await self.stream.touch(self.consumer, message)
             await asyncio.sleep(min(left, self.min_idle_ms / 3000))
 

@@ -18,7 +18,6 @@ import os
 import queue
 import signal
 import threading
-import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -26,6 +25,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from crm.clock import Clock
 from telephony.speech.errors import (
     AudioFormatError,
     ModelUnavailable,
@@ -53,6 +53,7 @@ class TranscriptionPool:
         self,
         model_path: Path,
         *,
+        clock: Clock,
         workers: int = 1,
         recycle_after: int = 200,
         crash_retries: int = 0,
@@ -63,6 +64,7 @@ class TranscriptionPool:
         if workers < 1 or recycle_after < 1 or crash_retries < 0:
             raise ValueError("workers and recycle_after must be at least 1, crash_retries 0")
         self.model_path = model_path
+        self.clock = clock  # wait_ready's deadline
         self.workers = workers
         self.recycle_after = recycle_after
         self.crash_retries = crash_retries
@@ -91,9 +93,9 @@ class TranscriptionPool:
         to (or `timeout` passes): how many are ready to transcribe."""
         if not self._slots:
             self.start()
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else self.clock.monotonic() + timeout
         for slot in list(self._slots):
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            left = None if deadline is None else max(0.0, deadline - self.clock.monotonic())
             slot.loaded.wait(left)
         return sum(1 for slot in list(self._slots) if slot.pid is not None)
 

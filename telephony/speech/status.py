@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from crm.clock import Clock
 from crm.settings import Settings
 from telephony.speech.errors import ModelUnavailable
 from telephony.speech.model_dir import DOWNLOAD_HINT, model_name, model_problems
@@ -52,6 +53,7 @@ def transcription_status(settings: Settings) -> TranscriptionStatus:
 def open_pool(
     settings: Settings,
     *,
+    clock: Clock,
     model_path: Path | None = None,
     workers: int | None = None,
     crash_retries: int = 0,
@@ -62,6 +64,7 @@ def open_pool(
         raise ModelUnavailable(transcription_status(settings).message)
     return TranscriptionPool(
         path,
+        clock=clock,
         workers=workers or settings.transcription_workers,
         recycle_after=settings.transcription_recycle_after,
         crash_retries=crash_retries,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from crm.calls import service as calls
-from crm.clock import Clock, SystemClock
+from crm.clock import Clock
 from crm.db import Database
 from crm.quality.rules import RulesError, Scorecard, load_rules
 from crm.quality.scorecard import CallFacts, ScoreResult, SpokenWord, score
@@ -91,14 +91,14 @@ class TranscriptionWorker:
         settings: Settings,
         pool: Transcriber,
         *,
-        clock: Clock | None = None,
+        clock: Clock,
         name: str | None = None,
         lease_seconds: float = 300.0,
         retry_delay: float = 60.0,
         poll_seconds: float = 2.0,
     ) -> None:
         self.database, self.settings, self.pool = database, settings, pool
-        self.clock = clock or SystemClock()
+        self.clock = clock
         self.name = name or worker_id()
         self.lease_seconds, self.retry_delay, self.poll_seconds = (
             lease_seconds,
@@ -106,7 +106,7 @@ class TranscriptionWorker:
             poll_seconds,
         )
         self.max_attempts = 1 + settings.transcription_max_retries
-        self.recordings = RecordingFiles.of(settings)
+        self.recordings = RecordingFiles.of(settings, clock)
 
     async def run(
         self,
@@ -323,8 +323,8 @@ async def run_transcription_worker(
     database: Database,
     settings: Settings,
     *,
+    clock: Clock,
     pool: Transcriber | None = None,
-    clock: Clock | None = None,
     until_idle: bool = False,
     stop: asyncio.Event | None = None,
     lease_seconds: float = 300.0,
@@ -337,7 +337,7 @@ async def run_transcription_worker(
     attempts count them."""
     own_pool: TranscriptionPool | None = None
     if pool is None:
-        own_pool = pool = await asyncio.to_thread(lambda: open_pool(settings).start())
+        own_pool = pool = await asyncio.to_thread(lambda: open_pool(settings, clock=clock).start())
     worker = TranscriptionWorker(
         database,
         settings,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from panoramisk.message import Message
 from pydantic import SecretStr
 
+from crm.clock import SystemClock
 from telephony.ami.client import AmiClient, AmiEndpoint
 from telephony.ami.framing import EventFilter
 
@@ -37,6 +38,7 @@ class AmiTap:
             backoff_min=0.1,
             backoff_max=0.5,
             event_filter=self.event_filter,
+            clock=SystemClock(),
         )
         self._task = asyncio.create_task(self._client.run(), name="ami-tap")
         deadline = time.monotonic() + 10

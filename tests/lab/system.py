@@ -5,6 +5,7 @@ where MixMonitor writes them, outside numbers dialled through the `carrier` trun
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from crm.settings import Settings, load_settings
 from crm.users import service as users
 from crm.users.models import Role
 from tests.lab.lab import AMI_USER, Lab
+from tests.support.clock import real_pace
 from tests.support.live import AGENTS, PASSWORD, LiveServer, free_port
 from web.app import create_app
 
@@ -31,6 +33,9 @@ class ShiftedClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 def lab_settings(lab: Lab, database: Database, **overrides: Any) -> Settings:
@@ -90,7 +95,7 @@ async def lab_system(
     """The server on a free loopback port, its bridge connected and resynced with the lab."""
     settings = lab_settings(lab, database, **overrides)
     await _users(database)
-    app = create_app(settings, database=database, clock=clock)
+    app = create_app(settings, database=database, clock=real_pace(clock))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

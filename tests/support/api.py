@@ -14,6 +14,7 @@ from crm.db import Database
 from crm.settings import Settings
 from crm.users import service as users
 from crm.users.models import Role
+from tests.support.clock import real_pace
 from web.app import create_app
 
 PASSWORD = "password-1"
@@ -74,7 +75,7 @@ async def running_app(
                 department=DEPARTMENTS.get(username),
             )
             ids[username] = user.id
-    app = create_app(settings, database=database, clock=clock, with_bridge=with_bridge)
+    app = create_app(settings, database=database, clock=real_pace(clock), with_bridge=with_bridge)
     async with app.router.lifespan_context(app):
         api = Api(app, "http://testserver", httpx.ASGITransport(app=app), ids=ids)
         for username in USERS:

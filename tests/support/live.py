@@ -15,13 +15,14 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from crm.clock import Clock
+from crm.clock import Clock, SystemClock
 from crm.db import Database
 from crm.settings import Settings, load_settings
 from crm.users import service as users
 from crm.users.models import Role
 from telephony.bridge import Bridge
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
+from tests.support.clock import real_pace
 from web.app import create_app
 from web.services import Services
 
@@ -95,7 +96,8 @@ async def live_system(
             time_scale=time_scale,
             seed=3,
             recordings_dir=tmp_path / "recordings",
-        )
+        ),
+        clock=SystemClock(),
     )
     _, ami_port = await sim.start()
     settings = load_settings(
@@ -128,7 +130,7 @@ async def live_system(
                 display_name="组长",
                 role=Role.SUPERVISOR,
             )
-    app = create_app(settings, database=database, clock=clock)
+    app = create_app(settings, database=database, clock=real_pace(clock))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from crm.bus import LocalBus
-from crm.clock import Clock
+from crm.clock import Clock, SystemClock
 from crm.db import Database
 from crm.settings import Settings, load_settings
 from telephony.attempt_outcomes import resolve_attempt
 from telephony.bridge import Bridge
 from telephony.events import CallEnded
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
+from tests.support.clock import RealPace
 from tests.support.waiting import until
 
 
@@ -60,7 +61,8 @@ async def pbx_rig(
                 "talk_seconds": (10, 10),
                 **(sim or {}),
             }
-        )
+        ),
+        clock=SystemClock(),  # the simulated PBX keeps the real time and pace
     )
     _, port = await simulator.start()
     config = load_settings(
@@ -77,7 +79,7 @@ async def pbx_rig(
         }
     )
     bus = LocalBus()
-    bridge = Bridge(config, database, bus, clock=clock)
+    bridge = Bridge(config, database, bus, clock=RealPace(clock))
     rig = PbxRig(database, clock, simulator, config, bridge, bus)
 
     async def record(event: Any) -> None:

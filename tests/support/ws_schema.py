@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from crm.clock import SystemClock
 from crm.settings import load_settings
 from web.app import create_app
 from web.ws_messages import SERVER_MESSAGE
@@ -17,7 +18,9 @@ from web.ws_messages import SERVER_MESSAGE
 @cache
 def openapi_document() -> dict[str, Any]:
     """The document as the app publishes it (no database is reached to build it)."""
-    app = create_app(load_settings(database_url="sqlite+aiosqlite:///:memory:"))
+    app = create_app(
+        load_settings(database_url="sqlite+aiosqlite:///:memory:"), clock=SystemClock()
+    )
     return app.openapi()
 
 

@@ -9,7 +9,6 @@ included. A new event needs nothing here; a new producer's events module joins `
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -55,13 +54,14 @@ def encode(event: Event, event_id: str | None = None) -> dict[str, str]:
     }
 
 
-def decode(fields: dict[str, str]) -> tuple[str, Event]:
-    """The event's id and the event. A ring's arrival time is this process's monotonic clock
-    (another machine's means nothing here), so pop latency is measured from here on."""
+def decode(fields: dict[str, str], *, arrived: float) -> tuple[str, Event]:
+    """The event's id and the event. A ring's arrival time is `arrived`, this process's
+    monotonic reading as the entry was read (another machine's means nothing here), so pop
+    latency is measured from here on."""
     adapter = _ADAPTERS.get(fields.get("type", ""))
     if adapter is None:
         raise UnknownEvent(f"unknown event type {fields.get('type')!r}")
     event = adapter.validate_json(fields["data"])
     if isinstance(event, AgentRinging):
-        event = replace(event, received_at=time.monotonic())
+        event = replace(event, received_at=arrived)
     return fields["id"], event

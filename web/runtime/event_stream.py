@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from crm.bus import Event, Handler, LocalBus, Subscription
+from crm.clock import Clock
 from web.runtime.codec import UnknownEvent, decode, encode
 from web.runtime.lifetimes import stop_task
 
@@ -31,8 +32,16 @@ SEEN_IDS = 10_000
 
 
 class EventStream:
-    def __init__(self, redis: Redis, *, stream: str = EVENTS_STREAM, block_ms: int = 5_000) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        clock: Clock,
+        stream: str = EVENTS_STREAM,
+        block_ms: int = 5_000,
+    ) -> None:
         self.redis = redis
+        self.clock = clock
         self.stream = stream
         self.block_ms = block_ms
         self._outgoing: asyncio.Queue[dict[str, str]] = asyncio.Queue()
@@ -107,7 +116,7 @@ class EventStream:
 
     def _deliver_once(self, fields: dict[str, str], deliver: Callable[[Event], None]) -> None:
         try:
-            event_id, event = decode(fields)
+            event_id, event = decode(fields, arrived=self.clock.monotonic())
         except (UnknownEvent, ValueError, KeyError) as exc:
             log.warning("skipping a stream entry: %s", exc)
             return

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from starlette.datastructures import State
 
 from crm.bus import Bus, LocalBus
-from crm.clock import Clock, SystemClock
+from crm.clock import Clock
 from crm.db import Database
 from crm.settings import Settings
 from telephony.agent_sync import AgentPbxSync
@@ -50,10 +50,10 @@ def connect_redis(settings: Settings) -> Redis | None:
     )
 
 
-def open_bus(redis: Redis | None) -> Bus:
+def open_bus(redis: Redis | None, clock: Clock) -> Bus:
     """The one choice of bus: in-process alone, the Redis events stream when processes share
     the work (CALLCENTRE_REDIS_URL)."""
-    return LocalBus() if redis is None else RedisStreamBus(EventStream(redis))
+    return LocalBus() if redis is None else RedisStreamBus(EventStream(redis, clock=clock))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class ProcessPlan:
     settings: Settings
     database: Database
     owns_database: bool  # a Database passed in stays the caller's to close (tests, the demo)
-    clock: Clock | None = None
+    clock: Clock
     roles: frozenset[ProcessRole] = ALL_ROLES
     with_bridge: bool = True  # False: no PBX at all (API tests)
     with_transcription: bool = True
@@ -88,14 +88,14 @@ class ProcessPlan:
         redis = connect_redis(self.settings)
         if redis is not None:
             stack.push_async_callback(redis.aclose)
-        bus = open_bus(redis)
+        bus = open_bus(redis, self.clock)
         stack.push_async_callback(bus.close)
         return Services(
             settings=self.settings,
             database=self.database,
-            clock=self.clock or SystemClock(),
+            clock=self.clock,
             bus=bus,
-            outbox=Outbox(),
+            outbox=Outbox(clock=self.clock),
             metrics=Metrics(),
             redis=redis,
             dialer_board=DialerBoard(redis) if redis is not None else None,
@@ -108,7 +108,10 @@ class ProcessPlan:
             svc.bridge = open_bridge(svc, state)
         elif self.with_bridge and svc.redis is not None:  # the PBX through its bridge
             svc.remote_pbx = RemotePbx(
-                svc.redis, settings.pbx_id, action_timeout=settings.ami_action_timeout
+                svc.redis,
+                settings.pbx_id,
+                clock=svc.clock,
+                action_timeout=settings.ami_action_timeout,
             )
         svc.agent_states = AgentStates(
             svc, AgentPbxSync(svc.bridge, settings) if svc.bridge else svc.remote_pbx

@@ -52,7 +52,7 @@ async def start_worker(stack: AsyncExitStack, svc: Services) -> None:
 async def from_the_jobs_stream(svc: Services, redis: Redis, stop: asyncio.Event) -> int:
     """Transcription jobs from the jobs stream until `stop` is set."""
     settings = svc.settings
-    pool = await asyncio.to_thread(lambda: open_pool(settings).start())
+    pool = await asyncio.to_thread(lambda: open_pool(settings, clock=svc.clock).start())
     worker = TranscriptionWorker(
         svc.database,
         settings,
