@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from crm.complaints.clocks import ClockState, Limits, Step, clocks, deadlines, next_deadline
+from crm.complaints.time_limits import (
+    Limits,
+    Step,
+    TimeLimitState,
+    deadlines,
+    next_deadline,
+    time_limits,
+)
 from crm.work_calendar import load_calendar
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -42,7 +49,7 @@ def test_states_running_due_soon_overdue_done_and_late() -> None:
     done = {Step.SIGNED: at(2026, 11, 23, 14, 0)}  # an hour late
     states = {
         c.step: c.state
-        for c in clocks(
+        for c in time_limits(
             received,
             done,
             major=False,
@@ -53,15 +60,15 @@ def test_states_running_due_soon_overdue_done_and_late() -> None:
         )
     }
     assert states == {
-        Step.SIGNED: ClockState.DONE_LATE,
-        Step.VERIFIED: ClockState.DUE_SOON,
-        Step.SOLUTION: ClockState.DUE_SOON,
-        Step.RESOLVED: ClockState.RUNNING,
-        Step.CALLBACK: ClockState.WAITING,
+        Step.SIGNED: TimeLimitState.DONE_LATE,
+        Step.VERIFIED: TimeLimitState.DUE_SOON,
+        Step.SOLUTION: TimeLimitState.DUE_SOON,
+        Step.RESOLVED: TimeLimitState.RUNNING,
+        Step.CALLBACK: TimeLimitState.WAITING,
     }
     later = {
         c.step: c.state
-        for c in clocks(
+        for c in time_limits(
             received,
             done,
             major=False,
@@ -71,13 +78,13 @@ def test_states_running_due_soon_overdue_done_and_late() -> None:
             tz=TZ,
         )
     }
-    assert later[Step.VERIFIED] is ClockState.OVERDUE
+    assert later[Step.VERIFIED] is TimeLimitState.OVERDUE
 
 
 def test_callback_is_due_a_day_after_the_resolution() -> None:
     received = at(2026, 11, 23, 10, 0)
     resolved = at(2026, 11, 24, 15, 0)
-    result = clocks(
+    result = time_limits(
         received,
         {
             Step.SIGNED: received,
@@ -93,5 +100,5 @@ def test_callback_is_due_a_day_after_the_resolution() -> None:
     )
     callback = result[-1]
     assert callback.due_at == at(2026, 11, 25, 15, 0)
-    assert callback.state is ClockState.RUNNING
+    assert callback.state is TimeLimitState.RUNNING
     assert next_deadline(result) == at(2026, 11, 25, 15, 0)

@@ -14,9 +14,9 @@ from crm.callbacks.models import CallbackTask, Satisfaction, Stage, TaskStatus
 from crm.callbacks.schedule import ScheduleRules
 from crm.complaints import service as complaints
 from crm.complaints.alerts import claim_alerts
-from crm.complaints.clocks import ClockState, Step
 from crm.complaints.models import Complaint, ComplaintGrade, ComplaintSource, ComplaintStatus
 from crm.complaints.rules import ComplaintRules
+from crm.complaints.time_limits import Step, TimeLimitState
 from crm.customers import service as customers
 from crm.db import Database
 from crm.errors import Conflict, ValidationError
@@ -211,12 +211,12 @@ async def test_a_general_complaint_runs_its_steps_in_order_against_the_clocks(
         assert complaint.next_due_at == RECEIVED + timedelta(hours=24)
         states = {
             c.step: c.state
-            for c in complaints.clocks_of(complaint, rules, RECEIVED + timedelta(hours=20))
+            for c in complaints.time_limits_of(complaint, rules, RECEIVED + timedelta(hours=20))
         }
-        assert states[Step.SIGNED] is ClockState.DONE_LATE
-        assert states[Step.VERIFIED] is ClockState.DUE_SOON
-        assert states[Step.RESOLVED] is ClockState.RUNNING
-        assert states[Step.CALLBACK] is ClockState.WAITING
+        assert states[Step.SIGNED] is TimeLimitState.DONE_LATE
+        assert states[Step.VERIFIED] is TimeLimitState.DUE_SOON
+        assert states[Step.RESOLVED] is TimeLimitState.RUNNING
+        assert states[Step.CALLBACK] is TimeLimitState.WAITING
         with pytest.raises(Conflict) as twice:
             await complaints.advance(
                 session,
@@ -316,7 +316,7 @@ async def test_a_major_complaint_is_on_site_within_two_working_days_across_a_hol
     async with db.session() as session:
         complaint = await complaints.get_or_raise(session, complaint_id)
         general_due = {
-            c.step: c.due_at for c in complaints.clocks_of(complaint, rules, before_holiday)
+            c.step: c.due_at for c in complaints.time_limits_of(complaint, rules, before_holiday)
         }[Step.RESOLVED]
         assert general_due == local(2026, 10, 2, 16, 0)
         with pytest.raises(ValidationError):
@@ -334,7 +334,7 @@ async def test_a_major_complaint_is_on_site_within_two_working_days_across_a_hol
         )
         assert (complaint.grade, complaint.manager_id) == (ComplaintGrade.MAJOR, ids["boss"])
         major_due = {
-            c.step: c.due_at for c in complaints.clocks_of(complaint, rules, before_holiday)
+            c.step: c.due_at for c in complaints.time_limits_of(complaint, rules, before_holiday)
         }[Step.RESOLVED]
         assert major_due == local(2026, 10, 9, 16, 0)
         with pytest.raises(Conflict) as again:
@@ -400,17 +400,17 @@ async def test_deadline_warnings_go_once_to_the_responsible_people(
             "complaint",
             complaint_id,
             "signed",
-            ClockState.DUE_SOON,
+            TimeLimitState.DUE_SOON,
         )
         assert set(soon.recipients) == {ids["agent"], ids["boss"], ids["works"]}
         assert (
             await claim_alerts(session, rules, now=RECEIVED + timedelta(hours=2, minutes=40)) == []
         )
         [late] = await claim_alerts(session, rules, now=RECEIVED + timedelta(hours=3, minutes=1))
-        assert late.state is ClockState.OVERDUE
+        assert late.state is TimeLimitState.OVERDUE
         assert await claim_alerts(session, rules, now=RECEIVED + timedelta(hours=4)) == []
         listed = await complaints.get_list(
-            session, rules, now=RECEIVED + timedelta(hours=4), state=ClockState.OVERDUE
+            session, rules, now=RECEIVED + timedelta(hours=4), state=TimeLimitState.OVERDUE
         )
         assert [c.id for c in listed] == [complaint_id]
     # Signed late: the next warning is about the verification call, a day from receipt.
@@ -420,7 +420,7 @@ async def test_deadline_warnings_go_once_to_the_responsible_people(
     async with db.session() as session:
         assert await claim_alerts(session, rules, now=RECEIVED + timedelta(hours=5)) == []
         [verify] = await claim_alerts(session, rules, now=RECEIVED + timedelta(hours=20))
-        assert (verify.step, verify.state) == ("verified", ClockState.DUE_SOON)
+        assert (verify.step, verify.state) == ("verified", TimeLimitState.DUE_SOON)
 
 
 async def test_repairs_arrive_within_eight_hours_and_rate_the_crew(
@@ -474,14 +474,14 @@ async def test_repairs_arrive_within_eight_hours_and_rate_the_crew(
             for a in await claim_alerts(session, rules, now=reported + timedelta(hours=7))
             if a.kind == "repair"
         ]
-        assert (warning.id, warning.state) == (late.id, ClockState.DUE_SOON)
+        assert (warning.id, warning.state) == (late.id, TimeLimitState.DUE_SOON)
         assert set(warning.recipients) == {ids["agent"], ids["boss"]}
         [overdue] = [
             a
             for a in await claim_alerts(session, rules, now=reported + timedelta(hours=9))
             if a.kind == "repair"
         ]
-        assert overdue.state is ClockState.OVERDUE
+        assert overdue.state is TimeLimitState.OVERDUE
         assert [
             r.id
             for r in await repairs.get_list(

@@ -15,8 +15,8 @@ from crm.quality.rules import CallKind, PhrasesPresent, load_rules
 from crm.quality.scorecard import (
     EVIDENCE_PARAMS,
     TIMED_KINDS,
-    CallFacts,
     EvidenceKind,
+    ScoredCallFacts,
     SpokenWord,
     score,
 )
@@ -50,7 +50,7 @@ def spoken(leg: Leg) -> st.SearchStrategy[list[SpokenWord]]:
 
 
 facts = st.builds(
-    CallFacts,
+    ScoredCallFacts,
     kind=st.sampled_from(list(CallKind)),
     ring_seconds=st.none() | st.floats(0, 60, allow_nan=False),
     hung_up_by=st.none() | st.sampled_from(list(Leg)),
@@ -60,7 +60,7 @@ facts = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(agent=spoken(Leg.AGENT), customer=spoken(Leg.CUSTOMER), call=facts)
 def test_every_piece_of_evidence_is_a_kind_with_its_parameters(
-    agent: list[SpokenWord], customer: list[SpokenWord], call: CallFacts
+    agent: list[SpokenWord], customer: list[SpokenWord], call: ScoredCallFacts
 ) -> None:
     result = score(CARD, call, agent + customer)
     for rule in result.rules:

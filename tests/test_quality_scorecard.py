@@ -11,10 +11,10 @@ import pytest
 from crm.quality.matching import Tolerance, find, normalise
 from crm.quality.rules import CallKind, Scorecard, load_rules
 from crm.quality.scorecard import (
-    CallFacts,
     Evidence,
     EvidenceKind,
     RuleResult,
+    ScoredCallFacts,
     ScoreResult,
     SpokenWord,
     score,
@@ -47,8 +47,8 @@ GOOD = {
     "no": said(CUSTOMER, 60.5, "没有 了"),
     "goodbye": said(AGENT, 61.5, "感谢 您的 来电 再见"),
 }
-INBOUND = CallFacts(kind=CallKind.INBOUND, ring_seconds=6.0, hung_up_by=CUSTOMER)
-CALLBACK = CallFacts(kind=CallKind.CALLBACK, ring_seconds=None, hung_up_by=CUSTOMER)
+INBOUND = ScoredCallFacts(kind=CallKind.INBOUND, ring_seconds=6.0, hung_up_by=CUSTOMER)
+CALLBACK = ScoredCallFacts(kind=CallKind.CALLBACK, ring_seconds=None, hung_up_by=CUSTOMER)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def rule(result: ScoreResult, rule_id: str) -> RuleResult:
 
 
 def check(
-    card: Scorecard, rule_id: str, words: list[SpokenWord], facts: CallFacts = INBOUND
+    card: Scorecard, rule_id: str, words: list[SpokenWord], facts: ScoredCallFacts = INBOUND
 ) -> RuleResult:
     return rule(score(card, facts, words), rule_id)
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from crm.callbacks.models import Outcome
 from crm.calls.models import Call
-from crm.calls.stats import CallFacts, queue_stats
+from crm.calls.stats import CountedCall, queue_stats
 from crm.db import Database
 from crm.transcripts.models import TranscriptionJob
 from telephony.ami.framing import read_capture
@@ -108,7 +108,7 @@ def test_the_wallboard_counts_the_captured_calls_as_they_ended() -> None:
     for name in INBOUND:
         for r in _fold(_messages(name))[0]:
             facts.append(
-                CallFacts(
+                CountedCall(
                     r.linkedid,
                     r.started_at,
                     queue=r.queue,
@@ -131,7 +131,7 @@ def test_the_wallboard_counts_the_captured_calls_as_they_ended() -> None:
 
 def test_statistics_follow_the_outcome_even_for_rows_stored_before_the_fix() -> None:
     """Rows written by the old tracker carry the PBX's Answer() as `answered_at`."""
-    old = CallFacts("x", START, queue="service", answered_at=START, ended_at=START,
+    old = CountedCall("x", START, queue="service", answered_at=START, ended_at=START,
                     outcome="abandoned", wait_seconds=6)  # fmt: skip
     [stats] = queue_stats([old], threshold_seconds=15)
     assert (stats.answered, stats.abandoned) == (0, 1)
@@ -427,7 +427,7 @@ def test_a_caller_still_queued_when_the_pbx_restarts_did_not_abandon() -> None:
     [record] = _fold(_lab("pbx_restart_while_queued"))[0]
     assert (record.outcome, record.hung_up_by, record.answered_at) == ("failed", "pbx", None)
     [stats] = queue_stats(
-        [CallFacts(record.linkedid, record.started_at, queue=record.queue,
+        [CountedCall(record.linkedid, record.started_at, queue=record.queue,
                    ended_at=record.ended_at, outcome=record.outcome,
                    wait_seconds=record.wait_seconds)],
         threshold_seconds=15,

@@ -9,8 +9,8 @@ from datetime import date, datetime
 import pytest
 
 from crm.callbacks.models import Outcome, Stage
-from crm.complaints.clocks import ClockState, Step
 from crm.complaints.models import ComplaintStatus
+from crm.complaints.time_limits import Step, TimeLimitState
 from crm.db import Database
 from crm.projects.models import ProjectStatus
 from crm.reports.calls import service_level
@@ -230,16 +230,16 @@ async def test_monthly_report(db: Database, fx: ReportFixture) -> None:
     steps = {c.id: c.steps for c in report.complaints}
     assert list(steps) == [fx.complaints["c1"], fx.complaints["c2"], fx.complaints["c3"]]
     assert steps[fx.complaints["c1"]] == {
-        Step.SIGNED: ClockState.DONE,
-        Step.VERIFIED: ClockState.DONE,
-        Step.SOLUTION: ClockState.DONE_LATE,
-        Step.RESOLVED: ClockState.DONE_LATE,
-        Step.CALLBACK: ClockState.DONE,
+        Step.SIGNED: TimeLimitState.DONE,
+        Step.VERIFIED: TimeLimitState.DONE,
+        Step.SOLUTION: TimeLimitState.DONE_LATE,
+        Step.RESOLVED: TimeLimitState.DONE_LATE,
+        Step.CALLBACK: TimeLimitState.DONE,
     }
-    assert steps[fx.complaints["c2"]][Step.SOLUTION] is ClockState.OVERDUE
-    assert steps[fx.complaints["c2"]][Step.RESOLVED] is ClockState.DUE_SOON
-    assert steps[fx.complaints["c2"]][Step.CALLBACK] is ClockState.WAITING
-    assert steps[fx.complaints["c3"]][Step.CALLBACK] is ClockState.DUE_SOON  # 11:00 today
+    assert steps[fx.complaints["c2"]][Step.SOLUTION] is TimeLimitState.OVERDUE
+    assert steps[fx.complaints["c2"]][Step.RESOLVED] is TimeLimitState.DUE_SOON
+    assert steps[fx.complaints["c2"]][Step.CALLBACK] is TimeLimitState.WAITING
+    assert steps[fx.complaints["c3"]][Step.CALLBACK] is TimeLimitState.DUE_SOON  # 11:00 today
     assert [c.limits_met for c in report.complaints] == [False, False, True]
 
     def tally(row: ComplaintTally) -> tuple[object, ...]:

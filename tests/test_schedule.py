@@ -11,8 +11,8 @@ from crm.callbacks.models import Stage, TaskStatus
 from crm.callbacks.schedule import (
     PlannedCallback,
     ScheduleRules,
+    StageCallback,
     StageDates,
-    StageProgress,
     add_months,
     check_stage_dates,
     missing_effective_stages,
@@ -188,9 +188,9 @@ def test_cancelled_task_is_reopened_when_its_date_returns() -> None:
 def test_missing_effective_stages() -> None:
     today = date(2026, 4, 1)
     progress = [
-        StageProgress(Stage.START, date(2026, 3, 13), True),
-        StageProgress(Stage.CONCEALED_WORKS, date(2026, 3, 28), False),
-        StageProgress(Stage.MIDTERM, date(2026, 4, 23), False),
+        StageCallback(Stage.START, date(2026, 3, 13), True),
+        StageCallback(Stage.CONCEALED_WORKS, date(2026, 3, 28), False),
+        StageCallback(Stage.MIDTERM, date(2026, 4, 23), False),
     ]
     assert missing_effective_stages(ProjectStatus.IN_PROGRESS, progress, today) == [
         Stage.CONCEALED_WORKS

@@ -15,7 +15,7 @@ from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, MadeBy, Outcome, Satisfaction
 from crm.callbacks.schedule import ScheduleRules
 from crm.calls.models import Call, CallOutcome, Direction
-from crm.calls.stats import CallFacts, local_day_window, merge, queue_stats
+from crm.calls.stats import CountedCall, local_day_window, merge, queue_stats
 from crm.campaigns.models import Campaign, CampaignStatus
 from crm.clock import FixedClock
 from crm.complaints.models import Complaint, ComplaintGrade, ComplaintSource, ComplaintStatus
@@ -286,7 +286,7 @@ async def test_live_view_of_a_call_replaces_its_stored_row(
     db: Database, day: dict[str, int], clock: FixedClock
 ) -> None:
     # The tracker saw c9 answered after 25 s before the call store wrote it.
-    answered = CallFacts(
+    answered = CountedCall(
         linkedid="c9",
         started_at=local(9, 59, 40),
         queue="service",
@@ -294,7 +294,7 @@ async def test_live_view_of_a_call_replaces_its_stored_row(
         wait_seconds=25.0,
         agent_id=day["agent3"],
     )
-    yesterday = CallFacts(
+    yesterday = CountedCall(
         linkedid="old",
         started_at=local(22, day=22),
         queue="service",
@@ -315,7 +315,7 @@ def test_pure_edge_cases() -> None:
     start = local(9)
     # Only short abandons: nothing to measure the service level against.
     short = [
-        CallFacts(
+        CountedCall(
             f"s{i}", start, queue="q", ended_at=start + timedelta(seconds=4), outcome="abandoned"
         )
         for i in range(2)
@@ -328,12 +328,12 @@ def test_pure_edge_cases() -> None:
         100.0,
     )
     # An abandon at 16 s counts against it.
-    late = CallFacts(
+    late = CountedCall(
         "l", start, queue="q", ended_at=start + timedelta(seconds=16), outcome="abandoned"
     )
     (stats,) = queue_stats([*short, late], threshold_seconds=T)
     assert stats.service_level == 0.0 and stats.longest_wait == 16.0
-    assert merge([late], [CallFacts("l", start, queue="q")])[0].outcome is None
+    assert merge([late], [CountedCall("l", start, queue="q")])[0].outcome is None
     day, begin, end = local_day_window(datetime(2026, 11, 22, 16, 30, tzinfo=UTC), TZ)
     assert (day, begin, end) == (date(2026, 11, 23), local(0), local(0, day=24))
     clipped = time_in_states(

@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field, JsonValue
 
 from crm.audit import service as audit
 from crm.complaints import service as complaints
-from crm.complaints.clocks import ClockState, Step
 from crm.complaints.models import ComplaintGrade, ComplaintSource, ComplaintStatus
 from crm.complaints.rules import CATEGORIES
+from crm.complaints.time_limits import Step, TimeLimitState
 from crm.customers import service as customers
 from crm.errors import NotFound, ValidationError
 from crm.users import service as users
@@ -76,14 +76,14 @@ class ClockOut(BaseModel):
     step: Step
     due_at: IsoMoment | None
     done_at: IsoMoment | None
-    state: ClockState
+    state: TimeLimitState
 
 
 class UrgentOut(BaseModel):
     """The open step whose limit comes first."""
 
     step: Step
-    state: ClockState
+    state: TimeLimitState
     due_at: IsoMoment | None
 
 
@@ -152,9 +152,9 @@ class ComplaintOptions(BaseModel):
 
 def _view(complaint: Complaint, customer: str, svc: Services) -> ComplaintOut:
     now = svc.clock.now()
-    clock_list = complaints.clocks_of(complaint, svc.complaint_rules, now)
+    step_limits = complaints.time_limits_of(complaint, svc.complaint_rules, now)
     urgent = (
-        complaints.most_urgent(clock_list)
+        complaints.most_urgent(step_limits)
         if complaint.status is not ComplaintStatus.CLOSED
         else None
     )
@@ -195,7 +195,7 @@ def _view(complaint: Complaint, customer: str, svc: Services) -> ComplaintOut:
         else None,
         clocks=[
             ClockOut(step=c.step, due_at=c.due_at, done_at=c.done_at, state=c.state)
-            for c in clock_list
+            for c in step_limits
         ],
     )
 
@@ -237,13 +237,13 @@ async def list_complaints(
     caller: Caller = Depends(readers),
     svc: Services = Depends(services),
     status: ComplaintStatus | None = None,
-    state: ClockState | None = Query(None, description="overdue, due_soon"),
+    state: TimeLimitState | None = Query(None, description="overdue, due_soon"),
     department: str | None = Query(None, max_length=50),
     customer_id: IdQuery = None,
     mine: bool = False,
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[ComplaintOut]:
-    if state not in (None, ClockState.OVERDUE, ClockState.DUE_SOON):
+    if state not in (None, TimeLimitState.OVERDUE, TimeLimitState.DUE_SOON):
         raise ValidationError("filter by overdue or due_soon", code="invalid", field="state")
     async with svc.database.session() as session:
         if caller.role is Role.DEPARTMENT:

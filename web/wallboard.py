@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from crm.agents.models import AgentStatus
 from crm.agents.presence import Presence, present
 from crm.agents.states import PAUSE_REASONS
-from crm.calls.stats import CallFacts
+from crm.calls.stats import CountedCall
 from crm.campaigns.models import DialMode
 from crm.complaints.models import ComplaintGrade
 from crm.users.models import Role
@@ -194,8 +194,8 @@ def board_now(
     )
 
 
-def _facts(record: CallRecord, agents: dict[str, int]) -> CallFacts:
-    return CallFacts(
+def _facts(record: CallRecord, agents: dict[str, int]) -> CountedCall:
+    return CountedCall(
         linkedid=record.linkedid,
         started_at=record.started_at,
         queue=record.queue,
@@ -208,7 +208,7 @@ def _facts(record: CallRecord, agents: dict[str, int]) -> CallFacts:
     )
 
 
-def _tracked(svc: Services, extensions: dict[str, int]) -> list[CallFacts]:
+def _tracked(svc: Services, extensions: dict[str, int]) -> list[CountedCall]:
     """The bridge's newest view of live and recently ended calls (ahead of the database)."""
     if svc.bridge is None:
         return []

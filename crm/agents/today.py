@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.callbacks.models import CallbackAttempt, Outcome
 from crm.calls.models import Call
-from crm.calls.stats import CallFacts, agent_calls
+from crm.calls.stats import CountedCall, agent_calls
 from crm.dispositions.models import CallDisposition
 
 
@@ -44,7 +44,7 @@ async def agent_day(
     facts, coded = [], 0
     for r in rows:
         facts.append(
-            CallFacts(
+            CountedCall(
                 linkedid=r.linkedid,
                 started_at=r.started_at,
                 answered_at=r.answered_at,

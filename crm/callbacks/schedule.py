@@ -189,14 +189,17 @@ def reconcile(
 
 
 @dataclass(frozen=True, slots=True)
-class StageProgress:
+class StageCallback:
+    """A project's callback for one construction stage: the last day of its window, and
+    whether an effective callback was made."""
+
     stage: Stage
     latest_date: date | None
     effective: bool
 
 
 def missing_effective_stages(
-    status: ProjectStatus, progress: Iterable[StageProgress], today: date
+    status: ProjectStatus, stage_callbacks: Iterable[StageCallback], today: date
 ) -> list[Stage]:
     """Construction stages lacking the effective callback the manual requires ("at least 4").
 
@@ -205,7 +208,7 @@ def missing_effective_stages(
     """
     if status is ProjectStatus.CANCELLED:
         return []
-    by_stage = {p.stage: p for p in progress}
+    by_stage = {c.stage: c for c in stage_callbacks}
     missing = []
     for stage in CONSTRUCTION_STAGES:
         item = by_stage.get(stage)

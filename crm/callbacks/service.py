@@ -24,8 +24,8 @@ from crm.callbacks.models import (
 from crm.callbacks.schedule import (
     Reconciliation,
     ScheduleRules,
+    StageCallback,
     StageDates,
-    StageProgress,
     missing_effective_stages,
     plan_callbacks,
     reconcile,
@@ -334,11 +334,11 @@ async def non_compliant_projects(
         .where(Project.status != ProjectStatus.CANCELLED)
         .order_by(Project.id)
     )
-    progress: dict[int, tuple[Project, list[StageProgress]]] = {}
+    progress: dict[int, tuple[Project, list[StageCallback]]] = {}
     for project, stage, latest, effective in rows:
         entry = progress.setdefault(project.id, (project, []))
         if stage is not None:
-            entry[1].append(StageProgress(stage, latest, bool(effective)))
+            entry[1].append(StageCallback(stage, latest, bool(effective)))
     result = []
     for project, items in progress.values():
         missing = missing_effective_stages(project.status, items, today)

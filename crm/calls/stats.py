@@ -33,7 +33,7 @@ ANSWERED, ABANDONED, NO_AGENT, FAILED = "answered", "abandoned", "no_agent", "fa
 
 
 @dataclass(frozen=True, slots=True)
-class CallFacts:
+class CountedCall:
     """What the statistics need of one call (from the `calls` table or the live tracker)."""
 
     linkedid: str
@@ -104,7 +104,7 @@ class QueueStats:
     def average_speed_of_answer(self) -> float | None:
         return round(self.total_answer_wait / self.answered, 1) if self.answered else None
 
-    def add(self, call: CallFacts, threshold: float) -> None:
+    def add(self, call: CountedCall, threshold: float) -> None:
         wait = call.wait()
         if not call.settled or wait is None:
             return
@@ -126,7 +126,7 @@ class QueueStats:
 
 
 def queue_stats(
-    calls: Iterable[CallFacts], *, threshold_seconds: float, queues: Iterable[str] = ()
+    calls: Iterable[CountedCall], *, threshold_seconds: float, queues: Iterable[str] = ()
 ) -> list[QueueStats]:
     """Per queue, in name order; `queues` are listed even when they had no call."""
     result = {name: QueueStats(name) for name in queues}
@@ -144,7 +144,7 @@ class HourCounts:
     no_agent: int = 0
 
 
-def calls_per_hour(calls: Iterable[CallFacts], *, day: date, tz: ZoneInfo) -> list[HourCounts]:
+def calls_per_hour(calls: Iterable[CountedCall], *, day: date, tz: ZoneInfo) -> list[HourCounts]:
     """Queue calls answered, abandoned and lost for want of an agent in each local hour of
     `day`, by when they started."""
     hours = [HourCounts(hour) for hour in range(24)]
@@ -168,7 +168,7 @@ class AgentCalls:
     talk_seconds: float = 0.0
 
 
-def agent_calls(calls: Iterable[CallFacts], *, now: datetime) -> dict[int, AgentCalls]:
+def agent_calls(calls: Iterable[CountedCall], *, now: datetime) -> dict[int, AgentCalls]:
     """Per agent: calls handled and talk time (a call still going on counts until now)."""
     result: dict[int, AgentCalls] = {}
     for call in calls:
@@ -188,7 +188,7 @@ def local_day_window(now: datetime, tz: ZoneInfo) -> tuple[date, datetime, datet
     return day, start, end
 
 
-def merge(stored: Iterable[CallFacts], newer: Iterable[CallFacts]) -> list[CallFacts]:
+def merge(stored: Iterable[CountedCall], newer: Iterable[CountedCall]) -> list[CountedCall]:
     """The stored calls with any newer view of the same call (the live tracker) taking over."""
     by_id = {c.linkedid: c for c in stored}
     by_id.update((c.linkedid, c) for c in newer)

@@ -587,7 +587,9 @@ async def complete_open_attempt(
 
 
 @dataclass(frozen=True, slots=True)
-class StageProgress:
+class CampaignStageProgress:
+    """How far a campaign has got with one stage's callbacks."""
+
     stage: str
     due: int
     dialing: int
@@ -613,7 +615,7 @@ REACHED = (Outcome.EFFECTIVE, Outcome.WRONG_PERSON, Outcome.REFUSED, Outcome.CAL
 
 async def progress(
     session: AsyncSession, campaign: Campaign, *, settings: Settings, now: datetime
-) -> list[StageProgress]:
+) -> list[CampaignStageProgress]:
     """Per stage: tasks still due, calls in progress, customers reached, effective callbacks
     (satisfied in every area asked, or not), and tasks left to a supervisor."""
     due = {
@@ -645,7 +647,7 @@ async def progress(
         if status is TaskStatus.UNREACHABLE:
             tally.unreachable.add(attempt.task_id)
     return [
-        StageProgress(
+        CampaignStageProgress(
             stage.value,
             due.get(stage.value, 0),
             t.dialing,

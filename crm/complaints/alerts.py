@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.complaints.clocks import ClockState
 from crm.complaints.models import Complaint, ComplaintEvent, ComplaintStatus
 from crm.complaints.rules import ComplaintRules
-from crm.complaints.service import clocks_of, most_urgent
+from crm.complaints.service import most_urgent, time_limits_of
+from crm.complaints.time_limits import TimeLimitState
 from crm.customers.models import Customer
 from crm.repairs.models import Repair, RepairStatus
 from crm.users.models import Role, User
@@ -23,7 +23,7 @@ class Alert:
     kind: str  # "complaint" or "repair"
     id: int
     step: str  # the complaint step, or "arrival" for a repair
-    state: ClockState  # DUE_SOON or OVERDUE
+    state: TimeLimitState  # DUE_SOON or OVERDUE
     due_at: datetime
     customer: str
     owner: str  # the department, or the crew
@@ -77,7 +77,7 @@ async def claim_alerts(
         .order_by(Complaint.next_due_at)
     )  # open complaints are few: each clock is computed
     for complaint, customer in complaints.all():
-        urgent = most_urgent(clocks_of(complaint, rules, now))
+        urgent = most_urgent(time_limits_of(complaint, rules, now))
         if urgent is None or urgent.due_at is None:
             continue
         key = f"{complaint.reopened}:{urgent.step.value}:{urgent.state.value}"
@@ -119,7 +119,7 @@ async def claim_alerts(
         )
     )
     for repair, customer in repairs.all():
-        state = ClockState.OVERDUE if now > repair.arrival_due_at else ClockState.DUE_SOON
+        state = TimeLimitState.OVERDUE if now > repair.arrival_due_at else TimeLimitState.DUE_SOON
         key = f"arrival:{state.value}"
         if key == repair.alert_state or not await _claim(
             session, Repair, repair.id, repair.alert_state, key

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from crm.complaints.clocks import Limits
+from crm.complaints.time_limits import Limits
 from crm.settings import Settings
 from crm.work_calendar import WorkCalendar, load_calendar
 

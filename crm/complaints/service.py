@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.callbacks.models import CallbackAttempt, CallbackTask, Stage, TaskStatus
-from crm.complaints.clocks import Clock, ClockState, Step, clocks, next_deadline
 from crm.complaints.models import (
     Complaint,
     ComplaintEvent,
@@ -22,6 +21,7 @@ from crm.complaints.models import (
     ComplaintStatus,
 )
 from crm.complaints.rules import CATEGORIES, ComplaintRules
+from crm.complaints.time_limits import Step, TimeLimit, TimeLimitState, next_deadline, time_limits
 from crm.customers.models import Customer
 from crm.errors import Conflict, NotFound, Problem, ValidationError
 from crm.projects.models import Project
@@ -43,9 +43,9 @@ def done_steps(complaint: Complaint) -> dict[Step, datetime | None]:
     return done
 
 
-def clocks_of(complaint: Complaint, rules: ComplaintRules, now: datetime) -> list[Clock]:
-    """Every step's clock at `now`, counted from receipt or from the latest reopening."""
-    return clocks(
+def time_limits_of(complaint: Complaint, rules: ComplaintRules, now: datetime) -> list[TimeLimit]:
+    """Every step's time limit at `now`, counted from receipt or from the latest reopening."""
+    return time_limits(
         complaint.clocks_from,
         done_steps(complaint),
         major=complaint.grade is ComplaintGrade.MAJOR,
@@ -56,10 +56,10 @@ def clocks_of(complaint: Complaint, rules: ComplaintRules, now: datetime) -> lis
     )
 
 
-def most_urgent(clock_list: list[Clock]) -> Clock | None:
+def most_urgent(step_limits: list[TimeLimit]) -> TimeLimit | None:
     """The open step that most needs someone: overdue before due soon, earliest first."""
-    for state in (ClockState.OVERDUE, ClockState.DUE_SOON):
-        pending = [c for c in clock_list if c.state is state and c.due_at is not None]
+    for state in (TimeLimitState.OVERDUE, TimeLimitState.DUE_SOON):
+        pending = [c for c in step_limits if c.state is state and c.due_at is not None]
         if pending:
             return min(pending, key=lambda c: c.due_at or c.step)
     return None
@@ -69,7 +69,9 @@ def _refresh_due(complaint: Complaint, rules: ComplaintRules) -> None:
     if complaint.status is ComplaintStatus.CLOSED:
         complaint.next_due_at = None
     else:
-        complaint.next_due_at = next_deadline(clocks_of(complaint, rules, complaint.clocks_from))
+        complaint.next_due_at = next_deadline(
+            time_limits_of(complaint, rules, complaint.clocks_from)
+        )
 
 
 def _event(
@@ -515,7 +517,7 @@ async def get_list(
     *,
     now: datetime,
     status: ComplaintStatus | None = None,
-    state: ClockState | None = None,
+    state: TimeLimitState | None = None,
     department: str | None = None,
     customer_id: int | None = None,
     first_contact_id: int | None = None,
@@ -536,11 +538,11 @@ async def get_list(
     query = query.where(
         Complaint.status != ComplaintStatus.CLOSED, Complaint.next_due_at.is_not(None)
     )
-    if state is ClockState.OVERDUE:
+    if state is TimeLimitState.OVERDUE:
         query = query.where(Complaint.next_due_at < now)
     result = []
     for complaint in await session.scalars(query.order_by(Complaint.next_due_at)):
-        urgent = most_urgent(clocks_of(complaint, rules, now))
+        urgent = most_urgent(time_limits_of(complaint, rules, now))
         if urgent is not None and urgent.state is state:
             result.append(complaint)
             if len(result) >= limit:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm.quality.rules import CallKind
-from crm.quality.scorecard import CallFacts, SpokenWord
+from crm.quality.scorecard import ScoredCallFacts, SpokenWord
 from crm.transcripts.models import Leg
 
 
@@ -18,13 +18,13 @@ class CallFileError(ValueError):
     """The document is not a call as described above; the message says where and why."""
 
 
-def parse_call(document: Any) -> tuple[CallFacts, list[SpokenWord]]:
+def parse_call(document: Any) -> tuple[ScoredCallFacts, list[SpokenWord]]:
     if not isinstance(document, dict):
         raise CallFileError("the document must be an object with 'call' and 'words'")
     call = document.get("call", {})
     if not isinstance(call, dict):
         raise CallFileError("'call' must be an object")
-    facts = CallFacts(
+    facts = ScoredCallFacts(
         kind=_choice(call.get("kind", "inbound"), CallKind, "call.kind"),
         ring_seconds=_number(call.get("ring_seconds"), "call.ring_seconds", optional=True),
         hung_up_by=(

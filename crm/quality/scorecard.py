@@ -46,8 +46,8 @@ class SpokenWord:
 
 
 @dataclass(frozen=True, slots=True)
-class CallFacts:
-    """What the PBX events tell about the call (None: not known)."""
+class ScoredCallFacts:
+    """What the PBX events tell about a call being scored (None: not known)."""
 
     kind: CallKind = CallKind.INBOUND
     ring_seconds: float | None = None
@@ -132,7 +132,7 @@ class ScoreResult:
         }
 
 
-def score(card: Scorecard, facts: CallFacts, words: Iterable[SpokenWord]) -> ScoreResult:
+def score(card: Scorecard, facts: ScoredCallFacts, words: Iterable[SpokenWord]) -> ScoreResult:
     """Check every rule of the scorecard against one call."""
     call = _Conversation(words)
     results = []
@@ -232,7 +232,7 @@ def _not_found(rule: PhrasesPresent, phrase_set: PhraseSet) -> Evidence:
     )
 
 
-def _phrases_present(rule: PhrasesPresent, call: _Conversation, _facts: CallFacts) -> Verdict:
+def _phrases_present(rule: PhrasesPresent, call: _Conversation, _facts: ScoredCallFacts) -> Verdict:
     if call.silent(rule.leg):
         return None, []
     start, end = call.bounds(rule.window)
@@ -254,7 +254,7 @@ def _phrases_present(rule: PhrasesPresent, call: _Conversation, _facts: CallFact
     return False, evidence + missing
 
 
-def _phrases_absent(rule: PhrasesAbsent, call: _Conversation, _facts: CallFacts) -> Verdict:
+def _phrases_absent(rule: PhrasesAbsent, call: _Conversation, _facts: ScoredCallFacts) -> Verdict:
     if call.silent(rule.leg):
         return None, []
     start, end = call.bounds(rule.window)
@@ -272,7 +272,7 @@ def _phrases_absent(rule: PhrasesAbsent, call: _Conversation, _facts: CallFacts)
     return not evidence, evidence
 
 
-def _long_silence(rule: LongSilence, call: _Conversation, _facts: CallFacts) -> Verdict:
+def _long_silence(rule: LongSilence, call: _Conversation, _facts: ScoredCallFacts) -> Verdict:
     if not all(call.legs.values()):
         return None, []
     spoken = sorted(
@@ -310,7 +310,7 @@ def _long_silence(rule: LongSilence, call: _Conversation, _facts: CallFacts) -> 
     return passed, evidence
 
 
-def _interruption(rule: Interruption, call: _Conversation, _facts: CallFacts) -> Verdict:
+def _interruption(rule: Interruption, call: _Conversation, _facts: ScoredCallFacts) -> Verdict:
     if not all(call.legs.values()):
         return None, []
     customer = _stretches(call.legs[Leg.CUSTOMER])
@@ -344,7 +344,7 @@ def _stretches(words: Sequence[SpokenWord]) -> list[list[SpokenWord]]:
     return stretches
 
 
-def _ring_time(rule: RingTime, _call: _Conversation, facts: CallFacts) -> Verdict:
+def _ring_time(rule: RingTime, _call: _Conversation, facts: ScoredCallFacts) -> Verdict:
     if facts.ring_seconds is None:
         return None, []
     rang = Evidence(
@@ -357,7 +357,7 @@ def _ring_time(rule: RingTime, _call: _Conversation, facts: CallFacts) -> Verdic
     return facts.ring_seconds <= rule.max_seconds, [rang]
 
 
-def _hangup_order(rule: HangupOrder, _call: _Conversation, facts: CallFacts) -> Verdict:
+def _hangup_order(rule: HangupOrder, _call: _Conversation, facts: ScoredCallFacts) -> Verdict:
     if facts.hung_up_by is None:
         return None, []
     party = facts.hung_up_by.value
@@ -365,7 +365,7 @@ def _hangup_order(rule: HangupOrder, _call: _Conversation, facts: CallFacts) -> 
     return party == rule.expected.value, [first]
 
 
-_CHECKS: dict[type[Rule], Callable[[Any, _Conversation, CallFacts], Verdict]] = {
+_CHECKS: dict[type[Rule], Callable[[Any, _Conversation, ScoredCallFacts], Verdict]] = {
     PhrasesPresent: _phrases_present,
     PhrasesAbsent: _phrases_absent,
     LongSilence: _long_silence,

@@ -18,7 +18,7 @@ from crm.dispositions.models import CallDisposition
 from crm.errors import NotFound
 from crm.quality.models import CallScore, RuleReview
 from crm.quality.rules import CallKind, Scorecard
-from crm.quality.scorecard import CallFacts, ScoreResult, SpokenWord, score
+from crm.quality.scorecard import ScoredCallFacts, ScoreResult, SpokenWord, score
 from crm.transcripts.models import JobStatus, Leg, Transcript, TranscriptionJob
 from crm.transcripts.service import get_transcripts, leg_recordings
 from crm.users.models import User
@@ -26,14 +26,14 @@ from crm.users.models import User
 _PARTIES = frozenset({HungUpBy.AGENT, HungUpBy.CUSTOMER})
 
 
-async def call_facts(session: AsyncSession, call: Call) -> CallFacts:
+async def call_facts(session: AsyncSession, call: Call) -> ScoredCallFacts:
     """What the PBX told us about the call; a callback is an outbound call or one logged
     against a callback attempt."""
     logged_as_callback = await session.scalar(
         select(exists().where(CallbackAttempt.call_id == call.id))
     )
     is_callback = call.direction is Direction.OUTBOUND or bool(logged_as_callback)
-    return CallFacts(
+    return ScoredCallFacts(
         kind=CallKind.CALLBACK if is_callback else CallKind.INBOUND,
         ring_seconds=call.ring_seconds,
         # An answered call is ended by one of its two parties; "pbx" ends only unanswered ones.
@@ -85,7 +85,7 @@ class CallToScore:
     """What transcribing and scoring a stored call needs of it."""
 
     call_id: int
-    facts: CallFacts
+    facts: ScoredCallFacts
     recordings: dict[Leg, str]  # each recorded leg's file, as the PBX named it
 
 

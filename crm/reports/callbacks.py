@@ -24,7 +24,7 @@ from crm.callbacks.models import (
     Stage,
     TaskStatus,
 )
-from crm.callbacks.schedule import StageDates, StageProgress, missing_effective_stages
+from crm.callbacks.schedule import StageCallback, StageDates, missing_effective_stages
 from crm.complaints.models import Complaint, ComplaintStatus
 from crm.customers.models import Customer
 from crm.projects.models import Project, ProjectStatus
@@ -427,12 +427,12 @@ async def non_compliant_projects(
         .where(Project.status != ProjectStatus.CANCELLED)
         .order_by(Customer.do_not_call, Project.id)
     )
-    projects: dict[int, tuple[Project, str, bool, list[StageProgress]]] = {}
+    projects: dict[int, tuple[Project, str, bool, list[StageCallback]]] = {}
     for project, customer, do_not_call, stage, latest, effective_at in rows:
         entry = projects.setdefault(project.id, (project, customer, do_not_call, []))
         if stage is not None:
             effective = effective_at is not None and effective_at < as_of
-            entry[3].append(StageProgress(stage, latest, effective))
+            entry[3].append(StageCallback(stage, latest, effective))
     result = []
     for project, customer, do_not_call, progress in projects.values():
         status = derive_status(StageDates.of_project(project), today)

@@ -13,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.calls.models import Call, Direction
-from crm.calls.stats import CallFacts, QueueStats
+from crm.calls.stats import CountedCall, QueueStats
 
 
 @dataclass(frozen=True, slots=True)
 class PeriodCall:
-    facts: CallFacts
+    facts: CountedCall
     direction: Direction
 
 
@@ -42,7 +42,7 @@ async def load_calls(session: AsyncSession, start: datetime, end: datetime) -> l
     )
     return [
         PeriodCall(
-            CallFacts(
+            CountedCall(
                 linkedid=r.linkedid,
                 started_at=r.started_at,
                 queue=r.queue,

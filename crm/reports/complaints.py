@@ -1,5 +1,5 @@
 """Complaints of a period by cause (category) and by department, with how each time limit was
-kept: every step's completion time against its deadline (crm.complaints.clocks)."""
+kept: every step's completion time against its deadline (crm.complaints.time_limits)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.complaints.clocks import STEPS, ClockState, Limits, Step, clocks
 from crm.complaints.models import Complaint, ComplaintGrade, ComplaintStatus
+from crm.complaints.time_limits import STEPS, Limits, Step, TimeLimitState, time_limits
 from crm.customers.models import Customer
 from crm.reports.tallies import rate
 from crm.work_calendar import WorkCalendar
 
-MET = ClockState.DONE
-MISSED = (ClockState.DONE_LATE, ClockState.OVERDUE)
+MET = TimeLimitState.DONE
+MISSED = (TimeLimitState.DONE_LATE, TimeLimitState.OVERDUE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class ComplaintFact:
     department: str
     grade: ComplaintGrade
     closed: bool  # the customer said they were satisfied, by the report's instant
-    steps: dict[Step, ClockState]  # each time limit as it stood at the report's instant
+    steps: dict[Step, TimeLimitState]  # each time limit as it stood at the report's instant
 
     @property
     def limits_met(self) -> bool:
@@ -40,8 +40,8 @@ class ComplaintFact:
 
 def step_states(
     complaint: Complaint, *, as_of: datetime, limits: Limits, calendar: WorkCalendar, tz: ZoneInfo
-) -> dict[Step, ClockState]:
-    """Each step's clock at `as_of`, counting only what had been done by then; the clocks run
+) -> dict[Step, TimeLimitState]:
+    """Each step's time limit at `as_of`, counting only what had been done by then; the clocks run
     from receipt, or from the complaint's return to the department."""
     done = {
         Step.SIGNED: complaint.signed_at,
@@ -52,8 +52,8 @@ def step_states(
     }
     known = {step: at if at is not None and at < as_of else None for step, at in done.items()}
     return {
-        clock.step: clock.state
-        for clock in clocks(
+        limit.step: limit.state
+        for limit in time_limits(
             complaint.clocks_from,
             known,
             major=complaint.grade is ComplaintGrade.MAJOR,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from crm.complaints.clocks import Limits
+from crm.complaints.time_limits import Limits
 from crm.dispositions.codes import DispositionCodes, load_codes
 from crm.work_calendar import WorkCalendar
 

@@ -18,7 +18,7 @@ from crm.callbacks.models import CallbackAttempt, Outcome, Stage
 from crm.calls.models import Call
 from crm.calls.stats import (
     AgentCalls,
-    CallFacts,
+    CountedCall,
     HourCounts,
     QueueStats,
     agent_calls,
@@ -58,7 +58,9 @@ class DayFigures:
     state_seconds: dict[int, dict[AgentStatus, float]]
 
 
-async def stored_calls(session: AsyncSession, *, start: datetime, end: datetime) -> list[CallFacts]:
+async def stored_calls(
+    session: AsyncSession, *, start: datetime, end: datetime
+) -> list[CountedCall]:
     """The calls that started in [start, end), as the statistics see them."""
     rows = await session.execute(
         select(
@@ -74,7 +76,7 @@ async def stored_calls(session: AsyncSession, *, start: datetime, end: datetime)
         ).where(Call.started_at >= start, Call.started_at < end)
     )
     return [
-        CallFacts(
+        CountedCall(
             linkedid=r.linkedid,
             started_at=r.started_at,
             queue=r.queue,
@@ -130,7 +132,7 @@ async def day_figures(
     tz: ZoneInfo,
     threshold_seconds: float,
     queues: Iterable[str] = (),
-    live: Iterable[CallFacts] = (),
+    live: Iterable[CountedCall] = (),
 ) -> DayFigures:
     """Today's (local) figures up to `now`. `live` holds newer views of calls (the bridge's
     tracker) that replace the stored rows of the same calls."""

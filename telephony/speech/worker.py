@@ -26,7 +26,7 @@ from crm.calls import service as calls
 from crm.clock import Clock
 from crm.db import Database
 from crm.quality.rules import RulesError, Scorecard, load_rules
-from crm.quality.scorecard import CallFacts, ScoreResult, SpokenWord, score
+from crm.quality.scorecard import ScoredCallFacts, ScoreResult, SpokenWord, score
 from crm.quality.service import CallToScore, call_to_score, save_score
 from crm.settings import Settings
 from crm.transcripts.models import Leg
@@ -66,7 +66,7 @@ class _Claim:
     job_id: int
     call_id: int
     attempt: int
-    facts: CallFacts
+    facts: ScoredCallFacts
     recordings: dict[Leg, str]
 
     @classmethod

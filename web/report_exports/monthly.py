@@ -3,7 +3,7 @@ by crew, agents' QA points lost over half a year."""
 
 from __future__ import annotations
 
-from crm.complaints.clocks import STEPS
+from crm.complaints.time_limits import STEPS
 from crm.reports.complaints import ComplaintTally
 from crm.reports.monthly import MonthlyReport
 from crm.reports.repairs import CrewTally

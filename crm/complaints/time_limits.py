@@ -29,7 +29,7 @@ class Step(StrEnum):
 STEPS = tuple(Step)
 
 
-class ClockState(StrEnum):
+class TimeLimitState(StrEnum):
     DONE = "done"
     DONE_LATE = "done_late"
     RUNNING = "running"
@@ -50,11 +50,13 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
-class Clock:
+class TimeLimit:
+    """One step's time limit as it stands at an instant: due when, done when, and how."""
+
     step: Step
     due_at: datetime | None
     done_at: datetime | None
-    state: ClockState
+    state: TimeLimitState
 
 
 def deadlines(
@@ -82,7 +84,7 @@ def deadlines(
     }
 
 
-def clocks(
+def time_limits(
     received_at: datetime,
     done: Mapping[Step, datetime | None],
     *,
@@ -91,8 +93,8 @@ def clocks(
     limits: Limits,
     calendar: WorkCalendar,
     tz: ZoneInfo,
-) -> list[Clock]:
-    """Every step's clock as it stands at `now`."""
+) -> list[TimeLimit]:
+    """Every step's time limit as it stands at `now`."""
     due = deadlines(
         received_at,
         major=major,
@@ -105,20 +107,20 @@ def clocks(
     for step in STEPS:
         done_at, due_at = done.get(step), due[step]
         if done_at is not None:
-            state = ClockState.DONE_LATE if due_at and done_at > due_at else ClockState.DONE
+            state = TimeLimitState.DONE_LATE if due_at and done_at > due_at else TimeLimitState.DONE
         elif due_at is None:
-            state = ClockState.WAITING
+            state = TimeLimitState.WAITING
         elif now > due_at:
-            state = ClockState.OVERDUE
+            state = TimeLimitState.OVERDUE
         elif now >= due_at - (due_at - received_at) * limits.due_soon:
-            state = ClockState.DUE_SOON
+            state = TimeLimitState.DUE_SOON
         else:
-            state = ClockState.RUNNING
-        result.append(Clock(step, due_at, done_at, state))
+            state = TimeLimitState.RUNNING
+        result.append(TimeLimit(step, due_at, done_at, state))
     return result
 
 
-def next_deadline(clock_list: list[Clock]) -> datetime | None:
+def next_deadline(step_limits: list[TimeLimit]) -> datetime | None:
     """The earliest deadline of a step not yet done (what supervisors are warned about)."""
-    open_deadlines = [c.due_at for c in clock_list if c.done_at is None and c.due_at]
+    open_deadlines = [c.due_at for c in step_limits if c.done_at is None and c.due_at]
     return min(open_deadlines) if open_deadlines else None
