@@ -13,6 +13,9 @@
   event loop's `time()`, ...); they take a `crm.clock.Clock`, and only the `callcentre`
   command (`web/cli.py`) makes the `SystemClock` they are given. Waiting (`asyncio.sleep`,
   `wait_for`) is not reading, and log records stamp themselves.
+- The demo data (`crm.demo`) and the PBX simulator (`telephony.pbx_sim`) are not production
+  code: only the commands that start them (`web.cli`, and `web.demo` behind `callcentre
+  demo`) import them, besides themselves.
 - A class name says one thing: no two product classes share one, but for the few listed in
   `SHARED_CLASS_NAMES` (the simulator's Asterisk names, and those still to be renamed).
 - `migrations/` (the schema itself), `tests/` and `bench/` (which times the services against
@@ -292,6 +295,25 @@ def clock_breaches(module: str, tree: ast.AST) -> list[Breach]:
     return sorted(set(found), key=lambda b: (b.line, b.what))
 
 
+NOT_PRODUCTION = ("crm.demo", "telephony.pbx_sim")
+STARTS_THEM = frozenset({"web.cli", "web.demo"})  # `callcentre seed|demo|pbx-sim`
+
+
+def demo_breaches(module: str, tree: ast.AST) -> list[Breach]:
+    """Imports (run or only type-checked) of the demo data or the simulator by production
+    code: anything but the commands that start them and their own packages."""
+    if module in STARTS_THEM or any(_in_package(module, p) for p in NOT_PRODUCTION):
+        return []
+    found = []
+    for node, source, name, _ in _imported(module, tree):
+        targets = [source] if name is None else [source, f"{source}.{name}"]
+        for package in NOT_PRODUCTION:
+            if any(_in_package(t, package) for t in targets):
+                found.append(Breach(module, node.lineno, f"imports {package} ({source})"))
+                break
+    return found
+
+
 def _product_modules() -> Iterator[tuple[str, str, ast.AST]]:
     """(path relative to the root, dotted name, tree) of every product module."""
     for package in PRODUCT:
@@ -455,3 +477,31 @@ def test_a_class_name_says_one_thing() -> None:
     }
     renamed = set(SHARED_CLASS_NAMES) - set(shared)
     assert not renamed, f"no longer shared, take them off SHARED_CLASS_NAMES: {renamed}"
+
+
+def test_production_code_never_imports_the_demo_or_the_simulator() -> None:
+    breaches = [b for _, dotted, tree in _product_modules() for b in demo_breaches(dotted, tree)]
+    assert not breaches, "demo data and the simulator are not production code:\n" + "\n".join(
+        map(str, breaches)
+    )
+
+
+def test_the_check_finds_production_code_using_the_demo_or_the_simulator() -> None:
+    def check(source: str, module: str = "web.example") -> list[str]:
+        return [b.what for b in demo_breaches(module, ast.parse(textwrap.dedent(source)))]
+
+    assert check("from crm.demo.seed import seed") == ["imports crm.demo (crm.demo.seed)"]
+    assert check("from crm.demo import names") == ["imports crm.demo (crm.demo)"]
+    assert check("import crm.demo", "crm.customers.service") == ["imports crm.demo (crm.demo)"]
+    assert check("from telephony import pbx_sim", "telephony.bridge") == [
+        "imports telephony.pbx_sim (telephony)"
+    ]
+    assert check(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from telephony.pbx_sim.server import PbxSimulator"
+    ) == ["imports telephony.pbx_sim (telephony.pbx_sim.server)"]
+    assert check("from crm.demo.seed import seed", "web.cli") == []
+    assert check("from telephony.pbx_sim import PbxSimulator", "web.demo") == []
+    assert check("from crm.demo import names", "crm.demo.seed") == []
+    assert check("from crm.clock import Clock", "telephony.pbx_sim.clock") == []
+    assert check("from crm.demography import x") == []  # a name that only starts alike

@@ -1,4 +1,4 @@
-"""Tests for crm.seed: a realistic, deterministic Xi'an company, on SQLite and PostgreSQL."""
+"""Tests for crm.demo.seed: a realistic, deterministic Xi'an company, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from crm.callbacks.schedule import StageDates, check_stage_dates
 from crm.customers import service as customers
 from crm.customers.models import Customer, Grade, Phone
 from crm.db import Database
+from crm.demo.seed import DEMO_LOGINS, DatabaseNotEmpty, plan_customers, seed
 from crm.importer import derive_status
 from crm.phones import PhoneKind
 from crm.projects.models import Project, ProjectStatus
 from crm.projects.service import current_stage
-from crm.seed import DEMO_LOGINS, DatabaseNotEmpty, plan_customers, seed
 from crm.settings import Settings
 from crm.users import service as users
 from crm.users.models import Role, User

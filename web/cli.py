@@ -147,8 +147,8 @@ def seed(customers: int, force: bool, rng_seed: int) -> None:
     """Create realistic demo data and one demo user per role."""
     from crm.clock import SystemClock, local_today
     from crm.db import Database
-    from crm.seed import DEMO_LOGINS
-    from crm.seed import seed as seed_data
+    from crm.demo.seed import DEMO_LOGINS
+    from crm.demo.seed import seed as seed_data
 
     settings = _settings()
 

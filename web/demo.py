@@ -17,7 +17,7 @@ from crm.agents.models import AgentStatus
 from crm.clock import Clock, local_today
 from crm.customers import service as customer_service
 from crm.db import Database
-from crm.seed import DEMO_LOGINS, seed
+from crm.demo.seed import DEMO_LOGINS, seed
 from crm.settings import Settings, load_settings
 from crm.users import service as users
 from migrations import upgrade

@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import demo_names as words
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import (
     CallbackAttempt,
@@ -47,6 +46,7 @@ from crm.callbacks.schedule import ScheduleRules, StageDates
 from crm.customers import service as customers_service
 from crm.customers.models import Customer, Grade, Phone
 from crm.db import Database
+from crm.demo import names as words
 from crm.errors import Conflict
 from crm.projects import service as projects_service
 from crm.projects.models import Project, ProjectStatus

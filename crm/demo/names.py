@@ -1,4 +1,4 @@
-"""Word lists for the demo data (`crm.seed`): a Xi'an renovation company and its customers.
+"""Word lists for the demo data (`crm.demo.seed`): a Xi'an renovation company and its customers.
 
 Kept apart from the seeding logic so the lists can grow without touching the code. Roads and
 residential compounds are typical of each district; staff names are invented.

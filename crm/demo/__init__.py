@@ -1,0 +1,6 @@
+"""Demo data, never imported by production code: `callcentre seed` and `callcentre demo`
+(web/cli.py, web/demo.py) are its only users, which tests/test_layering.py checks.
+
+`seed` plans and writes a Xi'an renovation company with customers, projects and their
+callback history through the services; `names` holds the word lists it draws from.
+"""
