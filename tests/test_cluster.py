@@ -99,16 +99,13 @@ async def system(
         clock=SystemClock(),
     )
     _, ami_port = await sim.start()
-    today = local_today(SystemClock(), load_settings().tz)
-    calendar = root / "calendar.toml"  # today is a working day, whatever the real calendar says
-    calendar.write_text(f'[{today.year}]\nworkdays = ["{today.isoformat()}"]\n')
     env = cluster_env(
         database_url=db.url,
         redis_url=redis_server.url,
         ami_port=ami_port,
         ami_secret=AMI_SECRET,
         recordings=recordings,
-        calendar=calendar,
+        folder=root,
     )
     cluster = Cluster(root, env)
     try:

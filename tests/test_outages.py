@@ -125,16 +125,13 @@ async def system(
         clock=SystemClock(),
     )
     _, ami_port = await sim.start()
-    today = local_today(SystemClock(), load_settings().tz)
-    calendar = root / "calendar.toml"
-    calendar.write_text(f'[{today.year}]\nworkdays = ["{today.isoformat()}"]\n')
     env = cluster_env(
         database_url=db.url,
         redis_url=redis_server.url,
         ami_port=ami_port,
         ami_secret=AMI_SECRET,
         recordings=recordings,
-        calendar=calendar,
+        folder=root,
     )
     env["CALLCENTRE_DIALER_CALLS_PER_SECOND"] = "0.5"  # dials spread over the outages
     cluster = Cluster(root, env)

@@ -79,7 +79,10 @@ patterns = ['滚+']
 def test_the_default_file_ships_with_the_package() -> None:
     assert DEFAULT_RULES_PATH.parent.name == "quality"
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert "quality/*.toml" in pyproject["tool"]["setuptools"]["package-data"]["crm"]
+    # setuptools expands each package-data pattern as a glob under the package's folder.
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["crm"]
+    shipped = {p.resolve() for pattern in patterns for p in (ROOT / "crm").glob(pattern)}
+    assert DEFAULT_RULES_PATH.resolve() in shipped
     assert load_rules().source == str(DEFAULT_RULES_PATH)
 
 

@@ -31,6 +31,7 @@ from crm.db import Database
 from crm.users import service as users
 from crm.users.models import Role
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
+from tests.support.cluster import open_calling_day
 from tests.support.live import free_port
 from web import log_redaction
 from web.auth import COOKIE
@@ -96,6 +97,7 @@ async def server(db: Database, tmp_path: Path, log_format: str) -> AsyncIterator
         "CALLCENTRE_SECRET_KEY": SECRET_KEY,
         "CALLCENTRE_RECORDINGS_DIR": str(tmp_path / "recordings"),
         "CALLCENTRE_LOG_FORMAT": log_format,
+        **open_calling_day(tmp_path),  # the test dials, at whatever hour it runs
     }
     port = free_port()
     log = tmp_path / "server.log"

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import httpx
 import websockets
 from websockets.typing import Origin
 
+from crm.clock import SystemClock, local_today
+from crm.settings import load_settings
 from telephony import contract
 from tests.data.speech_audio import KOREAN_MODEL
 from tests.support.live import free_port
@@ -130,6 +133,21 @@ class Cluster:
             node.stop()
 
 
+def open_calling_day(folder: Path) -> dict[str, str]:
+    """The settings under which a real server may dial now, whatever the hour and the real
+    calendar: calling hours all day, and today and tomorrow (a run across midnight) working
+    days in a calendar written to `folder`."""
+    today = local_today(SystemClock(), load_settings().tz)
+    days = (today, today + timedelta(days=1))
+    calendar = folder / "calendar.toml"
+    sections = []
+    for year in sorted({d.year for d in days}):
+        listed = ", ".join(f'"{d.isoformat()}"' for d in days if d.year == year)
+        sections.append(f"[{year}]\nworkdays = [{listed}]\n")
+    calendar.write_text("".join(sections))
+    return {"CALLCENTRE_CALLING_HOURS": "00:00-23:59", "CALLCENTRE_HOLIDAYS_PATH": str(calendar)}
+
+
 def cluster_env(
     *,
     database_url: str,
@@ -137,10 +155,11 @@ def cluster_env(
     ami_port: int,
     ami_secret: str,
     recordings: Path,
-    calendar: Path,
+    folder: Path,
 ) -> dict[str, str]:
     """The environment of every process: this one's, less any CALLCENTRE_* of the developer,
-    plus the shared database, Redis, the simulated PBX and quick timings."""
+    plus the shared database, Redis, the simulated PBX, quick timings and a calling day
+    (`open_calling_day`, its calendar written to `folder`)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CALLCENTRE_")}
     env.update(
         {
@@ -159,9 +178,8 @@ def cluster_env(
             "CALLCENTRE_TRANSCRIPTION_WORKERS": "1",
             "CALLCENTRE_TRANSCRIPTION_LEASE_SECONDS": "4",
             "CALLCENTRE_WRAPUP_SECONDS": "1",
-            "CALLCENTRE_CALLING_HOURS": "00:00-23:59",
-            "CALLCENTRE_HOLIDAYS_PATH": str(calendar),
             "CALLCENTRE_DIALER_CALLS_PER_SECOND": "5",
+            **open_calling_day(folder),
         }
     )
     return env
