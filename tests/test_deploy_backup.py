@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from crm.clock import FixedClock
 from crm.db import Database
-from crm.seed import seed
+from crm.demo.seed import seed
 from crm.settings import load_settings
 from migrations import head_revision
 from tests.support.api import running_app

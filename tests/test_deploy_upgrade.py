@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from crm.seed import seed
 from sqlalchemy import Connection, inspect, text
 
 from crm.callbacks.models import CallbackTask, Stage
@@ -27,6 +26,7 @@ from crm.clock import FixedClock
 from crm.complaints import service as complaints
 from crm.complaints.models import Complaint
 from crm.db import Database
+from crm.demo.seed import seed
 from crm.settings import Settings, load_settings
 from migrations import PREVIOUS_RELEASE, downgrade, head_revision, upgrade
 from tests.support.api import Api, running_app
