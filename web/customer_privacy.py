@@ -26,6 +26,10 @@ class ErasureOut(BaseModel):
     calls: int
     recordings: int
     transcripts: int
+    call_scores: int
+    rule_reviews: int
+    qa_feedback: int
+    call_dispositions: int
     projects: int
     callback_attempts: int
     complaints: int
@@ -73,7 +77,8 @@ async def erase(
     customer_id: IdPath, caller: Caller = Depends(admins), svc: Services = Depends(services)
 ) -> ErasureOut:
     """Anonymise the customer: name, numbers, addresses, notes, transcripts and recordings
-    deleted; 409 when already erased."""
+    deleted, and the texts about their calls (dispositions, QA feedback, rule reviews, the
+    words the QA scores quote); 409 when already erased."""
     try:
         done = await customer_data.erase_customer(
             svc.database,

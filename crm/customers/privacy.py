@@ -1,7 +1,9 @@
 """A customer's personal data on request (PIPL): everything held about them as one record
 for export, and their erasure — the customer anonymised, their numbers, addresses, notes and
-transcripts deleted, their calls' numbers and recordings cleared — with an audit entry that
-names only the customer's id and what was erased, so it survives the erasure."""
+transcripts deleted, their calls' numbers and recordings cleared, the texts written about their
+calls (dispositions' notes, QA feedback, rule reviews) and the words their QA scores quote
+removed — with an audit entry that names only the customer's id and what was erased, so it
+survives the erasure."""
 
 from __future__ import annotations
 
@@ -22,9 +24,11 @@ from crm.complaints.models import Complaint, ComplaintEvent
 from crm.customers.models import Customer
 from crm.customers.service import get_or_raise
 from crm.db import Base
+from crm.dispositions.models import CallDisposition
 from crm.errors import Conflict
 from crm.projects.models import Project
-from crm.quality.models import CallScore
+from crm.quality.models import CallScore, QaFeedback, RuleReview
+from crm.quality.scorecard import without_spoken_words
 from crm.repairs.models import Repair
 from crm.transcripts.models import Transcript
 
@@ -61,6 +65,33 @@ async def _calls(session: AsyncSession, customer: Customer) -> list[Call]:
     if numbers:
         match.append(Call.customer_number.in_(numbers))
     return list(await session.scalars(select(Call).where(or_(*match)).order_by(Call.id)))
+
+
+async def _dispositions(
+    session: AsyncSession, customer: Customer, call_ids: list[int]
+) -> list[CallDisposition]:
+    """The dispositions of the customer's calls, or coded as about the customer."""
+    return list(
+        await session.scalars(
+            select(CallDisposition)
+            .where(
+                or_(
+                    CallDisposition.call_id.in_(call_ids),
+                    CallDisposition.customer_id == customer.id,
+                )
+            )
+            .order_by(CallDisposition.id)
+        )
+    )
+
+
+async def _of_calls(
+    session: AsyncSession, model: type[QaFeedback | RuleReview], call_ids: list[int]
+) -> list[Any]:
+    """The QA feedback or rule reviews of these calls, oldest first."""
+    return list(
+        await session.scalars(select(model).where(model.call_id.in_(call_ids)).order_by(model.id))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +149,14 @@ async def customer_data(session: AsyncSession, *, customer_id: int) -> CustomerD
             .order_by(Transcript.call_id, Transcript.id)
         )
     )
-    scores = list(await session.scalars(select(CallScore).where(CallScore.call_id.in_(call_ids))))
+    scores = list(
+        await session.scalars(
+            select(CallScore).where(CallScore.call_id.in_(call_ids)).order_by(CallScore.id)
+        )
+    )
+    dispositions = await _dispositions(session, customer, call_ids)
+    feedback = await _of_calls(session, QaFeedback, call_ids)
+    reviews = await _of_calls(session, RuleReview, call_ids)
     result = {
         "customer": as_record(customer),
         "phones": [as_record(p) for p in customer.phones],
@@ -126,6 +164,9 @@ async def customer_data(session: AsyncSession, *, customer_id: int) -> CustomerD
         "calls": [as_record(c) for c in calls],
         "transcripts": [as_record(t) for t in transcripts],
         "call_scores": [as_record(s) for s in scores],
+        "rule_reviews": [as_record(r) for r in reviews],
+        "qa_feedback": [as_record(f) for f in feedback],
+        "call_dispositions": [as_record(d) for d in dispositions],
         "callback_tasks": [as_record(t) for t in tasks],
         "callback_attempts": [as_record(a) for a in attempts],
         "complaints": [as_record(c) for c in complaints],
@@ -174,6 +215,10 @@ class Erasure:
     calls: int = 0
     recordings: int = 0
     transcripts: int = 0
+    call_scores: int = 0
+    rule_reviews: int = 0
+    qa_feedback: int = 0
+    call_dispositions: int = 0
     projects: int = 0
     callback_attempts: int = 0
     complaints: int = 0
@@ -186,12 +231,48 @@ class Erasure:
             "calls": self.calls,
             "recordings": self.recordings,
             "transcripts": self.transcripts,
+            "call_scores": self.call_scores,
+            "rule_reviews": self.rule_reviews,
+            "qa_feedback": self.qa_feedback,
+            "call_dispositions": self.call_dispositions,
             "projects": self.projects,
             "callback_attempts": self.callback_attempts,
             "complaints": self.complaints,
             "repairs": self.repairs,
             "access_grants": self.access_grants,
         }
+
+
+def _erased(text: str | None) -> str | None:
+    """A text written about the customer's call: the marker in its place (None stays)."""
+    return ERASED_TEXT if text else text
+
+
+async def _erase_call_texts(
+    session: AsyncSession, customer: Customer, call_ids: list[int], done: Erasure
+) -> None:
+    """What the centre wrote about the customer's calls, and the words their QA scores quote:
+    the rows, codes, statuses, verdicts and points stay (QA history and the reports count
+    them); the texts become the marker."""
+    scores = list(await session.scalars(select(CallScore).where(CallScore.call_id.in_(call_ids))))
+    for score in scores:
+        score.rules = without_spoken_words(score.rules)
+    done.call_scores = len(scores)
+    reviews: list[RuleReview] = await _of_calls(session, RuleReview, call_ids)
+    for review in reviews:
+        review.reason = _erased(review.reason)
+    done.rule_reviews = len(reviews)
+    feedback: list[QaFeedback] = await _of_calls(session, QaFeedback, call_ids)
+    for item in feedback:
+        item.comment = ERASED_TEXT
+        item.dispute = _erased(item.dispute)
+        item.answer = _erased(item.answer)
+        item.acknowledgement = _erased(item.acknowledgement)
+    done.qa_feedback = len(feedback)
+    dispositions = await _dispositions(session, customer, call_ids)
+    for disposition in dispositions:
+        disposition.note = _erased(disposition.note) or ""
+    done.call_dispositions = len(dispositions)
 
 
 async def erase_customer(
@@ -219,6 +300,7 @@ async def erase_customer(
     done.calls = len(calls)
     result = await session.execute(delete(Transcript).where(Transcript.call_id.in_(call_ids)))
     done.transcripts = int(getattr(result, "rowcount", 0) or 0)
+    await _erase_call_texts(session, customer, call_ids, done)
     projects = list(
         await session.scalars(select(Project).where(Project.customer_id == customer.id))
     )

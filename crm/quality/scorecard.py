@@ -76,6 +76,16 @@ EVIDENCE_PARAMS: dict[EvidenceKind, frozenset[str]] = {
 }
 # Kinds that point at a moment of the recording; the others are facts or absences.
 TIMED_KINDS = frozenset({EvidenceKind.SAID, EvidenceKind.SILENCE, EvidenceKind.SILENCE_AFTER_HOLD})
+# The parameters that quote what was said on the call, which is personal data (a customer's
+# erasure removes them); the others are numbers, or come from the scorecard or the PBX.
+SPOKEN_PARAMS: dict[EvidenceKind, frozenset[str]] = {
+    EvidenceKind.SAID: frozenset({"words"}),
+    EvidenceKind.NOT_FOUND: frozenset(),
+    EvidenceKind.RING_TIME: frozenset(),
+    EvidenceKind.HUNG_UP_FIRST: frozenset(),
+    EvidenceKind.SILENCE: frozenset(),
+    EvidenceKind.SILENCE_AFTER_HOLD: frozenset({"said"}),
+}
 
 Param = str | float | None
 
@@ -150,6 +160,24 @@ def score(card: Scorecard, facts: ScoredCallFacts, words: Iterable[SpokenWord]) 
     )
     lost = sum(result.points_lost for result in results)
     return ScoreResult(score=checked - lost, max=checked, rules=tuple(results))
+
+
+def without_spoken_words(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored rule results (`ScoreResult.as_json()["rules"]`) with every quotation of what was
+    said emptied (None): the verdicts, points, evidence kinds and times stay. Text of a kind
+    this scorer does not know is emptied too, as it may quote the call."""
+    kept = []
+    for rule in rules:
+        evidence = []
+        for item in rule.get("evidence") or []:
+            params = item.get("params") or {}
+            spoken = SPOKEN_PARAMS.get(item.get("kind"))  # a StrEnum key matches its value
+            if spoken is None:
+                spoken = frozenset(key for key, value in params.items() if isinstance(value, str))
+            emptied = {key: None if key in spoken else value for key, value in params.items()}
+            evidence.append({**item, "params": emptied})
+        kept.append({**rule, "evidence": evidence})
+    return kept
 
 
 Verdict = tuple[bool | None, list[Evidence]]
