@@ -23,6 +23,7 @@ from crm.dispositions.codes import CodesError, load_codes
 
 ENV_PREFIX = "CALLCENTRE_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/callcentre.db"
+DEFAULT_CALLING_HOURS = "09:00-12:00,14:00-20:00"  # the centre's hours unless configured
 
 _HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -215,8 +216,8 @@ class Settings(BaseSettings):
     default_area_code: str | None = Field(None, pattern=r"^0\d{2,3}$")
     """E.g. `029`: local numbers without an area code get this one."""
     calling_hours: Annotated[list[tuple[time, time]], NoDecode] = Field(
-        default_factory=lambda: parse_calling_hours("09:00-12:00,14:00-20:00"),
-        json_schema_extra={"shown_default": "09:00-12:00,14:00-20:00"},
+        default_factory=lambda: parse_calling_hours(DEFAULT_CALLING_HOURS),
+        json_schema_extra={"shown_default": DEFAULT_CALLING_HOURS},
     )
     """When campaigns may call: comma-separated windows of the business clock."""
     holidays_path: Path | None = None

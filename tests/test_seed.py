@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import re
 import shutil
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -16,17 +18,25 @@ from sqlalchemy.orm import selectinload
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, CallbackTask, Outcome, Satisfaction, Stage
 from crm.callbacks.schedule import StageDates, check_stage_dates
+from crm.callbacks.worklist import worklist
+from crm.calls.models import Call
+from crm.campaigns import service as campaigns
+from crm.campaigns.rules import CallingHours
 from crm.customers import service as customers
 from crm.customers.models import Customer, Grade, Phone
 from crm.db import Database
-from crm.demo.seed import DEMO_LOGINS, DatabaseNotEmpty, plan_customers, seed
+from crm.demo.seed import DEMO_LOGINS, DatabaseNotEmpty, plan_attempts, plan_customers, seed
+from crm.dispositions import service as dispositions
+from crm.dispositions.codes import load_codes
 from crm.importer import derive_status
 from crm.phones import PhoneKind
 from crm.projects.models import Project, ProjectStatus
 from crm.projects.service import current_stage
+from crm.quality.models import QaAssignment, QaFeedback
 from crm.settings import Settings
 from crm.users import service as users
 from crm.users.models import Role, User
+from crm.work_calendar import WorkCalendar, load_calendar
 
 TODAY = date(2026, 11, 23)
 
@@ -69,9 +79,11 @@ def assert_realistic_history(
 ) -> None:
     """Made by the demo agents, in calling hours, on or after the due date, before today."""
     windows = settings.calling_hours
+    hours = centre_hours(settings)
     for attempt in attempts:
         local = attempt.started_at.astimezone(settings.tz)
         assert any(start <= local.time() < end for start, end in windows), local
+        assert hours.allows(attempt.started_at), local  # never on a public holiday
         assert attempt.task.due_date <= local.date() < TODAY
         assert attempt.agent_id in agents
     outcomes = Counter(a.outcome for a in attempts)
@@ -80,6 +92,97 @@ def assert_realistic_history(
     assert quality[Satisfaction.SATISFIED] > 5 * quality[Satisfaction.NEUTRAL] > 0
     unhappy = [a for a in attempts if Satisfaction.UNSATISFIED in a.satisfaction().values()]
     assert unhappy and all("已" in a.notes for a in unhappy)  # 已反馈工程部, 已转设计部...
+
+
+def centre_hours(settings: Settings) -> CallingHours:
+    """The calling hours the product enforces: the settings' windows, closed on holidays."""
+    return CallingHours(
+        tuple(settings.calling_hours), settings.tz, load_calendar(settings.holidays_path)
+    )
+
+
+def test_planned_attempts_fall_on_days_open_for_calling() -> None:
+    """Only one day of the task's window is open: every try, follow-up included, is on it or
+    on the first open day after."""
+    due = date(2026, 9, 21)
+    shut = frozenset(due + timedelta(days=n) for n in range(10) if n != 3)
+    calendar = WorkCalendar(holidays=shut)
+    hours = [(time(9), time(12)), (time(14), time(20))]
+    tz = ZoneInfo("Asia/Shanghai")
+    seen = 0
+    for n in range(300):
+        for attempt in plan_attempts(
+            random.Random(n),
+            stage=Stage.MIDTERM,
+            due=due,
+            latest=due + timedelta(days=9),
+            today=due + timedelta(days=30),
+            hours=hours,
+            tz=tz,
+            calendar=calendar,
+        ):
+            seen += 1
+            assert CallingHours(tuple(hours), tz, calendar).allows(attempt.at), attempt.at
+    assert seen > 300
+    assert (
+        plan_attempts(
+            random.Random(1),
+            stage=Stage.MIDTERM,
+            due=due,
+            latest=due + timedelta(days=2),
+            today=due + timedelta(days=30),
+            hours=hours,
+            tz=tz,
+            calendar=calendar,
+        )
+        == []
+    )  # no open day in the window: nobody called
+
+
+async def test_the_demo_floor_is_at_work(db: Database, settings: Settings) -> None:
+    """A running campaign, agent1's worklist with call backs promised for today, the past
+    days' calls coded with every default disposition, and QA's queue with feedback — every
+    call and attempt inside the calling hours the product enforces."""
+    report = await seed(db, settings=settings, customers=80, today=TODAY)
+    hours = centre_hours(settings)
+    assert report.floor is not None
+    async with db.session() as session:
+        running = await campaigns.get_running(session)
+        agent1 = await users.get_by_username(session, "agent1")
+        assert agent1 is not None
+        morning = datetime.combine(TODAY, time(9, 30), settings.tz)
+        work = await worklist(session, agent_id=agent1.id, now=morning, tz=settings.tz)
+        attempts = list(await session.scalars(select(CallbackAttempt)))
+        answered = list(await session.scalars(select(Call).where(Call.answered_at.is_not(None))))
+        start = datetime.combine(TODAY - timedelta(days=14), time(), settings.tz)
+        coded = await dispositions.counts(
+            session, start=start, end=datetime.combine(TODAY, time(), settings.tz)
+        )
+        queued = list(await session.scalars(select(QaAssignment)))
+        sent = list(await session.scalars(select(QaFeedback)))
+
+    assert [c.name for c in running] == [report.floor.campaign]
+    assert running[0].agent_ids and running[0].started_at is not None
+
+    promised = [item for item in work if item.mine]
+    assert any(not item.mine for item in work)  # the shared pool's due callbacks too
+    assert len(promised) == report.floor.promised_callbacks == 3
+    for item in promised:
+        assert item.promised_at is not None and hours.allows(item.promised_at)
+        assert item.promised_at.astimezone(settings.tz).date() == TODAY
+
+    for attempt in attempts:
+        assert hours.allows(attempt.started_at), attempt.started_at
+        assert attempt.started_at.astimezone(settings.tz).date() < TODAY
+    assert len(answered) == report.floor.coded_calls > 0
+    for call in answered:
+        assert hours.allows(call.started_at) and call.agent_id is not None
+    defaults = set(load_codes().names())
+    assert {c.code for c in coded} == defaults  # every default code in use, none left uncoded
+    assert sum(c.calls for c in coded) == len(answered)
+
+    assert len(queued) == report.floor.qa_queued > 0
+    assert [(f.agent_id, f.comment != "") for f in sent] == [(agent1.id, True)]
 
 
 def test_the_plan_has_the_requested_mix() -> None:

@@ -18,7 +18,7 @@ from crm.clock import Clock, local_today
 from crm.customers import service as customer_service
 from crm.db import Database
 from crm.demo.seed import DEMO_LOGINS, seed
-from crm.settings import Settings, load_settings
+from crm.settings import DEFAULT_CALLING_HOURS, Settings, load_settings, parse_calling_hours
 from crm.users import service as users
 from migrations import upgrade
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
@@ -97,9 +97,14 @@ async def prepare(settings: Settings, database: Database, *, clock: Clock, custo
         existing = await customer_service.count(session)
     if not existing:
         click.echo(f"seeding {customers} demo customers…")
+        # The seeded history was made in the centre's ordinary hours, not the demo's
+        # round-the-clock ones: a past callback at 3 a.m. would be one the product forbids.
+        centre = settings.model_copy(
+            update={"calling_hours": parse_calling_hours(DEFAULT_CALLING_HOURS)}
+        )
         await seed(
             database,
-            settings=settings,
+            settings=centre,
             customers=customers,
             today=local_today(clock, settings.tz),
         )

@@ -197,3 +197,20 @@ UNSATISFIED_NOTES = (
     ("designer", "客户对设计变更沟通不满意，已转设计部"),
 )
 FOLLOW_UP_NOTES = ("问题已处理，客户满意", "工程部已上门整改，客户认可", "复查后客户表示满意")
+# Why a customer called, as agents noted it in wrap-up (by the default disposition codes;
+# a code configured beyond these gets no note).
+DISPOSITION_NOTES = {
+    "consultation": ("咨询开工时间", "咨询水电改造报价", "咨询合同付款节点", "询问设计方案修改"),
+    "complaint": ("投诉工人未按约定时间进场", "投诉垃圾未及时清运", "投诉施工噪音"),
+    "repair": ("厨房水龙头漏水，已派单维修", "卫生间瓷砖空鼓报修", "入户门锁损坏报修"),
+    "callback": ("客户回拨，补做中期回访", "客户回电确认完工回访时间"),
+    "new_business": ("老客户介绍朋友装修，已登记", "客户咨询二套房装修"),
+    "other": ("打错电话", "客户询问发票邮寄地址"),
+}
+PROMISE_NOTES = (
+    "客户在开会，约今天下午再打",
+    "客户在外地，约今天稍后再回访",
+    "客户正在开车，稍后再打",
+)
+QA_FEEDBACK = "开场白和身份确认都很规范；结束前请复述客户的问题和处理时限。"
+DEMO_CAMPAIGN = "完工回访外呼"

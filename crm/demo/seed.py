@@ -47,6 +47,7 @@ from crm.customers import service as customers_service
 from crm.customers.models import Customer, Grade, Phone
 from crm.db import Database
 from crm.demo import names as words
+from crm.demo.floor import FloorReport, seed_floor
 from crm.errors import Conflict
 from crm.projects import service as projects_service
 from crm.projects.models import Project, ProjectStatus
@@ -54,6 +55,7 @@ from crm.projects.service import derive_status
 from crm.settings import Settings
 from crm.users import service as users_service
 from crm.users.models import Role, User
+from crm.work_calendar import WorkCalendar, load_calendar
 
 __all__ = [
     "DEMO_LOGINS",
@@ -90,6 +92,7 @@ DEMO_DISPLAY_NAMES = {
     "engineering": "刘强（工程部）",
 }
 
+NO_HOLIDAYS = WorkCalendar()
 BATCH = 100  # customers written (and then let go by the session) at a time
 Progress = Callable[[str, int, int], None]
 
@@ -367,9 +370,11 @@ def plan_attempts(
     today: date,
     hours: Sequence[tuple[time, time]],
     tz: ZoneInfo,
+    calendar: WorkCalendar = NO_HOLIDAYS,
     mode: str = "normal",
 ) -> list[PlannedAttempt]:
-    """The calls already made for a task due before `today`.
+    """The calls already made for a task due before `today`, each within the calling `hours`
+    of a day the `calendar` does not close (no calls on public holidays).
 
     mode "normal": a few unanswered tries, then the customer answers (an unsatisfied answer
     usually gets a follow-up call once the department has fixed it); "neglected": only
@@ -377,12 +382,16 @@ def plan_attempts(
     customer refuses and asks not to be called again.
     """
     last_day = min(latest, today - timedelta(days=1))
-    if last_day < due:
+    open_days = [
+        day
+        for day in (due + timedelta(days=n) for n in range((last_day - due).days + 1))
+        if not calendar.is_holiday(day)
+    ]
+    if not open_days:
         return []
-    days = (last_day - due).days
 
     def when() -> datetime:
-        return _moment(rng, due + timedelta(days=rng.randint(0, days)), hours, tz)
+        return _moment(rng, rng.choice(open_days), hours, tz)
 
     if mode == "refused":
         return [PlannedAttempt(when(), Outcome.REFUSED, notes="客户要求不再回访")]
@@ -402,6 +411,8 @@ def plan_attempts(
     satisfaction, notes, unsatisfied = _answer(rng, stage)
     planned.append(PlannedAttempt(answered, Outcome.EFFECTIVE, satisfaction, notes))
     follow_up = answered.date() + timedelta(days=rng.randint(3, 7))
+    while calendar.is_holiday(follow_up):
+        follow_up += timedelta(days=1)
     if unsatisfied and follow_up < today and rng.random() < 0.8:
         planned.append(
             PlannedAttempt(
@@ -434,6 +445,7 @@ class SeedReport:
     callback_tasks: int = 0
     callback_attempts: int = 0
     non_compliant_projects: int = 0  # in the whole database, after seeding
+    floor: FloorReport | None = None  # the campaign, promises, coded calls, QA: first seed only
     logins: list[tuple[str, str, Role, str | None]] = field(
         default_factory=lambda: list(DEMO_LOGINS)
     )
@@ -452,6 +464,8 @@ async def seed(
     """Demo users (skipping existing ones) and `customers` demo customers, in one transaction.
 
     Refuses (DatabaseNotEmpty) to add customers to a database that has some, unless `force`.
+    Into an empty database, also the floor at work (crm.demo.floor): a running campaign,
+    agent1's promised call backs, the last days' calls coded, QA's queue and feedback.
     """
     report = SeedReport()
     async with database.session() as session:
@@ -466,7 +480,7 @@ async def seed(
         if customers:
             plan = await _plan(session, customers, today, rng_seed, crowded=bool(existing))
             writer = _Writer(session, settings, today, rng_seed, await _agent_ids(session))
-            await _write_plan(session, writer, plan, report, progress)
+            await _write_plan(session, writer, plan, report, progress, floor=not existing)
         late = await callbacks.non_compliant_projects(session, today=today)
         report.non_compliant_projects = len(late)
     return report
@@ -478,9 +492,15 @@ async def _write_plan(
     plan: Sequence[DemoCustomer],
     report: SeedReport,
     progress: Progress | None,
+    *,
+    floor: bool,
 ) -> None:
     tasks, attempts = await _count(session, CallbackTask), await _count(session, CallbackAttempt)
     await writer.write(plan, progress)
+    if floor:  # once, in a database of demo customers only: not again beside real work
+        report.floor = await seed_floor(
+            session, settings=writer.settings, today=writer.today, rng_seed=writer.rng_seed
+        )
     projects = [p for c in plan for p in c.projects]
     report.customers = len(plan)
     report.phones = writer.phones
@@ -568,6 +588,7 @@ class _Writer:
         self.session = session
         self.settings = settings
         self.rules = ScheduleRules.from_settings(settings)
+        self.calendar = load_calendar(settings.holidays_path)
         self.today = today
         self.rng_seed = rng_seed
         self.agents = agents
@@ -663,6 +684,7 @@ class _Writer:
                         today=self.today,
                         hours=self.settings.calling_hours,
                         tz=self.settings.tz,
+                        calendar=self.calendar,
                         mode=mode,
                     ),
                 )
