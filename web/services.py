@@ -105,7 +105,7 @@ class Services:
     def recordings_disk(self) -> RecordingsDiskWatch:
         """The recordings directory's disk and oldest recording; one per process."""
         return RecordingsDiskWatch(
-            directory=self.settings.recordings_dir,
+            directory=self.recording_files.directory,  # the one place that knows it
             warn_percent=self.settings.disk_warn_percent,
             clock=self.clock,
             database=self.database,
