@@ -148,6 +148,16 @@ async def test_listening_in_rings_the_supervisors_phone_into_chanspy(
     linkedid = await agent_on_a_call(system)
     services = system.services
     agent_id, boss_id = await user_id(system, "agent1"), await user_id(system, "supervisor")
+
+    def told_of_the_answer() -> bool:
+        sent = [d.message for d in services.outbox.since(agent_id, 0)]
+        return any(m["type"] == "answered" for m in sent) and any(
+            m["type"] == "state" and m["presence"] == "on_call" for m in sent
+        )
+
+    # What answering the call tells the agent travels by the bus: it has all arrived before
+    # the count is taken, so anything after it comes from the listening.
+    await until(told_of_the_answer)
     agent_seq = services.outbox.last_seq(agent_id)
     boss = await system.login("supervisor")
 
