@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 
 from crm.callbacks.models import Outcome
+from crm.calls.models import CallOutcome
 from crm.campaigns import service as campaigns
 from crm.db import Database
 from crm.db_outage import through_outage
@@ -14,21 +15,21 @@ from telephony.events import CallRecord
 
 log = logging.getLogger(__name__)
 
+# The call outcomes that settle an attempt by themselves, each with the attempt's word for it;
+# an answered call is settled by the agent's form.
 ATTEMPT_OUTCOME = {
-    "busy": Outcome.BUSY,
-    "no_answer": Outcome.NO_ANSWER,
-    "congestion": Outcome.CONGESTION,
-    "failed": Outcome.FAILED,
+    CallOutcome.BUSY: Outcome.BUSY,
+    CallOutcome.NO_ANSWER: Outcome.NO_ANSWER,
+    CallOutcome.CONGESTION: Outcome.CONGESTION,
+    CallOutcome.FAILED: Outcome.FAILED,
 }
 
 
 def attempt_outcome(record: CallRecord) -> Outcome | None:
     """What a finished call says about its attempt, when the PBX alone can say it."""
-    if record.attempt_id is None or record.ended_at is None:
+    if record.attempt_id is None or record.ended_at is None or record.outcome is None:
         return None
-    if record.outcome == "answered" or record.outcome not in ATTEMPT_OUTCOME:
-        return None
-    return ATTEMPT_OUTCOME[record.outcome]
+    return ATTEMPT_OUTCOME.get(record.outcome)
 
 
 async def resolve_attempt(database: Database, record: CallRecord, *, at: datetime) -> bool:

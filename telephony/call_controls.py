@@ -44,7 +44,7 @@ from typing import Any
 from telephony import contract
 from telephony.ami.client import AmiActionFailed, AmiError
 from telephony.bridge import Bridge
-from telephony.tracker import AGENT, JOINED, CallParties, PartyLeg
+from telephony.tracker import CallParties, Party, PartyLeg
 
 NORMAL_CLEARING = "16"
 # How long an added party's Local channel may wait to be answered: longer than the dialplan's
@@ -262,7 +262,7 @@ class CallControls:
             leg for leg in parties.legs
             if wanted in (leg.extension, leg.reaches) and leg.first_half
         ]  # fmt: skip
-        if not any(leg.role == AGENT for leg in mine):
+        if not any(leg.role == Party.AGENT for leg in mine):
             raise ControlRefused(Refusal.NOT_ON_CALL, f"extension {wanted} is not on this call")
         leg = min(
             mine,
@@ -270,11 +270,11 @@ class CallControls:
                 not m.with_customer, not m.beside_customer, not m.in_room, m.local, m.channel
             ),
         )  # fmt: skip
-        phone = next((m for m in mine if m.role == AGENT and not m.local), leg)
+        phone = next((m for m in mine if m.role == Party.AGENT and not m.local), leg)
         added = tuple(
             a
             for a in parties.legs
-            if a.joined and a.role == JOINED and a.first_half and a.reaches != wanted
+            if a.joined and a.role == Party.JOINED and a.first_half and a.reaches != wanted
         )
         if not parties.answered:
             phase = CallPhase.RINGING
@@ -438,7 +438,7 @@ class CallControls:
             raise ControlRefused(Refusal.NOT_NOW, "the consulted party has not answered yet")
         await self._to_room(view)
         if not any(
-            leg.role == AGENT and leg.with_customer and leg.extension != view.extension
+            leg.role == Party.AGENT and leg.with_customer and leg.extension != view.extension
             for leg in self._parties(view.room).legs
         ):  # an outside party: the call goes on with them, as after a transfer
             self.bridge.tracker.note_transfer(view.room)

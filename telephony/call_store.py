@@ -14,7 +14,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from crm.calls import service as calls
-from crm.calls.models import CallOutcome, Direction, HungUpBy
 from crm.calls.service import CallSnapshot
 from crm.db import Database
 from telephony.events import CallRecord
@@ -114,7 +113,7 @@ def _snapshot(record: CallRecord) -> CallSnapshot:
     """The tracker's record as crm stores it."""
     return CallSnapshot(
         linkedid=record.linkedid,
-        direction=Direction(record.direction),
+        direction=record.direction,
         started_at=record.started_at,
         uniqueid=record.uniqueid,
         caller=record.caller,
@@ -125,14 +124,14 @@ def _snapshot(record: CallRecord) -> CallSnapshot:
         agent_interface=record.agent,
         agent_extension=record.agent_extension,
         agents_connected=tuple(record.agents_connected),
-        outcome=CallOutcome(record.outcome) if record.outcome else None,
+        outcome=record.outcome,
         answered_at=record.answered_at,
         ended_at=record.ended_at,
         wait_seconds=record.wait_seconds,
         ring_seconds=record.ring_seconds,
         talk_seconds=record.talk_seconds,
         hangup_cause=record.hangup_cause,
-        hung_up_by=HungUpBy(record.hung_up_by) if record.hung_up_by else None,
+        hung_up_by=record.hung_up_by,
         recording=record.recording,
         recording_agent=record.recording_agent,
         recording_customer=record.recording_customer,
@@ -143,7 +142,7 @@ def _snapshot(record: CallRecord) -> CallSnapshot:
 
 def _record(call: Call) -> CallRecord:
     record = CallRecord(
-        linkedid=call.linkedid, direction=call.direction.value, started_at=call.started_at
+        linkedid=call.linkedid, direction=call.direction, started_at=call.started_at
     )
     return replace(
         record,

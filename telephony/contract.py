@@ -6,6 +6,7 @@ checks that the configuration files provide everything listed here.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 # Dialplan contexts.
@@ -61,7 +62,7 @@ GLOBAL_CALLBACK_QUEUE: Final = "CC_CALLBACK_QUEUE"  # = CALLCENTRE_CALLBACK_QUEU
 TRUNK_NUMBER_PLACEHOLDER: Final = "{number}"  # replaced by the outside number (STRREPLACE)
 
 # Channel variables set by the dialplan or by the server's Originate.
-VAR_CALL_TYPE: Final = "CALL_TYPE"  # inbound | callback
+VAR_CALL_TYPE: Final = "CALL_TYPE"  # a CallType
 VAR_ATTEMPT_ID: Final = "CC_ATTEMPT_ID"  # CallbackAttempt.id of an originated callback
 VAR_CUSTOMER_NUMBER: Final = "CC_CUSTOMER_NUMBER"  # the outside party, as the PBX saw it
 VAR_REC_AGENT: Final = "CC_REC_AGENT"  # recording of what the agent said (one leg)
@@ -74,8 +75,13 @@ VAR_QUEUESTATUS: Final = "QUEUESTATUS"
 # digits of it too before it reaches ChanSpy's arguments).
 VAR_SPY_EXTEN: Final = "CC_SPY_EXTEN"
 
-CALL_TYPE_INBOUND: Final = "inbound"
-CALL_TYPE_CALLBACK: Final = "callback"
+
+class CallType(StrEnum):
+    """CALL_TYPE's values: how the call reached the centre."""
+
+    INBOUND = "inbound"  # from the trunk, through the queue
+    CALLBACK = "callback"  # the centre called out (the dialer, an agent's click-to-call)
+
 
 TRACKED_VARIABLES: Final = frozenset(
     {

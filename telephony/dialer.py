@@ -172,7 +172,7 @@ class Dialer:
         self, campaign: Campaign, attempt: CallbackAttempt, number: str, agent: ReadyAgent | None
     ) -> None:
         variables = {
-            contract.VAR_CALL_TYPE: contract.CALL_TYPE_CALLBACK,
+            contract.VAR_CALL_TYPE: contract.CallType.CALLBACK,
             contract.VAR_ATTEMPT_ID: str(attempt.id),
             contract.VAR_CUSTOMER_NUMBER: number,
         }

@@ -6,10 +6,25 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from crm.bus import Event
+from crm.calls.models import CallOutcome, Direction, HungUpBy
 from telephony.queues import QueueMember
+
+
+class RingStopReason(StrEnum):
+    """Why an agent's phone stopped ringing without that agent answering (the screen pop's
+    `ring_stopped` message says it; the console words each)."""
+
+    ANSWERED_ELSEWHERE = "answered_elsewhere"  # another agent took the call
+    CALLER_HUNG_UP = "caller_hung_up"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    UNAVAILABLE = "unavailable"
+    CONGESTION = "congestion"
+    UNKNOWN = "unknown"  # the dial ended with a status that says none of these
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +32,7 @@ class CallRecord:
     """A snapshot of one call (all legs sharing an Asterisk linkedid), as stored in `calls`."""
 
     linkedid: str
-    direction: str  # inbound | outbound
+    direction: Direction
     started_at: datetime
     uniqueid: str | None = None  # the customer's channel
     caller: str | None = None
@@ -28,15 +43,15 @@ class CallRecord:
     agent: str | None = None  # interface that answered
     agents_connected: tuple[str, ...] = ()  # every agent the customer talked to, in order
     agent_extension: str | None = None
-    outcome: str | None = None  # None while the call is live
+    outcome: CallOutcome | None = None  # None while the call is live
     answered_at: datetime | None = None
     ended_at: datetime | None = None
     queued_at: datetime | None = None  # entered the queue (not stored: the wallboard's wait)
     wait_seconds: float | None = None
     ring_seconds: float | None = None
     talk_seconds: float | None = None
-    hung_up_by: str | None = None
-    hangup_cause: int | None = None
+    hung_up_by: HungUpBy | None = None
+    hangup_cause: int | None = None  # Q.850 (HangupCause), kept as a number: any may come
     recording: str | None = None
     recording_agent: str | None = None
     recording_customer: str | None = None
@@ -93,7 +108,7 @@ class AgentRinging(Event):
     extension: str | None
     caller: str | None  # the outside party's number as the PBX gave it
     queue: str | None
-    direction: str
+    direction: Direction
     at: datetime
     attempt_id: int | None = None
     received_at: float | None = field(default=None, compare=False)  # monotonic, for latency
@@ -106,7 +121,7 @@ class RingStopped(Event):
     linkedid: str
     interface: str
     extension: str | None
-    reason: str  # answered_elsewhere | no_answer | caller_hung_up | busy | ...
+    reason: RingStopReason
     at: datetime
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from telephony.ami.vocabulary import DeviceState
 from telephony.channels import AgentDirectory
 
 MEMBER_EVENTS = frozenset(
@@ -28,7 +29,7 @@ class QueueMember:
     extension: str | None
     paused: bool
     paused_reason: str
-    status: int  # Asterisk device state: 1 not in use, 2 in use, 5 unavailable, 6 ringing...
+    status: DeviceState
     in_call: bool
 
 
@@ -42,9 +43,13 @@ def _flag(value: Any) -> bool:
     return _text(value).strip().lower() in ("1", "yes", "true")
 
 
-def _int(value: Any) -> int:
+def _device_state(value: Any) -> DeviceState:
+    """A member's Status; a number this version does not know is Asterisk's UNKNOWN."""
     text = _text(value).strip()
-    return int(text) if text.isdigit() else 0
+    try:
+        return DeviceState(int(text)) if text.isdigit() else DeviceState.UNKNOWN
+    except ValueError:
+        return DeviceState.UNKNOWN
 
 
 class QueueMembers:
@@ -64,7 +69,7 @@ class QueueMembers:
             extension=self._agents.extension_of(interface),
             paused=_flag(event.get("Paused")),
             paused_reason=_text(event.get("PausedReason")),
-            status=_int(event.get("Status")),
+            status=_device_state(event.get("Status")),
             in_call=_flag(event.get("InCall")),
         )
 
@@ -84,7 +89,7 @@ class QueueMembers:
         key = (member.queue, member.interface)
         if name == "QueueMemberRemoved":
             self._members.pop(key, None)
-            return replace(member, status=5)
+            return replace(member, status=DeviceState.UNAVAILABLE)
         current = self._members.get(key)
         if name == "QueueMemberPause" and current is not None:
             member = replace(current, paused=member.paused, paused_reason=member.paused_reason)

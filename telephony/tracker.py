@@ -13,10 +13,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
+from crm.calls.models import CallOutcome, Direction, HungUpBy
 from telephony import contract
+from telephony.ami.vocabulary import (
+    AgentCompleteReason,
+    DialStatus,
+    HangupCause,
+    OriginateReason,
+    QueueResult,
+    SoftHangup,
+    TransferResult,
+)
 from telephony.channels import AgentDirectory, dialed_number, interface_of, known, local_pair_of
+from telephony.contract import CallType
 from telephony.events import (
     AgentRinging,
     CallAnswered,
@@ -27,53 +39,73 @@ from telephony.events import (
     DomainEvent,
     RecordingStarted,
     RingStopped,
+    RingStopReason,
 )
 from telephony.supervision import is_spy_event, is_spy_leg
 
 log = logging.getLogger(__name__)
 
-CUSTOMER, AGENT, PBX = "customer", "agent", "pbx"
-# Roles of the legs the agent console's call controls add to a call (a consulted colleague,
-# a conference's third party): the Local channel they are originated as, and an outside
-# number it dials.
-JOINED, OUTSIDE = "joined", "outside"
+
+class Party(StrEnum):
+    """Whose leg a channel is."""
+
+    CUSTOMER = "customer"  # the outside party's
+    AGENT = "agent"
+    # The legs the agent console's call controls add to a call (a consulted colleague, a
+    # conference's third party): the Local channel they are originated as, and an outside
+    # number it dials.
+    JOINED = "joined"
+    OUTSIDE = "outside"
+
+
 CONFBRIDGE = "ConfBridge"  # BridgeCreator of a ConfBridge room (the call controls' rooms)
+# Every reason Asterisk gives is mapped; one this version does not know counts as FAILURE.
 ORIGINATE_OUTCOMES = {
-    0: "failed",
-    1: "failed",
-    3: "no_answer",
-    4: "answered",
-    5: "busy",
-    8: "congestion",
+    OriginateReason.FAILURE: CallOutcome.FAILED,
+    OriginateReason.HANGUP: CallOutcome.FAILED,
+    OriginateReason.RINGING: CallOutcome.NO_ANSWER,
+    OriginateReason.ANSWER: CallOutcome.ANSWERED,
+    OriginateReason.BUSY: CallOutcome.BUSY,
+    OriginateReason.CONGESTION: CallOutcome.CONGESTION,
 }
 DIAL_OUTCOMES = {
-    "ANSWER": "answered",
-    "BUSY": "busy",
-    "NOANSWER": "no_answer",
-    "CANCEL": "no_answer",
-    "CONGESTION": "congestion",
-    "CHANUNAVAIL": "failed",
-}
+    DialStatus.ANSWER: CallOutcome.ANSWERED,
+    DialStatus.BUSY: CallOutcome.BUSY,
+    DialStatus.NOANSWER: CallOutcome.NO_ANSWER,
+    DialStatus.CANCEL: CallOutcome.NO_ANSWER,
+    DialStatus.CONGESTION: CallOutcome.CONGESTION,
+    DialStatus.CHANUNAVAIL: CallOutcome.FAILED,
+}  # any other status: failed
 # Q.850 causes our dialplan hangs up with after a failed Dial (asterisk-conf `dialstatus-*`):
 # a cancelled outside leg reports cause 0, its dial status says why it was not reached.
-DIAL_STATUS_CAUSES = {"BUSY": 17, "NOANSWER": 19, "CONGESTION": 34, "CHANUNAVAIL": 34}
-ORIGINATE_REASON_CAUSES = {3: 19, 5: 17, 8: 34}
-NORMAL_CLEARING = 16  # what a caller's hang-up is, when Asterisk reports cause 0 for it
-# SoftHangupRequest's Cause is an AST_SOFTHANGUP_* flag: every channel gets SHUTDOWN when
-# Asterisk stops or restarts (`core restart now`): the PBX cut the call.
-SOFTHANGUP_SHUTDOWN = 1 << 2
+DIAL_STATUS_CAUSES = {
+    DialStatus.BUSY: HangupCause.USER_BUSY,
+    DialStatus.NOANSWER: HangupCause.NO_ANSWER,
+    DialStatus.CONGESTION: HangupCause.NORMAL_CIRCUIT_CONGESTION,
+    DialStatus.CHANUNAVAIL: HangupCause.NORMAL_CIRCUIT_CONGESTION,
+}
+ORIGINATE_REASON_CAUSES = {
+    OriginateReason.RINGING: HangupCause.NO_ANSWER,
+    OriginateReason.BUSY: HangupCause.USER_BUSY,
+    OriginateReason.CONGESTION: HangupCause.NORMAL_CIRCUIT_CONGESTION,
+}
 # QUEUESTATUS after Queue() returned without an agent: nobody could take calls (joinempty,
 # leavewhenempty) or the queue was full: the PBX refused the caller, not an abandon.
-NO_AGENT_QUEUE_STATUSES = frozenset(
-    {"JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL", "FULL"}
+NO_AGENT_QUEUE_RESULTS = frozenset(
+    {
+        QueueResult.JOINEMPTY,
+        QueueResult.LEAVEEMPTY,
+        QueueResult.JOINUNAVAIL,
+        QueueResult.LEAVEUNAVAIL,
+        QueueResult.FULL,
+    }
 )
-QUEUE_TIMEOUT = "TIMEOUT"
 RING_STOP_REASONS = {
-    "NOANSWER": "no_answer",
-    "BUSY": "busy",
-    "CHANUNAVAIL": "unavailable",
-    "CONGESTION": "congestion",
-}
+    DialStatus.NOANSWER: RingStopReason.NO_ANSWER,
+    DialStatus.BUSY: RingStopReason.BUSY,
+    DialStatus.CHANUNAVAIL: RingStopReason.UNAVAILABLE,
+    DialStatus.CONGESTION: RingStopReason.CONGESTION,
+}  # CANCEL: answered elsewhere or the caller hung up; any other: unknown
 _DURATION_RE = re.compile(r"^(\d+):(\d{2}):(\d{2})$")
 
 
@@ -97,6 +129,47 @@ def _integer(value: Any) -> int | None:
     return int(number) if number is not None and number.is_integer() else None
 
 
+def _originate_reason(value: Any) -> OriginateReason | None:
+    """OriginateResponse's Reason; one this version does not know is no answer: FAILURE."""
+    number = _integer(value)
+    if number is None:
+        return None
+    try:
+        return OriginateReason(number)
+    except ValueError:
+        return OriginateReason.FAILURE
+
+
+def _dial_status(value: Any) -> DialStatus | None:
+    try:
+        return DialStatus((_text(value) or "").upper())
+    except ValueError:
+        return None
+
+
+def _complete_reason(value: Any) -> AgentCompleteReason | None:
+    try:
+        return AgentCompleteReason(_text(value) or "")
+    except ValueError:
+        return None
+
+
+def _call_type(value: str) -> CallType | None:
+    """CALL_TYPE as our dialplan sets it; another word says nothing about the call."""
+    try:
+        return CallType(value)
+    except ValueError:
+        return None
+
+
+def _queue_result(value: str) -> QueueResult:
+    """QUEUESTATUS; a word this version does not know is app_queue's own UNKNOWN."""
+    try:
+        return QueueResult(value)
+    except ValueError:
+        return QueueResult.UNKNOWN
+
+
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     """Whole seconds between two instants, as Asterisk reports its own durations."""
     if start is None or end is None:
@@ -109,7 +182,7 @@ class PartyLeg:
     """One live channel of the agent's side of a call (an agent, an added party)."""
 
     channel: str
-    role: str  # AGENT, JOINED (a Local channel the call controls originated) or OUTSIDE
+    role: Party  # AGENT, JOINED (a Local channel the call controls originated) or OUTSIDE
     extension: str | None  # an agent's
     local: bool  # a Local channel (a queue member's, an added leg's)
     with_customer: bool  # talks with the customer now (through Local channels too)
@@ -141,9 +214,13 @@ class _Channel:
     name: str
     pair: str
     hung_up: bool = False
-    cause: int | None = None
+    cause: int | None = None  # Q.850, as Hangup said it: any number may come
     bridge: str | None = None  # the bridge it is in now
     joined: bool = False  # a leg the call controls originated into the call (expect_joining)
+
+    def stated_cause(self) -> int | None:
+        """The hangup cause, unless Asterisk said it had none (NOTDEFINED)."""
+        return None if self.cause == HangupCause.NOTDEFINED else self.cause
 
 
 @dataclass(slots=True)
@@ -151,13 +228,13 @@ class _Call:
     linkedid: str
     started_at: datetime
     channels: dict[str, _Channel] = field(default_factory=dict)
-    roles: dict[str, str] = field(default_factory=dict)  # Local pair key → customer | agent
+    roles: dict[str, Party] = field(default_factory=dict)  # Local pair key → its party
     caller: str | None = None
-    call_type: str | None = None
+    call_type: CallType | None = None
     customer_number: str | None = None
     attempt_id: int | None = None
     originated: bool = False
-    originate_reason: int | None = None
+    originate_reason: OriginateReason | None = None
     customer_uid: str | None = None
     dialed: str | None = None
     queue: str | None = None
@@ -165,7 +242,7 @@ class _Call:
     queued_at: datetime | None = None
     left_queue_at: datetime | None = None
     abandoned: bool = False
-    queue_status: str | None = None  # QUEUESTATUS once Queue() returned
+    queue_status: QueueResult | None = None  # QUEUESTATUS once Queue() returned
     connected: bool = False
     agents_rung: list[str] = field(default_factory=list)
     ringing: dict[str, str] = field(default_factory=dict)  # agent channel uniqueid → interface
@@ -175,11 +252,11 @@ class _Call:
     agents_connected: list[str] = field(default_factory=list)  # every agent, in order
     transferring: bool = False  # an agent handed the call on; the next answer continues it
     cut_by_pbx: bool = False  # the conversation ended with Asterisk stopping
-    customer_dial_status: str | None = None
+    customer_dial_status: DialStatus | None = None
     customer_dialed_at: datetime | None = None  # an outside number started ringing
     customer_ring_ended_at: datetime | None = None
     customer_answered_at: datetime | None = None  # the outside party picked up
-    agent_dial_status: str | None = None
+    agent_dial_status: DialStatus | None = None
     agent_answered_at: datetime | None = None  # an agent's phone picked up
     answered_at: datetime | None = None  # customer and agent connected: the call is answered
     bridged_at: datetime | None = None
@@ -190,21 +267,21 @@ class _Call:
     wait_seconds: float | None = None
     ring_seconds: float | None = None
     talk_seconds: float | None = None
-    complete_reason: str | None = None
-    first_hangup_side: str | None = None
+    complete_reason: AgentCompleteReason | None = None
+    first_hangup_side: HungUpBy | None = None
     recording: str | None = None
     recording_agent: str | None = None
     recording_customer: str | None = None
     ended_at: datetime | None = None
     end_inferred: bool = False
 
-    def role(self, channel: _Channel) -> str | None:
+    def role(self, channel: _Channel) -> Party | None:
         return self.roles.get(channel.pair)
 
     def outside_number(self) -> str | None:
         if self.customer_number:
             return self.customer_number
-        return self.dialed if self.direction() == "outbound" else self.caller
+        return self.dialed if self.direction() is Direction.OUTBOUND else self.caller
 
     def note_connected(self, at: datetime) -> None:
         """Answered once an agent and the customer are both on the line. An inbound caller is
@@ -212,15 +289,15 @@ class _Call:
         an outside party called by the centre must pick up too, before or after the agent."""
         if self.answered_at is not None or self.agent_answered_at is None:
             return
-        if self.direction() == "inbound" or self.customer_answered_at is not None:
+        if self.direction() is Direction.INBOUND or self.customer_answered_at is not None:
             self.answered_at = at
 
-    def direction(self) -> str:
-        if self.call_type == contract.CALL_TYPE_INBOUND:
-            return "inbound"
-        if self.call_type == contract.CALL_TYPE_CALLBACK or self.originated:
-            return "outbound"
-        return "inbound"
+    def direction(self) -> Direction:
+        if self.call_type is CallType.INBOUND:
+            return Direction.INBOUND
+        if self.call_type is CallType.CALLBACK or self.originated:
+            return Direction.OUTBOUND
+        return Direction.INBOUND
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,13 +423,13 @@ class CallTracker:
         for channel in live:
             role = call.role(channel)
             extension = self.agents.extension_of(interface_of(channel.name))
-            if role not in (AGENT, JOINED, OUTSIDE):
+            if role not in (Party.AGENT, Party.JOINED, Party.OUTSIDE):
                 continue
             legs.append(
                 PartyLeg(
                     channel=channel.name,
                     role=role,
-                    extension=extension if role == AGENT else None,
+                    extension=extension if role == Party.AGENT else None,
                     local=channel.name.startswith("Local/"),
                     with_customer=channel.uniqueid in with_customer,
                     beside_customer=customer is not None
@@ -362,7 +439,7 @@ class CallTracker:
                     bridged=channel.bridge is not None,
                     joined=channel.joined,
                     first_half=channel.name.endswith(";1") or not channel.name.startswith("Local/"),
-                    reaches=self._reached_agent(call, channel) if role == JOINED else None,
+                    reaches=self._reached_agent(call, channel) if role == Party.JOINED else None,
                 )
             )
         current = self.agents.extension_of(
@@ -387,7 +464,11 @@ class CallTracker:
             if c.pair == leg.pair and c is not leg and c.bridge and not c.hung_up
         }
         for channel in call.channels.values():
-            if not channel.hung_up and call.role(channel) == AGENT and channel.bridge in twins:
+            if (
+                not channel.hung_up
+                and call.role(channel) == Party.AGENT
+                and channel.bridge in twins
+            ):
                 return self.agents.extension_of(interface_of(channel.name))
         return None
 
@@ -430,7 +511,9 @@ class CallTracker:
                 answered_at=record.answered_at,
                 attempt_id=record.attempt_id,
                 customer_number=record.customer_number,
-                call_type=("inbound" if record.direction == "inbound" else "callback"),
+                call_type=(
+                    CallType.INBOUND if record.direction is Direction.INBOUND else CallType.CALLBACK
+                ),
                 recording=record.recording,
                 recording_agent=record.recording_agent,
                 recording_customer=record.recording_customer,
@@ -493,11 +576,11 @@ class CallTracker:
             self._by_uid[uid] = call
         return channel
 
-    def _set_role(self, call: _Call, channel: _Channel, role: str) -> None:
+    def _set_role(self, call: _Call, channel: _Channel, role: Party) -> None:
         call.roles[channel.pair] = role
-        if role == CUSTOMER and call.customer_uid is None:
+        if role == Party.CUSTOMER and call.customer_uid is None:
             call.customer_uid = channel.uniqueid
-        if role == AGENT and call.customer_uid is not None:
+        if role == Party.AGENT and call.customer_uid is not None:
             customer = call.channels.get(call.customer_uid)
             if customer is not None and customer.pair == channel.pair:
                 call.customer_uid = None
@@ -541,7 +624,7 @@ class CallTracker:
         if uid == linkedid:
             call.caller = call.caller or known(_text(event.get("CallerIDNum")))
             if not call.roles:
-                self._set_role(call, channel, CUSTOMER)
+                self._set_role(call, channel, Party.CUSTOMER)
         if created:
             self._update(call, out)
 
@@ -559,7 +642,7 @@ class CallTracker:
         if call is None or value is None:
             return
         if variable == contract.VAR_CALL_TYPE:
-            call.call_type = value
+            call.call_type = _call_type(value)
         elif variable == contract.VAR_ATTEMPT_ID:
             call.attempt_id = int(value) if value.isdigit() else call.attempt_id
         elif variable == contract.VAR_CUSTOMER_NUMBER:
@@ -571,7 +654,7 @@ class CallTracker:
         elif variable == contract.VAR_REC_CUSTOMER:
             call.recording_customer = value
         elif variable == contract.VAR_QUEUESTATUS:
-            call.queue_status = value
+            call.queue_status = _queue_result(value)
 
     # -- dialing ------------------------------------------------------------------------
 
@@ -614,32 +697,32 @@ class CallTracker:
         if source_uid is None:  # an Originate dialing its first leg
             call.originated = True
             if self.agents.is_agent(dialstring) or self.agents.is_agent(interface):
-                self._set_role(call, dest, AGENT)
+                self._set_role(call, dest, Party.AGENT)
                 self._ring(call, dest_uid, interface, at, out)
             else:
-                self._set_role(call, dest, CUSTOMER)
+                self._set_role(call, dest, Party.CUSTOMER)
                 call.dialed = call.dialed or dialed_number(dialstring)
                 call.customer_dialed_at = call.customer_dialed_at or at
             return
         source = call.channels.get(source_uid)
         source_role = call.role(source) if source is not None else None
-        if source is not None and source_role == AGENT and self._same_agent(source, dest):
+        if source is not None and source_role == Party.AGENT and self._same_agent(source, dest):
             # A Local member or originate leg (Local/1001@agents, FreePBX's from-queue) dialing
             # the agent's own phone: one hop further along the same party, nobody new rings.
-            self._set_role(call, dest, AGENT)
+            self._set_role(call, dest, Party.AGENT)
             return
-        to_customer = source_role == AGENT or (
+        to_customer = source_role == Party.AGENT or (
             source_role is None
             and not self.agents.is_agent(interface)
             and dialed_number(dialstring) is not None
         )
         if to_customer:
-            self._set_role(call, dest, CUSTOMER)
+            self._set_role(call, dest, Party.CUSTOMER)
             call.dialed = call.dialed or dialed_number(dialstring)
             call.customer_dialed_at = call.customer_dialed_at or at
             return
         if call.roles.get(dest.pair) is None:
-            self._set_role(call, dest, AGENT)
+            self._set_role(call, dest, Party.AGENT)
         if not call.joined_queue or call.transferring:  # a queue announces its own members
             self._ring(call, dest_uid, interface, at, out)
 
@@ -654,13 +737,13 @@ class CallTracker:
     ) -> None:
         """A leg the call controls added: its Local channel, then the colleague's phone (who
         rings: a pop) or the outside number it dials."""
-        if source_uid is None or call.roles.get(dest.pair) == JOINED:
-            self._set_role(call, dest, JOINED)
+        if source_uid is None or call.roles.get(dest.pair) == Party.JOINED:
+            self._set_role(call, dest, Party.JOINED)
         elif self.agents.is_agent(interface):
-            self._set_role(call, dest, AGENT)
+            self._set_role(call, dest, Party.AGENT)
             self._ring(call, dest.uniqueid, interface, at, out)
         else:
-            self._set_role(call, dest, OUTSIDE)
+            self._set_role(call, dest, Party.OUTSIDE)
 
     def _same_agent(self, first: _Channel, second: _Channel) -> bool:
         extension = self.agents.extension_of(interface_of(first.name))
@@ -671,14 +754,14 @@ class CallTracker:
     def _dialend(self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]) -> None:
         call = self._call(event, "DestUniqueid")
         dest_uid = _text(event.get("DestUniqueid"))
-        status = (_text(event.get("DialStatus")) or "").upper()
+        status = _dial_status(event.get("DialStatus"))
         if call is None or dest_uid is None or dest_uid not in call.channels:
             return
         dest = call.channels[dest_uid]
-        if call.role(dest) == CUSTOMER:
+        if call.role(dest) == Party.CUSTOMER:
             call.customer_dial_status = status
             call.customer_ring_ended_at = call.customer_ring_ended_at or at
-            if status == "ANSWER" and call.customer_answered_at is None:
+            if status is DialStatus.ANSWER and call.customer_answered_at is None:
                 call.customer_answered_at = at
                 call.note_connected(at)
                 self._update(call, out)
@@ -686,20 +769,24 @@ class CallTracker:
         interface = call.ringing.pop(dest_uid, None)
         if interface is None:
             return  # not ringing any more: a duplicate DialEnd
-        if status == "ANSWER" and dest.joined:  # a colleague picked up a consult/conference
+        if (
+            status is DialStatus.ANSWER and dest.joined
+        ):  # a colleague picked up a consult/conference
             out.append(
                 CallAnswered(call.linkedid, interface, self.agents.extension_of(interface), at)
             )
             return
-        if status == "ANSWER":
+        if status is DialStatus.ANSWER:
             self._answer(call, interface, dest.pair, at, out)
             return
         if not dest.joined:
             call.agent_dial_status = status
-        if status == "CANCEL":
-            reason = "answered_elsewhere" if call.agent else "caller_hung_up"
+        if status is DialStatus.CANCEL:
+            reason = _ring_taken_away(call)
+        elif status is None:
+            reason = RingStopReason.UNKNOWN
         else:
-            reason = RING_STOP_REASONS.get(status, status.lower() or "unknown")
+            reason = RING_STOP_REASONS.get(status, RingStopReason.UNKNOWN)
         out.append(
             RingStopped(call.linkedid, interface, self.agents.extension_of(interface), reason, at)
         )
@@ -745,7 +832,7 @@ class CallTracker:
             call.queue = call.queue or _text(event.get("Queue"))
             call.joined_queue = True
             call.queued_at = call.queued_at or at
-        self._set_role(call, self._register(call, dest_uid, dest_name), AGENT)
+        self._set_role(call, self._register(call, dest_uid, dest_name), Party.AGENT)
         self._ring(call, dest_uid, interface, at, out)
 
     def _agent_ring_no_answer(
@@ -757,7 +844,11 @@ class CallTracker:
             interface = call.ringing.pop(uid)
             out.append(
                 RingStopped(
-                    call.linkedid, interface, self.agents.extension_of(interface), "no_answer", at
+                    call.linkedid,
+                    interface,
+                    self.agents.extension_of(interface),
+                    RingStopReason.NO_ANSWER,
+                    at,
                 )
             )
 
@@ -793,20 +884,21 @@ class CallTracker:
         if call is None or self._joined_event(call, event):
             return
         call.wait_seconds = call.wait_seconds or _number(event.get("HoldTime"))
-        if _text(event.get("Reason")) == "transfer":
+        reason = _complete_reason(event.get("Reason"))
+        if reason is AgentCompleteReason.TRANSFER:
             return  # the agent's part ended, the call goes on: measured to its real end
         member = call.channels.get(_text(event.get("DestUniqueid")) or "")
         if member is not None and call.agent_pair not in (None, member.pair):
             return  # the member handed the call on (a consult completed): it goes on
         call.talk_seconds = _number(event.get("TalkTime"))
-        call.complete_reason = _text(event.get("Reason"))
+        call.complete_reason = reason
 
     def _blind_transfer(
         self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
     ) -> None:
         """The agent handed the customer to another extension: the conversation goes on with
         whoever answers next, so nothing measured about its end so far stands."""
-        if _text(event.get("Result")) != "Success":
+        if _text(event.get("Result")) != TransferResult.SUCCESS:
             return
         call = self._call(event, "TransfereeUniqueid")
         if call is None or call.answered_at is None:
@@ -862,11 +954,11 @@ class CallTracker:
         members = call.bridges.setdefault(bridge, set())
         members.add(uid)
         roles = {call.role(call.channels[m]) for m in members}
-        if call.bridged_at is None and {CUSTOMER, AGENT} <= roles:
+        if call.bridged_at is None and {Party.CUSTOMER, Party.AGENT} <= roles:
             call.bridged_at = at
             if call.agent_pair is None:
                 agent = next(
-                    call.channels[m] for m in members if call.role(call.channels[m]) == AGENT
+                    call.channels[m] for m in members if call.role(call.channels[m]) == Party.AGENT
                 )
                 self._answer(call, interface_of(agent.name), agent.pair, at, out)
             call.answered_at = call.answered_at or at
@@ -920,7 +1012,7 @@ class CallTracker:
         conference's third party, a consult completed), in that order."""
         for uid in self._with_customer(call):
             channel = call.channels[uid]
-            if call.role(channel) != AGENT:
+            if call.role(channel) != Party.AGENT:
                 continue
             interface = interface_of(channel.name)
             extension = self.agents.extension_of(interface)
@@ -946,20 +1038,20 @@ class CallTracker:
             return
         customer = call.channels.get(call.customer_uid or "")
         if customer is not None and channel.pair == customer.pair:
-            call.first_hangup_side = CUSTOMER
+            call.first_hangup_side = HungUpBy.CUSTOMER
         elif call.agent_pair is not None and channel.pair == call.agent_pair:
             leaving = self.agents.extension_of(interface_of(channel.name))
             staying = [
                 call.channels[uid]
                 for uid in self._with_customer(call)
-                if call.role(call.channels[uid]) == AGENT
+                if call.role(call.channels[uid]) == Party.AGENT
                 and call.channels[uid].pair != channel.pair
                 and self.agents.extension_of(interface_of(call.channels[uid].name)) != leaving
             ]
             if staying:  # another agent stays with the customer: the call is theirs now
                 call.agent_pair = staying[0].pair
                 return
-            call.first_hangup_side = AGENT
+            call.first_hangup_side = HungUpBy.AGENT
         else:
             return
         call.talk_ended_at = at
@@ -973,7 +1065,7 @@ class CallTracker:
             return
         if (
             _text(event.get("Event")) == "SoftHangupRequest"
-            and _integer(event.get("Cause")) == SOFTHANGUP_SHUTDOWN
+            and _integer(event.get("Cause")) == SoftHangup.SHUTDOWN
             and call.first_hangup_side is None  # the conversation, if any, was still going
         ):
             call.cut_by_pbx = True
@@ -996,7 +1088,7 @@ class CallTracker:
                     call.linkedid,
                     interface,
                     self.agents.extension_of(interface),
-                    "answered_elsewhere" if call.agent else "caller_hung_up",
+                    _ring_taken_away(call),
                     at,
                 )
             )
@@ -1011,7 +1103,7 @@ class CallTracker:
                     call.linkedid,
                     interface,
                     self.agents.extension_of(interface),
-                    "caller_hung_up",
+                    RingStopReason.CALLER_HUNG_UP,
                     at,
                 )
             )
@@ -1055,7 +1147,7 @@ class CallTracker:
     def _originate_response(
         self, event: Mapping[str, Any], at: datetime, out: list[DomainEvent]
     ) -> None:
-        reason = _integer(event.get("Reason"))
+        reason = _originate_reason(event.get("Reason"))
         action_id = _text(event.get("ActionID")) or ""
         if action_id in self._joining_actions or _text(event.get("Uniqueid")) in self._joining:
             return  # a leg the call controls added to a call: that call's, not one of its own
@@ -1082,7 +1174,7 @@ class CallTracker:
                 started_at=at,
                 originated=True,
                 originate_reason=reason,
-                call_type="callback",
+                call_type=CallType.CALLBACK,
                 dialed=dialed,
                 attempt_id=expected.attempt_id if expected else None,
             )
@@ -1110,7 +1202,7 @@ class CallTracker:
         )
         context = _text(first.get("Context"))
         call.call_type = (
-            "callback"
+            CallType.CALLBACK
             if context in (contract.CONTEXT_CALLBACK, contract.CONTEXT_CALLBACK_QUEUE)
             else None
         )
@@ -1133,9 +1225,9 @@ class CallTracker:
             if call.roles.get(channel.pair) is None:
                 is_agent = self.agents.is_agent(interface_of(name))
                 if uid == call.linkedid and not is_agent:
-                    self._set_role(call, channel, CUSTOMER)
+                    self._set_role(call, channel, Party.CUSTOMER)
                 elif is_agent:
-                    self._set_role(call, channel, AGENT)
+                    self._set_role(call, channel, Party.AGENT)
             if _text(item.get("Application")) == "Queue" and call.queue is None:
                 call.queue = (_text(item.get("ApplicationData")) or "").split(",")[0] or None
                 call.joined_queue = call.queue is not None
@@ -1146,8 +1238,8 @@ class CallTracker:
             if uid not in live_uids:
                 channel.hung_up = True
         for members in bridged.values():
-            agents = [c for c in members if call.role(c) == AGENT]
-            if agents and any(call.role(c) == CUSTOMER for c in members):
+            agents = [c for c in members if call.role(c) == Party.AGENT]
+            if agents and any(call.role(c) == Party.CUSTOMER for c in members):
                 call.bridged_at = call.bridged_at or at
                 call.answered_at = call.answered_at or at
                 if call.agent_pair is None:
@@ -1157,75 +1249,88 @@ class CallTracker:
 
     # -- records --------------------------------------------------------------------------
 
-    def _outcome(self, call: _Call) -> str | None:
+    def _outcome(self, call: _Call) -> CallOutcome | None:
         if call.ended_at is None:
             return None
         if not call.connected and call.cut_by_pbx:
-            return "failed"  # Asterisk stopped before anyone answered (the caller did not leave)
-        if not call.connected and call.queue_status in NO_AGENT_QUEUE_STATUSES:
-            return "no_agent"
-        if not call.connected and call.queue_status == QUEUE_TIMEOUT:
-            return "no_answer"  # the queue gave up (Asterisk sends QueueCallerAbandon too)
+            # Asterisk stopped before anyone answered (the caller did not leave)
+            return CallOutcome.FAILED
+        if not call.connected and call.queue_status in NO_AGENT_QUEUE_RESULTS:
+            return CallOutcome.NO_AGENT
+        if not call.connected and call.queue_status is QueueResult.TIMEOUT:
+            # the queue gave up (Asterisk sends QueueCallerAbandon too)
+            return CallOutcome.NO_ANSWER
         if call.abandoned:
-            return "abandoned"
+            return CallOutcome.ABANDONED
         if call.connected:
-            return "answered"
-        if call.direction() == "outbound":
-            if call.customer_dial_status:
-                return DIAL_OUTCOMES.get(call.customer_dial_status, "failed")
+            return CallOutcome.ANSWERED
+        if call.direction() is Direction.OUTBOUND:
+            if call.customer_dial_status is not None:
+                return DIAL_OUTCOMES.get(call.customer_dial_status, CallOutcome.FAILED)
             if call.originate_reason is not None and (
-                call.originate_reason != 4 or call.agent_pair is None
+                call.originate_reason is not OriginateReason.ANSWER or call.agent_pair is None
             ):
-                return ORIGINATE_OUTCOMES.get(call.originate_reason, "failed")
-            return "answered" if call.bridged_at else "failed"
+                return ORIGINATE_OUTCOMES[call.originate_reason]
+            return CallOutcome.ANSWERED if call.bridged_at else CallOutcome.FAILED
         if call.bridged_at or call.agent:
-            return "answered"
+            return CallOutcome.ANSWERED
         if call.joined_queue:
-            return "no_answer"  # left the queue unanswered without abandoning: timed out
+            # left the queue unanswered without abandoning: timed out
+            return CallOutcome.NO_ANSWER
         status = call.agent_dial_status
-        if status in (None, "CANCEL"):
-            return "abandoned"
-        return DIAL_OUTCOMES.get(status, "failed")
+        if status is None or status is DialStatus.CANCEL:
+            return CallOutcome.ABANDONED
+        return DIAL_OUTCOMES.get(status, CallOutcome.FAILED)
 
-    def _hung_up_by(self, call: _Call, outcome: str | None) -> str | None:
-        if outcome == "abandoned":
-            return CUSTOMER
-        if outcome == "no_agent" or (outcome == "no_answer" and call.queue_status is not None):
-            return PBX
-        if outcome == "failed" and call.cut_by_pbx:
-            return PBX  # the dialplan hung up once Queue() gave up or refused the caller
-        if outcome != "answered":
+    def _hung_up_by(self, call: _Call, outcome: CallOutcome | None) -> HungUpBy | None:
+        if outcome is CallOutcome.ABANDONED:
+            return HungUpBy.CUSTOMER
+        if outcome is CallOutcome.NO_AGENT or (
+            outcome is CallOutcome.NO_ANSWER and call.queue_status is not None
+        ):
+            return HungUpBy.PBX
+        if outcome is CallOutcome.FAILED and call.cut_by_pbx:
+            return HungUpBy.PBX  # the dialplan hung up once Queue() gave up or refused the caller
+        if outcome is not CallOutcome.ANSWERED:
             return None
         if call.cut_by_pbx:
-            return PBX
-        if call.complete_reason == "agent":
-            return AGENT
-        if call.complete_reason == "caller":
-            return CUSTOMER
+            return HungUpBy.PBX
+        if call.complete_reason is AgentCompleteReason.AGENT:
+            return HungUpBy.AGENT
+        if call.complete_reason is AgentCompleteReason.CALLER:
+            return HungUpBy.CUSTOMER
         return call.first_hangup_side
 
-    def _hangup_cause(self, call: _Call, outcome: str | None) -> int | None:
+    def _hangup_cause(self, call: _Call, outcome: CallOutcome | None) -> int | None:
         """The customer leg's Q.850 cause; a leg cancelled by Dial() says 0, so then its Local
         twin's, else the cause the dial status or the Originate's reason stands for; a caller
         who abandoned cleared the call normally (Asterisk 22 says 0 for a SIP caller's BYE
         while queued)."""
         customer = call.channels.get(call.customer_uid or "")
-        if customer is not None and customer.cause:
-            return customer.cause
+        if customer is not None and customer.stated_cause() is not None:
+            return customer.stated_cause()
         if customer is not None:
             twin = next(
-                (c.cause for c in call.channels.values() if c.pair == customer.pair and c.cause),
+                (
+                    c.stated_cause()
+                    for c in call.channels.values()
+                    if c.pair == customer.pair and c.stated_cause() is not None
+                ),
                 None,
             )
             if twin is not None:
                 return twin
-        implied = DIAL_STATUS_CAUSES.get(call.customer_dial_status or "")
+        implied = (
+            DIAL_STATUS_CAUSES.get(call.customer_dial_status)
+            if call.customer_dial_status is not None
+            else None
+        )
         if implied is None and call.originate_reason is not None:
             implied = ORIGINATE_REASON_CAUSES.get(call.originate_reason)
-        if implied is None and outcome == "abandoned":
-            implied = NORMAL_CLEARING
+        if implied is None and outcome is CallOutcome.ABANDONED:
+            implied = HangupCause.NORMAL_CLEARING  # what Asterisk's 0 meant for the caller
         if implied is not None:
-            return implied
+            return int(implied)
         return customer.cause if customer is not None else None
 
     @staticmethod
@@ -1234,13 +1339,13 @@ class CallTracker:
         measured between the events (an agent-first callback has no queue: its customer waited
         for nobody, rang until picking up, talked from the answer to the first hangup)."""
         wait, ring, talk = call.wait_seconds, call.ring_seconds, call.talk_seconds
-        if wait is None and call.queue_status in NO_AGENT_QUEUE_STATUSES:
+        if wait is None and call.queue_status in NO_AGENT_QUEUE_RESULTS:
             wait = _seconds(call.queued_at, call.left_queue_at) if call.queued_at else 0.0
         elif wait is None and call.queued_at is not None and call.left_queue_at is not None:
             wait = _seconds(call.queued_at, call.left_queue_at)
         elif wait is None and call.answered_at is not None and not call.joined_queue:
             wait = 0.0
-        if ring is None and call.direction() == "outbound" and call.customer_dialed_at:
+        if ring is None and call.direction() is Direction.OUTBOUND and call.customer_dialed_at:
             ring = _seconds(call.customer_dialed_at, call.customer_ring_ended_at)
         if talk is None and call.answered_at is not None and call.ended_at is not None:
             talk = _seconds(call.answered_at, call.talk_ended_at or call.ended_at)
@@ -1261,7 +1366,7 @@ class CallTracker:
             # An outside leg that could not even be created (Dial found no such number) never
             # showed its dial string; the dialplan's CC_CUSTOMER_NUMBER still says who it was.
             dialed=call.dialed
-            or (call.customer_number if call.direction() == "outbound" else None),
+            or (call.customer_number if call.direction() is Direction.OUTBOUND else None),
             customer_number=call.outside_number(),
             queue=call.queue,
             agents_rung=tuple(call.agents_rung),
@@ -1283,6 +1388,11 @@ class CallTracker:
             attempt_id=call.attempt_id,
             end_inferred=call.end_inferred,
         )
+
+
+def _ring_taken_away(call: _Call) -> RingStopReason:
+    """A ring cancelled by the PBX: another agent answered, or else the caller hung up."""
+    return RingStopReason.ANSWERED_ELSEWHERE if call.agent else RingStopReason.CALLER_HUNG_UP
 
 
 def _duration(value: Any) -> timedelta:

@@ -13,6 +13,7 @@ import pytest
 
 from crm.agents.presence import AgentPhone, PhoneCall
 from crm.calls import service as calls
+from crm.calls.models import Direction
 from crm.db import Database
 from crm.users import service as users
 from crm.users.models import Role
@@ -49,7 +50,7 @@ async def agents(db: Database) -> dict[str, int]:
 def _answered(linkedid: str, extension: str) -> CallRecord:
     return CallRecord(
         linkedid=linkedid,
-        direction="inbound",
+        direction=Direction.INBOUND,
         started_at=START,
         caller="13911150015",
         customer_number="13911150015",

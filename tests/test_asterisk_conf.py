@@ -465,11 +465,11 @@ def test_hold_music_events_reach_the_server(event: str) -> None:
 
 
 def test_call_type_values() -> None:
-    assert sets(contract.CONTEXT_INBOUND)[contract.VAR_CALL_TYPE] == [contract.CALL_TYPE_INBOUND]
+    assert sets(contract.CONTEXT_INBOUND)[contract.VAR_CALL_TYPE] == [contract.CallType.INBOUND]
     for context in (contract.CONTEXT_CALLBACK, contract.CONTEXT_CALLBACK_QUEUE):
-        assert sets(context)[contract.VAR_CALL_TYPE] == [contract.CALL_TYPE_CALLBACK]
+        assert sets(context)[contract.VAR_CALL_TYPE] == [contract.CallType.CALLBACK]
     (outbound,) = sets(contract.CONTEXT_OUTBOUND)[contract.VAR_CALL_TYPE]
-    assert contract.CALL_TYPE_CALLBACK in outbound
+    assert contract.CallType.CALLBACK in outbound
 
 
 def test_customer_number_comes_from_callerid_on_inbound() -> None:

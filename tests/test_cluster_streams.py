@@ -61,11 +61,11 @@ def test_roles_repeat_or_combine_and_default_to_all() -> None:
 def test_events_cross_processes_as_they_were() -> None:
     record = CallRecord(
         "1.1",
-        "inbound",
+        Direction.INBOUND,
         AT,
         caller="13800138000",
         agents_rung=("PJSIP/1001", "PJSIP/1002"),
-        outcome="answered",
+        outcome=CallOutcome.ANSWERED,
         ended_at=AT + timedelta(seconds=30),
         talk_seconds=20.5,
     )
@@ -73,7 +73,7 @@ def test_events_cross_processes_as_they_were() -> None:
         entry = encode(event, "id-1")
         assert decode(entry, arrived=12.5) == ("id-1", event)
     ringing = AgentRinging(
-        "1.1", "PJSIP/1001", "1001", "138", "service", "inbound", AT, received_at=-5.0
+        "1.1", "PJSIP/1001", "1001", "138", "service", Direction.INBOUND, AT, received_at=-5.0
     )
     _, decoded = decode(encode(ringing), arrived=12.5)
     assert decoded == ringing and decoded.received_at == 12.5  # this process's arrival time

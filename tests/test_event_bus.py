@@ -25,8 +25,9 @@ import web
 from crm.agents.events import AgentStateChanged
 from crm.agents.models import AgentStatus
 from crm.bus import Event, LocalBus, events_of
+from crm.calls.models import CallOutcome, Direction
 from crm.clock import SystemClock
-from telephony.events import CallEnded, CallRecord, CallUpdated, RingStopped
+from telephony.events import CallEnded, CallRecord, CallUpdated, RingStopped, RingStopReason
 from tests.support.redis import RedisServer
 from tests.support.waiting import until
 from web.events import UserMessage
@@ -34,7 +35,9 @@ from web.runtime.codec import CROSSING, EVENTS, UnknownEvent, decode, encode
 from web.runtime.event_stream import EventStream, RedisStreamBus
 
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-RECORD = CallRecord("1.1", "inbound", AT, caller="13800138000", outcome="answered", ended_at=AT)
+RECORD = CallRecord(
+    "1.1", Direction.INBOUND, AT, caller="13800138000", outcome=CallOutcome.ANSWERED, ended_at=AT
+)
 
 
 def _every_product_module() -> list[types.ModuleType]:
@@ -118,7 +121,7 @@ async def test_the_redis_bus_reaches_every_following_process_and_keeps_local_eve
         # a process that only publishes (the bridge) does not read the stream
         assert _tasks_named("events-in") == 2
         ended = CallEnded(RECORD)
-        stopped = RingStopped("1.1", "PJSIP/1002", "1002", "answered_elsewhere", AT)
+        stopped = RingStopped("1.1", "PJSIP/1002", "1002", RingStopReason.ANSWERED_ELSEWHERE, AT)
         for event in (ended, stopped):
             bridge.publish(event)
         web_1.publish(AgentStateChanged(3, AgentStatus.READY))  # this process's only

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from crm.bus import LocalBus
+from crm.calls.models import Direction
 from crm.clock import FixedClock
 from crm.db import Database
 from crm.settings import load_settings
@@ -76,7 +77,7 @@ def ringing(linkedid: str, extension: str) -> AgentRinging:
         extension=extension,
         caller="13800138000",
         queue="service",
-        direction="inbound",
+        direction=Direction.INBOUND,
         at=AT,
     )
 
@@ -158,7 +159,7 @@ async def test_an_arriving_call_has_its_card_built_before_any_phone_rings(
 ) -> None:
     arrived = CallRecord(
         linkedid="c9",
-        direction="inbound",
+        direction=Direction.INBOUND,
         started_at=AT,
         caller="13800138000",
         customer_number="13800138000",
@@ -180,7 +181,7 @@ async def test_an_arriving_call_has_its_card_built_before_any_phone_rings(
     assert pops.built == ["c9"]  # the card built on arrival, not again
     # Outbound calls, answered calls and calls without a number are not built ahead.
     for other in (
-        replace(arrived, linkedid="c10", direction="outbound"),
+        replace(arrived, linkedid="c10", direction=Direction.OUTBOUND),
         replace(arrived, linkedid="c11", agent="PJSIP/1001"),
         replace(arrived, linkedid="c12", customer_number=None),
     ):

@@ -20,7 +20,7 @@ from panoramisk.message import Message
 from sqlalchemy import select
 
 from crm.callbacks.models import Outcome
-from crm.calls.models import Call
+from crm.calls.models import Call, CallOutcome
 from crm.calls.stats import CountedCall, queue_stats
 from crm.db import Database
 from crm.transcripts.models import TranscriptionJob
@@ -132,7 +132,7 @@ def test_the_wallboard_counts_the_captured_calls_as_they_ended() -> None:
 def test_statistics_follow_the_outcome_even_for_rows_stored_before_the_fix() -> None:
     """Rows written by the old tracker carry the PBX's Answer() as `answered_at`."""
     old = CountedCall("x", START, queue="service", answered_at=START, ended_at=START,
-                    outcome="abandoned", wait_seconds=6)  # fmt: skip
+                    outcome=CallOutcome.ABANDONED, wait_seconds=6)  # fmt: skip
     [stats] = queue_stats([old], threshold_seconds=15)
     assert (stats.answered, stats.abandoned) == (0, 1)
     assert old.talk(START) == 0.0

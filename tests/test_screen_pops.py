@@ -95,11 +95,13 @@ async def test_queue_call_pops_only_on_the_ringing_agent(system: LiveSystem, db:
     )
     pop = await agent1.wait_for("pop")
     assert pop["call"]["linkedid"] == linkedid and pop["call"]["queue"] == "service"
+    assert pop["call"]["direction"] == "inbound"  # the enum's word in the browser's JSON
     assert pop["customer"]["id"] == customer.id and pop["customer"]["name"] == "王建国"
     assert pop["customer"]["grade"] == "B" and pop["unknown_number"] is None
     await agent1.wait_for("answered", linkedid=linkedid)
     ended = await agent1.wait_for("ended", linkedid=linkedid)
     assert ended["outcome"] == "answered" and ended["answered_by"] == "1001"
+    assert ended["hung_up_by"] in ("customer", "agent")
     types = [
         m["type"]
         for m in agent1.messages

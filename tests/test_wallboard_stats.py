@@ -316,7 +316,11 @@ def test_pure_edge_cases() -> None:
     # Only short abandons: nothing to measure the service level against.
     short = [
         CountedCall(
-            f"s{i}", start, queue="q", ended_at=start + timedelta(seconds=4), outcome="abandoned"
+            f"s{i}",
+            start,
+            queue="q",
+            ended_at=start + timedelta(seconds=4),
+            outcome=CallOutcome.ABANDONED,
         )
         for i in range(2)
     ]
@@ -329,7 +333,7 @@ def test_pure_edge_cases() -> None:
     )
     # An abandon at 16 s counts against it.
     late = CountedCall(
-        "l", start, queue="q", ended_at=start + timedelta(seconds=16), outcome="abandoned"
+        "l", start, queue="q", ended_at=start + timedelta(seconds=16), outcome=CallOutcome.ABANDONED
     )
     (stats,) = queue_stats([*short, late], threshold_seconds=T)
     assert stats.service_level == 0.0 and stats.longest_wait == 16.0

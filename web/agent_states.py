@@ -21,6 +21,7 @@ from crm.agents.events import AgentStateChanged
 from crm.agents.models import AgentStatus
 from crm.agents.presence import present
 from crm.agents.states import PAUSE_REASONS
+from crm.calls.models import CallOutcome
 from crm.calls.stats import local_day_window
 from crm.db_outage import database_unavailable, through_outage
 from crm.dispositions import service as dispositions
@@ -186,7 +187,7 @@ class AgentStates:
     async def on_call_ended(self, event: CallEnded) -> None:
         record = event.record
         extension = record.agent_extension
-        if record.outcome != "answered" or not extension:
+        if record.outcome is not CallOutcome.ANSWERED or not extension:
             return
 
         async def start_wrapup() -> tuple[User | None, AgentState | None]:

@@ -113,7 +113,7 @@ async def dial(
             )
             attempt_id = attempt.id
     variables = {
-        contract.VAR_CALL_TYPE: contract.CALL_TYPE_CALLBACK,
+        contract.VAR_CALL_TYPE: contract.CallType.CALLBACK,
         contract.VAR_CUSTOMER_NUMBER: number,
     }
     if attempt_id is not None:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from crm.callbacks import service as callbacks
+from crm.calls.models import Direction
 from crm.customers import cards
 from crm.customers import service as customers
 from crm.db_outage import database_unavailable
@@ -202,7 +203,7 @@ class PopService:
         so that when an agent's phone rings the pop is ready or nearly so."""
         record = event.record
         if (
-            record.direction != "inbound"
+            record.direction is not Direction.INBOUND
             or not record.live
             or record.agent is not None
             or not record.customer_number

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-ANSWERED, ABANDONED, NO_AGENT, FAILED = "answered", "abandoned", "no_agent", "failed"
+from crm.calls.models import CallOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ class CountedCall:
     queue: str | None = None
     answered_at: datetime | None = None
     ended_at: datetime | None = None
-    outcome: str | None = None  # None while live
+    outcome: CallOutcome | None = None  # None while live
     wait_seconds: float | None = None  # the PBX's hold time in the queue
     talk_seconds: float | None = None
     agent_id: int | None = None
@@ -50,7 +50,7 @@ class CountedCall:
     def answered(self) -> bool:
         """The outcome says so; while the call lasts, an agent's answer does."""
         if self.outcome is not None:
-            return self.outcome == ANSWERED
+            return self.outcome is CallOutcome.ANSWERED
         return self.answered_at is not None
 
     @property
@@ -114,12 +114,12 @@ class QueueStats:
             self.answered += 1
             self.total_answer_wait += wait
             self.answered_within_threshold += wait <= threshold
-        elif call.outcome == ABANDONED:
+        elif call.outcome is CallOutcome.ABANDONED:
             self.abandoned += 1
             self.abandoned_within_threshold += wait <= threshold
-        elif call.outcome == NO_AGENT:
+        elif call.outcome is CallOutcome.NO_AGENT:
             self.no_agent += 1
-        elif call.outcome == FAILED:
+        elif call.outcome is CallOutcome.FAILED:
             self.failed += 1
         else:
             self.timed_out += 1
@@ -154,9 +154,9 @@ def calls_per_hour(calls: Iterable[CountedCall], *, day: date, tz: ZoneInfo) -> 
             continue
         if call.answered:
             hours[local.hour].answered += 1
-        elif call.outcome == ABANDONED:
+        elif call.outcome is CallOutcome.ABANDONED:
             hours[local.hour].abandoned += 1
-        elif call.outcome == NO_AGENT:
+        elif call.outcome is CallOutcome.NO_AGENT:
             hours[local.hour].no_agent += 1
     return hours
 

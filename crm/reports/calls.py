@@ -48,7 +48,7 @@ async def load_calls(session: AsyncSession, start: datetime, end: datetime) -> l
                 queue=r.queue,
                 answered_at=r.answered_at,
                 ended_at=r.ended_at,
-                outcome=r.outcome.value if r.outcome else None,
+                outcome=r.outcome,
                 wait_seconds=r.wait_seconds,
                 talk_seconds=r.talk_seconds,
                 agent_id=r.agent_id,
