@@ -11,6 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from panoramisk.message import Message
@@ -48,9 +49,19 @@ class _Event:
     received: float
 
 
+class _Resync(StrEnum):
+    """What a resync asks the PBX for (its word in the log)."""
+
+    CHANNELS = "channels"  # CoreShowChannels: the live calls, for the tracker
+    QUEUES = "queues"  # QueueStatus: the queue members
+
+
+_RESYNC_ACTIONS = {_Resync.CHANNELS: "CoreShowChannels", _Resync.QUEUES: "QueueStatus"}
+
+
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
-    kind: str  # channels | queues
+    kind: _Resync
     messages: list[Message]
     at: datetime
 
@@ -178,16 +189,13 @@ class Bridge:
 
     async def resync(self) -> None:
         """Ask the PBX for its live channels and queue members; answers join the FIFO."""
-        for kind, action in (
-            ("channels", {"Action": "CoreShowChannels"}),
-            ("queues", {"Action": "QueueStatus"}),
-        ):
+        for kind, action in _RESYNC_ACTIONS.items():
 
-            def complete(messages: list[Message], kind: str = kind) -> None:
+            def complete(messages: list[Message], kind: _Resync = kind) -> None:
                 self._put(_Snapshot(kind, messages, self.clock.now()))
 
             try:
-                await self.client.send(action, as_list=True, on_complete=complete)
+                await self.client.send({"Action": action}, as_list=True, on_complete=complete)
             except AmiError as exc:
                 log.warning("resync %s failed: %s", kind, exc)
 
@@ -246,7 +254,7 @@ class Bridge:
                 first.get("Message") if first is not None else "no answer",
             )
             return
-        if item.kind == "channels":
+        if item.kind is _Resync.CHANNELS:
             channels = [m for m in item.messages if m.get("Event") == "CoreShowChannel"]
             self._publish(self.tracker.resync(channels, item.at))
             self.synced_at = self.clock.monotonic()

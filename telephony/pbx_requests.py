@@ -19,6 +19,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
@@ -47,6 +48,14 @@ log = logging.getLogger(__name__)
 GROUP = "bridge"
 STATUS_TTL_SECONDS = 10
 REPLY_TTL_SECONDS = 120
+
+
+class PbxOp(StrEnum):
+    """What a web process can ask the bridge to do (a request's `op`)."""
+
+    APPLY_AGENT = "apply_agent"  # AgentPbxSync.apply
+    ORIGINATE = "originate"  # Bridge.originate
+    SPY = "spy"  # Bridge.spy: a supervisor listens in, whispers or barges
 
 
 def commands_stream(pbx_id: str) -> str:
@@ -92,7 +101,7 @@ class RemotePbx:
     def health(self) -> dict[str, Any]:
         return {"connected": self.connected, "via": "bridge", "bridge_running": self.bridge_seen}
 
-    async def request(self, op: str, args: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+    async def request(self, op: PbxOp, args: dict[str, Any], *, timeout: float) -> dict[str, Any]:
         """Send one request and wait for the bridge's answer; PbxUnreachable without one."""
         request_id = uuid.uuid4().hex
         reply = f"callcentre:pbx:reply:{request_id}"
@@ -123,7 +132,7 @@ class RemotePbx:
         next resync puts the PBX back in line)."""
         try:
             answer = await self.request(
-                "apply_agent",
+                PbxOp.APPLY_AGENT,
                 {
                     "extension": target.extension,
                     "name": target.name,
@@ -139,14 +148,14 @@ class RemotePbx:
 
     async def originate(self, **kwargs: Any) -> str:
         """Bridge.originate through the bridge: its ActionID, or AmiError."""
-        answer = await self.request("originate", kwargs, timeout=self.action_timeout)
+        answer = await self.request(PbxOp.ORIGINATE, kwargs, timeout=self.action_timeout)
         if not answer.get("ok"):
             raise AmiError(str(answer.get("error") or "refused"))
         return str(answer["action_id"])
 
     async def spy(self, call: SpyCall) -> str:
         """Bridge.spy through the bridge: its ActionID, or AmiError."""
-        answer = await self.request("spy", call.fields(), timeout=self.action_timeout)
+        answer = await self.request(PbxOp.SPY, call.fields(), timeout=self.action_timeout)
         if not answer.get("ok"):
             raise AmiError(str(answer.get("error") or "refused"))
         return str(answer["action_id"])
@@ -302,7 +311,7 @@ class PbxCommandServer:
         op, reply = fields.get("op"), fields.get("reply")
         if float(fields.get("deadline") or 0) < self.bridge.clock.now().timestamp():
             answer: dict[str, Any] = {"ok": False, "error": "the request expired"}
-        elif op == "apply_agent":
+        elif op == PbxOp.APPLY_AGENT:
             args = json.loads(fields["args"])
             answer = {
                 "ok": await self.sync.apply(
@@ -311,10 +320,10 @@ class PbxCommandServer:
                     )
                 )
             }
-        elif op == "originate":
+        elif op == PbxOp.ORIGINATE:
             args = json.loads(fields["args"])
             answer = await self._once(fields["id"], lambda: self.bridge.originate(**args))
-        elif op == "spy":
+        elif op == PbxOp.SPY:
             try:
                 call = SpyCall.from_fields(json.loads(fields["args"]))
             except (ValueError, KeyError, TypeError) as exc:
