@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from telephony.ami.framing import read_capture
+from telephony.ami.vocabulary import DeviceState
 from telephony.bridge import bridge_event_filter
 from telephony.tracker import CallTracker
 from tests.lab.conformance import Shape, sequences, track
@@ -389,7 +390,7 @@ async def test_a_phone_on_a_call_is_busy_for_a_second_one(tmp_path: Path):
         ami = await RawAmi.connect(address(sim))
         first = await sim.place_inbound_call("13800138000", extension="1001", talk_seconds=30)
         await ami.wait_event(lambda m: m.is_event("BridgeEnter", Linkedid=first))
-        assert sim.pbx.device_state("PJSIP/1001") == "BUSY"
+        assert sim.pbx.device_state("PJSIP/1001") is DeviceState.BUSY
         second = await sim.place_inbound_call("13900139000", extension="1001")
         end = await ami.wait_event(lambda m: m.is_event("DialEnd", Linkedid=second))
         assert end["DialStatus"] == "BUSY"

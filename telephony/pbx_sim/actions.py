@@ -12,9 +12,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from telephony.ami.vocabulary import TransferResult
 from telephony.pbx_sim import admin_actions, redirect, transfer, variables
 from telephony.pbx_sim.channels import Channel, event, parse_caller_id
 from telephony.pbx_sim.originate import OriginateRequest, start_originate
+from telephony.pbx_sim.queues import MemberChange
 from telephony.pbx_sim.scenario import make_plan
 from telephony.pbx_sim.wire import (
     AMI_VERSION,
@@ -218,7 +220,10 @@ async def blind_transfer(session: AmiSession, message: Message) -> None:
         session.send(error(action_id, "Channel specified does not exist"))
         return
     context = message.get("Context") or channel.context
-    if transfer.blind_transfer(session.simulator.pbx, channel, exten, context) == transfer.SUCCESS:
+    if (
+        transfer.blind_transfer(session.simulator.pbx, channel, exten, context)
+        is TransferResult.SUCCESS
+    ):
         session.send(success(action_id, "Transfer succeeded"))
     else:
         session.send(error(action_id, "Transfer invalid"))
@@ -376,9 +381,11 @@ async def queue_add(session: AmiSession, message: Message) -> None:
         state_interface=message.get("StateInterface"),
     )
     session.send({
-        "ok": success(action_id, "Added interface to queue"),
-        "exists": error(action_id, "Unable to add interface: Already there"),
-        "nosuchqueue": error(action_id, "Unable to add interface to queue: No such queue"),
+        MemberChange.OKAY: success(action_id, "Added interface to queue"),
+        MemberChange.EXISTS: error(action_id, "Unable to add interface: Already there"),
+        MemberChange.NO_SUCH_QUEUE: error(
+            action_id, "Unable to add interface to queue: No such queue"
+        ),
     }[result])  # fmt: skip
 
 
@@ -390,10 +397,12 @@ async def queue_remove(session: AmiSession, message: Message) -> None:
         return
     result = session.simulator.pbx.queue_remove(queue, interface)
     session.send({
-        "ok": success(action_id, "Removed interface from queue"),
-        "notthere": error(action_id, "Unable to remove interface: Not there"),
-        "nosuchqueue": error(action_id, "Unable to remove interface from queue: No such queue"),
-        "notdynamic": error(action_id, "Member not dynamic"),
+        MemberChange.OKAY: success(action_id, "Removed interface from queue"),
+        MemberChange.NOT_THERE: error(action_id, "Unable to remove interface: Not there"),
+        MemberChange.NO_SUCH_QUEUE: error(
+            action_id, "Unable to remove interface from queue: No such queue"
+        ),
+        MemberChange.NOT_DYNAMIC: error(action_id, "Member not dynamic"),
     }[result])  # fmt: skip
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telephony import contract
-from telephony.pbx_sim.channels import NORMAL_CLEARING, UP, event
+from telephony.ami.vocabulary import ChannelState, HangupCause, OriginateReason
+from telephony.pbx_sim.channels import event
 from telephony.pbx_sim.wire import (
     Message,
     encode,
@@ -354,23 +355,24 @@ async def _selftest_call(session: AmiSession, token: str, message: Message) -> N
     )
     pbx.channels.add(far)
     pbx.channel_event("Newchannel", far)
-    pbx.set_state(far, UP)
+    pbx.set_state(far, ChannelState.UP)
     pbx.newexten(far, "Answer")
     name = f"cc-selftest-{token}.wav"
     await asyncio.to_thread(_write_silence, config.recordings_dir / name, 1.0)
     monitor_dir = site_globals(session)[contract.GLOBAL_MONITOR_DIR]
     pbx.newexten(far, "MixMonitor", f"{monitor_dir}/{name}")
     pbx.start_mixmonitor(far, f"{monitor_dir}/{name}")
-    pbx.set_state(owner, UP)
+    pbx.set_state(owner, ChannelState.UP)
     pbx.emit(event("OriginateResponse", with_action_id(message.action_id), [
         ("Response", "Success"), ("Channel", owner.name), ("Context", message.get("Context")),
-        ("Exten", message.get("Exten")), ("Reason", "4"), ("Uniqueid", owner.uniqueid),
+        ("Exten", message.get("Exten")), ("Reason", str(OriginateReason.ANSWER)),
+        ("Uniqueid", owner.uniqueid),
         ("CallerIDNum", "<unknown>"), ("CallerIDName", "<unknown>"),
     ]))  # fmt: skip
     pbx.newexten(far, "Wait", "1")
     await pbx.clock.sleep(1.0)
-    pbx.hangup(far, NORMAL_CLEARING)
-    pbx.hangup(owner, NORMAL_CLEARING)
+    pbx.hangup(far, HangupCause.NORMAL_CLEARING)
+    pbx.hangup(owner, HangupCause.NORMAL_CLEARING)
 
 
 def _write_silence(path: Path, seconds: float) -> None:

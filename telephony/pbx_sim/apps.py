@@ -8,15 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from telephony.pbx_sim.channels import (
-    CONGESTION,
-    FAR_BUSY,
-    FAR_CONGESTION,
-    NORMAL_CLEARING,
-    UP,
-    USER_BUSY,
-    Channel,
-)
+from telephony.ami.vocabulary import ChannelState, HangupCause
+from telephony.contract import VAR_CALL_TYPE, CallType
+from telephony.pbx_sim.channels import Channel, FarEnd
 from telephony.pbx_sim.dialplan import split_args
 from telephony.pbx_sim.pbx import Pbx
 from telephony.pbx_sim.scenario import Call
@@ -103,7 +97,7 @@ async def answer(ctx: AppContext, data: str) -> object:
     """Answer a channel not yet up; a Local channel gets no voice frame, so the 500 ms
     __ast_answer() waits for one pass in full (the captures' next Newexten comes late)."""
     channel = ctx.channel
-    if channel.state == UP:
+    if channel.state == ChannelState.UP:
         return None
     ctx.pbx.answer(channel)
     if channel.tech == "Local" and await wait_or_hangup(ctx, MEDIA_WAIT):
@@ -120,10 +114,10 @@ async def wait(ctx: AppContext, data: str) -> object:
     return HANGUP if await wait_or_hangup(ctx, _seconds(data) or 0.0) else None
 
 
-async def _refuse(ctx: AppContext, data: str, far: str, cause: int) -> object:
+async def _refuse(ctx: AppContext, data: str, far: FarEnd, cause: int) -> object:
     """Busy()/Congestion(): say so to the caller, wait out the timeout, hang up."""
     channel = ctx.channel
-    if channel.state != UP:
+    if channel.state != ChannelState.UP:
         ctx.pbx.far_failure(channel, far, cause)
         channel.own_cause = cause
     await wait_or_hangup(ctx, _seconds(split_args(data)[0]))
@@ -131,11 +125,11 @@ async def _refuse(ctx: AppContext, data: str, far: str, cause: int) -> object:
 
 
 async def busy(ctx: AppContext, data: str) -> object:
-    return await _refuse(ctx, data, FAR_BUSY, USER_BUSY)
+    return await _refuse(ctx, data, FarEnd.BUSY, HangupCause.USER_BUSY)
 
 
 async def congestion(ctx: AppContext, data: str) -> object:
-    return await _refuse(ctx, data, FAR_CONGESTION, CONGESTION)
+    return await _refuse(ctx, data, FarEnd.CONGESTION, HangupCause.NORMAL_CIRCUIT_CONGESTION)
 
 
 async def playback(ctx: AppContext, data: str) -> object:
@@ -152,7 +146,7 @@ async def playback(ctx: AppContext, data: str) -> object:
 
 async def hangup(ctx: AppContext, data: str) -> object:
     cause = data.strip()
-    ctx.channel.own_cause = int(cause) if cause.isdigit() else NORMAL_CLEARING
+    ctx.channel.own_cause = int(cause) if cause.isdigit() else HangupCause.NORMAL_CLEARING
     return HANGUP
 
 
@@ -174,7 +168,11 @@ async def mixmonitor(ctx: AppContext, data: str) -> object:
         recorder.file(mixed, monitor_dir),
         args[1] if len(args) > 1 else "",
         locate=lambda name: recorder.file(reported(name), monitor_dir),
-        kind="callback" if channel.variables.get("CALL_TYPE") == "callback" else "inbound",
+        kind=(
+            CallType.CALLBACK
+            if channel.variables.get(VAR_CALL_TYPE) == CallType.CALLBACK
+            else CallType.INBOUND
+        ),
         customer_channel=not pbx.is_agent_channel(channel),
         now=pbx.clock.now(),
         rng=pbx.rng,

@@ -3,7 +3,7 @@ extension) through the PJSIP trunk, and the channel runs the dialplan's inbound 
 
 from __future__ import annotations
 
-from telephony.pbx_sim.channels import RING
+from telephony.ami.vocabulary import ChannelState
 from telephony.pbx_sim.interpreter import run_dialplan
 from telephony.pbx_sim.pbx import Pbx
 from telephony.pbx_sim.runtime_dialplan import SIM_DIRECT_DIAL
@@ -27,7 +27,7 @@ def start_inbound_call(
         exten=extension or config.hotline,
         linkedid=None,
         call=call,
-        state=RING,
+        state=ChannelState.RING,
         caller=(caller, ""),
     )
     if queue is not None:

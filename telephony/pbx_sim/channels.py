@@ -10,38 +10,37 @@ import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from telephony.ami.vocabulary import CdrDisposition, ChannelState, HangupCause
 from telephony.pbx_sim.clock import SimClock
 from telephony.pbx_sim.wire import Fields
 
 if TYPE_CHECKING:
     from telephony.pbx_sim.scenario import Call
 
-DOWN, RING, RINGING, UP, BUSY = 0, 4, 5, 6, 7
+# ChannelStateDesc as ast_state2str() words each state.
 STATE_DESC = {
-    0: "Down",
-    1: "Rsrvd",
-    2: "OffHook",
-    3: "Dialing",
-    4: "Ring",
-    5: "Ringing",
-    6: "Up",
-    7: "Busy",
+    ChannelState.DOWN: "Down",
+    ChannelState.RSRVD: "Rsrvd",
+    ChannelState.OFFHOOK: "OffHook",
+    ChannelState.DIALING: "Dialing",
+    ChannelState.RING: "Ring",
+    ChannelState.RINGING: "Ringing",
+    ChannelState.UP: "Up",
+    ChannelState.BUSY: "Busy",
 }
 
-NORMAL_CLEARING, USER_BUSY, NO_ANSWER, SUBSCRIBER_ABSENT = 16, 17, 19, 20
-ANSWERED_ELSEWHERE, CONGESTION, UNKNOWN_CAUSE = 26, 34, 0
-# Soft-hangup flags (include/asterisk/channel.h): a SoftHangupRequest's Cause is one of these.
-SOFTHANGUP_SHUTDOWN, SOFTHANGUP_APPUNLOAD = 4, 16
-CAUSE_TEXT = {
-    0: "Unknown",
-    16: "Normal Clearing",
-    17: "User busy",
-    19: "User alerting, no answer",
-    20: "Subscriber absent",
-    26: "Answered elsewhere",
-    34: "Circuit/channel congestion",
+# Hangup's Cause-txt as ast_cause2str() words the causes the simulator gives.
+CAUSE_TEXT: dict[int, str] = {
+    HangupCause.NOTDEFINED: "Unknown",
+    HangupCause.NORMAL_CLEARING: "Normal Clearing",
+    HangupCause.USER_BUSY: "User busy",
+    HangupCause.NO_ANSWER: "User alerting, no answer",
+    HangupCause.SUBSCRIBER_ABSENT: "Subscriber absent",
+    HangupCause.ANSWERED_ELSEWHERE: "Answered elsewhere",
+    HangupCause.NORMAL_CIRCUIT_CONGESTION: "Circuit/channel congestion",
 }
 
 PRIVILEGE = {
@@ -127,16 +126,18 @@ class Bridge:
         ]
 
 
-# What the far end of an outgoing channel has said: a phone's or the trunk's SIP answer, or
-# the other half of a Local channel running its dialplan.
-FAR_RINGING, FAR_ANSWERED, FAR_BUSY, FAR_CONGESTION, FAR_UNAVAILABLE = (
-    "ringing",
-    "answered",
-    "busy",
-    "congestion",
-    "unavailable",
-)
-FAR_FAILURES = (FAR_BUSY, FAR_CONGESTION, FAR_UNAVAILABLE)
+class FarEnd(StrEnum):
+    """What the far end of an outgoing channel has said: a phone's or the trunk's SIP answer,
+    or the other half of a Local channel running its dialplan."""
+
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    BUSY = "busy"
+    CONGESTION = "congestion"
+    UNAVAILABLE = "unavailable"
+
+
+FAR_FAILURES = frozenset({FarEnd.BUSY, FarEnd.CONGESTION, FarEnd.UNAVAILABLE})
 
 
 @dataclass(eq=False)
@@ -151,7 +152,7 @@ class Channel:
     exten: str
     created: float
     tech: str = "PJSIP"
-    state: int = DOWN
+    state: ChannelState = ChannelState.DOWN
     priority: int = 1
     caller_num: str = "<unknown>"
     caller_name: str = "<unknown>"
@@ -171,14 +172,14 @@ class Channel:
     twin: Channel | None = None
     half: int = 0  # 1 or 2 for a Local channel's halves
     dialed: str = ""  # what an outgoing channel was requested with: "13900139000@trunk"
-    far: str | None = None  # FAR_*: what the far end of an outgoing channel answered
+    far: FarEnd | None = None  # what the far end of an outgoing channel answered
     rang: bool = False  # its far end said it rings (answering at once says nothing of it)
     far_cause: int | None = None  # the hangup cause the far end gave with a failure
     in_dialplan: bool = False  # runs the dialplan: its end is a SoftHangupRequest (APPUNLOAD)
     spying: bool = False  # runs ChanSpy (AST_FLAG_SPYING): no other ChanSpy spies on it
     # ast_channel_hangupcause as Asterisk has recorded it so far (0: none): app_dial's answer
     # and leaving a bridge make it Normal Clearing; a PJSIP BYE reports (and ends with) it.
-    cause: int = 0
+    cause: int = HangupCause.NOTDEFINED
     # (context, exten, priority) a blind transfer or an AMI Redirect sends it to: it leaves its
     # bridge (or the application it runs) and goes on there.
     after_bridge: tuple[str, str, int] | None = None
@@ -246,7 +247,7 @@ class CdrSpec:
     """A Cdr the dialplan's end will write: the other party, and how that attempt ended."""
 
     dest: Channel | None
-    disposition: str
+    disposition: CdrDisposition
     application: str
     data: str
 

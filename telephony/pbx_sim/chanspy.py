@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from telephony.ami.vocabulary import ChannelState
 from telephony.pbx_sim.apps import HANGUP, AppContext, wait_or_hangup
-from telephony.pbx_sim.channels import UP, Channel, event
+from telephony.pbx_sim.channels import Channel, event
 from telephony.pbx_sim.dialplan import split_args
 from telephony.pbx_sim.pbx import Pbx
 
@@ -91,7 +92,7 @@ async def chanspy(ctx: AppContext, data: str) -> object:
     prefix = args[0].strip()
     options = parse_options(args[1] if len(args) > 1 else "")
     pbx, channel = ctx.pbx, ctx.channel
-    if "N" not in options and channel.state != UP:
+    if "N" not in options and channel.state != ChannelState.UP:
         pbx.answer(channel)
     channel.spying = True
     try:

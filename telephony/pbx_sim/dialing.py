@@ -12,20 +12,12 @@ both are bridged; when either hangs up after that, Dial hangs the other one up a
 
 from __future__ import annotations
 
+from telephony.ami.vocabulary import CdrDisposition, ChannelState, DialStatus, HangupCause
 from telephony.pbx_sim.apps import HANGUP, AppContext
-from telephony.pbx_sim.channels import (
-    FAR_ANSWERED,
-    FAR_FAILURES,
-    NO_ANSWER,
-    NORMAL_CLEARING,
-    UNKNOWN_CAUSE,
-    UP,
-    CdrSpec,
-    Channel,
-)
+from telephony.pbx_sim.channels import FAR_FAILURES, CdrSpec, Channel, FarEnd
 from telephony.pbx_sim.devices import DISPOSITIONS, FAR_STATUS
 from telephony.pbx_sim.dialplan import split_args
-from telephony.pbx_sim.legs import DIAL, LegRequest, dial_string, open_leg, start_far_end
+from telephony.pbx_sim.legs import LegRequest, Requester, dial_string, open_leg, start_far_end
 from telephony.pbx_sim.scenario import talk
 from telephony.pbx_sim.technology import technology
 from telephony.pbx_sim.transfer import after_bridge
@@ -53,7 +45,7 @@ async def dial_app(ctx: AppContext, data: str) -> object:
             interface=target,
             call=ctx.call,
             linkedid=caller.linkedid,
-            app=DIAL,
+            app=Requester.DIAL,
             caller=(caller.exten, hint_name),
             connected=(caller.caller_num, caller.caller_name),
             exten=caller.exten,
@@ -61,45 +53,47 @@ async def dial_app(ctx: AppContext, data: str) -> object:
         ),
     )
     if peer is None:  # the technology refused: no channel, CHANUNAVAIL
-        pbx.set_var(caller, "DIALSTATUS", "CHANUNAVAIL")
+        pbx.set_var(caller, "DIALSTATUS", DialStatus.CHANUNAVAIL)
         return None
     pbx.dial_event("DialBegin", caller, peer, [("DialString", number)])
     if technology(peer.tech).sends_connected_line:
         pbx.set_connected(caller, peer.caller_num, peer.caller_name)
     start_far_end(pbx, peer, ctx.start_far_half)
 
-    def finish(status: str, cause: int) -> None:
+    def finish(status: DialStatus, cause: int) -> None:
         pbx.dial_event("DialEnd", caller, peer, [("DialStatus", status)])
         pbx.hangup(peer, cause)
         pbx.set_var(caller, "DIALSTATUS", status)
-        caller.cdrs.append(CdrSpec(peer, DISPOSITIONS.get(status, "FAILED"), "Dial", data))
+        caller.cdrs.append(
+            CdrSpec(peer, DISPOSITIONS.get(status, CdrDisposition.FAILED), "Dial", data)
+        )
 
     rung = False
     while True:
         now = pbx.clock.now()
         if caller.hung_up:
-            finish("CANCEL", UNKNOWN_CAUSE)
+            finish(DialStatus.CANCEL, HangupCause.NOTDEFINED)
             return HANGUP
         if caller.after_bridge is not None:  # Redirected while it rang: the dialplan goes on
-            finish("CANCEL", UNKNOWN_CAUSE)
+            finish(DialStatus.CANCEL, HangupCause.NOTDEFINED)
             return None
         if peer.far in FAR_FAILURES:
-            finish(FAR_STATUS[peer.far], peer.far_cause or UNKNOWN_CAUSE)
+            finish(FAR_STATUS[peer.far], peer.far_cause or HangupCause.NOTDEFINED)
             return None
         if peer.hung_up:
-            finish("BUSY", peer.hangup_cause or NORMAL_CLEARING)
+            finish(DialStatus.BUSY, peer.hangup_cause or HangupCause.NORMAL_CLEARING)
             return None
         if peer.rang and not rung:
             rung = True
             pbx.set_var(caller, "RINGTIME", str(int(now - started)))
             pbx.set_var(caller, "RINGTIME_MS", str(int((now - started) * 1000)))
-            pbx.dial_event("DialState", caller, peer, [("DialStatus", "RINGING")])
-            if caller.state != UP:
+            pbx.dial_event("DialState", caller, peer, [("DialStatus", DialStatus.RINGING)])
+            if caller.state != ChannelState.UP:
                 pbx.indicate_ringing(caller)
-        if peer.far == FAR_ANSWERED:
+        if peer.far == FarEnd.ANSWERED:
             break
         if timeout is not None and now >= started + timeout:
-            finish("NOANSWER", NO_ANSWER)
+            finish(DialStatus.NOANSWER, HangupCause.NO_ANSWER)
             return None
         wake_in = started + timeout - now if timeout is not None else 3600.0
         await ctx.call.pause(wake_in)
@@ -110,17 +104,19 @@ async def _connected(ctx: AppContext, peer: Channel, number: str, data: str) -> 
     """The callee answered: bridge, talk, and hang the other side up when one side ends."""
     pbx, caller = ctx.pbx, ctx.channel
     for name, value in (
-        ("DIALSTATUS", "ANSWER"),
+        ("DIALSTATUS", DialStatus.ANSWER),
         ("DIALEDPEERNAME", peer.name),
         ("DIALEDPEERNUMBER", number),
     ):
         pbx.set_var(caller, name, value)
-    pbx.dial_event("DialEnd", caller, peer, [("DialStatus", "ANSWER")])
-    caller.cause = peer.cause = NORMAL_CLEARING  # "the eventual hangup is likely normal"
-    if caller.state != UP:
+    pbx.dial_event("DialEnd", caller, peer, [("DialStatus", DialStatus.ANSWER)])
+    caller.cause = peer.cause = (
+        HangupCause.NORMAL_CLEARING
+    )  # "the eventual hangup is likely normal"
+    if caller.state != ChannelState.UP:
         pbx.answer(caller)
     peer.exten = ""  # the callee leaves the caller's extension behind
-    pbx.newexten(peer, "AppDial", "(Outgoing Line)")
+    pbx.newexten(peer, Requester.DIAL, "(Outgoing Line)")
     pbx.bridge(peer, caller)
     answered = pbx.clock.now()
     customer, agent = (peer, caller) if pbx.is_agent_channel(caller) else (caller, peer)
@@ -130,18 +126,18 @@ async def _connected(ctx: AppContext, peer: Channel, number: str, data: str) -> 
     caller_goes = caller.after_bridge is not None and not caller.hung_up
     peer_goes = peer.after_bridge is not None and not peer.hung_up
     end = pbx.clock.now()
-    caller.cdrs.append(CdrSpec(peer, "ANSWERED", "Dial", data))
+    caller.cdrs.append(CdrSpec(peer, CdrDisposition.ANSWERED, "Dial", data))
     answered_vars = [
         ("ANSWEREDTIME", str(int(end - answered))),
         ("ANSWEREDTIME_MS", str(int((end - answered) * 1000))),
         ("DIALEDTIME", str(int(end - caller.created))),
         ("DIALEDTIME_MS", str(int((end - caller.created) * 1000))),
-        ("DIALSTATUS", "ANSWER"),
+        ("DIALSTATUS", DialStatus.ANSWER),
     ]
     if ended is peer:
         pbx.leave_bridge(peer)
         if not peer_goes:
-            pbx.hangup(peer, peer.hangup_cause or NORMAL_CLEARING)
+            pbx.hangup(peer, peer.hangup_cause or HangupCause.NORMAL_CLEARING)
         pbx.leave_bridge(caller)
         for name, value in answered_vars:
             pbx.set_var(caller, name, value)
@@ -155,5 +151,5 @@ async def _connected(ctx: AppContext, peer: Channel, number: str, data: str) -> 
     if peer_goes:
         await after_bridge(ctx, peer)
     else:
-        pbx.hangup(peer, NORMAL_CLEARING)
+        pbx.hangup(peer, HangupCause.NORMAL_CLEARING)
     return await after_bridge(ctx, caller) if caller_goes else HANGUP

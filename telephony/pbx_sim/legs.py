@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from telephony.pbx_sim.channels import Channel
 from telephony.pbx_sim.devices import phone_outcome, run_device, trunk_outcome
@@ -24,7 +25,13 @@ from telephony.pbx_sim.pbx import Pbx
 from telephony.pbx_sim.scenario import Call
 from telephony.pbx_sim.technology import technology
 
-ORIGINATE, DIAL, QUEUE = "AppDial2", "AppDial", "AppQueue"  # the new channel's application
+
+class Requester(StrEnum):
+    """Who asks for a leg, as the new channel's application shows it."""
+
+    ORIGINATE = "AppDial2"
+    DIAL = "AppDial"
+    QUEUE = "AppQueue"
 
 
 @dataclass
@@ -34,7 +41,7 @@ class LegRequest:
     interface: str  # PJSIP/1001, PJSIP/13900139000@trunk, Local/1002@agents/n
     call: Call
     linkedid: str | None  # None: the leg starts its own call (an Originate)
-    app: str  # who asks: ORIGINATE, DIAL or QUEUE (what the new channel shows it is doing)
+    app: Requester  # who asks (what the new channel shows it is doing)
     # (number, name) of its CallerID: Originate's (None: it was given none); Dial's and
     # Queue's guess, used only when the channel has no caller ID of its own.
     caller: tuple[str, str] | None
@@ -99,7 +106,7 @@ def open_leg(pbx: Pbx, request: LegRequest) -> Channel | None:
     else:
         return None
     leg.dialed = resource
-    if request.app != DIAL:
+    if request.app is not Requester.DIAL:
         pbx.newexten(leg, request.app, "(Outgoing Line)")
     for name, value in reversed(request.variables):  # ast_set_variables walks a prepended list
         pbx.set_var(leg, name, value)
@@ -128,12 +135,12 @@ def _assigned_ids(request: LegRequest, tech: str) -> tuple[str, ...]:
 def _identify(pbx: Pbx, leg: Channel, request: LegRequest) -> None:
     """The caller ID, connected line and extension the requester gives the new channel."""
     own_caller_id = leg.caller_num != "<unknown>"  # a phone's endpoint `callerid`
-    if request.app == ORIGINATE:
+    if request.app is Requester.ORIGINATE:
         if request.caller is not None:  # pbx.c: ast_set_callerid, then the connected line
             pbx.set_caller(leg, *request.caller)
             pbx.set_connected(leg, *(request.connected or request.caller))
         return
-    if request.app == DIAL:  # one snapshot: Newexten, NewCallerid, NewConnectedLine
+    if request.app is Requester.DIAL:  # one snapshot: Newexten, NewCallerid, NewConnectedLine
         if request.exten is not None:
             leg.exten = request.exten
         if request.caller is not None and not own_caller_id:

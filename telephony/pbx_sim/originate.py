@@ -10,22 +10,14 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from telephony.pbx_sim.channels import (
-    FAR_ANSWERED,
-    FAR_FAILURES,
-    NO_ANSWER,
-    UNKNOWN_CAUSE,
-    Channel,
-    event,
-)
+from telephony.ami.vocabulary import DialStatus, HangupCause, OriginateReason
+from telephony.pbx_sim.channels import FAR_FAILURES, Channel, FarEnd, event
 from telephony.pbx_sim.devices import FAR_REASON, FAR_STATUS
 from telephony.pbx_sim.interpreter import run_application, run_dialplan, start_far_half
-from telephony.pbx_sim.legs import ORIGINATE, LegRequest, dial_string, open_leg, start_far_end
+from telephony.pbx_sim.legs import LegRequest, Requester, dial_string, open_leg, start_far_end
 from telephony.pbx_sim.pbx import Pbx
 from telephony.pbx_sim.scenario import Call, CallPlan
 from telephony.pbx_sim.wire import with_action_id
-
-REASON_FAILED, REASON_HUNG_UP, REASON_NO_ANSWER, REASON_ANSWERED = 0, 1, 3, 4
 
 
 @dataclass
@@ -51,7 +43,7 @@ class OriginateRequest:
 @dataclass(frozen=True)
 class OriginateOutcome:
     success: bool
-    reason: int  # 0 failed, 1 hung up, 3 no answer, 4 answered, 5 busy, 8 congestion
+    reason: OriginateReason
     channel: str
     uniqueid: str
 
@@ -67,8 +59,8 @@ def start_originate(
 
 def _responder(
     pbx: Pbx, request: OriginateRequest, result: asyncio.Future[OriginateOutcome]
-) -> Callable[[bool, int, Channel | None], None]:
-    def respond(success: bool, reason: int, channel: Channel | None = None) -> None:
+) -> Callable[[bool, OriginateReason, Channel | None], None]:
+    def respond(success: bool, reason: OriginateReason, channel: Channel | None = None) -> None:
         if result.done():
             return
         outcome = OriginateOutcome(
@@ -104,7 +96,7 @@ async def _originate(
                 interface=request.channel,
                 call=call,
                 linkedid=None,
-                app=ORIGINATE,
+                app=Requester.ORIGINATE,
                 caller=caller_id if any(caller_id) else None,  # without CallerID, none
                 connected=caller_id if any(caller_id) else None,
                 variables=request.variables,
@@ -113,14 +105,14 @@ async def _originate(
             ),
         )
         if leg is None:  # unknown technology, endpoint or extension: no channel at all
-            respond(False, REASON_FAILED, None)
+            respond(False, OriginateReason.FAILURE, None)
             return
         pbx.dial_event("DialBegin", None, leg, [("DialString", dial_string(request.channel))])
         start_far_end(pbx, leg, start_far_half)
         if not await _answered(pbx, call, request, leg, respond):
             return
-        pbx.dial_event("DialEnd", None, leg, [("DialStatus", "ANSWER")])
-        respond(True, REASON_ANSWERED, leg)
+        pbx.dial_event("DialEnd", None, leg, [("DialStatus", DialStatus.ANSWER)])
+        respond(True, OriginateReason.ANSWER, leg)
         if request.application:
             leg.in_dialplan = True
             await run_application(pbx, leg, request.application, request.app_data)
@@ -137,12 +129,12 @@ async def _answered(
     call: Call,
     request: OriginateRequest,
     leg: Channel,
-    respond: Callable[[bool, int, Channel | None], None],
+    respond: Callable[[bool, OriginateReason, Channel | None], None],
 ) -> bool:
     """Wait for the first channel's answer; False (after the failure events) otherwise."""
     deadline = pbx.clock.now() + request.timeout
 
-    def failed(status: str, reason: int, cause: int) -> bool:
+    def failed(status: DialStatus, reason: OriginateReason, cause: int) -> bool:
         pbx.dial_event("DialEnd", None, leg, [("DialStatus", status)])
         respond(False, reason, None)
         pbx.hangup(leg, cause)
@@ -152,14 +144,20 @@ async def _answered(
     while True:
         if leg.rang and not rung:
             rung = True
-            pbx.dial_event("DialState", None, leg, [("DialStatus", "RINGING")])
-        if leg.far == FAR_ANSWERED:
+            pbx.dial_event("DialState", None, leg, [("DialStatus", DialStatus.RINGING)])
+        if leg.far == FarEnd.ANSWERED:
             return True
         if leg.far in FAR_FAILURES:
-            return failed(FAR_STATUS[leg.far], FAR_REASON[leg.far], leg.far_cause or UNKNOWN_CAUSE)
+            return failed(
+                FAR_STATUS[leg.far], FAR_REASON[leg.far], leg.far_cause or HangupCause.NOTDEFINED
+            )
         if leg.hung_up:
-            return failed("CANCEL", REASON_HUNG_UP, leg.hangup_cause or UNKNOWN_CAUSE)
+            return failed(
+                DialStatus.CANCEL,
+                OriginateReason.HANGUP,
+                leg.hangup_cause or HangupCause.NOTDEFINED,
+            )
         now = pbx.clock.now()
         if now >= deadline:
-            return failed("NOANSWER", REASON_NO_ANSWER, NO_ANSWER)
+            return failed(DialStatus.NOANSWER, OriginateReason.RINGING, HangupCause.NO_ANSWER)
         await call.pause(deadline - now)

@@ -17,31 +17,30 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from crm.clock import Clock
+from telephony.ami.vocabulary import (
+    CdrDisposition,
+    ChannelState,
+    DeviceState,
+    HangupCause,
+    SoftHangup,
+)
 from telephony.contract import VAR_MIXMONITOR_FILENAME
 from telephony.pbx_sim.channels import (
-    BUSY,
     CAUSE_TEXT,
-    DOWN,
-    FAR_ANSWERED,
-    FAR_RINGING,
-    NORMAL_CLEARING,
-    RING,
-    RINGING,
-    SOFTHANGUP_APPUNLOAD,
-    UNKNOWN_CAUSE,
-    UP,
     Bridge,
     CdrSpec,
     Channel,
     ChannelRegistry,
+    FarEnd,
     caller_id_text,
     event,
 )
 from telephony.pbx_sim.clock import SimClock
 from telephony.pbx_sim.config import SimulatorConfig, StaticMember
 from telephony.pbx_sim.queues import (
-    DEVICE_STATUS,
+    IDLE,
     CallQueue,
+    MemberChange,
     QueueMember,
     endpoint_of,
     extension_of,
@@ -81,7 +80,7 @@ class Pbx:
         self.boot_time = self.clock.now()
         self.shutting_down = False
         self.answer_delays: dict[str, float | None] = dict(self.config.answer_delays)
-        self.device_states: dict[str, str] = {}
+        self.device_states: dict[str, DeviceState] = {}
         self.global_vars: dict[str, str] = dialplan_globals(self.config, self.dialplan)
         self.queues: dict[str, CallQueue] = {}
         self.rooms: dict[str, Room] = {}  # ConfBridge conferences by name (rooms.py)
@@ -93,8 +92,10 @@ class Pbx:
             self.queues[name] = queue
             # The queues' own devices start in their current state, unannounced.
             free = any(self.member_ready(member) for member in queue.members.values())
-            self.device_states[f"Queue:{name}"] = "NOT_INUSE"
-            self.device_states[f"Queue:{name}_avail"] = "NOT_INUSE" if free else "INUSE"
+            self.device_states[f"Queue:{name}"] = DeviceState.NOT_INUSE
+            self.device_states[f"Queue:{name}_avail"] = (
+                DeviceState.NOT_INUSE if free else DeviceState.INUSE
+            )
 
     def _static_member(self, spec: str | StaticMember) -> QueueMember:
         if isinstance(spec, str):
@@ -110,7 +111,7 @@ class Pbx:
             login_time=int(self.boot_time),
             penalty=spec.penalty,
         )
-        member.status = DEVICE_STATUS[self.device_state(member.state_interface)]
+        member.status = self.device_state(member.state_interface)
         return member
 
     async def shutdown(self) -> None:
@@ -161,7 +162,7 @@ class Pbx:
         linkedid: str | None,
         wake: asyncio.Event | None = None,
         call: Call | None = None,
-        state: int = DOWN,
+        state: ChannelState = ChannelState.DOWN,
         caller: tuple[str, str] | None = None,
         uniqueid: str | None = None,
     ) -> Channel:
@@ -219,7 +220,7 @@ class Pbx:
                     context=context,
                     exten=exten,
                     created=self.clock.now(),
-                    state=DOWN if half == 1 else RING,
+                    state=ChannelState.DOWN if half == 1 else ChannelState.RING,
                     call=call,
                     half=half,
                 )
@@ -245,9 +246,9 @@ class Pbx:
             )
         )
 
-    def set_state(self, channel: Channel, state: int) -> None:
+    def set_state(self, channel: Channel, state: ChannelState) -> None:
         channel.state = state
-        if state == UP and channel.answered is None:
+        if state == ChannelState.UP and channel.answered is None:
             channel.answered = self.clock.now()
         self.channel_event("Newstate", channel)
         self.publish(channel)
@@ -305,36 +306,36 @@ class Pbx:
         if channel.half == 2 and channel.twin is not None:
             target = channel.twin
         elif channel.in_dialplan:
-            if channel.state == RING:
-                self.set_state(channel, RINGING)
+            if channel.state == ChannelState.RING:
+                self.set_state(channel, ChannelState.RINGING)
             return
         else:
             target = channel
         if target.destroyed or target.far is not None:
             return
-        target.far, target.rang = FAR_RINGING, True
-        if target.state != RINGING:
-            self.set_state(target, RINGING)
+        target.far, target.rang = FarEnd.RINGING, True
+        if target.state != ChannelState.RINGING:
+            self.set_state(target, ChannelState.RINGING)
         target.notify()
 
     def answer(self, channel: Channel) -> None:
         """The channel answers: Answer() in its dialplan or its endpoint's 200 OK; a Local
         channel's `;2` answering answers its `;1`."""
-        if channel.state != UP:
-            self.set_state(channel, UP)
+        if channel.state != ChannelState.UP:
+            self.set_state(channel, ChannelState.UP)
         if channel.half == 2 and channel.twin is not None:
             self.answer(channel.twin)
             return
-        if not channel.in_dialplan and channel.far != FAR_ANSWERED:
-            channel.far = FAR_ANSWERED
+        if not channel.in_dialplan and channel.far != FarEnd.ANSWERED:
+            channel.far = FarEnd.ANSWERED
             channel.notify()
 
-    def far_failure(self, channel: Channel, far: str, cause: int) -> None:
+    def far_failure(self, channel: Channel, far: FarEnd, cause: int) -> None:
         """The far end refuses the call: an endpoint's 486/503/404, or Busy()/Congestion() on
         a Local channel's `;2` (which keeps the cause; its `;1` hears only the refusal)."""
         if channel.half == 2 and channel.twin is not None:
             channel.own_cause = cause
-            self.set_state(channel, BUSY)
+            self.set_state(channel, ChannelState.BUSY)
             target = channel.twin
         else:
             target = channel
@@ -353,9 +354,9 @@ class Pbx:
         self.channel_event(
             "HangupRequest", channel, [("Cause", str(said))] if said is not None else []
         )
-        channel.request_hangup(UNKNOWN_CAUSE if said is None else said)
+        channel.request_hangup(HangupCause.NOTDEFINED if said is None else said)
 
-    def soft_hangup_request(self, channel: Channel, flag: int) -> None:
+    def soft_hangup_request(self, channel: Channel, flag: SoftHangup) -> None:
         """ast_softhangup(): SoftHangupRequest whose Cause is the soft-hangup flag; the
         channel keeps the hangup cause it had (0 for a caller still queued: the lab's
         `core restart now`)."""
@@ -410,7 +411,7 @@ class Pbx:
             return
         cause = next(
             (c for c in (channel.own_cause, channel.hangup_cause) if c is not None),
-            NORMAL_CLEARING,
+            HangupCause.NORMAL_CLEARING,
         )
         self.soft_hangup_appunload(channel)
         self.hangup(channel, cause, self._cdrs(channel))
@@ -420,7 +421,7 @@ class Pbx:
         if channel.appunload_announced or channel.destroyed:
             return
         channel.appunload_announced = True
-        self.channel_event("SoftHangupRequest", channel, [("Cause", str(SOFTHANGUP_APPUNLOAD))])
+        self.channel_event("SoftHangupRequest", channel, [("Cause", str(SoftHangup.APPUNLOAD))])
 
     def start_mixmonitor(self, channel: Channel, path: str) -> None:
         self.set_var(channel, VAR_MIXMONITOR_FILENAME, path)
@@ -448,8 +449,8 @@ class Pbx:
         bridge = channel.bridge
         if bridge is None:
             return
-        channel.cause = channel.cause or NORMAL_CLEARING
-        if channel.hangup_cause == UNKNOWN_CAUSE:
+        channel.cause = channel.cause or HangupCause.NORMAL_CLEARING
+        if channel.hangup_cause == HangupCause.NOTDEFINED:
             channel.hangup_cause = channel.cause
         self.set_var(channel, "BRIDGEPEER", "")
         bridge.members.remove(channel)
@@ -468,13 +469,13 @@ class Pbx:
         channel: Channel,
         *,
         dest: Channel | None,
-        disposition: str,
+        disposition: CdrDisposition,
         application: str,
         data: str,
         answered: float | None = None,
     ) -> Fields | None:
         """A Cdr event; like cdr.conf's `unanswered=no`, none for unanswered single-party calls."""
-        if disposition != "ANSWERED" and dest is None:
+        if disposition is not CdrDisposition.ANSWERED and dest is None:
             return None
         end = self.clock.now()
         answered = channel.answered if answered is None else answered
@@ -507,7 +508,9 @@ class Pbx:
         specs = channel.cdrs or [
             CdrSpec(
                 None,
-                "ANSWERED" if channel.answered is not None else "NO ANSWER",
+                CdrDisposition.ANSWERED
+                if channel.answered is not None
+                else CdrDisposition.NO_ANSWER,
                 channel.application,
                 channel.app_data,
             )
@@ -528,7 +531,7 @@ class Pbx:
 
     # -- devices and queue members --------------------------------------------------------
 
-    def device_state(self, device: str) -> str:
+    def device_state(self, device: str) -> DeviceState:
         """NOT_INUSE / RINGING / INUSE / BUSY / UNAVAILABLE of `PJSIP/1001`, from the
         states of its live channels, as its technology counts them (technology.py)."""
         device = state_interface_of(device)
@@ -539,35 +542,37 @@ class Pbx:
     def refresh_device(self, device: str) -> None:
         """Announce a device's new state and update the queue members that watch it."""
         state = self.device_state(device)
-        if self.device_states.get(device, "NOT_INUSE") == state:
+        if self.device_states.get(device, DeviceState.NOT_INUSE) == state:
             return
         self.device_states[device] = state
-        self.emit(event("DeviceStateChange", [("Device", device), ("State", state)]))
+        self._device_state_change(device, state)
         for queue in self.queues.values():
             for member in queue.members.values():
                 if state_interface_of(member.state_interface) == device:
-                    member.status = DEVICE_STATUS[state]
+                    member.status = state
                     self.emit(member.event("QueueMemberStatus", queue.name))
             self.refresh_queue_devices(queue)
 
     def refresh_queue_devices(self, queue: CallQueue) -> None:
         """`Queue:<name>` (callers waiting) and `Queue:<name>_avail` (a member free)."""
-        waiting = "RINGING" if queue.entries else "NOT_INUSE"
+        waiting = DeviceState.RINGING if queue.entries else DeviceState.NOT_INUSE
         free = any(self.member_ready(member) for member in queue.members.values())
         for device, state in (
             (f"Queue:{queue.name}", waiting),
-            (f"Queue:{queue.name}_avail", "NOT_INUSE" if free else "INUSE"),
+            (f"Queue:{queue.name}_avail", DeviceState.NOT_INUSE if free else DeviceState.INUSE),
         ):
-            if self.device_states.get(device, "NOT_INUSE") != state:
+            if self.device_states.get(device, DeviceState.NOT_INUSE) != state:
                 self.device_states[device] = state
-                self.emit(event("DeviceStateChange", [("Device", device), ("State", state)]))
+                self._device_state_change(device, state)
+
+    def _device_state_change(self, device: str, state: DeviceState) -> None:
+        """DeviceStateChange words the state by its name (ast_devstate_str)."""
+        self.emit(event("DeviceStateChange", [("Device", device), ("State", state.name)]))
 
     def member_ready(self, member: QueueMember) -> bool:
         """Would app_queue ring this member now (ringinuse=no, wrap-up over, not paused)?"""
         return (
-            not member.paused
-            and member.status in (DEVICE_STATUS["NOT_INUSE"], DEVICE_STATUS["UNKNOWN"])
-            and self.clock.now() >= member.wrapup_until
+            not member.paused and member.status in IDLE and self.clock.now() >= member.wrapup_until
         )
 
     def uniqueid_in_use(self, uniqueid: str) -> bool:
@@ -601,14 +606,14 @@ class Pbx:
         penalty: int = 0,
         paused: bool = False,
         state_interface: str = "",
-    ) -> str:
-        """`ok`, `exists` or `nosuchqueue`. Without a StateInterface the interface itself is
+    ) -> MemberChange:
+        """OKAY, EXISTS or NO_SUCH_QUEUE. Without a StateInterface the interface itself is
         watched (as the captures' QueueMemberAdded shows)."""
         queue = self.queues.get(queue_name)
         if queue is None:
-            return "nosuchqueue"
+            return MemberChange.NO_SUCH_QUEUE
         if interface in queue.members:
-            return "exists"
+            return MemberChange.EXISTS
         now = int(self.clock.now())
         member = QueueMember(
             interface=interface,
@@ -620,31 +625,31 @@ class Pbx:
             paused=paused,
             last_pause=now if paused else 0,
         )
-        member.status = DEVICE_STATUS[self.device_state(member.state_interface)]
+        member.status = self.device_state(member.state_interface)
         queue.members[interface] = member
         device = f"Queue:{queue.name}_pause_{interface}"  # app_queue's pause device
-        state = "INUSE" if paused else "NOT_INUSE"
+        state = DeviceState.INUSE if paused else DeviceState.NOT_INUSE
         if self.device_states.get(device) != state:
             self.device_states[device] = state
-            self.emit(event("DeviceStateChange", [("Device", device), ("State", state)]))
+            self._device_state_change(device, state)
         self.emit(member.event("QueueMemberAdded", queue.name))
         self.refresh_queue_devices(queue)
-        return "ok"
+        return MemberChange.OKAY
 
-    def queue_remove(self, queue_name: str, interface: str) -> str:
-        """`ok`, `notthere`, `notdynamic` or `nosuchqueue`."""
+    def queue_remove(self, queue_name: str, interface: str) -> MemberChange:
+        """OKAY, NOT_THERE, NOT_DYNAMIC or NO_SUCH_QUEUE."""
         queue = self.queues.get(queue_name)
         if queue is None:
-            return "nosuchqueue"
+            return MemberChange.NO_SUCH_QUEUE
         member = queue.members.get(interface)
         if member is None:
-            return "notthere"
+            return MemberChange.NOT_THERE
         if not member.dynamic:
-            return "notdynamic"
+            return MemberChange.NOT_DYNAMIC
         del queue.members[interface]
         self.emit(member.event("QueueMemberRemoved", queue.name))
         self.refresh_queue_devices(queue)
-        return "ok"
+        return MemberChange.OKAY
 
     def queue_pause(
         self, interface: str, paused: bool, *, queue_name: str = "", reason: str = ""

@@ -18,21 +18,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telephony.pbx_sim.apps import HANGUP, AppContext
-from telephony.pbx_sim.channels import (
-    ANSWERED_ELSEWHERE,
-    FAR_ANSWERED,
-    FAR_FAILURES,
-    NORMAL_CLEARING,
-    UNKNOWN_CAUSE,
-    CdrSpec,
-    Channel,
+from telephony.ami.vocabulary import (
+    AgentCompleteReason,
+    CdrDisposition,
+    DeviceState,
+    DialStatus,
+    HangupCause,
+    QueueResult,
 )
+from telephony.pbx_sim.apps import HANGUP, AppContext
+from telephony.pbx_sim.channels import FAR_FAILURES, CdrSpec, Channel, FarEnd
 from telephony.pbx_sim.devices import FAR_STATUS
 from telephony.pbx_sim.dialplan import split_args
-from telephony.pbx_sim.legs import QUEUE, LegRequest, dial_string, open_leg, start_far_end
+from telephony.pbx_sim.legs import LegRequest, Requester, dial_string, open_leg, start_far_end
 from telephony.pbx_sim.pbx import Pbx
-from telephony.pbx_sim.queues import DEVICE_STATUS, CallQueue, QueueEntry, QueueMember
+from telephony.pbx_sim.queues import CallQueue, QueueEntry, QueueMember
 from telephony.pbx_sim.scenario import talk
 from telephony.pbx_sim.technology import technology
 from telephony.pbx_sim.transfer import after_bridge
@@ -44,11 +44,11 @@ QUEUE_START_VARS = (
 )  # fmt: skip
 # get_member_status(): which member states count as "nobody" for joinempty / leavewhenempty.
 EMPTY_STATUSES = {
-    "unavailable": DEVICE_STATUS["UNAVAILABLE"],
-    "invalid": DEVICE_STATUS["INVALID"],
-    "unknown": DEVICE_STATUS["UNKNOWN"],
-    "inuse": DEVICE_STATUS["INUSE"],
-    "ringing": DEVICE_STATUS["RINGING"],
+    "unavailable": DeviceState.UNAVAILABLE,
+    "invalid": DeviceState.INVALID,
+    "unknown": DeviceState.UNKNOWN,
+    "inuse": DeviceState.INUSE,
+    "ringing": DeviceState.RINGING,
 }
 
 
@@ -76,10 +76,10 @@ async def queue_app(ctx: AppContext, data: str) -> object:
         pbx.set_var(caller, variable, "")
     queue = pbx.queues.get(name)
     if queue is None:  # Queue() on an unknown queue returns at once
-        pbx.set_var(caller, "QUEUESTATUS", "UNKNOWN")
+        pbx.set_var(caller, "QUEUESTATUS", QueueResult.UNKNOWN)
         return None
     if pbx.config.joinempty and nobody_can_answer(pbx, queue, pbx.config.joinempty):
-        pbx.set_var(caller, "QUEUESTATUS", "JOINEMPTY")
+        pbx.set_var(caller, "QUEUESTATUS", QueueResult.JOINEMPTY)
         return None
     start = pbx.clock.now()
     entry = queue.join(caller, start)
@@ -126,12 +126,12 @@ class QueueWait:
         while True:
             now = pbx.clock.now()
             if give_up is not None and now >= give_up:
-                pbx.far_hangup(self.caller, NORMAL_CLEARING)  # the customer hangs up
+                pbx.far_hangup(self.caller, HangupCause.NORMAL_CLEARING)  # the customer hangs up
             ringing = bool(self.attempts)
             self._follow_attempts()
             if self.caller.hung_up:
                 return self.abandon()
-            answered = [a for a in self.attempts if a.channel.far == FAR_ANSWERED]
+            answered = [a for a in self.attempts if a.channel.far == FarEnd.ANSWERED]
             if answered:
                 return await self.connect(answered[0])
             cycle_over = False
@@ -142,7 +142,7 @@ class QueueWait:
                 cycle_over = True
             elif not self.attempts and now >= next_try:
                 if expire is not None and now >= expire:
-                    return self.leave_unanswered("TIMEOUT")
+                    return self.leave_unanswered(QueueResult.TIMEOUT)
                 free = [m for m in self.queue.members.values() if pbx.member_ready(m)]
                 if self.queue.position(self.entry) > max(1, len(free)):  # autofill: not our turn
                     next_try = now + RECHECK
@@ -155,9 +155,9 @@ class QueueWait:
                     cycle_over = not self.attempts  # nobody could be rung: the cycle is over
             if cycle_over:  # try_calling() returned: leavewhenempty, the wait, then `retry`
                 if config.leavewhenempty and _empty(pbx, self.queue, config.leavewhenempty):
-                    return self.leave_unanswered("LEAVEEMPTY")
+                    return self.leave_unanswered(QueueResult.LEAVEEMPTY)
                 if expire is not None and now >= expire:
-                    return self.leave_unanswered("TIMEOUT")
+                    return self.leave_unanswered(QueueResult.TIMEOUT)
                 next_try = now + config.retry_seconds
             wake_at = [ring_end if self.attempts else next_try]
             wake_at += [t for t in (expire, give_up) if t is not None]
@@ -177,7 +177,7 @@ class QueueWait:
                     interface=member.interface,
                     call=self.call,
                     linkedid=caller.linkedid,
-                    app=QUEUE,
+                    app=Requester.QUEUE,
                     caller=(caller.caller_num, caller.caller_name),
                     connected=(caller.caller_num, caller.caller_name),
                     exten=caller.exten,
@@ -198,12 +198,14 @@ class QueueWait:
         """DialState for members whose phones ring; a member who refuses drops out."""
         for attempt in list(self.attempts):
             channel = attempt.channel
-            if channel.far in FAR_FAILURES or (channel.hung_up and channel.far != FAR_ANSWERED):
+            if channel.far in FAR_FAILURES or (channel.hung_up and channel.far != FarEnd.ANSWERED):
                 self.declined(attempt)
             elif channel.rang and not attempt.rung:
                 attempt.rung = True
-                self.pbx.newexten(channel, "AppQueue", "(Outgoing Line)")
-                self.pbx.dial_event("DialState", self.caller, channel, [("DialStatus", "RINGING")])
+                self.pbx.newexten(channel, Requester.QUEUE, "(Outgoing Line)")
+                self.pbx.dial_event(
+                    "DialState", self.caller, channel, [("DialStatus", DialStatus.RINGING)]
+                )
 
     def _member_fields(self, member: QueueMember) -> Fields:
         return [
@@ -222,7 +224,9 @@ class QueueWait:
 
     def _cancel(self, attempt: Attempt, cause: int, times: int) -> None:
         for _ in range(times):
-            self.pbx.dial_event("DialEnd", self.caller, attempt.channel, [("DialStatus", "CANCEL")])
+            self.pbx.dial_event(
+                "DialEnd", self.caller, attempt.channel, [("DialStatus", DialStatus.CANCEL)]
+            )
         self.pbx.hangup(attempt.channel, cause)
 
     def ring_no_answer(self, ring_seconds: float) -> None:
@@ -233,10 +237,10 @@ class QueueWait:
             self._ring_no_answer_event(attempt, milliseconds)
         for attempt in self.attempts:
             self.pbx.dial_event(
-                "DialEnd", self.caller, attempt.channel, [("DialStatus", "NOANSWER")]
+                "DialEnd", self.caller, attempt.channel, [("DialStatus", DialStatus.NOANSWER)]
             )
         for attempt in self.attempts:
-            self._cancel(attempt, UNKNOWN_CAUSE, 1)
+            self._cancel(attempt, HangupCause.NOTDEFINED, 1)
         self.attempts.clear()
 
     def declined(self, attempt: Attempt) -> None:
@@ -246,13 +250,17 @@ class QueueWait:
         pbx, channel = self.pbx, attempt.channel
         elapsed = int(pbx.clock.now() - attempt.started)
         refused = channel.far in FAR_FAILURES
-        status = FAR_STATUS[channel.far or ""] if refused else "NOANSWER"
+        status = (
+            FAR_STATUS[channel.far] if refused and channel.far is not None else DialStatus.NOANSWER
+        )
         pbx.dial_event("DialEnd", self.caller, channel, [("DialStatus", status)])
         self._ring_no_answer_event(attempt, elapsed * 1000)
         if refused:
-            cause = channel.far_cause or channel.hangup_cause or NORMAL_CLEARING
+            cause = channel.far_cause or channel.hangup_cause or HangupCause.NORMAL_CLEARING
         else:  # hung up: it ends with the cause it was given (0 from a soft hangup)
-            cause = channel.hangup_cause if channel.hangup_cause is not None else UNKNOWN_CAUSE
+            cause = (
+                channel.hangup_cause if channel.hangup_cause is not None else HangupCause.NOTDEFINED
+            )
         pbx.hangup(channel, cause)
         self.attempts.remove(attempt)
 
@@ -308,7 +316,7 @@ class QueueWait:
         pbx = self.pbx
         pbx.channel_event("MusicOnHoldStop", self.caller)
         for attempt in self.attempts:
-            self._cancel(attempt, UNKNOWN_CAUSE, 2)
+            self._cancel(attempt, HangupCause.NOTDEFINED, 2)
         self.attempts.clear()
         self._duration_vars()
         self._record_abandoned()
@@ -316,10 +324,10 @@ class QueueWait:
         self._no_answer_cdrs()
         return HANGUP
 
-    def leave_unanswered(self, status: str) -> object:
+    def leave_unanswered(self, status: QueueResult) -> object:
         """The queue let the caller go (TIMEOUT, LEAVEEMPTY): the dialplan goes on."""
         for attempt in self.attempts:
-            self._cancel(attempt, UNKNOWN_CAUSE, 1)
+            self._cancel(attempt, HangupCause.NOTDEFINED, 1)
         self.attempts.clear()
         self._record_abandoned()
         self._duration_vars()
@@ -331,7 +339,7 @@ class QueueWait:
 
     def _no_answer_cdrs(self) -> None:
         self.caller.cdrs.extend(
-            CdrSpec(channel, "NO ANSWER", "Queue", self.data) for channel in self.rung
+            CdrSpec(channel, CdrDisposition.NO_ANSWER, "Queue", self.data) for channel in self.rung
         )
 
     # -- answered ----------------------------------------------------------------------------
@@ -340,12 +348,12 @@ class QueueWait:
         """A member answered: bridge, talk, and end the call the way it ends."""
         pbx, caller, queue, member = self.pbx, self.caller, self.queue, winner.member
         agent = winner.channel
-        pbx.dial_event("DialEnd", caller, agent, [("DialStatus", "ANSWER")])
+        pbx.dial_event("DialEnd", caller, agent, [("DialStatus", DialStatus.ANSWER)])
         if technology(agent.tech).sends_connected_line:  # the pending connected-line update
             pbx.set_connected(caller, agent.caller_num, agent.caller_name)
         for attempt in self.attempts:
             if attempt is not winner:
-                self._cancel(attempt, ANSWERED_ELSEWHERE, 2)
+                self._cancel(attempt, HangupCause.ANSWERED_ELSEWHERE, 2)
         self.attempts.clear()
         pbx.channel_event("MusicOnHoldStop", caller)
         now = pbx.clock.now()
@@ -387,7 +395,7 @@ class QueueWait:
         end = pbx.clock.now()
         talked = round(end - now)
 
-        def complete(reason: str) -> None:
+        def complete(reason: AgentCompleteReason) -> None:
             at = pbx.clock.now()
             pbx.dial_event(
                 "AgentComplete",
@@ -407,33 +415,33 @@ class QueueWait:
             member.wrapup_until = at + pbx.wrapup_seconds(queue, member)
 
         if blind or not transferred:
-            complete("transfer" if blind else "agent" if ended is agent else "caller")
+            complete(_complete_reason(transferred=blind, by_agent=ended is agent))
         else:
             # app_queue's stasis subscription outlives Queue(): the call is complete when the
             # caller or the member hangs up, whoever is first (handle_hangup).
-            def on_hangup(reason: str) -> None:
+            def on_hangup(reason: AgentCompleteReason) -> None:
                 if not done:
                     done.append(reason)
                     complete(reason)
 
-            done: list[str] = []
-            caller.on_hangup.append(lambda: on_hangup("caller"))
-            agent.on_hangup.append(lambda: on_hangup("agent"))
+            done: list[AgentCompleteReason] = []
+            caller.on_hangup.append(lambda: on_hangup(AgentCompleteReason.CALLER))
+            agent.on_hangup.append(lambda: on_hangup(AgentCompleteReason.AGENT))
         answered_vars = [
             ("ANSWEREDTIME", str(talked)), ("ANSWEREDTIME_MS", str(int((end - now) * 1000))),
             ("DIALEDTIME", str(int(end - caller.created))),
             ("DIALEDTIME_MS", str(int((end - caller.created) * 1000))),
         ]  # fmt: skip
         caller.cdrs.extend(
-            CdrSpec(channel, "NO ANSWER", "Queue", self.data)
+            CdrSpec(channel, CdrDisposition.NO_ANSWER, "Queue", self.data)
             for channel in self.rung
             if channel is not agent
         )
-        caller.cdrs.append(CdrSpec(agent, "ANSWERED", "Queue", self.data))
+        caller.cdrs.append(CdrSpec(agent, CdrDisposition.ANSWERED, "Queue", self.data))
 
         if ended is agent and not transferred:
             pbx.leave_bridge(agent)
-            pbx.hangup(agent, agent.hangup_cause or NORMAL_CLEARING)
+            pbx.hangup(agent, agent.hangup_cause or HangupCause.NORMAL_CLEARING)
             pbx.leave_bridge(caller)
             for name, value in [*self._queue_vars(), *answered_vars]:
                 pbx.set_var(caller, name, value)
@@ -443,12 +451,14 @@ class QueueWait:
             pbx.set_var(caller, name, value)
         pbx.leave_bridge(agent)
         if not transferred:  # the caller hung up
-            pbx.hangup(agent, NORMAL_CLEARING)
+            pbx.hangup(agent, HangupCause.NORMAL_CLEARING)
             return HANGUP
         if agent_goes:  # the member goes on in a dialplan of its own
             await after_bridge(self.ctx, agent)
         else:
-            pbx.hangup(agent, NORMAL_CLEARING)  # the caller went on: the member's part is over
+            pbx.hangup(
+                agent, HangupCause.NORMAL_CLEARING
+            )  # the caller went on: the member's part is over
         return await after_bridge(self.ctx, caller) if caller_goes else HANGUP
 
     def _queue_vars(self) -> Fields:
@@ -464,3 +474,9 @@ class QueueWait:
 
 def _empty(pbx: Pbx, queue: CallQueue, conditions: frozenset[str]) -> bool:
     return nobody_can_answer(pbx, queue, conditions)
+
+
+def _complete_reason(*, transferred: bool, by_agent: bool) -> AgentCompleteReason:
+    if transferred:
+        return AgentCompleteReason.TRANSFER
+    return AgentCompleteReason.AGENT if by_agent else AgentCompleteReason.CALLER

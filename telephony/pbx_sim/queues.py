@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
+from telephony.ami.vocabulary import DeviceState
 from telephony.pbx_sim.channels import Channel, event
 from telephony.pbx_sim.wire import Fields, with_action_id
 
-# Numeric device states as app_queue reports a member's Status.
-DEVICE_STATUS = {
-    "UNKNOWN": 0,
-    "NOT_INUSE": 1,
-    "INUSE": 2,
-    "BUSY": 3,
-    "INVALID": 4,
-    "UNAVAILABLE": 5,
-    "RINGING": 6,
-    "RINGINUSE": 7,
-    "ONHOLD": 8,
-}
+
+class MemberChange(StrEnum):
+    """How QueueAdd / QueueRemove went (app_queue's RES_* results)."""
+
+    OKAY = "ok"
+    EXISTS = "exists"  # QueueAdd: already a member
+    NOT_THERE = "notthere"  # QueueRemove: not a member
+    NOT_DYNAMIC = "notdynamic"  # QueueRemove: a member from queues.conf stays
+    NO_SUCH_QUEUE = "nosuchqueue"
+
+
+# A member app_queue would ring (ringinuse=no): its device is idle, or says nothing.
+IDLE = frozenset({DeviceState.NOT_INUSE, DeviceState.UNKNOWN})
 
 
 @dataclass(eq=False)
@@ -33,7 +36,7 @@ class QueueMember:
     last_call: int = 0
     last_pause: int = 0
     in_call: bool = False
-    status: int = 1
+    status: DeviceState = DeviceState.NOT_INUSE  # its state interface's
     paused: bool = False
     paused_reason: str = ""
     ringinuse: bool = False
@@ -88,14 +91,12 @@ class QueueMember:
 
     @property
     def logged_in(self) -> bool:
-        return self.status not in (DEVICE_STATUS["UNAVAILABLE"], DEVICE_STATUS["INVALID"])
+        return self.status not in (DeviceState.UNAVAILABLE, DeviceState.INVALID)
 
     @property
     def available(self) -> bool:
         """Counted as Available by QueueSummary: idle device and not paused."""
-        return self.status in (DEVICE_STATUS["NOT_INUSE"], DEVICE_STATUS["UNKNOWN"]) and not (
-            self.paused
-        )
+        return self.status in IDLE and not self.paused
 
 
 @dataclass(eq=False)

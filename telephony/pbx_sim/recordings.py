@@ -15,13 +15,24 @@ import random
 from array import array
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from telephony.contract import CallType
 from telephony.pbx_sim.speech import AGENT_VOICE, CUSTOMER_VOICE, RATE, utterance, write_wav
 
 _T = TypeVar("_T")
-AGENT, CUSTOMER = "agent", "customer"
+
+
+class Leg(StrEnum):
+    """A recording's part: each party's own, and the mix of both."""
+
+    AGENT = "agent"
+    CUSTOMER = "customer"
+    MIXED = "mixed"
+
+
 LEAD, TAIL, MIN_GAP = 0.5, 0.5, 0.4  # seconds of silence before, after and between turns
 
 _INBOUND_REQUESTS = (
@@ -38,31 +49,31 @@ _CALLBACK_ANSWERS = (
 
 @dataclass(frozen=True)
 class Turn:
-    speaker: str  # AGENT or CUSTOMER
+    speaker: Leg  # AGENT or CUSTOMER
     text: str
 
 
-def script(kind: str, rng: random.Random) -> list[Turn]:
+def script(kind: CallType, rng: random.Random) -> list[Turn]:
     """The lines of one conversation: the agent's greeting first and goodbye last."""
-    if kind == "callback":
+    if kind is CallType.CALLBACK:
         return [
-            Turn(AGENT, _CALLBACK_GREETING),
-            Turn(CUSTOMER, "方便，你说吧。"),
-            Turn(AGENT, "请问您对施工质量和施工队的服务满意吗？"),
-            Turn(CUSTOMER, rng.choice(_CALLBACK_ANSWERS)),
-            Turn(AGENT, "好的，谢谢您的反馈，我们会转告项目经理。请问还有其他需要帮助的吗？"),
-            Turn(CUSTOMER, "没有了。"),
-            Turn(AGENT, "感谢您的配合，再见。"),
+            Turn(Leg.AGENT, _CALLBACK_GREETING),
+            Turn(Leg.CUSTOMER, "方便，你说吧。"),
+            Turn(Leg.AGENT, "请问您对施工质量和施工队的服务满意吗？"),
+            Turn(Leg.CUSTOMER, rng.choice(_CALLBACK_ANSWERS)),
+            Turn(Leg.AGENT, "好的，谢谢您的反馈，我们会转告项目经理。请问还有其他需要帮助的吗？"),
+            Turn(Leg.CUSTOMER, "没有了。"),
+            Turn(Leg.AGENT, "感谢您的配合，再见。"),
         ]
     return [
-        Turn(AGENT, "您好，这里是装修公司客服中心，我是小王，请问有什么可以帮您？"),
-        Turn(CUSTOMER, rng.choice(_INBOUND_REQUESTS)),
-        Turn(AGENT, "好的，请稍等，我帮您查一下。"),
-        Turn(AGENT, "您放心，我已经登记了，今天会安排工程部的同事联系您。"),
-        Turn(CUSTOMER, "好的，谢谢你。"),
-        Turn(AGENT, "请问还有其他需要帮助的吗？"),
-        Turn(CUSTOMER, "没有了。"),
-        Turn(AGENT, "感谢您的来电，再见。"),
+        Turn(Leg.AGENT, "您好，这里是装修公司客服中心，我是小王，请问有什么可以帮您？"),
+        Turn(Leg.CUSTOMER, rng.choice(_INBOUND_REQUESTS)),
+        Turn(Leg.AGENT, "好的，请稍等，我帮您查一下。"),
+        Turn(Leg.AGENT, "您放心，我已经登记了，今天会安排工程部的同事联系您。"),
+        Turn(Leg.CUSTOMER, "好的，谢谢你。"),
+        Turn(Leg.AGENT, "请问还有其他需要帮助的吗？"),
+        Turn(Leg.CUSTOMER, "没有了。"),
+        Turn(Leg.AGENT, "感谢您的来电，再见。"),
     ]
 
 
@@ -91,7 +102,7 @@ def layout(durations: list[float], total: float) -> list[tuple[int, float]]:
     return placed
 
 
-def render(turns: list[Turn], clips: list[array], total: float) -> dict[str, array]:
+def render(turns: list[Turn], clips: list[array], total: float) -> dict[Leg, array]:
     """The agent leg, the customer leg and their mix, `total` seconds long.
 
     `layout` never lets two turns overlap, so the mix is every clip at its place: copied in
@@ -99,13 +110,13 @@ def render(turns: list[Turn], clips: list[array], total: float) -> dict[str, arr
     more CPU than the rest of a call).
     """
     length = max(1, int(total * RATE))
-    audio = {leg: array("h", bytes(2 * length)) for leg in (AGENT, CUSTOMER, "mixed")}
+    audio = {leg: array("h", bytes(2 * length)) for leg in Leg}
     for index, start in layout([len(clip) / RATE for clip in clips], total):
         clip = clips[index]
         offset = int(start * RATE)
         span = min(len(clip), length - offset)
         if span > 0:
-            for leg in (turns[index].speaker, "mixed"):
+            for leg in (turns[index].speaker, Leg.MIXED):
                 audio[leg][offset : offset + span] = clip[:span]
     return audio
 
@@ -174,7 +185,7 @@ class Recorder:
         options: str,
         *,
         locate: Callable[[str], Path],
-        kind: str,
+        kind: CallType,
         customer_channel: bool,
         now: float,
         rng: random.Random,
@@ -245,8 +256,8 @@ class Recorder:
 
 def every_line() -> list[Turn]:
     """Every line any script may say: what `warm_voices` synthesises ahead of the calls."""
-    lines = script("inbound", random.Random(0)) + script("callback", random.Random(0))
-    lines += [Turn(CUSTOMER, text) for text in (*_INBOUND_REQUESTS, *_CALLBACK_ANSWERS)]
+    lines = script(CallType.INBOUND, random.Random(0)) + script(CallType.CALLBACK, random.Random(0))
+    lines += [Turn(Leg.CUSTOMER, text) for text in (*_INBOUND_REQUESTS, *_CALLBACK_ANSWERS)]
     return list(dict.fromkeys(lines))
 
 
@@ -258,7 +269,7 @@ def warm_voices() -> None:
 
 def _synthesise(turns: list[Turn]) -> list[array]:
     return [
-        utterance(turn.text, AGENT_VOICE if turn.speaker == AGENT else CUSTOMER_VOICE)
+        utterance(turn.text, AGENT_VOICE if turn.speaker is Leg.AGENT else CUSTOMER_VOICE)
         for turn in turns
     ]
 
@@ -267,11 +278,13 @@ def _write_files(recording: Recording, clips: list[array]) -> None:
     """The mix and the legs; header-only files when nothing was recorded."""
     if recording.recorded <= 0 or not clips:
         silent = array("h")
-        audio = {AGENT: silent, CUSTOMER: silent, "mixed": silent}
+        audio = dict.fromkeys(Leg, silent)
     else:
         audio = render(recording.turns, clips, recording.recorded)
-    said, heard = (CUSTOMER, AGENT) if recording.customer_channel else (AGENT, CUSTOMER)
-    write_wav(recording.mixed, audio["mixed"])
+    said, heard = (
+        (Leg.CUSTOMER, Leg.AGENT) if recording.customer_channel else (Leg.AGENT, Leg.CUSTOMER)
+    )
+    write_wav(recording.mixed, audio[Leg.MIXED])
     if recording.said is not None:
         write_wav(recording.said, audio[said])
     if recording.heard is not None:

@@ -19,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
+from telephony.ami.vocabulary import ChannelState
 from telephony.pbx_check.conf_files import SHIPPED_DIR, parse_sections
 from telephony.pbx_sim.apps import HANGUP, App, AppContext
-from telephony.pbx_sim.channels import UP, Bridge, Channel, event
+from telephony.pbx_sim.channels import Bridge, Channel, event
 from telephony.pbx_sim.dialplan import split_args
 from telephony.pbx_sim.pbx import Pbx
 
@@ -117,7 +118,7 @@ async def conf_bridge(ctx: AppContext, data: str) -> object:
     if not name or profile is None:  # "Conference user profile %s does not exist"
         pbx.set_var(channel, "CONFBRIDGE_RESULT", "FAILED")
         return HANGUP
-    if channel.state != UP:
+    if channel.state != ChannelState.UP:
         pbx.answer(channel)
     rooms = _rooms(pbx)
     room = rooms.get(name)

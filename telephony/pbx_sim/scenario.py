@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from telephony.pbx_sim.channels import NORMAL_CLEARING, Channel
+from telephony.ami.vocabulary import HangupCause
+from telephony.pbx_sim.channels import Channel
 
 if TYPE_CHECKING:
     from telephony.pbx_sim.pbx import Pbx
+
+
+class HangsUp(StrEnum):
+    """Which party of a planned conversation hangs up, in Asterisk's words (AgentComplete)."""
+
+    CALLER = "caller"  # the customer
+    AGENT = "agent"
 
 
 @dataclass
@@ -19,7 +28,7 @@ class CallPlan:
     customers are people; a Local channel's far half runs its own dialplan instead)."""
 
     talk_seconds: float | None  # None: nobody hangs up by plan, the dialplan ends the talk
-    hangup_by: str  # "caller" (the customer) or "agent"
+    hangup_by: HangsUp
     answer_after: float | None = None  # overrides the phones' answer delay in this call
     patience: float | None = None  # the caller hangs up after waiting this long unanswered
     nobody_answers: bool = False  # phones ring but nobody picks up (an abandon)
@@ -39,12 +48,14 @@ def make_plan(
     if talk_seconds is None and config.talk_seconds is not None:
         talk_seconds = rng.uniform(*config.talk_seconds)
     if hangup_by is None:
-        hangup_by = "caller" if rng.random() < config.caller_hangup_ratio else "agent"
-    if hangup_by == "customer":  # the server's word for Asterisk's "caller"
-        hangup_by = "caller"
-    if hangup_by not in ("caller", "agent"):
+        side = HangsUp.CALLER if rng.random() < config.caller_hangup_ratio else HangsUp.AGENT
+    elif hangup_by == "customer":  # the server's word for Asterisk's "caller"
+        side = HangsUp.CALLER
+    elif hangup_by in (HangsUp.CALLER, HangsUp.AGENT):
+        side = HangsUp(hangup_by)
+    else:
         raise ValueError("hangup_by must be 'customer' (or 'caller') or 'agent'")
-    return CallPlan(talk_seconds, hangup_by, answer_after, patience, nobody_answers)
+    return CallPlan(talk_seconds, side, answer_after, patience, nobody_answers)
 
 
 class Call:
@@ -92,6 +103,9 @@ async def talk(call: Call, *, customer: Channel, agent: Channel) -> Channel:
                 return channel
         now = pbx.clock.now()
         if end is not None and now >= end:
-            pbx.far_hangup(customer if plan.hangup_by == "caller" else agent, NORMAL_CLEARING)
+            pbx.far_hangup(
+                customer if plan.hangup_by is HangsUp.CALLER else agent,
+                HangupCause.NORMAL_CLEARING,
+            )
             continue
         await call.pause(end - now if end is not None else 3600.0)

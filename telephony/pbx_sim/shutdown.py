@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from telephony.pbx_sim.channels import SOFTHANGUP_SHUTDOWN, event
+from telephony.ami.vocabulary import SoftHangup
+from telephony.pbx_sim.channels import event
 
 if TYPE_CHECKING:
     from telephony.pbx_sim.server import PbxSimulator
@@ -32,7 +33,7 @@ async def core_stop(simulator: PbxSimulator, *, gracefully: bool, restart: bool)
     simulator.stop_traffic()
     if not gracefully:
         for channel in list(pbx.channels):
-            pbx.soft_hangup_request(channel, SOFTHANGUP_SHUTDOWN)
+            pbx.soft_hangup_request(channel, SoftHangup.SHUTDOWN)
     waited, deadline = False, pbx.clock.now() + NOW_TIMEOUT
     while list(pbx.channels) and (gracefully or pbx.clock.now() < deadline):
         waited = True

@@ -25,9 +25,10 @@ Seen on the lab's Asterisk 22.10.1 (tests/lab) for PJSIP, in the captures for Lo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from telephony.pbx_sim.channels import DOWN, RINGING, UP
+from telephony.ami.vocabulary import ChannelState, DeviceState
 
 if TYPE_CHECKING:
     from telephony.pbx_sim.channels import Channel
@@ -60,10 +61,10 @@ class Technology:
         channel's Hangup will give it (or 0)."""
         return cause
 
-    def device_state(self, pbx: Pbx, resource: str, states: list[int]) -> str:
+    def device_state(self, pbx: Pbx, resource: str, states: Sequence[ChannelState]) -> DeviceState:
         """A device's state from its live channels' states (core_local.c: in use while any
         exists)."""
-        return "INUSE" if states else "NOT_INUSE"
+        return DeviceState.INUSE if states else DeviceState.NOT_INUSE
 
 
 class Pjsip(Technology):
@@ -77,21 +78,21 @@ class Pjsip(Technology):
     def hangup_request_cause(self, channel: Channel, cause: int) -> int | None:
         return channel.cause or None
 
-    def device_state(self, pbx: Pbx, resource: str, states: list[int]) -> str:
+    def device_state(self, pbx: Pbx, resource: str, states: Sequence[ChannelState]) -> DeviceState:
         """chan_pjsip_devicestate(): an unregistered phone is UNAVAILABLE; an agent's phone is
         BUSY with one channel past Down; the trunk is in use while it carries a call."""
         if resource in pbx.config.unregistered_extensions:
-            return "UNAVAILABLE"
+            return DeviceState.UNAVAILABLE
         if pbx.is_agent_extension(resource):
-            busy = sum(state != DOWN for state in states) >= AGENT_DEVICE_STATE_BUSY_AT
-            return "BUSY" if busy else "NOT_INUSE"
-        if any(state == UP for state in states) or (
+            busy = sum(state != ChannelState.DOWN for state in states) >= AGENT_DEVICE_STATE_BUSY_AT
+            return DeviceState.BUSY if busy else DeviceState.NOT_INUSE
+        if any(state == ChannelState.UP for state in states) or (
             states and resource == pbx.config.trunk_endpoint
         ):
-            return "INUSE"
-        if any(state == RINGING for state in states):
-            return "RINGING"
-        return "NOT_INUSE"
+            return DeviceState.INUSE
+        if any(state == ChannelState.RINGING for state in states):
+            return DeviceState.RINGING
+        return DeviceState.NOT_INUSE
 
 
 CORE = Technology()

@@ -20,40 +20,43 @@ from __future__ import annotations
 
 import asyncio
 
+from telephony.ami.vocabulary import TransferResult
 from telephony.pbx_sim.apps import AppContext, Goto
 from telephony.pbx_sim.channels import Channel, event
 from telephony.pbx_sim.pbx import Pbx
 from telephony.pbx_sim.wire import Fields
 
-SUCCESS, INVALID = "Success", "Invalid"  # ast_transfer_result, as the event words them
 
-
-def blind_transfer(pbx: Pbx, transferer: Channel, exten: str, context: str) -> str:
+def blind_transfer(pbx: Pbx, transferer: Channel, exten: str, context: str) -> TransferResult:
     """The transferer's bridge peer is sent to exten@context; returns the Result."""
     bridge = transferer.bridge
     peers = [channel for channel in bridge.members if channel is not transferer] if bridge else []
     if bridge is None or not peers:  # no bridge, or nobody else in it
-        pbx.emit(_event(INVALID, transferer, None, exten, context))
-        return INVALID
+        pbx.emit(_event(TransferResult.INVALID, transferer, None, exten, context))
+        return TransferResult.INVALID
     transferee = peers[0]
     pbx.channel_event("Unhold", transferer)  # ast_bridge_channel_write_unhold()
     for channel in bridge.members:  # set_transfer_variables_all()
         is_transferer = channel is transferer
         value = transferer.variables.get("BRIDGEPEER", "") if is_transferer else transferer.name
         pbx.set_var(channel, "BLINDTRANSFER", value)
-    pbx.emit(_event(SUCCESS, transferer, transferee, exten, context))
+    pbx.emit(_event(TransferResult.SUCCESS, transferer, transferee, exten, context))
     transferee.after_bridge = (context, exten, 1)
     transferee.blind_transferred = True
     transferee.context, transferee.exten, transferee.priority = context, exten, 1
     pbx.newexten(transferee, transferee.application, transferee.app_data)
     transferee.notify()
-    return SUCCESS
+    return TransferResult.SUCCESS
 
 
 def _event(
-    result: str, transferer: Channel, transferee: Channel | None, exten: str, context: str
+    result: TransferResult,
+    transferer: Channel,
+    transferee: Channel | None,
+    exten: str,
+    context: str,
 ) -> Fields:
-    parts = [[("Result", result)], transferer.snapshot("Transferer")]
+    parts: list[Fields] = [[("Result", result)], transferer.snapshot("Transferer")]
     if transferee is not None:
         assert transferer.bridge is not None
         parts += [transferee.snapshot("Transferee"), transferer.bridge.fields()]
