@@ -53,13 +53,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def enum_type(enum_cls: type[Enum]) -> SAEnum:
+def enum_type(enum_cls: type[Enum], *, length: int = 32) -> SAEnum:
     """A portable enum column: VARCHAR holding the member's value, validated by the ORM."""
     return SAEnum(
         enum_cls,
         native_enum=False,
         create_constraint=False,
-        length=32,
+        length=length,
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )

@@ -55,7 +55,7 @@ EDITABLE = (
     "redial_guard_minutes",
 )
 NULLABLE = ("due_from", "due_to", "queue", "calling_hours")  # unset: "any" or the settings'
-DIAL_ORDER = (PhoneKind.MOBILE.value, PhoneKind.LANDLINE.value, PhoneKind.LOCAL.value)
+DIAL_ORDER = (PhoneKind.MOBILE, PhoneKind.LANDLINE, PhoneKind.LOCAL)
 # Outcomes that need a person, not another automatic try.
 FOR_A_SUPERVISOR = (Outcome.REFUSED, Outcome.WRONG_PERSON)
 TRANSITIONS = {

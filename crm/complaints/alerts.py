@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.complaints.models import Complaint, ComplaintEvent, ComplaintStatus
+from crm.complaints.models import Complaint, ComplaintEvent, ComplaintEventKind, ComplaintStatus
 from crm.complaints.rules import ComplaintRules
 from crm.complaints.service import most_urgent, time_limits_of
 from crm.complaints.time_limits import TimeLimitState
@@ -18,9 +19,16 @@ from crm.repairs.models import Repair, RepairStatus
 from crm.users.models import Role, User
 
 
+class AlertSubject(StrEnum):
+    """What a warning is about (the browser's toast links to it)."""
+
+    COMPLAINT = "complaint"
+    REPAIR = "repair"
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # "complaint" or "repair"
+    kind: AlertSubject
     id: int
     step: str  # the complaint step, or "arrival" for a repair
     state: TimeLimitState  # DUE_SOON or OVERDUE
@@ -92,13 +100,13 @@ async def claim_alerts(
                 complaint_id=complaint.id,
                 at=now,
                 actor_id=None,
-                kind="alert",
+                kind=ComplaintEventKind.ALERT,
                 detail={"step": urgent.step.value, "state": urgent.state.value},
             )
         )
         alerts.append(
             Alert(
-                "complaint",
+                AlertSubject.COMPLAINT,
                 complaint.id,
                 urgent.step.value,
                 urgent.state,
@@ -128,7 +136,7 @@ async def claim_alerts(
         recipients = {*supervisors, *([repair.reported_by_id] if repair.reported_by_id else [])}
         alerts.append(
             Alert(
-                "repair",
+                AlertSubject.REPAIR,
                 repair.id,
                 "arrival",
                 state,

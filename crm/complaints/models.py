@@ -30,6 +30,22 @@ class ComplaintSource(StrEnum):
     API = "api"
 
 
+class ComplaintEventKind(StrEnum):
+    """What a complaint's history records."""
+
+    OPENED = "opened"
+    SIGNED = "signed"  # the department steps, as Step words them
+    VERIFIED = "verified"
+    SOLUTION = "solution"
+    RESOLVED = "resolved"
+    CALL_BACK = "call_back"  # customer service called back after the resolution
+    REOPENED = "reopened"
+    ESCALATED = "escalated"
+    COMPENSATION_PROPOSED = "compensation_proposed"
+    COMPENSATION_APPROVED = "compensation_approved"
+    ALERT = "alert"  # a step was about to be, or was, late (alerts.py)
+
+
 class Complaint(TimestampMixin, Base):
     """A complaint and where it stands against its clocks.
 
@@ -91,5 +107,5 @@ class ComplaintEvent(Base):
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[ComplaintEventKind] = mapped_column(enum_type(ComplaintEventKind))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -16,6 +16,7 @@ from crm.callbacks.models import CallbackAttempt, CallbackTask, Stage, TaskStatu
 from crm.complaints.models import (
     Complaint,
     ComplaintEvent,
+    ComplaintEventKind,
     ComplaintGrade,
     ComplaintSource,
     ComplaintStatus,
@@ -35,6 +36,12 @@ _STEP_FIELDS = {
     Step.RESOLVED: "resolved_at",
 }
 DEPARTMENT_STEPS = tuple(_STEP_FIELDS)
+_STEP_EVENTS = {
+    Step.SIGNED: ComplaintEventKind.SIGNED,
+    Step.VERIFIED: ComplaintEventKind.VERIFIED,
+    Step.SOLUTION: ComplaintEventKind.SOLUTION,
+    Step.RESOLVED: ComplaintEventKind.RESOLVED,
+}
 
 
 def done_steps(complaint: Complaint) -> dict[Step, datetime | None]:
@@ -77,7 +84,7 @@ def _refresh_due(complaint: Complaint, rules: ComplaintRules) -> None:
 def _event(
     session: AsyncSession,
     complaint: Complaint,
-    kind: str,
+    kind: ComplaintEventKind,
     at: datetime,
     actor_id: int | None,
     **detail: Any,
@@ -179,7 +186,7 @@ async def open_complaint(
     _event(
         session,
         complaint,
-        "opened",
+        ComplaintEventKind.OPENED,
         received_at,
         first_contact_id,
         source=source.value,
@@ -309,7 +316,7 @@ async def advance(
     if step is Step.RESOLVED:
         await _schedule_call_back(session, rules, complaint, at)
     _refresh_due(complaint, rules)
-    _event(session, complaint, step.value, at, actor_id, **detail)
+    _event(session, complaint, _STEP_EVENTS[step], at, actor_id, **detail)
     await session.flush()
     return complaint
 
@@ -380,7 +387,7 @@ async def record_call_back(
     _event(
         session,
         complaint,
-        "call_back",
+        ComplaintEventKind.CALL_BACK,
         at,
         actor_id,
         satisfied=satisfied,
@@ -397,7 +404,9 @@ async def record_call_back(
         for field in _STEP_FIELDS.values():
             setattr(complaint, field, None)
         complaint.callback_satisfied = None
-        _event(session, complaint, "reopened", at, actor_id, round=complaint.reopened)
+        _event(
+            session, complaint, ComplaintEventKind.REOPENED, at, actor_id, round=complaint.reopened
+        )
     _refresh_due(complaint, rules)
     await session.flush()
     return complaint
@@ -453,7 +462,7 @@ async def escalate(
     _event(
         session,
         complaint,
-        "escalated",
+        ComplaintEventKind.ESCALATED,
         at,
         actor_id,
         reason=reason.strip(),
@@ -481,11 +490,20 @@ async def propose_compensation(
         )
     if complaint.grade is not ComplaintGrade.MAJOR:
         complaint.grade = ComplaintGrade.MAJOR
-        _event(session, complaint, "escalated", at, actor_id, reason="compensation")
+        _event(
+            session, complaint, ComplaintEventKind.ESCALATED, at, actor_id, reason="compensation"
+        )
     complaint.compensation = amount
     complaint.compensation_approved_by = complaint.compensation_approved_at = None
     _refresh_due(complaint, rules)
-    _event(session, complaint, "compensation_proposed", at, actor_id, amount=str(amount))
+    _event(
+        session,
+        complaint,
+        ComplaintEventKind.COMPENSATION_PROPOSED,
+        at,
+        actor_id,
+        amount=str(amount),
+    )
     await session.flush()
     return complaint
 
@@ -502,7 +520,7 @@ async def approve_compensation(
     _event(
         session,
         complaint,
-        "compensation_approved",
+        ComplaintEventKind.COMPENSATION_APPROVED,
         at,
         approver_id,
         amount=str(complaint.compensation),

@@ -17,7 +17,7 @@ from crm.callbacks.models import CallbackAttempt, CallbackTask, TaskStatus
 from crm.calls.models import Call
 from crm.complaints import service as complaints
 from crm.customers.models import Customer
-from crm.phones import PhoneNumberError, normalize_phone
+from crm.phones import PhoneKind, PhoneNumberError, normalize_phone
 from crm.projects.models import Project
 from crm.projects.service import current_stage
 from crm.users import service as users
@@ -27,7 +27,7 @@ class PhoneCard(BaseModel):
     number: str
     display: str
     extension: str | None
-    kind: str
+    kind: PhoneKind
 
 
 class AttemptCard(BaseModel):
@@ -103,7 +103,7 @@ class CustomerCard(CustomerSummary):
     recent_calls: list[CallCard]
 
 
-def phone_card(number: str, extension: str | None, kind: str) -> PhoneCard:
+def phone_card(number: str, extension: str | None, kind: PhoneKind) -> PhoneCard:
     try:
         display = normalize_phone(number).display()
     except PhoneNumberError:

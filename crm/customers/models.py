@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, TimestampMixin, enum_type
+from crm.phones import PhoneKind
 
 
 class Grade(StrEnum):
@@ -50,7 +51,7 @@ class Phone(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     number: Mapped[str] = mapped_column(String(32))  # normalised, see crm.phones
     extension: Mapped[str | None] = mapped_column(String(8))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[PhoneKind] = mapped_column(enum_type(PhoneKind, length=16))
     raw: Mapped[str] = mapped_column(String(64))  # as it was written, for the record
     label: Mapped[str] = mapped_column(String(32), default="")
 

@@ -67,9 +67,7 @@ def _check_fields(
 
 
 def _phone_row(phone: PhoneNumber, raw: str) -> Phone:
-    return Phone(
-        number=phone.number, extension=phone.extension, kind=phone.kind.value, raw=raw[:64]
-    )
+    return Phone(number=phone.number, extension=phone.extension, kind=phone.kind, raw=raw[:64])
 
 
 async def get(session: AsyncSession, customer_id: int) -> Customer | None:
