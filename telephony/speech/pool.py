@@ -20,6 +20,7 @@ import signal
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from enum import StrEnum
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -37,6 +38,15 @@ from telephony.speech.recognizer import Transcript, load_model, transcribe_file
 
 log = logging.getLogger(__name__)
 _STOP_GRACE_SECONDS = 10.0
+
+
+class _Says(StrEnum):
+    """What a worker process sends its parent first in each (word, payload) message; a failed
+    file's word is its error's class name instead (`_ERRORS`)."""
+
+    READY = "ready"  # the model is loaded; payload: the worker's pid
+    FATAL = "fatal"  # the model could not be loaded; payload: why
+    OK = "ok"  # a file's transcript; payload: Transcript.to_message()
 
 
 @dataclass(eq=False)
@@ -239,7 +249,7 @@ class _Slot:
         if recycle:
             self.pool._count("recycled")
         kind, payload = reply
-        if kind == "ok":
+        if kind == _Says.OK:
             task.future.set_result(Transcript.from_message(payload))
         else:
             task.future.set_exception(_ERRORS.get(kind, TranscriptionError)(payload))
@@ -308,7 +318,7 @@ class _Slot:
                 f"{self.pool.model_path}: the worker process died loading the model ({reason})",
                 reason=reason,
             )
-        if ready[0] != "ready":
+        if ready[0] != _Says.READY:
             self._discard_process()
             raise ModelUnavailable(str(ready[1]))
         self.pid = int(ready[1])
@@ -354,9 +364,9 @@ def _serve(conn: Connection, model_path: str) -> None:
     try:
         model = load_model(Path(model_path))
     except TranscriptionError as exc:
-        conn.send(("fatal", str(exc)))
+        conn.send((_Says.FATAL, str(exc)))
         return
-    conn.send(("ready", os.getpid()))
+    conn.send((_Says.READY, os.getpid()))
     while True:
         try:
             request = conn.recv()
@@ -366,7 +376,7 @@ def _serve(conn: Connection, model_path: str) -> None:
             break
         reply: tuple[str, Any]
         try:
-            reply = ("ok", transcribe_file(model, Path(request)).to_message())
+            reply = (_Says.OK, transcribe_file(model, Path(request)).to_message())
         except TranscriptionError as exc:
             reply = (type(exc).__name__, str(exc))
         except Exception as exc:  # a bug must not kill the worker: report it with the file
