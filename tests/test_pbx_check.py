@@ -32,6 +32,7 @@ from telephony.pbx_check.facts import (
     Refused,
     SelfTestFacts,
     TrunkFacts,
+    TrunkKind,
     TrunkTarget,
 )
 from telephony.pbx_check.results import CheckResult, Status, exit_status
@@ -475,11 +476,11 @@ def test_versions_are_read_as_asterisk_writes_them(text: str, version: Any) -> N
 @pytest.mark.parametrize(
     ("template", "target"),
     [
-        ("PJSIP/{number}@carrier", TrunkTarget("pjsip", "carrier")),
-        ("IAX2/provider/{number}", TrunkTarget("other", "IAX2")),
-        ("DAHDI/g0/{number}", TrunkTarget("other", "DAHDI")),
-        ("Local/{number}@from-internal", TrunkTarget("local", "from-internal")),
-        ("Local/{number}@from-internal/n", TrunkTarget("local", "from-internal")),
+        ("PJSIP/{number}@carrier", TrunkTarget(TrunkKind.PJSIP, "carrier")),
+        ("IAX2/provider/{number}", TrunkTarget(TrunkKind.OTHER, "IAX2")),
+        ("DAHDI/g0/{number}", TrunkTarget(TrunkKind.OTHER, "DAHDI")),
+        ("Local/{number}@from-internal", TrunkTarget(TrunkKind.LOCAL, "from-internal")),
+        ("Local/{number}@from-internal/n", TrunkTarget(TrunkKind.LOCAL, "from-internal")),
         ("carrier", None),
     ],
 )
@@ -506,7 +507,7 @@ def test_facts_mirroring_the_shipped_files_pass_and_each_change_fails() -> None:
         globals=globals_,
         dialplan={n: dict(c.extensions) for n, c in expected.contexts.items()},
         queues={q.name: LiveQueue(q.name, "ringall", (), False) for q in expected.queues},
-        trunk=TrunkFacts(TrunkTarget("pjsip", "trunk"), True),
+        trunk=TrunkFacts(TrunkTarget(TrunkKind.PJSIP, "trunk"), True),
         selftest=SelfTestFacts("OriginateResponse Success, reason 4", "/m/x.wav", Path("/r/x")),
     )
     assert {r.status for r in run_checks(healthy, expected)} == {Status.OK}

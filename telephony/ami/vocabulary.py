@@ -183,3 +183,11 @@ class TransferResult(StrEnum):
     INVALID = "Invalid"
     NOT_PERMITTED = "Not Permitted"
     SUCCESS = "Success"
+
+
+class QueueMembership(StrEnum):
+    """A queue member's `Membership` in QueueStatus and the member events (app_queue)."""
+
+    DYNAMIC = "dynamic"  # added over AMI or the CLI: the server's own
+    STATIC = "static"  # a `member =>` line of queues.conf
+    REALTIME = "realtime"

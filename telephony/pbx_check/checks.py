@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 from telephony import contract
+from telephony.ami.vocabulary import QueueMembership
 from telephony.pbx_check.conf_files import Step
 from telephony.pbx_check.expectations import Expectations, QueueExpectation
 from telephony.pbx_check.facts import (
@@ -18,6 +19,7 @@ from telephony.pbx_check.facts import (
     PbxFacts,
     Refused,
     TrunkFacts,
+    TrunkKind,
     TrunkTarget,
 )
 from telephony.pbx_check.results import CheckResult, fail, ok, warn
@@ -319,7 +321,7 @@ def check_queue(
         return fail(name, found, fix)
     notes = []
     for member in live.members:
-        if member.membership == "static":
+        if member.membership is QueueMembership.STATIC:
             notes.append(
                 (
                     f"static member {member.interface} (the server adds and removes agents "
@@ -365,11 +367,13 @@ def trunk_target(template: str) -> TrunkTarget | None:
         return None
     if tech.upper() == "PJSIP":
         _, at, endpoint = resource.partition("@")
-        return TrunkTarget("pjsip", endpoint if at else resource)
+        return TrunkTarget(TrunkKind.PJSIP, endpoint if at else resource)
     if tech.lower() == "local":
         _, at, rest = resource.partition("@")
-        return TrunkTarget("local", rest.split("/", 1)[0]) if at else TrunkTarget("other", tech)
-    return TrunkTarget("other", tech)
+        if at:
+            return TrunkTarget(TrunkKind.LOCAL, rest.split("/", 1)[0])
+        return TrunkTarget(TrunkKind.OTHER, tech)
+    return TrunkTarget(TrunkKind.OTHER, tech)
 
 
 def _trunk_dials(facts: PbxFacts) -> list[str]:
@@ -432,7 +436,7 @@ def check_trunk(facts: PbxFacts, expected: Expectations) -> CheckResult:
 def _trunk_target_found(trunk: TrunkFacts, value: str) -> tuple[str, str]:
     """(what was found, the fix if it is wrong)."""
     target, exists = trunk.target, trunk.exists
-    if target.kind == "pjsip":
+    if target.kind is TrunkKind.PJSIP:
         if exists is True:
             return f"{value}: PJSIP endpoint {target.name} exists{trunk.detail}", ""
         if exists is False:
@@ -442,7 +446,7 @@ def _trunk_target_found(trunk: TrunkFacts, value: str) -> tuple[str, str]:
                 'asterisk-conf/pjsip.conf) — then asterisk -rx "module reload res_pjsip.so"; '
                 'or point CC_TRUNK at the trunk\'s endpoint (asterisk -rx "pjsip show endpoints")',
             )
-    if target.kind == "local":
+    if target.kind is TrunkKind.LOCAL:
         if exists is True:
             return f"{value}: context [{target.name}] exists", ""
         if exists is False:

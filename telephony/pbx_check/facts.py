@@ -7,8 +7,10 @@ each misconfiguration can be tested by building facts by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
+from telephony.ami.vocabulary import QueueMembership
 from telephony.pbx_check.conf_files import Step
 
 
@@ -27,7 +29,7 @@ class Refused:
 class LiveMember:
     interface: str
     state_interface: str
-    membership: str  # dynamic | static | realtime
+    membership: QueueMembership | None  # None: a word this version does not know
     ringinuse: bool | None  # None: could not be read
 
 
@@ -40,12 +42,18 @@ class LiveQueue:
     ringinuse: bool | Refused | None = None
 
 
+class TrunkKind(StrEnum):
+    PJSIP = "pjsip"  # a PJSIP endpoint: AMI can read its context
+    LOCAL = "local"  # a Local channel into a dialplan context: AMI can list it
+    OTHER = "other"  # any other technology: nothing to look at over AMI
+
+
 @dataclass(frozen=True)
 class TrunkTarget:
     """Where CC_TRUNK dials, as far as AMI can look: a PJSIP endpoint or a Local context."""
 
-    kind: str  # "pjsip" | "local" | "other"
-    name: str  # endpoint or context; the technology for "other"
+    kind: TrunkKind
+    name: str  # endpoint or context; the technology for OTHER
 
 
 @dataclass(frozen=True)

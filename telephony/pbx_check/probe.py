@@ -24,6 +24,7 @@ from panoramisk.message import Message
 from crm.clock import Clock
 from telephony import contract
 from telephony.ami.client import AmiError
+from telephony.ami.vocabulary import QueueMembership
 from telephony.pbx_check.checks import trunk_target
 from telephony.pbx_check.conf_files import Step
 from telephony.pbx_check.expectations import Expectations
@@ -35,6 +36,7 @@ from telephony.pbx_check.facts import (
     Refused,
     SelfTestFacts,
     TrunkFacts,
+    TrunkKind,
 )
 from telephony.pbx_check.session import CheckSession
 
@@ -50,6 +52,13 @@ def _refused(action: str, answer: Any) -> Refused:
         answer = answer[0] if answer else None
     message = answer.get("Message") if isinstance(answer, Message) else None
     return Refused(action, str(message or "no answer"))
+
+
+def _membership(value: Any) -> QueueMembership | None:
+    try:
+        return QueueMembership(str(value or ""))
+    except ValueError:
+        return None
 
 
 def _failed(answer: Any) -> bool:
@@ -188,7 +197,7 @@ class Probe:
                     LiveMember(
                         interface=interface,
                         state_interface=str(member.get("StateInterface") or interface),
-                        membership=str(member.get("Membership") or ""),
+                        membership=_membership(member.get("Membership")),
                         ringinuse=None if isinstance(value, Refused) or not value else value == "1",
                     )
                 )
@@ -229,13 +238,13 @@ class Probe:
         target = trunk_target(template)
         if target is None:
             return None
-        if target.kind == "pjsip":
+        if target.kind is TrunkKind.PJSIP:
             context = await self.getvar(f"PJSIP_ENDPOINT({target.name},context)")
             if isinstance(context, Refused):
                 return TrunkFacts(target, context)
             detail = f" (calls from it enter [{context}])" if context else ""
             return TrunkFacts(target, bool(context), detail)
-        if target.kind == "local":
+        if target.kind is TrunkKind.LOCAL:
             items = await self._list({"Action": "ShowDialPlan", "Context": target.name})
             if isinstance(items, Refused) and "did not find" not in items.message.lower():
                 return TrunkFacts(target, items)

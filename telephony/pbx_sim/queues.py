@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from telephony.ami.vocabulary import DeviceState
+from telephony.ami.vocabulary import DeviceState, QueueMembership
 from telephony.pbx_sim.channels import Channel, event
 from telephony.pbx_sim.wire import Fields, with_action_id
 
@@ -86,8 +86,8 @@ class QueueMember:
         ]
 
     @property
-    def membership(self) -> str:
-        return "dynamic" if self.dynamic else "static"
+    def membership(self) -> QueueMembership:
+        return QueueMembership.DYNAMIC if self.dynamic else QueueMembership.STATIC
 
     @property
     def logged_in(self) -> bool:
