@@ -16,8 +16,11 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from crm.callbacks.models import Stage
+from crm.calls.models import CallOutcome, Direction, HungUpBy
+from crm.complaints.alerts import AlertSubject
 from crm.customers.cards import CustomerCard, CustomerSummary
 from crm.quality.models import FeedbackStatus
+from telephony.events import RingStopReason
 from web.agent_state_out import AgentStateOut
 from web.auth import UserOut
 from web.moments import IsoMoment
@@ -42,7 +45,7 @@ class PopCall(BaseModel):
     linkedid: str
     caller: str | None
     queue: str | None
-    direction: str  # inbound | outbound
+    direction: Direction
     attempt_id: int | None  # a callback attempt the call was dialed for
     at: IsoMoment
 
@@ -77,7 +80,7 @@ class RingStoppedMessage(Pushed):
 
     type: Literal["ring_stopped"] = "ring_stopped"
     linkedid: str
-    reason: str  # answered_elsewhere | no_answer | caller_hung_up | busy | ...
+    reason: RingStopReason
     at: IsoMoment
 
 
@@ -86,11 +89,11 @@ class EndedMessage(Pushed):
 
     type: Literal["ended"] = "ended"
     linkedid: str
-    outcome: str | None
+    outcome: CallOutcome | None
     talk_seconds: float | None
     ring_seconds: float | None
     wait_seconds: float | None
-    hung_up_by: str | None
+    hung_up_by: HungUpBy | None
     answered_by: str | None  # the extension that answered
     attempt_id: int | None
     at: IsoMoment | None
@@ -128,7 +131,7 @@ class DeadlineMessage(Pushed):
     """A complaint's or repair's time limit is near or past (to those responsible)."""
 
     type: Literal["deadline"] = "deadline"
-    kind: Literal["complaint", "repair"]
+    kind: AlertSubject
     id: int
     step: str  # the complaint's step, or "arrival" for a repair
     state: Literal["due_soon", "overdue"]
