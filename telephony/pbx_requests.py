@@ -56,6 +56,8 @@ class PbxOp(StrEnum):
     APPLY_AGENT = "apply_agent"  # AgentPbxSync.apply
     ORIGINATE = "originate"  # Bridge.originate
     SPY = "spy"  # Bridge.spy: a supervisor listens in, whispers or barges
+    CALL_CONTROL = "call_control"  # CallControls.apply: hold, transfer, consult, conference...
+    CALL_CONTROL_STATE = "call_control_state"  # CallControls.state
 
 
 def commands_stream(pbx_id: str) -> str:
@@ -173,15 +175,15 @@ class RemotePbx:
         }
         # A control waits for the PBX's word on its effect: give it that long and more.
         return _control_answer(
-            await self._ask("call_control", args, timeout=self.action_timeout + 10.0)
+            await self._ask(PbxOp.CALL_CONTROL, args, timeout=self.action_timeout + 10.0)
         )
 
     async def call_control_state(self, linkedid: str, extension: str | None) -> ControlState:
         """CallControls.state through the bridge."""
         args = {"linkedid": linkedid, "extension": extension}
-        return _control_answer(await self._ask("call_control_state", args, timeout=5.0))
+        return _control_answer(await self._ask(PbxOp.CALL_CONTROL_STATE, args, timeout=5.0))
 
-    async def _ask(self, op: str, args: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+    async def _ask(self, op: PbxOp, args: dict[str, Any], *, timeout: float) -> dict[str, Any]:
         try:
             return await self.request(op, args, timeout=timeout)
         except PbxUnreachable as exc:
@@ -330,9 +332,9 @@ class PbxCommandServer:
                 answer = {"ok": False, "error": f"bad spy request: {exc}"}
             else:
                 answer = await self._once(fields["id"], lambda: self.bridge.spy(call))
-        elif op == "call_control":
+        elif op == PbxOp.CALL_CONTROL:
             answer = await self._control_once(fields["id"], json.loads(fields["args"]))
-        elif op == "call_control_state":
+        elif op == PbxOp.CALL_CONTROL_STATE:
             args = json.loads(fields["args"])
             answer = self._controlled(
                 lambda: self.controls.state(args["linkedid"], args["extension"])
