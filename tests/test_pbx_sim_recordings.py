@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from telephony.contract import CallType
 from telephony.pbx_sim import speech
-from telephony.pbx_sim.recordings import LEAD, layout, render, script
+from telephony.pbx_sim.recordings import LEAD, Track, layout, render, script
 from tests.test_pbx_sim_support import RawAmi, address, running
 
 WINDOW = 160  # 20 ms at 8 kHz
@@ -65,15 +66,13 @@ def test_resample_keeps_duration_and_pitch():
 
 
 def test_render_mixes_the_two_legs():
-    turns = script("inbound", random.Random(1))
+    turns = script(CallType.INBOUND, random.Random(1))
     clips = [speech.noise_burst(1.0, random.Random(i)) for i in range(len(turns))]
     audio = render(turns, clips, 30.0)
-    assert len(audio["agent"]) == len(audio["customer"]) == len(audio["mixed"]) == 240000
-    assert all(
-        a + c == m
-        for a, c, m in zip(audio["agent"], audio["customer"], audio["mixed"], strict=True)
-    )
-    assert not active_windows(audio["agent"]) & active_windows(audio["customer"])
+    agent, customer, mixed = audio[Track.AGENT], audio[Track.CUSTOMER], audio[Track.MIXED]
+    assert len(agent) == len(customer) == len(mixed) == 240000
+    assert all(a + c == m for a, c, m in zip(agent, customer, mixed, strict=True))
+    assert not active_windows(agent) & active_windows(customer)
 
 
 async def _recorded_call(tmp_path: Path, talk_seconds: float) -> dict[str, Path]:

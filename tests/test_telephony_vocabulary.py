@@ -129,7 +129,7 @@ def test_a_record_with_enums_crosses_processes_as_plain_words() -> None:
     data = json.loads(entry["data"])["record"]
     assert (data["direction"], data["outcome"], data["hung_up_by"]) == ("outbound", "busy", "pbx")
     assert data["hangup_cause"] == 17
-    _, decoded = decode(entry)
+    _, decoded = decode(entry, arrived=0.0)
     assert isinstance(decoded, CallEnded) and decoded == CallEnded(record)
     assert type(decoded.record.direction) is Direction
     assert type(decoded.record.outcome) is CallOutcome
@@ -147,7 +147,7 @@ def test_ring_events_cross_processes_with_their_words() -> None:
     ):
         entry = encode(event)
         assert json.loads(entry["data"])[key] == word
-        _, decoded = decode(entry)
+        _, decoded = decode(entry, arrived=0.0)
         assert getattr(decoded, key) is getattr(event, key)
 
 
@@ -158,7 +158,7 @@ def test_a_queue_members_device_state_is_its_number_on_the_wire() -> None:
     assert member is not None and member.status is DeviceState.RINGING
     entry = encode(QueueMemberChanged(member))
     assert json.loads(entry["data"])["member"]["status"] == 6
-    _, decoded = decode(entry)
+    _, decoded = decode(entry, arrived=0.0)
     assert isinstance(decoded, QueueMemberChanged) and decoded.member.status is DeviceState.RINGING
     # A state this version does not know is Asterisk's UNKNOWN, never an error.
     strange = members.apply({**fields, "Status": "42"})

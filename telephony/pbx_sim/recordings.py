@@ -25,8 +25,8 @@ from telephony.pbx_sim.speech import AGENT_VOICE, CUSTOMER_VOICE, RATE, utteranc
 _T = TypeVar("_T")
 
 
-class Leg(StrEnum):
-    """A recording's part: each party's own, and the mix of both."""
+class Track(StrEnum):
+    """A recording's track: each party's own, and the mix of both."""
 
     AGENT = "agent"
     CUSTOMER = "customer"
@@ -49,7 +49,7 @@ _CALLBACK_ANSWERS = (
 
 @dataclass(frozen=True)
 class Turn:
-    speaker: Leg  # AGENT or CUSTOMER
+    speaker: Track  # AGENT or CUSTOMER
     text: str
 
 
@@ -57,23 +57,23 @@ def script(kind: CallType, rng: random.Random) -> list[Turn]:
     """The lines of one conversation: the agent's greeting first and goodbye last."""
     if kind is CallType.CALLBACK:
         return [
-            Turn(Leg.AGENT, _CALLBACK_GREETING),
-            Turn(Leg.CUSTOMER, "方便，你说吧。"),
-            Turn(Leg.AGENT, "请问您对施工质量和施工队的服务满意吗？"),
-            Turn(Leg.CUSTOMER, rng.choice(_CALLBACK_ANSWERS)),
-            Turn(Leg.AGENT, "好的，谢谢您的反馈，我们会转告项目经理。请问还有其他需要帮助的吗？"),
-            Turn(Leg.CUSTOMER, "没有了。"),
-            Turn(Leg.AGENT, "感谢您的配合，再见。"),
+            Turn(Track.AGENT, _CALLBACK_GREETING),
+            Turn(Track.CUSTOMER, "方便，你说吧。"),
+            Turn(Track.AGENT, "请问您对施工质量和施工队的服务满意吗？"),
+            Turn(Track.CUSTOMER, rng.choice(_CALLBACK_ANSWERS)),
+            Turn(Track.AGENT, "好的，谢谢您的反馈，我们会转告项目经理。请问还有其他需要帮助的吗？"),
+            Turn(Track.CUSTOMER, "没有了。"),
+            Turn(Track.AGENT, "感谢您的配合，再见。"),
         ]
     return [
-        Turn(Leg.AGENT, "您好，这里是装修公司客服中心，我是小王，请问有什么可以帮您？"),
-        Turn(Leg.CUSTOMER, rng.choice(_INBOUND_REQUESTS)),
-        Turn(Leg.AGENT, "好的，请稍等，我帮您查一下。"),
-        Turn(Leg.AGENT, "您放心，我已经登记了，今天会安排工程部的同事联系您。"),
-        Turn(Leg.CUSTOMER, "好的，谢谢你。"),
-        Turn(Leg.AGENT, "请问还有其他需要帮助的吗？"),
-        Turn(Leg.CUSTOMER, "没有了。"),
-        Turn(Leg.AGENT, "感谢您的来电，再见。"),
+        Turn(Track.AGENT, "您好，这里是装修公司客服中心，我是小王，请问有什么可以帮您？"),
+        Turn(Track.CUSTOMER, rng.choice(_INBOUND_REQUESTS)),
+        Turn(Track.AGENT, "好的，请稍等，我帮您查一下。"),
+        Turn(Track.AGENT, "您放心，我已经登记了，今天会安排工程部的同事联系您。"),
+        Turn(Track.CUSTOMER, "好的，谢谢你。"),
+        Turn(Track.AGENT, "请问还有其他需要帮助的吗？"),
+        Turn(Track.CUSTOMER, "没有了。"),
+        Turn(Track.AGENT, "感谢您的来电，再见。"),
     ]
 
 
@@ -102,7 +102,7 @@ def layout(durations: list[float], total: float) -> list[tuple[int, float]]:
     return placed
 
 
-def render(turns: list[Turn], clips: list[array], total: float) -> dict[Leg, array]:
+def render(turns: list[Turn], clips: list[array], total: float) -> dict[Track, array]:
     """The agent leg, the customer leg and their mix, `total` seconds long.
 
     `layout` never lets two turns overlap, so the mix is every clip at its place: copied in
@@ -110,14 +110,14 @@ def render(turns: list[Turn], clips: list[array], total: float) -> dict[Leg, arr
     more CPU than the rest of a call).
     """
     length = max(1, int(total * RATE))
-    audio = {leg: array("h", bytes(2 * length)) for leg in Leg}
+    audio = {track: array("h", bytes(2 * length)) for track in Track}
     for index, start in layout([len(clip) / RATE for clip in clips], total):
         clip = clips[index]
         offset = int(start * RATE)
         span = min(len(clip), length - offset)
         if span > 0:
-            for leg in (turns[index].speaker, Leg.MIXED):
-                audio[leg][offset : offset + span] = clip[:span]
+            for track in (turns[index].speaker, Track.MIXED):
+                audio[track][offset : offset + span] = clip[:span]
     return audio
 
 
@@ -257,7 +257,7 @@ class Recorder:
 def every_line() -> list[Turn]:
     """Every line any script may say: what `warm_voices` synthesises ahead of the calls."""
     lines = script(CallType.INBOUND, random.Random(0)) + script(CallType.CALLBACK, random.Random(0))
-    lines += [Turn(Leg.CUSTOMER, text) for text in (*_INBOUND_REQUESTS, *_CALLBACK_ANSWERS)]
+    lines += [Turn(Track.CUSTOMER, text) for text in (*_INBOUND_REQUESTS, *_CALLBACK_ANSWERS)]
     return list(dict.fromkeys(lines))
 
 
@@ -269,7 +269,7 @@ def warm_voices() -> None:
 
 def _synthesise(turns: list[Turn]) -> list[array]:
     return [
-        utterance(turn.text, AGENT_VOICE if turn.speaker is Leg.AGENT else CUSTOMER_VOICE)
+        utterance(turn.text, AGENT_VOICE if turn.speaker is Track.AGENT else CUSTOMER_VOICE)
         for turn in turns
     ]
 
@@ -278,13 +278,15 @@ def _write_files(recording: Recording, clips: list[array]) -> None:
     """The mix and the legs; header-only files when nothing was recorded."""
     if recording.recorded <= 0 or not clips:
         silent = array("h")
-        audio = dict.fromkeys(Leg, silent)
+        audio = dict.fromkeys(Track, silent)
     else:
         audio = render(recording.turns, clips, recording.recorded)
     said, heard = (
-        (Leg.CUSTOMER, Leg.AGENT) if recording.customer_channel else (Leg.AGENT, Leg.CUSTOMER)
+        (Track.CUSTOMER, Track.AGENT)
+        if recording.customer_channel
+        else (Track.AGENT, Track.CUSTOMER)
     )
-    write_wav(recording.mixed, audio[Leg.MIXED])
+    write_wav(recording.mixed, audio[Track.MIXED])
     if recording.said is not None:
         write_wav(recording.said, audio[said])
     if recording.heard is not None:
