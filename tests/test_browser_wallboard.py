@@ -233,7 +233,9 @@ async def test_supervisor_listens_in_pauses_an_agent_and_sees_the_alerts(
     assert len(waiting) == 1, shown
     assert "客服热线：2 位来电排队等待（阈值 2）" in waiting[0]
     # Their wait reaches the alarm level (6 s here; the service level's 15 s by default): red.
-    await expect(tile.locator("[data-figure=longest_now]")).to_have_attribute("data-alert", "alert")
+    # The check may start well before the 6 s are up: it waits longer than expect's 5 s.
+    longest = tile.locator("[data-figure=longest_now]")
+    await expect(longest).to_have_attribute("data-alert", "alert", timeout=20_000)
     await expect(tile).to_have_attribute("data-alert", "alert")
     alerts = tab.messages("wallboard_alert")
     measures = [a["measure"] for f in alerts for a in f["alerts"]]
