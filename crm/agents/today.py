@@ -49,7 +49,7 @@ async def agent_day(
                 started_at=r.started_at,
                 answered_at=r.answered_at,
                 ended_at=r.ended_at,
-                outcome=r.outcome.value if r.outcome else None,
+                outcome=r.outcome,
                 talk_seconds=r.talk_seconds,
                 agent_id=agent_id,
             )
