@@ -30,6 +30,8 @@ from web.ws_messages import QaFeedbackMessage
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from crm.quality.models import QaFeedback
+
 router = APIRouter(prefix="/api/qa", tags=["qa"])
 viewers = require(Role.QA, Role.SUPERVISOR, Role.AGENT)
 reviewers = require(Role.QA, Role.SUPERVISOR)
@@ -197,6 +199,29 @@ async def _agents_own(session: AsyncSession, caller: Caller, feedback_id: int) -
         raise _not_theirs()
 
 
+async def _recorded(
+    session: AsyncSession,
+    svc: Services,
+    caller: Caller,
+    item: QaFeedback,
+    action: str,
+    said: dict[str, str | None],
+    now: datetime,
+) -> FeedbackOut:
+    """A step of the feedback loop audited on its call; the feedback as it now stands."""
+    await audit.record(
+        session,
+        actor=caller.user.username,
+        user_id=caller.id,
+        action=action,
+        entity_type="call",
+        entity_id=item.call_id,
+        detail={"feedback_id": item.id, **said},
+        at=now,
+    )
+    return await _out(session, await feedbacks.view(session, feedback_id=item.id), _points(svc))
+
+
 @router.post("/feedback/{feedback_id}/acknowledge", response_model=FeedbackOut)
 async def acknowledge(
     feedback_id: IdPath,
@@ -209,17 +234,15 @@ async def acknowledge(
     async with svc.database.session() as session:
         await _agents_own(session, caller, feedback_id)
         item = await feedbacks.acknowledge(session, feedback_id=feedback_id, note=body.note, at=now)
-        await audit.record(
+        out = await _recorded(
             session,
-            actor=caller.user.username,
-            user_id=caller.id,
-            action="qa.feedback.acknowledged",
-            entity_type="call",
-            entity_id=item.call_id,
-            detail={"feedback_id": item.id, "note": item.acknowledgement},
-            at=now,
+            svc,
+            caller,
+            item,
+            "qa.feedback.acknowledged",
+            {"note": item.acknowledgement},
+            now,
         )
-        out = await _out(session, await feedbacks.view(session, feedback_id=item.id), _points(svc))
     svc.notify_user(out.reviewer_id, _message(out, caller))
     return out
 
@@ -236,17 +259,9 @@ async def dispute(
     async with svc.database.session() as session:
         await _agents_own(session, caller, feedback_id)
         item = await feedbacks.dispute(session, feedback_id=feedback_id, reason=body.reason, at=now)
-        await audit.record(
-            session,
-            actor=caller.user.username,
-            user_id=caller.id,
-            action="qa.feedback.disputed",
-            entity_type="call",
-            entity_id=item.call_id,
-            detail={"feedback_id": item.id, "reason": item.dispute},
-            at=now,
+        out = await _recorded(
+            session, svc, caller, item, "qa.feedback.disputed", {"reason": item.dispute}, now
         )
-        out = await _out(session, await feedbacks.view(session, feedback_id=item.id), _points(svc))
     svc.notify_user(out.reviewer_id, _message(out, caller))
     return out
 
@@ -265,16 +280,8 @@ async def answer(
         item = await feedbacks.answer(
             session, feedback_id=feedback_id, reviewer_id=caller.id, text=body.answer, at=now
         )
-        await audit.record(
-            session,
-            actor=caller.user.username,
-            user_id=caller.id,
-            action="qa.feedback.answered",
-            entity_type="call",
-            entity_id=item.call_id,
-            detail={"feedback_id": item.id, "answer": item.answer},
-            at=now,
+        out = await _recorded(
+            session, svc, caller, item, "qa.feedback.answered", {"answer": item.answer}, now
         )
-        out = await _out(session, await feedbacks.view(session, feedback_id=item.id), _points(svc))
     svc.notify_user(out.agent_id, _message(out, caller))
     return out
