@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -74,3 +75,15 @@ def row_stamp() -> datetime:
 def local_today(clock: Clock, tz: ZoneInfo) -> date:
     """Today's date where the call centre is (Asia/Shanghai by default), not in UTC."""
     return clock.now().astimezone(tz).date()
+
+
+def day_start(day: date, tz: ZoneInfo) -> datetime:
+    """Local midnight at the start of `day` where the centre is, as an aware instant: the one
+    way a calendar day becomes a range of stored times (calls, callbacks, reports)."""
+    return datetime.combine(day, day_time(), tz)
+
+
+def local_day_window(now: datetime, tz: ZoneInfo) -> tuple[date, datetime, datetime]:
+    """Today where the centre is, and its start and end as aware instants."""
+    day = now.astimezone(tz).date()
+    return day, day_start(day, tz), day_start(day + timedelta(days=1), tz)

@@ -15,9 +15,9 @@ from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, MadeBy, Outcome, Satisfaction
 from crm.callbacks.schedule import ScheduleRules
 from crm.calls.models import Call, CallOutcome, Direction
-from crm.calls.stats import CountedCall, local_day_window, merge, queue_stats
+from crm.calls.stats import CountedCall, merge, queue_stats
 from crm.campaigns.models import Campaign, CampaignStatus
-from crm.clock import FixedClock
+from crm.clock import FixedClock, local_day_window
 from crm.complaints.models import Complaint, ComplaintGrade, ComplaintSource, ComplaintStatus
 from crm.customers import service as customers
 from crm.db import Database

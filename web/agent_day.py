@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from crm.agents.today import agent_day
 from crm.callbacks.models import Stage
 from crm.callbacks.worklist import WORKLIST_SIZE, worklist
-from crm.calls.stats import local_day_window
+from crm.clock import local_day_window
 from crm.customers.cards import PhoneCard
 from crm.customers.models import Grade
 from crm.users.models import Role

@@ -22,7 +22,7 @@ from crm.agents.models import AgentStatus
 from crm.agents.presence import present
 from crm.agents.states import PAUSE_REASONS
 from crm.calls.models import CallOutcome
-from crm.calls.stats import local_day_window
+from crm.clock import local_day_window
 from crm.db_outage import database_unavailable, through_outage
 from crm.dispositions import service as dispositions
 from crm.users import service as users

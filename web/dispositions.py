@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from crm.calls.models import Direction
-from crm.calls.stats import local_day_window
+from crm.clock import local_day_window
 from crm.dispositions import service as dispositions
 from crm.errors import NotFound
 from crm.users.models import Role

@@ -6,7 +6,7 @@ comes, each claimed once in the database so any number of processes send it once
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -21,6 +21,7 @@ from crm.callbacks.models import (
     Stage,
     TaskStatus,
 )
+from crm.clock import day_start
 from crm.customers.cards import PhoneCard, phone_card
 from crm.customers.models import Customer, Grade
 from crm.projects.models import Project
@@ -76,7 +77,7 @@ async def worklist(
     """The open callbacks due by today (local) the agent should make, by deadline: a task
     someone is dialing now is left out, and so is one another agent promised to call back."""
     today = now.astimezone(tz).date()
-    tomorrow = datetime.combine(today + timedelta(days=1), time(), tz)
+    tomorrow = day_start(today + timedelta(days=1), tz)
     latest = aliased(CallbackAttempt)
     dialing = aliased(CallbackAttempt)
     promised = and_(  # false, never unknown, for an attempt without an outcome yet

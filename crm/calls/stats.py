@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from crm.calls.models import CallOutcome
@@ -178,14 +178,6 @@ def agent_calls(calls: Iterable[CountedCall], *, now: datetime) -> dict[int, Age
         entry.handled += 1
         entry.talk_seconds += call.talk(now)
     return result
-
-
-def local_day_window(now: datetime, tz: ZoneInfo) -> tuple[date, datetime, datetime]:
-    """Today where the centre is, and its start and end as aware instants."""
-    day = now.astimezone(tz).date()
-    start = datetime(day.year, day.month, day.day, tzinfo=tz)
-    end = start + timedelta(days=1)
-    return day, start, end
 
 
 def merge(stored: Iterable[CountedCall], newer: Iterable[CountedCall]) -> list[CountedCall]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, func, or_, select, update
@@ -25,6 +25,7 @@ from crm.callbacks.models import (
 from crm.calls.models import Call
 from crm.campaigns.models import Campaign, CampaignStatus
 from crm.campaigns.rules import CallingHours, DialBlock, RetryPolicy, dial_block, order_key
+from crm.clock import day_start
 from crm.customers import service as customers
 from crm.customers.models import Customer, Grade, Phone
 from crm.errors import Conflict, NotFound, Problem, ValidationError
@@ -292,7 +293,7 @@ SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
 
 def _day_start(at: datetime, settings: Settings) -> datetime:
     local = at.astimezone(settings.tz)
-    return datetime.combine(local.date(), time(), settings.tz)
+    return day_start(local.date(), settings.tz)
 
 
 async def _recent_numbers(

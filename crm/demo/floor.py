@@ -24,6 +24,7 @@ from crm.calls.service import CallSnapshot
 from crm.campaigns import service as campaigns
 from crm.campaigns.models import DialMode
 from crm.campaigns.rules import CallingHours
+from crm.clock import day_start
 from crm.customers import service as customers
 from crm.demo import names as words
 from crm.dispositions import service as dispositions
@@ -122,7 +123,7 @@ async def _campaign(
         agent_ids=agent_ids,
         max_concurrent=1,
     )
-    midnight = datetime.combine(today, time(), hours.tz)
+    midnight = day_start(today, hours.tz)
     opening = hours.next_opening(midnight) or midnight
     await campaigns.transition(session, campaign, "start", at=opening)
     return campaign.name
@@ -145,7 +146,7 @@ async def _promises(
                 ~select(CallbackAttempt.id)
                 .where(
                     CallbackAttempt.task_id == CallbackTask.id,
-                    CallbackAttempt.started_at >= datetime.combine(last_open, time(), hours.tz),
+                    CallbackAttempt.started_at >= day_start(last_open, hours.tz),
                 )
                 .exists(),
             )

@@ -25,9 +25,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+from crm.clock import day_start
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
@@ -91,8 +93,7 @@ def parse_week(week: str) -> date:
 def week_bounds(week: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """From the Monday's midnight to the next Monday's, where the centre is."""
     monday = parse_week(week)
-    start = datetime.combine(monday, time(), tz)
-    return start, datetime.combine(monday + timedelta(days=7), time(), tz)
+    return day_start(monday, tz), day_start(monday + timedelta(days=7), tz)
 
 
 def previous_week(week: str) -> str:

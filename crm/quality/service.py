@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from crm.callbacks.models import CallbackAttempt
 from crm.calls.models import Call, Direction, HungUpBy
+from crm.clock import day_start
 from crm.customers.models import Customer
 from crm.dispositions.models import CallDisposition
 from crm.errors import NotFound
@@ -159,11 +160,9 @@ async def calls_for_review(
     if agent_id is not None:
         query = query.where(Call.agent_id == agent_id)
     if day_from is not None:
-        query = query.where(Call.started_at >= datetime.combine(day_from, time(), tz))
+        query = query.where(Call.started_at >= day_start(day_from, tz))
     if day_to is not None:
-        query = query.where(
-            Call.started_at < datetime.combine(day_to + timedelta(days=1), time(), tz)
-        )
+        query = query.where(Call.started_at < day_start(day_to + timedelta(days=1), tz))
     if queue:
         query = query.where(Call.queue == queue)
     if direction is not None:

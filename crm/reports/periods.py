@@ -4,9 +4,11 @@ Monday (due the Tuesday after), a calendar month."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+from crm.clock import day_start
 
 
 class ReportKind(StrEnum):
@@ -25,12 +27,12 @@ class Period:
     @property
     def start(self) -> datetime:
         """The first instant of the period (local midnight, aware)."""
-        return datetime.combine(self.first, time(), self.tz)
+        return day_start(self.first, self.tz)
 
     @property
     def end(self) -> datetime:
         """The instant after the period (local midnight after the last day)."""
-        return datetime.combine(self.last + timedelta(days=1), time(), self.tz)
+        return day_start(self.last + timedelta(days=1), self.tz)
 
     @property
     def due(self) -> date:

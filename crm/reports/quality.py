@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.calls.models import Call
+from crm.clock import day_start
 from crm.quality.models import CallScore, RuleReview
 from crm.quality.reviews import reviewed_score
 from crm.users.models import Role, User
@@ -46,7 +47,7 @@ async def points_lost(
 ) -> list[AgentPoints]:
     """Every agent's points lost on calls started in `months` (first days, oldest first) up to
     `end`, most points first; an agent with no scored call appears with zeros."""
-    start = datetime.combine(months[0], time(), tz)
+    start = day_start(months[0], tz)
     index = {(m.year, m.month): i for i, m in enumerate(months)}
     scores = list(
         await session.execute(

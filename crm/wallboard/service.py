@@ -23,11 +23,11 @@ from crm.calls.stats import (
     QueueStats,
     agent_calls,
     calls_per_hour,
-    local_day_window,
     merge,
     queue_stats,
 )
 from crm.campaigns.models import Campaign, CampaignStatus, DialMode
+from crm.clock import local_day_window
 from crm.complaints.models import Complaint, ComplaintGrade, ComplaintStatus
 from crm.customers.models import Customer
 from crm.projects.models import Project
