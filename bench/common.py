@@ -18,7 +18,8 @@ Case = TypeVar("Case")
 Result = TypeVar("Result")
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "ami"
+# The real-Asterisk captures the AMI benchmarks replay, kept in the repository (README there).
+FIXTURES = ROOT / "bench" / "captures"
 
 
 def percentile(values: Sequence[float], share: float) -> float:

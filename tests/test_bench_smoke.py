@@ -80,3 +80,19 @@ def test_screen_pops_runs_on_the_multi_process_topology() -> None:
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["topology"] == "cluster" and figures["database"] == "postgresql"
     assert figures["rung"] == figures["calls"] > 0 and figures["lost"] == 0
+
+
+def test_the_benchmark_captures_are_the_real_asterisk_ones() -> None:
+    """bench/captures/ lets a clone without the shared fixtures run the benchmarks; its files
+    must stay the very bytes captured from Asterisk that the test suite replays."""
+    from bench.common import FIXTURES as bench_captures
+    from tests.conftest import FIXTURES as captures
+
+    copies = sorted(bench_captures.glob("*.txt"))
+    assert {p.stem for p in copies} >= {
+        "inbound_queue_answered",
+        "outbound_callback_dial_bridged",
+        "callback_busy",
+    }
+    for copy in copies:
+        assert copy.read_bytes() == (captures / copy.name).read_bytes(), copy.name
