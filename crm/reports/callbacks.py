@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -72,7 +72,7 @@ class AttemptFact:
         return [a for a, s in self.satisfaction.items() if s is Satisfaction.UNSATISFIED]
 
 
-def _attempt_query():  # type: ignore[no-untyped-def]
+def _attempt_query() -> Select[CallbackAttempt, Stage, int, Project, str, str]:
     return (
         select(
             CallbackAttempt,
@@ -337,7 +337,7 @@ class OverdueCallback:
     do_not_call: bool  # the customer asked not to be called: listed last, not chased
 
 
-def _not_effective_by(as_of: datetime):  # type: ignore[no-untyped-def]
+def _not_effective_by(as_of: datetime) -> ColumnElement[bool]:
     return or_(CallbackTask.effective_at.is_(None), CallbackTask.effective_at >= as_of)
 
 

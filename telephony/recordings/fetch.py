@@ -106,7 +106,7 @@ class RecordingFetcher:
                 handlers.append(urllib.request.HTTPSHandler(context=context))
             self._opener = urllib.request.build_opener(*handlers)
         response = self._opener.open(request, timeout=self.timeout)
-        return response  # type: ignore[no-any-return]
+        return response
 
     def _save(self, response: http.client.HTTPResponse, url: str, target: Path) -> int:
         declared = response.headers.get("Content-Length")

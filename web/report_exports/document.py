@@ -135,4 +135,4 @@ def to_json(value: Any) -> Any:
 
 
 def document_json(document: Document) -> dict[str, Any]:
-    return to_json(document)  # type: ignore[no-any-return]
+    return to_json(document)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from crm.callbacks.models import Outcome
 from crm.reports.callbacks import UnsatisfiedCase
 from crm.reports.weekly import WeeklyReport
@@ -22,7 +24,7 @@ from web.report_exports.common import (
 from web.report_exports.document import Document, Fact, Kind, Msg, Table
 
 
-def _done(case: UnsatisfiedCase, tz) -> list[str | Msg]:  # type: ignore[no-untyped-def]
+def _done(case: UnsatisfiedCase, tz: ZoneInfo) -> list[str | Msg]:
     """What was done for an unsatisfied customer: complaints opened, calls made since."""
     done: list[str | Msg] = [
         Msg(
