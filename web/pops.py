@@ -15,8 +15,7 @@ import asyncio
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
 
 from crm.callbacks import service as callbacks
 from crm.calls.models import Direction
@@ -45,9 +44,6 @@ from web.ws_messages import (
     PushedMessage,
     RingStoppedMessage,
 )
-
-if TYPE_CHECKING:
-    from crm.customers.models import Customer
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +253,7 @@ class PopService:
         today = self.svc.today()
         async with self.svc.database.session() as session:
             task_id: int | None = None
-            found: list[Customer] = []
+            found: Sequence[cards.CustomerOnFile] = []
             if event.attempt_id is not None:
                 subject = await callbacks.attempt_subject(session, attempt_id=event.attempt_id)
                 if subject is not None:

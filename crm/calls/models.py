@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, TimestampMixin, enum_type
@@ -32,12 +32,27 @@ class HungUpBy(StrEnum):
     PBX = "pbx"  # the dialplan ended the call (the queue gave up or refused the caller)
 
 
+# A call whose recording is still held (retention and erasure clear the columns with the files).
+RECORDING_HELD = (
+    "recording IS NOT NULL OR recording_agent IS NOT NULL OR recording_customer IS NOT NULL"
+)
+
+
 class Call(TimestampMixin, Base):
     __tablename__ = "calls"
     __table_args__ = (
         UniqueConstraint("pbx_id", "linkedid"),
         Index("ix_calls_agent_id_started_at", "agent_id", "started_at"),
         Index("ix_calls_customer_number_started_at", "customer_number", "started_at"),
+        # The oldest recording still held (/healthz, the wallboard): once retention has
+        # cleared years of old calls' recordings, the plain started_at index would walk past
+        # every one of them; this one holds only the calls with a recording.
+        Index(
+            "ix_calls_recording_held_started_at",
+            "started_at",
+            sqlite_where=text(RECORDING_HELD),
+            postgresql_where=text(RECORDING_HELD),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

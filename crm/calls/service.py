@@ -73,7 +73,9 @@ class TicketOrigin:
 
 async def oldest_recording_started_at(session: AsyncSession) -> datetime | None:
     """When the oldest call whose recording is still held started (retention and erasure
-    clear the columns with the files); None when no call has one."""
+    clear the columns with the files); None when no call has one. The condition is the
+    partial index ix_calls_recording_held_started_at's own (models.RECORDING_HELD), so both
+    databases read the first entry of that index instead of walking past every old call."""
     held = or_(
         Call.recording.is_not(None),
         Call.recording_agent.is_not(None),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -16,11 +17,44 @@ from sqlalchemy.orm import selectinload
 from crm.callbacks.models import CallbackAttempt, CallbackTask, TaskStatus
 from crm.calls.models import Call
 from crm.complaints import service as complaints
-from crm.customers.models import Customer
+from crm.customers.models import Customer, Grade
 from crm.phones import PhoneKind, PhoneNumberError, normalize_phone
 from crm.projects.models import Project
 from crm.projects.service import current_stage
 from crm.users import service as users
+
+
+class PhoneOnFile(Protocol):
+    """A customer's phone as the card reads it: an ORM `Phone` or a lookup's `OwnerPhone`."""
+
+    @property
+    def number(self) -> str: ...
+    @property
+    def extension(self) -> str | None: ...
+    @property
+    def kind(self) -> PhoneKind: ...
+
+
+class CustomerOnFile(Protocol):
+    """A customer as the card reads it: an ORM `Customer` with its phones loaded, or a caller
+    lookup's `PhoneOwner` (the screen pop builds its card from the lookup's rows)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def grade(self) -> Grade: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def notes(self) -> str: ...
+    @property
+    def do_not_call(self) -> bool: ...
+    @property
+    def do_not_call_reason(self) -> str | None: ...
+    @property
+    def phones(self) -> Sequence[PhoneOnFile]: ...
 
 
 class PhoneCard(BaseModel):
@@ -113,7 +147,7 @@ def phone_card(number: str, extension: str | None, kind: PhoneKind) -> PhoneCard
     return PhoneCard(number=number, display=display, extension=extension, kind=kind)
 
 
-def summary(customer: Customer) -> CustomerSummary:
+def summary(customer: CustomerOnFile) -> CustomerSummary:
     return CustomerSummary(
         id=customer.id,
         name=customer.name,
@@ -248,7 +282,7 @@ async def customer_card(
     return await card_of(session, customer, today=today)
 
 
-async def card_of(session: AsyncSession, customer: Customer, *, today: date) -> CustomerCard:
+async def card_of(session: AsyncSession, customer: CustomerOnFile, *, today: date) -> CustomerCard:
     """The full card of a customer already loaded with their phones (a caller lookup's
     result): two round trips fewer than `customer_card` on the screen-pop path."""
     projects = list(

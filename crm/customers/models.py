@@ -43,8 +43,9 @@ class Phone(Base):
     __tablename__ = "phones"
     __table_args__ = (
         UniqueConstraint("customer_id", "number"),
-        # The screen pop looks callers up by this column: an index, never a scan.
-        Index("ix_phones_number", "number"),
+        # The screen pop looks callers up by this column: an index, never a scan, that also
+        # holds the owner, so the lookup reads no table row to find the customer.
+        Index("ix_phones_number_customer_id", "number", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

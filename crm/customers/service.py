@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from crm.callbacks import service as callbacks
 from crm.customers.models import Customer, Grade, Phone
@@ -207,22 +209,96 @@ async def add_note(
     return customer
 
 
+@dataclass(frozen=True, slots=True)
+class OwnerPhone:
+    """One of a phone owner's numbers, as the card shows it."""
+
+    id: int
+    number: str
+    extension: str | None
+    kind: PhoneKind
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneOwner:
+    """A customer found by a caller's number, with all their numbers: what a screen pop and
+    the dialer's do-not-call check need, read as plain rows (no ORM objects to build)."""
+
+    id: int
+    name: str
+    grade: Grade
+    address: str
+    notes: str
+    do_not_call: bool
+    do_not_call_reason: str | None
+    phones: tuple[OwnerPhone, ...]
+
+
+def _owners_query() -> Select[tuple[Any, ...]]:
+    """Customers owning the number `:number`, each once per phone of theirs: the number's
+    index (ix_phones_number_customer_id, which also holds the owner), the customer by its key,
+    their phones by (customer_id, number). Core table columns, so the session runs it
+    without the ORM's compile step, and built once, so its compiled form is cached."""
+    customer, phone = Customer.__table__, Phone.__table__
+    matched = phone.alias("matched")
+    return (
+        select(
+            customer.c.id,
+            customer.c.name,
+            customer.c.grade,
+            customer.c.address,
+            customer.c.notes,
+            customer.c.do_not_call,
+            customer.c.do_not_call_reason,
+            phone.c.id.label("phone_id"),
+            phone.c.number,
+            phone.c.extension,
+            phone.c.kind,
+        )
+        .select_from(matched)
+        .join(customer, customer.c.id == matched.c.customer_id)
+        .join(phone, phone.c.customer_id == customer.c.id)
+        .where(matched.c.number == bindparam("number"))
+        .order_by(customer.c.id, phone.c.id)
+    )
+
+
+_OWNERS = _owners_query()
+
+
 async def find_by_phone(
     session: AsyncSession, raw: str | None, *, default_area_code: str | None = None
-) -> list[Customer]:
-    """Customers having this number in any written form: one indexed equality lookup, in
-    one round trip (their phones joined in, not fetched by a second query)."""
+) -> list[PhoneOwner]:
+    """Customers having this number in any written form, with their phones: one indexed
+    equality lookup in one round trip, returned as plain typed records."""
     key = lookup_key(raw, default_area_code=default_area_code)
     if key is None:
         return []
-    query = (
-        select(Customer)
-        .join(Phone, Phone.customer_id == Customer.id)
-        .where(Phone.number == key)
-        .options(joinedload(Customer.phones))
-        .order_by(Customer.id)
+    owners: list[PhoneOwner] = []
+    phones: list[OwnerPhone] = []
+    current: Any = None
+    for row in await session.execute(_OWNERS, {"number": key}):
+        if current is None or row.id != current.id:
+            if current is not None:
+                owners.append(_owner(current, phones))
+            current, phones = row, []
+        phones.append(OwnerPhone(row.phone_id, row.number, row.extension, row.kind))
+    if current is not None:
+        owners.append(_owner(current, phones))
+    return owners
+
+
+def _owner(row: Any, phones: list[OwnerPhone]) -> PhoneOwner:
+    return PhoneOwner(
+        id=row.id,
+        name=row.name,
+        grade=row.grade,
+        address=row.address,
+        notes=row.notes,
+        do_not_call=row.do_not_call,
+        do_not_call_reason=row.do_not_call_reason,
+        phones=tuple(phones),
     )
-    return list((await session.scalars(query)).unique())
 
 
 async def search(

@@ -1,0 +1,120 @@
+"""The lookups that must not grow with the database (issue 19): the statements the product
+really sends, caught as they run, read through each database's planner — an index, never a
+scan — and the caller lookup's typed result."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.calls import service as calls
+from crm.customers import service as customers
+from crm.customers.models import Grade
+from crm.db import Database
+from crm.phones import PhoneKind
+
+AREA = "029"
+
+
+async def _plans(db: Database, run: Callable[[AsyncSession], Awaitable[Any]]) -> list[str]:
+    """The plan of every SELECT `run` sends, one string each (SQLite: EXPLAIN QUERY PLAN;
+    PostgreSQL: EXPLAIN with sequential scans priced out, as on a big table)."""
+    sent: list[tuple[str, Any]] = []
+
+    def catch(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", catch)
+    try:
+        async with db.session() as session:
+            await run(session)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", catch)
+    assert sent, "nothing was queried"
+    plans = []
+    async with db.engine.connect() as connection:
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+        for statement, parameters in sent:
+            if db.dialect == "sqlite":
+                rows = await driver.execute_fetchall(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                plans.append(" | ".join(str(r[-1]) for r in rows))
+            else:
+                await connection.execute(text("SET enable_seqscan = off"))
+                rows = await driver.fetch(f"EXPLAIN {statement}", *parameters)
+                plans.append(" | ".join(r[0] for r in rows))
+    return plans
+
+
+def _no_scan(plan: str) -> None:
+    assert "SCAN phones" not in plan and "SCAN customers" not in plan, plan
+    assert "Seq Scan" not in plan, plan
+
+
+async def _two_owners(db: Database) -> tuple[int, int]:
+    async with db.session() as s:
+        first = await customers.create(
+            s,
+            name="王建国",
+            phones=["138-0013-8000", "(029)8888 6666 转801"],
+            grade=Grade.A,
+            address="雁塔区科技路 3号楼",
+            notes="老客户",
+            default_area_code=AREA,
+        )
+        second = await customers.create(
+            s,
+            name="王太太",
+            phones=["029-88886666"],
+            do_not_call=True,
+            do_not_call_reason="搬家了",
+            default_area_code=AREA,
+        )
+        return first.id, second.id
+
+
+async def test_the_caller_lookup_reads_the_number_index_that_holds_its_owner(
+    db: Database,
+) -> None:
+    await _two_owners(db)
+    [plan] = await _plans(
+        db, lambda s: customers.find_by_phone(s, "+86 29 8888 6666", default_area_code=AREA)
+    )
+    assert "ix_phones_number_customer_id" in plan
+    if db.dialect == "sqlite":
+        assert "COVERING INDEX ix_phones_number_customer_id" in plan
+    _no_scan(plan)
+
+
+async def test_the_oldest_recording_reads_the_held_recordings_index(db: Database) -> None:
+    [plan] = await _plans(db, calls.oldest_recording_started_at)
+    assert "ix_calls_recording_held_started_at" in plan
+    assert "SCAN calls " not in f"{plan} " and "Seq Scan" not in plan
+
+
+async def test_the_caller_lookup_gives_each_owner_once_with_all_their_phones(
+    db: Database,
+) -> None:
+    first, second = await _two_owners(db)
+    async with db.session() as s:
+        found = await customers.find_by_phone(s, "88886666", default_area_code=AREA)
+        [mobile_owner] = await customers.find_by_phone(s, "8613800138000")
+    assert [o.id for o in found] == [first, second]  # shared landline: both, in id order
+    wang, wife = found
+    assert (wang.name, wang.grade, wang.address, wang.notes) == (
+        "王建国",
+        Grade.A,
+        "雁塔区科技路 3号楼",
+        "老客户",
+    )
+    assert not wang.do_not_call and wang.do_not_call_reason is None
+    assert [(p.number, p.extension, p.kind) for p in wang.phones] == [
+        ("13800138000", None, PhoneKind.MOBILE),
+        ("02988886666", "801", PhoneKind.LANDLINE),
+    ]
+    assert (wife.do_not_call, wife.do_not_call_reason) == (True, "搬家了")
+    assert [p.number for p in wife.phones] == ["02988886666"]
+    assert mobile_owner == wang  # plain values: the same customer reads equal
