@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, func, or_, select, update
+from sqlalchemy import Row, Select, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.agents.models import AgentState, AgentStatus
@@ -24,7 +24,7 @@ from crm.callbacks.models import (
 )
 from crm.calls.models import Call
 from crm.campaigns.models import Campaign, CampaignStatus
-from crm.campaigns.rules import CallingHours, DialBlock, RetryPolicy, dial_block, order_key
+from crm.campaigns.rules import CallingHours, DialBlock, RetryPolicy, dial_block
 from crm.clock import day_start
 from crm.customers import service as customers
 from crm.customers.models import Customer, Grade, Phone
@@ -296,23 +296,50 @@ def _day_start(at: datetime, settings: Settings) -> datetime:
     return day_start(local.date(), settings.tz)
 
 
+# Prebuilt with expanding parameters: the lists go in as values at execution, so no call
+# coerces hundreds of literals into a new statement, and the compiled form is cached.
+_RECENT_NUMBERS = (
+    select(CallbackAttempt.dialed_number.label("number"))
+    .where(
+        CallbackAttempt.dialed_number.in_(bindparam("numbers", expanding=True)),
+        CallbackAttempt.started_at >= bindparam("since"),
+    )
+    .union_all(
+        select(Call.customer_number).where(
+            Call.customer_number.in_(bindparam("numbers", expanding=True)),
+            Call.started_at >= bindparam("since"),
+        )
+    )
+)
+_DIALABLE_PHONES = select(Phone.customer_id, Phone.id, Phone.kind, Phone.number).where(
+    Phone.customer_id.in_(bindparam("customer_ids", expanding=True)),
+    Phone.kind.in_(DIAL_ORDER),
+)
+
+
 async def _recent_numbers(
     session: AsyncSession, numbers: Sequence[str], since: datetime
 ) -> set[str]:
-    """Numbers someone dialed, or who called, since then (they rest before the next try)."""
+    """Numbers someone dialed, or who called, since then (they rest before the next try):
+    both in one round trip."""
     if not numbers:
         return set()
-    dialed = await session.scalars(
-        select(CallbackAttempt.dialed_number).where(
-            CallbackAttempt.dialed_number.in_(numbers), CallbackAttempt.started_at >= since
+    found = await session.scalars(_RECENT_NUMBERS, {"numbers": list(numbers), "since": since})
+    return {n for n in found if n}
+
+
+async def _best_numbers(session: AsyncSession, customer_ids: Sequence[int]) -> dict[int, str]:
+    """Each customer's number to dial: mobile before landline before local, then the first
+    entered."""
+    if not customer_ids:
+        return {}
+    best: dict[int, tuple[int, int, str]] = {}  # customer → (dial rank, phone id, number)
+    for phone in await session.execute(_DIALABLE_PHONES, {"customer_ids": list(customer_ids)}):
+        best[phone.customer_id] = min(
+            best.get(phone.customer_id, (len(DIAL_ORDER), 0, "")),
+            (DIAL_ORDER.index(phone.kind), phone.id, phone.number),
         )
-    )
-    called = await session.scalars(
-        select(Call.customer_number).where(
-            Call.customer_number.in_(numbers), Call.started_at >= since
-        )
-    )
-    return {n for n in [*dialed, *called] if n}
+    return {owner_id: dialed for owner_id, (_, _, dialed) in best.items()}
 
 
 def _due(query: SelectT, campaign: Campaign, *, settings: Settings, now: datetime) -> SelectT:
@@ -383,61 +410,65 @@ async def next_tasks(
         now=now,
     )
     # The dialing order, one slice at a time (overdue or not × priority), each a range of the
-    # (status, priority, due_date, id) index read in order: the database stops after `wanted`
-    # rows instead of sorting every due task, and later slices are not read at all once the
-    # earlier ones gave enough.
-    wanted = limit * 3 + 10  # some are dropped below (one call per customer, resting numbers)
-    rows: list[Row[Any]] = []
+    # (status, priority, due_date, id) index read in order: the database stops after a batch
+    # instead of sorting every due task, and later slices are not read at all once the
+    # earlier ones gave enough. A batch is a little more than is still missing (some rows
+    # are dropped: one call per customer, resting numbers); a slice is read on, batch after
+    # batch, only when its rows ran short. Each batch's numbers and resting numbers are read
+    # for its rows alone.
+    since = now - timedelta(minutes=campaign.redial_guard_minutes)
+    candidates: list[Candidate] = []
+    seen_customers: set[int] = set()
     for overdue in (True, False):
+        late = CallbackTask.latest_date < today if overdue else CallbackTask.latest_date >= today
         for priority in (
             CallbackTask.priority <= 1,
             CallbackTask.priority == 2,
             CallbackTask.priority >= 3,
         ):
-            late = (
-                CallbackTask.latest_date < today if overdue else CallbackTask.latest_date >= today
+            in_order = query.where(priority, late).order_by(
+                CallbackTask.priority, CallbackTask.due_date, CallbackTask.id
             )
-            rows += await session.execute(
-                query.where(priority, late)
-                .order_by(CallbackTask.priority, CallbackTask.due_date, CallbackTask.id)
-                .limit(wanted - len(rows))
-            )
-            if len(rows) >= wanted:
-                break
-        if len(rows) >= wanted:
-            break
-    best: dict[int, tuple[int, int, str]] = {}  # customer → (dial rank, phone id, number)
-    for phone in await session.execute(
-        select(Phone.customer_id, Phone.id, Phone.kind, Phone.number).where(
-            Phone.customer_id.in_({row.customer_id for row in rows}), Phone.kind.in_(DIAL_ORDER)
-        )
-    ):
-        best[phone.customer_id] = min(
-            best.get(phone.customer_id, (len(DIAL_ORDER), 0, "")),
-            (DIAL_ORDER.index(phone.kind), phone.id, phone.number),
-        )
-    chosen = {owner_id: dialed for owner_id, (_, _, dialed) in best.items()}
-    resting = (
-        await _recent_numbers(
-            session, list(chosen.values()), now - timedelta(minutes=campaign.redial_guard_minutes)
-        )
-        if campaign.redial_guard_minutes
-        else set()
-    )
-    rows.sort(
-        key=lambda row: order_key(
-            latest_date=row.latest_date,
-            grade_rank=row.priority,
-            due_date=row.due_date,
-            task_id=row.task_id,
-            today=today,
-        )
-    )  # the slices' order, kept
-    candidates, seen_customers = [], set()
-    for row in rows:
+            read = 0
+            while len(candidates) < limit:
+                batch = (limit - len(candidates)) * 3 // 2 + 10
+                rows = list(await session.execute(in_order.limit(batch).offset(read)))
+                read += len(rows)
+                await _pick(
+                    session,
+                    rows,
+                    candidates,
+                    seen_customers,
+                    limit=limit,
+                    since=since,
+                    guard=bool(campaign.redial_guard_minutes),
+                )
+                if len(rows) < batch:
+                    break  # the slice is exhausted
+            if len(candidates) >= limit:
+                return candidates
+    return candidates
+
+
+async def _pick(
+    session: AsyncSession,
+    rows: Sequence[Row[*tuple[Any, ...]]],
+    candidates: list[Candidate],
+    seen_customers: set[int],
+    *,
+    limit: int,
+    since: datetime,
+    guard: bool,
+) -> None:
+    """Append the rows (in dialing order) that may be called now to `candidates`, up to
+    `limit`: one call per customer at a time, on their best number, none resting."""
+    fresh = [r for r in rows if r.customer_id not in seen_customers]
+    chosen = await _best_numbers(session, list({r.customer_id for r in fresh}))
+    resting = await _recent_numbers(session, list(set(chosen.values())), since) if guard else set()
+    for row in fresh:
         number = chosen.get(row.customer_id)
         if number is None or number in resting or row.customer_id in seen_customers:
-            continue  # one call per customer at a time
+            continue
         seen_customers.add(row.customer_id)
         candidates.append(
             Candidate(
@@ -454,8 +485,7 @@ async def next_tasks(
             )
         )
         if len(candidates) == limit:
-            break
-    return candidates
+            return
 
 
 @dataclass(frozen=True, slots=True)
