@@ -34,6 +34,7 @@ from crm.customers.models import Grade
 from crm.db import Database
 from crm.projects import service as projects
 from crm.projects.models import ProjectStatus
+from crm.settings import Settings
 from crm.users import service as users
 from crm.users.models import Role
 from telephony.dialer import Dialer
@@ -492,3 +493,39 @@ async def test_two_dialers_on_one_postgresql_never_double_dial(
         for run in runs:
             run.cancel()
         await asyncio.gather(*runs, return_exceptions=True)
+
+
+async def test_a_customer_with_more_due_tasks_than_a_batch_does_not_hide_the_next_one(
+    db: Database, clock: FixedClock, settings: Settings
+) -> None:
+    """next_tasks reads each slice in batches a little larger than what is missing: when
+    one customer's tasks fill a whole batch (one call per customer drops all but one), the
+    slice is read on and the next customer is still found, in dialing order."""
+    first = await task_for(db, "多个工地", "13800000011")
+    async with db.session() as session:
+        owner = (await customers.find_by_phone(session, "13800000011"))[0]
+        for n in range(14):  # more than the first batch of 2 * 3 // 2 + 10 = 13 rows
+            await projects.create(
+                session,
+                customer=await customers.get_or_raise(session, owner.id),
+                contract_number=f"C-more-{n}",
+                rules=ScheduleRules(window_days=3, post_completion_months=0),
+                status=ProjectStatus.IN_PROGRESS,
+                start_date=TODAY - timedelta(days=40),
+                concealed_works_date=TODAY - timedelta(days=20),
+                midterm_date=TODAY,
+            )
+    later = await task_for(db, "下一位", "13800000012")
+    campaign_id = await campaign(db, clock)
+    async with db.session() as session:
+        chosen = await campaigns.next_tasks(
+            session,
+            await campaigns.get_or_raise(session, campaign_id),
+            settings=settings,
+            now=clock.now(),
+            limit=2,
+        )
+    assert [(c.task_id, c.number) for c in chosen] == [
+        (first, "13800000011"),
+        (later, "13800000012"),
+    ]
