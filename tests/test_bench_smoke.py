@@ -65,6 +65,7 @@ def test_benchmark_runs_and_ends_with_its_figures(name: str) -> None:
         for kind in ("sqlite", "postgresql"):
             assert {"baseline", "goal_met"} <= set(figures[kind])
             assert figures[kind].get("wrong", 0) == 0  # every written form found
+            assert len(figures[kind]["curve"]) >= 2  # the cost at several sizes
 
 
 def test_screen_pops_runs_on_the_multi_process_topology() -> None:
