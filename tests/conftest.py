@@ -24,8 +24,9 @@ SHARED = ROOT.parent / "shared"
 FIXTURES = SHARED / "fixtures" / "ami"
 ARTIFACTS = ROOT / "test-artifacts"
 _names = itertools.count()
-# The Asterisk lab: fixtures `lab`/`scene`, the `asterisk` marker's run-or-say-why hooks.
-pytest_plugins = ["tests.lab.plugin"]
+# The Asterisk lab: fixtures `lab`/`scene`, the `asterisk` marker's run-or-say-why hooks;
+# the browser tests' `browser` fixture (Debian's chromium through Playwright).
+pytest_plugins = ["tests.lab.plugin", "tests.support.browser"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

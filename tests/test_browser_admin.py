@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from crm.db import Database
-from tests.support.browser import chromium, create_admin, log_in, open_tab, screenshot_path
+from tests.support.browser import create_admin, log_in, open_tab, screenshot_path
 from tests.support.live import LiveSystem, live_system
 
 pytestmark = [
@@ -22,12 +22,6 @@ pytestmark = [
 @pytest.fixture
 async def system(db: Database, tmp_path: Path) -> AsyncIterator[LiveSystem]:
     async with live_system(db, tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
         yield running
 
 

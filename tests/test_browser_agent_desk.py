@@ -24,7 +24,6 @@ from crm.db import Database
 from crm.projects import service as projects
 from crm.users import service as users
 from tests.support.browser import (
-    chromium,
     log_in,
     open_tab,
     screenshot_path,
@@ -36,12 +35,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
-        yield running
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from crm.clock import FixedClock
 from crm.db import Database
-from tests.support.browser import chromium, log_in, open_tab, screenshot_path, seed_customer
+from tests.support.browser import log_in, open_tab, screenshot_path, seed_customer
 from tests.support.live import LiveSystem, live_system
 from tests.support.waiting import until
 
@@ -26,12 +26,6 @@ pytestmark = [
 @pytest.fixture
 async def system(db: Database, tmp_path: Path, clock: FixedClock) -> AsyncIterator[LiveSystem]:
     async with live_system(db, tmp_path, clock=clock) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
         yield running
 
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from crm.db import Database
-from tests.support.browser import chromium, log_in, open_tab, seed_customer
+from tests.support.browser import log_in, open_tab, seed_customer
 from tests.support.live import LiveSystem, live_system
 
 pytestmark = [
@@ -24,12 +24,6 @@ pytestmark = [
 @pytest.fixture
 async def system(db: Database, tmp_path: Path) -> AsyncIterator[LiveSystem]:
     async with live_system(db, tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
         yield running
 
 

@@ -24,7 +24,7 @@ from crm.customers.models import Grade
 from crm.db import Database
 from crm.projects import service as projects
 from crm.projects.models import ProjectStatus
-from tests.support.browser import chromium, log_in, open_tab, screenshot_path
+from tests.support.browser import log_in, open_tab, screenshot_path
 from tests.support.live import LiveSystem, live_system
 
 pytestmark = [
@@ -37,12 +37,6 @@ pytestmark = [
 async def system(db: Database, tmp_path: Path, clock: FixedClock) -> AsyncIterator[LiveSystem]:
     # Monday 10:00 in Shanghai: inside the calling hours whatever the hour of the test run.
     async with live_system(db, tmp_path, clock=clock, dialer_calls_per_second=20.0) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
         yield running
 
 

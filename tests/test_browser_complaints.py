@@ -24,7 +24,6 @@ from crm.db import Database
 from crm.users import service as users
 from crm.users.models import Role
 from tests.support.browser import (
-    chromium,
     create_admin,
     log_in,
     open_tab,
@@ -51,12 +50,6 @@ async def system(db: Database, tmp_path: Path, clock: FixedClock) -> AsyncIterat
                 role=Role.DEPARTMENT,
                 department="工程部",
             )
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
         yield running
 
 

@@ -15,7 +15,6 @@ from crm.clock import FixedClock
 from crm.customers.models import Grade
 from crm.db import Database
 from tests.support.browser import (
-    chromium,
     drop_websockets,
     log_in,
     open_tab,
@@ -43,12 +42,6 @@ async def dialing_system(
 ) -> AsyncIterator[LiveSystem]:
     # A fixed Monday morning: the agent's calls keep to the calling hours.
     async with live_system(db, tmp_path, clock=clock) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
         yield running
 
 

@@ -20,7 +20,6 @@ from crm.db import Database
 from crm.transcripts.models import JobStatus
 from crm.users import service as users
 from tests.support.browser import (
-    chromium,
     create_qa_reviewer,
     log_in,
     open_tab,
@@ -50,12 +49,6 @@ class Calls:
 async def system(db: Database, tmp_path: Path) -> AsyncIterator[LiveSystem]:
     # The calls' WAV legs go to the server's own recordings directory (settings.recordings_dir).
     async with live_system(db, tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
         yield running
 
 

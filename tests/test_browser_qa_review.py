@@ -20,7 +20,6 @@ from crm.clock import FixedClock
 from crm.db import Database
 from crm.users import service as users
 from tests.support.browser import (
-    chromium,
     create_qa_reviewer,
     log_in,
     open_tab,
@@ -63,12 +62,6 @@ ALL_KINDS_AGENT = [
 @pytest.fixture
 async def system(db: Database, tmp_path: Path) -> AsyncIterator[LiveSystem]:
     async with live_system(db, tmp_path, clock=FixedClock(NOW)) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
         yield running
 
 

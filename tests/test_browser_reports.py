@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from playwright.async_api import Browser, expect
 
 from crm.db import Database
-from tests.support.browser import chromium, log_in, open_tab, screenshot_path
+from tests.support.browser import log_in, open_tab, screenshot_path
 from tests.support.live import LiveSystem, live_system
 from tests.support.report_fixture import ReportFixture, build
 
@@ -36,12 +36,6 @@ async def fx(db: Database) -> ReportFixture:
 @pytest.fixture
 async def system(db: Database, tmp_path: Path, fx: ReportFixture) -> AsyncIterator[LiveSystem]:
     async with live_system(db, tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
         yield running
 
 

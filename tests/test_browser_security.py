@@ -13,13 +13,11 @@ import pytest
 from playwright.async_api import Browser
 
 from crm.db import Database
-from crm.users import service as users
 from crm.users.models import Role
 from tests.support.browser import (
+    ROLE_USERS,
     Tab,
-    chromium,
-    create_admin,
-    create_qa_reviewer,
+    create_every_role,
     log_in,
     open_tab,
 )
@@ -31,35 +29,13 @@ pytestmark = [
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
 
-ROLES = {  # a user of each role
-    Role.AGENT: "agent1",
-    Role.SUPERVISOR: "supervisor",
-    Role.QA: "qa",
-    Role.ADMIN: "admin",
-    Role.DEPARTMENT: "engineering",
-}
+ROLES = ROLE_USERS
 
 
 @pytest.fixture
 async def system(db: Database, tmp_path: Path) -> AsyncIterator[LiveSystem]:
     async with live_system(db, tmp_path) as running:
-        await create_admin(db)
-        await create_qa_reviewer(db)
-        async with db.session() as session:
-            await users.create(
-                session,
-                username="engineering",
-                password=PASSWORD,
-                display_name="工程部李工",
-                role=Role.DEPARTMENT,
-                department="工程部",
-            )
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
+        await create_every_role(db)
         yield running
 
 

@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from crm.db import Database
 from crm.users import service as users
-from tests.support.browser import chromium, log_in, open_tab, screenshot_path
+from tests.support.browser import log_in, open_tab, screenshot_path
 from tests.support.live import LiveSystem, live_system
 
 pytestmark = [
@@ -40,12 +40,6 @@ RECORD_NOTICES = """() => {
 async def system(db: Database, tmp_path: Path) -> AsyncIterator[LiveSystem]:
     # One simulated second is 0.25 s: a caller nobody answers stays 15 s (the queue's 60).
     async with live_system(db, tmp_path, time_scale=0.25) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
         yield running
 
 

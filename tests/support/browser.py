@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from playwright.async_api import Browser, Page, ViewportSize, WebSocket, async_playwright
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
@@ -50,6 +51,14 @@ document.addEventListener("securitypolicyviolation", (event) => {
                 + ` in ${event.sourceFile || location.pathname}:${event.lineNumber}`);
 });
 """
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's chromium for one test (tests/conftest.py registers this module as a plugin, so
+    every browser test shares this fixture; a module may still define its own, longer-lived)."""
+    async with chromium() as running:
+        yield running
 
 
 @asynccontextmanager
@@ -216,3 +225,35 @@ async def create_qa_reviewer(
                 role=Role.QA,
             )
         return user.id
+
+
+async def create_department_user(database: Database, username: str = "engineering") -> None:
+    """A department user (工程部): their home is the complaints page."""
+    async with database.session() as session:
+        if await users.get_by_username(session, username) is None:
+            await users.create(
+                session,
+                username=username,
+                password=PASSWORD,
+                display_name="工程部李工",
+                role=Role.DEPARTMENT,
+                department="工程部",
+            )
+
+
+# A user of each role, once `create_every_role` has run beside `live_system`'s agents and
+# supervisor.
+ROLE_USERS = {
+    Role.AGENT: "agent1",
+    Role.SUPERVISOR: "supervisor",
+    Role.QA: "qa",
+    Role.ADMIN: "admin",
+    Role.DEPARTMENT: "engineering",
+}
+
+
+async def create_every_role(database: Database) -> None:
+    """The users `live_system` does not make: an administrator, a QA reviewer, a department."""
+    await create_admin(database)
+    await create_qa_reviewer(database)
+    await create_department_user(database)
