@@ -28,7 +28,7 @@ export class AccessTab {
         h("h2", { id: headingId, i18n: this.user.role === "department" ? "access.mine"
                                                                           : "access.all" }),
         this.status),
-      h("div", { class: "table-wrap" }, h("table", { class: "data-table access-table" },
+      h("div", { class: "table-wrap", tabindex: "0" }, h("table", { class: "data-table access-table" },
         h("thead", {}, h("tr", {},
           h("th", { scope: "col", i18n: "access.col.id" }),
           this.user.role !== "department" && h("th", { scope: "col", i18n: "access.col.requester" }),

@@ -35,7 +35,7 @@ export class AttemptsView {
         h("a", { id: "campaign-export", class: "button button-small",
                  href: `/api/campaigns/${campaignId}/attempts.xlsx`, download: "",
                  i18n: "campaigns.export" })),
-      h("div", { class: "table-wrap" },
+      h("div", { class: "table-wrap", tabindex: "0" },
         h("table", { class: "data-table campaign-attempts-table",
                      "aria-labelledby": "campaign-attempts-heading" },
           h("thead", {}, h("tr", {}, COLUMNS.map((name) => h("th", {

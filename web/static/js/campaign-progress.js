@@ -48,7 +48,7 @@ export class ProgressView {
         h("h2", { id: "campaign-progress-heading", i18n: "campaigns.progress" }),
         h("p", { class: "muted small", i18n: "campaigns.progress_hint" })),
       h("div", { class: "campaign-progress-body" },
-        h("div", { class: "table-wrap" },
+        h("div", { class: "table-wrap", tabindex: "0" },
           h("table", { class: "data-table campaign-progress-table",
                        "aria-labelledby": "campaign-progress-heading" },
             h("thead", {}, h("tr", {},

@@ -35,7 +35,7 @@ function openLink(callId, startedAt) {
 }
 
 function table(columns, rows) {
-  return h("div", { class: "table-wrap qa-work-table-wrap" },
+  return h("div", { class: "table-wrap qa-work-table-wrap", tabindex: "0" },
     h("table", { class: "qa-table qa-work-table" },
       h("thead", {}, h("tr", {}, columns.map((key) => h("th", { scope: "col", i18n: key })))),
       h("tbody", {}, rows)));

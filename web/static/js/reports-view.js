@@ -67,7 +67,7 @@ function table(model) {
   return h("section", { class: "panel report-table-panel", dataset: { table: model.id },
                         "aria-labelledby": headingId },
     h("h2", { id: headingId, text: text(model.title) }),
-    h("div", { class: "table-wrap" },
+    h("div", { class: "table-wrap", tabindex: "0" },
       h("table", { class: "report-table", "aria-labelledby": headingId },
         h("thead", {}, head), h("tbody", {}, body),
         model.total ? h("tfoot", {}, row(model.total, { class: "is-total" })) : null)),
