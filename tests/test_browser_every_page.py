@@ -264,7 +264,7 @@ async def test_the_page_works_at_every_width(
     assert problems == [], f"/{page} as {who}:\n" + "\n".join(problems)
 
 
-# `README_SCREENSHOTS=1 pytest tests/test_browser_every_page.py -k ringing` writes the README's
+# `README_SCREENSHOTS=1 pytest tests/test_browser_every_page.py -k progress` writes the README's
 # pictures of the console; otherwise they go to test-artifacts/ like every test's screenshots.
 README_PICTURES = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
@@ -273,10 +273,13 @@ def _picture(name: str) -> Path:
     return README_PICTURES / name if os.environ.get("README_SCREENSHOTS") else screenshot_path(name)
 
 
-async def test_a_ringing_call_at_phone_and_desk_width(system: LiveSystem, browser: Browser) -> None:
-    """The console as it matters most: a customer's call ringing, their card open. At 360 px the
-    pop, the state buttons and the customer stack in one column, every control a fingertip's
-    size; at 1440 px the three columns. (A second agent, so the walk's tabs are untouched.)"""
+async def test_a_call_in_progress_at_phone_and_desk_width(
+    system: LiveSystem, browser: Browser
+) -> None:
+    """The console as it matters most: on a customer's call, their card open, the call controls
+    shown. At 360 px the state buttons, the pop, the controls and the customer stack in one
+    column, every control a fingertip's size; at 1440 px, three columns. (A second agent, so
+    the walk's tabs are untouched.)"""
     await seed_customer(
         system.database,
         system.services.today(),
@@ -291,13 +294,15 @@ async def test_a_ringing_call_at_phone_and_desk_width(system: LiveSystem, browse
     await page.wait_for_selector("#live-indicator[data-state=up]")
     await page.click("#state-ready")
     await expect(page.locator("#state-chip")).to_have_attribute("data-status", "ready")
-    system.sim.set_answer("1002", None)  # it rings until the test ends
-    linkedid = await system.sim.place_inbound_call("13800138000", talk_seconds=60)
-    await expect(page.locator(f'.call-card[data-linkedid="{linkedid}"] .call-name')).to_have_text(
-        "王建国"
-    )
+    system.sim.set_answer("1002", 0.5)
+    # The call lasts longer than the test: on the pictures it is in progress.
+    linkedid = await system.sim.place_inbound_call("13800138000", talk_seconds=100_000)
+    pop = page.locator(f'.call-card[data-linkedid="{linkedid}"]')
+    await expect(pop.locator(".call-name")).to_have_text("王建国")
+    await expect(pop).to_have_attribute("data-status", "answered")
+    await expect(page.locator("#call-controls")).to_be_visible()
     await expect(page.locator(".customer-name")).to_have_text("王建国")
-    for width, height in ((360, 800), (1440, 900)):
+    for width, height in ((360, 800), (768, 1024), (1024, 768), (1440, 900)):
         await page.set_viewport_size({"width": width, "height": height})
         scroll = await page.evaluate(
             "() => document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
@@ -307,5 +312,7 @@ async def test_a_ringing_call_at_phone_and_desk_width(system: LiveSystem, browse
         assert await _axe(page) == []
         if width == 360:
             assert await page.evaluate(SMALL_TARGETS, TOUCH) == []
-        await page.screenshot(path=_picture(f"agent-console-{width}.png"), animations="disabled")
+        if width in (360, 1440):
+            picture = _picture(f"agent-console-{width}.png")
+            await page.screenshot(path=picture, animations="disabled")
     assert tab.errors == []
