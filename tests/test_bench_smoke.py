@@ -37,6 +37,19 @@ KEYS = {
     },
     "caller_lookup": {"sqlite", "postgresql", "goal_met"},
     "due_callbacks": {"sqlite", "postgresql", "goal_met"},
+    "busy_day": {
+        "agents",
+        "inbound_calls",
+        "zero",
+        "pop",
+        "pop_by_hour",
+        "backlog_by_hour",
+        "memory",
+        "rss_growth",
+        "pg_stat_activity",
+        "goals",
+        "goal_met",
+    },
 }
 
 
@@ -61,6 +74,12 @@ def test_benchmark_runs_and_ends_with_its_figures(name: str) -> None:
         assert figures["calls_stored"] == figures["calls"]  # nothing lost on the way
     if name == "transcription":  # a file's words do not depend on the number of workers
         assert figures["words"]["cli_1"] == figures["words"]["cli_2"] > 0
+    if name == "busy_day":  # the whole day ran through every process, nothing lost on the way
+        assert figures["inbound_calls"] > 0 and figures["checks"]["calls_stored"] > 0
+        zero = figures["zero"]
+        for kind in ("calls_lost", "calls_duplicated", "transcripts_lost", "dials_duplicated"):
+            assert zero[kind] == 0, (kind, zero)
+        assert set(figures["memory"]) == {"start", "middle", "end"}
     if name in ("caller_lookup", "due_callbacks"):
         for kind in ("sqlite", "postgresql"):
             assert {"baseline", "goal_met"} <= set(figures[kind])
