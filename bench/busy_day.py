@@ -284,6 +284,7 @@ class AgentConsole:
         self.pops: dict[str, float] = {}
         self.callback_pops: dict[int, int] = {}  # attempt → task
         self.forms_sent = 0
+        self.forms: set[int] = set()  # attempts whose form was sent
         self.form_errors: list[str] = []
         self.disconnects = 0
         self.socket: Any = None
@@ -323,7 +324,9 @@ class AgentConsole:
                     and message.get("attempt_id") is not None
                     and message.get("outcome") == CallOutcome.ANSWERED.value
                     and message.get("answered_by") == self.login.extension
+                    and message["attempt_id"] not in self.forms
                 ):
+                    self.forms.add(message["attempt_id"])  # one form per call, as a console
                     task = asyncio.create_task(self._form(message))
                     forms.add(task)
                     task.add_done_callback(forms.discard)
@@ -640,7 +643,7 @@ async def _run(size: Size, directory: Path) -> dict[str, Any]:
             await asyncio.sleep(min(15.0, max(0.5, drain_until - time.perf_counter())))
         for reader in readers:
             reader.cancel()
-        await _stored(database, {c["linkedid"] for c in calls}, within=60.0)
+        await _stored(database, {c["linkedid"] for c in calls}, within=30.0)
         checks = await _checks(database, calls, dialed, task_ids, size)
         return _figures(
             size,
@@ -656,10 +659,12 @@ async def _run(size: Size, directory: Path) -> dict[str, Any]:
             scale=hello["time_scale"],
         )
     finally:
-        for console in consoles:
-            await console.close()
+        # The processes first: a web process far behind would answer each websocket's close
+        # handshake only after its timeout; with the processes gone the sockets close at once.
         if cluster is not None:
-            _stop_all(cluster, grace=size.finish_seconds)
+            await asyncio.to_thread(_stop_all, cluster, size.finish_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(c.close() for c in consoles)), timeout=15)
         if pbx.stdin is not None:
             pbx.stdin.close()
         try:

@@ -143,8 +143,12 @@ async def _run(args: argparse.Namespace) -> None:
         await asyncio.sleep(max(0.0, begin + offset - time.perf_counter()))
         now = time.perf_counter()
         talk = rng.uniform(args.talk_min, args.talk_max)
-        free = [e for e, until in busy_until.items() if until <= now]
-        agent = rng.choice(free or inbound)
+        # Free: not just given a call (its channels may not exist yet), and no channel of
+        # its phone up: on a loaded machine calls last longer in real time than planned.
+        on_a_call = {c.endpoint for c in sim.pbx.channels if not c.hung_up}
+        free = [e for e, until in busy_until.items() if until <= now and e not in on_a_call]
+        idle = [e for e in inbound if e not in on_a_call]
+        agent = rng.choice(free or idle or inbound)
         # Ringing, the talk, and a margin for the hang-up to reach the queue.
         busy_until[agent] = now + args.answer_after + talk * scale + 1.0
         caller_index = rng.randrange(args.customers * UNKNOWN_CALLER_EVERY)
@@ -164,11 +168,17 @@ async def _run(args: argparse.Namespace) -> None:
     await loop.run_in_executor(None, sys.stdin.readline)  # the bench's day is over
     try:
         await asyncio.wait_for(sim.wait_calls(), timeout=args.end_within)
-    except TimeoutError:  # a call the server never ended: said, and its pop counts as lost
-        for channel in sim.pbx.channels:
-            if not channel.hung_up:
-                print(f"still up after the day: {channel!r}", file=sys.stderr, flush=True)
-    await sim.wait_recordings()
+        await asyncio.wait_for(sim.wait_recordings(), timeout=args.end_within)
+    except TimeoutError:  # calls still up: said (one line each), and counted by the bench
+        up = [c for c in sim.pbx.channels if not c.hung_up]
+        print(f"{len(up)} channel(s) still up after the day:", file=sys.stderr, flush=True)
+        for channel in up[:20]:
+            print(
+                f"  {channel.name} {channel.state.name} linkedid {channel.linkedid} "
+                f"{channel.application}",
+                file=sys.stderr,
+                flush=True,
+            )
     for linkedid, (agent, hour) in placed.items():
         print(
             json.dumps(
