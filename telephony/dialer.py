@@ -215,7 +215,10 @@ class Dialer:
 
     async def fail_lost_attempts(self, now: datetime) -> int:
         """Attempts whose call the PBX never made (or that vanished while the bridge was away)
-        are failed, so their task is retried; an attempt with a live call is never touched."""
+        are failed, so their task is retried; an attempt with a live call is never touched,
+        nor one whose call this process saw end: the PBX made it, and the bridge storing it
+        may lag far behind a busy day (failing it then would reject the agent's form and dial
+        the customer again)."""
         live = self.bridge.tracker.live_calls()
         live_attempts = {c.attempt_id for c in live if c.attempt_id}
         area = self.settings.default_area_code
@@ -226,6 +229,7 @@ class Dialer:
             if n
         }
         failed = 0
+        ended: set[int] | None = None  # read once, and only when some attempt looks lost
         async with self.database.session() as session:
             for attempt in await campaigns.in_flight(session):
                 if (
@@ -234,6 +238,10 @@ class Dialer:
                     or now - attempt.started_at < LOST_AFTER
                     or lookup_key(attempt.dialed_number, default_area_code=area) in live_numbers
                 ):
+                    continue
+                if ended is None:
+                    ended = self.bridge.tracker.ended_attempts()
+                if attempt.id in ended:
                     continue
                 await campaigns.complete_attempt(
                     session,

@@ -476,6 +476,11 @@ class CallTracker:
         """Whether this call was followed and has ended (recently)."""
         return linkedid in self._recent
 
+    def ended_attempts(self) -> set[int]:
+        """The callback attempts whose calls were followed to their end (recently): calls the
+        PBX did make, whatever the database knows of them yet."""
+        return {call.attempt_id for call in self._recent.values() if call.attempt_id is not None}
+
     def live_calls(self) -> list[CallRecord]:
         return [self._record(call) for call in self._open.values()]
 

@@ -38,6 +38,7 @@ from crm.settings import Settings
 from crm.users import service as users
 from crm.users.models import Role
 from telephony.dialer import Dialer
+from telephony.events import CallEnded
 from tests.support.clock import RealPace
 from tests.support.pbx_rig import PbxRig, pbx_rig
 from tests.support.waiting import until
@@ -463,6 +464,34 @@ async def test_a_pbx_drop_mid_campaign_loses_and_repeats_nothing(
             task = await callbacks.get_or_raise(session, lost)
         assert task.status is TaskStatus.PENDING and task.not_before is not None
     await rig.settle()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_call_that_ended_before_the_bridge_stored_it_is_not_failed_nor_redialed(
+    rig: PbxRig, db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a busy day the bridge process may store a call minutes after it ended (issue 19's
+    busy-day benchmark: 5 minutes behind). The dialer saw the call end: its attempt waits
+    for the agent's form instead of being failed, which would reject the form and dial the
+    customer again."""
+    task = await task_for(db, "回访", "13800000003")
+    await ready_agent(db, clock, "1001")
+    await campaign(db, clock)
+    dialer, started = dialer_for(rig, clock, monkeypatch)
+    await dialer.tick()
+    await until(lambda: any(isinstance(e, CallEnded) for e in rig.events), timeout=30)
+    await rig.settle()
+    [attempt] = await attempts_of(db, task)
+    async with db.session() as session:  # the store behind: the call not yet on the attempt
+        stored = await session.get(CallbackAttempt, attempt.id)
+        assert stored is not None
+        stored.call_id = None
+    clock.advance(minutes=5)
+    assert await dialer.fail_lost_attempts(clock.now()) == 0
+    await dialer.tick()
+    [attempt] = await attempts_of(db, task)
+    assert attempt.outcome is None  # for the agent's form
+    assert len(started) == 1
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
