@@ -20,9 +20,10 @@ from crm.users import service as users
 from crm.users.models import Role
 from telephony.events import AgentRinging, CallAnswered, CallRecord, CallUpdated
 from web.events import SocketsEnded
+from web.extension_directory import KEEP_SECONDS, MISS_RELOAD_SECONDS
 from web.metrics import Metrics
 from web.outbox import Delivery, Outbox
-from web.pops import USER_CACHE_SECONDS, USER_MISS_RELOAD_SECONDS, PopService
+from web.pops import PopService
 from web.services import Services
 from web.ws_messages import PopCard
 
@@ -217,24 +218,25 @@ async def test_agents_are_found_from_one_read_of_every_extension(
     )
     service = PopService(svc)
     reads = 0
-    read_users = service._read_users
+    directory = svc.extensions
+    read_users = directory._read
 
     async def counted() -> None:
         nonlocal reads
         reads += 1
         await read_users()
 
-    monkeypatch.setattr(service, "_read_users", counted)
+    monkeypatch.setattr(directory, "_read", counted)
     found = await asyncio.gather(service.user_for("3001"), service.user_for("3002"))
     assert found == [made["3001"].id, made["3002"].id] and reads == 1
     assert await service.user_for("3001") == made["3001"].id and reads == 1
-    service.forget_users()
+    directory.forget()
     assert await service.user_for("9999") is None and reads == 2
     # Ages are the clock's monotonic readings: an unknown extension re-reads at most once a
-    # second, and the whole map is read again after USER_CACHE_SECONDS.
+    # second, and the whole map is read again after KEEP_SECONDS.
     assert await service.user_for("9999") is None and reads == 2
-    clock.advance(seconds=USER_MISS_RELOAD_SECONDS)
+    clock.advance(seconds=MISS_RELOAD_SECONDS)
     assert await service.user_for("9999") is None and reads == 3
     assert await service.user_for("3001") == made["3001"].id and reads == 3
-    clock.advance(seconds=USER_CACHE_SECONDS)
+    clock.advance(seconds=KEEP_SECONDS)
     assert await service.user_for("3001") == made["3001"].id and reads == 4

@@ -36,7 +36,7 @@ from telephony.events import (
     RingStopped,
 )
 from web.agent_state_out import AgentStateOut
-from web.floor import LiveView, agent_extensions, live_view
+from web.floor import LiveView, live_view
 from web.services import Services
 from web.ws_messages import StateMessage
 
@@ -101,7 +101,9 @@ class AgentStates:
         )
 
     async def _live(self) -> LiveView:
-        return await live_view(self.svc, await agent_extensions(self.svc))
+        # Who has which extension from the process's kept directory: a phone event (three a
+        # call) reads no user of its own.
+        return await live_view(self.svc, await self.svc.extensions.user_ids())
 
     async def get(self, user_id: int) -> AgentStateOut:
         live = await self._live()
@@ -173,11 +175,8 @@ class AgentStates:
             await self.publish([user_id])
 
     async def _user_of(self, extension: str | None) -> int | None:
-        if not extension:
-            return None
-        async with self.svc.database.session() as session:
-            user = await users.active_user_by_extension(session, extension=extension)
-        return user.id if user is not None and user.role is Role.AGENT else None
+        holder = await self.svc.extensions.holder(extension)
+        return holder.user_id if holder is not None and holder.role is Role.AGENT else None
 
     async def on_phone(self, event: AgentRinging | RingStopped | CallAnswered) -> None:
         user_id = await self._user_of(event.extension)

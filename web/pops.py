@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -23,7 +22,6 @@ from crm.customers import cards
 from crm.customers import service as customers
 from crm.db_outage import database_unavailable
 from crm.phones import lookup_key
-from crm.users import service as users
 from telephony.channels import AgentDirectory
 from telephony.events import (
     AgentRinging,
@@ -48,8 +46,6 @@ from web.ws_messages import (
 log = logging.getLogger(__name__)
 
 POP_EVENTS = (AgentRinging, CallAnswered, RingStopped, CallEnded, PbxConnection, CallUpdated)
-USER_CACHE_SECONDS = 30.0
-USER_MISS_RELOAD_SECONDS = 1.0
 CARD_CACHE_SECONDS = 5.0  # a ringall burst shares one card; a later re-ring gets a fresh one
 CARDS_BUILDING = 8  # at once: well within the database pool, enough to absorb a burst
 
@@ -59,9 +55,6 @@ class PopService:
         self.svc = svc
         self.agents = AgentDirectory(svc.settings.agent_extension_pattern)
         self._cards: OrderedDict[str, tuple[asyncio.Task[PopCard], float]] = OrderedDict()
-        self._users: dict[str, int] = {}  # extension → active user
-        self._users_at = -math.inf
-        self._reading_users: asyncio.Task[None] | None = None
         self._building = asyncio.Semaphore(cards_building)
         self._lanes: dict[str, asyncio.Task[None]] = {}  # extension → its last message
 
@@ -121,33 +114,9 @@ class PopService:
         await asyncio.gather(*lanes, return_exceptions=True)
 
     async def user_for(self, extension: str | None) -> int | None:
-        """The active user with this extension. Every agent's extension is read in one query
-        and kept briefly, so an agent's first ring costs no round trip of its own; an
-        extension not found re-reads the map, at most once a second."""
-        if not extension:
-            return None
-        age = self.svc.clock.monotonic() - self._users_at
-        if age >= USER_CACHE_SECONDS or (
-            extension not in self._users and age >= USER_MISS_RELOAD_SECONDS
-        ):
-            if self._reading_users is None or self._reading_users.done():
-                self._reading_users = asyncio.create_task(self._read_users())
-            try:
-                await asyncio.shield(self._reading_users)  # one read for every lane waiting
-            except Exception as exc:
-                if not self._users:
-                    raise
-                # The database is away: who has which extension rarely changes meanwhile.
-                log.warning("agents' extensions not re-read (%s); using the last known", exc)
-        return self._users.get(extension)
-
-    async def _read_users(self) -> None:
-        async with self.svc.database.session() as session:
-            self._users = await users.extension_directory(session)
-        self._users_at = self.svc.clock.monotonic()
-
-    def forget_users(self) -> None:
-        self._users_at = -math.inf
+        """The active user with this extension (the process's kept directory: an agent's
+        ring costs no round trip of its own)."""
+        return await self.svc.extensions.user_id(extension)
 
     async def _to(self, extension: str | None, message: PushedMessage) -> None:
         user_id = await self.user_for(extension)

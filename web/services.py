@@ -21,6 +21,7 @@ from telephony.call_controls import CallControls
 from telephony.dialer import Dialer
 from telephony.recordings.files import RecordingFiles
 from web.events import UserMessage
+from web.extension_directory import ExtensionDirectory
 from web.recordings_disk import RecordingsDiskWatch
 
 if TYPE_CHECKING:
@@ -75,6 +76,11 @@ class Services:
         if self.bridge is not None:
             return self.bridge.client.connected
         return self.remote_pbx.connected if self.remote_pbx is not None else None
+
+    @cached_property
+    def extensions(self) -> ExtensionDirectory:
+        """Who has which extension, kept briefly: what a ring looks up."""
+        return ExtensionDirectory(self.database, self.clock)
 
     @cached_property
     def complaint_rules(self) -> ComplaintRules:

@@ -72,7 +72,9 @@ async def create_user(
             detail={"role": user.role.value, "extension": user.extension},
             at=svc.clock.now(),
         )
-        return UserOut.of(user)
+        created = UserOut.of(user)
+    svc.extensions.forget()  # committed: a ring of this extension finds them at once
+    return created
 
 
 @router.patch("/{user_id}", response_model=UserOut)
@@ -107,6 +109,7 @@ async def update_user(
             at=svc.clock.now(),
         )
         updated = UserOut.of(user)
+    svc.extensions.forget()  # committed: an extension moved or freed is read again
     if ended is not None:
         end_sockets(svc, SocketsEnded(updated.id, reason=ended))
     return updated

@@ -6,6 +6,7 @@ import asyncio
 import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -118,6 +119,26 @@ async def extension_directory(session: AsyncSession) -> dict[str, int]:
         select(User.extension, User.id).where(User.extension.is_not(None), User.is_active.is_(True))
     )
     return {extension: user_id for extension, user_id in rows if extension}
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionHolder:
+    """The active user whose softphone has an extension."""
+
+    user_id: int
+    role: Role
+
+
+async def extension_holders(session: AsyncSession) -> dict[str, ExtensionHolder]:
+    """Every extension held by an active user → that user and their role, in one query."""
+    rows = await session.execute(
+        select(User.extension, User.id, User.role).where(
+            User.extension.is_not(None), User.is_active.is_(True)
+        )
+    )
+    return {
+        extension: ExtensionHolder(user_id, role) for extension, user_id, role in rows if extension
+    }
 
 
 async def active_user_ids(session: AsyncSession, *, roles: Iterable[Role]) -> list[int]:
