@@ -17,6 +17,7 @@ from crm.calls import service as calls
 from crm.calls.service import CallSnapshot
 from crm.db import Database
 from telephony.events import CallRecord
+from telephony.foreground import Foreground
 
 if TYPE_CHECKING:
     from crm.calls.models import Call
@@ -48,6 +49,8 @@ class CallStore:
         self._idle.set()
         self.written = 0
         self.failures = 0
+        # The process's screen pops, when it has any: a batch waits for those in progress.
+        self.foreground: Foreground | None = None
 
     @property
     def pending(self) -> int:
@@ -75,6 +78,8 @@ class CallStore:
                 for linkedid in batch:
                     del self._pending[linkedid]
                 try:
+                    if self.foreground is not None:
+                        await self.foreground.yield_to()
                     await self.write(batch.values())
                     backoff = 0.5
                 except Exception:

@@ -240,3 +240,45 @@ async def test_agents_are_found_from_one_read_of_every_extension(
     assert await service.user_for("3001") == made["3001"].id and reads == 3
     clock.advance(seconds=KEEP_SECONDS)
     assert await service.user_for("3001") == made["3001"].id and reads == 4
+
+
+async def test_background_work_waits_for_a_pop_in_progress(pops: ScriptedPops) -> None:
+    """From the ring until its pop is pushed, the process's background steps (storing calls,
+    agent-state pushes, the wallboard) let it go first; then they run."""
+    foreground = pops.svc.foreground
+    foreground.most_wait = 60.0  # only the pop's end lets the step go in this test
+    pops.held = {"1001"}
+    agent = pops.svc.outbox.listen(USERS["1001"])
+    await pops.handle(ringing("call-a", "1001"))
+    assert foreground.busy
+    background = asyncio.create_task(foreground.yield_to())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not background.done() and foreground.deferred == 1
+    pops.release.set()
+    assert kinds([await next_message(agent)]) == [("pop", "call-a")]
+    await asyncio.wait_for(background, timeout=10)  # a hang guard, not a timing
+    await pops.drain()
+    assert not foreground.busy
+    await foreground.yield_to()  # nothing in progress: no wait
+    assert foreground.deferred == 1
+
+
+async def test_a_failed_card_or_an_unknown_agent_still_ends_the_foreground(
+    pops: ScriptedPops,
+) -> None:
+    pops.failing = {"1001"}
+    await pops.handle(ringing("call-a", "1001"))
+    await pops.handle(ringing("call-b", "9999"))  # nobody has this extension
+    await pops.drain()
+    assert not pops.svc.foreground.busy
+
+
+async def test_a_background_step_waits_at_most_its_bound(pops: ScriptedPops) -> None:
+    """A steady stream of pops never starves the background: each step waits `most_wait`."""
+    foreground = pops.svc.foreground
+    foreground.most_wait = 0.0
+    foreground.begin()
+    await asyncio.wait_for(foreground.yield_to(), timeout=10)
+    foreground.end()
+    assert not foreground.busy and foreground.deferred == 1

@@ -31,6 +31,7 @@ from telephony.events import (
     PbxConnection,
     RingStopped,
 )
+from telephony.foreground import Foreground
 from web.services import Services
 from web.ws_messages import (
     AnsweredMessage,
@@ -62,7 +63,7 @@ class PopService:
         """Route the event to its agents' lanes; returns at once (the bus's order is kept
         per agent by the lanes)."""
         if isinstance(event, AgentRinging):
-            self._in_lane(event.extension, lambda: self._ringing(event))
+            self._in_lane(event.extension, lambda: self._ringing(event), foreground=True)
         elif isinstance(event, CallAnswered):
             answered = AnsweredMessage(linkedid=event.linkedid, at=event.at)
             self._in_lane(event.extension, self._sender(event.extension, answered))
@@ -78,11 +79,24 @@ class PopService:
 
     # -- lanes: one per agent, in the bus's order ----------------------------------------
 
-    def _in_lane(self, extension: str | None, step: Callable[[], Awaitable[None]]) -> None:
+    def _in_lane(
+        self,
+        extension: str | None,
+        step: Callable[[], Awaitable[None]],
+        *,
+        foreground: bool = False,
+    ) -> None:
+        """`foreground`: a pop, which the process's background work lets go first from now
+        until it is pushed (telephony/foreground.py)."""
         if not extension:
             return
+        if foreground:
+            self.svc.foreground.begin()
         task = asyncio.create_task(
-            self._after(self._lanes.get(extension), step), name=f"pop-lane:{extension}"
+            self._after(
+                self._lanes.get(extension), step, self.svc.foreground if foreground else None
+            ),
+            name=f"pop-lane:{extension}",
         )
         self._lanes[extension] = task
         task.add_done_callback(lambda done: self._lane_done(extension, done))
@@ -93,14 +107,19 @@ class PopService:
 
     @staticmethod
     async def _after(
-        previous: asyncio.Task[None] | None, step: Callable[[], Awaitable[None]]
+        previous: asyncio.Task[None] | None,
+        step: Callable[[], Awaitable[None]],
+        foreground: Foreground | None,
     ) -> None:
-        if previous is not None:
-            await asyncio.wait({previous})  # its failure was logged by its own step
         try:
+            if previous is not None:
+                await asyncio.wait({previous})  # its failure was logged by its own step
             await step()
         except Exception:
             log.exception("screen-pop message failed")
+        finally:
+            if foreground is not None:
+                foreground.end()
 
     async def drain(self) -> None:
         """Wait until every message handed in so far is pushed (tests, shutdown)."""
@@ -212,8 +231,9 @@ class PopService:
         return building
 
     async def _build_bounded(self, event: AgentRinging) -> PopCard:
-        async with self._building:
-            return await self.build_card(event)
+        with self.svc.foreground.running():  # built ahead of a ring, too: a pop's work
+            async with self._building:
+                return await self.build_card(event)
 
     async def build_card(self, event: AgentRinging) -> PopCard:
         """What the pop says of the caller: the customer's card (or the candidates, or the

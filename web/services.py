@@ -19,6 +19,7 @@ from crm.work_calendar import WorkCalendar, load_calendar
 from telephony.bridge import Bridge
 from telephony.call_controls import CallControls
 from telephony.dialer import Dialer
+from telephony.foreground import Foreground
 from telephony.recordings.files import RecordingFiles
 from web.events import UserMessage
 from web.extension_directory import ExtensionDirectory
@@ -81,6 +82,11 @@ class Services:
     def extensions(self) -> ExtensionDirectory:
         """Who has which extension, kept briefly: what a ring looks up."""
         return ExtensionDirectory(self.database, self.clock)
+
+    @cached_property
+    def foreground(self) -> Foreground:
+        """The screen pops in progress, which background steps let go first."""
+        return Foreground()
 
     @cached_property
     def complaint_rules(self) -> ComplaintRules:

@@ -91,6 +91,7 @@ class WallboardFeed:
             changed = self._wake.is_set()
             self._wake.clear()
             try:
+                await self.svc.foreground.yield_to()  # the screen pops in progress first
                 if await self.publish(changed=changed):
                     await asyncio.sleep(self.min_interval)
             except Exception:

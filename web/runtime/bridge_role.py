@@ -33,6 +33,7 @@ def open_bridge(svc: Services, state: State) -> Bridge:
     """This process's AMI bridge, built before the roles that hold it (agent states tell the
     PBX through it); `start_bridge` connects it once every role has subscribed."""
     bridge = Bridge(svc.settings, svc.database, pbx_events_bus(svc), clock=svc.clock)
+    bridge.store.foreground = svc.foreground  # storing calls waits for the pops in progress
     svc.metrics.watch(bridge.health)
     state.health_probes["pbx"] = bridge.health
     state.runs_bridge = True
