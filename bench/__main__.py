@@ -12,6 +12,7 @@ import time
 BENCHMARKS = (
     "ami_ingest",
     "screen_pops",
+    "pops_curve",
     "transcription",
     "caller_lookup",
     "due_callbacks",

@@ -53,7 +53,9 @@ from crm.users import sessions
 from crm.users.models import Role, SessionKind, User
 from web.auth import COOKIE
 
-GOAL_P99_MS = 50.0
+GOAL_P99_MS = 10.0  # one process (issue 19)
+GOAL_CLUSTER_P99_MS = 20.0  # a bridge and two web processes, through Redis
+GOAL_MAX_MS = 50.0
 CUSTOMERS = 10_000
 ANSWER_AFTER = 3.0  # seconds the phone rings: "answer within 3 rings"
 WAIT_AFTER = 30.0  # seconds after the last call ended before a missing pop is lost
@@ -307,24 +309,19 @@ async def _baseline(agents: int, rate: float, seconds: float) -> list[float]:
     return [received[n] - sent[n] for n in sent if n in received]
 
 
-def run(
-    quick: bool = False,
+GOALS_P99_MS = {"single": GOAL_P99_MS, "cluster": GOAL_CLUSTER_P99_MS}
+
+
+def measure(
+    agents: int,
+    rate: float,
+    seconds: float,
     *,
-    agents: int | None = None,
-    rate: float | None = None,
-    seconds: float | None = None,
-    profile: str | None = None,
     database: str = "sqlite",
     cluster: bool = False,
+    profile: str | None = None,
 ) -> dict[str, Any]:
-    default = (10, 5.0, 2.0) if quick else (500, 20.0, 20.0)
-    agents, rate, seconds = agents or default[0], rate or default[1], seconds or default[2]
-    say(f"Screen pops: {agents} agents connected, {rate:g} new calls/s for {seconds:g} s")
-    base = latency_summary(asyncio.run(_baseline(agents, rate, seconds)))
-    say(
-        f"  bare websocket push: p50 {base['p50_ms']:.2f} ms, p99 {base['p99_ms']:.2f} ms, "
-        f"max {base['max_ms']:.2f} ms"
-    )
+    """One run of the real path: the pops' latency, how many were late or lost."""
     with scratch_dir("pops") as directory:
         if cluster:  # production's topology: PostgreSQL, Redis, a bridge and two webs
             from tests.support.redis import start_server
@@ -347,48 +344,99 @@ def run(
     arrived = [c for c in rung if c["received"] is not None]
     late = [c for c in arrived if c["ring_ended"] is not None and c["received"] > c["ring_ended"]]
     lost = len(rung) - len(arrived)
-    mine = latency_summary([c["received"] - c["written"] for c in arrived] or [float("nan")])
+    pop = latency_summary([c["received"] - c["written"] for c in arrived] or [float("nan")])
+    return {
+        "database": database,
+        "topology": "cluster" if cluster else "single",
+        "web_processes": 2 if cluster else 1,
+        "agents": agents,
+        "calls_per_second": rate,
+        "seconds": seconds,
+        "calls": len(calls),
+        "rung": len(rung),
+        "late": len(late),
+        "lost": lost,
+        "never_rang": len(calls) - len(rung),
+        "pop": pop,
+    }
+
+
+def _judged(figures: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """The run's figures with its goal, its ratio to the bare push and whether it is met."""
+    pop, goal = figures["pop"], GOALS_P99_MS[figures["topology"]]
     say(
-        f"  AgentCalled → pop: p50 {mine['p50_ms']:.2f} ms, p99 {mine['p99_ms']:.2f} ms, "
-        f"max {mine['max_ms']:.2f} ms ({mine['samples']} pops of {len(rung)} calls rung, "
-        f"{len(calls)} placed)"
+        f"  {figures['database']}, {figures['web_processes']} web process(es): AgentCalled → "
+        f"pop p50 {pop['p50_ms']:.2f} ms, p99 {pop['p99_ms']:.2f} ms, max {pop['max_ms']:.2f} "
+        f"ms ({pop['samples']} pops of {figures['rung']} calls rung, {figures['calls']} placed)"
     )
-    if late or lost or len(rung) < len(calls):
+    if figures["late"] or figures["lost"] or figures["never_rang"]:
         say(
-            f"  WARNING: {len(late)} pops arrived after the phone stopped ringing, {lost} never "
-            f"arrived, {len(calls) - len(rung)} calls never rang"
+            f"  WARNING: {figures['late']} pops arrived after the phone stopped ringing, "
+            f"{figures['lost']} never arrived, {figures['never_rang']} calls never rang"
         )
+    expected = int(figures["calls_per_second"] * figures["seconds"])
     met = (
-        mine["p99_ms"] < GOAL_P99_MS
-        and not late
-        and not lost
-        and len(rung) == len(calls) == int(rate * seconds)
+        pop["p99_ms"] < goal
+        and pop["max_ms"] < GOAL_MAX_MS
+        and not figures["late"]
+        and not figures["lost"]
+        and figures["rung"] == figures["calls"] == expected
     )
     say(
-        f"  p99 goal < {GOAL_P99_MS:g} ms, none late or lost: {'met' if met else 'NOT met'}; "
-        f"{ratio(mine['p99_ms'], base['p99_ms']):.1f}× the bare push (p99)"
+        f"  goal p99 < {goal:g} ms, max < {GOAL_MAX_MS:g} ms, none late or lost: "
+        f"{'met' if met else 'NOT met'}; {ratio(pop['p99_ms'], base['p99_ms']):.1f}× the bare "
+        "push (p99)"
     )
-    return finish(
-        "screen_pops",
-        {
-            "database": database,
-            "topology": "cluster" if cluster else "single",
-            "agents": agents,
-            "calls_per_second": rate,
-            "seconds": seconds,
-            "calls": len(calls),
-            "rung": len(rung),
-            "late": len(late),
-            "lost": lost,
-            "ring_seconds": ANSWER_AFTER,
-            "pop": mine,
-            "baseline": base,
-            "ratio_p50": ratio(mine["p50_ms"], base["p50_ms"]),
-            "ratio_p99": ratio(mine["p99_ms"], base["p99_ms"]),
-            "goal_p99_ms": GOAL_P99_MS,
-            "goal_met": met,
-        },
+    return {
+        **figures,
+        "baseline": base,
+        "ratio_p50": ratio(pop["p50_ms"], base["p50_ms"]),
+        "ratio_p99": ratio(pop["p99_ms"], base["p99_ms"]),
+        "goal_p99_ms": goal,
+        "goal_max_ms": GOAL_MAX_MS,
+        "goal_met": met,
+    }
+
+
+def run(
+    quick: bool = False,
+    *,
+    agents: int | None = None,
+    rate: float | None = None,
+    seconds: float | None = None,
+    profile: str | None = None,
+    database: str | None = None,
+    cluster: bool = False,
+) -> dict[str, Any]:
+    """SQLite in one process; in a full run without a choice, also PostgreSQL and the
+    multi-process topology, each judged against its goal (the first one's figures at the top
+    of the JSON line, the others under `postgresql` and `cluster`)."""
+    default = (10, 5.0, 2.0) if quick else (500, 20.0, 20.0)
+    agents, rate, seconds = agents or default[0], rate or default[1], seconds or default[2]
+    say(f"Screen pops: {agents} agents connected, {rate:g} new calls/s for {seconds:g} s")
+    base = latency_summary(asyncio.run(_baseline(agents, rate, seconds)))
+    say(
+        f"  bare websocket push: p50 {base['p50_ms']:.2f} ms, p99 {base['p99_ms']:.2f} ms, "
+        f"max {base['max_ms']:.2f} ms"
     )
+    everything = not quick and database is None and not cluster and profile is None
+    first = _judged(
+        measure(
+            agents,
+            rate,
+            seconds,
+            database=database or "sqlite",
+            cluster=cluster,
+            profile=profile,
+        ),
+        base,
+    )
+    others: dict[str, Any] = {}
+    if everything:
+        others["postgresql"] = _judged(measure(agents, rate, seconds, database="postgresql"), base)
+        others["cluster"] = _judged(measure(agents, rate, seconds, cluster=True), base)
+    met = first["goal_met"] and all(o["goal_met"] for o in others.values())
+    return finish("screen_pops", {**first, **others, "goal_met": met})
 
 
 def main() -> None:
@@ -398,7 +446,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="new calls a second")
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--profile", help="profile the server with pyinstrument into FILE")
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"))
     parser.add_argument(
         "--cluster",
         action="store_true",

@@ -22,6 +22,7 @@ KEYS = {
         "goal_met",
     },
     "screen_pops": {"agents", "calls", "pop", "baseline", "ratio_p99", "goal_met"},
+    "pops_curve": {"points", "plot", "none_late_or_lost", "goal_met"},
     "transcription": {
         "audio_seconds",
         "vosk_seconds",
@@ -80,6 +81,9 @@ def test_benchmark_runs_and_ends_with_its_figures(name: str) -> None:
         for kind in ("calls_lost", "calls_duplicated", "transcripts_lost", "dials_duplicated"):
             assert zero[kind] == 0, (kind, zero)
         assert set(figures["memory"]) == {"start", "middle", "end"}
+    if name == "pops_curve":  # every point measured or said why not, and drawn
+        assert all("pop" in p or "skipped" in p for p in figures["points"])
+        assert Path(figures["plot"]).stat().st_size > 0
     if name in ("caller_lookup", "due_callbacks"):
         for kind in ("sqlite", "postgresql"):
             assert {"baseline", "goal_met"} <= set(figures[kind])
