@@ -86,9 +86,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def ensure_sqlite_directory(url: str) -> None:
     """Create the directory of a SQLite file so a fresh checkout starts without set-up."""
+    if _sqlite_file(url):
+        Path(str(make_url(url).database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+SQLITE_POOL_SIZE = 16  # connections kept open to a SQLite file
+
+
+def _sqlite_file(url: str) -> bool:
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -96,6 +103,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("postgresql"):
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    elif _sqlite_file(url):
+        # Keep as many connections as a burst of screen pops uses at once, with the call
+        # store, the agent states and the wallboard beside them. With the default 5, every
+        # connection beyond them was opened (a thread, the file, four PRAGMAs) and closed again
+        # within a burst: 145 opened for 240 sessions in bursts of 12.
+        kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
