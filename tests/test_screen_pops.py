@@ -115,6 +115,9 @@ async def test_queue_call_pops_only_on_the_ringing_agent(system: LiveSystem, db:
     latency = next(iter(system.services.metrics.pop_latency.collect()))
     count = next(s.value for s in latency.samples if s.name.endswith("_count"))
     assert count >= 1
+    # The pop's work is over: the background no longer waits for it (telephony/foreground.py).
+    await system.app.state.pops.drain()
+    assert not system.services.foreground.busy
     for browser in (agent1, agent2):
         await browser.close()
     await http1.aclose()
