@@ -244,7 +244,7 @@ async def test_agents_are_found_from_one_read_of_every_extension(
 
 async def test_background_work_waits_for_a_pop_in_progress(pops: ScriptedPops) -> None:
     """From the ring until its pop is pushed, the process's background steps (storing calls,
-    agent-state pushes, the wallboard) let it go first; then they run."""
+    the wallboard) let it go first; then they run."""
     foreground = pops.svc.foreground
     foreground.most_wait = 60.0  # only the pop's end lets the step go in this test
     pops.held = {"1001"}

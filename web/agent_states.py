@@ -272,8 +272,6 @@ class AgentStates:
             log.info("queue membership of %d agent(s) put back in line with their state", fixed)
 
     async def handle(self, event: object) -> None:
-        # A state push is no less right a few milliseconds later; a pop in progress is.
-        await self.svc.foreground.yield_to()
         if isinstance(event, CallEnded):
             await self.on_call_ended(event)
         elif isinstance(event, PHONE_EVENTS):
