@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from web.report_exports.labels import catalogue
+from web.catalogues import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"

@@ -21,7 +21,7 @@ from crm.quality.scorecard import (
     score,
 )
 from crm.transcripts.models import Leg
-from tests.test_browser_i18n import catalogue
+from web.catalogues import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIDENCE_JS = (ROOT / "web" / "static" / "js" / "qa-evidence.js").read_text(encoding="utf-8")
@@ -85,7 +85,7 @@ def test_the_page_knows_every_kind_the_scorer_sends() -> None:
 
 
 def test_every_evidence_message_reads_in_both_languages_and_the_chinese_has_no_english() -> None:
-    zh, en = catalogue("zh-CN.js"), catalogue("en.js")
+    zh, en = catalogue("zh-CN"), catalogue("en")
     used = set(re.findall(r'"(qa\.evidence\.\w+)"', EVIDENCE_JS))
     assert len(used) >= 8
     for key in sorted(used):
@@ -94,7 +94,7 @@ def test_every_evidence_message_reads_in_both_languages_and_the_chinese_has_no_e
 
 
 def test_the_default_scorecards_phrase_sets_are_named_in_both_languages() -> None:
-    zh, en = catalogue("zh-CN.js"), catalogue("en.js")
+    zh, en = catalogue("zh-CN"), catalogue("en")
     for rule in CARD.rules:
         if not isinstance(rule, PhrasesPresent):
             continue

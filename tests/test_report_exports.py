@@ -29,10 +29,10 @@ from tests.support.report_fixture import (
     ReportFixture,
     build,
 )
+from web.catalogues import catalogue
 from web.report_exports import build_document, report_rules
 from web.report_exports.document import Document, Msg
 from web.report_exports.fonts import FontUnavailable, report_font
-from web.report_exports.labels import catalogue
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 ROOT = Path(__file__).resolve().parents[1]

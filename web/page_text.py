@@ -1,6 +1,6 @@
 """Page text rendered on the server, in the reader's language, from the pages' own message
-catalogues (web/static/js/i18n/*.js): the first paint of a page reads the same words the
-page's scripts would put there, so an error page is whole without them."""
+catalogues (web/catalogues.py): the first paint of a page reads the same words the page's
+scripts would put there, so the login and error pages are whole without them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from web.report_exports.labels import catalogue, language
+from web.catalogues import catalogue, language
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

@@ -14,11 +14,11 @@ from crm.reports.periods import ReportKind, latest_complete
 from crm.users.models import Role
 from web import spreadsheets
 from web.auth import Caller, require
+from web.catalogues import language
 from web.errors import answers, file_answer
 from web.params import ReportDay
 from web.report_exports import build_document, export, report_rules
 from web.report_exports.document import Kind, document_json
-from web.report_exports.labels import language
 from web.services import Services, services
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])

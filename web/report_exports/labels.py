@@ -1,30 +1,15 @@
 """Report text in the reader's language, from the pages' own message catalogues
-(web/static/js/i18n/*.js): one wording for the page, the XLSX and the PDF."""
+(web/catalogues.py): one wording for the page, the XLSX and the PDF."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime
-from functools import lru_cache
-from pathlib import Path
 
+from web.catalogues import catalogue, language
 from web.report_exports.document import Cell, Kind, Msg, Names
 
-CATALOGUES = Path(__file__).resolve().parents[1] / "static" / "js" / "i18n"
-LANGUAGES = ("zh-CN", "en")
-_ENTRY = re.compile(r'^\s*"([^"]+)":\s*"((?:[^"\\]|\\.)*)",?\s*$', re.MULTILINE)
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-@lru_cache(maxsize=len(LANGUAGES))
-def catalogue(lang: str) -> dict[str, str]:
-    text = (CATALOGUES / f"{lang}.js").read_text(encoding="utf-8")
-    return {key: json.loads(f'"{value}"') for key, value in _ENTRY.findall(text)}
-
-
-def language(lang: str | None) -> str:
-    return lang if lang in LANGUAGES else "zh-CN"
 
 
 class Labels:

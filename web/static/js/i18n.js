@@ -1,7 +1,9 @@
 // Translation: the message catalogues, the current language (the `cc_lang` cookie), text that
 // re-translates itself in place when the language changes, and the formats of dates and times.
-import en from "./i18n/en.js";
-import zhCN from "./i18n/zh-CN.js";
+// The catalogues are JSON (web/static/i18n/<lang>.json), the same files the server renders the
+// first paint and the report exports from (web/catalogues.py); placeholders are {name}.
+import en from "../i18n/en.json" with { type: "json" };
+import zhCN from "../i18n/zh-CN.json" with { type: "json" };
 
 export const LANGUAGES = { "zh-CN": "中文", en: "English" };
 const CATALOGUES = { "zh-CN": zhCN, en };
