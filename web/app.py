@@ -104,6 +104,7 @@ def create_app(
     app.state.health_probes = {}
     app.state.runs_bridge = False  # set when the lifespan starts this process's bridge
     errors.install(app)
+    pages.install_error_pages(app)  # browsers read HTML error pages; the API keeps its problems
     ws_messages.publish(app)  # the websocket's messages, as components of the document
     for module in ROUTERS:
         app.include_router(module.router)

@@ -134,15 +134,37 @@ def _document_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+async def unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: logged with its traceback, answered without one (Starlette re-raises it)."""
+    return problem(500, "internal_error", "something went wrong on the server; see its log")
+
+
+async def http_problem(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Not found, not allowed…: as a problem, in the API's one shape."""
+    if isinstance(exc.detail, list):
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+    code = {
+        401: "not_authenticated",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+    }.get(exc.status_code, "error")
+    return problem(
+        exc.status_code,
+        code,
+        str(exc.detail),
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
 def install(app: FastAPI) -> None:
     _document_errors(app)
     for error, (status, code, message) in _NET.items():
         app.add_exception_handler(error, _net(status, code, message))
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        """A bug: logged with its traceback, answered without one (Starlette re-raises it)."""
-        return problem(500, "internal_error", "something went wrong on the server; see its log")
+    app.add_exception_handler(Exception, unexpected_problem)
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -160,21 +182,4 @@ def install(app: FastAPI) -> None:
         ]
         return JSONResponse({"detail": detail}, status_code=422)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if isinstance(exc.detail, list):
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-            )
-        code = {
-            401: "not_authenticated",
-            403: "forbidden",
-            404: "not_found",
-            405: "method_not_allowed",
-        }.get(exc.status_code, "error")
-        return problem(
-            exc.status_code,
-            code,
-            str(exc.detail),
-            headers=dict(exc.headers) if exc.headers else None,
-        )
+    app.add_exception_handler(StarletteHTTPException, http_problem)  # type: ignore[arg-type]

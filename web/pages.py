@@ -7,12 +7,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crm.users.models import Role
+from web import errors
 from web.auth import COOKIE, Caller, authenticate
+from web.catalogues import negotiate
 from web.errors import OpenApiAnswers
 from web.page_text import translate
 from web.redirects import safe_next
@@ -52,8 +55,10 @@ async def _caller(request: Request, svc: Services) -> Caller | None:
 
 
 def _lang(request: Request) -> str:
+    """The reader's language: chosen on a page (the cookie; `?lang=` for a link), else the
+    browser's (Accept-Language), else Chinese."""
     chosen = request.cookies.get("cc_lang") or request.query_params.get("lang")
-    return chosen if chosen in ("zh-CN", "en") else "zh-CN"
+    return negotiate(chosen, request.headers.get("accept-language"))
 
 
 def _render(
@@ -129,3 +134,37 @@ for _page_name in PAGE_ROLES:
         response_class=HTMLResponse,
         responses=REDIRECTED,
     )
+
+
+# --- error pages: a person who follows a wrong link reads why, in their language ----------
+
+ERROR_PAGES = (404, 405, 500)  # the others read as the generic one
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser navigating (it asks for HTML), not the API's clients (they read problems)."""
+    path = request.url.path
+    return "text/html" in request.headers.get("accept", "") and not path.startswith("/api/")
+
+
+def _error_page(request: Request, status: int) -> HTMLResponse:
+    kind = str(status) if status in ERROR_PAGES else "other"
+    return _render(request, "error", None, status_code=status, kind=kind, status=status)
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """HTML error pages for browsers, rendered whole on the server (no script needed); the
+    API keeps its problems (web/errors.py) for everything else."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_page(request):
+            return _error_page(request, exc.status_code)
+        return await errors.http_problem(request, exc)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        """A bug: logged with its traceback (Starlette re-raises it), answered without one."""
+        if _wants_page(request):
+            return _error_page(request, 500)
+        return await errors.unexpected_problem(request, exc)
