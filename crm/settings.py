@@ -24,6 +24,7 @@ from crm.dispositions.codes import CodesError, load_codes
 ENV_PREFIX = "CALLCENTRE_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/callcentre.db"
 DEFAULT_CALLING_HOURS = "09:00-12:00,14:00-20:00"  # the centre's hours unless configured
+UI_LANGUAGES = ("zh-CN", "en")  # the pages' languages: configured names are given in each
 
 _HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -132,6 +133,10 @@ class Settings(BaseSettings):
     """The inbound queue."""
     callback_queue: str = "callbacks"
     """The queue of customer-first campaigns."""
+    queue_names: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Queues' names as the pages show them, in Chinese and English (JSON object:
+    `{"sales": {"zh-CN": "销售热线", "en": "Sales line"}}`); unnamed: the inbound queue reads
+    客服热线 / Service hotline, the callback queue 回访外呼队列 / Callback queue."""
     trunk_dial_template: str = "PJSIP/{number}@trunk"
     """How customer-first campaigns dial out (`{number}` is replaced)."""
     dialer_enabled: bool = True
@@ -442,6 +447,26 @@ class Settings(BaseSettings):
         if value is not None:
             check_alert_pair(value)
         return value
+
+    @field_validator("queue_names")
+    @classmethod
+    def _named_in_both_languages(
+        cls, value: dict[str, dict[str, str]]
+    ) -> dict[str, dict[str, str]]:
+        for queue, names in value.items():
+            if not queue.strip():
+                raise ValueError("a queue's name is empty")
+            if set(names) != set(UI_LANGUAGES):
+                raise ValueError(
+                    f"queue {queue!r}: give its name in {' and '.join(UI_LANGUAGES)}, "
+                    f"not {', '.join(sorted(names)) or 'none'}"
+                )
+            for lang, name in names.items():
+                if not name.strip() or len(name) > 40:
+                    raise ValueError(
+                        f"queue {queue!r}: the {lang} name is empty or over 40 characters"
+                    )
+        return {q: {lang: n.strip() for lang, n in names.items()} for q, names in value.items()}
 
     @field_validator("alert_paused_minutes_by_reason")
     @classmethod

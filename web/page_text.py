@@ -15,7 +15,8 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 def translate(lang: str | None, key: str, args: Mapping[str, Any] | None = None) -> str:
     """The message for `key`, as i18n.js t() gives it: the language's own, else the Chinese,
-    else the key's last part; an argument may itself be a message ({"$t": key, "args": …})."""
+    else the key's last part; an argument may itself be a message ({"$t": key, "args": …}) or
+    a configured name in each language ({"$names": {lang: name}})."""
     chosen = language(lang)
     template = catalogue(chosen).get(key) or catalogue("zh-CN").get(key)
     if template is None:
@@ -28,6 +29,9 @@ def translate(lang: str | None, key: str, args: Mapping[str, Any] | None = None)
             return ""
         if isinstance(value, Mapping) and "$t" in value:
             return translate(chosen, str(value["$t"]), value.get("args"))
+        if isinstance(value, Mapping) and "$names" in value:  # a configured name, per language
+            names = value["$names"]
+            return str(names.get(chosen) or names.get("zh-CN") or "")
         return str(value)
 
     return _PLACEHOLDER.sub(fill, template)

@@ -18,6 +18,7 @@ from web.auth import COOKIE, Caller, authenticate
 from web.catalogues import negotiate
 from web.errors import OpenApiAnswers
 from web.page_text import translate
+from web.queue_names import queue_names
 from web.redirects import safe_next
 from web.services import Services, services
 
@@ -65,16 +66,24 @@ def _render(
     request: Request, page: str, caller: Caller | None, status_code: int = 200, **extra: Any
 ) -> HTMLResponse:
     lang = _lang(request)
+    user = caller.user.model_dump(mode="json") if caller else None
 
     def text(key: str, args: dict[str, Any] | None = None) -> str:
         return translate(lang, key, args)
 
+    boot = {
+        "lang": lang,
+        "page": page,
+        "user": user,
+        "queues": queue_names(request.app.state.settings),
+    }
     context = {
+        "boot": boot,  # what the page's scripts start from (the JSON block in base.html)
         "request": request,
         "lang": lang,
         "t": text,  # the first paint's text, the same words the page's scripts put there
         "page": page,
-        "user": caller.user.model_dump(mode="json") if caller else None,
+        "user": user,
         "csrf_token": caller.csrf_token if caller else "",
         **extra,
     }

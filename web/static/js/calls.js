@@ -2,7 +2,7 @@
 // (the caller's grade, name, projects and what is due), then following the call: answered,
 // stopped ringing, ended. Keyed by linkedid, so a call never shows twice.
 import { gradeBadge, h } from "./dom.js";
-import { duration, msg, setText, shortTime } from "./i18n.js";
+import { duration, msg, queueName, setText, shortTime } from "./i18n.js";
 import { AREAS, likelyTask, OPEN_TASK, taskMessage } from "./labels.js";
 
 const KEEP_FINISHED = 3;
@@ -178,7 +178,7 @@ export class CallPanel {
       h("span", { class: "call-direction" },
         h("span", { i18n: pop.call.direction === "outbound" ? "call.outbound" : "call.inbound" }),
         " · ",
-        pop.call.queue ? h("span", { i18n: ["call.queue", { q: pop.call.queue }] })
+        pop.call.queue ? h("span", { i18n: ["call.queue", { q: queueName(pop.call.queue) }] })
           : h("span", { i18n: "call.direct" })),
       call.timer,
       over && h("button", { type: "button", class: "icon-button call-dismiss", text: "×",

@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { chip, h, replace } from "./dom.js";
 import { errorMessage } from "./forms.js";
-import { dateTime, msg, setText, t } from "./i18n.js";
+import { dateTime, msg, queueName, setText, t } from "./i18n.js";
 import { ACTIONS, STATUS_KIND, stageMessage } from "./campaign-labels.js";
 import { AttemptsView } from "./campaign-attempts.js";
 import { ProgressView } from "./campaign-progress.js";
@@ -91,7 +91,7 @@ export class CampaignView {
       c.mode === "agent_first"
         ? ["campaigns.fact.agents", agents.length ? agents.join(t("campaigns.list_separator")) : t("campaigns.all_agents")]
         : ["campaigns.fact.queue", t("campaigns.queue_pacing", {
-          queue: c.queue || t("campaigns.default_queue"), ratio: c.pacing_ratio })],
+          queue: c.queue ? queueName(c.queue) : t("campaigns.default_queue"), ratio: c.pacing_ratio })],
       ["campaigns.fact.retries", t("campaigns.retry_summary", {
         busy: c.busy_retry_minutes, no_answer: c.no_answer_retry_minutes,
         failed: c.failed_retry_minutes, day: c.max_attempts_per_day, total: c.max_attempts_total })],

@@ -21,7 +21,8 @@ export function language() {
 }
 
 /** The message for `key` in the current language, with {placeholders} filled in. A parameter
- * may itself be a message: `{ $t: "task.start", args: {...} }`. */
+ * may itself be a message: `{ $t: "task.start", args: {...} }`, or a name the configuration
+ * gives in each language: `{ $names: { "zh-CN": "客服热线", en: "Service hotline" } }`. */
 export function t(key, params) {
   // A code the catalogue does not know yet (a new ring-stop reason …) shows as itself.
   const template = CATALOGUES[current][key] ?? CATALOGUES["zh-CN"][key] ?? key.split(".").at(-1);
@@ -30,8 +31,20 @@ export function t(key, params) {
     const value = params[name];
     if (value === undefined || value === null) return "";
     if (typeof value === "object" && value.$t) return t(value.$t, value.args);
+    if (typeof value === "object" && value.$names) return value.$names[current] ?? value.$names["zh-CN"];
     return String(value);
   });
+}
+
+// The queues' display names in each language (web/queue_names.py, in the page's boot block).
+let queueNames = null;
+
+/** A queue as people call it, as a message parameter (it follows language changes): its
+ * configured name, else "queue <name>". */
+export function queueName(queue) {
+  queueNames ??= JSON.parse(document.getElementById("cc-boot")?.textContent || "{}").queues || {};
+  const names = queueNames[queue];
+  return names ? { $names: names } : msg("queue.other", { name: queue });
 }
 
 /** True when the current language (not the fallback) has this key. */
@@ -135,7 +148,7 @@ export function localDate(d) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-/** The value of an <input type="datetime-local"> for a Date. */
+/** The value of a date-time field (date-input.js) for a Date: "2026-12-07 10:05". */
 export function localInputValue(d) {
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }

@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import { dispositionCodes, dispositionName } from "./dispositions.js";
 import { chip, h, replace } from "./dom.js";
 import { errorMessage } from "./forms.js";
-import { dateTime, duration } from "./i18n.js";
+import { dateTime, duration, queueName } from "./i18n.js";
 import { phoneText } from "./qa-labels.js";
 import { Player } from "./qa-player.js";
 import { Scorecard } from "./qa-scorecard.js";
@@ -103,7 +103,9 @@ export class CallView {
       h("dl", { class: "qa-facts" },
         fact("qa.fact.started", h("span", { class: "mono", text: dateTime(call.started_at) })),
         fact("qa.fact.kind", chip(kind === "outbound" ? "stage" : "info", `qa.kind.${kind}`),
-             call.queue ? h("span", { class: "muted small", text: ` ${call.queue}` }) : null),
+             call.queue ? " " : null,
+             call.queue ? h("span", { class: "muted small",
+                                      i18n: ["queue.name", { name: queueName(call.queue) }] }) : null),
         fact("qa.fact.agent", h("span", { class: "qa-fact-agent", text: call.agent_name || "—" })),
         fact("qa.fact.customer", h("span", { class: "qa-fact-customer", text: customer }),
              call.customer_name && call.customer_number

@@ -2,10 +2,11 @@
 // calls), one row per answered call with its score coloured by what it lost, the failed rules,
 // the transcription state and whether a reviewer has been through it; paging.
 import { api, query } from "./api.js";
+import { dateInput } from "./date-input.js";
 import { chip, h, replace } from "./dom.js";
 import { field, submitting } from "./forms.js";
 import { dispositionCodes, dispositionName } from "./dispositions.js";
-import { dateTime, duration, onLanguageChange, setAttrs, setText } from "./i18n.js";
+import { dateTime, duration, onLanguageChange, queueName, setAttrs, setText, t } from "./i18n.js";
 import { JOB_KIND, phoneText, RULE_IDS, ruleText, scoreKind } from "./qa-labels.js";
 
 export const PAGE_SIZE = 50;
@@ -74,9 +75,9 @@ export class CallList {
     const form = h("form", { id: "qa-filter-form", class: "qa-filter-form", role: "search",
                              novalidate: true },
       field({ name: "date_from", label: "qa.f.date_from",
-              input: h("input", { type: "date", value: v.date_from }) }),
+              input: dateInput({ value: v.date_from }) }),
       field({ name: "date_to", label: "qa.f.date_to",
-              input: h("input", { type: "date", value: v.date_to }) }),
+              input: dateInput({ value: v.date_to }) }),
       this.role !== "agent" && field({ name: "agent_id", label: "qa.f.agent", input: agentSelect,
                                        className: "qa-f-agent" }),
       field({ name: "queue", label: "qa.f.queue", className: "qa-f-queue",
@@ -215,7 +216,9 @@ export class CallList {
     }
     if (agents && this.role !== "agent") this.fillAgents();
     if (rules) this.fillRules();
-    replace(this.queueList, [...this.queues].sort().map((q) => h("option", { value: q })));
+    // The value is the queue's own name (what the filter asks for), the label its display name.
+    replace(this.queueList, [...this.queues].sort().map((q) => h("option", {
+      value: q, label: t("queue.name", { name: queueName(q) }) })));
   }
 
   async load() {
@@ -284,7 +287,8 @@ export class CallList {
       h("td", {}, open),
       h("td", {}, chip(row.direction === "outbound" ? "stage" : "info",
                        `qa.kind.${row.direction === "outbound" ? "outbound" : "inbound"}`),
-        row.queue && h("span", { class: "muted small qa-queue", text: row.queue }),
+        row.queue && h("span", { class: "muted small qa-queue",
+                                 i18n: ["queue.name", { name: queueName(row.queue) }] }),
         row.disposition && h("span", { class: "chip chip-info qa-disposition",
                                        dataset: { disposition: row.disposition },
                                        text: dispositionName(this.codes, row.disposition) })),

@@ -3,7 +3,7 @@
 // a "wallboard_alert" message (a threshold just crossed) is shown as a notice on whichever
 // page the supervisor has open (socket.js).
 import { h } from "./dom.js";
-import { duration, has, t } from "./i18n.js";
+import { duration, queueName, t } from "./i18n.js";
 import { toast } from "./toast.js";
 
 const FIGURE = { callers_waiting: "waiting", longest_wait: "longest_now",
@@ -12,11 +12,6 @@ const RANK = { warn: 1, alert: 2 };
 
 function higher(a, b) {
   return (RANK[a] || 0) >= (RANK[b] || 0) ? a : b;
-}
-
-function queueName(queue) {
-  const key = `wallboard.queue.${queue}`;
-  return has(key) ? t(key) : queue;
 }
 
 /** What the alert's message says: the queue or agent, the figure and the level reached. */

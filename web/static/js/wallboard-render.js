@@ -2,7 +2,7 @@
 // "wallboard" websocket message). Clocks that run (waits, time in state) carry
 // `data-since`; wallboard.js ticks them every second against the server's time.
 import { h, replace } from "./dom.js";
-import { dateTime, duration, shortTime, t } from "./i18n.js";
+import { dateTime, duration, queueName, shortTime, t } from "./i18n.js";
 
 const STATE_ORDER = ["on_call", "ringing", "ready", "wrapup", "paused", "logged_out"];
 const STATE_CHIP = { on_call: "info", ringing: "info", ready: "good", wrapup: "warn",
@@ -39,7 +39,7 @@ function queueTile(q, threshold) {
   return h("article", { class: ["wb-queue", waitingNow], dataset: { queue: q.queue },
                         "aria-labelledby": `wb-queue-${q.queue}` },
     h("h2", { id: `wb-queue-${q.queue}`, class: "wb-queue-name",
-              i18n: [`wallboard.queue.${q.queue}`] }),
+              i18n: ["queue.name", { name: queueName(q.queue) }] }),
     h("div", { class: "wb-queue-now" },
       figure("waiting", "wallboard.fig.waiting", q.waiting, { big: true }),
       h("div", { class: ["wb-figure", "wb-figure-big"], dataset: { figure: "longest_now" } },
