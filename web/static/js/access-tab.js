@@ -2,6 +2,7 @@
 // records (why, until when) and, once the customer-service manager approves, reads them here;
 // the manager sees every request and approves (perhaps for less time), rejects or revokes.
 import { api } from "./api.js";
+import { dateTimeInput } from "./date-input.js";
 import { chip, h, replace, uid } from "./dom.js";
 import { errorMessage, field, formError, radioGroup, submitting } from "./forms.js";
 import { dateTime, localInputValue, msg, setText } from "./i18n.js";
@@ -47,8 +48,7 @@ export class AccessTab {
     const target = radioGroup({ name: "target", legend: "access.target", value: "project",
       options: [{ value: "project", label: "access.target.project" },
                 { value: "customer", label: "access.target.customer" }] });
-    const until = h("input", { type: "datetime-local",
-                               value: localInputValue(new Date(Date.now() + WEEK_MS)) });
+    const until = dateTimeInput({ value: localInputValue(new Date(Date.now() + WEEK_MS)) });
     const form = h("form", { id: "access-request-form", class: "panel card-form access-form",
                              novalidate: true },
       h("h2", { i18n: "access.request" }),
@@ -137,7 +137,7 @@ export class AccessTab {
     if (action === "approve") {
       fields.push(field({ name: "expires_at", label: "access.expires_at",
                           hint: "access.expires_hint",
-                          input: h("input", { type: "datetime-local" }) }));
+                          input: dateTimeInput() }));
     }
     fields.push(field({ name: "note", label: "access.note",
                         input: h("input", { maxlength: 2000 }) }));

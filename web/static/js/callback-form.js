@@ -2,6 +2,7 @@
 // (quality, crew, supervisor, designer), notes, and when to call back. The form follows the
 // current call: the pop's customer and callback task, and the attempt a click-to-call opened.
 import { api, ApiError } from "./api.js";
+import { dateTimeInput, instantOf } from "./date-input.js";
 import { chip, h, replace, uid } from "./dom.js";
 import { field, formError, radioGroup, submitting } from "./forms.js";
 import { localDate, localInputValue, msg } from "./i18n.js";
@@ -136,7 +137,7 @@ export class CallbackForm {
       })),
       h("p", { class: "hint", i18n: "cb.satisfaction_hint" }));
     this.unsatisfied = h("p", { class: "warning-note", hidden: true, i18n: "cb.unsatisfied_hint" });
-    this.callBackAt = h("input", { type: "datetime-local" });
+    this.callBackAt = dateTimeInput();
     this.callBackField = field({ name: "call_back_at", label: "cb.call_back_at",
                                  input: this.callBackAt });
     this.callBackField.hidden = true;
@@ -260,8 +261,7 @@ export class CallbackForm {
       outcome: outcome || undefined, // none chosen: the API says it is required
       satisfaction,
       notes: this.notes.value.trim(),
-      call_back_at: outcome === "call_later" && this.callBackAt.value
-        ? new Date(this.callBackAt.value).toISOString() : null,
+      call_back_at: outcome === "call_later" ? instantOf(this.callBackAt) : null,
     };
     if (ctx?.attemptId && ctx.taskId === task?.id) body.attempt_id = ctx.attemptId;
     const saved = await submitting(form, async () => {

@@ -3,6 +3,7 @@
 // it in the reader's language. The form sends what it shows; a cleared number is sent as null
 // and the server says what is missing.
 import { api } from "./api.js";
+import { dateInput } from "./date-input.js";
 import { h, uid } from "./dom.js";
 import { field, formError, radioGroup, submitting } from "./forms.js";
 import { DEFAULTS, GRADES, MODES, PROJECT_STATUSES, STAGES, stageText } from "./campaign-labels.js";
@@ -103,9 +104,9 @@ export class CampaignForm {
                      options: PROJECT_STATUSES.map((s) => ({ value: s,
                                                              attrs: { i18n: `project.status.${s}` } })) }),
         field({ name: "due_from", label: "campaigns.f.due_from",
-                input: h("input", { type: "date", value: v.due_from ?? "" }) }),
+                input: dateInput({ value: v.due_from ?? "" }) }),
         field({ name: "due_to", label: "campaigns.f.due_to", hint: "campaigns.f.due_to_hint",
-                input: h("input", { type: "date", value: v.due_to ?? "" }) }),
+                input: dateInput({ value: v.due_to ?? "" }) }),
 
         h("h3", { class: "wide campaign-f-section", i18n: "campaigns.f.dialing" }),
         mode,

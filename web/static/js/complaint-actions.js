@@ -2,6 +2,7 @@
 // step (signed by; solution and visit time; notes), escalate, propose or approve compensation,
 // and record customer service's call back. Each form shows the API's problems by field.
 import { api } from "./api.js";
+import { dateTimeInput, instantOf } from "./date-input.js";
 import { h, uid } from "./dom.js";
 import { field, formError, radioGroup, submitting } from "./forms.js";
 import { msg } from "./i18n.js";
@@ -11,10 +12,8 @@ import { toast } from "./toast.js";
 const WORKERS = ["agent", "supervisor", "department"]; // record steps, propose compensation
 const RECEIVERS = ["agent", "supervisor"]; // escalate, call back
 
-/** An ISO instant from a datetime-local input, or null when it is empty. */
-export function isoOf(input) {
-  return input.value ? new Date(input.value).toISOString() : null;
-}
+/** An ISO instant from a date-time field, or null when it is empty (date-input.js). */
+export const isoOf = instantOf;
 
 function actionForm(name, heading, fields, submitLabel, send, onDone, done) {
   const headingId = uid("act");
@@ -46,11 +45,11 @@ function stepForm(c, step, onDone) {
     fields.push(field({ name: "solution", label: "complaint.a.solution",
                         input: h("textarea", { rows: 3, maxlength: 4000 }) }),
                 field({ name: "visit_at", label: "complaint.a.visit_at",
-                        input: h("input", { type: "datetime-local" }) }));
+                        input: dateTimeInput() }));
   }
   fields.push(
     field({ name: "at", label: "complaint.a.at", hint: "complaint.a.at_hint",
-            input: h("input", { type: "datetime-local" }) }),
+            input: dateTimeInput() }),
     field({ name: "notes", label: "complaint.a.notes",
             input: h("textarea", { rows: 2, maxlength: 4000 }) }));
   return actionForm(`step-${step}`, ["complaint.a.step", { step: msg(`complaint.step.${step}`) }],

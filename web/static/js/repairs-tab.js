@@ -2,6 +2,7 @@
 // done next (the crew arrived, finished; customer service's calls during and after, with the
 // customer's satisfaction), and each crew's record from /api/repairs/crews.
 import { api, query } from "./api.js";
+import { dateTimeInput } from "./date-input.js";
 import { chip, h, replace, uid } from "./dom.js";
 import { errorMessage, field, formError, radioGroup, submitting } from "./forms.js";
 import { dateTime, msg, setText } from "./i18n.js";
@@ -132,7 +133,7 @@ export class RepairsTab {
     const forms = [];
     const url = `/api/repairs/${r.id}`;
     const when = () => field({ name: "at", label: "repair.a.at", hint: "complaint.a.at_hint",
-                               input: h("input", { type: "datetime-local" }) });
+                               input: dateTimeInput() });
     const notes = () => field({ name: "notes", label: "complaint.a.notes",
                                 input: h("textarea", { rows: 2, maxlength: 4000 }) });
     if (r.status === "assigned" && WORKERS.includes(role)) {
