@@ -88,7 +88,7 @@ export class Scorecard {
     const lost = rule.final_points_lost;
     append(article, [
       h("header", { class: "qa-rule-head" },
-        h("h3", { class: "qa-rule-title", id: titleId, tabindex: "-1", title: rule.title,
+        h("h3", { class: "qa-rule-title", id: titleId, tabindex: "-1",
                   ...ruleText(rule.id, rule.title) }),
         h("span", { class: "qa-rule-points mono", i18n: ["qa.points", { n: rule.points }] }),
         lost ? h("span", { class: "qa-rule-lost mono", i18n: ["qa.lost", { n: lost }] }) : null),
