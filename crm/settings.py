@@ -193,6 +193,20 @@ class Settings(BaseSettings):
     transcription_lease_seconds: float = Field(300.0, ge=1)
     """A worker's hold on a job, renewed every third of it: a dead worker's job is taken over
     this long after."""
+    transcription_speech_only: bool = True
+    """Decode only the stretches of a recording where a voice-activity detector (WebRTC's)
+    finds speech, with the padding below, instead of the whole file: a call leg is silent
+    while the other party speaks, and decoding silence costs as much CPU as speech. Word
+    times stay on the recording's clock either way."""
+    transcription_vad_aggressiveness: int = Field(1, ge=0, le=3)
+    """How strictly the detector calls a 30 ms frame speech: 0 (keeps the most, for noisy
+    lines) to 3 (keeps the least)."""
+    transcription_vad_padding_seconds: float = Field(0.3, ge=0, le=2)
+    """Audio decoded before and after each stretch of speech, so soft word starts and ends
+    are not cut."""
+    transcription_vad_merge_seconds: float = Field(1.0, ge=0, le=10)
+    """Stretches of speech (padding included) this close are decoded together: a pause
+    shorter than this is never a cut between two decodes."""
     qa_rules_path: Path | None = None
     """The QA scorecard (TOML) a company edits; unset: the shipped one."""
     qa_points_limit: int = Field(30, ge=1)

@@ -76,11 +76,16 @@ def inspect_wav(path: Path) -> WavInfo:
     return info
 
 
-def read_chunks(info: WavInfo, frames: int = CHUNK_FRAMES) -> Iterator[bytes]:
-    """Mono little-endian 16-bit samples, `frames` at a time (stereo mixed down)."""
+def read_chunks(
+    info: WavInfo, frames: int = CHUNK_FRAMES, *, start: int = 0, end: int | None = None
+) -> Iterator[bytes]:
+    """Mono little-endian 16-bit samples, `frames` at a time (stereo mixed down), from frame
+    `start` up to (not including) frame `end` (the end of the file when None)."""
+    first = min(max(0, start), info.frames)
+    last = info.frames if end is None else min(max(first, end), info.frames)
     with info.path.open("rb") as stream:
-        stream.seek(info.data_offset)
-        remaining = info.data_bytes
+        stream.seek(info.data_offset + first * info.frame_bytes)
+        remaining = (last - first) * info.frame_bytes
         while remaining > 0:
             data = stream.read(min(remaining, frames * info.frame_bytes))
             data = data[: len(data) - len(data) % info.frame_bytes]

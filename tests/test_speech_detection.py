@@ -1,0 +1,188 @@
+"""Transcribing only speech (issue 19): the voice-activity detector's regions, and the words
+and times they give against decoding the whole file, with the real Korean test model."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm.settings import ConfigurationError, load_settings
+from telephony.speech.audio import inspect_wav
+from telephony.speech.recognizer import LoadedModel, Transcript, load_model, transcribe_file
+from telephony.speech.speech_detection import (
+    FRAME_SECONDS,
+    Region,
+    SpeechDetection,
+    find_speech,
+    merge_regions,
+)
+from telephony.speech.status import speech_detection
+from tests.data import speech_audio as audio
+
+PHRASES = ("안녕하세요 고객님", "공사 일정이 어떻게 되나요", "내일 다시 전화 드리겠습니다")
+Files = dict[str, Path]
+
+
+TURNS = ((4.013, "phrase0"), (13.507, "phrase1"), (24.25, "phrase2"))  # off the 30 ms grid
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
+    d = tmp_path_factory.mktemp("speech-only")
+    said = {f"phrase{i}": audio.speak(text, d / f"phrase{i}.wav") for i, text in enumerate(PHRASES)}
+    return {
+        **said,
+        # A leg of a call: long silences (the other party talking) between three turns.
+        "pauses": audio.place([(at, said[c]) for at, c in TURNS], d / "pauses.wav", total=31.0),
+        # The customer speaks only at the very end of a long call.
+        "late": audio.place([(52.111, said["phrase1"])], d / "late.wav", total=56.0),
+        "silent": audio.silence(d / "silent.wav", 40.0),
+    }
+
+
+@pytest.fixture(scope="module")
+def model() -> LoadedModel:
+    return load_model(audio.KOREAN_MODEL)
+
+
+def _cut(path: Path, region: Region, out: Path) -> Path:
+    """Frames [region.start, region.end) of `path` as a file of their own."""
+    with wave.open(str(path), "rb") as recording:
+        recording.setpos(region.start)
+        data = recording.readframes(region.frames)
+        with wave.open(str(out), "wb") as cut:
+            cut.setparams(recording.getparams())
+            cut.writeframes(data)
+    return out
+
+
+def _assert_each_region_as_if_alone(
+    model: LoadedModel, path: Path, speech_only: Transcript, tmp_path: Path
+) -> list[Region]:
+    """The speech-only words are, region by region, the words of that region decoded as a file
+    of its own by a fresh recogniser, shifted by the region's start: the one recogniser a
+    file uses starts every region afresh, and its running clock is taken off exactly."""
+    regions = find_speech(inspect_wav(path), SpeechDetection())
+    expected: list[tuple[str, float, float]] = []
+    for n, region in enumerate(regions):
+        alone = transcribe_file(model, _cut(path, region, tmp_path / f"region{n}.wav"), None)
+        shift = region.start / 8000
+        expected += [(w.word, w.start + shift, w.end + shift) for w in alone.words]
+    got = [(w.word, w.start, w.end) for w in speech_only.words]
+    assert [w for w, _, _ in got] == [w for w, _, _ in expected]
+    for (_, start, end), (_, want_start, want_end) in zip(got, expected, strict=True):
+        assert start == pytest.approx(want_start, abs=0.002)
+        assert end == pytest.approx(want_end, abs=0.002)
+    return regions
+
+
+def test_long_silences_are_skipped_and_every_turn_is_heard(
+    model: LoadedModel, files: Files, tmp_path: Path
+) -> None:
+    info = inspect_wav(files["pauses"])
+    speech_only = transcribe_file(model, files["pauses"])  # the default: speech only
+    regions = _assert_each_region_as_if_alone(model, files["pauses"], speech_only, tmp_path)
+    # Most of the leg (its silences) is never decoded...
+    assert sum(r.frames for r in regions) < 0.5 * info.frames
+    # ...every turn is inside a region, and has words on the recording's clock.
+    for start, clip in TURNS:
+        end = start + audio.duration(files[clip])
+        assert any(r.start / 8000 <= start and end <= r.end / 8000 for r in regions), start
+        heard = [w for w in speech_only.words if start - 0.3 <= w.start <= end + 0.3]
+        assert heard, f"no words for the turn at {start} s"
+    assert all(r.start % round(8000 * FRAME_SECONDS) == 0 for r in regions)  # Vosk's grid
+    assert speech_only.duration == pytest.approx(31.0, abs=0.01)
+
+
+def test_speech_late_in_the_file_keeps_the_recordings_clock(
+    model: LoadedModel, files: Files, tmp_path: Path
+) -> None:
+    speech_only = transcribe_file(model, files["late"])
+    assert speech_only.words
+    # Words at 52 s, not at the 0.3 s they are into the region the recogniser was fed.
+    spoken = audio.duration(files["phrase1"])
+    for word in speech_only.words:
+        assert 52.111 - 0.25 <= word.start <= word.end <= 52.111 + spoken + 0.25, word
+    _assert_each_region_as_if_alone(model, files["late"], speech_only, tmp_path)
+
+
+def test_a_silent_leg_has_no_words_and_is_never_decoded(
+    model: LoadedModel, files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vosk
+
+    made: list[Any] = []
+    real = vosk.KaldiRecognizer
+
+    def counting(*args: Any) -> Any:
+        made.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(vosk, "KaldiRecognizer", counting)
+    transcript = transcribe_file(model, files["silent"])
+    assert transcript.words == () and transcript.duration == pytest.approx(40.0, abs=0.01)
+    assert made == []  # the detector's pass only: no recogniser, no decoding
+    assert transcribe_file(model, files["silent"], None).words == ()
+    assert len(made) == 1  # the counter counts: whole-file decoding made one
+
+
+def test_regions_are_padded_merged_and_clipped() -> None:
+    frame = 240  # 30 ms at 8 kHz
+    flags = [False] * 100
+    for index in (2, 3, 20, 24, 60, 99):
+        flags[index] = True
+    regions = merge_regions(flags, frame=frame, total=100 * frame + 100, padding=480, merge_gap=0)
+    spans = [(r.start, r.end) for r in regions]
+    # 2-3 padded by two frames each side (clipped at 0); 20 and 24 overlap once padded; 60
+    # alone; 99 is the last whole frame, so its region takes the partial frame after it too.
+    assert spans == [
+        (0, 6 * frame),
+        (18 * frame, 27 * frame),
+        (58 * frame, 63 * frame),
+        (97 * frame, 100 * frame + 100),
+    ]
+    # Gaps of 12 frames or less are merged: 0-6 and 18-27 are, 58-63 stands alone.
+    merged = merge_regions(flags, frame=frame, total=100 * frame, padding=480, merge_gap=12 * frame)
+    assert [(r.start, r.end) for r in merged] == [
+        (0, 27 * frame),
+        (58 * frame, 63 * frame),
+        (97 * frame, 100 * frame),
+    ]
+    silent = [False] * 50
+    assert merge_regions(silent, frame=frame, total=50 * frame, padding=480, merge_gap=0) == []
+
+
+def test_a_short_pause_inside_a_turn_is_not_a_cut(files: Files) -> None:
+    # Words of one turn with 0.6 s between them are one region with the default merge, so
+    # no word is split between two recognisers.
+    info = inspect_wav(files["phrase1"])
+    spoken = audio.duration(files["phrase1"])
+    assert spoken > 1.0
+    d = files["phrase1"].parent
+    turn = audio.place(
+        [(1.0, files["phrase1"]), (1.0 + spoken + 0.6, files["phrase1"])],
+        d / "turn.wav",
+        total=2 * spoken + 3.0,
+    )
+    assert info.rate == 8000
+    assert len(find_speech(inspect_wav(turn), SpeechDetection())) == 1
+    apart = find_speech(inspect_wav(turn), SpeechDetection(padding=0.0, merge_gap=0.0))
+    assert len(apart) >= 2  # the detector does see the pause: the merge is what joins it
+
+
+def test_settings_choose_how_speech_is_found() -> None:
+    assert speech_detection(load_settings()) == SpeechDetection()
+    assert speech_detection(load_settings(transcription_speech_only=False)) is None
+    tuned = load_settings(
+        transcription_vad_aggressiveness=3,
+        transcription_vad_padding_seconds=0.5,
+        transcription_vad_merge_seconds=2.0,
+    )
+    assert speech_detection(tuned) == SpeechDetection(3, 0.5, 2.0)
+    with pytest.raises(ConfigurationError, match="CALLCENTRE_TRANSCRIPTION_VAD_AGGRESSIVENESS"):
+        load_settings(transcription_vad_aggressiveness=4)
+    with pytest.raises(ValueError, match="aggressiveness 4"):
+        SpeechDetection(aggressiveness=4)
