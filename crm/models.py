@@ -12,6 +12,7 @@ from crm.db import Base
 from crm.dispositions.models import CallDisposition
 from crm.projects.models import Project
 from crm.quality.models import CallScore, QaAssignment, QaFeedback, RuleReview
+from crm.recordings.models import RecordingCompression
 from crm.repairs.models import Repair
 from crm.transcripts.models import Transcript, TranscriptionJob
 from crm.users.models import LoginThrottle, User, UserSession
@@ -36,6 +37,7 @@ __all__ = [
     "Project",
     "QaAssignment",
     "QaFeedback",
+    "RecordingCompression",
     "Repair",
     "RuleReview",
     "Transcript",

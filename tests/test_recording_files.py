@@ -32,6 +32,7 @@ from crm.transcripts.service import get_job
 from telephony.recordings.errors import RecordingFetchError, RecordingNotFound, RecordingRefused
 from telephony.recordings.fetch import RecordingFetcher
 from telephony.recordings.files import RecordingFiles
+from telephony.recordings.mixing import mix
 from telephony.recordings.paths import recording_subpath
 from telephony.recordings.wav_header import wav_unfinished
 from telephony.speech.recognizer import Transcript as Heard
@@ -39,7 +40,6 @@ from telephony.speech.recognizer import Word
 from telephony.speech.worker import run_transcription_worker
 from tests.support.api import running_app
 from tests.support.qa_calls import tone
-from web.recordings import mix
 
 MONITOR = "/var/spool/asterisk/monitor"  # where the PBX records (FreePBX: dated folders)
 DAY = "2026/11/23"

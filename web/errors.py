@@ -58,10 +58,11 @@ def answers(status: int, description: str) -> OpenApiAnswers:
     return {status: {"model": ProblemsOut, "description": description}}
 
 
-def file_answer(media_type: str, description: str) -> OpenApiAnswers:
-    """A file as the operation's answer: its media type, not JSON."""
+def file_answer(media_type: str | tuple[str, ...], description: str) -> OpenApiAnswers:
+    """A file as the operation's answer: its media type (or the ones it may be), not JSON."""
     binary = {"schema": {"type": "string", "format": "binary"}}
-    return {200: {"description": description, "content": {media_type: binary}}}
+    types = (media_type,) if isinstance(media_type, str) else media_type
+    return {200: {"description": description, "content": dict.fromkeys(types, binary)}}
 
 
 def _field(location: tuple[object, ...]) -> str | None:

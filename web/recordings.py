@@ -7,12 +7,7 @@ configured, by `telephony.recordings.files.RecordingFiles`)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import tempfile
-import wave
-from array import array
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,14 +17,17 @@ from fastapi.responses import FileResponse
 from crm.access import service as access
 from crm.audit import service as audit
 from crm.calls import service as calls
+from crm.recordings.models import AudioFormat
 from crm.users.models import Role
 from telephony.recordings.errors import (
     RecordingError,
     RecordingFetchError,
     RecordingNotFound,
     RecordingRefused,
+    RecordingUnreadable,
 )
 from telephony.recordings.files import RecordingFiles
+from telephony.recordings.mixing import MixError, mix, prune_mixes
 from web.auth import Caller, require
 from web.errors import answers, file_answer
 from web.params import IdPath
@@ -43,45 +41,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/calls", tags=["recordings"])
 listeners = require(Role.QA, Role.SUPERVISOR, Role.AGENT, Role.DEPARTMENT)
 LEGS = ("mixed", "agent", "customer")
-
-
-def mix(first: Path, second: Path, target: Path) -> None:
-    """Both legs in one mono file (they are recorded side by side at the same rate)."""
-    with wave.open(str(first)) as a, wave.open(str(second)) as b:
-        if (a.getframerate(), a.getsampwidth(), a.getnchannels()) != (
-            b.getframerate(),
-            b.getsampwidth(),
-            b.getnchannels(),
-        ) or a.getsampwidth() != 2:
-            raise ValueError("the legs' formats differ")
-        rate = a.getframerate()
-        left, right = (
-            array("h", a.readframes(a.getnframes())),
-            array("h", b.readframes(b.getnframes())),
-        )
-    if len(left) < len(right):
-        left, right = right, left
-    mixed = array("h", left)
-    for i, sample in enumerate(right):
-        mixed[i] = max(-32768, min(32767, mixed[i] + sample))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A file of its own for each mix: the player asks for several ranges at once, and two
-    # requests mixing into one shared name would overwrite or rename each other's file.
-    handle, partial_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
-    partial = Path(partial_name)
-    try:
-        with os.fdopen(handle, "wb") as raw, wave.open(raw, "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(rate)
-            out.writeframes(mixed.tobytes())
-        partial.replace(target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise
 
 
 async def _find(files: RecordingFiles, stored: str | None) -> Path | None:
@@ -107,9 +66,14 @@ async def _file(call: Call, leg: str, files: RecordingFiles) -> Path | None:
     customer = await _find(files, call.recording_customer)
     if agent is None or customer is None:
         return agent or customer
-    target = files.directory / ".mixed" / f"call-{call.id}.wav"
+    mixes = files.directory / ".mixed"
+    target = mixes / f"call-{call.id}.wav"  # the same sound before and after compression
     if not target.is_file():
-        await asyncio.to_thread(mix, agent, customer, target)
+        try:
+            await asyncio.to_thread(mix, agent, customer, target)
+        except MixError as exc:
+            raise RecordingUnreadable(f"call {call.id}: {exc}") from None
+        await asyncio.to_thread(prune_mixes, mixes, keep=target)
     return target
 
 
@@ -201,7 +165,10 @@ async def _call_and_grant(
 @router.get(
     "/{call_id}/recording",
     response_class=FileResponse,
-    responses=file_answer("audio/wav", "the recording (Range requests answer 206)")
+    responses=file_answer(
+        tuple(f.media_type for f in AudioFormat),
+        "the recording, Ogg Opus or WAV (Range requests answer 206)",
+    )
     | answers(502, "the recording could not be fetched from the PBX (recording_fetch_failed)"),
 )
 async def recording(
@@ -211,7 +178,8 @@ async def recording(
     caller: Caller = Depends(listeners),
     svc: Services = Depends(services),
 ) -> FileResponse:
-    """The recording as WAV (Range requests allowed, so players can seek)."""
+    """The recording as stored: Ogg Opus once compressed after transcription, WAV before
+    (and a mix of two legs); Range requests allowed, so players can seek."""
     if leg not in LEGS:
         raise HTTPException(
             422,
@@ -251,5 +219,7 @@ async def recording(
         at=svc.clock.now(),
     )
     return FileResponse(
-        path, media_type="audio/wav", headers={"Cache-Control": "private, no-store"}
+        path,
+        media_type=AudioFormat.of_path(path.name).media_type,
+        headers={"Cache-Control": "private, no-store"},
     )

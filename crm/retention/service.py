@@ -16,6 +16,7 @@ from crm.callbacks.models import CallbackAttempt
 from crm.calls.models import Call
 from crm.complaints.models import Complaint, ComplaintStatus
 from crm.quality.models import CallScore, RuleReview
+from crm.recordings.models import RecordingCompression
 from crm.retention.planner import CallHeldData, Deletion, RetentionPolicy
 from crm.transcripts.models import Transcript, TranscriptionJob
 
@@ -150,6 +151,9 @@ async def apply_deletion(
         done.scores = _count(result)
     if deletion.call_row:
         await session.execute(delete(TranscriptionJob).where(TranscriptionJob.call_id == call.id))
+        await session.execute(
+            delete(RecordingCompression).where(RecordingCompression.call_id == call.id)
+        )
         await session.delete(call)
         done.call_row = True
     await session.flush()  # a row still referenced (a complaint, a repair) fails here

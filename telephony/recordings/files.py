@@ -11,6 +11,7 @@ taken mid-call by rsync or seen through a mount) is not handed out.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path, PurePosixPath
 
@@ -85,21 +86,34 @@ class RecordingFiles:
                 self.fetcher.fetch(subpath, local)
         return self._inside(subpath)
 
-    def remove(self, stored: str) -> bool:
+    def remove(self, stored: str, *, with_copies: bool = True) -> bool:
         """Delete the file a stored path names here (never fetching it, never outside the
         recordings directory); False when it was already gone. Blocking. Raises
         RecordingRefused for a path this server never reads, RecordingUnreadable when the
-        file cannot be removed."""
+        file cannot be removed. `with_copies`: a WAV's compressed copy goes too, should a
+        compression have been under way (retention, erasure); the compression job itself
+        removes the WAV alone, once the call names its copy."""
         local = self._inside(self.subpath(stored))
+        copies = [local.with_suffix(".ogg")] if with_copies and local.suffix != ".ogg" else []
+        for copy in copies:
+            with contextlib.suppress(FileNotFoundError):
+                self._unlink(copy, stored)
+        try:
+            self._unlink(local, stored)
+        except FileNotFoundError:
+            return False
+        return True
+
+    @staticmethod
+    def _unlink(local: Path, stored: str) -> None:
         try:
             local.unlink()
         except FileNotFoundError:
-            return False
+            raise
         except OSError as exc:
             raise RecordingUnreadable(
                 f"recording {stored} cannot be deleted at {local}: {exc.strerror or exc}"
             ) from None
-        return True
 
     def obtainable(self, stored: str | None) -> bool:
         """Whether `find` can be expected to succeed, without fetching: an acceptable path, and

@@ -223,6 +223,9 @@ class StreamWorker:
                 await self.sweep()
             except Exception:
                 log.exception("transcription sweeper failed; trying again later")
+            # Compressions left over (a crash, a retry now due) live in the database only.
+            while not stop.is_set() and await self.worker.compress_pending():
+                pass
 
     async def sweep(self) -> int:
         """Put claimable jobs with no pending message back on the stream (one sweeper at a

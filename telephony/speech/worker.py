@@ -7,6 +7,12 @@ failed attempt is queued again after `retry_delay × attempts` seconds until
 `settings.transcription_max_retries` retries are spent, then the job is `failed` with the
 error. A job left `running` by a killed worker or a restart is taken over once its lease runs
 out. Several workers may share a PostgreSQL database; on SQLite run one process.
+
+Once a call's transcripts are stored, its recordings are compressed to Ogg Opus
+(`telephony.recordings.compression`, unless CALLCENTRE_RECORDINGS_COMPRESS is false): a job
+of its own, queued in the same transaction, run right away and picked up again by the loops
+when it was interrupted. Transcription always reads the WAV before it is replaced, so the
+stored words and times are those of the PBX's own recording.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -28,6 +35,8 @@ from crm.db import Database
 from crm.quality.rules import RulesError, Scorecard, load_rules
 from crm.quality.scorecard import ScoredCallFacts, ScoreResult, SpokenWord, score
 from crm.quality.service import CallToScore, call_to_score, save_score
+from crm.recordings.models import AudioFormat
+from crm.recordings.service import enqueue_compression
 from crm.settings import Settings
 from crm.transcripts.models import Leg
 from crm.transcripts.service import (
@@ -40,8 +49,10 @@ from crm.transcripts.service import (
     save_transcript,
 )
 from telephony.process_name import process_name
+from telephony.recordings.compression import RecordingCompressor
 from telephony.recordings.errors import RecordingError
 from telephony.recordings.files import RecordingFiles
+from telephony.recordings.opus import OpusError, decode_to_wav
 from telephony.speech.errors import TranscriptionError
 from telephony.speech.pool import TranscriptionPool
 from telephony.speech.recognizer import Transcript
@@ -107,6 +118,17 @@ class TranscriptionWorker:
         )
         self.max_attempts = 1 + settings.transcription_max_retries
         self.recordings = RecordingFiles.of(settings, clock)
+        self.compressor: RecordingCompressor | None = None
+        if settings.recordings_compress:
+            self.compressor = RecordingCompressor(
+                database,
+                self.recordings,
+                clock=clock,
+                worker=self.name,
+                lease_seconds=lease_seconds,
+                retry_delay=retry_delay,
+                max_attempts=self.max_attempts,
+            )
 
     async def run(
         self,
@@ -134,12 +156,25 @@ class TranscriptionWorker:
                 worked = False
             if worked:
                 processed += 1
+            elif await self.compress_pending():
+                continue  # leftover compressions run while no call waits for transcription
             elif until_idle:
                 break
             else:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_seconds)
         return processed
+
+    async def compress_pending(self) -> bool:
+        """Run one leftover compression job (a crash, a retry now due); whether there was one.
+        A failure is the job's own (recorded, retried): never the transcription loop's."""
+        if self.compressor is None:
+            return False
+        try:
+            return await self.compressor.run_one()
+        except Exception:
+            log.exception("recording compression: cannot reach the job queue; retrying")
+            return False
 
     async def run_one(self) -> bool:
         """Claim one job and see it through; False when there was nothing to claim."""
@@ -178,10 +213,17 @@ class TranscriptionWorker:
             await self._store(claim, transcripts, scored, note)
         except _LeaseLost:
             log.warning("call %s: lease lost to another worker; result discarded", claim.call_id)
+            return
         except Exception as exc:
             await self._failed(claim, exc)
+            return
         finally:
             keeper.cancel()
+        if self.compressor is not None:  # the next step, queued with the transcripts
+            try:
+                await self.compressor.run_for_call(claim.call_id)
+            except Exception:  # the database away: the queued job is run later
+                log.exception("call %s: compression not started; retried later", claim.call_id)
 
     async def _claim(self) -> _Claim | None:
         async with self.database.session() as session:
@@ -206,12 +248,31 @@ class TranscriptionWorker:
 
     async def _transcribe(self, claim: _Claim) -> dict[Leg, Transcript]:
         files = {leg: await self._recording(stored) for leg, stored in claim.recordings.items()}
-        futures = {leg: asyncio.wrap_future(self.pool.submit(path)) for leg, path in files.items()}
-        outcomes = await asyncio.gather(*futures.values(), return_exceptions=True)
+        with tempfile.TemporaryDirectory(prefix="callcentre-decoded-") as scratch:
+            readable = {leg: await self._as_wav(path, Path(scratch)) for leg, path in files.items()}
+            futures = {
+                leg: asyncio.wrap_future(self.pool.submit(path)) for leg, path in readable.items()
+            }
+            outcomes = await asyncio.gather(*futures.values(), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        return dict(zip(futures, outcomes, strict=True))  # type: ignore[arg-type]
+        heard: dict[Leg, Transcript] = dict(zip(futures, outcomes, strict=True))  # type: ignore[arg-type]
+        # The transcript names the stored file, not a scratch copy decoded from it.
+        return {leg: replace(t, file=str(files[leg])) for leg, t in heard.items()}
+
+    @staticmethod
+    async def _as_wav(path: Path, scratch: Path) -> Path:
+        """The recogniser reads WAV: an Ogg (a call compressed earlier, read again) is
+        decoded to a scratch WAV first."""
+        if AudioFormat.of_path(path.name) is not AudioFormat.OGG_OPUS:
+            return path
+        target = scratch / f"{path.stem}.wav"
+        try:
+            await asyncio.to_thread(decode_to_wav, path, target)
+        except OpusError as exc:
+            raise TranscriptionError(str(exc)) from exc
+        return target
 
     def _score(
         self, claim: _Claim, transcripts: dict[Leg, Transcript]
@@ -253,6 +314,8 @@ class TranscriptionWorker:
                     duration=transcript.duration,
                     file=transcript.file,
                 )
+            if self.compressor is not None:
+                await enqueue_compression(session, call_id=claim.call_id)
             if scored is not None:
                 call = await calls.get(session, call_id=claim.call_id)
                 assert call is not None  # a job's call is never deleted (a foreign key)
