@@ -98,6 +98,9 @@ def settings(database_url: str, recordings: Path) -> Settings:
         vosk_model_path=audio.KOREAN_MODEL,
         recordings_dir=recordings,
         transcription_max_retries=2,
+        # The module's legs are shared by its tests: compressing them is
+        # tests/test_recording_compression.py's subject, with files of its own.
+        recordings_compress=False,
     )
 
 

@@ -151,3 +151,44 @@ def time_deltas(
         for a, b, size in matcher.get_matching_blocks()
         for k in range(size)
     ]
+
+
+CONVERSATION = [  # one side of a renovation company's service call, in Mandarin
+    "您好，这里是装修客服中心，请问有什么可以帮您？",
+    "好的，我帮您查一下，您家的工程现在在水电阶段。",
+    "师傅明天上午九点到您家检查厨房的水管，请您家里留人。",
+    "如果还有问题，您可以随时打这个电话，祝您生活愉快。",
+]
+
+
+def conversation(path: Path, *, rounds: int = 2, listening: float = 2.5) -> Path:
+    """About a minute of one side of a call as the PBX records it (8 kHz 16-bit mono):
+    sentences of Mandarin speech, each followed by `listening` seconds of the other side's
+    turn (silence on this leg) -- what realistic compression ratios are measured on."""
+    parts = []
+    for i, sentence in enumerate(CONVERSATION * rounds):
+        raw = path.with_name(f"{path.stem}.{i}.espeak.wav")
+        part = path.with_name(f"{path.stem}.{i}.part.wav")
+        _run("espeak-ng", "-v", "cmn", "-w", str(raw), sentence)
+        _run(
+            "sox",
+            str(raw),
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            str(part),
+            "pad",
+            "0",
+            f"{listening}",
+        )
+        raw.unlink()
+        parts.append(part)
+    _run("sox", *map(str, parts), str(path))
+    for part in parts:
+        part.unlink()
+    return path
