@@ -16,6 +16,7 @@ BENCHMARKS = (
     "transcription",
     "caller_lookup",
     "due_callbacks",
+    "recording_storage",
     "busy_day",  # the longest (about 15 minutes): last, so the others' figures come first
 )
 

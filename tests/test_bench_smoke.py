@@ -38,6 +38,14 @@ KEYS = {
     },
     "caller_lookup": {"sqlite", "postgresql", "goal_met"},
     "due_callbacks": {"sqlite", "postgresql", "goal_met"},
+    "recording_storage": {
+        "wav_bytes",
+        "ogg_bytes",
+        "ratio",
+        "cpu_seconds_per_audio_hour",
+        "decoded_length_off_by_samples",
+        "goal_met",
+    },
     "busy_day": {
         "agents",
         "inbound_calls",
