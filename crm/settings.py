@@ -162,8 +162,8 @@ class Settings(BaseSettings):
     recordings_fetch_ca_file: Path | None = None
     """The certificate (or its CA) of a PBX with a self-signed one; unset: the system's CAs."""
     recordings_compress: bool = True
-    """After a call is transcribed, replace its WAV recordings by Ogg Opus (about 11x
-    smaller; the QA player plays both). false: keep the WAVs as the PBX wrote them."""
+    """After a call is transcribed, replace its WAV recordings by Ogg Opus (10-14x smaller
+    on speech; the QA player plays both). false: keep the WAVs as the PBX wrote them."""
     disk_warn_percent: float = Field(10.0, ge=0, le=100)
     """Below this share (percent) of free space on the recordings directory's disk, /healthz
     is degraded and the wallboard warns supervisors; 0 never warns."""
