@@ -533,7 +533,8 @@ def transcribe(
     workers: int | None,
     stats: bool,
 ) -> None:
-    """Transcribe recordings (8 or 16 kHz, 16-bit PCM WAV) with word timings, using Vosk."""
+    """Transcribe recordings (8 or 16 kHz, 16-bit PCM WAV, or Ogg Opus as calls are stored
+    after transcription) with word timings, using Vosk."""
     import json
 
     from rich.console import Console

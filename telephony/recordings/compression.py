@@ -23,8 +23,8 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from functools import partial
 from datetime import timedelta
+from functools import partial
 from pathlib import PurePosixPath
 
 from crm.clock import Clock

@@ -1,5 +1,6 @@
 """Recordings as Opus in Ogg: encoding a transcribed call's WAV, checking the result, and
-decoding it again (for mixing the legs and for reading it back into the recogniser).
+decoding it again (for mixing the legs; the recogniser decodes it with
+`telephony.speech.audio.ogg_audio`).
 
 Why Opus in Ogg, through PyPI's `soundfile`:
 - Opus is the codec made for speech at low bit rates; at 11 kbit/s narrowband telephone
@@ -119,16 +120,6 @@ def verify(ogg: Path, *, rate: int, channels: int, frames: int) -> int:
     if abs(decoded - frames) > FRAME_SECONDS * rate:
         raise OpusError(f"{ogg} decodes to {decoded} samples, the WAV holds {frames}")
     return decoded
-
-
-def decode_to_wav(audio: Path, target: Path) -> None:
-    """Any recording (Ogg or WAV) as a 16-bit PCM WAV at its own rate, e.g. for a reader
-    that only takes WAV (the recogniser)."""
-    try:
-        samples, rate = read_samples(audio)
-        soundfile.write(str(target), samples, rate, subtype="PCM_16", format="WAV")
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
-        raise OpusError(f"{audio} could not be decoded: {exc}") from None
 
 
 def read_samples(audio: Path) -> tuple[np.ndarray, int]:

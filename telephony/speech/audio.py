@@ -1,4 +1,5 @@
-"""Reading call recordings as the recogniser takes them: 16-bit PCM, mono, 8 or 16 kHz.
+"""Reading call recordings as the recogniser takes them: 16-bit PCM, mono, 8 or 16 kHz, from
+a WAV or (a call stored compressed after transcription) an Ogg Opus file decoded first.
 
 The RIFF header is read here rather than by `wave`, so that a rejected file says exactly what
 it is (e.g. "44100 Hz, 2 channels, 32-bit float") and what is expected. Stereo is mixed down;
@@ -74,6 +75,26 @@ def inspect_wav(path: Path) -> WavInfo:
     if problems:
         raise AudioFormatError(f"{path}: {info.describe()}: {'; '.join(problems)}; {_CONVERT}")
     return info
+
+
+OGG_SUFFIXES = (".ogg", ".opus")
+
+
+def is_ogg(path: Path) -> bool:
+    return path.suffix.lower() in OGG_SUFFIXES
+
+
+def decode_ogg(path: Path, target: Path) -> Path:
+    """An Ogg recording (a call stored compressed after transcription) written out as the
+    16-bit PCM WAV the recogniser reads, at its own rate; AudioFormatError if unreadable."""
+    import soundfile  # only here: a WAV-only worker does not load it
+
+    try:
+        samples, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
+        soundfile.write(str(target), samples, rate, subtype="PCM_16", format="WAV")
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioFormatError(f"{path}: cannot be read as Ogg audio ({exc})") from None
+    return target
 
 
 def read_chunks(

@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from telephony.speech.audio import WavInfo, inspect_wav, read_chunks
+from telephony.speech.audio import WavInfo, decode_ogg, inspect_wav, is_ogg, read_chunks
 from telephony.speech.errors import ModelUnavailable
 from telephony.speech.model_dir import DOWNLOAD_HINT, model_name, model_problems
 from telephony.speech.speech_detection import Region, SpeechDetection, find_speech
@@ -100,6 +101,10 @@ def transcribe_file(
     speech are decoded; a silent leg costs the detector's pass and no decoding at all. None
     decodes the whole file in one go.
     """
+    if is_ogg(path):  # a call stored compressed, read again: decoded to a scratch WAV
+        with tempfile.TemporaryDirectory(prefix="callcentre-ogg-") as scratch:
+            wav = decode_ogg(path, Path(scratch) / "decoded.wav")
+            return replace(transcribe_file(model, wav, detection), file=str(path))
     info = inspect_wav(path)
     regions = [Region(0, info.frames)] if detection is None else find_speech(info, detection)
     words: list[Word] = []

@@ -20,11 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -35,7 +34,6 @@ from crm.db import Database
 from crm.quality.rules import RulesError, Scorecard, load_rules
 from crm.quality.scorecard import ScoredCallFacts, ScoreResult, SpokenWord, score
 from crm.quality.service import CallToScore, call_to_score, save_score
-from crm.recordings.models import AudioFormat
 from crm.recordings.service import enqueue_compression
 from crm.settings import Settings
 from crm.transcripts.models import Leg
@@ -52,7 +50,6 @@ from telephony.process_name import process_name
 from telephony.recordings.compression import RecordingCompressor
 from telephony.recordings.errors import RecordingError
 from telephony.recordings.files import RecordingFiles
-from telephony.recordings.opus import OpusError, decode_to_wav
 from telephony.speech.errors import TranscriptionError
 from telephony.speech.pool import TranscriptionPool
 from telephony.speech.recognizer import Transcript
@@ -248,31 +245,13 @@ class TranscriptionWorker:
 
     async def _transcribe(self, claim: _Claim) -> dict[Leg, Transcript]:
         files = {leg: await self._recording(stored) for leg, stored in claim.recordings.items()}
-        with tempfile.TemporaryDirectory(prefix="callcentre-decoded-") as scratch:
-            readable = {leg: await self._as_wav(path, Path(scratch)) for leg, path in files.items()}
-            futures = {
-                leg: asyncio.wrap_future(self.pool.submit(path)) for leg, path in readable.items()
-            }
-            outcomes = await asyncio.gather(*futures.values(), return_exceptions=True)
+        # A call stored compressed and read again is decoded by the recogniser itself.
+        futures = {leg: asyncio.wrap_future(self.pool.submit(path)) for leg, path in files.items()}
+        outcomes = await asyncio.gather(*futures.values(), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        heard: dict[Leg, Transcript] = dict(zip(futures, outcomes, strict=True))  # type: ignore[arg-type]
-        # The transcript names the stored file, not a scratch copy decoded from it.
-        return {leg: replace(t, file=str(files[leg])) for leg, t in heard.items()}
-
-    @staticmethod
-    async def _as_wav(path: Path, scratch: Path) -> Path:
-        """The recogniser reads WAV: an Ogg (a call compressed earlier, read again) is
-        decoded to a scratch WAV first."""
-        if AudioFormat.of_path(path.name) is not AudioFormat.OGG_OPUS:
-            return path
-        target = scratch / f"{path.stem}.wav"
-        try:
-            await asyncio.to_thread(decode_to_wav, path, target)
-        except OpusError as exc:
-            raise TranscriptionError(str(exc)) from exc
-        return target
+        return dict(zip(futures, outcomes, strict=True))  # type: ignore[arg-type]
 
     def _score(
         self, claim: _Claim, transcripts: dict[Leg, Transcript]
