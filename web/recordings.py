@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,7 +56,7 @@ async def _find(files: RecordingFiles, stored: str | None) -> Path | None:
         return None
 
 
-async def _file(call: Call, leg: str, files: RecordingFiles) -> Path | None:
+async def _file(call: Call, leg: str, files: RecordingFiles, now: datetime) -> Path | None:
     if leg == "agent":
         return await _find(files, call.recording_agent)
     if leg == "customer":
@@ -73,7 +75,7 @@ async def _file(call: Call, leg: str, files: RecordingFiles) -> Path | None:
             await asyncio.to_thread(mix, agent, customer, target)
         except MixError as exc:
             raise RecordingUnreadable(f"call {call.id}: {exc}") from None
-        await asyncio.to_thread(prune_mixes, mixes, keep=target)
+        await asyncio.to_thread(partial(prune_mixes, mixes, keep=target, now=now))
     return target
 
 
@@ -193,7 +195,7 @@ async def recording(
         )
     call, grant = await _call_and_grant(svc, caller, call_id, request=request)
     try:
-        path = await _file(call, leg, svc.recording_files)
+        path = await _file(call, leg, svc.recording_files, svc.clock.now())
     except RecordingError as exc:
         raise _unavailable(call, exc) from None
     if path is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +58,13 @@ def mix(first: Path, second: Path, target: Path) -> None:
 MIX_KEPT_SECONDS = 24 * 3600.0
 
 
-def prune_mixes(directory: Path, *, keep: Path, older_than: float = MIX_KEPT_SECONDS) -> int:
-    """Remove mixes made more than a day ago (a retained or erased call's voice must not
-    outlive its legs here); how many. `keep`: the mix just made."""
+def prune_mixes(
+    directory: Path, *, keep: Path, now: datetime, older_than: float = MIX_KEPT_SECONDS
+) -> int:
+    """Remove mixes made more than a day before `now` (a retained or erased call's voice must
+    not outlive its legs here); how many. `keep`: the mix just made."""
     removed = 0
-    horizon = time.time() - older_than
+    horizon = now.timestamp() - older_than
     for path in directory.glob("*.wav"):
         with contextlib.suppress(OSError):
             if path != keep and path.stat().st_mtime < horizon:
