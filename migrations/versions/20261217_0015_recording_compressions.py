@@ -1,8 +1,8 @@
 """recording compressions: each transcribed call's WAVs replaced by Ogg Opus, as a job
 
-Revision ID: 0014
-Revises: 0013
-Create Date: 2026-12-16 09:00:00+00:00
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-17 09:00:00+00:00
 
 One job per call (`recording_compressions`), queued in the transaction that stores the call's
 transcripts and leased to a worker like a transcription job; it records the format and sizes
@@ -20,8 +20,8 @@ from alembic import op
 
 import crm.db
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
