@@ -6,7 +6,8 @@ translation and tests); `message` is English.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 
@@ -15,6 +16,14 @@ class Problem:
     field: str | None
     code: str
     message: str
+    # The message's variable parts, for a translation of `code` (e.g. the dates out of order).
+    params: Mapping[str, str] | None = dataclasses.field(default=None, hash=False)
+
+    def as_dict(self) -> dict[str, object]:
+        shown = asdict(self)
+        if self.params is None:
+            del shown["params"]
+        return shown
 
 
 class DomainError(Exception):
@@ -29,7 +38,7 @@ class DomainError(Exception):
         return self.problems[0].code
 
     def as_dict(self) -> dict[str, object]:
-        return {"detail": [asdict(p) for p in self.problems]}
+        return {"detail": [p.as_dict() for p in self.problems]}
 
 
 class ValidationError(DomainError):

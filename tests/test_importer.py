@@ -443,7 +443,9 @@ async def test_one_bad_row_imports_nothing(
         row(name="王芳", mobile="15900159000", contract="A-3", start="2026-10-05"),
     ]
     errors = await rejected(db, write_xlsx(tmp_path / "one-bad.xlsx", sheet), settings)
-    assert errors == [RowError(3, "开工日期", "2026-13-01", "no such day in the calendar")]
+    assert errors == [
+        RowError(3, "开工日期", "2026-13-01", "no such day in the calendar", "no_such_day")
+    ]
     assert await counts(db) == (0, 0, 0, 0)
 
 

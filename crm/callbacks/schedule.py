@@ -114,7 +114,7 @@ def check_stage_dates(dates: StageDates, status: ProjectStatus | None = None) ->
     for i, (name, label, day) in enumerate(ordered):
         if day is None:
             continue
-        for _, earlier_label, earlier in ordered[:i]:
+        for earlier_name, earlier_label, earlier in ordered[:i]:
             if earlier is not None and day < earlier:
                 problems.append(
                     Problem(
@@ -122,6 +122,11 @@ def check_stage_dates(dates: StageDates, status: ProjectStatus | None = None) ->
                         "stage_dates_out_of_order",
                         f"the {label} date {day.isoformat()} is before the "
                         f"{earlier_label} date {earlier.isoformat()}",
+                        {
+                            "date": day.isoformat(),
+                            "earlier_field": earlier_name,
+                            "earlier_date": earlier.isoformat(),
+                        },
                     )
                 )
                 break

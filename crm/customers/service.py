@@ -37,7 +37,7 @@ def parse_phones(
         try:
             phone = normalize_phone(raw, default_area_code=default_area_code)
         except PhoneNumberError as exc:
-            problems.append(Problem(where, "invalid_phone", str(exc)))
+            problems.append(Problem(where, "invalid_phone", str(exc), {"value": str(raw)}))
             continue
         if phone.kind not in DIALABLE_KINDS:
             problems.append(
@@ -45,6 +45,7 @@ def parse_phones(
                     where,
                     "not_a_customer_phone",
                     f"{raw!r} is a {phone.kind.value} number, not a customer's",
+                    {"value": str(raw), "kind": phone.kind.value},
                 )
             )
         elif phone.number not in seen:

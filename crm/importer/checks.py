@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from crm.callbacks.schedule import StageDates, check_stage_dates
 from crm.customers import service as customers
 from crm.importer.columns import PROJECT_TEXT
+from crm.importer.problems import CellError
 from crm.importer.reading import RawRow, SheetRows
 from crm.importer.reporting import RowError
 from crm.importer.values import cell_text, parse_bool, parse_date, parse_grade, parse_status
@@ -47,24 +48,31 @@ class RowChecker:
         self.area_code = settings.default_area_code
         self.errors = errors
 
-    def error(self, row: RawRow, name: str | None, value: Any, reason: str) -> None:
+    def error(
+        self,
+        row: RawRow,
+        name: str | None,
+        value: Any,
+        reason: str,
+        code: str,
+        params: dict[str, str] | None = None,
+    ) -> None:
         column = None if name is None else self.sheet.header(name)
-        self.errors.append(
-            RowError(row.number, column, None if value is None else cell_text(value), reason)
-        )
+        text = None if value is None else cell_text(value)
+        self.errors.append(RowError(row.number, column, text, reason, code, params or {}))
 
     def parse(self, row: RawRow, name: str, parser: Callable[[Any], Any]) -> Any:
         try:
             return parser(row.values.get(name))
-        except ValueError as exc:
-            self.error(row, name, row.values.get(name), str(exc))
+        except CellError as exc:
+            self.error(row, name, row.values.get(name), str(exc), exc.code, exc.params)
             return None
 
     def check(self, row: RawRow) -> ParsedRow:
         before = len(self.errors)
         name = cell_text(row.values.get("name"))
         if not name:
-            self.error(row, "name", None, "the customer's name is required")
+            self.error(row, "name", None, "the customer's name is required", "name_required")
         contract_number = cell_text(row.values.get("contract_number"))
         parsed = ParsedRow(
             number=row.number,
@@ -86,12 +94,21 @@ class RowChecker:
                 numbers, problems = customers.parse_phones([item], default_area_code=self.area_code)
                 for problem in problems:
                     self.errors.append(
-                        RowError(row.number, header, cell_text(item), problem.message)
+                        RowError(
+                            row.number,
+                            header,
+                            cell_text(item),
+                            problem.message,
+                            problem.code,  # invalid_phone, not_a_customer_phone
+                            dict(problem.params or {}),
+                        )
                     )
                 for phone, raw in numbers:
                     found.setdefault(phone.number, PhoneSource(row.number, header, raw))
         if not found and not any(cell is not None for _, cell in row.phones):
-            self.error(row, "phone", None, "at least one phone number is required")
+            self.error(
+                row, "phone", None, "at least one phone number is required", "phone_required"
+            )
         return found
 
     def customer_fields(self, row: RawRow) -> dict[str, Any]:
@@ -125,12 +142,21 @@ class RowChecker:
                     None,
                     f"the row has project details ({self.sheet.header(given)}) but no "
                     "contract number",
+                    "project_without_contract",
+                    {"column": self.sheet.header(given)},
                 )
             return
         dates = StageDates.of_project(parsed.project)
         for problem in check_stage_dates(dates, parsed.status):
             name = problem.field or "status"
-            self.error(row, name, parsed.project.get(name), problem.message)
+            self.error(
+                row,
+                name,
+                parsed.project.get(name),
+                problem.message,
+                problem.code,  # stage_dates_out_of_order, completion_date_required
+                stage_params(problem.params, self.sheet.headers),
+            )
 
 
 def _phone_items(cell: Any) -> list[str]:
@@ -140,3 +166,12 @@ def _phone_items(cell: Any) -> list[str]:
     if isinstance(cell, str):
         return split_phone_list(cell)
     return [cell_text(cell)]
+
+
+def stage_params(params: Mapping[str, str] | None, headers: dict[str, str]) -> dict[str, str]:
+    """A stage-date problem's params, naming the earlier date by its column as written."""
+    shown = dict(params or {})
+    if "earlier_field" in shown:
+        earlier = shown.pop("earlier_field")
+        shown["earlier_column"] = headers.get(earlier, earlier)
+    return shown

@@ -48,6 +48,8 @@ class CustomerGrouper:
                         source.column,
                         source.raw,
                         f"this number is {entry.name}'s on row {first.row}, not {row.name}'s",
+                        "number_on_other_row",
+                        {"owner": entry.name, "row": str(first.row), "name": row.name},
                     )
                 )
                 conflict = True

@@ -12,7 +12,7 @@ from typing import Any
 
 from crm.callbacks.schedule import StageDates, check_stage_dates
 from crm.customers.models import Customer
-from crm.importer.checks import PhoneSource
+from crm.importer.checks import PhoneSource, stage_params
 from crm.importer.grouping import CustomerEntry
 from crm.importer.lookup import Existing
 from crm.importer.reporting import ImportRejected, RowError
@@ -59,6 +59,12 @@ def resolve(validated: ValidatedImport, existing: Existing, today: date) -> Plan
                     project.contract_number,
                     f"this contract belongs to {current.customer.name} (customer "
                     f"#{current.customer_id}) in the database, not to {project.customer.name}",
+                    "contract_of_other_customer",
+                    {
+                        "owner": current.customer.name,
+                        "id": str(current.customer_id),
+                        "name": project.customer.name,
+                    },
                 )
             )
         else:
@@ -102,6 +108,8 @@ def _match_customer(
                 source.column,
                 source.raw,
                 f"{entry.name}'s numbers belong to different customers in the database: {names}",
+                "numbers_of_several_customers",
+                {"names": names, "name": entry.name},
             )
         )
         return None
@@ -114,6 +122,8 @@ def _match_customer(
                 source.raw,
                 f"this number belongs to {customer.name} (customer "
                 f"#{customer.id}) in the database, not to {entry.name}",
+                "number_of_other_customer",
+                {"owner": customer.name, "id": str(customer.id), "name": entry.name},
             )
         )
         return None
@@ -149,6 +159,8 @@ def _project_update(
                 headers.get(name, name),
                 None if value is None else cell_text(value),
                 f"{problem.message} (with the dates already in the database)",
+                f"db_{problem.code}",  # db_stage_dates_out_of_order, db_completion_date_required
+                stage_params(problem.params, headers),
             )
         )
     changes = {k: v for k, v in given.items() if getattr(current, k) != v}

@@ -30,6 +30,7 @@ class SheetRows:
     headers: dict[str, str]  # field → header as written (phones: every phone column, joined)
     rows: list[RawRow]
     warnings: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # the mapped headers as written, in order
 
     def header(self, name: str) -> str:
         return self.headers.get(name, name)
@@ -38,66 +39,106 @@ class SheetRows:
 def read_rows(path: str | Path) -> SheetRows:
     """The header mapping and the non-empty data rows; ImportRejected for an unusable file."""
     path = Path(path)
-    suffix = path.suffix.lower()
+    return read_sheet(path.read_bytes(), name=path.name)
+
+
+def read_sheet(data: bytes, *, name: str) -> SheetRows:
+    """A file's content, read as `name` says it is (.xlsx or .csv): the command line's file
+    and the browser's upload go through here alike. ImportRejected for an unusable file."""
+    return _sheet_from_records(_records(data, name))
+
+
+def read_header(data: bytes, *, name: str) -> SheetRows:
+    """Only the header row, mapped (no data rows): whether a file is worth reading at all,
+    answered at once for an upload. ImportRejected as `read_sheet` would."""
+    return _sheet_from_records(_records(data, name), header_only=True)
+
+
+def _records(data: bytes, name: str) -> Iterable[Sequence[Any]]:
+    suffix = Path(name).suffix.lower()
     if suffix == ".xlsx":
-        records: Iterable[Sequence[Any]] = _xlsx_records(path)
-    elif suffix == ".csv":
-        records = _csv_records(path)
-    else:
-        raise ImportRejected(
-            [
-                RowError(
-                    0,
-                    None,
-                    path.name,
-                    "only .xlsx and .csv files can be imported; save an .xls file as .xlsx first",
-                )
-            ]
-        )
-    return _sheet_from_records(records)
+        return _xlsx_records(data, name)
+    if suffix == ".csv":
+        return _csv_records(data, name)
+    raise ImportRejected(
+        [
+            RowError(
+                0,
+                None,
+                name,
+                "only .xlsx and .csv files can be imported; save an .xls file as .xlsx first",
+                "not_a_spreadsheet",
+                {"name": name},
+            )
+        ]
+    )
 
 
-def _xlsx_records(path: Path) -> Iterator[Sequence[Any]]:
+# What a damaged or disguised workbook raises inside openpyxl (zip, XML, cell values): an
+# uploaded file is anyone's bytes, and each of these is the file's fault, not the server's.
+_BROKEN_XLSX = (
+    InvalidFileException,
+    zipfile.BadZipFile,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    OSError,
+    SyntaxError,  # xml.etree's and lxml's parse errors
+)
+
+
+def _xlsx_records(data: bytes, name: str) -> Iterator[Sequence[Any]]:
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError):
-        raise ImportRejected(
-            [RowError(0, None, path.name, "not a readable .xlsx workbook")]
-        ) from None
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except _BROKEN_XLSX:
+        raise _unreadable(name, "not a readable .xlsx workbook", "unreadable_xlsx") from None
     try:
         sheet = workbook.worksheets[0]
         sheet.reset_dimensions()  # trust the cells, not the writer's declared size
         yield from sheet.iter_rows(values_only=True)
+    except _BROKEN_XLSX:
+        raise _unreadable(name, "not a readable .xlsx workbook", "unreadable_xlsx") from None
     finally:
         workbook.close()
 
 
-def _csv_records(path: Path) -> Iterator[Sequence[Any]]:
-    data = path.read_bytes()
+def _csv_records(data: bytes, name: str) -> Iterator[Sequence[Any]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         try:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
-            raise ImportRejected(
-                [RowError(0, None, path.name, "the CSV file is neither UTF-8 nor GB18030 text")]
+            raise _unreadable(
+                name, "the CSV file is neither UTF-8 nor GB18030 text", "unreadable_csv"
             ) from None
-    yield from csv.reader(io.StringIO(text, newline=""))
+    try:
+        yield from csv.reader(io.StringIO(text, newline=""))
+    except csv.Error as exc:  # a NUL byte, an overlong field: not a text table
+        raise _unreadable(name, f"not a readable CSV table ({exc})", "unreadable_csv") from None
+
+
+def _unreadable(name: str, reason: str, code: str) -> ImportRejected:
+    return ImportRejected([RowError(0, None, name, reason, code)])
 
 
 def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _sheet_from_records(records: Iterable[Sequence[Any]]) -> SheetRows:
+def _sheet_from_records(
+    records: Iterable[Sequence[Any]], *, header_only: bool = False
+) -> SheetRows:
     iterator = enumerate(records, start=1)
     for number, record in iterator:
         if not all(_is_blank(v) for v in record):
             sheet, columns = _map_header(number, record)
             break
     else:
-        raise ImportRejected([RowError(0, None, None, "the file is empty")])
+        raise ImportRejected([RowError(0, None, None, "the file is empty", "empty_file")])
+    if header_only:
+        return sheet
     for number, record in iterator:
         row = _raw_row(number, record, columns)
         if row is not None:
@@ -120,7 +161,12 @@ def _map_header(number: int, record: Sequence[Any]) -> tuple[SheetRows, list[tup
         elif name in headers and name != "phone":
             errors.append(
                 RowError(
-                    number, header, None, f"this column and {headers[name]!r} both mean {name}"
+                    number,
+                    header,
+                    None,
+                    f"this column and {headers[name]!r} both mean {name}",
+                    "duplicate_column",
+                    {"other": headers[name], "field": name},
                 )
             )
         else:
@@ -129,11 +175,20 @@ def _map_header(number: int, record: Sequence[Any]) -> tuple[SheetRows, list[tup
     for required, examples in (("name", "客户姓名/姓名/name"), ("phone", "电话/手机/phone")):
         if required not in headers:
             errors.append(
-                RowError(number, None, None, f"no {required} column (a header like {examples})")
+                RowError(
+                    number,
+                    None,
+                    None,
+                    f"no {required} column (a header like {examples})",
+                    "missing_column",
+                    {"field": required},
+                )
             )
     if errors:
         raise ImportRejected(errors)
-    sheet = SheetRows(header_row=number, headers=headers, rows=[])
+    sheet = SheetRows(
+        header_row=number, headers=headers, rows=[], columns=[h for _, h, _ in columns]
+    )
     if unknown:
         sheet.warnings.append("ignored columns: " + ", ".join(unknown))
     return sheet, columns

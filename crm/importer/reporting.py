@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -17,12 +17,19 @@ def report_progress(progress: Progress | None, phase: str, done: int, total: int
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """One problem, where the user can find it: row 1 is the spreadsheet's first row."""
+    """One problem, where the user can find it: row 1 is the spreadsheet's first row.
+
+    `reason` is English (the command line prints it); `code` and `params` are the same problem
+    for a translation (the browser's catalogues: `import.problem.<code>`), the codes being
+    `crm.importer.problems.PROBLEM_CODES`.
+    """
 
     row: int
     column: str | None
     value: str | None
     reason: str
+    code: str = "invalid"
+    params: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __str__(self) -> str:
         where = f"row {self.row}" if self.row else "file"

@@ -87,6 +87,8 @@ def _projects(
                     column,
                     row.contract_number,
                     f"contract number already on row {seen[key]}",
+                    "duplicate_contract",
+                    {"row": str(seen[key])},
                 )
             )
             continue

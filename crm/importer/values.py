@@ -1,6 +1,7 @@
 """Reading one cell's value: dates, grades, yes/no, statuses and names as offices write them.
 
-Pure functions of the cell; a bad value raises ValueError with the reason shown to the user.
+Pure functions of the cell; a bad value raises CellError (a ValueError) with the reason shown
+to the user and its code.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from crm.customers.models import Grade
+from crm.importer.problems import CellError
 from crm.projects.models import ProjectStatus
 
 
@@ -54,8 +56,11 @@ def parse_date(value: Any) -> date | None:
             try:
                 return date(int(m[1]), int(m[2]), int(m[3]))
             except ValueError:
-                raise ValueError("no such day in the calendar") from None
-    raise ValueError("not a date; write 2026-03-01, 2026/3/1, 2026.3.1, 2026年3月1日 or 20260301")
+                raise CellError("no_such_day", "no such day in the calendar") from None
+    raise CellError(
+        "not_a_date",
+        "not a date; write 2026-03-01, 2026/3/1, 2026.3.1, 2026年3月1日 or 20260301",
+    )
 
 
 _GRADES = {"a": Grade.A, "b": Grade.B, "c": Grade.C}
@@ -68,7 +73,7 @@ def parse_grade(value: Any) -> Grade | None:
         return None
     grade = _GRADES.get(code.removesuffix("级").removesuffix("类").removesuffix("類"))
     if grade is None:
-        raise ValueError("the grade is A, B or C")
+        raise CellError("bad_grade", "the grade is A, B or C")
     return grade
 
 
@@ -87,7 +92,7 @@ def parse_bool(value: Any) -> bool | None:
         return True
     if code in _FALSE:
         return False
-    raise ValueError("write 是 or 否 (or Y/N, yes/no, 1/0, ✓)")
+    raise CellError("bad_yes_no", "write 是 or 否 (or Y/N, yes/no, 1/0, ✓)")
 
 
 _STATUSES = {
@@ -106,8 +111,9 @@ def parse_status(value: Any) -> ProjectStatus | None:
         return None
     status = _STATUS_BY_WORD.get(code)
     if status is None:
-        raise ValueError(
+        raise CellError(
+            "bad_status",
             "the status is 已签约, 施工中, 已完工 or 已取消 "
-            "(signed, in_progress, completed, cancelled)"
+            "(signed, in_progress, completed, cancelled)",
         )
     return status

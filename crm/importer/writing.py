@@ -19,10 +19,10 @@ from crm.customers import service as customers
 from crm.customers.models import Customer, Grade
 from crm.db import Database
 from crm.errors import DomainError
+from crm.importer.checking import check_sheet
 from crm.importer.grouping import CustomerEntry
-from crm.importer.lookup import Existing
-from crm.importer.planning import Plan, resolve
-from crm.importer.reading import read_rows
+from crm.importer.planning import Plan
+from crm.importer.reading import SheetRows, read_rows
 from crm.importer.reporting import (
     ImportRejected,
     ImportReport,
@@ -30,7 +30,7 @@ from crm.importer.reporting import (
     RowError,
     report_progress,
 )
-from crm.importer.validation import ProjectEntry, ValidatedImport, validate
+from crm.importer.validation import ProjectEntry, ValidatedImport
 from crm.projects import service as projects
 from crm.settings import Settings
 
@@ -53,14 +53,35 @@ async def import_file(
     sheet = read_rows(path)
     if progress:
         progress("read", len(sheet.rows), len(sheet.rows))
-    validated = validate(sheet, settings=settings, today=today, progress=progress)
-    if isinstance(validated, list):
-        raise ImportRejected(validated)
     async with database.session() as session:
-        existing = await Existing.load(session, validated, progress)
-        plan = resolve(validated, existing, today)
-        report = await _write(session, validated, plan, settings, progress)
-    return report
+        return await import_sheet(session, sheet, settings=settings, today=today, progress=progress)
+
+
+class StalePreview(Exception):
+    """The database changed since the file was previewed: importing now would do something
+    else than the preview said (nothing was written)."""
+
+
+async def import_sheet(
+    session: AsyncSession,
+    sheet: SheetRows,
+    *,
+    settings: Settings,
+    today: date,
+    progress: Progress | None = None,
+    previewed: str | None = None,
+) -> ImportReport:
+    """Check the sheet again, inside the caller's transaction, and write it all; raises
+    ImportRejected on any problem, and StalePreview when `previewed` (a preview's
+    fingerprint) is not what the import would do now. The caller's transaction rolls back
+    on either, so nothing is half-written."""
+    checked = await check_sheet(session, sheet, settings=settings, today=today, progress=progress)
+    if checked.errors:
+        raise ImportRejected(checked.errors)
+    assert checked.validated is not None and checked.plan is not None
+    if previewed is not None and checked.fingerprint() != previewed:
+        raise StalePreview()
+    return await _write(session, checked.validated, checked.plan, settings, progress)
 
 
 async def _count_tasks(session: AsyncSession) -> int:
@@ -100,7 +121,14 @@ class _Writer:
             name = (problem.field or "").split("[")[0]
             name = "phone" if name == "phones" else name
             self.errors.append(
-                RowError(row, headers.get(name, problem.field), None, problem.message)
+                RowError(
+                    row,
+                    headers.get(name, problem.field),
+                    None,
+                    problem.message,
+                    "refused",
+                    {"message": problem.message},
+                )
             )
 
     async def customers(self) -> None:
@@ -127,7 +155,7 @@ class _Writer:
                 do_not_call_reason=entry.do_not_call_reason or DEFAULT_DNC_REASON,
                 default_area_code=self.area_code,
             )
-        changes = _customer_changes(entry, current)
+        changes = customer_changes(entry, current)
         if not changes:
             self.report.customers_unchanged += 1
             return current
@@ -165,7 +193,7 @@ class _Writer:
             self.report.projects_unchanged += 1
 
 
-def _customer_changes(entry: CustomerEntry, current: Customer) -> dict[str, Any]:
+def customer_changes(entry: CustomerEntry, current: Customer) -> dict[str, Any]:
     """Only what the sheet gives and the database lacks: blanks never erase anything."""
     changes: dict[str, Any] = {}
     if entry.address is not None and entry.address != current.address:
