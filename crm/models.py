@@ -10,6 +10,7 @@ from crm.complaints.models import Complaint, ComplaintEvent
 from crm.customers.models import Customer, Phone
 from crm.db import Base
 from crm.dispositions.models import CallDisposition
+from crm.importer.models import ImportJob
 from crm.projects.models import Project
 from crm.quality.models import CallScore, QaAssignment, QaFeedback, RuleReview
 from crm.recordings.models import RecordingCompression
@@ -32,6 +33,7 @@ __all__ = [
     "Complaint",
     "ComplaintEvent",
     "Customer",
+    "ImportJob",
     "LoginThrottle",
     "Phone",
     "Project",
