@@ -342,8 +342,12 @@ class Settings(BaseSettings):
     session_hours: int = Field(12, gt=0)
     """A browser session's lifetime, in hours."""
     max_body_bytes: int = Field(1_048_576, ge=1024)
-    """Request bodies over this many bytes are refused (413) before they are read; no route
-    takes uploads (spreadsheets: `callcentre import`). A reverse proxy's limit should match."""
+    """Request bodies over this many bytes are refused (413) before they are read; the
+    spreadsheet upload has its own limit (`max_import_bytes`). A reverse proxy's limit should
+    match."""
+    max_import_bytes: int = Field(10_485_760, ge=1024)
+    """The largest spreadsheet an administrator may upload on the admin page (413 above it);
+    `callcentre import` reads any size. The proxy's limit for `/api/imports` should match."""
     # The client's address decides login throttling and is audited: only a proxy listed here
     # may say who the client is (X-Forwarded-For), anyone else could forge any address.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -130,6 +130,15 @@ def test_the_body_limit_is_the_servers() -> None:
     assert limit == Settings.model_fields["max_body_bytes"].default
     env_example = (ROOT / "deploy" / "callcentre.env.example").read_text(encoding="utf-8")
     assert f"CALLCENTRE_MAX_BODY_BYTES={limit}" in env_example
+    # The spreadsheet upload's own location and limit, the server's too.
+    upload = re.search(
+        r"location = /api/imports \{[^}]*client_max_body_size (\d+)([kmg]?);",
+        EXAMPLE.read_text("utf-8"),
+    )
+    assert upload, "the upload location sets its own client_max_body_size"
+    upload_limit = int(upload[1]) * SIZES.get(upload[2], 1)
+    assert upload_limit == Settings.model_fields["max_import_bytes"].default
+    assert f"CALLCENTRE_MAX_IMPORT_BYTES={upload_limit}" in env_example
 
 
 def test_every_location_passes_the_clients_address_and_host() -> None:

@@ -25,6 +25,7 @@ from web import (
     dispositions,
     errors,
     health,
+    imports,
     metrics,
     pages,
     qa,
@@ -50,6 +51,7 @@ ROUTERS = (
     health,
     auth,
     users,
+    imports,
     customers,
     customer_privacy,
     callbacks,
@@ -111,7 +113,11 @@ def create_app(
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     # Outermost last: every answer, a refused body's included, carries the security headers.
     app.add_middleware(NoNulText)  # inside the body limit: reads bounded bodies only
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={imports.UPLOAD_PATH: settings.max_import_bytes},
+    )
     app.add_middleware(SecurityHeaders)
     # Outermost: the client's address and scheme (HSTS) are settled before anything reads them.
     app.add_middleware(TrustedProxies, proxies=settings.trusted_proxies)

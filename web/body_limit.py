@@ -2,9 +2,9 @@
 `Content-Length`, or, sent in chunks, as soon as the bytes received pass it. Without this a
 300 MB login body was read, decoded and parsed whole before anyone looked at it.
 
-No route takes an upload (spreadsheets are imported with `callcentre import`), so one limit
-(`CALLCENTRE_MAX_BODY_BYTES`) fits every route; a future upload route gets its own larger
-limit here, by path prefix, and says so in the README.
+One limit (`CALLCENTRE_MAX_BODY_BYTES`) fits every route but the spreadsheet upload
+(`POST /api/imports`, `CALLCENTRE_MAX_IMPORT_BYTES`): `larger` maps such an exact path to its
+own limit.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class BodyTooLarge(HTTPException):
             "field": None,
             "code": "body_too_large",
             "message": f"the request body is larger than the limit of {limit} bytes",
+            "params": {"limit": str(limit)},
         }
         super().__init__(413, [self.problem])
 
@@ -58,15 +59,18 @@ async def _refuse(send: Send, limit: int) -> None:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             log.info("refused a %d-byte body to %s", declared, scope.get("path", "?"))

@@ -47,7 +47,10 @@ DATABASE_CODES = (
     "refused",  # {message}: a service refused a row the checks passed (English)
 )
 
-PROBLEM_CODES = FILE_CODES + ROW_CODES + DATABASE_CODES
+# A job that could not finish (crm/importer/jobs.py, web/imports.py): the whole file.
+JOB_CODES = ("import_stale", "commit_failed", "check_failed", "interrupted")
+
+PROBLEM_CODES = FILE_CODES + ROW_CODES + DATABASE_CODES + JOB_CODES
 
 
 class CellError(ValueError):

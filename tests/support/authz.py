@@ -43,6 +43,11 @@ ROUTES: dict[tuple[str, str], frozenset[object]] = {
     ("GET", "/api/users"): frozenset({AD}),
     ("POST", "/api/users"): frozenset({AD}),
     ("PATCH", "/api/users/{user_id}"): frozenset({AD}),
+    # Spreadsheet import (web/imports.py): administrators only.
+    ("POST", "/api/imports"): frozenset({AD}),
+    ("GET", "/api/imports/{job_id}"): frozenset({AD}),
+    ("GET", "/api/imports/{job_id}/rows"): frozenset({AD}),
+    ("POST", "/api/imports/{job_id}/commit"): frozenset({AD}),
     ("GET", "/api/customers"): READ_CUSTOMERS,
     ("POST", "/api/customers"): EDIT_CUSTOMERS,
     ("GET", "/api/customers/{customer_id}"): READ_CUSTOMERS,

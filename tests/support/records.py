@@ -13,6 +13,7 @@ from crm.callbacks.schedule import ScheduleRules
 from crm.calls.models import Call, CallOutcome, Direction
 from crm.customers import service as customers
 from crm.db import Database
+from crm.importer import service as import_jobs
 from crm.projects import service as projects
 from crm.quality import feedback as qa_feedback
 from crm.quality.models import QaAssignment
@@ -23,8 +24,8 @@ from tests.support.api import Api
 async def seed_records(api: Api, db: Database, now: datetime) -> dict[str, object]:
     """A customer with a project and its callbacks, an answered call of agent1's with its
     recording's path (in the QA review queue, with a reviewer's feedback), a complaint, a
-    repair, a campaign, and the department's grant on the project (approved): every path
-    parameter the app declares, filled."""
+    repair, a campaign, the department's grant on the project (approved) and an uploaded
+    spreadsheet being checked: every path parameter the app declares, filled."""
     async with db.session() as session:
         customer = await customers.create(
             session,
@@ -77,6 +78,14 @@ async def seed_records(api: Api, db: Database, now: datetime) -> dict[str, objec
         feedback = await qa_feedback.send(
             session, call_id=call.id, reviewer_id=api.ids["qa"], comment="开场很好", at=now
         )
+        # An upload still being checked: its commit is refused (409), nothing runs.
+        job = await import_jobs.create_job(
+            session,
+            created_by_id=api.ids["admin"],
+            filename="客户.csv",
+            content="客户姓名,电话\n王建国,13800138000\n".encode(),
+            at=now,
+        )
         ids: dict[str, object] = {
             "customer_id": customer.id,
             "project_id": project.id,
@@ -88,6 +97,7 @@ async def seed_records(api: Api, db: Database, now: datetime) -> dict[str, objec
             "agent_id": api.ids["agent2"],
             "assignment_id": queued.id,
             "feedback_id": feedback.id,
+            "job_id": job.id,
         }
     complaint = await api["agent1"].post(
         "/api/complaints",
