@@ -1,9 +1,10 @@
 // The admin page: list users, create them (agents with their softphone's extension, department
 // users with their department), change roles, extensions and passwords, deactivate and
-// reactivate.
+// reactivate. The spreadsheet import below them: admin-import.js.
 import { api } from "./api.js";
 import { bootData, chip, h, replace } from "./dom.js";
 import { errorMessage, field, formError, submitting } from "./forms.js";
+import { initImport } from "./admin-import.js";
 import { initPage } from "./header.js";
 import { setText, t } from "./i18n.js";
 import { toast, toastError } from "./toast.js";
@@ -179,6 +180,7 @@ function edit(user) {
 }
 
 initPage();
+initImport();
 await loadDepartments();
 replace($("create-user"), createForm());
 load();
