@@ -176,7 +176,7 @@ def _view(job: Any, work: ImportWork, svc: Services) -> ImportJobOut:
 def _rejected(rejected: ImportRejected) -> ValidationError:
     """A file not worth a job (not a spreadsheet, unreadable, no name or phone column)."""
     return ValidationError.of(
-        [Problem("file", e.code, str(e), dict(e.params)) for e in rejected.errors]
+        [Problem("file", e.code, e.reason, dict(e.params)) for e in rejected.errors]
     )
 
 
