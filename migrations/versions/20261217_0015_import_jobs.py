@@ -1,8 +1,8 @@
 """import jobs: a spreadsheet uploaded in the browser, its preview, progress and commit
 
-Revision ID: 0014
-Revises: 0013
-Create Date: 2026-12-16 09:00:00+00:00
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-17 09:00:00+00:00
 
 An administrator imports the company's spreadsheet from the admin page (issue 18): the file
 is kept with its job until it is committed, the job's progress, preview and report are read by
@@ -18,8 +18,8 @@ from alembic import op
 
 import crm.db
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
