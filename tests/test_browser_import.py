@@ -89,12 +89,15 @@ async def test_admin_fixes_a_bad_row_and_imports_the_file(
         "导入后将新建客户 2 位、更新客户 0 位，新建工程 2 个、更新工程 0 个"
     )
     await expect(commit).to_be_enabled()
-    bar = page.get_by_role("progressbar", name="处理进度")
-    await expect(bar).to_have_attribute("aria-valuemax", "100")
     await commit.click()
     result = page.locator("#import-result")
     await expect(result).to_contain_text("导入完成：新建客户 2 位", timeout=20_000)
+    bar = page.get_by_role("progressbar", name="处理进度")  # named by its label
+    await expect(bar).to_be_visible()
+    await expect(bar).to_have_attribute("aria-valuemin", "0")
+    await expect(bar).to_have_attribute("aria-valuemax", "100")
     await expect(bar).to_have_attribute("aria-valuenow", "100")
+    await expect(bar).to_have_attribute("aria-valuetext", "写入数据：100%")
     async with db.session() as session:
         [li] = await customers.find_by_phone(session, "13700137000")
     assert li.name == "李娜"

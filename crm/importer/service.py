@@ -80,6 +80,7 @@ async def finish_check(
             status=ImportJobStatus.CHECKED,
             preview=preview,
             fingerprint=fingerprint,
+            phase="check",  # the last of a check's phases, done
             percent=100,
             heartbeat_at=at,
         )
@@ -131,6 +132,7 @@ async def finish_commit(
             status=ImportJobStatus.COMMITTED,
             report=report,
             content=b"",
+            phase="import",  # the last of a commit's phases, done
             percent=100,
             committed_at=at,
             heartbeat_at=at,

@@ -165,7 +165,7 @@ async function showPreview() {
 }
 
 function showCommitted() {
-  $("import-progress").hidden = true;
+  $("import-progress").hidden = false; // left full: the work is done
   $("import-preview").hidden = true;
   const report = job.report || {};
   const result = $("import-result");
