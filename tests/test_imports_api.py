@@ -257,7 +257,7 @@ async def test_only_an_administrator_may_import(api: Api) -> None:
         ("客户.xlsx", b"PK\x03\x04 not really a zip", "unreadable_xlsx"),
         ("客户.xlsx", b"just text", "unreadable_xlsx"),
         ("客户.csv", b"\xff\xfe\x00\x00\xff", "unreadable_csv"),
-        ("客户.csv", b"name\x00,phone\nA,1\n", "unreadable_csv"),
+        ("客户.csv", b"name,phone\nA,1\x00\n", "unreadable_csv"),
         ("客户.csv", b"", "empty_file"),
         ("客户.csv", "客户姓名,地址\n张伟,西安\n".encode(), "missing_column"),
         ("客户.csv", "客户姓名,姓名,电话\n张伟,张伟,138\n".encode(), "duplicate_column"),

@@ -113,9 +113,11 @@ def _csv_records(data: bytes, name: str) -> Iterator[Sequence[Any]]:
             raise _unreadable(
                 name, "the CSV file is neither UTF-8 nor GB18030 text", "unreadable_csv"
             ) from None
+    if "\x00" in text:  # binary data named .csv; and no database text column holds a NUL
+        raise _unreadable(name, "not a text table (it holds NUL characters)", "unreadable_csv")
     try:
         yield from csv.reader(io.StringIO(text, newline=""))
-    except csv.Error as exc:  # a NUL byte, an overlong field: not a text table
+    except csv.Error as exc:  # an overlong field, a broken quote: not a text table
         raise _unreadable(name, f"not a readable CSV table ({exc})", "unreadable_csv") from None
 
 
