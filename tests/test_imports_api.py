@@ -91,7 +91,7 @@ async def upload(
 
 async def settle(client: httpx.AsyncClient, job_id: int, seen: list[int] | None = None) -> Any:
     """Poll the job until it stops working, as the page does; every percent seen noted."""
-    for _ in range(2400):
+    for _ in range(8000):  # minutes, on a loaded machine
         response = await client.get(f"/api/imports/{job_id}")
         assert response.status_code == 200, response.text
         job = response.json()
@@ -298,10 +298,12 @@ async def test_a_file_over_the_limit_is_refused_before_it_is_read(
         assert over.status_code == 413
 
 
+@pytest.mark.timeout(900)
 async def test_a_large_file_reports_progress_up_to_100_percent(api: Api, db: Database) -> None:
+    """1200 rows: twelve progress steps a phase, minutes of work on a busy machine."""
     rows = [CHINESE_HEADER] + [
         row(name=f"客户{i}", mobile=f"139{i:08d}", contract=f"L-{i}", start="2026-12-01")
-        for i in range(3000)
+        for i in range(1200)
     ]
     response = await upload(api["admin"], xlsx_bytes(rows), "large.xlsx")
     assert response.status_code == 202, response.text
@@ -309,9 +311,9 @@ async def test_a_large_file_reports_progress_up_to_100_percent(api: Api, db: Dat
     job = await settle(api["admin"], response.json()["id"], seen)
     assert job["status"] == "checked" and job["committable"], job
     assert seen == sorted(seen) and seen[-1] == 100
-    assert (job["ok_rows"], job["customers_new"]) == (3000, 3000)
-    page = await api["admin"].get(f"/api/imports/{job['id']}/rows", params={"offset": 2990})
-    assert page.json()["total"] == 3000 and len(page.json()["rows"]) == 10
+    assert (job["ok_rows"], job["customers_new"]) == (1200, 1200)
+    page = await api["admin"].get(f"/api/imports/{job['id']}/rows", params={"offset": 1190})
+    assert page.json()["total"] == 1200 and len(page.json()["rows"]) == 10
 
     committed = await api["admin"].post(f"/api/imports/{job['id']}/commit")
     assert committed.status_code == 202
@@ -319,8 +321,8 @@ async def test_a_large_file_reports_progress_up_to_100_percent(api: Api, db: Dat
     done = await settle(api["admin"], job["id"], seen)
     assert done["status"] == "committed", done
     assert seen == sorted(seen) and seen[-1] == 100
-    assert done["report"]["projects_created"] == 3000
-    assert (await counts(db))[:3] == (3000, 3000, 3000)
+    assert done["report"]["projects_created"] == 1200
+    assert (await counts(db))[:3] == (1200, 1200, 1200)
 
 
 async def test_the_command_line_and_the_browser_reject_the_same_rows_for_the_same_reasons(
