@@ -1,8 +1,8 @@
 """import jobs: a spreadsheet uploaded in the browser, its preview, progress and commit
 
-Revision ID: 0015
-Revises: 0014
-Create Date: 2026-12-17 09:00:00+00:00
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-18 09:00:00+00:00
 
 An administrator imports the company's spreadsheet from the admin page (issue 18): the file
 is kept with its job until it is committed, the job's progress, preview and report are read by
@@ -18,8 +18,8 @@ from alembic import op
 
 import crm.db
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
