@@ -75,7 +75,7 @@ def make_legs(directory: Path, quick: bool) -> list[Path]:
     silent while the other party speaks), and Korean speech with long pauses (3–9 s)."""
     legs: list[Path] = []
     calls = (
-        [(CallType.INBOUND, 30.0)]
+        [(CallType.INBOUND, 15.0)]
         if quick
         else [(CallType.INBOUND, 75.0), (CallType.CALLBACK, 60.0)]
     )
@@ -92,7 +92,7 @@ def make_legs(directory: Path, quick: bool) -> list[Path]:
             legs.append(path)
     spoken = [audio.speak(text, directory / f"ko{i}.wav") for i, text in enumerate(PHRASES)]
     rng = random.Random(19)
-    for n in range(1 if quick else 2):
+    for n in range(0 if quick else 2):  # quick: the simulator's legs only
         at, placed = 0.0, []
         for k in range(3 if quick else 6):
             at += rng.uniform(3.0, 9.0)
