@@ -60,6 +60,12 @@ _RESYNC_ACTIONS = {_Resync.CHANNELS: "CoreShowChannels", _Resync.QUEUES: "QueueS
 
 
 @dataclass(frozen=True, slots=True)
+class _ChannelsAsked:
+    """The place in the FIFO where the live channels were asked for: the answer completes
+    later, after events that may be newer than it."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Snapshot:
     kind: _Resync
     messages: list[Message]
@@ -114,7 +120,7 @@ class Bridge:
             clock=clock,
         )
         self.resync_interval = resync_interval
-        self._fifo: asyncio.Queue[_Event | _Snapshot] = asyncio.Queue()
+        self._fifo: asyncio.Queue[_Event | _ChannelsAsked | _Snapshot] = asyncio.Queue()
         self._paused = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -162,7 +168,7 @@ class Bridge:
     def _on_event(self, message: Message) -> None:
         self._put(_Event(message, self.clock.now(), self.clock.monotonic()))
 
-    def _put(self, item: _Event | _Snapshot) -> None:
+    def _put(self, item: _Event | _ChannelsAsked | _Snapshot) -> None:
         self._fifo.put_nowait(item)
         if not self._paused and self._fifo.qsize() > HIGH_WATER:
             log.warning("AMI events arrive faster than they are applied; pausing the socket")
@@ -194,6 +200,8 @@ class Bridge:
             def complete(messages: list[Message], kind: _Resync = kind) -> None:
                 self._put(_Snapshot(kind, messages, self.clock.now()))
 
+            if kind is _Resync.CHANNELS:
+                self._put(_ChannelsAsked())
             try:
                 await self.client.send({"Action": action}, as_list=True, on_complete=complete)
             except AmiError as exc:
@@ -213,6 +221,8 @@ class Bridge:
             try:
                 if isinstance(item, _Event):
                     self._apply_event(item)
+                elif isinstance(item, _ChannelsAsked):
+                    self.tracker.resync_asked()
                 else:
                     self._apply_snapshot(item)
             except Exception as exc:  # a bug, not the PBX's fault: traceback, but not a flood

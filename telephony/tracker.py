@@ -214,6 +214,9 @@ class _Channel:
     name: str
     pair: str
     hung_up: bool = False
+    # Asterisk said so (a Hangup event), not inferred from a resync: such a channel never
+    # lives again, whatever an older list of live channels says.
+    hangup_seen: bool = False
     cause: int | None = None  # Q.850, as Hangup said it: any number may come
     bridge: str | None = None  # the bridge it is in now
     joined: bool = False  # a leg the call controls originated into the call (expect_joining)
@@ -324,6 +327,9 @@ class CallTracker:
         self._open: dict[str, _Call] = {}
         self._by_uid: dict[str, _Call] = {}
         self._recent: OrderedDict[str, _Call] = OrderedDict()  # ended calls, for late events
+        # Calls that had events since a list of live channels was asked for (`resync_asked`):
+        # the list may predate them, so their absence from it proves nothing.
+        self._since_asked: set[str] | None = None
         self._recent_uids: dict[str, str] = {}
         self._recent_limit = recent_limit
         self._expected: OrderedDict[str, _ExpectedOriginate] = OrderedDict()
@@ -382,8 +388,19 @@ class CallTracker:
             return []  # a supervisor listening in is no call, nor part of the agent's
         out: list[DomainEvent] = []
         self._received = received
+        if self._since_asked is not None:
+            for key in ("Linkedid", "DestLinkedid"):
+                linkedid = _text(event.get(key))
+                if linkedid:
+                    self._since_asked.add(self._joining.get(linkedid, linkedid))
         handler(event, at, out)
         return out
+
+    def resync_asked(self) -> None:
+        """The PBX has been asked for its live channels; events fed from now on may be newer
+        than its answer, and the calls they concern are not ended for missing from it."""
+        if self._since_asked is None:
+            self._since_asked = set()
 
     def expect_originate(
         self, action_id: str, *, attempt_id: int | None, dialed: str | None
@@ -537,16 +554,20 @@ class CallTracker:
         """Settle the tracker against the PBX's list of live channels (CoreShowChannels).
 
         Calls with no live channel ended while we were away: they are closed with
-        `end_inferred`. Live channels we do not know are adopted, never duplicated.
+        `end_inferred`, unless they had events since the list was asked for (`resync_asked`).
+        Live channels we do not know are adopted, never duplicated; a channel we saw hang up
+        is not live, whatever the list says (it was answered before the Hangup was applied).
         """
         out: list[DomainEvent] = []
         live: dict[str, list[Mapping[str, Any]]] = {}
         for item in channels:
             linkedid = known(_text(item.get("Linkedid")))
-            if linkedid and known(_text(item.get("Uniqueid"))) and not is_spy_leg(linkedid):
+            uid = known(_text(item.get("Uniqueid")))
+            if linkedid and uid and not is_spy_leg(linkedid) and not self._hangup_seen(uid):
                 live.setdefault(linkedid, []).append(item)
+        since_asked, self._since_asked = self._since_asked or set(), None
         for linkedid, call in list(self._open.items()):
-            if linkedid not in live:
+            if linkedid not in live and linkedid not in since_asked:
                 call.end_inferred = True
                 for channel in call.channels.values():
                     channel.hung_up = True
@@ -558,9 +579,19 @@ class CallTracker:
             if known_call is None:
                 known_call = self._adopt(linkedid, items, at)
             else:
-                self._merge_live(known_call, items, at)
+                self._merge_live(known_call, items, at, settled=linkedid not in since_asked)
             out.append(CallUpdated(self._record(known_call)))
         return out
+
+    def _hangup_seen(self, uid: str) -> bool:
+        """Whether Asterisk told us this channel hung up. The list of live channels is
+        answered while events keep coming: a Hangup that arrived while the list was being sent
+        is applied before the list, which still names the channel. Taking the list's word would
+        reopen a call that has ended, and end it a second time at the next resync (a second
+        `CallEnded`: a second `ended` to the agent, a second form)."""
+        call = self._by_uid.get(uid) or self._recent.get(self._recent_uids.get(uid, ""))
+        channel = call.channels.get(uid) if call is not None else None
+        return channel is not None and channel.hangup_seen
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -1085,6 +1116,7 @@ class CallTracker:
         channel = self._register(call, uid, name)
         self._note_first_hangup(call, channel, at)
         channel.hung_up = True
+        channel.hangup_seen = True
         channel.cause = _integer(event.get("Cause"))
         interface = call.ringing.pop(uid, None)
         if interface is not None:
@@ -1218,7 +1250,11 @@ class CallTracker:
             self.adopted.append((linkedid, first_uid, first_name))
         return call
 
-    def _merge_live(self, call: _Call, items: list[Mapping[str, Any]], at: datetime) -> None:
+    def _merge_live(
+        self, call: _Call, items: list[Mapping[str, Any]], at: datetime, *, settled: bool = True
+    ) -> None:
+        """The listed channels join the call; when the call had no events since the list was
+        asked for (`settled`), those it knows and the list does not name have hung up."""
         live_uids = set()
         bridged: dict[str, list[_Channel]] = {}
         for item in items:
@@ -1240,7 +1276,7 @@ class CallTracker:
             if bridge:
                 bridged.setdefault(bridge, []).append(channel)
         for uid, channel in call.channels.items():
-            if uid not in live_uids:
+            if settled and uid not in live_uids:
                 channel.hung_up = True
         for members in bridged.values():
             agents = [c for c in members if call.role(c) == Party.AGENT]

@@ -359,3 +359,69 @@ def test_agent_first_callback_rings_the_agent_with_the_customer_number() -> None
 
 def test_fixture_paths_exist() -> None:
     assert Path(FIXTURES).is_dir()
+
+
+def _live_list(tracker: CallTracker) -> list[dict[str, str]]:
+    """What CoreShowChannels answers now: one item per channel the tracker has up."""
+    return [
+        {"Event": "CoreShowChannel", "Channel": c.name, "Uniqueid": uid, "Linkedid": linkedid}
+        for linkedid, call in tracker._open.items()
+        for uid, c in call.channels.items()
+        if not c.hung_up
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["callback_agent_first_answered", "outbound_callback_dial_bridged"]
+)
+def test_a_live_list_answered_while_the_call_hangs_up_does_not_end_it_twice(name: str) -> None:
+    """Issue 19's busy day: agents got `ended` twice for agent-first callbacks. The list of
+    live channels (the bridge's resync) is answered while events keep coming; the call's
+    Hangups, arriving during the list, are applied before it, and the list still names the
+    channels. It must not reopen the ended call, to end it again at the next resync."""
+    messages = [m for m in _messages(name) if "Event" in m]
+    first_hangup = next(i for i, m in enumerate(messages) if m.get("Event") == "Hangup")
+    tracker = CallTracker()
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    events = []
+    for message in messages[:first_hangup]:
+        at += timedelta(milliseconds=1)
+        events += tracker.feed(message, at)
+    tracker.resync_asked()
+    listed = _live_list(tracker)  # the PBX lists the channels still up...
+    assert listed
+    for message in messages[first_hangup:]:  # ...and the hangups arrive before the list ends
+        at += timedelta(milliseconds=1)
+        events += tracker.feed(message, at)
+    events += tracker.resync(listed, at)
+    assert tracker.live_calls() == []
+    events += tracker.resync([], at + timedelta(minutes=5))  # the next periodic resync
+    assert [type(e) for e in events].count(CallEnded) == 1
+    assert _fold(messages) == EXPECTED[name]
+
+
+@pytest.mark.parametrize(
+    "name", ["callback_agent_first_answered", "outbound_callback_dial_bridged"]
+)
+def test_a_call_begun_after_the_live_list_was_asked_for_is_not_ended_by_it(name: str) -> None:
+    """The list asked for before the call's first channel answers without it: the call is
+    newer than the list, not over. Ending it would reopen it at its next channel and end it
+    a second time."""
+    messages = [m for m in _messages(name) if "Event" in m]
+    tracker = CallTracker()
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    tracker.resync_asked()
+    events = []
+    first_dial = next(i for i, m in enumerate(messages) if m.get("Event") == "DialBegin")
+    for message in messages[: first_dial + 1]:
+        at += timedelta(milliseconds=1)
+        events += tracker.feed(message, at)
+    events += tracker.resync([], at)  # the list predates the call
+    assert CallEnded not in [type(e) for e in events]
+    assert len(tracker.live_calls()) == 1
+    for message in messages[first_dial + 1 :]:
+        at += timedelta(milliseconds=1)
+        events += tracker.feed(message, at)
+    events += tracker.resync([], at + timedelta(minutes=5))
+    ended = [e for e in events if isinstance(e, CallEnded)]
+    assert len(ended) == 1 and not ended[0].record.end_inferred
