@@ -18,7 +18,10 @@ from crm.db import Database
 from crm.settings import load_settings
 from crm.users import service as users
 from crm.users.models import Role
-from telephony.events import AgentRinging, CallAnswered, CallRecord, CallUpdated
+from telephony.ami.framing import read_capture
+from telephony.events import AgentRinging, CallAnswered, CallEnded, CallRecord, CallUpdated
+from telephony.tracker import CallTracker
+from tests.conftest import FIXTURES
 from web.events import SocketsEnded
 from web.extension_directory import KEEP_SECONDS, MISS_RELOAD_SECONDS
 from web.metrics import Metrics
@@ -282,3 +285,64 @@ async def test_a_background_step_waits_at_most_its_bound(pops: ScriptedPops) -> 
     await asyncio.wait_for(foreground.yield_to(), timeout=10)
     foreground.end()
     assert not foreground.busy and foreground.deferred == 1
+
+
+def _ends(pops: ScriptedPops, user_id: int) -> list[str]:
+    return [
+        d.message["linkedid"]
+        for d in pops.svc.outbox.since(user_id, 0)
+        if d.message["type"] == "ended"
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["callback_agent_first_answered", "outbound_callback_dial_bridged"]
+)
+async def test_an_agent_first_callback_gives_its_agent_one_ended(
+    pops: ScriptedPops, name: str
+) -> None:
+    """Issue 19: the capture through the real tracker, a resync's list of live channels
+    answered while the call hung up, then the next resync: the agent is told `ended` once."""
+    messages = [m for m in read_capture((FIXTURES / f"{name}.txt").read_bytes()) if "Event" in m]
+    first_hangup = next(i for i, m in enumerate(messages) if m.get("Event") == "Hangup")
+    tracker = CallTracker()
+    at = AT
+    events = []
+    for message in messages[:first_hangup]:
+        at += timedelta(milliseconds=1)
+        events += tracker.feed(message, at)
+    tracker.resync_asked()
+    listed = [
+        {"Event": "CoreShowChannel", "Channel": c.name, "Uniqueid": uid, "Linkedid": linkedid}
+        for linkedid, call in tracker._open.items()
+        for uid, c in call.channels.items()
+        if not c.hung_up
+    ]
+    for message in messages[first_hangup:]:
+        at += timedelta(milliseconds=1)
+        events += tracker.feed(message, at)
+    events += tracker.resync(listed, at)
+    events += tracker.resync([], at + timedelta(minutes=5))
+    for event in events:
+        await pops.handle(event)
+    await pops.drain()
+    [linkedid] = {e.record.linkedid for e in events if isinstance(e, CallEnded)}
+    assert _ends(pops, USERS["1001"]) == [linkedid]
+
+
+async def test_a_call_ended_twice_is_told_once_to_each_agent(pops: ScriptedPops) -> None:
+    """Whatever hands the same call's end over again (a reopened call, a replayed event),
+    each agent it rang gets one `ended`; another call still gets its own."""
+    first = CallRecord(
+        linkedid="1.1",
+        direction=Direction.INBOUND,
+        started_at=AT,
+        ended_at=AT,
+        agents_rung=("PJSIP/1001", "PJSIP/1002"),
+        agent_extension="1001",
+    )
+    for event in (CallEnded(first), CallEnded(first), CallEnded(replace(first, linkedid="1.2"))):
+        await pops.handle(event)
+    await pops.drain()
+    assert _ends(pops, USERS["1001"]) == ["1.1", "1.2"]
+    assert _ends(pops, USERS["1002"]) == ["1.1", "1.2"]

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 POP_EVENTS = (AgentRinging, CallAnswered, RingStopped, CallEnded, PbxConnection, CallUpdated)
 CARD_CACHE_SECONDS = 5.0  # a ringall burst shares one card; a later re-ring gets a fresh one
 CARDS_BUILDING = 8  # at once: well within the database pool, enough to absorb a burst
+ENDS_KEPT = 5_000  # (call, extension) pairs told `ended`: far more than end in a few minutes
 
 
 class PopService:
@@ -58,6 +59,7 @@ class PopService:
         self._cards: OrderedDict[str, tuple[asyncio.Task[PopCard], float]] = OrderedDict()
         self._building = asyncio.Semaphore(cards_building)
         self._lanes: dict[str, asyncio.Task[None]] = {}  # extension → its last message
+        self._ends_told: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     async def handle(self, event: object) -> None:
         """Route the event to its agents' lanes; returns at once (the bus's order is kept
@@ -289,6 +291,14 @@ class PopService:
         extensions = {self.agents.extension_of(i) for i in record.agents_rung}
         extensions.add(record.agent_extension)
         for extension in sorted(e for e in extensions if e):
+            # Exactly one `ended` per call per agent: a call told ended twice (the tracker
+            # reopening it, a replayed event) must not give the agent a second one.
+            if (record.linkedid, extension) in self._ends_told:
+                log.warning("call %s ended again: not told to %s twice", record.linkedid, extension)
+                continue
+            self._ends_told[(record.linkedid, extension)] = None
+            while len(self._ends_told) > ENDS_KEPT:
+                self._ends_told.popitem(last=False)
             self._in_lane(extension, self._sender(extension, ended))
 
     def _sender(
