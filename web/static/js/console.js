@@ -38,6 +38,7 @@ const wrapupSlot = h("div", { class: "wrapup-slot" });
 const callbackSlot = h("div", { class: "callback-slot" });
 const ticketSlot = h("div", { class: "ticket-slot" });
 const notesSlot = h("div", { class: "notes-slot" });
+const endedCalls = new Set(); // linkedids told `ended`: the console acts on each end once
 work.append(wrapupSlot, callbackSlot, ticketSlot, notesSlot);
 const tickets = new TicketPanel(ticketSlot, { canOpen: can.log });
 const callbackForm = new CallbackForm(callbackSlot, {
@@ -313,6 +314,10 @@ function handle(message, { replaying = false } = {}) {
       calls.ringStopped(message);
       break;
     case "ended": {
+      // One end per call: a repeated `ended` (the same call told twice) changes nothing.
+      if (endedCalls.has(message.linkedid)) break;
+      endedCalls.add(message.linkedid);
+      if (endedCalls.size > 500) endedCalls.delete(endedCalls.values().next().value);
       const call = calls.ended(message);
       if (message.attempt_id && message.outcome !== "answered") {
         callbackForm.autoRecorded(message.attempt_id, message.outcome);
