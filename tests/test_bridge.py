@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from panoramisk.message import Message
 from sqlalchemy import func, select
 
 from crm.bus import LocalBus
@@ -22,9 +24,11 @@ from crm.projects import service as projects
 from crm.settings import Settings, load_settings
 from crm.users import service as users
 from crm.users.models import Role
+from telephony.ami.framing import read_capture
 from telephony.bridge import Bridge
 from telephony.events import AgentRinging, CallAnswered, CallEnded
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
+from tests.conftest import FIXTURES
 from tests.support.rows import found
 from tests.support.waiting import until
 
@@ -338,3 +342,77 @@ async def test_calls_picked_up_by_a_resync_recover_their_variables(rig: Rig) -> 
     await rig.settle()
     [call] = await rig.calls()
     assert call.recording_agent and call.answered_at and call.ended_at
+
+
+class _ListingPbx:
+    """Stands for the AMI client: keeps each list action's completion, for the test to answer
+    when it chooses (after events that came in while the list was being sent)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, Any] = {}
+        self.connected = True
+
+    async def send(self, action: dict[str, str], **kwargs: Any) -> None:
+        self.pending[action["Action"]] = kwargs["on_complete"]
+
+
+@pytest.mark.parametrize(
+    "name", ["callback_agent_first_answered", "outbound_callback_dial_bridged"]
+)
+async def test_a_call_hanging_up_while_the_pbx_lists_its_channels_ends_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Issue 19: agents told `ended` twice for agent-first callbacks on a busy day. The
+    bridge's resync asks for the live channels; the call's Hangups arrive before the list
+    completes, so they are applied first and the list still names the channels. The call ends
+    once, through the next resync too."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")  # never stored
+    bus = LocalBus()
+    ended: list[CallEnded] = []
+
+    async def record(event: CallEnded) -> None:
+        ended.append(event)
+
+    bus.subscribe(record, name="ended", types=(CallEnded,))
+    settings = load_settings(database_url=database.url)
+    bridge = Bridge(settings, database, bus, clock=SystemClock(), records_calls=False)
+    pbx = _ListingPbx()
+    monkeypatch.setattr(bridge, "client", pbx)
+    consumer = asyncio.create_task(bridge._consume())
+    messages = [m for m in read_capture((FIXTURES / f"{name}.txt").read_bytes()) if "Event" in m]
+    first_hangup = next(i for i, m in enumerate(messages) if m.get("Event") == "Hangup")
+    try:
+        for message in messages[:first_hangup]:
+            bridge._on_event(message)
+        await bridge.resync()  # the PBX starts listing the channels up now...
+        await bridge._fifo.join()
+        listed = [
+            Message(
+                {
+                    "Event": "CoreShowChannel",
+                    "Channel": c.name,
+                    "Uniqueid": uid,
+                    "Linkedid": linkedid,
+                }
+            )
+            for linkedid, call in bridge.tracker._open.items()
+            for uid, c in call.channels.items()
+            if not c.hung_up
+        ]
+        assert listed
+        for message in messages[first_hangup:]:  # ...the hangups come in meanwhile...
+            bridge._on_event(message)
+        success = Message({"Response": "Success", "EventList": "start"})
+        pbx.pending["CoreShowChannels"]([success, *listed])  # ...and then the list ends
+        await bridge._fifo.join()
+        assert bridge.tracker.live_calls() == []
+        await bridge.resync()  # the next periodic resync: nothing is live
+        pbx.pending["CoreShowChannels"]([success])
+        await bridge._fifo.join()
+        await bus.drain()
+        assert len(ended) == 1 and not ended[0].record.end_inferred
+    finally:
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+        await bus.close()
+        await database.dispose()
