@@ -22,6 +22,8 @@ from tests.support.browser import (
     seed_customer,
 )
 from tests.support.live import LiveSystem, live_system
+from tests.support.waiting import until
+from web.ws_messages import EndedMessage
 
 pytestmark = [
     pytest.mark.browser,
@@ -422,4 +424,31 @@ async def test_the_page_resumes_after_the_connection_drops(
     assert len(seqs) == len(set(seqs)), "a message came twice"
     pops = [m["call"]["linkedid"] for m in tab.messages("pop")]
     assert pops.count(second) >= 1 and set(pops) == {first, second}
+    assert tab.errors == []
+
+
+async def test_a_repeated_ended_is_acted_on_once(system: LiveSystem, browser: Browser) -> None:
+    """Issue 19: the same call's `ended` may reach a page twice (a backlog replayed by another
+    web process after a reconnect, whose sequence the page's epoch does not match). The console
+    acts on the first only: the call's end refreshes the agent's calls once."""
+    tab = await open_tab(browser, system)
+    page = tab.page
+    await log_in(tab, "agent1")
+    await _ready(page)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/calls/mine" in r.url else None)
+    linkedid = await system.sim.place_inbound_call("13800138000", talk_seconds=1)
+    pop = page.locator(f'.call-card[data-linkedid="{linkedid}"]')
+    await expect(pop).to_have_attribute("data-status", "ended")
+    await page.wait_for_timeout(800)  # the refresh the end asks for, 300 ms later
+    refreshed = len(asked)
+    assert refreshed >= 1
+    [ended] = tab.messages("ended")
+    user_id = tab.messages("hello")[-1]["user"]["id"]
+    again = EndedMessage.model_validate({k: v for k, v in ended.items() if k != "seq"})
+    system.services.outbox.push(user_id, again)  # the same end, told again
+    await until(lambda: len(tab.messages("ended")) == 2)
+    await page.wait_for_timeout(800)
+    assert len(asked) == refreshed
+    await expect(pop).to_have_count(1)
     assert tab.errors == []
