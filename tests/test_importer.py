@@ -646,17 +646,13 @@ async def test_reimport_moves_pending_callbacks_and_keeps_done_ones(
 async def test_a_database_error_mid_import_rolls_everything_back(
     db: Database, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    create = projects.create
-    calls = 0
+    add_projects = projects.add_projects
 
-    async def failing_create(*args: Any, **kwargs: Any) -> Project:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise OperationalError("INSERT INTO projects", {}, Exception("disk I/O error"))
-        return await create(*args, **kwargs)
+    async def failing_add(*args: Any, **kwargs: Any) -> None:
+        await add_projects(*args, **kwargs)  # customers, projects and tasks written...
+        raise OperationalError("INSERT INTO projects", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(projects, "create", failing_create)
+    monkeypatch.setattr(projects, "add_projects", failing_add)
     path = write_xlsx(tmp_path / "customers.xlsx", chinese_sheet())
     with pytest.raises(OperationalError):
         await run_import(db, path, settings)

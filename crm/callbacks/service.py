@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -145,6 +145,31 @@ async def sync_project(
         task.priority = grade.rank
     await session.flush()
     return plan
+
+
+def plan_new_projects(
+    session: AsyncSession, new: Sequence[tuple[Project, Grade]], *, rules: ScheduleRules
+) -> None:
+    """Stage callbacks of projects just inserted (ids known, no task yet): what `sync_project`
+    creates for a new project, without looking for tasks it cannot have. The caller flushes."""
+    for project, grade in new:
+        plan = reconcile(
+            [],
+            plan_callbacks(StageDates.of_project(project), rules),
+            project_cancelled=project.status is ProjectStatus.CANCELLED,
+        )
+        session.add_all(
+            CallbackTask(
+                project_id=project.id,
+                stage=planned.stage,
+                month=planned.month,
+                due_date=planned.due_date,
+                latest_date=planned.latest_date,
+                priority=grade.rank,
+                status=TaskStatus.PENDING,
+            )
+            for planned in plan.create
+        )
 
 
 async def reprioritise_customer(session: AsyncSession, customer: Customer) -> None:

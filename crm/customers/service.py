@@ -126,6 +126,34 @@ async def create(
     default_area_code: str | None = None,
 ) -> Customer:
     """A new customer; every phone must normalise to a dialable number."""
+    customer = new_customer(
+        name=name,
+        phones=phones,
+        address=address,
+        grade=grade,
+        notes=notes,
+        do_not_call=do_not_call,
+        do_not_call_reason=do_not_call_reason,
+        default_area_code=default_area_code,
+    )
+    session.add(customer)
+    await session.flush()
+    return customer
+
+
+def new_customer(
+    *,
+    name: str,
+    phones: Sequence[str],
+    address: str = "",
+    grade: Grade = Grade.B,
+    notes: str = "",
+    do_not_call: bool = False,
+    do_not_call_reason: str | None = None,
+    default_area_code: str | None = None,
+) -> Customer:
+    """`create`'s checks and row, not yet added: a bulk import adds many and flushes them
+    together (`add_customers`) instead of one round trip each."""
     numbers, problems = parse_phones(phones, default_area_code=default_area_code)
     problems += _check_fields(
         name=name, do_not_call=do_not_call, do_not_call_reason=do_not_call_reason
@@ -134,7 +162,7 @@ async def create(
         problems.append(Problem("phones", "required", "at least one phone number is required"))
     if problems:
         raise ValidationError.of(problems)
-    customer = Customer(
+    return Customer(
         name=name.strip(),
         address=address.strip(),
         grade=grade,
@@ -143,9 +171,13 @@ async def create(
         do_not_call_reason=do_not_call_reason if do_not_call else None,
         phones=[_phone_row(phone, raw) for phone, raw in numbers],
     )
-    session.add(customer)
+
+
+async def add_customers(session: AsyncSession, new: Sequence[Customer]) -> None:
+    """Customers made by `new_customer`, written together: one batched insert of the
+    customers and one of their phones (SQLAlchemy's insertmanyvalues), not one flush each."""
+    session.add_all(new)
     await session.flush()
-    return customer
 
 
 async def update(

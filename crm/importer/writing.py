@@ -32,9 +32,11 @@ from crm.importer.reporting import (
 )
 from crm.importer.validation import ProjectEntry, ValidatedImport
 from crm.projects import service as projects
+from crm.projects.models import Project
 from crm.settings import Settings
 
 DEFAULT_DNC_REASON = "导入表格标记为免打扰"
+WRITE_CHUNK = 500  # new rows inserted together: a few batched statements, not a flush a row
 
 
 async def import_file(
@@ -132,29 +134,44 @@ class _Writer:
             )
 
     async def customers(self) -> None:
+        """New customers are inserted a chunk at a time; changed ones through `update`."""
+        pending: list[Customer] = []
         for entry in self.validated.customers:
             try:
-                self.saved[id(entry)] = await self.customer(entry)
+                customer = self.customer(entry)
+                if customer is None:
+                    customer = await self.changed_customer(entry)
+                else:
+                    pending.append(customer)
+                self.saved[id(entry)] = customer
             except DomainError as exc:
                 self.refused(entry.rows[0], exc)
+            if len(pending) >= WRITE_CHUNK:
+                await customers.add_customers(self.session, pending)
+                pending = []
             self.tick()
+        await customers.add_customers(self.session, pending)
 
-    async def customer(self, entry: CustomerEntry) -> Customer:
-        current = self.plan.customer_of.get(id(entry))
-        if current is None:
-            self.report.customers_created += 1
-            # The service keeps the reason only for a do-not-call customer.
-            return await customers.create(
-                self.session,
-                name=entry.name,
-                phones=[s.raw for s in entry.phones.values()],
-                address=entry.address or "",
-                grade=entry.grade or Grade.B,
-                notes="\n".join(entry.notes),
-                do_not_call=bool(entry.do_not_call),
-                do_not_call_reason=entry.do_not_call_reason or DEFAULT_DNC_REASON,
-                default_area_code=self.area_code,
-            )
+    def customer(self, entry: CustomerEntry) -> Customer | None:
+        """A new customer's row (not yet written), or None for one the database has."""
+        if self.plan.customer_of.get(id(entry)) is not None:
+            return None
+        # The service keeps the reason only for a do-not-call customer.
+        customer = customers.new_customer(
+            name=entry.name,
+            phones=[s.raw for s in entry.phones.values()],
+            address=entry.address or "",
+            grade=entry.grade or Grade.B,
+            notes="\n".join(entry.notes),
+            do_not_call=bool(entry.do_not_call),
+            do_not_call_reason=entry.do_not_call_reason or DEFAULT_DNC_REASON,
+            default_area_code=self.area_code,
+        )
+        self.report.customers_created += 1
+        return customer
+
+    async def changed_customer(self, entry: CustomerEntry) -> Customer:
+        current = self.plan.customer_of[id(entry)]
         changes = customer_changes(entry, current)
         if not changes:
             self.report.customers_unchanged += 1
@@ -164,33 +181,53 @@ class _Writer:
         return current
 
     async def projects(self) -> None:
+        """New projects (and their callbacks) a chunk at a time; changed ones one by one."""
+        pending: list[tuple[Project, Grade]] = []
+        rows: dict[str, int] = {}
         for project in self.validated.projects:
             customer = self.saved.get(id(project.customer))
             if customer is not None:
                 try:
-                    await self.project(project, customer)
+                    new = await self.project(project, customer)
+                    if new is not None:
+                        pending.append((new, customer.grade))
+                        rows[new.contract_number] = project.row
                 except DomainError as exc:
                     self.refused(project.row, exc)
+            if len(pending) >= WRITE_CHUNK:
+                await self.add_projects(pending, rows)
+                pending = []
             self.tick()
+        await self.add_projects(pending, rows)
 
-    async def project(self, project: ProjectEntry, customer: Customer) -> None:
+    async def add_projects(
+        self, pending: list[tuple[Project, Grade]], rows: dict[str, int]
+    ) -> None:
+        if not pending:
+            return
+        try:
+            await projects.add_projects(self.session, pending, rules=self.rules)
+        except projects.ContractTaken as exc:  # taken since the check: the file is refused
+            self.refused(rows[exc.contract_number], exc)
+
+    async def project(self, project: ProjectEntry, customer: Customer) -> Project | None:
+        """A new project's row (written later, with others), or None once an existing one
+        is brought up to date."""
         changes = dict(self.plan.project_changes[id(project)])
         current = self.plan.existing_projects.get(id(project))
         if current is None:
             changes.setdefault("address", project.fallback_address or customer.address)
-            self.report.projects_created += 1
-            await projects.create(
-                self.session,
-                customer=customer,
-                contract_number=project.contract_number,
-                rules=self.rules,
-                **changes,
+            new = projects.new_project(
+                customer=customer, contract_number=project.contract_number, **changes
             )
-        elif changes:
+            self.report.projects_created += 1
+            return new
+        if changes:
             self.report.projects_updated += 1
             await projects.update(self.session, current, rules=self.rules, **changes)
         else:
             self.report.projects_unchanged += 1
+        return None
 
 
 def customer_changes(entry: CustomerEntry, current: Customer) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import CONSTRUCTION_STAGES, Stage
 from crm.callbacks.schedule import ScheduleRules, StageDates, check_stage_dates
-from crm.customers.models import Customer
+from crm.customers.models import Customer, Grade
 from crm.errors import Conflict, NotFound, Problem, ValidationError
 from crm.projects.models import Project, ProjectStatus
 
@@ -24,6 +25,7 @@ DATE_FIELDS = (
     "completion_date",
 )
 EDITABLE = frozenset((*TEXT_FIELDS, *DATE_FIELDS, "contract_number", "status"))
+CHUNK = 500  # contract numbers a query, well under every backend's bound-parameter limit
 
 
 def current_stage(project: Project, today: date) -> Stage | None:
@@ -94,11 +96,23 @@ def _validate(values: dict[str, Any]) -> None:
 async def _ensure_unique_contract(session: AsyncSession, number: str, own_id: int | None) -> None:
     other = await get_by_contract(session, number)
     if other is not None and other.id != own_id:
-        raise Conflict(
+        raise _taken(number)
+
+
+class ContractTaken(Conflict):
+    """A contract number another project has; `contract_number` says which."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(
             f"contract {number} already belongs to another project",
             code="contract_number_taken",
             field="contract_number",
         )
+        self.contract_number = number
+
+
+def _taken(number: str) -> ContractTaken:
+    return ContractTaken(number)
 
 
 async def create(
@@ -111,6 +125,24 @@ async def create(
     **fields: Any,
 ) -> Project:
     """A new project for a customer, with its stage callbacks planned."""
+    project = new_project(
+        customer=customer, contract_number=contract_number, status=status, **fields
+    )
+    await _ensure_unique_contract(session, project.contract_number, None)
+    session.add(project)
+    await session.flush()
+    await callbacks.sync_project(session, project, rules=rules, grade=customer.grade)
+    return project
+
+
+def new_project(
+    *,
+    customer: Customer,
+    contract_number: str,
+    status: ProjectStatus = ProjectStatus.SIGNED,
+    **fields: Any,
+) -> Project:
+    """`create`'s checks and row, not yet added (see `add_projects`)."""
     unknown = set(fields) - EDITABLE
     if unknown:
         raise TypeError(f"unknown project fields: {sorted(unknown)}")
@@ -118,12 +150,28 @@ async def create(
     values.update({name: (fields.get(name) or "").strip() for name in TEXT_FIELDS})
     values.update(contract_number=contract_number.strip(), status=ProjectStatus(status))
     _validate(values)
-    await _ensure_unique_contract(session, contract_number.strip(), None)
-    project = Project(customer_id=customer.id, **values)
-    session.add(project)
+    return Project(customer_id=customer.id, **values)
+
+
+async def add_projects(
+    session: AsyncSession, new: Sequence[tuple[Project, Grade]], *, rules: ScheduleRules
+) -> None:
+    """Projects made by `new_project` (each with its customer's grade), written together with
+    their stage callbacks: a batched uniqueness check, one insert of the projects and one of
+    their tasks, instead of four round trips a project. Conflict names the first contract
+    number already taken (the unique index backs this against a concurrent writer)."""
+    numbers = [project.contract_number for project, _ in new]
+    for start in range(0, len(numbers), CHUNK):
+        chunk = numbers[start : start + CHUNK]
+        taken = await session.scalar(
+            select(Project.contract_number).where(Project.contract_number.in_(chunk)).limit(1)
+        )
+        if taken is not None:
+            raise _taken(taken)
+    session.add_all([project for project, _ in new])
     await session.flush()
-    await callbacks.sync_project(session, project, rules=rules, grade=customer.grade)
-    return project
+    callbacks.plan_new_projects(session, new, rules=rules)
+    await session.flush()
 
 
 async def update(
