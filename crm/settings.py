@@ -179,6 +179,11 @@ class Settings(BaseSettings):
     """Days the call rows themselves are kept (0: forever); at least the other two when set.
     Calls of a customer with a complaint not yet closed are kept until it closes."""
 
+    retain_import_hours: int = Field(24, ge=1)
+    """Hours an uploaded import file never committed (left after its preview, failed or
+    interrupted) is kept with its preview, from its last activity; then deleted by the
+    retention job. A committed import keeps its report, never the file or rows' values."""
+
     # Speech: no model configured means transcription is off, everything else on.
     vosk_model_path: Path | None = None
     """The Vosk model directory (unset: transcription off, said at start-up)."""

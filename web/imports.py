@@ -158,7 +158,7 @@ def _view(job: Any, work: ImportWork, svc: Services) -> ImportJobOut:
         created_at=job.created_at,
         committed_at=job.committed_at,
         committable=status is ImportJobStatus.CHECKED and bool(preview.get("committable")),
-        rows=len(preview.get("rows", [])),
+        rows=preview.get("row_count", len(preview.get("rows", []))),
         ok_rows=preview.get("ok_rows", 0),
         bad_rows=preview.get("bad_rows", 0),
         columns=preview.get("columns", []),

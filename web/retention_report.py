@@ -16,7 +16,8 @@ def _days(days: int) -> str:
 def describe(report: RetentionReport, policy: RetentionPolicy) -> Iterator[str]:
     yield (
         f"policies: audio {_days(policy.audio_days)}, transcripts and scores "
-        f"{_days(policy.transcripts_days)}, call rows {_days(policy.calls_days)}"
+        f"{_days(policy.transcripts_days)}, call rows {_days(policy.calls_days)}, "
+        f"uncommitted imports {policy.import_hours} hours"
     )
     if report.dry_run:
         yield "dry run: nothing deleted"
@@ -26,6 +27,11 @@ def describe(report: RetentionReport, policy: RetentionPolicy) -> Iterator[str]:
             what += ["scores"] if d.scores else []
             what += ["call row"] if d.call_row else []
             yield f"would delete call {d.call_id}: {', '.join(what)}"
+        for purge in report.imports_planned:
+            yield (
+                f"would delete import {purge.job_id} ({purge.status}, never committed): "
+                "its file and preview"
+            )
     else:
         for done in report.deleted:
             what = [f"recordings ({', '.join(done.recordings)})"] if done.recordings else []
@@ -34,6 +40,8 @@ def describe(report: RetentionReport, policy: RetentionPolicy) -> Iterator[str]:
             what += [f"{done.reviews} review(s)"] if done.reviews else []
             what += ["call row"] if done.call_row else []
             yield f"deleted call {done.call_id}: {', '.join(what)}"
+        for job_id in report.imports_deleted:
+            yield f"deleted import {job_id} (never committed): its file and preview"
     for call_id in report.held:
         yield f"kept call {call_id}: its customer has a complaint not yet closed"
     for call_id, why in report.failures:

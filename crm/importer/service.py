@@ -124,7 +124,9 @@ async def finish_commit(
     session: AsyncSession, *, job_id: int, report: dict[str, Any], at: datetime
 ) -> None:
     """Committed, in the import's own transaction: the job says so exactly when the rows are
-    written. The file is dropped; the preview and report stay for the record."""
+    written. The file and the preview's row values (customers' personal data) are dropped;
+    the preview's counts and the report stay for the record."""
+    preview = await session.scalar(select(ImportJob.preview).where(ImportJob.id == job_id))
     await session.execute(
         update(ImportJob)
         .where(ImportJob.id == job_id, ImportJob.status == ImportJobStatus.COMMITTING)
@@ -132,9 +134,18 @@ async def finish_commit(
             status=ImportJobStatus.COMMITTED,
             report=report,
             content=b"",
+            preview=without_rows(preview),
             phase="import",  # the last of a commit's phases, done
             percent=100,
             committed_at=at,
             heartbeat_at=at,
         )
     )
+
+
+def without_rows(preview: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A preview's counts and columns, without the rows' values (`row_count` says how many
+    rows there were)."""
+    if preview is None:
+        return None
+    return {**preview, "rows": [], "row_count": len(preview.get("rows", []))}

@@ -18,6 +18,7 @@ class RetentionPolicy:
     audio_days: int
     transcripts_days: int  # transcripts and QA scores (with their reviews)
     calls_days: int = 0
+    import_hours: int = 24  # uploaded import files never committed, from their last activity
 
     @classmethod
     def of(cls, settings: Settings) -> RetentionPolicy:
@@ -25,6 +26,7 @@ class RetentionPolicy:
             audio_days=settings.retain_audio_days,
             transcripts_days=settings.retain_transcripts_days,
             calls_days=settings.retain_calls_days,
+            import_hours=settings.retain_import_hours,
         )
 
     @staticmethod

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from crm.db import Database
+from crm.importer.retention import ImportPurge, imports_past_retention, purge_import
 from crm.retention.planner import Deletion, RetentionPolicy, plan_retention
 from crm.retention.service import (
     Deleted,
@@ -38,6 +39,8 @@ class RetentionReport:
     files_removed: int = 0
     files_missing: int = 0  # named by the call but already gone from this machine
     failures: list[tuple[int, str]] = field(default_factory=list)  # call id, why kept
+    imports_planned: list[ImportPurge] = field(default_factory=list)  # uncommitted imports due
+    imports_deleted: list[int] = field(default_factory=list)  # their job ids, once deleted
 
     def summary(self) -> dict[str, int]:
         if self.dry_run:
@@ -48,6 +51,7 @@ class RetentionReport:
                 "scores_of_calls": sum(d.scores for d in self.planned),
                 "call_rows": sum(d.call_row for d in self.planned),
                 "held_for_complaints": len(self.held),
+                "import_jobs": len(self.imports_planned),
             }
         return {
             "calls": len(self.deleted),
@@ -60,6 +64,7 @@ class RetentionReport:
             "call_rows": sum(d.call_row for d in self.deleted),
             "held_for_complaints": len(self.held),
             "failed": len(self.failures),
+            "import_jobs": len(self.imports_deleted),
         }
 
 
@@ -76,10 +81,19 @@ async def run_retention(
     async with database.session() as session:
         held_ids = await calls_under_open_complaint(session)
         calls = await calls_past_retention(session, now=now, policy=policy)
+        imports = await imports_past_retention(session, now=now, hours=policy.import_hours)
     plan = plan_retention(calls, now=now, policy=policy, under_open_complaint=held_ids)
-    report = RetentionReport(dry_run=dry_run, planned=plan.deletions, held=plan.held)
+    report = RetentionReport(
+        dry_run=dry_run, planned=plan.deletions, held=plan.held, imports_planned=imports
+    )
     if dry_run:
         return report
+    for purge in imports:
+        async with database.session() as session:
+            if await purge_import(
+                session, purge=purge, hours=policy.import_hours, now=now, actor=actor
+            ):
+                report.imports_deleted.append(purge.job_id)
     for deletion in plan.deletions:
         try:
             removed = await asyncio.to_thread(_remove_files, files, deletion)
@@ -101,7 +115,7 @@ async def run_retention(
         report.files_missing += len(deletion.recordings) - removed
         if done.anything:
             report.deleted.append(done)
-    if report.deleted or report.failures:
+    if report.deleted or report.failures or report.imports_deleted:
         log.info("retention: %s", report.summary())
     return report
 
