@@ -102,3 +102,40 @@ async def test_admin_fixes_a_bad_row_and_imports_the_file(
         [li] = await customers.find_by_phone(session, "13700137000")
     assert li.name == "李娜"
     assert tab.errors == []
+
+
+async def test_a_long_preview_pages_through_every_row(
+    system: LiveSystem, db: Database, browser: Browser
+) -> None:
+    """450 rows: the table shows 200 at a time, and the buttons reach the last row."""
+    await create_admin(db)
+    tab = await open_tab(browser, system)
+    page = tab.page
+    await log_in(tab, "admin", next_path="/admin")
+    lines = "".join(f"客户{i},139{i:08d},PG-{i},2026-12-01,2026-12-20\n" for i in range(450))
+    await page.get_by_label("表格文件").set_input_files(
+        csv_file("长表.csv", HEADER + lines)  # type: ignore[arg-type]
+    )
+    await page.get_by_role("button", name="上传并检查").click()
+    await expect(page.locator("#import-summary")).to_have_text(
+        "共 450 行：450 行无误，0 行有问题", timeout=30_000
+    )
+    rows, showing = page.locator("#import-table tbody tr"), page.locator("#import-showing")
+    previous, following = (
+        page.get_by_role("button", name="上一页"),
+        page.get_by_role("button", name="下一页"),
+    )
+    await expect(showing).to_have_text("第 1–200 行，共 450 行")
+    await expect(rows).to_have_count(200)
+    await expect(previous).to_be_disabled()
+    await following.click()
+    await expect(showing).to_have_text("第 201–400 行，共 450 行")
+    await expect(rows.first.locator("th")).to_have_text("202")  # the header is row 1
+    await following.click()
+    await expect(showing).to_have_text("第 401–450 行，共 450 行")
+    await expect(rows).to_have_count(50)
+    await expect(rows.last.locator("th")).to_have_text("451")
+    await expect(following).to_be_disabled()
+    await previous.click()
+    await expect(showing).to_have_text("第 201–400 行，共 450 行")
+    assert tab.errors == []

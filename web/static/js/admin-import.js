@@ -8,12 +8,12 @@ import { has, onLanguageChange, setText, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 400;
-const SHOWN_ROWS = 500; // the table shows this many; the counts cover every row
+const PAGE_ROWS = 200; // the table shows a page of rows; the counts cover every row
 const section = $("import");
 const maxBytes = Number(section.dataset.maxBytes);
 const maxMb = (maxBytes / 1048576).toFixed(0);
 let job = null; // the latest answer of /api/imports/{id}
-let rows = { total: 0, rows: [] };
+let rows = { total: 0, offset: 0, rows: [] };
 
 /** A problem in the page's language: its code's message, with the params; else the server's
  * (English) words, so a problem is never hidden. */
@@ -120,9 +120,11 @@ async function follow() {
   else showFailed();
 }
 
-async function loadRows() {
+/** One page of the preview's rows (of those with problems only, when so filtered). */
+async function loadRows(offset = 0) {
   const onlyBad = $("import-only-bad").checked;
-  rows = await api.get(`/api/imports/${job.id}/rows?limit=${SHOWN_ROWS}&problems_only=${onlyBad}`);
+  rows = await api.get(
+    `/api/imports/${job.id}/rows?offset=${offset}&limit=${PAGE_ROWS}&problems_only=${onlyBad}`);
   renderRows();
 }
 
@@ -139,7 +141,17 @@ function renderRows() {
     h("td", { class: "import-problems" }, r.problems.length
       ? h("ul", {}, r.problems.map(problemItem))
       : h("span", { class: "import-ok", i18n: "import.ok" })))));
-  setText($("import-showing"), "import.showing", { shown: rows.rows.length, total: rows.total });
+  const first = rows.rows.length ? rows.offset + 1 : 0;
+  setText($("import-showing"), "import.showing",
+    { first, last: rows.offset + rows.rows.length, total: rows.total });
+  $("import-previous").disabled = rows.offset === 0;
+  $("import-next").disabled = rows.offset + rows.rows.length >= rows.total;
+  $("import-pages").hidden = rows.total <= PAGE_ROWS;
+}
+
+function turnPage(step) {
+  const offset = Math.max(0, rows.offset + step * PAGE_ROWS);
+  loadRows(offset).catch(() => {});
 }
 
 async function showPreview() {
@@ -206,6 +218,8 @@ export function initImport() {
   $("import-form").addEventListener("submit", onSubmit);
   $("import-commit").addEventListener("click", onCommit);
   $("import-only-bad").addEventListener("change", () => loadRows().catch(() => {}));
+  $("import-previous").addEventListener("click", () => turnPage(-1));
+  $("import-next").addEventListener("click", () => turnPage(1));
   onLanguageChange(() => {
     if (job && !$("import-preview").hidden) renderRows();
   });
