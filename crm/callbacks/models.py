@@ -92,6 +92,9 @@ class CallbackTask(TimestampMixin, Base):
             postgresql_where=_SCHEDULED,
         ),
         Index("ix_callback_tasks_status_due_date", "status", "due_date"),
+        # A customer's card reads every task of their projects, complaint call backs too,
+        # which the partial schedule index above leaves out (issue 19).
+        Index("ix_callback_tasks_project_id", "project_id"),
         # Campaigns read due tasks in dialing order (crm.campaigns.service.next_tasks).
         Index("ix_callback_tasks_dialing_order", "status", "priority", "due_date", "id"),
     )
