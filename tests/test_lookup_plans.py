@@ -11,6 +11,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.calls import service as calls
+from crm.customers import card_rows
 from crm.customers import service as customers
 from crm.customers.models import Grade
 from crm.db import Database
@@ -118,3 +119,15 @@ async def test_the_caller_lookup_gives_each_owner_once_with_all_their_phones(
     assert (wife.do_not_call, wife.do_not_call_reason) == (True, "搬家了")
     assert [p.number for p in wife.phones] == ["02988886666"]
     assert mobile_owner == wang  # plain values: the same customer reads equal
+
+
+async def test_the_customer_card_reads_every_table_by_an_index(db: Database) -> None:
+    """The card's one statement (crm/customers/card_rows.py): projects, callbacks,
+    complaints, attempts, agents and calls each reached through an index, never scanned."""
+    first, _ = await _two_owners(db)
+    [plan] = await _plans(db, lambda s: card_rows.card_records(s, customer_id=first))
+    for table in ("projects", "callback_tasks", "callback_attempts", "complaints", "calls"):
+        assert f"SCAN {table} " not in f"{plan} ", plan
+    assert "SCAN agent " not in f"{plan} " and "Seq Scan" not in plan, plan
+    if db.dialect == "sqlite":
+        assert "ix_callback_tasks_project_id" in plan and "ix_calls_customer_id" in plan, plan

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from crm.callbacks.models import CallbackAttempt, CallbackTask, TaskStatus
-from crm.calls.models import Call
+from crm.callbacks.models import OPEN_STATUSES, CallbackAttempt, CallbackTask, TaskStatus
 from crm.complaints import service as complaints
+from crm.customers import card_rows
 from crm.customers.models import Customer, Grade
 from crm.phones import PhoneKind, PhoneNumberError, normalize_phone
 from crm.projects.models import Project
@@ -246,28 +246,58 @@ async def project_cards(
     ]
 
 
-async def recent_calls(session: AsyncSession, customer_id: int, limit: int = 10) -> list[CallCard]:
-    calls = list(
-        await session.scalars(
-            select(Call)
-            .where(Call.customer_id == customer_id)
-            .order_by(Call.started_at.desc())
-            .limit(limit)
-        )
+def _task_card(task: card_rows.TaskOnCard, today: date) -> TaskCard:
+    return TaskCard(
+        id=task.id,
+        project_id=task.project_id,
+        stage=task.stage.value,
+        month=task.month,
+        complaint_id=task.complaint_id,
+        due_date=task.due_date,
+        latest_date=task.latest_date,
+        status=task.status.value,
+        effective=task.effective,
+        attempt_count=task.attempt_count,
+        overdue=task.status in OPEN_STATUSES and not task.effective and task.latest_date < today,
+        attempts=[
+            AttemptCard(
+                id=a.id,
+                started_at=a.started_at,
+                made_by=a.made_by.value,
+                agent_id=a.agent_id,
+                agent_name=a.agent_name,
+                campaign_id=a.campaign_id,
+                outcome=a.outcome.value if a.outcome else None,
+                satisfaction={k: v.value if v else None for k, v in a.satisfaction.items()},
+                notes=a.notes,
+                call_id=a.call_id,
+                call_back_at=a.call_back_at,
+            )
+            for a in task.attempts
+        ],
     )
-    names = await users.display_names(session, ids={c.agent_id for c in calls})
-    return [
-        CallCard(
-            id=c.id,
-            started_at=c.started_at,
-            direction=c.direction.value,
-            outcome=c.outcome.value if c.outcome else None,
-            queue=c.queue,
-            agent_name=names.get(c.agent_id or 0),
-            talk_seconds=c.talk_seconds,
-        )
-        for c in calls
-    ]
+
+
+def _project_card(
+    project: card_rows.ProjectOnCard, callbacks: list[TaskCard], today: date
+) -> ProjectCard:
+    return ProjectCard(
+        id=project.id,
+        contract_number=project.contract_number,
+        address=project.address,
+        designer=project.designer,
+        project_manager=project.project_manager,
+        foreman=project.foreman,
+        crew=project.crew,
+        status=project.status.value,
+        contract_date=project.contract_date,
+        start_date=project.start_date,
+        concealed_works_date=project.concealed_works_date,
+        midterm_date=project.midterm_date,
+        completion_date=project.completion_date,
+        current_stage=(stage.value if (stage := current_stage(project, today)) else None),
+        callbacks=callbacks,
+    )
 
 
 async def customer_card(
@@ -284,18 +314,27 @@ async def customer_card(
 
 async def card_of(session: AsyncSession, customer: CustomerOnFile, *, today: date) -> CustomerCard:
     """The full card of a customer already loaded with their phones (a caller lookup's
-    result): two round trips fewer than `customer_card` on the screen-pop path."""
-    projects = list(
-        await session.scalars(
-            select(Project)
-            .where(Project.customer_id == customer.id)
-            .order_by(Project.contract_date.desc().nulls_last(), Project.id.desc())
-        )
-    )
+    result): everything else in one round trip (crm/customers/card_rows.py), so a screen pop
+    costs the lookup and this, whatever the customer has on file."""
+    records = await card_rows.card_records(session, customer_id=customer.id)
+    by_project: dict[int, list[TaskCard]] = {}
+    for task in records.tasks:
+        by_project.setdefault(task.project_id, []).append(_task_card(task, today))
     return CustomerCard(
         **summary(customer).model_dump(),
         notes=customer.notes,
         do_not_call_reason=customer.do_not_call_reason,
-        projects=await project_cards(session, projects, today=today),
-        recent_calls=await recent_calls(session, customer.id),
+        projects=[_project_card(p, by_project.get(p.id, []), today) for p in records.projects],
+        recent_calls=[
+            CallCard(
+                id=c.id,
+                started_at=c.started_at,
+                direction=c.direction.value,
+                outcome=c.outcome.value if c.outcome else None,
+                queue=c.queue,
+                agent_name=c.agent_name,
+                talk_seconds=c.talk_seconds,
+            )
+            for c in records.calls
+        ],
     )

@@ -28,8 +28,9 @@ EDITABLE = frozenset((*TEXT_FIELDS, *DATE_FIELDS, "contract_number", "status"))
 CHUNK = 500  # contract numbers a query, well under every backend's bound-parameter limit
 
 
-def current_stage(project: Project, today: date) -> Stage | None:
-    """The construction stage the works have reached today (None before the start)."""
+def current_stage(project: object, today: date) -> Stage | None:
+    """The construction stage the works have reached today (None before the start), of a
+    Project or any record with its stage dates."""
     reached = None
     dates = StageDates.of_project(project)
     for stage in CONSTRUCTION_STAGES:
