@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -147,29 +147,31 @@ async def sync_project(
     return plan
 
 
-def plan_new_projects(
+async def plan_new_projects(
     session: AsyncSession, new: Sequence[tuple[Project, Grade]], *, rules: ScheduleRules
 ) -> None:
     """Stage callbacks of projects just inserted (ids known, no task yet): what `sync_project`
-    creates for a new project, without looking for tasks it cannot have. The caller flushes."""
-    for project, grade in new:
-        plan = reconcile(
+    creates for a new project, without looking for tasks it cannot have, written as one bulk
+    insert (no task object is needed afterwards: the import only counts them)."""
+    rows = [
+        {
+            "project_id": project.id,
+            "stage": planned.stage,
+            "month": planned.month,
+            "due_date": planned.due_date,
+            "latest_date": planned.latest_date,
+            "priority": grade.rank,
+            "status": TaskStatus.PENDING,
+        }
+        for project, grade in new
+        for planned in reconcile(
             [],
             plan_callbacks(StageDates.of_project(project), rules),
             project_cancelled=project.status is ProjectStatus.CANCELLED,
-        )
-        session.add_all(
-            CallbackTask(
-                project_id=project.id,
-                stage=planned.stage,
-                month=planned.month,
-                due_date=planned.due_date,
-                latest_date=planned.latest_date,
-                priority=grade.rank,
-                status=TaskStatus.PENDING,
-            )
-            for planned in plan.create
-        )
+        ).create
+    ]
+    if rows:
+        await session.execute(insert(CallbackTask), rows)
 
 
 async def reprioritise_customer(session: AsyncSession, customer: Customer) -> None:

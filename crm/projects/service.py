@@ -171,8 +171,7 @@ async def add_projects(
             raise _taken(taken)
     session.add_all([project for project, _ in new])
     await session.flush()
-    callbacks.plan_new_projects(session, new, rules=rules)
-    await session.flush()
+    await callbacks.plan_new_projects(session, new, rules=rules)
 
 
 async def update(
