@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -355,6 +356,20 @@ async def test_a_pop_costs_two_statements_whatever_the_customer_has_on_file(
         assert (card.customer is None) == (caller == "13500135000")
     rich = await pops.build_card(_ringing("13900139000"))
     assert rich.customer is not None and rich.customer.projects and rich.customer.recent_calls
+    # A callback's pop: the attempt's task and customer in one statement, then the card.
+    async with db.session() as session:
+        attempt = await session.get(CallbackAttempt, 3)
+        assert attempt is not None
+        task_id = attempt.task_id
+    with statements(db) as sent:
+        called = await pops.build_card(replace(_ringing("+8613500135000"), attempt_id=3))
+    assert len(sent) == 2, sent
+    assert called.task_id == task_id and called.customer == rich.customer
+    # An attempt that is not on file: the caller's number is looked up instead.
+    with statements(db) as sent:
+        unknown = await pops.build_card(replace(_ringing("13900139000"), attempt_id=9999))
+    assert len(sent) == 3, sent
+    assert unknown.task_id is None and unknown.customer == rich.customer
 
 
 async def test_the_customer_row_is_not_needed_twice(db: Database) -> None:

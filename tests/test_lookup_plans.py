@@ -131,3 +131,12 @@ async def test_the_customer_card_reads_every_table_by_an_index(db: Database) -> 
     assert "SCAN agent " not in f"{plan} " and "Seq Scan" not in plan, plan
     if db.dialect == "sqlite":
         assert "ix_callback_tasks_project_id" in plan and "ix_calls_customer_id" in plan, plan
+
+
+async def test_a_callbacks_customer_is_read_by_keys(db: Database) -> None:
+    """A callback's pop reads its attempt, task, project, customer and phones by their keys."""
+    await _two_owners(db)
+    [plan] = await _plans(db, lambda s: customers.called_about(s, attempt_id=1))
+    for table in ("callback_attempts", "callback_tasks", "projects", "customers", "phones"):
+        assert f"SCAN {table} " not in f"{plan} ", plan
+    assert "Seq Scan" not in plan, plan

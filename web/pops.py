@@ -16,7 +16,6 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 
-from crm.callbacks import service as callbacks
 from crm.calls.models import Direction
 from crm.customers import cards
 from crm.customers import service as customers
@@ -245,12 +244,10 @@ class PopService:
         async with self.svc.database.session() as session:
             task_id: int | None = None
             found: Sequence[cards.CustomerOnFile] = []
-            if event.attempt_id is not None:
-                subject = await callbacks.attempt_subject(session, attempt_id=event.attempt_id)
-                if subject is not None:
-                    task_id = subject.task_id
-                    customer = await customers.get(session, subject.customer_id)
-                    found = [customer] if customer is not None else []
+            if event.attempt_id is not None:  # a callback: the customer it calls, by its task
+                about = await customers.called_about(session, attempt_id=event.attempt_id)
+                if about is not None:
+                    task_id, found = about.task_id, [about.owner]
             if not found:  # one lookup gives the customers with their phones: no re-reading
                 found = await customers.find_by_phone(session, event.caller, default_area_code=area)
             card = await cards.card_of(session, found[0], today=today) if found else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import insert, select
@@ -83,27 +82,6 @@ async def get_attempt_or_raise(
             field="attempt_id",
         )
     return attempt
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptSubject:
-    """Whom a callback attempt is about: its task and the project's customer."""
-
-    task_id: int
-    customer_id: int
-
-
-async def attempt_subject(session: AsyncSession, *, attempt_id: int) -> AttemptSubject | None:
-    """The task and customer of this attempt (an outbound call's pop), or None."""
-    row = (
-        await session.execute(
-            select(CallbackTask.id, Project.customer_id)
-            .join(CallbackAttempt, CallbackAttempt.task_id == CallbackTask.id)
-            .join(Project, Project.id == CallbackTask.project_id)
-            .where(CallbackAttempt.id == attempt_id)
-        )
-    ).first()
-    return AttemptSubject(row[0], row[1]) if row is not None else None
 
 
 async def sync_project(
