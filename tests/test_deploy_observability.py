@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from crm.calls.models import Call, CallOutcome, Direction
 from crm.clock import FixedClock
 from crm.db import Database
+from crm.recordings.models import CompressionStatus, RecordingCompression
 from crm.settings import Settings, load_settings
 from crm.transcripts.models import JobStatus, TranscriptionJob
 from tests.support.api import running_app
@@ -181,6 +182,7 @@ def test_the_alerts_cover_what_the_issue_names() -> None:
         "callcentre_pop_latency_seconds_bucket",
         "callcentre_recordings_disk_free_bytes",
         "callcentre_database_ok",
+        "callcentre_recording_compression_jobs",
     ):
         assert series in watched
 
@@ -290,3 +292,35 @@ async def test_the_recordings_disk_is_the_directorys_filesystem(
         free = _samples(text, "callcentre_recordings_disk_free_bytes")[()]
         assert abs(free - usage.free) < 64 * 1024 * 1024  # other tests write meanwhile
         assert "process_resident_memory_bytes" in text
+
+
+async def test_the_compression_backlog_is_counted_at_each_scrape(
+    db: Database, settings: Settings, clock: FixedClock
+) -> None:
+    """Jobs not done yet are exported by status; the done ones (years of them) are not read."""
+    now = clock.now()
+    async with db.session() as session:
+        statuses = [CompressionStatus.QUEUED] * 2 + [
+            CompressionStatus.RUNNING,
+            CompressionStatus.FAILED,
+            CompressionStatus.DONE,
+            CompressionStatus.DONE,
+        ]
+        for n, status in enumerate(statuses):
+            call = Call(
+                linkedid=f"compress.{n}",
+                direction=Direction.INBOUND,
+                started_at=now - timedelta(minutes=30),
+                ended_at=now - timedelta(minutes=25),
+                outcome=CallOutcome.ANSWERED,
+            )
+            session.add(call)
+            await session.flush()
+            session.add(RecordingCompression(call_id=call.id, status=status, not_before=now))
+    async with running_app(settings, db, clock=clock) as api, api.anonymous() as client:
+        text = (await client.get("/metrics")).text
+    assert _samples(text, "callcentre_recording_compression_jobs") == {
+        (("status", "queued"),): 2,
+        (("status", "running"),): 1,
+        (("status", "failed"),): 1,
+    }

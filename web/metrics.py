@@ -1,5 +1,6 @@
 """Prometheus metrics (`GET /metrics`): screen-pop latency, websocket clients, PBX events,
-the dependencies, the transcription backlog, the recordings' disk and the oldest recording.
+the dependencies, the transcription and compression backlogs, the recordings' disk and the
+oldest recording.
 deploy/grafana/ and deploy/prometheus/ read these names (tests/test_deploy_observability.py
 holds them to it)."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from crm.recordings import service as recording_files
+from crm.recordings.models import CompressionStatus
 from crm.transcripts import service as transcripts
 from crm.transcripts.service import Backlog
 from web.health import PROBE_TIMEOUT, dependencies
@@ -91,6 +94,13 @@ class Metrics:
             "Age of the oldest queued transcription job (0: none queued), at this scrape",
             registry=self.registry,
         )
+        self.compression_jobs = Gauge(
+            "callcentre_recording_compression_jobs",
+            "Recording compression jobs not done, by status (queued, running, failed), at "
+            "this scrape",
+            ["status"],
+            registry=self.registry,
+        )
         self.recordings_disk_free = Gauge(
             "callcentre_recordings_disk_free_bytes",
             "Space free for the server on the filesystem of CALLCENTRE_RECORDINGS_DIR",
@@ -128,6 +138,10 @@ class Metrics:
             max(0.0, (now - oldest).total_seconds()) if oldest else 0
         )
 
+    def compression(self, backlog: Mapping[CompressionStatus, int]) -> None:
+        for status, count in backlog.items():
+            self.compression_jobs.labels(status.value).set(count)
+
     def recordings(self, disk: RecordingsDisk) -> None:
         """The recordings' disk as last measured (NaN when it could not be; see
         web/recordings_disk.py) and the oldest recording still held."""
@@ -154,6 +168,7 @@ async def metrics(request: Request) -> Response:
         try:
             async with asyncio.timeout(PROBE_TIMEOUT), svc.database.session() as session:
                 figures.transcription(await transcripts.backlog(session), svc.clock.now())
+                figures.compression(await recording_files.compression_backlog(session))
         except Exception as exc:  # gone since the probe: /metrics still answers, it says so
             log.warning("transcription backlog not read: %s: %s", type(exc).__name__, exc)
     figures.recordings(await svc.recordings_disk.figures())

@@ -274,3 +274,21 @@ async def compression_totals(session: AsyncSession) -> CompressionTotals:
         )
     ).one()
     return CompressionTotals(jobs=jobs, wav_bytes=int(sizes[0]), stored_bytes=int(sizes[1]))
+
+
+UNFINISHED = (CompressionStatus.QUEUED, CompressionStatus.RUNNING, CompressionStatus.FAILED)
+
+
+async def compression_backlog(session: AsyncSession) -> dict[CompressionStatus, int]:
+    """Compression jobs queued, running and failed, for monitoring at every scrape: read from
+    the status index, so it stays cheap when years of done jobs pile up (compression_totals
+    sums them all)."""
+    rows = await session.execute(
+        select(RecordingCompression.status, func.count())
+        .where(RecordingCompression.status.in_(UNFINISHED))
+        .group_by(RecordingCompression.status)
+    )
+    counts = dict.fromkeys(UNFINISHED, 0)
+    for status, count in rows:
+        counts[status] = count
+    return counts
