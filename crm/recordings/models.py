@@ -3,21 +3,18 @@ to a worker like a transcription job, and what it stored (format and sizes, neve
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.db import Base, TimestampMixin, enum_type
+from crm.db import Base, TimestampMixin
+from crm.leased_jobs import JobStatus, LeasedJobMixin
 
-
-class CompressionStatus(StrEnum):
-    QUEUED = "queued"  # waiting, or waiting for a retry (see not_before)
-    RUNNING = "running"  # leased to a worker until lease_expires_at
-    DONE = "done"  # every WAV of the call replaced by its Ogg (or nothing left to compress)
-    FAILED = "failed"  # out of attempts: the WAVs are kept, last_error says why
+# Done: every WAV of the call replaced by its Ogg (or nothing left to compress); failed: out
+# of attempts, the WAVs are kept and last_error says why.
+CompressionStatus = JobStatus
 
 
 class AudioFormat(StrEnum):
@@ -36,7 +33,7 @@ class AudioFormat(StrEnum):
         return cls.OGG_OPUS if path.lower().endswith((".ogg", ".opus")) else cls.WAV
 
 
-class RecordingCompression(TimestampMixin, Base):
+class RecordingCompression(LeasedJobMixin, TimestampMixin, Base):
     """The work of replacing one call's WAV recordings by Ogg Opus; queued in the transaction
     that stores the call's transcripts, so it is never forgotten."""
 
@@ -45,15 +42,6 @@ class RecordingCompression(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), unique=True)
-    status: Mapped[CompressionStatus] = mapped_column(
-        enum_type(CompressionStatus), default=CompressionStatus.QUEUED
-    )
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    not_before: Mapped[datetime | None]
-    lease_owner: Mapped[str | None] = mapped_column(String(128))
-    lease_expires_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
     # Per recording column ("recording", "recording_agent", ...): {"format", "bytes",
     # "wav_bytes", "seconds"} once its Ogg replaced the WAV. Sizes only: file names carry
     # callers' numbers and are kept on the call row alone.

@@ -1,9 +1,9 @@
 """Compression jobs in the database: queued with a call's transcripts, claimed with a lease,
 each replaced file recorded with the guarded switch of the call's recording column.
 
-Like transcription jobs (`crm.transcripts.service`), a claim is a guarded UPDATE, so two
-workers never hold one job; a lease that runs out (a killed worker) makes the job claimable
-again and counts as another attempt. The call's column is switched from the WAV to the Ogg
+The queue is `crm.leased_jobs`, shared with transcription jobs: a claim is a guarded UPDATE,
+so two workers never hold one job; a lease that runs out (a killed worker) makes the job
+claimable again and counts as another attempt. The call's column is switched from the WAV to the Ogg
 only if it still names that WAV: a recording erased or deleted by retention meanwhile is not
 brought back.
 """
@@ -11,13 +11,14 @@ brought back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm import leased_jobs
 from crm.calls.models import Call
 from crm.recordings.models import AudioFormat, CompressionStatus, RecordingCompression
 
@@ -77,37 +78,6 @@ async def get_compression(session: AsyncSession, *, call_id: int) -> RecordingCo
     )
 
 
-def _claimable(now: datetime) -> Any:
-    waiting = and_(
-        RecordingCompression.status == CompressionStatus.QUEUED,
-        or_(RecordingCompression.not_before.is_(None), RecordingCompression.not_before <= now),
-    )
-    abandoned = and_(
-        RecordingCompression.status == CompressionStatus.RUNNING,
-        or_(
-            RecordingCompression.lease_expires_at.is_(None),
-            RecordingCompression.lease_expires_at <= now,
-        ),
-    )
-    return or_(waiting, abandoned)
-
-
-async def _guarded(session: AsyncSession, guard: Any, **values: Any) -> bool:
-    result = await session.execute(
-        update(RecordingCompression).where(guard).values(**values),
-        execution_options={"synchronize_session": False},
-    )
-    return cast("CursorResult[Any]", result).rowcount == 1
-
-
-def _held_by(job_id: int, worker: str) -> Any:
-    return and_(
-        RecordingCompression.id == job_id,
-        RecordingCompression.status == CompressionStatus.RUNNING,
-        RecordingCompression.lease_owner == worker,
-    )
-
-
 async def claim_compression(
     session: AsyncSession,
     *,
@@ -119,54 +89,21 @@ async def claim_compression(
 ) -> CompressionClaim | None:
     """Lease the oldest claimable job (or the given call's) to `worker`; None when there is
     none. A job whose lease ran out during its last allowed attempt is failed instead."""
-    skipped: set[int] = set()
-    while True:
-        query = (
-            select(RecordingCompression)
-            .where(_claimable(now))
-            .order_by(RecordingCompression.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        if call_id is not None:
-            query = query.where(RecordingCompression.call_id == call_id)
-        if skipped:
-            query = query.where(RecordingCompression.id.not_in(skipped))
-        job = await session.scalar(query)
-        if job is None:
-            return None
-        guard = and_(
-            RecordingCompression.id == job.id,
-            RecordingCompression.status == job.status,
-            RecordingCompression.attempts == job.attempts,
-        )
-        skipped.add(job.id)
-        if job.status is CompressionStatus.RUNNING and job.attempts >= max_attempts:
-            await _guarded(
-                session,
-                guard,
-                status=CompressionStatus.FAILED,
-                finished_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=f"the worker stopped during attempt {job.attempts} of "
-                f"{max_attempts} (its lease ran out); last error: {job.last_error or 'none'}",
-            )
-            continue
-        if not await _guarded(
-            session,
-            guard,
-            status=CompressionStatus.RUNNING,
-            attempts=job.attempts + 1,
-            lease_owner=worker,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            not_before=None,
-        ):
-            continue  # SQLite: another worker took it between read and update
-        call = await session.get(Call, job.call_id)
-        assert call is not None  # a job's call is never deleted before the job (foreign key)
-        recordings = {c: getattr(call, c) for c in RECORDING_COLUMNS if getattr(call, c)}
-        return CompressionClaim(job.id, job.call_id, job.attempts + 1, recordings, dict(job.files))
+    job = await leased_jobs.claim_next(
+        session,
+        RecordingCompression,
+        worker=worker,
+        now=now,
+        lease_seconds=lease_seconds,
+        max_attempts=max_attempts,
+        where=None if call_id is None else RecordingCompression.call_id == call_id,
+    )
+    if job is None:
+        return None
+    call = await session.get(Call, job.call_id)
+    assert call is not None  # a job's call is never deleted before the job (foreign key)
+    recordings = {c: getattr(call, c) for c in RECORDING_COLUMNS if getattr(call, c)}
+    return CompressionClaim(job.id, job.call_id, job.attempts, recordings, dict(job.files))
 
 
 async def replace_recording(
@@ -185,8 +122,8 @@ async def replace_recording(
     None when the worker no longer holds the job (nothing written; the caller rolls back)."""
     if column not in RECORDING_COLUMNS:
         raise ValueError(f"not a recording column: {column}")
-    job = await session.get(RecordingCompression, job_id, populate_existing=True)
-    if job is None or job.status is not CompressionStatus.RUNNING or job.lease_owner != worker:
+    job = await leased_jobs.holds(session, RecordingCompression, job_id=job_id, worker=worker)
+    if job is None:
         return None
     switched = await session.execute(
         update(Call).where(Call.id == call_id, getattr(Call, column) == wav).values({column: ogg}),
@@ -204,21 +141,17 @@ async def replace_recording(
 async def renew_compression(
     session: AsyncSession, *, job_id: int, worker: str, until: datetime
 ) -> bool:
-    return await _guarded(session, _held_by(job_id, worker), lease_expires_at=until)
+    return await leased_jobs.renew(
+        session, RecordingCompression, job_id=job_id, worker=worker, until=until
+    )
 
 
 async def finish_compression(
     session: AsyncSession, *, job_id: int, worker: str, now: datetime
 ) -> bool:
     """Mark the job done; False if the worker lost its lease meanwhile."""
-    return await _guarded(
-        session,
-        _held_by(job_id, worker),
-        status=CompressionStatus.DONE,
-        finished_at=now,
-        lease_owner=None,
-        lease_expires_at=None,
-        last_error=None,
+    return await leased_jobs.finish(
+        session, RecordingCompression, job_id=job_id, worker=worker, now=now
     )
 
 
@@ -234,19 +167,16 @@ async def fail_compression(
 ) -> CompressionStatus | None:
     """A failed attempt: queued again for `retry_at`, or failed once out of attempts (the
     WAVs stay, playable as before). None if the worker no longer held the job."""
-    job = await session.get(
-        RecordingCompression, job_id, populate_existing=True, with_for_update=True
+    return await leased_jobs.fail(
+        session,
+        RecordingCompression,
+        job_id=job_id,
+        worker=worker,
+        now=now,
+        error=error,
+        max_attempts=max_attempts,
+        retry_at=retry_at,
     )
-    if job is None or job.status is not CompressionStatus.RUNNING or job.lease_owner != worker:
-        return None
-    if job.attempts >= max_attempts:
-        job.status, job.finished_at, job.not_before = CompressionStatus.FAILED, now, None
-    else:
-        job.status, job.not_before = CompressionStatus.QUEUED, retry_at
-    job.last_error = error[:4000]
-    job.lease_owner = job.lease_expires_at = None
-    await session.flush()
-    return job.status
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,19 +206,8 @@ async def compression_totals(session: AsyncSession) -> CompressionTotals:
     return CompressionTotals(jobs=jobs, wav_bytes=int(sizes[0]), stored_bytes=int(sizes[1]))
 
 
-UNFINISHED = (CompressionStatus.QUEUED, CompressionStatus.RUNNING, CompressionStatus.FAILED)
-
-
 async def compression_backlog(session: AsyncSession) -> dict[CompressionStatus, int]:
     """Compression jobs queued, running and failed, for monitoring at every scrape: read from
     the status index, so it stays cheap when years of done jobs pile up (compression_totals
     sums them all)."""
-    rows = await session.execute(
-        select(RecordingCompression.status, func.count())
-        .where(RecordingCompression.status.in_(UNFINISHED))
-        .group_by(RecordingCompression.status)
-    )
-    counts = dict.fromkeys(UNFINISHED, 0)
-    for status, count in rows:
-        counts[status] = count
-    return counts
+    return await leased_jobs.unfinished(session, RecordingCompression)

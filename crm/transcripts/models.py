@@ -10,13 +10,8 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, TimestampMixin, enum_type
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"  # waiting, or waiting for a retry (see not_before)
-    RUNNING = "running"  # leased to a worker until lease_expires_at
-    DONE = "done"
-    FAILED = "failed"  # out of attempts; last_error says why
+from crm.leased_jobs import JobStatus as JobStatus
+from crm.leased_jobs import LeasedJobMixin
 
 
 class Leg(StrEnum):
@@ -26,7 +21,7 @@ class Leg(StrEnum):
     CUSTOMER = "customer"
 
 
-class TranscriptionJob(TimestampMixin, Base):
+class TranscriptionJob(LeasedJobMixin, TimestampMixin, Base):
     """The work of transcribing and scoring one call; survives restarts and killed workers."""
 
     __tablename__ = "transcription_jobs"
@@ -34,14 +29,8 @@ class TranscriptionJob(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), unique=True)
-    status: Mapped[JobStatus] = mapped_column(enum_type(JobStatus), default=JobStatus.QUEUED)
-    attempts: Mapped[int] = mapped_column(default=0)  # counted when a worker claims the job
-    last_error: Mapped[str | None] = mapped_column(Text)
-    not_before: Mapped[datetime | None]  # a retry waits until then
-    lease_owner: Mapped[str | None] = mapped_column(String(128))  # worker id holding it
-    lease_expires_at: Mapped[datetime | None]  # past this, another worker may take it over
     started_at: Mapped[datetime | None]  # latest claim
-    finished_at: Mapped[datetime | None]
+    stamps_start = True
 
 
 class Transcript(TimestampMixin, Base):

@@ -1,24 +1,21 @@
 """Transcription jobs and transcripts in the database: enqueue, claim with a lease, finish.
 
-A job is claimed by one worker at a time. The claim is a guarded UPDATE (it only succeeds if
-the row is still as it was read), so two workers never hold the same job, on SQLite as on
-PostgreSQL; on PostgreSQL the candidate is also read `FOR UPDATE SKIP LOCKED`, so workers in
-several processes pass each other instead of queueing on one row. A worker renews its lease
-while it works; a lease that runs out (killed worker, server restart) makes the job claimable
-again, and that new claim counts as another attempt.
+The queue itself (claims under concurrency, leases, retries) is `crm.leased_jobs`, shared with
+recording compression; this module says which jobs exist and stores what they produce.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm import leased_jobs
 from crm.calls.models import Call
 from crm.transcripts.models import JobStatus, Leg, Transcript, TranscriptionJob
 
@@ -61,18 +58,6 @@ async def get_jobs(
     return list(await session.scalars(query))
 
 
-def _claimable(now: datetime) -> Any:
-    waiting = and_(
-        TranscriptionJob.status == JobStatus.QUEUED,
-        or_(TranscriptionJob.not_before.is_(None), TranscriptionJob.not_before <= now),
-    )
-    abandoned = and_(
-        TranscriptionJob.status == JobStatus.RUNNING,
-        or_(TranscriptionJob.lease_expires_at.is_(None), TranscriptionJob.lease_expires_at <= now),
-    )
-    return or_(waiting, abandoned)
-
-
 async def claim_next_job(
     session: AsyncSession, *, worker: str, now: datetime, lease_seconds: float, max_attempts: int
 ) -> TranscriptionJob | None:
@@ -80,76 +65,21 @@ async def claim_next_job(
 
     A job whose lease ran out during its last allowed attempt is marked failed instead.
     """
-    skipped: set[int] = set()
-    while True:
-        query = (
-            select(TranscriptionJob)
-            .where(_claimable(now))
-            .order_by(TranscriptionJob.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        if skipped:
-            query = query.where(TranscriptionJob.id.not_in(skipped))
-        job = await session.scalar(query)
-        if job is None:
-            return None
-        guard = and_(
-            TranscriptionJob.id == job.id,
-            TranscriptionJob.status == job.status,
-            TranscriptionJob.attempts == job.attempts,
-        )
-        if job.status is JobStatus.RUNNING and job.attempts >= max_attempts:
-            await _guarded_update(
-                session,
-                guard,
-                status=JobStatus.FAILED,
-                finished_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=f"the worker stopped during attempt "
-                f"{job.attempts} of {max_attempts} (its lease "
-                f"ran out); last error: {job.last_error or 'none'}",
-            )
-            skipped.add(job.id)
-            continue
-        claimed = await _guarded_update(
-            session,
-            guard,
-            status=JobStatus.RUNNING,
-            attempts=job.attempts + 1,
-            lease_owner=worker,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            started_at=now,
-            not_before=None,
-        )
-        if not claimed:  # SQLite: another worker took it between read and update
-            skipped.add(job.id)
-            continue
-        await session.refresh(job)
-        return job
-
-
-async def _guarded_update(session: AsyncSession, guard: Any, **values: Any) -> bool:
-    """UPDATE the job only if it still matches `guard`; whether it did."""
-    result = await session.execute(
-        update(TranscriptionJob).where(guard).values(**values),
-        execution_options={"synchronize_session": False},
-    )
-    return cast("CursorResult[Any]", result).rowcount == 1
-
-
-def _held_by(job_id: int, worker: str) -> Any:
-    return and_(
-        TranscriptionJob.id == job_id,
-        TranscriptionJob.status == JobStatus.RUNNING,
-        TranscriptionJob.lease_owner == worker,
+    return await leased_jobs.claim_next(
+        session,
+        TranscriptionJob,
+        worker=worker,
+        now=now,
+        lease_seconds=lease_seconds,
+        max_attempts=max_attempts,
     )
 
 
 async def renew_lease(session: AsyncSession, *, job_id: int, worker: str, until: datetime) -> bool:
     """Extend the lease; False if the worker no longer holds the job (it was taken over)."""
-    return await _guarded_update(session, _held_by(job_id, worker), lease_expires_at=until)
+    return await leased_jobs.renew(
+        session, TranscriptionJob, job_id=job_id, worker=worker, until=until
+    )
 
 
 async def finish_job(
@@ -159,14 +89,8 @@ async def finish_job(
 
     False if the worker lost its lease meanwhile: the caller must then roll back its writes.
     """
-    return await _guarded_update(
-        session,
-        _held_by(job_id, worker),
-        status=JobStatus.DONE,
-        finished_at=now,
-        lease_owner=None,
-        lease_expires_at=None,
-        last_error=note,
+    return await leased_jobs.finish(
+        session, TranscriptionJob, job_id=job_id, worker=worker, now=now, note=note
     )
 
 
@@ -184,17 +108,16 @@ async def fail_attempt(
 
     Returns the job's new status, or None if the worker no longer held it.
     """
-    job = await session.get(TranscriptionJob, job_id, populate_existing=True, with_for_update=True)
-    if job is None or job.status is not JobStatus.RUNNING or job.lease_owner != worker:
-        return None
-    if job.attempts >= max_attempts:
-        job.status, job.finished_at, job.not_before = JobStatus.FAILED, now, None
-    else:
-        job.status, job.not_before = JobStatus.QUEUED, retry_at
-    job.last_error = error[:4000]
-    job.lease_owner = job.lease_expires_at = None
-    await session.flush()
-    return job.status
+    return await leased_jobs.fail(
+        session,
+        TranscriptionJob,
+        job_id=job_id,
+        worker=worker,
+        now=now,
+        error=error,
+        max_attempts=max_attempts,
+        retry_at=retry_at,
+    )
 
 
 async def get_transcripts(session: AsyncSession, *, call_id: int) -> list[Transcript]:
@@ -233,16 +156,8 @@ async def save_transcript(
     return transcript
 
 
-@dataclass(frozen=True, slots=True)
-class JobClaim:
-    """What came of claiming one given job: `job` when it is now ours; otherwise `finished`
-    (done or failed: nothing to do), `held` (another worker's lease is live) or `not_before`
-    (a retry that is not due yet)."""
-
-    job: TranscriptionJob | None = None
-    finished: bool = False
-    held: bool = False
-    not_before: datetime | None = None
+# What came of claiming one given transcription job (see `leased_jobs.Claim`).
+JobClaim = leased_jobs.Claim[TranscriptionJob]
 
 
 async def claim_job(
@@ -256,48 +171,15 @@ async def claim_job(
 ) -> JobClaim:
     """Lease this job to `worker` if it is claimable (a job handed out by a queue: the same
     rules as `claim_next_job`, so a job delivered twice is still done once)."""
-    job = await session.get(TranscriptionJob, job_id, populate_existing=True)
-    if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
-        return JobClaim(finished=True)
-    if job.status is JobStatus.QUEUED and job.not_before is not None and job.not_before > now:
-        return JobClaim(not_before=job.not_before)
-    if (
-        job.status is JobStatus.RUNNING
-        and job.lease_expires_at is not None
-        and job.lease_expires_at > now
-    ):
-        return JobClaim(held=True)
-    guard = and_(
-        TranscriptionJob.id == job.id,
-        TranscriptionJob.status == job.status,
-        TranscriptionJob.attempts == job.attempts,
-    )
-    if job.status is JobStatus.RUNNING and job.attempts >= max_attempts:
-        await _guarded_update(
-            session,
-            guard,
-            status=JobStatus.FAILED,
-            finished_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-            last_error=f"the worker stopped during attempt {job.attempts} "
-            f"of {max_attempts} (its lease ran out); last "
-            f"error: {job.last_error or 'none'}",
-        )
-        return JobClaim(finished=True)
-    if not await _guarded_update(
+    return await leased_jobs.claim_given(
         session,
-        guard,
-        status=JobStatus.RUNNING,
-        attempts=job.attempts + 1,
-        lease_owner=worker,
-        lease_expires_at=now + timedelta(seconds=lease_seconds),
-        started_at=now,
-        not_before=None,
-    ):
-        return JobClaim(held=True)  # another worker claimed it between our read and update
-    await session.refresh(job)
-    return JobClaim(job=job)
+        TranscriptionJob,
+        job_id=job_id,
+        worker=worker,
+        now=now,
+        lease_seconds=lease_seconds,
+        max_attempts=max_attempts,
+    )
 
 
 async def claimable_job_ids(
@@ -309,10 +191,9 @@ async def claimable_job_ids(
 ) -> list[int]:
     """Jobs a worker could claim now (due, or abandoned by a worker), oldest first;
     `untouched_since`: only those unchanged since then (not just queued or claimed)."""
-    query = select(TranscriptionJob.id).where(_claimable(now))
-    if untouched_since is not None:
-        query = query.where(TranscriptionJob.updated_at <= untouched_since)
-    return list(await session.scalars(query.order_by(TranscriptionJob.id).limit(limit)))
+    return await leased_jobs.claimable_ids(
+        session, TranscriptionJob, now=now, untouched_since=untouched_since, limit=limit
+    )
 
 
 @dataclass(frozen=True)
@@ -324,22 +205,9 @@ class Backlog:
     oldest_queued_at: datetime | None
 
 
-UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
-
-
 async def backlog(session: AsyncSession) -> Backlog:
     """Jobs queued, running and failed (read from the status index), and the oldest queued."""
-    rows = await session.execute(
-        select(TranscriptionJob.status, func.count())
-        .where(TranscriptionJob.status.in_(UNFINISHED))
-        .group_by(TranscriptionJob.status)
+    return Backlog(
+        jobs=await leased_jobs.unfinished(session, TranscriptionJob),
+        oldest_queued_at=await leased_jobs.oldest_queued_at(session, TranscriptionJob),
     )
-    counts = dict.fromkeys(UNFINISHED, 0)
-    for status, count in rows:
-        counts[status] = count
-    oldest = await session.scalar(
-        select(func.min(TranscriptionJob.created_at)).where(
-            TranscriptionJob.status == JobStatus.QUEUED
-        )
-    )
-    return Backlog(jobs=counts, oldest_queued_at=oldest)
