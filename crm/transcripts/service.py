@@ -189,8 +189,7 @@ async def claimable_job_ids(
     untouched_since: datetime | None = None,
     limit: int = 1000,
 ) -> list[int]:
-    """Jobs a worker could claim now (due, or abandoned by a worker), oldest first;
-    `untouched_since`: only those unchanged since then (not just queued or claimed)."""
+    """Transcription jobs a worker could claim now, oldest first (the queue's rules)."""
     return await leased_jobs.claimable_ids(
         session, TranscriptionJob, now=now, untouched_since=untouched_since, limit=limit
     )
