@@ -1,5 +1,5 @@
-"""One Vosk model per process and a recogniser per file, fed only its speech: a WAV in, timed
-words out (speech found by telephony.speech.speech_detection)."""
+"""One Vosk model per process and warm recognisers reused across files, fed only speech: a WAV
+in, timed words out (speech found by telephony.speech.speech_detection)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import contextlib
 import ctypes
 import json
 import tempfile
-from dataclasses import dataclass, replace
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -71,10 +73,63 @@ class Transcript:
         return cls(data["file"], data["duration"], data["rate"], data["model"], words)
 
 
+# A warm recogniser is replaced after this much audio: Vosk times a word from the samples fed
+# since it was made, divided by the rate in single precision (`samples_round_start_ /
+# sample_frequency_`), which after an hour is still exact to a quarter of a millisecond but
+# after a hundred hours to 30 ms. A new one costs ≈ 0.8 s of CPU once an hour of audio.
+RENEW_AFTER_SECONDS = 3600.0
+
+
+class _Warm:
+    """A Vosk recogniser and the frames it has been fed since it was made (its clock)."""
+
+    __slots__ = ("fed", "vosk")
+
+    def __init__(self, model: Any, rate: int) -> None:
+        import vosk
+
+        self.vosk = vosk.KaldiRecognizer(model, rate)  # Vosk resamples to the model's rate
+        self.vosk.SetWords(True)
+        self.fed = 0
+
+
+class WarmRecognizers:
+    """Idle recognisers of one model, by sample rate, lent to one decode at a time.
+
+    A new recogniser spends its first second of audio building the decoding graph's caches
+    (≈ 0.8 s of CPU with the test model): more than decoding a short turn, and once silence
+    is skipped, the biggest cost of a file. `FinalResult` ends each decode and leaves the
+    recogniser as good as new (Vosk drops its features, adaptation and decoder and makes
+    fresh ones on the next audio) but keeps the graph's caches warm and its clock running.
+    A recogniser is taken out while a file is decoded and put back after, so two threads
+    never share one; one that failed mid-file is dropped, never put back.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[int, list[_Warm]] = {}
+        self.made = 0  # recognisers made: what reuse saves
+
+    @contextlib.contextmanager
+    def borrow(self, model: Any, rate: int) -> Iterator[_Warm]:
+        with self._lock:
+            idle = self._idle.get(rate)
+            warm = idle.pop() if idle else None
+            if warm is None:
+                self.made += 1
+        if warm is None:
+            warm = _Warm(model, rate)
+        yield warm  # an exception skips the return below: the recogniser is dropped
+        if warm.fed < RENEW_AFTER_SECONDS * rate:
+            with self._lock:
+                self._idle.setdefault(rate, []).append(warm)
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     name: str
     vosk: Any  # vosk.Model
+    recognizers: WarmRecognizers = field(default_factory=WarmRecognizers, compare=False)
 
 
 def load_model(path: Path) -> LoadedModel:
@@ -92,53 +147,63 @@ def load_model(path: Path) -> LoadedModel:
 
 
 def transcribe_file(
-    model: LoadedModel, path: Path, detection: SpeechDetection | None = SPEECH_ONLY
+    model: LoadedModel,
+    path: Path,
+    detection: SpeechDetection | None = SPEECH_ONLY,
+    *,
+    reuse: bool = True,
 ) -> Transcript:
     """All words of one file with their times on the file's own clock; raises
     AudioFormatError for unusable files.
 
     With `detection` (the default) only the regions where a voice-activity detector finds
     speech are decoded; a silent leg costs the detector's pass and no decoding at all. None
-    decodes the whole file in one go.
+    decodes the whole file in one go. `reuse` (the default) decodes with one of the model's
+    warm recognisers; False makes a recogniser for this file alone, as Vosk's example does.
     """
     if is_ogg(path):  # a call stored compressed, read again: decoded to a scratch WAV
         with tempfile.TemporaryDirectory(prefix="callcentre-ogg-") as scratch:
             wav = decode_ogg(path, Path(scratch) / "decoded.wav")
-            return replace(transcribe_file(model, wav, detection), file=str(path))
+            return replace(transcribe_file(model, wav, detection, reuse=reuse), file=str(path))
     info = inspect_wav(path)
     regions = [Region(0, info.frames)] if detection is None else find_speech(info, detection)
     words: list[Word] = []
     if regions:
-        words = _decode(model, info, regions)
+        if reuse:
+            with model.recognizers.borrow(model.vosk, info.rate) as warm:
+                words = _decode(warm, info, regions)
+        else:
+            words = _decode(_Warm(model.vosk, info.rate), info, regions)
     return Transcript(str(path), round(info.duration, 3), info.rate, model.name, tuple(words))
 
 
-def _decode(model: LoadedModel, info: WavInfo, regions: list[Region]) -> list[Word]:
+def _decode(recognizer: _Warm, info: WavInfo, regions: list[Region]) -> list[Word]:
     """The words of each region, timed from the start of the file.
 
-    One recogniser decodes every region of the file: a new one spends its first second of
-    audio building the decoding graph's caches (≈ 0.8 s of CPU with the test model), more
-    than a short region's decoding. `FinalResult` ends each region: Vosk then starts the
-    next one with fresh features, adaptation and decoder, as a recogniser of its own would
-    (words do not depend on what came before, nor on where a region was cut), but it keeps
-    counting time over all the audio it was fed, so a word's time in the file is its time
-    minus the audio fed before its region, plus the region's start.
+    `FinalResult` ends each region: Vosk then starts the next one (of this file or the next)
+    with fresh features, adaptation and decoder, as a recogniser of its own would (words do
+    not depend on what came before), but it keeps counting time over all the audio it was
+    fed, so a word's time in the file is its time minus the audio fed before its region,
+    plus the region's start. (`Reset` would not do: it ends the utterance but keeps the
+    features and their adaptation, and the clock, for the next.) An endpoint on a region's
+    last chunk is left to `FinalResult`: after `Result` it would return nothing and leave
+    the features in place.
     """
-    import vosk
-
-    recognizer = vosk.KaldiRecognizer(model.vosk, info.rate)  # Vosk resamples to the model's
-    recognizer.SetWords(True)
+    vosk = recognizer.vosk
     words: list[Word] = []
-    fed = 0  # frames fed to the recogniser before this region
     for region in regions:
         _reset_dither()  # each region's dither as if it were a file of its own
         results = []
-        for chunk in read_chunks(info, start=region.start, end=region.end):
-            if recognizer.AcceptWaveform(chunk):
-                results.append(recognizer.Result())
-        results.append(recognizer.FinalResult())
-        shift = (region.start - fed) / info.rate
-        fed += region.frames
+        chunks = read_chunks(info, start=region.start, end=region.end)
+        chunk = next(chunks, None)
+        while chunk is not None:
+            following = next(chunks, None)
+            if vosk.AcceptWaveform(chunk) and following is not None:
+                results.append(vosk.Result())
+            chunk = following
+        results.append(vosk.FinalResult())
+        shift = (region.start - recognizer.fed) / info.rate
+        recognizer.fed += region.frames
         words.extend(
             Word(
                 str(w["word"]),
