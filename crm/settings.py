@@ -209,9 +209,10 @@ class Settings(BaseSettings):
     transcription_vad_aggressiveness: int = Field(1, ge=0, le=3)
     """How strictly the detector calls a 30 ms frame speech: 0 (keeps the most, for noisy
     lines) to 3 (keeps the least)."""
-    transcription_vad_padding_seconds: float = Field(0.3, ge=0, le=2)
+    transcription_vad_padding_seconds: float = Field(1.0, ge=0, le=2)
     """Audio decoded before and after each stretch of speech, so soft word starts and ends
-    are not cut."""
+    are not cut and the recogniser adapts on some of the quiet around a turn (a second
+    agreed best with whole-file decoding at little CPU: bench/README.md)."""
     transcription_vad_merge_seconds: float = Field(1.0, ge=0, le=10)
     """Stretches of speech (padding included) this close are decoded together: a pause
     shorter than this is never a cut between two decodes."""

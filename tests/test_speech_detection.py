@@ -4,14 +4,22 @@ and times they give against decoding the whole file, with the real Korean test m
 from __future__ import annotations
 
 import wave
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crm.settings import ConfigurationError, load_settings
+from telephony.speech import recognizer
 from telephony.speech.audio import inspect_wav
-from telephony.speech.recognizer import LoadedModel, Transcript, load_model, transcribe_file
+from telephony.speech.recognizer import (
+    LoadedModel,
+    Transcript,
+    WarmRecognizers,
+    load_model,
+    transcribe_file,
+)
 from telephony.speech.speech_detection import (
     FRAME_SECONDS,
     Region,
@@ -125,7 +133,7 @@ def test_a_silent_leg_has_no_words_and_is_never_decoded(
     transcript = transcribe_file(model, files["silent"])
     assert transcript.words == () and transcript.duration == pytest.approx(40.0, abs=0.01)
     assert made == []  # the detector's pass only: no recogniser, no decoding
-    assert transcribe_file(model, files["silent"], None).words == ()
+    assert transcribe_file(model, files["silent"], None, reuse=False).words == ()
     assert len(made) == 1  # the counter counts: whole-file decoding made one
 
 
@@ -186,3 +194,115 @@ def test_settings_choose_how_speech_is_found() -> None:
         load_settings(transcription_vad_aggressiveness=4)
     with pytest.raises(ValueError, match="aggressiveness 4"):
         SpeechDetection(aggressiveness=4)
+
+
+def _timed(transcript: Transcript) -> list[tuple[str, float, float]]:
+    return [(w.word, w.start, w.end) for w in transcript.words]
+
+
+def test_a_warm_recogniser_gives_each_file_the_words_and_times_of_a_fresh_one(
+    model: LoadedModel, files: Files, tmp_path: Path
+) -> None:
+    # One worker's day in miniature: legs with speech early and late, a silent one, whole
+    # files, another rate, and the first leg again, through the same warm recognisers.
+    wideband = audio.speak(PHRASES[1], tmp_path / "wideband.wav", rate=16000)
+    sequence: list[tuple[Path, SpeechDetection | None]] = [
+        (files["pauses"], SpeechDetection()),
+        (files["late"], SpeechDetection()),
+        (files["silent"], SpeechDetection()),
+        (files["phrase0"], None),
+        (wideband, None),
+        (files["pauses"], None),
+        (files["late"], SpeechDetection(padding=0.5)),
+        (files["pauses"], SpeechDetection()),
+    ]
+    warm = replace(model, recognizers=WarmRecognizers())
+    for path, detection in sequence:
+        fresh = transcribe_file(model, path, detection, reuse=False)
+        reused = transcribe_file(warm, path, detection)
+        assert fresh.words or path == files["silent"]
+        assert _timed(reused) == _timed(fresh), (path.name, detection)
+    # One recogniser per rate did all of it: 8 kHz legs and the 16 kHz file.
+    assert warm.recognizers.made == 2
+
+
+def test_a_warm_recogniser_is_renewed_before_its_clock_loses_precision(
+    model: LoadedModel, files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warm = replace(model, recognizers=WarmRecognizers())
+    expected = _timed(transcribe_file(model, files["late"], None, reuse=False))
+    monkeypatch.setattr(recognizer, "RENEW_AFTER_SECONDS", 100.0)  # the leg is 56 s long
+    got = [_timed(transcribe_file(warm, files["late"], None)) for _ in range(4)]
+    assert got == [expected] * 4
+    assert warm.recognizers.made == 2  # 112 s fed to the first: replaced, not put back
+
+
+def test_a_recogniser_is_lent_to_one_decode_at_a_time_and_dropped_after_a_failure(
+    model: LoadedModel,
+) -> None:
+    recognizers = WarmRecognizers()
+    with (
+        recognizers.borrow(model.vosk, 8000) as first,
+        recognizers.borrow(model.vosk, 8000) as second,
+    ):
+        assert first is not second  # two decodes at once (two threads) never share one
+    with recognizers.borrow(model.vosk, 8000) as again:
+        assert again in (first, second)
+    assert recognizers.made == 2
+    with pytest.raises(RuntimeError), recognizers.borrow(model.vosk, 8000) as failing:
+        raise RuntimeError("Kaldi gave up mid-file")
+    with recognizers.borrow(model.vosk, 8000) as a, recognizers.borrow(model.vosk, 8000) as b:
+        assert failing not in (a, b)  # its state is unknown: never lent again
+    assert recognizers.made == 3
+
+
+def test_a_korean_two_leg_call_speech_only_against_the_whole_file(
+    model: LoadedModel, tmp_path: Path
+) -> None:
+    """Issue 19's goal on audio in the test model's language: an agent and a customer in
+    turn, each leg silent while the other speaks. What holds: every turn is decoded and
+    heard, on the recording's clock, for a fraction of the leg; the words both transcripts
+    have agree in time. What does not: the same words (WER ≤ 2%). The test model turns
+    espeak-ng Korean into near-nonsense whose words move with any change of context (the
+    whole file decoded 30 ms later differs by about a quarter of its words, bench/README.md),
+    so speech only, which starts each turn's adaptation afresh, differs by about 40%; the
+    bound below is what this audio allows, not the goal."""
+    detection = SpeechDetection()
+    agent, customer, turns = audio.two_leg_call(
+        tmp_path, "call", turns=6, pauses=(3.0, 6.0), seed=1
+    )
+    pairs: list[tuple[list[tuple[str, float, float]], list[tuple[str, float, float]]]] = []
+    for who, leg in (("agent", agent), ("customer", customer)):
+        info = inspect_wav(leg)
+        regions = find_speech(info, detection)
+        assert sum(r.frames for r in regions) < 0.5 * info.frames  # most of it never decoded
+        whole = _timed(transcribe_file(model, leg, None, reuse=False))
+        speech = _timed(transcribe_file(model, leg, detection))
+        own = [(start, end) for speaker, start, end in turns if speaker == who]
+        reach = detection.padding + 0.1
+        for start, end in own:  # every turn heard, and only where someone speaks
+            heard = [w for w in speech if start - reach <= w[1] <= end + reach]
+            assert heard, f"{who}: nothing heard of the turn at {start} s"
+        for word, start, end in speech:
+            assert any(s - reach <= start and end <= e + reach for s, e in own), word
+        spans = [(start - reach, end + reach) for start, end in own]
+        for low, high in spans:  # turn by turn: the same place is the same turn
+            pairs.append(
+                (
+                    [w for w in whole if low <= w[1] <= high],
+                    [w for w in speech if low <= w[1] <= high],
+                )
+            )
+        # A word the whole file has outside every turn is one speech only missed.
+        pairs.append(([w for w in whole if not any(lo <= w[1] <= hi for lo, hi in spans)], []))
+    edits = sum(  # a turn the whole file heard nothing in: every speech-only word inserted
+        audio.word_error_rate([w for w, _, _ in a], [w for w, _, _ in b]) * len(a) if a else len(b)
+        for a, b in pairs
+    )
+    wer = edits / sum(len(a) for a, _ in pairs)
+    deltas = [d for a, b in pairs for d in audio.time_deltas(a, b)]
+    assert deltas, "no word in common"
+    # Measured here: WER 41%, 25 of the 26 shared words within 50 ms, the last 57 ms apart.
+    assert wer <= 0.6
+    assert sum(d <= 0.05 for d in deltas) >= 0.9 * len(deltas)
+    assert max(deltas) <= 0.09  # never more than three of Vosk's 30 ms frames apart

@@ -192,3 +192,48 @@ def conversation(path: Path, *, rounds: int = 2, listening: float = 2.5) -> Path
     for part in parts:
         part.unlink()
     return path
+
+
+AGENT_LINES = (  # Korean, the test model's language: a renovation company's service call
+    "안녕하세요 고객님 무엇을 도와드릴까요",
+    "네 확인해 보겠습니다 잠시만 기다려 주세요",
+    "공사는 다음 주 월요일에 시작합니다",
+    "내일 다시 전화 드리겠습니다",
+    "감사합니다 좋은 하루 되세요",
+)
+CUSTOMER_LINES = (
+    "네 안녕하세요",
+    "공사 일정이 어떻게 되나요",
+    "주방 수도가 새고 있어요",
+    "네 고맙습니다",
+    "오후 세 시에 집에 있습니다",
+)
+
+
+def two_leg_call(
+    directory: Path, name: str, *, turns: int, pauses: tuple[float, float], seed: int
+) -> tuple[Path, Path, list[tuple[str, float, float]]]:
+    """A call as the PBX records it, in Korean: an agent leg and a customer leg (8 kHz mono),
+    the two speaking in turn, each leg silent while the other party speaks, with `pauses`
+    (a range, seconds) between turns. Returns the legs and each turn's (leg, start, end)."""
+    import random
+
+    rng = random.Random(seed)
+    lines = {"agent": AGENT_LINES, "customer": CUSTOMER_LINES}
+    placed: dict[str, list[tuple[float, Path]]] = {"agent": [], "customer": []}
+    spans: list[tuple[str, float, float]] = []
+    at = rng.uniform(0.5, 1.5)
+    for turn in range(turns):
+        who = "agent" if turn % 2 == 0 else "customer"
+        line = (seed + turn // 2) % len(lines[who])
+        clip = directory / f"{who}-line{line}.wav"
+        if not clip.exists():
+            speak(lines[who][line], clip)
+        start = round(at, 3)
+        placed[who].append((start, clip))
+        spans.append((who, start, start + duration(clip)))
+        at = start + duration(clip) + rng.uniform(*pauses)
+    total = at + 1.0
+    agent = place(placed["agent"], directory / f"{name}-agent.wav", total=total)
+    customer = place(placed["customer"], directory / f"{name}-customer.wav", total=total)
+    return agent, customer, spans
