@@ -232,10 +232,10 @@ def test_a_warm_recogniser_gives_each_file_the_words_and_times_of_a_fresh_one(
         transcribe_file(model, wideband, None, reuse=False)
     )
     assert warm.recognizers.made == 2
-    fresh = _timed(transcribe_file(model, files["pauses"], None, reuse=False))
-    reused = _timed(transcribe_file(warm, files["pauses"], None))
-    assert audio.word_error_rate([w for w, _, _ in fresh], [w for w, _, _ in reused]) <= 0.25
-    assert max(audio.time_deltas(fresh, reused)) <= 0.05
+    alone = _timed(transcribe_file(model, files["pauses"], None, reuse=False))
+    after = _timed(transcribe_file(warm, files["pauses"], None))
+    assert audio.word_error_rate([w for w, _, _ in alone], [w for w, _, _ in after]) <= 0.25
+    assert max(audio.time_deltas(alone, after)) <= 0.05
 
 
 def test_a_warm_recogniser_is_renewed_before_its_clock_loses_precision(
