@@ -237,8 +237,9 @@ def _assert_same_within_noise(
 ) -> None:
     """Most runs give exactly the fresh recogniser's words and times, but not all: on this
     model two decodes of the same file with fresh recognisers in two test runs have differed
-    by a few words and their times by up to 92 ms (bench/README.md), so the bound is the model's noise (a 30 ms shift moves
-    a quarter of its words). A clock taken off wrongly would move every word by seconds."""
+    by a few words and their times by up to 92 ms (bench/README.md), so the bound is the
+    model's noise (a 30 ms shift moves a quarter of its words). A clock taken off wrongly
+    would move every word by seconds."""
     words = audio.word_error_rate([w for w, _, _ in fresh], [w for w, _, _ in reused])
     assert words <= 0.25, what
     # Shared words: within 50 ms in most runs, up to 92 ms seen in one; a wrong clock: seconds.
