@@ -4,6 +4,7 @@ clicking the words on it (issue 18)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -69,6 +70,9 @@ async def test_each_problem_is_shown_once(
     for choose in (None, "effective", "call_later", "past", "en"):
         if choose == "en":
             await page.select_option("#lang-select", "en")
+            # The problems on show are said again in the new language, before any submit.
+            for message in await _shown_errors(form):
+                assert not re.search(r"[\u4e00-\u9fff]", message), message
         elif choose == "past":
             await form.locator("input[name=call_back_at]").fill("2020-01-01T10:00")
         elif choose:

@@ -1,8 +1,8 @@
 """The import's problem codes: every problem a row or a file can have, named once.
 
 The command line prints a problem's English `reason`; the browser shows the translation of
-`import.problem.<code>` (web/static/i18n/<lang>.json), filled with the problem's `params`. A test checks
-every code here has a translation in each language.
+`import.problem.<code>` (web/static/i18n/<lang>.json), filled with the problem's `params`.
+A test checks every code here has a translation in each language.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 // matching input are shown at the top of the form.
 import { ApiError } from "./api.js";
 import { h, uid } from "./dom.js";
-import { problemText, setText, t } from "./i18n.js";
+import { onLanguageChange, problemText, setText, t } from "./i18n.js";
 
 /** A labelled input with its error slot: <div class="field" data-field=name>. */
 export function field({ name, label, labelParams, input, hint, className }) {
@@ -50,7 +50,18 @@ export function formError() {
   return h("div", { class: "form-error", role: "alert", dataset: { formError: "" }, hidden: true });
 }
 
+// Forms showing an API error, with what they show: said again in a new language, since a
+// problem's words are the catalogue's, not the page's text that re-translates itself.
+const showing = new Map();
+onLanguageChange(() => {
+  for (const [form, shown] of [...showing]) { // a copy: showing again re-adds the form
+    if (form.isConnected) showErrors(form, shown.error, { ...shown.options, focus: false });
+    else showing.delete(form);
+  }
+});
+
 export function clearErrors(form) {
+  showing.delete(form);
   for (const el of form.querySelectorAll(".has-error")) el.classList.remove("has-error");
   for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
   for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
@@ -81,8 +92,9 @@ function problemsOf(error) {
 
 /** Show an error from the API on a form. `rename` maps an API field to a form field (or
  * returns it unchanged). Returns the number of problems shown. */
-export function showErrors(form, error, { rename = (f) => f } = {}) {
+export function showErrors(form, error, { rename = (f) => f, focus = true } = {}) {
   clearErrors(form);
+  showing.set(form, { error, options: { rename } });
   const problems = problemsOf(error);
   const loose = new Set();
   const said = new Map(); // slot → the messages in it: each said once, however often sent
@@ -115,7 +127,7 @@ export function showErrors(form, error, { rename = (f) => f } = {}) {
       top.append(setText(h("p"), "form.error_summary"));
     }
   }
-  first?.focus();
+  if (focus) first?.focus();
   return problems.length;
 }
 
