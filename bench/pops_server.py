@@ -24,6 +24,7 @@ from crm.clock import SystemClock
 from crm.settings import load_settings
 from web.app import create_app
 from web.runtime.roles import ProcessRole, parse_roles
+from web.server import web_config
 
 
 def main() -> None:
@@ -54,16 +55,8 @@ def main() -> None:
         return
     if args.port is None:
         parser.error("--port is needed by the web role")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=args.port,
-            log_level="warning",
-            ws="websockets-sansio",
-            lifespan="on",
-        )
-    )
+    # Served as `callcentre serve` serves it.
+    server = uvicorn.Server(web_config(app, host="127.0.0.1", port=args.port, log_level="warning"))
 
     def stop_on_eof() -> None:
         sys.stdin.read()

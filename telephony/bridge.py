@@ -407,7 +407,7 @@ class Bridge:
             "stopped": self.fatal is not None,
             "pbx": f"{self.settings.ami_host}:{self.settings.ami_port}",
             "error": self.fatal or self.client.last_error,
-            "live_calls": len(self.tracker.live_calls()),
+            "live_calls": self.tracker.live_count,
             "events_processed": self.events_processed,
             "queue_depth": self._fifo.qsize(),
             "calls_pending_storage": self.store.pending,

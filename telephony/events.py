@@ -100,6 +100,17 @@ class CallUpdated(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class CallArrived(Event):
+    """An inbound call came in and no phone rings yet: who is calling, told once per call so
+    the caller's card can be read while the PBX is still answering and queueing it (with a
+    greeting first, seconds before any agent's phone rings)."""
+
+    linkedid: str
+    caller: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AgentRinging(Event):
     """An agent's phone starts ringing: the screen-pop trigger."""
 
@@ -173,6 +184,7 @@ class PbxConnection(Event):
 
 DomainEvent = (
     CallUpdated
+    | CallArrived
     | AgentRinging
     | RingStopped
     | CallAnswered

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -32,6 +32,7 @@ from telephony.contract import CallType
 from telephony.events import (
     AgentRinging,
     CallAnswered,
+    CallArrived,
     CallBridged,
     CallEnded,
     CallRecord,
@@ -233,6 +234,7 @@ class _Call:
     channels: dict[str, _Channel] = field(default_factory=dict)
     roles: dict[str, Party] = field(default_factory=dict)  # Local pair key → its party
     caller: str | None = None
+    arrival_told: bool = False  # CallArrived was published
     call_type: CallType | None = None
     customer_number: str | None = None
     attempt_id: int | None = None
@@ -394,6 +396,7 @@ class CallTracker:
                 if linkedid:
                     self._since_asked.add(self._joining.get(linkedid, linkedid))
         handler(event, at, out)
+        self._announce_arrival(_text(event.get("Linkedid")), out)
         return out
 
     def resync_asked(self) -> None:
@@ -498,12 +501,26 @@ class CallTracker:
         PBX did make, whatever the database knows of them yet."""
         return {call.attempt_id for call in self._recent.values() if call.attempt_id is not None}
 
-    def live_calls(self) -> list[CallRecord]:
-        return [self._record(call) for call in self._open.values()]
+    @property
+    def live_count(self) -> int:
+        return len(self._open)
 
-    def ringing_phones(self) -> list[RingingPhone]:
-        """Agents' phones ringing now, each with its call and when it started ringing."""
+    def live_calls(self, *, agents: Collection[str] | None = None) -> list[CallRecord]:
+        """The calls not ended yet; with `agents` (extensions), only those connected to one of
+        them. A record costs far more than the test, so one agent's calls cost what that
+        agent's calls cost, not what the whole floor's do (an agent-state push per phone
+        event asks this)."""
         return [
+            self._record(call)
+            for call in self._open.values()
+            if agents is None
+            or (call.agent is not None and self.agents.extension_of(call.agent) in agents)
+        ]
+
+    def ringing_phones(self, *, agents: Collection[str] | None = None) -> list[RingingPhone]:
+        """Agents' phones ringing now, each with its call and when it started ringing; with
+        `agents` (extensions), only theirs."""
+        ringing = (
             RingingPhone(
                 call.linkedid,
                 interface,
@@ -512,7 +529,8 @@ class CallTracker:
             )
             for call in self._open.values()
             for uid, interface in call.ringing.items()
-        ]
+        )
+        return [r for r in ringing if agents is None or r.extension in agents]
 
     def recent_calls(self) -> list[CallRecord]:
         return [self._record(call) for call in self._recent.values()]
@@ -633,6 +651,28 @@ class CallTracker:
 
     def _update(self, call: _Call, out: list[DomainEvent]) -> None:
         out.append(CallUpdated(self._record(call)))
+
+    def _announce_arrival(self, linkedid: str | None, out: list[DomainEvent]) -> None:
+        """CallArrived, once, as soon as the call is known to be a customer calling in (the
+        dialplan said so, or it joined a queue without being originated) with their number,
+        and before any phone rings for it."""
+        call = self._open.get(linkedid) if linkedid else None
+        if call is None or call.arrival_told:
+            return
+        inbound = call.call_type is CallType.INBOUND or (
+            call.call_type is None and call.joined_queue and not call.originated
+        )
+        number = call.outside_number()
+        if (
+            inbound
+            and number
+            and call.attempt_id is None
+            and not call.agents_rung
+            and call.agent is None
+            and call.ended_at is None
+        ):
+            call.arrival_told = True
+            out.append(CallArrived(call.linkedid, number, call.started_at))
 
     # -- channel events -----------------------------------------------------------------
 

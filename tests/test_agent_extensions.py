@@ -4,6 +4,7 @@ phone is never credited to someone who left."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -78,13 +79,13 @@ class _Tracker:
     live: list[CallRecord]
     recent: list[CallRecord] = field(default_factory=list)
 
-    def live_calls(self) -> list[CallRecord]:
-        return self.live
+    def live_calls(self, *, agents: Collection[str] | None = None) -> list[CallRecord]:
+        return [r for r in self.live if agents is None or r.agent_extension in agents]
 
     def recent_calls(self) -> list[CallRecord]:
         return self.recent
 
-    def ringing_phones(self) -> list[RingingPhone]:
+    def ringing_phones(self, *, agents: Collection[str] | None = None) -> list[RingingPhone]:
         return []
 
 

@@ -26,11 +26,12 @@ from crm.users import service as users
 from crm.users.models import Role
 from telephony.ami.framing import read_capture
 from telephony.bridge import Bridge
-from telephony.events import AgentRinging, CallAnswered, CallEnded
+from telephony.events import AgentRinging, CallAnswered, CallArrived, CallEnded, RingStopped
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
 from tests.conftest import FIXTURES
 from tests.support.rows import found
 from tests.support.waiting import until
+from web.pops import POP_EVENTS
 
 SCALE = 0.05  # simulated seconds run 20 times faster
 
@@ -146,6 +147,13 @@ async def test_inbound_queue_call_reaches_the_database_and_the_bus(rig: Rig) -> 
     assert kinds.index(AgentRinging) < kinds.index(CallAnswered) < kinds.index(CallEnded)
     ring = next(e for e in rig.events if isinstance(e, AgentRinging))
     assert (ring.extension, ring.caller, ring.queue) == ("1001", "+8613800138000", "service")
+    arrived = [e for e in rig.events if isinstance(e, CallArrived)]
+    assert [(e.linkedid, e.caller) for e in arrived] == [(linkedid, "+8613800138000")]
+    assert kinds.index(CallArrived) < kinds.index(AgentRinging)
+    # Every kind of event the screen pops act on reaches the bus (one kept inside the bridge
+    # would leave its handler dead in production, however well its unit tests pass); only a
+    # ring stopping is not part of this call.
+    assert set(POP_EVENTS) - {RingStopped} <= set(kinds)
 
 
 async def test_callback_originate_is_linked_to_its_attempt(rig: Rig, clock) -> None:

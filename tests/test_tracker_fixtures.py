@@ -13,12 +13,13 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from panoramisk.message import Message
 
 from telephony.ami.framing import read_capture
-from telephony.events import AgentRinging, CallAnswered, CallEnded, RingStopped
+from telephony.events import AgentRinging, CallAnswered, CallArrived, CallEnded, RingStopped
 from telephony.replay import replay
 from telephony.tracker import CallTracker
 from tests.conftest import FIXTURES
@@ -322,6 +323,38 @@ def test_screen_pop_events_of_the_queue_call() -> None:
     assert isinstance(events[-1], CallEnded)
 
 
+def _events(name: str) -> list[object]:
+    tracker = CallTracker()
+    events: list[object] = []
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    for message in _messages(name):
+        if "Event" in message:
+            at += timedelta(milliseconds=10)
+            events += tracker.feed(message, at)
+    return events
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_inbound_call_is_announced_once_before_any_phone_rings(name: str) -> None:
+    """CallArrived: the caller's card is read while the PBX answers and queues the call."""
+    events = _events(name)
+    inbound = {
+        call["linkedid"]: call["caller"]
+        for call in EXPECTED[name]
+        if call["direction"] == "inbound" and call["caller"]
+    }
+    arrived = [e for e in events if isinstance(e, CallArrived)]
+    assert {e.linkedid: e.caller for e in arrived} == inbound
+    assert len(arrived) == len(inbound)  # once per call, whatever updates follow
+    for event in arrived:
+        rings = [
+            i
+            for i, e in enumerate(events)
+            if isinstance(e, AgentRinging) and e.linkedid == event.linkedid
+        ]
+        assert all(events.index(event) < i for i in rings)
+
+
 def test_agent_first_callback_rings_the_agent_with_the_customer_number() -> None:
     messages = _messages("outbound_callback_dial_bridged")
     tracker = CallTracker()
@@ -425,3 +458,39 @@ def test_a_call_begun_after_the_live_list_was_asked_for_is_not_ended_by_it(name:
     events += tracker.resync([], at + timedelta(minutes=5))
     ended = [e for e in events if isinstance(e, CallEnded)]
     assert len(ended) == 1 and not ended[0].record.end_inferred
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_one_agents_calls_cost_only_their_own_records(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent's state push (three a call) asks for that agent's calls: at every point of
+    every capture, the filtered answer is the whole floor's filtered, and building it makes
+    records for that agent's calls alone, however many other calls are live."""
+    tracker = CallTracker()
+    built: list[str] = []
+    record = tracker._record
+
+    def counting(call: Any) -> Any:
+        built.append(call.linkedid)
+        return record(call)
+
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    for message in _messages(name):
+        if "Event" not in message:
+            continue
+        at += timedelta(milliseconds=10)
+        tracker.feed(message, at)
+        every = tracker.live_calls()
+        rings = tracker.ringing_phones()
+        extensions = {r.agent_extension for r in every} | {r.extension for r in rings}
+        for extension in sorted(e for e in extensions if e):
+            monkeypatch.setattr(tracker, "_record", counting)
+            built.clear()
+            mine = tracker.live_calls(agents={extension})
+            assert built == [r.linkedid for r in mine]
+            monkeypatch.setattr(tracker, "_record", record)
+            assert mine == [r for r in every if r.agent_extension == extension]
+            assert tracker.ringing_phones(agents={extension}) == [
+                r for r in rings if r.extension == extension
+            ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Collection
 
 from crm.clock import Clock
 from crm.db import Database
@@ -29,6 +30,7 @@ class ExtensionDirectory:
         self.database = database
         self.clock = clock
         self._holders: dict[str, ExtensionHolder] = {}
+        self._of_user: dict[int, str] = {}
         self._read_at = -math.inf
         self._reading: asyncio.Task[None] | None = None
 
@@ -51,6 +53,13 @@ class ExtensionDirectory:
             await self._refresh()
         return {extension: h.user_id for extension, h in self._holders.items()}
 
+    async def of_users(self, user_ids: Collection[int]) -> dict[str, int]:
+        """The extensions of these users (those who have one) → the user's id."""
+        if self.clock.monotonic() - self._read_at >= KEEP_SECONDS:
+            await self._refresh()
+        held = ((self._of_user.get(user_id), user_id) for user_id in user_ids)
+        return {extension: user_id for extension, user_id in held if extension is not None}
+
     async def _refresh(self) -> None:
         if self._reading is None or self._reading.done():
             self._reading = asyncio.create_task(self._read())
@@ -64,6 +73,7 @@ class ExtensionDirectory:
     async def _read(self) -> None:
         async with self.database.session() as session:
             self._holders = await users.extension_holders(session)
+        self._of_user = {h.user_id: extension for extension, h in self._holders.items()}
         self._read_at = self.clock.monotonic()
 
     def forget(self) -> None:

@@ -7,6 +7,7 @@ bridge stored as live (a moment behind, and without ringing phones, which are no
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -69,12 +70,18 @@ async def agent_extensions(svc: Services) -> dict[str, int]:
         return await users.extension_directory(session)
 
 
-async def live_view(svc: Services, extensions: dict[str, int]) -> LiveView:
-    """The tracker's view when the bridge runs here, else the stored live calls."""
+async def live_view(
+    svc: Services, extensions: Mapping[str, int], *, agents_only: bool = False
+) -> LiveView:
+    """The tracker's view when the bridge runs here, else the stored live calls.
+
+    `agents_only`: only the phones of the agents in `extensions` (no queues), at the cost of
+    their own calls: what one agent's state push needs, three times a call."""
     view = LiveView()
+    agents = extensions.keys() if agents_only else None
     if svc.bridge is not None:
         tracker = svc.bridge.tracker
-        for r in tracker.live_calls():
+        for r in tracker.live_calls(agents=agents):
             view.add(
                 linkedid=r.linkedid,
                 queue=r.queue,
@@ -83,7 +90,7 @@ async def live_view(svc: Services, extensions: dict[str, int]) -> LiveView:
                 answered_at=r.answered_at,
                 agent_id=extensions.get(r.agent_extension or ""),
             )
-        for ring in tracker.ringing_phones():
+        for ring in tracker.ringing_phones(agents=agents):
             view.add_ringing(
                 linkedid=ring.linkedid,
                 since=ring.since,
@@ -91,7 +98,8 @@ async def live_view(svc: Services, extensions: dict[str, int]) -> LiveView:
             )
         return view
     async with svc.database.session() as session:
-        for call in await calls.get_live(session):
+        agent_ids = set(extensions.values()) if agents_only else None
+        for call in await calls.get_live(session, agent_ids=agent_ids):
             view.add(
                 linkedid=call.linkedid,
                 queue=call.queue,

@@ -25,8 +25,8 @@ from telephony.channels import AgentDirectory
 from telephony.events import (
     AgentRinging,
     CallAnswered,
+    CallArrived,
     CallEnded,
-    CallUpdated,
     PbxConnection,
     RingStopped,
 )
@@ -45,7 +45,7 @@ from web.ws_messages import (
 
 log = logging.getLogger(__name__)
 
-POP_EVENTS = (AgentRinging, CallAnswered, RingStopped, CallEnded, PbxConnection, CallUpdated)
+POP_EVENTS = (AgentRinging, CallAnswered, RingStopped, CallEnded, PbxConnection, CallArrived)
 CARD_CACHE_SECONDS = 5.0  # a ringall burst shares one card; a later re-ring gets a fresh one
 CARDS_BUILDING = 8  # at once: well within the database pool, enough to absorb a burst
 ENDS_KEPT = 5_000  # (call, extension) pairs told `ended`: far more than end in a few minutes
@@ -73,7 +73,7 @@ class PopService:
             self._in_lane(event.extension, self._sender(event.extension, stopped))
         elif isinstance(event, CallEnded):
             self._ended(event)
-        elif isinstance(event, CallUpdated):
+        elif isinstance(event, CallArrived):
             self._prefetch(event)
         elif isinstance(event, PbxConnection):
             self.svc.outbox.push_to_listeners(PbxMessage(connected=event.connected, at=event.at))
@@ -183,31 +183,23 @@ class PopService:
         )
         self.svc.metrics.messages.labels("pop").inc()
 
-    def _prefetch(self, event: CallUpdated) -> None:
+    def _prefetch(self, event: CallArrived) -> None:
         """An inbound call has arrived and no phone rings yet: start building its card now,
         so that when an agent's phone rings the pop is ready or nearly so."""
-        record = event.record
-        if (
-            record.direction is not Direction.INBOUND
-            or not record.live
-            or record.agent is not None
-            or not record.customer_number
-            or record.attempt_id is not None
-            or record.linkedid in self._cards
-        ):
+        if event.linkedid in self._cards:
             return
         building = self._card_for(
             AgentRinging(
-                linkedid=record.linkedid,
+                linkedid=event.linkedid,
                 interface="",
                 extension=None,
-                caller=record.customer_number,
-                queue=record.queue,
-                direction=record.direction,
-                at=record.queued_at or record.started_at,
+                caller=event.caller,
+                queue=None,
+                direction=Direction.INBOUND,
+                at=event.at,
             )
         )
-        building.add_done_callback(lambda done: self._prefetched(record.linkedid, done))
+        building.add_done_callback(lambda done: self._prefetched(event.linkedid, done))
 
     def _prefetched(self, linkedid: str, task: asyncio.Task[PopCard]) -> None:
         if task.cancelled() or task.exception() is None:

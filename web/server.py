@@ -34,6 +34,7 @@ def web_config(
     port: int,
     lifespan: Literal["on", "off"] = "on",
     log_format: str = "text",
+    log_level: str = "info",
 ) -> uvicorn.Config:
     """How uvicorn serves the app (tests serve it the same way). `log_format` json: uvicorn's
     lines go to the root logger's JSON handler (web/log_format.py) instead of its own."""
@@ -45,8 +46,12 @@ def web_config(
         log_config=UVICORN_TO_ROOT if log_format == "json" else LOGGING_CONFIG,
         ws="websockets-sansio",
         ws_max_size=WS_MAX_FRAME_BYTES,
+        # No per-message compression: the messages are a few KiB on a LAN, and deflating each
+        # one for each socket took a tenth of the event loop while calls rang (py-spy, 500
+        # agents at 20 calls/s), besides a zlib state kept per open socket.
+        ws_per_message_deflate=False,
         lifespan=lifespan,
-        log_level="info",
+        log_level=log_level,
         access_log=False,
         # X-Forwarded-* are read by the app, from CALLCENTRE_TRUSTED_PROXIES alone
         # (web/proxy_headers.py), not from uvicorn's default of trusting 127.0.0.1.

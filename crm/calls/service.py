@@ -4,7 +4,7 @@ opened from."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -97,11 +97,19 @@ async def get_by_linkedid(session: AsyncSession, *, pbx_id: str, linkedid: str) 
     )
 
 
-async def get_live(session: AsyncSession, *, pbx_id: str | None = None) -> list[Call]:
-    """The calls stored as not ended yet, of one PBX or of all."""
+async def get_live(
+    session: AsyncSession,
+    *,
+    pbx_id: str | None = None,
+    agent_ids: Collection[int] | None = None,
+) -> list[Call]:
+    """The calls stored as not ended yet, of one PBX or of all; with `agent_ids`, only those
+    answered by one of these agents."""
     query = select(Call).where(Call.ended_at.is_(None))
     if pbx_id is not None:
         query = query.where(Call.pbx_id == pbx_id)
+    if agent_ids is not None:
+        query = query.where(Call.agent_id.in_(agent_ids))
     return list(await session.scalars(query))
 
 
