@@ -35,6 +35,7 @@ from tests.support.waiting import until
 from web.events import UserMessage
 from web.runtime.codec import decode, encode
 from web.runtime.event_stream import EventStream
+from web.runtime.process import connect_redis
 from web.runtime.roles import ALL_ROLES, ProcessRole, parse_roles
 
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -42,9 +43,20 @@ AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url, decode_responses=True)
+    """The client as every process makes it (web/runtime/process.py)."""
+    client = connect_redis(load_settings(redis_url=redis_server.url))
+    assert client is not None
     yield client
     await client.aclose()
+
+
+async def test_blocking_reads_wait_as_long_as_they_asked(redis: Redis) -> None:
+    """The events stream blocks 5 s on a quiet stream and a PBX request waits seconds for the
+    bridge: the client's read timeout must not cut either short (redis-py 8's default of 5 s
+    did: "Timeout reading from ...")."""
+    started = asyncio.get_running_loop().time()
+    assert await redis.blpop([f"callcentre:test:{uuid.uuid4().hex}"], timeout=6) is None
+    assert asyncio.get_running_loop().time() - started >= 5.5
 
 
 def test_roles_repeat_or_combine_and_default_to_all() -> None:

@@ -41,12 +41,28 @@ from web.services import Services
 log = logging.getLogger(__name__)
 
 
+def redis_read_timeout(settings: Settings) -> float:
+    """How long a read from Redis may wait: past the longest blocking command the parts send
+    (the events stream blocks 5 s; a PBX request waits its action timeout + 12 s for the
+    bridge's answer, telephony/pbx_requests.py). redis-py 8 reads with a 5 s socket timeout by
+    default, which cut those waits short ("Timeout reading from ...": a quiet stream dropped
+    and re-read every 5 s, a slow call control failed while the bridge still did it)."""
+    return max(60.0, settings.ami_action_timeout + 30.0)
+
+
 def connect_redis(settings: Settings) -> Redis | None:
-    """The Redis client this process's parts share, or None when Redis is not configured."""
+    """The Redis client this process's parts share, or None when Redis is not configured. A
+    Redis gone silent is noticed by the health check and TCP keepalive, not by reads timing
+    out in the middle of a blocking command."""
     if settings.redis_url is None:
         return None
     return Redis.from_url(
-        settings.redis_url.get_secret_value(), decode_responses=True, health_check_interval=30
+        settings.redis_url.get_secret_value(),
+        decode_responses=True,
+        health_check_interval=30,
+        socket_timeout=redis_read_timeout(settings),
+        socket_connect_timeout=5.0,
+        socket_keepalive=True,
     )
 
 
