@@ -3,13 +3,13 @@ escalation and compensation, the call back; each with its clocks."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, JsonValue
 
-from crm.audit import service as audit
 from crm.complaints import service as complaints
 from crm.complaints.models import ComplaintGrade, ComplaintSource, ComplaintStatus
 from crm.complaints.rules import CATEGORIES
@@ -214,6 +214,19 @@ async def _visible(session: AsyncSession, caller: Caller, complaint_id: int) -> 
     return complaint
 
 
+async def _changed(
+    svc: Services,
+    caller: Caller,
+    complaint_id: int,
+    change: Callable[[AsyncSession, Complaint], Awaitable[object]],
+) -> ComplaintOut:
+    """The complaint the caller may see, after one change, as the API shows it."""
+    async with svc.database.session() as session:
+        complaint = await _visible(session, caller, complaint_id)
+        await change(session, complaint)
+        return await _shown(session, complaint, svc)
+
+
 async def _department(session: AsyncSession, caller: Caller) -> str | None:
     user = await users.get(session, caller.id)
     return user.department if user else None
@@ -270,14 +283,7 @@ async def open_complaint(
     """The person who takes the complaint is its first contact (首问责任制)."""
     at = svc.clock.now()
     async with svc.database.session() as session:
-        origin = await tickets.origin(
-            session,
-            svc,
-            call_id=body.call_id,
-            linkedid=body.linkedid,
-            customer_id=body.customer_id,
-            what="complaint",
-        )
+        origin = await tickets.origin(session, svc, body, what="complaint")
         call = origin.call
         complaint = await complaints.open_complaint(
             session,
@@ -297,13 +303,12 @@ async def open_complaint(
             if body.grade is ComplaintGrade.MAJOR and caller.role is Role.SUPERVISOR
             else None,
         )
-        await audit.record(
+        await tickets.record_by(
             session,
-            actor=caller.user.username,
-            user_id=caller.id,
+            caller,
+            what="complaint",
+            ticket_id=complaint.id,
             action="complaint.open",
-            entity_type="complaint",
-            entity_id=complaint.id,
             at=at,
         )
         return await _shown(session, complaint, svc)
@@ -347,9 +352,11 @@ async def record_step(
 ) -> ComplaintOut:
     """A department step: signed, verified, solution, resolved."""
     now = svc.clock.now()
-    async with svc.database.session() as session:
-        complaint = await _visible(session, caller, complaint_id)
-        await complaints.advance(
+    return await _changed(
+        svc,
+        caller,
+        complaint_id,
+        lambda session, complaint: complaints.advance(
             session,
             svc.complaint_rules,
             complaint,
@@ -361,8 +368,8 @@ async def record_step(
             solution=body.solution,
             visit_at=body.visit_at,
             notes=body.notes,
-        )
-        return await _shown(session, complaint, svc)
+        ),
+    )
 
 
 @router.post("/{complaint_id}/call-back", response_model=ComplaintOut)
@@ -373,9 +380,11 @@ async def call_back(
     svc: Services = Depends(services),
 ) -> ComplaintOut:
     """Customer service's call back after the resolution, recorded by hand."""
-    async with svc.database.session() as session:
-        complaint = await _visible(session, caller, complaint_id)
-        await complaints.record_call_back(
+    return await _changed(
+        svc,
+        caller,
+        complaint_id,
+        lambda session, complaint: complaints.record_call_back(
             session,
             svc.complaint_rules,
             complaint,
@@ -383,8 +392,8 @@ async def call_back(
             at=svc.clock.now(),
             actor_id=caller.id,
             notes=body.notes,
-        )
-        return await _shown(session, complaint, svc)
+        ),
+    )
 
 
 @router.post("/{complaint_id}/escalate", response_model=ComplaintOut)
@@ -394,10 +403,12 @@ async def escalate(
     caller: Caller = Depends(receivers),
     svc: Services = Depends(services),
 ) -> ComplaintOut:
-    async with svc.database.session() as session:
-        complaint = await _visible(session, caller, complaint_id)
-        manager_id = body.manager_id or (caller.id if caller.role is Role.SUPERVISOR else None)
-        await complaints.escalate(
+    manager_id = body.manager_id or (caller.id if caller.role is Role.SUPERVISOR else None)
+    return await _changed(
+        svc,
+        caller,
+        complaint_id,
+        lambda session, complaint: complaints.escalate(
             session,
             svc.complaint_rules,
             complaint,
@@ -405,8 +416,8 @@ async def escalate(
             actor_id=caller.id,
             reason=body.reason,
             manager_id=manager_id,
-        )
-        return await _shown(session, complaint, svc)
+        ),
+    )
 
 
 @router.post("/{complaint_id}/compensation", response_model=ComplaintOut)
@@ -416,17 +427,19 @@ async def propose_compensation(
     caller: Caller = Depends(workers),
     svc: Services = Depends(services),
 ) -> ComplaintOut:
-    async with svc.database.session() as session:
-        complaint = await _visible(session, caller, complaint_id)
-        await complaints.propose_compensation(
+    return await _changed(
+        svc,
+        caller,
+        complaint_id,
+        lambda session, complaint: complaints.propose_compensation(
             session,
             svc.complaint_rules,
             complaint,
             amount=body.amount,
             at=svc.clock.now(),
             actor_id=caller.id,
-        )
-        return await _shown(session, complaint, svc)
+        ),
+    )
 
 
 @router.post("/{complaint_id}/compensation/approve", response_model=ComplaintOut)
@@ -437,13 +450,12 @@ async def approve_compensation(
     async with svc.database.session() as session:
         complaint = await complaints.get_or_raise(session, complaint_id)
         await complaints.approve_compensation(session, complaint, at=at, approver_id=caller.id)
-        await audit.record(
+        await tickets.record_by(
             session,
-            actor=caller.user.username,
-            user_id=caller.id,
+            caller,
+            what="complaint",
+            ticket_id=complaint.id,
             action="complaint.compensation_approved",
-            entity_type="complaint",
-            entity_id=complaint.id,
             at=at,
             detail={"amount": str(complaint.compensation)},
         )

@@ -3,13 +3,13 @@ during and after, and each crew's record."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from crm.audit import service as audit
 from crm.callbacks.models import Satisfaction
 from crm.customers import service as customers
 from crm.repairs import service as repairs
@@ -121,6 +121,19 @@ async def _shown(session: AsyncSession, repair: Repair, now: datetime) -> Repair
     return _view(repair, await tickets.customer_name(session, repair.customer_id), now)
 
 
+async def _changed(
+    svc: Services,
+    repair_id: int,
+    change: Callable[[AsyncSession, Repair, datetime], Awaitable[object]],
+) -> RepairOut:
+    """The repair after one change made at the server's now, as the API shows it."""
+    now = svc.clock.now()
+    async with svc.database.session() as session:
+        repair = await repairs.get_or_raise(session, repair_id)
+        await change(session, repair, now)
+        return await _shown(session, repair, now)
+
+
 @router.get("", response_model=list[RepairOut])
 async def list_repairs(
     _: Caller = Depends(readers),
@@ -177,14 +190,7 @@ async def report_repair(
 ) -> RepairOut:
     now = svc.clock.now()
     async with svc.database.session() as session:
-        origin = await tickets.origin(
-            session,
-            svc,
-            call_id=body.call_id,
-            linkedid=body.linkedid,
-            customer_id=body.customer_id,
-            what="repair",
-        )
+        origin = await tickets.origin(session, svc, body, what="repair")
         call = origin.call
         repair = await repairs.report(
             session,
@@ -197,14 +203,8 @@ async def report_repair(
             call_id=call.id if call else None,
             reported_by_id=caller.id,
         )
-        await audit.record(
-            session,
-            actor=caller.user.username,
-            user_id=caller.id,
-            action="repair.report",
-            entity_type="repair",
-            entity_id=repair.id,
-            at=now,
+        await tickets.record_by(
+            session, caller, what="repair", ticket_id=repair.id, action="repair.report", at=now
         )
         return await _shown(session, repair, now)
 
@@ -222,33 +222,35 @@ async def get_repair(
 async def arrived(
     repair_id: IdPath, body: WhenIn, _: Caller = Depends(workers), svc: Services = Depends(services)
 ) -> RepairOut:
-    now = svc.clock.now()
-    async with svc.database.session() as session:
-        repair = await repairs.get_or_raise(session, repair_id)
-        await repairs.arrived(session, repair, at=body.at or now, now=now)
-        return await _shown(session, repair, now)
+    return await _changed(
+        svc,
+        repair_id,
+        lambda session, repair, now: repairs.arrived(session, repair, at=body.at or now, now=now),
+    )
 
 
 @router.post("/{repair_id}/completed", response_model=RepairOut)
 async def completed(
     repair_id: IdPath, body: WhenIn, _: Caller = Depends(workers), svc: Services = Depends(services)
 ) -> RepairOut:
-    now = svc.clock.now()
-    async with svc.database.session() as session:
-        repair = await repairs.get_or_raise(session, repair_id)
-        await repairs.completed(session, repair, at=body.at or now, now=now, notes=body.notes)
-        return await _shown(session, repair, now)
+    return await _changed(
+        svc,
+        repair_id,
+        lambda session, repair, now: repairs.completed(
+            session, repair, at=body.at or now, now=now, notes=body.notes
+        ),
+    )
 
 
 @router.post("/{repair_id}/call-during", response_model=RepairOut)
 async def call_during(
     repair_id: IdPath, body: WhenIn, _: Caller = Depends(callers), svc: Services = Depends(services)
 ) -> RepairOut:
-    now = svc.clock.now()
-    async with svc.database.session() as session:
-        repair = await repairs.get_or_raise(session, repair_id)
-        await repairs.call_during(session, repair, at=now, notes=body.notes)
-        return await _shown(session, repair, now)
+    return await _changed(
+        svc,
+        repair_id,
+        lambda session, repair, now: repairs.call_during(session, repair, at=now, notes=body.notes),
+    )
 
 
 @router.post("/{repair_id}/call-after", response_model=RepairOut)
@@ -258,10 +260,10 @@ async def call_after(
     _: Caller = Depends(callers),
     svc: Services = Depends(services),
 ) -> RepairOut:
-    now = svc.clock.now()
-    async with svc.database.session() as session:
-        repair = await repairs.get_or_raise(session, repair_id)
-        await repairs.call_after(
+    return await _changed(
+        svc,
+        repair_id,
+        lambda session, repair, now: repairs.call_after(
             session, repair, at=now, satisfaction=body.satisfaction, notes=body.notes
-        )
-        return await _shown(session, repair, now)
+        ),
+    )
