@@ -21,7 +21,7 @@ compiled form is cached; `:customer_id` is its only parameter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -40,6 +40,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from crm.callbacks.models import (
     CallbackAttempt,
@@ -155,61 +156,77 @@ _recent = (
     .subquery("recent")  # SQLite takes no ORDER BY/LIMIT in a UNION's member
 )
 
+# Each kind's own fields, read from the columns of the same names under the kind's prefix
+# (the union's columns are shared by every kind, so each kind's labels must differ).
+_PROJECT_FIELDS = (
+    "contract_number",
+    "address",
+    "designer",
+    "project_manager",
+    "foreman",
+    "crew",
+    "status",
+    "contract_date",
+    "start_date",
+    "concealed_works_date",
+    "midterm_date",
+    "completion_date",
+)
+_TASK_FIELDS = (
+    "project_id",
+    "stage",
+    "month",
+    "due_date",
+    "latest_date",
+    "status",
+    "effective",
+    "attempt_count",
+)
+_ATTEMPT_FIELDS = (
+    "task_id",
+    "started_at",
+    "made_by",
+    "agent_id",
+    "campaign_id",
+    "outcome",
+    "notes",
+    "call_id",
+    "call_back_at",
+)
+_SATISFACTION = ("quality", "crew", "supervisor", "designer")  # attempts' satisfaction_* columns
+_CALL_FIELDS = ("started_at", "direction", "outcome", "queue", "talk_seconds")
+
+
+def _own(
+    prefix: str, columns: ReadOnlyColumnCollection[str, Any], names: Iterable[str]
+) -> dict[str, ColumnElement[Any]]:
+    """A kind's columns, each by its label in the union: the kind's prefix and its name."""
+    return {f"{prefix}{name}": columns[name] for name in names}
+
+
+def _values(row: Any, prefix: str, names: Iterable[str]) -> dict[str, Any]:
+    """A kind's fields from a row of the union, by name (the labels _own gave them)."""
+    return {name: getattr(row, f"{prefix}{name}") for name in names}
+
+
 # Each kind's columns, by the label it has in the union.
 _COLUMNS: dict[int, dict[str, ColumnElement[Any]]] = {
-    PROJECT: {
-        "id": _project.c.id,
-        "p_contract_number": _project.c.contract_number,
-        "p_address": _project.c.address,
-        "p_designer": _project.c.designer,
-        "p_project_manager": _project.c.project_manager,
-        "p_foreman": _project.c.foreman,
-        "p_crew": _project.c.crew,
-        "p_status": _project.c.status,
-        "p_contract_date": _project.c.contract_date,
-        "p_start_date": _project.c.start_date,
-        "p_concealed_works_date": _project.c.concealed_works_date,
-        "p_midterm_date": _project.c.midterm_date,
-        "p_completion_date": _project.c.completion_date,
-    },
+    PROJECT: {"id": _project.c.id, **_own("p_", _project.c, _PROJECT_FIELDS)},
     TASK: {
         "id": _task.c.id,
-        "t_project_id": _task.c.project_id,
-        "t_stage": _task.c.stage,
-        "t_month": _task.c.month,
-        "t_complaint_id": _task.c.complaint_id,
+        **_own("t_", _task.c, (*_TASK_FIELDS, "complaint_id")),
         "t_linked_complaint_id": _complaint.c.id,
-        "t_due_date": _task.c.due_date,
-        "t_latest_date": _task.c.latest_date,
-        "t_status": _task.c.status,
-        "t_effective": _task.c.effective,
-        "t_attempt_count": _task.c.attempt_count,
     },
     ATTEMPT: {
         "id": _attempt.c.id,
-        "a_task_id": _attempt.c.task_id,
-        "a_started_at": _attempt.c.started_at,
-        "a_made_by": _attempt.c.made_by,
-        "a_agent_id": _attempt.c.agent_id,
+        **_own("a_", _attempt.c, _ATTEMPT_FIELDS),
+        **_own("a_", _attempt.c, (f"satisfaction_{k}" for k in _SATISFACTION)),
         "agent_name": _agent.c.display_name,
-        "a_campaign_id": _attempt.c.campaign_id,
-        "a_outcome": _attempt.c.outcome,
-        "a_satisfaction_quality": _attempt.c.satisfaction_quality,
-        "a_satisfaction_crew": _attempt.c.satisfaction_crew,
-        "a_satisfaction_supervisor": _attempt.c.satisfaction_supervisor,
-        "a_satisfaction_designer": _attempt.c.satisfaction_designer,
-        "a_notes": _attempt.c.notes,
-        "a_call_id": _attempt.c.call_id,
-        "a_call_back_at": _attempt.c.call_back_at,
     },
     CALL: {
         "id": _recent.c.id,
-        "c_started_at": _recent.c.started_at,
-        "c_direction": _recent.c.direction,
-        "c_outcome": _recent.c.outcome,
-        "c_queue": _recent.c.queue,
+        **_own("c_", _recent.c, _CALL_FIELDS),
         "agent_name": _agent.c.display_name,
-        "c_talk_seconds": _recent.c.talk_seconds,
     },
 }
 
@@ -305,21 +322,7 @@ def _latest_contract_first(project: ProjectOnCard) -> tuple[bool, int, int]:
 
 
 def _project_row(row: Any) -> ProjectOnCard:
-    return ProjectOnCard(
-        id=row.id,
-        contract_number=row.p_contract_number,
-        address=row.p_address,
-        designer=row.p_designer,
-        project_manager=row.p_project_manager,
-        foreman=row.p_foreman,
-        crew=row.p_crew,
-        status=row.p_status,
-        contract_date=row.p_contract_date,
-        start_date=row.p_start_date,
-        concealed_works_date=row.p_concealed_works_date,
-        midterm_date=row.p_midterm_date,
-        completion_date=row.p_completion_date,
-    )
+    return ProjectOnCard(id=row.id, **_values(row, "p_", _PROJECT_FIELDS))
 
 
 def _task_row(row: Any) -> TaskOnCard:
@@ -330,52 +333,20 @@ def _task_row(row: Any) -> TaskOnCard:
             if row.t_linked_complaint_id is not None
             else row.t_complaint_id
         )
-    return TaskOnCard(
-        id=row.id,
-        project_id=row.t_project_id,
-        stage=row.t_stage,
-        month=row.t_month,
-        complaint_id=complaint_id,
-        due_date=row.t_due_date,
-        latest_date=row.t_latest_date,
-        status=row.t_status,
-        effective=row.t_effective,
-        attempt_count=row.t_attempt_count,
-    )
+    return TaskOnCard(id=row.id, complaint_id=complaint_id, **_values(row, "t_", _TASK_FIELDS))
 
 
 def _attempt_row(row: Any) -> AttemptOnCard:
     return AttemptOnCard(
         id=row.id,
-        task_id=row.a_task_id,
-        started_at=row.a_started_at,
-        made_by=row.a_made_by,
-        agent_id=row.a_agent_id,
         agent_name=row.agent_name,
-        campaign_id=row.a_campaign_id,
-        outcome=row.a_outcome,
-        satisfaction={
-            "quality": row.a_satisfaction_quality,
-            "crew": row.a_satisfaction_crew,
-            "supervisor": row.a_satisfaction_supervisor,
-            "designer": row.a_satisfaction_designer,
-        },
-        notes=row.a_notes,
-        call_id=row.a_call_id,
-        call_back_at=row.a_call_back_at,
+        satisfaction=_values(row, "a_satisfaction_", _SATISFACTION),
+        **_values(row, "a_", _ATTEMPT_FIELDS),
     )
 
 
 def _call_row(row: Any) -> CallOnCard:
-    return CallOnCard(
-        id=row.id,
-        started_at=row.c_started_at,
-        direction=row.c_direction,
-        outcome=row.c_outcome,
-        queue=row.c_queue,
-        agent_name=row.agent_name,
-        talk_seconds=row.c_talk_seconds,
-    )
+    return CallOnCard(id=row.id, agent_name=row.agent_name, **_values(row, "c_", _CALL_FIELDS))
 
 
 __all__: Sequence[str] = ("CardRecords", "card_records")

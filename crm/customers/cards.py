@@ -224,26 +224,7 @@ async def project_cards(
     by_project: dict[int, list[TaskCard]] = {}
     for card in await task_cards(session, tasks, today=today):
         by_project.setdefault(card.project_id, []).append(card)
-    return [
-        ProjectCard(
-            id=p.id,
-            contract_number=p.contract_number,
-            address=p.address,
-            designer=p.designer,
-            project_manager=p.project_manager,
-            foreman=p.foreman,
-            crew=p.crew,
-            status=p.status.value,
-            contract_date=p.contract_date,
-            start_date=p.start_date,
-            concealed_works_date=p.concealed_works_date,
-            midterm_date=p.midterm_date,
-            completion_date=p.completion_date,
-            current_stage=(stage.value if (stage := current_stage(p, today)) else None),
-            callbacks=by_project.get(p.id, []),
-        )
-        for p in projects
-    ]
+    return [_project_card(p, by_project.get(p.id, []), today) for p in projects]
 
 
 def _task_card(task: card_rows.TaskOnCard, today: date) -> TaskCard:
@@ -279,8 +260,9 @@ def _task_card(task: card_rows.TaskOnCard, today: date) -> TaskCard:
 
 
 def _project_card(
-    project: card_rows.ProjectOnCard, callbacks: list[TaskCard], today: date
+    project: Project | card_rows.ProjectOnCard, callbacks: list[TaskCard], today: date
 ) -> ProjectCard:
+    """A project on a card, from its row (project_cards) or the card's one round trip."""
     return ProjectCard(
         id=project.id,
         contract_number=project.contract_number,
