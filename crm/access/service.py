@@ -13,6 +13,7 @@ from crm.callbacks.models import CallbackAttempt, CallbackTask
 from crm.customers.models import Customer
 from crm.errors import Conflict, NotFound, Problem, ValidationError
 from crm.projects.models import Project
+from crm.query_filters import equal_where_given
 
 LONGEST = timedelta(days=90)
 
@@ -166,8 +167,9 @@ async def get_list(
     limit: int = 200,
 ) -> list[AccessGrant]:
     query = select(AccessGrant).order_by(AccessGrant.id.desc()).limit(limit)
-    if requester_id is not None:
-        query = query.where(AccessGrant.requester_id == requester_id)
-    if status is not None:
-        query = query.where(AccessGrant.status == status)
+    query = equal_where_given(
+        query,
+        (AccessGrant.requester_id, requester_id),
+        (AccessGrant.status, status),
+    )
     return list(await session.scalars(query))

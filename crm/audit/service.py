@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.audit.models import AuditEntry
 from crm.db import Database
 from crm.locks import lock_key
+from crm.query_filters import equal_where_given
 
 LISTEN = "recording.listen"
 _held: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
@@ -58,12 +59,12 @@ async def get_all(
 ) -> list[AuditEntry]:
     """Recent entries, newest first, optionally for one record or one kind of action."""
     query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
-    if entity_type is not None:
-        query = query.where(AuditEntry.entity_type == entity_type)
-    if entity_id is not None:
-        query = query.where(AuditEntry.entity_id == str(entity_id))
-    if action is not None:
-        query = query.where(AuditEntry.action == action)
+    query = equal_where_given(
+        query,
+        (AuditEntry.entity_type, entity_type),
+        (AuditEntry.entity_id, None if entity_id is None else str(entity_id)),
+        (AuditEntry.action, action),
+    )
     return list(await session.scalars(query))
 
 

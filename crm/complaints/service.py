@@ -26,6 +26,7 @@ from crm.complaints.time_limits import Step, TimeLimit, TimeLimitState, next_dea
 from crm.customers.models import Customer
 from crm.errors import Conflict, NotFound, Problem, ValidationError
 from crm.projects.models import Project
+from crm.query_filters import equal_where_given
 from crm.references import referenced
 from crm.users.models import Role, User
 
@@ -543,14 +544,13 @@ async def get_list(
 ) -> list[Complaint]:
     """Complaints newest first, or by urgency when filtered by clock state."""
     query = select(Complaint)
-    if status is not None:
-        query = query.where(Complaint.status == status)
-    if department is not None:
-        query = query.where(Complaint.department == department)
-    if customer_id is not None:
-        query = query.where(Complaint.customer_id == customer_id)
-    if first_contact_id is not None:
-        query = query.where(Complaint.first_contact_id == first_contact_id)
+    query = equal_where_given(
+        query,
+        (Complaint.status, status),
+        (Complaint.department, department),
+        (Complaint.customer_id, customer_id),
+        (Complaint.first_contact_id, first_contact_id),
+    )
     if state is None:
         return list(await session.scalars(query.order_by(Complaint.id.desc()).limit(limit)))
     query = query.where(

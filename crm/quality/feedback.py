@@ -17,6 +17,7 @@ from crm.calls.models import Call
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.quality.models import CallScore, FeedbackStatus, QaFeedback
 from crm.quality.review_queue import mark_reviewed
+from crm.query_filters import equal_where_given
 from crm.users.models import User
 
 
@@ -162,14 +163,13 @@ async def list_feedback(
         .outerjoin(CallScore, CallScore.call_id == QaFeedback.call_id)
         .order_by(QaFeedback.sent_at.desc(), QaFeedback.id.desc())
     )
-    if agent_id is not None:
-        query = query.where(QaFeedback.agent_id == agent_id)
-    if reviewer_id is not None:
-        query = query.where(QaFeedback.reviewer_id == reviewer_id)
-    if status is not None:
-        query = query.where(QaFeedback.status == status)
-    if feedback_id is not None:
-        query = query.where(QaFeedback.id == feedback_id)
+    query = equal_where_given(
+        query,
+        (QaFeedback.agent_id, agent_id),
+        (QaFeedback.reviewer_id, reviewer_id),
+        (QaFeedback.status, status),
+        (QaFeedback.id, feedback_id),
+    )
     rows = (await session.execute(query.limit(limit).offset(offset))).all()
     return [
         FeedbackView(

@@ -35,6 +35,7 @@ from crm.quality.sampling import (
     week_bounds,
     week_of,
 )
+from crm.query_filters import equal_where_given
 from crm.settings import Settings
 from crm.users.models import User
 
@@ -183,14 +184,13 @@ async def list_queue(
         .outerjoin(Customer, Customer.id == Call.customer_id)
         .outerjoin(CallScore, CallScore.call_id == Call.id)
     )
-    if status is not None:
-        query = query.where(QaAssignment.status == status)
-    if week is not None:
-        query = query.where(QaAssignment.week == week)
-    if reason is not None:
-        query = query.where(QaAssignment.reason == reason)
-    if agent_id is not None:
-        query = query.where(QaAssignment.agent_id == agent_id)
+    query = equal_where_given(
+        query,
+        (QaAssignment.status, status),
+        (QaAssignment.week, week),
+        (QaAssignment.reason, reason),
+        (QaAssignment.agent_id, agent_id),
+    )
     if reviewer_id is not None:
         query = query.where(
             or_(QaAssignment.reviewer_id == reviewer_id, QaAssignment.reviewer_id.is_(None))

@@ -13,6 +13,7 @@ from crm.callbacks.models import Satisfaction
 from crm.customers.models import Customer
 from crm.errors import Conflict, NotFound, Problem, ValidationError
 from crm.projects.models import Project
+from crm.query_filters import equal_where_given
 from crm.repairs.models import Repair, RepairStatus
 
 
@@ -147,12 +148,12 @@ async def get_list(
     limit: int = 200,
 ) -> list[Repair]:
     query = select(Repair)
-    if status is not None:
-        query = query.where(Repair.status == status)
-    if crew is not None:
-        query = query.where(Repair.crew == crew)
-    if customer_id is not None:
-        query = query.where(Repair.customer_id == customer_id)
+    query = equal_where_given(
+        query,
+        (Repair.status, status),
+        (Repair.crew, crew),
+        (Repair.customer_id, customer_id),
+    )
     if overdue:
         query = query.where(
             Repair.status == RepairStatus.ASSIGNED, Repair.arrival_due_at < now
