@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.callbacks.models import CallbackAttempt
 from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
+from crm.calls.stats import CountedCall
 from crm.customers.models import Customer, Phone
 from crm.errors import NotFound, ValidationError
 from crm.phones import lookup_key
@@ -263,3 +264,43 @@ async def ticket_origin(
     if customer is None:
         raise ValidationError(f"say whose {what} it is", code="required", field="customer_id")
     return TicketOrigin(call, customer)
+
+
+async def counted_calls(
+    session: AsyncSession, *, start: datetime, end: datetime
+) -> list[tuple[CountedCall, Direction]]:
+    """The calls that started in [start, end), oldest first, as the queue statistics see
+    them (the wallboard's and the reports'), each with its direction."""
+    rows = await session.execute(
+        select(
+            Call.linkedid,
+            Call.started_at,
+            Call.queue,
+            Call.answered_at,
+            Call.ended_at,
+            Call.outcome,
+            Call.wait_seconds,
+            Call.talk_seconds,
+            Call.agent_id,
+            Call.direction,
+        )
+        .where(Call.started_at >= start, Call.started_at < end)
+        .order_by(Call.started_at, Call.id)
+    )
+    return [
+        (
+            CountedCall(
+                linkedid=r.linkedid,
+                started_at=r.started_at,
+                queue=r.queue,
+                answered_at=r.answered_at,
+                ended_at=r.ended_at,
+                outcome=r.outcome,
+                wait_seconds=r.wait_seconds,
+                talk_seconds=r.talk_seconds,
+                agent_id=r.agent_id,
+            ),
+            r.direction,
+        )
+        for r in rows
+    ]

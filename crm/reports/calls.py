@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.calls.models import Call, Direction
+from crm.calls import service as call_records
+from crm.calls.models import Direction
 from crm.calls.stats import CountedCall, QueueStats
 
 
@@ -24,39 +24,8 @@ class PeriodCall:
 
 async def load_calls(session: AsyncSession, start: datetime, end: datetime) -> list[PeriodCall]:
     """Calls that started in [start, end)."""
-    rows = await session.execute(
-        select(
-            Call.linkedid,
-            Call.started_at,
-            Call.queue,
-            Call.answered_at,
-            Call.ended_at,
-            Call.outcome,
-            Call.wait_seconds,
-            Call.talk_seconds,
-            Call.agent_id,
-            Call.direction,
-        )
-        .where(Call.started_at >= start, Call.started_at < end)
-        .order_by(Call.started_at, Call.id)
-    )
-    return [
-        PeriodCall(
-            CountedCall(
-                linkedid=r.linkedid,
-                started_at=r.started_at,
-                queue=r.queue,
-                answered_at=r.answered_at,
-                ended_at=r.ended_at,
-                outcome=r.outcome,
-                wait_seconds=r.wait_seconds,
-                talk_seconds=r.talk_seconds,
-                agent_id=r.agent_id,
-            ),
-            r.direction,
-        )
-        for r in rows
-    ]
+    found = await call_records.counted_calls(session, start=start, end=end)
+    return [PeriodCall(call, direction) for call, direction in found]
 
 
 def service_level(stats: QueueStats) -> float | None:

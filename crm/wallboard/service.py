@@ -15,7 +15,7 @@ from crm.agents.models import AgentState, AgentStateLog, AgentStatus
 from crm.agents.stats import StatePeriod, time_in_states
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, Outcome, Stage
-from crm.calls.models import Call
+from crm.calls import service as call_records
 from crm.calls.stats import (
     AgentCalls,
     CountedCall,
@@ -62,33 +62,7 @@ async def stored_calls(
     session: AsyncSession, *, start: datetime, end: datetime
 ) -> list[CountedCall]:
     """The calls that started in [start, end), as the statistics see them."""
-    rows = await session.execute(
-        select(
-            Call.linkedid,
-            Call.started_at,
-            Call.queue,
-            Call.answered_at,
-            Call.ended_at,
-            Call.outcome,
-            Call.wait_seconds,
-            Call.talk_seconds,
-            Call.agent_id,
-        ).where(Call.started_at >= start, Call.started_at < end)
-    )
-    return [
-        CountedCall(
-            linkedid=r.linkedid,
-            started_at=r.started_at,
-            queue=r.queue,
-            answered_at=r.answered_at,
-            ended_at=r.ended_at,
-            outcome=r.outcome,
-            wait_seconds=r.wait_seconds,
-            talk_seconds=r.talk_seconds,
-            agent_id=r.agent_id,
-        )
-        for r in rows
-    ]
+    return [call for call, _ in await call_records.counted_calls(session, start=start, end=end)]
 
 
 async def state_periods(
