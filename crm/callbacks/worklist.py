@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
@@ -37,9 +38,11 @@ WORKLIST_SIZE = 100
 WORKABLE = (TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
 
 
-@dataclass(frozen=True, slots=True)
-class WorkItem:
-    """A callback in an agent's worklist, with what calling it needs."""
+class WorkItem(BaseModel):
+    """A callback in an agent's worklist, with what calling it needs (the console's answer
+    as it is)."""
+
+    model_config = ConfigDict(frozen=True)
 
     task_id: int
     project_id: int
