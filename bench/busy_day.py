@@ -33,7 +33,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,8 +46,8 @@ from sqlalchemy import func, select, text
 from websockets.typing import Origin
 
 from bench.busy_day_pbx import FIRST_HOUR, HOURS
-from bench.common import ROOT, finish, latency_summary, say, scratch_dir
-from bench.data import bulk_insert, load_customers
+from bench.common import finish, latency_summary, read_line, say, scratch_dir, spawn, tell
+from bench.data import PROJECT_COLUMNS, TASK_COLUMNS, bulk_insert, load_customers
 from crm.callbacks.models import CallbackAttempt, CallbackTask
 from crm.calls.models import Call, CallOutcome
 from crm.campaigns import service as campaigns
@@ -158,41 +157,6 @@ async def _agents(database: Database, size: Size) -> list[AgentLogin]:
     return out
 
 
-PROJECT_COLUMNS = (
-    "id",
-    "customer_id",
-    "contract_number",
-    "address",
-    "designer",
-    "project_manager",
-    "foreman",
-    "crew",
-    "contract_date",
-    "start_date",
-    "concealed_works_date",
-    "midterm_date",
-    "status",
-    "created_at",
-    "updated_at",
-)
-TASK_COLUMNS = (
-    "id",
-    "project_id",
-    "stage",
-    "month",
-    "due_date",
-    "latest_date",
-    "priority",
-    "status",
-    "attempt_count",
-    "not_before",
-    "effective",
-    "effective_at",
-    "created_at",
-    "updated_at",
-)
-
-
 def callable_customers(size: Size) -> list[int]:
     """Customer ids the campaign may call: bench.data marks every 50th do-not-call."""
     return [i + 1 for i in range(size.customers) if i % 50 != 0][: size.projects]
@@ -216,6 +180,7 @@ async def _projects(database: Database, size: Size, today: date) -> list[int]:
             "start_date": today - timedelta(days=40),
             "concealed_works_date": today - timedelta(days=20),
             "midterm_date": today,
+            "completion_date": None,
             "status": "in_progress",
             "created_at": now,
             "updated_at": now,
@@ -443,47 +408,25 @@ def sample_processes(pids: dict[str, int], pg_port: int) -> dict[str, dict[str, 
 
 
 def _spawn_pbx(size: Size, recordings: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.busy_day_pbx",
-            "--inbound-agents",
-            str(size.inbound_agents),
-            "--first-extension",
-            str(FIRST_EXTENSION),
-            "--calls",
-            str(size.calls),
-            "--day-seconds",
-            str(size.day_seconds),
-            "--customers",
-            str(size.customers),
-            "--answer-after",
-            str(size.answer_after),
-            "--secret",
-            AMI_SECRET,
-            "--recordings",
-            str(recordings),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+    return spawn(
+        "bench.busy_day_pbx",
+        "--inbound-agents",
+        str(size.inbound_agents),
+        "--first-extension",
+        str(FIRST_EXTENSION),
+        "--calls",
+        str(size.calls),
+        "--day-seconds",
+        str(size.day_seconds),
+        "--customers",
+        str(size.customers),
+        "--answer-after",
+        str(size.answer_after),
+        "--secret",
+        AMI_SECRET,
+        "--recordings",
+        str(recordings),
     )
-
-
-async def _line(process: subprocess.Popen[str]) -> dict[str, Any]:
-    assert process.stdout is not None
-    line = await asyncio.to_thread(process.stdout.readline)
-    if not line:
-        raise RuntimeError(f"{process.args!r} exited with {process.wait()}")
-    return dict(json.loads(line))
-
-
-def _tell(process: subprocess.Popen[str], line: str) -> None:
-    assert process.stdin is not None
-    process.stdin.write(line + "\n")
-    process.stdin.flush()
 
 
 @dataclass
@@ -539,7 +482,7 @@ async def _run(size: Size, directory: Path) -> dict[str, Any]:
         task_ids = await _projects(database, size, today)
         team = [a.user_id for a in logins if a.callbacks]
         campaign_id = await _campaign(database, team, size)
-        hello = await _line(pbx)
+        hello = await read_line(pbx)
         env = cluster_env(
             database_url=url,
             redis_url=redis.url,
@@ -586,7 +529,7 @@ async def _run(size: Size, directory: Path) -> dict[str, Any]:
         )
         day = Day()
         await _start_campaign(database, campaign_id)
-        _tell(pbx, "go")
+        tell(pbx, "go")
         begin = time.perf_counter()
         hour_seconds = size.day_seconds / HOURS
         samples = {FIRST_HOUR + 1: "start", FIRST_HOUR + HOURS // 2: "middle"}
@@ -599,18 +542,18 @@ async def _run(size: Size, directory: Path) -> dict[str, Any]:
             if hour in samples:
                 day.memory[samples[hour]] = sample_processes(pids, postgres.port)
                 day.pg_activity[samples[hour]] = await _pg_activity(database, db_name)
-        placed = await _line(pbx)
+        placed = await read_line(pbx)
         assert "placed" in placed, placed
         # The day is over: the campaign's last calls end, the agents' forms are sent.
         dialed_by = time.perf_counter() + size.finish_seconds
         while time.perf_counter() < dialed_by and await _open_tasks(database, task_ids):
             await asyncio.sleep(0.5)
         await _pause_campaign(database, campaign_id)
-        _tell(pbx, "report")
+        tell(pbx, "report")
         calls, dialed = [], []
 
         async def report() -> None:
-            while "done" not in (line := await _line(pbx)):
+            while "done" not in (line := await read_line(pbx)):
                 if "dialed_attempts" in line:
                     dialed.extend(line["dialed_attempts"])
                 elif "recordings_cut" in line:

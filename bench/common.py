@@ -1,11 +1,13 @@
-"""What every benchmark shares: percentiles, a stopwatch, a throwaway migrated database, and
-the one JSON line a benchmark ends with."""
+"""What every benchmark shares: percentiles, a stopwatch, a throwaway migrated database, the
+helper processes it talks to by lines of JSON, and the one JSON line a benchmark ends with."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -105,3 +107,31 @@ def ratio(value: float, baseline: float) -> float:
 
 def python() -> str:
     return sys.executable
+
+
+def spawn(module: str, *args: str) -> subprocess.Popen[str]:
+    """A helper process (`python -m module args`) from the repository's root, talked to by
+    lines: commands on its stdin, JSON lines on its stdout."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+async def read_line(process: subprocess.Popen[str]) -> dict[str, Any]:
+    """The helper's next JSON line (without blocking the loop); its exit is an error."""
+    assert process.stdout is not None
+    line = await asyncio.to_thread(process.stdout.readline)
+    if not line:
+        raise RuntimeError(f"{process.args!r} exited with {process.wait()}")
+    return dict(json.loads(line))
+
+
+def tell(process: subprocess.Popen[str], line: str) -> None:
+    """One command line to the helper."""
+    assert process.stdin is not None
+    process.stdin.write(line + "\n")
+    process.stdin.flush()

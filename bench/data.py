@@ -16,6 +16,41 @@ from crm.db import Database
 AREA_CODES = ("010", "021", "029", "0755", "0571", "028")
 MOBILE_PREFIXES = ("130", "133", "135", "136", "138", "139", "150", "158", "177", "186", "189")
 BATCH = 20_000
+# The columns bulk_insert writes of the projects and callback tasks the benchmarks make.
+PROJECT_COLUMNS = (
+    "id",
+    "customer_id",
+    "contract_number",
+    "address",
+    "designer",
+    "project_manager",
+    "foreman",
+    "crew",
+    "contract_date",
+    "start_date",
+    "concealed_works_date",
+    "midterm_date",
+    "completion_date",
+    "status",
+    "created_at",
+    "updated_at",
+)
+TASK_COLUMNS = (
+    "id",
+    "project_id",
+    "stage",
+    "month",
+    "due_date",
+    "latest_date",
+    "priority",
+    "status",
+    "attempt_count",
+    "not_before",
+    "effective",
+    "effective_at",
+    "created_at",
+    "updated_at",
+)
 
 
 def mobile(index: int) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.common import finish, latency_summary, ratio, say, stopwatch, timed_pairs
-from bench.data import bulk_insert, load_customers
+from bench.data import PROJECT_COLUMNS, TASK_COLUMNS, bulk_insert, load_customers
 from bench.databases import on_both
 from crm.callbacks.models import CallbackTask, TaskStatus
 from crm.callbacks.schedule import ScheduleRules, StageDates, plan_callbacks
@@ -35,40 +35,6 @@ SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (200, 500)
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 TODAY = date(2026, 11, 23)
-PROJECT_COLUMNS = (
-    "id",
-    "customer_id",
-    "contract_number",
-    "address",
-    "designer",
-    "project_manager",
-    "foreman",
-    "crew",
-    "contract_date",
-    "start_date",
-    "concealed_works_date",
-    "midterm_date",
-    "completion_date",
-    "status",
-    "created_at",
-    "updated_at",
-)
-TASK_COLUMNS = (
-    "id",
-    "project_id",
-    "stage",
-    "month",
-    "due_date",
-    "latest_date",
-    "priority",
-    "status",
-    "attempt_count",
-    "not_before",
-    "effective",
-    "effective_at",
-    "created_at",
-    "updated_at",
-)
 ATTEMPT_COLUMNS = (
     "id",
     "task_id",

@@ -25,7 +25,6 @@ import json
 import random
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -36,13 +35,14 @@ import websockets
 from websockets.typing import Origin
 
 from bench.common import (
-    ROOT,
     finish,
     latency_summary,
     migrated_sqlite,
     ratio,
+    read_line,
     say,
     scratch_dir,
+    spawn,
 )
 from bench.data import load_customers
 from bench.databases import postgres_database
@@ -124,24 +124,6 @@ class _Client:
                 self.received.setdefault(message["call"]["linkedid"], time.perf_counter())
 
 
-def _spawn(module: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", module, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-
-
-async def _line(process: subprocess.Popen[str]) -> dict[str, Any]:
-    assert process.stdout is not None
-    line = await asyncio.to_thread(process.stdout.readline)
-    if not line:
-        raise RuntimeError(f"{process.args!r} exited with {process.wait()}")
-    return dict(json.loads(line))
-
-
 async def _server_ready(port: int, server: subprocess.Popen[str]) -> None:
     """Until /healthz answers with the PBX connected."""
     async with httpx.AsyncClient() as http:
@@ -189,7 +171,7 @@ async def _real(
     tokens = await _agents(database, agents)
     await database.dispose()
     recordings = str(directory / "recordings")
-    pbx = _spawn(
+    pbx = spawn(
         "bench.pops_pbx",
         "--agents",
         str(agents),
@@ -207,15 +189,15 @@ async def _real(
     servers: list[subprocess.Popen[str]] = []
     clients: list[_Client] = []
     try:
-        ami_port = (await _line(pbx))["port"]
+        ami_port = (await read_line(pbx))["port"]
         common = ["--database", url, "--ami-port", str(ami_port), "--recordings", recordings]
         ports = [_free_port()] if redis is None else [_free_port(), _free_port()]
         if redis is not None:
             common += ["--redis", redis]
-            servers.append(_spawn("bench.pops_server", *common, "--role", "bridge"))
+            servers.append(spawn("bench.pops_server", *common, "--role", "bridge"))
         for port in ports:
             servers.append(
-                _spawn(
+                spawn(
                     "bench.pops_server",
                     *common,
                     "--port",
@@ -250,7 +232,7 @@ async def _real(
         pbx.stdin.write("go\n")
         pbx.stdin.flush()
         calls = []
-        while "done" not in (line := await _line(pbx)):
+        while "done" not in (line := await read_line(pbx)):
             calls.append(line)
         rung = [c for c in calls if c["written"] is not None]
         deadline = time.perf_counter() + WAIT_AFTER
