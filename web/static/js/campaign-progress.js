@@ -4,30 +4,13 @@
 import { h, replace } from "./dom.js";
 import { onLanguageChange, t } from "./i18n.js";
 import { COUNTERS, stageMessage, stageText } from "./campaign-labels.js";
+import { loadChart } from "./chart-loader.js";
 
-const CHART_SRC = "/static/vendor/chart-4.6.1.umd.min.js";
 const COLOURS = { due: "#8592a3", dialing: "#1d5fd1", reached: "#0f766e", effective: "#15803d",
   satisfied: "#4ade80", unsatisfied: "#c42020", unreachable: "#a55a00" };
 
-let loading = null;
 let shown = null; // the view on the page: its chart follows the language
 onLanguageChange(() => shown?.drawChart());
-
-/** window.Chart, loading the vendored script once. */
-function loadChart() {
-  if (window.Chart) return Promise.resolve(window.Chart);
-  loading ??= new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = CHART_SRC;
-    script.onload = () => resolve(window.Chart);
-    script.onerror = () => {
-      loading = null;
-      reject(new Error("chart script failed to load"));
-    };
-    document.head.append(script);
-  });
-  return loading;
-}
 
 function stageLabel(stage) {
   const m = stageMessage(stage);

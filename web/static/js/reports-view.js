@@ -3,25 +3,9 @@
 // PDF downloads render the same model, so the page and the files show the same figures.
 import { h, replace } from "./dom.js";
 import { language, t } from "./i18n.js";
+import { loadChart } from "./chart-loader.js";
 
-const CHART_SRC = "/static/vendor/chart-4.6.1.umd.min.js";
 const NUMERIC = new Set(["count", "percent", "seconds"]);
-let loading = null;
-
-function loadChart() {
-  if (window.Chart) return Promise.resolve(window.Chart);
-  loading ??= new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = CHART_SRC;
-    script.onload = () => resolve(window.Chart);
-    script.onerror = () => {
-      loading = null;
-      reject(new Error("chart script failed to load"));
-    };
-    document.head.append(script);
-  });
-  return loading;
-}
 
 /** A message ({$t, args}), a configured name ({$names: {lang: name}}) or plain text, in the
  * current language. */

@@ -2,8 +2,8 @@
 // hour, answered against abandoned, and how many agents are in each state now. The tiles and
 // the table carry the same numbers, so the board reads fine without them.
 import { onLanguageChange, t } from "./i18n.js";
+import { loadChart } from "./chart-loader.js";
 
-const CHART_SRC = "/static/vendor/chart-4.6.1.umd.min.js";
 const STATES = ["on_call", "ringing", "ready", "wrapup", "paused", "logged_out"];
 const STATE_COLOURS = { on_call: "#1d5fd1", ringing: "#0e7490", ready: "#15803d",
                         wrapup: "#a55a00", paused: "#8592a3", logged_out: "#d5dae1" };
@@ -14,22 +14,6 @@ const NO_AGENT = "#7c3aed"; // lost for want of an agent: the staffing, not the 
 const FIRST_HOUR = 8;
 const LAST_HOUR = 20;
 
-let loading = null;
-
-function loadChart() {
-  if (window.Chart) return Promise.resolve(window.Chart);
-  loading ??= new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = CHART_SRC;
-    script.onload = () => resolve(window.Chart);
-    script.onerror = () => {
-      loading = null;
-      reject(new Error("chart script failed to load"));
-    };
-    document.head.append(script);
-  });
-  return loading;
-}
 
 function stateLabel(state) {
   return t(state === "on_call" ? "wallboard.status.on_call" : `status.${state}`);
