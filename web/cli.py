@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
+    from crm.db import Database
     from crm.settings import Settings
 
 # Imports are made by the commands that need them: a worker process of `callcentre
@@ -43,6 +44,21 @@ def _run(coroutine_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
         return None
+
+
+def _on_database(settings: Settings, work: Callable[[Database], Awaitable[Any]]) -> Any:
+    """`work` run to its end on the configured database (None when interrupted), the
+    database's connections closed after."""
+    from crm.db import Database
+
+    async def main() -> Any:
+        database = Database(settings.database_url)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    return _run(main)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -99,34 +115,29 @@ def import_command(file: Path) -> None:
     from rich.progress import Progress
 
     from crm.clock import SystemClock, local_today
-    from crm.db import Database
     from crm.importer import ImportRejected, import_file
 
     settings = _settings()
 
-    async def main() -> Any:
-        database = Database(settings.database_url)
-        try:
-            with Progress(transient=True) as bar:
-                tasks: dict[str, Any] = {}
+    async def load(database: Database) -> Any:
+        with Progress(transient=True) as bar:
+            tasks: dict[str, Any] = {}
 
-                def progress(phase: str, done: int, total: int) -> None:
-                    if phase not in tasks:
-                        tasks[phase] = bar.add_task(phase, total=total)
-                    bar.update(tasks[phase], completed=done, total=total)
+            def progress(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = bar.add_task(phase, total=total)
+                bar.update(tasks[phase], completed=done, total=total)
 
-                return await import_file(
-                    database,
-                    file,
-                    settings=settings,
-                    today=local_today(SystemClock(), settings.tz),
-                    progress=progress,
-                )
-        finally:
-            await database.dispose()
+            return await import_file(
+                database,
+                file,
+                settings=settings,
+                today=local_today(SystemClock(), settings.tz),
+                progress=progress,
+            )
 
     try:
-        report = _run(main)
+        report = _on_database(settings, load)
     except ImportRejected as rejected:
         for error in rejected.errors:
             where = f"row {error.row}" + (f", column {error.column}" if error.column else "")
@@ -146,27 +157,22 @@ def import_command(file: Path) -> None:
 def seed(customers: int, force: bool, rng_seed: int) -> None:
     """Create realistic demo data and one demo user per role."""
     from crm.clock import SystemClock, local_today
-    from crm.db import Database
     from crm.demo.seed import DEMO_LOGINS
     from crm.demo.seed import seed as seed_data
 
     settings = _settings()
-
-    async def main() -> Any:
-        database = Database(settings.database_url)
-        try:
-            return await seed_data(
-                database,
-                settings=settings,
-                customers=customers,
-                today=local_today(SystemClock(), settings.tz),
-                rng_seed=rng_seed,
-                force=force,
-            )
-        finally:
-            await database.dispose()
-
-    click.echo(str(_run(main)))
+    created = _on_database(
+        settings,
+        lambda database: seed_data(
+            database,
+            settings=settings,
+            customers=customers,
+            today=local_today(SystemClock(), settings.tz),
+            rng_seed=rng_seed,
+            force=force,
+        ),
+    )
+    click.echo(str(created))
     for username, password, role, _ in DEMO_LOGINS:
         click.echo(f"  {role:<10} {username} / {password}")
 
@@ -767,7 +773,6 @@ def report(kind: str, day: Any, fmt: str, out: Path | None, lang: str) -> None:
     """Write a report as the page's download: the weekly callback analysis (周回访情况分析表),
     the monthly report or the daily figures, as XLSX or PDF."""
     from crm.clock import SystemClock, local_today
-    from crm.db import Database
     from crm.errors import DomainError
     from crm.reports.periods import ReportKind, latest_complete
     from web.params import FIRST_DAY, LAST_DAY
@@ -782,10 +787,10 @@ def report(kind: str, day: Any, fmt: str, out: Path | None, lang: str) -> None:
             f"a date between {FIRST_DAY} and {LAST_DAY}", param_hint="'--date'"
         )
 
-    async def main() -> Any:
-        database = Database(settings.database_url)
-        try:
-            return await export(
+    try:
+        file = _on_database(
+            settings,
+            lambda database: export(
                 database,
                 settings,
                 kind=ReportKind(kind),
@@ -793,12 +798,8 @@ def report(kind: str, day: Any, fmt: str, out: Path | None, lang: str) -> None:
                 fmt=fmt,
                 lang=lang,
                 now=clock.now(),
-            )
-        finally:
-            await database.dispose()
-
-    try:
-        file = _run(main)
+            ),
+        )
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
     if file is None:
@@ -815,7 +816,6 @@ def retention(dry_run: bool) -> None:
     scores and call rows past their time, each call's deletion audited; calls of a customer
     with a complaint not yet closed are kept."""
     from crm.clock import SystemClock
-    from crm.db import Database
     from crm.retention.planner import RetentionPolicy
     from telephony.recordings.files import RecordingFiles
     from telephony.recordings.retention import run_retention
@@ -826,21 +826,17 @@ def retention(dry_run: bool) -> None:
 
     clock = SystemClock()
 
-    async def main() -> Any:
-        database = Database(settings.database_url)
-        try:
-            return await run_retention(
-                database,
-                RecordingFiles.of(settings, clock),
-                policy=policy,
-                now=clock.now(),
-                dry_run=dry_run,
-                actor="retention:cli",
-            )
-        finally:
-            await database.dispose()
-
-    report = _run(main)
+    report = _on_database(
+        settings,
+        lambda database: run_retention(
+            database,
+            RecordingFiles.of(settings, clock),
+            policy=policy,
+            now=clock.now(),
+            dry_run=dry_run,
+            actor="retention:cli",
+        ),
+    )
     if report is not None:
         for line in describe(report, policy):
             click.echo(line)
@@ -889,7 +885,6 @@ def customer() -> None:
 
 def _customer_data_run(action: Callable[..., Coroutine[Any, Any, Any]], **kwargs: Any) -> Any:
     from crm.clock import SystemClock
-    from crm.db import Database
     from crm.errors import DomainError
     from telephony.recordings.errors import RecordingError
     from telephony.recordings.files import RecordingFiles
@@ -897,22 +892,18 @@ def _customer_data_run(action: Callable[..., Coroutine[Any, Any, Any]], **kwargs
     settings = _settings()
     clock = SystemClock()
 
-    async def main() -> Any:
-        database = Database(settings.database_url)
-        try:
-            return await action(
+    try:
+        return _on_database(
+            settings,
+            lambda database: action(
                 database,
                 RecordingFiles.of(settings, clock),
                 actor="cli",
                 user_id=None,
                 now=clock.now(),
                 **kwargs,
-            )
-        finally:
-            await database.dispose()
-
-    try:
-        return _run(main)
+            ),
+        )
     except (DomainError, RecordingError) as exc:
         raise click.ClickException(str(exc)) from None
 
