@@ -7,7 +7,6 @@ standby without dialing any task twice."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -30,10 +29,15 @@ from crm.projects.models import ProjectStatus
 from crm.settings import load_settings
 from crm.transcripts.models import JobStatus, Transcript, TranscriptionJob
 from crm.users import service as users
-from crm.users.models import Role
-from telephony.pbx_sim import PbxSimulator, SimulatorConfig
-from telephony.pbx_sim import actions as sim_actions
-from tests.support.cluster import PASSWORD, Agent, Cluster, Originates, cluster_env, eventually
+from telephony.pbx_sim import PbxSimulator
+from tests.support.cluster import (
+    Agent,
+    Cluster,
+    Originates,
+    eventually,
+    running_deployment,
+    staffed_database,
+)
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 
@@ -47,85 +51,25 @@ AMI_SECRET = "cluster-secret"
 TIME_SCALE = 0.2  # real seconds per simulated second
 
 
-@pytest.fixture(scope="module")
-def database_name(postgres: PostgresServer, pg_template: str) -> str:
-    postgres.psql(f"CREATE DATABASE cluster_{os.getpid()} TEMPLATE {pg_template}")
-    return f"cluster_{os.getpid()}"
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def db(postgres: PostgresServer, database_name: str) -> AsyncIterator[Database]:
-    database = Database(postgres.url(database_name))
-    async with database.session() as session:
-        for username, extension in (("agent1", "1001"), ("agent2", "1002")):
-            await users.create(
-                session,
-                username=username,
-                password=PASSWORD,
-                display_name=f"坐席{extension}",
-                role=Role.AGENT,
-                extension=extension,
-            )
-        await users.create(
-            session,
-            username="supervisor",
-            password=PASSWORD,
-            display_name="组长",
-            role=Role.SUPERVISOR,
-        )
-    yield database
-    await database.dispose()
+async def db(postgres: PostgresServer, pg_template: str) -> AsyncIterator[Database]:
+    async with staffed_database(postgres, pg_template, "cluster") as database:
+        yield database
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def system(
     db: Database, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Cluster, PbxSimulator, Originates]]:
-    root = tmp_path_factory.mktemp("cluster")
-    recordings = root / "recordings"
-    originates = Originates()
-    patch = pytest.MonkeyPatch()
-    patch.setattr(sim_actions, "start_originate", originates.wrap(sim_actions.start_originate))
-    sim = PbxSimulator(
-        SimulatorConfig(
-            port=0,
-            user="callcentre",
-            secret=AMI_SECRET,
-            time_scale=TIME_SCALE,
-            seed=5,
-            recordings_dir=recordings,
-            busy_numbers=["1370*"],
-        ),
-        clock=SystemClock(),
-    )
-    _, ami_port = await sim.start()
-    env = cluster_env(
-        database_url=db.url,
-        redis_url=redis_server.url,
-        ami_port=ami_port,
+    async with running_deployment(
+        db,
+        redis_server,
+        tmp_path_factory.mktemp("cluster"),
         ami_secret=AMI_SECRET,
-        recordings=recordings,
-        folder=root,
-    )
-    cluster = Cluster(root, env)
-    try:
-        cluster.start("bridge", "bridge")
-        cluster.start("web-a", "web", http=True)
-        cluster.start("web-b", "web", http=True)
-        cluster.start("worker-a", "worker")
-        cluster.start("worker-b", "worker")
-        cluster.start("dialer-a", "dialer")
-        cluster.start("dialer-b", "dialer")
-        for name in ("web-a", "web-b"):
-            await cluster.wait_healthy(cluster.nodes[name])
-        for name in ("worker-a", "worker-b"):
-            await cluster.wait_log(cluster.nodes[name], "takes jobs from Redis")
-        await eventually(lambda: _any_active(cluster), 60, "a dialer to become active")
-        yield cluster, sim, originates
-    finally:
-        cluster.stop()
-        await sim.stop()
-        patch.undo()
+        time_scale=TIME_SCALE,
+        seed=5,
+    ) as system:
+        yield system
 
 
 async def test_a_pop_reaches_the_agent_on_either_web_process(
@@ -301,7 +245,3 @@ async def _at_least(attempts: Callable[[], Any], count: int) -> bool:
 
 async def _covers(attempts: Callable[[], Any], task_ids: list[int]) -> bool:
     return {a.task_id for a in await attempts()} >= set(task_ids)
-
-
-async def _any_active(cluster: Cluster) -> bool:
-    return any("dialer active" in cluster.nodes[name].output() for name in ("dialer-a", "dialer-b"))

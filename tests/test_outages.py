@@ -41,17 +41,15 @@ from crm.projects.models import ProjectStatus
 from crm.settings import load_settings
 from crm.transcripts.models import JobStatus, Transcript, TranscriptionJob
 from crm.users import service as users
-from crm.users.models import Role
-from telephony.pbx_sim import PbxSimulator, SimulatorConfig
-from telephony.pbx_sim import actions as sim_actions
+from telephony.pbx_sim import PbxSimulator
 from tests.support.cluster import (
-    PASSWORD,
     Agent,
     Cluster,
     Node,
     Originates,
-    cluster_env,
     eventually,
+    running_deployment,
+    staffed_database,
 )
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
@@ -73,90 +71,27 @@ CALL_EVERY = 6.0
 CAMPAIGN_TASKS = 24
 
 
-@pytest.fixture(scope="module")
-def database_name(postgres: PostgresServer, pg_template: str) -> str:
-    postgres.psql(f"CREATE DATABASE outages_{os.getpid()} TEMPLATE {pg_template}")
-    return f"outages_{os.getpid()}"
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def db(postgres: PostgresServer, database_name: str) -> AsyncIterator[Database]:
-    database = Database(postgres.url(database_name))
-    async with database.session() as session:
-        for username, extension in (("agent1", "1001"), ("agent2", "1002")):
-            await users.create(
-                session,
-                username=username,
-                password=PASSWORD,
-                display_name=f"坐席{extension}",
-                role=Role.AGENT,
-                extension=extension,
-            )
-        await users.create(
-            session,
-            username="supervisor",
-            password=PASSWORD,
-            display_name="组长",
-            role=Role.SUPERVISOR,
-        )
-    yield database
-    await database.dispose()
+async def db(postgres: PostgresServer, pg_template: str) -> AsyncIterator[Database]:
+    async with staffed_database(postgres, pg_template, "outages") as database:
+        yield database
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def system(
     db: Database, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Cluster, PbxSimulator, Originates]]:
-    root = tmp_path_factory.mktemp("outages")
-    recordings = root / "recordings"
-    originates = Originates()
-    patch = pytest.MonkeyPatch()
-    patch.setattr(sim_actions, "start_originate", originates.wrap(sim_actions.start_originate))
-    sim = PbxSimulator(
-        SimulatorConfig(
-            port=0,
-            user="callcentre",
-            secret=AMI_SECRET,
-            time_scale=TIME_SCALE,
-            seed=11,
-            recordings_dir=recordings,
-            busy_numbers=["1370*"],
-        ),
-        clock=SystemClock(),
-    )
-    _, ami_port = await sim.start()
-    env = cluster_env(
-        database_url=db.url,
-        redis_url=redis_server.url,
-        ami_port=ami_port,
+    async with running_deployment(
+        db,
+        redis_server,
+        tmp_path_factory.mktemp("outages"),
         ami_secret=AMI_SECRET,
-        recordings=recordings,
-        folder=root,
-    )
-    env["CALLCENTRE_DIALER_CALLS_PER_SECOND"] = "0.5"  # dials spread over the outages
-    cluster = Cluster(root, env)
-    try:
-        cluster.start("bridge", "bridge", health=True)
-        cluster.start("web-a", "web", http=True)
-        cluster.start("web-b", "web", http=True)
-        cluster.start("worker-a", "worker", health=True)
-        cluster.start("worker-b", "worker", health=True)
-        cluster.start("dialer-a", "dialer", health=True)
-        cluster.start("dialer-b", "dialer", health=True)
-        for name in ("web-a", "web-b"):
-            await cluster.wait_healthy(cluster.nodes[name])
-        for name in ("worker-a", "worker-b"):
-            await cluster.wait_log(cluster.nodes[name], "takes jobs from Redis")
-        await eventually(lambda: _any_active(cluster), 60, "a dialer to become active")
-        yield cluster, sim, originates
-    finally:
-        cluster.stop()
-        await sim.stop()
-        patch.undo()
-
-
-async def _any_active(cluster: Cluster) -> bool:
-    return any("dialer active" in cluster.nodes[name].output() for name in ("dialer-a", "dialer-b"))
+        time_scale=TIME_SCALE,
+        seed=11,
+        env={"CALLCENTRE_DIALER_CALLS_PER_SECOND": "0.5"},  # dials spread over the outages
+        health=True,
+    ) as system:
+        yield system
 
 
 async def _health(node: Node) -> tuple[int, dict[str, Any], str]:

@@ -1,5 +1,6 @@
 """Several `callcentre serve --role …` processes on one machine, as a deployment runs them:
-real subprocesses sharing a PostgreSQL database and a Redis server, each with its own log."""
+real subprocesses sharing a PostgreSQL database and a Redis server, each with its own log;
+and the whole deployment (every role beside the PBX simulator) the cluster tests start."""
 
 from __future__ import annotations
 
@@ -10,21 +11,30 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 from websockets.typing import Origin
 
 from crm.clock import SystemClock, local_today
+from crm.db import Database
 from crm.settings import load_settings
+from crm.users import service as users
+from crm.users.models import Role
 from telephony import contract
+from telephony.pbx_sim import PbxSimulator, SimulatorConfig
+from telephony.pbx_sim import actions as sim_actions
 from tests.data.speech_audio import KOREAN_MODEL
 from tests.support.live import free_port
+from tests.support.postgres import PostgresServer
+from tests.support.redis import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "password-1"
@@ -258,3 +268,105 @@ async def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any
             return result
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.2)
+
+
+@asynccontextmanager
+async def staffed_database(
+    postgres: PostgresServer, template: str, name: str
+) -> AsyncIterator[Database]:
+    """A database of the test's own (`<name>_<pid>`, a copy of the migrated template) with
+    two agents, agent1 at 1001 and agent2 at 1002, and a supervisor; all log in with
+    PASSWORD."""
+    database_name = f"{name}_{os.getpid()}"
+    postgres.psql(f"CREATE DATABASE {database_name} TEMPLATE {template}")
+    database = Database(postgres.url(database_name))
+    async with database.session() as session:
+        for username, extension in (("agent1", "1001"), ("agent2", "1002")):
+            await users.create(
+                session,
+                username=username,
+                password=PASSWORD,
+                display_name=f"坐席{extension}",
+                role=Role.AGENT,
+                extension=extension,
+            )
+        await users.create(
+            session,
+            username="supervisor",
+            password=PASSWORD,
+            display_name="组长",
+            role=Role.SUPERVISOR,
+        )
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@asynccontextmanager
+async def running_deployment(
+    database: Database,
+    redis: RedisServer,
+    root: Path,
+    *,
+    ami_secret: str,
+    time_scale: float,
+    seed: int,
+    env: dict[str, str] | None = None,
+    health: bool = False,
+) -> AsyncIterator[tuple[Cluster, PbxSimulator, Originates]]:
+    """The PBX simulator and every role on it: a bridge, two web processes (web-a, web-b),
+    two transcription workers and two dialers, once each is ready and one dialer active.
+    `env`: settings over cluster_env's; `health`: the processes without the web role serve
+    /healthz and /metrics too."""
+    recordings = root / "recordings"
+    originates = Originates()
+    patch = pytest.MonkeyPatch()
+    patch.setattr(sim_actions, "start_originate", originates.wrap(sim_actions.start_originate))
+    sim = PbxSimulator(
+        SimulatorConfig(
+            port=0,
+            user="callcentre",
+            secret=ami_secret,
+            time_scale=time_scale,
+            seed=seed,
+            recordings_dir=recordings,
+            busy_numbers=["1370*"],
+        ),
+        clock=SystemClock(),
+    )
+    _, ami_port = await sim.start()
+    cluster = Cluster(
+        root,
+        cluster_env(
+            database_url=database.url,
+            redis_url=redis.url,
+            ami_port=ami_port,
+            ami_secret=ami_secret,
+            recordings=recordings,
+            folder=root,
+        )
+        | (env or {}),
+    )
+    try:
+        cluster.start("bridge", "bridge", health=health)
+        cluster.start("web-a", "web", http=True)
+        cluster.start("web-b", "web", http=True)
+        for name in ("worker-a", "worker-b"):
+            cluster.start(name, "worker", health=health)
+        for name in ("dialer-a", "dialer-b"):
+            cluster.start(name, "dialer", health=health)
+        for name in ("web-a", "web-b"):
+            await cluster.wait_healthy(cluster.nodes[name])
+        for name in ("worker-a", "worker-b"):
+            await cluster.wait_log(cluster.nodes[name], "takes jobs from Redis")
+        await eventually(lambda: any_dialer_active(cluster), 60, "a dialer to become active")
+        yield cluster, sim, originates
+    finally:
+        cluster.stop()
+        await sim.stop()
+        patch.undo()
+
+
+async def any_dialer_active(cluster: Cluster) -> bool:
+    return any("dialer active" in cluster.nodes[name].output() for name in ("dialer-a", "dialer-b"))
