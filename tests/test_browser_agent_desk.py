@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import MadeBy, Outcome
@@ -24,8 +24,8 @@ from crm.db import Database
 from crm.projects import service as projects
 from crm.users import service as users
 from tests.support.browser import (
-    log_in,
-    open_tab,
+    go_ready,
+    logged_in_tab,
     screenshot_path,
     seed_customer,
 )
@@ -43,11 +43,6 @@ async def system(db: Database, tmp_path: Path) -> AsyncIterator[LiveSystem]:
         yield running
 
 
-async def _ready(page: Page) -> None:
-    await page.click("#state-ready")
-    await expect(page.locator("#state-chip")).to_have_attribute("data-status", "ready")
-
-
 async def test_the_pill_follows_the_call_and_ready_waits_for_the_wrapup_code(
     system: LiveSystem, db: Database, browser: Browser
 ) -> None:
@@ -55,10 +50,9 @@ async def test_the_pill_follows_the_call_and_ready_waits_for_the_wrapup_code(
     wang = await seed_customer(
         db, today, name="王建国", phones=["13800138000"], contract_number="XA2026-000001"
     )
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "agent1")
     page = tab.page
-    await log_in(tab, "agent1")
-    await _ready(page)
+    await go_ready(page)
     chip = page.locator("#state-chip")
     ready = page.locator("#state-ready")
 
@@ -165,9 +159,8 @@ async def test_the_worklist_is_by_deadline_one_click_from_the_card_and_the_dial_
             at=system.services.clock.now() - timedelta(days=1),
             call_back_at=system.services.clock.now() + timedelta(hours=1),
         )
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "agent1")
     page = tab.page
-    await log_in(tab, "agent1")
     items = page.locator("#worklist .worklist-item")
     await expect(items).to_have_count(2)
     assert [await i.get_attribute("data-task-id") for i in await items.all()] == [
@@ -213,9 +206,8 @@ async def test_a_dissatisfied_answer_announces_and_lists_its_complaint(
         phones=["13800138000"],
         contract_number="XA2026-000001",
     )
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "agent1")
     page = tab.page
-    await log_in(tab, "agent1")
     await page.fill("#search-q", "王建国")
     await page.press("#search-q", "Enter")
     await expect(page.locator(".customer-name")).to_have_text("王建国")

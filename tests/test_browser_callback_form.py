@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from crm.db import Database
-from tests.support.browser import log_in, open_tab, seed_customer
+from tests.support.browser import logged_in_tab, seed_customer
 from tests.support.live import LiveSystem, live_system
 
 pytestmark = [
@@ -36,9 +36,8 @@ async def _open_form(system: LiveSystem, db: Database, browser: Browser) -> tupl
         phones=["13800138000"],
         contract_number="XA2026-000001",
     )
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "agent1")
     page = tab.page
-    await log_in(tab, "agent1")
     await page.fill("#search-q", "13800138000")
     await page.keyboard.press("Enter")
     await expect(page.locator(".customer-name")).to_have_text("王建国")

@@ -21,12 +21,11 @@ from playwright.async_api import Browser, Page, expect
 
 from crm.clock import FixedClock
 from crm.db import Database
-from crm.users import service as users
-from crm.users.models import Role
 from tests.support.browser import (
     create_admin,
-    log_in,
-    open_tab,
+    create_department_user,
+    go_ready,
+    logged_in_tab,
     screenshot_path,
     seed_customer,
 )
@@ -41,15 +40,7 @@ pytestmark = [
 @pytest.fixture
 async def system(db: Database, tmp_path: Path, clock: FixedClock) -> AsyncIterator[LiveSystem]:
     async with live_system(db, tmp_path, clock=clock) as running:
-        async with db.session() as session:
-            await users.create(
-                session,
-                username="engineering",
-                password=PASSWORD,
-                display_name="工程部李工",
-                role=Role.DEPARTMENT,
-                department="工程部",
-            )
+        await create_department_user(db)
         yield running
 
 
@@ -70,11 +61,9 @@ async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
         phones=["13800138000"],
         contract_number="XA2026-000012",
     )
-    desk = await open_tab(browser, system)
+    desk = await logged_in_tab(browser, system, "agent1")
     console = desk.page
-    await log_in(desk, "agent1")
-    await console.click("#state-ready")
-    await expect(console.locator("#state-chip")).to_have_attribute("data-status", "ready")
+    await go_ready(console)
 
     # 王建国 rings; his card pops; the agent opens a complaint tied to this call.
     linkedid = await system.sim.place_inbound_call("13800138000", talk_seconds=30)
@@ -121,9 +110,8 @@ async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
     )
     await expect(warning.locator("a")).to_have_attribute("href", f"/complaints?open={complaint_id}")
 
-    chief = await open_tab(browser, system)
+    chief = await logged_in_tab(browser, system, "supervisor", next_path="/complaints")
     supervisor = chief.page
-    await log_in(chief, "supervisor", next_path="/complaints")
     await expect(supervisor).to_have_title("投诉与报修 · 呼叫中心")
     await supervisor.click('#complaint-filters button[data-filter="overdue"]')
     row = supervisor.locator(f'#complaint-rows tr[data-complaint-id="{complaint_id}"]')
@@ -136,9 +124,8 @@ async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
     await supervisor.screenshot(path=screenshot_path("complaints-overdue.png"))
 
     # The engineering department (its home page) signs for it late and works it through.
-    works = await open_tab(browser, system)
+    works = await logged_in_tab(browser, system, "engineering", next_path="/complaints")
     department = works.page
-    await log_in(works, "engineering", next_path="/complaints")
     await expect(department.locator(".who-role")).to_have_text("部门")
     await expect(department.locator("#tab-access")).to_be_visible()
     await department.locator(f'#complaint-rows tr[data-complaint-id="{complaint_id}"]').click()
@@ -217,9 +204,8 @@ async def test_a_department_reads_callback_records_only_while_the_manager_allows
         phones=["13900139000"],
         contract_number="XA2026-000034",
     )
-    works = await open_tab(browser, system)
+    works = await logged_in_tab(browser, system, "engineering", next_path="/complaints?tab=access")
     department = works.page
-    await log_in(works, "engineering", next_path="/complaints?tab=access")
     form = department.locator("#access-request-form")
     await form.locator("input[name=target_id]").fill(str(seeded.project_id))
     await form.locator("input[name=wanted_until]").fill("2026-11-30T18:00")  # the clock's week
@@ -233,9 +219,8 @@ async def test_a_department_reads_callback_records_only_while_the_manager_allows
     grant_id = await request.get_attribute("data-grant-id")
     await expect(request).to_contain_text(f"工程 #{seeded.project_id}")
 
-    chief = await open_tab(browser, system)
+    chief = await logged_in_tab(browser, system, "supervisor", next_path="/complaints?tab=access")
     supervisor = chief.page
-    await log_in(chief, "supervisor", next_path="/complaints?tab=access")
     row = supervisor.locator(f'#access-rows tr[data-grant-id="{grant_id}"]')
     await expect(row).to_contain_text("工程部李工")
     await row.locator("button[data-action=approve]").click()
@@ -280,9 +265,8 @@ async def test_a_repair_reported_from_a_searched_customer_is_followed_to_the_cre
         phones=["13700137000"],
         contract_number="XA2026-000056",
     )
-    desk = await open_tab(browser, system)
+    desk = await logged_in_tab(browser, system, "agent1")
     console = desk.page
-    await log_in(desk, "agent1")
     await console.fill("#search-q", "张伟")
     await console.press("#search-q", "Enter")
     await console.locator("#search-results .result").first.click()
@@ -307,9 +291,8 @@ async def test_a_repair_reported_from_a_searched_customer_is_followed_to_the_cre
         re.compile(f"报修#{repair_id} 维修队超时未到场 — 张伟 / 第三施工队")
     )
 
-    chief = await open_tab(browser, system)
+    chief = await logged_in_tab(browser, system, "supervisor", next_path="/complaints?tab=repairs")
     supervisor = chief.page
-    await log_in(chief, "supervisor", next_path="/complaints?tab=repairs")
     await supervisor.click('#repair-filters button[data-filter="overdue"]')
     row = supervisor.locator(f'#repair-rows tr[data-repair-id="{repair_id}"]')
     await expect(row).to_have_attribute("data-late", "true")
@@ -339,9 +322,8 @@ async def test_the_admin_makes_a_department_user_whose_home_is_the_complaints_pa
     system: LiveSystem, db: Database, browser: Browser
 ) -> None:
     await create_admin(db)
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "admin", next_path="/admin")
     page = tab.page
-    await log_in(tab, "admin", next_path="/admin")
     form = page.locator("#create-user-form")
     await form.locator("input[name=username]").fill("design")
     await form.locator("input[name=display_name]").fill("设计部周工")
@@ -353,8 +335,7 @@ async def test_the_admin_makes_a_department_user_whose_home_is_the_complaints_pa
     await form.locator("button[type=submit]").click()
     await expect(page.locator('#users tr[data-username="design"]')).to_contain_text("部门 · 设计部")
 
-    other = await open_tab(browser, system)
-    await log_in(other, "design", next_path="/")
+    other = await logged_in_tab(browser, system, "design", next_path="/")
     await expect(other.page).to_have_url(re.compile(r"/complaints$"))
     await expect(other.page.locator(".who-role")).to_have_text("部门")
     assert tab.errors == [] and other.errors == []

@@ -9,14 +9,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from crm.clock import FixedClock
 from crm.customers.models import Grade
 from crm.db import Database
 from tests.support.browser import (
     drop_websockets,
+    go_ready,
     log_in,
+    logged_in_tab,
     open_tab,
     screenshot_path,
     seed_customer,
@@ -47,11 +49,6 @@ async def dialing_system(
         yield running
 
 
-async def _ready(page: Page) -> None:
-    await page.click("#state-ready")
-    await expect(page.locator("#state-chip")).to_have_attribute("data-status", "ready")
-
-
 async def test_pop_then_an_effective_callback_on_the_timeline(
     system: LiveSystem, db: Database, browser: Browser
 ) -> None:
@@ -62,13 +59,12 @@ async def test_pop_then_an_effective_callback_on_the_timeline(
         phones=["13800138000"],
         contract_number="XA2026-000001",
     )
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "agent1")
     page = tab.page
-    await log_in(tab, "agent1")
     await expect(page.locator("#who-ext")).to_have_text("分机 1001")
     await expect(page.locator("#pbx-indicator")).to_have_attribute("data-state", "up")
     await expect(page.locator("#live-indicator")).to_have_attribute("data-state", "up")
-    await _ready(page)
+    await go_ready(page)
 
     # The phone rings and nobody picks up yet: the card is there before the answer.
     system.sim.set_answer("1001", None)
@@ -195,9 +191,8 @@ async def test_language_switch_persists(system: LiveSystem, browser: Browser) ->
 async def test_unknown_caller_becomes_a_customer(
     system: LiveSystem, db: Database, browser: Browser
 ) -> None:
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "agent1")
     page = tab.page
-    await log_in(tab, "agent1")
     system.sim.set_answer("1001", None)
     linkedid = await system.sim.place_inbound_call("13912345678", extension="1001")
     pop = page.locator(f'.call-card[data-linkedid="{linkedid}"]')
@@ -247,9 +242,8 @@ async def test_a_shared_number_offers_the_candidates(
         contract_number="XA2026-000012",
         grade=Grade.B,
     )
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "agent1")
     page = tab.page
-    await log_in(tab, "agent1")
     system.sim.set_answer("1001", None)
     linkedid = await system.sim.place_inbound_call("13700001234", extension="1001")
     pop = page.locator(f'.call-card[data-linkedid="{linkedid}"]')
@@ -276,9 +270,8 @@ async def test_search_by_a_number_then_edit_and_add_a_note(
     await seed_customer(
         db, today, name="李娜", phones=["029-8888 6666"], contract_number="XA2026-000002"
     )
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "agent1")
     page = tab.page
-    await log_in(tab, "agent1")
     await page.locator("#customer-view").click()
     await page.keyboard.press("/")  # the shortcut to the search box
     await page.keyboard.type("+86 138-0013-8000")
@@ -343,9 +336,8 @@ async def test_click_to_call_a_due_callback(
         phones=["13800138000"],
         contract_number="XA2026-000001",
     )
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "agent1")
     page = tab.page
-    await log_in(tab, "agent1")
     await page.fill("#search-q", "XA2026-000001")
     await page.press("#search-q", "Enter")
     start = page.locator(f'.task[data-task-id="{seeded.task_ids["start"]}"]')
@@ -384,10 +376,9 @@ async def test_the_page_resumes_after_the_connection_drops(
         phones=["13800138000"],
         contract_number="XA2026-000001",
     )
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "agent1")
     page = tab.page
-    await log_in(tab, "agent1")
-    await _ready(page)
+    await go_ready(page)
     system.sim.set_answer("1001", None)
     first = await system.sim.place_inbound_call("13800138000", talk_seconds=10)
     first_pop = page.locator(f'.call-card[data-linkedid="{first}"]')
@@ -431,10 +422,9 @@ async def test_a_repeated_ended_is_acted_on_once(system: LiveSystem, browser: Br
     """Issue 19: the same call's `ended` may reach a page twice (a backlog replayed by another
     web process after a reconnect, whose sequence the page's epoch does not match). The console
     acts on the first only: the call's end refreshes the agent's calls once."""
-    tab = await open_tab(browser, system)
+    tab = await logged_in_tab(browser, system, "agent1")
     page = tab.page
-    await log_in(tab, "agent1")
-    await _ready(page)
+    await go_ready(page)
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url) if "/api/calls/mine" in r.url else None)
     linkedid = await system.sim.place_inbound_call("13800138000", talk_seconds=1)

@@ -14,7 +14,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, WebSocket, async_playwright
+from playwright.async_api import (
+    Browser,
+    Page,
+    ViewportSize,
+    WebSocket,
+    async_playwright,
+    expect,
+)
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from crm.callbacks import service as callbacks
@@ -140,6 +147,26 @@ async def log_in(
 
     await page.wait_for_url(arrived)
     await page.wait_for_selector("html:not(.i18n-pending)")
+
+
+async def logged_in_tab(
+    browser: Browser,
+    system: LiveSystem,
+    username: str,
+    password: str = PASSWORD,
+    *,
+    next_path: str = "/console",
+) -> Tab:
+    """A new tab, logged in through the form (`log_in`) and on `next_path`."""
+    tab = await open_tab(browser, system)
+    await log_in(tab, username, password, next_path=next_path)
+    return tab
+
+
+async def go_ready(page: Page) -> None:
+    """The agent on the console makes themselves ready, and the state chip says so."""
+    await page.click("#state-ready")
+    await expect(page.locator("#state-chip")).to_have_attribute("data-status", "ready")
 
 
 async def drop_websockets(system: LiveSystem) -> int:
