@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackTask, MadeBy, Outcome, Satisfaction, Stage, TaskStatus
@@ -18,7 +19,7 @@ from crm.errors import Conflict, ValidationError
 from crm.projects import service as projects
 from crm.projects.models import ProjectStatus
 from crm.users import service as users
-from crm.users.models import Role
+from crm.users.models import Role, User
 from tests.support.rows import found
 
 RULES = ScheduleRules(window_days=3, post_completion_months=3)
@@ -55,6 +56,18 @@ async def _project(db: Database, customer_id: int, **dates: date) -> int:
             **dates,
         )
         return project.id
+
+
+async def _agent(session: AsyncSession) -> User:
+    """Agent 王小丽 at extension 1001."""
+    return await users.create(
+        session,
+        username="agent1",
+        password="secret-pw",
+        role=Role.AGENT,
+        display_name="王小丽",
+        extension="1001",
+    )
 
 
 @pytest.fixture
@@ -238,14 +251,7 @@ async def test_date_change_moves_pending_tasks_and_keeps_history(
     customer_id = await _customer(db)
     project_id = await _project(db, customer_id, **DATES)
     async with db.session() as s:
-        agent = await users.create(
-            s,
-            username="agent1",
-            password="secret-pw",
-            role=Role.AGENT,
-            display_name="王小丽",
-            extension="1001",
-        )
+        agent = await _agent(s)
         start_task = (await callbacks.get_for_project(s, project_id))[0]
         await callbacks.log_attempt(
             s,
@@ -324,14 +330,7 @@ async def test_unsatisfied_effective_callback_stays_open_for_follow_up(
 ) -> None:
     project_id = await _project(db, await _customer(db), **DATES)
     async with db.session() as s:
-        agent = await users.create(
-            s,
-            username="agent1",
-            password="secret-pw",
-            role=Role.AGENT,
-            display_name="王小丽",
-            extension="1001",
-        )
+        agent = await _agent(s)
         task = (await callbacks.get_for_project(s, project_id))[2]
         await callbacks.log_attempt(
             s,
