@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,25 +15,18 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from crm.agents.models import AgentStatus
-from crm.callbacks import service as callbacks
-from crm.callbacks.models import CallbackAttempt, Stage
-from crm.callbacks.schedule import ScheduleRules
+from crm.callbacks.models import CallbackAttempt
 from crm.calls.models import Call
-from crm.campaigns import service as campaigns
-from crm.clock import SystemClock, local_today
-from crm.customers import service as customers
+from crm.clock import SystemClock
 from crm.db import Database
-from crm.projects import service as projects
-from crm.projects.models import ProjectStatus
-from crm.settings import load_settings
 from crm.transcripts.models import JobStatus, Transcript, TranscriptionJob
-from crm.users import service as users
 from telephony.pbx_sim import PbxSimulator
 from tests.support.cluster import (
     Agent,
     Cluster,
     Originates,
     eventually,
+    running_campaign,
     running_deployment,
     staffed_database,
 )
@@ -148,34 +140,6 @@ async def test_a_worker_killed_mid_job_loses_no_transcript(
     assert f"call {job.call_id} transcribed" not in victim.output()
 
 
-async def _campaign_tasks(db: Database, count: int) -> tuple[int, list[int]]:
-    today = local_today(SystemClock(), load_settings().tz)
-    task_ids = []
-    async with db.session() as session:
-        for index in range(count):
-            phone = f"137000{index:05d}"  # busy: each attempt ends at once, retried much later
-            owner = await customers.create(session, name=f"客户{index}", phones=[phone])
-            project = await projects.create(
-                session,
-                customer=owner,
-                contract_number=f"C-{phone}",
-                rules=ScheduleRules(window_days=3, post_completion_months=0),
-                status=ProjectStatus.IN_PROGRESS,
-                start_date=today - timedelta(days=40),
-                concealed_works_date=today - timedelta(days=20),
-                midterm_date=today,
-            )
-            tasks = await callbacks.get_for_project(session, project.id)
-            task_ids.append(next(t.id for t in tasks if t.stage is Stage.MIDTERM))
-        supervisor = await users.get_by_username(session, "supervisor")
-        assert supervisor is not None
-        created = await campaigns.create(
-            session, owner_id=supervisor.id, name="中期回访", stages=["midterm"]
-        )
-        await campaigns.transition(session, created, "start", at=SystemClock().now())
-        return created.id, task_ids
-
-
 async def test_killing_the_active_dialer_hands_over_without_double_dialing(
     system: tuple[Cluster, PbxSimulator, Originates], db: Database
 ) -> None:
@@ -190,7 +154,7 @@ async def test_killing_the_active_dialer_hands_over_without_double_dialing(
     ):
         await one.set_state("ready")
         await two.set_state("ready")
-        campaign_id, task_ids = await _campaign_tasks(db, 16)
+        campaign_id, task_ids = await running_campaign(db, 16, series="000")
 
         async def dialer_shown() -> dict[str, Any]:  # the campaign page's dialer line
             response = await supervisor.http.get(f"/api/campaigns/{campaign_id}")

@@ -20,7 +20,6 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -28,19 +27,12 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from crm.callbacks import service as callbacks
-from crm.callbacks.models import CallbackAttempt, Stage
-from crm.callbacks.schedule import ScheduleRules
+from crm.callbacks.models import CallbackAttempt
 from crm.calls.models import Call
-from crm.campaigns import service as campaigns
-from crm.clock import SystemClock, local_today
-from crm.customers import service as customers
+from crm.clock import SystemClock
 from crm.db import Database
-from crm.projects import service as projects
-from crm.projects.models import ProjectStatus
 from crm.settings import load_settings
 from crm.transcripts.models import JobStatus, Transcript, TranscriptionJob
-from crm.users import service as users
 from telephony.pbx_sim import PbxSimulator
 from tests.support.cluster import (
     Agent,
@@ -48,6 +40,7 @@ from tests.support.cluster import (
     Node,
     Originates,
     eventually,
+    running_campaign,
     running_deployment,
     staffed_database,
 )
@@ -139,35 +132,6 @@ class Traffic:
             await asyncio.sleep(CALL_EVERY)
 
 
-async def _campaign(db: Database) -> list[int]:
-    """A running campaign with tasks whose numbers are busy (each attempt ends at once)."""
-    today = local_today(SystemClock(), load_settings().tz)
-    task_ids = []
-    async with db.session() as session:
-        for index in range(CAMPAIGN_TASKS):
-            phone = f"137001{index:05d}"
-            owner = await customers.create(session, name=f"客户{index}", phones=[phone])
-            project = await projects.create(
-                session,
-                customer=owner,
-                contract_number=f"O-{phone}",
-                rules=ScheduleRules(window_days=3, post_completion_months=0),
-                status=ProjectStatus.IN_PROGRESS,
-                start_date=today - timedelta(days=40),
-                concealed_works_date=today - timedelta(days=20),
-                midterm_date=today,
-            )
-            tasks = await callbacks.get_for_project(session, project.id)
-            task_ids.append(next(t.id for t in tasks if t.stage is Stage.MIDTERM))
-        supervisor = await users.get_by_username(session, "supervisor")
-        assert supervisor is not None
-        created = await campaigns.create(
-            session, owner_id=supervisor.id, name="中期回访", stages=["midterm"]
-        )
-        await campaigns.transition(session, created, "start", at=SystemClock().now())
-    return task_ids
-
-
 def _alive(cluster: Cluster) -> dict[str, int | None]:
     return {name: node.process.poll() for name, node in cluster.nodes.items()}
 
@@ -190,7 +154,7 @@ async def test_redis_then_postgres_down_loses_nothing(
     ):
         await one.set_state("ready")
         await two.set_state("ready")
-        task_ids = await _campaign(db)
+        _, task_ids = await running_campaign(db, CAMPAIGN_TASKS, series="001")
         watching = asyncio.create_task(watch.run())
         calling = asyncio.create_task(traffic.run())
         try:

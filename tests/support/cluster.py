@@ -23,8 +23,15 @@ import pytest
 import websockets
 from websockets.typing import Origin
 
+from crm.callbacks import service as callbacks
+from crm.callbacks.models import Stage
+from crm.callbacks.schedule import ScheduleRules
+from crm.campaigns import service as campaigns
 from crm.clock import SystemClock, local_today
+from crm.customers import service as customers
 from crm.db import Database
+from crm.projects import service as projects
+from crm.projects.models import ProjectStatus
 from crm.settings import load_settings
 from crm.users import service as users
 from crm.users.models import Role
@@ -370,3 +377,34 @@ async def running_deployment(
 
 async def any_dialer_active(cluster: Cluster) -> bool:
     return any("dialer active" in cluster.nodes[name].output() for name in ("dialer-a", "dialer-b"))
+
+
+async def running_campaign(database: Database, count: int, *, series: str) -> tuple[int, list[int]]:
+    """A started campaign (by the supervisor) over `count` customers' midterm callbacks, due
+    today, whose numbers (`137<series><index>`) the simulator answers busy: each attempt ends at
+    once and is retried much later. The campaign's id and its tasks'."""
+    today = local_today(SystemClock(), load_settings().tz)
+    task_ids = []
+    async with database.session() as session:
+        for index in range(count):
+            phone = f"137{series}{index:05d}"
+            owner = await customers.create(session, name=f"客户{index}", phones=[phone])
+            project = await projects.create(
+                session,
+                customer=owner,
+                contract_number=f"C-{phone}",
+                rules=ScheduleRules(window_days=3, post_completion_months=0),
+                status=ProjectStatus.IN_PROGRESS,
+                start_date=today - timedelta(days=40),
+                concealed_works_date=today - timedelta(days=20),
+                midterm_date=today,
+            )
+            tasks = await callbacks.get_for_project(session, project.id)
+            task_ids.append(next(t.id for t in tasks if t.stage is Stage.MIDTERM))
+        supervisor = await users.get_by_username(session, "supervisor")
+        assert supervisor is not None
+        created = await campaigns.create(
+            session, owner_id=supervisor.id, name="中期回访", stages=["midterm"]
+        )
+        await campaigns.transition(session, created, "start", at=SystemClock().now())
+        return created.id, task_ids
