@@ -36,11 +36,7 @@ workers = require(Role.AGENT, Role.SUPERVISOR, Role.DEPARTMENT)
 managers = require(Role.SUPERVISOR)
 
 
-class ComplaintIn(BaseModel):
-    customer_id: Id | None = None  # may come from the call
-    project_id: Id | None = None
-    call_id: Id | None = None
-    linkedid: str | None = Field(None, max_length=64)  # the call, as the pop named it
+class ComplaintIn(tickets.TicketIn):
     department: str = Field(max_length=50)
     category: str = Field(max_length=50)
     description: str = Field(max_length=4000)

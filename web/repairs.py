@@ -18,7 +18,7 @@ from crm.users.models import Role
 from web import tickets
 from web.auth import Caller, require
 from web.moments import IsoMoment
-from web.params import Id, IdPath, IdQuery, Moment, MomentQuery
+from web.params import IdPath, IdQuery, Moment, MomentQuery
 from web.services import Services, services
 
 if TYPE_CHECKING:
@@ -32,11 +32,7 @@ workers = require(Role.AGENT, Role.SUPERVISOR, Role.DEPARTMENT)
 callers = require(Role.AGENT, Role.SUPERVISOR)
 
 
-class RepairIn(BaseModel):
-    customer_id: Id | None = None  # may come from the call
-    project_id: Id | None = None
-    call_id: Id | None = None
-    linkedid: str | None = Field(None, max_length=64)
+class RepairIn(tickets.TicketIn):
     crew: str | None = Field(None, max_length=100)  # the project's crew when not given
     description: str = Field(max_length=4000)
 

@@ -1,15 +1,18 @@
-"""What complaint and repair endpoints share: the call a ticket was opened from, the audit
-entries of what was done to it, customers' names for the lists."""
+"""What complaint and repair endpoints share: where a new ticket comes from (its body's
+fields, the call it was opened on), the audit entries of what was done to it, customers' names."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
 
 from crm.audit import service as audit
 from crm.calls import service as calls
 from crm.calls.service import TicketOrigin
 from crm.customers import service as customers
+from web.params import Id
 from web.services import Services
 
 if TYPE_CHECKING:
@@ -18,18 +21,19 @@ if TYPE_CHECKING:
     from web.auth import Caller
 
 
-class Source(Protocol):
-    """What a new ticket's body says about where it comes from."""
+class TicketIn(BaseModel):
+    """Where a new ticket (a complaint, a repair) comes from: the customer and their project,
+    and the call it is opened on, if any."""
 
-    @property
-    def call_id(self) -> int | None: ...
-    @property
-    def linkedid(self) -> str | None: ...
-    @property
-    def customer_id(self) -> int | None: ...
+    customer_id: Id | None = None  # may come from the call
+    project_id: Id | None = None
+    call_id: Id | None = None
+    linkedid: str | None = Field(None, max_length=64)  # the call, as the pop named it
 
 
-async def origin(session: AsyncSession, svc: Services, body: Source, *, what: str) -> TicketOrigin:
+async def origin(
+    session: AsyncSession, svc: Services, body: TicketIn, *, what: str
+) -> TicketOrigin:
     """The call the ticket comes from (on this PBX, when the pop's linkedid names it) and
     the customer it is for."""
     return await calls.ticket_origin(
