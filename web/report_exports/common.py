@@ -7,22 +7,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from crm.callbacks.models import Outcome, Satisfaction, Stage
+from crm.complaints.rules import CATEGORIES
 from crm.reports.callbacks import OUTCOMES as OUTCOMES_SHOWN
 from crm.reports.callbacks import AgentTally, AreaTally, StageTally
 from crm.reports.tallies import SatisfactionCount
 from web.report_exports.document import Cell, Chart, Column, Kind, Msg, Series, Table
 
-COMPLAINT_CATEGORIES = (
-    "quality",
-    "crew",
-    "supervisor",
-    "designer",
-    "materials",
-    "schedule",
-    "service",
-    "price",
-    "other",
-)
 COLORS = {
     "effective": "#2e7d32",
     "satisfied": "#2e7d32",
@@ -71,7 +61,7 @@ def agent(name: str | None) -> Msg | str:
 
 
 def category(code: str) -> Msg | str:
-    return Msg(f"reports.category.{code}") if code in COMPLAINT_CATEGORIES else code
+    return Msg(f"reports.category.{code}") if code in CATEGORIES else code
 
 
 def local(moment: datetime, tz: ZoneInfo) -> datetime:
