@@ -5,10 +5,10 @@ once."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from crm.callbacks import worklist
+from web import periodic
 from web.services import Services
 from web.ws_messages import CallbackReminderMessage
 
@@ -41,11 +41,4 @@ class CallbackReminders:
         return due
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a database hiccup: the reminders wait in the database
-                log.exception("callback reminders failed; retrying in %.0f s", self.interval)
-            await asyncio.sleep(self.interval)
+        await periodic.every(self.interval, self.check, what="callback reminders", log=log)

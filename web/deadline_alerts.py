@@ -4,10 +4,10 @@ with several server processes only one sends it."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from crm.complaints.alerts import Alert, claim_alerts
+from web import periodic
 from web.services import Services
 from web.ws_messages import DeadlineMessage
 
@@ -46,11 +46,4 @@ class DeadlineAlerts:
         return alerts
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a bad row or a database hiccup: try again next round
-                log.exception("deadline warnings failed; retrying in %.0f s", self.interval)
-            await asyncio.sleep(self.interval)
+        await periodic.every(self.interval, self.check, what="deadline warnings", log=log)

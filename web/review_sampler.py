@@ -4,12 +4,12 @@ again adds nothing, and several web processes running them at once add each call
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from crm.audit import service as audit
 from crm.quality import review_queue
 from crm.quality.review_queue import SamplingRun
+from web import periodic
 from web.services import Services
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,9 @@ class ReviewSampler:
         return run
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a database hiccup: try again next round
-                log.exception("QA sampling failed; retrying in %.0f s", self.interval)
-            self.rounds += 1
-            await asyncio.sleep(self.interval)
+        await periodic.every(
+            self.interval, self.check, what="QA sampling", log=log, after_round=self._counted
+        )
+
+    def _counted(self) -> None:
+        self.rounds += 1
