@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from crm.calls.models import Direction
 from crm.clock import local_day_window
 from crm.dispositions import service as dispositions
 from crm.errors import NotFound
@@ -36,17 +35,6 @@ class DispositionCodeOut(BaseModel):
 class DispositionCodesOut(BaseModel):
     codes: list[DispositionCodeOut]
     required: bool  # an agent codes their calls before going ready
-
-
-class CallToCodeOut(BaseModel):
-    call_id: int
-    linkedid: str
-    direction: Direction
-    started_at: datetime
-    ended_at: datetime | None
-    customer_id: int | None
-    customer_name: str | None
-    customer_number: str | None
 
 
 class DispositionIn(BaseModel):
@@ -92,29 +80,17 @@ async def codes(
     )
 
 
-@router.get("/dispositions/owed", response_model=list[CallToCodeOut])
+@router.get("/dispositions/owed", response_model=list[dispositions.CallToCode])
 async def owed(
     limit: int = Query(20, ge=1, le=100),
     caller: Caller = Depends(agent_only),
     svc: Services = Depends(services),
-) -> list[CallToCodeOut]:
+) -> list[dispositions.CallToCode]:
     """Today's answered calls of the caller's that have no disposition yet, oldest first."""
     since = local_day_window(svc.clock.now(), svc.settings.tz)[1]
     async with svc.database.session() as session:
         found = await dispositions.owed(session, agent_id=caller.id, since=since, limit=limit)
-    return [
-        CallToCodeOut(
-            call_id=c.call_id,
-            linkedid=c.linkedid,
-            direction=c.direction,
-            started_at=c.started_at,
-            ended_at=c.ended_at,
-            customer_id=c.customer_id,
-            customer_name=c.customer_name,
-            customer_number=c.customer_number,
-        )
-        for c in found
-    ]
+    return found
 
 
 @router.get("/calls/{call_id}/disposition", response_model=DispositionOut)

@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,9 +22,11 @@ from crm.references import referenced
 MAX_NOTE = 2000
 
 
-@dataclass(frozen=True, slots=True)
-class CallToCode:
-    """An answered call of the agent's that has no disposition yet."""
+class CallToCode(BaseModel):
+    """An answered call of the agent's that has no disposition yet (the console's answer as
+    it is)."""
+
+    model_config = ConfigDict(frozen=True)
 
     call_id: int
     linkedid: str
