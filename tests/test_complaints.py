@@ -40,39 +40,31 @@ def rules(settings: Settings) -> ComplaintRules:
     return ComplaintRules.of(settings)
 
 
+# The people of these tests: key, username, display name, role, extension, department.
+STAFF = (
+    ("agent", "agent1", "小王", Role.AGENT, "1001", None),
+    ("boss", "boss", "经理", Role.SUPERVISOR, None, None),
+    ("works", "works", "工程部", Role.DEPARTMENT, None, "工程部"),
+    ("design", "design", "设计部", Role.DEPARTMENT, None, "设计部"),
+)
+
+
 async def _people_and_project(db: Database) -> dict[str, int]:
     async with db.session() as session:
-        agent = await users.create(
-            session,
-            username="agent1",
-            password="password-1",
-            display_name="小王",
-            role=Role.AGENT,
-            extension="1001",
-        )
-        boss = await users.create(
-            session,
-            username="boss",
-            password="password-1",
-            display_name="经理",
-            role=Role.SUPERVISOR,
-        )
-        works = await users.create(
-            session,
-            username="works",
-            password="password-1",
-            display_name="工程部",
-            role=Role.DEPARTMENT,
-            department="工程部",
-        )
-        design = await users.create(
-            session,
-            username="design",
-            password="password-1",
-            display_name="设计部",
-            role=Role.DEPARTMENT,
-            department="设计部",
-        )
+        ids = {
+            key: (
+                await users.create(
+                    session,
+                    username=username,
+                    password="password-1",
+                    display_name=name,
+                    role=role,
+                    extension=extension,
+                    department=department,
+                )
+            ).id
+            for key, username, name, role, extension, department in STAFF
+        }
         customer = await customers.create(session, name="王建国", phones=["13800138000"])
         project = await projects.create(
             session,
@@ -82,14 +74,7 @@ async def _people_and_project(db: Database) -> dict[str, int]:
             rules=ScheduleRules(),
             start_date=date(2026, 11, 1),
         )
-        return {
-            "agent": agent.id,
-            "boss": boss.id,
-            "works": works.id,
-            "design": design.id,
-            "customer": customer.id,
-            "project": project.id,
-        }
+        return ids | {"customer": customer.id, "project": project.id}
 
 
 async def _open(
