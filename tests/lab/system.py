@@ -16,11 +16,9 @@ import uvicorn
 from crm.clock import Clock
 from crm.db import Database
 from crm.settings import Settings, load_settings
-from crm.users import service as users
-from crm.users.models import Role
 from tests.lab.lab import AMI_USER, Lab
 from tests.support.clock import real_pace
-from tests.support.live import AGENTS, PASSWORD, LiveServer, free_port
+from tests.support.live import LiveServer, create_staff, free_port
 from web.app import create_app
 
 
@@ -66,35 +64,13 @@ def lab_settings(lab: Lab, database: Database, **overrides: Any) -> Settings:
     )
 
 
-async def _users(database: Database) -> None:
-    async with database.session() as session:
-        for username, extension in AGENTS.items():
-            if await users.get_by_username(session, username) is None:
-                await users.create(
-                    session,
-                    username=username,
-                    password=PASSWORD,
-                    display_name=f"坐席{extension}",
-                    role=Role.AGENT,
-                    extension=extension,
-                )
-        if await users.get_by_username(session, "supervisor") is None:
-            await users.create(
-                session,
-                username="supervisor",
-                password=PASSWORD,
-                display_name="组长",
-                role=Role.SUPERVISOR,
-            )
-
-
 @asynccontextmanager
 async def lab_system(
     lab: Lab, database: Database, *, clock: Clock | None = None, **overrides: Any
 ) -> AsyncIterator[LiveServer]:
     """The server on a free loopback port, its bridge connected and resynced with the lab."""
     settings = lab_settings(lab, database, **overrides)
-    await _users(database)
+    await create_staff(database)
     app = create_app(settings, database=database, clock=real_pace(clock))
     port = free_port()
     server = uvicorn.Server(

@@ -34,17 +34,15 @@ from crm.projects import service as projects
 from crm.projects.models import ProjectStatus
 from crm.settings import load_settings
 from crm.users import service as users
-from crm.users.models import Role
 from telephony import contract
 from telephony.pbx_sim import PbxSimulator, SimulatorConfig
 from telephony.pbx_sim import actions as sim_actions
 from tests.data.speech_audio import KOREAN_MODEL
-from tests.support.live import free_port
+from tests.support.live import PASSWORD, create_staff, free_port
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "password-1"
 
 
 def _command() -> list[str]:
@@ -282,28 +280,11 @@ async def staffed_database(
     postgres: PostgresServer, template: str, name: str
 ) -> AsyncIterator[Database]:
     """A database of the test's own (`<name>_<pid>`, a copy of the migrated template) with
-    two agents, agent1 at 1001 and agent2 at 1002, and a supervisor; all log in with
-    PASSWORD."""
+    the live tests' staff (`create_staff`: agent1 at 1001, agent2 at 1002, the supervisor)."""
     database_name = f"{name}_{os.getpid()}"
     postgres.psql(f"CREATE DATABASE {database_name} TEMPLATE {template}")
     database = Database(postgres.url(database_name))
-    async with database.session() as session:
-        for username, extension in (("agent1", "1001"), ("agent2", "1002")):
-            await users.create(
-                session,
-                username=username,
-                password=PASSWORD,
-                display_name=f"坐席{extension}",
-                role=Role.AGENT,
-                extension=extension,
-            )
-        await users.create(
-            session,
-            username="supervisor",
-            password=PASSWORD,
-            display_name="组长",
-            role=Role.SUPERVISOR,
-        )
+    await create_staff(database)
     try:
         yield database
     finally:

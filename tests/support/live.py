@@ -30,6 +30,30 @@ PASSWORD = "password-1"
 AGENTS = {"agent1": "1001", "agent2": "1002"}
 
 
+async def create_staff(database: Database) -> None:
+    """The people the live tests log in as, all with PASSWORD: the agents (AGENTS, named
+    坐席<extension>) and a supervisor (组长); those already there are kept."""
+    async with database.session() as session:
+        for username, extension in AGENTS.items():
+            if await users.get_by_username(session, username) is None:
+                await users.create(
+                    session,
+                    username=username,
+                    password=PASSWORD,
+                    display_name=f"坐席{extension}",
+                    role=Role.AGENT,
+                    extension=extension,
+                )
+        if await users.get_by_username(session, "supervisor") is None:
+            await users.create(
+                session,
+                username="supervisor",
+                password=PASSWORD,
+                display_name="组长",
+                role=Role.SUPERVISOR,
+            )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -111,25 +135,7 @@ async def live_system(
         recordings_dir=tmp_path / "recordings",
         **{"wrapup_seconds": 1, **overrides},
     )
-    async with database.session() as session:
-        for username, extension in AGENTS.items():
-            if await users.get_by_username(session, username) is None:
-                await users.create(
-                    session,
-                    username=username,
-                    password=PASSWORD,
-                    display_name=f"坐席{extension}",
-                    role=Role.AGENT,
-                    extension=extension,
-                )
-        if await users.get_by_username(session, "supervisor") is None:
-            await users.create(
-                session,
-                username="supervisor",
-                password=PASSWORD,
-                display_name="组长",
-                role=Role.SUPERVISOR,
-            )
+    await create_staff(database)
     app = create_app(settings, database=database, clock=real_pace(clock))
     port = free_port()
     server = uvicorn.Server(
