@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from crm import sqlite_driver
 from crm.clock import row_stamp
 
 # Stable constraint names, so Alembic migrations say the same thing on SQLite and PostgreSQL.
@@ -109,6 +110,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # connection beyond them was opened (a thread, the file, four PRAGMAs) and closed again
         # within a burst: 145 opened for 240 sessions in bursts of 12.
         kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
+    if make_url(url).get_backend_name() == "sqlite":
+        kwargs["module"] = sqlite_driver.dbapi()  # a statement in one trip to its thread
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
