@@ -24,6 +24,7 @@ SHARED = ROOT.parent / "shared"
 FIXTURES = SHARED / "fixtures" / "ami"
 ARTIFACTS = ROOT / "test-artifacts"
 _names = itertools.count()
+_made: list[str] = []  # the last test database made (by this process, on its own server)
 # The Asterisk lab: fixtures `lab`/`scene`, the `asterisk` marker's run-or-say-why hooks;
 # the browser tests' `browser` fixture (Debian's chromium through Playwright).
 pytest_plugins = ["tests.lab.plugin", "tests.support.browser"]
@@ -87,8 +88,13 @@ def _sqlite_url(template: Path, tmp_path: Path) -> str:
 
 
 def _pg_url(postgres: PostgresServer, template: str) -> str:
+    # The database of the test before is dropped as the next is made (in the same psql): a run
+    # keeps one test database per server, not hundreds (~8 MB each: gigabytes of disk, and
+    # seconds to delete them all when the server stops).
     name = f"test_{os.getpid()}_{next(_names)}"
-    postgres.psql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    statements = [f"DROP DATABASE IF EXISTS {before} WITH (FORCE)" for before in _made]
+    postgres.psql(*statements, f"CREATE DATABASE {name} TEMPLATE {template}")
+    _made[:] = [name]
     return postgres.url(name)
 
 

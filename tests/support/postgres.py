@@ -119,7 +119,9 @@ class PostgresServer:
     def url(self, database: str = "postgres", driver: str = "asyncpg") -> str:
         return f"postgresql+{driver}://{self.user}@127.0.0.1:{self.port}/{database}"
 
-    def psql(self, sql: str, database: str = "postgres") -> None:
+    def psql(self, *statements: str, database: str = "postgres") -> None:
+        """Each statement on its own (one psql: `CREATE DATABASE` refuses a transaction)."""
+        commands = [arg for sql in statements for arg in ("-c", sql)]
         self._run(
             str(self.bindir / "psql"),
             "-h",
@@ -132,8 +134,8 @@ class PostgresServer:
             database,
             "-v",
             "ON_ERROR_STOP=1",
-            "-qc",
-            sql,
+            "-q",
+            *commands,
         )
 
 
