@@ -86,7 +86,14 @@ async def server(db: Database, tmp_path: Path, log_format: str) -> AsyncIterator
     """The server, the file holding everything it printed, and its PBX."""
     await _seed(db)
     sim = PbxSimulator(
-        SimulatorConfig(port=0, user="callcentre", secret=AMI_SECRET, seed=1), clock=SystemClock()
+        SimulatorConfig(
+            port=0,
+            user="callcentre",
+            secret=AMI_SECRET,
+            seed=1,
+            recordings_dir=tmp_path / "recordings",  # not ./var: parallel workers share that
+        ),
+        clock=SystemClock(),
     )
     _, ami_port = await sim.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTRE_")}
