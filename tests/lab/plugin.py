@@ -19,7 +19,6 @@ from tests.lab.settings import CAPTURE_DIR_VARIABLE, VARIABLES, LabSettings
 
 _REASON = pytest.StashKey[str | None]()
 _ENVIRON = pytest.StashKey[dict[str, str]]()
-_NOT_RUN = pytest.StashKey[int]()
 BANNER = "ASTERISK LAB NOT AVAILABLE: the `asterisk` tests did NOT run"
 
 
@@ -29,7 +28,6 @@ def pytest_configure(config: pytest.Config) -> None:
     environ = {k: os.environ[k] for k in VARIABLES if k in os.environ}
     config.stash[_ENVIRON] = environ
     config.stash[_REASON] = absent_reason(environ)
-    config.stash[_NOT_RUN] = 0
     ami_tap.CAPTURE_DIR = environ.get(CAPTURE_DIR_VARIABLE)
 
 
@@ -45,16 +43,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     reason = config.stash.get(_REASON, None)
     if reason is None:
         return
-    marked = [item for item in items if item.get_closest_marker("asterisk")]
-    config.stash[_NOT_RUN] = len(marked)
-    for item in marked:
-        item.add_marker(pytest.mark.skip(reason=f"{BANNER}: {reason}"))
+    for item in items:
+        if item.get_closest_marker("asterisk"):
+            item.add_marker(pytest.mark.skip(reason=f"{BANNER}: {reason}"))
+
+
+def _not_run(report: pytest.TestReport) -> bool:
+    """A test skipped because the lab is absent. Counted from the reports, not at collection:
+    under pytest-xdist only the workers collect, and only the controller prints the summary."""
+    longrepr = report.longrepr
+    return isinstance(longrepr, tuple) and BANNER in str(longrepr[-1])
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     config = terminalreporter.config
     reason = config.stash.get(_REASON, None)
-    count = config.stash.get(_NOT_RUN, 0)
+    count = sum(_not_run(report) for report in terminalreporter.stats.get("skipped", []))
     if reason is None or not count:
         return
     terminalreporter.section(BANNER, sep="!", red=True, bold=True)

@@ -1,0 +1,55 @@
+"""Without the Asterisk lab, a run says so once at the start and once in the summary with the
+number of `asterisk` tests that did not run: serially and on several pytest-xdist workers
+(where only the workers collect and only the controller prints)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.lab.plugin import BANNER
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = """
+import pytest
+
+
+@pytest.mark.asterisk
+def test_against_asterisk_one() -> None:
+    pass
+
+
+@pytest.mark.asterisk
+def test_against_asterisk_two() -> None:
+    pass
+
+
+def test_anywhere() -> None:
+    pass
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_the_missing_lab_is_announced_once(tmp_path: Path, workers: str) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    asterisk: the lab\n")
+    (tmp_path / "test_sample.py").write_text(TESTS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTRE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tests.lab.plugin", "-n", workers, "-rs"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "1 passed, 2 skipped" in out, out
+    assert out.count(f"!!! {BANNER}: CALLCENTRE_LAB_ASTERISK is not set") == 1, out
+    assert out.count("2 test(s) against a real Asterisk were not run") == 1, out
