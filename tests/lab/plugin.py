@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,16 +20,28 @@ from tests.lab.settings import CAPTURE_DIR_VARIABLE, VARIABLES, LabSettings
 
 _REASON = pytest.StashKey[str | None]()
 _ENVIRON = pytest.StashKey[dict[str, str]]()
+_WORKER_INPUT = "asterisk_lab_environ"
 BANNER = "ASTERISK LAB NOT AVAILABLE: the `asterisk` tests did NOT run"
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    # Read before tests/conftest.py clears every CALLCENTRE_* variable.
-    environ = {k: os.environ[k] for k in VARIABLES if k in os.environ}
+    # Read before tests/conftest.py clears every CALLCENTRE_* variable. A pytest-xdist worker
+    # starts after the controller cleared them: it has them from the controller instead.
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if workerinput is not None and _WORKER_INPUT in workerinput:
+        environ = dict(workerinput[_WORKER_INPUT])
+    else:
+        environ = {k: os.environ[k] for k in VARIABLES if k in os.environ}
     config.stash[_ENVIRON] = environ
     config.stash[_REASON] = absent_reason(environ)
     ami_tap.CAPTURE_DIR = environ.get(CAPTURE_DIR_VARIABLE)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, for each worker it starts: the lab's variables as this process read them."""
+    node.workerinput[_WORKER_INPUT] = node.config.stash[_ENVIRON]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
