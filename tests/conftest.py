@@ -52,6 +52,23 @@ def _cheap_password_hashes() -> None:
     users_service._DUMMY_HASH = cheap.hash("not-a-real-password")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`, the default addopts) some tests run on one
+    worker: those against the Asterisk lab (one Asterisk on fixed ports, its phones reset by
+    each test), and those sharing a module-scoped fixture (a cluster of processes, a speech
+    model), which each worker would otherwise build again."""
+    for item in items:
+        if item.get_closest_marker("asterisk"):
+            item.add_marker(pytest.mark.xdist_group("asterisk-lab"))
+        elif isinstance(item, pytest.Function) and any(
+            definition.scope == "module"
+            for definitions in item._fixtureinfo.name2fixturedefs.values()
+            for definition in definitions
+        ):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the whole run. Missing PostgreSQL fails, never skips: the
