@@ -46,7 +46,12 @@ async def test_each_statement_is_one_trip_to_the_thread(
         )
         statements = list(trips)
     assert rows == []
-    assert statements == ["_run", "_run", "_run"]  # then the commit
+    assert statements == ["_run", "_run", "_run"]
+    assert trips == ["_run", "_run", "_run", "commit"]  # the pool's rollback: none to undo
+    trips.clear()
+    async with database.session() as session:  # a session that only reads: no transaction
+        await session.execute(text("SELECT name FROM t"))
+    assert trips == ["_run"]
 
 
 async def test_what_sqlalchemy_reads_off_the_cursor_is_unchanged(database: Database) -> None:
