@@ -276,7 +276,12 @@ async def _both_cards(db: Database, number: str) -> tuple[list[Any], list[Any]]:
         new = [await cards.card_of(s, o, today=TODAY) for o in owners]
         old = [await card_oracle.card_of(s, o, today=TODAY) for o in owners]
         page = [await cards.customer_card(s, o.id, today=TODAY) for o in owners]
+        # The pop's one statement: the same owners, and the first one's card.
+        popped_owners, popped = await customers.caller_card(
+            s, number, default_area_code=AREA, today=TODAY
+        )
     assert page == new  # the customer page and the pop show the same card
+    assert popped_owners == owners and popped == new[0]
     return new, old
 
 
@@ -342,13 +347,14 @@ def _ringing(caller: str) -> AgentRinging:
     )
 
 
-async def test_a_pop_costs_two_statements_whatever_the_customer_has_on_file(
+async def test_a_pop_costs_one_statement_whatever_the_customer_has_on_file(
     db: Database,
 ) -> None:
     await _rich_customer(db)
     await _customer(db, "陈静", ["13700137000"])
     pops = _pop_service(db)
-    expected = {"13900139000": 2, "13700137000": 2, "02987654321": 2, "13500135000": 1}
+    # Who has the number and the first one's card: one statement, whoever calls.
+    expected = {"13900139000": 1, "13700137000": 1, "02987654321": 1, "13500135000": 1}
     for caller, budget in expected.items():
         with statements(db) as sent:
             card = await pops.build_card(_ringing(caller))
@@ -368,7 +374,7 @@ async def test_a_pop_costs_two_statements_whatever_the_customer_has_on_file(
     # An attempt that is not on file: the caller's number is looked up instead.
     with statements(db) as sent:
         unknown = await pops.build_card(replace(_ringing("13900139000"), attempt_id=9999))
-    assert len(sent) == 3, sent
+    assert len(sent) == 2, sent
     assert unknown.task_id is None and unknown.customer == rich.customer
 
 

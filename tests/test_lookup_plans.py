@@ -15,7 +15,7 @@ from crm.customers import card_rows
 from crm.customers import service as customers
 from crm.customers.models import Grade
 from crm.db import Database
-from crm.phones import PhoneKind
+from crm.phones import PhoneKind, lookup_key
 
 AREA = "029"
 
@@ -131,6 +131,29 @@ async def test_the_customer_card_reads_every_table_by_an_index(db: Database) -> 
     assert "SCAN agent " not in f"{plan} " and "Seq Scan" not in plan, plan
     if db.dialect == "sqlite":
         assert "ix_callback_tasks_project_id" in plan and "ix_calls_customer_id" in plan, plan
+
+
+async def test_a_pops_one_statement_reads_every_table_by_an_index(db: Database) -> None:
+    """Who has the number and the first owner's card (crm/customers/card_rows.py's caller
+    statement): the number's index, then everything by key or index, never a scan."""
+    await _two_owners(db)
+    number = lookup_key("88886666", default_area_code=AREA)
+    assert number is not None
+    [plan] = await _plans(db, lambda s: card_rows.caller_records(s, number=number))
+    for table in (
+        "customers",
+        "phones",
+        "matched",
+        "projects",
+        "callback_tasks",
+        "callback_attempts",
+        "complaints",
+        "calls",
+    ):
+        assert f"SCAN {table} " not in f"{plan} ", plan
+    assert "SCAN agent " not in f"{plan} " and "Seq Scan" not in plan, plan
+    if db.dialect == "sqlite":
+        assert "ix_phones_number_customer_id" in plan and "ix_calls_customer_id" in plan, plan
 
 
 async def test_a_callbacks_customer_is_read_by_keys(db: Database) -> None:

@@ -236,13 +236,16 @@ class PopService:
         async with self.svc.database.session() as session:
             task_id: int | None = None
             found: Sequence[cards.CustomerOnFile] = []
+            card: cards.CustomerCard | None = None
             if event.attempt_id is not None:  # a callback: the customer it calls, by its task
                 about = await customers.called_about(session, attempt_id=event.attempt_id)
                 if about is not None:
                     task_id, found = about.task_id, [about.owner]
-            if not found:  # one lookup gives the customers with their phones: no re-reading
-                found = await customers.find_by_phone(session, event.caller, default_area_code=area)
-            card = await cards.card_of(session, found[0], today=today) if found else None
+                    card = await cards.card_of(session, about.owner, today=today)
+            if not found:  # who has the number and the first one's card: one round trip
+                found, card = await customers.caller_card(
+                    session, event.caller, default_area_code=area, today=today
+                )
             candidates = [cards.summary(c) for c in found] if len(found) > 1 else []
         number = lookup_key(event.caller, default_area_code=area)
         return PopCard(

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BindParameter,
@@ -32,8 +32,11 @@ from sqlalchemy import (
     CompoundSelect,
     Integer,
     Select,
+    String,
+    Subquery,
     bindparam,
     cast,
+    func,
     literal_column,
     null,
     select,
@@ -54,12 +57,13 @@ from crm.callbacks.models import (
 from crm.calls.models import Call, CallOutcome, Direction
 from crm.campaigns import models as _campaigns  # noqa: F401  attempts.campaign_id's type
 from crm.complaints.models import Complaint
+from crm.customers.models import Customer, Phone
 from crm.projects.models import Project, ProjectStatus
 from crm.users.models import User
 
 RECENT_CALLS = 10  # the card shows this many of the customer's latest calls
 
-PROJECT, TASK, ATTEMPT, CALL = 0, 1, 2, 3
+PROJECT, TASK, ATTEMPT, CALL, OWNER = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,21 +144,36 @@ _project, _task, _attempt, _call = (
 )
 _complaint = Complaint.__table__
 
-_recent = (
-    select(
-        _call.c.id,
-        _call.c.started_at,
-        _call.c.direction,
-        _call.c.outcome,
-        _call.c.queue,
-        _call.c.agent_id,
-        _call.c.talk_seconds,
-    )
-    .where(_call.c.customer_id == _customer)
-    .order_by(_call.c.started_at.desc(), _call.c.id.desc())
-    .limit(RECENT_CALLS)
-    .subquery("recent")  # SQLite takes no ORDER BY/LIMIT in a UNION's member
+_customers, _phones = Customer.__table__, Phone.__table__
+_matched = _phones.alias("matched")
+_number: BindParameter[str] = bindparam("number", type_=String)
+# The caller's customer: the first (lowest id) of those having the number, as the pop's card
+# has always been the first owner's; from the number's index (ix_phones_number_customer_id).
+_first_owner = (
+    select(func.min(_matched.c.customer_id)).where(_matched.c.number == _number).scalar_subquery()
 )
+
+
+def _recent_calls(customer: ColumnElement[int]) -> Subquery:
+    return (
+        select(
+            _call.c.id,
+            _call.c.started_at,
+            _call.c.direction,
+            _call.c.outcome,
+            _call.c.queue,
+            _call.c.agent_id,
+            _call.c.talk_seconds,
+        )
+        .where(_call.c.customer_id == customer)
+        .order_by(_call.c.started_at.desc(), _call.c.id.desc())
+        .limit(RECENT_CALLS)
+        .subquery("recent")  # SQLite takes no ORDER BY/LIMIT in a UNION's member
+    )
+
+
+_recent = _recent_calls(_customer)
+_recent_of_first_owner = _recent_calls(_first_owner)
 
 # Each kind's own fields, read from the columns of the same names under the kind's prefix
 # (the union's columns are shared by every kind, so each kind's labels must differ).
@@ -195,6 +214,9 @@ _ATTEMPT_FIELDS = (
 )
 _SATISFACTION = ("quality", "crew", "supervisor", "designer")  # attempts' satisfaction_* columns
 _CALL_FIELDS = ("started_at", "direction", "outcome", "queue", "talk_seconds")
+# A phone owner's fields and one of their phones' (what crm.customers.service reads).
+_OWNER_FIELDS = ("name", "grade", "address", "notes", "do_not_call", "do_not_call_reason")
+_OWNER_PHONE_FIELDS = ("number", "extension", "kind")
 
 
 def _own(
@@ -229,34 +251,48 @@ _COLUMNS: dict[int, dict[str, ColumnElement[Any]]] = {
         "agent_name": _agent.c.display_name,
     },
 }
+_OWNER_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "id": _customers.c.id,
+    **_own("o_", _customers.c, _OWNER_FIELDS),
+    "o_phone_id": _phones.c.id,
+    **_own("o_", _phones.c, _OWNER_PHONE_FIELDS),
+}
 
 
-def _labels() -> dict[str, Any]:
-    """Every label of the union with its column's type (the first kind that has it)."""
+def _labels(kinds: Iterable[dict[str, ColumnElement[Any]]]) -> dict[str, Any]:
+    """Every label of a union with its column's type (the first kind that has it)."""
     types: dict[str, Any] = {}
-    for columns in _COLUMNS.values():
+    for columns in kinds:
         for label, column in columns.items():
             types.setdefault(label, column.type)
     return types
 
 
-_TYPES = _labels()
+_TYPES = _labels(_COLUMNS.values())
+_TYPES_WITH_OWNERS = _labels([*_COLUMNS.values(), _OWNER_COLUMNS])
 
 
-def _branch(kind: int, query: Select[Any]) -> Select[Any]:
+def _branch(
+    kind: int,
+    query: Select[Any],
+    own: dict[str, ColumnElement[Any]],
+    labels: dict[str, Any],
+) -> Select[Any]:
     """One kind's rows, its columns in place and every other kind's as a typed NULL (the
     types make PostgreSQL's UNION agree and give every value its ORM type on the way back)."""
-    own = _COLUMNS[kind]
     columns = [literal_column(str(kind)).label("kind")] + [
         (own[label] if label in own else cast(null(), kind_type)).label(label)
-        for label, kind_type in _TYPES.items()
+        for label, kind_type in labels.items()
     ]
     return query.with_only_columns(*columns, maintain_column_froms=False)
 
 
-def _card_query() -> CompoundSelect[Any]:
+def _card_branches(
+    customer: ColumnElement[int], recent: Subquery, labels: dict[str, Any]
+) -> list[Select[Any]]:
+    """The card's four kinds of rows for one customer (a parameter, or the caller's)."""
     live_task = _task.c.status != TaskStatus.CANCELLED.value
-    owned = _project.c.customer_id == _customer
+    owned = _project.c.customer_id == customer
     projects = select(_project).where(owned)
     tasks = (
         select(_task)
@@ -276,27 +312,90 @@ def _card_query() -> CompoundSelect[Any]:
         )
         .where(owned, live_task)
     )
-    calls = select(_recent).select_from(
-        _recent.outerjoin(_agent, _agent.c.id == _recent.c.agent_id)
+    calls = select(recent).select_from(recent.outerjoin(_agent, _agent.c.id == recent.c.agent_id))
+    call_columns = {
+        "id": recent.c.id,
+        **_own("c_", recent.c, _CALL_FIELDS),
+        "agent_name": _agent.c.display_name,
+    }
+    return [
+        _branch(PROJECT, projects, _COLUMNS[PROJECT], labels),
+        _branch(TASK, tasks, _COLUMNS[TASK], labels),
+        _branch(ATTEMPT, attempts, _COLUMNS[ATTEMPT], labels),
+        _branch(CALL, calls, call_columns, labels),
+    ]
+
+
+def _caller_query() -> CompoundSelect[Any]:
+    """Who has the number `:number` (each owner once per phone of theirs) and the first
+    owner's card: a screen pop's whole read in one statement."""
+    owners = (
+        select(_customers)
+        .select_from(_matched)
+        .join(_customers, _customers.c.id == _matched.c.customer_id)
+        .join(_phones, _phones.c.customer_id == _customers.c.id)
+        .where(_matched.c.number == _number)
     )
     return union_all(
-        _branch(PROJECT, projects),
-        _branch(TASK, tasks),
-        _branch(ATTEMPT, attempts),
-        _branch(CALL, calls),
+        _branch(OWNER, owners, _OWNER_COLUMNS, _TYPES_WITH_OWNERS),
+        *_card_branches(_first_owner, _recent_of_first_owner, _TYPES_WITH_OWNERS),
     )
 
 
-_CARD = _card_query()
+_CARD = union_all(*_card_branches(_customer, _recent, _TYPES))
+_CALLER = _caller_query()
+
+
+class OwnerRow(NamedTuple):
+    """A phone owner and one of their phones, as crm.customers.service reads owners."""
+
+    id: int
+    name: str
+    grade: Any
+    address: str | None
+    notes: str | None
+    do_not_call: bool
+    do_not_call_reason: str | None
+    phone_id: int
+    number: str
+    extension: str | None
+    kind: Any
 
 
 async def card_records(session: AsyncSession, *, customer_id: int) -> CardRecords:
     """Everything the card shows beyond the customer's own fields, in one statement."""
+    return _records(await session.execute(_CARD, {"customer_id": customer_id}))
+
+
+async def caller_records(
+    session: AsyncSession, *, number: str
+) -> tuple[list[OwnerRow], CardRecords]:
+    """The owners of a number (by customer, then phone) and the first owner's card records,
+    in one statement (one round trip: a screen pop's read)."""
+    owners: list[OwnerRow] = []
+    rest: list[Any] = []
+    for row in await session.execute(_CALLER, {"number": number}):
+        if row.kind == OWNER:
+            owners.append(
+                OwnerRow(
+                    row.id,
+                    **_values(row, "o_", _OWNER_FIELDS),
+                    phone_id=row.o_phone_id,
+                    **_values(row, "o_", _OWNER_PHONE_FIELDS),
+                )
+            )
+        else:
+            rest.append(row)
+    owners.sort(key=lambda o: (o.id, o.phone_id))
+    return owners, _records(rest)
+
+
+def _records(rows: Iterable[Any]) -> CardRecords:
     projects: list[ProjectOnCard] = []
     tasks: list[TaskOnCard] = []
     attempts: list[AttemptOnCard] = []
     calls: list[CallOnCard] = []
-    for row in await session.execute(_CARD, {"customer_id": customer_id}):
+    for row in rows:
         if row.kind == PROJECT:
             projects.append(_project_row(row))
         elif row.kind == TASK:
@@ -349,4 +448,4 @@ def _call_row(row: Any) -> CallOnCard:
     return CallOnCard(id=row.id, agent_name=row.agent_name, **_values(row, "c_", _CALL_FIELDS))
 
 
-__all__: Sequence[str] = ("CardRecords", "card_records")
+__all__: Sequence[str] = ("CardRecords", "OwnerRow", "caller_records", "card_records")

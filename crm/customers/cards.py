@@ -299,6 +299,13 @@ async def card_of(session: AsyncSession, customer: CustomerOnFile, *, today: dat
     result): everything else in one round trip (crm/customers/card_rows.py), so a screen pop
     costs the lookup and this, whatever the customer has on file."""
     records = await card_rows.card_records(session, customer_id=customer.id)
+    return card_from(customer, records, today=today)
+
+
+def card_from(
+    customer: CustomerOnFile, records: card_rows.CardRecords, *, today: date
+) -> CustomerCard:
+    """The card of a customer, from their card records."""
     by_project: dict[int, list[TaskCard]] = {}
     for task in records.tasks:
         by_project.setdefault(task.project_id, []).append(_task_card(task, today))

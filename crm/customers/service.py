@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, or_, select
@@ -12,6 +13,8 @@ from sqlalchemy.orm import selectinload
 
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import CallbackAttempt, CallbackTask
+from crm.customers import card_rows, cards
+from crm.customers.cards import CustomerCard
 from crm.customers.models import Customer, Grade, Phone
 from crm.errors import NotFound, Problem, ValidationError
 from crm.phones import PhoneKind, PhoneNumber, PhoneNumberError, lookup_key, normalize_phone
@@ -352,6 +355,19 @@ async def find_by_phone(
     if key is None:
         return []
     return _owners(await session.execute(_OWNERS, {"number": key}))
+
+
+async def caller_card(
+    session: AsyncSession, raw: str | None, *, default_area_code: str | None, today: date
+) -> tuple[list[PhoneOwner], CustomerCard | None]:
+    """A ringing caller: the customers having the number, with their phones, and the first
+    one's card, in one round trip (crm/customers/card_rows.py)."""
+    key = lookup_key(raw, default_area_code=default_area_code)
+    if key is None:
+        return [], None
+    rows, records = await card_rows.caller_records(session, number=key)
+    owners = _owners(rows)
+    return owners, cards.card_from(owners[0], records, today=today) if owners else None
 
 
 @dataclass(frozen=True, slots=True)
