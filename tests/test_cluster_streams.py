@@ -5,7 +5,9 @@ dead consumer's job is taken over."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
@@ -24,6 +26,8 @@ from crm.db import Database
 from crm.settings import load_settings
 from crm.transcripts.flows import on_call_ended
 from crm.transcripts.models import JobStatus, Transcript, TranscriptionJob
+from crm.users import service as users
+from crm.users.models import Role
 from telephony.dialer_board import TTL_SECONDS, DialerBoard, dialer_key
 from telephony.events import AgentRinging, CallEnded, CallRecord
 from telephony.speech.job_stream import JobStream, StreamWorker
@@ -32,11 +36,14 @@ from telephony.speech.recognizer import Word
 from telephony.speech.worker import TranscriptionWorker
 from tests.support.redis import RedisServer
 from tests.support.waiting import until
+from web.app import create_app
 from web.events import UserMessage
 from web.runtime.codec import decode, encode
 from web.runtime.event_stream import EventStream
 from web.runtime.process import connect_redis
 from web.runtime.roles import ALL_ROLES, ProcessRole, parse_roles
+from web.services import Services
+from web.users import extensions_changed
 
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -350,3 +357,39 @@ async def test_the_dialer_board_without_redis_says_nothing_rather_than_fail() ->
 
 async def _shows(board: DialerBoard, expected: dict[str, object]) -> bool:
     return await board.status() == expected
+
+
+async def test_a_user_changed_on_one_process_is_read_again_on_every_other(
+    redis_server: RedisServer, sqlite_url: str
+) -> None:
+    """Two web processes joined by Redis: an extension moved through one is what a ring on
+    the other finds at once, not 30 s later when its kept directory would have aged."""
+    url = sqlite_url
+    settings = load_settings(database_url=url, redis_url=redis_server.url, dialer_enabled=False)
+    db = Database(url)
+    async with db.session() as session:
+        agent = await users.create(
+            session,
+            username="agent7",
+            password="password-7",
+            display_name="坐席7",
+            role=Role.AGENT,
+            extension="1007",
+        )
+    apps = [
+        create_app(settings, roles=frozenset({ProcessRole.WEB}), clock=SystemClock())
+        for _ in range(2)
+    ]
+    async with contextlib.AsyncExitStack() as stack:
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        here, there = (cast(Services, app.state.services) for app in apps)
+        assert await there.extensions.user_id("1007") == agent.id  # kept for 30 s from now
+        async with db.session() as session:
+            moved = await users.get_or_raise(session, agent.id)
+            await users.update(session, moved, extension="1008")
+        extensions_changed(here, agent.id)  # what the users API does once it committed
+        await until(lambda: there.extensions._read_at == -math.inf)
+        assert await there.extensions.user_id("1007") is None
+        assert await there.extensions.user_id("1008") == agent.id
+    await db.dispose()

@@ -21,6 +21,14 @@ class UserMessage(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ExtensionsChanged(Event):
+    """A user was created or edited: every process reads who has which extension again
+    (web/extension_directory.py), so a moved extension rings its new holder everywhere."""
+
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class SocketsEnded(Event):
     """Close these sessions' websockets (all of the user's when `session_ids` is empty)."""
 

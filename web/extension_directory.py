@@ -2,9 +2,10 @@
 shared by the screen pops and the agents' state pushes so that a ring costs neither a round
 trip of its own.
 
-The map is read again after `KEEP_SECONDS`, at once when a user is edited in this process
-(`forget`), and, for an extension it does not know, at most once every
-`MISS_RELOAD_SECONDS` (an agent just created rings within a second).
+The map is read again after `KEEP_SECONDS`, at once when a user is created or edited in any
+process (`changed`: the ExtensionsChanged event, across processes through the events
+stream), and, for an extension it does not know, at most once every `MISS_RELOAD_SECONDS`
+(an agent just created rings within a second).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from crm.clock import Clock
 from crm.db import Database
 from crm.users import service as users
 from crm.users.service import ExtensionHolder
+from web.events import ExtensionsChanged
 
 log = logging.getLogger(__name__)
 
@@ -77,5 +79,9 @@ class ExtensionDirectory:
         self._read_at = self.clock.monotonic()
 
     def forget(self) -> None:
-        """A user was created or edited here: the next ring reads the map again."""
+        """A user was created or edited: the next ring reads the map again."""
         self._read_at = -math.inf
+
+    async def changed(self, event: ExtensionsChanged) -> None:
+        """A user was created or edited, maybe in another process (a bus subscriber)."""
+        self.forget()

@@ -12,7 +12,7 @@ from crm.users import service as users
 from crm.users import sessions
 from crm.users.models import Role
 from web.auth import Caller, UserOut, require
-from web.events import SocketsEnded
+from web.events import ExtensionsChanged, SocketsEnded
 from web.params import IdPath
 from web.revocation import end_sockets, ended_by_update
 from web.services import Services, services
@@ -73,8 +73,15 @@ async def create_user(
             at=svc.clock.now(),
         )
         created = UserOut.of(user)
-    svc.extensions.forget()  # committed: a ring of this extension finds them at once
+    extensions_changed(svc, created.id)  # committed: a ring of this extension finds them
     return created
+
+
+def extensions_changed(svc: Services, user_id: int) -> None:
+    """Every process reads who has which extension again: this one at once, the others
+    when the event reaches them."""
+    svc.extensions.forget()
+    svc.bus.publish(ExtensionsChanged(user_id))
 
 
 @router.patch("/{user_id}", response_model=UserOut)
@@ -109,7 +116,7 @@ async def update_user(
             at=svc.clock.now(),
         )
         updated = UserOut.of(user)
-    svc.extensions.forget()  # committed: an extension moved or freed is read again
+    extensions_changed(svc, updated.id)  # committed: a moved or freed extension is read again
     if ended is not None:
         end_sockets(svc, SocketsEnded(updated.id, reason=ended))
     return updated

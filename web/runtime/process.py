@@ -28,11 +28,13 @@ from telephony.dialer_board import DialerBoard
 from telephony.pbx_requests import RemotePbx
 from telephony.speech.status import TranscriptionStatus, transcription_status
 from web.agent_states import AgentStates
+from web.events import ExtensionsChanged
 from web.metrics import Metrics
 from web.outbox import Outbox
 from web.runtime.bridge_role import open_bridge, start_bridge
 from web.runtime.dialer_role import start_dialer
 from web.runtime.event_stream import EventStream, RedisStreamBus
+from web.runtime.lifetimes import subscribe
 from web.runtime.roles import ALL_ROLES, ProcessRole
 from web.runtime.web_role import start_web
 from web.runtime.worker_role import start_worker
@@ -120,6 +122,10 @@ class ProcessPlan:
     async def start_roles(self, stack: AsyncExitStack, svc: Services, state: State) -> None:
         """Each role this process plays, in the order the module's docstring explains."""
         roles, settings = self.roles, self.settings
+        # Any process may be told a user changed: its kept extension directory reads again.
+        subscribe(
+            stack, svc.bus, svc.extensions.changed, name="extensions", types=(ExtensionsChanged,)
+        )
         if self.with_bridge and ProcessRole.BRIDGE in roles:
             svc.bridge = open_bridge(svc, state)
         elif self.with_bridge and svc.redis is not None:  # the PBX through its bridge
