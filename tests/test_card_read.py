@@ -5,13 +5,9 @@ budget cannot grow unnoticed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-
-from sqlalchemy import event
 
 from crm.bus import LocalBus
 from crm.callbacks.models import (
@@ -36,6 +32,7 @@ from crm.users import service as users
 from crm.users.models import Role
 from telephony.events import AgentRinging
 from tests.support import card_oracle
+from tests.support.statements import statements
 from web.metrics import Metrics
 from web.outbox import Outbox
 from web.pops import PopService
@@ -44,20 +41,6 @@ from web.services import Services
 AREA = "029"
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 23)
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def count(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
 async def _customer(db: Database, name: str, phones: list[str], **fields: Any) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from crm.agents import service as agent_states
-from crm.agents.models import AgentStatus
+from crm.agents.models import AgentState, AgentStatus
 from crm.callbacks.schedule import ScheduleRules
 from crm.calls.models import Call, CallOutcome, Direction
 from crm.clock import FixedClock
@@ -26,6 +26,7 @@ from crm.settings import ConfigurationError, Settings, load_settings
 from crm.users import service as users
 from crm.users.models import Role
 from tests.support.api import Api, running_app
+from tests.support.statements import statements
 
 CODES = load_codes()
 
@@ -277,6 +278,47 @@ async def test_owed_calls_are_todays_answered_uncoded_ones_of_the_agent(
         ] == [second]
         counts = await dispositions.counts(session, start=since, end=since + timedelta(days=1))
         assert [(c.code, c.calls) for c in counts] == [("other", 1), (None, 2)]
+
+
+async def test_agents_states_are_read_with_what_each_owes_in_one_statement(
+    db: Database, clock: FixedClock
+) -> None:
+    """An agent's phone moving pushes their state and calls to code: one trip to the database
+    for any number of agents, the same counts as `count_owed`; an agent never seen is made
+    logged out, as `get` makes them."""
+    now = clock.now()
+    since = datetime(2026, 11, 22, 16, 0, tzinfo=now.tzinfo)
+    agent1 = await _agent(db, "agent1", "1001")
+    agent2 = await _agent(db, "agent2", "1002")
+    never_seen = await _agent(db, "agent3", "1003")
+    await _call(db, agent_id=agent1, ended_at=now, linkedid="m.1")
+    await _call(db, agent_id=agent1, ended_at=now, linkedid="m.2")
+    await _call(db, agent_id=agent1, ended_at=since - timedelta(minutes=1), linkedid="m.old")
+    await _call(db, agent_id=agent2, ended_at=now, linkedid="m.3", answered=False)
+    async with db.session() as session:
+        for agent in (agent1, agent2):
+            await agent_states.change(
+                session, user_id=agent, status=AgentStatus.READY, reason=None, at=now
+            )
+    owed = dispositions.owed_count(AgentState.user_id, since=since)
+    async with db.session() as session:
+        with statements(db) as sent:
+            known = await agent_states.get_many(session, [agent2, agent1], at=now, beside=owed)
+        assert len(sent) == 1
+        assert [(s.user_id, s.status, n) for s, n in known] == [
+            (agent1, AgentStatus.READY, 2),
+            (agent2, AgentStatus.READY, 0),
+        ]
+        for state, n in known:
+            assert n == await dispositions.count_owed(session, agent_id=state.user_id, since=since)
+        mixed = await agent_states.get_many(session, [never_seen, agent1], at=now, beside=owed)
+        assert [(s.user_id, s.status, n) for s, n in mixed] == [
+            (agent1, AgentStatus.READY, 2),
+            (never_seen, AgentStatus.LOGGED_OUT, 0),
+        ]
+    async with db.session() as session:
+        made = await agent_states.get(session, never_seen, at=now)
+        assert (made.status, made.since) == (AgentStatus.LOGGED_OUT, now)
 
 
 async def test_a_held_wrapup_ends_when_the_calls_are_coded(db: Database, clock: FixedClock) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from crm.agents import service as agent_states
 from crm.agents.events import AgentStateChanged
-from crm.agents.models import AgentStatus
+from crm.agents.models import AgentState, AgentStatus
 from crm.agents.presence import present
 from crm.agents.states import PAUSE_REASONS
 from crm.calls.models import CallOutcome
@@ -41,9 +41,6 @@ from web.services import Services
 from web.ws_messages import StateMessage
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from crm.agents.models import AgentState
     from crm.users.models import User
 
 log = logging.getLogger(__name__)
@@ -68,21 +65,14 @@ class AgentStates:
         """Dispositions are owed for the calls of the (local) day."""
         return local_day_window(self.svc.clock.now(), self.svc.settings.tz)[1]
 
-    async def _out(
-        self,
-        session: AsyncSession,
-        state: AgentState,
-        live: LiveView,
-        pbx_synced: bool | None,
+    def _out(
+        self, state: AgentState, owed: int, live: LiveView, pbx_synced: bool | None
     ) -> AgentStateOut:
         now = present(
             status=state.status,
             reason=state.reason,
             since=state.since,
             phone=live.phone(state.user_id),
-        )
-        owed = await dispositions.count_owed(
-            session, agent_id=state.user_id, since=self._day_start()
         )
         return AgentStateOut(
             user_id=state.user_id,
@@ -107,11 +97,19 @@ class AgentStates:
         extensions = await self.svc.extensions.of_users(user_ids)
         return await live_view(self.svc, extensions, agents_only=True)
 
+    async def _stored(self, user_ids: Collection[int]) -> list[tuple[AgentState, int]]:
+        """These agents' stored states and how many calls each owes a disposition: one
+        statement however many agents."""
+        owed = dispositions.owed_count(AgentState.user_id, since=self._day_start())
+        async with self.svc.database.session() as session:
+            return await agent_states.get_many(
+                session, user_ids, at=self.svc.clock.now(), beside=owed
+            )
+
     async def get(self, user_id: int) -> AgentStateOut:
         live = await self._live([user_id])
-        async with self.svc.database.session() as session:
-            state = await agent_states.get(session, user_id, at=self.svc.clock.now())
-            return await self._out(session, state, live, None)
+        ((state, owed),) = await self._stored([user_id])
+        return self._out(state, owed, live, None)
 
     async def _apply(self, user: User, state: AgentState) -> bool | None:
         if self.sync is None or not user.extension:
@@ -132,10 +130,8 @@ class AgentStates:
         if not wanted:
             return
         live = await self._live(wanted)
-        async with self.svc.database.session() as session:
-            for user_id in sorted(wanted):
-                state = await agent_states.get(session, user_id, at=self.svc.clock.now())
-                self._push(await self._out(session, state, live, None), changed=False)
+        for state, owed in await self._stored(wanted):
+            self._push(self._out(state, owed, live, None), changed=False)
 
     async def change(self, user_id: int, status: AgentStatus, reason: str | None) -> AgentStateOut:
         async with self.svc.database.session() as session:
@@ -156,7 +152,8 @@ class AgentStates:
         synced = await self._apply(user, state)
         live = await self._live([user.id])
         async with self.svc.database.session() as session:
-            return await self._out(session, state, live, synced)
+            owed = await dispositions.count_owed(session, agent_id=user.id, since=self._day_start())
+        return self._out(state, owed, live, synced)
 
     async def after_coding(self, user_id: int) -> None:
         """The agent coded a call: a wrap-up held for it ends once nothing is owed; the

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ScalarSelect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,23 @@ async def get(session: AsyncSession, user_id: int, *, at: datetime) -> AgentStat
         state = await session.get(AgentState, user_id, populate_existing=True)
         assert state is not None
     return state
+
+
+async def get_many(
+    session: AsyncSession, user_ids: Collection[int], *, at: datetime, beside: ScalarSelect[int]
+) -> list[tuple[AgentState, int]]:
+    """These agents' states by user id, each with `beside` (a count over the agent's rows,
+    correlated to `AgentState.user_id`) read in the same statement: an agent's phone moving
+    costs one trip to the database. Agents never seen before are made as `get` makes them."""
+    wanted = sorted(set(user_ids))
+    rows = await session.execute(select(AgentState, beside).where(AgentState.user_id.in_(wanted)))
+    found = {state.user_id: (state, count or 0) for state, count in rows}
+    for user_id in wanted:
+        if user_id not in found:
+            state = await get(session, user_id, at=at)
+            count = await session.scalar(select(beside).where(AgentState.user_id == user_id))
+            found[user_id] = (state, count or 0)
+    return [found[user_id] for user_id in wanted]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.calls.models import Call, Direction
@@ -56,10 +56,11 @@ async def for_calls(session: AsyncSession, *, call_ids: Iterable[int]) -> dict[i
     return {call_id: code for call_id, code in rows}  # noqa: C416 - a Result
 
 
-def _uncoded(agent_ids: Collection[int], since: datetime) -> tuple[ColumnElement[bool], ...]:
-    """The conditions of an answered call, ended since `since`, of these agents, not coded."""
+def _uncoded(agents: ColumnElement[bool], since: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of an answered call, ended since `since`, of the agents `agents`
+    picks, not coded."""
     return (
-        Call.agent_id.in_(list(agent_ids)),
+        agents,
         Call.answered_at.is_not(None),
         Call.ended_at.is_not(None),
         Call.ended_at >= since,
@@ -75,7 +76,7 @@ async def owed(
     rows = await session.execute(
         select(Call, Customer.name)
         .outerjoin(Customer, Customer.id == Call.customer_id)
-        .where(*_uncoded((agent_id,), since))
+        .where(*_uncoded(Call.agent_id == agent_id, since))
         .order_by(Call.ended_at, Call.id)
         .limit(limit)
     )
@@ -94,14 +95,21 @@ async def owed(
     ]
 
 
+def owed_count(agent_id: ColumnExpressionArgument[int], *, since: datetime) -> ScalarSelect[int]:
+    """How many calls since `since` still need a disposition, for the agent a column of the
+    enclosing query names: read in the same statement as the agent's state."""
+    return (
+        select(func.count())
+        .select_from(Call)
+        .where(*_uncoded(Call.agent_id == agent_id, since))
+        .scalar_subquery()
+    )
+
+
 async def count_owed(session: AsyncSession, *, agent_id: int, since: datetime) -> int:
     """How many of the agent's calls since `since` still need a disposition."""
-    return (
-        await session.scalar(
-            select(func.count()).select_from(Call).where(*_uncoded((agent_id,), since))
-        )
-        or 0
-    )
+    uncoded = _uncoded(Call.agent_id == agent_id, since)
+    return await session.scalar(select(func.count()).select_from(Call).where(*uncoded)) or 0
 
 
 async def owing_agents(
@@ -111,7 +119,7 @@ async def owing_agents(
     if not agent_ids:
         return set()
     rows = await session.scalars(
-        select(Call.agent_id).where(*_uncoded(agent_ids, since)).distinct()
+        select(Call.agent_id).where(*_uncoded(Call.agent_id.in_(list(agent_ids)), since)).distinct()
     )
     return {agent_id for agent_id in rows if agent_id is not None}
 
