@@ -498,6 +498,9 @@ async def _run(size: Size, directory: Path) -> dict[str, Any]:
                 "CALLCENTRE_DIALER_CALLS_PER_SECOND": f"{rate:.2f}",
                 "CALLCENTRE_TRANSCRIPTION_LEASE_SECONDS": "60",
                 "CALLCENTRE_LOG_LEVEL": "WARNING",
+                # A reconnecting page gets the last ten *simulated* minutes, as in production:
+                # ten real minutes would hold the whole compressed day's messages.
+                "CALLCENTRE_RESUME_SECONDS": f"{max(1.0, 600 * hello['time_scale']):.1f}",
             }
         )
         cluster = Cluster(directory, env)

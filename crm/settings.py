@@ -347,6 +347,10 @@ class Settings(BaseSettings):
     """Signs sessions: set a long random value in production, the same on every web process."""
     session_hours: int = Field(12, gt=0)
     """A browser session's lifetime, in hours."""
+    resume_seconds: float = Field(600.0, ge=1)
+    """How long the messages pushed to an agent's browser (pops, call and state changes) are
+    kept for a page that reconnects: it gets what it missed within this time. Older ones are
+    dropped as new ones arrive (at most 500 a user are kept)."""
     max_body_bytes: int = Field(1_048_576, ge=1024)
     """Request bodies over this many bytes are refused (413) before they are read; the
     spreadsheet upload has its own limit (`max_import_bytes`). A reverse proxy's limit should

@@ -55,6 +55,7 @@ class Outbox:
         delivery = Delivery(seq, sent, self.clock.monotonic(), started)
         kept = self._kept.setdefault(user_id, deque(maxlen=self.max_per_user))
         kept.append(delivery)
+        self._expire(kept)
         for queue in self._listeners.get(user_id, ()):
             queue.put_nowait(delivery)
         return delivery
@@ -72,10 +73,15 @@ class Outbox:
         kept = self._kept.get(user_id)
         if not kept:
             return []
+        self._expire(kept)
+        return [d for d in kept if d.seq > seq]
+
+    def _expire(self, kept: deque[Delivery]) -> None:
+        """Drop what is past the retention time: a busy agent's history holds minutes, not
+        the 500 messages of half a day, so a process's memory stays flat all day."""
         horizon = self.clock.monotonic() - self.retention
         while kept and kept[0].kept_at < horizon:
             kept.popleft()
-        return [d for d in kept if d.seq > seq]
 
     def listen(
         self, user_id: int, session_id: int | None = None
@@ -102,6 +108,10 @@ class Outbox:
                 queue.put_nowait(ended)
                 told += 1
         return told
+
+    def held(self) -> int:
+        """How many messages are kept for reconnecting pages, all users together."""
+        return sum(len(kept) for kept in self._kept.values())
 
     def connected(self, user_id: int) -> bool:
         return bool(self._listeners.get(user_id))

@@ -113,7 +113,7 @@ class ProcessPlan:
             database=self.database,
             clock=self.clock,
             bus=bus,
-            outbox=Outbox(clock=self.clock),
+            outbox=Outbox(clock=self.clock, retention_seconds=self.settings.resume_seconds),
             metrics=Metrics(),
             redis=redis,
             dialer_board=DialerBoard(redis) if redis is not None else None,
