@@ -5,17 +5,23 @@ scan — and the caller lookup's typed result."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.agents.models import AgentState
 from crm.calls import service as calls
+from crm.calls.models import Call, Direction
 from crm.customers import card_rows
 from crm.customers import service as customers
 from crm.customers.models import Grade
 from crm.db import Database
+from crm.dispositions import service as dispositions
 from crm.phones import PhoneKind, lookup_key
+from crm.users import service as users
+from crm.users.models import Role
 
 AREA = "029"
 
@@ -163,3 +169,42 @@ async def test_a_callbacks_customer_is_read_by_keys(db: Database) -> None:
     for table in ("callback_attempts", "callback_tasks", "projects", "customers", "phones"):
         assert f"SCAN {table} " not in f"{plan} ", plan
     assert "Seq Scan" not in plan, plan
+
+
+async def test_an_agents_calls_to_code_are_read_as_a_range_of_today(db: Database) -> None:
+    """Each phone event counts the agent's calls still to code, beside the agent's state:
+    through (agent_id, ended_at), today's calls only, however many the agent had before."""
+    since = datetime(2026, 12, 6, 16, 0, tzinfo=UTC)
+    async with db.session() as s:  # an agent with a year of calls, and the planner told so
+        agent = await users.create(
+            s,
+            username="a1",
+            password="password-1",
+            display_name="a1",
+            role=Role.AGENT,
+            extension="1001",
+        )
+        s.add_all(
+            Call(
+                linkedid=f"old.{n}",
+                direction=Direction.INBOUND,
+                agent_id=agent.id,
+                started_at=since - timedelta(hours=n + 1),
+                answered_at=since - timedelta(hours=n + 1),
+                ended_at=since - timedelta(hours=n),
+            )
+            for n in range(1, 2_000)
+        )
+    async with db.engine.begin() as connection:
+        await connection.execute(text("ANALYZE"))
+
+    async def pushes_and_gate(s: AsyncSession) -> None:
+        owed = dispositions.owed_count(AgentState.user_id, since=since)
+        await s.execute(select(AgentState.user_id, owed).where(AgentState.user_id == agent.id))
+        await dispositions.count_owed(s, agent_id=agent.id, since=since)
+
+    plans = await _plans(db, pushes_and_gate)
+    assert len(plans) == 2
+    for plan in plans:
+        assert "ix_calls_agent_id_ended_at" in plan, plan
+        assert "SCAN calls " not in f"{plan} " and "Seq Scan on calls" not in plan, plan

@@ -43,6 +43,9 @@ class Call(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("pbx_id", "linkedid"),
         Index("ix_calls_agent_id_started_at", "agent_id", "started_at"),
+        # An agent's calls to code (every phone event's state push counts them): those ended
+        # today, a range however long the agent's history.
+        Index("ix_calls_agent_id_ended_at", "agent_id", "ended_at"),
         Index("ix_calls_customer_number_started_at", "customer_number", "started_at"),
         # The oldest recording still held (/healthz, the wallboard): once retention has
         # cleared years of old calls' recordings, the plain started_at index would walk past
