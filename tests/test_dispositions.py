@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from crm.agents import service as agent_states
-from crm.agents.models import AgentState, AgentStatus
+from crm.agents.models import AgentStatus
 from crm.callbacks.schedule import ScheduleRules
 from crm.calls.models import Call, CallOutcome, Direction
 from crm.clock import FixedClock
@@ -300,10 +300,11 @@ async def test_agents_states_are_read_with_what_each_owes_in_one_statement(
             await agent_states.change(
                 session, user_id=agent, status=AgentStatus.READY, reason=None, at=now
             )
-    owed = dispositions.owed_count(AgentState.user_id, since=since)
     async with db.session() as session:
         with statements(db) as sent:
-            known = await agent_states.get_many(session, [agent2, agent1], at=now, beside=owed)
+            known = await dispositions.states_with_owed(
+                session, [agent2, agent1], at=now, since=since
+            )
         assert len(sent) == 1
         assert [(s.user_id, s.status, n) for s, n in known] == [
             (agent1, AgentStatus.READY, 2),
@@ -311,7 +312,9 @@ async def test_agents_states_are_read_with_what_each_owes_in_one_statement(
         ]
         for state, n in known:
             assert n == await dispositions.count_owed(session, agent_id=state.user_id, since=since)
-        mixed = await agent_states.get_many(session, [never_seen, agent1], at=now, beside=owed)
+        mixed = await dispositions.states_with_owed(
+            session, [never_seen, agent1], at=now, since=since
+        )
         assert [(s.user_id, s.status, n) for s, n in mixed] == [
             (agent1, AgentStatus.READY, 2),
             (never_seen, AgentStatus.LOGGED_OUT, 0),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from crm.agents import service as agent_states
 from crm.agents.events import AgentStateChanged
-from crm.agents.models import AgentState, AgentStatus
+from crm.agents.models import AgentStatus
 from crm.agents.presence import present
 from crm.agents.states import PAUSE_REASONS
 from crm.calls.models import CallOutcome
@@ -41,6 +41,7 @@ from web.services import Services
 from web.ws_messages import StateMessage
 
 if TYPE_CHECKING:
+    from crm.agents.models import AgentState
     from crm.users.models import User
 
 log = logging.getLogger(__name__)
@@ -100,10 +101,9 @@ class AgentStates:
     async def _stored(self, user_ids: Collection[int]) -> list[tuple[AgentState, int]]:
         """These agents' stored states and how many calls each owes a disposition: one
         statement however many agents."""
-        owed = dispositions.owed_count(AgentState.user_id, since=self._day_start())
         async with self.svc.database.session() as session:
-            return await agent_states.get_many(
-                session, user_ids, at=self.svc.clock.now(), beside=owed
+            return await dispositions.states_with_owed(
+                session, user_ids, at=self.svc.clock.now(), since=self._day_start()
             )
 
     async def get(self, user_id: int) -> AgentStateOut:

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, ColumnExpressionArgument, ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.agents import service as agent_states
+from crm.agents.models import AgentState
 from crm.calls.models import Call, Direction
 from crm.customers.models import Customer
 from crm.dispositions.codes import DispositionCodes
@@ -104,6 +106,15 @@ def owed_count(agent_id: ColumnExpressionArgument[int], *, since: datetime) -> S
         .where(*_uncoded(Call.agent_id == agent_id, since))
         .scalar_subquery()
     )
+
+
+async def states_with_owed(
+    session: AsyncSession, user_ids: Collection[int], *, at: datetime, since: datetime
+) -> list[tuple[AgentState, int]]:
+    """These agents' states by user id, each with how many of their calls since `since`
+    still need a disposition: one statement however many agents (a phone event's push)."""
+    owed = owed_count(AgentState.user_id, since=since)
+    return await agent_states.get_many(session, user_ids, at=at, beside=owed)
 
 
 async def count_owed(session: AsyncSession, *, agent_id: int, since: datetime) -> int:
