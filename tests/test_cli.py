@@ -116,7 +116,7 @@ def test_pbx_sim_command_speaks_ami(env: dict[str, str]) -> None:
             "0.05",
         ],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**os.environ, **env, "PYTHONFAULTHANDLER": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -147,7 +147,12 @@ def test_pbx_sim_command_speaks_ami(env: dict[str, str]) -> None:
         assert status[-1]["Event"] == "QueueStatusComplete"
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack
+            output, _ = process.communicate(timeout=10)
+            raise AssertionError(f"pbx-sim did not stop on SIGINT:\n{output}") from None
 
 
 def test_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
@@ -211,3 +216,39 @@ def test_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+
+
+INTERRUPTED_ON_A_WORKER_THREAD = """
+import asyncio, signal, threading, time
+from web.cli import _run
+
+def idle_thread():
+    # Ctrl-C lands on another thread than the main one (the kernel picks any thread), which
+    # then has nothing to hand to the loop: an executor's thread between jobs.
+    time.sleep(0.5)  # the loop is asleep in select() by now
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+    threading.Event().wait(60)
+
+async def main():
+    threading.Thread(target=idle_thread, daemon=True).start()
+    await asyncio.Event().wait()
+
+_run(main)
+print("exited")
+"""
+
+
+def test_ctrl_c_stops_a_command_whichever_thread_takes_the_signal() -> None:
+    """asyncio.run's own handler runs only on the main thread: a SIGINT taken by a worker
+    thread left the loop asleep for good (`callcentre pbx-sim` hung in the suite)."""
+    result = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_ON_A_WORKER_THREAD],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "exited"
+    assert "stopped" in result.stderr

@@ -40,10 +40,37 @@ def _run(coroutine_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     import asyncio
 
     try:
-        return asyncio.run(coroutine_factory())
-    except KeyboardInterrupt:
+        return asyncio.run(_interruptible(coroutine_factory))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         click.echo("stopped", err=True)
         return None
+
+
+async def _interruptible(coroutine_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """Run the command's coroutine; Ctrl-C (SIGINT) cancels it, a second one interrupts at
+    once. asyncio.run's own SIGINT handler only runs when the signal lands on the main thread:
+    one delivered to a worker thread (a `to_thread` executor's) left the loop asleep in
+    select() for good. The loop's handler wakes it through its self-pipe, whichever thread
+    took the signal."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def interrupted() -> None:
+        loop.remove_signal_handler(signal.SIGINT)  # Python's default again: the next one raises
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupted)
+    except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
+        return await coroutine_factory()
+    try:
+        return await coroutine_factory()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 def _on_database(settings: Settings, work: Callable[[Database], Awaitable[Any]]) -> Any:
