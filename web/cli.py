@@ -53,6 +53,7 @@ async def _interruptible(coroutine_factory: Callable[[], Coroutine[Any, Any, Any
     select() for good. The loop's handler wakes it through its self-pipe, whichever thread
     took the signal."""
     import asyncio
+    import contextlib
     import signal
 
     loop = asyncio.get_running_loop()
@@ -63,14 +64,12 @@ async def _interruptible(coroutine_factory: Callable[[], Coroutine[Any, Any, Any
         if task is not None:
             task.cancel()
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, interrupted)
-    except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
-        return await coroutine_factory()
+    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):  # not the main
+        loop.add_signal_handler(signal.SIGINT, interrupted)  # thread: asyncio.run's alone
     try:
         return await coroutine_factory()
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGINT)  # False, and harmless, if none was added
 
 
 def _on_database(settings: Settings, work: Callable[[Database], Awaitable[Any]]) -> Any:

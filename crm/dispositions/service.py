@@ -97,9 +97,12 @@ async def owed(
     ]
 
 
-def owed_count(agent_id: ColumnExpressionArgument[int], *, since: datetime) -> ScalarSelect[int]:
-    """How many calls since `since` still need a disposition, for the agent a column of the
-    enclosing query names: read in the same statement as the agent's state."""
+def owed_count(
+    agent_id: ColumnExpressionArgument[int] | int, *, since: datetime
+) -> ScalarSelect[int]:
+    """How many calls since `since` still need a disposition, for this agent, or for the
+    agent a column of the enclosing query names (read in the same statement as the agent's
+    state)."""
     return (
         select(func.count())
         .select_from(Call)
@@ -119,8 +122,7 @@ async def states_with_owed(
 
 async def count_owed(session: AsyncSession, *, agent_id: int, since: datetime) -> int:
     """How many of the agent's calls since `since` still need a disposition."""
-    uncoded = _uncoded(Call.agent_id == agent_id, since)
-    return await session.scalar(select(func.count()).select_from(Call).where(*uncoded)) or 0
+    return await session.scalar(select(owed_count(agent_id, since=since))) or 0
 
 
 async def owing_agents(
