@@ -9,7 +9,9 @@ queue and each call goes to a free agent, so every call rings exactly one phone 
 phone rings `ANSWER_AFTER` seconds. A pop is *late* when it arrives after that agent's phone
 stopped ringing (useless to the agent), *lost* when it never arrives. Baseline: a bare
 `websockets` server pushing a message to one of the connected clients at the same rate,
-timed from send to receipt, in one process.
+timed from send to receipt, in one process. Beside it, the server's own part of each pop (its
+/metrics histogram: the PBX event in → the websocket frame out), so what is left is the
+sockets and the processes waiting for a core.
 
 `python -m bench.screen_pops [--agents N] [--rate R] [--seconds S] [--profile FILE]
 [--database postgresql | --cluster]` runs other sizes, with the server under pyinstrument
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import signal
 import subprocess
 import time
@@ -242,9 +245,10 @@ async def _real(
             await asyncio.sleep(0.05)
         for reader in readers:
             reader.cancel()
+        in_server = await _server_share(ports)
         for call in rung:
             call["received"] = by_extension[call["extension"]].received.get(call["linkedid"])
-        return {"calls": calls, "rung": rung}
+        return {"calls": calls, "rung": rung, "server": in_server}
     finally:
         for client in clients:
             if client.socket is not None:
@@ -252,6 +256,34 @@ async def _real(
         for server in servers:
             _stop(server)
         _stop(pbx)
+
+
+_BUCKET = re.compile(r'^callcentre_pop_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
+_SUM_COUNT = re.compile(r"^callcentre_pop_latency_seconds_(sum|count) (\S+)$", re.M)
+
+
+async def _server_share(ports: list[int]) -> dict[str, Any]:
+    """The server's own part of each pop, from its /metrics (callcentre_pop_latency_seconds:
+    the PBX event reaching the server → the websocket frame leaving it), over every web
+    process: the mean, and the share of pops out within each of the histogram's bounds."""
+    buckets: dict[str, float] = {}
+    totals = {"sum": 0.0, "count": 0.0}
+    async with httpx.AsyncClient() as http:
+        for port in ports:
+            text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            for bound, count in _BUCKET.findall(text):
+                buckets[bound] = buckets.get(bound, 0.0) + float(count)
+            for name, value in _SUM_COUNT.findall(text):
+                totals[name] += float(value)
+    count = totals["count"] or float("nan")
+    return {
+        "mean_ms": round(totals["sum"] / count * 1000, 3),
+        "within_ms": {
+            f"{float(bound) * 1000:g}": round(n / count, 3)
+            for bound, n in buckets.items()
+            if bound != "+Inf" and float(bound) <= 0.05
+        },
+    }
 
 
 async def _baseline(agents: int, rate: float, seconds: float) -> list[float]:
@@ -340,6 +372,7 @@ def measure(
         "lost": lost,
         "never_rang": len(calls) - len(rung),
         "pop": pop,
+        "server": outcome["server"],
     }
 
 
@@ -350,6 +383,12 @@ def _judged(figures: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
         f"  {figures['database']}, {figures['web_processes']} web process(es): AgentCalled → "
         f"pop p50 {pop['p50_ms']:.2f} ms, p99 {pop['p99_ms']:.2f} ms, max {pop['max_ms']:.2f} "
         f"ms ({pop['samples']} pops of {figures['rung']} calls rung, {figures['calls']} placed)"
+    )
+    server = figures["server"]
+    say(
+        f"  of which in the server (PBX event in → frame out, its /metrics): mean "
+        f"{server['mean_ms']:.2f} ms; out within "
+        + ", ".join(f"{b} ms: {share:.0%}" for b, share in server["within_ms"].items())
     )
     if figures["late"] or figures["lost"] or figures["never_rang"]:
         say(
