@@ -1,9 +1,9 @@
 """Work someone is waiting for this instant (a ringing agent's screen pop) before the rest of
 the process's work: background steps that coalesce what piles up meanwhile (storing calls,
-in batches; the wallboard, redrawn once for many changes) wait for it, briefly, before they
-start. A step that handles events one by one (the agents' state pushes) does not: waiting
-before each would cap it at ten events a second while pops never stop, and it would fall
-behind for good.
+in batches; the agents' state pushes, one read for every agent whose phone moved; the
+wallboard, redrawn once for many changes) wait for it, briefly, before they start. Only a
+step that coalesces may wait: one that handled events one by one would be capped at ten
+events a second while pops never stop, and would fall behind for good.
 
 One event loop runs everything in a process; while a pop's card is read and pushed, a batch
 of calls being stored or an agent-state push reading the database takes the same loop (and,

@@ -1,17 +1,30 @@
 """Background steps let a screen pop in progress go first (telephony/foreground.py): the call
-store's batches wait for it, then are written; nothing is lost by waiting."""
+store's batches and the agents' state pushes wait for it, then go; nothing is lost by
+waiting."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from crm.bus import LocalBus
 from crm.calls import service as calls
 from crm.calls.models import Direction
+from crm.clock import FixedClock
 from crm.db import Database
+from crm.settings import load_settings
 from telephony.call_store import CallStore
-from telephony.events import CallRecord
+from telephony.events import AgentRinging, CallAnswered, CallRecord, RingStopped, RingStopReason
 from telephony.foreground import Foreground
+from web.agent_states import AgentStates
+from web.metrics import Metrics
+from web.outbox import Outbox
+from web.services import Services
 
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -51,3 +64,98 @@ async def test_the_call_store_writes_after_the_pops_in_progress(db: Database) ->
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+class ScriptedStates(AgentStates):
+    """Agent states whose pushes are noted (which agents, in one push) instead of read and
+    sent; `failures` pushes fail as a database outage would."""
+
+    def __init__(self, svc: Services) -> None:
+        super().__init__(svc, sync=None)
+        self.pushed: list[set[int]] = []
+        self.failures = 0
+
+    async def _user_of(self, extension: str | None) -> int | None:
+        return int(extension) if extension else None
+
+    async def publish(self, user_ids: Iterable[int]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database away"))
+        self.pushed.append(set(user_ids))
+
+
+@pytest.fixture
+async def states(tmp_path: Path) -> AsyncIterator[ScriptedStates]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")  # never queried
+    clock = FixedClock(START)
+    svc = Services(
+        settings=load_settings(database_url=database.url),
+        database=database,
+        clock=clock,
+        bus=LocalBus(),
+        outbox=Outbox(clock=clock),
+        metrics=Metrics(),
+    )
+    svc.foreground.most_wait = 60.0  # only the pop's end lets the pushes go here
+    states = ScriptedStates(svc)
+    running = asyncio.create_task(states.run_phone_pushes(retry_after=0.0))
+    yield states
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    await database.dispose()
+
+
+def _phone(extension: str, kind: type[AgentRinging | CallAnswered | RingStopped]) -> object:
+    if kind is AgentRinging:
+        return AgentRinging(
+            linkedid="c1",
+            interface=f"PJSIP/{extension}",
+            extension=extension,
+            caller="13911150015",
+            queue="service",
+            direction=Direction.INBOUND,
+            at=START,
+        )
+    if kind is CallAnswered:
+        return CallAnswered(
+            linkedid="c1", interface=f"PJSIP/{extension}", extension=extension, at=START
+        )
+    return RingStopped(
+        linkedid="c1",
+        interface=f"PJSIP/{extension}",
+        extension=extension,
+        reason=RingStopReason.ANSWERED_ELSEWHERE,
+        at=START,
+    )
+
+
+async def test_agents_phone_moves_are_pushed_after_the_pops_in_one_push(
+    states: ScriptedStates,
+) -> None:
+    foreground = states.svc.foreground
+    foreground.begin()  # a pop is being built
+    for extension, kind in [
+        ("1001", AgentRinging),
+        ("1002", RingStopped),
+        ("1001", CallAnswered),  # the same agent again: one push, of where they are now
+    ]:
+        await states.handle(_phone(extension, kind))
+    while not foreground.deferred:  # the push reached the gate and waits there
+        await asyncio.sleep(0)
+    assert states.pushed == []
+    foreground.end()
+    await asyncio.wait_for(states.drain_pushes(), timeout=10)  # a hang guard, not a timing
+    assert states.pushed == [{1001, 1002}]
+
+    await states.handle(_phone("1003", AgentRinging))  # no pop in progress: pushed at once
+    await asyncio.wait_for(states.drain_pushes(), timeout=10)
+    assert states.pushed == [{1001, 1002}, {1003}]
+
+
+async def test_a_failed_push_is_tried_again_with_the_moves_since(states: ScriptedStates) -> None:
+    states.failures = 2  # the database is away for two tries
+    await states.handle(_phone("1001", AgentRinging))
+    await asyncio.wait_for(states.drain_pushes(), timeout=10)
+    assert states.pushed == [{1001}]
+    assert states.failures == 0
