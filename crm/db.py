@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, Dialect, MetaData, event, text
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -74,6 +75,17 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=row_stamp)
     updated_at: Mapped[datetime] = mapped_column(default=row_stamp, onupdate=row_stamp)
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """The session's database's own INSERT, which can say ON CONFLICT (both dialects spell
+    it alike): `insert_for(session)(Model).values(...).on_conflict_do_nothing(...)`."""
+    return dialect_insert(session.get_bind().dialect.name)
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The INSERT of the dialect named (`postgresql` or `sqlite`), with ON CONFLICT."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

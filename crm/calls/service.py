@@ -4,9 +4,11 @@ opened from."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.callbacks.models import CallbackAttempt
 from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
 from crm.calls.stats import CountedCall
+from crm.clock import row_stamp
 from crm.customers.models import Customer, Phone
+from crm.db import dialect_insert
 from crm.errors import NotFound, ValidationError
 from crm.phones import lookup_key
-from crm.transcripts.service import enqueue_call
+from crm.transcripts.service import enqueue_ended_calls
 from crm.users.service import active_users_by_extensions
 
 # The PBX is given a moment to finish writing a call's recordings before they are transcribed.
@@ -124,45 +128,37 @@ async def store_calls(
     """Insert or update the PBX's calls by linkedid, with their customer (when exactly one has
     the number) and agent (the active user with the extension); queue the ended, recorded ones
     for transcription in the same transaction, so no recording is ever forgotten; link each
-    callback attempt to the call it made. The ids of the transcription jobs queued just now."""
-    if not calls:
+    callback attempt to the call it made. The ids of the transcription jobs queued just now.
+
+    One INSERT … ON CONFLICT for the whole batch, not ORM rows loaded and flushed: the bridge
+    stores every call three times or more (rung, answered, ended), on the loop that sends the
+    screen pops, and the ORM's unit of work was most of that cost (bench/screen_pops.py)."""
+    latest = {c.linkedid: c for c in calls}  # one row per call: its newest snapshot
+    if not latest:
         return []
     numbers = {
-        c.linkedid: lookup_key(c.customer_number, default_area_code=default_area_code)
-        for c in calls
-    }
-    existing = {
-        c.linkedid: c
-        for c in await session.scalars(
-            select(Call).where(
-                Call.pbx_id == pbx_id, Call.linkedid.in_([c.linkedid for c in calls])
-            )
-        )
+        linkedid: lookup_key(c.customer_number, default_area_code=default_area_code)
+        for linkedid, c in latest.items()
     }
     owners = await _sole_owners(session, {n for n in numbers.values() if n})
     agents = await active_users_by_extensions(
-        session, extensions=[c.agent_extension for c in calls if c.agent_extension]
+        session, extensions=[c.agent_extension for c in latest.values() if c.agent_extension]
     )
-    rows: dict[str, Call] = {}
-    for snapshot in calls:
-        call = existing.get(snapshot.linkedid)
-        if call is None:
-            call = Call(pbx_id=pbx_id, linkedid=snapshot.linkedid)
-            session.add(call)
-        rows[snapshot.linkedid] = call
-        number = numbers[snapshot.linkedid]
+    stamp = row_stamp()
+    rows = []
+    for linkedid, snapshot in latest.items():
+        number = numbers[linkedid]
         agent = agents.get(snapshot.agent_extension or "")
-        _apply(call, snapshot, number, owners.get(number or ""), agent.id if agent else None)
-    await session.flush()
-    queued = []
-    for snapshot in calls:
-        if snapshot.ended_at is not None:
-            job = await enqueue_call(session, rows[snapshot.linkedid])
-            if job is not None and job.attempts == 0 and job.not_before is None:
-                job.not_before = snapshot.ended_at + RECORDING_GRACE
-                await session.flush()
-                queued.append(job.id)
-    attempts = {c.attempt_id: rows[c.linkedid].id for c in calls if c.attempt_id}
+        rows.append(
+            _row(snapshot, pbx_id, number, owners.get(number or ""), agent.id if agent else None)
+            | {"created_at": stamp, "updated_at": stamp}
+        )
+    upsert = _upsert(session.get_bind().dialect.name)
+    ids = {linkedid: call_id for call_id, linkedid in await session.execute(upsert, rows)}
+    queued = await enqueue_ended_calls(
+        session, {ids[linkedid]: c for linkedid, c in latest.items()}, grace=RECORDING_GRACE
+    )
+    attempts = {c.attempt_id: ids[c.linkedid] for c in latest.values() if c.attempt_id}
     if attempts:
         for attempt in await session.scalars(
             select(CallbackAttempt).where(
@@ -171,6 +167,22 @@ async def store_calls(
         ):
             attempt.call_id = attempts[attempt.id]
     return queued
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """Insert or update calls by (pbx_id, linkedid), returning (id, linkedid): built once per
+    dialect, so it is compiled once, and run with the batch's rows as its parameters."""
+    table = Call.__table__.c
+    insert = dialect_insert(dialect)(Call.__table__)
+    kept = {"pbx_id", "linkedid", "created_at", "id"}  # the key, and when it was first stored
+    updated = {c.name: insert.excluded[c.name] for c in Call.__table__.c if c.name not in kept}
+    # A customer or agent once known stays when the PBX no longer names them.
+    for name in ("customer_id", "agent_id"):
+        updated[name] = func.coalesce(insert.excluded[name], table[name])
+    return insert.on_conflict_do_update(
+        index_elements=["pbx_id", "linkedid"], set_=updated
+    ).returning(table.id, table.linkedid)
 
 
 async def _sole_owners(session: AsyncSession, numbers: set[str]) -> dict[str, int]:
@@ -186,35 +198,38 @@ async def _sole_owners(session: AsyncSession, numbers: set[str]) -> dict[str, in
     return {n: ids.pop() for n, ids in owners.items() if len(ids) == 1}
 
 
-def _apply(
-    call: Call, s: CallSnapshot, number: str | None, customer_id: int | None, agent_id: int | None
-) -> None:
-    """The snapshot onto the row; a customer or agent once known stays when the PBX no longer
-    names them."""
-    call.uniqueid = s.uniqueid
-    call.direction = s.direction
-    call.caller = s.caller
-    call.dialed = s.dialed
-    call.customer_number = number
-    call.customer_id = customer_id if customer_id is not None else call.customer_id
-    call.queue = s.queue
-    call.agent_interface = s.agent_interface
-    call.agent_id = agent_id if agent_id is not None else call.agent_id
-    call.agents_rung = list(s.agents_rung)
-    call.agents_connected = list(s.agents_connected)
-    call.outcome = s.outcome
-    call.started_at = s.started_at
-    call.answered_at = s.answered_at
-    call.ended_at = s.ended_at
-    call.wait_seconds = s.wait_seconds
-    call.ring_seconds = s.ring_seconds
-    call.talk_seconds = s.talk_seconds
-    call.hangup_cause = s.hangup_cause
-    call.hung_up_by = s.hung_up_by
-    call.recording = s.recording
-    call.recording_agent = s.recording_agent
-    call.recording_customer = s.recording_customer
-    call.end_inferred = s.end_inferred
+def _row(
+    s: CallSnapshot, pbx_id: str, number: str | None, customer_id: int | None, agent_id: int | None
+) -> dict[str, Any]:
+    """The snapshot as the calls table's row (every column but the key and timestamps)."""
+    return {
+        "pbx_id": pbx_id,
+        "linkedid": s.linkedid,
+        "uniqueid": s.uniqueid,
+        "direction": s.direction,
+        "caller": s.caller,
+        "dialed": s.dialed,
+        "customer_number": number,
+        "customer_id": customer_id,
+        "queue": s.queue,
+        "agent_interface": s.agent_interface,
+        "agent_id": agent_id,
+        "agents_rung": list(s.agents_rung),
+        "agents_connected": list(s.agents_connected),
+        "outcome": s.outcome,
+        "started_at": s.started_at,
+        "answered_at": s.answered_at,
+        "ended_at": s.ended_at,
+        "wait_seconds": s.wait_seconds,
+        "ring_seconds": s.ring_seconds,
+        "talk_seconds": s.talk_seconds,
+        "hangup_cause": s.hangup_cause,
+        "hung_up_by": s.hung_up_by,
+        "recording": s.recording,
+        "recording_agent": s.recording_agent,
+        "recording_customer": s.recording_customer,
+        "end_inferred": s.end_inferred,
+    }
 
 
 def _with_customer(limit: int) -> Select[Call, str]:  # the name: None for unknown callers

@@ -15,7 +15,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -23,6 +22,7 @@ from crm.callbacks.models import CallbackAttempt
 from crm.calls.models import Call
 from crm.complaints.models import Complaint
 from crm.customers.models import Customer
+from crm.db import insert_for
 from crm.errors import Conflict, NotFound
 from crm.quality.models import AssignmentStatus, CallScore, QaAssignment
 from crm.quality.sampling import (
@@ -122,7 +122,7 @@ async def sample(
         current_week=week_of(now, tz),
     )
     added = []
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(session)
     for pick in picks:
         result = await session.execute(
             insert(QaAssignment)

@@ -6,10 +6,11 @@ recording compression; this module says which jobs exist and stores what they pr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,19 +18,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import leased_jobs
 from crm.calls.models import Call
+from crm.clock import row_stamp
+from crm.db import dialect_insert
 from crm.transcripts.models import JobStatus, Leg, Transcript, TranscriptionJob
 
 
-def leg_recordings(call: Call) -> dict[Leg, str]:
+class RecordedCall(Protocol):
+    """What says whether a call can be transcribed: a stored Call, or a snapshot of one."""
+
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+    @property
+    def recording_agent(self) -> str | None: ...
+    @property
+    def recording_customer(self) -> str | None: ...
+
+
+def leg_recordings(call: RecordedCall) -> dict[Leg, str]:
     """The per-leg recording of each side that was recorded (the mixed file is not used)."""
     stored = {Leg.AGENT: call.recording_agent, Leg.CUSTOMER: call.recording_customer}
     return {leg: path for leg, path in stored.items() if path}
 
 
+def transcribable(call: RecordedCall) -> bool:
+    """Ended, answered (else nothing was said, nothing to score), with a leg recording."""
+    return call.ended_at is not None and call.answered_at is not None and bool(leg_recordings(call))
+
+
 async def enqueue_call(session: AsyncSession, call: Call) -> TranscriptionJob | None:
-    """Queue the call for transcription once; None if it is live, was never answered (nothing
-    was said, nothing to score) or has no leg recording."""
-    if call.ended_at is None or call.answered_at is None or not leg_recordings(call):
+    """Queue the call for transcription once; None if it cannot be transcribed."""
+    if not transcribable(call):
         return None
     existing = await get_job(session, call_id=call.id)
     if existing is not None:
@@ -41,6 +61,41 @@ async def enqueue_call(session: AsyncSession, call: Call) -> TranscriptionJob | 
     except IntegrityError:  # another process queued it between our read and our insert
         return await get_job(session, call_id=call.id)
     return job
+
+
+async def enqueue_ended_calls(
+    session: AsyncSession, calls: Mapping[int, RecordedCall], *, grace: timedelta
+) -> list[int]:
+    """Queue each of these calls (by id) that can be transcribed, once, in one statement;
+    each waits `grace` after its end for the PBX to finish its files. A call already queued
+    keeps its job as it is. The ids of the jobs this statement queued."""
+    stamp = row_stamp()
+    rows = [  # every column given, defaults too: the rows of one VALUES list agree
+        {
+            "call_id": call_id,
+            "status": JobStatus.QUEUED,
+            "attempts": 0,
+            "not_before": (call.ended_at or stamp) + grace,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        for call_id, call in calls.items()
+        if transcribable(call)
+    ]
+    if not rows:
+        return []
+    queued = await session.scalars(_enqueue(session.get_bind().dialect.name), rows)
+    return sorted(queued)
+
+
+@functools.cache
+def _enqueue(dialect: str) -> Any:
+    """A job for a call, unless it has one; returning its id: built once per dialect."""
+    return (
+        dialect_insert(dialect)(TranscriptionJob.__table__)
+        .on_conflict_do_nothing(index_elements=["call_id"])
+        .returning(TranscriptionJob.__table__.c.id)
+    )
 
 
 async def get_job(session: AsyncSession, *, call_id: int) -> TranscriptionJob | None:

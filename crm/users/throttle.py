@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.db import insert_for
 from crm.users.models import LoginThrottle, User, UserSession
 
 QUIET = timedelta(minutes=15)  # a key without a failure this long starts afresh
@@ -109,7 +109,7 @@ async def known_address(session: AsyncSession, attempt: Attempt, *, at: datetime
 
 async def _ensure_row(session: AsyncSession, key: str, at: datetime) -> None:
     values = {"key": key, "failures": 0, "last_failure_at": at, "next_allowed_at": at}
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(session)
     await session.execute(insert(LoginThrottle).values(values).on_conflict_do_nothing())
 
 
