@@ -32,7 +32,7 @@ class CallStore:
         *,
         pbx_id: str,
         default_area_code: str | None = None,
-        flush_interval: float = 0.05,
+        flush_interval: float = 0.25,
         max_batch: int = 500,
         on_jobs_queued: Callable[[list[int]], Awaitable[None]] | None = None,
     ) -> None:
