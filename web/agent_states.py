@@ -160,7 +160,7 @@ class AgentStates:
         synced = await self._apply(user, state)
         async with self._telling:
             live = await self._live([user.id])
-            async with self.svc.database.session() as session:
+            async with self.svc.database.read() as session:
                 owed = await dispositions.count_owed(
                     session, agent_id=user.id, since=self._day_start()
                 )

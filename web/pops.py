@@ -233,7 +233,7 @@ class PopService:
         unknown number), and for a callback the task being called about."""
         area = self.svc.settings.default_area_code
         today = self.svc.today()
-        async with self.svc.database.session() as session:
+        async with self.svc.database.read() as session:
             task_id: int | None = None
             found: Sequence[cards.CustomerOnFile] = []
             card: cards.CustomerCard | None = None
