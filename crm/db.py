@@ -146,8 +146,15 @@ class Database:
         self.url = url
         self.engine = create_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._read_engine: AsyncEngine | None = None
-        self._reads: async_sessionmaker[AsyncSession] | None = None
+        # Database.read's: on PostgreSQL an engine of its own (no connection until used).
+        self.read_engine = (
+            create_engine(url, echo=echo, reads=True) if self.dialect == "postgresql" else None
+        )
+        self._reads = (
+            async_sessionmaker(self.read_engine, expire_on_commit=False)
+            if self.read_engine is not None
+            else None
+        )
 
     @property
     def dialect(self) -> str:
@@ -169,13 +176,10 @@ class Database:
         and the pool's check of a connection one round trip instead of three (asyncpg pings
         inside a transaction of its own). Those were two thirds of a pop's trips. On SQLite
         a read opens no transaction anyway (crm/sqlite_driver.py): it is a plain session."""
-        if self.dialect != "postgresql":
+        if self._reads is None:
             async with self.session() as session:
                 yield session
             return
-        if self._reads is None:
-            self._read_engine = create_engine(self.url, echo=self.engine.echo, reads=True)
-            self._reads = async_sessionmaker(self._read_engine, expire_on_commit=False)
         async with self._reads() as session:
             yield session
 
@@ -186,7 +190,11 @@ class Database:
             result = await connection.execute(text("SELECT version_num FROM alembic_version"))
             return result.scalar()
 
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine of this database (the process's, and the reads' when it has one)."""
+        return (self.engine,) if self.read_engine is None else (self.engine, self.read_engine)
+
     async def dispose(self) -> None:
-        await self.engine.dispose()
-        if self._read_engine is not None:
-            await self._read_engine.dispose()
+        for engine in self.engines:
+            await engine.dispose()

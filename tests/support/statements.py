@@ -14,14 +14,16 @@ from crm.db import Database
 
 @contextmanager
 def statements(db: Database) -> Iterator[list[str]]:
-    """Every statement sent through `db`'s engine while the block runs, in order."""
+    """Every statement sent through `db`'s engines while the block runs, in order."""
     sent: list[str] = []
 
     def count(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
         sent.append(statement)
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    for engine in db.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
         yield sent
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        for engine in db.engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", count)
