@@ -47,6 +47,7 @@ class CallStore:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._stopped = False  # run() ended: nothing more will be written
         self.written = 0
         self.failures = 0
         # The process's screen pops, when it has any: a batch waits for those in progress.
@@ -64,10 +65,20 @@ class CallStore:
         self._wake.set()
 
     async def flush(self) -> None:
-        """Wait until everything submitted so far is in the database."""
-        await self._idle.wait()
+        """Wait until everything submitted so far is in the database, or the store stopped
+        (its run() was cancelled: a shutdown that did not drain first), which would never
+        write it."""
+        if not self._stopped:
+            await self._idle.wait()
 
     async def run(self) -> None:
+        try:
+            await self._write_forever()
+        finally:
+            self._stopped = True
+            self._idle.set()  # a flush waiting for it: nothing more is coming
+
+    async def _write_forever(self) -> None:
         backoff = 0.5
         while True:
             await self._wake.wait()

@@ -66,6 +66,22 @@ async def test_the_call_store_writes_after_the_pops_in_progress(db: Database) ->
         await asyncio.gather(running, return_exceptions=True)
 
 
+async def test_a_flush_does_not_wait_for_a_store_that_was_stopped(db: Database) -> None:
+    """A shutdown that cancels the store's task before draining it (asyncio.run cancelling
+    every task on Ctrl-C) must not leave the bridge's stop waiting for writes that will never
+    come: `callcentre demo` hung on Ctrl-C when records were pending at that moment."""
+    store = CallStore(db, pbx_id="default", flush_interval=60.0)  # holds what it is given
+    running = asyncio.create_task(store.run())
+    store.submit(_call("c1"))
+    await asyncio.sleep(0)  # the store has the record and waits out its interval
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    await asyncio.wait_for(store.flush(), timeout=10)  # a hang guard, not a timing
+    store.submit(_call("c2"))  # after it stopped, too
+    await asyncio.wait_for(store.flush(), timeout=10)
+    assert store.written == 0
+
+
 class ScriptedStates(AgentStates):
     """Agent states whose pushes are noted (which agents, in one push) instead of read and
     sent; `failures` pushes fail as a database outage would."""
