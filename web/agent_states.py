@@ -226,7 +226,7 @@ class AgentStates:
                 self._pushes_done.set()
 
     async def drain_pushes(self) -> None:
-        """Wait until every phone move handed in so far is pushed (tests, shutdown)."""
+        """Wait until every phone move handed in so far is pushed (tests)."""
         await self._pushes_done.wait()
 
     async def on_call_ended(self, event: CallEnded) -> None:
