@@ -1,13 +1,19 @@
 """The outbox keeps each user's pushed messages for pages that reconnect: within the retention
 time, in order, and no longer, whether or not a page ever reconnects (a busy agent's history
-is minutes of messages, not half a day's)."""
+is minutes of messages, not half a day's); /metrics says how many it keeps."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from crm.clock import FixedClock
+from crm.db import Database
+from crm.settings import Settings
+from tests.support.api import running_app
 from web.outbox import Outbox
+from web.services import Services
 from web.ws_messages import AnsweredMessage
 
 START = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
@@ -42,3 +48,17 @@ def test_a_page_reconnecting_within_the_retention_gets_what_it_missed_once() -> 
     clock.advance(seconds=601)
     assert outbox.since(7, 0) == []  # all past the retention
     assert outbox.held() == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_metrics_say_how_many_messages_are_kept(
+    db: Database, settings: Settings, clock: FixedClock
+) -> None:
+    """What the retention keeps is on /metrics, so an operator sees it stay bounded."""
+    async with running_app(settings, db, clock=clock) as api:
+        svc: Services = api.app.state.services
+        before = svc.outbox.held()
+        for n in range(5):
+            svc.outbox.push(api.ids["agent1"], _answered(n))
+        metrics = (await api.anonymous().get("/metrics")).text
+        assert f"callcentre_ws_resume_messages {float(before + 5)}" in metrics

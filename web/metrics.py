@@ -81,6 +81,12 @@ class Metrics:
         self.clients = Gauge(
             "callcentre_ws_clients", "Connected browser websockets", registry=self.registry
         )
+        self.resume_messages = Gauge(
+            "callcentre_ws_resume_messages",
+            "Messages kept for pages that reconnect, all users together, at this scrape "
+            "(bounded by CALLCENTRE_RESUME_SECONDS)",
+            registry=self.registry,
+        )
 
         self.dependencies: dict[str, Gauge] = {}
         self.transcription_jobs = Gauge(
@@ -172,4 +178,5 @@ async def metrics(request: Request) -> Response:
         except Exception as exc:  # gone since the probe: /metrics still answers, it says so
             log.warning("transcription backlog not read: %s: %s", type(exc).__name__, exc)
     figures.recordings(await svc.recordings_disk.figures())
+    figures.resume_messages.set(svc.outbox.held())
     return Response(figures.render(), media_type=CONTENT_TYPE_LATEST)
