@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import leased_jobs
@@ -48,19 +47,13 @@ def transcribable(call: RecordedCall) -> bool:
 
 
 async def enqueue_call(session: AsyncSession, call: Call) -> TranscriptionJob | None:
-    """Queue the call for transcription once; None if it cannot be transcribed."""
+    """Queue the call for transcription once, due now; its job (new, or the one it had), or
+    None if it cannot be transcribed."""
     if not transcribable(call):
         return None
-    existing = await get_job(session, call_id=call.id)
-    if existing is not None:
-        return existing
-    job = TranscriptionJob(call_id=call.id, status=JobStatus.QUEUED)
-    try:
-        async with session.begin_nested():
-            session.add(job)
-    except IntegrityError:  # another process queued it between our read and our insert
-        return await get_job(session, call_id=call.id)
-    return job
+    row = _job_row(call.id, not_before=None, stamp=row_stamp())
+    await session.execute(_enqueue(session.get_bind().dialect.name), row)
+    return await get_job(session, call_id=call.id)
 
 
 async def enqueue_ended_calls(
@@ -70,15 +63,8 @@ async def enqueue_ended_calls(
     each waits `grace` after its end for the PBX to finish its files. A call already queued
     keeps its job as it is. The ids of the jobs this statement queued."""
     stamp = row_stamp()
-    rows = [  # every column given, defaults too: the rows of one VALUES list agree
-        {
-            "call_id": call_id,
-            "status": JobStatus.QUEUED,
-            "attempts": 0,
-            "not_before": (call.ended_at or stamp) + grace,
-            "created_at": stamp,
-            "updated_at": stamp,
-        }
+    rows = [
+        _job_row(call_id, not_before=(call.ended_at or stamp) + grace, stamp=stamp)
         for call_id, call in calls.items()
         if transcribable(call)
     ]
@@ -88,9 +74,22 @@ async def enqueue_ended_calls(
     return sorted(queued)
 
 
+def _job_row(call_id: int, *, not_before: datetime | None, stamp: datetime) -> dict[str, Any]:
+    """A queued job's row, every column given (defaults too: rows of one VALUES list agree)."""
+    return {
+        "call_id": call_id,
+        "status": JobStatus.QUEUED,
+        "attempts": 0,
+        "not_before": not_before,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+
+
 @functools.cache
 def _enqueue(dialect: str) -> Any:
-    """A job for a call, unless it has one; returning its id: built once per dialect."""
+    """A job for a call, unless it has one (another process may queue it at the same time);
+    returning its id when it made one: built once per dialect."""
     return (
         dialect_insert(dialect)(TranscriptionJob.__table__)
         .on_conflict_do_nothing(index_elements=["call_id"])
