@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from crm.bus import LocalBus
 from crm.callbacks.models import (
     CallbackAttempt,
     CallbackTask,
@@ -27,16 +26,13 @@ from crm.customers import service as customers
 from crm.customers.models import Customer, Grade
 from crm.db import Database
 from crm.projects.models import Project, ProjectStatus
-from crm.settings import load_settings
 from crm.users import service as users
 from crm.users.models import Role
 from telephony.events import AgentRinging
 from tests.support import card_oracle
+from tests.support.services import bare_services
 from tests.support.statements import statements
-from web.metrics import Metrics
-from web.outbox import Outbox
 from web.pops import PopService
-from web.services import Services
 
 AREA = "029"
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -305,17 +301,7 @@ async def test_the_one_statement_card_equals_the_table_by_table_card(db: Databas
 
 
 def _pop_service(db: Database) -> PopService:
-    clock = FixedClock(AT)
-    return PopService(
-        Services(
-            settings=load_settings(database_url=db.url, default_area_code=AREA),
-            database=db,
-            clock=clock,
-            bus=LocalBus(),
-            outbox=Outbox(clock=clock),
-            metrics=Metrics(),
-        )
-    )
+    return PopService(bare_services(db, FixedClock(AT), default_area_code=AREA))
 
 
 def _ringing(caller: str) -> AgentRinging:

@@ -12,18 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from crm.bus import LocalBus
 from crm.calls import service as calls
 from crm.calls.models import Direction
 from crm.clock import FixedClock
 from crm.db import Database
-from crm.settings import load_settings
 from telephony.call_store import CallStore
 from telephony.events import AgentRinging, CallAnswered, CallRecord, RingStopped, RingStopReason
 from telephony.foreground import Foreground
+from tests.support.services import bare_services
 from web.agent_states import AgentStates
-from web.metrics import Metrics
-from web.outbox import Outbox
 from web.services import Services
 
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -104,15 +101,7 @@ class ScriptedStates(AgentStates):
 @pytest.fixture
 async def states(tmp_path: Path) -> AsyncIterator[ScriptedStates]:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")  # never queried
-    clock = FixedClock(START)
-    svc = Services(
-        settings=load_settings(database_url=database.url),
-        database=database,
-        clock=clock,
-        bus=LocalBus(),
-        outbox=Outbox(clock=clock),
-        metrics=Metrics(),
-    )
+    svc = bare_services(database, FixedClock(START))
     svc.foreground.most_wait = 60.0  # only the pop's end lets the pushes go here
     states = ScriptedStates(svc)
     running = asyncio.create_task(states.run_phone_pushes(retry_after=0.0))

@@ -11,21 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from crm.bus import LocalBus
 from crm.calls.models import Direction
 from crm.clock import FixedClock
 from crm.db import Database
-from crm.settings import load_settings
 from crm.users import service as users
 from crm.users.models import Role
 from telephony.ami.framing import read_capture
 from telephony.events import AgentRinging, CallAnswered, CallArrived, CallEnded, CallRecord
 from telephony.tracker import CallTracker
 from tests.conftest import FIXTURES
+from tests.support.services import bare_services
 from web.events import SocketsEnded
 from web.extension_directory import KEEP_SECONDS, MISS_RELOAD_SECONDS
-from web.metrics import Metrics
-from web.outbox import Delivery, Outbox
+from web.outbox import Delivery
 from web.pops import PopService
 from web.services import Services
 from web.ws_messages import PopCard
@@ -59,16 +57,7 @@ class ScriptedPops(PopService):
 @pytest.fixture
 async def pops(tmp_path: Path) -> AsyncIterator[ScriptedPops]:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")  # never queried
-    clock = FixedClock(AT)
-    svc = Services(
-        settings=load_settings(database_url=database.url),
-        database=database,
-        clock=clock,
-        bus=LocalBus(),
-        outbox=Outbox(clock=clock),
-        metrics=Metrics(),
-    )
-    service = ScriptedPops(svc)
+    service = ScriptedPops(bare_services(database, FixedClock(AT)))
     yield service
     await service.close()
     await database.dispose()
@@ -195,14 +184,7 @@ async def test_agents_are_found_from_one_read_of_every_extension(
             for extension in ("3001", "3002")
         }
     clock = FixedClock(AT)
-    svc = Services(
-        settings=load_settings(database_url=db.url),
-        database=db,
-        clock=clock,
-        bus=LocalBus(),
-        outbox=Outbox(clock=clock),
-        metrics=Metrics(),
-    )
+    svc = bare_services(db, clock)
     service = PopService(svc)
     reads = 0
     directory = svc.extensions
