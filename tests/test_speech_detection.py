@@ -3,6 +3,7 @@ and times they give against decoding the whole file, with the real Korean test m
 
 from __future__ import annotations
 
+import statistics
 import wave
 from dataclasses import replace
 from pathlib import Path
@@ -237,13 +238,19 @@ def _assert_same_within_noise(
 ) -> None:
     """Most runs give exactly the fresh recogniser's words and times, but not all: on this
     model two decodes of the same file with fresh recognisers in two test runs have differed
-    by a few words and their times by up to 92 ms (bench/README.md), so the bound is the
-    model's noise (a 30 ms shift moves a quarter of its words). A clock taken off wrongly
-    would move every word by seconds."""
+    by a few words and their times by up to 92 ms (bench/README.md; one word's end once by
+    330 ms), so the bound is the model's noise (a 30 ms shift moves a quarter of its words):
+    the median shared word and most of them, not every one. A clock taken off wrongly would
+    move every word by seconds."""
     words = audio.word_error_rate([w for w, _, _ in fresh], [w for w, _, _ in reused])
     assert words <= 0.25, what
-    # Shared words: within 50 ms in most runs, up to 92 ms seen in one; a wrong clock: seconds.
-    assert max(audio.time_deltas(fresh, reused), default=0.0) <= 0.15, what
+    # A clock taken off wrongly moves every word by seconds. The model's noise moves a few
+    # shared words, next to where two decodes part ways: within 50 ms in most runs, up to
+    # 92 ms in one, and once (a fresh clone's full run) one word's end by 330 ms.
+    deltas = audio.time_deltas(fresh, reused)
+    if deltas:
+        assert statistics.median(deltas) <= 0.05, (what, deltas)
+        assert sum(d <= 0.15 for d in deltas) >= 0.8 * len(deltas), (what, deltas)
 
 
 def test_a_warm_recogniser_is_renewed_before_its_clock_loses_precision(
