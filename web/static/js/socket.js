@@ -42,6 +42,7 @@ export class LiveSocket {
 
   start() {
     window.addEventListener("online", () => this.reconnectNow());
+    window.addEventListener("offline", () => this.abandon());
     this.connect();
   }
 
@@ -78,10 +79,28 @@ export class LiveSocket {
         else goToLogin();
         return;
       }
-      this.failures += 1;
-      this.handlers.onStatus?.("closed", this.failures);
-      if (!this.stopped) this.schedule();
+      this.closed();
     });
+  }
+
+  closed() {
+    this.failures += 1;
+    this.handlers.onStatus?.("closed", this.failures);
+    if (!this.stopped) this.schedule();
+  }
+
+  /**
+   * The browser went offline: the socket is given up at once rather than waited on. Its end
+   * may never be heard while offline (chromium holds an open socket's reads), and the page
+   * must not say it is live when it cannot be.
+   */
+  abandon() {
+    const socket = this.socket;
+    if (this.stopped || !socket) return;
+    this.socket = null;
+    this.finishReplay();
+    socket.close();
+    this.closed();
   }
 
   schedule() {
