@@ -79,6 +79,9 @@ async def test_each_problem_is_shown_once(
         if choose == "call_later":
             await form.locator("input[name=call_back_at]").fill("")
         await submit.click()
+        # This submit's answer, not the last one's problems still on show (the form is busy
+        # from the click until the answer is shown).
+        await expect(form).not_to_have_attribute("aria-busy", "true")
         await expect(form.locator(".has-error").first).to_be_visible()
         shown = await _shown_errors(form)
         assert shown, choose
