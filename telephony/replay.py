@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,8 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 def replay(paths: Iterable[Path], agents: AgentDirectory | None = None) -> list[CallRecord]:
     """Every call in the captures, finished or not, in the order each call began."""
-    tracker = CallTracker(agents)
+    # Every call, however long the captures: the whole of each is kept to the end.
+    tracker = CallTracker(agents, recent_window=None, recent_limit=sys.maxsize)
     at = _EPOCH
     for path in paths:
         for message in read_capture(Path(path).read_bytes()):

@@ -321,19 +321,44 @@ class _ExpectedOriginate:
     dialed: str | None
 
 
+# How long an ended call is kept whole, for the events that come after its end (Asterisk's own
+# stragglers come within milliseconds; a list of live channels asked for before the end may
+# still name it for the seconds it takes to arrive) and for the wallboard until the database
+# has it (the call store writes within a second). Its id, and its callback attempt's, are kept
+# far longer, at a few dozen bytes each (`ended`, `ended_attempts`): a whole call costs about
+# 3.5 kB, and a window counted in calls (the last 5,000) held a busy morning's worth, so the
+# process grew all day (bench/README.md, *A busy day*).
+RECENT_WINDOW = timedelta(minutes=1)
+RECENT_LIMIT = 5000  # and at most this many, whatever the call rate
+ENDED_LIMIT = 20_000  # ≈ 4 MB when full; hours of a busy floor
+
+
 class CallTracker:
     """Follows every call on one PBX. Feed it events in arrival order."""
 
-    def __init__(self, agents: AgentDirectory | None = None, *, recent_limit: int = 5000) -> None:
+    def __init__(
+        self,
+        agents: AgentDirectory | None = None,
+        *,
+        recent_window: timedelta | None = RECENT_WINDOW,
+        recent_limit: int = RECENT_LIMIT,
+        ended_limit: int = ENDED_LIMIT,
+    ) -> None:
+        """`recent_window` None keeps ended calls whole by count alone (`callcentre ami
+        replay`, whose captures carry no times)."""
         self.agents = agents or AgentDirectory()
         self._open: dict[str, _Call] = {}
         self._by_uid: dict[str, _Call] = {}
-        self._recent: OrderedDict[str, _Call] = OrderedDict()  # ended calls, for late events
+        self._recent: OrderedDict[str, _Call] = OrderedDict()  # ended calls, whole
+        # Every ended call's linkedid → its callback attempt, in the order they ended.
+        self._ended: OrderedDict[str, int | None] = OrderedDict()
         # Calls that had events since a list of live channels was asked for (`resync_asked`):
         # the list may predate them, so their absence from it proves nothing.
         self._since_asked: set[str] | None = None
         self._recent_uids: dict[str, str] = {}
+        self._recent_window = recent_window
         self._recent_limit = recent_limit
+        self._ended_limit = ended_limit
         self._expected: OrderedDict[str, _ExpectedOriginate] = OrderedDict()
         # Legs the call controls originate into a call: their uniqueid (which Asterisk also
         # gives them, and the channels they dial, as linkedid) → the call's linkedid; and
@@ -493,13 +518,14 @@ class CallTracker:
         return None
 
     def ended(self, linkedid: str) -> bool:
-        """Whether this call was followed and has ended (recently)."""
-        return linkedid in self._recent
+        """Whether this call was followed and has ended (among the last `ended_limit`)."""
+        return linkedid in self._ended
 
     def ended_attempts(self) -> set[int]:
-        """The callback attempts whose calls were followed to their end (recently): calls the
-        PBX did make, whatever the database knows of them yet."""
-        return {call.attempt_id for call in self._recent.values() if call.attempt_id is not None}
+        """The callback attempts whose calls were followed to their end (among the last
+        `ended_limit`): calls the PBX did make, whatever the database knows of them yet."""
+        attempts = {a for a in self._ended.values() if a is not None}
+        return attempts | {c.attempt_id for c in self._recent.values() if c.attempt_id is not None}
 
     @property
     def live_count(self) -> int:
@@ -533,6 +559,7 @@ class CallTracker:
         return [r for r in ringing if agents is None or r.extension in agents]
 
     def recent_calls(self) -> list[CallRecord]:
+        """The calls that ended within the window (`RECENT_WINDOW`), oldest end first."""
         return [self._record(call) for call in self._recent.values()]
 
     def restore(self, records: Iterable[CallRecord]) -> None:
@@ -641,6 +668,7 @@ class CallTracker:
 
     def _reopen(self, linkedid: str) -> _Call:
         call = self._recent.pop(linkedid)
+        self._ended.pop(linkedid, None)
         call.ended_at = None
         call.end_inferred = False
         self._open[linkedid] = call
@@ -648,6 +676,22 @@ class CallTracker:
             self._recent_uids.pop(uid, None)
             self._by_uid[uid] = call
         return call
+
+    def _forget_ended(self, now: datetime) -> None:
+        """Let go of the whole calls that ended before the window, and of the oldest ids."""
+        horizon = None if self._recent_window is None else now - self._recent_window
+        while self._recent:
+            oldest = next(iter(self._recent.values()))
+            expired = (
+                horizon is not None and oldest.ended_at is not None and oldest.ended_at < horizon
+            )
+            if not expired and len(self._recent) <= self._recent_limit:
+                break
+            self._recent.popitem(last=False)
+            for uid in oldest.channels:
+                self._recent_uids.pop(uid, None)
+        while len(self._ended) > self._ended_limit:
+            self._ended.popitem(last=False)
 
     def _update(self, call: _Call, out: list[DomainEvent]) -> None:
         out.append(CallUpdated(self._record(call)))
@@ -1190,10 +1234,8 @@ class CallTracker:
             self._by_uid.pop(uid, None)
             self._recent_uids[uid] = call.linkedid
         self._recent[call.linkedid] = call
-        while len(self._recent) > self._recent_limit:
-            _, old = self._recent.popitem(last=False)
-            for uid in old.channels:
-                self._recent_uids.pop(uid, None)
+        self._ended[call.linkedid] = call.attempt_id
+        self._forget_ended(at)
         record = self._record(call)
         out.append(CallUpdated(record))
         out.append(CallEnded(record))
