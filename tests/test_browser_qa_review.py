@@ -27,6 +27,7 @@ from tests.support.browser import (
 )
 from tests.support.live import LiveSystem, live_system
 from tests.support.qa_calls import CUSTOMER_WORDS, scored_call
+from web.ws_messages import QaFeedbackMessage
 
 pytestmark = [
     pytest.mark.browser,
@@ -146,6 +147,19 @@ async def test_a_review_reaches_the_agent_and_a_dispute_comes_back(
     await expect(dispute.locator(".field-error")).to_have_text("请说明申诉理由")
     reason = "“我不知道”后面是“怎么走”，我在确认客户家的地址"
     await dispute.locator("textarea").fill(reason)
+    # The review's notice told again meanwhile (a backlog replayed when the live channel
+    # resumes): the page looks again, finds nothing new, and the form typed in stays.
+    textarea = dispute.locator("textarea")
+    await textarea.evaluate("(el) => { el.dataset.typedIn = 'yes'; }")
+    [told, *_] = agent.messages("qa_feedback")
+    again = QaFeedbackMessage.model_validate({k: v for k, v in told.items() if k != "seq"})
+    user_id = agent.messages("hello")[-1]["user"]["id"]
+    feedback_url = f"/api/qa/calls/{call_id}/feedback"
+    async with page.expect_response(lambda r: r.url.endswith(feedback_url)) as looked:
+        system.services.outbox.push(user_id, again)
+    await (await looked.value).finished()
+    await page.wait_for_timeout(200)  # what the page does with the answer
+    await expect(dispute.locator("textarea[data-typed-in=yes]")).to_have_value(reason)
     await dispute.locator("button[type=submit]").click()
     await _status(page, "申诉中")
     await expect(mine.locator(".qa-fb-acknowledge, .qa-fb-dispute-open")).to_have_count(0)

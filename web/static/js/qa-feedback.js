@@ -29,6 +29,8 @@ export class FeedbackPanel {
   constructor(options) {
     this.options = options;
     this.feedback = null;
+    this.loaded = false;
+    this.version = 0; // of what is shown: a slower, older answer never replaces a newer one
     this.element = h("section", { class: "panel qa-feedback", id: "qa-feedback",
                                   "aria-labelledby": "qa-feedback-heading" });
   }
@@ -38,16 +40,26 @@ export class FeedbackPanel {
   }
 
   async load() {
+    const asked = ++this.version;
+    let fresh;
     try {
-      this.feedback = await api.get(`/api/qa/calls/${this.options.callId}/feedback`);
+      fresh = await api.get(`/api/qa/calls/${this.options.callId}/feedback`);
     } catch {
-      this.feedback = null; // the call itself failed to load and says so
+      fresh = null; // the call itself failed to load and says so
     }
+    if (asked !== this.version) return this; // a newer answer, or this page's change, came first
+    // The same feedback told again (a notice replayed when the live channel resumes, a change
+    // this page made itself): the form open here, and what was typed in it, stay.
+    if (this.loaded && JSON.stringify(fresh) === JSON.stringify(this.feedback)) return this;
+    this.loaded = true;
+    this.feedback = fresh;
     this.render();
     return this;
   }
 
   changed(feedback, toastKey, params) {
+    this.version += 1;
+    this.loaded = true;
     this.feedback = feedback;
     this.render();
     if (toastKey) toast(toastKey, params);
