@@ -135,6 +135,18 @@ async def test_a_complaint_from_the_console_runs_late_is_worked_and_closed(
     await expect(detail.locator('form[data-action="step-signed"] h4')).to_have_text("记录“签收”")
     await _record(department, "step-signed")
     await expect(detail.locator('[data-field="signed_by"] .field-error')).to_have_text("必填")
+    # Half typed when the page refreshes (every half minute; here at once, as on coming back
+    # to the tab): the complaint is drawn afresh and the text and the focus stay.
+    signed_by = detail.locator('form[data-action="step-signed"] [name="signed_by"]')
+    await signed_by.fill("李")
+    await signed_by.evaluate("(el) => { el.dataset.before = 'yes'; }")
+    complaint_url = f"/api/complaints/{complaint_id}"
+    async with department.expect_response(lambda r: r.url.endswith(complaint_url)) as looked:
+        await department.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    await (await looked.value).finished()
+    await expect(detail.locator("[data-before]")).to_have_count(0)  # drawn afresh
+    await expect(signed_by).to_have_value("李")
+    await expect(signed_by).to_be_focused()
     await _record(department, "step-signed", signed_by="李工")
     await expect(department.locator(".toast").last).to_contain_text(
         f"投诉 #{complaint_id}：已记录“签收”"

@@ -2,7 +2,7 @@
 // by this user (complaint-actions.js) and the history of everything that happened to it.
 import { api } from "./api.js";
 import { chip, h, replace, uid } from "./dom.js";
-import { errorMessage } from "./forms.js";
+import { errorMessage, redrawKeeping } from "./forms.js";
 import { dateTime, msg } from "./i18n.js";
 import { complaintActions } from "./complaint-actions.js";
 import { STATE_KIND, STATUS_KIND, untilMessage } from "./complaint-labels.js";
@@ -21,9 +21,9 @@ export class ComplaintDetail {
     replace(this.root, h("p", { class: "muted empty-note", i18n: "complaint.pick" }));
   }
 
-  async open(id, { focus = false } = {}) {
+  async open(id, { focus = false, keep = false } = {}) {
     try {
-      this.show(await api.get(`/api/complaints/${id}`));
+      this.show(await api.get(`/api/complaints/${id}`), { keep });
     } catch (error) {
       this.complaint = null;
       replace(this.root, h("p", { class: "form-error", role: "alert", text: errorMessage(error) }));
@@ -32,11 +32,18 @@ export class ComplaintDetail {
     if (focus) this.root.focus({ preventScroll: false });
   }
 
+  /** The same complaint again (every half minute, on each warning): what the user is typing
+   * in its forms stays. */
   async reload() {
-    if (this.complaint) await this.open(this.complaint.id);
+    if (this.complaint) await this.open(this.complaint.id, { keep: true });
   }
 
-  show(c) {
+  show(c, { keep = false } = {}) {
+    if (keep && this.complaint?.id === c.id) redrawKeeping(this.root, () => this.draw(c));
+    else this.draw(c);
+  }
+
+  draw(c) {
     this.complaint = c;
     const titleId = uid("cmp");
     replace(this.root, h("article", { class: "complaint", dataset: { complaintId: c.id,

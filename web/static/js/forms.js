@@ -154,3 +154,49 @@ export async function submitting(form, action, options) {
 export function errorMessage(error) {
   return problemsOf(error).map(problemText).join("；") || t("errors.generic");
 }
+
+/**
+ * Redraw `root` with `draw()`, keeping what the user typed or chose in its forms: a refresh
+ * (a timer, a pushed change) must never take half-written text away. A field is carried over
+ * when the user changed it and the redrawn page has a form of the same `data-action` (or id)
+ * with a field of the same name; so is the focus.
+ */
+export function redrawKeeping(root, draw) {
+  const typed = new Map();
+  let focused = null;
+  for (const form of root.querySelectorAll("form")) {
+    const key = form.dataset.action || form.id;
+    if (!key) continue;
+    for (const el of form.elements) {
+      if (!el.name) continue;
+      const at = `${key}\u0000${el.name}\u0000${isChoice(el) ? el.value : ""}`;
+      if (el === document.activeElement) focused = at;
+      if (isChoice(el) ? el.checked !== el.defaultChecked : changedValue(el)) {
+        typed.set(at, isChoice(el) ? el.checked : el.value);
+      }
+    }
+  }
+  draw();
+  for (const form of root.querySelectorAll("form")) {
+    const key = form.dataset.action || form.id;
+    if (!key) continue;
+    for (const el of form.elements) {
+      if (!el.name) continue;
+      const at = `${key}\u0000${el.name}\u0000${isChoice(el) ? el.value : ""}`;
+      if (typed.has(at)) {
+        if (isChoice(el)) el.checked = typed.get(at);
+        else el.value = typed.get(at);
+      }
+      if (at === focused) el.focus({ preventScroll: true });
+    }
+  }
+}
+
+function isChoice(el) {
+  return el.type === "radio" || el.type === "checkbox";
+}
+
+function changedValue(el) {
+  if (el.tagName === "SELECT") return [...el.options].some((o) => o.selected !== o.defaultSelected);
+  return "defaultValue" in el && el.value !== el.defaultValue;
+}
