@@ -5,21 +5,35 @@ waiting."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from crm.agents import service as agent_service
+from crm.agents.models import AgentStatus
 from crm.calls import service as calls
-from crm.calls.models import Direction
+from crm.calls.models import CallOutcome, Direction
 from crm.clock import FixedClock
 from crm.db import Database
+from crm.users import service as users
+from crm.users.models import Role
 from telephony.call_store import CallStore
-from telephony.events import AgentRinging, CallAnswered, CallRecord, RingStopped, RingStopReason
+from telephony.events import (
+    AgentRinging,
+    CallAnswered,
+    CallEnded,
+    CallRecord,
+    RingStopped,
+    RingStopReason,
+)
 from telephony.foreground import Foreground
 from tests.support.services import bare_services
+from web import agent_states as agent_states_module
 from web.agent_states import AgentStates
 from web.services import Services
 
@@ -86,16 +100,24 @@ class ScriptedStates(AgentStates):
     def __init__(self, svc: Services) -> None:
         super().__init__(svc, sync=None)
         self.pushed: list[set[int]] = []
+        self.changed: list[set[int]] = []
         self.failures = 0
 
     async def _user_of(self, extension: str | None) -> int | None:
         return int(extension) if extension else None
 
-    async def publish(self, user_ids: Iterable[int]) -> None:
+    async def publish(
+        self,
+        user_ids: Iterable[int],
+        *,
+        changed: Collection[int] = (),
+        synced: Mapping[int, bool | None] | None = None,
+    ) -> None:
         if self.failures:
             self.failures -= 1
             raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database away"))
         self.pushed.append(set(user_ids))
+        self.changed.append(set(changed))
 
 
 @pytest.fixture
@@ -164,3 +186,77 @@ async def test_a_failed_push_is_tried_again_with_the_moves_since(states: Scripte
     await asyncio.wait_for(states.drain_pushes(), timeout=10)
     assert states.pushed == [{1001}]
     assert states.failures == 0
+
+
+class _HeldStore:
+    """A call store whose writes are done only when released."""
+
+    def __init__(self) -> None:
+        self.released = asyncio.Event()
+        self.waits = 0
+
+    async def flush(self) -> None:
+        self.waits += 1
+        await self.released.wait()
+
+
+def _ended(linkedid: str, extension: str) -> CallEnded:
+    return CallEnded(
+        replace(
+            _call(linkedid),
+            agent=f"PJSIP/{extension}",
+            agent_extension=extension,
+            outcome=CallOutcome.ANSWERED,
+        )
+    )
+
+
+async def test_call_ends_are_not_held_behind_the_call_store(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19's busy day: each answered call's end waited for the call store (so that the
+    agent's calls to code count it) before the next end was looked at; in the peaks the ends
+    queued in memory and wrap-ups began minutes late. Now each wrap-up begins at once, and the
+    browsers are told once the calls are stored: every end of the moment after one wait."""
+    monkeypatch.setattr(agent_states_module, "STORE_WAIT", 3600.0)  # the store never times out
+    extensions = ("1001", "1002", "1003")
+    async with db.session() as session:
+        ids = {}
+        for extension in extensions:
+            user = await users.create(
+                session,
+                username=f"agent{extension}",
+                password="agent-pass-1",
+                display_name=f"坐席{extension}",
+                role=Role.AGENT,
+                extension=extension,
+            )
+            ids[extension] = user.id
+            if extension != "1003":  # not ready before the call: no wrap-up, still told
+                await agent_service.change(
+                    session, user_id=user.id, status=AgentStatus.READY, reason=None, at=START
+                )
+    svc = bare_services(db, FixedClock(START + timedelta(minutes=1)), wrapup_seconds=30)
+    store = _HeldStore()
+    svc.bridge = SimpleNamespace(store=store)  # type: ignore[assignment]
+    states = ScriptedStates(svc)
+    running = asyncio.create_task(states.run_wrapup_pushes(retry_after=0.0))
+    try:
+        for n, extension in enumerate(extensions):
+            await asyncio.wait_for(states.handle(_ended(f"c{n}", extension)), timeout=10)
+        async with db.read() as session:
+            for extension in extensions:
+                state = await agent_service.get(session, ids[extension], at=svc.clock.now())
+                wanted = AgentStatus.WRAPUP if extension != "1003" else AgentStatus.LOGGED_OUT
+                assert state.status is wanted, extension
+        while not store.waits:
+            await asyncio.sleep(0)
+        assert states.pushed == []  # the calls are not stored yet
+        store.released.set()
+        await asyncio.wait_for(states.drain_pushes(), timeout=10)  # a hang guard, not a timing
+        assert states.pushed == [set(ids.values())]
+        assert states.changed == [{ids["1001"], ids["1002"]}]
+        assert store.waits == 1
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)

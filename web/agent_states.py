@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -66,6 +66,10 @@ class AgentStates:
         self._phone_moved = asyncio.Event()
         self._pushes_done = asyncio.Event()
         self._pushes_done.set()
+        # Agents whose answered call ended, to be told once it is stored (run_wrapup_pushes):
+        # user → (their state changed, the PBX's answer to it).
+        self._calls_ended: dict[int, tuple[bool, bool | None]] = {}
+        self._call_ended = asyncio.Event()
         # Held from reading a state to pushing it: a push read before a change and sent
         # after the change's own push would leave the browser showing the older state.
         self._telling = asyncio.Lock()
@@ -131,16 +135,24 @@ class AgentStates:
         if changed:
             self.svc.bus.publish(AgentStateChanged(out.user_id, out.status))
 
-    async def publish(self, user_ids: Iterable[int]) -> None:
-        """Tell these agents' browsers what they are doing now (their phone moved, they coded
-        a call): the stored state is unchanged, so the PBX is not told again."""
+    async def publish(
+        self,
+        user_ids: Iterable[int],
+        *,
+        changed: Collection[int] = (),
+        synced: Mapping[int, bool | None] | None = None,
+    ) -> None:
+        """Tell these agents' browsers what they are doing now, as stored (their phone moved,
+        they coded a call, their wrap-up began): the PBX is not told again. `changed`: whose
+        state changed (the bus hears of it too); `synced`: what the PBX answered when it was."""
         wanted = set(user_ids)
         if not wanted:
             return
         async with self._telling:
             live = await self._live(wanted)
             for state, owed in await self._stored(wanted):
-                self._push(self._out(state, owed, live, None), changed=False)
+                told = (synced or {}).get(state.user_id)
+                self._push(self._out(state, owed, live, told), changed=state.user_id in changed)
 
     async def change(self, user_id: int, status: AgentStatus, reason: str | None) -> AgentStateOut:
         async with self.svc.database.session() as session:
@@ -222,11 +234,11 @@ class AgentStates:
                 else:
                     log.exception("pushing %d agent state(s) failed; trying again", len(moved))
                 await asyncio.sleep(retry_after)
-            if not self._phones_moved:
+            if not self._phones_moved and not self._calls_ended:
                 self._pushes_done.set()
 
     async def drain_pushes(self) -> None:
-        """Wait until every phone move handed in so far is pushed (tests)."""
+        """Wait until every phone move and call end handed in so far is pushed (tests)."""
         await self._pushes_done.wait()
 
     async def on_call_ended(self, event: CallEnded) -> None:
@@ -251,11 +263,43 @@ class AgentStates:
         user, state = await through_outage(start_wrapup, what=f"wrap-up of {extension}")
         if user is None:
             return
-        await self._calls_stored()
-        if state is None:  # not ready before the call (paused, say): no longer on it
-            await self.publish([user.id])
-            return
-        await self._tell(user, state)
+        # The PBX at once, so that no queue call is offered during the wrap-up; the browser
+        # once the call is stored, so that it counts among the calls to code. Waiting for the
+        # store here, one call's end after another, held every later end back (a busy day's
+        # wrap-ups began minutes late, their events queued in memory).
+        synced = await self._apply(user, state) if state is not None else None
+        changed, told = self._calls_ended.get(user.id, (False, None))
+        if state is not None:
+            changed, told = True, synced
+        self._calls_ended[user.id] = (changed, told)
+        self._pushes_done.clear()
+        self._call_ended.set()
+
+    async def run_wrapup_pushes(self, *, retry_after: float = 1.0) -> None:
+        """Tell the browsers of the agents whose call ended, once the calls are stored: all
+        the ends of a moment in one wait for the call store and one read."""
+        while True:
+            await self._call_ended.wait()
+            await self._calls_stored()
+            self._call_ended.clear()
+            ended, self._calls_ended = self._calls_ended, {}
+            try:
+                await self.publish(
+                    ended,
+                    changed={user for user, (changed, _) in ended.items() if changed},
+                    synced={user: synced for user, (_, synced) in ended.items()},
+                )
+            except Exception as exc:
+                for user, told in ended.items():  # the next try reads where they are then
+                    self._calls_ended.setdefault(user, told)
+                self._call_ended.set()
+                if database_unavailable(exc):
+                    log.warning("agents' wrap-ups wait for the database (%s)", type(exc).__name__)
+                else:
+                    log.exception("pushing %d wrap-up(s) failed; trying again", len(ended))
+                await asyncio.sleep(retry_after)
+            if not self._calls_ended and not self._phones_moved:
+                self._pushes_done.set()
 
     async def _calls_stored(self) -> None:
         """Wait (briefly) for the bridge to store the calls it has seen end, so that the call

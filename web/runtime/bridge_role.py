@@ -65,6 +65,7 @@ async def start_bridge(stack: AsyncExitStack, svc: Services) -> None:
         stack.push_async_callback(bridge.stop)
     start_task(stack, svc.agent_states.run_wrapup_timer(), name="wrapup-timer")
     start_task(stack, svc.agent_states.run_phone_pushes(), name="agent-phone-pushes")
+    start_task(stack, svc.agent_states.run_wrapup_pushes(), name="agent-wrapup-pushes")
     if bridge is not None and svc.redis is not None:
         serve_other_processes(stack, svc, bridge)
     if bridge is not None:
