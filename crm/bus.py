@@ -80,6 +80,11 @@ class Bus(Protocol):
         """Wait until what was published so far is handled (tests)."""
         ...
 
+    def waiting(self) -> dict[str, int]:
+        """Events handed to each subscription and not handled yet, by its name: a subscriber
+        that falls behind shows here before its queue shows in the process's memory."""
+        ...
+
     async def close(self) -> None:
         """End every subscription; later events are dropped."""
         ...
@@ -122,6 +127,14 @@ class LocalBus:
         """Wait until every subscriber has handled what was published (tests, shutdown)."""
         for subscription in list(self._subscriptions):
             await subscription.queue.join()
+
+    def waiting(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for subscription in self._subscriptions:
+            counts[subscription.name] = counts.get(subscription.name, 0) + (
+                subscription.queue.qsize()
+            )
+        return counts
 
     async def close(self) -> None:
         self._closed = True

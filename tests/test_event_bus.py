@@ -167,3 +167,32 @@ async def test_the_local_bus_delivers_in_order_and_survives_a_failing_subscriber
     bus.publish(CallEnded(RECORD))
     await bus.close()
     assert got == [events[0], events[2]]
+
+
+async def test_the_bus_says_what_each_subscriber_has_yet_to_handle() -> None:
+    """A subscriber that falls behind shows by name (/metrics: callcentre_bus_waiting_events)
+    before its queue shows in the process's memory: on the busy day the wrap-ups fell minutes
+    behind and only the bridge's growth said so."""
+    bus = LocalBus()
+    held = asyncio.Event()
+    handled: list[Event] = []
+
+    async def slow(event: Event) -> None:
+        await held.wait()
+        handled.append(event)
+
+    async def quick(event: Event) -> None:
+        handled.append(event)
+
+    bus.subscribe(slow, name="wrap-ups", types=(CallEnded,))
+    bus.subscribe(quick, name="everything")
+    for _ in range(3):
+        bus.publish(CallEnded(RECORD))
+    bus.publish(CallUpdated(RECORD))
+    await until(lambda: bus.waiting()["everything"] == 0)
+    # The slow one has one in hand and two waiting.
+    assert bus.waiting() == {"wrap-ups": 2, "everything": 0}
+    held.set()
+    await bus.drain()
+    assert bus.waiting() == {"wrap-ups": 0, "everything": 0}
+    await bus.close()

@@ -4,14 +4,19 @@ is minutes of messages, not half a day's); /metrics says how many it keeps."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
 
+from crm.agents.events import AgentStateChanged
+from crm.agents.models import AgentStatus
+from crm.bus import Event
 from crm.clock import FixedClock
 from crm.db import Database
 from crm.settings import Settings
 from tests.support.api import running_app
+from tests.support.waiting import until
 from web.outbox import Outbox
 from web.services import Services
 from web.ws_messages import AnsweredMessage
@@ -62,3 +67,26 @@ async def test_metrics_say_how_many_messages_are_kept(
             svc.outbox.push(api.ids["agent1"], _answered(n))
         metrics = (await api.anonymous().get("/metrics")).text
         assert f"callcentre_ws_resume_messages {float(before + 5)}" in metrics
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_metrics_say_what_each_bus_subscriber_has_yet_to_handle(
+    db: Database, settings: Settings, clock: FixedClock
+) -> None:
+    async with running_app(settings, db, clock=clock) as api:
+        svc: Services = api.app.state.services
+        held = asyncio.Event()
+
+        async def stuck(event: Event) -> None:
+            await held.wait()
+
+        subscription = svc.bus.subscribe(
+            stuck, name="stuck-for-the-test", types=(AgentStateChanged,)
+        )
+        for _ in range(4):
+            svc.bus.publish(AgentStateChanged(api.ids["agent1"], AgentStatus.READY))
+        await until(lambda: svc.bus.waiting()["stuck-for-the-test"] == 3)
+        metrics = (await api.anonymous().get("/metrics")).text
+        assert 'callcentre_bus_waiting_events{subscription="stuck-for-the-test"} 3.0' in metrics
+        held.set()
+        await svc.bus.unsubscribe(subscription)

@@ -88,6 +88,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.bus_waiting = Gauge(
+            "callcentre_bus_waiting_events",
+            "Events handed to a subscriber in this process and not handled yet, at this scrape "
+            "(a subscriber falling behind: wrap-ups, agent states, attempt outcomes …)",
+            ["subscription"],
+            registry=self.registry,
+        )
         self.dependencies: dict[str, Gauge] = {}
         self.transcription_jobs = Gauge(
             "callcentre_transcription_jobs",
@@ -179,4 +186,8 @@ async def metrics(request: Request) -> Response:
             log.warning("transcription backlog not read: %s: %s", type(exc).__name__, exc)
     figures.recordings(await svc.recordings_disk.figures())
     figures.resume_messages.set(svc.outbox.held())
+    buses = [svc.bus] + ([svc.bridge.bus] if svc.bridge and svc.bridge.bus is not svc.bus else [])
+    for bus in buses:
+        for name, count in bus.waiting().items():
+            figures.bus_waiting.labels(name).set(count)
     return Response(figures.render(), media_type=CONTENT_TYPE_LATEST)
