@@ -21,8 +21,17 @@ export class ApiError extends Error {
   }
 }
 
+let leaving = false;
+
+/** The user asked to sign out: their session ends under every request still out, whose 401
+ * must not send the page to "log in and come back here" instead of the plain login page. */
+export function startSigningOut() {
+  leaving = true;
+}
+
 /** Send the browser to the login page, coming back here afterwards. */
 export function goToLogin() {
+  if (leaving) return;
   const next = location.pathname + location.search;
   location.assign(`/login?next=${encodeURIComponent(next)}`);
 }

@@ -1,6 +1,6 @@
 // What every page's header shares: the language switch, signing out, and the deadline
 // warnings.
-import { api } from "./api.js";
+import { api, startSigningOut } from "./api.js";
 import { bootData } from "./dom.js";
 import { language, onLanguageChange, setLanguage, translate } from "./i18n.js";
 import { watchDeadlines } from "./socket.js";
@@ -18,6 +18,7 @@ export function initPage() {
   const logout = document.getElementById("logout");
   logout?.addEventListener("click", async () => {
     logout.disabled = true;
+    startSigningOut();
     try {
       await api.post("/api/auth/logout", undefined, { loginOn401: false });
     } catch {
