@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -224,18 +224,14 @@ class AgentStates:
             await self.svc.foreground.yield_to()
             self._phone_moved.clear()
             moved, self._phones_moved = self._phones_moved, set()
-            try:
-                await self.publish(moved)
-            except Exception as exc:
+
+            def put_back(moved: set[int] = moved) -> None:
                 self._phones_moved |= moved  # the next try reads where they are then
                 self._phone_moved.set()
-                if database_unavailable(exc):
-                    log.warning("agents' states wait for the database (%s)", type(exc).__name__)
-                else:
-                    log.exception("pushing %d agent state(s) failed; trying again", len(moved))
-                await asyncio.sleep(retry_after)
-            if not self._phones_moved and not self._calls_ended:
-                self._pushes_done.set()
+
+            await self._push_or_retry(
+                self.publish(moved), put_back, what="states", retry_after=retry_after
+            )
 
     async def drain_pushes(self) -> None:
         """Wait until every phone move and call end handed in so far is pushed (tests)."""
@@ -283,23 +279,40 @@ class AgentStates:
             await self._calls_stored()
             self._call_ended.clear()
             ended, self._calls_ended = self._calls_ended, {}
-            try:
-                await self.publish(
-                    ended,
-                    changed={user for user, (changed, _) in ended.items() if changed},
-                    synced={user: synced for user, (_, synced) in ended.items()},
-                )
-            except Exception as exc:
+
+            def put_back(ended: dict[int, tuple[bool, bool | None]] = ended) -> None:
                 for user, told in ended.items():  # the next try reads where they are then
                     self._calls_ended.setdefault(user, told)
                 self._call_ended.set()
-                if database_unavailable(exc):
-                    log.warning("agents' wrap-ups wait for the database (%s)", type(exc).__name__)
-                else:
-                    log.exception("pushing %d wrap-up(s) failed; trying again", len(ended))
-                await asyncio.sleep(retry_after)
-            if not self._calls_ended and not self._phones_moved:
-                self._pushes_done.set()
+
+            push = self.publish(
+                ended,
+                changed={user for user, (changed, _) in ended.items() if changed},
+                synced={user: synced for user, (_, synced) in ended.items()},
+            )
+            await self._push_or_retry(push, put_back, what="wrap-ups", retry_after=retry_after)
+
+    async def _push_or_retry(
+        self,
+        push: Awaitable[None],
+        put_back: Callable[[], None],
+        *,
+        what: str,
+        retry_after: float,
+    ) -> None:
+        """One batch of pushes; when it fails (the database away), what it held goes back for
+        the next try, after `retry_after`."""
+        try:
+            await push
+        except Exception as exc:
+            put_back()
+            if database_unavailable(exc):
+                log.warning("agents' %s wait for the database (%s)", what, type(exc).__name__)
+            else:
+                log.exception("pushing agents' %s failed; trying again", what)
+            await asyncio.sleep(retry_after)
+        if not self._phones_moved and not self._calls_ended:
+            self._pushes_done.set()
 
     async def _calls_stored(self) -> None:
         """Wait (briefly) for the bridge to store the calls it has seen end, so that the call

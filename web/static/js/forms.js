@@ -164,30 +164,30 @@ export function errorMessage(error) {
 export function redrawKeeping(root, draw) {
   const typed = new Map();
   let focused = null;
-  for (const form of root.querySelectorAll("form")) {
-    const key = form.dataset.action || form.id;
-    if (!key) continue;
-    for (const el of form.elements) {
-      if (!el.name) continue;
-      const at = `${key}\u0000${el.name}\u0000${isChoice(el) ? el.value : ""}`;
-      if (el === document.activeElement) focused = at;
-      if (isChoice(el) ? el.checked !== el.defaultChecked : changedValue(el)) {
-        typed.set(at, isChoice(el) ? el.checked : el.value);
-      }
+  for (const [at, el] of namedFields(root)) {
+    if (el === document.activeElement) focused = at;
+    if (isChoice(el) ? el.checked !== el.defaultChecked : changedValue(el)) {
+      typed.set(at, isChoice(el) ? el.checked : el.value);
     }
   }
   draw();
+  for (const [at, el] of namedFields(root)) {
+    if (typed.has(at)) {
+      if (isChoice(el)) el.checked = typed.get(at);
+      else el.value = typed.get(at);
+    }
+    if (at === focused) el.focus({ preventScroll: true });
+  }
+}
+
+/** Each named field of the forms under `root` that say which they are (`data-action` or
+ * id), with a key that finds the same field in the same form once redrawn. */
+function* namedFields(root) {
   for (const form of root.querySelectorAll("form")) {
     const key = form.dataset.action || form.id;
     if (!key) continue;
     for (const el of form.elements) {
-      if (!el.name) continue;
-      const at = `${key}\u0000${el.name}\u0000${isChoice(el) ? el.value : ""}`;
-      if (typed.has(at)) {
-        if (isChoice(el)) el.checked = typed.get(at);
-        else el.value = typed.get(at);
-      }
-      if (at === focused) el.focus({ preventScroll: true });
+      if (el.name) yield [`${key}\u0000${el.name}\u0000${isChoice(el) ? el.value : ""}`, el];
     }
   }
 }
