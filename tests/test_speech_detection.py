@@ -329,9 +329,12 @@ def test_a_korean_two_leg_call_speech_only_against_the_whole_file(
     wer = edits / sum(len(a) for a, _ in pairs)
     deltas = [d for a, b in pairs for d in audio.time_deltas(a, b)]
     assert deltas, "no word in common"
-    # Measured here: WER 41%, 23 to 25 of the 26 shared words within 50 ms (the model's
-    # words move from run to run), the rest 57–92 ms apart. A clock taken off wrongly would
-    # move every word by seconds: the last assertion is the one that guards it.
+    # Measured here: WER 37–45%, 22 to 25 of 24–27 shared words within 50 ms, the rest mostly
+    # within 140 ms; the model's words move from run to run, and CI once saw one 286 ms apart.
+    # A clock taken off wrongly (a region's start or its padding missed) would move every word
+    # of a turn by the padding or more: the last two assertions guard it, with room for the
+    # model's odd word.
     assert wer <= 0.6
     assert sum(d <= 0.05 for d in deltas) >= 0.8 * len(deltas)
-    assert max(deltas) <= 0.15  # never more than five of Vosk's 30 ms frames apart
+    assert sum(d > 0.15 for d in deltas) <= max(1, len(deltas) // 10)
+    assert max(deltas) < detection.padding / 2
