@@ -552,6 +552,9 @@ async def _run(size: Size, directory: Path) -> dict[str, Any]:
         while time.perf_counter() < dialed_by and await _open_tasks(database, task_ids):
             await asyncio.sleep(0.5)
         await _pause_campaign(database, campaign_id)
+        # An attempt claimed just before the pause is still dialed: the PBX reports what it
+        # received once those calls are over, or it would miss a dial the day did make.
+        await _attempts_closed(database, within=size.finish_seconds)
         tell(pbx, "report")
         calls, dialed = [], []
 
@@ -650,6 +653,20 @@ async def _open_tasks(database: Database, task_ids: list[int]) -> int:
             )
         )
     return len(set(task_ids) - attempted)
+
+
+async def _attempts_closed(database: Database, *, within: float) -> None:
+    """Until no callback attempt is open (its call, or its agent's form), for at most
+    `within` seconds."""
+    deadline = time.perf_counter() + within
+    while time.perf_counter() < deadline:
+        async with database.session() as session:
+            open_attempts = await session.scalar(
+                select(func.count(CallbackAttempt.id)).where(CallbackAttempt.outcome.is_(None))
+            )
+        if not open_attempts:
+            return
+        await asyncio.sleep(0.5)
 
 
 async def _stored(database: Database, linkedids: set[str], *, within: float) -> None:
