@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -404,6 +405,25 @@ def sample_processes(pids: dict[str, int], pg_port: int) -> dict[str, dict[str, 
     return out
 
 
+async def add_heaps(sample: dict[str, dict[str, int]], urls: dict[str, str]) -> None:
+    """Each process's live Python heap (`callcentre_python_heap_blocks`) and what heap
+    trimming has given back (`callcentre_heap_returned_bytes_total`), from its /metrics:
+    resident memory that grows over a flat heap is the allocator's, not objects kept."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name, url in urls.items():
+            try:
+                text = (await client.get(f"{url}/metrics")).text
+            except httpx.HTTPError:
+                continue
+            for key, metric in (
+                ("heap_blocks", "callcentre_python_heap_blocks"),
+                ("returned_bytes", "callcentre_heap_returned_bytes_total"),
+            ):
+                found = re.search(rf"^{metric} (\S+)$", text, re.MULTILINE)
+                if found and name in sample:
+                    sample[name][key] = int(float(found.group(1)))
+
+
 # -- the run ------------------------------------------------------------------------------
 
 
@@ -504,12 +524,14 @@ async def _run(size: Size, directory: Path) -> dict[str, Any]:
             }
         )
         cluster = Cluster(directory, env)
-        cluster.start("bridge", "bridge")
+        # Every process serves /metrics (the web ones on their port, the others on a health
+        # port), for its live Python heap beside its resident memory.
+        cluster.start("bridge", "bridge", health=True)
         webs = [cluster.start(name, "web", http=True) for name in ("web-a", "web-b")]
-        workers = [cluster.start(name, "worker") for name in ("worker-a", "worker-b")]
+        workers = [cluster.start(name, "worker", health=True) for name in ("worker-a", "worker-b")]
         for worker in workers:  # transcription yields the CPU to the calls, as a unit's Nice= does
             os.setpriority(os.PRIO_PGRP, worker.pid, 10)
-        dialer = cluster.start("dialer", "dialer")
+        dialer = cluster.start("dialer", "dialer", health=True)
         for web in webs:
             await cluster.wait_healthy(web, timeout=120)
         for worker in workers:
@@ -523,6 +545,7 @@ async def _run(size: Size, directory: Path) -> dict[str, Any]:
         for start in range(0, len(consoles), 50):
             await asyncio.gather(*(c.ready() for c in consoles[start : start + 50]))
         pids = {name: node.pid for name, node in cluster.nodes.items()}
+        urls = {name: node.url for name, node in cluster.nodes.items()}
         setup_seconds = time.perf_counter() - started
         say(
             f"  set up in {setup_seconds:.0f} s: {size.agents} agents connected "
@@ -544,6 +567,7 @@ async def _run(size: Size, directory: Path) -> dict[str, Any]:
             day.hours.append({"hour": f"{hour:02d}:00", **backlog})
             if hour in samples:
                 day.memory[samples[hour]] = sample_processes(pids, postgres.port)
+                await add_heaps(day.memory[samples[hour]], urls)
                 day.pg_activity[samples[hour]] = await _pg_activity(database, db_name)
         placed = await read_line(pbx)
         assert "placed" in placed, placed
@@ -575,6 +599,7 @@ async def _run(size: Size, directory: Path) -> dict[str, Any]:
         ):
             await asyncio.sleep(0.1)
         day.memory["end"] = sample_processes(pids, postgres.port)
+        await add_heaps(day.memory["end"], urls)
         day.pg_activity["end"] = await _pg_activity(database, db_name)
         day_seconds = time.perf_counter() - begin
         # What is left of the budget goes to the workers; the backlog is what they leave.
@@ -784,10 +809,13 @@ def _figures(
     drift = round(max(p99s) / min(p99s), 2) if p99s and min(p99s) > 0 else float("nan")
     all_pops = latency_summary([c["received"] - c["written"] for c in arrived] or [float("nan")])
     growth: dict[str, float] = {}
+    heap_growth: dict[str, float] = {}  # live Python blocks: objects kept, whatever the RSS
     start, end = day.memory.get("start", {}), day.memory.get("end", {})
     for name, first in start.items():
         if first["rss_kb"] and name in end:
             growth[name] = round(end[name]["rss_kb"] / first["rss_kb"] - 1, 4)
+        if first.get("heap_blocks") and end.get(name, {}).get("heap_blocks"):
+            heap_growth[name] = round(end[name]["heap_blocks"] / first["heap_blocks"] - 1, 4)
     final = drain[-1]
     backlog_left = final["queued"] + final["running"]
     zero = {
@@ -808,7 +836,7 @@ def _figures(
     zero_met = not any(zero.values())
     growth_met = bool(growth) and max(growth.values()) < GOAL_GROWTH
     p99_met = bool(p99s) and max(p99s) < GOAL_P99_MS
-    _print(size, by_hour, day, drain, checks, zero, growth, scale, day_seconds)
+    _print(size, by_hour, day, drain, checks, zero, growth, heap_growth, scale, day_seconds)
     for console in consoles:
         for error in console.form_errors[:3]:
             say(f"  form error, {console.login.extension}: {error}")
@@ -830,6 +858,7 @@ def _figures(
         "checks": checks,
         "memory": day.memory,
         "rss_growth": growth,
+        "heap_growth": heap_growth,
         "pg_stat_activity": day.pg_activity,
         "recordings_cut": day.recordings_cut,
         "goals": {
@@ -852,6 +881,7 @@ def _print(
     checks: dict[str, Any],
     zero: dict[str, int],
     growth: dict[str, float],
+    heap_growth: dict[str, float],
     scale: float,
     day_seconds: float,
 ) -> None:
@@ -879,13 +909,19 @@ def _print(
         f"{checks['tasks_effective']:,}"
     )
     say("  must be 0: " + ", ".join(f"{k} {v}" for k, v in zero.items()))
-    say("  process      rss MB start/middle/end  growth  children MB  fds  pg conns")
+    say(
+        "  process      rss MB start/middle/end  growth  heap k-blocks  growth  trimmed MB"
+        "  children MB  fds  pg conns"
+    )
     for name in day.memory.get("start", {}):
         rows = [day.memory[m].get(name, {}) for m in ("start", "middle", "end")]
         mb = "/".join(f"{r.get('rss_kb', 0) / 1024:.0f}" for r in rows)
+        heap = "/".join(f"{r.get('heap_blocks', 0) / 1000:.0f}" for r in rows)
         say(
             f"  {name:10s}  {mb:>22s}  {growth.get(name, 0) * 100:+5.1f}%"
-            f"  {rows[-1].get('children_rss_kb', 0) / 1024:9.0f}"
+            f"  {heap:>13s}  {heap_growth.get(name, 0) * 100:+5.1f}%"
+            f"  {rows[-1].get('returned_bytes', 0) / 1e6:10.1f}"
+            f"  {rows[-1].get('children_rss_kb', 0) / 1024:11.0f}"
             f"  {'/'.join(str(r.get('fds', 0)) for r in rows):>12s}"
             f"  {'/'.join(str(r.get('pg_connections', 0)) for r in rows)}"
         )

@@ -1,6 +1,6 @@
 """Prometheus metrics (`GET /metrics`): screen-pop latency, websocket clients, PBX events,
-the dependencies, the transcription and compression backlogs, the recordings' disk and the
-oldest recording.
+the dependencies, the transcription and compression backlogs, the recordings' disk, the
+oldest recording, and the process's live Python heap beside what heap trimming gave back.
 deploy/grafana/ and deploy/prometheus/ read these names (tests/test_deploy_observability.py
 holds them to it)."""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
@@ -33,6 +34,7 @@ from crm.transcripts import service as transcripts
 from crm.transcripts.service import Backlog
 from web.health import PROBE_TIMEOUT, dependencies
 from web.recordings_disk import RecordingsDisk
+from web.runtime.heap_trim import HeapTrim
 
 router = APIRouter(tags=["metrics"])
 log = logging.getLogger(__name__)
@@ -59,6 +61,27 @@ class _Probe(Collector):
                     if isinstance(count, bool | int | float):
                         family.add_metric([str(kind)], float(count))
                 yield family
+
+
+class _Heap(Collector):
+    """The live Python heap and what trimming gave back, read when Prometheus scrapes: a heap
+    that grows is objects kept (a leak, or a cache filling), resident memory that grows over
+    a flat heap is the allocator keeping freed memory."""
+
+    def __init__(self, trim: HeapTrim) -> None:
+        self._trim = trim
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        yield GaugeMetricFamily(
+            "callcentre_python_heap_blocks",
+            "Memory blocks held by live Python objects in this process (sys.getallocatedblocks)",
+            value=float(sys.getallocatedblocks()),
+        )
+        yield CounterMetricFamily(
+            "callcentre_heap_returned_bytes",
+            "Resident memory given back to the system by trimming the C heap (malloc_trim)",
+            value=float(self._trim.returned_bytes),
+        )
 
 
 class Metrics:
@@ -165,6 +188,9 @@ class Metrics:
 
     def watch(self, read: Callable[[], dict[str, Any]]) -> None:
         self.registry.register(_Probe(read))
+
+    def watch_heap(self, trim: HeapTrim) -> None:
+        self.registry.register(_Heap(trim))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -34,7 +34,8 @@ from web.outbox import Outbox
 from web.runtime.bridge_role import open_bridge, start_bridge
 from web.runtime.dialer_role import start_dialer
 from web.runtime.event_stream import EventStream, RedisStreamBus
-from web.runtime.lifetimes import subscribe
+from web.runtime.heap_trim import HeapTrim, glibc_malloc_trim
+from web.runtime.lifetimes import start_task, subscribe
 from web.runtime.roles import ALL_ROLES, ProcessRole
 from web.runtime.web_role import start_web
 from web.runtime.worker_role import start_worker
@@ -93,6 +94,9 @@ class ProcessPlan:
             svc = await self.open_services(stack)
             app.state.services = svc
             await self.start_roles(stack, svc, app.state)
+            trim = HeapTrim(glibc_malloc_trim())
+            svc.metrics.watch_heap(trim)
+            start_task(stack, trim.run(), name="heap-trim")
             # Start-up's objects (≈300,000 in a loaded server) leave the collector's scans: a
             # full collection over them stalled the loop 150–300 ms, which screen pops felt.
             gc.freeze()
