@@ -32,6 +32,7 @@ from telephony.pbx_sim.wire import Message
 from tests.support.pbx_rig import PbxRig, pbx_rig
 from tests.support.redis import RedisServer
 from tests.support.waiting import until
+from web.runtime.lifetimes import stop_task
 
 CALLER = "13800138000"
 CONTROL_ACTIONS = ("Hangup", "Setvar", "Redirect", "BlindTransfer", "Originate")
@@ -407,9 +408,7 @@ async def test_a_web_process_controls_the_call_through_the_bridge(
         assert transferred.phase is CallPhase.ENDED  # the agent's part is over
         assert [m.action for m in sent(rig)][-2:] == ["Redirect", "Hangup"]
     finally:
-        while not serving.done():  # redis-py may swallow one cancel
-            serving.cancel()
-            await asyncio.wait({serving}, timeout=0.5)
+        await stop_task(serving)  # redis-py may swallow one cancel
         await redis.aclose()
 
 

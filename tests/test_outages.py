@@ -16,7 +16,6 @@ back: by design a late pop rather than a lost one), and no campaign task was dia
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
@@ -46,6 +45,7 @@ from tests.support.cluster import (
 )
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
+from web.runtime.lifetimes import stop_task
 
 OUTAGE_SECONDS = float(os.environ.get("OUTAGE_SECONDS", "30"))
 
@@ -176,9 +176,7 @@ async def test_redis_then_postgres_down_loses_nothing(
             assert all(code is None for code in _alive(cluster).values()), _alive(cluster)
             await asyncio.sleep(8)
         finally:
-            calling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await calling
+            await stop_task(calling)
         await sim.wait_calls()
         await sim.wait_recordings()
         placed = list(traffic.linkedids)
@@ -263,9 +261,7 @@ async def test_redis_then_postgres_down_loses_nothing(
 
         # -- what each process said while a dependency was down ------------------------------
         await asyncio.sleep(3)
-        watching.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watching
+        await stop_task(watching)
     assert all(code is None for code in _alive(cluster).values()), _alive(cluster)
     for node in probed:
         during_redis = watch.during(redis_down + 5, redis_up - 1, node.name)

@@ -20,6 +20,7 @@ from telephony.pbx_requests import PbxCommandServer, RemotePbx, commands_stream
 from telephony.supervision import SpyCall, SpyMode
 from tests.support.redis import RedisServer
 from tests.support.waiting import until
+from web.runtime.lifetimes import stop_task
 
 
 @pytest.fixture
@@ -93,6 +94,4 @@ async def test_a_listen_in_goes_through_the_bridge_once(redis: Redis) -> None:
         with pytest.raises(AmiError, match="Originate failed"):
             await remote.spy(call)
     finally:
-        while not serving.done():  # redis-py may swallow one cancel (web/runtime/lifetimes.py)
-            serving.cancel()
-            await asyncio.wait({serving}, timeout=0.5)
+        await stop_task(serving)  # redis-py may swallow one cancel
