@@ -23,25 +23,26 @@ CHUNK = 4_000  # under glibc's mmap threshold: from the heap, as AMI frames and 
 
 @pytest.mark.skipif(glibc_malloc_trim() is None, reason="no glibc malloc_trim here")
 def test_memory_freed_after_a_peak_goes_back_to_the_system() -> None:
-    """A peak of 48 MB in 4 kB pieces, freed, with one piece kept above it (as a process
-    keeps living objects): glibc keeps the freed pages resident until they are trimmed."""
+    """A peak of 48 MB in 4 kB pieces, freed but for one piece in 64 (as a process keeps some
+    of what a peak made): the kept pieces hold the heap above the freed ones, so glibc keeps
+    those pages resident until they are trimmed."""
     trim = HeapTrim(glibc_malloc_trim())
     trim.trim_now()  # whatever earlier tests left
     base = resident_bytes()
     peak = [bytearray(CHUNK) for _ in range(PEAK_CHUNKS)]
     for piece in peak:
         piece[::512] = b"x" * len(piece[::512])  # touched: resident
-    kept = bytearray(CHUNK)  # above the peak: the heap's top is not free
+    kept = peak[63::64]
     peak_size = PEAK_CHUNKS * CHUNK
     assert resident_bytes() - base > 0.8 * peak_size
     del peak
     held = resident_bytes() - base
     assert held > 0.8 * peak_size  # freed, and still the process's
     returned = trim.trim_now()
-    assert returned > 0.8 * peak_size
-    assert resident_bytes() - base < 0.2 * peak_size
+    assert returned > 0.7 * peak_size
+    assert resident_bytes() - base < 0.3 * peak_size
     assert trim.returned_bytes >= returned and trim.runs == 2
-    assert len(kept) == CHUNK
+    assert len(kept) == PEAK_CHUNKS // 64
 
 
 async def test_the_trim_runs_in_a_thread_every_period() -> None:
