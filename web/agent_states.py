@@ -263,11 +263,10 @@ class AgentStates:
         # once the call is stored, so that it counts among the calls to code. Waiting for the
         # store here, one call's end after another, held every later end back (a busy day's
         # wrap-ups began minutes late, their events queued in memory).
-        synced = await self._apply(user, state) if state is not None else None
-        changed, told = self._calls_ended.get(user.id, (False, None))
-        if state is not None:
-            changed, told = True, synced
-        self._calls_ended[user.id] = (changed, told)
+        if state is not None:  # the wrap-up began: the state changed, the PBX told
+            self._calls_ended[user.id] = (True, await self._apply(user, state))
+        else:  # not ready before the call: told as stored, keeping a change still to tell
+            self._calls_ended.setdefault(user.id, (False, None))
         self._pushes_done.clear()
         self._call_ended.set()
 

@@ -1,5 +1,6 @@
 """For the tests of deploy/: the Debian tools they run (systemd-analyze, nginx, rsync …),
-found, or the test skipped saying which package brings it — except under CI=true, where
+found, or the test skipped saying which package brings it (`missing`, for anything else a
+machine may lack) — except under CI=true, where
 .ci/apt-packages installs them all and a missing one fails the test instead; and a
 `callcentre` command line parsed as the command would, without running it."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import NoReturn
 
 import click
 import pytest
@@ -20,11 +22,16 @@ def need(tool: str, package: str) -> str:
         (p for p in (f"/usr/sbin/{tool}", f"/sbin/{tool}") if os.access(p, os.X_OK)), None
     )
     if found is None:
-        message = f"{tool} is not installed: `sudo apt-get install {package}` (.ci/apt-packages)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        missing(f"{tool} is not installed: `sudo apt-get install {package}` (.ci/apt-packages)")
     return found
+
+
+def missing(message: str) -> NoReturn:
+    """Skip the test for what this machine lacks; under CI=true, which installs everything
+    the tests need, fail it instead, so that a missing install step cannot hide."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
 
 
 def parse_command_line(args: list[str]) -> click.Context:

@@ -71,7 +71,7 @@ class HeapTrim:
 
     async def run(self, *, every: float = TRIM_SECONDS) -> None:
         """Trim every `every` seconds until cancelled."""
-        if self._trim is None:
+        if not self.available:
             log.info("no malloc_trim in this C library: freed heap memory stays with the process")
             return
         while True:
