@@ -72,9 +72,16 @@ async def serve_forever(
     """`health_port`: where a process without the web role serves /healthz and /metrics."""
     app = create_app(settings, clock=clock, database=database, roles=roles)
     if ProcessRole.WEB in roles:
-        await uvicorn.Server(
+        server = uvicorn.Server(
             web_config(app, host=host, port=port, log_format=settings.log_format)
-        ).serve()
+        )
+        serving = asyncio.create_task(server.serve())
+        try:
+            await asyncio.shield(serving)
+        except asyncio.CancelledError:  # Ctrl-C (web/cli.py): uvicorn's own orderly exit,
+            server.should_exit = True  # not a cancel in its main loop (two tracebacks)
+            await serving
+            raise
         return
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
