@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.agents.models import AgentState, AgentStateLog, AgentStatus
 from crm.agents.states import PAUSE_REASONS, check_change
 from crm.errors import ValidationError
+from crm.one_of import one_of
 from crm.users.models import User
 
 
@@ -39,7 +40,9 @@ async def get_many(
     correlated to `AgentState.user_id`) read in the same statement: an agent's phone moving
     costs one trip to the database. Agents never seen before are made as `get` makes them."""
     wanted = sorted(set(user_ids))
-    rows = await session.execute(select(AgentState, beside).where(AgentState.user_id.in_(wanted)))
+    rows = await session.execute(
+        select(AgentState, beside).where(one_of(AgentState.user_id, wanted))
+    )
     found = {state.user_id: (state, count or 0) for state, count in rows}
     for user_id in wanted:
         if user_id not in found:

@@ -20,6 +20,7 @@ from crm.clock import row_stamp
 from crm.customers.models import Customer, Phone
 from crm.db import dialect_insert
 from crm.errors import NotFound, ValidationError
+from crm.one_of import one_of
 from crm.phones import lookup_key
 from crm.transcripts.service import enqueue_ended_calls
 from crm.users.service import active_users_by_extensions
@@ -114,7 +115,7 @@ async def get_live(
     if pbx_id is not None:
         query = query.where(Call.pbx_id == pbx_id)
     if agent_ids is not None:
-        query = query.where(Call.agent_id.in_(agent_ids))
+        query = query.where(one_of(Call.agent_id, agent_ids))
     return list(await session.scalars(query))
 
 
@@ -162,7 +163,7 @@ async def store_calls(
     if attempts:
         for attempt in await session.scalars(
             select(CallbackAttempt).where(
-                CallbackAttempt.id.in_(list(attempts)), CallbackAttempt.call_id.is_(None)
+                one_of(CallbackAttempt.id, list(attempts)), CallbackAttempt.call_id.is_(None)
             )
         ):
             attempt.call_id = attempts[attempt.id]
@@ -191,7 +192,7 @@ async def _sole_owners(session: AsyncSession, numbers: set[str]) -> dict[str, in
         return {}
     owners: dict[str, set[int]] = {}
     rows = await session.execute(
-        select(Phone.number, Phone.customer_id).where(Phone.number.in_(numbers))
+        select(Phone.number, Phone.customer_id).where(one_of(Phone.number, numbers))
     )
     for number, customer_id in rows:
         owners.setdefault(number, set()).add(customer_id)
@@ -253,7 +254,7 @@ async def get_by_linkedids(
     session: AsyncSession, *, linkedids: Sequence[str], limit: int
 ) -> list[CallWithCustomer]:
     """The calls with these linkedids, newest first."""
-    rows = await session.execute(_with_customer(limit).where(Call.linkedid.in_(linkedids)))
+    rows = await session.execute(_with_customer(limit).where(one_of(Call.linkedid, linkedids)))
     return [CallWithCustomer(call, name) for call, name in rows]
 
 

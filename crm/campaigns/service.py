@@ -29,6 +29,7 @@ from crm.clock import day_start
 from crm.customers import service as customers
 from crm.customers.models import Customer, Grade, Phone
 from crm.errors import Conflict, NotFound, Problem, ValidationError
+from crm.one_of import one_of
 from crm.phones import PhoneKind
 from crm.projects.models import Project, ProjectStatus
 from crm.settings import Settings, parse_calling_hours
@@ -204,7 +205,7 @@ async def _check(session: AsyncSession, values: Mapping[str, Any]) -> None:
         found = set(
             await session.scalars(
                 select(User.id).where(
-                    User.id.in_(agent_ids), User.role == Role.AGENT, User.extension.is_not(None)
+                    one_of(User.id, agent_ids), User.role == Role.AGENT, User.extension.is_not(None)
                 )
             )
         )
@@ -301,18 +302,18 @@ def _day_start(at: datetime, settings: Settings) -> datetime:
 _RECENT_NUMBERS = (
     select(CallbackAttempt.dialed_number.label("number"))
     .where(
-        CallbackAttempt.dialed_number.in_(bindparam("numbers", expanding=True)),
+        one_of(CallbackAttempt.dialed_number, "numbers"),
         CallbackAttempt.started_at >= bindparam("since"),
     )
     .union_all(
         select(Call.customer_number).where(
-            Call.customer_number.in_(bindparam("numbers", expanding=True)),
+            one_of(Call.customer_number, "numbers"),
             Call.started_at >= bindparam("since"),
         )
     )
 )
 _DIALABLE_PHONES = select(Phone.customer_id, Phone.id, Phone.kind, Phone.number).where(
-    Phone.customer_id.in_(bindparam("customer_ids", expanding=True)),
+    one_of(Phone.customer_id, "customer_ids"),
     Phone.kind.in_(DIAL_ORDER),
 )
 
@@ -373,12 +374,12 @@ def _due(query: SelectT, campaign: Campaign, *, settings: Settings, now: datetim
         query = query.where(CallbackTask.due_date >= campaign.due_from)
     query = query.where(CallbackTask.due_date <= (campaign.due_to or today))
     if campaign.stages:
-        query = query.where(CallbackTask.stage.in_([Stage(s) for s in campaign.stages]))
+        query = query.where(one_of(CallbackTask.stage, [Stage(s) for s in campaign.stages]))
     if campaign.grades:
-        query = query.where(Customer.grade.in_([Grade(g) for g in campaign.grades]))
+        query = query.where(one_of(Customer.grade, [Grade(g) for g in campaign.grades]))
     if campaign.project_statuses:
         query = query.where(
-            Project.status.in_([ProjectStatus(s) for s in campaign.project_statuses])
+            one_of(Project.status, [ProjectStatus(s) for s in campaign.project_statuses])
         )
     return query
 
@@ -513,7 +514,7 @@ async def ready_agents(session: AsyncSession, *, campaign: Campaign) -> list[Rea
         .order_by(AgentState.since, User.id)
     )
     if campaign.agent_ids:
-        query = query.where(User.id.in_(campaign.agent_ids))
+        query = query.where(one_of(User.id, campaign.agent_ids))
     return [
         ReadyAgent(user_id=row.id, extension=row.extension, name=row.display_name)
         for row in await session.execute(query)

@@ -25,6 +25,7 @@ from crm.complaints.rules import CATEGORIES, ComplaintRules
 from crm.complaints.time_limits import Step, TimeLimit, TimeLimitState, next_deadline, time_limits
 from crm.customers.models import Customer
 from crm.errors import Conflict, NotFound, Problem, ValidationError
+from crm.one_of import one_of
 from crm.projects.models import Project
 from crm.query_filters import equal_where_given
 from crm.references import referenced
@@ -234,7 +235,7 @@ async def ids_by_callback_task(
         return {}
     rows = await session.execute(
         select(Complaint.callback_task_id, Complaint.id).where(
-            Complaint.callback_task_id.in_([t.id for t in calls_back])
+            one_of(Complaint.callback_task_id, [t.id for t in calls_back])
         )
     )
     linked = {task_id: complaint_id for task_id, complaint_id in rows if task_id is not None}

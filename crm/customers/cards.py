@@ -18,6 +18,7 @@ from crm.callbacks.models import OPEN_STATUSES, CallbackAttempt, CallbackTask, T
 from crm.complaints import service as complaints
 from crm.customers import card_rows
 from crm.customers.models import Customer, Grade
+from crm.one_of import one_of
 from crm.phones import PhoneKind, PhoneNumberError, normalize_phone
 from crm.projects.models import Project
 from crm.projects.service import current_stage
@@ -212,7 +213,8 @@ async def project_cards(
             await session.scalars(
                 select(CallbackTask)
                 .where(
-                    CallbackTask.project_id.in_(ids), CallbackTask.status != TaskStatus.CANCELLED
+                    one_of(CallbackTask.project_id, ids),
+                    CallbackTask.status != TaskStatus.CANCELLED,
                 )
                 .options(selectinload(CallbackTask.attempts))
                 .order_by(CallbackTask.due_date, CallbackTask.month, CallbackTask.id)

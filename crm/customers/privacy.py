@@ -26,6 +26,7 @@ from crm.customers.service import get_or_raise
 from crm.db import Base
 from crm.dispositions.models import CallDisposition
 from crm.errors import Conflict
+from crm.one_of import one_of
 from crm.projects.models import Project
 from crm.quality.models import CallScore, QaFeedback, RuleReview
 from crm.quality.scorecard import without_spoken_words
@@ -63,7 +64,7 @@ async def _calls(session: AsyncSession, customer: Customer) -> list[Call]:
     numbers = [phone.number for phone in customer.phones]
     match = [Call.customer_id == customer.id]
     if numbers:
-        match.append(Call.customer_number.in_(numbers))
+        match.append(one_of(Call.customer_number, numbers))
     return list(await session.scalars(select(Call).where(or_(*match)).order_by(Call.id)))
 
 
@@ -76,7 +77,7 @@ async def _dispositions(
             select(CallDisposition)
             .where(
                 or_(
-                    CallDisposition.call_id.in_(call_ids),
+                    one_of(CallDisposition.call_id, call_ids),
                     CallDisposition.customer_id == customer.id,
                 )
             )
@@ -90,7 +91,9 @@ async def _of_calls(
 ) -> list[Any]:
     """The QA feedback or rule reviews of these calls, oldest first."""
     return list(
-        await session.scalars(select(model).where(model.call_id.in_(call_ids)).order_by(model.id))
+        await session.scalars(
+            select(model).where(one_of(model.call_id, call_ids)).order_by(model.id)
+        )
     )
 
 
@@ -114,14 +117,14 @@ async def customer_data(session: AsyncSession, *, customer_id: int) -> CustomerD
     tasks = list(
         await session.scalars(
             select(CallbackTask)
-            .where(CallbackTask.project_id.in_(project_ids))
+            .where(one_of(CallbackTask.project_id, project_ids))
             .order_by(CallbackTask.id)
         )
     )
     attempts = list(
         await session.scalars(
             select(CallbackAttempt)
-            .where(CallbackAttempt.task_id.in_([t.id for t in tasks]))
+            .where(one_of(CallbackAttempt.task_id, [t.id for t in tasks]))
             .order_by(CallbackAttempt.id)
         )
     )
@@ -133,7 +136,7 @@ async def customer_data(session: AsyncSession, *, customer_id: int) -> CustomerD
     events = list(
         await session.scalars(
             select(ComplaintEvent)
-            .where(ComplaintEvent.complaint_id.in_([c.id for c in complaints]))
+            .where(one_of(ComplaintEvent.complaint_id, [c.id for c in complaints]))
             .order_by(ComplaintEvent.id)
         )
     )
@@ -145,13 +148,13 @@ async def customer_data(session: AsyncSession, *, customer_id: int) -> CustomerD
     transcripts = list(
         await session.scalars(
             select(Transcript)
-            .where(Transcript.call_id.in_(call_ids))
+            .where(one_of(Transcript.call_id, call_ids))
             .order_by(Transcript.call_id, Transcript.id)
         )
     )
     scores = list(
         await session.scalars(
-            select(CallScore).where(CallScore.call_id.in_(call_ids)).order_by(CallScore.id)
+            select(CallScore).where(one_of(CallScore.call_id, call_ids)).order_by(CallScore.id)
         )
     )
     dispositions = await _dispositions(session, customer, call_ids)
@@ -254,7 +257,9 @@ async def _erase_call_texts(
     """What the centre wrote about the customer's calls, and the words their QA scores quote:
     the rows, codes, statuses, verdicts and points stay (QA history and the reports count
     them); the texts become the marker."""
-    scores = list(await session.scalars(select(CallScore).where(CallScore.call_id.in_(call_ids))))
+    scores = list(
+        await session.scalars(select(CallScore).where(one_of(CallScore.call_id, call_ids)))
+    )
     for score in scores:
         score.rules = without_spoken_words(score.rules)
     done.call_scores = len(scores)
@@ -298,7 +303,7 @@ async def erase_customer(
         for column in RECORDING_COLUMNS:
             setattr(call, column, None)
     done.calls = len(calls)
-    result = await session.execute(delete(Transcript).where(Transcript.call_id.in_(call_ids)))
+    result = await session.execute(delete(Transcript).where(one_of(Transcript.call_id, call_ids)))
     done.transcripts = int(getattr(result, "rowcount", 0) or 0)
     await _erase_call_texts(session, customer, call_ids, done)
     projects = list(
@@ -311,7 +316,7 @@ async def erase_customer(
         await session.scalars(
             select(CallbackAttempt)
             .join(CallbackTask, CallbackTask.id == CallbackAttempt.task_id)
-            .where(CallbackTask.project_id.in_([p.id for p in projects]))
+            .where(one_of(CallbackTask.project_id, [p.id for p in projects]))
         )
     )
     for attempt in attempts:

@@ -17,6 +17,7 @@ from crm.customers import card_rows, cards
 from crm.customers.cards import CustomerCard
 from crm.customers.models import Customer, Grade, Phone
 from crm.errors import NotFound, Problem, ValidationError
+from crm.one_of import one_of
 from crm.phones import PhoneKind, PhoneNumber, PhoneNumberError, lookup_key, normalize_phone
 from crm.projects.models import Project
 
@@ -89,7 +90,9 @@ async def names(session: AsyncSession, *, ids: Iterable[int]) -> dict[int, str]:
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = await session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(wanted)))
+    rows = await session.execute(
+        select(Customer.id, Customer.name).where(one_of(Customer.id, wanted))
+    )
     return {row.id: row.name for row in rows}
 
 

@@ -49,6 +49,7 @@ from crm.db import Database
 from crm.demo import names as words
 from crm.demo.floor import FloorReport, seed_floor
 from crm.errors import Conflict
+from crm.one_of import one_of
 from crm.projects import service as projects_service
 from crm.projects.models import Project, ProjectStatus
 from crm.projects.service import derive_status
@@ -540,7 +541,7 @@ async def _agent_ids(session: AsyncSession) -> list[int]:
     demo = [name for name, _, role, _ in DEMO_LOGINS if role is Role.AGENT]
     ids = list(
         await session.scalars(
-            select(User.id).where(User.username.in_(demo)).order_by(User.username)
+            select(User.id).where(one_of(User.username, demo)).order_by(User.username)
         )
     )
     if not ids:
@@ -641,7 +642,7 @@ class _Writer:
         query = (
             select(CallbackTask)
             .where(
-                CallbackTask.project_id.in_(ids),
+                one_of(CallbackTask.project_id, ids),
                 CallbackTask.due_date < self.today,
                 CallbackTask.status.in_((TaskStatus.PENDING, TaskStatus.IN_PROGRESS)),
             )

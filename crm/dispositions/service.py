@@ -18,6 +18,7 @@ from crm.customers.models import Customer
 from crm.dispositions.codes import DispositionCodes
 from crm.dispositions.models import CallDisposition
 from crm.errors import Conflict, Forbidden, NotFound, Problem, ValidationError
+from crm.one_of import one_of
 from crm.projects.models import Project
 from crm.references import referenced
 
@@ -52,7 +53,7 @@ async def for_calls(session: AsyncSession, *, call_ids: Iterable[int]) -> dict[i
         return {}
     rows = await session.execute(
         select(CallDisposition.call_id, CallDisposition.code).where(
-            CallDisposition.call_id.in_(ids)
+            one_of(CallDisposition.call_id, ids)
         )
     )
     return {call_id: code for call_id, code in rows}  # noqa: C416 - a Result
@@ -132,7 +133,9 @@ async def owing_agents(
     if not agent_ids:
         return set()
     rows = await session.scalars(
-        select(Call.agent_id).where(*_uncoded(Call.agent_id.in_(list(agent_ids)), since)).distinct()
+        select(Call.agent_id)
+        .where(*_uncoded(one_of(Call.agent_id, list(agent_ids)), since))
+        .distinct()
     )
     return {agent_id for agent_id in rows if agent_id is not None}
 

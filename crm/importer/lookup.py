@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from crm.customers.models import Customer, Phone
 from crm.importer.reporting import Progress
 from crm.importer.validation import ValidatedImport
+from crm.one_of import one_of
 from crm.projects.models import Project
 
 LOOKUP_CHUNK = 500
@@ -63,7 +64,7 @@ async def _phone_owners(
     done = 0
     for chunk in _chunks(numbers):
         rows = await session.execute(
-            select(Phone.number, Phone.customer_id).where(Phone.number.in_(chunk))
+            select(Phone.number, Phone.customer_id).where(one_of(Phone.number, chunk))
         )
         for number, customer_id in rows:
             owners.setdefault(number, set()).add(customer_id)
@@ -81,7 +82,7 @@ async def _projects_by_contract(
     for chunk in _chunks(contracts):
         query = (
             select(Project)
-            .where(Project.contract_number.in_(chunk))
+            .where(one_of(Project.contract_number, chunk))
             .options(selectinload(Project.customer))
         )
         found.update((p.contract_number, p) for p in await session.scalars(query))
@@ -94,7 +95,9 @@ async def _customers_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[in
     found: dict[int, Customer] = {}
     for chunk in _chunks(ids):
         query = (
-            select(Customer).where(Customer.id.in_(chunk)).options(selectinload(Customer.phones))
+            select(Customer)
+            .where(one_of(Customer.id, chunk))
+            .options(selectinload(Customer.phones))
         )
         found.update((c.id, c) for c in await session.scalars(query))
     return found

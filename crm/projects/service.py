@@ -14,6 +14,7 @@ from crm.callbacks.models import CONSTRUCTION_STAGES, Stage
 from crm.callbacks.schedule import ScheduleRules, StageDates, check_stage_dates
 from crm.customers.models import Customer, Grade
 from crm.errors import Conflict, NotFound, Problem, ValidationError
+from crm.one_of import one_of
 from crm.projects.models import Project, ProjectStatus
 
 TEXT_FIELDS = ("address", "designer", "project_manager", "foreman", "crew")
@@ -165,7 +166,7 @@ async def add_projects(
     for start in range(0, len(numbers), CHUNK):
         chunk = numbers[start : start + CHUNK]
         taken = await session.scalar(
-            select(Project.contract_number).where(Project.contract_number.in_(chunk)).limit(1)
+            select(Project.contract_number).where(one_of(Project.contract_number, chunk)).limit(1)
         )
         if taken is not None:
             raise _taken(taken)

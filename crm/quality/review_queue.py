@@ -24,6 +24,7 @@ from crm.complaints.models import Complaint
 from crm.customers.models import Customer
 from crm.db import insert_for
 from crm.errors import Conflict, NotFound
+from crm.one_of import one_of
 from crm.quality.models import AssignmentStatus, CallScore, QaAssignment
 from crm.quality.sampling import (
     CallToSample,
@@ -72,11 +73,11 @@ async def calls_to_sample(session: AsyncSession, *, week: str, tz: ZoneInfo) -> 
     ids = [row.id for row in rows]
     complained: set[int] = set()
     if ids:
-        raised = select(Complaint.call_id).where(Complaint.call_id.in_(ids))
+        raised = select(Complaint.call_id).where(one_of(Complaint.call_id, ids))
         opened_by_callback = (
             select(CallbackAttempt.call_id)
             .join(Complaint, Complaint.attempt_id == CallbackAttempt.id)
-            .where(CallbackAttempt.call_id.in_(ids))
+            .where(one_of(CallbackAttempt.call_id, ids))
         )
         complained = {
             call_id
@@ -98,7 +99,7 @@ async def calls_to_sample(session: AsyncSession, *, week: str, tz: ZoneInfo) -> 
 
 async def queued_reasons(session: AsyncSession, *, weeks: Sequence[str]) -> dict[int, SampleReason]:
     rows = await session.execute(
-        select(QaAssignment.call_id, QaAssignment.reason).where(QaAssignment.week.in_(weeks))
+        select(QaAssignment.call_id, QaAssignment.reason).where(one_of(QaAssignment.week, weeks))
     )
     return {row.call_id: row.reason for row in rows}
 

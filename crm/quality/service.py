@@ -17,6 +17,7 @@ from crm.clock import day_start
 from crm.customers.models import Customer
 from crm.dispositions.models import CallDisposition
 from crm.errors import NotFound
+from crm.one_of import one_of
 from crm.quality.models import CallScore, RuleReview
 from crm.quality.rules import CallKind, Scorecard
 from crm.quality.scorecard import ScoredCallFacts, ScoreResult, SpokenWord, score
@@ -179,7 +180,9 @@ async def calls_for_review(
     reviewed = (
         set(
             await session.scalars(
-                select(RuleReview.call_id).where(RuleReview.call_id.in_([r.Call.id for r in rows]))
+                select(RuleReview.call_id).where(
+                    one_of(RuleReview.call_id, [r.Call.id for r in rows])
+                )
             )
         )
         if rows

@@ -27,6 +27,7 @@ from crm.callbacks.models import (
 from crm.callbacks.schedule import StageCallback, StageDates, missing_effective_stages
 from crm.complaints.models import Complaint, ComplaintStatus
 from crm.customers.models import Customer
+from crm.one_of import one_of
 from crm.projects.models import Project, ProjectStatus
 from crm.projects.service import derive_status
 from crm.reports.tallies import SatisfactionCount, overall, rate
@@ -276,7 +277,7 @@ async def unsatisfied_cases(
     complaints: dict[int, list[ComplaintAction]] = defaultdict(list)
     for complaint in await session.scalars(
         select(Complaint)
-        .where(Complaint.attempt_id.in_(ids), Complaint.received_at < as_of)
+        .where(one_of(Complaint.attempt_id, ids), Complaint.received_at < as_of)
         .order_by(Complaint.received_at, Complaint.id)
     ):
         assert complaint.attempt_id is not None
@@ -295,7 +296,7 @@ async def unsatisfied_cases(
     for attempt in await session.scalars(
         select(CallbackAttempt)
         .where(
-            CallbackAttempt.task_id.in_({a.task_id for a in unhappy}),
+            one_of(CallbackAttempt.task_id, {a.task_id for a in unhappy}),
             CallbackAttempt.outcome.is_not(None),
             CallbackAttempt.started_at < as_of,
         )
@@ -365,7 +366,7 @@ async def overdue_callbacks(
         for task_id, started_at, outcome in await session.execute(
             select(CallbackAttempt.task_id, CallbackAttempt.started_at, CallbackAttempt.outcome)
             .where(
-                CallbackAttempt.task_id.in_([t.id for t, *_ in rows]),
+                one_of(CallbackAttempt.task_id, [t.id for t, *_ in rows]),
                 CallbackAttempt.started_at < as_of,
             )
             .order_by(CallbackAttempt.started_at, CallbackAttempt.id)

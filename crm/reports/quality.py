@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.calls.models import Call
 from crm.clock import day_start
+from crm.one_of import one_of
 from crm.quality.models import CallScore, RuleReview
 from crm.quality.reviews import reviewed_score
 from crm.users.models import Role, User
@@ -60,7 +61,7 @@ async def points_lost(
     if scores:
         for review in await session.scalars(
             select(RuleReview)
-            .where(RuleReview.call_id.in_([s.call_id for s, _ in scores]))
+            .where(one_of(RuleReview.call_id, [s.call_id for s, _ in scores]))
             .order_by(RuleReview.at, RuleReview.id)
         ):
             reviews[review.call_id][review.rule_id] = review  # the latest counts
@@ -74,7 +75,7 @@ async def points_lost(
         calls[score.agent_id] += 1
     people = await session.execute(
         select(User.id, User.display_name).where(
-            or_(and_(User.role == Role.AGENT, User.is_active), User.id.in_(list(lost)))
+            or_(and_(User.role == Role.AGENT, User.is_active), one_of(User.id, list(lost)))
         )
     )
     rows = [

@@ -15,6 +15,7 @@ from crm.audit.service import record
 from crm.callbacks.models import CallbackAttempt
 from crm.calls.models import Call
 from crm.complaints.models import Complaint, ComplaintStatus
+from crm.one_of import one_of
 from crm.quality.models import CallScore, RuleReview
 from crm.recordings.models import RecordingCompression
 from crm.retention.planner import CallHeldData, Deletion, RetentionPolicy
@@ -72,12 +73,14 @@ async def calls_past_retention(
     ids = [call.id for call in calls]
     transcripts: dict[int, int] = {}
     for call_id in await session.scalars(
-        select(Transcript.call_id).where(Transcript.call_id.in_(ids))
+        select(Transcript.call_id).where(one_of(Transcript.call_id, ids))
     ):
         transcripts[call_id] = transcripts.get(call_id, 0) + 1
-    scored = set(await session.scalars(select(CallScore.call_id).where(CallScore.call_id.in_(ids))))
+    scored = set(
+        await session.scalars(select(CallScore.call_id).where(one_of(CallScore.call_id, ids)))
+    )
     scored |= set(
-        await session.scalars(select(RuleReview.call_id).where(RuleReview.call_id.in_(ids)))
+        await session.scalars(select(RuleReview.call_id).where(one_of(RuleReview.call_id, ids)))
     )
     return [
         CallHeldData(

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.errors import Conflict, NotFound, Problem, ValidationError
+from crm.one_of import one_of
 from crm.users.models import Role, User
 
 _hasher = PasswordHasher()
@@ -108,7 +109,7 @@ async def active_users_by_extensions(
     if not wanted:
         return {}
     found = await session.scalars(
-        select(User).where(User.extension.in_(wanted), User.is_active.is_(True))
+        select(User).where(one_of(User.extension, wanted), User.is_active.is_(True))
     )
     return {user.extension: user for user in found if user.extension is not None}
 
@@ -145,7 +146,7 @@ async def active_user_ids(session: AsyncSession, *, roles: Iterable[Role]) -> li
     """The ids of the active users having one of these roles."""
     return list(
         await session.scalars(
-            select(User.id).where(User.role.in_(list(roles)), User.is_active.is_(True))
+            select(User.id).where(one_of(User.role, list(roles)), User.is_active.is_(True))
         )
     )
 
@@ -169,7 +170,7 @@ async def get_by_ids(session: AsyncSession, *, ids: Iterable[int]) -> dict[int, 
     wanted = set(ids)
     if not wanted:
         return {}
-    return {u.id: u for u in await session.scalars(select(User).where(User.id.in_(wanted)))}
+    return {u.id: u for u in await session.scalars(select(User).where(one_of(User.id, wanted)))}
 
 
 async def display_names(session: AsyncSession, *, ids: Iterable[int | None]) -> dict[int, str]:
@@ -177,7 +178,7 @@ async def display_names(session: AsyncSession, *, ids: Iterable[int | None]) -> 
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))
+    rows = await session.execute(select(User.id, User.display_name).where(one_of(User.id, wanted)))
     return {row.id: row.display_name for row in rows}
 
 

@@ -30,6 +30,7 @@ from crm.campaigns.models import Campaign, CampaignStatus, DialMode
 from crm.clock import local_day_window
 from crm.complaints.models import Complaint, ComplaintGrade, ComplaintStatus
 from crm.customers.models import Customer
+from crm.one_of import one_of
 from crm.projects.models import Project
 from crm.repairs.models import Repair, RepairStatus
 from crm.users.models import Role, User
@@ -195,7 +196,7 @@ async def running_campaigns(session: AsyncSession, *, since: datetime) -> list[R
                 func.sum(case((CallbackAttempt.outcome == Outcome.EFFECTIVE, 1), else_=0)),
             )
             .where(
-                CallbackAttempt.campaign_id.in_([c.id for c in campaigns]),
+                one_of(CallbackAttempt.campaign_id, [c.id for c in campaigns]),
                 CallbackAttempt.started_at >= since,
             )
             .group_by(CallbackAttempt.campaign_id)
@@ -270,7 +271,7 @@ async def projects_missing_callbacks(
         rows = await session.execute(
             select(Project.id, Customer.name)
             .join(Customer, Customer.id == Project.customer_id)
-            .where(Project.id.in_([p.id for p, _ in listed]))
+            .where(one_of(Project.id, [p.id for p, _ in listed]))
         )
         names = {project_id: name for project_id, name in rows}  # noqa: C416 - a Result
     return len(missing), [
