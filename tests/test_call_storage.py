@@ -143,16 +143,32 @@ async def test_an_ended_recorded_call_is_queued_once(db: Database) -> None:
     assert [(j.id, j.not_before) for j in await jobs_of(db)] == [(job.id, job.not_before)]
 
 
-async def test_a_batch_costs_the_same_statements_however_many_calls(db: Database) -> None:
+async def test_a_batch_costs_a_few_statements_of_a_few_shapes(db: Database) -> None:
+    """However many calls a batch holds, it costs one call's statements, plus an INSERT of
+    calls and one of jobs for each further power-of-two piece (crm/batch_sizes.py); and over
+    batches of every size, the statements' texts are few: PostgreSQL prepares and keeps each
+    text on each pooled connection (crm/one_of.py)."""
     await people(db)
+    texts: set[str] = set()
 
     async def sent_for(prefix: str, size: int) -> int:
-        batch = [ended(answered(rung(f"{prefix}.{n}"))) for n in range(size)]
+        # Each call its own number: the batch looks up as many numbers as it has calls.
+        batch = [ended(answered(rung(f"{prefix}.{n}", f"139{n:08d}"))) for n in range(size)]
         with statements(db) as sent:
             queued = await store(db, *batch)
         assert len(queued) == size
+        texts.update(sent)
         return len([s for s in sent if not s.lstrip().upper().startswith(("BEGIN", "COMMIT"))])
 
-    assert await sent_for("2", 1) == await sent_for("3", 40)
+    one = await sent_for("2", 1)
+    assert await sent_for("3", 64) == one
+    assert await sent_for("4", 40) == one + 2  # 32 + 8
+    for size in range(2, 24):
+        await sent_for(f"5.{size}", size)
+    inserts = {t for t in texts if t.lstrip().upper().startswith("INSERT")}
+    sizes = 7  # 1, 2, 4, …, 64 rows
+    assert len(inserts) <= 2 * sizes, inserts  # calls, and their transcription jobs
+    if db.dialect == "postgresql":  # lookups of a batch's numbers and agents: one text each
+        assert len(texts - inserts) <= one, texts - inserts
     async with db.session() as session:
-        assert await session.scalar(select(func.count()).select_from(Call)) == 41
+        assert await session.scalar(select(func.count()).select_from(Call)) == 1 + 64 + 40 + 275

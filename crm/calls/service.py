@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.batch_sizes import power_of_two_batches
 from crm.callbacks.models import CallbackAttempt
 from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
 from crm.calls.stats import CountedCall
@@ -155,7 +156,11 @@ async def store_calls(
             | {"created_at": stamp, "updated_at": stamp}
         )
     upsert = _upsert(session.get_bind().dialect.name)
-    ids = {linkedid: call_id for call_id, linkedid in await session.execute(upsert, rows)}
+    ids: dict[str, int] = {}
+    for batch in power_of_two_batches(rows):
+        ids.update(
+            (linkedid, call_id) for call_id, linkedid in await session.execute(upsert, batch)
+        )
     queued = await enqueue_ended_calls(
         session, {ids[linkedid]: c for linkedid, c in latest.items()}, grace=RECORDING_GRACE
     )

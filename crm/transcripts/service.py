@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import leased_jobs
+from crm.batch_sizes import power_of_two_batches
 from crm.calls.models import Call
 from crm.clock import row_stamp
 from crm.db import dialect_insert
@@ -70,7 +71,12 @@ async def enqueue_ended_calls(
     ]
     if not rows:
         return []
-    queued = await session.scalars(_enqueue(session.get_bind().dialect.name), rows)
+    enqueue = _enqueue(session.get_bind().dialect.name)
+    queued = [
+        job_id
+        for batch in power_of_two_batches(rows)
+        for job_id in await session.scalars(enqueue, batch)
+    ]
     return sorted(queued)
 
 
