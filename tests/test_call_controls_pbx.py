@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from crm.clock import FixedClock
 from crm.db import Database
+from crm.stopping import stop_task
 from telephony import contract
 from telephony.agent_sync import AgentPbxSync
 from telephony.call_controls import (
@@ -32,7 +33,6 @@ from telephony.pbx_sim.wire import Message
 from tests.support.pbx_rig import PbxRig, pbx_rig
 from tests.support.redis import RedisServer
 from tests.support.waiting import until
-from web.runtime.lifetimes import stop_task
 
 CALLER = "13800138000"
 CONTROL_ACTIONS = ("Hangup", "Setvar", "Redirect", "BlindTransfer", "Originate")

@@ -24,6 +24,7 @@ from crm.calls.models import Call, CallOutcome, Direction, HungUpBy
 from crm.clock import FixedClock, SystemClock
 from crm.db import Database
 from crm.settings import load_settings
+from crm.stopping import stop_task
 from crm.transcripts.flows import on_call_ended
 from crm.transcripts.models import JobStatus, Transcript, TranscriptionJob
 from crm.users import service as users
@@ -40,7 +41,6 @@ from web.app import create_app
 from web.events import UserMessage
 from web.runtime.codec import decode, encode
 from web.runtime.event_stream import EventStream
-from web.runtime.lifetimes import stop_task
 from web.runtime.process import connect_redis
 from web.runtime.roles import ALL_ROLES, ProcessRole, parse_roles
 from web.services import Services

@@ -31,6 +31,7 @@ from crm.calls.models import Call
 from crm.clock import SystemClock
 from crm.db import Database
 from crm.settings import load_settings
+from crm.stopping import stop_task
 from crm.transcripts.models import JobStatus, Transcript, TranscriptionJob
 from telephony.pbx_sim import PbxSimulator
 from tests.support.cluster import (
@@ -45,7 +46,6 @@ from tests.support.cluster import (
 )
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
-from web.runtime.lifetimes import stop_task
 
 OUTAGE_SECONDS = float(os.environ.get("OUTAGE_SECONDS", "30"))
 

@@ -15,12 +15,12 @@ import pytest
 from redis.asyncio import Redis
 
 from crm.clock import SystemClock
+from crm.stopping import stop_task
 from telephony.ami.client import AmiError
 from telephony.pbx_requests import PbxCommandServer, RemotePbx, commands_stream
 from telephony.supervision import SpyCall, SpyMode
 from tests.support.redis import RedisServer
 from tests.support.waiting import until
-from web.runtime.lifetimes import stop_task
 
 
 @pytest.fixture

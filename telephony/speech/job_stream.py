@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from crm.db_outage import database_unavailable
+from crm.stopping import stop_task
 from crm.transcripts.service import claimable_job_ids
 from telephony.speech.worker import TranscriptionWorker
 
@@ -149,9 +150,7 @@ class StreamWorker:
         try:
             await asyncio.gather(*loops)
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            await stop_task(sweeper)
         return self.processed
 
     async def _until_ready(self, stop: asyncio.Event) -> None:

@@ -21,8 +21,8 @@ from redis.exceptions import RedisError
 
 from crm.bus import Event, Handler, LocalBus, Subscription
 from crm.clock import Clock
+from crm.stopping import stop_task
 from web.runtime.codec import UnknownEvent, decode, encode
-from web.runtime.lifetimes import stop_task
 
 log = logging.getLogger(__name__)
 

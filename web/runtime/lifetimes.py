@@ -5,12 +5,12 @@ subscription. The stack ends them in reverse order of starting, so whatever star
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from typing import Any
 
 from crm.bus import Bus, Handler, Subscription
+from crm.stopping import stop_task
 
 
 def start_task(
@@ -20,17 +20,6 @@ def start_task(
     task = asyncio.create_task(work, name=name)
     stack.push_async_callback(stop_task, task)
     return task
-
-
-async def stop_task(task: asyncio.Task[Any]) -> None:
-    """Cancel the task and wait for its end. redis-py can swallow a cancel that lands while a
-    blocking read times out: cancel again until the task is done, or shutdown waits
-    forever."""
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=0.5)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def subscribe(
