@@ -1242,13 +1242,14 @@ class CallTracker:
 
     # -- originate outcomes ---------------------------------------------------------------
 
-    def _originated_call(self, event: Mapping[str, Any]) -> _Call | None:
+    def _originated_call(
+        self, event: Mapping[str, Any], expected: _ExpectedOriginate | None
+    ) -> _Call | None:
         uid = known(_text(event.get("Uniqueid")))
         if uid is not None:
             call = self._by_uid.get(uid) or self._recent.get(self._recent_uids.get(uid, ""))
             if call is not None:
                 return call
-        expected = self._expected.get(_text(event.get("ActionID")) or "")
         candidates = [*reversed(self._open.values()), *reversed(self._recent.values())]
         if expected is not None and expected.attempt_id is not None:
             for call in candidates:
@@ -1270,14 +1271,16 @@ class CallTracker:
         action_id = _text(event.get("ActionID")) or ""
         if action_id in self._joining_actions or _text(event.get("Uniqueid")) in self._joining:
             return  # a leg the call controls added to a call: that call's, not one of its own
-        call = self._originated_call(event)
+        # Asterisk answers an Originate with one OriginateResponse: its expectation ends here
+        # (kept, it filled the window of 1,000 over a morning's dials: memory for nothing).
+        expected = self._expected.pop(action_id, None)
+        call = self._originated_call(event, expected)
         if call is None:
             if (_text(event.get("Response")) or "").lower() == "success":
                 return
             if _text(event.get("Context")) == contract.CONTEXT_SELFTEST:
                 return
             # The PBX failed before creating any channel: the attempt still gets its record.
-            expected = self._expected.get(action_id)
             target = _text(event.get("Channel")) or ""
             if not action_id and not target:
                 return  # names neither an action nor a channel (Asterisk's always do): no call
@@ -1304,7 +1307,6 @@ class CallTracker:
             return
         call.originated = True
         call.originate_reason = reason
-        expected = self._expected.get(action_id)
         if expected is not None and call.attempt_id is None:
             call.attempt_id = expected.attempt_id
         if call.ended_at is not None:

@@ -118,3 +118,29 @@ def test_memory_follows_the_call_rate_not_the_day() -> None:
     per_call = (after - before) / 500
     assert per_call < 1000, per_call
     assert len(tracker.recent_calls()) <= RECENT_WINDOW // every + 1
+
+
+def test_an_originates_expectation_ends_with_its_response() -> None:
+    """The dialer tells the tracker of each Originate before sending it; Asterisk answers
+    each with one OriginateResponse, after which nothing is left to tie to it. Kept, they
+    filled the tracker's window of 1,000 over a morning's dials."""
+    tracker = CallTracker()
+    for n in range(3):
+        tracker.expect_originate(f"dial-{n}", attempt_id=n, dialed=f"1390013900{n}")
+
+    def response(n: int, outcome: str) -> dict[str, str]:
+        return {
+            "Event": "OriginateResponse",
+            "ActionID": f"dial-{n}",
+            "Response": outcome,
+            "Channel": f"PJSIP/1390013900{n}@trunk",
+            "Reason": "5" if outcome == "Failure" else "4",
+            "Uniqueid": "<unknown>",
+        }
+
+    [ended] = [e for e in tracker.feed(response(0, "Failure"), START) if isinstance(e, CallEnded)]
+    assert ended.record.attempt_id == 0  # the expectation served before it went
+    tracker.feed(response(1, "Success"), START)
+    assert list(tracker._expected) == ["dial-2"]  # never answered yet: still expected
+    # The same failure told twice is still one call, without its expectation.
+    assert not [e for e in tracker.feed(response(0, "Failure"), START) if isinstance(e, CallEnded)]
