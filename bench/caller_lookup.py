@@ -3,7 +3,9 @@
 
 Real path: `crm.customers.service.find_by_phone` (normalisation of +86 / 0086 / trunk 0 /
 area codes, then one round trip: the number's index, which holds its owner, the customer and
-their phones as plain typed rows) — what a screen pop runs. Beside it, in the same loop:
+their phones as plain typed rows) — the campaign's check of a dialed number, and the owners
+part of what a screen pop runs (`caller_card` reads the same owners with the first one's card
+records in the same trip, so a pop's read is larger). Beside it, in the same loop:
 the raw indexed `SELECT customer_id FROM phones WHERE number = :n` through the same session
 (the floor), and the lookup as it was before issue 19 (ORM `Customer` entities with their
 phones joined in), so before and after meet the same moments of a busy machine. Both on
