@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crm.agents import service as agent_states
-from crm.agents.models import AgentStatus
 from crm.callbacks import service as callbacks
 from crm.callbacks.models import (
     CallbackAttempt,
@@ -39,6 +37,7 @@ from crm.users import service as users
 from crm.users.models import Role
 from telephony.dialer import Dialer
 from telephony.events import CallEnded
+from tests.support.agents import add_agent
 from tests.support.clock import RealPace
 from tests.support.pbx_rig import PbxRig, pbx_rig
 from tests.support.waiting import until
@@ -88,18 +87,7 @@ async def task_for(
 
 async def ready_agent(db: Database, clock: FixedClock, extension: str) -> int:
     async with db.session() as session:
-        agent = await users.create(
-            session,
-            username=f"agent{extension}",
-            password="password1",
-            display_name=f"坐席{extension}",
-            role=Role.AGENT,
-            extension=extension,
-        )
-        await agent_states.change(
-            session, user_id=agent.id, status=AgentStatus.READY, reason=None, at=clock.now()
-        )
-        return agent.id
+        return await add_agent(session, extension, ready_at=clock.now())
 
 
 async def campaign(db: Database, clock: FixedClock, **fields: Any) -> int:

@@ -23,8 +23,7 @@ from crm.dispositions.codes import DEFAULT_CODES_PATH, CodesError, load_codes
 from crm.errors import Forbidden, NotFound, ValidationError
 from crm.projects import service as projects
 from crm.settings import ConfigurationError, Settings, load_settings
-from crm.users import service as users
-from crm.users.models import Role
+from tests.support.agents import add_agent
 from tests.support.api import Api, running_app
 from tests.support.statements import statements
 
@@ -33,15 +32,7 @@ CODES = load_codes()
 
 async def _agent(db: Database, username: str, extension: str) -> int:
     async with db.session() as session:
-        user = await users.create(
-            session,
-            username=username,
-            password="password-1",
-            display_name=username,
-            role=Role.AGENT,
-            extension=extension,
-        )
-        return user.id
+        return await add_agent(session, extension, username=username, display_name=username)
 
 
 async def _call(

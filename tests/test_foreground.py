@@ -20,8 +20,6 @@ from crm.calls import service as calls
 from crm.calls.models import CallOutcome, Direction
 from crm.clock import FixedClock
 from crm.db import Database
-from crm.users import service as users
-from crm.users.models import Role
 from telephony.call_store import CallStore
 from telephony.events import (
     AgentRinging,
@@ -32,6 +30,7 @@ from telephony.events import (
     RingStopReason,
 )
 from telephony.foreground import Foreground
+from tests.support.agents import add_agent
 from tests.support.services import bare_services
 from web import agent_states as agent_states_module
 from web.agent_states import AgentStates
@@ -223,19 +222,9 @@ async def test_call_ends_are_not_held_behind_the_call_store(
     async with db.session() as session:
         ids = {}
         for extension in extensions:
-            user = await users.create(
-                session,
-                username=f"agent{extension}",
-                password="agent-pass-1",
-                display_name=f"坐席{extension}",
-                role=Role.AGENT,
-                extension=extension,
-            )
-            ids[extension] = user.id
-            if extension != "1003":  # not ready before the call: no wrap-up, still told
-                await agent_service.change(
-                    session, user_id=user.id, status=AgentStatus.READY, reason=None, at=START
-                )
+            # 1003 is not ready before the call: no wrap-up, still told.
+            ready_at = START if extension != "1003" else None
+            ids[extension] = await add_agent(session, extension, ready_at=ready_at)
     svc = bare_services(db, FixedClock(START + timedelta(minutes=1)), wrapup_seconds=30)
     store = _HeldStore()
     svc.bridge = SimpleNamespace(store=store)  # type: ignore[assignment]

@@ -26,6 +26,7 @@ from crm.repairs.models import Repair, RepairStatus
 from crm.users import service as users
 from crm.users.models import Role
 from crm.wallboard import service as wallboard
+from tests.support.agents import add_agent
 
 TZ = ZoneInfo("Asia/Shanghai")
 T = 15  # answer within 15 s: "3 rings"
@@ -40,15 +41,7 @@ async def _agents(db: Database) -> dict[str, int]:
     async with db.session() as session:
         ids = {}
         for name, ext in (("agent1", "1001"), ("agent2", "1002"), ("agent3", "1003")):
-            user = await users.create(
-                session,
-                username=name,
-                password="password-1",
-                display_name=f"坐席{ext}",
-                role=Role.AGENT,
-                extension=ext,
-            )
-            ids[name] = user.id
+            ids[name] = await add_agent(session, ext, username=name)
         boss = await users.create(
             session,
             username="supervisor",
