@@ -3,10 +3,11 @@ change with the list's length.
 
 `column.in_(values)` renders one placeholder per value, so each length is a statement of its
 own. On PostgreSQL every statement the driver sees is prepared and kept, per pooled
-connection, in a cache of 100 (SQLAlchemy's asyncpg adapter): the bridge's lookups of a
-batch of calls' numbers, agents and attempts filled each connection's cache with a statement
-per batch size (41 of one, 36 of another, …), tens of kB each, which is why a long-running
-process's memory rose for hours before it levelled off (bench/README.md, busy_day).
+connection, in a cache of 100 pruned at 150 (SQLAlchemy's asyncpg adapter): the bridge's
+lookups of a batch of calls' numbers, agents and attempts filled each connection's cache with
+a statement per batch size (41 of one, 36 of another, …), tens of kB each, which is why a
+long-running process's memory rose for hours before it levelled off (bench/README.md,
+busy_day).
 
 Here PostgreSQL gets `column = ANY($1::type[])`, one array parameter whatever its length, so
 one statement. SQLite has no arrays and keeps the expanding `IN (…)`: its statements are not

@@ -3,16 +3,13 @@ PostgreSQL (crm/one_of.py), and the same rows as `in_` on both databases."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event, select, union_all
+from sqlalchemy import select, union_all
 
 from crm.db import Database
 from crm.one_of import one_of
 from crm.users import service as users
 from crm.users.models import Role, User
+from tests.support.statements import statements
 
 EXTENSIONS = [f"8{n:03d}" for n in range(12)]
 
@@ -29,21 +26,6 @@ async def _agents_and_supervisors(db: Database) -> None:
                 extension=extension,
             )
         await session.commit()
-
-
-@contextmanager
-def statements_sent(db: Database) -> Iterator[list[str]]:
-    """The SQL text of every statement the driver is given meanwhile."""
-    sent: list[str] = []
-
-    def catch(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", catch)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", catch)
 
 
 async def test_one_of_finds_what_in_finds_whatever_the_length(db: Database) -> None:
@@ -97,7 +79,7 @@ async def test_postgresql_sees_one_statement_for_every_length(db: Database) -> N
     every length (one `= ANY` array); SQLite keeps its `IN` list, one text per length."""
     await _agents_and_supervisors(db)
     lengths = range(1, len(EXTENSIONS) + 1)
-    with statements_sent(db) as sent:
+    with statements(db) as sent:
         async with db.session() as session:
             for length in lengths:
                 query = select(User.id).where(one_of(User.extension, EXTENSIONS[:length]))

@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack
 
 from redis.asyncio import Redis
 
+from crm.stopping import stop_task
 from telephony.speech.job_stream import JobStream, StreamWorker
 from telephony.speech.status import open_pool
 from telephony.speech.worker import TranscriptionWorker, run_transcription_worker
@@ -40,9 +41,7 @@ async def start_worker(stack: AsyncExitStack, svc: Services) -> None:
 
     async def finish() -> None:
         stop.set()
-        retention.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await retention
+        await stop_task(retention)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
